@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs what lbd's build, tests and demo need on Debian 12. Idempotent:
+# packages already present are left alone, and apt-get update runs only when
+# something is missing.
+set -eu
+
+PKGS="
+cmake make gcc pkg-config clang llvm bpftool
+libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev
+libconfig-dev libcriterion-dev libsystemd-dev libjson-c-dev
+libmicrohttpd-dev libcurl4-openssl-dev
+bird2 iproute2 iputils-ping tshark python3 procps
+"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f '${Status}' "$p" 2>/dev/null |
+		grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -n "$missing" ]; then
+	echo "deps: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# tshark asks whether non-root users may capture; the answer is no.
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+		debconf-set-selections
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
