@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Everything the BPF programs and userspace share: map keys and values,
+ * constants, load-time knobs and the typed drop/event reasons. Both sides
+ * include this header and nothing else defines these types.
+ *
+ * Fixed-width __u* types only, explicit padding, and a size assertion on
+ * every struct: a layout change here is a map ABI change for pinned maps,
+ * so LBD_MAP_ABI goes up with it and a running lbd refuses to adopt maps of
+ * another ABI instead of misreading them.
+ */
+#ifndef LBD_SHARED_H
+#define LBD_SHARED_H
+
+#include <linux/types.h>
+
+#define LBD_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+
+#define LBD_MAP_ABI 1
+
+/* The one entry of lbd_meta: what wrote the pinned maps. */
+struct lbd_meta {
+	__u32 map_abi; /* LBD_MAP_ABI of the lbd that created the maps */
+	__u32 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_meta) == 8, "lbd_meta");
+
+/* Defaults of the sizes userspace sets before load. */
+#define LBD_DEFAULT_MAX_VIPS 4096
+#define LBD_DEFAULT_MAX_SERVICES 16384
+#define LBD_DEFAULT_MAX_BACKENDS 262144
+#define LBD_DEFAULT_CT_ENTRIES 1048576
+#define LBD_DEFAULT_MAGLEV_SIZE 65537
+/* Bounds of a Maglev table size (a prime): below the minimum the spread is
+ * too coarse to be useful; the maximum keeps one table at 4 MiB. */
+#define LBD_MAGLEV_MIN 251
+#define LBD_MAGLEV_MAX 1048573
+
+/* Address families as stored in maps (values of AF_INET/AF_INET6 on
+ * Linux, spelt out so BPF code needs no libc header). */
+#define LBD_AF_INET 2
+#define LBD_AF_INET6 10
+
+/* Geneve DSR as Cilium's backends accept it: outer UDP to 6081, VNI 2,
+ * one option of class 0x014B, type 0x81 (critical), carrying the VIP and
+ * the service port. */
+#define LBD_GENEVE_PORT 6081
+#define LBD_GENEVE_VNI 2
+#define LBD_GENEVE_OPT_CLASS 0x014B
+#define LBD_GENEVE_OPT_TYPE 0x81
+#define LBD_GENEVE_PROTO_ETH 0x6558
+
+/*
+ * Drop and event reasons, counted per CPU in lbd_stats, indexed by reason.
+ * An X-macro so that lbctl and the metrics name them from this one list.
+ *   X(enum name, metric label, description)
+ * Append only: the index is the map key of pinned counters.
+ */
+#define LBD_REASONS(X)                                                        \
+	X(LBD_PASS_NOT_VIP, "pass_not_vip", "not for a VIP, passed")          \
+	X(LBD_PASS_IP6_EXTHDR, "pass_ip6_exthdr",                             \
+	  "IPv6 to a VIP with an extension header lbd does not skip, passed") \
+	X(LBD_PASS_NO_NEIGH, "pass_no_neigh",                                 \
+	  "next hop not resolved yet, passed to the kernel")                  \
+	X(LBD_FWD_TX, "fwd_tx", "forwarded out of the ingress interface")     \
+	X(LBD_FWD_REDIRECT, "fwd_redirect", "forwarded to another interface") \
+	X(LBD_EV_NEW_FLOW, "new_flow", "new flow, backend chosen by Maglev")  \
+	X(LBD_EV_RESELECT, "reselect",                                        \
+	  "conntrack entry whose backend left, chosen again")                 \
+	X(LBD_EV_ICMP_ECHO, "icmp_echo_reply", "echo request to a VIP answered") \
+	X(LBD_EV_ICMP_ERROR_FWD, "icmp_error_fwd",                            \
+	  "ICMP error about a VIP flow sent to its backend")                  \
+	X(LBD_EV_ICMP_UNREACH, "icmp_unreach_sent",                           \
+	  "port unreachable sent for a service without backend")              \
+	X(LBD_EV_ICMP_TOOBIG, "icmp_toobig_sent",                             \
+	  "fragmentation needed / packet too big sent")                       \
+	X(LBD_DROP_MALFORMED_IP4, "malformed_ip4", "bad IPv4 header to a VIP") \
+	X(LBD_DROP_MALFORMED_IP6, "malformed_ip6", "bad IPv6 header to a VIP") \
+	X(LBD_DROP_MALFORMED_L4, "malformed_l4", "bad TCP/UDP header to a VIP") \
+	X(LBD_DROP_MALFORMED_ICMP, "malformed_icmp", "bad ICMP to a VIP")     \
+	X(LBD_DROP_FRAGMENT, "fragment", "IP fragment to a VIP")              \
+	X(LBD_DROP_VIP_PROTO, "vip_proto", "protocol a VIP does not serve")   \
+	X(LBD_DROP_NO_SERVICE, "no_service", "VIP port without a service")    \
+	X(LBD_DROP_NO_BACKEND, "no_backend", "service without usable backend") \
+	X(LBD_DROP_ICMP_RATELIMIT, "icmp_ratelimit",                          \
+	  "ICMP reply suppressed by the rate limit")                          \
+	X(LBD_DROP_ICMP_UNHANDLED, "icmp_unhandled",                          \
+	  "ICMP to a VIP that is neither echo nor an error about a flow")     \
+	X(LBD_DROP_TOOBIG, "toobig",                                          \
+	  "too big once encapsulated, reply not possible")                    \
+	X(LBD_DROP_NO_ROUTE, "no_route", "no route to the backend")           \
+	X(LBD_DROP_NO_TX_PORT, "no_tx_port",                                  \
+	  "route leaves by an interface lbd does not transmit on")            \
+	X(LBD_DROP_ENCAP, "encap_failed", "no room to encapsulate")           \
+	X(LBD_DROP_BACKEND_FAMILY, "backend_family",                          \
+	  "backend family cannot carry this VIP's packets")
+
+enum lbd_reason {
+#define LBD_REASON_ENUM(e, label, desc) e,
+	LBD_REASONS(LBD_REASON_ENUM)
+#undef LBD_REASON_ENUM
+	LBD_REASON_MAX
+};
+
+/* Value of the per-CPU lbd_stats array. */
+struct lbd_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_counter) == 16, "lbd_counter");
+
+/* Value of the per-CPU lbd_svc_stats and lbd_be_stats arrays. */
+struct lbd_traffic {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+	__u64 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_traffic) == 32, "lbd_traffic");
+
+/* An IPv4 address sits in the first 4 bytes, the rest zero. */
+union lbd_addr {
+	__be32 v4;
+	__be32 v6[4];
+	__u8 b[16];
+};
+LBD_STATIC_ASSERT(sizeof(union lbd_addr) == 16, "lbd_addr");
+
+/* lbd_vip4 is keyed by __be32, lbd_vip6 by union lbd_addr. */
+#define LBD_VIP_F_ICMP_ECHO (1u << 0) /* answer echo requests */
+struct lbd_vip {
+	__u32 flags;
+	__u32 services; /* how many services use it (userspace bookkeeping) */
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_vip) == 8, "lbd_vip");
+
+struct lbd_svc_key4 {
+	__be32 vip;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_svc_key4) == 8, "lbd_svc_key4");
+
+struct lbd_svc_key6 {
+	union lbd_addr vip;
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_svc_key6) == 20, "lbd_svc_key6");
+
+enum lbd_fwd {
+	LBD_FWD_NONE = 0,
+	LBD_FWD_IPIP = 1, /* IPIP, IP6IP6 or 4-in-6, inner unchanged */
+	LBD_FWD_GENEVE = 2, /* Geneve, inner translated to backend:port */
+};
+
+/* No usable backend: answer with ICMP port unreachable, else drop. */
+#define LBD_SVC_F_UNREACH_ICMP (1u << 0)
+
+struct lbd_svc {
+	__u32 id; /* index into lbd_maglev and lbd_svc_stats */
+	__u32 table_size; /* entries of its Maglev table; 0: no backend */
+	__u8 fwd; /* enum lbd_fwd */
+	__u8 flags;
+	__u16 pad;
+	__u32 table_hash; /* identifies the installed table (userspace) */
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_svc) == 16, "lbd_svc");
+
+enum lbd_backend_state {
+	LBD_BE_UNUSED = 0, /* slot free; flows pointing here select again */
+	LBD_BE_ACTIVE = 1, /* new and existing flows */
+	LBD_BE_DRAINING = 2, /* existing flows only */
+	LBD_BE_DOWN = 3, /* none; its flows select again */
+};
+
+/* lbd_backends: an array indexed by backend id. A slot's gen changes every
+ * time the id is given to another backend, so a conntrack entry made for
+ * the previous holder is recognised as stale. */
+struct lbd_backend {
+	union lbd_addr addr;
+	__be16 port; /* Geneve translates the service port to this */
+	__u8 family; /* LBD_AF_INET or LBD_AF_INET6 */
+	__u8 state; /* enum lbd_backend_state */
+	__u32 gen;
+	__u32 svc_id;
+	__u16 weight; /* userspace bookkeeping */
+	__u16 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_backend) == 32, "lbd_backend");
+
+/* Conntrack: the 5-tuple as the client sent it. */
+struct lbd_ct_key4 {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_ct_key4) == 16, "lbd_ct_key4");
+
+struct lbd_ct_key6 {
+	union lbd_addr saddr;
+	union lbd_addr daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_ct_key6) == 40, "lbd_ct_key6");
+
+#define LBD_CT_F_CLOSING (1u << 0) /* FIN or RST seen from the client */
+
+struct lbd_ct {
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u32 last_seen; /* seconds of the coarse monotonic clock */
+	__u32 flags;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_ct) == 16, "lbd_ct");
+
+/* ICMP rate limit, a token bucket per CPU. */
+struct lbd_ratelimit {
+	__u64 last_ns;
+	__u64 tokens; /* in 1/1000 of a token */
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_ratelimit) == 16, "lbd_ratelimit");
+
+/*
+ * Load-time knobs of the XDP program: a const volatile global set through
+ * the skeleton before load, so the verifier prunes what is off. Changing
+ * one means loading a new program and replacing the attached one.
+ */
+struct lbd_knobs {
+	__u32 map_abi; /* LBD_MAP_ABI */
+	__u32 hash_seed;
+	__u32 udp_timeout; /* idle seconds before a UDP flow selects again */
+	__u32 tcp_timeout; /* idle seconds before a TCP flow selects again */
+	__u32 tcp_closing_timeout; /* after FIN/RST from the client */
+	__u32 icmp_rate; /* ICMP replies per second per CPU; 0: none */
+	__u32 icmp_burst;
+	__u8 encap4_hostbits; /* outer source: encap_src4 + hash bits */
+	__u8 encap6_hostbits;
+	__u8 have_encap4; /* an IPv4 outer source is configured */
+	__u8 have_encap6;
+	__be32 encap_src4;
+	union lbd_addr encap_src6;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_knobs) == 52, "lbd_knobs");
+
+/* Bytes each forwarding adds in front of the inner IP packet (the L2
+ * header is replaced, not counted). */
+#define LBD_IPIP4_OVERHEAD 20
+#define LBD_IPIP6_OVERHEAD 40
+/* outer IP + UDP 8 + Geneve 8 + option header 4 + option body + inner
+ * Ethernet 14 */
+#define LBD_GENEVE4_OVERHEAD (20 + 8 + 8 + 4 + 8 + 14)
+#define LBD_GENEVE6_OVERHEAD (40 + 8 + 8 + 4 + 20 + 14)
+
+#endif /* LBD_SHARED_H */

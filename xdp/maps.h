@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The LB program's maps and load-time knobs. Types come from
+ * lbd/shared.h; sizes marked "set by userspace" are placeholders that
+ * lbd overrides before load. Every map is pinned by name under lbd's pin
+ * directory, which is what lets a restarted lbd adopt them.
+ */
+#ifndef LBD_XDP_MAPS_H
+#define LBD_XDP_MAPS_H
+
+#include "lbd/bpf/common.h"
+
+const volatile struct lbd_knobs knobs = {
+	.map_abi = LBD_MAP_ABI,
+	.udp_timeout = 60,
+	.tcp_timeout = 3600,
+	.tcp_closing_timeout = 10,
+	.icmp_rate = 100,
+	.icmp_burst = 20,
+};
+
+/* Not read by the program: records the ABI of the pinned maps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lbd_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LBD_DEFAULT_MAX_VIPS); /* set by userspace */
+	__type(key, __be32);
+	__type(value, struct lbd_vip);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_vip4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LBD_DEFAULT_MAX_VIPS); /* set by userspace */
+	__type(key, union lbd_addr);
+	__type(value, struct lbd_vip);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_vip6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, struct lbd_svc_key4);
+	__type(value, struct lbd_svc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_svc4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, struct lbd_svc_key6);
+	__type(value, struct lbd_svc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_svc6 SEC(".maps");
+
+/*
+ * Maglev tables, one inner array per service id, replaced whole: a packet
+ * sees the old table or the new one, never a mix. Array elements take 8
+ * bytes whatever the value size, so each holds two slots' backend ids
+ * (slot s in element 1 + s/2, low half for even s); element 0 holds the
+ * table's size M, so size and contents change in the same atomic swap.
+ * BPF_F_INNER_MAP lets sizes differ; BPF_F_MMAPABLE lets userspace fill a
+ * table with one copy.
+ */
+struct lbd_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 + (LBD_MAGLEV_MIN + 1) / 2);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct lbd_maglev_inner);
+} lbd_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LBD_DEFAULT_MAX_BACKENDS); /* set by userspace */
+	__type(key, __u32);
+	__type(value, struct lbd_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_backends SEC(".maps");
+
+/* Conntrack: one shared LRU hash per family with per-CPU LRU lists (a
+ * flow stays on one CPU through RSS, and the lists need no lock). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LBD_DEFAULT_CT_ENTRIES); /* set by userspace */
+	__type(key, struct lbd_ct_key4);
+	__type(value, struct lbd_ct);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_ct4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LBD_DEFAULT_CT_ENTRIES); /* set by userspace */
+	__type(key, struct lbd_ct_key6);
+	__type(value, struct lbd_ct);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_ct6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LBD_REASON_MAX);
+	__type(key, __u32);
+	__type(value, struct lbd_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, __u32);
+	__type(value, struct lbd_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_svc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LBD_DEFAULT_MAX_BACKENDS); /* set by userspace */
+	__type(key, __u32);
+	__type(value, struct lbd_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_be_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lbd_ratelimit);
+} lbd_icmp_rl SEC(".maps");
+
+/* Interfaces other than the ingress one that forwarded packets may leave
+ * by, keyed by ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_tx_ports SEC(".maps");
+
+#endif /* LBD_XDP_MAPS_H */

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Backend selection: conntrack first, Maglev for new flows and for flows
+ * whose backend has gone.
+ *
+ * A conntrack entry keeps its backend, whatever the Maglev table now says,
+ * while that backend is active, or draining and the packet is not a new
+ * connection (a SYN). Otherwise the flow selects again. Entries age by a
+ * per-protocol idle timeout (shorter once the client sent FIN or RST) and
+ * are evicted by the LRU when the map is full. An RST never creates one.
+ */
+#ifndef LBD_XDP_SELECT_H
+#define LBD_XDP_SELECT_H
+
+#include "lbd/bpf/parse.h"
+#include "maps.h"
+#include "stats.h"
+
+struct lbd_choice {
+	__u32 id;
+	bool new_flow;
+	const struct lbd_backend *be;
+};
+
+static __always_inline __u32 flow_hash(const struct lbd_pkt *p)
+{
+	__u32 ports = LBD_PORTS(p->sport, p->dport);
+
+	if (p->family == LBD_AF_INET)
+		return lbd_flow_hash4(knobs.hash_seed, p->saddr.v4, ports,
+				      p->proto);
+	return lbd_flow_hash6(knobs.hash_seed, p->saddr.v6, ports, p->proto);
+}
+
+static __always_inline __u32 now_sec(void)
+{
+	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC;
+}
+
+static __always_inline __u32 ct_timeout(const struct lbd_pkt *p,
+					const struct lbd_ct *ct)
+{
+	if (p->proto == IPPROTO_UDP)
+		return knobs.udp_timeout;
+	if (ct->flags & LBD_CT_F_CLOSING)
+		return knobs.tcp_closing_timeout;
+	return knobs.tcp_timeout;
+}
+
+/* Fills the conntrack key of the flow; returns the map to use. */
+static __always_inline void *ct_key(const struct lbd_pkt *p,
+				    struct lbd_ct_key4 *k4,
+				    struct lbd_ct_key6 *k6, void **key)
+{
+	if (p->family == LBD_AF_INET) {
+		k4->saddr = p->saddr.v4;
+		k4->daddr = p->daddr.v4;
+		k4->sport = p->sport;
+		k4->dport = p->dport;
+		k4->proto = p->proto;
+		*key = k4;
+		return &lbd_ct4;
+	}
+	k6->saddr = p->saddr;
+	k6->daddr = p->daddr;
+	k6->sport = p->sport;
+	k6->dport = p->dport;
+	k6->proto = p->proto;
+	*key = k6;
+	return &lbd_ct6;
+}
+
+/* The backend a Maglev slot names, if the service has a table. */
+static __always_inline int maglev_pick(const struct lbd_svc *svc, __u32 hash,
+				       struct lbd_choice *c)
+{
+	const struct lbd_backend *be;
+	__u32 zero = 0, slot, e, id;
+	__u64 *size, *pair;
+	void *table;
+
+	table = bpf_map_lookup_elem(&lbd_maglev, &svc->id);
+	if (!table)
+		return -1;
+	size = bpf_map_lookup_elem(table, &zero);
+	if (!size || !(__u32)*size)
+		return -1;
+	slot = hash % (__u32)*size;
+	e = 1 + (slot >> 1);
+	pair = bpf_map_lookup_elem(table, &e);
+	if (!pair)
+		return -1;
+	id = slot & 1 ? (__u32)(*pair >> 32) : (__u32)*pair;
+	be = bpf_map_lookup_elem(&lbd_backends, &id);
+	/* The table lists active backends only; userspace swaps the table
+	 * before it changes a state, but a packet may race the two. */
+	if (!be || be->state != LBD_BE_ACTIVE)
+		return -1;
+	c->id = id;
+	c->be = be;
+	return 0;
+}
+
+/*
+ * Chooses the backend of a TCP/UDP flow to a service. Returns 0, or -1
+ * when the service has no usable backend.
+ */
+static __always_inline int select_backend(const struct lbd_pkt *p,
+					  const struct lbd_svc *svc,
+					  struct lbd_choice *c)
+{
+	bool syn = p->proto == IPPROTO_TCP &&
+		   (p->tcp_flags & (LBD_TCP_SYN | LBD_TCP_ACK)) == LBD_TCP_SYN;
+	bool closing = p->proto == IPPROTO_TCP &&
+		       (p->tcp_flags & (LBD_TCP_FIN | LBD_TCP_RST));
+	struct lbd_ct_key4 k4 = {};
+	struct lbd_ct_key6 k6 = {};
+	const struct lbd_backend *be;
+	struct lbd_ct *ct, entry;
+	__u32 now = now_sec();
+	void *map, *key;
+
+	map = ct_key(p, &k4, &k6, &key);
+	ct = bpf_map_lookup_elem(map, key);
+	if (ct) {
+		if (now - ct->last_seen <= ct_timeout(p, ct)) {
+			be = bpf_map_lookup_elem(&lbd_backends,
+						 &ct->backend_id);
+			if (be && be->gen == ct->backend_gen &&
+			    (be->state == LBD_BE_ACTIVE ||
+			     (be->state == LBD_BE_DRAINING && !syn))) {
+				/* Write only on change: a cache line that
+				 * stays clean is not bounced between CPUs. */
+				if (ct->last_seen != now)
+					ct->last_seen = now;
+				if (closing &&
+				    !(ct->flags & LBD_CT_F_CLOSING))
+					ct->flags |= LBD_CT_F_CLOSING;
+				c->id = ct->backend_id;
+				c->be = be;
+				c->new_flow = false;
+				return 0;
+			}
+			count_reason(LBD_EV_RESELECT, 0);
+		}
+	}
+
+	if (maglev_pick(svc, flow_hash(p), c) < 0)
+		return -1;
+	c->new_flow = true;
+	if (!(p->proto == IPPROTO_TCP && (p->tcp_flags & LBD_TCP_RST))) {
+		entry.backend_id = c->id;
+		entry.backend_gen = c->be->gen;
+		entry.last_seen = now;
+		entry.flags = closing ? LBD_CT_F_CLOSING : 0;
+		bpf_map_update_elem(map, key, &entry, BPF_ANY);
+	}
+	count_reason(LBD_EV_NEW_FLOW, 0);
+	return 0;
+}
+
+/*
+ * The backend of the flow an ICMP error quotes: its conntrack entry while
+ * the backend is active or draining, else the Maglev choice. Creates no
+ * entry. p describes the quoted flow in the client's direction.
+ */
+static __always_inline int select_backend_icmp(const struct lbd_pkt *p,
+					       const struct lbd_svc *svc,
+					       struct lbd_choice *c)
+{
+	struct lbd_ct_key4 k4 = {};
+	struct lbd_ct_key6 k6 = {};
+	const struct lbd_backend *be;
+	struct lbd_ct *ct;
+	void *map, *key;
+
+	map = ct_key(p, &k4, &k6, &key);
+	ct = bpf_map_lookup_elem(map, key);
+	if (ct) {
+		be = bpf_map_lookup_elem(&lbd_backends, &ct->backend_id);
+		if (be && be->gen == ct->backend_gen &&
+		    (be->state == LBD_BE_ACTIVE ||
+		     be->state == LBD_BE_DRAINING)) {
+			c->id = ct->backend_id;
+			c->be = be;
+			c->new_flow = false;
+			return 0;
+		}
+	}
+	c->new_flow = false;
+	return maglev_pick(svc, flow_hash(p), c);
+}
+
+#endif /* LBD_XDP_SELECT_H */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Per-CPU counters: by typed reason, per service and per backend. */
+#ifndef LBD_XDP_STATS_H
+#define LBD_XDP_STATS_H
+
+#include "lbd/bpf/ctx.h"
+#include "maps.h"
+
+static __always_inline void count_reason(enum lbd_reason r, __u32 bytes)
+{
+	__u32 key = r;
+	struct lbd_counter *c = bpf_map_lookup_elem(&lbd_stats, &key);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+/* Counts the reason and returns the action, so a verdict is one line. */
+static __always_inline int verdict(int action, enum lbd_reason r,
+				   __u32 bytes)
+{
+	count_reason(r, bytes);
+	return action;
+}
+
+static __always_inline void count_traffic(void *map, __u32 id, __u32 bytes,
+					  bool new_flow)
+{
+	struct lbd_traffic *t = bpf_map_lookup_elem(map, &id);
+
+	if (t) {
+		t->packets++;
+		t->bytes += bytes;
+		t->new_flows += new_flow;
+	}
+}
+
+#endif /* LBD_XDP_STATS_H */
