@@ -1,0 +1,909 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "maglev.h"
+
+/* Parsing state: where messages go and which file is being read. */
+struct cfg_ctx {
+	struct lbd_config *c;
+	struct config_diag *diag;
+	__u32 file;
+	int oom;
+};
+
+static void diag_add(struct config_diag *d, const char *msg, int *oom)
+{
+	char **n = realloc(d->msgs, (d->n + 1) * sizeof(*n));
+	char *m = strdup(msg);
+
+	if (!n || !m) {
+		free(m);
+		if (n)
+			d->msgs = n;
+		*oom = 1;
+		return;
+	}
+	d->msgs = n;
+	d->msgs[d->n++] = m;
+}
+
+/* file:line: setting: message */
+__attribute__((format(printf, 4, 5))) static void
+cfg_err(struct cfg_ctx *x, const config_setting_t *s, const char *path,
+	const char *fmt, ...)
+{
+	char msg[768], full[1024];
+	va_list ap;
+	int line = s ? (int)config_setting_source_line(s) : 0;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "%s:%d: %s: %s", x->c->files[x->file],
+		 line, path, msg);
+	diag_add(x->diag, full, &x->oom);
+}
+
+/* The same at a line given explicitly (checks made after parsing). */
+__attribute__((format(printf, 4, 5))) static void
+cfg_err_line(struct cfg_ctx *x, __u32 line, const char *path,
+	     const char *fmt, ...)
+{
+	char msg[768], full[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "%s:%u: %s: %s", x->c->files[x->file],
+		 line, path, msg);
+	diag_add(x->diag, full, &x->oom);
+}
+
+/* The settings a group may hold; anything else is a typo to report. */
+static void check_members(struct cfg_ctx *x, const config_setting_t *g,
+			  const char *path, const char *const *allowed)
+{
+	int i, n = config_setting_length(g);
+
+	for (i = 0; i < n; i++) {
+		config_setting_t *m = config_setting_get_elem(g, i);
+		const char *name = config_setting_name(m);
+		const char *const *a;
+		char p[256];
+
+		if (!name)
+			continue;
+		for (a = allowed; *a; a++)
+			if (!strcmp(*a, name))
+				break;
+		if (*a)
+			continue;
+		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+		cfg_err(x, m, p, "unknown setting");
+	}
+}
+
+static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	int max;
+
+	memset(a, 0, sizeof(*a));
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, buf, &a->addr.v4) == 1) {
+		a->family = LBD_AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, &a->addr.v6) == 1) {
+		a->family = LBD_AF_INET6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	a->prefixlen = max;
+	if (slash) {
+		char *end;
+		long len = strtol(slash, &end, 10);
+
+		if (!prefix_ok || !*slash || *end || len < max - 32 ||
+		    len >= max)
+			return -1;
+		a->prefixlen = (__u8)len;
+	}
+	return 0;
+}
+
+const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,
+			    size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!a->family) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	inet_ntop(a->family == LBD_AF_INET ? AF_INET : AF_INET6, &a->addr, ip,
+		  sizeof(ip));
+	if (a->prefixlen != (a->family == LBD_AF_INET ? 32 : 128))
+		snprintf(buf, len, "%s/%u", ip, a->prefixlen);
+	else
+		snprintf(buf, len, "%s", ip);
+	return buf;
+}
+
+const char *config_proto_str(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
+}
+
+const char *config_fwd_str(__u8 fwd)
+{
+	switch (fwd) {
+	case LBD_FWD_IPIP:
+		return "ipip";
+	case LBD_FWD_GENEVE:
+		return "geneve";
+	default:
+		return "?";
+	}
+}
+
+const char *config_state_str(enum lbd_conf_state s)
+{
+	switch (s) {
+	case LBD_CS_ACTIVE:
+		return "active";
+	case LBD_CS_DRAINING:
+		return "draining";
+	case LBD_CS_DOWN:
+		return "down";
+	}
+	return "?";
+}
+
+/* Typed getters: a wrong type is reported; a missing setting is not
+ * (callers decide whether it is required). Return 1 when a value was
+ * read. */
+static int get_string(struct cfg_ctx *x, const config_setting_t *g,
+		      const char *path, const char *name, const char **out)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	char p[256];
+
+	if (!s)
+		return 0;
+	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		cfg_err(x, s, p, "expected a string");
+		return -1;
+	}
+	*out = config_setting_get_string(s);
+	return 1;
+}
+
+static int get_int(struct cfg_ctx *x, const config_setting_t *g,
+		   const char *path, const char *name, long long min,
+		   long long max, long long *out)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	long long v;
+	char p[256];
+
+	if (!s)
+		return 0;
+	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else {
+		cfg_err(x, s, p, "expected an integer");
+		return -1;
+	}
+	if (v < min || v > max) {
+		cfg_err(x, s, p, "%lld out of range %lld-%lld", v, min, max);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+static int get_bool(struct cfg_ctx *x, const config_setting_t *g,
+		    const char *path, const char *name, bool *out)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	char p[256];
+
+	if (!s)
+		return 0;
+	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		cfg_err(x, s, p, "expected true or false");
+		return -1;
+	}
+	*out = config_setting_get_bool(s);
+	return 1;
+}
+
+/* A string that must be one of choices; returns its index. */
+static int get_choice(struct cfg_ctx *x, const config_setting_t *g,
+		      const char *path, const char *name,
+		      const char *const *choices, int *out)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	const char *v;
+	char p[256], list[256] = "";
+	int i, r;
+
+	r = get_string(x, g, path, name, &v);
+	if (r <= 0)
+		return r;
+	for (i = 0; choices[i]; i++) {
+		if (!strcmp(v, choices[i])) {
+			*out = i;
+			return 1;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s", i ? " | " : "", choices[i]);
+	}
+	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	cfg_err(x, s, p, "\"%s\" is not one of %s", v, list);
+	return -1;
+}
+
+static int get_addr(struct cfg_ctx *x, const config_setting_t *g,
+		    const char *path, const char *name, bool prefix_ok,
+		    struct lbd_conf_addr *out)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	const char *v;
+	char p[256];
+	int r = get_string(x, g, path, name, &v);
+
+	if (r <= 0)
+		return r;
+	if (parse_addr(v, out, prefix_ok) < 0) {
+		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+		cfg_err(x, s, p, "\"%s\" is not an IP address%s", v,
+			prefix_ok ? " or prefix" : "");
+		return -1;
+	}
+	return 1;
+}
+
+static void copy_str(struct cfg_ctx *x, const config_setting_t *g,
+		     const char *path, const char *name, char *dst,
+		     size_t size)
+{
+	const char *v;
+	char p[256];
+
+	if (get_string(x, g, path, name, &v) <= 0)
+		return;
+	if (strlen(v) >= size) {
+		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+		cfg_err(x, config_setting_get_member(g, name), p,
+			"longer than %zu characters", size - 1);
+		return;
+	}
+	strcpy(dst, v);
+}
+
+static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
+{
+	static const char *const allowed[] = {
+		"interface", "xdp_mode", "encap_source_v4", "encap_source_v6",
+		"maglev_table_size", "hash_seed", "conntrack_entries",
+		"max_services", "max_backends", "max_vips", "udp_timeout",
+		"tcp_timeout", "icmp_rate", "pin_path", "egress_interfaces",
+		NULL
+	};
+	static const char *const modes[] = { "auto", "native", "generic",
+					     NULL };
+	struct lbd_conf_datapath *dp = &x->c->dp;
+	config_setting_t *s;
+	long long v;
+	int mode;
+
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, "datapath", "expected a group { ... }");
+		return;
+	}
+	check_members(x, g, "datapath", allowed);
+	copy_str(x, g, "datapath", "interface", dp->interface,
+		 sizeof(dp->interface));
+	if (get_choice(x, g, "datapath", "xdp_mode", modes, &mode) > 0)
+		dp->xdp_mode = (enum lbd_xdp_mode)mode;
+	if (get_addr(x, g, "datapath", "encap_source_v4", true,
+		     &dp->encap_v4) > 0 &&
+	    dp->encap_v4.family != LBD_AF_INET) {
+		cfg_err(x, config_setting_get_member(g, "encap_source_v4"),
+			"datapath.encap_source_v4", "not an IPv4 address");
+		dp->encap_v4.family = 0;
+	}
+	if (get_addr(x, g, "datapath", "encap_source_v6", true,
+		     &dp->encap_v6) > 0 &&
+	    dp->encap_v6.family != LBD_AF_INET6) {
+		cfg_err(x, config_setting_get_member(g, "encap_source_v6"),
+			"datapath.encap_source_v6", "not an IPv6 address");
+		dp->encap_v6.family = 0;
+	}
+	if (get_int(x, g, "datapath", "maglev_table_size", 0, LBD_MAGLEV_MAX,
+		    &v) > 0) {
+		s = config_setting_get_member(g, "maglev_table_size");
+		if (v < LBD_MAGLEV_MIN)
+			cfg_err(x, s, "datapath.maglev_table_size",
+				"%lld is too small (at least %d)", v,
+				LBD_MAGLEV_MIN);
+		else if (!maglev_is_prime((__u32)v))
+			cfg_err(x, s, "datapath.maglev_table_size",
+				"%lld is not a prime (Maglev needs one)", v);
+		else
+			dp->maglev_table_size = (__u32)v;
+	}
+	if (get_int(x, g, "datapath", "hash_seed", 0, 0xffffffffll, &v) > 0)
+		dp->hash_seed = (__u32)v;
+	if (get_int(x, g, "datapath", "conntrack_entries", 1024, 1 << 28,
+		    &v) > 0)
+		dp->conntrack_entries = (__u32)v;
+	if (get_int(x, g, "datapath", "max_services", 1, 1 << 20, &v) > 0)
+		dp->max_services = (__u32)v;
+	if (get_int(x, g, "datapath", "max_backends", 1, 1 << 24, &v) > 0)
+		dp->max_backends = (__u32)v;
+	if (get_int(x, g, "datapath", "max_vips", 1, 1 << 20, &v) > 0)
+		dp->max_vips = (__u32)v;
+	if (get_int(x, g, "datapath", "udp_timeout", 1, 86400, &v) > 0)
+		dp->udp_timeout = (__u32)v;
+	if (get_int(x, g, "datapath", "tcp_timeout", 1, 7 * 86400, &v) > 0)
+		dp->tcp_timeout = (__u32)v;
+	if (get_int(x, g, "datapath", "icmp_rate", 0, 1000000, &v) > 0)
+		dp->icmp_rate = (__u32)v;
+	copy_str(x, g, "datapath", "pin_path", dp->pin_path,
+		 sizeof(dp->pin_path));
+
+	s = config_setting_get_member(g, "egress_interfaces");
+	if (s) {
+		int i, n = config_setting_length(s);
+
+		if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+			cfg_err(x, s, "datapath.egress_interfaces",
+				"expected a list of interface names");
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			config_setting_t *e = config_setting_get_elem(s, i);
+			const char *name = config_setting_get_string(e);
+			char p[64];
+
+			snprintf(p, sizeof(p), "datapath.egress_interfaces[%d]",
+				 i);
+			if (!name || !*name || strlen(name) >= IF_NAMESIZE) {
+				cfg_err(x, e, p, "expected an interface name");
+				continue;
+			}
+			if (dp->n_egress == LBD_MAX_EGRESS) {
+				cfg_err(x, e, p, "at most %d interfaces",
+					LBD_MAX_EGRESS);
+				break;
+			}
+			strcpy(dp->egress[dp->n_egress++], name);
+		}
+	}
+}
+
+static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
+{
+	static const char *const allowed[] = { "socket", "metrics_listen",
+					       NULL };
+	struct lbd_conf_control *ctl = &x->c->control;
+
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, "control", "expected a group { ... }");
+		return;
+	}
+	check_members(x, g, "control", allowed);
+	copy_str(x, g, "control", "socket", ctl->socket, sizeof(ctl->socket));
+	copy_str(x, g, "control", "metrics_listen", ctl->metrics_listen,
+		 sizeof(ctl->metrics_listen));
+}
+
+static int grow(struct cfg_ctx *x, void **arr, size_t n, size_t size)
+{
+	void *p;
+
+	/* powers of two from 16 */
+	if (n >= 16 && (n & (n - 1)))
+		return 0;
+	p = realloc(*arr, (n < 16 ? 16 : n * 2) * size);
+	if (!p) {
+		x->oom = 1;
+		return -1;
+	}
+	*arr = p;
+	return 0;
+}
+
+static void parse_backend(struct cfg_ctx *x, const config_setting_t *g,
+			  const char *path, struct lbd_conf_backend *b)
+{
+	static const char *const allowed[] = { "address", "port", "weight",
+					       "state", NULL };
+	static const char *const states[] = { "active", "draining", "down",
+					      NULL };
+	long long v;
+	int st;
+
+	memset(b, 0, sizeof(*b));
+	b->weight = 1;
+	b->file = x->file;
+	b->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, path, "expected a group { address = ...; }");
+		return;
+	}
+	check_members(x, g, path, allowed);
+	if (get_addr(x, g, path, "address", false, &b->addr) == 0)
+		cfg_err(x, g, path, "address is required");
+	if (get_int(x, g, path, "port", 1, 65535, &v) > 0)
+		b->port = (__u16)v;
+	if (get_int(x, g, path, "weight", 0, 65535, &v) > 0)
+		b->weight = (__u32)v;
+	if (get_choice(x, g, path, "state", states, &st) > 0)
+		b->state = (enum lbd_conf_state)st;
+}
+
+static bool name_ok(const char *n)
+{
+	if (!*n)
+		return false;
+	for (; *n; n++) {
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+		      (*n >= '0' && *n <= '9') || *n == '-' || *n == '_' ||
+		      *n == '.'))
+			return false;
+	}
+	return true;
+}
+
+static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
+			  int idx)
+{
+	static const char *const allowed[] = {
+		"name", "vip", "port", "protocol", "forwarding", "backends",
+		"no_backend", "icmp_echo", NULL
+	};
+	static const char *const protos[] = { "tcp", "udp", NULL };
+	static const char *const fwds[] = { "ipip", "geneve", NULL };
+	static const char *const nbs[] = { "reject", "drop", NULL };
+	struct lbd_config *c = x->c;
+	struct lbd_conf_service *svc;
+	config_setting_t *bl;
+	char path[128];
+	const char *name;
+	long long v;
+	int i, n, choice;
+
+	if (grow(x, (void **)&c->services, c->n_services, sizeof(*svc)))
+		return;
+	svc = &c->services[c->n_services];
+	memset(svc, 0, sizeof(*svc));
+	svc->proto = IPPROTO_TCP;
+	svc->fwd = LBD_FWD_IPIP;
+	svc->icmp_echo = true;
+	svc->file = x->file;
+	svc->line = config_setting_source_line(g);
+	svc->first_backend = c->n_backends;
+
+	/* name the service in messages by its name when it has one */
+	if (config_setting_is_group(g) &&
+	    get_string(x, g, "", "name", &name) > 0 && name_ok(name) &&
+	    strlen(name) < LBD_NAME_MAX)
+		snprintf(path, sizeof(path), "services[%s]", name);
+	else
+		snprintf(path, sizeof(path), "services[%d]", idx);
+
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, path, "expected a group { vip = ...; }");
+		return;
+	}
+	check_members(x, g, path, allowed);
+	if (get_string(x, g, path, "name", &name) > 0) {
+		if (!name_ok(name) || strlen(name) >= LBD_NAME_MAX)
+			cfg_err(x, config_setting_get_member(g, "name"), path,
+				"name \"%s\": use up to %d letters, digits, "
+				"'-', '_' or '.'",
+				name, LBD_NAME_MAX - 1);
+		else
+			strcpy(svc->name, name);
+	}
+	if (get_addr(x, g, path, "vip", false, &svc->vip) == 0)
+		cfg_err(x, g, path, "vip is required");
+	if (get_int(x, g, path, "port", 1, 65535, &v) > 0)
+		svc->port = (__u16)v;
+	else if (!config_setting_get_member(g, "port"))
+		cfg_err(x, g, path, "port is required");
+	if (get_choice(x, g, path, "protocol", protos, &choice) > 0)
+		svc->proto = choice == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+	if (get_choice(x, g, path, "forwarding", fwds, &choice) > 0)
+		svc->fwd = choice == 0 ? LBD_FWD_IPIP : LBD_FWD_GENEVE;
+	if (get_choice(x, g, path, "no_backend", nbs, &choice) > 0)
+		svc->no_backend = (enum lbd_no_backend)choice;
+	get_bool(x, g, path, "icmp_echo", &svc->icmp_echo);
+	if (!svc->name[0]) {
+		char a[INET6_ADDRSTRLEN];
+
+		config_addr_str(&svc->vip, a, sizeof(a));
+		snprintf(svc->name, sizeof(svc->name), "%s:%u/%s", a,
+			 svc->port, config_proto_str(svc->proto));
+	}
+
+	bl = config_setting_get_member(g, "backends");
+	if (bl && !config_setting_is_list(bl)) {
+		cfg_err(x, bl, path, "backends: expected a list ( { ... } )");
+		bl = NULL;
+	}
+	n = bl ? config_setting_length(bl) : 0;
+	for (i = 0; i < n; i++) {
+		char bpath[192];
+
+		if (grow(x, (void **)&c->backends, c->n_backends,
+			 sizeof(*c->backends)))
+			return;
+		snprintf(bpath, sizeof(bpath), "%s.backends[%d]", path, i);
+		parse_backend(x, config_setting_get_elem(bl, i), bpath,
+			      &c->backends[c->n_backends]);
+		c->n_backends++;
+	}
+	svc->n_backends = c->n_backends - svc->first_backend;
+	c->n_services++;
+}
+
+static void parse_services(struct cfg_ctx *x, const config_setting_t *l)
+{
+	int i, n;
+
+	if (!config_setting_is_list(l)) {
+		cfg_err(x, l, "services", "expected a list ( { ... }, ... )");
+		return;
+	}
+	n = config_setting_length(l);
+	for (i = 0; i < n; i++)
+		parse_service(x, config_setting_get_elem(l, i), i);
+}
+
+static int add_file(struct lbd_config *c, const char *path)
+{
+	char(*f)[PATH_MAX] = realloc(c->files, (c->n_files + 1) * sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	c->files = f;
+	snprintf(c->files[c->n_files], PATH_MAX, "%s", path);
+	return (int)c->n_files++;
+}
+
+/* Reads one file (or text); main says whether it may set more than
+ * services. */
+static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
+		     bool main)
+{
+	static const char *const main_allowed[] = {
+		"datapath", "control", "include_dir", "services", NULL
+	};
+	static const char *const incl_allowed[] = { "services", NULL };
+	config_setting_t *root, *s;
+	config_t cf;
+	int idx, ok;
+
+	idx = add_file(x->c, path);
+	if (idx < 0)
+		return idx;
+	x->file = (__u32)idx;
+	config_init(&cf);
+	ok = text ? config_read_string(&cf, text) : config_read_file(&cf, path);
+	if (ok != CONFIG_TRUE) {
+		char msg[1024];
+
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			snprintf(msg, sizeof(msg), "%s: cannot read: %s", path,
+				 strerror(errno ? errno : ENOENT));
+		else
+			snprintf(msg, sizeof(msg), "%s:%d: syntax: %s",
+				 config_error_file(&cf) ? config_error_file(&cf)
+							: path,
+				 config_error_line(&cf), config_error_text(&cf));
+		diag_add(x->diag, msg, &x->oom);
+		config_destroy(&cf);
+		return 0;
+	}
+	root = config_root_setting(&cf);
+	check_members(x, root, "", main ? main_allowed : incl_allowed);
+	if (main) {
+		s = config_setting_get_member(root, "datapath");
+		if (s)
+			parse_datapath(x, s);
+		s = config_setting_get_member(root, "control");
+		if (s)
+			parse_control(x, s);
+		copy_str(x, root, "", "include_dir", x->c->include_dir,
+			 sizeof(x->c->include_dir));
+	}
+	s = config_setting_get_member(root, "services");
+	if (s)
+		parse_services(x, s);
+	config_destroy(&cf);
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int parse_include_dir(struct cfg_ctx *x)
+{
+	const char *dir = x->c->include_dir;
+	char **names = NULL, path[PATH_MAX], msg[PATH_MAX + 64];
+	size_t n = 0, i;
+	struct dirent *e;
+	DIR *d;
+	int err = 0;
+
+	d = opendir(dir);
+	if (!d) {
+		snprintf(msg, sizeof(msg), "%s:%d: include_dir: %s: %s",
+			 x->c->files[0], 0, dir, strerror(errno));
+		diag_add(x->diag, msg, &x->oom);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char **nn;
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".conf") ||
+		    e->d_name[0] == '.')
+			continue;
+		nn = realloc(names, (n + 1) * sizeof(*names));
+		if (!nn || !(nn[n] = strdup(e->d_name))) {
+			if (nn)
+				names = nn;
+			err = -ENOMEM;
+			break;
+		}
+		names = nn;
+		n++;
+	}
+	closedir(d);
+	if (!err) {
+		qsort(names, n, sizeof(*names), name_cmp);
+		for (i = 0; i < n && !err; i++) {
+			if (snprintf(path, sizeof(path), "%s/%s", dir,
+				     names[i]) >= (int)sizeof(path))
+				continue;
+			err = parse_one(x, path, NULL, false);
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return err;
+}
+
+static bool addr_eq(const struct lbd_conf_addr *a,
+		    const struct lbd_conf_addr *b)
+{
+	return a->family == b->family &&
+	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+/* Checks across settings and files, once everything is read. */
+static void validate(struct cfg_ctx *x)
+{
+	struct lbd_config *c = x->c;
+	char a[64], p[160];
+	size_t i, j, k;
+
+	for (i = 0; i < c->n_services; i++) {
+		struct lbd_conf_service *s = &c->services[i];
+		struct lbd_conf_backend *be = &c->backends[s->first_backend];
+		char file_line[PATH_MAX + 16];
+
+		x->file = s->file;
+		snprintf(p, sizeof(p), "services[%s]", s->name);
+
+		for (j = 0; j < i; j++) {
+			struct lbd_conf_service *o = &c->services[j];
+
+			if (addr_eq(&o->vip, &s->vip) && o->port == s->port &&
+			    o->proto == s->proto && s->vip.family) {
+				snprintf(file_line, sizeof(file_line), "%s:%u",
+					 c->files[o->file], o->line);
+				x->file = s->file;
+				cfg_err_line(x, s->line, p,
+					     "%s:%u/%s is already the service "
+					     "\"%s\" (%s)",
+					     config_addr_str(&s->vip, a,
+							     sizeof(a)),
+					     s->port, config_proto_str(s->proto),
+					     o->name, file_line);
+				break;
+			}
+			if (!strcmp(o->name, s->name)) {
+				snprintf(file_line, sizeof(file_line), "%s:%u",
+					 c->files[o->file], o->line);
+				cfg_err_line(x, s->line, p,
+					     "name already used (%s)",
+					     file_line);
+				break;
+			}
+		}
+
+		for (j = 0; j < s->n_backends; j++) {
+			struct lbd_conf_backend *b = &be[j];
+			char bp[200];
+
+			snprintf(bp, sizeof(bp), "%s.backends[%zu]", p, j);
+			if (!b->addr.family || !s->vip.family)
+				continue;
+			if (!b->port)
+				b->port = s->port;
+			for (k = 0; k < j; k++) {
+				if (addr_eq(&be[k].addr, &b->addr) &&
+				    be[k].port == b->port) {
+					cfg_err_line(x, b->line, bp,
+						     "duplicate of backends[%zu]"
+						     " (%s port %u)",
+						     k,
+						     config_addr_str(&b->addr, a,
+								     sizeof(a)),
+						     b->port);
+					break;
+				}
+			}
+			if (s->fwd == LBD_FWD_IPIP && b->port != s->port)
+				cfg_err_line(x, b->line, bp,
+					     "port %u differs from the service "
+					     "port %u: ipip does not translate "
+					     "ports (use geneve)",
+					     b->port, s->port);
+			if (s->fwd == LBD_FWD_GENEVE &&
+			    b->addr.family != s->vip.family)
+				cfg_err_line(x, b->line, bp,
+					     "%s is not of the VIP's family: "
+					     "geneve translates addresses "
+					     "within one family",
+					     config_addr_str(&b->addr, a,
+							     sizeof(a)));
+			if (s->fwd == LBD_FWD_IPIP &&
+			    s->vip.family == LBD_AF_INET6 &&
+			    b->addr.family == LBD_AF_INET)
+				cfg_err_line(x, b->line, bp,
+					     "an IPv6 VIP cannot reach the IPv4 "
+					     "backend %s (6-in-4 is not "
+					     "supported)",
+					     config_addr_str(&b->addr, a,
+							     sizeof(a)));
+			if (b->addr.family == LBD_AF_INET &&
+			    !c->dp.encap_v4.family)
+				cfg_err_line(x, b->line, bp,
+					     "IPv4 backend needs "
+					     "datapath.encap_source_v4");
+			if (b->addr.family == LBD_AF_INET6 &&
+			    !c->dp.encap_v6.family)
+				cfg_err_line(x, b->line, bp,
+					     "IPv6 backend needs "
+					     "datapath.encap_source_v6");
+		}
+	}
+	if (c->n_services > c->dp.max_services) {
+		x->file = 0;
+		cfg_err_line(x, 0, "services",
+			     "%zu services, more than datapath.max_services "
+			     "(%u)",
+			     c->n_services, c->dp.max_services);
+	}
+	if (c->n_backends > c->dp.max_backends) {
+		x->file = 0;
+		cfg_err_line(x, 0, "services",
+			     "%zu backends, more than datapath.max_backends "
+			     "(%u)",
+			     c->n_backends, c->dp.max_backends);
+	}
+}
+
+void config_defaults(struct lbd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->dp.xdp_mode = LBD_XDP_AUTO;
+	c->dp.maglev_table_size = LBD_DEFAULT_MAGLEV_SIZE;
+	c->dp.conntrack_entries = LBD_DEFAULT_CT_ENTRIES;
+	c->dp.max_services = LBD_DEFAULT_MAX_SERVICES;
+	c->dp.max_backends = LBD_DEFAULT_MAX_BACKENDS;
+	c->dp.max_vips = LBD_DEFAULT_MAX_VIPS;
+	c->dp.udp_timeout = 60;
+	c->dp.tcp_timeout = 3600;
+	c->dp.icmp_rate = 100;
+	strcpy(c->dp.pin_path, LBD_DEFAULT_PIN_PATH);
+	strcpy(c->control.socket, LBD_DEFAULT_SOCKET);
+	strcpy(c->control.metrics_listen, LBD_DEFAULT_METRICS);
+}
+
+static int config_load_common(const char *path, const char *text,
+			      struct lbd_config **out,
+			      struct config_diag *diag)
+{
+	struct cfg_ctx x = { 0 };
+	struct lbd_config *c;
+	int err;
+
+	memset(diag, 0, sizeof(*diag));
+	c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	config_defaults(c);
+	x.c = c;
+	x.diag = diag;
+	err = parse_one(&x, path, text, true);
+	if (!err && c->include_dir[0])
+		err = parse_include_dir(&x);
+	if (!err)
+		validate(&x);
+	if (!err && x.oom)
+		err = -ENOMEM;
+	if (!err && diag->n)
+		err = -EINVAL;
+	if (err) {
+		config_free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+int config_load(const char *path, struct lbd_config **out,
+		struct config_diag *diag)
+{
+	return config_load_common(path, NULL, out, diag);
+}
+
+int config_load_string(const char *text, const char *name,
+		       struct lbd_config **out, struct config_diag *diag)
+{
+	return config_load_common(name, text, out, diag);
+}
+
+void config_free(struct lbd_config *c)
+{
+	if (!c)
+		return;
+	free(c->services);
+	free(c->backends);
+	free(c->files);
+	free(c);
+}
+
+void config_diag_free(struct config_diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->msgs[i]);
+	free(d->msgs);
+	d->msgs = NULL;
+	d->n = 0;
+}

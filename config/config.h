@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * lbd's configuration: parsing and validating a libconfig file (and the
+ * files of its include_dir) into plain structs.
+ *
+ * Every problem is reported as "file:line: setting: message", all of them
+ * in one pass. The structs hold values only, no pointers into runtime
+ * state, so two configs can be compared and only the difference applied.
+ * Library code: returns 0 or a negative errno, never exits.
+ */
+#ifndef LBD_CONFIG_H
+#define LBD_CONFIG_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "lbd/shared.h"
+
+#define LBD_DEFAULT_CONFIG "/etc/lbd/lbd.conf"
+#define LBD_DEFAULT_PIN_PATH "/sys/fs/bpf/lbd"
+#define LBD_DEFAULT_SOCKET "/run/lbd/lbd.sock"
+#define LBD_DEFAULT_METRICS "127.0.0.1:9470"
+#define LBD_NAME_MAX 64
+#define LBD_MAX_EGRESS 16
+
+enum lbd_xdp_mode {
+	LBD_XDP_AUTO,
+	LBD_XDP_NATIVE,
+	LBD_XDP_GENERIC,
+};
+
+enum lbd_no_backend {
+	LBD_NB_REJECT, /* ICMP port unreachable, rate-limited */
+	LBD_NB_DROP,
+};
+
+/* Backend state as configured (health and runtime drain come on top). */
+enum lbd_conf_state {
+	LBD_CS_ACTIVE,
+	LBD_CS_DRAINING,
+	LBD_CS_DOWN,
+};
+
+struct lbd_conf_addr {
+	__u8 family; /* 0: not set */
+	__u8 prefixlen; /* 32/128 for a single address */
+	union lbd_addr addr;
+};
+
+struct lbd_conf_datapath {
+	char interface[IF_NAMESIZE];
+	enum lbd_xdp_mode xdp_mode;
+	struct lbd_conf_addr encap_v4;
+	struct lbd_conf_addr encap_v6;
+	__u32 maglev_table_size;
+	__u32 hash_seed;
+	__u32 conntrack_entries;
+	__u32 max_services;
+	__u32 max_backends;
+	__u32 max_vips;
+	__u32 udp_timeout;
+	__u32 tcp_timeout;
+	__u32 icmp_rate;
+	char pin_path[PATH_MAX];
+	char egress[LBD_MAX_EGRESS][IF_NAMESIZE];
+	size_t n_egress;
+};
+
+struct lbd_conf_control {
+	char socket[108]; /* sun_path */
+	char metrics_listen[64];
+};
+
+struct lbd_conf_backend {
+	struct lbd_conf_addr addr;
+	__u16 port; /* host order */
+	__u32 weight;
+	enum lbd_conf_state state;
+	__u32 file; /* index into lbd_config.files */
+	__u32 line;
+};
+
+struct lbd_conf_service {
+	char name[LBD_NAME_MAX];
+	struct lbd_conf_addr vip;
+	__u16 port; /* host order */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 fwd; /* enum lbd_fwd */
+	enum lbd_no_backend no_backend;
+	bool icmp_echo;
+	size_t first_backend; /* into lbd_config.backends */
+	size_t n_backends;
+	__u32 file;
+	__u32 line;
+};
+
+struct lbd_config {
+	struct lbd_conf_datapath dp;
+	struct lbd_conf_control control;
+	char include_dir[PATH_MAX];
+	struct lbd_conf_service *services;
+	size_t n_services;
+	struct lbd_conf_backend *backends;
+	size_t n_backends;
+	char (*files)[PATH_MAX]; /* [0] is the main file */
+	size_t n_files;
+};
+
+/* Problems found, each "file:line: setting: message". */
+struct config_diag {
+	char **msgs;
+	size_t n;
+};
+
+/*
+ * Loads path and the *.conf files of its include_dir (in name order).
+ * Returns 0 with *out set, or -EINVAL with every problem in diag (other
+ * negative errnos for resource failures). diag is filled either way and
+ * released with config_diag_free.
+ */
+int config_load(const char *path, struct lbd_config **out,
+		struct config_diag *diag);
+/* The same from text in memory; name stands for the file in messages.
+ * An include_dir in the text is read from disk. */
+int config_load_string(const char *text, const char *name,
+		       struct lbd_config **out, struct config_diag *diag);
+
+void config_free(struct lbd_config *c);
+void config_diag_free(struct config_diag *d);
+
+/* The defaults a config starts from before the file is read. */
+void config_defaults(struct lbd_config *c);
+
+/* Formats an address (with /len when not a single host). */
+const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,
+			    size_t len);
+const char *config_proto_str(__u8 proto);
+const char *config_fwd_str(__u8 fwd);
+const char *config_state_str(enum lbd_conf_state s);
+
+#endif /* LBD_CONFIG_H */

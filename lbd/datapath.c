@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "datapath.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xdp_lb.skel.h"
+
+struct lbd_dp {
+	struct xdp_lb *skel;
+	int fds[DP_MAP_COUNT];
+	int ncpus;
+	bool adopted;
+	unsigned long writes;
+	struct lbd_dp_opts opts;
+	char pin_path[PATH_MAX];
+};
+
+static const char *const dp_map_names[DP_MAP_COUNT] = {
+	[DP_MAP_VIP4] = "lbd_vip4",
+	[DP_MAP_VIP6] = "lbd_vip6",
+	[DP_MAP_SVC4] = "lbd_svc4",
+	[DP_MAP_SVC6] = "lbd_svc6",
+	[DP_MAP_BACKENDS] = "lbd_backends",
+	[DP_MAP_MAGLEV] = "lbd_maglev",
+	[DP_MAP_CT4] = "lbd_ct4",
+	[DP_MAP_CT6] = "lbd_ct6",
+	[DP_MAP_STATS] = "lbd_stats",
+	[DP_MAP_SVC_STATS] = "lbd_svc_stats",
+	[DP_MAP_BE_STATS] = "lbd_be_stats",
+	[DP_MAP_TX_PORTS] = "lbd_tx_ports",
+	[DP_MAP_META] = "lbd_meta",
+};
+
+const char *dp_map_name(enum dp_map m)
+{
+	return m < DP_MAP_COUNT ? dp_map_names[m] : "?";
+}
+
+void dp_opts_default(struct lbd_dp_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_vips = LBD_DEFAULT_MAX_VIPS;
+	o->max_services = LBD_DEFAULT_MAX_SERVICES;
+	o->max_backends = LBD_DEFAULT_MAX_BACKENDS;
+	o->ct_entries = LBD_DEFAULT_CT_ENTRIES;
+	o->knobs.map_abi = LBD_MAP_ABI;
+	o->knobs.udp_timeout = 60;
+	o->knobs.tcp_timeout = 3600;
+	o->knobs.tcp_closing_timeout = 10;
+	o->knobs.icmp_rate = 100;
+	o->knobs.icmp_burst = 20;
+}
+
+/* dir/name into buf; -ENAMETOOLONG rather than a truncated path. */
+static int pin_file(char *buf, size_t len, const char *dir, const char *name)
+{
+	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static bool pinned(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	return pin_file(path, sizeof(path), dir, name) == 0 &&
+	       access(path, F_OK) == 0;
+}
+
+/* libbpf reuses a pinned map only when type, sizes and flags match, and
+ * then says little; name the map and the likely cause instead. */
+static int dp_check_pinned_size(const char *dir, const char *name,
+				__u32 want)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	if (pin_file(path, sizeof(path), dir, name))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0; /* not pinned: it will be created */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	    info.max_entries != want) {
+		log_warnx("pinned map %s has %u entries, the config asks for "
+			  "%u; changing it drops its contents: restart with "
+			  "lbd --cleanup first",
+			  path, info.max_entries, want);
+		err = -EINVAL;
+	}
+	close(fd);
+	return err;
+}
+
+static int dp_check_meta(struct lbd_dp *dp)
+{
+	struct lbd_meta meta = { 0 };
+	__u32 zero = 0;
+	int fd = dp->fds[DP_MAP_META];
+
+	if (bpf_map_lookup_elem(fd, &zero, &meta) < 0)
+		return -errno;
+	if (meta.map_abi == 0) {
+		meta.map_abi = LBD_MAP_ABI;
+		if (bpf_map_update_elem(fd, &zero, &meta, BPF_ANY) < 0)
+			return -errno;
+		return 0;
+	}
+	if (meta.map_abi != LBD_MAP_ABI) {
+		log_warnx("pinned maps under %s have map ABI %u, this lbd "
+			  "uses %u: run lbd --cleanup (drops all flows)",
+			  dp->pin_path, meta.map_abi, LBD_MAP_ABI);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct bpf_map *maps[DP_MAP_COUNT];
+	struct lbd_dp *dp;
+	char prog_pin[PATH_MAX];
+	int err, i;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->opts = *o;
+	if (o->pin_path) {
+		snprintf(dp->pin_path, sizeof(dp->pin_path), "%s", o->pin_path);
+		dp->opts.pin_path = dp->pin_path;
+		oo.pin_root_path = dp->pin_path;
+		dp->adopted = pinned(dp->pin_path, "lbd_meta");
+		err = dp_check_pinned_size(dp->pin_path, "lbd_ct4",
+					   o->ct_entries);
+		if (!err)
+			err = dp_check_pinned_size(dp->pin_path, "lbd_backends",
+						   o->max_backends);
+		if (!err)
+			err = dp_check_pinned_size(dp->pin_path, "lbd_maglev",
+						   o->max_services);
+		if (err)
+			goto out;
+	}
+
+	dp->skel = xdp_lb__open_opts(&oo);
+	if (!dp->skel) {
+		err = -errno;
+		goto out;
+	}
+	maps[DP_MAP_VIP4] = dp->skel->maps.lbd_vip4;
+	maps[DP_MAP_VIP6] = dp->skel->maps.lbd_vip6;
+	maps[DP_MAP_SVC4] = dp->skel->maps.lbd_svc4;
+	maps[DP_MAP_SVC6] = dp->skel->maps.lbd_svc6;
+	maps[DP_MAP_BACKENDS] = dp->skel->maps.lbd_backends;
+	maps[DP_MAP_MAGLEV] = dp->skel->maps.lbd_maglev;
+	maps[DP_MAP_CT4] = dp->skel->maps.lbd_ct4;
+	maps[DP_MAP_CT6] = dp->skel->maps.lbd_ct6;
+	maps[DP_MAP_STATS] = dp->skel->maps.lbd_stats;
+	maps[DP_MAP_SVC_STATS] = dp->skel->maps.lbd_svc_stats;
+	maps[DP_MAP_BE_STATS] = dp->skel->maps.lbd_be_stats;
+	maps[DP_MAP_TX_PORTS] = dp->skel->maps.lbd_tx_ports;
+	maps[DP_MAP_META] = dp->skel->maps.lbd_meta;
+
+	bpf_map__set_max_entries(maps[DP_MAP_VIP4], o->max_vips);
+	bpf_map__set_max_entries(maps[DP_MAP_VIP6], o->max_vips);
+	bpf_map__set_max_entries(maps[DP_MAP_SVC4], o->max_services);
+	bpf_map__set_max_entries(maps[DP_MAP_SVC6], o->max_services);
+	bpf_map__set_max_entries(maps[DP_MAP_MAGLEV], o->max_services);
+	bpf_map__set_max_entries(maps[DP_MAP_SVC_STATS], o->max_services);
+	bpf_map__set_max_entries(maps[DP_MAP_BACKENDS], o->max_backends);
+	bpf_map__set_max_entries(maps[DP_MAP_BE_STATS], o->max_backends);
+	bpf_map__set_max_entries(maps[DP_MAP_CT4], o->ct_entries);
+	bpf_map__set_max_entries(maps[DP_MAP_CT6], o->ct_entries);
+	if (!o->pin_path) {
+		/* pinning is declared in the object; without a pin path
+		 * nothing is pinned or reused */
+		for (i = 0; i < DP_MAP_COUNT; i++)
+			bpf_map__set_pin_path(maps[i], NULL);
+	}
+	dp->skel->rodata->knobs = o->knobs;
+	dp->skel->rodata->knobs.map_abi = LBD_MAP_ABI;
+
+	err = xdp_lb__load(dp->skel);
+	if (err) {
+		log_warnx("loading the XDP program failed: %s", strerror(-err));
+		goto out;
+	}
+	for (i = 0; i < DP_MAP_COUNT; i++)
+		dp->fds[i] = bpf_map__fd(maps[i]);
+	dp->ncpus = libbpf_num_possible_cpus();
+	if (dp->ncpus < 1) {
+		err = dp->ncpus;
+		goto out;
+	}
+	err = dp_check_meta(dp);
+	if (err)
+		goto out;
+
+	if (o->pin_path) {
+		err = pin_file(prog_pin, sizeof(prog_pin), dp->pin_path,
+			       DP_PROG_PIN);
+		if (err)
+			goto out;
+		/* the previous lbd's program stays attached until replaced;
+		 * the pin names the newest one */
+		unlink(prog_pin);
+		if (bpf_obj_pin(bpf_program__fd(dp->skel->progs.lbd_xdp),
+				prog_pin) < 0) {
+			err = -errno;
+			log_warn("pinning %s", prog_pin);
+			goto out;
+		}
+	}
+	*out = dp;
+	return 0;
+out:
+	dp_close(dp);
+	return err;
+}
+
+void dp_close(struct lbd_dp *dp)
+{
+	if (!dp)
+		return;
+	xdp_lb__destroy(dp->skel);
+	free(dp);
+}
+
+bool dp_adopted(const struct lbd_dp *dp)
+{
+	return dp->adopted;
+}
+
+int dp_prog_fd(const struct lbd_dp *dp)
+{
+	return bpf_program__fd(dp->skel->progs.lbd_xdp);
+}
+
+unsigned long dp_writes(const struct lbd_dp *dp)
+{
+	return dp->writes;
+}
+
+int dp_map_fd(const struct lbd_dp *dp, enum dp_map m)
+{
+	return m < DP_MAP_COUNT ? dp->fds[m] : -EINVAL;
+}
+
+static int dp_update(struct lbd_dp *dp, enum dp_map m, const void *k,
+		     const void *v)
+{
+	dp->writes++;
+	if (bpf_map_update_elem(dp->fds[m], k, v, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+static int dp_delete(struct lbd_dp *dp, enum dp_map m, const void *k)
+{
+	dp->writes++;
+	if (bpf_map_delete_elem(dp->fds[m], k) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int dp_vip_put(struct lbd_dp *dp, __u8 family, const union lbd_addr *vip,
+	       const struct lbd_vip *v)
+{
+	if (family == LBD_AF_INET)
+		return dp_update(dp, DP_MAP_VIP4, &vip->v4, v);
+	return dp_update(dp, DP_MAP_VIP6, vip, v);
+}
+
+int dp_vip_del(struct lbd_dp *dp, __u8 family, const union lbd_addr *vip)
+{
+	if (family == LBD_AF_INET)
+		return dp_delete(dp, DP_MAP_VIP4, &vip->v4);
+	return dp_delete(dp, DP_MAP_VIP6, vip);
+}
+
+/* The map key of a service: fills k4 or k6, returns which map. */
+static enum dp_map svc_key(const struct lbd_svc_addr *a,
+			   struct lbd_svc_key4 *k4, struct lbd_svc_key6 *k6,
+			   const void **key)
+{
+	if (a->family == LBD_AF_INET) {
+		memset(k4, 0, sizeof(*k4));
+		k4->vip = a->vip.v4;
+		k4->port = a->port;
+		k4->proto = a->proto;
+		*key = k4;
+		return DP_MAP_SVC4;
+	}
+	memset(k6, 0, sizeof(*k6));
+	k6->vip = a->vip;
+	k6->port = a->port;
+	k6->proto = a->proto;
+	*key = k6;
+	return DP_MAP_SVC6;
+}
+
+int dp_svc_put(struct lbd_dp *dp, const struct lbd_svc_addr *a,
+	       const struct lbd_svc *v)
+{
+	struct lbd_svc_key4 k4;
+	struct lbd_svc_key6 k6;
+	const void *key;
+	enum dp_map m = svc_key(a, &k4, &k6, &key);
+
+	return dp_update(dp, m, key, v);
+}
+
+int dp_svc_get(struct lbd_dp *dp, const struct lbd_svc_addr *a,
+	       struct lbd_svc *v)
+{
+	struct lbd_svc_key4 k4;
+	struct lbd_svc_key6 k6;
+	const void *key;
+	enum dp_map m = svc_key(a, &k4, &k6, &key);
+
+	if (bpf_map_lookup_elem(dp->fds[m], key, v) < 0)
+		return -errno;
+	return 0;
+}
+
+int dp_svc_del(struct lbd_dp *dp, const struct lbd_svc_addr *a)
+{
+	struct lbd_svc_key4 k4;
+	struct lbd_svc_key6 k6;
+	const void *key;
+	enum dp_map m = svc_key(a, &k4, &k6, &key);
+
+	return dp_delete(dp, m, key);
+}
+
+int dp_backend_put(struct lbd_dp *dp, __u32 id, const struct lbd_backend *b)
+{
+	if (id >= dp->opts.max_backends)
+		return -ERANGE;
+	return dp_update(dp, DP_MAP_BACKENDS, &id, b);
+}
+
+int dp_backend_get(struct lbd_dp *dp, __u32 id, struct lbd_backend *b)
+{
+	if (bpf_map_lookup_elem(dp->fds[DP_MAP_BACKENDS], &id, b) < 0)
+		return -errno;
+	return 0;
+}
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "Maglev tables are filled as __u32 arrays into __u64 elements");
+
+/* Elements of a table of m slots: the size, then two slots each. */
+static __u32 maglev_elems(__u32 m)
+{
+	return 1 + (m + 1) / 2;
+}
+
+int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
+		  __u32 m)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, co,
+		    .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	size_t bytes;
+	__u64 *mem;
+	int fd, err = 0;
+
+	if (svc_id >= dp->opts.max_services)
+		return -ERANGE;
+	if (!ids || !m)
+		return dp_delete(dp, DP_MAP_MAGLEV, &svc_id);
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_maglev_tbl",
+			    sizeof(__u32), sizeof(__u64), maglev_elems(m), &co);
+	if (fd < 0)
+		return -errno;
+	/* filled through a mapping, not element by element: 32769
+	 * syscalls per table would dominate a large apply. Slot s is the
+	 * (s & 1) half of element 1 + s/2: on a little-endian host the
+	 * slots lie in memory as a plain __u32 array from element 1. */
+	bytes = (size_t)maglev_elems(m) * sizeof(__u64);
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		goto out;
+	}
+	mem[0] = m;
+	memcpy(mem + 1, ids, (size_t)m * sizeof(__u32));
+	munmap(mem, bytes);
+	dp->writes++;
+	err = dp_update(dp, DP_MAP_MAGLEV, &svc_id, &fd);
+out:
+	close(fd);
+	return err;
+}
+
+int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap)
+{
+	__u32 inner_id, zero = 0, m;
+	__u64 size;
+	size_t bytes;
+	__u64 *mem;
+	int fd;
+
+	if (bpf_map_lookup_elem(dp->fds[DP_MAP_MAGLEV], &svc_id, &inner_id) <
+	    0)
+		return errno == ENOENT ? 0 : -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_map_lookup_elem(fd, &zero, &size) < 0) {
+		close(fd);
+		return -errno;
+	}
+	m = (__u32)size;
+	bytes = (size_t)maglev_elems(m) * sizeof(__u64);
+	mem = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mem == MAP_FAILED)
+		return -errno;
+	memcpy(ids, mem + 1, (size_t)(m < cap ? m : cap) * sizeof(__u32));
+	munmap(mem, bytes);
+	return (int)m;
+}
+
+int dp_tx_port_put(struct lbd_dp *dp, __u32 ifindex)
+{
+	return dp_update(dp, DP_MAP_TX_PORTS, &ifindex, &ifindex);
+}
+
+int dp_tx_port_del(struct lbd_dp *dp, __u32 ifindex)
+{
+	return dp_delete(dp, DP_MAP_TX_PORTS, &ifindex);
+}
+
+/* Sums a per-CPU value of n __u64 fields over CPUs. */
+static int dp_percpu_sum(struct lbd_dp *dp, enum dp_map m, __u32 key,
+			 __u64 *out, size_t n)
+{
+	__u64 *vals = calloc((size_t)dp->ncpus, n * sizeof(__u64));
+	int cpu;
+	size_t i;
+
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(dp->fds[m], &key, vals) < 0) {
+		int err = -errno;
+
+		free(vals);
+		return err;
+	}
+	memset(out, 0, n * sizeof(__u64));
+	for (cpu = 0; cpu < dp->ncpus; cpu++)
+		for (i = 0; i < n; i++)
+			out[i] += vals[(size_t)cpu * n + i];
+	free(vals);
+	return 0;
+}
+
+int dp_reasons_read(struct lbd_dp *dp, struct lbd_counter out[LBD_REASON_MAX])
+{
+	__u32 r;
+	int err;
+
+	for (r = 0; r < LBD_REASON_MAX; r++) {
+		err = dp_percpu_sum(dp, DP_MAP_STATS, r, (__u64 *)&out[r], 2);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int dp_svc_traffic(struct lbd_dp *dp, __u32 svc_id, struct lbd_traffic *out)
+{
+	return dp_percpu_sum(dp, DP_MAP_SVC_STATS, svc_id, (__u64 *)out, 4);
+}
+
+int dp_be_traffic(struct lbd_dp *dp, __u32 be_id, struct lbd_traffic *out)
+{
+	return dp_percpu_sum(dp, DP_MAP_BE_STATS, be_id, (__u64 *)out, 4);
+}
+
+static int dp_percpu_zero(struct lbd_dp *dp, enum dp_map m, __u32 key,
+			  size_t size)
+{
+	void *zero = calloc((size_t)dp->ncpus, size);
+	int err;
+
+	if (!zero)
+		return -ENOMEM;
+	err = dp_update(dp, m, &key, zero);
+	free(zero);
+	return err;
+}
+
+int dp_svc_traffic_reset(struct lbd_dp *dp, __u32 svc_id)
+{
+	return dp_percpu_zero(dp, DP_MAP_SVC_STATS, svc_id,
+			      sizeof(struct lbd_traffic));
+}
+
+int dp_be_traffic_reset(struct lbd_dp *dp, __u32 be_id)
+{
+	return dp_percpu_zero(dp, DP_MAP_BE_STATS, be_id,
+			      sizeof(struct lbd_traffic));
+}
+
+int dp_unpin_all(const char *pin_path)
+{
+	char path[PATH_MAX];
+	int i, err = 0;
+
+	for (i = 0; i <= DP_MAP_COUNT; i++) {
+		if (pin_file(path, sizeof(path), pin_path,
+			     i < DP_MAP_COUNT ? dp_map_names[i] : DP_PROG_PIN))
+			return -ENAMETOOLONG;
+		if (unlink(path) < 0 && errno != ENOENT) {
+			err = -errno;
+			log_warn("unpinning %s", path);
+		}
+	}
+	/* other lbd pins (tc programs and maps) go with their owners;
+	 * an empty directory goes too */
+	if (rmdir(pin_path) < 0 && errno != ENOENT && errno != ENOTEMPTY &&
+	    errno != EBUSY)
+		err = -errno;
+	return err;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The userspace side of the LB program: loading it with its maps (adopting
+ * the pinned ones), and every map write lbd makes. lbd, its tests and its
+ * tools all fill the maps through this, so what tests exercise is what
+ * runs.
+ *
+ * Library code: functions return 0 or a negative errno and never exit.
+ */
+#ifndef LBD_DATAPATH_H
+#define LBD_DATAPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "lbd/shared.h"
+
+struct lbd_dp_opts {
+	const char *pin_path; /* NULL: nothing pinned, nothing adopted */
+	__u32 max_vips;
+	__u32 max_services;
+	__u32 max_backends;
+	__u32 ct_entries;
+	struct lbd_knobs knobs;
+};
+
+/* Defaults for every size, and knobs as the program's defaults. */
+void dp_opts_default(struct lbd_dp_opts *o);
+
+struct lbd_dp;
+
+/*
+ * Loads the LB program. With a pin path, maps pinned there are reused
+ * (their contents and the flows in them survive) and new ones are pinned;
+ * the program is pinned there too. Fails with -EINVAL when pinned maps
+ * have another size or ABI than asked for.
+ */
+int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out);
+void dp_close(struct lbd_dp *dp);
+
+/* Whether dp_open found pinned maps to adopt. */
+bool dp_adopted(const struct lbd_dp *dp);
+int dp_prog_fd(const struct lbd_dp *dp);
+/* Map writes made so far (updates, deletes and Maglev table fills). */
+unsigned long dp_writes(const struct lbd_dp *dp);
+
+/* A service's address: family-generic form of lbd_svc_key4/6. */
+struct lbd_svc_addr {
+	__u8 family;
+	__u8 proto;
+	__be16 port;
+	union lbd_addr vip;
+};
+
+int dp_vip_put(struct lbd_dp *dp, __u8 family, const union lbd_addr *vip,
+	       const struct lbd_vip *v);
+int dp_vip_del(struct lbd_dp *dp, __u8 family, const union lbd_addr *vip);
+int dp_svc_put(struct lbd_dp *dp, const struct lbd_svc_addr *a,
+	       const struct lbd_svc *v);
+int dp_svc_get(struct lbd_dp *dp, const struct lbd_svc_addr *a,
+	       struct lbd_svc *v);
+int dp_svc_del(struct lbd_dp *dp, const struct lbd_svc_addr *a);
+int dp_backend_put(struct lbd_dp *dp, __u32 id, const struct lbd_backend *b);
+int dp_backend_get(struct lbd_dp *dp, __u32 id, struct lbd_backend *b);
+
+/*
+ * Installs a service's Maglev table (m slots of backend ids) in one
+ * atomic swap: a new inner map is filled completely, then replaces the
+ * old one. ids == NULL or m == 0 removes the table (no usable backend).
+ */
+int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
+		  __u32 m);
+/* Reads the installed table into ids (capacity cap); returns M, 0 when
+ * there is none, or a negative errno. */
+int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap);
+
+int dp_tx_port_put(struct lbd_dp *dp, __u32 ifindex);
+int dp_tx_port_del(struct lbd_dp *dp, __u32 ifindex);
+
+/* Counters summed over CPUs. */
+int dp_reasons_read(struct lbd_dp *dp, struct lbd_counter out[LBD_REASON_MAX]);
+int dp_svc_traffic(struct lbd_dp *dp, __u32 svc_id, struct lbd_traffic *out);
+int dp_be_traffic(struct lbd_dp *dp, __u32 be_id, struct lbd_traffic *out);
+/* Zeroes a service's or backend's counters (when its id is reused). */
+int dp_svc_traffic_reset(struct lbd_dp *dp, __u32 svc_id);
+int dp_be_traffic_reset(struct lbd_dp *dp, __u32 be_id);
+
+/* Map fds, for code that walks a map itself (conntrack, adoption). */
+enum dp_map {
+	DP_MAP_VIP4,
+	DP_MAP_VIP6,
+	DP_MAP_SVC4,
+	DP_MAP_SVC6,
+	DP_MAP_BACKENDS,
+	DP_MAP_MAGLEV,
+	DP_MAP_CT4,
+	DP_MAP_CT6,
+	DP_MAP_STATS,
+	DP_MAP_SVC_STATS,
+	DP_MAP_BE_STATS,
+	DP_MAP_TX_PORTS,
+	DP_MAP_META,
+	DP_MAP_COUNT
+};
+int dp_map_fd(const struct lbd_dp *dp, enum dp_map m);
+/* The map's name as pinned. */
+const char *dp_map_name(enum dp_map m);
+
+/* Name of the pinned program under the pin path. */
+#define DP_PROG_PIN "lbd_prog"
+
+/* Unpins every map and the program under pin_path, and removes the
+ * directory when it is then empty. Missing pins are not an error. */
+int dp_unpin_all(const char *pin_path);
+
+#endif /* LBD_DATAPATH_H */

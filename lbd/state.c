@@ -1,0 +1,911 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "state.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lbd/hash.h"
+#include "log.h"
+#include "maglev.h"
+
+int state_init(struct lbd_state *st, __u32 max_services, __u32 max_backends)
+{
+	__u32 i;
+
+	memset(st, 0, sizeof(*st));
+	st->max_services = max_services;
+	st->max_backends = max_backends;
+	st->free_svc = malloc(max_services * sizeof(__u32));
+	st->free_be = malloc(max_backends * sizeof(__u32));
+	if (!st->free_svc || !st->free_be) {
+		state_free(st);
+		return -ENOMEM;
+	}
+	/* stacks: the lowest id on top */
+	for (i = 0; i < max_services; i++)
+		st->free_svc[i] = max_services - 1 - i;
+	st->n_free_svc = max_services;
+	for (i = 0; i < max_backends; i++)
+		st->free_be[i] = max_backends - 1 - i;
+	st->n_free_be = max_backends;
+	return 0;
+}
+
+static void services_free(struct st_service *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(s[i].be);
+	free(s);
+}
+
+void state_free(struct lbd_state *st)
+{
+	services_free(st->svc, st->n_svc);
+	free(st->free_svc);
+	free(st->free_be);
+	memset(st, 0, sizeof(*st));
+}
+
+static int key_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
+{
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(&a->vip, &b->vip, sizeof(a->vip));
+	if (c)
+		return c;
+	if (a->port != b->port)
+		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	return 0;
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	return key_cmp(&((const struct st_service *)a)->key,
+		       &((const struct st_service *)b)->key);
+}
+
+static int be_cmp(const void *a, const void *b)
+{
+	const struct st_backend *x = a, *y = b;
+	int c;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	c = memcmp(&x->addr.addr, &y->addr.addr, sizeof(x->addr.addr));
+	if (c)
+		return c;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return 0;
+}
+
+const struct st_service *state_find(const struct lbd_state *st,
+				    const struct lbd_svc_addr *key)
+{
+	struct st_service k = { .key = *key };
+
+	return bsearch(&k, st->svc, st->n_svc, sizeof(*st->svc), svc_cmp);
+}
+
+const struct st_service *state_find_name(const struct lbd_state *st,
+					 const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_svc; i++)
+		if (!strcmp(st->svc[i].name, name))
+			return &st->svc[i];
+	return NULL;
+}
+
+__u8 st_backend_dp_state(const struct st_backend *b)
+{
+	if (b->conf_state == LBD_CS_DOWN || b->health_down)
+		return LBD_BE_DOWN;
+	if (b->conf_state == LBD_CS_DRAINING || b->drained)
+		return LBD_BE_DRAINING;
+	return LBD_BE_ACTIVE;
+}
+
+static bool in_table(const struct st_backend *b)
+{
+	return b->dp_state == LBD_BE_ACTIVE && b->weight > 0;
+}
+
+/* Identifies the table a service should have: size, seed, and its
+ * usable backends with weights. 0 means "no table". */
+static __u32 table_hash(const struct st_service *s, __u32 m, __u32 seed)
+{
+	__u32 h = lbd_hash_mix(seed, m), n = 0;
+	size_t i;
+	int w;
+
+	for (i = 0; i < s->n_be; i++) {
+		const struct st_backend *b = &s->be[i];
+
+		if (!in_table(b))
+			continue;
+		for (w = 0; w < 4; w++)
+			h = lbd_hash_mix(h, b->addr.addr.v6[w]);
+		h = lbd_hash_mix(h, b->port | (__u32)b->addr.family << 16);
+		h = lbd_hash_mix(h, b->weight);
+		n++;
+	}
+	if (!n)
+		return 0;
+	h = lbd_hash_final(h, n);
+	return h ? h : 1;
+}
+
+static const char *svc_str(const struct st_service *s, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(s->key.family == LBD_AF_INET ? AF_INET : AF_INET6,
+		  &s->key.vip, a, sizeof(a));
+	snprintf(buf, len, "%s %s%s%s:%u/%s", s->name,
+		 s->key.family == LBD_AF_INET6 ? "[" : "", a,
+		 s->key.family == LBD_AF_INET6 ? "]" : "", ntohs(s->key.port),
+		 config_proto_str(s->key.proto));
+	return buf;
+}
+
+static const char *be_str(const struct st_backend *b, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(b->addr.family == LBD_AF_INET ? AF_INET : AF_INET6,
+		  &b->addr.addr, a, sizeof(a));
+	snprintf(buf, len, "%s%s%s:%u", b->addr.family == LBD_AF_INET6 ? "[" : "",
+		 a, b->addr.family == LBD_AF_INET6 ? "]" : "", b->port);
+	return buf;
+}
+
+static const char *dp_state_str(__u8 s)
+{
+	switch (s) {
+	case LBD_BE_ACTIVE:
+		return "active";
+	case LBD_BE_DRAINING:
+		return "draining";
+	case LBD_BE_DOWN:
+		return "down";
+	default:
+		return "unused";
+	}
+}
+
+__attribute__((format(printf, 3, 4))) static void
+plan_line(plan_fn plan, void *arg, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!plan)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	plan(arg, line);
+}
+
+/* The desired state of cfg, without ids: services and backends sorted. */
+static int desired_build(const struct lbd_config *cfg,
+			 struct st_service **out)
+{
+	struct st_service *d = calloc(cfg->n_services ? cfg->n_services : 1,
+				      sizeof(*d));
+	size_t i, j;
+
+	if (!d)
+		return -ENOMEM;
+	for (i = 0; i < cfg->n_services; i++) {
+		const struct lbd_conf_service *c = &cfg->services[i];
+		struct st_service *s = &d[i];
+
+		s->key.family = c->vip.family;
+		s->key.proto = c->proto;
+		s->key.port = htons(c->port);
+		s->key.vip = c->vip.addr;
+		snprintf(s->name, sizeof(s->name), "%s", c->name);
+		s->fwd = c->fwd;
+		s->flags = c->no_backend == LBD_NB_REJECT ?
+				   LBD_SVC_F_UNREACH_ICMP :
+				   0;
+		s->icmp_echo = c->icmp_echo;
+		s->n_be = c->n_backends;
+		s->be = calloc(c->n_backends ? c->n_backends : 1,
+			       sizeof(*s->be));
+		if (!s->be) {
+			services_free(d, i);
+			return -ENOMEM;
+		}
+		for (j = 0; j < c->n_backends; j++) {
+			const struct lbd_conf_backend *cb =
+				&cfg->backends[c->first_backend + j];
+			struct st_backend *b = &s->be[j];
+
+			b->addr = cb->addr;
+			b->port = cb->port ? cb->port : c->port;
+			b->weight = cb->weight;
+			b->conf_state = cb->state;
+			b->dp_state = st_backend_dp_state(b);
+		}
+		qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+	}
+	qsort(d, cfg->n_services, sizeof(*d), svc_cmp);
+	*out = d;
+	return 0;
+}
+
+struct apply_ctx {
+	struct lbd_state *st;
+	struct lbd_dp *dp; /* NULL: plan only */
+	plan_fn plan;
+	void *plan_arg;
+	struct apply_result *res;
+	__u32 *table; /* scratch of maglev_size entries */
+};
+
+static int write_backend(struct apply_ctx *x, const struct st_service *s,
+			 const struct st_backend *b)
+{
+	struct lbd_backend v = { 0 };
+
+	if (!x->dp)
+		return 0;
+	v.addr = b->addr.addr;
+	v.port = htons(b->port);
+	v.family = b->addr.family;
+	v.state = b->dp_state;
+	v.gen = b->gen;
+	v.svc_id = s->id;
+	v.weight = (__u16)b->weight;
+	return dp_backend_put(x->dp, b->id, &v);
+}
+
+static int release_backend(struct apply_ctx *x, const struct st_backend *b)
+{
+	/* UNUSED with the old gen: conntrack entries that name it select
+	 * again, and the id's next holder gets a new gen */
+	struct lbd_backend v = { .gen = b->gen };
+
+	if (!x->dp)
+		return 0;
+	x->st->free_be[x->st->n_free_be++] = b->id;
+	return dp_backend_put(x->dp, b->id, &v);
+}
+
+static int alloc_backend(struct apply_ctx *x, struct st_backend *b)
+{
+	if (!x->dp)
+		return 0;
+	if (!x->st->n_free_be)
+		return -ENOSPC;
+	b->id = x->st->free_be[--x->st->n_free_be];
+	b->gen = ++x->st->gen;
+	return dp_be_traffic_reset(x->dp, b->id);
+}
+
+/* Builds and installs the service's table if its content changed. */
+static int install_table(struct apply_ctx *x, struct st_service *s,
+			 __u32 old_hash)
+{
+	struct maglev_backend *mb;
+	struct timespec t0, t1;
+	size_t i, n = 0;
+	int err;
+
+	s->table_hash = table_hash(s, x->st->maglev_size, x->st->seed);
+	if (s->table_hash == old_hash)
+		return 0;
+	x->res->tables++;
+	s->table_size = s->table_hash ? x->st->maglev_size : 0;
+	if (!x->dp)
+		return 0;
+	if (!s->table_hash)
+		return dp_maglev_put(x->dp, s->id, NULL, 0);
+
+	mb = calloc(s->n_be, sizeof(*mb));
+	if (!mb)
+		return -ENOMEM;
+	for (i = 0; i < s->n_be; i++) {
+		if (!in_table(&s->be[i]))
+			continue;
+		mb[n].addr = s->be[i].addr.addr;
+		mb[n].family = s->be[i].addr.family;
+		mb[n].port = htons(s->be[i].port);
+		mb[n].weight = s->be[i].weight;
+		mb[n].id = s->be[i].id;
+		n++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = maglev_build(mb, n, x->st->maglev_size, x->st->seed, x->table);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	x->res->maglev_ms += (t1.tv_sec - t0.tv_sec) * 1e3 +
+			     (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	free(mb);
+	if (err)
+		return err;
+	return dp_maglev_put(x->dp, s->id, x->table, x->st->maglev_size);
+}
+
+static int write_service(struct apply_ctx *x, const struct st_service *s)
+{
+	struct lbd_svc v = { 0 };
+
+	if (!x->dp)
+		return 0;
+	v.id = s->id;
+	v.table_size = s->table_size;
+	v.fwd = s->fwd;
+	v.flags = s->flags;
+	v.table_hash = s->table_hash;
+	return dp_svc_put(x->dp, &s->key, &v);
+}
+
+static int add_service(struct apply_ctx *x, struct st_service *s)
+{
+	char sb[160], bb[64];
+	size_t i;
+	int err;
+
+	plan_line(x->plan, x->plan_arg, "+ service %s %s, %zu backends",
+		  svc_str(s, sb, sizeof(sb)), config_fwd_str(s->fwd), s->n_be);
+	x->res->svc_added++;
+	if (x->dp) {
+		if (!x->st->n_free_svc)
+			return -ENOSPC;
+		s->id = x->st->free_svc[--x->st->n_free_svc];
+		err = dp_svc_traffic_reset(x->dp, s->id);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < s->n_be; i++) {
+		struct st_backend *b = &s->be[i];
+
+		plan_line(x->plan, x->plan_arg,
+			  "+ backend %s %s weight %u %s", s->name,
+			  be_str(b, bb, sizeof(bb)), b->weight,
+			  dp_state_str(b->dp_state));
+		x->res->be_added++;
+		err = alloc_backend(x, b);
+		if (!err)
+			err = write_backend(x, s, b);
+		if (err)
+			return err;
+	}
+	err = install_table(x, s, 0);
+	if (!err)
+		err = write_service(x, s);
+	return err;
+}
+
+static int remove_service(struct apply_ctx *x, struct st_service *s)
+{
+	char sb[160];
+	size_t i;
+	int err;
+
+	plan_line(x->plan, x->plan_arg, "- service %s",
+		  svc_str(s, sb, sizeof(sb)));
+	x->res->svc_removed++;
+	x->res->be_removed += s->n_be;
+	if (!x->dp)
+		return 0;
+	err = dp_svc_del(x->dp, &s->key);
+	if (!err && s->table_hash)
+		err = dp_maglev_put(x->dp, s->id, NULL, 0);
+	for (i = 0; !err && i < s->n_be; i++)
+		err = release_backend(x, &s->be[i]);
+	if (!err)
+		x->st->free_svc[x->st->n_free_svc++] = s->id;
+	return err;
+}
+
+static bool usable_rank_up(__u8 from, __u8 to)
+{
+	/* ACTIVE < DRAINING < DOWN in what they allow; lower is more */
+	static const int rank[] = { [LBD_BE_ACTIVE] = 0,
+				    [LBD_BE_DRAINING] = 1,
+				    [LBD_BE_DOWN] = 2,
+				    [LBD_BE_UNUSED] = 3 };
+	return rank[to] < rank[from];
+}
+
+/* Moves old's ids and runtime state into s (the desired version) and
+ * writes what differs. */
+static int change_service(struct apply_ctx *x, struct st_service *old,
+			  struct st_service *s)
+{
+	char sb[160], bb[64];
+	size_t i = 0, j = 0;
+	bool changed = false;
+	int err = 0;
+
+	s->id = old->id;
+	s->table_hash = old->table_hash;
+	s->table_size = old->table_size;
+	svc_str(s, sb, sizeof(sb));
+
+	/* pass 1: match backends; write new ones and those that become
+	 * more usable, before the table can name them */
+	while (i < old->n_be || j < s->n_be) {
+		int c = i == old->n_be	? 1 :
+			j == s->n_be	? -1 :
+					  be_cmp(&old->be[i], &s->be[j]);
+
+		if (c < 0) {
+			plan_line(x->plan, x->plan_arg, "- backend %s %s",
+				  s->name, be_str(&old->be[i], bb, sizeof(bb)));
+			x->res->be_removed++;
+			changed = true;
+			i++;
+			continue;
+		}
+		if (c > 0) {
+			struct st_backend *b = &s->be[j++];
+
+			plan_line(x->plan, x->plan_arg,
+				  "+ backend %s %s weight %u %s", s->name,
+				  be_str(b, bb, sizeof(bb)), b->weight,
+				  dp_state_str(b->dp_state));
+			x->res->be_added++;
+			changed = true;
+			err = alloc_backend(x, b);
+			if (!err)
+				err = write_backend(x, s, b);
+			if (err)
+				return err;
+			continue;
+		}
+		{
+			struct st_backend *o = &old->be[i++], *b = &s->be[j++];
+
+			b->id = o->id;
+			b->gen = o->gen;
+			b->health_down = o->health_down;
+			b->drained = o->drained;
+			b->dp_state = st_backend_dp_state(b);
+			if (b->dp_state == o->dp_state && b->weight == o->weight)
+				continue;
+			plan_line(x->plan, x->plan_arg,
+				  "~ backend %s %s weight %u -> %u, %s -> %s",
+				  s->name, be_str(b, bb, sizeof(bb)), o->weight,
+				  b->weight, dp_state_str(o->dp_state),
+				  dp_state_str(b->dp_state));
+			x->res->be_changed++;
+			changed = true;
+			if (usable_rank_up(o->dp_state, b->dp_state)) {
+				err = write_backend(x, s, b);
+				if (err)
+					return err;
+			}
+		}
+	}
+
+	err = install_table(x, s, old->table_hash);
+	if (err)
+		return err;
+
+	/* pass 2: after the swap, backends that became less usable (or
+	 * only changed weight), then the removed ones */
+	for (i = 0, j = 0; i < old->n_be || j < s->n_be;) {
+		int c = i == old->n_be	? 1 :
+			j == s->n_be	? -1 :
+					  be_cmp(&old->be[i], &s->be[j]);
+
+		if (c < 0) {
+			err = release_backend(x, &old->be[i++]);
+		} else if (c > 0) {
+			j++;
+		} else {
+			struct st_backend *o = &old->be[i++], *b = &s->be[j++];
+
+			if ((b->dp_state != o->dp_state ||
+			     b->weight != o->weight) &&
+			    !usable_rank_up(o->dp_state, b->dp_state))
+				err = write_backend(x, s, b);
+		}
+		if (err)
+			return err;
+	}
+
+	if (s->fwd != old->fwd || s->flags != old->flags ||
+	    s->table_hash != old->table_hash || s->icmp_echo != old->icmp_echo) {
+		if (s->fwd != old->fwd || s->flags != old->flags)
+			plan_line(x->plan, x->plan_arg,
+				  "~ service %s %s -> %s%s", sb,
+				  config_fwd_str(old->fwd),
+				  config_fwd_str(s->fwd),
+				  s->flags != old->flags ? ", no_backend" : "");
+		changed = true;
+		if (s->fwd != old->fwd || s->flags != old->flags ||
+		    s->table_hash != old->table_hash)
+			err = write_service(x, s);
+	}
+	if (changed)
+		x->res->svc_changed++;
+	return err;
+}
+
+/* VIPs of a sorted service array: one entry per address, with flags. */
+struct vip_ent {
+	__u8 family;
+	union lbd_addr addr;
+	__u32 flags;
+	__u32 services;
+};
+
+static size_t vips_of(const struct st_service *s, size_t n,
+		      struct vip_ent *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (k && out[k - 1].family == s[i].key.family &&
+		    !memcmp(&out[k - 1].addr, &s[i].key.vip,
+			    sizeof(s[i].key.vip))) {
+			out[k - 1].services++;
+		} else {
+			out[k].family = s[i].key.family;
+			out[k].addr = s[i].key.vip;
+			out[k].flags = 0;
+			out[k].services = 1;
+			k++;
+		}
+		if (s[i].icmp_echo)
+			out[k - 1].flags |= LBD_VIP_F_ICMP_ECHO;
+	}
+	return k;
+}
+
+static int vip_cmp(const struct vip_ent *a, const struct vip_ent *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+/* pass 0: delete VIPs that go away (before their services);
+ * pass 1: write new and changed ones (after). */
+static int apply_vips(struct apply_ctx *x, const struct vip_ent *ov,
+		      size_t on, const struct vip_ent *nv, size_t nn, int pass)
+{
+	size_t i = 0, j = 0;
+	int err = 0;
+
+	while (!err && (i < on || j < nn)) {
+		int c = i == on ? 1 : j == nn ? -1 : vip_cmp(&ov[i], &nv[j]);
+		struct lbd_vip v;
+
+		if (c < 0) {
+			if (pass == 0 && x->dp)
+				err = dp_vip_del(x->dp, ov[i].family,
+						 &ov[i].addr);
+			i++;
+		} else if (c > 0 || ov[i].flags != nv[j].flags ||
+			   ov[i].services != nv[j].services) {
+			if (pass == 1 && x->dp) {
+				v.flags = nv[j].flags;
+				v.services = nv[j].services;
+				err = dp_vip_put(x->dp, nv[j].family,
+						 &nv[j].addr, &v);
+			}
+			if (c == 0)
+				i++;
+			j++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+	return err;
+}
+
+static int reserve_check(const struct lbd_state *st,
+			 const struct st_service *d, size_t dn)
+{
+	size_t i, be = 0, old_be = 0;
+
+	/* ids of the old state come back only as it is removed, and new
+	 * ones are taken first where a service changes: count both */
+	for (i = 0; i < dn; i++)
+		be += d[i].n_be;
+	for (i = 0; i < st->n_svc; i++)
+		old_be += st->svc[i].n_be;
+	if (dn > st->max_services ||
+	    be > st->n_free_be + old_be)
+		return -ENOSPC;
+	return 0;
+}
+
+int state_apply(struct lbd_state *st, struct lbd_dp *dp,
+		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
+		struct apply_result *res)
+{
+	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
+			       .plan_arg = plan_arg, .res = res };
+	struct vip_ent *ov = NULL, *nv = NULL;
+	struct st_service *d = NULL;
+	size_t dn = cfg->n_services, on = st->n_svc, i = 0, j = 0, nov, nnv;
+	unsigned long writes0 = dp ? dp_writes(dp) : 0;
+	struct lbd_state dry;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = desired_build(cfg, &d);
+	if (err)
+		return err;
+	err = reserve_check(st, d, dn);
+	if (err) {
+		log_warnx("the config needs more service or backend ids than "
+			  "datapath.max_services/max_backends leave");
+		goto out;
+	}
+	/* a plan works on a copy of the sizes only: ids are not taken */
+	if (!dp) {
+		dry = *st;
+		x.st = &dry;
+	}
+	if (cfg->dp.maglev_table_size != st->maglev_size ||
+	    cfg->dp.hash_seed != st->seed) {
+		if (st->maglev_size)
+			plan_line(plan, plan_arg,
+				  "~ maglev table size %u -> %u, seed %#x -> "
+				  "%#x: every table is rebuilt",
+				  st->maglev_size, cfg->dp.maglev_table_size,
+				  st->seed, cfg->dp.hash_seed);
+		x.st->maglev_size = cfg->dp.maglev_table_size;
+		x.st->seed = cfg->dp.hash_seed;
+	}
+	x.table = malloc((size_t)x.st->maglev_size * sizeof(__u32));
+	ov = calloc(on + 1, sizeof(*ov));
+	nv = calloc(dn + 1, sizeof(*nv));
+	if (!x.table || !ov || !nv) {
+		err = -ENOMEM;
+		goto out;
+	}
+	nov = vips_of(st->svc, on, ov);
+	nnv = vips_of(d, dn, nv);
+
+	err = apply_vips(&x, ov, nov, nv, nnv, 0);
+	while (!err && (i < on || j < dn)) {
+		int c = i == on ? 1 : j == dn ? -1 : svc_cmp(&st->svc[i], &d[j]);
+
+		if (c < 0)
+			err = remove_service(&x, &st->svc[i++]);
+		else if (c > 0)
+			err = add_service(&x, &d[j++]);
+		else
+			err = change_service(&x, &st->svc[i++], &d[j++]);
+	}
+	if (!err)
+		err = apply_vips(&x, ov, nov, nv, nnv, 1);
+	res->writes = dp ? dp_writes(dp) - writes0 : 0;
+
+	if (!dp)
+		goto out;
+	if (err) {
+		/* the maps hold a mix of old and new: they are the truth */
+		log_warnx("applying the config failed (%s); re-reading the "
+			  "datapath state",
+			  strerror(-err));
+		state_adopt(st, dp, st->maglev_size, st->seed);
+		goto out;
+	}
+	services_free(st->svc, st->n_svc);
+	st->svc = d;
+	st->n_svc = dn;
+	d = NULL;
+out:
+	if (d)
+		services_free(d, dn);
+	free(ov);
+	free(nv);
+	free(x.table);
+	return err;
+}
+
+/* Adoption: the maps hold every field of the applied state but names. */
+static int adopt_services(struct lbd_state *st, struct lbd_dp *dp,
+			  enum dp_map m, __u8 family, struct st_service **arr,
+			  size_t *n, size_t *cap)
+{
+	int fd = dp_map_fd(dp, m);
+	union {
+		struct lbd_svc_key4 k4;
+		struct lbd_svc_key6 k6;
+	} key, next;
+	void *prev = NULL;
+	struct lbd_svc v;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct st_service *s;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v) < 0)
+			continue;
+		if (*n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 64;
+			struct st_service *na = realloc(*arr, nc * sizeof(*na));
+
+			if (!na)
+				return -ENOMEM;
+			*arr = na;
+			*cap = nc;
+		}
+		s = &(*arr)[(*n)++];
+		memset(s, 0, sizeof(*s));
+		s->key.family = family;
+		if (family == LBD_AF_INET) {
+			s->key.vip.v4 = key.k4.vip;
+			s->key.port = key.k4.port;
+			s->key.proto = key.k4.proto;
+		} else {
+			s->key.vip = key.k6.vip;
+			s->key.port = key.k6.port;
+			s->key.proto = key.k6.proto;
+		}
+		s->id = v.id;
+		s->fwd = v.fwd;
+		s->flags = v.flags;
+		s->table_hash = v.table_hash;
+		s->table_size = v.table_size;
+		if (v.id >= st->max_services)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
+		__u32 seed)
+{
+	struct st_service *arr = NULL, **by_id = NULL;
+	size_t n = 0, cap = 0, i;
+	__u8 *svc_used = NULL, *be_used = NULL;
+	int fd = dp_map_fd(dp, DP_MAP_BACKENDS), err;
+	struct lbd_backend b;
+	__u32 id;
+
+	err = adopt_services(st, dp, DP_MAP_SVC4, LBD_AF_INET, &arr, &n, &cap);
+	if (!err)
+		err = adopt_services(st, dp, DP_MAP_SVC6, LBD_AF_INET6, &arr,
+				     &n, &cap);
+	by_id = calloc(st->max_services, sizeof(*by_id));
+	svc_used = calloc(st->max_services, 1);
+	be_used = calloc(st->max_backends, 1);
+	if (!err && (!by_id || !svc_used || !be_used))
+		err = -ENOMEM;
+	if (err)
+		goto out;
+	for (i = 0; i < n; i++) {
+		by_id[arr[i].id] = &arr[i];
+		svc_used[arr[i].id] = 1;
+		snprintf(arr[i].name, sizeof(arr[i].name), "%s", "");
+	}
+
+	st->gen = 0;
+	for (id = 0; id < st->max_backends; id++) {
+		struct st_service *s;
+		struct st_backend *nb;
+
+		if (bpf_map_lookup_elem(fd, &id, &b) < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (b.gen > st->gen)
+			st->gen = b.gen;
+		if (b.state == LBD_BE_UNUSED || b.svc_id >= st->max_services ||
+		    !(s = by_id[b.svc_id]))
+			continue;
+		nb = realloc(s->be, (s->n_be + 1) * sizeof(*nb));
+		if (!nb) {
+			err = -ENOMEM;
+			goto out;
+		}
+		s->be = nb;
+		nb = &s->be[s->n_be++];
+		memset(nb, 0, sizeof(*nb));
+		nb->addr.family = b.family;
+		nb->addr.prefixlen = b.family == LBD_AF_INET ? 32 : 128;
+		nb->addr.addr = b.addr;
+		nb->port = ntohs(b.port);
+		nb->weight = b.weight;
+		nb->dp_state = b.state;
+		/* the config state is not in the map; what was written is
+		 * the closest, and a runtime drain or health verdict that
+		 * made it so is re-derived by their owners */
+		nb->conf_state = b.state == LBD_BE_DOWN	    ? LBD_CS_DOWN :
+				 b.state == LBD_BE_DRAINING ? LBD_CS_DRAINING :
+							      LBD_CS_ACTIVE;
+		nb->id = id;
+		nb->gen = b.gen;
+		be_used[id] = 1;
+	}
+	for (i = 0; i < n; i++) {
+		struct st_service *s = &arr[i];
+		struct lbd_vip v;
+		int vfd = dp_map_fd(dp, s->key.family == LBD_AF_INET ?
+						DP_MAP_VIP4 :
+						DP_MAP_VIP6);
+
+		qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+		s->icmp_echo = bpf_map_lookup_elem(vfd,
+						   s->key.family == LBD_AF_INET ?
+							   (void *)&s->key.vip.v4 :
+							   (void *)&s->key.vip,
+						   &v) == 0 &&
+			       (v.flags & LBD_VIP_F_ICMP_ECHO);
+	}
+	qsort(arr, n, sizeof(*arr), svc_cmp);
+	for (i = 0; i < n; i++) {
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(arr[i].key.family == LBD_AF_INET ? AF_INET : AF_INET6,
+			  &arr[i].key.vip, a, sizeof(a));
+		snprintf(arr[i].name, sizeof(arr[i].name), "%s:%u/%s", a,
+			 ntohs(arr[i].key.port),
+			 config_proto_str(arr[i].key.proto));
+	}
+
+	services_free(st->svc, st->n_svc);
+	st->svc = arr;
+	st->n_svc = n;
+	arr = NULL;
+	st->maglev_size = maglev_size;
+	st->seed = seed;
+	st->n_free_svc = 0;
+	for (id = st->max_services; id-- > 0;)
+		if (!svc_used[id])
+			st->free_svc[st->n_free_svc++] = id;
+	st->n_free_be = 0;
+	for (id = st->max_backends; id-- > 0;)
+		if (!be_used[id])
+			st->free_be[st->n_free_be++] = id;
+out:
+	if (arr)
+		services_free(arr, n);
+	free(by_id);
+	free(svc_used);
+	free(be_used);
+	return err;
+}
+
+void state_dp_opts(const struct lbd_config *cfg, struct lbd_dp_opts *o)
+{
+	const struct lbd_conf_datapath *c = &cfg->dp;
+
+	dp_opts_default(o);
+	o->pin_path = c->pin_path[0] ? c->pin_path : NULL;
+	o->max_vips = c->max_vips;
+	o->max_services = c->max_services;
+	o->max_backends = c->max_backends;
+	o->ct_entries = c->conntrack_entries;
+	o->knobs.hash_seed = c->hash_seed;
+	o->knobs.udp_timeout = c->udp_timeout;
+	o->knobs.tcp_timeout = c->tcp_timeout;
+	o->knobs.icmp_rate = c->icmp_rate;
+	if (c->encap_v4.family) {
+		o->knobs.have_encap4 = 1;
+		o->knobs.encap_src4 = c->encap_v4.addr.v4;
+		o->knobs.encap4_hostbits = 32 - c->encap_v4.prefixlen;
+	}
+	if (c->encap_v6.family) {
+		o->knobs.have_encap6 = 1;
+		o->knobs.encap_src6 = c->encap_v6.addr;
+		o->knobs.encap6_hostbits = 128 - c->encap_v6.prefixlen;
+	}
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What lbd has applied to the datapath, and how a new config is applied:
+ * parse (config/), build the desired state, diff it against the applied
+ * one, and write only the map entries that change.
+ *
+ * Order of writes keeps every packet's view consistent: a service's
+ * backends exist before a table names them, a table is swapped whole, a
+ * service appears only once its table is in place, and a VIP appears after
+ * its services and disappears before them. Backends that become usable are
+ * written before the table swap, those that stop being usable after it.
+ */
+#ifndef LBD_STATE_H
+#define LBD_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "config.h"
+#include "datapath.h"
+
+struct st_backend {
+	struct lbd_conf_addr addr;
+	__u16 port;
+	__u32 weight;
+	enum lbd_conf_state conf_state;
+	bool health_down; /* set by health checks */
+	bool drained; /* set at runtime (lbctl drain) */
+	__u8 dp_state; /* enum lbd_backend_state as written */
+	__u32 id;
+	__u32 gen;
+};
+
+struct st_service {
+	struct lbd_svc_addr key;
+	char name[LBD_NAME_MAX];
+	__u8 fwd;
+	__u8 flags; /* LBD_SVC_F_* */
+	bool icmp_echo;
+	__u32 id;
+	__u32 table_hash;
+	__u32 table_size; /* 0: no table (no usable backend) */
+	struct st_backend *be; /* sorted by address, then port */
+	size_t n_be;
+};
+
+struct lbd_state {
+	struct st_service *svc; /* sorted by key */
+	size_t n_svc;
+	__u32 max_services;
+	__u32 max_backends;
+	__u32 maglev_size;
+	__u32 seed;
+	__u32 gen; /* last backend generation given out */
+	/* free ids, used as stacks */
+	__u32 *free_svc;
+	size_t n_free_svc;
+	__u32 *free_be;
+	size_t n_free_be;
+};
+
+struct apply_result {
+	unsigned int svc_added, svc_removed, svc_changed;
+	unsigned int be_added, be_removed, be_changed;
+	unsigned int tables; /* Maglev tables built and installed */
+	unsigned long writes; /* map writes */
+	double maglev_ms; /* time spent building tables */
+};
+
+/* Receives one line per change ("+ service ...", "- backend ...",
+ * "~ backend ... weight 1 -> 2"). */
+typedef void (*plan_fn)(void *arg, const char *line);
+
+int state_init(struct lbd_state *st, __u32 max_services, __u32 max_backends);
+void state_free(struct lbd_state *st);
+
+/*
+ * Rebuilds the applied state from the maps of a datapath (after a
+ * restart, the maps are the truth). Names are not in the maps: services
+ * are named by address until the next apply.
+ */
+int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
+		__u32 seed);
+
+/*
+ * Applies cfg: writes the difference to dp, or with dp == NULL only
+ * reports it (lbd --check). plan may be NULL. On a failed map write the
+ * state is re-read from the maps, so it stays the truth.
+ */
+int state_apply(struct lbd_state *st, struct lbd_dp *dp,
+		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
+		struct apply_result *res);
+
+/* Lookups for tools and tests. */
+const struct st_service *state_find(const struct lbd_state *st,
+				    const struct lbd_svc_addr *key);
+const struct st_service *state_find_name(const struct lbd_state *st,
+					 const char *name);
+
+/* The datapath state a backend gets from config, health and drain. */
+__u8 st_backend_dp_state(const struct st_backend *b);
+
+/* The datapath options (sizes and load-time knobs) a config asks for. */
+void state_dp_opts(const struct lbd_config *cfg, struct lbd_dp_opts *o);
+
+#endif /* LBD_STATE_H */
