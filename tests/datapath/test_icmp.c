@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * ICMP: echo replies, errors about VIP flows forwarded to the flow's
+ * backend (translated for Geneve), fragmentation needed / packet too big
+ * when encapsulation exceeds the route MTU, and port unreachable for a
+ * service without a usable backend.
+ */
+#include <criterion/criterion.h>
+
+#include "flows.h"
+
+static struct dpt t;
+
+static void setup(void)
+{
+	dpt_setup(&t, ONE_BACKEND_CONF);
+}
+
+static void teardown(void)
+{
+	dpt_teardown(&t);
+}
+
+TestSuite(icmp, .init = setup, .fini = teardown);
+
+#define ROUTER4 "198.18.100.1"
+#define ROUTER6 "2001:db8:100::1"
+
+Test(icmp, echo_request_to_vip4_answered)
+{
+	struct pkt_ipv4_opts o = { .ttl = 60, .id = 77 };
+	struct pkt_ipv4_opts r = { .ttl = 64, .id = 77 };
+	struct pkt in, want;
+
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ipv4(&in, pkt_ip(CLIENT4), pkt_ip(VIP4), &o);
+	pkt_icmp4(&in, 8, 0, 0x12340001);
+	pkt_bytes(&in, "ping-payload", 12);
+	pkt_finish(&in);
+
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	pkt_ipv4(&want, pkt_ip(VIP4), pkt_ip(CLIENT4), &r);
+	pkt_icmp4(&want, 0, 0, 0x12340001);
+	pkt_bytes(&want, "ping-payload", 12);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ECHO), 1);
+}
+
+Test(icmp, echo_request_to_vip6_answered)
+{
+	struct pkt_ipv6_opts o = { .hlim = 33 };
+	struct pkt in, want;
+
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_vlan(&in, 0x8100, 12);
+	pkt_ipv6(&in, pkt_ip(CLIENT6), pkt_ip(VIP6), &o);
+	pkt_icmp6(&in, 128, 0, 0x00070002);
+	pkt_bytes(&in, "ping6", 5);
+	pkt_finish(&in);
+
+	/* back to the sender, on the same VLAN */
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	pkt_vlan(&want, 0x8100, 12);
+	pkt_ipv6(&want, pkt_ip(VIP6), pkt_ip(CLIENT6), NULL);
+	pkt_icmp6(&want, 129, 0, 0x00070002);
+	pkt_bytes(&want, "ping6", 5);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
+Test(icmp, echo_not_answered_when_disabled)
+{
+	struct pkt in;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; icmp_echo = false; backends = "
+				    "( { address = \"" BE4_1 "\"; } ); } );\n");
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ip_hdr(&in, pkt_ip(CLIENT4), pkt_ip(VIP4));
+	pkt_icmp4(&in, 8, 0, 1);
+	pkt_finish(&in);
+	dpt_check(&t, &in, XDP_DROP, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_UNHANDLED), 1);
+}
+
+/* The packet a VIP sent (a backend's DSR reply), as a router quotes it:
+ * its IP header and the first 8 bytes after. */
+static void quoted(struct pkt *q, const char *src, const char *dst,
+		   uint16_t sport, uint16_t dport)
+{
+	pkt_init(q);
+	pkt_ip_hdr(q, pkt_ip(src), pkt_ip(dst));
+	pkt_tcp(q, sport, dport, PKT_TCP_ACK, 5000, 6000);
+	pkt_bytes(q, "reply-data", 10);
+	pkt_finish(q);
+}
+
+static void icmp4_error_in(struct pkt *in, const struct pkt *q,
+			   uint16_t mtu)
+{
+	pkt_init(in);
+	dpt_eth_in(in);
+	pkt_ip_hdr(in, pkt_ip(ROUTER4), pkt_ip(VIP4));
+	pkt_icmp4(in, 3, 4, mtu);
+	pkt_append(in, q, 0, 28);
+	pkt_finish(in);
+}
+
+Test(icmp, error_about_ipip_flow_goes_to_its_backend_unchanged)
+{
+	struct pkt q, in, want;
+
+	quoted(&q, VIP4, CLIENT4, 80, 40000);
+	icmp4_error_in(&in, &q, 1400);
+	want_ipip(&want, &in, ENCAP4, BE4_1, 0, 0, 0);
+	dpt_check(&t, &in, XDP_TX, &want);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ERROR_FWD), 1);
+}
+
+/* Outer headers of Geneve to a backend for a flow, then the inner
+ * Ethernet; the caller appends the inner packet. */
+static void geneve_head(struct pkt *w, const char *client, uint16_t cport,
+			const char *vip, uint16_t vport, const char *backend,
+			uint8_t proto)
+{
+	struct pkt_addr c = pkt_ip(client);
+	uint32_t h = test_flow_hash(client, cport, vport, proto);
+
+	pkt_init(w);
+	dpt_eth_out(w);
+	if (c.family == AF_INET) {
+		pkt_ipv4(w, pkt_ip(ENCAP4), pkt_ip(backend), NULL);
+	} else {
+		struct pkt_ipv6_opts o = { .flowlabel = h & 0xfffff };
+
+		pkt_ipv6(w, pkt_ip(ENCAP6), pkt_ip(backend), &o);
+	}
+	pkt_udp(w, (uint16_t)(0xc000 | (h & 0x3fff)), 6081, true);
+	pkt_geneve_dsr(w, 2, pkt_ip(vip), vport);
+	pkt_eth(w, MAC_ROUTER, MAC_LB);
+}
+
+Test(icmp, error_about_geneve_flow_is_translated_like_a_nat)
+{
+	struct pkt q, tq, in, want;
+
+	quoted(&q, VIP4, CLIENT4, 443, 40000);
+	icmp4_error_in(&in, &q, 1400);
+	/* as the backend sent it: from its own address and port */
+	quoted(&tq, BE4_1, CLIENT4, 8443, 40000);
+	geneve_head(&want, CLIENT4, 40000, VIP4, 443, BE4_1, IPPROTO_TCP);
+	pkt_ip_hdr(&want, pkt_ip(ROUTER4), pkt_ip(BE4_1));
+	pkt_icmp4(&want, 3, 4, 1400);
+	pkt_append(&want, &tq, 0, 28);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
+Test(icmp, packet_too_big_about_geneve6_flow_is_translated)
+{
+	struct pkt q, tq, in, want;
+
+	/* quoting the IPv6 header and 8 bytes: ports and sequence */
+	quoted(&q, VIP6, CLIENT6, 443, 40000);
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ip_hdr(&in, pkt_ip(ROUTER6), pkt_ip(VIP6));
+	pkt_icmp6(&in, 2, 0, 1280);
+	pkt_append(&in, &q, 0, 48);
+	pkt_finish(&in);
+
+	quoted(&tq, BE6_1, CLIENT6, 8443, 40000);
+	geneve_head(&want, CLIENT6, 40000, VIP6, 443, BE6_1, IPPROTO_TCP);
+	pkt_ip_hdr(&want, pkt_ip(ROUTER6), pkt_ip(BE6_1));
+	pkt_icmp6(&want, 2, 0, 1280);
+	pkt_append(&want, &tq, 0, 48);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
+Test(icmp, error_follows_conntrack_not_the_table)
+{
+	struct pkt in, q;
+	uint8_t out[PKT_MAX];
+	size_t len = sizeof(out);
+	char a[64];
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; backends = ( { address = \""
+				    BE4_1 "\"; } ); } );\n");
+	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	dpt_reload(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				     "port = 80; backends = ( { address = \""
+				     BE4_1 "\"; state = \"draining\"; }, { "
+				     "address = \"" BE4_2 "\"; } ); } );\n");
+	quoted(&q, VIP4, CLIENT4, 80, 40000);
+	icmp4_error_in(&in, &q, 1400);
+	cr_assert_eq(dpt_run(&t, &in, out, &len), XDP_TX);
+	cr_assert_str_eq(dpt_backend_of(out, len, a, sizeof(a)), BE4_1);
+}
+
+Test(icmp, error_quoting_another_source_is_dropped)
+{
+	struct pkt q, in;
+
+	quoted(&q, "203.0.113.99", CLIENT4, 80, 40000);
+	icmp4_error_in(&in, &q, 1400);
+	dpt_check(&t, &in, XDP_DROP, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_UNHANDLED), 1);
+}
+
+#define MTU_CONF(fwd, vip, be, port)                                          \
+	DATAPATH_CONF "services = ( { vip = \"" vip "\"; port = 80; "          \
+		      "forwarding = \"" fwd "\"; backends = ( { address = \"" \
+		      be "\"; port = " #port "; } ); } );\n"
+
+/* A TCP segment of ip_len bytes in all. */
+static void big_in(struct pkt *in, const char *src, const char *dst,
+		   size_t ip_len)
+{
+	static uint8_t payload[1500];
+	size_t hdr = pkt_ip(src).family == AF_INET ? 40 : 60;
+	size_t i;
+
+	for (i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)i;
+	pkt_init(in);
+	dpt_eth_in(in);
+	pkt_ip_hdr(in, pkt_ip(src), pkt_ip(dst));
+	pkt_tcp(in, 40000, 80, PKT_TCP_ACK, 1, 2);
+	pkt_bytes(in, payload, ip_len - hdr);
+	pkt_finish(in);
+}
+
+Test(icmp, frag_needed_carries_mtu_less_ipip_overhead)
+{
+	struct pkt in, want;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, MTU_CONF("ipip", VIP4, "198.18.4.11", 80));
+	big_in(&in, CLIENT4, VIP4, 1380);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_FWD_TX), 1, "1380 + 20 fits 1400");
+
+	big_in(&in, CLIENT4, VIP4, 1381);
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	{
+		struct pkt_ipv4_opts o = { .tos = 0xc0 };
+
+		pkt_ipv4(&want, pkt_ip(VIP4), pkt_ip(CLIENT4), &o);
+	}
+	pkt_icmp4(&want, 3, 4, 1380);
+	pkt_append(&want, &in, 14, 28);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_TOOBIG), 1);
+}
+
+Test(icmp, frag_needed_carries_mtu_less_geneve_overhead)
+{
+	struct pkt in;
+	uint8_t out[PKT_MAX];
+	size_t len = sizeof(out);
+
+	dpt_teardown(&t);
+	dpt_setup(&t, MTU_CONF("geneve", VIP4, "198.18.4.11", 8080));
+	big_in(&in, CLIENT4, VIP4, 1400 - 62 + 1);
+	cr_assert_eq(dpt_run(&t, &in, out, &len), XDP_TX);
+	cr_assert_eq(len, 14 + 20 + 8 + 28);
+	cr_assert_eq(out[34], 3);
+	cr_assert_eq(out[35], 4);
+	cr_assert_eq(out[40] << 8 | out[41], 1400 - 62);
+}
+
+Test(icmp, packet_too_big_v6_quotes_up_to_the_minimum_mtu)
+{
+	struct pkt in, want;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, MTU_CONF("ipip", VIP6, "2001:db8:4::11", 80));
+	big_in(&in, CLIENT6, VIP6, 1361);
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	pkt_ipv6(&want, pkt_ip(VIP6), pkt_ip(CLIENT6), NULL);
+	pkt_icmp6(&want, 2, 0, 1360);
+	pkt_append(&want, &in, 14, 1232);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
+Test(icmp, port_unreachable_when_no_backend4)
+{
+	struct pkt in, want;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; } );\n");
+	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_SYN);
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	{
+		struct pkt_ipv4_opts o = { .tos = 0xc0 };
+
+		pkt_ipv4(&want, pkt_ip(VIP4), pkt_ip(CLIENT4), &o);
+	}
+	pkt_icmp4(&want, 3, 3, 0);
+	pkt_append(&want, &in, 14, 28);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_UNREACH), 1);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_NO_BACKEND), 1);
+}
+
+Test(icmp, port_unreachable_when_no_backend6)
+{
+	struct pkt in, want;
+	size_t quote;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP6 "\"; "
+				    "port = 53; protocol = \"udp\"; } );\n");
+	udp_in(&in, CLIENT6, VIP6, 5353, 53);
+	quote = (in.len - 14) & ~(size_t)3;
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	pkt_ipv6(&want, pkt_ip(VIP6), pkt_ip(CLIENT6), NULL);
+	pkt_icmp6(&want, 1, 4, 0);
+	pkt_append(&want, &in, 14, quote);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
+Test(icmp, replies_are_rate_limited)
+{
+	struct pkt in;
+	int i, sent = 0;
+	uint8_t out[PKT_MAX];
+
+	dpt_teardown(&t);
+	dpt_setup(&t, "datapath = { interface = \"lb0\"; encap_source_v4 = \""
+		      ENCAP4 "\"; icmp_rate = 1; };\n"
+		      "services = ( { vip = \"" VIP4 "\"; port = 80; } );\n");
+	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_SYN);
+	for (i = 0; i < 30; i++) {
+		size_t len = sizeof(out);
+
+		sent += dpt_run(&t, &in, out, &len) == XDP_TX;
+	}
+	/* a burst of 20, then one a second */
+	cr_assert(sent == 20 || sent == 21, "%d replies", sent);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_RATELIMIT),
+		     (uint64_t)(30 - sent));
+}
