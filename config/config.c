@@ -18,6 +18,10 @@ struct cfg_ctx {
 	struct lbd_config *c;
 	struct config_diag *diag;
 	__u32 file;
+	__u32 include_line; /* of include_dir, for problems reading it */
+	__u32 dp_line; /* of the datapath group, for what it lacks */
+	bool dp_interface; /* interface given (if invalid, reported) */
+	bool main_unread; /* nothing to check: the file was not read */
 	int oom;
 };
 
@@ -94,6 +98,9 @@ static void check_members(struct cfg_ctx *x, const config_setting_t *g,
 	}
 }
 
+/* -EINVAL for what is no address (or a prefix where none may be),
+ * -ERANGE for a prefix that leaves more than 32 host bits: the datapath
+ * fills them from a 32-bit flow hash. */
 static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
@@ -101,7 +108,7 @@ static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
 
 	memset(a, 0, sizeof(*a));
 	if (strlen(s) >= sizeof(buf))
-		return -1;
+		return -EINVAL;
 	strcpy(buf, s);
 	slash = strchr(buf, '/');
 	if (slash)
@@ -113,16 +120,17 @@ static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
 		a->family = LBD_AF_INET6;
 		max = 128;
 	} else {
-		return -1;
+		return -EINVAL;
 	}
 	a->prefixlen = max;
 	if (slash) {
 		char *end;
 		long len = strtol(slash, &end, 10);
 
-		if (!prefix_ok || !*slash || *end || len < max - 32 ||
-		    len >= max)
-			return -1;
+		if (!prefix_ok || !*slash || *end || len < 0 || len > max)
+			return -EINVAL;
+		if (len < max - 32)
+			return -ERANGE;
 		a->prefixlen = (__u8)len;
 	}
 	return 0;
@@ -277,10 +285,17 @@ static int get_addr(struct cfg_ctx *x, const config_setting_t *g,
 
 	if (r <= 0)
 		return r;
-	if (parse_addr(v, out, prefix_ok) < 0) {
+	r = parse_addr(v, out, prefix_ok);
+	if (r < 0) {
 		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
-		cfg_err(x, s, p, "\"%s\" is not an IP address%s", v,
-			prefix_ok ? " or prefix" : "");
+		if (r == -ERANGE)
+			cfg_err(x, s, p,
+				"\"%s\": the prefix may leave at most 32 host "
+				"bits (/%d or longer)",
+				v, out->family == LBD_AF_INET6 ? 96 : 0);
+		else
+			cfg_err(x, s, p, "\"%s\" is not an IP address%s", v,
+				prefix_ok ? " or prefix" : "");
 		return -1;
 	}
 	return 1;
@@ -422,6 +437,76 @@ static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 		 sizeof(ctl->metrics_listen));
 }
 
+/* A list of addresses (lb_sources, vips). */
+static size_t get_addr_list(struct cfg_ctx *x, const config_setting_t *g,
+			    const char *path, const char *name,
+			    struct lbd_conf_addr *out, size_t max)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	char p[128];
+	size_t n = 0;
+	int i, len;
+
+	if (!s)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, name);
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err(x, s, p, "expected a list of addresses ( \"...\", ... )");
+		return 0;
+	}
+	len = config_setting_length(s);
+	for (i = 0; i < len; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+		char ep[160];
+
+		snprintf(ep, sizeof(ep), "%s[%d]", p, i);
+		if (!v || parse_addr(v, &out[n], false) < 0) {
+			cfg_err(x, e, ep, "expected an IP address");
+			continue;
+		}
+		if (n == max) {
+			cfg_err(x, e, ep, "at most %zu addresses", max);
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
+static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
+{
+	static const char *const allowed[] = { "interface", "lb_sources",
+					       "vips", "flow_timeout",
+					       "flow_entries", NULL };
+	struct lbd_conf_backend_node *n = &x->c->node;
+	long long v;
+
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, "backend_node", "expected a group { ... }");
+		return;
+	}
+	check_members(x, g, "backend_node", allowed);
+	copy_str(x, g, "backend_node", "interface", n->interface,
+		 sizeof(n->interface));
+	n->n_lb_sources = get_addr_list(x, g, "backend_node", "lb_sources",
+					n->lb_sources, LBD_MAX_LB_SOURCES);
+	n->n_vips = get_addr_list(x, g, "backend_node", "vips", n->vips,
+				  LBD_MAX_NODE_VIPS);
+	if (get_int(x, g, "backend_node", "flow_timeout", 1, 7 * 86400, &v) >
+	    0)
+		n->flow_timeout = (__u32)v;
+	if (get_int(x, g, "backend_node", "flow_entries", 1024, 1 << 26,
+		    &v) > 0)
+		n->flow_entries = (__u32)v;
+	if (!n->interface[0])
+		cfg_err(x, g, "backend_node.interface",
+			"required: the NIC encapsulated traffic arrives on");
+	if (!n->n_lb_sources && !config_setting_get_member(g, "lb_sources"))
+		cfg_err(x, g, "backend_node.lb_sources",
+			"required: the addresses LBs encapsulate from");
+}
+
 static int grow(struct cfg_ctx *x, void **arr, size_t n, size_t size)
 {
 	void *p;
@@ -446,7 +531,7 @@ static void parse_backend(struct cfg_ctx *x, const config_setting_t *g,
 	static const char *const states[] = { "active", "draining", "down",
 					      NULL };
 	long long v;
-	int st;
+	int r, st;
 
 	memset(b, 0, sizeof(*b));
 	b->weight = 1;
@@ -459,8 +544,11 @@ static void parse_backend(struct cfg_ctx *x, const config_setting_t *g,
 	check_members(x, g, path, allowed);
 	if (get_addr(x, g, path, "address", false, &b->addr) == 0)
 		cfg_err(x, g, path, "address is required");
-	if (get_int(x, g, path, "port", 1, 65535, &v) > 0)
+	r = get_int(x, g, path, "port", 1, 65535, &v);
+	if (r > 0)
 		b->port = (__u16)v;
+	else if (r < 0)
+		b->addr.family = 0; /* reported; kept out of the checks */
 	if (get_int(x, g, path, "weight", 0, 65535, &v) > 0)
 		b->weight = (__u32)v;
 	if (get_choice(x, g, path, "state", states, &st) > 0)
@@ -603,12 +691,13 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 		     bool main)
 {
 	static const char *const main_allowed[] = {
-		"datapath", "control", "include_dir", "services", NULL
+		"role", "backend_node", "datapath", "control", "include_dir",
+		"services", NULL
 	};
-	static const char *const incl_allowed[] = { "services", NULL };
+	static const char *const roles[] = { "lb", "backend", NULL };
 	config_setting_t *root, *s;
 	config_t cf;
-	int idx, ok;
+	int i, idx, ok;
 
 	idx = add_file(x->c, path);
 	if (idx < 0)
@@ -629,19 +718,74 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 				 config_error_line(&cf), config_error_text(&cf));
 		diag_add(x->diag, msg, &x->oom);
 		config_destroy(&cf);
+		if (main)
+			x->main_unread = true;
 		return 0;
 	}
 	root = config_root_setting(&cf);
-	check_members(x, root, "", main ? main_allowed : incl_allowed);
 	if (main) {
+		check_members(x, root, "", main_allowed);
+	} else {
+		/* the datapath is the main file's: say so, not "unknown" */
+		for (i = 0; i < config_setting_length(root); i++) {
+			s = config_setting_get_elem(root, i);
+			if (strcmp(config_setting_name(s), "services"))
+				cfg_err(x, s, config_setting_name(s),
+					"only services may be set in an "
+					"include_dir file");
+		}
+	}
+	if (main) {
+		int role;
+
+		if (get_choice(x, root, "", "role", roles, &role) > 0)
+			x->c->role = (enum lbd_role)role;
+		s = config_setting_get_member(root, "backend_node");
+		if (s && x->c->role != LBD_ROLE_BACKEND)
+			cfg_err(x, s, "backend_node",
+				"only with role = \"backend\"");
+		else if (s)
+			parse_backend_node(x, s);
+		else if (x->c->role == LBD_ROLE_BACKEND)
+			cfg_err(x, root, "backend_node",
+				"required with role = \"backend\"");
+		if (x->c->role == LBD_ROLE_BACKEND) {
+			s = config_setting_get_member(root, "services");
+			if (s)
+				cfg_err(x, s, "services",
+					"a backend serves no services of its "
+					"own (role = \"backend\")");
+			s = config_setting_get_member(root, "include_dir");
+			if (s)
+				cfg_err(x, s, "include_dir",
+					"not with role = \"backend\"");
+		}
 		s = config_setting_get_member(root, "datapath");
-		if (s)
+		if (s) {
+			config_setting_t *ifs =
+				config_setting_is_group(s) ?
+					config_setting_get_member(s,
+								  "interface") :
+					NULL;
+			const char *v = ifs ? config_setting_get_string(ifs) :
+					      NULL;
+
+			x->dp_line = config_setting_source_line(s);
+			/* given but invalid (or in a datapath that is no
+			 * group) is reported as such, not as missing; ""
+			 * is missing */
+			x->dp_interface = !config_setting_is_group(s) ||
+					  (ifs && (!v || *v));
 			parse_datapath(x, s);
+		}
 		s = config_setting_get_member(root, "control");
 		if (s)
 			parse_control(x, s);
 		copy_str(x, root, "", "include_dir", x->c->include_dir,
 			 sizeof(x->c->include_dir));
+		s = config_setting_get_member(root, "include_dir");
+		if (s)
+			x->include_line = config_setting_source_line(s);
 	}
 	s = config_setting_get_member(root, "services");
 	if (s)
@@ -666,8 +810,8 @@ static int parse_include_dir(struct cfg_ctx *x)
 
 	d = opendir(dir);
 	if (!d) {
-		snprintf(msg, sizeof(msg), "%s:%d: include_dir: %s: %s",
-			 x->c->files[0], 0, dir, strerror(errno));
+		snprintf(msg, sizeof(msg), "%s:%u: include_dir: %s: %s",
+			 x->c->files[0], x->include_line, dir, strerror(errno));
 		diag_add(x->diag, msg, &x->oom);
 		return 0;
 	}
@@ -729,8 +873,10 @@ static void validate(struct cfg_ctx *x)
 		for (j = 0; j < i; j++) {
 			struct lbd_conf_service *o = &c->services[j];
 
+			/* a VIP or port that is missing or invalid was
+			 * reported already (family or port 0 here) */
 			if (addr_eq(&o->vip, &s->vip) && o->port == s->port &&
-			    o->proto == s->proto && s->vip.family) {
+			    o->proto == s->proto && s->vip.family && s->port) {
 				snprintf(file_line, sizeof(file_line), "%s:%u",
 					 c->files[o->file], o->line);
 				x->file = s->file;
@@ -743,7 +889,11 @@ static void validate(struct cfg_ctx *x)
 					     o->name, file_line);
 				break;
 			}
-			if (!strcmp(o->name, s->name)) {
+			/* names made from the key hold a ':', which a
+			 * given name may not: equal keys are reported
+			 * above, invalid ones already */
+			if (!strcmp(o->name, s->name) &&
+			    !strchr(s->name, ':')) {
 				snprintf(file_line, sizeof(file_line), "%s:%u",
 					 c->files[o->file], o->line);
 				cfg_err_line(x, s->line, p,
@@ -775,7 +925,8 @@ static void validate(struct cfg_ctx *x)
 					break;
 				}
 			}
-			if (s->fwd == LBD_FWD_IPIP && b->port != s->port)
+			if (s->fwd == LBD_FWD_IPIP && s->port &&
+			    b->port != s->port)
 				cfg_err_line(x, b->line, bp,
 					     "port %u differs from the service "
 					     "port %u: ipip does not translate "
@@ -810,16 +961,28 @@ static void validate(struct cfg_ctx *x)
 					     "datapath.encap_source_v6");
 		}
 	}
-	if (c->n_services > c->dp.max_services) {
+	if (c->role == LBD_ROLE_LB && !x->dp_interface) {
 		x->file = 0;
-		cfg_err_line(x, 0, "services",
+		cfg_err_line(x, x->dp_line, "datapath.interface",
+			     "required: the edge NIC to attach to");
+	}
+	/* at the first service (backend) over the limit */
+	if (c->n_services > c->dp.max_services) {
+		const struct lbd_conf_service *over =
+			&c->services[c->dp.max_services];
+
+		x->file = over->file;
+		cfg_err_line(x, over->line, "services",
 			     "%zu services, more than datapath.max_services "
 			     "(%u)",
 			     c->n_services, c->dp.max_services);
 	}
 	if (c->n_backends > c->dp.max_backends) {
-		x->file = 0;
-		cfg_err_line(x, 0, "services",
+		const struct lbd_conf_backend *over =
+			&c->backends[c->dp.max_backends];
+
+		x->file = over->file;
+		cfg_err_line(x, over->line, "services",
 			     "%zu backends, more than datapath.max_backends "
 			     "(%u)",
 			     c->n_backends, c->dp.max_backends);
@@ -841,6 +1004,8 @@ void config_defaults(struct lbd_config *c)
 	strcpy(c->dp.pin_path, LBD_DEFAULT_PIN_PATH);
 	strcpy(c->control.socket, LBD_DEFAULT_SOCKET);
 	strcpy(c->control.metrics_listen, LBD_DEFAULT_METRICS);
+	c->node.flow_timeout = 3600;
+	c->node.flow_entries = 262144;
 }
 
 static int config_load_common(const char *path, const char *text,
@@ -861,7 +1026,7 @@ static int config_load_common(const char *path, const char *text,
 	err = parse_one(&x, path, text, true);
 	if (!err && c->include_dir[0])
 		err = parse_include_dir(&x);
-	if (!err)
+	if (!err && !x.main_unread)
 		validate(&x);
 	if (!err && x.oom)
 		err = -ENOMEM;

@@ -97,7 +97,28 @@ struct lbd_conf_service {
 	__u32 line;
 };
 
+enum lbd_role {
+	LBD_ROLE_LB, /* the LB host: XDP on the edge NIC */
+	LBD_ROLE_BACKEND, /* a backend: the tc companion */
+};
+
+#define LBD_MAX_LB_SOURCES 64
+#define LBD_MAX_NODE_VIPS 256
+
+/* role = "backend": what the companion needs. */
+struct lbd_conf_backend_node {
+	char interface[IF_NAMESIZE];
+	struct lbd_conf_addr lb_sources[LBD_MAX_LB_SOURCES];
+	size_t n_lb_sources;
+	struct lbd_conf_addr vips[LBD_MAX_NODE_VIPS]; /* bound to lo */
+	size_t n_vips;
+	__u32 flow_timeout;
+	__u32 flow_entries;
+};
+
 struct lbd_config {
+	enum lbd_role role;
+	struct lbd_conf_backend_node node;
 	struct lbd_conf_datapath dp;
 	struct lbd_conf_control control;
 	char include_dir[PATH_MAX];

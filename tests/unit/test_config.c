@@ -1,0 +1,1226 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* config/: every problem a config can have is reported, each once, as
+ * "file:line: setting: message", all in one pass; what is accepted reads
+ * as documented, defaults included. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+
+/* Line 1 of most configs below: a datapath that every backend family can
+ * use, so that each test shows only the problem it is about. */
+#define DP                                                                     \
+	"datapath = { interface = \"lb0\"; encap_source_v4 = \"198.18.0.10\";" \
+	" encap_source_v6 = \"2001:db8::10\"; };\n"
+
+#define ERRORS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void diag_print(const char *what, const struct config_diag *d,
+		       const char *const *want)
+{
+	size_t i;
+
+	fprintf(stderr, "%s: got %zu messages:\n", what, d->n);
+	for (i = 0; i < d->n; i++)
+		fprintf(stderr, "  %s\n", d->msgs[i]);
+	if (!want)
+		return;
+	fprintf(stderr, "want:\n");
+	for (i = 0; want[i]; i++)
+		fprintf(stderr, "  %s\n", want[i]);
+}
+
+/* Asserts a rejection with exactly the messages want, in order. */
+static void check_rejected(int err, struct lbd_config *c, struct config_diag *d,
+			   const char *const *want)
+{
+	bool same = true;
+	size_t i, n = 0;
+
+	while (want[n])
+		n++;
+	if (d->n != n)
+		same = false;
+	for (i = 0; same && i < n; i++)
+		same = !strcmp(d->msgs[i], want[i]);
+	if (!same)
+		diag_print("messages differ", d, want);
+	config_diag_free(d);
+	cr_assert(same, "the messages differ (got and want above)");
+	cr_assert_eq(err, -EINVAL, "config_load: %d, want -EINVAL", err);
+	cr_assert_null(c, "a rejected config must not be handed out");
+}
+
+/* Loads text as t.conf and asserts it is rejected with exactly want. */
+static void expect_errors(const char *text, const char *const *want)
+{
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err = config_load_string(text, "t.conf", &c, &d);
+
+	check_rejected(err, c, &d, want);
+}
+
+static struct lbd_config *check_accepted(int err, struct lbd_config *c,
+					 struct config_diag *d)
+{
+	if (err || d->n)
+		diag_print("rejected", d, NULL);
+	cr_assert_eq(err, 0, "config_load: %d (messages above)", err);
+	cr_assert_eq(d->n, 0);
+	cr_assert_not_null(c);
+	config_diag_free(d);
+	return c;
+}
+
+/* Loads text as t.conf and asserts it is accepted without a message. */
+static struct lbd_config *expect_ok(const char *text)
+{
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err = config_load_string(text, "t.conf", &c, &d);
+
+	return check_accepted(err, c, &d);
+}
+
+/* Syntax */
+
+Test(config, syntax_error_names_file_and_line)
+{
+	expect_errors("datapath = {\n"
+		      "\tinterface = \"lb0\";\n"
+		      "\thash_seed = ;\n"
+		      "};\n",
+		      ERRORS("t.conf:3: syntax: syntax error"));
+}
+
+Test(config, missing_closing_bracket_is_a_syntax_error_at_the_end)
+{
+	expect_errors(DP "services = (\n"
+			 "\t{ vip = \"192.0.2.1\"; port = 80; }\n",
+		      ERRORS("t.conf:4: syntax: syntax error"));
+}
+
+/* Unknown settings: a typo is never ignored, at any level */
+
+Test(config, unknown_top_level_setting_is_reported)
+{
+	expect_errors(DP "service = ();\n",
+		      ERRORS("t.conf:2: service: unknown setting"));
+}
+
+Test(config, unknown_datapath_setting_is_reported)
+{
+	expect_errors("datapath = {\n"
+		      "\tinterface = \"lb0\";\n"
+		      "\tmaglev_tablesize = 251;\n"
+		      "};\n",
+		      ERRORS("t.conf:3: datapath.maglev_tablesize: unknown "
+			     "setting"));
+}
+
+Test(config, unknown_control_setting_is_reported)
+{
+	expect_errors(DP "control = { sockt = \"/run/lbd.sock\"; };\n",
+		      ERRORS("t.conf:2: control.sockt: unknown setting"));
+}
+
+Test(config, unknown_service_setting_is_reported)
+{
+	expect_errors(DP "services = (\n"
+			 "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+			 "\t  protcol = \"udp\"; }\n"
+			 ");\n",
+		      ERRORS("t.conf:4: services[web].protcol: unknown "
+			     "setting"));
+}
+
+Test(config, unknown_backend_setting_is_reported)
+{
+	expect_errors(DP "services = (\n"
+			 "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+			 "\t  backends = (\n"
+			 "\t\t{ address = \"198.18.1.1\"; wieght = 2; }\n"
+			 "\t); }\n"
+			 ");\n",
+		      ERRORS("t.conf:5: services[web].backends[0].wieght: "
+			     "unknown setting"));
+}
+
+/* Wrong types */
+
+Test(config, groups_and_lists_of_the_wrong_kind_are_reported)
+{
+	expect_errors("datapath = 1;\n"
+		      "control = [ \"x\" ];\n"
+		      "include_dir = 4;\n"
+		      "services = { };\n",
+		      ERRORS("t.conf:1: datapath: expected a group { ... }",
+			     "t.conf:2: control: expected a group { ... }",
+			     "t.conf:3: include_dir: expected a string",
+			     "t.conf:4: services: expected a list ( { ... }, "
+			     "... )"));
+}
+
+Test(config, service_and_backend_must_be_groups_in_lists)
+{
+	expect_errors(DP "services = (\n"
+			 "\t5,\n"
+			 "\t{ name = \"a\"; vip = \"192.0.2.1\"; port = 80;"
+			 " backends = { }; },\n"
+			 "\t{ name = \"b\"; vip = \"192.0.2.2\"; port = 80;"
+			 " backends = ( \"198.18.1.1\" ); }\n"
+			 ");\n",
+		      ERRORS("t.conf:3: services[0]: expected a group { vip = "
+			     "...; }",
+			     "t.conf:4: services[a]: backends: expected a list "
+			     "( { ... } )",
+			     "t.conf:5: services[b].backends[0]: expected a "
+			     "group { address = ...; }"));
+}
+
+Test(config, scalar_settings_of_the_wrong_type_are_reported)
+{
+	expect_errors(
+		"datapath = { interface = 5; hash_seed = \"1\";"
+		" encap_source_v4 = \"198.18.0.10\";\n"
+		"\tudp_timeout = 1.5; pin_path = true; };\n"
+		"control = { socket = 1; };\n"
+		"services = (\n"
+		"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = \"80\";\n"
+		"\t  protocol = 6; icmp_echo = 1;\n"
+		"\t  backends = ( { address = \"198.18.1.1\";"
+		" weight = \"2\"; } ); }\n"
+		");\n",
+		ERRORS("t.conf:1: datapath.interface: expected a string",
+		       "t.conf:1: datapath.hash_seed: expected an integer",
+		       "t.conf:2: datapath.udp_timeout: expected an "
+		       "integer",
+		       "t.conf:2: datapath.pin_path: expected a string",
+		       "t.conf:3: control.socket: expected a string",
+		       "t.conf:5: services[web].port: expected an integer",
+		       "t.conf:6: services[web].protocol: expected a "
+		       "string",
+		       "t.conf:6: services[web].icmp_echo: expected true "
+		       "or false",
+		       "t.conf:7: services[web].backends[0].weight: "
+		       "expected an integer"));
+}
+
+Test(config, words_outside_their_choices_are_reported_with_the_choices)
+{
+	expect_errors(
+		"datapath = { interface = \"lb0\"; xdp_mode = \"fast\";\n"
+		"\tencap_source_v4 = \"198.18.0.10\"; };\n"
+		"services = (\n"
+		"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		"\t  protocol = \"sctp\"; forwarding = \"gre\";\n"
+		"\t  no_backend = \"ignore\";\n"
+		"\t  backends = ( { address = \"198.18.1.1\";"
+		" state = \"up\"; } ); }\n"
+		");\n",
+		ERRORS("t.conf:1: datapath.xdp_mode: \"fast\" is not one "
+		       "of auto | native | generic",
+		       "t.conf:5: services[web].protocol: \"sctp\" is not "
+		       "one of tcp | udp",
+		       "t.conf:5: services[web].forwarding: \"gre\" is not "
+		       "one of ipip | geneve",
+		       "t.conf:6: services[web].no_backend: \"ignore\" is "
+		       "not one of reject | drop",
+		       "t.conf:7: services[web].backends[0].state: \"up\" "
+		       "is not one of active | draining | down"));
+}
+
+Test(config, egress_interfaces_must_be_a_list_of_names)
+{
+	expect_errors("datapath = { interface = \"lb0\";\n"
+		      "\tegress_interfaces = \"lb1\"; };\n",
+		      ERRORS("t.conf:2: datapath.egress_interfaces: expected a "
+			     "list of interface names"));
+	expect_errors("datapath = { interface = \"lb0\";\n"
+		      "\tegress_interfaces = [ \"lb1\", \"\" ]; };\n",
+		      ERRORS("t.conf:2: datapath.egress_interfaces[1]: "
+			     "expected an interface name"));
+}
+
+Test(config, interface_name_longer_than_the_kernel_allows_is_refused)
+{
+	expect_errors(
+		"datapath = { interface = \"averyveryverylongname\"; };\n",
+		ERRORS("t.conf:1: datapath.interface: longer than 15 "
+		       "characters"));
+}
+
+Test(config, service_name_of_other_characters_is_refused)
+{
+	expect_errors(
+		DP "services = (\n"
+		   "\t{ name = \"web 1\"; vip = \"192.0.2.1\"; port = 80; }\n"
+		   ");\n",
+		ERRORS("t.conf:3: services[0]: name \"web 1\": use up to "
+		       "63 letters, digits, '-', '_' or '.'"));
+}
+
+/* Integer ranges */
+
+Test(config, datapath_numbers_out_of_range_are_reported_with_the_range)
+{
+	expect_errors(
+		"datapath = { interface = \"lb0\";\n"
+		"\tconntrack_entries = 1000; max_services = 0;\n"
+		"\tmax_backends = 16777217; max_vips = 0;\n"
+		"\tudp_timeout = 0; tcp_timeout = 604801;\n"
+		"\ticmp_rate = -1; hash_seed = -1; };\n",
+		ERRORS("t.conf:5: datapath.hash_seed: -1 out of range "
+		       "0-4294967295",
+		       "t.conf:2: datapath.conntrack_entries: 1000 out of "
+		       "range 1024-268435456",
+		       "t.conf:2: datapath.max_services: 0 out of range "
+		       "1-1048576",
+		       "t.conf:3: datapath.max_backends: 16777217 out of "
+		       "range 1-16777216",
+		       "t.conf:3: datapath.max_vips: 0 out of range "
+		       "1-1048576",
+		       "t.conf:4: datapath.udp_timeout: 0 out of range "
+		       "1-86400",
+		       "t.conf:4: datapath.tcp_timeout: 604801 out of "
+		       "range 1-604800",
+		       "t.conf:5: datapath.icmp_rate: -1 out of range "
+		       "0-1000000"));
+}
+
+Test(config, hash_seed_takes_every_32_bit_value_as_a_64_bit_literal)
+{
+	/* libconfig 1.5 wraps a decimal beyond 2^31 without the L suffix */
+	struct lbd_config *c = expect_ok("datapath = { interface = \"lb0\";"
+					 " hash_seed = 4294967295L; };\n");
+
+	cr_assert_eq(c->dp.hash_seed, 0xffffffffu);
+	config_free(c);
+}
+
+/* Addresses */
+
+Test(config, vip_and_backend_must_be_single_addresses)
+{
+	expect_errors(
+		DP "services = (\n"
+		   "\t{ name = \"a\"; vip = \"192.0.2.300\"; port = 80; },\n"
+		   "\t{ name = \"b\"; vip = \"example.com\"; port = 80; },\n"
+		   "\t{ name = \"c\"; vip = \"192.0.2.0/24\"; port = 80; },\n"
+		   "\t{ name = \"d\"; vip = \"192.0.2.4\"; port = 80;\n"
+		   "\t  backends = (\n"
+		   "\t\t{ address = \"198.18.1.0/24\"; },\n"
+		   "\t\t{ address = \"2001:db8::1::2\"; }\n"
+		   "\t); }\n"
+		   ");\n",
+		ERRORS("t.conf:3: services[a].vip: \"192.0.2.300\" is not "
+		       "an IP address",
+		       "t.conf:4: services[b].vip: \"example.com\" is not "
+		       "an IP address",
+		       "t.conf:5: services[c].vip: \"192.0.2.0/24\" is not "
+		       "an IP address",
+		       "t.conf:8: services[d].backends[0].address: "
+		       "\"198.18.1.0/24\" is not an IP address",
+		       "t.conf:9: services[d].backends[1].address: "
+		       "\"2001:db8::1::2\" is not an IP address"));
+}
+
+Test(config, encap_source_of_the_other_family_is_refused)
+{
+	expect_errors("datapath = { interface = \"lb0\";\n"
+		      "\tencap_source_v4 = \"2001:db8::10\";\n"
+		      "\tencap_source_v6 = \"198.18.0.10\"; };\n",
+		      ERRORS("t.conf:2: datapath.encap_source_v4: not an IPv4 "
+			     "address",
+			     "t.conf:3: datapath.encap_source_v6: not an IPv6 "
+			     "address"));
+}
+
+Test(config, encap_source_that_is_no_address_is_refused)
+{
+	expect_errors("datapath = { interface = \"lb0\";\n"
+		      "\tencap_source_v4 = \"198.18.0.300\";\n"
+		      "\tencap_source_v6 = \"2001:db8::/129\"; };\n",
+		      ERRORS("t.conf:2: datapath.encap_source_v4: "
+			     "\"198.18.0.300\" is not an IP address or prefix",
+			     "t.conf:3: datapath.encap_source_v6: "
+			     "\"2001:db8::/129\" is not an IP address or "
+			     "prefix"));
+}
+
+Test(config, encap_prefix_may_leave_at_most_32_host_bits)
+{
+	expect_errors("datapath = { interface = \"lb0\";\n"
+		      "\tencap_source_v6 = \"2001:db8::/64\"; };\n",
+		      ERRORS("t.conf:2: datapath.encap_source_v6: "
+			     "\"2001:db8::/64\": the prefix may leave at most "
+			     "32 host bits (/96 or longer)"));
+}
+
+Test(config, encap_prefix_is_read_with_its_length)
+{
+	struct lbd_config *c =
+		expect_ok("datapath = { interface = \"lb0\";\n"
+			  "\tencap_source_v4 = \"198.18.0.0/24\";\n"
+			  "\tencap_source_v6 = \"2001:db8::/96\"; };\n");
+	struct in6_addr v6 = { .s6_addr = { 0x20, 0x01, 0x0d, 0xb8 } };
+
+	cr_assert_eq(c->dp.encap_v4.family, LBD_AF_INET);
+	cr_assert_eq(c->dp.encap_v4.prefixlen, 24);
+	cr_assert_eq(c->dp.encap_v4.addr.v4, htonl(0xc6120000));
+	cr_assert_eq(c->dp.encap_v6.family, LBD_AF_INET6);
+	cr_assert_eq(c->dp.encap_v6.prefixlen, 96);
+	cr_assert_arr_eq(&c->dp.encap_v6.addr, &v6, 16);
+	config_free(c);
+}
+
+Test(config, full_length_prefix_is_the_address_itself)
+{
+	struct lbd_config *c =
+		expect_ok("datapath = { interface = \"lb0\";\n"
+			  "\tencap_source_v4 = \"198.18.0.10/32\";\n"
+			  "\tencap_source_v6 = \"2001:db8::10/128\"; };\n");
+
+	cr_assert_eq(c->dp.encap_v4.prefixlen, 32);
+	cr_assert_eq(c->dp.encap_v6.prefixlen, 128);
+	config_free(c);
+}
+
+/* Families of VIP, backends and encapsulation source */
+
+Test(config, geneve_backend_must_be_of_the_vip_family)
+{
+	expect_errors(
+		DP "services = (\n"
+		   "\t{ name = \"v4\"; vip = \"192.0.2.1\"; port = 80;"
+		   " forwarding = \"geneve\";\n"
+		   "\t  backends = ( { address = \"2001:db8:1::1\"; } ); },\n"
+		   "\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 80;"
+		   " forwarding = \"geneve\";\n"
+		   "\t  backends = ( { address = \"198.18.1.1\"; } ); }\n"
+		   ");\n",
+		ERRORS("t.conf:4: services[v4].backends[0]: "
+		       "2001:db8:1::1 is not of the VIP's family: geneve "
+		       "translates addresses within one family",
+		       "t.conf:6: services[v6].backends[0]: 198.18.1.1 is "
+		       "not of the VIP's family: geneve translates "
+		       "addresses within one family"));
+}
+
+Test(config, ipv6_vip_with_ipv4_backend_is_refused)
+{
+	expect_errors(
+		DP "services = (\n"
+		   "\t{ name = \"web\"; vip = \"2001:db8:f::1\"; port = 80;\n"
+		   "\t  backends = ( { address = \"198.18.1.1\"; } ); }\n"
+		   ");\n",
+		ERRORS("t.conf:4: services[web].backends[0]: an IPv6 VIP "
+		       "cannot reach the IPv4 backend 198.18.1.1 (6-in-4 "
+		       "is not supported)"));
+}
+
+Test(config, ipv4_vip_with_ipv6_backend_over_ipip_is_4_in_6)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = (\n"
+		   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		   "\t  backends = ( { address = \"2001:db8:1::1\"; } ); }\n"
+		   ");\n");
+
+	cr_assert_eq(c->services[0].vip.family, LBD_AF_INET);
+	cr_assert_eq(c->services[0].fwd, LBD_FWD_IPIP);
+	cr_assert_eq(c->backends[0].addr.family, LBD_AF_INET6);
+	config_free(c);
+}
+
+Test(config, backend_needs_an_encap_source_of_its_family)
+{
+	expect_errors(
+		"datapath = { interface = \"lb0\"; };\n"
+		"services = (\n"
+		"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		"\t  backends = (\n"
+		"\t\t{ address = \"198.18.1.1\"; },\n"
+		"\t\t{ address = \"2001:db8:1::1\"; }\n"
+		"\t); }\n"
+		");\n",
+		ERRORS("t.conf:5: services[web].backends[0]: IPv4 backend "
+		       "needs datapath.encap_source_v4",
+		       "t.conf:6: services[web].backends[1]: IPv6 backend "
+		       "needs datapath.encap_source_v6"));
+}
+
+Test(config, service_without_backends_needs_no_encap_source)
+{
+	struct lbd_config *c = expect_ok(
+		"datapath = { interface = \"lb0\"; };\n"
+		"services = ( { vip = \"192.0.2.1\"; port = 80; } );\n");
+
+	cr_assert_eq(c->n_services, 1);
+	cr_assert_eq(c->services[0].n_backends, 0);
+	config_free(c);
+}
+
+/* Ports */
+
+Test(config, service_port_out_of_range_is_reported_once)
+{
+	/* the backends' ports are not then compared to a port of 0 */
+	expect_errors(DP
+		      "services = (\n"
+		      "\t{ name = \"a\"; vip = \"192.0.2.1\"; port = 0;\n"
+		      "\t  backends = ( { address = \"198.18.1.1\";"
+		      " port = 80; } ); },\n"
+		      "\t{ name = \"b\"; vip = \"192.0.2.1\"; port = 65536; }\n"
+		      ");\n",
+		      ERRORS("t.conf:3: services[a].port: 0 out of range "
+			     "1-65535",
+			     "t.conf:5: services[b].port: 65536 out of range "
+			     "1-65535"));
+}
+
+Test(config, backend_port_out_of_range_is_reported_once)
+{
+	/* not also as a duplicate of a backend on the service port */
+	expect_errors(
+		DP "services = (\n"
+		   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		   "\t  backends = (\n"
+		   "\t\t{ address = \"198.18.1.1\"; port = 0; },\n"
+		   "\t\t{ address = \"198.18.1.1\"; port = 65536; },\n"
+		   "\t\t{ address = \"198.18.1.1\"; }\n"
+		   "\t); }\n"
+		   ");\n",
+		ERRORS("t.conf:5: services[web].backends[0].port: 0 out of "
+		       "range 1-65535",
+		       "t.conf:6: services[web].backends[1].port: 65536 "
+		       "out of range 1-65535"));
+}
+
+Test(config, ipip_backend_port_must_match_service_port)
+{
+	expect_errors(DP "services = (\n"
+			 "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+			 "\t  backends = ( { address = \"198.18.1.1\";"
+			 " port = 8080; } ); }\n"
+			 ");\n",
+		      ERRORS("t.conf:4: services[web].backends[0]: port 8080 "
+			     "differs from the service port 80: ipip does not "
+			     "translate ports (use geneve)"));
+}
+
+Test(config, geneve_backend_port_may_differ_from_service_port)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = (\n"
+		   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+		   " forwarding = \"geneve\";\n"
+		   "\t  backends = ( { address = \"198.18.1.1\";"
+		   " port = 8080; } ); }\n"
+		   ");\n");
+
+	cr_assert_eq(c->services[0].fwd, LBD_FWD_GENEVE);
+	cr_assert_eq(c->services[0].port, 80);
+	cr_assert_eq(c->backends[0].port, 8080);
+	config_free(c);
+}
+
+/* Duplicates */
+
+Test(config, duplicate_vip_port_protocol_names_the_first_service)
+{
+	expect_errors(DP
+		      "services = (\n"
+		      "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80; },\n"
+		      "\t{ name = \"web2\"; vip = \"192.0.2.1\"; port = 80;"
+		      " protocol = \"tcp\"; }\n"
+		      ");\n",
+		      ERRORS("t.conf:4: services[web2]: 192.0.2.1:80/tcp is "
+			     "already the service \"web\" (t.conf:3)"));
+}
+
+Test(config, duplicate_vip_is_found_however_the_address_is_written)
+{
+	expect_errors(DP "services = (\n"
+			 "\t{ vip = \"2001:db8:f::1\"; port = 53;"
+			 " protocol = \"udp\"; },\n"
+			 "\t{ vip = \"2001:0db8:f:0:0::1\"; port = 53;"
+			 " protocol = \"udp\"; }\n"
+			 ");\n",
+		      ERRORS("t.conf:4: services[2001:db8:f::1:53/udp]: "
+			     "2001:db8:f::1:53/udp is already the service "
+			     "\"2001:db8:f::1:53/udp\" (t.conf:3)"));
+}
+
+Test(config, same_vip_and_port_with_another_protocol_is_another_service)
+{
+	struct lbd_config *c = expect_ok(
+		DP
+		"services = (\n"
+		"\t{ vip = \"192.0.2.1\"; port = 53; },\n"
+		"\t{ vip = \"192.0.2.1\"; port = 53; protocol = \"udp\"; },\n"
+		"\t{ vip = \"192.0.2.1\"; port = 54; },\n"
+		"\t{ vip = \"2001:db8:f::1\"; port = 53; }\n"
+		");\n");
+
+	cr_assert_eq(c->n_services, 4);
+	cr_assert_eq(c->services[1].proto, IPPROTO_UDP);
+	config_free(c);
+}
+
+Test(config, duplicate_service_name_is_refused)
+{
+	expect_errors(DP
+		      "services = (\n"
+		      "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80; },\n"
+		      "\t{ name = \"web\"; vip = \"192.0.2.2\"; port = 80; }\n"
+		      ");\n",
+		      ERRORS("t.conf:4: services[web]: name already used "
+			     "(t.conf:3)"));
+}
+
+Test(config, services_missing_their_vip_are_not_also_duplicates)
+{
+	expect_errors(
+		DP "services = (\n"
+		   "\t{ vip = \"192.0.2.300\"; port = 80; },\n"
+		   "\t{ port = 80; }\n"
+		   ");\n",
+		ERRORS("t.conf:3: services[0].vip: \"192.0.2.300\" is not "
+		       "an IP address",
+		       "t.conf:4: services[1]: vip is required"));
+}
+
+Test(config, duplicate_backend_is_refused_with_its_default_port)
+{
+	expect_errors(
+		DP "services = (\n"
+		   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		   "\t  backends = (\n"
+		   "\t\t{ address = \"198.18.1.1\"; },\n"
+		   "\t\t{ address = \"198.18.1.2\"; },\n"
+		   "\t\t{ address = \"198.18.1.1\"; port = 80; }\n"
+		   "\t); }\n"
+		   ");\n",
+		ERRORS("t.conf:7: services[web].backends[2]: duplicate of "
+		       "backends[0] (198.18.1.1 port 80)"));
+}
+
+Test(config, same_backend_address_on_two_ports_is_two_backends)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = (\n"
+		   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+		   " forwarding = \"geneve\";\n"
+		   "\t  backends = (\n"
+		   "\t\t{ address = \"198.18.1.1\"; port = 8080; },\n"
+		   "\t\t{ address = \"198.18.1.1\"; port = 8081; }\n"
+		   "\t); }\n"
+		   ");\n");
+
+	cr_assert_eq(c->services[0].n_backends, 2);
+	config_free(c);
+}
+
+Test(config, same_backend_in_two_services_is_allowed)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = (\n"
+		   "\t{ vip = \"192.0.2.1\"; port = 80;"
+		   " backends = ( { address = \"198.18.1.1\"; } ); },\n"
+		   "\t{ vip = \"192.0.2.2\"; port = 80;"
+		   " backends = ( { address = \"198.18.1.1\"; } ); }\n"
+		   ");\n");
+
+	cr_assert_eq(c->n_backends, 2);
+	config_free(c);
+}
+
+/* Weights */
+
+Test(config, weight_out_of_range_is_refused)
+{
+	expect_errors(
+		DP "services = (\n"
+		   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		   "\t  backends = (\n"
+		   "\t\t{ address = \"198.18.1.1\"; weight = -1; },\n"
+		   "\t\t{ address = \"198.18.1.2\"; weight = 65536; }\n"
+		   "\t); }\n"
+		   ");\n",
+		ERRORS("t.conf:5: services[web].backends[0].weight: -1 out "
+		       "of range 0-65535",
+		       "t.conf:6: services[web].backends[1].weight: 65536 "
+		       "out of range 0-65535"));
+}
+
+Test(config, weight_takes_0_to_65535)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = (\n"
+		   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		   "\t  backends = (\n"
+		   "\t\t{ address = \"198.18.1.1\"; weight = 0; },\n"
+		   "\t\t{ address = \"198.18.1.2\"; weight = 65535; }\n"
+		   "\t); }\n"
+		   ");\n");
+
+	cr_assert_eq(c->backends[0].weight, 0);
+	cr_assert_eq(c->backends[1].weight, 65535);
+	config_free(c);
+}
+
+/* Maglev table size */
+
+Test(config, maglev_table_size_must_be_prime)
+{
+	expect_errors(
+		"datapath = { interface = \"lb0\";\n"
+		"\tmaglev_table_size = 65536; };\n",
+		ERRORS("t.conf:2: datapath.maglev_table_size: 65536 is not "
+		       "a prime (Maglev needs one)"));
+}
+
+Test(config, maglev_table_size_below_the_minimum_is_refused)
+{
+	/* 241 is a prime: the size is what is refused */
+	expect_errors("datapath = { interface = \"lb0\";\n"
+		      "\tmaglev_table_size = 241; };\n",
+		      ERRORS("t.conf:2: datapath.maglev_table_size: 241 is too "
+			     "small (at least 251)"));
+}
+
+Test(config, maglev_table_size_above_the_maximum_is_refused)
+{
+	expect_errors(
+		"datapath = { interface = \"lb0\";\n"
+		"\tmaglev_table_size = 1048583; };\n",
+		ERRORS("t.conf:2: datapath.maglev_table_size: 1048583 out "
+		       "of range 0-1048573"));
+}
+
+Test(config, maglev_table_size_takes_primes_from_the_minimum_to_the_maximum)
+{
+	struct lbd_config *c;
+
+	c = expect_ok("datapath = { interface = \"lb0\";"
+		      " maglev_table_size = 251; };\n");
+	cr_assert_eq(c->dp.maglev_table_size, 251);
+	config_free(c);
+	c = expect_ok("datapath = { interface = \"lb0\";"
+		      " maglev_table_size = 1048573; };\n");
+	cr_assert_eq(c->dp.maglev_table_size, 1048573);
+	config_free(c);
+}
+
+/* Required settings */
+
+Test(config, service_needs_vip_and_port)
+{
+	expect_errors(DP "services = (\n"
+			 "\t{ name = \"a\"; port = 80; },\n"
+			 "\t{ name = \"b\"; vip = \"192.0.2.1\"; }\n"
+			 ");\n",
+		      ERRORS("t.conf:3: services[a]: vip is required",
+			     "t.conf:4: services[b]: port is required"));
+}
+
+Test(config, backend_needs_an_address)
+{
+	expect_errors(DP "services = (\n"
+			 "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+			 "\t  backends = ( { port = 80; } ); }\n"
+			 ");\n",
+		      ERRORS("t.conf:4: services[web].backends[0]: address is "
+			     "required"));
+}
+
+Test(config, datapath_needs_an_interface)
+{
+	expect_errors("services = ();\n"
+		      "datapath = {\n"
+		      "\tinterface = \"\";\n"
+		      "};\n",
+		      ERRORS("t.conf:2: datapath.interface: required: the "
+			     "edge NIC to attach to"));
+	/* without a datapath group there is no line to name */
+	expect_errors("services = ();\n",
+		      ERRORS("t.conf:0: datapath.interface: required: the "
+			     "edge NIC to attach to"));
+}
+
+/* One pass */
+
+Test(config, every_problem_of_a_file_is_reported_in_one_pass)
+{
+	/* one from each stage: group members, a value, the cross checks */
+	expect_errors(
+		"datapath = { interface = \"lb0\";"
+		" encap_source_v4 = \"198.18.0.10\";\n"
+		"\tmax_vipz = 8; };\n"
+		"services = (\n"
+		"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		"\t  backends = (\n"
+		"\t\t{ address = \"198.18.1.1\"; weight = 70000; },\n"
+		"\t\t{ address = \"198.18.1.2\"; port = 81; }\n"
+		"\t); }\n"
+		");\n",
+		ERRORS("t.conf:2: datapath.max_vipz: unknown setting",
+		       "t.conf:6: services[web].backends[0].weight: 70000 "
+		       "out of range 0-65535",
+		       "t.conf:7: services[web].backends[1]: port 81 "
+		       "differs from the service port 80: ipip does not "
+		       "translate ports (use geneve)"));
+}
+
+/* Limits */
+
+Test(config, more_services_than_max_services_is_reported_at_the_first_over)
+{
+	expect_errors("datapath = { interface = \"lb0\"; max_services = 2; };\n"
+		      "services = (\n"
+		      "\t{ vip = \"192.0.2.1\"; port = 80; },\n"
+		      "\t{ vip = \"192.0.2.2\"; port = 80; },\n"
+		      "\t{ vip = \"192.0.2.3\"; port = 80; }\n"
+		      ");\n",
+		      ERRORS("t.conf:5: services: 3 services, more than "
+			     "datapath.max_services (2)"));
+}
+
+Test(config, more_backends_than_max_backends_is_reported_at_the_first_over)
+{
+	expect_errors("datapath = { interface = \"lb0\"; max_backends = 2;"
+		      " encap_source_v4 = \"198.18.0.10\"; };\n"
+		      "services = (\n"
+		      "\t{ vip = \"192.0.2.1\"; port = 80; backends = (\n"
+		      "\t\t{ address = \"198.18.1.1\"; },\n"
+		      "\t\t{ address = \"198.18.1.2\"; } ); },\n"
+		      "\t{ vip = \"192.0.2.2\"; port = 80; backends = (\n"
+		      "\t\t{ address = \"198.18.1.1\"; } ); }\n"
+		      ");\n",
+		      ERRORS("t.conf:7: services: 3 backends, more than "
+			     "datapath.max_backends (2)"));
+}
+
+/* Defaults and values read */
+
+Test(config, service_and_backend_defaults)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = (\n"
+		   "\t{ vip = \"192.0.2.1\"; port = 443;\n"
+		   "\t  backends = ( { address = \"198.18.1.1\"; } ); }\n"
+		   ");\n");
+	const struct lbd_conf_service *s = &c->services[0];
+	const struct lbd_conf_backend *b = &c->backends[0];
+
+	cr_assert_eq(c->n_services, 1);
+	cr_assert_str_eq(s->name, "192.0.2.1:443/tcp");
+	cr_assert_eq(s->proto, IPPROTO_TCP);
+	cr_assert_eq(s->fwd, LBD_FWD_IPIP);
+	cr_assert_eq(s->no_backend, LBD_NB_REJECT);
+	cr_assert(s->icmp_echo);
+	cr_assert_eq(s->file, 0);
+	cr_assert_eq(s->line, 3);
+	cr_assert_eq(s->first_backend, 0);
+	cr_assert_eq(s->n_backends, 1);
+	cr_assert_eq(b->port, 443, "a backend's port is the service's");
+	cr_assert_eq(b->weight, 1);
+	cr_assert_eq(b->state, LBD_CS_ACTIVE);
+	cr_assert_eq(b->line, 4);
+	config_free(c);
+}
+
+Test(config, datapath_and_control_defaults)
+{
+	struct lbd_config *c =
+		expect_ok("datapath = { interface = \"lb0\"; };\n");
+
+	cr_assert_str_eq(c->dp.interface, "lb0");
+	cr_assert_eq(c->dp.xdp_mode, LBD_XDP_AUTO);
+	cr_assert_eq(c->dp.encap_v4.family, 0);
+	cr_assert_eq(c->dp.encap_v6.family, 0);
+	cr_assert_eq(c->dp.maglev_table_size, 65537);
+	cr_assert_eq(c->dp.hash_seed, 0);
+	cr_assert_eq(c->dp.conntrack_entries, LBD_DEFAULT_CT_ENTRIES);
+	cr_assert_eq(c->dp.max_services, LBD_DEFAULT_MAX_SERVICES);
+	cr_assert_eq(c->dp.max_backends, LBD_DEFAULT_MAX_BACKENDS);
+	cr_assert_eq(c->dp.max_vips, LBD_DEFAULT_MAX_VIPS);
+	cr_assert_eq(c->dp.udp_timeout, 60);
+	cr_assert_eq(c->dp.tcp_timeout, 3600);
+	cr_assert_eq(c->dp.icmp_rate, 100);
+	cr_assert_str_eq(c->dp.pin_path, "/sys/fs/bpf/lbd");
+	cr_assert_eq(c->dp.n_egress, 0);
+	cr_assert_str_eq(c->control.socket, "/run/lbd/lbd.sock");
+	cr_assert_str_eq(c->control.metrics_listen, "127.0.0.1:9470");
+	cr_assert_str_eq(c->include_dir, "");
+	cr_assert_eq(c->n_services, 0);
+	cr_assert_eq(c->n_files, 1);
+	cr_assert_str_eq(c->files[0], "t.conf");
+	config_free(c);
+}
+
+Test(config, every_setting_is_read)
+{
+	struct lbd_config *c = expect_ok(
+		"datapath = {\n"
+		"\tinterface = \"eth1\"; xdp_mode = \"native\";\n"
+		"\tencap_source_v4 = \"198.18.0.10\";\n"
+		"\tmaglev_table_size = 251; hash_seed = 42;\n"
+		"\tconntrack_entries = 4096; max_services = 10;\n"
+		"\tmax_backends = 20; max_vips = 5;\n"
+		"\tudp_timeout = 30; tcp_timeout = 600; icmp_rate = 0;\n"
+		"\tpin_path = \"/sys/fs/bpf/lbd-test\";\n"
+		"\tegress_interfaces = [ \"eth2\", \"eth3\" ];\n"
+		"};\n"
+		"control = { socket = \"/tmp/lbd.sock\";"
+		" metrics_listen = \"[::1]:9999\"; };\n"
+		"services = (\n"
+		"\t{ name = \"dns\"; vip = \"192.0.2.53\"; port = 53;"
+		" protocol = \"udp\";\n"
+		"\t  forwarding = \"geneve\"; no_backend = \"drop\";"
+		" icmp_echo = false;\n"
+		"\t  backends = (\n"
+		"\t\t{ address = \"198.18.1.1\"; port = 5353; weight = 7;"
+		" state = \"draining\"; },\n"
+		"\t\t{ address = \"198.18.1.2\"; state = \"down\"; }\n"
+		"\t); }\n"
+		");\n");
+	const struct lbd_conf_service *s = &c->services[0];
+
+	cr_assert_str_eq(c->dp.interface, "eth1");
+	cr_assert_eq(c->dp.xdp_mode, LBD_XDP_NATIVE);
+	cr_assert_eq(c->dp.encap_v4.addr.v4, htonl(0xc612000a));
+	cr_assert_eq(c->dp.encap_v4.prefixlen, 32);
+	cr_assert_eq(c->dp.maglev_table_size, 251);
+	cr_assert_eq(c->dp.hash_seed, 42);
+	cr_assert_eq(c->dp.conntrack_entries, 4096);
+	cr_assert_eq(c->dp.max_services, 10);
+	cr_assert_eq(c->dp.max_backends, 20);
+	cr_assert_eq(c->dp.max_vips, 5);
+	cr_assert_eq(c->dp.udp_timeout, 30);
+	cr_assert_eq(c->dp.tcp_timeout, 600);
+	cr_assert_eq(c->dp.icmp_rate, 0);
+	cr_assert_str_eq(c->dp.pin_path, "/sys/fs/bpf/lbd-test");
+	cr_assert_eq(c->dp.n_egress, 2);
+	cr_assert_str_eq(c->dp.egress[0], "eth2");
+	cr_assert_str_eq(c->dp.egress[1], "eth3");
+	cr_assert_str_eq(c->control.socket, "/tmp/lbd.sock");
+	cr_assert_str_eq(c->control.metrics_listen, "[::1]:9999");
+	cr_assert_str_eq(s->name, "dns");
+	cr_assert_eq(s->vip.addr.v4, htonl(0xc0000235));
+	cr_assert_eq(s->port, 53);
+	cr_assert_eq(s->proto, IPPROTO_UDP);
+	cr_assert_eq(s->fwd, LBD_FWD_GENEVE);
+	cr_assert_eq(s->no_backend, LBD_NB_DROP);
+	cr_assert_not(s->icmp_echo);
+	cr_assert_eq(s->n_backends, 2);
+	cr_assert_eq(c->backends[0].port, 5353);
+	cr_assert_eq(c->backends[0].weight, 7);
+	cr_assert_eq(c->backends[0].state, LBD_CS_DRAINING);
+	cr_assert_eq(c->backends[1].port, 53);
+	cr_assert_eq(c->backends[1].state, LBD_CS_DOWN);
+	config_free(c);
+}
+
+/* include_dir: files of their own, read from disk */
+
+static char tmpdir[64];
+
+static void tmp_make(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/lbd-unit-config-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Runs after a failed assertion too. */
+static void tmp_remove(void)
+{
+	if (tmpdir[0])
+		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir[0] = '\0';
+}
+
+/* Writes text to tmpdir/name; returns the path in buf. */
+static const char *tmp_file(const char *name, const char *text, char *buf,
+			    size_t len)
+{
+	FILE *f;
+
+	snprintf(buf, len, "%s/%s", tmpdir, name);
+	f = fopen(buf, "w");
+	cr_assert_not_null(f, "%s: %s", buf, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+	return buf;
+}
+
+static void tmp_subdir(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	cr_assert_eq(mkdir(path, 0700), 0, "%s: %s", path, strerror(errno));
+}
+
+/* The main file: line 2 names tmpdir/conf.d, line 3 is service "main". */
+static const char *main_conf(char *buf, size_t len)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 DP "include_dir = \"%s/conf.d\";\n"
+		    "services = ( { name = \"main\"; vip = \"192.0.2.1\";"
+		    " port = 80; } );\n",
+		 tmpdir);
+	return tmp_file("main.conf", text, buf, len);
+}
+
+static void tmp_path(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", tmpdir, name);
+}
+
+Test(config, include_dir_files_are_read_in_name_order, .init = tmp_make,
+     .fini = tmp_remove)
+{
+	char path[128], want[128];
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err;
+
+	tmp_subdir("conf.d");
+	/* created in an order that is not the names' either way round:
+	 * readdir returns creation order or its reverse on some
+	 * filesystems, a hash order on others */
+	tmp_file("conf.d/a.conf",
+		 "services = ( { name = \"a\"; vip = \"192.0.2.3\";"
+		 " port = 80; } );\n",
+		 path, sizeof(path));
+	tmp_file("conf.d/10-z.conf",
+		 "services = ( { name = \"z\"; vip = \"192.0.2.4\";"
+		 " port = 80; } );\n",
+		 path, sizeof(path));
+	tmp_file("conf.d/b.conf",
+		 "services = ( { name = \"b\"; vip = \"192.0.2.2\";"
+		 " port = 80; } );\n",
+		 path, sizeof(path));
+	/* neither is read: both would be refused */
+	tmp_file("conf.d/a.conf.orig", "not a config", path, sizeof(path));
+	tmp_file("conf.d/.b.conf", "not a config", path, sizeof(path));
+	main_conf(path, sizeof(path));
+
+	err = config_load(path, &c, &d);
+	c = check_accepted(err, c, &d);
+	cr_assert_eq(c->n_files, 4);
+	cr_assert_str_eq(c->files[0], path);
+	tmp_path("conf.d/10-z.conf", want, sizeof(want));
+	cr_assert_str_eq(c->files[1], want);
+	tmp_path("conf.d/a.conf", want, sizeof(want));
+	cr_assert_str_eq(c->files[2], want);
+	tmp_path("conf.d/b.conf", want, sizeof(want));
+	cr_assert_str_eq(c->files[3], want);
+	cr_assert_eq(c->n_services, 4);
+	cr_assert_str_eq(c->services[0].name, "main");
+	cr_assert_str_eq(c->services[1].name, "z");
+	cr_assert_eq(c->services[1].file, 1);
+	cr_assert_str_eq(c->services[2].name, "a");
+	cr_assert_eq(c->services[2].file, 2);
+	cr_assert_str_eq(c->services[3].name, "b");
+	cr_assert_eq(c->services[3].file, 3);
+	config_free(c);
+}
+
+Test(config, include_dir_file_may_set_only_services, .init = tmp_make,
+     .fini = tmp_remove)
+{
+	char path[128], inc[128], m1[256], m2[256], m3[256];
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err;
+
+	tmp_subdir("conf.d");
+	tmp_file("conf.d/a.conf",
+		 "datapath = { hash_seed = 1; };\n"
+		 "include_dir = \"/etc\";\n"
+		 "services = ();\n"
+		 "servics = ();\n",
+		 inc, sizeof(inc));
+	main_conf(path, sizeof(path));
+	snprintf(m1, sizeof(m1),
+		 "%s:1: datapath: only services may be set in an include_dir "
+		 "file",
+		 inc);
+	snprintf(m2, sizeof(m2),
+		 "%s:2: include_dir: only services may be set in an "
+		 "include_dir file",
+		 inc);
+	snprintf(m3, sizeof(m3),
+		 "%s:4: servics: only services may be set in an include_dir "
+		 "file",
+		 inc);
+
+	err = config_load(path, &c, &d);
+	check_rejected(err, c, &d, ERRORS(m1, m2, m3));
+}
+
+Test(config, duplicate_across_include_dir_files_names_the_other_file,
+     .init = tmp_make, .fini = tmp_remove)
+{
+	char path[128], a[128], b[128], m1[512], m2[512];
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err;
+
+	tmp_subdir("conf.d");
+	tmp_file("conf.d/a.conf",
+		 "services = (\n"
+		 "\t{ name = \"a\"; vip = \"192.0.2.1\"; port = 80; }\n"
+		 ");\n",
+		 a, sizeof(a));
+	tmp_file("conf.d/b.conf",
+		 "services = (\n"
+		 "\t{ name = \"b\"; vip = \"192.0.2.2\"; port = 80; },\n"
+		 "\t{ name = \"a\"; vip = \"192.0.2.3\"; port = 80; }\n"
+		 ");\n",
+		 b, sizeof(b));
+	main_conf(path, sizeof(path));
+	snprintf(m1, sizeof(m1),
+		 "%s:2: services[a]: 192.0.2.1:80/tcp is already the service "
+		 "\"main\" (%s:3)",
+		 a, path);
+	snprintf(m2, sizeof(m2), "%s:3: services[a]: name already used (%s:2)",
+		 b, a);
+
+	err = config_load(path, &c, &d);
+	check_rejected(err, c, &d, ERRORS(m1, m2));
+}
+
+Test(config, include_dir_of_a_config_in_memory_is_read_from_disk,
+     .init = tmp_make, .fini = tmp_remove)
+{
+	char text[512], inc[128], m[512];
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err;
+
+	tmp_subdir("conf.d");
+	tmp_file("conf.d/web.conf",
+		 "services = (\n"
+		 "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+		 " protocol = \"udp\"; },\n"
+		 "\t{ name = \"web2\"; vip = \"192.0.2.1\"; port = 80; }\n"
+		 ");\n",
+		 inc, sizeof(inc));
+	snprintf(text, sizeof(text),
+		 DP "services = ( { vip = \"192.0.2.1\"; port = 80; } );\n"
+		    "include_dir = \"%s/conf.d\";\n",
+		 tmpdir);
+	snprintf(m, sizeof(m),
+		 "%s:3: services[web2]: 192.0.2.1:80/tcp is already the "
+		 "service \"192.0.2.1:80/tcp\" (t.conf:2)",
+		 inc);
+
+	err = config_load_string(text, "t.conf", &c, &d);
+	check_rejected(err, c, &d, ERRORS(m));
+}
+
+Test(config, syntax_error_in_an_include_dir_file_names_it_and_reading_goes_on,
+     .init = tmp_make, .fini = tmp_remove)
+{
+	char path[128], a[128], b[128], m1[256], m2[256];
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err;
+
+	tmp_subdir("conf.d");
+	tmp_file("conf.d/a.conf",
+		 "services = (\n"
+		 "\t{ name = \"a\"; vip = \"192.0.2.2\"; port = 80 },\n"
+		 "\t{ name = \"a2\" vip = ; }\n"
+		 ");\n",
+		 a, sizeof(a));
+	tmp_file(
+		"conf.d/b.conf",
+		"services = (\n"
+		"\t{ name = \"b\"; vip = \"192.0.2.3\"; port = 80; hops = 1; }\n"
+		");\n",
+		b, sizeof(b));
+	main_conf(path, sizeof(path));
+	snprintf(m1, sizeof(m1), "%s:3: syntax: syntax error", a);
+	snprintf(m2, sizeof(m2), "%s:2: services[b].hops: unknown setting", b);
+
+	err = config_load(path, &c, &d);
+	check_rejected(err, c, &d, ERRORS(m1, m2));
+}
+
+Test(config, missing_include_dir_is_reported_at_its_line, .init = tmp_make,
+     .fini = tmp_remove)
+{
+	char text[256], m[256];
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err;
+
+	snprintf(text, sizeof(text), DP "\ninclude_dir = \"%s/none\";\n",
+		 tmpdir);
+	snprintf(m, sizeof(m),
+		 "t.conf:3: include_dir: %s/none: No such file or directory",
+		 tmpdir);
+
+	err = config_load_string(text, "t.conf", &c, &d);
+	check_rejected(err, c, &d, ERRORS(m));
+}
+
+Test(config, missing_config_file_cannot_be_read, .init = tmp_make,
+     .fini = tmp_remove)
+{
+	char path[128], m[256];
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err;
+
+	tmp_path("none.conf", path, sizeof(path));
+	snprintf(m, sizeof(m), "%s: cannot read: No such file or directory",
+		 path);
+
+	err = config_load(path, &c, &d);
+	check_rejected(err, c, &d, ERRORS(m));
+}
+
+Test(config, config_file_on_disk_reports_its_path_and_lines, .init = tmp_make,
+     .fini = tmp_remove)
+{
+	char path[128], m[256];
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	int err;
+
+	tmp_file("lbd.conf",
+		 DP "services = (\n"
+		    "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+		    " weight = 1; }\n"
+		    ");\n",
+		 path, sizeof(path));
+	snprintf(m, sizeof(m), "%s:3: services[web].weight: unknown setting",
+		 path);
+
+	err = config_load(path, &c, &d);
+	check_rejected(err, c, &d, ERRORS(m));
+}
