@@ -80,14 +80,14 @@ static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p)
 	int r;
 
 	if (p->h_proto == bpf_htons(ETH_P_IP)) {
-		r = parse_ip4(data, data_end, p);
+		r = parse_ip4(data, data_end, len, p);
 		if (r == LBD_OK)
 			return LBD_CONTINUE;
 		if (r == LBD_PARSE_FRAGMENT)
 			return verdict(XDP_DROP, LBD_DROP_FRAGMENT, len);
 		return verdict(XDP_DROP, LBD_DROP_MALFORMED_IP4, len);
 	}
-	r = parse_ip6(data, data_end, p);
+	r = parse_ip6(data, data_end, len, p);
 	if (r == LBD_OK)
 		return LBD_CONTINUE;
 	if (r == LBD_PARSE_FRAGMENT)

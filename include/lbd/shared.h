@@ -93,7 +93,20 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_meta) == 8, "lbd_meta");
 	  "route leaves by an interface lbd does not transmit on")            \
 	X(LBD_DROP_ENCAP, "encap_failed", "no room to encapsulate")           \
 	X(LBD_DROP_BACKEND_FAMILY, "backend_family",                          \
-	  "backend family cannot carry this VIP's packets")
+	  "backend family cannot carry this VIP's packets")                   \
+	X(LBD_BE_DECAP_IPIP, "decap_ipip",                                    \
+	  "backend: IPIP/IP6IP6/4-in-6 from a trusted LB decapsulated")       \
+	X(LBD_BE_DECAP_GENEVE, "decap_geneve",                                \
+	  "backend: Geneve from a trusted LB decapsulated")                   \
+	X(LBD_BE_REPLY_RESTORED, "reply_restored",                            \
+	  "backend: reply source restored to VIP and service port")          \
+	X(LBD_BE_DROP_UNTRUSTED, "untrusted_encap",                           \
+	  "backend: encapsulated packet from a source that is not a trusted LB") \
+	X(LBD_BE_DROP_MALFORMED, "malformed_encap",                           \
+	  "backend: truncated or invalid encapsulation")                      \
+	X(LBD_BE_DROP_GENEVE_OPT, "geneve_critical_option",                   \
+	  "backend: Geneve with a critical option lbd does not know")         \
+	X(LBD_BE_DROP_DECAP, "decap_failed", "backend: decapsulation failed")
 
 enum lbd_reason {
 #define LBD_REASON_ENUM(e, label, desc) e,
@@ -250,6 +263,45 @@ struct lbd_knobs {
 	union lbd_addr encap_src6;
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_knobs) == 52, "lbd_knobs");
+
+/*
+ * The backend companion (tc/). Trusted LB sources and this node's own
+ * addresses are sets of addresses: */
+struct lbd_addr_key {
+	union lbd_addr addr;
+	__u8 family;
+	__u8 pad[3];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_addr_key) == 20, "lbd_addr_key");
+
+/* A Geneve-forwarded flow as the backend sees it (inner packet after the
+ * LB's translation): client -> backend:port. Its replies get the VIP and
+ * service port back as their source. */
+struct lbd_gnv_key {
+	union lbd_addr client;
+	union lbd_addr backend;
+	__be16 client_port;
+	__be16 backend_port;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_gnv_key) == 40, "lbd_gnv_key");
+
+struct lbd_gnv_flow {
+	union lbd_addr vip;
+	__be16 port;
+	__u16 pad;
+	__u32 last_seen; /* seconds of the coarse monotonic clock */
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_gnv_flow) == 24, "lbd_gnv_flow");
+
+/* Load-time knobs of the backend's tc programs. */
+struct lbd_be_knobs {
+	__u32 map_abi;
+	__u32 flow_timeout; /* idle seconds before a Geneve flow is forgotten */
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_be_knobs) == 8, "lbd_be_knobs");
 
 /* Bytes each forwarding adds in front of the inner IP packet (the L2
  * header is replaced, not counted). */

@@ -73,12 +73,13 @@ static __always_inline int parse_l2(const void *data, const void *data_end,
 }
 
 /*
- * IPv4 header at p->l3_off, whose destination the caller has already
- * read. Options are allowed (IHL honoured); the total length must fit in
- * the frame (trailing padding is allowed).
+ * IPv4 header at p->l3_off. Options are allowed (IHL honoured); the total
+ * length must fit in the packet's len bytes (trailing padding is allowed).
+ * len is the whole packet: an skb may hold less than that in data_end's
+ * linear part, which only has to hold the headers.
  */
 static __always_inline int parse_ip4(const void *data, const void *data_end,
-				     struct lbd_pkt *p)
+				     __u32 len, struct lbd_pkt *p)
 {
 	const struct iphdr *ip = pkt_at(data, p->l3_off);
 	__u16 hlen, tot;
@@ -89,7 +90,8 @@ static __always_inline int parse_ip4(const void *data, const void *data_end,
 		return LBD_PARSE_BAD;
 	hlen = ip->ihl * 4;
 	tot = bpf_ntohs(ip->tot_len);
-	if (tot < hlen || pkt_at(data, p->l3_off) + tot > data_end)
+	if (tot < hlen || (__u32)p->l3_off + tot > len ||
+	    pkt_at(data, p->l3_off) + hlen > data_end)
 		return LBD_PARSE_SHORT;
 	p->family = LBD_AF_INET;
 	p->ip_len = tot;
@@ -119,9 +121,10 @@ static __always_inline void copy_addr6(union lbd_addr *dst,
  * Hop-by-hop, routing and destination options are skipped; a fragment
  * header is LBD_PARSE_FRAGMENT; AH, mobility, HIP and shim6 headers are
  * LBD_PARSE_EXTHDR (not skipped: the caller passes such packets on).
+ * len as for parse_ip4.
  */
 static __always_inline int parse_ip6(const void *data, const void *data_end,
-				     struct lbd_pkt *p)
+				     __u32 len, struct lbd_pkt *p)
 {
 	const struct ipv6hdr *ip6 = pkt_at(data, p->l3_off);
 	const __u8 *ext;
@@ -136,7 +139,7 @@ static __always_inline int parse_ip6(const void *data, const void *data_end,
 	p->family = LBD_AF_INET6;
 	p->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	end = p->l3_off + p->ip_len;
-	if (pkt_at(data, end) > data_end)
+	if (end > len)
 		return LBD_PARSE_SHORT;
 	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	copy_addr6(&p->saddr, &ip6->saddr);

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Maps of the backend companion, pinned by name under the backend lbd's
+ * pin directory so that a restarted lbd keeps its Geneve flows.
+ */
+#ifndef LBD_TC_MAPS_H
+#define LBD_TC_MAPS_H
+
+#include "lbd/bpf/common.h"
+
+const volatile struct lbd_be_knobs be_knobs = {
+	.map_abi = LBD_MAP_ABI,
+	.flow_timeout = 3600,
+};
+
+/* LB addresses whose encapsulated packets are accepted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct lbd_addr_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_be_sources SEC(".maps");
+
+/* This node's addresses: encapsulated packets to others are transit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct lbd_addr_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_be_local SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144); /* set by userspace */
+	__type(key, struct lbd_gnv_key);
+	__type(value, struct lbd_gnv_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_be_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LBD_REASON_MAX);
+	__type(key, __u32);
+	__type(value, struct lbd_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_be_stats SEC(".maps");
+
+static __always_inline int be_verdict(int action, enum lbd_reason r,
+				      __u32 bytes)
+{
+	__u32 key = r;
+	struct lbd_counter *c = bpf_map_lookup_elem(&lbd_be_stats, &key);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+	return action;
+}
+
+static __always_inline __u32 be_now(void)
+{
+	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC;
+}
+
+#endif /* LBD_TC_MAPS_H */
