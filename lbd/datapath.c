@@ -231,11 +231,65 @@ out:
 	return err;
 }
 
+int dp_open_pinned(const char *pin_path, struct lbd_dp **out)
+{
+	struct bpf_map_info info;
+	char path[PATH_MAX];
+	struct lbd_dp *dp;
+	__u32 len;
+	int i, err = 0;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	for (i = 0; i < DP_MAP_COUNT; i++)
+		dp->fds[i] = -1;
+	snprintf(dp->pin_path, sizeof(dp->pin_path), "%s", pin_path);
+	dp_opts_default(&dp->opts);
+	dp->opts.pin_path = dp->pin_path;
+	for (i = 0; i < DP_MAP_COUNT; i++) {
+		err = pin_file(path, sizeof(path), pin_path, dp_map_names[i]);
+		if (err)
+			goto out;
+		dp->fds[i] = bpf_obj_get(path);
+		if (dp->fds[i] < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	len = sizeof(info);
+	memset(&info, 0, len);
+	if (bpf_obj_get_info_by_fd(dp->fds[DP_MAP_MAGLEV], &info, &len) == 0)
+		dp->opts.max_services = info.max_entries;
+	len = sizeof(info);
+	memset(&info, 0, len);
+	if (bpf_obj_get_info_by_fd(dp->fds[DP_MAP_BACKENDS], &info, &len) == 0)
+		dp->opts.max_backends = info.max_entries;
+	dp->ncpus = libbpf_num_possible_cpus();
+	dp->adopted = true;
+	err = dp->ncpus < 1 ? dp->ncpus : dp_check_meta(dp);
+	if (!err) {
+		*out = dp;
+		return 0;
+	}
+out:
+	dp_close(dp);
+	return err;
+}
+
 void dp_close(struct lbd_dp *dp)
 {
+	int i;
+
 	if (!dp)
 		return;
-	xdp_lb__destroy(dp->skel);
+	if (dp->skel) {
+		xdp_lb__destroy(dp->skel);
+	} else {
+		for (i = 0; i < DP_MAP_COUNT; i++)
+			if (dp->fds[i] > 0)
+				close(dp->fds[i]);
+	}
 	free(dp);
 }
 
@@ -246,7 +300,12 @@ bool dp_adopted(const struct lbd_dp *dp)
 
 int dp_prog_fd(const struct lbd_dp *dp)
 {
-	return bpf_program__fd(dp->skel->progs.lbd_xdp);
+	return dp->skel ? bpf_program__fd(dp->skel->progs.lbd_xdp) : -ENOENT;
+}
+
+const struct lbd_dp_opts *dp_opts(const struct lbd_dp *dp)
+{
+	return &dp->opts;
 }
 
 unsigned long dp_writes(const struct lbd_dp *dp)

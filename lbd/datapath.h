@@ -37,11 +37,16 @@ struct lbd_dp;
  * have another size or ABI than asked for.
  */
 int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out);
+/* Opens the maps pinned under pin_path without loading a program, to
+ * read (or change) the running lbd's state. -ENOENT when none. */
+int dp_open_pinned(const char *pin_path, struct lbd_dp **out);
 void dp_close(struct lbd_dp *dp);
 
 /* Whether dp_open found pinned maps to adopt. */
 bool dp_adopted(const struct lbd_dp *dp);
 int dp_prog_fd(const struct lbd_dp *dp);
+/* The sizes and knobs it was opened with. */
+const struct lbd_dp_opts *dp_opts(const struct lbd_dp *dp);
 /* Map writes made so far (updates, deletes and Maglev table fills). */
 unsigned long dp_writes(const struct lbd_dp *dp);
 

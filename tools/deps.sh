@@ -7,9 +7,9 @@ set -eu
 PKGS="
 cmake make gcc pkg-config clang llvm bpftool
 libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev
-libconfig-dev libcriterion-dev libsystemd-dev libjson-c-dev
+libconfig-dev libcriterion-dev libsystemd-dev libjson-c-dev libmnl-dev
 libmicrohttpd-dev libcurl4-openssl-dev
-bird2 iproute2 iputils-ping tshark python3 procps
+bird2 iproute2 iputils-ping ethtool tcpdump tshark curl python3 procps
 "
 
 missing=""

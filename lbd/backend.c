@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Role "backend": lbd on a backend loads the tc companion (tc/) on the
+ * NIC encapsulated traffic arrives on, tells it which LBs to trust and
+ * which addresses are this node's, and binds the IPIP VIPs to lo.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpffs.h"
+#include "daemon.h"
+#include "log.h"
+#include "netlink.h"
+#include "tc_backend.skel.h"
+
+/* lbd's tc filters: one handle and priority on ingress and egress. */
+#define LBD_TC_HANDLE 0x1bd
+#define LBD_TC_PRIO 1
+
+#define MAX_NODE_ADDRS 64
+
+void backend_status(const struct lbd_daemon *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "backend on %s, %zu trusted LBs, %zu VIPs",
+		 d->cfg->node.interface, d->cfg->node.n_lb_sources,
+		 d->cfg->node.n_vips);
+}
+
+static int be_load(const struct lbd_config *c, struct tc_backend **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = c->dp.pin_path);
+	struct tc_backend *s;
+	int err;
+
+	s = tc_backend__open_opts(&oo);
+	if (!s)
+		return -errno;
+	bpf_map__set_max_entries(s->maps.lbd_be_flows, c->node.flow_entries);
+	s->rodata->be_knobs.map_abi = LBD_MAP_ABI;
+	s->rodata->be_knobs.flow_timeout = c->node.flow_timeout;
+	err = tc_backend__load(s);
+	if (err) {
+		log_warnx("loading the tc programs failed: %s (a pinned map "
+			  "of another size? then lbd --cleanup first)",
+			  strerror(-err));
+		tc_backend__destroy(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+static int tc_attach_one(int ifindex, enum bpf_tc_attach_point where,
+			 int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = LBD_TC_HANDLE,
+		    .priority = LBD_TC_PRIO, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	/* REPLACE swaps the program of an existing lbd filter in one
+	 * step: a restarted or upgraded lbd leaves no gap */
+	return bpf_tc_attach(&hook, &o);
+}
+
+static int tc_detach_one(int ifindex, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = LBD_TC_HANDLE,
+		    .priority = LBD_TC_PRIO);
+	int err = bpf_tc_detach(&hook, &o);
+
+	return err == -ENOENT ? 0 : err;
+}
+
+static int be_attach(struct lbd_daemon *d, const struct lbd_config *c)
+{
+	int err;
+
+	d->be_ifindex = (int)if_nametoindex(c->node.interface);
+	if (!d->be_ifindex) {
+		log_warnx("%s: backend_node.interface: no interface \"%s\"",
+			  c->files[0], c->node.interface);
+		return -ENODEV;
+	}
+	err = tc_attach_one(d->be_ifindex, BPF_TC_INGRESS,
+			    bpf_program__fd(d->be->progs.lbd_tc_ingress));
+	if (!err)
+		err = tc_attach_one(d->be_ifindex, BPF_TC_EGRESS,
+				    bpf_program__fd(d->be->progs.lbd_tc_egress));
+	if (err)
+		log_warnx("attaching tc programs to %s: %s", c->node.interface,
+			  strerror(-err));
+	else
+		log_info("tc companion attached to %s (ingress and egress)",
+			 c->node.interface);
+	return err;
+}
+
+/* Makes a set map hold exactly the addresses given. */
+static int sync_set(int fd, const struct lbd_conf_addr *a, size_t n)
+{
+	struct lbd_addr_key k, next;
+	__u8 one = 1;
+	void *prev = NULL;
+	size_t i;
+
+	/* removing while walking restarts the walk from the start */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		bool keep = false;
+
+		for (i = 0; i < n && !keep; i++)
+			keep = next.family == a[i].family &&
+			       !memcmp(&next.addr, &a[i].addr,
+				       sizeof(next.addr));
+		k = next;
+		if (!keep) {
+			if (bpf_map_delete_elem(fd, &k) < 0)
+				return -errno;
+			prev = NULL;
+		} else {
+			prev = &k;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		memset(&k, 0, sizeof(k));
+		k.family = a[i].family;
+		k.addr = a[i].addr;
+		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static bool addr_listed(const struct lbd_conf_addr *a,
+			const struct lbd_conf_addr *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (list[i].family == a->family &&
+		    !memcmp(&list[i].addr, &a->addr, sizeof(a->addr)))
+			return true;
+	return false;
+}
+
+static int write_sysctl(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(val, f) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+/*
+ * VIPs on lo: the backend accepts the inner packets of IPIP (their
+ * destination is the VIP) and answers from the VIP. IPv4 VIPs must not
+ * be answered for in ARP on the NIC: arp_ignore=1 and arp_announce=2, as
+ * for IPVS direct routing.
+ */
+static int sync_vips(const struct lbd_config *c)
+{
+	struct lbd_conf_addr have[LBD_MAX_NODE_VIPS];
+	int lo = (int)if_nametoindex("lo"), n, i, err;
+	size_t j;
+	bool v4 = false;
+
+	if (!lo)
+		return -ENODEV;
+	n = nl_addr_list_lbd(lo, have, LBD_MAX_NODE_VIPS);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (addr_listed(&have[i], c->node.vips, c->node.n_vips))
+			continue;
+		err = nl_addr_del(lo, &have[i]);
+		if (err)
+			return err;
+	}
+	for (j = 0; j < c->node.n_vips; j++) {
+		err = nl_addr_add(lo, &c->node.vips[j]);
+		if (err)
+			return err;
+		v4 |= c->node.vips[j].family == LBD_AF_INET;
+	}
+	if (v4) {
+		err = write_sysctl("/proc/sys/net/ipv4/conf/all/arp_ignore",
+				   "1");
+		if (!err)
+			err = write_sysctl(
+				"/proc/sys/net/ipv4/conf/all/arp_announce", "2");
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Trusted LBs, this node's addresses and the VIPs, as c says. */
+static int be_sync(struct lbd_daemon *d, const struct lbd_config *c,
+		   struct config_diag *diag)
+{
+	struct lbd_conf_addr local[MAX_NODE_ADDRS];
+	int n, err;
+
+	err = sync_set(bpf_map__fd(d->be->maps.lbd_be_sources),
+		       c->node.lb_sources, c->node.n_lb_sources);
+	if (err) {
+		diag_pushf(diag, "trusted LB sources: %s", strerror(-err));
+		return err;
+	}
+	n = nl_addr_list(d->be_ifindex, local, MAX_NODE_ADDRS);
+	if (n < 0) {
+		diag_pushf(diag, "addresses of %s: %s", c->node.interface,
+			   strerror(-n));
+		return n;
+	}
+	err = sync_set(bpf_map__fd(d->be->maps.lbd_be_local), local,
+		       (size_t)n);
+	if (err) {
+		diag_pushf(diag, "node addresses: %s", strerror(-err));
+		return err;
+	}
+	err = sync_vips(c);
+	if (err)
+		diag_pushf(diag, "binding VIPs to lo: %s", strerror(-err));
+	return err;
+}
+
+int backend_start(struct lbd_daemon *d)
+{
+	struct config_diag diag = { 0 };
+	size_t i;
+	int err;
+
+	err = bpffs_ensure(d->cfg->dp.pin_path);
+	if (!err)
+		err = be_load(d->cfg, &d->be);
+	if (!err)
+		err = be_attach(d, d->cfg);
+	if (!err)
+		err = be_sync(d, d->cfg, &diag);
+	for (i = 0; i < diag.n; i++)
+		log_warnx("%s", diag.msgs[i]);
+	config_diag_free(&diag);
+	if (!err)
+		log_info("trusting %zu LB sources, %zu VIPs on lo",
+			 d->cfg->node.n_lb_sources, d->cfg->node.n_vips);
+	return err;
+}
+
+int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
+		   struct config_diag *diag)
+{
+	struct tc_backend *nbe;
+	int err;
+
+	if (strcmp(c->dp.pin_path, d->cfg->dp.pin_path)) {
+		diag_pushf(diag, "%s: datapath.pin_path: cannot change while "
+				 "lbd runs",
+			   c->files[0]);
+		return -EINVAL;
+	}
+	if (c->node.flow_timeout != d->cfg->node.flow_timeout ||
+	    c->node.flow_entries != d->cfg->node.flow_entries ||
+	    strcmp(c->node.interface, d->cfg->node.interface)) {
+		err = be_load(c, &nbe);
+		if (err) {
+			diag_pushf(diag, "loading the tc programs: %s",
+				   strerror(-err));
+			return err;
+		}
+		if (strcmp(c->node.interface, d->cfg->node.interface)) {
+			tc_detach_one(d->be_ifindex, BPF_TC_INGRESS);
+			tc_detach_one(d->be_ifindex, BPF_TC_EGRESS);
+		}
+		tc_backend__destroy(d->be);
+		d->be = nbe;
+		err = be_attach(d, c);
+		if (err) {
+			diag_pushf(diag, "attaching to %s: %s",
+				   c->node.interface, strerror(-err));
+			return err;
+		}
+	}
+	return be_sync(d, c, diag);
+}
+
+void backend_stop(struct lbd_daemon *d)
+{
+	tc_backend__destroy(d->be);
+	d->be = NULL;
+}
+
+int backend_check(const struct lbd_config *c, const char *path)
+{
+	char a[64];
+	size_t i;
+
+	printf("backend companion on %s\n", c->node.interface);
+	for (i = 0; i < c->node.n_lb_sources; i++)
+		printf("  trust encapsulated packets from %s\n",
+		       config_addr_str(&c->node.lb_sources[i], a, sizeof(a)));
+	for (i = 0; i < c->node.n_vips; i++)
+		printf("  bind VIP %s to lo\n",
+		       config_addr_str(&c->node.vips[i], a, sizeof(a)));
+	printf("%s: valid\n", path);
+	return 0;
+}
+
+int backend_cleanup(const struct lbd_config *c)
+{
+	struct lbd_conf_addr have[LBD_MAX_NODE_VIPS];
+	int ifindex = (int)if_nametoindex(c->node.interface);
+	int lo = (int)if_nametoindex("lo"), n, i, err = 0;
+	static const char *const pins[] = { "lbd_be_sources", "lbd_be_local",
+					    "lbd_be_flows", "lbd_be_stats" };
+	char path[4200];
+	size_t k;
+
+	if (ifindex) {
+		err = tc_detach_one(ifindex, BPF_TC_INGRESS);
+		if (!err)
+			err = tc_detach_one(ifindex, BPF_TC_EGRESS);
+		if (err)
+			log_warnx("detaching tc from %s: %s", c->node.interface,
+				  strerror(-err));
+	}
+	n = lo ? nl_addr_list_lbd(lo, have, LBD_MAX_NODE_VIPS) : 0;
+	for (i = 0; i < n; i++)
+		nl_addr_del(lo, &have[i]);
+	for (k = 0; k < sizeof(pins) / sizeof(pins[0]); k++) {
+		snprintf(path, sizeof(path), "%s/%s", c->dp.pin_path, pins[k]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("unpinning %s", path);
+	}
+	log_info("backend companion removed from %s; %d VIPs unbound",
+		 c->node.interface, n > 0 ? n : 0);
+	return err ? 1 : 0;
+}

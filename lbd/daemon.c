@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "daemon.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+
+/* Edits arrive as bursts of events (an editor's write, rename, chmod):
+ * apply once they settle. */
+#define RELOAD_DEBOUNCE_USEC (300 * 1000)
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+void diag_pushf(struct config_diag *diag, const char *fmt, ...)
+{
+	char **n, msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = realloc(diag->msgs, (diag->n + 1) * sizeof(*n));
+	if (!n)
+		return;
+	diag->msgs = n;
+	n[diag->n] = strdup(msg);
+	if (n[diag->n])
+		diag->n++;
+}
+
+static void keep_errors(struct lbd_daemon *d, struct config_diag *diag)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_last_errors; i++)
+		free(d->last_errors[i]);
+	free(d->last_errors);
+	d->last_errors = diag ? diag->msgs : NULL;
+	d->n_last_errors = diag ? diag->n : 0;
+	if (diag) {
+		diag->msgs = NULL;
+		diag->n = 0;
+	}
+}
+
+static void notify_status(struct lbd_daemon *d)
+{
+	char buf[256];
+
+	if (d->cfg->role == LBD_ROLE_BACKEND)
+		backend_status(d, buf, sizeof(buf));
+	else
+		lb_status(d, buf, sizeof(buf));
+	sd_notifyf(0, "STATUS=config generation %lu: %s%s", d->generation,
+		   buf, d->last_ok ? "" : "; last reload failed");
+}
+
+/*
+ * Reload: parse and validate into a fresh config; on any error keep the
+ * running state untouched and say why, each problem as file:line:
+ * setting: message.
+ */
+static int daemon_reload(struct lbd_daemon *d)
+{
+	struct config_diag diag = { 0 };
+	struct lbd_config *c = NULL;
+	struct timespec t0;
+	size_t i;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	d->reloads++;
+	sd_notifyf(0, "RELOADING=1\nSTATUS=reloading %s", d->config_path);
+	err = config_load(d->config_path, &c, &diag);
+	if (!err && c->role != d->cfg->role) {
+		diag_pushf(&diag, "%s: role: cannot change while lbd runs",
+			   d->config_path);
+		err = -EINVAL;
+	}
+	if (!err)
+		err = c->role == LBD_ROLE_BACKEND ? backend_reload(d, c, &diag)
+						  : lb_reload(d, c, &diag);
+	d->last_ms = ms_since(&t0);
+	if (err) {
+		if (!diag.n)
+			diag_pushf(&diag, "%s: %s", d->config_path,
+				   strerror(-err));
+		for (i = 0; i < diag.n; i++)
+			log_warnx("reload rejected: %s", diag.msgs[i]);
+		log_warnx("reload rejected (%zu problems); still serving "
+			  "config generation %lu",
+			  diag.n, d->generation);
+		d->reload_failures++;
+		d->last_ok = false;
+		keep_errors(d, &diag);
+		config_free(c);
+	} else {
+		config_free(d->cfg);
+		d->cfg = c;
+		d->generation++;
+		d->last_ok = true;
+		keep_errors(d, NULL);
+		log_info("config generation %lu applied in %.1f ms",
+			 d->generation, d->last_ms);
+	}
+	config_diag_free(&diag);
+	sd_notify(0, "READY=1");
+	notify_status(d);
+	return err;
+}
+
+static void watch_files(struct lbd_daemon *d);
+
+static int on_debounce(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct lbd_daemon *d = arg;
+
+	(void)s;
+	(void)usec;
+	log_info("configuration changed on disk: reloading");
+	if (daemon_reload(d) == 0)
+		watch_files(d);
+	return 0;
+}
+
+static void schedule_reload(struct lbd_daemon *d)
+{
+	uint64_t now;
+
+	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
+	if (d->debounce) {
+		sd_event_source_set_time(d->debounce,
+					 now + RELOAD_DEBOUNCE_USEC);
+		sd_event_source_set_enabled(d->debounce, SD_EVENT_ONESHOT);
+		return;
+	}
+	sd_event_add_time(d->ev, &d->debounce, CLOCK_MONOTONIC,
+			  now + RELOAD_DEBOUNCE_USEC, 0, on_debounce, d);
+}
+
+static int on_config_dir(sd_event_source *s, const struct inotify_event *ev,
+			 void *arg)
+{
+	struct lbd_daemon *d = arg;
+	char copy[PATH_MAX];
+	const char *base;
+
+	(void)s;
+	snprintf(copy, sizeof(copy), "%s", d->config_path);
+	base = basename(copy);
+	if (ev->len && !strcmp(ev->name, base))
+		schedule_reload(d);
+	return 0;
+}
+
+static int on_include_dir(sd_event_source *s, const struct inotify_event *ev,
+			  void *arg)
+{
+	size_t len = ev->len ? strlen(ev->name) : 0;
+
+	(void)s;
+	if (len > 5 && !strcmp(ev->name + len - 5, ".conf"))
+		schedule_reload(arg);
+	return 0;
+}
+
+#define WATCH_MASK                                                            \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE)
+
+/* Watches the config's directory (editors replace files by rename) and
+ * the include_dir; done again after a reload that may have moved it. */
+static void watch_files(struct lbd_daemon *d)
+{
+	char copy[PATH_MAX];
+
+	d->watch_dir = sd_event_source_unref(d->watch_dir);
+	d->watch_incl = sd_event_source_unref(d->watch_incl);
+	snprintf(copy, sizeof(copy), "%s", d->config_path);
+	if (sd_event_add_inotify(d->ev, &d->watch_dir, dirname(copy),
+				 WATCH_MASK, on_config_dir, d) < 0)
+		log_warnx("cannot watch the directory of %s: reload with "
+			  "SIGHUP",
+			  d->config_path);
+	if (d->cfg->include_dir[0] &&
+	    sd_event_add_inotify(d->ev, &d->watch_incl, d->cfg->include_dir,
+				 WATCH_MASK, on_include_dir, d) < 0)
+		log_warnx("cannot watch %s: reload with SIGHUP",
+			  d->cfg->include_dir);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si,
+		     void *arg)
+{
+	struct lbd_daemon *d = arg;
+
+	(void)s;
+	(void)si;
+	log_info("SIGHUP: reloading %s", d->config_path);
+	if (daemon_reload(d) == 0)
+		watch_files(d);
+	return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
+		      void *arg)
+{
+	struct lbd_daemon *d = arg;
+
+	log_info("%s: stopping; the datapath stays in place and serving",
+		 strsignal((int)si->ssi_signo));
+	sd_notify(0, "STOPPING=1");
+	sd_event_exit(d->ev, 0);
+	(void)s;
+	return 0;
+}
+
+/* Loads a config for the one-shot modes, printing every problem. */
+static struct lbd_config *load_or_report(const char *path)
+{
+	struct config_diag diag = { 0 };
+	struct lbd_config *c = NULL;
+	size_t i;
+	int err = config_load(path, &c, &diag);
+
+	for (i = 0; i < diag.n; i++)
+		fprintf(stderr, "%s\n", diag.msgs[i]);
+	config_diag_free(&diag);
+	if (err) {
+		fprintf(stderr, "%s: invalid\n", path);
+		return NULL;
+	}
+	return c;
+}
+
+int daemon_run(const char *config_path)
+{
+	struct lbd_daemon d = { .config_path = config_path, .last_ok = true };
+	sigset_t mask;
+	int err;
+
+	log_route_libbpf();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &d.started);
+
+	d.cfg = load_or_report(config_path);
+	if (!d.cfg) {
+		sd_notify(0, "STATUS=invalid configuration");
+		return 1;
+	}
+	err = d.cfg->role == LBD_ROLE_BACKEND ? backend_start(&d)
+					       : lb_start(&d);
+	if (err) {
+		log_warnx("not starting: %s", strerror(-err));
+		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d",
+			   strerror(-err), -err);
+		return 1;
+	}
+	d.generation = 1;
+	d.last_ms = ms_since(&d.started);
+
+	err = sd_event_default(&d.ev);
+	if (err < 0)
+		fatalx("sd_event_default: %s", strerror(-err));
+	sd_event_add_signal(d.ev, NULL, SIGHUP, on_sighup, &d);
+	sd_event_add_signal(d.ev, NULL, SIGTERM, on_sigterm, &d);
+	sd_event_add_signal(d.ev, NULL, SIGINT, on_sigterm, &d);
+	/* pings systemd's watchdog from the loop when WATCHDOG_USEC is set:
+	 * a stuck loop is a dead lbd */
+	sd_event_set_watchdog(d.ev, true);
+	watch_files(&d);
+
+	sd_notify(0, "READY=1");
+	notify_status(&d);
+	log_info("lbd ready (%s role): config generation %lu",
+		 d.cfg->role == LBD_ROLE_BACKEND ? "backend" : "lb",
+		 d.generation);
+	err = sd_event_loop(d.ev);
+
+	d.debounce = sd_event_source_unref(d.debounce);
+	d.watch_dir = sd_event_source_unref(d.watch_dir);
+	d.watch_incl = sd_event_source_unref(d.watch_incl);
+	if (d.cfg->role == LBD_ROLE_BACKEND)
+		backend_stop(&d);
+	else
+		lb_stop(&d);
+	sd_event_unref(d.ev);
+	keep_errors(&d, NULL);
+	config_free(d.cfg);
+	return err < 0 ? 1 : 0;
+}
+
+int daemon_check(const char *config_path)
+{
+	struct lbd_config *c = load_or_report(config_path);
+	int r;
+
+	if (!c)
+		return 1;
+	r = c->role == LBD_ROLE_BACKEND ? backend_check(c, config_path)
+					: lb_check(c, config_path);
+	config_free(c);
+	return r;
+}
+
+int daemon_cleanup(const char *config_path)
+{
+	struct lbd_config *c = load_or_report(config_path);
+	int r;
+
+	if (!c)
+		return 1;
+	r = c->role == LBD_ROLE_BACKEND ? backend_cleanup(c) : lb_cleanup(c);
+	config_free(c);
+	return r;
+}

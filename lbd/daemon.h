@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The lbd daemon: one event loop (sd-event) for both roles. The loop owns
+ * signals, file watching, reload bookkeeping and systemd notification;
+ * the roles own their datapath:
+ *   lb.c       role "lb": the XDP program on the LB host's edge NIC
+ *   backend.c  role "backend": the tc companion on a backend
+ */
+#ifndef LBD_DAEMON_H
+#define LBD_DAEMON_H
+
+#include <stdbool.h>
+#include <time.h>
+#include <systemd/sd-event.h>
+
+#include "attach.h"
+#include "config.h"
+#include "datapath.h"
+#include "state.h"
+
+struct tc_backend;
+
+struct lbd_daemon {
+	sd_event *ev;
+	const char *config_path;
+	struct lbd_config *cfg; /* the applied config */
+	unsigned long generation; /* successful applies */
+	unsigned long reloads, reload_failures;
+	struct timespec started;
+	/* the last reload attempt */
+	bool last_ok;
+	char **last_errors;
+	size_t n_last_errors;
+	double last_ms;
+	/* file watching */
+	sd_event_source *watch_dir, *watch_incl, *debounce;
+
+	/* role "lb" */
+	struct lbd_dp *dp;
+	struct lbd_state st;
+	int ifindex;
+	struct xdp_attachment att;
+	struct lbd_conf_addr *nh_done; /* backends whose next hop is managed */
+	size_t n_nh_done;
+
+	/* role "backend" */
+	struct tc_backend *be;
+	int be_ifindex;
+};
+
+/* Runs lbd with config_path until SIGTERM/SIGINT; returns the exit
+ * status. The datapath stays in place when lbd stops: a restarted lbd
+ * adopts it without dropping a flow; lbd --cleanup removes it. */
+int daemon_run(const char *config_path);
+
+/* lbd --check: validates and prints the plan against the running
+ * datapath (its pinned maps), else against nothing. */
+int daemon_check(const char *config_path);
+
+/* lbd --cleanup: detaches and unpins everything of the config's
+ * instance. */
+int daemon_cleanup(const char *config_path);
+
+/* Adds a message to a diagnostics list (reload problems). */
+void diag_pushf(struct config_diag *diag, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Role "lb" (lb.c). start: from d->cfg; reload: apply c, or leave
+ * everything as it is and explain in diag. */
+int lb_start(struct lbd_daemon *d);
+int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
+	      struct config_diag *diag);
+void lb_stop(struct lbd_daemon *d);
+int lb_check(const struct lbd_config *c, const char *path);
+int lb_cleanup(const struct lbd_config *c);
+/* STATUS= text for systemd */
+void lb_status(const struct lbd_daemon *d, char *buf, size_t len);
+
+/* Role "backend" (backend.c), the same shape. */
+int backend_start(struct lbd_daemon *d);
+int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
+		   struct config_diag *diag);
+void backend_stop(struct lbd_daemon *d);
+int backend_check(const struct lbd_config *c, const char *path);
+int backend_cleanup(const struct lbd_config *c);
+void backend_status(const struct lbd_daemon *d, char *buf, size_t len);
+
+#endif /* LBD_DAEMON_H */

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Role "lb": the XDP program on the LB host's edge NIC, its pinned maps,
+ * and the config applied to them as a difference.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bpffs.h"
+#include "daemon.h"
+#include "log.h"
+#include "netlink.h"
+
+/* A plan longer than this is logged as its first lines and a count. */
+#define PLAN_LOG_MAX 40
+
+struct plan_log {
+	unsigned int n;
+};
+
+static void plan_to_log(void *arg, const char *line)
+{
+	struct plan_log *pl = arg;
+
+	if (pl->n++ < PLAN_LOG_MAX)
+		log_info("%s", line);
+}
+
+static void plan_to_stdout(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+static size_t count_backends(const struct lbd_state *st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->n_svc; i++)
+		n += st->svc[i].n_be;
+	return n;
+}
+
+void lb_status(const struct lbd_daemon *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%zu services, %zu backends on %s",
+		 d->st.n_svc, count_backends(&d->st), d->cfg->dp.interface);
+}
+
+static void log_apply(const struct apply_result *r, const struct plan_log *pl)
+{
+	if (pl->n > PLAN_LOG_MAX)
+		log_info("... and %u more changes", pl->n - PLAN_LOG_MAX);
+	log_info("applied: services +%u -%u ~%u, backends +%u -%u ~%u, "
+		 "%u tables (%.1f ms building them), %lu map writes",
+		 r->svc_added, r->svc_removed, r->svc_changed, r->be_added,
+		 r->be_removed, r->be_changed, r->tables, r->maglev_ms,
+		 r->writes);
+}
+
+/* What a reload cannot change without losing the maps' contents. */
+static int check_immutable(const struct lbd_config *old,
+			   const struct lbd_config *c, struct config_diag *diag)
+{
+	const struct lbd_conf_datapath *o = &old->dp, *n = &c->dp;
+	const struct {
+		const char *name;
+		__u32 was, is;
+	} sizes[] = {
+		{ "conntrack_entries", o->conntrack_entries,
+		  n->conntrack_entries },
+		{ "max_services", o->max_services, n->max_services },
+		{ "max_backends", o->max_backends, n->max_backends },
+		{ "max_vips", o->max_vips, n->max_vips },
+	};
+	size_t i, before = diag->n;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (sizes[i].was != sizes[i].is)
+			diag_pushf(diag,
+				   "%s: datapath.%s: %u -> %u cannot change "
+				   "while lbd runs (the map holds live state); "
+				   "restart lbd after lbd --cleanup",
+				   c->files[0], sizes[i].name, sizes[i].was,
+				   sizes[i].is);
+	if (strcmp(o->pin_path, n->pin_path))
+		diag_pushf(diag,
+			   "%s: datapath.pin_path: cannot change while lbd "
+			   "runs",
+			   c->files[0]);
+	return diag->n > before ? -EINVAL : 0;
+}
+
+static int setup_tx_ports(struct lbd_daemon *d, const struct lbd_config *c,
+			  struct config_diag *diag)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < c->dp.n_egress; i++) {
+		unsigned int ifx = if_nametoindex(c->dp.egress[i]);
+
+		if (!ifx) {
+			diag_pushf(diag,
+				   "%s: datapath.egress_interfaces: no "
+				   "interface %s",
+				   c->files[0], c->dp.egress[i]);
+			return -ENODEV;
+		}
+		err = xdp_enable_forwarding(c->dp.egress[i]);
+		if (!err)
+			err = dp_tx_port_put(d->dp, ifx);
+		if (err) {
+			diag_pushf(diag, "egress interface %s: %s",
+				   c->dp.egress[i], strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int attach(struct lbd_daemon *d, const struct lbd_config *c,
+		  struct config_diag *diag)
+{
+	int err;
+
+	d->ifindex = (int)if_nametoindex(c->dp.interface);
+	if (!d->ifindex) {
+		diag_pushf(diag, "%s: datapath.interface: no interface \"%s\"",
+			   c->files[0], c->dp.interface);
+		return -ENODEV;
+	}
+	err = xdp_enable_forwarding(c->dp.interface);
+	if (err) {
+		diag_pushf(diag, "enabling forwarding on %s: %s",
+			   c->dp.interface, strerror(-err));
+		return err;
+	}
+	err = xdp_lbd_attach(d->ifindex, dp_prog_fd(d->dp), c->dp.xdp_mode,
+			     &d->att);
+	if (err) {
+		diag_pushf(diag, "attaching XDP to %s: %s", c->dp.interface,
+			   strerror(-err));
+		return err;
+	}
+	log_info("XDP program %u attached to %s (%s%s)", d->att.prog_id,
+		 c->dp.interface, d->att.native ? "native" : "generic",
+		 d->att.dispatcher ? ", libxdp dispatcher" : "");
+	return 0;
+}
+
+static int addr_cmp(const void *a, const void *b)
+{
+	const struct lbd_conf_addr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(&x->addr, &y->addr, sizeof(x->addr));
+}
+
+/*
+ * Keeps the next hop of every backend resolved. The XDP program finds the
+ * next hop's MAC in the kernel's neighbour table; an entry nothing else
+ * made (an IPv6 router the LB host never spoke to) would leave packets
+ * passed to the kernel, unforwarded. Managed entries are resolved and kept
+ * resolved by the kernel. Each backend address is looked at once.
+ */
+static void resolve_nexthops(struct lbd_daemon *d)
+{
+	struct lbd_conf_addr *all;
+	unsigned int added = 0;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < d->st.n_svc; i++)
+		n += d->st.svc[i].n_be;
+	all = malloc((n ? n : 1) * sizeof(*all));
+	if (!all)
+		return;
+	n = 0;
+	for (i = 0; i < d->st.n_svc; i++)
+		for (j = 0; j < d->st.svc[i].n_be; j++)
+			all[n++] = d->st.svc[i].be[j].addr;
+	qsort(all, n, sizeof(*all), addr_cmp);
+	for (i = 0, j = 0; i < n; i++)
+		if (!j || addr_cmp(&all[j - 1], &all[i]))
+			all[j++] = all[i];
+	n = j;
+	for (i = 0; i < n; i++) {
+		union lbd_addr nh;
+		int ifx;
+
+		if (bsearch(&all[i], d->nh_done, d->n_nh_done, sizeof(*all),
+			    addr_cmp))
+			continue;
+		if (nl_nexthop(all[i].family, &all[i].addr, &nh, &ifx) == 0 &&
+		    nl_neigh_managed(ifx, all[i].family, &nh) == 0)
+			added++;
+	}
+	free(d->nh_done);
+	d->nh_done = all;
+	d->n_nh_done = n;
+	if (added)
+		log_debug("%u backends' next hops made managed neighbours",
+			  added);
+}
+
+int lb_start(struct lbd_daemon *d)
+{
+	struct config_diag diag = { 0 };
+	struct lbd_config *c = d->cfg;
+	struct plan_log pl = { 0 };
+	struct lbd_dp_opts o;
+	struct apply_result r;
+	size_t i;
+	int err;
+
+	err = bpffs_ensure(c->dp.pin_path);
+	if (err)
+		return err;
+	state_dp_opts(c, &o);
+	err = dp_open(&o, &d->dp);
+	if (err)
+		return err;
+	err = state_init(&d->st, o.max_services, o.max_backends);
+	if (err)
+		return err;
+	if (dp_adopted(d->dp)) {
+		err = state_adopt(&d->st, d->dp, c->dp.maglev_table_size,
+				  c->dp.hash_seed);
+		if (err) {
+			log_warnx("reading the pinned state under %s: %s",
+				  c->dp.pin_path, strerror(-err));
+			return err;
+		}
+		log_info("adopted the datapath pinned under %s: %zu services, "
+			 "%zu backends",
+			 c->dp.pin_path, d->st.n_svc, count_backends(&d->st));
+	}
+	err = setup_tx_ports(d, c, &diag);
+	if (!err) {
+		err = state_apply(&d->st, d->dp, c, plan_to_log, &pl, &r);
+		if (!err)
+			log_apply(&r, &pl);
+	}
+	if (!err)
+		resolve_nexthops(d);
+	/* attach last: the new program starts on complete maps */
+	if (!err)
+		err = attach(d, c, &diag);
+	for (i = 0; i < diag.n; i++)
+		log_warnx("%s", diag.msgs[i]);
+	config_diag_free(&diag);
+	return err;
+}
+
+/*
+ * A change of load-time knobs (seed, encap source, timeouts) or of the
+ * interface loads a new program on the same maps and swaps it in; then
+ * only the difference of the services is written.
+ */
+int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
+	      struct config_diag *diag)
+{
+	struct plan_log pl = { 0 };
+	struct lbd_dp_opts want;
+	struct apply_result r;
+	struct lbd_dp *ndp;
+	int err;
+
+	err = check_immutable(d->cfg, c, diag);
+	if (err)
+		return err;
+	state_dp_opts(c, &want);
+	if (memcmp(&want.knobs, &dp_opts(d->dp)->knobs, sizeof(want.knobs)) ||
+	    strcmp(c->dp.interface, d->cfg->dp.interface) ||
+	    c->dp.xdp_mode != d->cfg->dp.xdp_mode) {
+		log_info("datapath settings changed: loading a new program on "
+			 "the same maps");
+		err = dp_open(&want, &ndp);
+		if (err) {
+			diag_pushf(diag, "loading the new program: %s",
+				   strerror(-err));
+			return err;
+		}
+		if (strcmp(c->dp.interface, d->cfg->dp.interface))
+			xdp_lbd_detach(d->ifindex);
+		dp_close(d->dp);
+		d->dp = ndp;
+		err = attach(d, c, diag);
+		if (err)
+			return err;
+	}
+	err = setup_tx_ports(d, c, diag);
+	if (err)
+		return err;
+	err = state_apply(&d->st, d->dp, c, plan_to_log, &pl, &r);
+	if (err) {
+		diag_pushf(diag, "applying: %s", strerror(-err));
+		return err;
+	}
+	log_apply(&r, &pl);
+	resolve_nexthops(d);
+	return 0;
+}
+
+void lb_stop(struct lbd_daemon *d)
+{
+	free(d->nh_done);
+	d->nh_done = NULL;
+	state_free(&d->st);
+	dp_close(d->dp);
+	d->dp = NULL;
+}
+
+int lb_check(const struct lbd_config *c, const char *path)
+{
+	struct lbd_dp *dp = NULL;
+	struct lbd_state st;
+	struct apply_result r;
+	int err;
+
+	err = state_init(&st, c->dp.max_services, c->dp.max_backends);
+	if (err)
+		goto out;
+	if (dp_open_pinned(c->dp.pin_path, &dp) == 0) {
+		err = state_adopt(&st, dp, c->dp.maglev_table_size,
+				  c->dp.hash_seed);
+		if (err)
+			goto out;
+		printf("plan against the running datapath under %s:\n",
+		       c->dp.pin_path);
+	} else {
+		printf("plan against an empty datapath (nothing pinned under "
+		       "%s):\n",
+		       c->dp.pin_path);
+	}
+	err = state_apply(&st, NULL, c, plan_to_stdout, NULL, &r);
+	if (!err)
+		printf("%s: valid; services +%u -%u ~%u, backends +%u -%u ~%u\n",
+		       path, r.svc_added, r.svc_removed, r.svc_changed,
+		       r.be_added, r.be_removed, r.be_changed);
+out:
+	state_free(&st);
+	dp_close(dp);
+	if (err) {
+		fprintf(stderr, "%s: %s\n", path, strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+int lb_cleanup(const struct lbd_config *c)
+{
+	int err = 0, ifindex = (int)if_nametoindex(c->dp.interface);
+
+	if (ifindex) {
+		err = xdp_lbd_detach(ifindex);
+		if (err)
+			log_warnx("detaching from %s: %s", c->dp.interface,
+				  strerror(-err));
+		else
+			log_info("detached from %s", c->dp.interface);
+	}
+	if (!err) {
+		err = dp_unpin_all(c->dp.pin_path);
+		if (!err)
+			log_info("unpinned everything under %s",
+				 c->dp.pin_path);
+	}
+	return err ? 1 : 0;
+}

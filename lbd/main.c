@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* lbd: the L4 load balancer daemon. See lbd(8). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: lbd [-v] [-c FILE]          run the load balancer\n"
+		"       lbd --check [-c FILE]       validate and print the plan\n"
+		"       lbd --cleanup [-c FILE]     detach and unpin everything\n"
+		"  -c, --config FILE   configuration (default %s)\n"
+		"  -v, --verbose       more logging (twice: libbpf's too)\n"
+		"  -V, --version       print the version\n",
+		LBD_DEFAULT_CONFIG);
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "cleanup", no_argument, NULL, 'x' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *config = LBD_DEFAULT_CONFIG;
+	int c, verbose = 0, mode = 0;
+
+	while ((c = getopt_long(argc, argv, "c:vVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+		case 'x':
+			mode = c;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("lbd %s\n", LBD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("lbd", verbose);
+	if (mode == 'k')
+		return daemon_check(config);
+	if (mode == 'x')
+		return daemon_cleanup(config);
+	return daemon_run(config);
+}
