@@ -88,6 +88,11 @@ up_once() {
 	for h in $(hosts); do
 		ip netns add "$(ns "$h")"
 		ip -n "$(ns "$h")" link set lo up
+		# No duplicate address detection in a lab with no duplicates:
+		# tentative link-local addresses would hold up the first
+		# neighbour discovery for a second.
+		nsysctl "$h" net.ipv6.conf.all.accept_dad=0
+		nsysctl "$h" net.ipv6.conf.default.accept_dad=0
 	done
 
 	local r
@@ -107,9 +112,13 @@ up_once() {
 	nsx client ip addr add 2001:db8:c::2/64 dev eth0 nodad
 	nsx client ip route add default via 192.0.2.1
 	nsx client ip -6 route add default via 2001:db8:c::1
+	# A real NIC puts full checksums on the wire; a veth with TX offload
+	# leaves partial ones that only its peer's stack understands, and the
+	# LB forwards them to another host. The client computes its own.
+	nsx client ethtool -K eth0 tx off >/dev/null
 
 	# LB segment
-	ip -n "$r" link add br-lb type bridge
+	ip -n "$r" link add br-lb type bridge forward_delay 0
 	ip -n "$r" link set br-lb up
 	ip -n "$r" addr add 198.18.0.1/24 dev br-lb
 	ip -n "$r" addr add 2001:db8::1/64 dev br-lb nodad
@@ -126,7 +135,7 @@ up_once() {
 	done
 
 	# server segment
-	ip -n "$r" link add br-srv type bridge
+	ip -n "$r" link add br-srv type bridge forward_delay 0
 	ip -n "$r" link set br-srv up
 	ip -n "$r" addr add 198.18.1.1/24 dev br-srv
 	ip -n "$r" addr add 2001:db8:1::1/64 dev br-srv nodad

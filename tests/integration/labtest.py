@@ -1,0 +1,342 @@
+"""The integration tests' harness: the lab (tests/lab/lab.sh), lbd in it,
+the backends' servers, traffic from the client, and clean-up on every exit.
+
+A test is a script that does
+
+    with Lab("name") as lab:
+        ...
+
+The lab is brought down when the block ends, however it ends (failure,
+exception, SIGTERM from ctest's timeout). Waits are bounded conditions
+(wait_until), never sleeps standing in for synchronisation.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE = os.environ.get(
+    "LBD_SOURCE", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD = os.environ.get("LBD_BUILD", os.path.join(SOURCE, "build"))
+LAB = os.path.join(SOURCE, "tests", "lab", "lab.sh")
+LBD = os.path.join(BUILD, "bin", "lbd")
+LBCTL = os.path.join(BUILD, "bin", "lbctl")
+SERVER = os.path.join(SOURCE, "tests", "lab", "server.py")
+CLIENT = os.path.join(SOURCE, "tests", "lab", "client.py")
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def wait_until(cond, timeout, what, interval=0.05):
+    """Polls cond() until it returns a true value, at most timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TestFailure(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class Notify:
+    """A NOTIFY_SOCKET, as systemd gives a Type=notify service."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.messages = []
+
+    def poll(self):
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.messages.append(self.sock.recv(4096).decode())
+        except BlockingIOError:
+            pass
+        return self.messages
+
+    def wait(self, needle, timeout, after=0):
+        """Waits for a message (after the first `after` ones) holding
+        needle; returns its index."""
+        def found():
+            for i, m in enumerate(self.poll()[after:], after):
+                if needle in m.split("\n"):
+                    return i + 1
+            return None
+        return wait_until(found, timeout, f"sd_notify {needle}") - 1
+
+    def close(self):
+        self.sock.close()
+
+
+class Lbd:
+    """One lbd process in a lab host, with its config and log."""
+
+    def __init__(self, lab, host, conf, name=None):
+        self.lab = lab
+        self.host = host
+        self.name = name or host
+        self.conf = lab.write(f"{self.name}.conf", conf)
+        self.log = os.path.join(lab.path, f"{self.name}.log")
+        self.proc = None
+        self.notify = None
+
+    def start(self, timeout=30, args=()):
+        if self.notify:
+            self.notify.close()
+        npath = os.path.join(self.lab.path, f"{self.name}.notify")
+        if os.path.exists(npath):
+            os.unlink(npath)
+        self.notify = Notify(npath)
+        env = dict(os.environ, NOTIFY_SOCKET=npath)
+        self.proc = self.lab.spawn(self.host, [LBD, "-c", self.conf, *args],
+                                   log=self.log, env=env)
+        try:
+            self.notify.wait("READY=1", timeout)
+        except TestFailure:
+            raise TestFailure(f"lbd on {self.host} did not get ready:\n"
+                              + self.read_log())
+        return self
+
+    def write_conf(self, conf):
+        self.lab.write(f"{self.name}.conf", conf)
+
+    def reload(self, timeout=30):
+        """SIGHUP, and waits until lbd says it is ready again."""
+        n = len(self.notify.poll())
+        self.proc.send_signal(signal.SIGHUP)
+        return self.notify.wait("READY=1", timeout, after=n)
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def read_log(self):
+        with open(self.log) as f:
+            return f.read()
+
+
+class Lab:
+    """A lab of its own: the prefix makes it independent of other runs."""
+
+    def __init__(self, name, backends=2, lbs=1):
+        base = os.environ.get("LAB_PREFIX_BASE", "it")
+        self.prefix = f"{base}-{name}"
+        self.env = dict(os.environ, LAB_PREFIX=self.prefix,
+                        LAB_BACKENDS=str(backends), LAB_LBS=str(lbs),
+                        LBD_BUILD=BUILD)
+        self.backends = backends
+        self.lbs = lbs
+        self.procs = []
+        self.path = None
+
+    def __enter__(self):
+        signal.signal(signal.SIGTERM, _sigterm)
+        subprocess.run([LAB, "down"], env=self.env, check=True)
+        subprocess.run([LAB, "up"], env=self.env, check=True)
+        self.path = subprocess.run([LAB, "path"], env=self.env, check=True,
+                                   capture_output=True, text=True).stdout.strip()
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        subprocess.run([LAB, "down"], env=self.env)
+        return False
+
+    def ns(self, host):
+        return f"{self.prefix}-{host}"
+
+    def write(self, name, text):
+        path = os.path.join(self.path, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def pin_path(self, host):
+        return os.path.join(self.path, "bpf", host)
+
+    def exec(self, host, cmd, check=True, timeout=120, input=None):
+        r = subprocess.run(["ip", "netns", "exec", self.ns(host), *cmd],
+                           capture_output=True, text=True, timeout=timeout,
+                           input=input)
+        if check and r.returncode != 0:
+            raise TestFailure(f"{host}: {' '.join(cmd)} failed "
+                              f"({r.returncode}):\n{r.stdout}{r.stderr}")
+        return r
+
+    def spawn(self, host, cmd, log=None, env=None):
+        out = open(log, "w") if log else subprocess.DEVNULL
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns(host), *cmd],
+                             stdout=out, stderr=subprocess.STDOUT, env=env)
+        self.procs.append(p)
+        return p
+
+    # -- the pieces most tests need ------------------------------------
+
+    def lb_conf(self, services, lb=1, extra=""):
+        """An LB config for lbK with the given services text."""
+        return f"""
+datapath = {{
+  interface = "eth0";
+  encap_source_v4 = "198.18.0.{lb * 10}";
+  encap_source_v6 = "2001:db8::{lb * 10}";
+  maglev_table_size = 1021;
+  conntrack_entries = 65536;
+  max_services = 1024;
+  max_backends = 8192;
+  pin_path = "{self.pin_path(f'lb{lb}')}";
+  {extra}
+}};
+services = (
+{services}
+);
+"""
+
+    def backend_conf(self, i, vips=("203.0.113.10", "2001:db8:f::10")):
+        sources = ", ".join(f'"198.18.0.{k * 10}", "2001:db8::{k * 10}"'
+                            for k in range(1, self.lbs + 1))
+        v = ", ".join(f'"{x}"' for x in vips)
+        return f"""
+role = "backend";
+backend_node = {{
+  interface = "eth0";
+  lb_sources = ({sources});
+  vips = ({v});
+}};
+datapath = {{ pin_path = "{self.pin_path(f'backend{i}')}"; }};
+"""
+
+    def start_backends(self, vips=("203.0.113.10", "2001:db8:f::10"),
+                       http=(80, 8080), udp=(30053, 30054), echo=(7, 7007),
+                       companion=True):
+        """lbd (backend role) and the servers on every backend."""
+        self.backend_lbd = []
+        for i in range(1, self.backends + 1):
+            if companion:
+                self.backend_lbd.append(
+                    Lbd(self, f"backend{i}", self.backend_conf(i, vips)).start())
+            args = [sys.executable, SERVER, f"backend{i}"]
+            for p in http:
+                args += ["--http", str(p)]
+            for p in udp:
+                args += ["--udp", str(p)]
+            for p in echo:
+                args += ["--echo", str(p)]
+            log = os.path.join(self.path, f"server{i}.log")
+            self.spawn(f"backend{i}", args, log=log)
+            wait_until(lambda: open(log).read().startswith("ready"), 10,
+                       f"server on backend{i}")
+
+    def client(self, *args, timeout=300):
+        """Runs the traffic client in the client namespace; its JSON."""
+        r = self.exec("client", [sys.executable, CLIENT, *args],
+                      timeout=timeout)
+        return json.loads(r.stdout)
+
+
+def run(test):
+    """Runs a test function, printing a clear verdict; exit status 0/1."""
+    name = os.path.basename(sys.argv[0])
+    try:
+        test()
+    except TestFailure as e:
+        print(f"FAIL {name}: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(f"PASS {name}")
+
+
+class Holder:
+    """Long-lived echo connections from the client (client.py hold)."""
+
+    def __init__(self, lab, addr, port):
+        self.p = subprocess.Popen(
+            ["ip", "netns", "exec", lab.ns("client"), sys.executable, CLIENT,
+             "hold", addr, str(port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        lab.procs.append(self.p)
+
+    def cmd(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+        out = self.p.stdout.readline()
+        if not out:
+            raise TestFailure(f"holder died on {line!r}")
+        return json.loads(out)
+
+    def open(self, n):
+        return self.cmd(f"open {n}")
+
+    def ping(self):
+        return self.cmd("ping")["answers"]
+
+
+def svc(name, vip, port, backends, proto="tcp", fwd="ipip", extra=""):
+    """A service entry for lb_conf; backends: [(addr, port), ...]."""
+    bl = ", ".join(f'{{ address = "{a}"; port = {p}; }}' for a, p in backends)
+    return (f'  {{ name = "{name}"; vip = "{vip}"; port = {port}; '
+            f'protocol = "{proto}"; forwarding = "{fwd}"; {extra}'
+            f'backends = ( {bl} ); }}')
+
+
+BE4 = ["198.18.1.11", "198.18.1.12", "198.18.1.13", "198.18.1.14"]
+BE6 = ["2001:db8:1::11", "2001:db8:1::12", "2001:db8:1::13",
+       "2001:db8:1::14"]
+
+
+def reason_index(label):
+    """Index of a drop/event reason by its label, from the one shared
+    header that defines them (include/lbd/shared.h)."""
+    import re
+    with open(os.path.join(SOURCE, "include", "lbd", "shared.h")) as f:
+        labels = re.findall(r'X\(LBD_\w+,\s*"(\w+)"', f.read())
+    return labels.index(label)
+
+
+def bpf_counter(lab, host, pinned, label):
+    """A per-CPU reason counter from a pinned stats map, summed."""
+    r = lab.exec(host, ["bpftool", "-j", "map", "lookup", "pinned", pinned,
+                        "key", *str(reason_index(label)).split(), "0", "0",
+                        "0"])
+    d = json.loads(r.stdout)
+    # struct lbd_counter: __u64 packets first, little-endian bytes
+    return sum(int.from_bytes(bytes(int(b, 16) for b in v["value"][:8]),
+                              "little") for v in d["values"])
+
+
+def snmp(lab, host):
+    """The kernel's /proc/net/snmp counters of a lab host, by name."""
+    out = lab.exec(host, ["cat", "/proc/net/snmp"]).stdout.splitlines()
+    counters = {}
+    for names, values in zip(out[::2], out[1::2]):
+        proto = names.split(":")[0]
+        for n, v in zip(names.split()[1:], values.split()[1:]):
+            counters[proto + n] = int(v)
+    return counters
