@@ -99,7 +99,8 @@ static void check_members(struct cfg_ctx *x, const config_setting_t *g,
 }
 
 /* -EINVAL for what is no address (or a prefix where none may be),
- * -ERANGE for a prefix that leaves more than 32 host bits: the datapath
+ * -ERANGE for a prefix that leaves more than LBD_ENCAP_MAX_HOSTBITS host
+ * bits, -EDOM for a prefix with host bits set: the datapath
  * fills them from a 32-bit flow hash. */
 static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
 {
@@ -129,9 +130,18 @@ static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
 
 		if (!prefix_ok || !*slash || *end || len < 0 || len > max)
 			return -EINVAL;
-		if (len < max - 32)
+		if (len < max - LBD_ENCAP_MAX_HOSTBITS)
 			return -ERANGE;
 		a->prefixlen = (__u8)len;
+		/* the datapath ORs hash bits into the host part */
+		if (len < max) {
+			__u32 last = ntohl(a->addr.v6[max / 32 - 1]);
+
+			if (max == 32)
+				last = ntohl(a->addr.v4);
+			if (last & ((1u << (max - len)) - 1))
+				return -EDOM;
+		}
 	}
 	return 0;
 }
@@ -290,9 +300,16 @@ static int get_addr(struct cfg_ctx *x, const config_setting_t *g,
 		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
 		if (r == -ERANGE)
 			cfg_err(x, s, p,
-				"\"%s\": the prefix may leave at most 32 host "
+				"\"%s\": the prefix may leave at most %d host "
 				"bits (/%d or longer)",
-				v, out->family == LBD_AF_INET6 ? 96 : 0);
+				v, LBD_ENCAP_MAX_HOSTBITS,
+				(out->family == LBD_AF_INET6 ? 128 : 32) -
+					LBD_ENCAP_MAX_HOSTBITS);
+		else if (r == -EDOM)
+			cfg_err(x, s, p,
+				"\"%s\": host bits set; give the prefix "
+				"itself",
+				v);
 		else
 			cfg_err(x, s, p, "\"%s\" is not an IP address%s", v,
 				prefix_ok ? " or prefix" : "");

@@ -523,7 +523,7 @@ static int change_service(struct apply_ctx *x, struct st_service *old,
 	}
 
 	if (s->fwd != old->fwd || s->flags != old->flags ||
-	    s->table_hash != old->table_hash || s->icmp_echo != old->icmp_echo) {
+	    s->table_hash != old->table_hash) {
 		if (s->fwd != old->fwd || s->flags != old->flags)
 			plan_line(x->plan, x->plan_arg,
 				  "~ service %s %s -> %s%s", sb,
@@ -578,12 +578,22 @@ static int vip_cmp(const struct vip_ent *a, const struct vip_ent *b)
 	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
 }
 
+static const char *vip_str(const struct vip_ent *v, char *buf, size_t len)
+{
+	inet_ntop(v->family == LBD_AF_INET ? AF_INET : AF_INET6, &v->addr, buf,
+		  (socklen_t)len);
+	return buf;
+}
+
 /* pass 0: delete VIPs that go away (before their services);
- * pass 1: write new and changed ones (after). */
+ * pass 1: write new and changed ones (after). Only pass 1 reports: a
+ * VIP's own setting is whether it answers echo requests, which is on
+ * when any of its services asks for it. */
 static int apply_vips(struct apply_ctx *x, const struct vip_ent *ov,
 		      size_t on, const struct vip_ent *nv, size_t nn, int pass)
 {
 	size_t i = 0, j = 0;
+	char a[INET6_ADDRSTRLEN];
 	int err = 0;
 
 	while (!err && (i < on || j < nn)) {
@@ -594,6 +604,9 @@ static int apply_vips(struct apply_ctx *x, const struct vip_ent *ov,
 			if (pass == 0 && x->dp)
 				err = dp_vip_del(x->dp, ov[i].family,
 						 &ov[i].addr);
+			if (pass == 1)
+				plan_line(x->plan, x->plan_arg, "- vip %s",
+					  vip_str(&ov[i], a, sizeof(a)));
 			i++;
 		} else if (c > 0 || ov[i].flags != nv[j].flags ||
 			   ov[i].services != nv[j].services) {
@@ -603,6 +616,23 @@ static int apply_vips(struct apply_ctx *x, const struct vip_ent *ov,
 				err = dp_vip_put(x->dp, nv[j].family,
 						 &nv[j].addr, &v);
 			}
+			if (pass == 1 && c > 0)
+				plan_line(x->plan, x->plan_arg,
+					  "+ vip %s icmp_echo %s",
+					  vip_str(&nv[j], a, sizeof(a)),
+					  nv[j].flags & LBD_VIP_F_ICMP_ECHO ?
+						  "on" :
+						  "off");
+			else if (pass == 1 && ov[i].flags != nv[j].flags)
+				plan_line(x->plan, x->plan_arg,
+					  "~ vip %s icmp_echo %s -> %s",
+					  vip_str(&nv[j], a, sizeof(a)),
+					  ov[i].flags & LBD_VIP_F_ICMP_ECHO ?
+						  "on" :
+						  "off",
+					  nv[j].flags & LBD_VIP_F_ICMP_ECHO ?
+						  "on" :
+						  "off");
 			if (c == 0)
 				i++;
 			j++;
@@ -614,21 +644,52 @@ static int apply_vips(struct apply_ctx *x, const struct vip_ent *ov,
 	return err;
 }
 
+/*
+ * Whether the ids the apply needs are there. Removed services give their
+ * ids back first (state_apply removes them before anything is added);
+ * within a changed service, new backends take ids before removed ones
+ * give theirs back, so those are not counted as free.
+ */
 static int reserve_check(const struct lbd_state *st,
 			 const struct st_service *d, size_t dn)
 {
-	size_t i, be = 0, old_be = 0;
+	size_t i = 0, j = 0, free_svc = st->n_free_svc, free_be = st->n_free_be;
+	size_t need_svc = 0, need_be = 0;
 
-	/* ids of the old state come back only as it is removed, and new
-	 * ones are taken first where a service changes: count both */
-	for (i = 0; i < dn; i++)
-		be += d[i].n_be;
-	for (i = 0; i < st->n_svc; i++)
-		old_be += st->svc[i].n_be;
-	if (dn > st->max_services ||
-	    be > st->n_free_be + old_be)
-		return -ENOSPC;
-	return 0;
+	while (i < st->n_svc || j < dn) {
+		int c = i == st->n_svc ? 1 :
+			j == dn	       ? -1 :
+					 svc_cmp(&st->svc[i], &d[j]);
+
+		if (c < 0) {
+			free_svc++;
+			free_be += st->svc[i++].n_be;
+		} else if (c > 0) {
+			need_svc++;
+			need_be += d[j++].n_be;
+		} else {
+			const struct st_service *o = &st->svc[i++];
+			const struct st_service *s = &d[j++];
+			size_t a = 0, b = 0;
+
+			while (a < o->n_be || b < s->n_be) {
+				int e = a == o->n_be ? 1 :
+					b == s->n_be ? -1 :
+						       be_cmp(&o->be[a], &s->be[b]);
+
+				if (e < 0) {
+					a++;
+				} else if (e > 0) {
+					need_be++;
+					b++;
+				} else {
+					a++;
+					b++;
+				}
+			}
+		}
+	}
+	return need_svc > free_svc || need_be > free_be ? -ENOSPC : 0;
 }
 
 int state_apply(struct lbd_state *st, struct lbd_dp *dp,
@@ -681,11 +742,22 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	nnv = vips_of(d, dn, nv);
 
 	err = apply_vips(&x, ov, nov, nv, nnv, 0);
+	/* removals first: their ids are what additions may need */
 	while (!err && (i < on || j < dn)) {
 		int c = i == on ? 1 : j == dn ? -1 : svc_cmp(&st->svc[i], &d[j]);
 
 		if (c < 0)
 			err = remove_service(&x, &st->svc[i++]);
+		else if (c > 0)
+			j++;
+		else
+			i++, j++;
+	}
+	for (i = 0, j = 0; !err && (i < on || j < dn);) {
+		int c = i == on ? 1 : j == dn ? -1 : svc_cmp(&st->svc[i], &d[j]);
+
+		if (c < 0)
+			i++;
 		else if (c > 0)
 			err = add_service(&x, &d[j++]);
 		else

@@ -247,6 +247,9 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_ratelimit) == 16, "lbd_ratelimit");
  * the skeleton before load, so the verifier prunes what is off. Changing
  * one means loading a new program and replacing the attached one.
  */
+/* An encap source prefix gives the flow hash at most this many bits. */
+#define LBD_ENCAP_MAX_HOSTBITS 16
+
 struct lbd_knobs {
 	__u32 map_abi; /* LBD_MAP_ABI */
 	__u32 hash_seed;

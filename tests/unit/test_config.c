@@ -355,13 +355,26 @@ Test(config, encap_source_that_is_no_address_is_refused)
 			     "prefix"));
 }
 
-Test(config, encap_prefix_may_leave_at_most_32_host_bits)
+Test(config, encap_prefix_may_leave_at_most_16_host_bits)
 {
 	expect_errors("datapath = { interface = \"lb0\";\n"
-		      "\tencap_source_v6 = \"2001:db8::/64\"; };\n",
-		      ERRORS("t.conf:2: datapath.encap_source_v6: "
-			     "\"2001:db8::/64\": the prefix may leave at most "
-			     "32 host bits (/96 or longer)"));
+		      "\tencap_source_v6 = \"2001:db8::/96\";\n"
+		      "\tencap_source_v4 = \"198.18.0.0/8\"; };\n",
+		      ERRORS("t.conf:3: datapath.encap_source_v4: "
+			     "\"198.18.0.0/8\": the prefix may leave at most "
+			     "16 host bits (/16 or longer)",
+			     "t.conf:2: datapath.encap_source_v6: "
+			     "\"2001:db8::/96\": the prefix may leave at most "
+			     "16 host bits (/112 or longer)"));
+}
+
+Test(config, encap_prefix_with_host_bits_set_is_refused)
+{
+	expect_errors("datapath = { interface = \"lb0\";\n"
+		      "\tencap_source_v4 = \"198.18.0.10/24\"; };\n",
+		      ERRORS("t.conf:2: datapath.encap_source_v4: "
+			     "\"198.18.0.10/24\": host bits set; give the "
+			     "prefix itself"));
 }
 
 Test(config, encap_prefix_is_read_with_its_length)
@@ -369,14 +382,14 @@ Test(config, encap_prefix_is_read_with_its_length)
 	struct lbd_config *c =
 		expect_ok("datapath = { interface = \"lb0\";\n"
 			  "\tencap_source_v4 = \"198.18.0.0/24\";\n"
-			  "\tencap_source_v6 = \"2001:db8::/96\"; };\n");
+			  "\tencap_source_v6 = \"2001:db8::/112\"; };\n");
 	struct in6_addr v6 = { .s6_addr = { 0x20, 0x01, 0x0d, 0xb8 } };
 
 	cr_assert_eq(c->dp.encap_v4.family, LBD_AF_INET);
 	cr_assert_eq(c->dp.encap_v4.prefixlen, 24);
 	cr_assert_eq(c->dp.encap_v4.addr.v4, htonl(0xc6120000));
 	cr_assert_eq(c->dp.encap_v6.family, LBD_AF_INET6);
-	cr_assert_eq(c->dp.encap_v6.prefixlen, 96);
+	cr_assert_eq(c->dp.encap_v6.prefixlen, 112);
 	cr_assert_arr_eq(&c->dp.encap_v6.addr, &v6, 16);
 	config_free(c);
 }

@@ -1,0 +1,1039 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* lbd/state: a config is diffed against the applied state and only the
+ * difference reaches the maps. Plans are checked line by line, map writes
+ * counted with dp_writes on a real program loaded without pinning, and
+ * what was written is read back from the maps. */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "datapath.h"
+#include "state.h"
+
+/* Small maps, as the datapath harness uses: each test loads quickly. */
+#define MAX_SERVICES 256
+#define MAX_BACKENDS 1024
+#define M 251 /* smallest Maglev table: tables are cheap to build */
+
+#define DATAPATH(extra)                                                        \
+	"datapath = { interface = \"lb0\"; encap_source_v4 = \"198.18.0.10\";" \
+	" encap_source_v6 = \"2001:db8::10\";" extra " };\n"
+#define DP DATAPATH(" maglev_table_size = 251;")
+
+#define LINES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NO_LINES ((const char *const[]){ NULL })
+
+static struct lbd_state st;
+static struct lbd_dp *dp;
+
+/* Every test starts from an empty state, with a fresh program (empty
+ * maps) where it needs one. */
+static void state_only(void)
+{
+	cr_assert_eq(state_init(&st, MAX_SERVICES, MAX_BACKENDS), 0);
+}
+
+static void dp_load(__u32 max_services, __u32 max_backends)
+{
+	struct lbd_dp_opts o;
+	int err;
+
+	dp_opts_default(&o);
+	o.pin_path = NULL;
+	o.max_vips = 256;
+	o.max_services = max_services;
+	o.max_backends = max_backends;
+	o.ct_entries = 4096;
+	err = dp_open(&o, &dp);
+	cr_assert_eq(err, 0, "dp_open: %s", strerror(-err));
+	cr_assert_eq(state_init(&st, max_services, max_backends), 0);
+}
+
+static void with_dp(void)
+{
+	dp_load(MAX_SERVICES, MAX_BACKENDS);
+}
+
+/* Room for 4 services and 4 backends only. */
+static void with_tiny_dp(void)
+{
+	dp_load(4, 4);
+}
+
+static void teardown(void)
+{
+	state_free(&st);
+	if (dp)
+		dp_close(dp);
+	dp = NULL;
+}
+
+/* Plan lines as state_apply reports them. */
+struct plan {
+	char **lines;
+	size_t n;
+};
+
+static void plan_add(void *arg, const char *line)
+{
+	struct plan *p = arg;
+	char **n = realloc(p->lines, (p->n + 1) * sizeof(*n));
+
+	cr_assert_not_null(n);
+	p->lines = n;
+	p->lines[p->n] = strdup(line);
+	cr_assert_not_null(p->lines[p->n]);
+	p->n++;
+}
+
+static void plan_free(struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		free(p->lines[i]);
+	free(p->lines);
+	p->lines = NULL;
+	p->n = 0;
+}
+
+/* Asserts the plan is exactly want, in order; frees it. */
+static void expect_plan(struct plan *p, const char *const *want)
+{
+	bool same = true;
+	size_t i, n = 0;
+
+	while (want[n])
+		n++;
+	if (p->n != n)
+		same = false;
+	for (i = 0; same && i < n; i++)
+		same = !strcmp(p->lines[i], want[i]);
+	if (!same) {
+		fprintf(stderr, "plan: got %zu lines:\n", p->n);
+		for (i = 0; i < p->n; i++)
+			fprintf(stderr, "  %s\n", p->lines[i]);
+		fprintf(stderr, "want:\n");
+		for (i = 0; want[i]; i++)
+			fprintf(stderr, "  %s\n", want[i]);
+	}
+	plan_free(p);
+	cr_assert(same, "the plan differs (got and want above)");
+}
+
+static struct lbd_config *load(const char *text)
+{
+	struct lbd_config *c = NULL;
+	struct config_diag d;
+	size_t i;
+	int err = config_load_string(text, "t.conf", &c, &d);
+
+	for (i = 0; i < d.n; i++)
+		fprintf(stderr, "%s\n", d.msgs[i]);
+	config_diag_free(&d);
+	cr_assert_eq(err, 0, "config rejected (messages above)");
+	return c;
+}
+
+/* Applies text to d, or with d NULL only plans it; the plan goes to p
+ * unless p is NULL. Returns state_apply's result. */
+static int apply_err(struct lbd_dp *d, const char *text, struct plan *p,
+		     struct apply_result *r)
+{
+	struct lbd_config *c = load(text);
+	int err = state_apply(&st, d, c, p ? plan_add : NULL, p, r);
+
+	config_free(c);
+	return err;
+}
+
+static struct apply_result apply(struct lbd_dp *d, const char *text,
+				 struct plan *p)
+{
+	struct apply_result r;
+	int err = apply_err(d, text, p, &r);
+
+	cr_assert_eq(err, 0, "state_apply: %s", strerror(-err));
+	return r;
+}
+
+/* The applied service at vip:port/proto, from the state. */
+static const struct st_service *svc_at(const char *vip, __u16 port, __u8 proto)
+{
+	struct lbd_svc_addr k = { .proto = proto, .port = htons(port) };
+	const struct st_service *s;
+
+	if (inet_pton(AF_INET, vip, &k.vip.v4) == 1)
+		k.family = LBD_AF_INET;
+	else
+		cr_assert_eq(inet_pton(AF_INET6, vip, &k.vip), 1, "%s", vip);
+	if (!k.family)
+		k.family = LBD_AF_INET6;
+	s = state_find(&st, &k);
+	cr_assert_not_null(s, "no service %s:%u", vip, port);
+	return s;
+}
+
+static const struct st_backend *be_at(const struct st_service *s,
+				      const char *addr, __u16 port)
+{
+	union lbd_addr a = { 0 };
+	size_t i;
+
+	if (inet_pton(AF_INET, addr, &a.v4) != 1)
+		cr_assert_eq(inet_pton(AF_INET6, addr, &a), 1, "%s", addr);
+	for (i = 0; i < s->n_be; i++)
+		if (!memcmp(&s->be[i].addr.addr, &a, sizeof(a)) &&
+		    s->be[i].port == port)
+			return &s->be[i];
+	cr_assert_fail("no backend %s:%u in %s", addr, port, s->name);
+	return NULL;
+}
+
+static struct lbd_backend be_entry(__u32 id)
+{
+	struct lbd_backend b;
+
+	cr_assert_eq(dp_backend_get(dp, id, &b), 0, "backend %u", id);
+	return b;
+}
+
+/* Slots of the service's installed table that hold backend id. */
+static unsigned int table_slots(__u32 svc_id, __u32 be_id)
+{
+	__u32 t[1031];
+	unsigned int n = 0;
+	int m = dp_maglev_get(dp, svc_id, t, 1031);
+	int i;
+
+	cr_assert_geq(m, 0, "dp_maglev_get: %s", strerror(-m));
+	for (i = 0; i < m; i++)
+		n += t[i] == be_id;
+	return n;
+}
+
+static bool vip4_present(const char *vip, struct lbd_vip *v)
+{
+	__be32 a;
+
+	cr_assert_eq(inet_pton(AF_INET, vip, &a), 1);
+	return bpf_map_lookup_elem(dp_map_fd(dp, DP_MAP_VIP4), &a, v) == 0;
+}
+
+static void expect_no_changes(const struct apply_result *r)
+{
+	cr_assert_eq(r->svc_added + r->svc_removed + r->svc_changed, 0,
+		     "services +%u -%u ~%u", r->svc_added, r->svc_removed,
+		     r->svc_changed);
+	cr_assert_eq(r->be_added + r->be_removed + r->be_changed, 0,
+		     "backends +%u -%u ~%u", r->be_added, r->be_removed,
+		     r->be_changed);
+	cr_assert_eq(r->tables, 0);
+	cr_assert_eq(r->writes, 0, "%lu map writes", r->writes);
+}
+
+/* web: 192.0.2.1:80/tcp with two backends; opts, b1 and b2 add settings
+ * to the service and to each backend */
+#define WEB(opts, b1, b2)                                          \
+	"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;" opts \
+	" backends = (\n"                                          \
+	"\t\t{ address = \"198.18.1.1\";" b1 " },\n"               \
+	"\t\t{ address = \"198.18.1.2\";" b2 " } ); }"
+#define WEB_CONF(opts, b1, b2) DP "services = (\n" WEB(opts, b1, b2) "\n);\n"
+
+/* More services, one group each. */
+#define API                                                                \
+	"\t{ name = \"api\"; vip = \"192.0.2.2\"; port = 80; backends = (" \
+	" { address = \"198.18.1.3\"; } ); }"
+#define EMPTY "\t{ name = \"empty\"; vip = \"192.0.2.9\"; port = 80; }"
+
+#define SERVICES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* A config of datapath and the services given, in that order. */
+static const char *conf_of(char *buf, size_t len, const char *datapath,
+			   const char *const *svcs)
+{
+	size_t off = (size_t)snprintf(buf, len, "%sservices = (\n", datapath);
+	size_t i;
+
+	for (i = 0; svcs[i]; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s\n", svcs[i],
+					svcs[i + 1] ? "," : "");
+	off += (size_t)snprintf(buf + off, len - off, ");\n");
+	cr_assert_lt(off, len, "config text truncated");
+	return buf;
+}
+
+/* Plans */
+
+Test(state, plan_from_nothing_adds_every_service_in_key_order,
+     .init = state_only, .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+
+	/* the file's order is not the plan's: services by family, VIP,
+	 * port, protocol; backends by address and port */
+	r = apply(NULL,
+		  DP
+		  "services = (\n"
+		  "\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443;\n"
+		  "\t  backends = ( { address = \"2001:db8:1::1\"; } ); },\n"
+		  "\t{ name = \"empty\"; vip = \"192.0.2.9\"; port = 80; },\n"
+		  "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;\n"
+		  "\t  backends = (\n"
+		  "\t\t{ address = \"198.18.1.2\"; weight = 2;"
+		  " state = \"draining\"; },\n"
+		  "\t\t{ address = \"198.18.1.1\"; } ); },\n"
+		  "\t{ name = \"dns\"; vip = \"192.0.2.1\"; port = 53;"
+		  " protocol = \"udp\"; forwarding = \"geneve\";\n"
+		  "\t  backends = ( { address = \"198.18.1.3\";"
+		  " port = 5353; state = \"down\"; } ); }\n"
+		  ");\n",
+		  &p);
+	expect_plan(
+		&p,
+		LINES("+ service dns 192.0.2.1:53/udp geneve, 1 backends",
+		      "+ backend dns 198.18.1.3:5353 weight 1 down",
+		      "+ service web 192.0.2.1:80/tcp ipip, 2 backends",
+		      "+ backend web 198.18.1.1:80 weight 1 active",
+		      "+ backend web 198.18.1.2:80 weight 2 draining",
+		      "+ service empty 192.0.2.9:80/tcp ipip, 0 backends",
+		      "+ service v6 [2001:db8:f::1]:443/tcp ipip, 1 backends",
+		      "+ backend v6 [2001:db8:1::1]:443 weight 1 active",
+		      "+ vip 192.0.2.1 icmp_echo on",
+		      "+ vip 192.0.2.9 icmp_echo on",
+		      "+ vip 2001:db8:f::1 icmp_echo on"));
+	cr_assert_eq(r.svc_added, 4);
+	cr_assert_eq(r.be_added, 4);
+	/* dns has only a down backend and empty none: no table */
+	cr_assert_eq(r.tables, 2);
+	cr_assert_eq(r.writes, 0);
+	/* a plan applies nothing and takes no ids */
+	cr_assert_eq(st.n_svc, 0);
+	cr_assert_eq(st.n_free_svc, MAX_SERVICES);
+	cr_assert_eq(st.n_free_be, MAX_BACKENDS);
+	cr_assert_eq(st.maglev_size, 0);
+}
+
+Test(state, plan_predicts_the_apply, .init = with_dp, .fini = teardown)
+{
+	char a[1024], b[1024];
+	struct plan planned = { 0 }, again = { 0 }, applied = { 0 };
+	struct apply_result rp, ra;
+	unsigned long w;
+	size_t i;
+
+	conf_of(a, sizeof(a), DP, SERVICES(WEB("", "", "")));
+	conf_of(b, sizeof(b), DP,
+		SERVICES(WEB("", " weight = 4;", " state = \"down\";"), API));
+	apply(dp, a, NULL);
+	w = dp_writes(dp);
+	rp = apply(NULL, b, &planned);
+	apply(NULL, b, &again);
+	cr_assert_eq(dp_writes(dp), w, "a plan wrote to the maps");
+	ra = apply(dp, b, &applied);
+
+	/* web's weight and state, api with its backend, api's VIP */
+	cr_assert_eq(planned.n, 5);
+	cr_assert_eq(again.n, planned.n, "the plan changed the state");
+	cr_assert_eq(applied.n, planned.n);
+	for (i = 0; i < planned.n; i++) {
+		cr_assert_str_eq(again.lines[i], planned.lines[i]);
+		cr_assert_str_eq(applied.lines[i], planned.lines[i]);
+	}
+	cr_assert_eq(rp.svc_added, ra.svc_added);
+	cr_assert_eq(rp.svc_changed, ra.svc_changed);
+	cr_assert_eq(rp.be_added, ra.be_added);
+	cr_assert_eq(rp.be_changed, ra.be_changed);
+	cr_assert_eq(rp.tables, ra.tables);
+	plan_free(&planned);
+	plan_free(&again);
+	plan_free(&applied);
+}
+
+/* Diffs against an applied config */
+
+#define DNS6                                                       \
+	"\t{ name = \"dns\"; vip = \"2001:db8:f::53\"; port = 53;" \
+	" protocol = \"udp\"; forwarding = \"geneve\";"            \
+	" no_backend = \"drop\"; icmp_echo = false; backends = ("  \
+	" { address = \"2001:db8:1::1\"; port = 5353; } ); }"
+
+Test(state, unchanged_config_plans_nothing_and_writes_nothing, .init = with_dp,
+     .fini = teardown)
+{
+	char conf[1024];
+	struct plan p = { 0 };
+	struct apply_result r;
+	unsigned long w;
+
+	conf_of(conf, sizeof(conf), DP,
+		SERVICES(WEB("", " weight = 3;", " state = \"draining\";"),
+			 DNS6, EMPTY));
+	apply(dp, conf, NULL);
+	w = dp_writes(dp);
+	r = apply(dp, conf, &p);
+	expect_plan(&p, NO_LINES);
+	expect_no_changes(&r);
+	cr_assert_eq(dp_writes(dp), w);
+}
+
+Test(state, adding_a_backend, .init = with_dp, .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	const struct st_backend *b;
+	struct lbd_backend e;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	r = apply(dp,
+		  DP "services = (\n"
+		     "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+		     " backends = (\n"
+		     "\t\t{ address = \"198.18.1.1\"; },\n"
+		     "\t\t{ address = \"198.18.1.3\"; },\n"
+		     "\t\t{ address = \"198.18.1.2\"; } ); }\n"
+		     ");\n",
+		  &p);
+	expect_plan(&p, LINES("+ backend web 198.18.1.3:80 weight 1 active"));
+	cr_assert_eq(r.be_added, 1);
+	cr_assert_eq(r.svc_changed, 1);
+	cr_assert_eq(r.tables, 1);
+	/* its counters zeroed and its entry (2), then the new table filled
+	 * and swapped in (2), then the service's table_hash (1) */
+	cr_assert_eq(r.writes, 5);
+
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	b = be_at(s, "198.18.1.3", 80);
+	e = be_entry(b->id);
+	cr_assert_eq(e.state, LBD_BE_ACTIVE);
+	cr_assert_eq(e.svc_id, s->id);
+	cr_assert_eq(e.family, LBD_AF_INET);
+	cr_assert_eq(e.port, htons(80));
+	cr_assert_eq(e.weight, 1);
+	/* generations 1 and 2 went to the first two backends */
+	cr_assert_eq(e.gen, 3);
+	cr_assert_gt(table_slots(s->id, b->id), 0);
+}
+
+Test(state, removing_a_backend, .init = with_dp, .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	__u32 id, gen, kept;
+	struct lbd_backend e;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	id = be_at(s, "198.18.1.2", 80)->id;
+	gen = be_at(s, "198.18.1.2", 80)->gen;
+	kept = be_at(s, "198.18.1.1", 80)->id;
+	r = apply(dp,
+		  DP "services = (\n"
+		     "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+		     " backends = ( { address = \"198.18.1.1\"; } ); }\n"
+		     ");\n",
+		  &p);
+	expect_plan(&p, LINES("- backend web 198.18.1.2:80"));
+	cr_assert_eq(r.be_removed, 1);
+	cr_assert_eq(r.svc_changed, 1);
+	cr_assert_eq(r.tables, 1);
+	/* the table without it filled and swapped in (2), then its entry
+	 * released (1), then the service's table_hash (1) */
+	cr_assert_eq(r.writes, 4);
+
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(s->n_be, 1);
+	e = be_entry(id);
+	cr_assert_eq(e.state, LBD_BE_UNUSED);
+	/* the old generation stays: flows that name it select again */
+	cr_assert_eq(e.gen, gen);
+	cr_assert_eq(table_slots(s->id, id), 0);
+	cr_assert_eq(table_slots(s->id, kept), M);
+}
+
+Test(state, changing_a_weight, .init = with_dp, .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	__u32 heavy, light;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	r = apply(dp, WEB_CONF("", " weight = 3;", ""), &p);
+	expect_plan(&p, LINES("~ backend web 198.18.1.1:80 weight 1 -> 3, "
+			      "active -> active"));
+	cr_assert_eq(r.be_changed, 1);
+	cr_assert_eq(r.tables, 1);
+	/* the new table (2), the entry's weight after it (1), the
+	 * service's table_hash (1) */
+	cr_assert_eq(r.writes, 4);
+
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	heavy = be_at(s, "198.18.1.1", 80)->id;
+	light = be_at(s, "198.18.1.2", 80)->id;
+	cr_assert_eq(be_entry(heavy).weight, 3);
+	/* 3:1 of 251 slots is about 188:63 */
+	cr_assert_gt(table_slots(s->id, heavy), 2 * table_slots(s->id, light));
+}
+
+Test(state, backend_state_active_draining_down_and_back, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	__u32 svc, id;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	svc = s->id;
+	id = be_at(s, "198.18.1.1", 80)->id;
+
+	r = apply(dp, WEB_CONF("", " state = \"draining\";", ""), &p);
+	expect_plan(&p, LINES("~ backend web 198.18.1.1:80 weight 1 -> 1, "
+			      "active -> draining"));
+	cr_assert_eq(r.tables, 1);
+	/* the table without it (2), then its entry, so that its flows
+	 * stay (1), then the service's table_hash (1) */
+	cr_assert_eq(r.writes, 4);
+	cr_assert_eq(be_entry(id).state, LBD_BE_DRAINING);
+	cr_assert_eq(table_slots(svc, id), 0);
+
+	r = apply(dp, WEB_CONF("", " state = \"down\";", ""), &p);
+	expect_plan(&p, LINES("~ backend web 198.18.1.1:80 weight 1 -> 1, "
+			      "draining -> down"));
+	/* in no table either way: its entry only */
+	cr_assert_eq(r.tables, 0);
+	cr_assert_eq(r.writes, 1);
+	cr_assert_eq(be_entry(id).state, LBD_BE_DOWN);
+
+	r = apply(dp, WEB_CONF("", "", ""), &p);
+	expect_plan(&p, LINES("~ backend web 198.18.1.1:80 weight 1 -> 1, "
+			      "down -> active"));
+	cr_assert_eq(r.tables, 1);
+	/* its entry before a table names it (1), the table (2), the
+	 * service (1) */
+	cr_assert_eq(r.writes, 4);
+	cr_assert_eq(be_entry(id).state, LBD_BE_ACTIVE);
+	cr_assert_gt(table_slots(svc, id), 0);
+}
+
+Test(state, changing_forwarding_rewrites_the_service_only, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	struct lbd_svc v;
+	__u32 id;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	id = svc_at("192.0.2.1", 80, IPPROTO_TCP)->id;
+	r = apply(dp, WEB_CONF(" forwarding = \"geneve\";", "", ""), &p);
+	expect_plan(&p, LINES("~ service web 192.0.2.1:80/tcp ipip -> geneve"));
+	cr_assert_eq(r.svc_changed, 1);
+	cr_assert_eq(r.be_changed, 0);
+	cr_assert_eq(r.tables, 0);
+	cr_assert_eq(r.writes, 1);
+
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(dp_svc_get(dp, &s->key, &v), 0);
+	cr_assert_eq(v.fwd, LBD_FWD_GENEVE);
+	cr_assert_eq(v.id, id);
+	cr_assert_eq(v.table_size, M);
+}
+
+Test(state, changing_no_backend_rewrites_the_service_only, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	struct lbd_svc v;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	r = apply(dp, WEB_CONF(" no_backend = \"drop\";", "", ""), &p);
+	expect_plan(&p, LINES("~ service web 192.0.2.1:80/tcp ipip -> ipip, "
+			      "no_backend"));
+	cr_assert_eq(r.writes, 1);
+	cr_assert_eq(dp_svc_get(dp, &svc_at("192.0.2.1", 80, IPPROTO_TCP)->key,
+				&v),
+		     0);
+	cr_assert_eq(v.flags & LBD_SVC_F_UNREACH_ICMP, 0);
+}
+
+Test(state, icmp_echo_change_is_in_the_plan, .init = with_dp, .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	struct lbd_vip v;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	r = apply(dp, WEB_CONF(" icmp_echo = false;", "", ""), &p);
+	/* the VIP's flags */
+	cr_assert_eq(r.writes, 1);
+	cr_assert(vip4_present("192.0.2.1", &v));
+	cr_assert_eq(v.flags & LBD_VIP_F_ICMP_ECHO, 0);
+	/* lbd --check must show what the apply changes: echo replies are
+	 * the VIP's, on when any of its services asks for them */
+	expect_plan(&p, LINES("~ vip 192.0.2.1 icmp_echo on -> off"));
+}
+
+Test(state, removing_a_service, .init = with_dp, .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	struct lbd_svc_addr key;
+	__u32 id, be[2];
+	struct lbd_svc v;
+	struct lbd_vip vip;
+	char conf[1024];
+
+	apply(dp,
+	      conf_of(conf, sizeof(conf), DP, SERVICES(WEB("", "", ""), API)),
+	      NULL);
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	key = s->key;
+	id = s->id;
+	be[0] = s->be[0].id;
+	be[1] = s->be[1].id;
+	r = apply(dp, conf_of(conf, sizeof(conf), DP, SERVICES(API)), &p);
+	expect_plan(&p, LINES("- service web 192.0.2.1:80/tcp", "- vip 192.0.2.1"));
+	cr_assert_eq(r.svc_removed, 1);
+	cr_assert_eq(r.be_removed, 2);
+	/* its VIP first (1), the service (1), its table (1), its backends
+	 * released (2) */
+	cr_assert_eq(r.writes, 5);
+
+	cr_assert_eq(st.n_svc, 1);
+	cr_assert_eq(dp_svc_get(dp, &key, &v), -ENOENT);
+	cr_assert_not(vip4_present("192.0.2.1", &vip));
+	cr_assert(vip4_present("192.0.2.2", &vip));
+	cr_assert_eq(dp_maglev_get(dp, id, be, 0), 0, "its table is gone");
+	cr_assert_eq(be_entry(be[0]).state, LBD_BE_UNUSED);
+	cr_assert_eq(be_entry(be[1]).state, LBD_BE_UNUSED);
+	s = svc_at("192.0.2.2", 80, IPPROTO_TCP);
+	cr_assert_eq(dp_svc_get(dp, &s->key, &v), 0);
+	cr_assert_eq(v.table_size, M);
+}
+
+/* web, dns (a table) and empty (none) at the given datapath */
+#define DNS                                                   \
+	"\t{ name = \"dns\"; vip = \"192.0.2.1\"; port = 53;" \
+	" protocol = \"udp\"; backends = ( { address = \"198.18.1.3\"; } ); }"
+
+/* web, dns (a table) and empty (none) at the given datapath */
+static void three_services(char *buf, size_t len, const char *datapath)
+{
+	conf_of(buf, len, datapath, SERVICES(WEB("", "", ""), DNS, EMPTY));
+}
+
+Test(state, maglev_table_size_change_rebuilds_every_table, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	struct lbd_svc v;
+	char conf[1024];
+	__u32 t[1];
+
+	three_services(conf, sizeof(conf), DP);
+	apply(dp, conf, NULL);
+	three_services(conf, sizeof(conf),
+		       DATAPATH(" maglev_table_size = 257;"));
+	r = apply(dp, conf, &p);
+	expect_plan(&p, LINES("~ maglev table size 251 -> 257, seed 0 -> 0: "
+			      "every table is rebuilt"));
+	/* web and dns; empty has no table to rebuild */
+	cr_assert_eq(r.tables, 2);
+	/* each: filled, swapped in, its service's size and hash (3) */
+	cr_assert_eq(r.writes, 6);
+	cr_assert_eq(r.svc_changed, 2);
+	cr_assert_eq(st.maglev_size, 257);
+
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(dp_maglev_get(dp, s->id, t, 0), 257);
+	cr_assert_eq(dp_svc_get(dp, &s->key, &v), 0);
+	cr_assert_eq(v.table_size, 257);
+	s = svc_at("192.0.2.1", 53, IPPROTO_UDP);
+	cr_assert_eq(dp_maglev_get(dp, s->id, t, 0), 257);
+	s = svc_at("192.0.2.9", 80, IPPROTO_TCP);
+	cr_assert_eq(dp_maglev_get(dp, s->id, t, 0), 0);
+}
+
+Test(state, hash_seed_change_rebuilds_every_table, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	__u32 before[M], after[M], id;
+	char conf[1024];
+
+	three_services(conf, sizeof(conf), DP);
+	apply(dp, conf, NULL);
+	id = svc_at("192.0.2.1", 80, IPPROTO_TCP)->id;
+	cr_assert_eq(dp_maglev_get(dp, id, before, M), M);
+	three_services(conf, sizeof(conf),
+		       DATAPATH(" maglev_table_size = 251; hash_seed = 42;"));
+	r = apply(dp, conf, &p);
+	expect_plan(&p, LINES("~ maglev table size 251 -> 251, seed 0 -> "
+			      "0x2a: every table is rebuilt"));
+	cr_assert_eq(r.tables, 2);
+	cr_assert_eq(r.writes, 6);
+	cr_assert_eq(st.seed, 42);
+	cr_assert_eq(dp_maglev_get(dp, id, after, M), M);
+	cr_assert_neq(memcmp(before, after, sizeof(before)), 0,
+		      "the table of another seed is the same");
+}
+
+/* Identity */
+
+#define V6                                                                     \
+	"\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443; backends = (" \
+	" { address = \"2001:db8:1::1\"; },"                                   \
+	" { address = \"2001:db8:1::2\"; weight = 2; } ); }"
+#define V6_REVERSED                                                            \
+	"\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443; backends = (" \
+	" { address = \"2001:db8:1::2\"; weight = 2; },"                       \
+	" { address = \"2001:db8:1::1\"; } ); }"
+#define WEB_REVERSED                                                       \
+	"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80; backends = (" \
+	" { address = \"198.18.1.2\"; }, { address = \"198.18.1.1\"; } ); }"
+
+Test(state, order_in_the_file_does_not_matter, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	char conf[2048];
+
+	apply(dp,
+	      conf_of(conf, sizeof(conf), DP,
+		      SERVICES(WEB("", "", ""), V6, DNS)),
+	      NULL);
+	r = apply(dp,
+		  conf_of(conf, sizeof(conf), DP,
+			  SERVICES(DNS, V6_REVERSED, WEB_REVERSED)),
+		  &p);
+	expect_plan(&p, NO_LINES);
+	expect_no_changes(&r);
+}
+
+Test(state, service_is_identified_by_vip_port_and_protocol, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	__u32 id;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	id = svc_at("192.0.2.1", 80, IPPROTO_TCP)->id;
+
+	/* a new name is the same service */
+	r = apply(dp,
+		  DP "services = (\n"
+		     "\t{ name = \"www\"; vip = \"192.0.2.1\"; port = 80;"
+		     " backends = (\n"
+		     "\t\t{ address = \"198.18.1.1\"; },\n"
+		     "\t\t{ address = \"198.18.1.2\"; } ); }\n"
+		     ");\n",
+		  &p);
+	expect_plan(&p, NO_LINES);
+	expect_no_changes(&r);
+	s = state_find_name(&st, "www");
+	cr_assert_not_null(s);
+	cr_assert_eq(s->id, id);
+
+	/* another protocol is another service */
+	r = apply(dp, WEB_CONF(" protocol = \"udp\";", "", ""), &p);
+	expect_plan(&p, LINES("- service www 192.0.2.1:80/tcp",
+			      "+ service web 192.0.2.1:80/udp ipip, 2 backends",
+			      "+ backend web 198.18.1.1:80 weight 1 active",
+			      "+ backend web 198.18.1.2:80 weight 1 active"));
+	cr_assert_eq(r.svc_removed, 1);
+	cr_assert_eq(r.svc_added, 1);
+}
+
+Test(state, backend_is_identified_by_address_and_port, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+
+	apply(dp, WEB_CONF(" forwarding = \"geneve\";", " port = 8080;", ""),
+	      NULL);
+	r = apply(dp,
+		  WEB_CONF(" forwarding = \"geneve\";", " port = 8081;", ""),
+		  &p);
+	expect_plan(&p, LINES("- backend web 198.18.1.1:8080",
+			      "+ backend web 198.18.1.1:8081 weight 1 active"));
+	cr_assert_eq(r.be_removed, 1);
+	cr_assert_eq(r.be_added, 1);
+}
+
+/* Writes at scale */
+
+/* 100 services 192.0.2.1-100:80, each with backends 198.18.1.i and
+ * 198.18.2.i; the first backend of service `heavy` has weight 2. */
+static char *hundred_services(int heavy)
+{
+	size_t len = 64 * 1024, off;
+	char *t = malloc(len);
+	int i;
+
+	cr_assert_not_null(t);
+	off = (size_t)snprintf(t, len, "%sservices = (\n", DP);
+	for (i = 1; i <= 100; i++)
+		off += (size_t)snprintf(
+			t + off, len - off,
+			"\t{ name = \"s%d\"; vip = \"192.0.2.%d\"; port = 80;"
+			" backends = ( { address = \"198.18.1.%d\";"
+			" weight = %d; }, { address = \"198.18.2.%d\"; } ); }"
+			"%s\n",
+			i, i, i, i == heavy ? 2 : 1, i, i < 100 ? "," : "");
+	snprintf(t + off, len - off, ");\n");
+	cr_assert_lt(off, len - 8);
+	return t;
+}
+
+Test(state, one_backend_change_among_100_services_writes_4_entries,
+     .init = with_dp, .fini = teardown)
+{
+	char *a = hundred_services(0), *b = hundred_services(50);
+	struct plan p = { 0 };
+	struct apply_result r;
+
+	r = apply(dp, a, NULL);
+	/* from nothing, per service: its counters zeroed (1), each
+	 * backend's counters and entry (2 x 2), its table filled and
+	 * swapped in (2), its entry (1), its VIP (1): 9 */
+	cr_assert_eq(r.writes, 900);
+
+	r = apply(dp, b, &p);
+	expect_plan(&p, LINES("~ backend s50 198.18.1.50:80 weight 1 -> 2, "
+			      "active -> active"));
+	/*
+	 * state.h: a backend that does not become more usable is written
+	 * after the table swap. So for s50 only: the new table filled (1)
+	 * and swapped in (1), the backend entry with its weight (1), the
+	 * service entry with the new table_hash (1). The other 99
+	 * services and every VIP are unchanged: nothing.
+	 */
+	cr_assert_eq(r.writes, 4);
+	cr_assert_eq(r.tables, 1);
+	cr_assert_eq(r.svc_changed, 1);
+	cr_assert_eq(r.be_changed, 1);
+
+	r = apply(dp, b, NULL);
+	expect_no_changes(&r);
+	free(a);
+	free(b);
+}
+
+/* Adoption and ids */
+
+/* Everything the maps hold: weights, states, forwarding, flags, both
+ * families, a service without backends. */
+#define ADOPT_DP DATAPATH(" maglev_table_size = 251; hash_seed = 7;")
+#define ADOPT_WEB WEB("", " weight = 3;", " state = \"draining\";")
+#define ADOPT_DNS                                                        \
+	"\t{ name = \"dns\"; vip = \"192.0.2.53\"; port = 53;"           \
+	" protocol = \"udp\"; forwarding = \"geneve\";"                  \
+	" no_backend = \"drop\"; icmp_echo = false; backends = ("        \
+	" { address = \"198.18.1.3\"; port = 5353; },"                   \
+	" { address = \"198.18.1.4\"; port = 5353; state = \"down\"; }," \
+	" { address = \"198.18.1.5\"; port = 5353; weight = 0; } ); }"
+#define ADOPT_V6                                                  \
+	"\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443;" \
+	" backends = ( { address = \"2001:db8:1::1\"; } ); }"
+#define NEW                                                    \
+	"\t{ name = \"new\"; vip = \"192.0.2.10\"; port = 80;" \
+	" backends = ( { address = \"198.18.1.10\"; } ); }"
+
+Test(state, adopt_reproduces_the_applied_state, .init = with_dp,
+     .fini = teardown)
+{
+	char conf[2048], more[2048];
+	struct lbd_state applied = { 0 };
+	struct plan p = { 0 };
+	struct apply_result r;
+	const struct st_service *s;
+	size_t i, j;
+
+	conf_of(conf, sizeof(conf), ADOPT_DP,
+		SERVICES(ADOPT_WEB, ADOPT_DNS, ADOPT_V6, EMPTY));
+	apply(dp, conf, NULL);
+	/* keep the applied state; adopt into a fresh one */
+	applied = st;
+	cr_assert_eq(state_init(&st, MAX_SERVICES, MAX_BACKENDS), 0);
+	cr_assert_eq(state_adopt(&st, dp, M, 7), 0);
+
+	cr_assert_eq(st.n_svc, 4);
+	cr_assert_eq(st.n_svc, applied.n_svc);
+	cr_assert_eq(st.gen, applied.gen);
+	cr_assert_eq(st.n_free_svc, applied.n_free_svc);
+	cr_assert_eq(st.n_free_be, applied.n_free_be);
+	for (i = 0; i < st.n_svc; i++) {
+		const struct st_service *a = &applied.svc[i];
+
+		s = &st.svc[i];
+		cr_assert_eq(memcmp(&s->key, &a->key, sizeof(s->key)), 0);
+		cr_assert_eq(s->id, a->id, "%s", a->name);
+		cr_assert_eq(s->fwd, a->fwd, "%s", a->name);
+		cr_assert_eq(s->flags, a->flags, "%s", a->name);
+		cr_assert_eq(s->icmp_echo, a->icmp_echo, "%s", a->name);
+		cr_assert_eq(s->table_hash, a->table_hash, "%s", a->name);
+		cr_assert_eq(s->table_size, a->table_size, "%s", a->name);
+		cr_assert_eq(s->n_be, a->n_be, "%s", a->name);
+		for (j = 0; j < s->n_be; j++) {
+			const struct st_backend *x = &a->be[j], *y = &s->be[j];
+
+			cr_assert_eq(
+				memcmp(&y->addr, &x->addr, sizeof(y->addr)), 0);
+			cr_assert_eq(y->port, x->port);
+			cr_assert_eq(y->weight, x->weight);
+			cr_assert_eq(y->dp_state, x->dp_state);
+			cr_assert_eq(y->id, x->id);
+			cr_assert_eq(y->gen, x->gen);
+		}
+	}
+	state_free(&applied);
+
+	r = apply(dp, conf, &p);
+	expect_plan(&p, NO_LINES);
+	expect_no_changes(&r);
+
+	/* ids in use are not given out again: services 0-3 and backends
+	 * 0-5 are taken, the lowest free ids come next */
+	conf_of(more, sizeof(more), ADOPT_DP,
+		SERVICES(ADOPT_WEB, ADOPT_DNS, ADOPT_V6, EMPTY, NEW));
+	apply(dp, more, NULL);
+	s = svc_at("192.0.2.10", 80, IPPROTO_TCP);
+	cr_assert_eq(s->id, 4);
+	cr_assert_eq(s->be[0].id, 6);
+	cr_assert_eq(s->be[0].gen, 7);
+}
+
+Test(state, ids_are_reused_with_a_new_generation, .init = with_dp,
+     .fini = teardown)
+{
+	const struct st_service *s;
+	__u32 svc, ids[2], gens[2], n;
+	size_t i;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	svc = s->id;
+	for (i = 0; i < 2; i++) {
+		ids[i] = s->be[i].id;
+		gens[i] = s->be[i].gen;
+	}
+	cr_assert_neq(ids[0], ids[1]);
+
+	apply(dp, DP "services = ();\n", NULL);
+	cr_assert_eq(st.n_svc, 0);
+	cr_assert_eq(st.n_free_svc, MAX_SERVICES);
+	cr_assert_eq(st.n_free_be, MAX_BACKENDS);
+
+	apply(dp,
+	      DP "services = (\n"
+		 "\t{ name = \"api\"; vip = \"192.0.2.2\"; port = 443;"
+		 " backends = ( { address = \"198.18.1.7\"; },"
+		 " { address = \"198.18.1.8\"; } ); }\n"
+		 ");\n",
+	      NULL);
+	s = svc_at("192.0.2.2", 443, IPPROTO_TCP);
+	cr_assert_eq(s->id, svc, "the service id is not reused");
+	for (i = 0; i < 2; i++) {
+		struct lbd_backend e = be_entry(s->be[i].id);
+
+		n = s->be[i].id;
+		cr_assert(n == ids[0] || n == ids[1],
+			  "backend id %u is not one freed", n);
+		/* a conntrack entry of the former holder is stale */
+		cr_assert_neq(e.gen, gens[0]);
+		cr_assert_neq(e.gen, gens[1]);
+		cr_assert_eq(e.state, LBD_BE_ACTIVE);
+		cr_assert_eq(e.svc_id, svc);
+	}
+	cr_assert_neq(s->be[0].id, s->be[1].id);
+}
+
+/* Running out of ids */
+
+Test(state, apply_needing_more_backend_ids_than_free_writes_nothing,
+     .init = with_tiny_dp, .fini = teardown)
+{
+	struct apply_result r;
+	const struct st_service *s;
+	int err;
+
+	/* 3 of 4 backend ids in use; 3 new backends replace them */
+	apply(dp,
+	      DP "services = (\n"
+		 "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+		 " backends = ( { address = \"198.18.1.1\"; },"
+		 " { address = \"198.18.1.2\"; }, { address = \"198.18.1.3\"; }"
+		 " ); }\n"
+		 ");\n",
+	      NULL);
+	err = apply_err(dp,
+			DP "services = (\n"
+			   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+			   " backends = ( { address = \"198.18.1.4\"; },"
+			   " { address = \"198.18.1.5\"; },"
+			   " { address = \"198.18.1.6\"; } ); }\n"
+			   ");\n",
+			NULL, &r);
+	/* new backends are written before the old ones are released:
+	 * 6 ids at once, 4 exist. Refused before any write, the maps
+	 * keep the running config. */
+	cr_assert_eq(err, -ENOSPC);
+	cr_assert_eq(r.writes, 0, "%lu writes before the refusal", r.writes);
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(s->n_be, 3, "%zu backends after the refusal", s->n_be);
+}
+
+Test(state, removals_free_ids_for_additions, .init = with_tiny_dp,
+     .fini = teardown)
+{
+	struct apply_result r;
+	struct lbd_vip v;
+	int err;
+
+	apply(dp,
+	      DP "services = (\n"
+		 "\t{ name = \"z\"; vip = \"192.0.2.9\"; port = 80;"
+		 " backends = ( { address = \"198.18.1.1\"; },"
+		 " { address = \"198.18.1.2\"; }, { address = \"198.18.1.3\"; }"
+		 " ); }\n"
+		 ");\n",
+	      NULL);
+	/* a sorts before z and needs 3 ids while 1 is free: z goes first,
+	 * so a fits */
+	err = apply_err(dp,
+			DP "services = (\n"
+			   "\t{ name = \"a\"; vip = \"192.0.2.1\"; port = 80;"
+			   " backends = ( { address = \"198.18.1.1\"; },"
+			   " { address = \"198.18.1.2\"; },"
+			   " { address = \"198.18.1.3\"; } ); }\n"
+			   ");\n",
+			NULL, &r);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(svc_at("192.0.2.1", 80, IPPROTO_TCP)->n_be, 3);
+	cr_assert(vip4_present("192.0.2.1", &v));
+	cr_assert_not(vip4_present("192.0.2.9", &v));
+}
