@@ -147,13 +147,14 @@ struct {
 } lbd_icmp_rl SEC(".maps");
 
 /* Interfaces other than the ingress one that forwarded packets may leave
- * by, keyed by ifindex. */
+ * by, keyed by ifindex. Not pinned: lbd fills it before it attaches a
+ * program, and libbpf 1.1 cannot reuse a pinned devmap (the kernel adds
+ * BPF_F_RDONLY_PROG to its flags, which the reuse check then refuses). */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lbd_tx_ports SEC(".maps");
 
 #endif /* LBD_XDP_MAPS_H */
