@@ -162,12 +162,13 @@ def check_encap_capture(cap):
               f"Geneve option class {cls} type {typ}")
         check(csum == GOOD, f"inner TCP checksum status {csum}")
     ipip = tshark_fields(cap.file, ["frame.number", "tcp.checksum.status",
-                                    "frame.protocols"],
+                                    "frame.protocols", "frame.len",
+                                    "tcp.flags.str"],
                          "(ip.proto == 4 || ipv6.nxt == 41) && tcp")
     check(len(ipip) > 100, f"IPIP/IP6IP6 TCP frames captured: {len(ipip)}")
-    for num, csum, protos in ipip:
-        check(csum == GOOD, f"frame {num} ({protos}): inner TCP checksum "
-                            f"status {csum}")
+    for num, csum, protos, length, flags in ipip:
+        check(csum == GOOD, f"frame {num} ({protos}, {length} bytes, "
+                            f"{flags}): inner TCP checksum status {csum}")
     udp = tshark_fields(cap.file, ["udp.checksum.status"],
                         f"geneve && udp.port == {UDP_PORT + 1}")
     check(udp and all(c[0].split(",")[-1] == GOOD for c in udp),

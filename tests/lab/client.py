@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The lab's traffic client, run in the client namespace; prints JSON.
 
-  client.py http URL [-n N] [-c CONCURRENCY]
+  client.py http URL [-n N] [-c CONCURRENCY] [--human]
       N GET requests, each on a new connection (so each a new flow).
   client.py udp ADDR PORT [-n N]
       N datagrams from N source ports, each waiting for its echo.
@@ -37,6 +37,18 @@ def one_get(url, timeout):
         c.close()
 
 
+def report(r, n):
+    """The human form of an http run's result."""
+    print(f"  answered {r['ok']} of {n} in {r['seconds']} s "
+          f"({n / r['seconds']:.0f} requests/s)")
+    for b, c in sorted(r["by_backend"].items()):
+        print(f"  {b}: {c:5d}  {'#' * (c * 50 // max(1, r['ok']))}")
+    print("  the client talked to:", ", ".join(r["peers"]))
+    print("  the servers saw requests addressed to:", ", ".join(r["locals"]))
+    for e in r["errors"]:
+        print("  error:", e)
+
+
 def cmd_http(a):
     by = collections.Counter()
     fails, peers, locals_ = [], collections.Counter(), collections.Counter()
@@ -49,10 +61,13 @@ def cmd_http(a):
             by[r["backend"]] += 1
             peers[r["peer"]] += 1
             locals_[r["local"]] += 1
-    print(json.dumps({"ok": sum(by.values()), "fail": len(fails),
-                      "errors": fails[:5], "by_backend": by,
-                      "peers": peers, "locals": locals_,
-                      "seconds": round(time.monotonic() - t0, 3)}))
+    r = {"ok": sum(by.values()), "fail": len(fails), "errors": fails[:5],
+         "by_backend": by, "peers": peers, "locals": locals_,
+         "seconds": round(time.monotonic() - t0, 3)}
+    if a.human:
+        report(r, a.n)
+    else:
+        print(json.dumps(r))
 
 
 def cmd_udp(a):
@@ -120,6 +135,8 @@ def main():
     h.add_argument("-n", type=int, default=100)
     h.add_argument("-c", type=int, default=16)
     h.add_argument("--timeout", type=float, default=5)
+    h.add_argument("--human", action="store_true",
+                   help="a report for people instead of JSON")
     u = sub.add_parser("udp")
     u.add_argument("addr")
     u.add_argument("port", type=int)

@@ -130,6 +130,10 @@ up_once() {
 		nsx "lb$i" ip -6 route add default via 2001:db8::1
 		nsysctl "lb$i" net.ipv4.conf.all.rp_filter=0
 		attach_peer_xdp "lb$i"
+		# With an XDP program a veth runs NAPI, and GRO would merge the
+		# LB's frames into super-packets before captures and the router
+		# see them: keep the router's side of the link frame-exact.
+		ip netns exec "$r" ethtool -K "lb$i" gro off >/dev/null
 		mkdir -p "$STATE/bpf/lb$i"
 		mount -t bpf bpf "$STATE/bpf/lb$i"
 	done
