@@ -10,8 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 
+#include "control.h"
+#include "io.h"
+#include "ipc.h"
 #include "log.h"
 
 /* Edits arrive as bursts of events (an editor's write, rename, chmod):
@@ -229,6 +233,72 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
+static void io_start(struct lbd_daemon *d);
+
+static void io_msg(struct ipc *c, struct json_object *msg, void *arg)
+{
+	(void)c;
+	control_request(arg, msg);
+}
+
+static void io_closed(struct ipc *c, void *arg)
+{
+	struct lbd_daemon *d = arg;
+
+	(void)c;
+	d->io = NULL;
+}
+
+static int on_io_respawn(sd_event_source *s, uint64_t usec, void *arg)
+{
+	(void)s;
+	(void)usec;
+	io_start(arg);
+	return 0;
+}
+
+/* The io process ended: its clients are gone; start another in a
+ * second (not at once: a crash loop must not spin). */
+static int on_io_exit(sd_event_source *s, const siginfo_t *si, void *arg)
+{
+	struct lbd_daemon *d = arg;
+	uint64_t now;
+
+	log_warnx("the io process (pid %d) ended (%s %d); starting another",
+		  (int)si->si_pid,
+		  si->si_code == CLD_EXITED ? "status" : "signal",
+		  si->si_status);
+	sd_event_source_unref(s);
+	ipc_free(d->io);
+	d->io = NULL;
+	d->io_pid = 0;
+	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
+	d->io_respawn = sd_event_source_unref(d->io_respawn);
+	sd_event_add_time(d->ev, &d->io_respawn, CLOCK_MONOTONIC,
+			  now + 1000000, 0, on_io_respawn, d);
+	return 0;
+}
+
+static void io_start(struct lbd_daemon *d)
+{
+	struct io_child child;
+	int err = io_spawn(d->cfg, &child);
+
+	if (err) {
+		log_warnx("starting the io process: %s", strerror(-err));
+		return;
+	}
+	if (ipc_open(d->ev, child.ipc_fd, io_msg, io_closed, d, &d->io) < 0 ||
+	    sd_event_add_child(d->ev, NULL, child.pid, WEXITED, on_io_exit,
+			       d) < 0) {
+		log_warnx("watching the io process failed");
+		return;
+	}
+	d->io_pid = child.pid;
+	log_debug("io process %d serves %s", (int)child.pid,
+		  d->cfg->control.socket);
+}
+
 /* Loads a config for the one-shot modes, printing every problem. */
 static struct lbd_config *load_or_report(const char *path)
 {
@@ -258,6 +328,8 @@ int daemon_run(const char *config_path)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	/* for sd_event_add_child */
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
 
@@ -287,6 +359,7 @@ int daemon_run(const char *config_path)
 	 * a stuck loop is a dead lbd */
 	sd_event_set_watchdog(d.ev, true);
 	watch_files(&d);
+	io_start(&d);
 
 	sd_notify(0, "READY=1");
 	notify_status(&d);
@@ -298,6 +371,10 @@ int daemon_run(const char *config_path)
 	d.debounce = sd_event_source_unref(d.debounce);
 	d.watch_dir = sd_event_source_unref(d.watch_dir);
 	d.watch_incl = sd_event_source_unref(d.watch_incl);
+	d.io_respawn = sd_event_source_unref(d.io_respawn);
+	ipc_free(d.io);
+	if (d.io_pid)
+		kill(d.io_pid, SIGTERM);
 	if (d.cfg->role == LBD_ROLE_BACKEND)
 		backend_stop(&d);
 	else

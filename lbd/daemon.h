@@ -10,6 +10,7 @@
 #define LBD_DAEMON_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <time.h>
 #include <systemd/sd-event.h>
 
@@ -34,6 +35,10 @@ struct lbd_daemon {
 	double last_ms;
 	/* file watching */
 	sd_event_source *watch_dir, *watch_incl, *debounce;
+	/* the unprivileged io process (io.h) and the channel to it */
+	struct ipc *io;
+	pid_t io_pid;
+	sd_event_source *io_respawn;
 
 	/* role "lb" */
 	struct lbd_dp *dp;

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Privilege separation. lbd runs as two processes:
+ *
+ *   the privileged process (daemon.c, lb.c, backend.c) owns the BPF
+ *   programs and maps, netlink and the config; it parses no input from
+ *   the network;
+ *
+ *   the io process (io.c) has no privileges (it runs as an unprivileged
+ *   user, without capabilities, with no_new_privs) and takes every input
+ *   from outside: the control socket's clients (lbctl). It turns requests
+ *   into typed messages for the privileged process over a socket pair
+ *   (JSON lines, ipc.h) and relays the answers.
+ *
+ * The privileged process creates the listening sockets (it may bind where
+ * the unprivileged one may not) and hands them over at fork.
+ */
+#ifndef LBD_IO_H
+#define LBD_IO_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+/* The control protocol's version, in every request and answer. */
+#define LBD_CONTROL_VERSION 1
+
+/* The unprivileged user the io process runs as. */
+#define LBD_IO_USER "nobody"
+
+struct io_child {
+	pid_t pid;
+	int ipc_fd; /* the privileged end of the socket pair */
+};
+
+/*
+ * Creates the control socket of c (mode 0600, root's) and forks the io
+ * process. Returns 0 with child filled, or a negative errno.
+ */
+int io_spawn(const struct lbd_config *c, struct io_child *child);
+
+/* Which commands need a root client (the others are read-only). */
+bool io_cmd_is_admin(const char *cmd);
+
+#endif /* LBD_IO_H */

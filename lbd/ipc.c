@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "ipc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct buf {
+	char *data;
+	size_t len, cap, off; /* off: start of unconsumed data */
+};
+
+struct ipc {
+	int fd;
+	sd_event_source *src;
+	struct buf in, out;
+	ipc_msg_fn on_msg;
+	ipc_close_fn on_close;
+	void *arg;
+	struct json_tokener *tok;
+};
+
+static int buf_append(struct buf *b, const char *d, size_t n)
+{
+	if (b->off && b->off == b->len)
+		b->off = b->len = 0;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		/* reclaim the consumed front before growing */
+		if (b->off) {
+			memmove(b->data, b->data + b->off, b->len - b->off);
+			b->len -= b->off;
+			b->off = 0;
+		}
+		while (b->len + n > cap)
+			cap *= 2;
+		if (cap != b->cap) {
+			p = realloc(b->data, cap);
+			if (!p)
+				return -ENOMEM;
+			b->data = p;
+			b->cap = cap;
+		}
+	}
+	memcpy(b->data + b->len, d, n);
+	b->len += n;
+	return 0;
+}
+
+static void ipc_close_now(struct ipc *c)
+{
+	ipc_close_fn fn = c->on_close;
+	void *arg = c->arg;
+
+	c->on_close = NULL;
+	if (fn)
+		fn(c, arg);
+	ipc_free(c);
+}
+
+static int ipc_flush(struct ipc *c)
+{
+	while (c->out.off < c->out.len) {
+		ssize_t n = write(c->fd, c->out.data + c->out.off,
+				  c->out.len - c->out.off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		c->out.off += (size_t)n;
+	}
+	return sd_event_source_set_io_events(
+		c->src, EPOLLIN | (c->out.off < c->out.len ? EPOLLOUT : 0));
+}
+
+/* Hands every complete line of the input buffer to on_msg. */
+static int ipc_lines(struct ipc *c)
+{
+	char *start, *nl;
+
+	while ((start = c->in.data + c->in.off),
+	       (nl = memchr(start, '\n', c->in.len - c->in.off))) {
+		struct json_object *msg;
+		size_t len = (size_t)(nl - start);
+
+		c->in.off += len + 1;
+		if (!len)
+			continue;
+		json_tokener_reset(c->tok);
+		msg = json_tokener_parse_ex(c->tok, start, (int)len);
+		if (!msg || !json_object_is_type(msg, json_type_object)) {
+			json_object_put(msg);
+			return -EBADMSG;
+		}
+		c->on_msg(c, msg, c->arg);
+		json_object_put(msg);
+		/* on_msg may have freed c through ipc_free: it must not; a
+		 * handler that wants c gone returns and lets the peer go */
+	}
+	if (c->in.len - c->in.off > IPC_MAX_LINE)
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int ipc_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
+{
+	struct ipc *c = arg;
+	char chunk[65536];
+	int err = 0;
+
+	(void)s;
+	(void)fd;
+	if (revents & EPOLLOUT) {
+		err = ipc_flush(c);
+		if (err)
+			goto close;
+	}
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		ssize_t n = read(c->fd, chunk, sizeof(chunk));
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			goto close;
+		if (n > 0) {
+			err = buf_append(&c->in, chunk, (size_t)n);
+			if (!err)
+				err = ipc_lines(c);
+			if (err)
+				goto close;
+		}
+	}
+	return 0;
+close:
+	ipc_close_now(c);
+	return 0;
+}
+
+int ipc_open(sd_event *ev, int fd, ipc_msg_fn on_msg, ipc_close_fn on_close,
+	     void *arg, struct ipc **out)
+{
+	struct ipc *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = fd;
+	c->on_msg = on_msg;
+	c->on_close = on_close;
+	c->arg = arg;
+	c->tok = json_tokener_new();
+	if (!c->tok) {
+		free(c);
+		return -ENOMEM;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	err = sd_event_add_io(ev, &c->src, fd, EPOLLIN, ipc_io, c);
+	if (err < 0) {
+		json_tokener_free(c->tok);
+		free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+int ipc_send(struct ipc *c, struct json_object *msg)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(
+		msg, JSON_C_TO_STRING_PLAIN, &len);
+	int err;
+
+	err = buf_append(&c->out, s, len);
+	if (!err)
+		err = buf_append(&c->out, "\n", 1);
+	if (!err)
+		err = ipc_flush(c);
+	return err;
+}
+
+void ipc_free(struct ipc *c)
+{
+	if (!c)
+		return;
+	sd_event_source_disable_unref(c->src);
+	close(c->fd);
+	json_tokener_free(c->tok);
+	free(c->in.data);
+	free(c->out.data);
+	free(c);
+}
+
+int ipc_fd(const struct ipc *c)
+{
+	return c->fd;
+}
+
+size_t ipc_pending(const struct ipc *c)
+{
+	return c->out.len - c->out.off;
+}
+
+int ipc_write_blocking(int fd, struct json_object *msg)
+{
+	size_t len, off = 0;
+	const char *s = json_object_to_json_string_length(
+		msg, JSON_C_TO_STRING_PLAIN, &len);
+
+	while (off <= len) {
+		ssize_t n = off < len ? write(fd, s + off, len - off)
+				      : write(fd, "\n", 1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += off < len ? (size_t)n : 1;
+	}
+	return 0;
+}
+
+struct ipc_reader {
+	int fd;
+	struct buf b;
+};
+
+struct ipc_reader *ipc_reader_new(int fd)
+{
+	struct ipc_reader *r = calloc(1, sizeof(*r));
+
+	if (r)
+		r->fd = fd;
+	return r;
+}
+
+void ipc_reader_free(struct ipc_reader *r)
+{
+	if (r)
+		free(r->b.data);
+	free(r);
+}
+
+int ipc_reader_next(struct ipc_reader *r, struct json_object **out)
+{
+	char chunk[65536];
+
+	for (;;) {
+		char *start = r->b.data + r->b.off;
+		char *nl = r->b.data ? memchr(start, '\n', r->b.len - r->b.off)
+				     : NULL;
+		ssize_t n;
+
+		if (nl) {
+			size_t len = (size_t)(nl - start);
+			struct json_tokener *tok = json_tokener_new();
+
+			if (!tok)
+				return -ENOMEM;
+			*out = json_tokener_parse_ex(tok, start, (int)len);
+			json_tokener_free(tok);
+			r->b.off += len + 1;
+			return *out ? 0 : -EBADMSG;
+		}
+		if (r->b.len - r->b.off > IPC_MAX_LINE)
+			return -EMSGSIZE;
+		n = read(r->fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		if (buf_append(&r->b, chunk, (size_t)n))
+			return -ENOMEM;
+	}
+}

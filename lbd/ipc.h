@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * JSON lines over a stream socket, on an sd-event loop: one JSON object
+ * per line, in both directions. The control socket speaks it to lbctl,
+ * and lbd's privileged and unprivileged processes speak it to each other.
+ *
+ * Writes are buffered and never block the loop; a peer that sends a line
+ * longer than IPC_MAX_LINE, or something that is not a JSON object, is
+ * disconnected.
+ */
+#ifndef LBD_IPC_H
+#define LBD_IPC_H
+
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
+
+#define IPC_MAX_LINE (16u << 20)
+
+struct ipc;
+
+/* A message arrived; the callee does not own msg. */
+typedef void (*ipc_msg_fn)(struct ipc *c, struct json_object *msg,
+			   void *arg);
+/* The peer went away (or misbehaved); c is freed after this returns. */
+typedef void (*ipc_close_fn)(struct ipc *c, void *arg);
+
+/* Takes over fd (made non-blocking). */
+int ipc_open(sd_event *ev, int fd, ipc_msg_fn on_msg, ipc_close_fn on_close,
+	     void *arg, struct ipc **out);
+/* Queues msg (not consumed) as one line. */
+int ipc_send(struct ipc *c, struct json_object *msg);
+/* Closes without calling on_close. */
+void ipc_free(struct ipc *c);
+int ipc_fd(const struct ipc *c);
+/* Bytes queued and not yet written (a slow reader's backlog). */
+size_t ipc_pending(const struct ipc *c);
+
+/* Blocking helpers for simple clients (lbctl): write one message; read
+ * messages one line at a time. -errno on failure, -ECONNRESET at the
+ * end of the stream. */
+int ipc_write_blocking(int fd, struct json_object *msg);
+struct ipc_reader;
+struct ipc_reader *ipc_reader_new(int fd);
+int ipc_reader_next(struct ipc_reader *r, struct json_object **out);
+void ipc_reader_free(struct ipc_reader *r);
+
+#endif /* LBD_IPC_H */
