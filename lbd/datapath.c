@@ -497,6 +497,19 @@ int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap)
 	return (int)m;
 }
 
+int dp_monitor_set(struct lbd_dp *dp, __u32 mask)
+{
+	if (!dp->skel)
+		return -EOPNOTSUPP;
+	dp->skel->bss->monitor_mask = mask;
+	return 0;
+}
+
+int dp_events_fd(const struct lbd_dp *dp)
+{
+	return dp->skel ? bpf_map__fd(dp->skel->maps.lbd_events) : -EOPNOTSUPP;
+}
+
 int dp_tx_port_put(struct lbd_dp *dp, __u32 ifindex)
 {
 	return dp_update(dp, DP_MAP_TX_PORTS, &ifindex, &ifindex);

@@ -80,6 +80,12 @@ int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
  * there is none, or a negative errno. */
 int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap);
 
+/* What the program reports in lbd_events (LBD_MON_* bits; 0: nothing),
+ * and that ring buffer's fd for libbpf's ring_buffer__new. Only for a
+ * datapath lbd loaded (not dp_open_pinned). */
+int dp_monitor_set(struct lbd_dp *dp, __u32 mask);
+int dp_events_fd(const struct lbd_dp *dp);
+
 int dp_tx_port_put(struct lbd_dp *dp, __u32 ifindex);
 int dp_tx_port_del(struct lbd_dp *dp, __u32 ifindex);
 

@@ -21,6 +21,7 @@
 #include "fib.h"
 #include "encap.h"
 #include "icmp.h"
+#include "monitor.h"
 
 #define LBD_CONTINUE (-1)
 
@@ -247,45 +248,57 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 	return forward(ctx, p, &q, svc, c.be);
 }
 
-SEC("xdp")
-int lbd_xdp(struct xdp_md *ctx)
+static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	struct lbd_choice c = {};
-	struct lbd_pkt p = {};
 	struct lbd_svc *svc;
 	struct lbd_vip *vip;
 	__u32 len = ctx_len(ctx);
 	int r;
 
-	if (parse_l2(data, data_end, &p) != LBD_OK)
+	if (parse_l2(data, data_end, p) != LBD_OK)
 		return verdict(XDP_PASS, LBD_PASS_NOT_VIP, len);
-	vip = vip_lookup(ctx, &p);
+	vip = vip_lookup(ctx, p);
 	if (!vip)
 		return verdict(XDP_PASS, LBD_PASS_NOT_VIP, len);
 
-	r = check_ip(ctx, &p);
+	r = check_ip(ctx, p);
 	if (r != LBD_CONTINUE)
 		return r;
-	if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6) {
-		if ((p.proto == IPPROTO_ICMP) != (p.family == LBD_AF_INET))
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
+		if ((p->proto == IPPROTO_ICMP) != (p->family == LBD_AF_INET))
 			return verdict(XDP_DROP, LBD_DROP_VIP_PROTO, len);
-		return handle_icmp(ctx, &p, vip);
+		return handle_icmp(ctx, p, vip);
 	}
-	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
+	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 		return verdict(XDP_DROP, LBD_DROP_VIP_PROTO, len);
-	if (parse_l4(ctx_data(ctx), ctx_data_end(ctx), &p) != LBD_OK)
+	if (parse_l4(ctx_data(ctx), ctx_data_end(ctx), p) != LBD_OK)
 		return verdict(XDP_DROP, LBD_DROP_MALFORMED_L4, len);
 
-	svc = svc_lookup(&p, p.dport);
+	svc = svc_lookup(p, p->dport);
 	if (!svc)
 		return verdict(XDP_DROP, LBD_DROP_NO_SERVICE, len);
-	if (select_backend(&p, svc, &c) < 0)
-		return no_backend(ctx, &p, svc);
+	if (select_backend(p, svc, &c) < 0)
+		return no_backend(ctx, p, svc);
 
 	count_traffic(&lbd_svc_stats, svc->id, len, c.new_flow);
 	count_traffic(&lbd_be_stats, c.id, len, c.new_flow);
-	return forward(ctx, &p, &p, svc, c.be);
+	if (c.new_flow && unlikely(monitor_mask & LBD_MON_FLOWS))
+		monitor_emit(ctx, p, LBD_EVENT_NEW_FLOW, LBD_EV_NEW_FLOW,
+			     svc->id, c.id);
+	return forward(ctx, p, p, svc, c.be);
+}
+
+SEC("xdp")
+int lbd_xdp(struct xdp_md *ctx)
+{
+	struct lbd_pkt p = {};
+	int act = lb_process(ctx, &p);
+
+	if (act == XDP_DROP && unlikely(monitor_mask & LBD_MON_DROPS))
+		monitor_drop(ctx, &p);
+	return act;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

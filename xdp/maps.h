@@ -19,6 +19,11 @@ const volatile struct lbd_knobs knobs = {
 	.icmp_burst = 20,
 };
 
+/* What lbd wants to hear about (LBD_MON_*); 0 when nobody listens, which
+ * costs one load on a drop or a new flow. Not pinned: each program
+ * instance has its own, set by the lbd that loaded it. */
+volatile __u32 monitor_mask;
+
 /* Not read by the program: records the ABI of the pinned maps. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -145,6 +150,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lbd_ratelimit);
 } lbd_icmp_rl SEC(".maps");
+
+/* Monitor events; read by the lbd that loaded the program, not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} lbd_events SEC(".maps");
+
+/* The reason of the packet's drop, kept for its event (per CPU: a packet
+ * is handled start to end on one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} lbd_drop_reason SEC(".maps");
 
 /* Interfaces other than the ingress one that forwarded packets may leave
  * by, keyed by ifindex. Not pinned: lbd fills it before it attaches a

@@ -17,11 +17,19 @@ static __always_inline void count_reason(enum lbd_reason r, __u32 bytes)
 	}
 }
 
-/* Counts the reason and returns the action, so a verdict is one line. */
+/* Counts the reason and returns the action, so a verdict is one line.
+ * A drop's reason is kept for its monitor event while one is asked for. */
 static __always_inline int verdict(int action, enum lbd_reason r,
 				   __u32 bytes)
 {
 	count_reason(r, bytes);
+	if (action == XDP_DROP && unlikely(monitor_mask & LBD_MON_DROPS)) {
+		__u32 zero = 0, *slot;
+
+		slot = bpf_map_lookup_elem(&lbd_drop_reason, &zero);
+		if (slot)
+			*slot = r;
+	}
 	return action;
 }
 

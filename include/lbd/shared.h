@@ -139,6 +139,36 @@ union lbd_addr {
 };
 LBD_STATIC_ASSERT(sizeof(union lbd_addr) == 16, "lbd_addr");
 
+/*
+ * Monitor events, in the lbd_events ring buffer while lbd asks for them
+ * (the program's monitor_mask): drops with their reason, new flows.
+ */
+enum lbd_event_type {
+	LBD_EVENT_DROP = 1,
+	LBD_EVENT_NEW_FLOW = 2,
+};
+
+#define LBD_MON_DROPS (1u << 0)
+#define LBD_MON_FLOWS (1u << 1)
+#define LBD_NO_ID 0xffffffffu
+
+struct lbd_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns() */
+	__u8 type; /* enum lbd_event_type */
+	__u8 reason; /* enum lbd_reason */
+	__u8 family; /* 0 when the packet did not get that far */
+	__u8 proto;
+	__be16 sport;
+	__be16 dport;
+	__u32 svc_id; /* LBD_NO_ID when none */
+	__u32 backend_id; /* LBD_NO_ID when none */
+	__u32 ifindex;
+	__u32 len;
+	union lbd_addr saddr;
+	union lbd_addr daddr;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_event) == 64, "lbd_event");
+
 /* lbd_vip4 is keyed by __be32, lbd_vip6 by union lbd_addr. */
 #define LBD_VIP_F_ICMP_ECHO (1u << 0) /* answer echo requests */
 struct lbd_vip {
