@@ -256,6 +256,9 @@ struct apply_ctx {
 	void *plan_arg;
 	struct apply_result *res;
 	__u32 *table; /* scratch of maglev_size entries */
+	/* an apply carries runtime flags (drain, health) from the old
+	 * state to backends that stay; state_set_flag brings new ones */
+	bool keep_flags;
 };
 
 static int write_backend(struct apply_ctx *x, const struct st_service *s,
@@ -475,8 +478,10 @@ static int change_service(struct apply_ctx *x, struct st_service *old,
 
 			b->id = o->id;
 			b->gen = o->gen;
-			b->health_down = o->health_down;
-			b->drained = o->drained;
+			if (x->keep_flags) {
+				b->health_down = o->health_down;
+				b->drained = o->drained;
+			}
 			b->dp_state = st_backend_dp_state(b);
 			if (b->dp_state == o->dp_state && b->weight == o->weight)
 				continue;
@@ -697,7 +702,8 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		struct apply_result *res)
 {
 	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
-			       .plan_arg = plan_arg, .res = res };
+			       .plan_arg = plan_arg, .res = res,
+			       .keep_flags = true };
 	struct vip_ent *ov = NULL, *nv = NULL;
 	struct st_service *d = NULL;
 	size_t dn = cfg->n_services, on = st->n_svc, i = 0, j = 0, nov, nnv;
@@ -980,4 +986,69 @@ void state_dp_opts(const struct lbd_config *cfg, struct lbd_dp_opts *o)
 		o->knobs.encap_src6 = c->encap_v6.addr;
 		o->knobs.encap6_hostbits = 128 - c->encap_v6.prefixlen;
 	}
+}
+
+static bool be_matches(const struct st_service *s, const struct st_backend *b,
+		       const struct be_match *m)
+{
+	if (m->service && strcmp(m->service, s->name))
+		return false;
+	if (b->addr.family != m->addr.family ||
+	    memcmp(&b->addr.addr, &m->addr.addr, sizeof(b->addr.addr)))
+		return false;
+	return !m->port || m->port == b->port;
+}
+
+int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
+		   const struct be_match *m, enum be_flag flag, bool value,
+		   plan_fn plan, void *plan_arg, struct apply_result *res)
+{
+	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
+			       .plan_arg = plan_arg, .res = res };
+	unsigned long writes0 = dp ? dp_writes(dp) : 0;
+	int matched = 0, err = 0;
+	size_t i, j;
+
+	memset(res, 0, sizeof(*res));
+	x.table = malloc((size_t)st->maglev_size * sizeof(__u32));
+	if (!x.table)
+		return -ENOMEM;
+	for (i = 0; i < st->n_svc && !err; i++) {
+		struct st_service *old = &st->svc[i], new = *old;
+		bool hit = false;
+
+		for (j = 0; j < old->n_be; j++)
+			hit |= be_matches(old, &old->be[j], m);
+		if (!hit)
+			continue;
+		new.be = malloc(old->n_be * sizeof(*new.be));
+		if (!new.be) {
+			err = -ENOMEM;
+			break;
+		}
+		memcpy(new.be, old->be, old->n_be * sizeof(*new.be));
+		for (j = 0; j < new.n_be; j++) {
+			struct st_backend *b = &new.be[j];
+
+			if (!be_matches(old, &old->be[j], m))
+				continue;
+			matched++;
+			if (flag == BE_FLAG_DRAINED)
+				b->drained = value;
+			else
+				b->health_down = value;
+		}
+		err = change_service(&x, old, &new);
+		free(old->be);
+		*old = new;
+	}
+	free(x.table);
+	res->writes = dp ? dp_writes(dp) - writes0 : 0;
+	if (err && dp) {
+		log_warnx("changing backends failed (%s); re-reading the "
+			  "datapath state",
+			  strerror(-err));
+		state_adopt(st, dp, st->maglev_size, st->seed);
+	}
+	return err ? err : matched;
 }

@@ -92,6 +92,28 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
 		struct apply_result *res);
 
+/* Which backends a runtime change applies to. */
+struct be_match {
+	const char *service; /* NULL: every service */
+	struct lbd_conf_addr addr;
+	__u16 port; /* 0: any port */
+};
+
+enum be_flag {
+	BE_FLAG_DRAINED, /* lbctl drain */
+	BE_FLAG_HEALTH_DOWN, /* health checks */
+};
+
+/*
+ * Sets a runtime flag on every matching backend and writes what that
+ * changes (backend entries, Maglev tables) in the same safe order as an
+ * apply. The flags survive reloads for backends that stay. Returns how
+ * many backends matched, or a negative errno.
+ */
+int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
+		   const struct be_match *m, enum be_flag flag, bool value,
+		   plan_fn plan, void *plan_arg, struct apply_result *res);
+
 /* Lookups for tools and tests. */
 const struct st_service *state_find(const struct lbd_state *st,
 				    const struct lbd_svc_addr *key);

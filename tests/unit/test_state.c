@@ -1037,3 +1037,90 @@ Test(state, removals_free_ids_for_additions, .init = with_tiny_dp,
 	cr_assert(vip4_present("192.0.2.1", &v));
 	cr_assert_not(vip4_present("192.0.2.9", &v));
 }
+
+/* Runtime flags: lbctl drain and health checks (state_set_flag). */
+static struct be_match match(const char *service, const char *addr,
+			     __u16 port)
+{
+	struct be_match m = { .service = service, .port = port };
+
+	m.addr.family = LBD_AF_INET;
+	m.addr.prefixlen = 32;
+	cr_assert_eq(inet_pton(AF_INET, addr, &m.addr.addr.v4), 1);
+	return m;
+}
+
+Test(state, drain_takes_a_backend_out_of_the_table_and_survives_reload,
+     .init = with_dp, .fini = teardown)
+{
+	struct be_match m = match(NULL, "198.18.1.2", 0);
+	const struct st_service *s;
+	struct apply_result r;
+	__u32 id;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	id = be_at(s, "198.18.1.2", 80)->id;
+	cr_assert_gt(table_slots(s->id, id), 0);
+
+	cr_assert_eq(state_set_flag(&st, dp, &m, BE_FLAG_DRAINED, true, NULL,
+				    NULL, &r),
+		     1);
+	/* a table filled and swapped in, the entry says draining, the
+	 * service names its new table: 4 writes */
+	cr_assert_eq(r.writes, 4, "%lu writes", r.writes);
+	cr_assert_eq(be_entry(id).state, LBD_BE_DRAINING);
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(table_slots(s->id, id), 0);
+	cr_assert(be_at(s, "198.18.1.2", 80)->drained);
+
+	/* a reload of the same config keeps the drain */
+	r = apply(dp, WEB_CONF("", " weight = 2;", ""), NULL);
+	cr_assert_eq(be_entry(id).state, LBD_BE_DRAINING);
+	cr_assert(be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP), "198.18.1.2", 80)
+			  ->drained);
+
+	/* undone, it is back in the table */
+	cr_assert_eq(state_set_flag(&st, dp, &m, BE_FLAG_DRAINED, false, NULL,
+				    NULL, &r),
+		     1);
+	cr_assert_eq(be_entry(id).state, LBD_BE_ACTIVE);
+	cr_assert_gt(table_slots(svc_at("192.0.2.1", 80, IPPROTO_TCP)->id, id),
+		     0);
+}
+
+Test(state, health_down_composes_with_drain, .init = with_dp,
+     .fini = teardown)
+{
+	struct be_match m = match("web", "198.18.1.1", 80);
+	struct apply_result r;
+	__u32 id;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	id = be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP), "198.18.1.1", 80)->id;
+	state_set_flag(&st, dp, &m, BE_FLAG_DRAINED, true, NULL, NULL, &r);
+	cr_assert_eq(be_entry(id).state, LBD_BE_DRAINING);
+	/* down wins: its flows select again */
+	state_set_flag(&st, dp, &m, BE_FLAG_HEALTH_DOWN, true, NULL, NULL, &r);
+	cr_assert_eq(be_entry(id).state, LBD_BE_DOWN);
+	/* healthy again but still drained */
+	state_set_flag(&st, dp, &m, BE_FLAG_HEALTH_DOWN, false, NULL, NULL, &r);
+	cr_assert_eq(be_entry(id).state, LBD_BE_DRAINING);
+}
+
+Test(state, flag_matches_by_service_address_and_port, .init = with_dp,
+     .fini = teardown)
+{
+	struct be_match other_port = match(NULL, "198.18.1.1", 8080);
+	struct be_match other_svc = match("api", "198.18.1.1", 0);
+	struct apply_result r;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	cr_assert_eq(state_set_flag(&st, dp, &other_port, BE_FLAG_DRAINED,
+				    true, NULL, NULL, &r),
+		     0);
+	cr_assert_eq(state_set_flag(&st, dp, &other_svc, BE_FLAG_DRAINED,
+				    true, NULL, NULL, &r),
+		     0);
+	cr_assert_eq(r.writes, 0);
+}
