@@ -146,6 +146,39 @@ static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
 	return 0;
 }
 
+/* An address with an optional /len of any length. */
+static int parse_prefix(const char *s, struct lbd_conf_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	long len;
+	int max;
+
+	memset(a, 0, sizeof(*a));
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, buf, &a->addr.v4) == 1) {
+		a->family = LBD_AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, &a->addr.v6) == 1) {
+		a->family = LBD_AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	a->prefixlen = (__u8)max;
+	if (!slash)
+		return 0;
+	len = strtol(slash, &end, 10);
+	if (!*slash || *end || len < 0 || len > max)
+		return -EINVAL;
+	a->prefixlen = (__u8)len;
+	return 0;
+}
+
 const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,
 			    size_t len)
 {
@@ -176,6 +209,10 @@ const char *config_fwd_str(__u8 fwd)
 		return "ipip";
 	case LBD_FWD_GENEVE:
 		return "geneve";
+	case LBD_FWD_SNAT:
+		return "snat";
+	case LBD_FWD_HYBRID:
+		return "hybrid";
 	default:
 		return "?";
 	}
@@ -336,6 +373,28 @@ static void copy_str(struct cfg_ctx *x, const config_setting_t *g,
 	strcpy(dst, v);
 }
 
+/* "MIN-MAX" port ranges (snat_ports, nodeport_ports). */
+static void get_port_range(struct cfg_ctx *x, const config_setting_t *g,
+			   const char *name, __u16 *min, __u16 *max)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	unsigned int a, b;
+	const char *v;
+	char p[64], tail;
+
+	if (get_string(x, g, "datapath", name, &v) <= 0)
+		return;
+	snprintf(p, sizeof(p), "datapath.%s", name);
+	if (sscanf(v, "%u-%u%c", &a, &b, &tail) != 2 || a < 1 || a > b ||
+	    b > 65535) {
+		cfg_err(x, s, p, "\"%s\" is not a port range like 61000-65535",
+			v);
+		return;
+	}
+	*min = (__u16)a;
+	*max = (__u16)b;
+}
+
 static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 {
 	static const char *const allowed[] = {
@@ -343,6 +402,8 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 		"maglev_table_size", "hash_seed", "conntrack_entries",
 		"max_services", "max_backends", "max_vips", "udp_timeout",
 		"tcp_timeout", "icmp_rate", "pin_path", "egress_interfaces",
+		"snat_source_v4", "snat_source_v6", "snat_ports", "nat_entries",
+		"affinity_entries", "nodeport_ports",
 		NULL
 	};
 	static const char *const modes[] = { "auto", "native", "generic",
@@ -407,6 +468,29 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 		dp->icmp_rate = (__u32)v;
 	copy_str(x, g, "datapath", "pin_path", dp->pin_path,
 		 sizeof(dp->pin_path));
+	if (get_addr(x, g, "datapath", "snat_source_v4", false,
+		     &dp->snat_v4) > 0 &&
+	    dp->snat_v4.family != LBD_AF_INET) {
+		cfg_err(x, config_setting_get_member(g, "snat_source_v4"),
+			"datapath.snat_source_v4", "not an IPv4 address");
+		dp->snat_v4.family = 0;
+	}
+	if (get_addr(x, g, "datapath", "snat_source_v6", false,
+		     &dp->snat_v6) > 0 &&
+	    dp->snat_v6.family != LBD_AF_INET6) {
+		cfg_err(x, config_setting_get_member(g, "snat_source_v6"),
+			"datapath.snat_source_v6", "not an IPv6 address");
+		dp->snat_v6.family = 0;
+	}
+	get_port_range(x, g, "snat_ports", &dp->snat_port_min,
+		       &dp->snat_port_max);
+	get_port_range(x, g, "nodeport_ports", &dp->nodeport_min,
+		       &dp->nodeport_max);
+	if (get_int(x, g, "datapath", "nat_entries", 1024, 1 << 26, &v) > 0)
+		dp->nat_entries = (__u32)v;
+	if (get_int(x, g, "datapath", "affinity_entries", 1024, 1 << 26, &v) >
+	    0)
+		dp->affinity_entries = (__u32)v;
 
 	s = config_setting_get_member(g, "egress_interfaces");
 	if (s) {
@@ -585,16 +669,66 @@ static bool name_ok(const char *n)
 	return true;
 }
 
+/* source_ranges: prefixes, kept with their length, host bits cleared. */
+static void parse_ranges(struct cfg_ctx *x, const config_setting_t *g,
+			 const char *path, struct lbd_conf_service *svc)
+{
+	config_setting_t *s = config_setting_get_member(g, "source_ranges");
+	struct lbd_config *c = x->c;
+	int i, n;
+
+	if (!s)
+		return;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err(x, s, path, "source_ranges: expected a list of "
+				    "prefixes ( \"...\", ... )");
+		return;
+	}
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+		struct lbd_conf_addr a;
+		char p[192];
+		int bits, k;
+
+		snprintf(p, sizeof(p), "%s.source_ranges[%d]", path, i);
+		if (!v || parse_prefix(v, &a) < 0) {
+			cfg_err(x, e, p, "expected an IP prefix like "
+					 "192.0.2.0/24");
+			continue;
+		}
+		/* clear the host bits: a range means its network */
+		bits = a.prefixlen;
+		for (k = 0; k < 16; k++, bits -= 8) {
+			if (bits >= 8)
+				continue;
+			a.addr.b[k] &= bits > 0 ? (__u8)(0xff << (8 - bits)) : 0;
+		}
+		if (grow(x, (void **)&c->ranges, c->n_ranges, sizeof(a)))
+			return;
+		c->ranges[c->n_ranges++] = a;
+	}
+	svc->n_ranges = c->n_ranges - svc->first_range;
+}
+
 static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 			  int idx)
 {
 	static const char *const allowed[] = {
 		"name", "vip", "port", "protocol", "forwarding", "backends",
-		"no_backend", "icmp_echo", NULL
+		"no_backend", "icmp_echo", "dsr", "source_ranges",
+		"source_ranges_mode", "session_affinity", "affinity_timeout",
+		NULL
 	};
 	static const char *const protos[] = { "tcp", "udp", NULL };
-	static const char *const fwds[] = { "ipip", "geneve", NULL };
+	/* in enum lbd_fwd's order, from LBD_FWD_IPIP */
+	static const char *const fwds[] = { "ipip", "geneve", "snat",
+					    "hybrid", NULL };
+	static const char *const dsrs[] = { "ipip", "geneve", NULL };
 	static const char *const nbs[] = { "reject", "drop", NULL };
+	static const char *const modes[] = { "allow", "deny", NULL };
+	static const char *const affs[] = { "none", "client_ip", NULL };
 	struct lbd_config *c = x->c;
 	struct lbd_conf_service *svc;
 	config_setting_t *bl;
@@ -609,10 +743,13 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 	memset(svc, 0, sizeof(*svc));
 	svc->proto = IPPROTO_TCP;
 	svc->fwd = LBD_FWD_IPIP;
+	svc->dsr = LBD_FWD_IPIP;
 	svc->icmp_echo = true;
+	svc->affinity_timeout = 10800; /* Kubernetes' default */
 	svc->file = x->file;
 	svc->line = config_setting_source_line(g);
 	svc->first_backend = c->n_backends;
+	svc->first_range = c->n_ranges;
 
 	/* name the service in messages by its name when it has one */
 	if (config_setting_is_group(g) &&
@@ -636,7 +773,9 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 		else
 			strcpy(svc->name, name);
 	}
-	if (get_addr(x, g, path, "vip", false, &svc->vip) == 0)
+	if (get_string(x, g, path, "vip", &name) > 0 && !strcmp(name, "*"))
+		svc->wildcard = true;
+	else if (get_addr(x, g, path, "vip", false, &svc->vip) == 0)
 		cfg_err(x, g, path, "vip is required");
 	if (get_int(x, g, path, "port", 1, 65535, &v) > 0)
 		svc->port = (__u16)v;
@@ -645,14 +784,28 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 	if (get_choice(x, g, path, "protocol", protos, &choice) > 0)
 		svc->proto = choice == 0 ? IPPROTO_TCP : IPPROTO_UDP;
 	if (get_choice(x, g, path, "forwarding", fwds, &choice) > 0)
-		svc->fwd = choice == 0 ? LBD_FWD_IPIP : LBD_FWD_GENEVE;
+		svc->fwd = (__u8)(LBD_FWD_IPIP + choice);
+	if (get_choice(x, g, path, "dsr", dsrs, &choice) > 0) {
+		svc->dsr = (__u8)(LBD_FWD_IPIP + choice);
+		if (svc->fwd != LBD_FWD_HYBRID)
+			cfg_err(x, config_setting_get_member(g, "dsr"), path,
+				"dsr: only with forwarding = \"hybrid\"");
+	}
+	if (get_choice(x, g, path, "source_ranges_mode", modes, &choice) > 0)
+		svc->src_mode = (enum lbd_src_mode)choice;
+	if (get_choice(x, g, path, "session_affinity", affs, &choice) > 0)
+		svc->affinity = choice == 1;
+	if (get_int(x, g, path, "affinity_timeout", 1, 86400, &v) > 0)
+		svc->affinity_timeout = (__u32)v;
+	parse_ranges(x, g, path, svc);
 	if (get_choice(x, g, path, "no_backend", nbs, &choice) > 0)
 		svc->no_backend = (enum lbd_no_backend)choice;
 	get_bool(x, g, path, "icmp_echo", &svc->icmp_echo);
 	if (!svc->name[0]) {
-		char a[INET6_ADDRSTRLEN];
+		char a[INET6_ADDRSTRLEN] = "*";
 
-		config_addr_str(&svc->vip, a, sizeof(a));
+		if (!svc->wildcard)
+			config_addr_str(&svc->vip, a, sizeof(a));
 		snprintf(svc->name, sizeof(svc->name), "%s:%u/%s", a,
 			 svc->port, config_proto_str(svc->proto));
 	}
@@ -872,17 +1025,102 @@ static bool addr_eq(const struct lbd_conf_addr *a,
 	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
 }
 
+/* The forwarding a service's packets get: hybrid is DSR for TCP and SNAT
+ * for UDP, and a service has one protocol. */
+static __u8 effective_fwd(const struct lbd_conf_service *s)
+{
+	if (s->fwd == LBD_FWD_HYBRID)
+		return s->proto == IPPROTO_TCP ? s->dsr : LBD_FWD_SNAT;
+	return s->fwd;
+}
+
+static void validate_backend(struct cfg_ctx *x, const struct lbd_conf_service *s,
+			     __u8 vfam, struct lbd_conf_backend *be, size_t j,
+			     const char *p)
+{
+	const struct lbd_config *c = x->c;
+	struct lbd_conf_backend *b = &be[j];
+	__u8 fwd = effective_fwd(s);
+	char a[64], bp[200];
+	size_t k;
+
+	snprintf(bp, sizeof(bp), "%s.backends[%zu]", p, j);
+	if (!b->port)
+		b->port = s->port;
+	for (k = 0; k < j; k++) {
+		if (addr_eq(&be[k].addr, &b->addr) && be[k].port == b->port) {
+			cfg_err_line(x, b->line, bp,
+				     "duplicate of backends[%zu] (%s port %u)",
+				     k, config_addr_str(&b->addr, a, sizeof(a)),
+				     b->port);
+			break;
+		}
+	}
+	config_addr_str(&b->addr, a, sizeof(a));
+	switch (fwd) {
+	case LBD_FWD_IPIP:
+		if (s->port && b->port != s->port)
+			cfg_err_line(x, b->line, bp,
+				     "port %u differs from the service port "
+				     "%u: ipip does not translate ports (use "
+				     "geneve)",
+				     b->port, s->port);
+		if (vfam == LBD_AF_INET6 && b->addr.family == LBD_AF_INET)
+			cfg_err_line(x, b->line, bp,
+				     "an IPv6 VIP cannot reach the IPv4 backend "
+				     "%s (6-in-4 is not supported)",
+				     a);
+		break;
+	case LBD_FWD_GENEVE:
+		if (b->addr.family != vfam)
+			cfg_err_line(x, b->line, bp,
+				     "%s is not of the VIP's family: geneve "
+				     "translates addresses within one family",
+				     a);
+		break;
+	case LBD_FWD_SNAT:
+		if (b->addr.family != vfam)
+			cfg_err_line(x, b->line, bp,
+				     "%s is not of the VIP's family: snat "
+				     "translates addresses within one family",
+				     a);
+		else if (!(vfam == LBD_AF_INET ? c->dp.snat_v4.family
+					       : c->dp.snat_v6.family))
+			cfg_err_line(x, b->line, bp,
+				     "snat needs datapath.snat_source_v%d (or "
+				     "a single encap_source_v%d)",
+				     vfam == LBD_AF_INET ? 4 : 6,
+				     vfam == LBD_AF_INET ? 4 : 6);
+		return;
+	}
+	if (b->addr.family == LBD_AF_INET && !c->dp.encap_v4.family)
+		cfg_err_line(x, b->line, bp,
+			     "IPv4 backend needs datapath.encap_source_v4");
+	if (b->addr.family == LBD_AF_INET6 && !c->dp.encap_v6.family)
+		cfg_err_line(x, b->line, bp,
+			     "IPv6 backend needs datapath.encap_source_v6");
+}
+
 /* Checks across settings and files, once everything is read. */
 static void validate(struct cfg_ctx *x)
 {
 	struct lbd_config *c = x->c;
 	char a[64], p[160];
-	size_t i, j, k;
+	size_t i, j;
+
+	/* SNAT leaves from the encapsulation source unless told otherwise */
+	if (!c->dp.snat_v4.family && c->dp.encap_v4.family &&
+	    c->dp.encap_v4.prefixlen == 32)
+		c->dp.snat_v4 = c->dp.encap_v4;
+	if (!c->dp.snat_v6.family && c->dp.encap_v6.family &&
+	    c->dp.encap_v6.prefixlen == 128)
+		c->dp.snat_v6 = c->dp.encap_v6;
 
 	for (i = 0; i < c->n_services; i++) {
 		struct lbd_conf_service *s = &c->services[i];
 		struct lbd_conf_backend *be = &c->backends[s->first_backend];
 		char file_line[PATH_MAX + 16];
+		__u8 vfam = s->vip.family;
 
 		x->file = s->file;
 		snprintf(p, sizeof(p), "services[%s]", s->name);
@@ -892,16 +1130,20 @@ static void validate(struct cfg_ctx *x)
 
 			/* a VIP or port that is missing or invalid was
 			 * reported already (family or port 0 here) */
-			if (addr_eq(&o->vip, &s->vip) && o->port == s->port &&
-			    o->proto == s->proto && s->vip.family && s->port) {
+			if (addr_eq(&o->vip, &s->vip) &&
+			    o->wildcard == s->wildcard && o->port == s->port &&
+			    o->proto == s->proto &&
+			    (s->vip.family || s->wildcard) && s->port) {
 				snprintf(file_line, sizeof(file_line), "%s:%u",
 					 c->files[o->file], o->line);
 				x->file = s->file;
 				cfg_err_line(x, s->line, p,
 					     "%s:%u/%s is already the service "
 					     "\"%s\" (%s)",
-					     config_addr_str(&s->vip, a,
-							     sizeof(a)),
+					     s->wildcard
+						     ? "*"
+						     : config_addr_str(&s->vip, a,
+								       sizeof(a)),
 					     s->port, config_proto_str(s->proto),
 					     o->name, file_line);
 				break;
@@ -920,63 +1162,42 @@ static void validate(struct cfg_ctx *x)
 			}
 		}
 
-		for (j = 0; j < s->n_backends; j++) {
-			struct lbd_conf_backend *b = &be[j];
-			char bp[200];
-
-			snprintf(bp, sizeof(bp), "%s.backends[%zu]", p, j);
-			if (!b->addr.family || !s->vip.family)
-				continue;
-			if (!b->port)
-				b->port = s->port;
-			for (k = 0; k < j; k++) {
-				if (addr_eq(&be[k].addr, &b->addr) &&
-				    be[k].port == b->port) {
-					cfg_err_line(x, b->line, bp,
-						     "duplicate of backends[%zu]"
-						     " (%s port %u)",
-						     k,
-						     config_addr_str(&b->addr, a,
-								     sizeof(a)),
-						     b->port);
+		if (s->wildcard) {
+			/* every address of the interface of the backends'
+			 * family, as a NodePort listens on every address */
+			if (s->port && (s->port < c->dp.nodeport_min ||
+					s->port > c->dp.nodeport_max))
+				cfg_err_line(x, s->line, p,
+					     "port %u of vip \"*\" is outside "
+					     "datapath.nodeport_ports %u-%u",
+					     s->port, c->dp.nodeport_min,
+					     c->dp.nodeport_max);
+			if (effective_fwd(s) == LBD_FWD_IPIP)
+				cfg_err_line(x, s->line, p,
+					     "vip \"*\" cannot use ipip: "
+					     "backends would have to own the "
+					     "LB host's addresses (use geneve, "
+					     "snat or hybrid with dsr geneve)");
+			for (j = 0; j < s->n_backends; j++) {
+				if (!vfam)
+					vfam = be[j].addr.family;
+				else if (be[j].addr.family &&
+					 be[j].addr.family != vfam) {
+					cfg_err_line(x, be[j].line, p,
+						     "the backends of vip "
+						     "\"*\" must be of one "
+						     "family");
+					/* no follow-on errors per backend */
+					vfam = 0;
 					break;
 				}
 			}
-			if (s->fwd == LBD_FWD_IPIP && s->port &&
-			    b->port != s->port)
-				cfg_err_line(x, b->line, bp,
-					     "port %u differs from the service "
-					     "port %u: ipip does not translate "
-					     "ports (use geneve)",
-					     b->port, s->port);
-			if (s->fwd == LBD_FWD_GENEVE &&
-			    b->addr.family != s->vip.family)
-				cfg_err_line(x, b->line, bp,
-					     "%s is not of the VIP's family: "
-					     "geneve translates addresses "
-					     "within one family",
-					     config_addr_str(&b->addr, a,
-							     sizeof(a)));
-			if (s->fwd == LBD_FWD_IPIP &&
-			    s->vip.family == LBD_AF_INET6 &&
-			    b->addr.family == LBD_AF_INET)
-				cfg_err_line(x, b->line, bp,
-					     "an IPv6 VIP cannot reach the IPv4 "
-					     "backend %s (6-in-4 is not "
-					     "supported)",
-					     config_addr_str(&b->addr, a,
-							     sizeof(a)));
-			if (b->addr.family == LBD_AF_INET &&
-			    !c->dp.encap_v4.family)
-				cfg_err_line(x, b->line, bp,
-					     "IPv4 backend needs "
-					     "datapath.encap_source_v4");
-			if (b->addr.family == LBD_AF_INET6 &&
-			    !c->dp.encap_v6.family)
-				cfg_err_line(x, b->line, bp,
-					     "IPv6 backend needs "
-					     "datapath.encap_source_v6");
+			s->vip.family = 0;
 		}
+
+		for (j = 0; j < s->n_backends; j++)
+			if (be[j].addr.family && vfam)
+				validate_backend(x, s, vfam, be, j, p);
 	}
 	if (c->role == LBD_ROLE_LB && !x->dp_interface) {
 		x->file = 0;
@@ -1021,6 +1242,12 @@ void config_defaults(struct lbd_config *c)
 	strcpy(c->dp.pin_path, LBD_DEFAULT_PIN_PATH);
 	strcpy(c->control.socket, LBD_DEFAULT_SOCKET);
 	strcpy(c->control.metrics_listen, LBD_DEFAULT_METRICS);
+	c->dp.snat_port_min = 61000;
+	c->dp.snat_port_max = 65535;
+	c->dp.nat_entries = 262144;
+	c->dp.affinity_entries = 262144;
+	c->dp.nodeport_min = 30000;
+	c->dp.nodeport_max = 32767;
 	c->node.flow_timeout = 3600;
 	c->node.flow_entries = 262144;
 }
@@ -1075,6 +1302,7 @@ void config_free(struct lbd_config *c)
 		return;
 	free(c->services);
 	free(c->backends);
+	free(c->ranges);
 	free(c->files);
 	free(c);
 }

@@ -67,11 +67,19 @@ struct lbd_conf_datapath {
 	char pin_path[PATH_MAX];
 	char egress[LBD_MAX_EGRESS][IF_NAMESIZE];
 	size_t n_egress;
+	/* SNAT and NodePort-style services */
+	struct lbd_conf_addr snat_v4; /* default: encap_source_v4 */
+	struct lbd_conf_addr snat_v6;
+	__u16 snat_port_min, snat_port_max;
+	__u32 nat_entries;
+	__u32 affinity_entries;
+	__u16 nodeport_min, nodeport_max;
 };
 
 struct lbd_conf_control {
 	char socket[108]; /* sun_path */
-	char metrics_listen[64];
+	char metrics_listen[64]; /* "ADDR:PORT", "[ADDR6]:PORT"; "" or "off" */
+	char group[64]; /* may use read-only commands; "": root only */
 };
 
 struct lbd_conf_backend {
@@ -83,14 +91,26 @@ struct lbd_conf_backend {
 	__u32 line;
 };
 
+enum lbd_src_mode {
+	LBD_SRC_ALLOW, /* only clients in source_ranges */
+	LBD_SRC_DENY, /* every client but those */
+};
+
 struct lbd_conf_service {
 	char name[LBD_NAME_MAX];
-	struct lbd_conf_addr vip;
+	struct lbd_conf_addr vip; /* family 0 with wildcard */
+	bool wildcard; /* vip = "*": every address of datapath.interface */
 	__u16 port; /* host order */
 	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 fwd; /* enum lbd_fwd */
+	__u8 dsr; /* hybrid: LBD_FWD_IPIP or LBD_FWD_GENEVE for TCP */
 	enum lbd_no_backend no_backend;
 	bool icmp_echo;
+	bool affinity; /* session_affinity = "client_ip" */
+	__u32 affinity_timeout;
+	enum lbd_src_mode src_mode;
+	size_t first_range; /* into lbd_config.ranges */
+	size_t n_ranges;
 	size_t first_backend; /* into lbd_config.backends */
 	size_t n_backends;
 	__u32 file;
@@ -126,6 +146,8 @@ struct lbd_config {
 	size_t n_services;
 	struct lbd_conf_backend *backends;
 	size_t n_backends;
+	struct lbd_conf_addr *ranges; /* source ranges of services */
+	size_t n_ranges;
 	char (*files)[PATH_MAX]; /* [0] is the main file */
 	size_t n_files;
 };

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,11 @@ static const char *const dp_map_names[DP_MAP_COUNT] = {
 	[DP_MAP_BE_STATS] = "lbd_be_stats",
 	[DP_MAP_TX_PORTS] = "lbd_tx_ports",
 	[DP_MAP_META] = "lbd_meta",
+	[DP_MAP_NAT4] = "lbd_nat4",
+	[DP_MAP_NAT6] = "lbd_nat6",
+	[DP_MAP_SRC4] = "lbd_src4",
+	[DP_MAP_SRC6] = "lbd_src6",
+	[DP_MAP_AFFINITY] = "lbd_affinity",
 };
 
 const char *dp_map_name(enum dp_map m)
@@ -52,6 +58,8 @@ void dp_opts_default(struct lbd_dp_opts *o)
 	o->max_services = LBD_DEFAULT_MAX_SERVICES;
 	o->max_backends = LBD_DEFAULT_MAX_BACKENDS;
 	o->ct_entries = LBD_DEFAULT_CT_ENTRIES;
+	o->nat_entries = 262144;
+	o->affinity_entries = 262144;
 	o->knobs.map_abi = LBD_MAP_ABI;
 	o->knobs.udp_timeout = 60;
 	o->knobs.tcp_timeout = 3600;
@@ -151,6 +159,12 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 		if (!err)
 			err = dp_check_pinned_size(dp->pin_path, "lbd_maglev",
 						   o->max_services);
+		if (!err)
+			err = dp_check_pinned_size(dp->pin_path, "lbd_nat4",
+						   o->nat_entries);
+		if (!err)
+			err = dp_check_pinned_size(dp->pin_path, "lbd_affinity",
+						   o->affinity_entries);
 		if (err)
 			goto out;
 	}
@@ -173,6 +187,11 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 	maps[DP_MAP_BE_STATS] = dp->skel->maps.lbd_be_stats;
 	maps[DP_MAP_TX_PORTS] = dp->skel->maps.lbd_tx_ports;
 	maps[DP_MAP_META] = dp->skel->maps.lbd_meta;
+	maps[DP_MAP_NAT4] = dp->skel->maps.lbd_nat4;
+	maps[DP_MAP_NAT6] = dp->skel->maps.lbd_nat6;
+	maps[DP_MAP_SRC4] = dp->skel->maps.lbd_src4;
+	maps[DP_MAP_SRC6] = dp->skel->maps.lbd_src6;
+	maps[DP_MAP_AFFINITY] = dp->skel->maps.lbd_affinity;
 
 	bpf_map__set_max_entries(maps[DP_MAP_VIP4], o->max_vips);
 	bpf_map__set_max_entries(maps[DP_MAP_VIP6], o->max_vips);
@@ -184,6 +203,9 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 	bpf_map__set_max_entries(maps[DP_MAP_BE_STATS], o->max_backends);
 	bpf_map__set_max_entries(maps[DP_MAP_CT4], o->ct_entries);
 	bpf_map__set_max_entries(maps[DP_MAP_CT6], o->ct_entries);
+	bpf_map__set_max_entries(maps[DP_MAP_NAT4], o->nat_entries);
+	bpf_map__set_max_entries(maps[DP_MAP_NAT6], o->nat_entries);
+	bpf_map__set_max_entries(maps[DP_MAP_AFFINITY], o->affinity_entries);
 	if (!o->pin_path) {
 		/* pinning is declared in the object; without a pin path
 		 * nothing is pinned or reused */
@@ -508,6 +530,44 @@ int dp_monitor_set(struct lbd_dp *dp, __u32 mask)
 int dp_events_fd(const struct lbd_dp *dp)
 {
 	return dp->skel ? bpf_map__fd(dp->skel->maps.lbd_events) : -EOPNOTSUPP;
+}
+
+int dp_src_put(struct lbd_dp *dp, __u32 svc_id, __u8 family,
+	       const union lbd_addr *addr, __u8 prefixlen)
+{
+	__u8 one = 1;
+
+	if (family == LBD_AF_INET) {
+		struct lbd_src_key4 k = { .prefixlen = 32u + prefixlen,
+					  .svc_id = htonl(svc_id),
+					  .addr = addr->v4 };
+
+		return dp_update(dp, DP_MAP_SRC4, &k, &one);
+	} else {
+		struct lbd_src_key6 k = { .prefixlen = 32u + prefixlen,
+					  .svc_id = htonl(svc_id),
+					  .addr = *addr };
+
+		return dp_update(dp, DP_MAP_SRC6, &k, &one);
+	}
+}
+
+int dp_src_del(struct lbd_dp *dp, __u32 svc_id, __u8 family,
+	       const union lbd_addr *addr, __u8 prefixlen)
+{
+	if (family == LBD_AF_INET) {
+		struct lbd_src_key4 k = { .prefixlen = 32u + prefixlen,
+					  .svc_id = htonl(svc_id),
+					  .addr = addr->v4 };
+
+		return dp_delete(dp, DP_MAP_SRC4, &k);
+	} else {
+		struct lbd_src_key6 k = { .prefixlen = 32u + prefixlen,
+					  .svc_id = htonl(svc_id),
+					  .addr = *addr };
+
+		return dp_delete(dp, DP_MAP_SRC6, &k);
+	}
 }
 
 int dp_tx_port_put(struct lbd_dp *dp, __u32 ifindex)

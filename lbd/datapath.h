@@ -22,6 +22,8 @@ struct lbd_dp_opts {
 	__u32 max_services;
 	__u32 max_backends;
 	__u32 ct_entries;
+	__u32 nat_entries;
+	__u32 affinity_entries;
 	struct lbd_knobs knobs;
 };
 
@@ -86,6 +88,12 @@ int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap);
 int dp_monitor_set(struct lbd_dp *dp, __u32 mask);
 int dp_events_fd(const struct lbd_dp *dp);
 
+/* A source range of a service (addr with its prefix length). */
+int dp_src_put(struct lbd_dp *dp, __u32 svc_id, __u8 family,
+	       const union lbd_addr *addr, __u8 prefixlen);
+int dp_src_del(struct lbd_dp *dp, __u32 svc_id, __u8 family,
+	       const union lbd_addr *addr, __u8 prefixlen);
+
 int dp_tx_port_put(struct lbd_dp *dp, __u32 ifindex);
 int dp_tx_port_del(struct lbd_dp *dp, __u32 ifindex);
 
@@ -112,6 +120,11 @@ enum dp_map {
 	DP_MAP_BE_STATS,
 	DP_MAP_TX_PORTS,
 	DP_MAP_META,
+	DP_MAP_NAT4,
+	DP_MAP_NAT6,
+	DP_MAP_SRC4,
+	DP_MAP_SRC6,
+	DP_MAP_AFFINITY,
 	DP_MAP_COUNT
 };
 int dp_map_fd(const struct lbd_dp *dp, enum dp_map m);

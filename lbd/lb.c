@@ -208,6 +208,64 @@ static void resolve_nexthops(struct lbd_daemon *d)
 			  added);
 }
 
+/* The edge interface's addresses, where vip = "*" services listen. */
+static int host_addrs(struct lbd_state *st, const struct lbd_config *c,
+		      struct config_diag *diag)
+{
+	struct lbd_conf_addr a[64];
+	int ifx = (int)if_nametoindex(c->dp.interface), n, i, k = 0;
+
+	if (!ifx)
+		return 0; /* attach() says so */
+	n = nl_addr_list(ifx, a, 64);
+	if (n < 0) {
+		diag_pushf(diag, "addresses of %s: %s", c->dp.interface,
+			   strerror(-n));
+		return n;
+	}
+	/* link-local addresses are not where services are reached */
+	for (i = 0; i < n; i++)
+		if (!(a[i].family == LBD_AF_INET6 && a[i].addr.b[0] == 0xfe &&
+		      (a[i].addr.b[1] & 0xc0) == 0x80))
+			a[k++] = a[i];
+	return state_set_host_addrs(st, a, (size_t)k);
+}
+
+/*
+ * The kernel must not pick SNAT's ports for the LB host's own
+ * connections: their replies would be taken for SNAT flows'. The range
+ * joins ip_local_reserved_ports (which covers IPv6 too).
+ */
+static int reserve_snat_ports(const struct lbd_config *c,
+			      struct config_diag *diag)
+{
+	static const char path[] = "/proc/sys/net/ipv4/ip_local_reserved_ports";
+	char cur[4096] = "", want[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(want, sizeof(want), "%u-%u", c->dp.snat_port_min,
+		 c->dp.snat_port_max);
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(cur, 1, sizeof(cur) - 1, f);
+		cur[n] = '\0';
+		fclose(f);
+	}
+	cur[strcspn(cur, "\n")] = '\0';
+	if (strstr(cur, want))
+		return 0;
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%s%s%s\n", cur, cur[0] ? "," : "", want) < 0 ||
+	    fclose(f)) {
+		diag_pushf(diag, "reserving the SNAT ports %s: %s", want,
+			   strerror(errno));
+		return -errno;
+	}
+	log_info("SNAT ports %s reserved from the kernel's own use", want);
+	return 0;
+}
+
 int lb_start(struct lbd_daemon *d)
 {
 	struct config_diag diag = { 0 };
@@ -241,6 +299,10 @@ int lb_start(struct lbd_daemon *d)
 			 c->dp.pin_path, d->st.n_svc, count_backends(&d->st));
 	}
 	err = setup_tx_ports(d, c, &diag);
+	if (!err)
+		err = host_addrs(&d->st, c, &diag);
+	if (!err)
+		err = reserve_snat_ports(c, &diag);
 	if (!err) {
 		err = state_apply(&d->st, d->dp, c, plan_to_log, &pl, &r);
 		if (!err)
@@ -295,6 +357,10 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 			return err;
 	}
 	err = setup_tx_ports(d, c, diag);
+	if (!err)
+		err = host_addrs(&d->st, c, diag);
+	if (!err)
+		err = reserve_snat_ports(c, diag);
 	if (err)
 		return err;
 	err = state_apply(&d->st, d->dp, c, plan_to_log, &pl, &r);
@@ -318,12 +384,16 @@ void lb_stop(struct lbd_daemon *d)
 
 int lb_check(const struct lbd_config *c, const char *path)
 {
+	struct config_diag diag = { 0 };
 	struct lbd_dp *dp = NULL;
 	struct lbd_state st;
 	struct apply_result r;
 	int err;
 
 	err = state_init(&st, c->dp.max_services, c->dp.max_backends);
+	if (!err)
+		err = host_addrs(&st, c, &diag);
+	config_diag_free(&diag);
 	if (err)
 		goto out;
 	if (dp_open_pinned(c->dp.pin_path, &dp) == 0) {

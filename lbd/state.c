@@ -40,13 +40,30 @@ static void services_free(struct st_service *s, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(s[i].be);
+		free(s[i].ranges);
+	}
 	free(s);
+}
+
+int state_set_host_addrs(struct lbd_state *st, const struct lbd_conf_addr *a,
+			 size_t n)
+{
+	struct lbd_conf_addr *copy = malloc((n ? n : 1) * sizeof(*copy));
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, a, n * sizeof(*copy));
+	free(st->host);
+	st->host = copy;
+	st->n_host = n;
+	return 0;
 }
 
 void state_free(struct lbd_state *st)
 {
+	free(st->host);
 	services_free(st->svc, st->n_svc);
 	free(st->free_svc);
 	free(st->free_be);
@@ -200,52 +217,147 @@ plan_line(plan_fn plan, void *arg, const char *fmt, ...)
 	plan(arg, line);
 }
 
-/* The desired state of cfg, without ids: services and backends sorted. */
-static int desired_build(const struct lbd_config *cfg,
-			 struct st_service **out)
+static int range_cmp(const void *a, const void *b)
 {
-	struct st_service *d = calloc(cfg->n_services ? cfg->n_services : 1,
-				      sizeof(*d));
-	size_t i, j;
+	const struct lbd_conf_addr *x = a, *y = b;
+	int c;
 
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->prefixlen != y->prefixlen)
+		return x->prefixlen < y->prefixlen ? -1 : 1;
+	c = memcmp(&x->addr, &y->addr, sizeof(x->addr));
+	return c;
+}
+
+/* The family of a vip = "*" service: its backends' (validated to be
+ * one); 0 (both) without backends. */
+static __u8 wildcard_family(const struct lbd_config *cfg,
+			    const struct lbd_conf_service *c)
+{
+	return c->n_backends ? cfg->backends[c->first_backend].addr.family : 0;
+}
+
+/* One desired service from config service c on VIP vip. */
+static int desired_one(const struct lbd_config *cfg,
+		       const struct lbd_conf_service *c,
+		       const struct lbd_conf_addr *vip, struct st_service *s)
+{
+	size_t j, k = 0;
+
+	s->key.family = vip->family;
+	s->key.proto = c->proto;
+	s->key.port = htons(c->port);
+	s->key.vip = vip->addr;
+	if (c->wildcard) {
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(vip->family == LBD_AF_INET ? AF_INET : AF_INET6,
+			  &vip->addr, a, sizeof(a));
+		snprintf(s->name, sizeof(s->name), "%.*s@%s",
+			 (int)(sizeof(s->name) - sizeof(a) - 2), c->name, a);
+	} else {
+		snprintf(s->name, sizeof(s->name), "%s", c->name);
+	}
+	s->wildcard = c->wildcard;
+	s->fwd = c->fwd;
+	s->dsr = c->fwd == LBD_FWD_HYBRID ? c->dsr : 0;
+	s->flags = c->no_backend == LBD_NB_REJECT ? LBD_SVC_F_UNREACH_ICMP : 0;
+	if (c->affinity) {
+		s->flags |= LBD_SVC_F_AFFINITY;
+		s->affinity_timeout = c->affinity_timeout;
+	}
+	s->icmp_echo = c->icmp_echo;
+	s->ranges = calloc(c->n_ranges ? c->n_ranges : 1, sizeof(*s->ranges));
+	s->be = calloc(c->n_backends ? c->n_backends : 1, sizeof(*s->be));
+	if (!s->ranges || !s->be)
+		return -ENOMEM;
+	/* a VIP's source ranges are of its family */
+	for (j = 0; j < c->n_ranges; j++)
+		if (cfg->ranges[c->first_range + j].family == vip->family)
+			s->ranges[k++] = cfg->ranges[c->first_range + j];
+	s->n_ranges = k;
+	qsort(s->ranges, s->n_ranges, sizeof(*s->ranges), range_cmp);
+	if (c->n_ranges)
+		s->flags |= c->src_mode == LBD_SRC_DENY ? LBD_SVC_F_SRC_DENY
+							 : LBD_SVC_F_SRC_ALLOW;
+	s->n_be = c->n_backends;
+	for (j = 0; j < c->n_backends; j++) {
+		const struct lbd_conf_backend *cb =
+			&cfg->backends[c->first_backend + j];
+		struct st_backend *b = &s->be[j];
+
+		b->addr = cb->addr;
+		b->port = cb->port ? cb->port : c->port;
+		b->weight = cb->weight;
+		b->conf_state = cb->state;
+		b->dp_state = st_backend_dp_state(b);
+	}
+	qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+	return 0;
+}
+
+/*
+ * The desired state of cfg, without ids: services and backends sorted.
+ * A vip = "*" service becomes one service per LB host address of its
+ * family; where a configured VIP takes the same address and port, that
+ * one wins.
+ */
+static int desired_build(const struct lbd_state *st,
+			 const struct lbd_config *cfg, struct st_service **out,
+			 size_t *n_out)
+{
+	size_t i, h, n = 0, cap = 0;
+	struct st_service *d;
+	int err = 0;
+
+	for (i = 0; i < cfg->n_services; i++)
+		cap += cfg->services[i].wildcard ? st->n_host : 1;
+	d = calloc(cap ? cap : 1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	for (i = 0; i < cfg->n_services; i++) {
+	for (i = 0; i < cfg->n_services && !err; i++) {
 		const struct lbd_conf_service *c = &cfg->services[i];
-		struct st_service *s = &d[i];
+		__u8 fam;
 
-		s->key.family = c->vip.family;
-		s->key.proto = c->proto;
-		s->key.port = htons(c->port);
-		s->key.vip = c->vip.addr;
-		snprintf(s->name, sizeof(s->name), "%s", c->name);
-		s->fwd = c->fwd;
-		s->flags = c->no_backend == LBD_NB_REJECT ?
-				   LBD_SVC_F_UNREACH_ICMP :
-				   0;
-		s->icmp_echo = c->icmp_echo;
-		s->n_be = c->n_backends;
-		s->be = calloc(c->n_backends ? c->n_backends : 1,
-			       sizeof(*s->be));
-		if (!s->be) {
-			services_free(d, i);
-			return -ENOMEM;
+		if (!c->wildcard) {
+			err = desired_one(cfg, c, &c->vip, &d[n++]);
+			continue;
 		}
-		for (j = 0; j < c->n_backends; j++) {
-			const struct lbd_conf_backend *cb =
-				&cfg->backends[c->first_backend + j];
-			struct st_backend *b = &s->be[j];
-
-			b->addr = cb->addr;
-			b->port = cb->port ? cb->port : c->port;
-			b->weight = cb->weight;
-			b->conf_state = cb->state;
-			b->dp_state = st_backend_dp_state(b);
-		}
-		qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+		fam = wildcard_family(cfg, c);
+		for (h = 0; h < st->n_host && !err; h++)
+			if (!fam || st->host[h].family == fam)
+				err = desired_one(cfg, c, &st->host[h],
+						  &d[n++]);
 	}
-	qsort(d, cfg->n_services, sizeof(*d), svc_cmp);
+	if (err) {
+		services_free(d, n);
+		return err;
+	}
+	qsort(d, n, sizeof(*d), svc_cmp);
+	/* equal keys are adjacent: keep the configured VIP's */
+	for (i = 0, h = 0; i < n; i++) {
+		if (h && !svc_cmp(&d[h - 1], &d[i])) {
+			struct st_service *gone = d[i].wildcard ? &d[i]
+								: &d[h - 1];
+
+			log_info("service %s: %s takes this address and port",
+				 gone->name,
+				 gone == &d[i] ? d[h - 1].name : d[i].name);
+			if (gone == &d[h - 1]) {
+				struct st_service keep = d[i];
+
+				d[i] = d[h - 1];
+				d[h - 1] = keep;
+			}
+			free(d[i].be);
+			free(d[i].ranges);
+			continue;
+		}
+		d[h++] = d[i];
+	}
 	*out = d;
+	*n_out = h;
 	return 0;
 }
 
@@ -353,9 +465,50 @@ static int write_service(struct apply_ctx *x, const struct st_service *s)
 	v.id = s->id;
 	v.table_size = s->table_size;
 	v.fwd = s->fwd;
+	v.dsr = s->dsr;
 	v.flags = s->flags;
 	v.table_hash = s->table_hash;
+	v.affinity_timeout = s->affinity_timeout;
 	return dp_svc_put(x->dp, &s->key, &v);
+}
+
+/* Writes the difference between a service's old source ranges and its
+ * new ones (old may be NULL: none). */
+static int sync_ranges(struct apply_ctx *x, const struct st_service *old,
+		       const struct st_service *s)
+{
+	size_t i = 0, j = 0, on = old ? old->n_ranges : 0;
+	char a[INET6_ADDRSTRLEN];
+	int err = 0;
+
+	while (!err && (i < on || j < s->n_ranges)) {
+		int c = i == on		 ? 1 :
+			j == s->n_ranges ? -1 :
+					   range_cmp(&old->ranges[i],
+						     &s->ranges[j]);
+		const struct lbd_conf_addr *r;
+
+		if (!c) {
+			i++;
+			j++;
+			continue;
+		}
+		r = c < 0 ? &old->ranges[i++] : &s->ranges[j++];
+		if (old)
+			plan_line(x->plan, x->plan_arg, "%c source range %s %s/%u",
+				  c < 0 ? '-' : '+', s->name,
+				  inet_ntop(r->family == LBD_AF_INET ? AF_INET
+								     : AF_INET6,
+					    &r->addr, a, sizeof(a)),
+				  r->prefixlen);
+		if (!x->dp)
+			continue;
+		err = c < 0 ? dp_src_del(x->dp, s->id, r->family, &r->addr,
+					 r->prefixlen)
+			    : dp_src_put(x->dp, s->id, r->family, &r->addr,
+					 r->prefixlen);
+	}
+	return err;
 }
 
 static int add_service(struct apply_ctx *x, struct st_service *s)
@@ -391,6 +544,8 @@ static int add_service(struct apply_ctx *x, struct st_service *s)
 	}
 	err = install_table(x, s, 0);
 	if (!err)
+		err = sync_ranges(x, NULL, s);
+	if (!err)
 		err = write_service(x, s);
 	return err;
 }
@@ -410,6 +565,9 @@ static int remove_service(struct apply_ctx *x, struct st_service *s)
 	err = dp_svc_del(x->dp, &s->key);
 	if (!err && s->table_hash)
 		err = dp_maglev_put(x->dp, s->id, NULL, 0);
+	for (i = 0; !err && i < s->n_ranges; i++)
+		err = dp_src_del(x->dp, s->id, s->ranges[i].family,
+				 &s->ranges[i].addr, s->ranges[i].prefixlen);
 	for (i = 0; !err && i < s->n_be; i++)
 		err = release_backend(x, &s->be[i]);
 	if (!err)
@@ -527,18 +685,40 @@ static int change_service(struct apply_ctx *x, struct st_service *old,
 			return err;
 	}
 
+	/* ranges before the service's flags say they count */
+	err = sync_ranges(x, old, s);
+	if (err)
+		return err;
+	if (s->n_ranges != old->n_ranges ||
+	    (s->n_ranges &&
+	     memcmp(s->ranges, old->ranges, s->n_ranges * sizeof(*s->ranges))))
+		changed = true;
 	if (s->fwd != old->fwd || s->flags != old->flags ||
+	    s->dsr != old->dsr || s->affinity_timeout != old->affinity_timeout ||
 	    s->table_hash != old->table_hash) {
-		if (s->fwd != old->fwd || s->flags != old->flags)
+		if (s->fwd != old->fwd || s->flags != old->flags ||
+		    s->dsr != old->dsr ||
+		    s->affinity_timeout != old->affinity_timeout)
 			plan_line(x->plan, x->plan_arg,
-				  "~ service %s %s -> %s%s", sb,
+				  "~ service %s %s -> %s%s%s%s", sb,
 				  config_fwd_str(old->fwd),
 				  config_fwd_str(s->fwd),
-				  s->flags != old->flags ? ", no_backend" : "");
+				  (s->flags ^ old->flags) &
+						  LBD_SVC_F_UNREACH_ICMP
+					  ? ", no_backend"
+					  : "",
+				  (s->flags ^ old->flags) & LBD_SVC_F_AFFINITY ||
+						  s->affinity_timeout !=
+							  old->affinity_timeout
+					  ? ", session_affinity"
+					  : "",
+				  (s->flags ^ old->flags) &
+						  (LBD_SVC_F_SRC_ALLOW |
+						   LBD_SVC_F_SRC_DENY)
+					  ? ", source_ranges_mode"
+					  : "");
 		changed = true;
-		if (s->fwd != old->fwd || s->flags != old->flags ||
-		    s->table_hash != old->table_hash)
-			err = write_service(x, s);
+		err = write_service(x, s);
 	}
 	if (changed)
 		x->res->svc_changed++;
@@ -570,8 +750,10 @@ static size_t vips_of(const struct st_service *s, size_t n,
 			out[k].services = 1;
 			k++;
 		}
-		if (s[i].icmp_echo)
+		if (s[i].icmp_echo && !s[i].wildcard)
 			out[k - 1].flags |= LBD_VIP_F_ICMP_ECHO;
+		if (s[i].wildcard)
+			out[k - 1].flags |= LBD_VIP_F_HOST;
 	}
 	return k;
 }
@@ -706,13 +888,13 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 			       .keep_flags = true };
 	struct vip_ent *ov = NULL, *nv = NULL;
 	struct st_service *d = NULL;
-	size_t dn = cfg->n_services, on = st->n_svc, i = 0, j = 0, nov, nnv;
+	size_t dn = 0, on = st->n_svc, i = 0, j = 0, nov, nnv;
 	unsigned long writes0 = dp ? dp_writes(dp) : 0;
 	struct lbd_state dry;
 	int err;
 
 	memset(res, 0, sizeof(*res));
-	err = desired_build(cfg, &d);
+	err = desired_build(st, cfg, &d, &dn);
 	if (err)
 		return err;
 	err = reserve_check(st, d, dn);
@@ -839,11 +1021,69 @@ static int adopt_services(struct lbd_state *st, struct lbd_dp *dp,
 		}
 		s->id = v.id;
 		s->fwd = v.fwd;
+		s->dsr = v.dsr;
 		s->flags = v.flags;
+		s->affinity_timeout = v.affinity_timeout;
 		s->table_hash = v.table_hash;
 		s->table_size = v.table_size;
 		if (v.id >= st->max_services)
 			return -EINVAL;
+	}
+	return 0;
+}
+
+static int range_add(struct st_service *s, __u8 family,
+		     const union lbd_addr *a, __u32 prefixlen)
+{
+	struct lbd_conf_addr *r =
+		realloc(s->ranges, (s->n_ranges + 1) * sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	s->ranges = r;
+	r = &r[s->n_ranges++];
+	memset(r, 0, sizeof(*r));
+	r->family = family;
+	r->prefixlen = (__u8)(prefixlen - 32);
+	r->addr = *a;
+	return 0;
+}
+
+/* Source ranges back from the LPM tries, to their services by id. */
+static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id,
+			__u32 max)
+{
+	struct lbd_src_key4 k4, n4;
+	struct lbd_src_key6 k6, n6;
+	union lbd_addr a;
+	void *prev;
+	__u32 id;
+	int fd, err;
+
+	fd = dp_map_fd(dp, DP_MAP_SRC4);
+	for (prev = NULL; bpf_map_get_next_key(fd, prev, &n4) == 0;
+	     prev = &k4) {
+		k4 = n4;
+		id = ntohl(k4.svc_id);
+		if (id >= max || !by_id[id])
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.v4 = k4.addr;
+		err = range_add(by_id[id], LBD_AF_INET, &a, k4.prefixlen);
+		if (err)
+			return err;
+	}
+	fd = dp_map_fd(dp, DP_MAP_SRC6);
+	for (prev = NULL; bpf_map_get_next_key(fd, prev, &n6) == 0;
+	     prev = &k6) {
+		k6 = n6;
+		id = ntohl(k6.svc_id);
+		if (id >= max || !by_id[id])
+			continue;
+		err = range_add(by_id[id], LBD_AF_INET6, &k6.addr,
+				k6.prefixlen);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -913,6 +1153,9 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		nb->gen = b.gen;
 		be_used[id] = 1;
 	}
+	err = adopt_ranges(dp, by_id, st->max_services);
+	if (err)
+		goto out;
 	for (i = 0; i < n; i++) {
 		struct st_service *s = &arr[i];
 		struct lbd_vip v;
@@ -921,12 +1164,15 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 						DP_MAP_VIP6);
 
 		qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
-		s->icmp_echo = bpf_map_lookup_elem(vfd,
-						   s->key.family == LBD_AF_INET ?
-							   (void *)&s->key.vip.v4 :
-							   (void *)&s->key.vip,
-						   &v) == 0 &&
-			       (v.flags & LBD_VIP_F_ICMP_ECHO);
+		qsort(s->ranges, s->n_ranges, sizeof(*s->ranges), range_cmp);
+		if (bpf_map_lookup_elem(vfd,
+					s->key.family == LBD_AF_INET
+						? (void *)&s->key.vip.v4
+						: (void *)&s->key.vip,
+					&v) == 0) {
+			s->icmp_echo = v.flags & LBD_VIP_F_ICMP_ECHO;
+			s->wildcard = v.flags & LBD_VIP_F_HOST;
+		}
 	}
 	qsort(arr, n, sizeof(*arr), svc_cmp);
 	for (i = 0; i < n; i++) {
@@ -976,6 +1222,18 @@ void state_dp_opts(const struct lbd_config *cfg, struct lbd_dp_opts *o)
 	o->knobs.udp_timeout = c->udp_timeout;
 	o->knobs.tcp_timeout = c->tcp_timeout;
 	o->knobs.icmp_rate = c->icmp_rate;
+	o->nat_entries = c->nat_entries;
+	o->affinity_entries = c->affinity_entries;
+	o->knobs.snat_port_min = c->snat_port_min;
+	o->knobs.snat_port_max = c->snat_port_max;
+	if (c->snat_v4.family) {
+		o->knobs.have_snat4 = 1;
+		o->knobs.snat_src4 = c->snat_v4.addr.v4;
+	}
+	if (c->snat_v6.family) {
+		o->knobs.have_snat6 = 1;
+		o->knobs.snat_src6 = c->snat_v6.addr;
+	}
 	if (c->encap_v4.family) {
 		o->knobs.have_encap4 = 1;
 		o->knobs.encap_src4 = c->encap_v4.addr.v4;

@@ -36,8 +36,13 @@ struct st_service {
 	struct lbd_svc_addr key;
 	char name[LBD_NAME_MAX];
 	__u8 fwd;
+	__u8 dsr; /* hybrid: the DSR forwarding for TCP */
 	__u8 flags; /* LBD_SVC_F_* */
 	bool icmp_echo;
+	bool wildcard; /* from vip = "*": on an LB host address */
+	__u32 affinity_timeout;
+	struct lbd_conf_addr *ranges; /* source ranges, sorted */
+	size_t n_ranges;
 	__u32 id;
 	__u32 table_hash;
 	__u32 table_size; /* 0: no table (no usable backend) */
@@ -53,6 +58,9 @@ struct lbd_state {
 	__u32 maglev_size;
 	__u32 seed;
 	__u32 gen; /* last backend generation given out */
+	/* the LB host's addresses, for services with vip = "*" */
+	struct lbd_conf_addr *host;
+	size_t n_host;
 	/* free ids, used as stacks */
 	__u32 *free_svc;
 	size_t n_free_svc;
@@ -122,6 +130,11 @@ const struct st_service *state_find_name(const struct lbd_state *st,
 
 /* The datapath state a backend gets from config, health and drain. */
 __u8 st_backend_dp_state(const struct st_backend *b);
+
+/* The LB host's addresses services with vip = "*" listen on, used by
+ * the next apply (copied). */
+int state_set_host_addrs(struct lbd_state *st, const struct lbd_conf_addr *a,
+			 size_t n);
 
 /* The datapath options (sizes and load-time knobs) a config asks for. */
 void state_dp_opts(const struct lbd_config *cfg, struct lbd_dp_opts *o);

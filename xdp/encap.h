@@ -118,7 +118,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx,
 				      const struct bpf_fib_lookup *fib,
 				      __u32 hash)
 {
-	union lbd_addr src;
+	union lbd_addr src = {};
 	void *data, *data_end;
 	struct ethhdr *eth;
 
@@ -254,7 +254,7 @@ static __always_inline int encap_geneve(struct xdp_md *ctx,
 	void *data, *data_end;
 	struct lbd_genevehdr *gh;
 	struct ethhdr *eth, *ieth;
-	union lbd_addr src;
+	union lbd_addr src = {};
 	struct udphdr *uh;
 	void *opt;
 

@@ -359,4 +359,46 @@ __noinline int lbd_icmp_error(struct xdp_md *ctx, struct lbd_pkt *p,
 	return XDP_TX;
 }
 
+static __always_inline int send_error(struct xdp_md *ctx, struct lbd_pkt *p,
+				      __u8 type, __u8 code, __u32 mtu,
+				      enum lbd_reason r)
+{
+	__u32 len = ctx_len(ctx);
+
+	if (!icmp_ratelimit_allow())
+		return verdict(XDP_DROP, LBD_DROP_ICMP_RATELIMIT, len);
+	if (lbd_icmp_error(ctx, p, type, code, mtu) != XDP_TX)
+		return verdict(XDP_DROP, LBD_DROP_TOOBIG, len);
+	return verdict(XDP_TX, r, ctx_len(ctx));
+}
+
+/* Fragmentation needed / packet too big, carrying the MTU the packet
+ * may have (the route's, less what an encapsulation adds). */
+static __always_inline int send_toobig(struct xdp_md *ctx, struct lbd_pkt *p,
+				       __u32 mtu)
+{
+	if (p->family == LBD_AF_INET)
+		return send_error(ctx, p, LBD_ICMP_DEST_UNREACH,
+				  LBD_ICMP_FRAG_NEEDED, mtu,
+				  LBD_EV_ICMP_TOOBIG);
+	if (mtu < LBD_IPV6_MIN_MTU)
+		mtu = LBD_IPV6_MIN_MTU;
+	return send_error(ctx, p, LBD_ICMP6_PKT_TOOBIG, 0, mtu,
+			  LBD_EV_ICMP_TOOBIG);
+}
+
+static __always_inline int no_backend(struct xdp_md *ctx, struct lbd_pkt *p,
+				      const struct lbd_svc *svc)
+{
+	if (!(svc->flags & LBD_SVC_F_UNREACH_ICMP))
+		return verdict(XDP_DROP, LBD_DROP_NO_BACKEND, ctx_len(ctx));
+	count_reason(LBD_DROP_NO_BACKEND, ctx_len(ctx));
+	if (p->family == LBD_AF_INET)
+		return send_error(ctx, p, LBD_ICMP_DEST_UNREACH,
+				  LBD_ICMP_PORT_UNREACH, 0,
+				  LBD_EV_ICMP_UNREACH);
+	return send_error(ctx, p, LBD_ICMP6_DST_UNREACH,
+			  LBD_ICMP6_PORT_UNREACH, 0, LBD_EV_ICMP_UNREACH);
+}
+
 #endif /* LBD_XDP_ICMP_H */

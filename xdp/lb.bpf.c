@@ -21,9 +21,10 @@
 #include "fib.h"
 #include "encap.h"
 #include "icmp.h"
+#include "dsr.h"
+#include "nat.h"
 #include "monitor.h"
 
-#define LBD_CONTINUE (-1)
 
 /* Entry points are global; the prototype keeps -Wmissing-prototypes. */
 int lbd_xdp(struct xdp_md *ctx);
@@ -47,11 +48,10 @@ static __always_inline struct lbd_svc *svc_lookup(const struct lbd_pkt *p,
 	return bpf_map_lookup_elem(&lbd_svc6, &k);
 }
 
-/* The VIP a packet is for, or NULL. Reads only the destination address:
- * whatever else is wrong with a packet that is not ours is not our
- * business. */
-static __always_inline struct lbd_vip *vip_lookup(struct xdp_md *ctx,
-						  struct lbd_pkt *p)
+/* Reads the destination of an IP packet into p (family, daddr), nothing
+ * else: whatever else is wrong with a packet that is not ours is not our
+ * business. -1 when it is not IP or too short to say. */
+static __always_inline int peek_daddr(struct xdp_md *ctx, struct lbd_pkt *p)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 
@@ -59,22 +59,35 @@ static __always_inline struct lbd_vip *vip_lookup(struct xdp_md *ctx,
 		struct iphdr *ip = pkt_at(data, p->l3_off);
 
 		if ((void *)(ip + 1) > data_end)
-			return NULL;
-		return bpf_map_lookup_elem(&lbd_vip4, &ip->daddr);
+			return -1;
+		p->family = LBD_AF_INET;
+		p->daddr.v4 = ip->daddr;
+		return 0;
 	}
 	if (p->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = pkt_at(data, p->l3_off);
 
 		if ((void *)(ip6 + 1) > data_end)
-			return NULL;
-		return bpf_map_lookup_elem(&lbd_vip6, &ip6->daddr);
+			return -1;
+		p->family = LBD_AF_INET6;
+		copy_addr6(&p->daddr, &ip6->daddr);
+		return 0;
 	}
-	return NULL;
+	return -1;
+}
+
+static __always_inline struct lbd_vip *vip_lookup(const struct lbd_pkt *p)
+{
+	if (p->family == LBD_AF_INET)
+		return bpf_map_lookup_elem(&lbd_vip4, &p->daddr.v4);
+	return bpf_map_lookup_elem(&lbd_vip6, &p->daddr);
 }
 
 /* IP header of a packet to a VIP: malformed, fragment, or unskipped
- * extension header end here. */
-static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p)
+ * extension header end here. To an LB host address (host), they are the
+ * host's and pass. */
+static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p,
+				    bool host)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	__u32 len = ctx_len(ctx);
@@ -84,6 +97,8 @@ static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p)
 		r = parse_ip4(data, data_end, len, p);
 		if (r == LBD_OK)
 			return LBD_CONTINUE;
+		if (host)
+			return verdict(XDP_PASS, LBD_PASS_HOST, len);
 		if (r == LBD_PARSE_FRAGMENT)
 			return verdict(XDP_DROP, LBD_DROP_FRAGMENT, len);
 		return verdict(XDP_DROP, LBD_DROP_MALFORMED_IP4, len);
@@ -91,6 +106,8 @@ static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p)
 	r = parse_ip6(data, data_end, len, p);
 	if (r == LBD_OK)
 		return LBD_CONTINUE;
+	if (host)
+		return verdict(XDP_PASS, LBD_PASS_HOST, len);
 	if (r == LBD_PARSE_FRAGMENT)
 		return verdict(XDP_DROP, LBD_DROP_FRAGMENT, len);
 	if (r == LBD_PARSE_EXTHDR)
@@ -98,111 +115,72 @@ static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p)
 	return verdict(XDP_DROP, LBD_DROP_MALFORMED_IP6, len);
 }
 
-static __always_inline __u16 encap_overhead(__u8 fwd, __u8 be_family)
+/* The forwarding of a flow of proto: hybrid services split by protocol,
+ * as Cilium's hybrid mode (DSR for TCP, SNAT for the rest). */
+static __always_inline __u8 fwd_of(const struct lbd_svc *svc, __u8 proto)
 {
-	if (fwd == LBD_FWD_GENEVE)
-		return be_family == LBD_AF_INET ? LBD_GENEVE4_OVERHEAD
-						: LBD_GENEVE6_OVERHEAD;
-	return be_family == LBD_AF_INET ? LBD_IPIP4_OVERHEAD
-					: LBD_IPIP6_OVERHEAD;
+	if (svc->fwd == LBD_FWD_HYBRID)
+		return proto == IPPROTO_TCP ? svc->dsr : LBD_FWD_SNAT;
+	return svc->fwd;
 }
 
-static __always_inline int send_error(struct xdp_md *ctx, struct lbd_pkt *p,
-				      __u8 type, __u8 code, __u32 mtu,
-				      enum lbd_reason r)
+/* loadBalancerSourceRanges: an allow-list, or a deny-list. */
+static __always_inline bool source_allowed(const struct lbd_pkt *p,
+					   const struct lbd_svc *svc)
 {
-	__u32 len = ctx_len(ctx);
+	bool hit;
 
-	if (!icmp_ratelimit_allow())
-		return verdict(XDP_DROP, LBD_DROP_ICMP_RATELIMIT, len);
-	if (lbd_icmp_error(ctx, p, type, code, mtu) != XDP_TX)
-		return verdict(XDP_DROP, LBD_DROP_TOOBIG, len);
-	return verdict(XDP_TX, r, ctx_len(ctx));
-}
-
-/* Fragmentation needed / packet too big, carrying the route MTU less what
- * the encapsulation adds. */
-static __always_inline int send_toobig(struct xdp_md *ctx, struct lbd_pkt *p,
-				       __u32 mtu)
-{
-	if (p->family == LBD_AF_INET)
-		return send_error(ctx, p, LBD_ICMP_DEST_UNREACH,
-				  LBD_ICMP_FRAG_NEEDED, mtu,
-				  LBD_EV_ICMP_TOOBIG);
-	if (mtu < LBD_IPV6_MIN_MTU)
-		mtu = LBD_IPV6_MIN_MTU;
-	return send_error(ctx, p, LBD_ICMP6_PKT_TOOBIG, 0, mtu,
-			  LBD_EV_ICMP_TOOBIG);
-}
-
-static __always_inline int no_backend(struct xdp_md *ctx, struct lbd_pkt *p,
-				      const struct lbd_svc *svc)
-{
-	if (!(svc->flags & LBD_SVC_F_UNREACH_ICMP))
-		return verdict(XDP_DROP, LBD_DROP_NO_BACKEND, ctx_len(ctx));
-	count_reason(LBD_DROP_NO_BACKEND, ctx_len(ctx));
-	if (p->family == LBD_AF_INET)
-		return send_error(ctx, p, LBD_ICMP_DEST_UNREACH,
-				  LBD_ICMP_PORT_UNREACH, 0,
-				  LBD_EV_ICMP_UNREACH);
-	return send_error(ctx, p, LBD_ICMP6_DST_UNREACH,
-			  LBD_ICMP6_PORT_UNREACH, 0, LBD_EV_ICMP_UNREACH);
-}
-
-/*
- * Encapsulates the packet p to the backend and transmits it. q is the
- * flow (for an ICMP error, the quoted one; else p itself): its
- * destination is the VIP and service port the Geneve option names, and
- * its hash is the flow's entropy.
- */
-static __always_inline int forward(struct xdp_md *ctx, struct lbd_pkt *p,
-				   const struct lbd_pkt *q,
-				   const struct lbd_svc *svc,
-				   const struct lbd_backend *be)
-{
-	__u16 overhead = encap_overhead(svc->fwd, be->family);
-	struct bpf_fib_lookup fib;
-	union lbd_addr src;
-	__u32 hash;
-	int rc;
-
-	if (be->family != p->family &&
-	    (svc->fwd == LBD_FWD_GENEVE || p->family == LBD_AF_INET6))
-		return verdict(XDP_DROP, LBD_DROP_BACKEND_FAMILY,
-			       ctx_len(ctx));
-
-	hash = flow_hash(q);
-	encap_source(be->family, hash, &src);
-	rc = fib_nexthop(ctx, be->family, &src, &be->addr,
-			 p->ip_len + overhead, &fib);
-	bpf_printk("fib rc=%d fam=%d pfam=%d", rc, be->family, p->family);
-	switch (rc) {
-	case BPF_FIB_LKUP_RET_SUCCESS:
-		break;
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-		/* errors about errors are not sent (RFC 1122 3.2.2) */
-		if (p != q)
-			return verdict(XDP_DROP, LBD_DROP_TOOBIG,
-				       ctx_len(ctx));
-		return send_toobig(ctx, p, fib.mtu_result - overhead);
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
-		return verdict(XDP_PASS, LBD_PASS_NO_NEIGH, ctx_len(ctx));
-	default:
-		return verdict(XDP_DROP, LBD_DROP_NO_ROUTE, ctx_len(ctx));
-	}
-
-	if (svc->fwd == LBD_FWD_GENEVE) {
-		if (translate_dst(ctx, p, be))
-			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
-		if (p != q && icmp_translate_quote(ctx, p, q, be))
-			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
-		rc = encap_geneve(ctx, p, &q->daddr, q->dport, be, &fib, hash);
+	if (!(svc->flags & (LBD_SVC_F_SRC_ALLOW | LBD_SVC_F_SRC_DENY)))
+		return true;
+	if (p->family == LBD_AF_INET) {
+		struct lbd_src_key4 k = {
+			.prefixlen = 32 + 32,
+			.svc_id = bpf_htonl(svc->id),
+			.addr = p->saddr.v4,
+		};
+		hit = bpf_map_lookup_elem(&lbd_src4, &k) != NULL;
 	} else {
-		rc = encap_ipip(ctx, p, be, &fib, hash);
+		struct lbd_src_key6 k = {
+			.prefixlen = 32 + 128,
+			.svc_id = bpf_htonl(svc->id),
+			.addr = p->saddr,
+		};
+		hit = bpf_map_lookup_elem(&lbd_src6, &k) != NULL;
 	}
-	if (rc)
-		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
-	return tx(ctx, fib.ifindex);
+	return svc->flags & LBD_SVC_F_SRC_ALLOW ? hit : !hit;
+}
+
+/* To the SNAT address: a SNAT flow's reply or ICMP error, else the LB
+ * host's own traffic (LBD_CONTINUE). */
+static __always_inline int snat_in(struct xdp_md *ctx, struct lbd_pkt *p)
+{
+	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
+	__u32 len = ctx_len(ctx);
+	__u8 *icmp;
+	int r = p->family == LBD_AF_INET ? parse_ip4(data, data_end, len, p)
+					 : parse_ip6(data, data_end, len, p);
+
+	if (r != LBD_OK)
+		return LBD_CONTINUE;
+	if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+		if (parse_l4(data, data_end, p) != LBD_OK ||
+		    !snat_port(p->dport))
+			return LBD_CONTINUE;
+		return snat_reply(ctx, p);
+	}
+	if (p->proto != (p->family == LBD_AF_INET ? IPPROTO_ICMP
+						   : IPPROTO_ICMPV6))
+		return LBD_CONTINUE;
+	icmp = pkt_at(data, p->l4_off);
+	if ((void *)(icmp + 1) > data_end)
+		return LBD_CONTINUE;
+	if (p->family == LBD_AF_INET ? *icmp == LBD_ICMP_DEST_UNREACH ||
+					       *icmp == LBD_ICMP_TIME_EXCEEDED
+				     : *icmp == LBD_ICMP6_DST_UNREACH ||
+					       *icmp == LBD_ICMP6_PKT_TOOBIG ||
+					       *icmp == LBD_ICMP6_TIME_EXCEED)
+		return snat_icmp_reply(ctx, p);
+	return LBD_CONTINUE;
 }
 
 /* ICMP to a VIP: echo, or an error about one of its flows. */
@@ -244,8 +222,10 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 		return verdict(XDP_DROP, LBD_DROP_NO_SERVICE, ctx_len(ctx));
 	if (select_backend_icmp(&q, svc, &c) < 0)
 		return verdict(XDP_DROP, LBD_DROP_NO_BACKEND, ctx_len(ctx));
+	if (fwd_of(svc, q.proto) == LBD_FWD_SNAT)
+		return snat_icmp_forward(ctx, p, &q, c.be, c.ct);
 	count_reason(LBD_EV_ICMP_ERROR_FWD, ctx_len(ctx));
-	return forward(ctx, p, &q, svc, c.be);
+	return dsr_forward(ctx, p, &q, fwd_of(svc, q.proto), c.be);
 }
 
 static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
@@ -255,30 +235,45 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 	struct lbd_svc *svc;
 	struct lbd_vip *vip;
 	__u32 len = ctx_len(ctx);
+	bool host;
 	int r;
 
-	if (parse_l2(data, data_end, p) != LBD_OK)
+	if (parse_l2(data, data_end, p) != LBD_OK || peek_daddr(ctx, p))
 		return verdict(XDP_PASS, LBD_PASS_NOT_VIP, len);
-	vip = vip_lookup(ctx, p);
+	if (to_snat(p)) {
+		r = snat_in(ctx, p);
+		if (r != LBD_CONTINUE)
+			return r;
+	}
+	vip = vip_lookup(p);
 	if (!vip)
 		return verdict(XDP_PASS, LBD_PASS_NOT_VIP, len);
+	host = vip->flags & LBD_VIP_F_HOST;
 
-	r = check_ip(ctx, p);
+	r = check_ip(ctx, p, host);
 	if (r != LBD_CONTINUE)
 		return r;
 	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
+		/* the host answers its own ICMP */
+		if (host)
+			return verdict(XDP_PASS, LBD_PASS_HOST, len);
 		if ((p->proto == IPPROTO_ICMP) != (p->family == LBD_AF_INET))
 			return verdict(XDP_DROP, LBD_DROP_VIP_PROTO, len);
 		return handle_icmp(ctx, p, vip);
 	}
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
-		return verdict(XDP_DROP, LBD_DROP_VIP_PROTO, len);
+		return host ? verdict(XDP_PASS, LBD_PASS_HOST, len)
+			    : verdict(XDP_DROP, LBD_DROP_VIP_PROTO, len);
 	if (parse_l4(ctx_data(ctx), ctx_data_end(ctx), p) != LBD_OK)
-		return verdict(XDP_DROP, LBD_DROP_MALFORMED_L4, len);
+		return host ? verdict(XDP_PASS, LBD_PASS_HOST, len)
+			    : verdict(XDP_DROP, LBD_DROP_MALFORMED_L4, len);
 
 	svc = svc_lookup(p, p->dport);
 	if (!svc)
-		return verdict(XDP_DROP, LBD_DROP_NO_SERVICE, len);
+		return host ? verdict(XDP_PASS, LBD_PASS_HOST, len)
+			    : verdict(XDP_DROP, LBD_DROP_NO_SERVICE, len);
+	if (!source_allowed(p, svc))
+		return verdict(XDP_DROP, LBD_DROP_SOURCE_RANGE, len);
 	if (select_backend(p, svc, &c) < 0)
 		return no_backend(ctx, p, svc);
 
@@ -287,7 +282,9 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 	if (c.new_flow && unlikely(monitor_mask & LBD_MON_FLOWS))
 		monitor_emit(ctx, p, LBD_EVENT_NEW_FLOW, LBD_EV_NEW_FLOW,
 			     svc->id, c.id);
-	return forward(ctx, p, p, svc, c.be);
+	if (fwd_of(svc, p->proto) == LBD_FWD_SNAT)
+		return snat_forward(ctx, p, c.be, c.ct);
+	return dsr_forward(ctx, p, p, fwd_of(svc, p->proto), c.be);
 }
 
 SEC("xdp")

@@ -120,6 +120,53 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lbd_ct6 SEC(".maps");
 
+/* SNAT, the reverse direction (see struct lbd_nat). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144); /* set by userspace */
+	__type(key, struct lbd_nat_key4);
+	__type(value, struct lbd_nat);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_nat4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144); /* set by userspace */
+	__type(key, struct lbd_nat_key6);
+	__type(value, struct lbd_nat);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_nat6 SEC(".maps");
+
+/* Source ranges per service (LPM: service id, then the prefix). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct lbd_src_key4);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_src4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct lbd_src_key6);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_src6 SEC(".maps");
+
+/* Session affinity: a client's backend per service. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144); /* set by userspace */
+	__type(key, struct lbd_aff_key);
+	__type(value, struct lbd_aff);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_affinity SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LBD_REASON_MAX);

@@ -20,11 +20,26 @@ struct lbd_choice {
 	__u32 id;
 	bool new_flow;
 	const struct lbd_backend *be;
+	struct lbd_ct *ct; /* the flow's entry; NULL for an RST without one */
 };
 
 static __always_inline __u32 flow_hash(const struct lbd_pkt *p)
 {
 	__u32 ports = LBD_PORTS(p->sport, p->dport);
+
+	if (p->family == LBD_AF_INET)
+		return lbd_flow_hash4(knobs.hash_seed, p->saddr.v4, ports,
+				      p->proto);
+	return lbd_flow_hash6(knobs.hash_seed, p->saddr.v6, ports, p->proto);
+}
+
+/* The hash that picks the Maglev slot: with session affinity the client
+ * port leaves it, so every connection of a client lands alike. */
+static __always_inline __u32 svc_hash(const struct lbd_pkt *p,
+				      const struct lbd_svc *svc)
+{
+	__u32 ports = LBD_PORTS(svc->flags & LBD_SVC_F_AFFINITY ? 0 : p->sport,
+				p->dport);
 
 	if (p->family == LBD_AF_INET)
 		return lbd_flow_hash4(knobs.hash_seed, p->saddr.v4, ports,
@@ -101,6 +116,49 @@ static __always_inline int maglev_pick(const struct lbd_svc *svc, __u32 hash,
 	return 0;
 }
 
+static __always_inline bool backend_usable(const struct lbd_backend *be,
+					   __u32 gen, bool new_conn)
+{
+	return be && be->gen == gen &&
+	       (be->state == LBD_BE_ACTIVE ||
+		(be->state == LBD_BE_DRAINING && !new_conn));
+}
+
+/*
+ * Session affinity: the client's backend for the service while it is
+ * usable and the client was seen within the timeout; else Maglev (with
+ * the client port out of the hash), remembered for next time.
+ */
+static __always_inline int affinity_pick(const struct lbd_pkt *p,
+					 const struct lbd_svc *svc,
+					 struct lbd_choice *c, __u32 now)
+{
+	struct lbd_aff_key k = { .svc_id = svc->id, .family = p->family };
+	const struct lbd_backend *be;
+	struct lbd_aff *a, fresh;
+
+	k.client = p->saddr;
+	a = bpf_map_lookup_elem(&lbd_affinity, &k);
+	if (a && now - a->last_seen <= svc->affinity_timeout) {
+		be = bpf_map_lookup_elem(&lbd_backends, &a->backend_id);
+		if (backend_usable(be, a->backend_gen, true)) {
+			if (a->last_seen != now)
+				a->last_seen = now;
+			c->id = a->backend_id;
+			c->be = be;
+			return 0;
+		}
+	}
+	if (maglev_pick(svc, svc_hash(p, svc), c) < 0)
+		return -1;
+	fresh.backend_id = c->id;
+	fresh.backend_gen = c->be->gen;
+	fresh.last_seen = now;
+	fresh.pad = 0;
+	bpf_map_update_elem(&lbd_affinity, &k, &fresh, BPF_ANY);
+	return 0;
+}
+
 /*
  * Chooses the backend of a TCP/UDP flow to a service. Returns 0, or -1
  * when the service has no usable backend.
@@ -126,9 +184,7 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 		if (now - ct->last_seen <= ct_timeout(p, ct)) {
 			be = bpf_map_lookup_elem(&lbd_backends,
 						 &ct->backend_id);
-			if (be && be->gen == ct->backend_gen &&
-			    (be->state == LBD_BE_ACTIVE ||
-			     (be->state == LBD_BE_DRAINING && !syn))) {
+			if (backend_usable(be, ct->backend_gen, syn)) {
 				/* Write only on change: a cache line that
 				 * stays clean is not bounced between CPUs. */
 				if (ct->last_seen != now)
@@ -138,6 +194,7 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 					ct->flags |= LBD_CT_F_CLOSING;
 				c->id = ct->backend_id;
 				c->be = be;
+				c->ct = ct;
 				c->new_flow = false;
 				return 0;
 			}
@@ -145,15 +202,23 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 		}
 	}
 
-	if (maglev_pick(svc, flow_hash(p), c) < 0)
+	if (svc->flags & LBD_SVC_F_AFFINITY) {
+		if (affinity_pick(p, svc, c, now) < 0)
+			return -1;
+	} else if (maglev_pick(svc, svc_hash(p, svc), c) < 0) {
 		return -1;
+	}
 	c->new_flow = true;
+	c->ct = NULL;
 	if (!(p->proto == IPPROTO_TCP && (p->tcp_flags & LBD_TCP_RST))) {
 		entry.backend_id = c->id;
 		entry.backend_gen = c->be->gen;
 		entry.last_seen = now;
 		entry.flags = closing ? LBD_CT_F_CLOSING : 0;
+		entry.nat_port = 0;
 		bpf_map_update_elem(map, key, &entry, BPF_ANY);
+		/* SNAT keeps its port in the entry */
+		c->ct = bpf_map_lookup_elem(map, key);
 	}
 	count_reason(LBD_EV_NEW_FLOW, 0);
 	return 0;
@@ -176,19 +241,17 @@ static __always_inline int select_backend_icmp(const struct lbd_pkt *p,
 
 	map = ct_key(p, &k4, &k6, &key);
 	ct = bpf_map_lookup_elem(map, key);
+	c->ct = ct;
+	c->new_flow = false;
 	if (ct) {
 		be = bpf_map_lookup_elem(&lbd_backends, &ct->backend_id);
-		if (be && be->gen == ct->backend_gen &&
-		    (be->state == LBD_BE_ACTIVE ||
-		     be->state == LBD_BE_DRAINING)) {
+		if (backend_usable(be, ct->backend_gen, false)) {
 			c->id = ct->backend_id;
 			c->be = be;
-			c->new_flow = false;
 			return 0;
 		}
 	}
-	c->new_flow = false;
-	return maglev_pick(svc, flow_hash(p), c);
+	return maglev_pick(svc, svc_hash(p, svc), c);
 }
 
 #endif /* LBD_XDP_SELECT_H */

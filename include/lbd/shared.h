@@ -106,7 +106,19 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_meta) == 8, "lbd_meta");
 	  "backend: truncated or invalid encapsulation")                      \
 	X(LBD_BE_DROP_GENEVE_OPT, "geneve_critical_option",                   \
 	  "backend: Geneve with a critical option lbd does not know")         \
-	X(LBD_BE_DROP_DECAP, "decap_failed", "backend: decapsulation failed")
+	X(LBD_BE_DROP_DECAP, "decap_failed", "backend: decapsulation failed") \
+	X(LBD_EV_SNAT_FWD, "snat_fwd", "SNAT: translated towards a backend")  \
+	X(LBD_EV_SNAT_REPLY, "snat_reply",                                    \
+	  "SNAT: a backend's reply translated back to the client")            \
+	X(LBD_EV_SNAT_NEW, "snat_new", "SNAT: a source port allocated")       \
+	X(LBD_DROP_SNAT_EXHAUSTED, "snat_exhausted",                          \
+	  "SNAT: no free source port towards the backend")                    \
+	X(LBD_DROP_SOURCE_RANGE, "source_range",                              \
+	  "client outside the service's source ranges")                       \
+	X(LBD_PASS_HOST, "pass_host",                                          \
+	  "to an LB host address, not one of its services, passed")          \
+	X(LBD_DROP_NO_NEIGH, "no_neigh",                                      \
+	  "SNAT reply: next hop not resolved yet")
 
 enum lbd_reason {
 #define LBD_REASON_ENUM(e, label, desc) e,
@@ -171,6 +183,9 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_event) == 64, "lbd_event");
 
 /* lbd_vip4 is keyed by __be32, lbd_vip6 by union lbd_addr. */
 #define LBD_VIP_F_ICMP_ECHO (1u << 0) /* answer echo requests */
+/* An address of the LB host itself serving NodePort-style services
+ * (vip = "*"): what is not one of its services is the host's, passed. */
+#define LBD_VIP_F_HOST (1u << 1)
 struct lbd_vip {
 	__u32 flags;
 	__u32 services; /* how many services use it (userspace bookkeeping) */
@@ -197,20 +212,31 @@ enum lbd_fwd {
 	LBD_FWD_NONE = 0,
 	LBD_FWD_IPIP = 1, /* IPIP, IP6IP6 or 4-in-6, inner unchanged */
 	LBD_FWD_GENEVE = 2, /* Geneve, inner translated to backend:port */
+	LBD_FWD_SNAT = 3, /* destination and source translated, both ways */
+	LBD_FWD_HYBRID = 4, /* TCP by DSR (lbd_svc.dsr), the rest by SNAT */
 };
 
 /* No usable backend: answer with ICMP port unreachable, else drop. */
 #define LBD_SVC_F_UNREACH_ICMP (1u << 0)
+/* Session affinity by client address (Kubernetes ClientIP): the client
+ * port leaves the flow hash, and lbd_affinity4/6 keep the backend. */
+#define LBD_SVC_F_AFFINITY (1u << 1)
+/* Source ranges (loadBalancerSourceRanges) in lbd_src4/6: only listed
+ * clients (ALLOW) or all but them (DENY). */
+#define LBD_SVC_F_SRC_ALLOW (1u << 2)
+#define LBD_SVC_F_SRC_DENY (1u << 3)
 
 struct lbd_svc {
 	__u32 id; /* index into lbd_maglev and lbd_svc_stats */
 	__u32 table_size; /* entries of its Maglev table; 0: no backend */
 	__u8 fwd; /* enum lbd_fwd */
 	__u8 flags;
-	__u16 pad;
+	__u8 dsr; /* hybrid: the DSR forwarding for TCP (ipip, geneve) */
+	__u8 pad;
 	__u32 table_hash; /* identifies the installed table (userspace) */
+	__u32 affinity_timeout; /* seconds */
 };
-LBD_STATIC_ASSERT(sizeof(struct lbd_svc) == 16, "lbd_svc");
+LBD_STATIC_ASSERT(sizeof(struct lbd_svc) == 20, "lbd_svc");
 
 enum lbd_backend_state {
 	LBD_BE_UNUSED = 0, /* slot free; flows pointing here select again */
@@ -261,9 +287,78 @@ struct lbd_ct {
 	__u32 backend_id;
 	__u32 backend_gen;
 	__u32 last_seen; /* seconds of the coarse monotonic clock */
-	__u32 flags;
+	__u16 flags;
+	__be16 nat_port; /* SNAT: the source port towards the backend */
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_ct) == 16, "lbd_ct");
+
+/*
+ * SNAT: the reverse direction. A reply from backend:bport to the LB's
+ * SNAT address:lport finds the client and the VIP it spoke to. Entries
+ * are made by the forward direction, refreshed by both, and age like
+ * conntrack entries.
+ */
+struct lbd_nat_key4 {
+	__be32 backend;
+	__be16 bport;
+	__be16 lport;
+	__u8 proto;
+	__u8 pad[3];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_nat_key4) == 12, "lbd_nat_key4");
+
+struct lbd_nat_key6 {
+	union lbd_addr backend;
+	__be16 bport;
+	__be16 lport;
+	__u8 proto;
+	__u8 pad[3];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_nat_key6) == 24, "lbd_nat_key6");
+
+struct lbd_nat {
+	union lbd_addr client;
+	union lbd_addr vip;
+	__be16 cport;
+	__be16 vport;
+	__u32 last_seen;
+	__u16 flags; /* LBD_CT_F_CLOSING */
+	__u16 pad;
+	__u32 backend_id;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_nat) == 48, "lbd_nat");
+
+/* Source ranges: LPM tries keyed by service id, then the prefix. */
+struct lbd_src_key4 {
+	__u32 prefixlen; /* 32 (the service id) + the prefix's length */
+	__be32 svc_id;
+	__be32 addr;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_src_key4) == 12, "lbd_src_key4");
+
+struct lbd_src_key6 {
+	__u32 prefixlen;
+	__be32 svc_id;
+	union lbd_addr addr;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_src_key6) == 24, "lbd_src_key6");
+
+/* Session affinity: a client's backend per service. */
+struct lbd_aff_key {
+	__u32 svc_id;
+	__u8 family;
+	__u8 pad[3];
+	union lbd_addr client;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_aff_key) == 24, "lbd_aff_key");
+
+struct lbd_aff {
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u32 last_seen;
+	__u32 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_aff) == 16, "lbd_aff");
 
 /* ICMP rate limit, a token bucket per CPU. */
 struct lbd_ratelimit {
@@ -294,8 +389,16 @@ struct lbd_knobs {
 	__u8 have_encap6;
 	__be32 encap_src4;
 	union lbd_addr encap_src6;
+	/* SNAT: the LB's source address per family and its port range */
+	__u8 have_snat4;
+	__u8 have_snat6;
+	__u16 snat_port_min; /* host order */
+	__u16 snat_port_max;
+	__u16 pad;
+	__be32 snat_src4;
+	union lbd_addr snat_src6;
 };
-LBD_STATIC_ASSERT(sizeof(struct lbd_knobs) == 52, "lbd_knobs");
+LBD_STATIC_ASSERT(sizeof(struct lbd_knobs) == 80, "lbd_knobs");
 
 /*
  * The backend companion (tc/). Trusted LB sources and this node's own

@@ -24,6 +24,7 @@ const uint8_t MAC_ROUTER1[6] = { 0x02, 0, 0, 0, 0, 0x02 };
  *   198.18.1.0/24, 2001:db8:1::/64  backends, via the next hop
  *   198.18.4.0/24, 2001:db8:4::/64  via the next hop, route MTU 1400
  *   198.18.5.0/24                   via 198.18.0.5, no neighbour entry
+ *   192.0.2.0/24, 198.19.0.0/16, 2001:db8:c::/64  clients, via the next hop
  * lb1 (02:..:20) 198.18.2.10/24, next hop 198.18.2.1 at 02:..:02
  *   198.18.3.0/24                   via lb1
  */
@@ -48,6 +49,10 @@ static const char *const env_cmds[] = {
 	"ip -6 route add 2001:db8:4::/64 via 2001:db8::1 mtu lock 1400",
 	"ip route add 198.18.5.0/24 via 198.18.0.5",
 	"ip route add 198.18.3.0/24 via 198.18.2.1",
+	/* clients, for SNAT replies */
+	"ip route add 192.0.2.0/24 via 198.18.0.1",
+	"ip route add 198.19.0.0/16 via 198.18.0.1",
+	"ip -6 route add 2001:db8:c::/64 via 2001:db8::1",
 	"sysctl -qw net.ipv4.conf.lb0.forwarding=1",
 	"sysctl -qw net.ipv6.conf.lb0.forwarding=1",
 	"sysctl -qw net.ipv4.conf.lb1.forwarding=1",
@@ -108,6 +113,20 @@ void dpt_setup(struct dpt *t, const char *config)
 	cr_assert_eq(err, 0, "dp_open: %s", strerror(-err));
 	err = state_init(&t->st, o.max_services, o.max_backends);
 	cr_assert_eq(err, 0);
+	/* lb0's addresses, where vip = "*" services listen */
+	{
+		struct lbd_conf_addr host[2] = {
+			{ .family = LBD_AF_INET, .prefixlen = 32 },
+			{ .family = LBD_AF_INET6, .prefixlen = 128 },
+		};
+
+		struct pkt_addr v4 = pkt_ip("198.18.0.10");
+		struct pkt_addr v6 = pkt_ip("2001:db8::10");
+
+		host[0].addr.v4 = v4.v4.s_addr;
+		memcpy(&host[1].addr, &v6.v6, 16);
+		cr_assert_eq(state_set_host_addrs(&t->st, host, 2), 0);
+	}
 	err = state_apply(&t->st, t->dp, t->cfg, NULL, NULL, &r);
 	cr_assert_eq(err, 0, "state_apply: %s", strerror(-err));
 }

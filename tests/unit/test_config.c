@@ -230,7 +230,7 @@ Test(config, words_outside_their_choices_are_reported_with_the_choices)
 		       "t.conf:5: services[web].protocol: \"sctp\" is not "
 		       "one of tcp | udp",
 		       "t.conf:5: services[web].forwarding: \"gre\" is not "
-		       "one of ipip | geneve",
+		       "one of ipip | geneve | snat | hybrid",
 		       "t.conf:6: services[web].no_backend: \"ignore\" is "
 		       "not one of reject | drop",
 		       "t.conf:7: services[web].backends[0].state: \"up\" "
@@ -1236,4 +1236,174 @@ Test(config, config_file_on_disk_reports_its_path_and_lines, .init = tmp_make,
 
 	err = config_load(path, &c, &d);
 	check_rejected(err, c, &d, ERRORS(m));
+}
+
+/* SNAT, hybrid, source ranges, affinity, NodePort-style services */
+
+Test(config, snat_translates_within_one_family)
+{
+	expect_errors(DP "services = ( { name = \"s\"; vip = \"203.0.113.1\";"
+			 " port = 80;\n"
+			 "\tforwarding = \"snat\"; backends = (\n"
+			 "\t\t{ address = \"2001:db8:1::1\"; } ); } );\n",
+		      ERRORS("t.conf:4: services[s].backends[0]: "
+			     "2001:db8:1::1 is not of the VIP's family: snat "
+			     "translates addresses within one family"));
+}
+
+Test(config, snat_needs_a_source_address)
+{
+	expect_errors("datapath = { interface = \"lb0\"; encap_source_v4 = "
+		      "\"198.18.0.0/28\"; };\n"
+		      "services = ( { name = \"s\"; vip = \"203.0.113.1\";"
+		      " port = 80;\n"
+		      "\tforwarding = \"snat\"; backends = (\n"
+		      "\t\t{ address = \"198.18.1.1\"; port = 8080; } ); } );\n",
+		      ERRORS("t.conf:4: services[s].backends[0]: snat needs "
+			     "datapath.snat_source_v4 (or a single "
+			     "encap_source_v4)"));
+}
+
+Test(config, snat_source_defaults_to_a_single_encap_source)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"203.0.113.1\"; port = 80; "
+		   "forwarding = \"snat\";\n"
+		   "\tbackends = ( { address = \"198.18.1.1\"; port = 8080; } "
+		   "); } );\n");
+
+	cr_assert_eq(c->dp.snat_v4.family, LBD_AF_INET);
+	cr_assert_eq(c->dp.snat_v4.addr.v4, htonl(0xc612000a));
+	cr_assert_eq(c->services[0].fwd, LBD_FWD_SNAT);
+	cr_assert_eq(c->dp.snat_port_min, 61000);
+	cr_assert_eq(c->dp.snat_port_max, 65535);
+	config_free(c);
+}
+
+Test(config, snat_ports_must_be_a_range)
+{
+	expect_errors("datapath = { interface = \"lb0\";\n"
+		      "\tsnat_ports = \"65000-61000\"; };\n",
+		      ERRORS("t.conf:2: datapath.snat_ports: \"65000-61000\" "
+			     "is not a port range like 61000-65535"));
+}
+
+Test(config, hybrid_tcp_follows_the_dsr_rules)
+{
+	/* TCP by ipip: ports cannot change */
+	expect_errors(DP "services = ( { name = \"h\"; vip = \"203.0.113.1\";"
+			 " port = 80;\n"
+			 "\tforwarding = \"hybrid\"; backends = (\n"
+			 "\t\t{ address = \"198.18.1.1\"; port = 8080; } ); }"
+			 " );\n",
+		      ERRORS("t.conf:4: services[h].backends[0]: port 8080 "
+			     "differs from the service port 80: ipip does not "
+			     "translate ports (use geneve)"));
+}
+
+Test(config, hybrid_udp_is_snat)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"203.0.113.1\"; port = 53; "
+		   "protocol = \"udp\";\n"
+		   "\tforwarding = \"hybrid\"; backends = ( { address = "
+		   "\"198.18.1.1\"; port = 5353; } ); } );\n");
+
+	cr_assert_eq(c->services[0].fwd, LBD_FWD_HYBRID);
+	cr_assert_eq(c->services[0].dsr, LBD_FWD_IPIP);
+	config_free(c);
+}
+
+Test(config, dsr_only_with_hybrid)
+{
+	expect_errors(DP "services = ( { name = \"s\"; vip = \"203.0.113.1\";"
+			 " port = 80;\n"
+			 "\tforwarding = \"geneve\"; dsr = \"geneve\"; } );\n",
+		      ERRORS("t.conf:3: services[s]: dsr: only with "
+			     "forwarding = \"hybrid\""));
+}
+
+Test(config, source_ranges_are_prefixes)
+{
+	expect_errors(DP "services = ( { name = \"s\"; vip = \"203.0.113.1\";"
+			 " port = 80;\n"
+			 "\tsource_ranges = (\"192.0.2.0/24\", \"192.0.2.0/33\","
+			 " \"nowhere\"); } );\n",
+		      ERRORS("t.conf:3: services[s].source_ranges[1]: expected "
+			     "an IP prefix like 192.0.2.0/24",
+			     "t.conf:3: services[s].source_ranges[2]: expected "
+			     "an IP prefix like 192.0.2.0/24"));
+}
+
+Test(config, source_ranges_keep_their_network)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"203.0.113.1\"; port = 80;\n"
+		   "\tsource_ranges = (\"192.0.2.77/24\", \"2001:db8:c::/48\");"
+		   " source_ranges_mode = \"deny\"; } );\n");
+
+	cr_assert_eq(c->services[0].n_ranges, 2);
+	cr_assert_eq(c->services[0].src_mode, LBD_SRC_DENY);
+	/* host bits cleared */
+	cr_assert_eq(c->ranges[0].addr.v4, htonl(0xc0000200));
+	cr_assert_eq(c->ranges[0].prefixlen, 24);
+	cr_assert_eq(c->ranges[1].prefixlen, 48);
+	config_free(c);
+}
+
+Test(config, session_affinity_with_kubernetes_default_timeout)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"203.0.113.1\"; port = 80; "
+		   "session_affinity = \"client_ip\"; },\n"
+		   "\t{ vip = \"203.0.113.2\"; port = 80; session_affinity = "
+		   "\"client_ip\"; affinity_timeout = 60; } );\n");
+
+	cr_assert(c->services[0].affinity);
+	cr_assert_eq(c->services[0].affinity_timeout, 10800);
+	cr_assert_eq(c->services[1].affinity_timeout, 60);
+	config_free(c);
+}
+
+Test(config, wildcard_vip_ports_in_the_nodeport_range)
+{
+	expect_errors(DP "services = ( { name = \"np\"; vip = \"*\"; port = "
+			 "80; forwarding = \"snat\";\n"
+			 "\tbackends = ( { address = \"198.18.1.1\"; } ); }"
+			 " );\n",
+		      ERRORS("t.conf:2: services[np]: port 80 of vip \"*\" is "
+			     "outside datapath.nodeport_ports 30000-32767"));
+}
+
+Test(config, wildcard_vip_cannot_use_ipip)
+{
+	expect_errors(DP "services = ( { name = \"np\"; vip = \"*\"; port = "
+			 "30080;\n"
+			 "\tbackends = ( { address = \"198.18.1.1\"; } ); }"
+			 " );\n",
+		      ERRORS("t.conf:2: services[np]: vip \"*\" cannot use "
+			     "ipip: backends would have to own the LB host's "
+			     "addresses (use geneve, snat or hybrid with dsr "
+			     "geneve)"));
+}
+
+Test(config, wildcard_vip_backends_of_one_family)
+{
+	expect_errors(DP "services = ( { name = \"np\"; vip = \"*\"; port = "
+			 "30080; forwarding = \"snat\";\n"
+			 "\tbackends = ( { address = \"198.18.1.1\"; },\n"
+			 "\t\t{ address = \"2001:db8:1::1\"; } ); } );\n",
+		      ERRORS("t.conf:4: services[np]: the backends of vip "
+			     "\"*\" must be of one family"));
+}
+
+Test(config, two_wildcard_services_on_one_port_clash)
+{
+	expect_errors(DP "services = (\n"
+			 "\t{ name = \"a\"; vip = \"*\"; port = 30080; "
+			 "forwarding = \"snat\"; },\n"
+			 "\t{ name = \"b\"; vip = \"*\"; port = 30080; "
+			 "forwarding = \"snat\"; } );\n",
+		      ERRORS("t.conf:4: services[b]: *:30080/tcp is already "
+			     "the service \"a\" (t.conf:3)"));
 }

@@ -1124,3 +1124,98 @@ Test(state, flag_matches_by_service_address_and_port, .init = with_dp,
 		     0);
 	cr_assert_eq(r.writes, 0);
 }
+
+/* NodePort-style services and source ranges */
+static void hosts(void)
+{
+	struct lbd_conf_addr h[3] = {
+		{ .family = LBD_AF_INET, .prefixlen = 32 },
+		{ .family = LBD_AF_INET, .prefixlen = 32 },
+		{ .family = LBD_AF_INET6, .prefixlen = 128 },
+	};
+
+	inet_pton(AF_INET, "198.18.0.10", &h[0].addr.v4);
+	inet_pton(AF_INET, "198.18.0.11", &h[1].addr.v4);
+	inet_pton(AF_INET6, "2001:db8::10", &h[2].addr);
+	cr_assert_eq(state_set_host_addrs(&st, h, 3), 0);
+}
+
+#define NP "\t{ name = \"np\"; vip = \"*\"; port = 30080; forwarding = " \
+	   "\"snat\"; backends = ( { address = \"198.18.1.1\"; } ); }"
+
+Test(state, wildcard_service_listens_on_host_addresses_of_its_family,
+     .init = with_dp, .fini = teardown)
+{
+	struct lbd_vip v;
+
+	hosts();
+	apply(dp, DP "services = (\n" NP "\n);\n", NULL);
+	cr_assert_eq(st.n_svc, 2, "two IPv4 host addresses, no IPv6 one");
+	cr_assert_not_null(state_find_name(&st, "np@198.18.0.10"));
+	cr_assert_not_null(state_find_name(&st, "np@198.18.0.11"));
+	cr_assert(vip4_present("198.18.0.10", &v));
+	cr_assert(v.flags & LBD_VIP_F_HOST, "host addresses pass the rest");
+	cr_assert_not(v.flags & LBD_VIP_F_ICMP_ECHO, "the host answers pings");
+}
+
+Test(state, configured_vip_wins_over_wildcard_on_the_same_port,
+     .init = with_dp, .fini = teardown)
+{
+	const struct st_service *s;
+
+	hosts();
+	apply(dp, DP "services = (\n" NP ",\n"
+		     "\t{ name = \"own\"; vip = \"198.18.0.10\"; port = 30080;"
+		     " forwarding = \"snat\"; backends = ( { address = "
+		     "\"198.18.1.2\"; } ); }\n);\n",
+	      NULL);
+	cr_assert_eq(st.n_svc, 2);
+	s = svc_at("198.18.0.10", 30080, IPPROTO_TCP);
+	cr_assert_str_eq(s->name, "own");
+	cr_assert_not_null(state_find_name(&st, "np@198.18.0.11"));
+}
+
+#define RANGED(r) \
+	DP "services = (\n\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;" \
+	   " source_ranges = (" r "); } );\n"
+
+Test(state, source_ranges_change_as_a_difference, .init = with_dp,
+     .fini = teardown)
+{
+	struct plan p = { 0 };
+	struct apply_result r;
+
+	apply(dp, RANGED("\"198.19.0.0/16\", \"198.19.1.0/24\""), NULL);
+	r = apply(dp, RANGED("\"198.19.0.0/16\", \"198.19.2.0/24\""), &p);
+	expect_plan(&p, LINES("- source range web 198.19.1.0/24",
+			      "+ source range web 198.19.2.0/24"));
+	cr_assert_eq(r.writes, 2);
+}
+
+Test(state, adoption_reads_ranges_affinity_and_forwarding_back,
+     .init = with_dp, .fini = teardown)
+{
+	static const char conf[] =
+		DP "services = (\n\t{ name = \"web\"; vip = \"192.0.2.1\";"
+		   " port = 80; forwarding = \"hybrid\"; dsr = \"geneve\";"
+		   " session_affinity = \"client_ip\"; affinity_timeout = 99;"
+		   " source_ranges = (\"198.19.0.0/16\", \"2001:db8:c::/64\");"
+		   " backends = ( { address = \"198.18.1.1\"; } ); } );\n";
+	struct apply_result r;
+	struct lbd_state again;
+	const struct st_service *s;
+
+	apply(dp, conf, NULL);
+	cr_assert_eq(state_init(&again, MAX_SERVICES, MAX_BACKENDS), 0);
+	cr_assert_eq(state_adopt(&again, dp, M, 0), 0);
+	state_free(&st);
+	st = again;
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(s->fwd, LBD_FWD_HYBRID);
+	cr_assert_eq(s->dsr, LBD_FWD_GENEVE);
+	cr_assert_eq(s->affinity_timeout, 99);
+	/* the IPv6 range does not apply to an IPv4 VIP */
+	cr_assert_eq(s->n_ranges, 1);
+	r = apply(dp, conf, NULL);
+	expect_no_changes(&r);
+}

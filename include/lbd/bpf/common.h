@@ -19,6 +19,10 @@
 #include "lbd/shared.h"
 #include "lbd/hash.h"
 
+/* The one return convention of the datapath's steps: an action (XDP or
+ * tc), or LBD_CONTINUE to go on to the next step. */
+#define LBD_CONTINUE (-1)
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

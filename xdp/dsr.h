@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Forwarding by direct server return: next hop, MTU, encapsulation. */
+#ifndef LBD_XDP_DSR_H
+#define LBD_XDP_DSR_H
+
+#include "lbd/bpf/parse.h"
+#include "encap.h"
+#include "fib.h"
+#include "icmp.h"
+#include "select.h"
+#include "stats.h"
+
+static __always_inline __u16 encap_overhead(__u8 fwd, __u8 be_family)
+{
+	if (fwd == LBD_FWD_GENEVE)
+		return be_family == LBD_AF_INET ? LBD_GENEVE4_OVERHEAD
+						: LBD_GENEVE6_OVERHEAD;
+	return be_family == LBD_AF_INET ? LBD_IPIP4_OVERHEAD
+					: LBD_IPIP6_OVERHEAD;
+}
+
+/*
+ * Encapsulates the packet p to the backend (fwd: LBD_FWD_IPIP or
+ * LBD_FWD_GENEVE) and transmits it. q is the
+ * flow (for an ICMP error, the quoted one; else p itself): its
+ * destination is the VIP and service port the Geneve option names, and
+ * its hash is the flow's entropy.
+ */
+static __always_inline int dsr_forward(struct xdp_md *ctx,
+				       struct lbd_pkt *p,
+				       const struct lbd_pkt *q,
+				       __u8 fwd, const struct lbd_backend *be)
+{
+	__u16 overhead = encap_overhead(fwd, be->family);
+	struct bpf_fib_lookup fib;
+	union lbd_addr src = {};
+	__u32 hash;
+	int rc;
+
+	if (be->family != p->family &&
+	    (fwd == LBD_FWD_GENEVE || p->family == LBD_AF_INET6))
+		return verdict(XDP_DROP, LBD_DROP_BACKEND_FAMILY,
+			       ctx_len(ctx));
+
+	hash = flow_hash(q);
+	encap_source(be->family, hash, &src);
+	rc = fib_nexthop(ctx, be->family, &src, &be->addr,
+			 p->ip_len + overhead, &fib);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		break;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		/* errors about errors are not sent (RFC 1122 3.2.2) */
+		if (p != q)
+			return verdict(XDP_DROP, LBD_DROP_TOOBIG,
+				       ctx_len(ctx));
+		return send_toobig(ctx, p, fib.mtu_result - overhead);
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return verdict(XDP_PASS, LBD_PASS_NO_NEIGH, ctx_len(ctx));
+	default:
+		return verdict(XDP_DROP, LBD_DROP_NO_ROUTE, ctx_len(ctx));
+	}
+
+	if (fwd == LBD_FWD_GENEVE) {
+		if (translate_dst(ctx, p, be))
+			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
+		if (p != q && icmp_translate_quote(ctx, p, q, be))
+			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
+		rc = encap_geneve(ctx, p, &q->daddr, q->dport, be, &fib, hash);
+	} else {
+		rc = encap_ipip(ctx, p, be, &fib, hash);
+	}
+	if (rc)
+		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
+	return tx(ctx, fib.ifindex);
+}
+
+#endif /* LBD_XDP_DSR_H */
