@@ -151,6 +151,9 @@ up_once() {
 		nsx "backend$i" ip -6 route add default via 2001:db8:1::1
 		nsysctl "backend$i" net.ipv4.conf.all.rp_filter=0
 		nsysctl "backend$i" net.ipv4.conf.default.rp_filter=0
+		# full checksums on the wire, as the client's (see there):
+		# SNAT replies cross the LB's XDP program
+		nsx "backend$i" ethtool -K eth0 tx off >/dev/null
 		mkdir -p "$STATE/bpf/backend$i"
 		mount -t bpf bpf "$STATE/bpf/backend$i"
 	done
@@ -201,8 +204,10 @@ cmd_down() {
 		local m
 		for m in "$STATE"/bpf/*; do
 			[ -d "$m" ] || continue
+			# lazily if a process of the lab still ends: the
+			# mount must go whatever holds it
 			if mountpoint -q "$m"; then
-				umount "$m"
+				umount "$m" 2>/dev/null || umount -l "$m"
 			fi
 		done
 		rm -rf "$STATE"
