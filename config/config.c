@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listen.h"
 #include "maglev.h"
 
 /* Parsing state: where messages go and which file is being read. */
@@ -525,8 +527,10 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 {
 	static const char *const allowed[] = { "socket", "metrics_listen",
-					       NULL };
+					       "group", NULL };
 	struct lbd_conf_control *ctl = &x->c->control;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 
 	if (!config_setting_is_group(g)) {
 		cfg_err(x, g, "control", "expected a group { ... }");
@@ -534,8 +538,23 @@ static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 	}
 	check_members(x, g, "control", allowed);
 	copy_str(x, g, "control", "socket", ctl->socket, sizeof(ctl->socket));
+	if (ctl->socket[0] != '/')
+		cfg_err(x, config_setting_get_member(g, "socket"),
+			"control.socket", "\"%s\" is not an absolute path",
+			ctl->socket);
 	copy_str(x, g, "control", "metrics_listen", ctl->metrics_listen,
 		 sizeof(ctl->metrics_listen));
+	if (listen_parse(ctl->metrics_listen, &ss, &sslen) < 0)
+		cfg_err(x, config_setting_get_member(g, "metrics_listen"),
+			"control.metrics_listen",
+			"\"%s\" is not ADDR:PORT, [ADDR]:PORT or \"off\"",
+			ctl->metrics_listen);
+	copy_str(x, g, "control", "group", ctl->group, sizeof(ctl->group));
+	/* the group is looked up when the socket is made; a name that is
+	 * not there now is a typo to report, not a surprise at start */
+	if (ctl->group[0] && !getgrnam(ctl->group))
+		cfg_err(x, config_setting_get_member(g, "group"),
+			"control.group", "no group named \"%s\"", ctl->group);
 }
 
 /* A list of addresses (lb_sources, vips). */

@@ -1,13 +1,25 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The privileged side of the control protocol (io.h describes both). */
+/* The privileged side of the control protocol (io.c describes it). */
 #ifndef LBD_CONTROL_H
 #define LBD_CONTROL_H
 
+#include <stdbool.h>
 #include <json-c/json.h>
 
 #include "daemon.h"
 
 /* Answers one request relayed by the io process, on d->io. */
 void control_request(struct lbd_daemon *d, struct json_object *msg);
+
+/* The role has started: runtime drains apply (lb role). */
+void control_started(struct lbd_daemon *d);
+/* After a reload attempt: drains apply to the new state, the monitor
+ * follows a newly loaded program, and changed control settings restart
+ * the io process. */
+void control_reloaded(struct lbd_daemon *d, bool ok);
+/* The io process went away: nobody monitors any more. */
+void control_io_gone(struct lbd_daemon *d);
+/* lbd stops. */
+void control_stop(struct lbd_daemon *d);
 
 #endif /* LBD_CONTROL_H */

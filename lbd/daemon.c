@@ -122,6 +122,7 @@ static int daemon_reload(struct lbd_daemon *d)
 		log_info("config generation %lu applied in %.1f ms",
 			 d->generation, d->last_ms);
 	}
+	control_reloaded(d, !err);
 	config_diag_free(&diag);
 	sd_notify(0, "READY=1");
 	notify_status(d);
@@ -247,6 +248,7 @@ static void io_closed(struct ipc *c, void *arg)
 
 	(void)c;
 	d->io = NULL;
+	control_io_gone(d);
 }
 
 static int on_io_respawn(sd_event_source *s, uint64_t usec, void *arg)
@@ -272,6 +274,7 @@ static int on_io_exit(sd_event_source *s, const siginfo_t *si, void *arg)
 	ipc_free(d->io);
 	d->io = NULL;
 	d->io_pid = 0;
+	control_io_gone(d);
 	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
 	d->io_respawn = sd_event_source_unref(d->io_respawn);
 	sd_event_add_time(d->ev, &d->io_respawn, CLOCK_MONOTONIC,
@@ -282,7 +285,10 @@ static int on_io_exit(sd_event_source *s, const siginfo_t *si, void *arg)
 static void io_start(struct lbd_daemon *d)
 {
 	struct io_child child;
-	int err = io_spawn(d->cfg, &child);
+	int err;
+
+	d->io_ctl = d->cfg->control;
+	err = io_spawn(d->cfg, &child);
 
 	if (err) {
 		log_warnx("starting the io process: %s", strerror(-err));
@@ -348,6 +354,7 @@ int daemon_run(const char *config_path)
 	}
 	d.generation = 1;
 	d.last_ms = ms_since(&d.started);
+	control_started(&d);
 
 	err = sd_event_default(&d.ev);
 	if (err < 0)
@@ -372,6 +379,7 @@ int daemon_run(const char *config_path)
 	d.watch_dir = sd_event_source_unref(d.watch_dir);
 	d.watch_incl = sd_event_source_unref(d.watch_incl);
 	d.io_respawn = sd_event_source_unref(d.io_respawn);
+	control_stop(&d);
 	ipc_free(d.io);
 	if (d.io_pid)
 		kill(d.io_pid, SIGTERM);

@@ -20,6 +20,7 @@
 #include "state.h"
 
 struct tc_backend;
+struct ring_buffer;
 
 struct lbd_daemon {
 	sd_event *ev;
@@ -39,6 +40,15 @@ struct lbd_daemon {
 	struct ipc *io;
 	pid_t io_pid;
 	sd_event_source *io_respawn;
+	struct lbd_conf_control io_ctl; /* the settings it was started with */
+	/* lbctl monitor (control.c): the program's ring buffer, read on
+	 * the loop while a monitor client listens */
+	struct ring_buffer *mon_rb;
+	sd_event_source *mon_src;
+	__u32 mon_mask; /* LBD_MON_* asked of the program */
+	bool mon_state; /* backend state changes asked for */
+	unsigned int mon_budget; /* events left in this dispatch */
+	unsigned long mon_lost, mon_lost_told;
 
 	/* role "lb" */
 	struct lbd_dp *dp;

@@ -2,19 +2,41 @@
 /*
  * The io process: the unprivileged half of lbd (see io.h).
  *
- * Control socket clients send one request per line:
- *   {"v":1,"cmd":"status","args":{...}}
- * and get one answer per request:
- *   {"v":1,"ok":true,"data":...}  or  {"v":1,"ok":false,"error":"..."}
- * Requests go to the privileged process as {"id":N,"cmd":...,"args":...}
- * and its answers {"id":N,"ok":...} come back to the client that asked.
+ * The control protocol, version 1 (LBD_CONTROL_VERSION), documented for
+ * users in lbctl(8). A stream Unix socket; every message is one JSON
+ * object on one line (ipc.h). A client sends requests:
+ *   {"v":1,"cmd":"NAME","args":{...}}
+ * and gets exactly one answer per request, in order:
+ *   {"v":1,"ok":true,"data":{...}}  or  {"v":1,"ok":false,"error":"..."}
+ * one request at a time. A request of another version is answered with an
+ * error naming the version this lbd speaks; unknown commands and unknown
+ * arguments are errors (a typo is never ignored).
+ *
+ * "monitor" turns the connection into a stream: after its answer, one
+ * line per event, {"v":1,"event":{...}}, and {"v":1,"lost":N} when N
+ * events were dropped because the client (or lbd) could not keep up; it
+ * ends when the client closes the connection.
+ *
+ * Access: the socket is root's, mode 0600; with control.group set it is
+ * that group's, mode 0660, and the group's members may use the read-only
+ * commands. Commands that change the datapath (io_cmd_is_admin) need a
+ * root client, whatever the socket's mode (SO_PEERCRED).
+ *
+ * Towards the privileged process: requests {"id":N,"cmd":...,"args":...}
+ * with checked and normalised arguments, answered {"id":N,"ok":...}; the
+ * io process also asks for "metrics" snapshots and sets what the monitor
+ * wants with "monitor_set". The privileged process sends, unasked,
+ * {"event":{...}} while a monitor is set and {"lost":N}.
  */
 #include "io.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,35 +47,55 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
+#include "httpd.h"
 #include "ipc.h"
+#include "listen.h"
 #include "log.h"
+#include "metrics.h"
 
-/* Requests that change the datapath; only root clients may send them. */
-static const char *const admin_cmds[] = { "drain", "undrain",
-					  "conntrack_flush", "reload", NULL };
-
-bool io_cmd_is_admin(const char *cmd)
-{
-	const char *const *a;
-
-	for (a = admin_cmds; *a; a++)
-		if (!strcmp(*a, cmd))
-			return true;
-	return false;
-}
+/* A monitor client that lets this much pile up in its queue misses
+ * events (counted, and told) rather than growing lbd's memory. */
+#define IO_MON_BACKLOG (1u << 20)
+/* A metrics snapshot asked for and not answered within this is given up
+ * (the scrape has had its 503 by then). */
+#define IO_METRICS_GIVE_UP_S 10
 
 struct io_client;
+
+/* Checks a request's arguments and writes their normalised form to out;
+ * on a problem, fills err and returns -EINVAL. */
+typedef int (*args_fn)(struct json_object *in, struct json_object *out,
+		       char *err, size_t errlen);
+
+struct io_cmd {
+	const char *name;
+	bool admin; /* changes the datapath: root clients only */
+	args_fn args;
+};
 
 struct io {
 	sd_event *ev;
 	struct ipc *parent;
-	int ctl_fd;
 	unsigned long next_id;
 	struct io_client *clients;
+	unsigned long n_clients, n_monitors;
+	/* what the privileged process was last told the monitor wants */
+	bool mon_drops, mon_flows, mon_state;
+	unsigned long mon_lost; /* events monitor clients missed here */
+	/* metrics */
+	struct httpd *httpd;
+	unsigned long metrics_pending; /* id of the snapshot request */
+	time_t metrics_asked;
+};
+
+struct mon_filter {
+	bool drops, flows, state;
+	char service[LBD_NAME_MAX];
 };
 
 struct io_client {
@@ -61,8 +103,371 @@ struct io_client {
 	struct ipc *c;
 	uid_t uid;
 	unsigned long pending; /* id of the request in flight, 0: none */
+	bool monitoring;
+	struct mon_filter f;
+	unsigned long lost; /* events missed, not told yet */
 	struct io_client *next;
 };
+
+#define jadd(o, k, v) json_object_object_add(o, k, v)
+
+/* -- arguments --------------------------------------------------------- */
+
+__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t len,
+						     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Every argument of in must be one of allowed. */
+static int only(struct json_object *in, const char *const *allowed, char *err,
+		size_t len)
+{
+	json_object_object_foreach(in, k, v)
+	{
+		const char *const *a;
+
+		(void)v;
+		for (a = allowed; *a; a++)
+			if (!strcmp(*a, k))
+				break;
+		if (!*a)
+			return bad(err, len, "unknown argument \"%.40s\"", k);
+	}
+	return 0;
+}
+
+static int arg_string(struct json_object *in, const char *key, const char **out,
+		      char *err, size_t len)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(in, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return bad(err, len, "\"%s\" must be a string", key);
+	*out = json_object_get_string(v);
+	return 1;
+}
+
+static int arg_bool(struct json_object *in, const char *key, bool *out,
+		    char *err, size_t len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(in, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return bad(err, len, "\"%s\" must be true or false", key);
+	*out = json_object_get_boolean(v);
+	return 1;
+}
+
+/* A service name as the config allows them: printable, no spaces. */
+static int arg_name(struct json_object *in, const char *key,
+		    struct json_object *out, char *err, size_t len)
+{
+	const char *s, *p;
+	int r = arg_string(in, key, &s, err, len);
+
+	if (r <= 0)
+		return r;
+	if (!*s || strlen(s) >= LBD_NAME_MAX)
+		return bad(err, len,
+			   "\"%s\": a service name is 1 to %d "
+			   "characters",
+			   key, LBD_NAME_MAX - 1);
+	for (p = s; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return bad(err, len, "\"%s\": not a service name", key);
+	jadd(out, key, json_object_new_string(s));
+	return 1;
+}
+
+/*
+ * "ADDR", "ADDR:PORT", "[ADDR6]:PORT" or a bare IPv6 address, into
+ * {"family":4|6,"address":canonical,"port":N} (port 0: none given).
+ */
+static int parse_hostport(const char *s, bool need_port, const char *what,
+			  struct json_object **out, char *err, size_t len)
+{
+	char host[INET6_ADDRSTRLEN + 1], canon[INET6_ADDRSTRLEN], *end;
+	const char *colon = NULL;
+	unsigned char a[16];
+	long port = 0;
+	size_t hl;
+	int fam;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || (rb[1] && rb[1] != ':'))
+			return bad(err, len, "%s: bad address \"%.60s\"", what,
+				   s);
+		hl = (size_t)(rb - s - 1);
+		if (hl >= sizeof(host))
+			return bad(err, len, "%s: bad address", what);
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		if (rb[1])
+			colon = rb + 1;
+	} else {
+		const char *c = strchr(s, ':');
+
+		/* one colon: IPv4 with a port; more: a bare IPv6 address */
+		if (c && !strchr(c + 1, ':'))
+			colon = c;
+		hl = colon ? (size_t)(colon - s) : strlen(s);
+		if (hl >= sizeof(host))
+			return bad(err, len, "%s: bad address", what);
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+	}
+	if (inet_pton(AF_INET, host, a) == 1 && *s != '[')
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, host, a) == 1)
+		fam = AF_INET6;
+	else
+		return bad(err, len, "%s: \"%.60s\" is not an IP address", what,
+			   host);
+	if (colon) {
+		port = strtol(colon + 1, &end, 10);
+		if (!colon[1] || *end || port < 1 || port > 65535)
+			return bad(err, len, "%s: bad port in \"%.60s\"", what,
+				   s);
+	} else if (need_port) {
+		return bad(err, len, "%s: \"%.60s\" needs a port", what, s);
+	}
+	inet_ntop(fam, a, canon, sizeof(canon));
+	*out = json_object_new_object();
+	jadd(*out, "family", json_object_new_int(fam == AF_INET ? 4 : 6));
+	jadd(*out, "address", json_object_new_string(canon));
+	jadd(*out, "port", json_object_new_int((int)port));
+	return 0;
+}
+
+static int arg_hostport(struct json_object *in, const char *key, bool need_port,
+			struct json_object *out, char *err, size_t len)
+{
+	struct json_object *hp;
+	const char *s;
+	int r = arg_string(in, key, &s, err, len);
+
+	if (r <= 0)
+		return r;
+	r = parse_hostport(s, need_port, key, &hp, err, len);
+	if (r)
+		return r;
+	jadd(out, key, hp);
+	return 1;
+}
+
+static int args_none(struct json_object *in, struct json_object *out, char *err,
+		     size_t len)
+{
+	static const char *const allowed[] = { NULL };
+
+	(void)out;
+	return only(in, allowed, err, len);
+}
+
+static int args_backends(struct json_object *in, struct json_object *out,
+			 char *err, size_t len)
+{
+	static const char *const allowed[] = { "service", NULL };
+
+	if (only(in, allowed, err, len) ||
+	    arg_name(in, "service", out, err, len) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int args_drain(struct json_object *in, struct json_object *out,
+		      char *err, size_t len)
+{
+	static const char *const allowed[] = { "backend", "service", NULL };
+	int r;
+
+	if (only(in, allowed, err, len))
+		return -EINVAL;
+	r = arg_hostport(in, "backend", false, out, err, len);
+	if (r == 0)
+		return bad(err, len,
+			   "which backend? (\"backend\": "
+			   "\"ADDR[:PORT]\")");
+	if (r < 0 || arg_name(in, "service", out, err, len) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int conntrack_filters(struct json_object *in, struct json_object *out,
+			     char *err, size_t len)
+{
+	const char *proto;
+
+	if (arg_hostport(in, "client", false, out, err, len) < 0 ||
+	    arg_hostport(in, "vip", false, out, err, len) < 0 ||
+	    arg_hostport(in, "backend", false, out, err, len) < 0 ||
+	    arg_name(in, "service", out, err, len) < 0 ||
+	    arg_string(in, "proto", &proto, err, len) < 0)
+		return -EINVAL;
+	if (proto) {
+		if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+			return bad(err, len, "proto: tcp or udp");
+		jadd(out, "proto", json_object_new_string(proto));
+	}
+	return 0;
+}
+
+static int args_conntrack(struct json_object *in, struct json_object *out,
+			  char *err, size_t len)
+{
+	static const char *const allowed[] = { "client",  "vip",   "backend",
+					       "service", "proto", "all",
+					       "limit",	  NULL };
+	struct json_object *v;
+	bool all = false;
+
+	if (only(in, allowed, err, len) ||
+	    conntrack_filters(in, out, err, len) ||
+	    arg_bool(in, "all", &all, err, len) < 0)
+		return -EINVAL;
+	jadd(out, "all", json_object_new_boolean(all));
+	if (json_object_object_get_ex(in, "limit", &v)) {
+		int64_t n = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || n < 0 ||
+		    n > 1000000)
+			return bad(err, len, "limit: 0 to 1000000");
+		jadd(out, "limit", json_object_new_int64(n));
+	}
+	return 0;
+}
+
+static int args_flush(struct json_object *in, struct json_object *out,
+		      char *err, size_t len)
+{
+	static const char *const allowed[] = { "client",  "vip",   "backend",
+					       "service", "proto", NULL };
+
+	if (only(in, allowed, err, len) || conntrack_filters(in, out, err, len))
+		return -EINVAL;
+	return 0;
+}
+
+/* explain: "client": "ADDR:PORT", "service": "VIP:PORT/PROTO". */
+static int args_explain(struct json_object *in, struct json_object *out,
+			char *err, size_t len)
+{
+	static const char *const allowed[] = { "client", "service", NULL };
+	struct json_object *client = NULL, *vip = NULL, *f1, *f2;
+	char spec[128], *slash;
+	const char *s;
+	int r;
+
+	if (only(in, allowed, err, len))
+		return -EINVAL;
+	r = arg_string(in, "client", &s, err, len);
+	if (r == 0)
+		return bad(err, len, "\"client\": CLIENT:PORT is needed");
+	if (r < 0 || parse_hostport(s, true, "client", &client, err, len))
+		return -EINVAL;
+	r = arg_string(in, "service", &s, err, len);
+	if (r <= 0 || strlen(s) >= sizeof(spec)) {
+		json_object_put(client);
+		return r < 0 ? r :
+			       bad(err, len,
+				   "\"service\": VIP:PORT/PROTO "
+				   "is needed");
+	}
+	strcpy(spec, s);
+	slash = strrchr(spec, '/');
+	if (!slash || (strcmp(slash + 1, "tcp") && strcmp(slash + 1, "udp"))) {
+		json_object_put(client);
+		return bad(err, len,
+			   "service: \"%.60s\" is not "
+			   "VIP:PORT/tcp or VIP:PORT/udp",
+			   s);
+	}
+	*slash = '\0';
+	if (parse_hostport(spec, true, "service", &vip, err, len)) {
+		json_object_put(client);
+		return -EINVAL;
+	}
+	json_object_object_get_ex(client, "family", &f1);
+	json_object_object_get_ex(vip, "family", &f2);
+	if (json_object_get_int(f1) != json_object_get_int(f2)) {
+		json_object_put(client);
+		json_object_put(vip);
+		return bad(err, len,
+			   "client and VIP are of different "
+			   "address families");
+	}
+	jadd(out, "client", client);
+	jadd(out, "vip", vip);
+	jadd(out, "proto", json_object_new_string(slash + 1));
+	return 0;
+}
+
+static int args_monitor(struct json_object *in, struct json_object *out,
+			char *err, size_t len)
+{
+	static const char *const allowed[] = { "drops", "flows", "health",
+					       "service", NULL };
+	bool drops = false, flows = false, health = false;
+
+	if (only(in, allowed, err, len) ||
+	    arg_bool(in, "drops", &drops, err, len) < 0 ||
+	    arg_bool(in, "flows", &flows, err, len) < 0 ||
+	    arg_bool(in, "health", &health, err, len) < 0 ||
+	    arg_name(in, "service", out, err, len) < 0)
+		return -EINVAL;
+	/* none asked for: everything */
+	if (!drops && !flows && !health)
+		drops = flows = health = true;
+	jadd(out, "drops", json_object_new_boolean(drops));
+	jadd(out, "flows", json_object_new_boolean(flows));
+	jadd(out, "health", json_object_new_boolean(health));
+	return 0;
+}
+
+static const struct io_cmd io_cmds[] = {
+	{ "status", false, args_none },
+	{ "services", false, args_none },
+	{ "backends", false, args_backends },
+	{ "stats", false, args_none },
+	{ "conntrack", false, args_conntrack },
+	{ "explain", false, args_explain },
+	{ "monitor", false, args_monitor },
+	{ "drain", true, args_drain },
+	{ "undrain", true, args_drain },
+	{ "conntrack_flush", true, args_flush },
+};
+
+static const struct io_cmd *io_cmd_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(io_cmds) / sizeof(io_cmds[0]); i++)
+		if (!strcmp(io_cmds[i].name, name))
+			return &io_cmds[i];
+	return NULL;
+}
+
+bool io_cmd_is_admin(const char *cmd)
+{
+	const struct io_cmd *c = io_cmd_find(cmd);
+
+	return !c || c->admin;
+}
+
+/* -- clients ----------------------------------------------------------- */
 
 static void reply_error(struct ipc *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -76,38 +481,114 @@ static void reply_error(struct ipc *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_object_object_add(r, "v", json_object_new_int(LBD_CONTROL_VERSION));
-	json_object_object_add(r, "ok", json_object_new_boolean(0));
-	json_object_object_add(r, "error", json_object_new_string(msg));
+	jadd(r, "v", json_object_new_int(LBD_CONTROL_VERSION));
+	jadd(r, "ok", json_object_new_boolean(0));
+	jadd(r, "error", json_object_new_string(msg));
 	ipc_send(c, r);
 	json_object_put(r);
+}
+
+static void send_parent(struct io *io, unsigned long id, const char *cmd,
+			struct json_object *args)
+{
+	struct json_object *req = json_object_new_object();
+
+	jadd(req, "id", json_object_new_uint64(id));
+	jadd(req, "cmd", json_object_new_string(cmd));
+	jadd(req, "args", args ? args : json_object_new_object());
+	if (io->parent)
+		ipc_send(io->parent, req);
+	json_object_put(req);
+}
+
+/* Tells the privileged process what the monitor clients want together,
+ * when that changed; nothing at all once the last one left. */
+static void monitor_update(struct io *io)
+{
+	bool drops = false, flows = false, state = false;
+	struct io_client *cl;
+	struct json_object *a;
+
+	for (cl = io->clients; cl; cl = cl->next) {
+		if (!cl->monitoring)
+			continue;
+		drops |= cl->f.drops;
+		flows |= cl->f.flows;
+		state |= cl->f.state;
+	}
+	if (drops == io->mon_drops && flows == io->mon_flows &&
+	    state == io->mon_state)
+		return;
+	io->mon_drops = drops;
+	io->mon_flows = flows;
+	io->mon_state = state;
+	a = json_object_new_object();
+	jadd(a, "drops", json_object_new_boolean(drops));
+	jadd(a, "flows", json_object_new_boolean(flows));
+	jadd(a, "state", json_object_new_boolean(state));
+	/* the answer has no client waiting for it: it is dropped */
+	send_parent(io, ++io->next_id, "monitor_set", a);
 }
 
 static void client_gone(struct ipc *c, void *arg)
 {
 	struct io_client *cl = arg, **pp;
+	struct io *io = cl->io;
 
 	(void)c;
-	for (pp = &cl->io->clients; *pp; pp = &(*pp)->next) {
+	for (pp = &io->clients; *pp; pp = &(*pp)->next) {
 		if (*pp == cl) {
 			*pp = cl->next;
 			break;
 		}
 	}
+	io->n_clients--;
+	if (cl->monitoring) {
+		io->n_monitors--;
+		monitor_update(io);
+	}
 	free(cl);
+}
+
+static void monitor_start(struct io_client *cl, struct json_object *args)
+{
+	struct json_object *v, *r = json_object_new_object();
+
+	memset(&cl->f, 0, sizeof(cl->f));
+	if (json_object_object_get_ex(args, "drops", &v))
+		cl->f.drops = json_object_get_boolean(v);
+	if (json_object_object_get_ex(args, "flows", &v))
+		cl->f.flows = json_object_get_boolean(v);
+	if (json_object_object_get_ex(args, "health", &v))
+		cl->f.state = json_object_get_boolean(v);
+	if (json_object_object_get_ex(args, "service", &v))
+		snprintf(cl->f.service, sizeof(cl->f.service), "%s",
+			 json_object_get_string(v));
+	cl->monitoring = true;
+	cl->io->n_monitors++;
+	jadd(r, "v", json_object_new_int(LBD_CONTROL_VERSION));
+	jadd(r, "ok", json_object_new_boolean(1));
+	jadd(r, "data", json_object_get(args));
+	ipc_send(cl->c, r);
+	json_object_put(r);
+	monitor_update(cl->io);
 }
 
 /* A request from a control socket client. */
 static void client_msg(struct ipc *c, struct json_object *msg, void *arg)
 {
 	struct io_client *cl = arg;
-	struct json_object *v, *cmd, *args, *req;
+	struct json_object *v, *cmd, *args, *norm, *empty = NULL;
+	const struct io_cmd *ic;
+	char err[256] = "";
 	const char *name;
+	int r;
 
 	if (!json_object_object_get_ex(msg, "v", &v) ||
 	    json_object_get_int(v) != LBD_CONTROL_VERSION) {
-		reply_error(c, "unsupported protocol version (this lbd speaks "
-			       "%d)",
+		reply_error(c,
+			    "unsupported protocol version (this lbd speaks "
+			    "%d)",
 			    LBD_CONTROL_VERSION);
 		return;
 	}
@@ -117,32 +598,128 @@ static void client_msg(struct ipc *c, struct json_object *msg, void *arg)
 		return;
 	}
 	name = json_object_get_string(cmd);
+	if (cl->monitoring) {
+		reply_error(c, "this connection streams events; open another "
+			       "for requests");
+		return;
+	}
 	if (cl->pending) {
 		reply_error(c, "one request at a time");
 		return;
 	}
-	if (io_cmd_is_admin(name) && cl->uid != 0) {
+	ic = io_cmd_find(name);
+	if (!ic) {
+		reply_error(c, "unknown command \"%.40s\"", name);
+		return;
+	}
+	if (ic->admin && cl->uid != 0) {
 		reply_error(c, "%s: permission denied (root only)", name);
 		return;
 	}
 	if (!json_object_object_get_ex(msg, "args", &args))
-		args = NULL;
+		args = empty = json_object_new_object();
 	else if (!json_object_is_type(args, json_type_object)) {
 		reply_error(c, "\"args\" must be an object");
 		return;
 	}
+	norm = json_object_new_object();
+	r = ic->args(args, norm, err, sizeof(err));
+	json_object_put(empty);
+	if (r) {
+		json_object_put(norm);
+		reply_error(c, "%s: %s", name, err);
+		return;
+	}
+	if (!strcmp(name, "monitor")) {
+		monitor_start(cl, norm);
+		json_object_put(norm);
+		return;
+	}
 	cl->pending = ++cl->io->next_id;
-	req = json_object_new_object();
-	json_object_object_add(req, "id", json_object_new_uint64(cl->pending));
-	json_object_object_add(req, "cmd", json_object_new_string(name));
-	json_object_object_add(req, "args",
-			       args ? json_object_get(args)
-				    : json_object_new_object());
-	ipc_send(cl->io->parent, req);
-	json_object_put(req);
+	send_parent(cl->io, cl->pending, name, norm);
 }
 
-/* An answer from the privileged process, for the client that asked. */
+/* -- from the privileged process ------------------------------------- */
+
+static void send_lost(struct io_client *cl, unsigned long n)
+{
+	struct json_object *o = json_object_new_object();
+
+	jadd(o, "v", json_object_new_int(LBD_CONTROL_VERSION));
+	jadd(o, "lost", json_object_new_uint64(n));
+	ipc_send(cl->c, o);
+	json_object_put(o);
+}
+
+static bool event_wanted(const struct mon_filter *f, struct json_object *ev)
+{
+	struct json_object *t, *s;
+	const char *type;
+
+	if (!json_object_object_get_ex(ev, "type", &t))
+		return false;
+	type = json_object_get_string(t);
+	if (!strcmp(type, "drop")     ? !f->drops :
+	    !strcmp(type, "new_flow") ? !f->flows :
+	    !strcmp(type, "backend")  ? !f->state :
+					true)
+		return false;
+	if (!f->service[0])
+		return true;
+	return json_object_object_get_ex(ev, "service", &s) &&
+	       json_object_is_type(s, json_type_string) &&
+	       !strcmp(json_object_get_string(s), f->service);
+}
+
+/* One datapath event to every monitor client that wants it. */
+static void fan_out(struct io *io, struct json_object *ev)
+{
+	struct json_object *line = NULL;
+	struct io_client *cl;
+
+	for (cl = io->clients; cl; cl = cl->next) {
+		if (!cl->monitoring || !event_wanted(&cl->f, ev))
+			continue;
+		if (ipc_pending(cl->c) > IO_MON_BACKLOG) {
+			cl->lost++;
+			io->mon_lost++;
+			continue;
+		}
+		if (cl->lost) {
+			send_lost(cl, cl->lost);
+			cl->lost = 0;
+		}
+		if (!line) {
+			line = json_object_new_object();
+			jadd(line, "v",
+			     json_object_new_int(LBD_CONTROL_VERSION));
+			jadd(line, "event", json_object_get(ev));
+		}
+		ipc_send(cl->c, line);
+	}
+	json_object_put(line);
+}
+
+static void metrics_answer(struct io *io, struct json_object *msg)
+{
+	struct metrics_io mio = { .control_clients = io->n_clients,
+				  .monitor_clients = io->n_monitors,
+				  .monitor_lost = io->mon_lost };
+	struct json_object *ok, *data;
+	char *text = NULL;
+	size_t len = 0;
+
+	io->metrics_pending = 0;
+	if (!io->httpd)
+		return;
+	if (json_object_object_get_ex(msg, "ok", &ok) &&
+	    json_object_get_boolean(ok) &&
+	    json_object_object_get_ex(msg, "data", &data) &&
+	    metrics_render(data, &mio, &text, &len))
+		text = NULL;
+	httpd_publish(io->httpd, text, len);
+}
+
 static void parent_msg(struct ipc *c, struct json_object *msg, void *arg)
 {
 	struct io *io = arg;
@@ -151,24 +728,39 @@ static void parent_msg(struct ipc *c, struct json_object *msg, void *arg)
 	unsigned long want;
 
 	(void)c;
+	if (json_object_object_get_ex(msg, "event", &x)) {
+		fan_out(io, x);
+		return;
+	}
+	if (json_object_object_get_ex(msg, "lost", &x)) {
+		for (cl = io->clients; cl; cl = cl->next)
+			if (cl->monitoring)
+				send_lost(cl,
+					  (unsigned long)json_object_get_uint64(
+						  x));
+		return;
+	}
 	if (!json_object_object_get_ex(msg, "id", &id))
 		return;
 	want = (unsigned long)json_object_get_uint64(id);
+	if (want && want == io->metrics_pending) {
+		metrics_answer(io, msg);
+		return;
+	}
 	for (cl = io->clients; cl && cl->pending != want; cl = cl->next)
 		;
 	if (!cl)
-		return; /* the client left meanwhile */
+		return; /* the client left meanwhile, or monitor_set */
 	cl->pending = 0;
 	out = json_object_new_object();
-	json_object_object_add(out, "v",
-			       json_object_new_int(LBD_CONTROL_VERSION));
+	jadd(out, "v", json_object_new_int(LBD_CONTROL_VERSION));
 	json_object_object_foreach(msg, k, val)
 	{
 		if (strcmp(k, "id"))
-			json_object_object_add(out, k, json_object_get(val));
+			jadd(out, k, json_object_get(val));
 	}
 	if (!json_object_object_get_ex(out, "ok", &x))
-		json_object_object_add(out, "ok", json_object_new_boolean(0));
+		jadd(out, "ok", json_object_new_boolean(0));
 	ipc_send(cl->c, out);
 	json_object_put(out);
 }
@@ -180,6 +772,26 @@ static void parent_gone(struct ipc *c, void *arg)
 	(void)c;
 	io->parent = NULL;
 	sd_event_exit(io->ev, 0);
+}
+
+/* A scrape waits for a snapshot: ask for one unless one is on its way. */
+static int on_metrics_want(sd_event_source *s, int fd, uint32_t revents,
+			   void *arg)
+{
+	struct io *io = arg;
+	time_t now = time(NULL);
+
+	(void)s;
+	(void)fd;
+	(void)revents;
+	httpd_want_clear(io->httpd);
+	if (io->metrics_pending &&
+	    now - io->metrics_asked < IO_METRICS_GIVE_UP_S)
+		return 0;
+	io->metrics_pending = ++io->next_id;
+	io->metrics_asked = now;
+	send_parent(io, io->metrics_pending, "metrics", NULL);
+	return 0;
 }
 
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *arg)
@@ -213,14 +825,18 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	}
 	cl->next = io->clients;
 	io->clients = cl;
+	io->n_clients++;
 	return 0;
 }
 
+/* -- the process --------------------------------------------------------- */
+
 /* Closes every descriptor above stderr but the ones kept. */
-static void close_other_fds(int keep1, int keep2)
+static void close_other_fds(const int *keep, size_t n)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
+	size_t i;
 	int dfd;
 
 	if (!d)
@@ -228,8 +844,11 @@ static void close_other_fds(int keep1, int keep2)
 	dfd = dirfd(d);
 	while ((e = readdir(d))) {
 		int fd = atoi(e->d_name);
+		bool kept = fd <= 2 || fd == dfd;
 
-		if (fd > 2 && fd != dfd && fd != keep1 && fd != keep2)
+		for (i = 0; i < n; i++)
+			kept |= fd == keep[i];
+		if (!kept)
 			close(fd);
 	}
 	closedir(d);
@@ -264,9 +883,9 @@ static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
-static int io_main(int ipc_fd, int ctl_fd)
+static int io_main(int ipc_fd, int ctl_fd, int metrics_fd)
 {
-	struct io io = { .ctl_fd = ctl_fd };
+	struct io io = { 0 };
 	sigset_t mask;
 	int err;
 
@@ -282,34 +901,56 @@ static int io_main(int ipc_fd, int ctl_fd)
 			  strerror(-err));
 		return 1;
 	}
+	/* blocked before any thread starts, so every thread has them
+	 * blocked and sd-event's signalfd gets them */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (sd_event_new(&io.ev) < 0)
 		return 1;
 	sd_event_add_signal(io.ev, NULL, SIGTERM, NULL, NULL);
 	sd_event_add_signal(io.ev, NULL, SIGINT, NULL, NULL);
 	/* SIGHUP is the privileged process's (a reload): not for us */
 	sd_event_add_signal(io.ev, NULL, SIGHUP, ignore_signal, NULL);
-	if (ipc_open(io.ev, ipc_fd, parent_msg, parent_gone, &io,
-		     &io.parent) < 0)
+	if (ipc_open(io.ev, ipc_fd, parent_msg, parent_gone, &io, &io.parent) <
+	    0)
 		return 1;
 	if (sd_event_add_io(io.ev, NULL, ctl_fd, EPOLLIN, on_accept, &io) < 0)
 		return 1;
+	if (metrics_fd >= 0) {
+		err = httpd_start(metrics_fd, &io.httpd);
+		if (err)
+			log_warnx("metrics endpoint: %s; not serving metrics",
+				  strerror(-err));
+		else if (sd_event_add_io(io.ev, NULL, httpd_want_fd(io.httpd),
+					 EPOLLIN, on_metrics_want, &io) < 0)
+			return 1;
+	}
 	err = sd_event_loop(io.ev);
+	httpd_stop(io.httpd);
 	return err < 0 ? 1 : 0;
 }
 
-static int control_socket(const char *path)
+static int control_socket(const struct lbd_conf_control *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[PATH_MAX], *slash;
+	const char *path = c->socket;
+	struct group *gr = NULL;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	if (c->group[0]) {
+		gr = getgrnam(c->group);
+		if (!gr)
+			log_warnx("control.group: no group %s; the socket is "
+				  "root's only",
+				  c->group);
+	}
 	strcpy(sa.sun_path, path);
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
@@ -323,8 +964,10 @@ static int control_socket(const char *path)
 		return -errno;
 	/* a socket file left by a killed lbd */
 	unlink(path);
+	/* the mode is set before anyone can connect: listen() comes last */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+	    chmod(path, gr ? 0660 : 0600) < 0 ||
+	    (gr && chown(path, 0, gr->gr_gid) < 0) || listen(fd, 64) < 0) {
 		int err = -errno;
 
 		close(fd);
@@ -333,37 +976,73 @@ static int control_socket(const char *path)
 	return fd;
 }
 
+/* The metrics listener, or -1 when off or not possible (logged: lbd
+ * runs on without metrics rather than not at all). */
+static int metrics_socket(const char *listen_at)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (listen_parse(listen_at, &ss, &len))
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
+	if (fd < 0) {
+		log_warn("metrics socket");
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 16) < 0) {
+		log_warn("metrics endpoint %s; not serving metrics", listen_at);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int io_spawn(const struct lbd_config *c, struct io_child *child)
 {
-	int sp[2], ctl, err;
+	int sp[2], ctl, met, err;
 	pid_t pid;
 
-	ctl = control_socket(c->control.socket);
+	ctl = control_socket(&c->control);
 	if (ctl < 0) {
 		log_warnx("control socket %s: %s", c->control.socket,
 			  strerror(-ctl));
 		return ctl;
 	}
+	met = metrics_socket(c->control.metrics_listen);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		err = -errno;
 		close(ctl);
+		if (met >= 0)
+			close(met);
 		return err;
 	}
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
 		close(ctl);
+		if (met >= 0)
+			close(met);
 		close(sp[0]);
 		close(sp[1]);
 		return err;
 	}
 	if (pid == 0) {
+		int keep[] = { sp[1], ctl, met };
+
 		close(sp[0]);
-		close_other_fds(sp[1], ctl);
-		_exit(io_main(sp[1], ctl));
+		close_other_fds(keep, 3);
+		_exit(io_main(sp[1], ctl, met));
 	}
 	close(sp[1]);
 	close(ctl);
+	if (met >= 0)
+		close(met);
 	child->pid = pid;
 	child->ipc_fd = sp[0];
 	return 0;

@@ -2,18 +2,22 @@
 /*
  * Privilege separation. lbd runs as two processes:
  *
- *   the privileged process (daemon.c, lb.c, backend.c) owns the BPF
- *   programs and maps, netlink and the config; it parses no input from
- *   the network;
+ *   the privileged process (daemon.c, lb.c, backend.c, control.c) owns
+ *   the BPF programs and maps, netlink and the config; it parses no input
+ *   from the network;
  *
  *   the io process (io.c) has no privileges (it runs as an unprivileged
  *   user, without capabilities, with no_new_privs) and takes every input
- *   from outside: the control socket's clients (lbctl). It turns requests
- *   into typed messages for the privileged process over a socket pair
- *   (JSON lines, ipc.h) and relays the answers.
+ *   from outside: the control socket's clients (lbctl) and the HTTP
+ *   scrapes of the metrics endpoint (httpd.c). It checks requests, turns
+ *   their arguments into a normalised form (canonical addresses, numbers
+ *   in range) for the privileged process over a socket pair (JSON lines,
+ *   ipc.h) and relays the answers; it fans datapath events out to
+ *   monitor clients and renders metrics.
  *
  * The privileged process creates the listening sockets (it may bind where
- * the unprivileged one may not) and hands them over at fork.
+ * the unprivileged one may not) and hands them over at fork. The control
+ * protocol is described at the top of io.c and in lbctl(8).
  */
 #ifndef LBD_IO_H
 #define LBD_IO_H
@@ -35,8 +39,10 @@ struct io_child {
 };
 
 /*
- * Creates the control socket of c (mode 0600, root's) and forks the io
- * process. Returns 0 with child filled, or a negative errno.
+ * Creates the control socket of c (mode 0600, root's; 0660 with
+ * control.group as its group) and the metrics listener (unless off),
+ * and forks the io process. Returns 0 with child filled, or a negative
+ * errno.
  */
 int io_spawn(const struct lbd_config *c, struct io_child *child);
 

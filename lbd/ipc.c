@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct buf {
@@ -65,8 +66,10 @@ static void ipc_close_now(struct ipc *c)
 static int ipc_flush(struct ipc *c)
 {
 	while (c->out.off < c->out.len) {
-		ssize_t n = write(c->fd, c->out.data + c->out.off,
-				  c->out.len - c->out.off);
+		/* MSG_NOSIGNAL: a peer gone is an error here, not a
+		 * SIGPIPE that kills the process */
+		ssize_t n = send(c->fd, c->out.data + c->out.off,
+				 c->out.len - c->out.off, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -214,8 +217,9 @@ int ipc_write_blocking(int fd, struct json_object *msg)
 		msg, JSON_C_TO_STRING_PLAIN, &len);
 
 	while (off <= len) {
-		ssize_t n = off < len ? write(fd, s + off, len - off)
-				      : write(fd, "\n", 1);
+		ssize_t n = off < len ?
+				    send(fd, s + off, len - off, MSG_NOSIGNAL) :
+				    send(fd, "\n", 1, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -254,8 +258,9 @@ int ipc_reader_next(struct ipc_reader *r, struct json_object **out)
 
 	for (;;) {
 		char *start = r->b.data + r->b.off;
-		char *nl = r->b.data ? memchr(start, '\n', r->b.len - r->b.off)
-				     : NULL;
+		char *nl = r->b.data ?
+				   memchr(start, '\n', r->b.len - r->b.off) :
+				   NULL;
 		ssize_t n;
 
 		if (nl) {

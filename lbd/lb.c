@@ -12,6 +12,7 @@
 
 #include "bpffs.h"
 #include "daemon.h"
+#include "drains.h"
 #include "log.h"
 #include "netlink.h"
 
@@ -297,6 +298,9 @@ int lb_start(struct lbd_daemon *d)
 		log_info("adopted the datapath pinned under %s: %zu services, "
 			 "%zu backends",
 			 c->dp.pin_path, d->st.n_svc, count_backends(&d->st));
+		/* before the apply, which keeps the flag of backends that
+		 * stay: a drained backend never turns active in between */
+		drains_restore(c->control.socket, &d->st, d->dp);
 	}
 	err = setup_tx_ports(d, c, &diag);
 	if (!err)

@@ -10,6 +10,7 @@ libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev
 libconfig-dev libcriterion-dev libsystemd-dev libjson-c-dev libmnl-dev
 libmicrohttpd-dev libcurl4-openssl-dev
 bird2 iproute2 iputils-ping ethtool tcpdump tshark curl python3 procps
+python3-prometheus-client
 "
 
 missing=""

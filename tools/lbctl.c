@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * lbctl: inspect and operate a running lbd through its control socket.
- * Tables for people, --json for scripts. See lbctl(8).
+ * Tables for people, --json for scripts. See lbctl(8); the protocol is
+ * described at the top of lbd/io.c.
+ *
+ * lbctl parses nothing it sends: arguments go to lbd as the strings they
+ * are, and lbd's io process checks them (one parser, one set of error
+ * messages, whoever the client is).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
@@ -17,17 +24,38 @@
 #include "io.h"
 #include "ipc.h"
 
+/* How often drain --wait looks at the backend's flows. */
+#define WAIT_POLL_MS 500
+
 static int json_out;
+static int sock_fd = -1;
+static struct ipc_reader *reader;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lbctl [-s SOCKET | -c CONFIG] [--json] COMMAND [ARGS]\n"
 		"commands:\n"
-		"  status              the daemon, its datapath and config\n"
-		"  services            services with their traffic\n"
-		"  backends [SERVICE]  backends with state, share and traffic\n"
-		"  stats               drop and event counters by reason\n"
+		"  status                     the daemon, its datapath and config\n"
+		"  services                   services with their traffic\n"
+		"  backends [SERVICE]         backends with state, share and "
+		"traffic\n"
+		"  stats                      drop and event counters by reason\n"
+		"  drain BACKEND [--service S] [--wait [--timeout SEC]]\n"
+		"                             no new flows to BACKEND (ADDR or "
+		"ADDR:PORT)\n"
+		"  undrain BACKEND [--service S]\n"
+		"  conntrack [FILTERS] [--all] [--limit N]\n"
+		"  conntrack flush [FILTERS]  FILTERS: --client A[:P] --vip "
+		"A[:P]\n"
+		"                             --backend A[:P] --service S "
+		"--proto P\n"
+		"  explain CLIENT:PORT VIP:PORT/PROTO\n"
+		"                             the backend the datapath picks, "
+		"and why\n"
+		"  monitor [--drops] [--flows] [--health] [--service S] "
+		"[--count N]\n"
+		"                             datapath events as they happen\n"
 		"options:\n"
 		"  -s, --socket SOCKET  lbd's control socket\n"
 		"  -c, --config FILE    the socket named by this lbd config\n"
@@ -56,36 +84,33 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-/* One request, one answer; prints errors itself. */
-static struct json_object *request(int fd, const char *cmd,
-				   struct json_object *args)
+/* One request, one answer: its data, or NULL with the error printed. */
+static struct json_object *request(const char *cmd, struct json_object *args)
 {
 	struct json_object *req = json_object_new_object(), *ans = NULL, *ok,
 			   *data, *err;
-	struct ipc_reader *r;
 	int e;
 
 	json_object_object_add(req, "v",
 			       json_object_new_int(LBD_CONTROL_VERSION));
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	json_object_object_add(req, "args",
-			       args ? args : json_object_new_object());
-	e = ipc_write_blocking(fd, req);
+			       args ? json_object_get(args) :
+				      json_object_new_object());
+	e = ipc_write_blocking(sock_fd, req);
 	json_object_put(req);
-	r = ipc_reader_new(fd);
-	if (!e && r)
-		e = ipc_reader_next(r, &ans);
-	ipc_reader_free(r);
+	if (!e)
+		e = ipc_reader_next(reader, &ans);
 	if (e) {
 		fprintf(stderr, "lbctl: %s: %s\n", cmd, strerror(-e));
 		return NULL;
 	}
 	if (!json_object_object_get_ex(ans, "ok", &ok) ||
 	    !json_object_get_boolean(ok)) {
-		fprintf(stderr, "lbctl: %s: %s\n", cmd,
-			json_object_object_get_ex(ans, "error", &err)
-				? json_object_get_string(err)
-				: "failed");
+		fprintf(stderr, "lbctl: %s\n",
+			json_object_object_get_ex(ans, "error", &err) ?
+				json_object_get_string(err) :
+				"failed");
 		json_object_put(ans);
 		return NULL;
 	}
@@ -115,7 +140,9 @@ static const char *s_of(struct json_object *o, const char *path)
 {
 	struct json_object *v = get(o, path);
 
-	return v ? json_object_get_string(v) : "-";
+	return v && !json_object_is_type(v, json_type_null) ?
+		       json_object_get_string(v) :
+		       "-";
 }
 
 static long long i_of(struct json_object *o, const char *path)
@@ -125,28 +152,56 @@ static long long i_of(struct json_object *o, const char *path)
 	return v ? json_object_get_int64(v) : 0;
 }
 
+static double d_of(struct json_object *o, const char *path)
+{
+	struct json_object *v = get(o, path);
+
+	return v ? json_object_get_double(v) : 0;
+}
+
+static int b_of(struct json_object *o, const char *path)
+{
+	struct json_object *v = get(o, path);
+
+	return v ? json_object_get_boolean(v) : 0;
+}
+
+static void print_json(struct json_object *d)
+{
+	printf("%s\n", json_object_to_json_string_ext(
+			       d, JSON_C_TO_STRING_PRETTY |
+					  JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static const char *hostport(const char *a, long long port, char *buf,
+			    size_t len)
+{
+	snprintf(buf, len, strchr(a, ':') ? "[%s]:%lld" : "%s:%lld", a, port);
+	return buf;
+}
+
+/* -- tables ------------------------------------------------------------ */
+
 static void print_status(struct json_object *d)
 {
 	struct json_object *errs = get(d, "config.last_reload.errors");
 	size_t i;
 
-	printf("role          %s\n", s_of(d, "role"));
-	printf("uptime        %.0f s\n",
-	       json_object_get_double(get(d, "uptime_s")));
+	printf("version       %s (%s role)\n", s_of(d, "version"),
+	       s_of(d, "role"));
+	printf("uptime        %.0f s\n", d_of(d, "uptime_s"));
 	if (!strcmp(s_of(d, "role"), "lb")) {
 		printf("datapath      %s on %s, %s, program %lld%s\n",
-		       json_object_get_boolean(get(d, "datapath.attached"))
-			       ? "attached"
-			       : "NOT attached",
-		       s_of(d, "datapath.interface"),
-		       s_of(d, "datapath.mode"),
+		       b_of(d, "datapath.attached") ? "attached" :
+						      "NOT attached",
+		       s_of(d, "datapath.interface"), s_of(d, "datapath.mode"),
 		       i_of(d, "datapath.program_id"),
-		       json_object_get_boolean(get(d, "datapath.dispatcher"))
-			       ? " (libxdp dispatcher)"
-			       : "");
+		       b_of(d, "datapath.dispatcher") ? " (libxdp dispatcher)" :
+							"");
 		printf("pin path      %s\n", s_of(d, "datapath.pin_path"));
 		printf("services      %lld\n", i_of(d, "services"));
-		printf("backends      %lld\n", i_of(d, "backends"));
+		printf("backends      %lld (%lld runtime drains)\n",
+		       i_of(d, "backends"), i_of(d, "drains"));
 	} else {
 		printf("datapath      tc on %s, %lld trusted LBs, %lld VIPs\n",
 		       s_of(d, "datapath.interface"),
@@ -158,13 +213,29 @@ static void print_status(struct json_object *d)
 	printf("reloads       %lld (%lld failed)\n", i_of(d, "config.reloads"),
 	       i_of(d, "config.reload_failures"));
 	printf("last reload   %s in %.1f ms\n",
-	       json_object_get_boolean(get(d, "config.last_reload.ok"))
-		       ? "ok"
-		       : "FAILED",
-	       json_object_get_double(get(d, "config.last_reload.ms")));
+	       b_of(d, "config.last_reload.ok") ? "ok" : "FAILED",
+	       d_of(d, "config.last_reload.ms"));
 	for (i = 0; errs && i < json_object_array_length(errs); i++)
-		printf("  %s\n",
-		       json_object_get_string(json_object_array_get_idx(errs, i)));
+		printf("  %s\n", json_object_get_string(
+					 json_object_array_get_idx(errs, i)));
+	printf("control       %s%s%s\n", s_of(d, "control.socket"),
+	       *s_of(d, "control.group") &&
+			       strcmp(s_of(d, "control.group"), "-") ?
+		       ", read-only for group " :
+		       "",
+	       *s_of(d, "control.group") &&
+			       strcmp(s_of(d, "control.group"), "-") ?
+		       s_of(d, "control.group") :
+		       "");
+	printf("metrics       %s\n",
+	       *s_of(d, "control.metrics_listen") &&
+			       strcmp(s_of(d, "control.metrics_listen"),
+				      "off") ?
+		       s_of(d, "control.metrics_listen") :
+		       "off");
+	printf("monitor       %s\n",
+	       b_of(d, "monitor.active") ? "listening" : "off");
+	printf("BIRD          %s\n", s_of(d, "bird.state"));
 }
 
 static void print_services(struct json_object *d)
@@ -178,11 +249,8 @@ static void print_services(struct json_object *d)
 	for (i = 0; l && i < json_object_array_length(l); i++) {
 		struct json_object *s = json_object_array_get_idx(l, i);
 		char vip[80], be[32];
-		const char *a = s_of(s, "vip");
 
-		snprintf(vip, sizeof(vip), strchr(a, ':') ? "[%s]:%lld"
-							   : "%s:%lld",
-			 a, i_of(s, "port"));
+		hostport(s_of(s, "vip"), i_of(s, "port"), vip, sizeof(vip));
 		snprintf(be, sizeof(be), "%lld/%lld",
 			 i_of(s, "active_backends"), i_of(s, "backends"));
 		printf("%-20s %-28s %-6s %-8s %-9s %12lld %14lld %10lld\n",
@@ -197,26 +265,24 @@ static void print_backends(struct json_object *d)
 	struct json_object *l = get(d, "backends");
 	size_t i;
 
-	printf("%-20s %-30s %6s %-9s %-6s %-9s %7s %12s %10s %8s\n",
+	printf("%-20s %-30s %6s %-9s %-6s %-9s %7s %12s %14s %10s %8s\n",
 	       "SERVICE", "BACKEND", "WEIGHT", "CONFIG", "HEALTH", "STATE",
-	       "SHARE", "PACKETS", "NEW FLOWS", "ACTIVE");
+	       "SHARE", "PACKETS", "BYTES", "NEW FLOWS", "ACTIVE");
 	for (i = 0; l && i < json_object_array_length(l); i++) {
 		struct json_object *b = json_object_array_get_idx(l, i);
-		const char *a = s_of(b, "address");
-		char addr[80];
+		char state[16];
 
-		snprintf(addr, sizeof(addr), strchr(a, ':') ? "[%s]:%lld"
-							    : "%s:%lld",
-			 a, i_of(b, "port"));
-		printf("%-20s %-30s %6lld %-9s %-6s %-9s %6.1f%% %12lld %10lld "
-		       "%8lld\n",
-		       s_of(b, "service"), addr, i_of(b, "weight"),
-		       s_of(b, "config_state"), s_of(b, "health"),
-		       s_of(b, "state"),
-		       100 * json_object_get_double(get(b, "share")),
-		       i_of(b, "traffic.packets"), i_of(b, "traffic.new_flows"),
-		       i_of(b, "active_flows"));
+		snprintf(state, sizeof(state), "%s%s", s_of(b, "state"),
+			 b_of(b, "drained") ? "*" : "");
+		printf("%-20s %-30s %6lld %-9s %-6s %-9s %6.1f%% %12lld %14lld "
+		       "%10lld %8lld\n",
+		       s_of(b, "service"), s_of(b, "backend"),
+		       i_of(b, "weight"), s_of(b, "config_state"),
+		       s_of(b, "health"), state, 100 * d_of(b, "share"),
+		       i_of(b, "traffic.packets"), i_of(b, "traffic.bytes"),
+		       i_of(b, "traffic.new_flows"), i_of(b, "active_flows"));
 	}
+	printf("(* drained with lbctl drain)\n");
 }
 
 static void print_stats(struct json_object *d)
@@ -224,17 +290,429 @@ static void print_stats(struct json_object *d)
 	struct json_object *l = get(d, "counters");
 	size_t i;
 
-	printf("%-24s %14s %16s  %s\n", "REASON", "PACKETS", "BYTES",
-	       "WHAT");
+	printf("%-24s %-8s %14s %16s  %s\n", "REASON", "KIND", "PACKETS",
+	       "BYTES", "WHAT");
 	for (i = 0; l && i < json_object_array_length(l); i++) {
 		struct json_object *c = json_object_array_get_idx(l, i);
 
 		if (!i_of(c, "packets"))
 			continue;
-		printf("%-24s %14lld %16lld  %s\n", s_of(c, "reason"),
-		       i_of(c, "packets"), i_of(c, "bytes"),
+		printf("%-24s %-8s %14lld %16lld  %s\n", s_of(c, "reason"),
+		       s_of(c, "kind"), i_of(c, "packets"), i_of(c, "bytes"),
 		       s_of(c, "description"));
 	}
+}
+
+static void print_conntrack(struct json_object *d)
+{
+	struct json_object *l = get(d, "entries");
+	size_t i, n = l ? json_object_array_length(l) : 0;
+
+	printf("%-5s %-30s %-30s %-16s %-30s %6s %s\n", "PROTO", "CLIENT",
+	       "VIP", "SERVICE", "BACKEND", "IDLE", "FLAGS");
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(l, i);
+		char c[64], v[64], be[64];
+
+		snprintf(be, sizeof(be), "%s%s%s", s_of(e, "backend"),
+			 strcmp(s_of(e, "backend_state"), "active") ? " " : "",
+			 strcmp(s_of(e, "backend_state"), "active") ?
+				 s_of(e, "backend_state") :
+				 "");
+		printf("%-5s %-30s %-30s %-16s %-30s %5llds %s%s\n",
+		       s_of(e, "proto"),
+		       hostport(s_of(e, "client"), i_of(e, "client_port"), c,
+				sizeof(c)),
+		       hostport(s_of(e, "vip"), i_of(e, "port"), v, sizeof(v)),
+		       s_of(e, "service"), be, i_of(e, "idle_s"),
+		       b_of(e, "closing") ? "closing " : "",
+		       b_of(e, "live") ? "" : "expired");
+	}
+	printf("%lld entries matched%s\n", i_of(d, "matched"),
+	       b_of(d, "truncated") ? " (not all listed: --limit)" : "");
+}
+
+static void print_explain(struct json_object *d)
+{
+	struct json_object *c = get(d, "counted");
+	char cl[64], v[64];
+	size_t i;
+
+	printf("flow      %s -> %s/%s (service %s)\n",
+	       hostport(s_of(d, "flow.client"), i_of(d, "flow.client_port"), cl,
+			sizeof(cl)),
+	       hostport(s_of(d, "flow.vip"), i_of(d, "flow.port"), v,
+			sizeof(v)),
+	       s_of(d, "flow.proto"), s_of(d, "service"));
+	printf("verdict   %s", s_of(d, "verdict"));
+	if (get(d, "encap"))
+		printf(": %s to %s", s_of(d, "encap"),
+		       s_of(d, "outer_destination"));
+	printf("\n");
+	if (get(d, "backend.backend"))
+		printf("backend   %s (%s)\n", s_of(d, "backend.backend"),
+		       s_of(d, "backend.state"));
+	else
+		printf("backend   none\n");
+	if (!strcmp(s_of(d, "why"), "conntrack"))
+		printf("why       conntrack: the flow's entry names it (idle "
+		       "%lld s%s)\n",
+		       i_of(d, "conntrack.idle_s"),
+		       b_of(d, "conntrack.closing") ? ", closing" : "");
+	else if (!strcmp(s_of(d, "why"), "affinity"))
+		printf("why       session affinity: the client's backend "
+		       "(idle %lld s)\n",
+		       i_of(d, "affinity.idle_s"));
+	else if (!strcmp(s_of(d, "why"), "maglev"))
+		printf("why       maglev: hash %lld %% %lld = slot %lld%s%s\n",
+		       i_of(d, "maglev.hash"), i_of(d, "maglev.table_size"),
+		       i_of(d, "maglev.slot"),
+		       b_of(d, "maglev.client_port_hashed") ?
+			       "" :
+			       " (client port not hashed: affinity)",
+		       b_of(d, "conntrack.exists") ?
+			       " (its conntrack entry is not usable)" :
+			       " (no conntrack entry)");
+	else if (!strcmp(s_of(d, "why"), "changed"))
+		printf("why       the maps changed during the run (a reload "
+		       "or drain); run again\n");
+	else
+		printf("why       not forwarded\n");
+	printf("counted  ");
+	for (i = 0; c && i < json_object_array_length(c); i++)
+		printf(" %s",
+		       json_object_get_string(json_object_array_get_idx(c, i)));
+	printf("\n");
+}
+
+static void print_event(struct json_object *e)
+{
+	char t[32], c[64], v[64];
+	double ts = d_of(e, "time");
+	time_t sec = (time_t)ts;
+	struct tm tm;
+
+	localtime_r(&sec, &tm);
+	strftime(t, sizeof(t), "%H:%M:%S", &tm);
+	if (!strcmp(s_of(e, "type"), "backend")) {
+		printf("%s.%03d %-8s %-16s %s %s: %s\n", t,
+		       (int)((ts - (double)sec) * 1000), "backend",
+		       s_of(e, "cause"), s_of(e, "service"), s_of(e, "backend"),
+		       s_of(e, "state"));
+		return;
+	}
+	printf("%s.%03d %-8s %-16s %-4s %s -> %s service %s backend %s\n", t,
+	       (int)((ts - (double)sec) * 1000), s_of(e, "type"),
+	       s_of(e, "reason"), s_of(e, "proto"),
+	       get(e, "client") ?
+		       hostport(s_of(e, "client"), i_of(e, "client_port"), c,
+				sizeof(c)) :
+		       "-",
+	       get(e, "vip") ?
+		       hostport(s_of(e, "vip"), i_of(e, "port"), v, sizeof(v)) :
+		       "-",
+	       s_of(e, "service"), s_of(e, "backend"));
+}
+
+/* -- commands ---------------------------------------------------------- */
+
+static void add_str(struct json_object *a, const char *k, const char *v)
+{
+	json_object_object_add(a, k, json_object_new_string(v));
+}
+
+static int simple(const char *cmd, struct json_object *args,
+		  void (*print)(struct json_object *))
+{
+	struct json_object *d = request(cmd, args);
+
+	if (!d)
+		return 1;
+	if (json_out)
+		print_json(d);
+	else
+		print(d);
+	json_object_put(d);
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+/* drain --wait: until no live conntrack entry names the backend. */
+static int wait_flows_gone(struct json_object *args, double timeout_s)
+{
+	struct json_object *q = json_object_new_object(), *v, *d;
+	long long start = now_ms(), left;
+	bool first = true;
+	struct timespec pause = { 0, WAIT_POLL_MS * 1000000L };
+
+	json_object_object_foreach(args, k, val)
+		json_object_object_add(q, k, json_object_get(val));
+	json_object_object_add(q, "limit", json_object_new_int(0));
+	for (;;) {
+		d = request("conntrack", q);
+		if (!d) {
+			json_object_put(q);
+			return 1;
+		}
+		left = json_object_object_get_ex(d, "matched", &v) ?
+			       json_object_get_int64(v) :
+			       0;
+		json_object_put(d);
+		if (!left)
+			break;
+		if (first)
+			fprintf(stderr,
+				"lbctl: drain: waiting for %lld flows on "
+				"the backend to end\n",
+				left);
+		first = false;
+		if (timeout_s > 0 && now_ms() - start > timeout_s * 1000) {
+			fprintf(stderr,
+				"lbctl: drain: %lld flows still on the "
+				"backend after %.0f s\n",
+				left, timeout_s);
+			json_object_put(q);
+			return 1;
+		}
+		nanosleep(&pause, NULL);
+	}
+	json_object_put(q);
+	if (!json_out)
+		printf("no flows left on the backend (%.1f s)\n",
+		       (now_ms() - start) / 1000.0);
+	return 0;
+}
+
+static int cmd_drain(int argc, char **argv, bool undo)
+{
+	static const struct option opts[] = {
+		{ "service", required_argument, NULL, 'S' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 }
+	};
+	struct json_object *args = json_object_new_object(), *d, *l;
+	bool wait = false;
+	double timeout = 0;
+	size_t i;
+	int c, r = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "S:wt:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S':
+			add_str(args, "service", optarg);
+			break;
+		case 'w':
+			wait = !undo;
+			break;
+		case 't':
+			timeout = atof(optarg);
+			break;
+		default:
+			json_object_put(args);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: lbctl %s BACKEND [--service S]%s\n",
+			argv[0], undo ? "" : " [--wait [--timeout SEC]]");
+		json_object_put(args);
+		return 2;
+	}
+	add_str(args, "backend", argv[optind]);
+	d = request(undo ? "undrain" : "drain", args);
+	if (!d) {
+		json_object_put(args);
+		return 1;
+	}
+	if (json_out) {
+		print_json(d);
+	} else {
+		l = get(d, "backends");
+		for (i = 0; l && i < json_object_array_length(l); i++)
+			printf("%s %s\n", undo ? "undrained" : "drained",
+			       json_object_get_string(
+				       json_object_array_get_idx(l, i)));
+	}
+	if (get(d, "warning"))
+		fprintf(stderr, "lbctl: %s\n", s_of(d, "warning"));
+	json_object_put(d);
+	if (wait)
+		r = wait_flows_gone(args, timeout);
+	json_object_put(args);
+	return r;
+}
+
+static int cmd_conntrack(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "client", required_argument, NULL, 'C' },
+		{ "vip", required_argument, NULL, 'V' },
+		{ "backend", required_argument, NULL, 'B' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "proto", required_argument, NULL, 'P' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ 0 }
+	};
+	struct json_object *args = json_object_new_object(), *d;
+	bool flush = argc > 1 && !strcmp(argv[1], "flush");
+	int c, r;
+
+	if (flush) {
+		argv++;
+		argc--;
+	}
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "C:V:B:S:P:an:", opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'C':
+			add_str(args, "client", optarg);
+			break;
+		case 'V':
+			add_str(args, "vip", optarg);
+			break;
+		case 'B':
+			add_str(args, "backend", optarg);
+			break;
+		case 'S':
+			add_str(args, "service", optarg);
+			break;
+		case 'P':
+			add_str(args, "proto", optarg);
+			break;
+		case 'a':
+			json_object_object_add(args, "all",
+					       json_object_new_boolean(1));
+			break;
+		case 'n':
+			json_object_object_add(
+				args, "limit",
+				json_object_new_int(atoi(optarg)));
+			break;
+		default:
+			json_object_put(args);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "lbctl: conntrack: unexpected \"%s\"\n",
+			argv[optind]);
+		json_object_put(args);
+		return 2;
+	}
+	if (!flush) {
+		r = simple("conntrack", args, print_conntrack);
+		json_object_put(args);
+		return r;
+	}
+	d = request("conntrack_flush", args);
+	json_object_put(args);
+	if (!d)
+		return 1;
+	if (json_out)
+		print_json(d);
+	else
+		printf("%lld conntrack entries flushed\n", i_of(d, "flushed"));
+	json_object_put(d);
+	return 0;
+}
+
+static int cmd_monitor(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "drops", no_argument, NULL, 'd' },
+		{ "flows", no_argument, NULL, 'f' },
+		{ "health", no_argument, NULL, 'H' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "count", required_argument, NULL, 'n' },
+		{ 0 }
+	};
+	struct json_object *args = json_object_new_object(), *d, *m, *x;
+	long count = 0, seen = 0;
+	int c, e;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "dfHS:n:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			json_object_object_add(args, "drops",
+					       json_object_new_boolean(1));
+			break;
+		case 'f':
+			json_object_object_add(args, "flows",
+					       json_object_new_boolean(1));
+			break;
+		case 'H':
+			json_object_object_add(args, "health",
+					       json_object_new_boolean(1));
+			break;
+		case 'S':
+			add_str(args, "service", optarg);
+			break;
+		case 'n':
+			count = atol(optarg);
+			break;
+		default:
+			json_object_put(args);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		json_object_put(args);
+		return 2;
+	}
+	d = request("monitor", args);
+	json_object_put(args);
+	if (!d)
+		return 1;
+	fprintf(stderr, "lbctl: monitoring%s%s%s%s%s\n",
+		b_of(d, "drops") ? " drops" : "",
+		b_of(d, "flows") ? " new-flows" : "",
+		b_of(d, "health") ? " backend-changes" : "",
+		get(d, "service") ? " of service " : "",
+		get(d, "service") ? s_of(d, "service") : "");
+	json_object_put(d);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (!count || seen < count) {
+		e = ipc_reader_next(reader, &m);
+		if (e) {
+			fprintf(stderr, "lbctl: monitor: %s\n",
+				e == -ECONNRESET ? "lbd went away" :
+						   strerror(-e));
+			return 1;
+		}
+		if (json_object_object_get_ex(m, "event", &x)) {
+			if (json_out)
+				printf("%s\n",
+				       json_object_to_json_string_ext(
+					       x,
+					       JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+			else
+				print_event(x);
+			seen++;
+		} else if (json_object_object_get_ex(m, "lost", &x)) {
+			if (json_out)
+				printf("{\"lost\":%lld}\n",
+				       (long long)json_object_get_int64(x));
+			else
+				printf("... %lld events lost (too many to "
+				       "keep up with)\n",
+				       (long long)json_object_get_int64(x));
+		}
+		json_object_put(m);
+	}
+	return 0;
 }
 
 /* The control socket of an lbd config file. */
@@ -266,9 +744,10 @@ int main(int argc, char *argv[])
 		{ 0 }
 	};
 	char sock[108] = LBD_DEFAULT_SOCKET;
-	struct json_object *args = NULL, *data;
+	struct json_object *args;
 	const char *cmd;
-	int c, fd;
+	int c, r, sub_argc;
+	char **sub_argv;
 
 	while ((c = getopt_long(argc, argv, "+s:c:jh", opts, NULL)) != -1) {
 		switch (c) {
@@ -294,40 +773,49 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	cmd = argv[optind++];
-	if (!strcmp(cmd, "backends") && optind < argc) {
-		args = json_object_new_object();
-		json_object_object_add(args, "service",
-				       json_object_new_string(argv[optind++]));
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	fd = connect_to(sock);
-	if (fd < 0) {
+	cmd = argv[optind];
+	sub_argv = argv + optind;
+	sub_argc = argc - optind;
+	sock_fd = connect_to(sock);
+	if (sock_fd < 0) {
 		fprintf(stderr, "lbctl: %s: %s (is lbd running?)\n", sock,
-			strerror(-fd));
+			strerror(-sock_fd));
 		return 1;
 	}
-	data = request(fd, cmd, args);
-	close(fd);
-	if (!data)
+	reader = ipc_reader_new(sock_fd);
+	if (!reader)
 		return 1;
-	if (json_out)
-		printf("%s\n", json_object_to_json_string_ext(
-				       data, JSON_C_TO_STRING_PRETTY));
-	else if (!strcmp(cmd, "status"))
-		print_status(data);
-	else if (!strcmp(cmd, "services"))
-		print_services(data);
-	else if (!strcmp(cmd, "backends"))
-		print_backends(data);
-	else if (!strcmp(cmd, "stats"))
-		print_stats(data);
-	else
-		printf("%s\n", json_object_to_json_string_ext(
-				       data, JSON_C_TO_STRING_PRETTY));
-	json_object_put(data);
-	return 0;
+	if (!strcmp(cmd, "status") && sub_argc == 1) {
+		r = simple("status", NULL, print_status);
+	} else if (!strcmp(cmd, "services") && sub_argc == 1) {
+		r = simple("services", NULL, print_services);
+	} else if (!strcmp(cmd, "backends") && sub_argc <= 2) {
+		args = json_object_new_object();
+		if (sub_argc == 2)
+			add_str(args, "service", sub_argv[1]);
+		r = simple("backends", args, print_backends);
+		json_object_put(args);
+	} else if (!strcmp(cmd, "stats") && sub_argc == 1) {
+		r = simple("stats", NULL, print_stats);
+	} else if (!strcmp(cmd, "drain")) {
+		r = cmd_drain(sub_argc, sub_argv, false);
+	} else if (!strcmp(cmd, "undrain")) {
+		r = cmd_drain(sub_argc, sub_argv, true);
+	} else if (!strcmp(cmd, "conntrack")) {
+		r = cmd_conntrack(sub_argc, sub_argv);
+	} else if (!strcmp(cmd, "explain") && sub_argc == 3) {
+		args = json_object_new_object();
+		add_str(args, "client", sub_argv[1]);
+		add_str(args, "service", sub_argv[2]);
+		r = simple("explain", args, print_explain);
+		json_object_put(args);
+	} else if (!strcmp(cmd, "monitor")) {
+		r = cmd_monitor(sub_argc, sub_argv);
+	} else {
+		usage(stderr);
+		r = 2;
+	}
+	ipc_reader_free(reader);
+	close(sock_fd);
+	return r;
 }

@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Prometheus text rendering of a metrics snapshot (see metrics.h). The
+ * snapshot's shape is the privileged process's answer to "metrics"
+ * (control.c, ctl_metrics); a field it lacks renders as nothing, never as
+ * a made-up zero.
+ */
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *str(struct json_object *o, const char *key)
+{
+	struct json_object *v = get(o, key);
+
+	return v ? json_object_get_string(v) : "";
+}
+
+/* Label values: backslash, double quote and newline escaped. */
+static void esc(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void family(FILE *f, const char *name, const char *type,
+		   const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A sample with up to three labels (NULL names end the list). */
+static void sample(FILE *f, const char *name, const char *l1, const char *v1,
+		   const char *l2, const char *v2, const char *l3,
+		   const char *v3, double value)
+{
+	const char *ln[3] = { l1, l2, l3 }, *lv[3] = { v1, v2, v3 };
+	int i;
+
+	fputs(name, f);
+	for (i = 0; i < 3 && ln[i]; i++) {
+		fprintf(f, "%s%s=\"", i ? "," : "{", ln[i]);
+		esc(f, lv[i] ? lv[i] : "");
+		fputc('"', f);
+	}
+	if (i)
+		fputc('}', f);
+	/* integers up to 2^53 print exactly; %.17g keeps the rest exact */
+	if (value == (double)(int64_t)value)
+		fprintf(f, " %lld\n", (long long)value);
+	else
+		fprintf(f, " %.17g\n", value);
+}
+
+static double num(struct json_object *o, const char *key)
+{
+	struct json_object *v = get(o, key);
+
+	return v ? json_object_get_double(v) : 0;
+}
+
+#define LIST_EACH(arr, i, el)                                      \
+	for (i = 0; arr && i < json_object_array_length(arr) &&    \
+		    ((el = json_object_array_get_idx(arr, i)), 1); \
+	     i++)
+
+static void render_daemon(FILE *f, struct json_object *s,
+			  const struct metrics_io *io)
+{
+	struct json_object *cfg = get(s, "config"), *dp = get(s, "datapath");
+	struct json_object *mon = get(s, "monitor");
+
+	family(f, "lbd_build_info", "gauge",
+	       "lbd's version and role; always 1");
+	sample(f, "lbd_build_info", "version", str(s, "version"), "role",
+	       str(s, "role"), NULL, NULL, 1);
+	family(f, "lbd_start_time_seconds", "gauge",
+	       "When lbd started, in seconds since the epoch");
+	sample(f, "lbd_start_time_seconds", NULL, NULL, NULL, NULL, NULL, NULL,
+	       num(s, "start_time_s"));
+	if (cfg) {
+		family(f, "lbd_config_generation", "gauge",
+		       "Configurations applied since lbd started");
+		sample(f, "lbd_config_generation", NULL, NULL, NULL, NULL, NULL,
+		       NULL, num(cfg, "generation"));
+		family(f, "lbd_reloads_total", "counter",
+		       "Reloads attempted (SIGHUP or the file changed)");
+		sample(f, "lbd_reloads_total", NULL, NULL, NULL, NULL, NULL,
+		       NULL, num(cfg, "reloads"));
+		family(f, "lbd_reload_failures_total", "counter",
+		       "Reloads rejected; the previous config kept serving");
+		sample(f, "lbd_reload_failures_total", NULL, NULL, NULL, NULL,
+		       NULL, NULL, num(cfg, "reload_failures"));
+		family(f, "lbd_last_reload_success", "gauge",
+		       "1 when the last reload (or the start) succeeded");
+		sample(f, "lbd_last_reload_success", NULL, NULL, NULL, NULL,
+		       NULL, NULL, num(cfg, "last_reload_ok"));
+		family(f, "lbd_last_reload_duration_seconds", "gauge",
+		       "How long the last reload (or the start) took");
+		sample(f, "lbd_last_reload_duration_seconds", NULL, NULL, NULL,
+		       NULL, NULL, NULL, num(cfg, "last_reload_s"));
+	}
+	if (dp) {
+		family(f, "lbd_datapath_attached", "gauge",
+		       "1 when lbd's program is attached to the interface");
+		sample(f, "lbd_datapath_attached", "interface",
+		       str(dp, "interface"), "mode", str(dp, "mode"), NULL,
+		       NULL, num(dp, "attached"));
+	}
+	family(f, "lbd_runtime_drains", "gauge",
+	       "Drains set with lbctl drain and not undone");
+	sample(f, "lbd_runtime_drains", NULL, NULL, NULL, NULL, NULL, NULL,
+	       num(s, "drains"));
+	family(f, "lbd_control_clients", "gauge",
+	       "Clients connected to the control socket");
+	sample(f, "lbd_control_clients", NULL, NULL, NULL, NULL, NULL, NULL,
+	       (double)io->control_clients);
+	family(f, "lbd_monitor_clients", "gauge",
+	       "Clients streaming datapath events (lbctl monitor)");
+	sample(f, "lbd_monitor_clients", NULL, NULL, NULL, NULL, NULL, NULL,
+	       (double)io->monitor_clients);
+	family(f, "lbd_monitor_events_lost_total", "counter",
+	       "Datapath events not delivered to monitor clients that "
+	       "could not keep up");
+	sample(f, "lbd_monitor_events_lost_total", NULL, NULL, NULL, NULL, NULL,
+	       NULL, num(mon, "lost") + (double)io->monitor_lost);
+}
+
+static void render_reasons(FILE *f, struct json_object *s)
+{
+	struct json_object *l = get(s, "reasons"), *r;
+	size_t i;
+
+	if (!l)
+		return;
+	family(f, "lbd_datapath_packets_total", "counter",
+	       "Packets the datapath handled, by reason (kind: forward, "
+	       "pass, event, drop)");
+	LIST_EACH(l, i, r)
+	{
+		sample(f, "lbd_datapath_packets_total", "reason",
+		       str(r, "reason"), "kind", str(r, "kind"), NULL, NULL,
+		       num(r, "packets"));
+	}
+	family(f, "lbd_datapath_bytes_total", "counter",
+	       "Bytes of the packets the datapath handled, by reason");
+	LIST_EACH(l, i, r)
+	{
+		sample(f, "lbd_datapath_bytes_total", "reason",
+		       str(r, "reason"), "kind", str(r, "kind"), NULL, NULL,
+		       num(r, "bytes"));
+	}
+}
+
+static void render_conntrack(FILE *f, struct json_object *s)
+{
+	struct json_object *l = get(s, "conntrack"), *c;
+	size_t i;
+
+	if (!l)
+		return;
+	family(f, "lbd_conntrack_entries", "gauge",
+	       "Entries in the conntrack map, expired ones not yet evicted "
+	       "included");
+	LIST_EACH(l, i, c)
+	{
+		sample(f, "lbd_conntrack_entries", "family", str(c, "family"),
+		       NULL, NULL, NULL, NULL, num(c, "entries"));
+	}
+	family(f, "lbd_conntrack_active_entries", "gauge",
+	       "Conntrack entries within their idle timeout");
+	LIST_EACH(l, i, c)
+	{
+		sample(f, "lbd_conntrack_active_entries", "family",
+		       str(c, "family"), NULL, NULL, NULL, NULL,
+		       num(c, "live"));
+	}
+	family(f, "lbd_conntrack_capacity", "gauge",
+	       "Size of the conntrack map (datapath.conntrack_entries)");
+	LIST_EACH(l, i, c)
+	{
+		sample(f, "lbd_conntrack_capacity", "family", str(c, "family"),
+		       NULL, NULL, NULL, NULL, num(c, "capacity"));
+	}
+}
+
+static void render_nat(FILE *f, struct json_object *s)
+{
+	struct json_object *l = get(s, "nat"), *c, *a = get(s, "affinity");
+	size_t i;
+
+	if (l) {
+		family(f, "lbd_nat_entries", "gauge",
+		       "Entries in the SNAT reverse map, expired ones not yet "
+		       "taken over included");
+		LIST_EACH(l, i, c)
+		sample(f, "lbd_nat_entries", "family", str(c, "family"), NULL,
+		       NULL, NULL, NULL, num(c, "entries"));
+		family(f, "lbd_nat_capacity", "gauge",
+		       "Size of the SNAT reverse map");
+		LIST_EACH(l, i, c)
+		sample(f, "lbd_nat_capacity", "family", str(c, "family"), NULL,
+		       NULL, NULL, NULL, num(c, "capacity"));
+	}
+	if (a) {
+		family(f, "lbd_affinity_entries", "gauge",
+		       "Entries in the session affinity map");
+		sample(f, "lbd_affinity_entries", NULL, NULL, NULL, NULL, NULL,
+		       NULL, num(a, "entries"));
+		family(f, "lbd_affinity_capacity", "gauge",
+		       "Size of the session affinity map");
+		sample(f, "lbd_affinity_capacity", NULL, NULL, NULL, NULL, NULL,
+		       NULL, num(a, "capacity"));
+	}
+}
+
+static const char *const svc_counters[][3] = {
+	{ "lbd_service_packets_total", "packets",
+	  "Packets forwarded for the service" },
+	{ "lbd_service_bytes_total", "bytes",
+	  "Bytes forwarded for the service (as received)" },
+	{ "lbd_service_new_flows_total", "new_flows",
+	  "Flows the service's Maglev table placed" },
+};
+
+static const char *const be_counters[][3] = {
+	{ "lbd_backend_packets_total", "packets",
+	  "Packets forwarded to the backend" },
+	{ "lbd_backend_bytes_total", "bytes",
+	  "Bytes forwarded to the backend (as received)" },
+	{ "lbd_backend_new_flows_total", "new_flows",
+	  "New flows placed on the backend" },
+};
+
+static const char *const be_gauges[][3] = {
+	{ "lbd_backend_active_flows", "active_flows",
+	  "Conntrack entries on the backend within their idle timeout" },
+	{ "lbd_backend_weight", "weight", "The backend's configured weight" },
+	{ "lbd_backend_maglev_share", "share",
+	  "Share of the service's Maglev table slots held by the backend" },
+	{ "lbd_backend_healthy", "healthy",
+	  "1 unless health checks took the backend out" },
+	{ "lbd_backend_drained", "drained", "1 while drained by lbctl drain" },
+};
+
+static void render_services(FILE *f, struct json_object *s)
+{
+	struct json_object *l = get(s, "services"), *svc, *bl, *b;
+	static const char *const states[] = { "active", "draining", "down" };
+	size_t i, j, k;
+
+	if (!l)
+		return;
+	family(f, "lbd_service_info", "gauge",
+	       "A service's address and forwarding; always 1");
+	LIST_EACH(l, i, svc)
+	{
+		char port[8];
+
+		snprintf(port, sizeof(port), "%d", (int)num(svc, "port"));
+		fputs("lbd_service_info{service=\"", f);
+		esc(f, str(svc, "name"));
+		fputs("\",vip=\"", f);
+		esc(f, str(svc, "vip"));
+		fprintf(f, "\",port=\"%s\",protocol=\"", port);
+		esc(f, str(svc, "protocol"));
+		fputs("\",forwarding=\"", f);
+		esc(f, str(svc, "forwarding"));
+		fputs("\"} 1\n", f);
+	}
+	for (k = 0; k < sizeof(svc_counters) / sizeof(svc_counters[0]); k++) {
+		family(f, svc_counters[k][0], "counter", svc_counters[k][2]);
+		LIST_EACH(l, i, svc)
+		sample(f, svc_counters[k][0], "service", str(svc, "name"), NULL,
+		       NULL, NULL, NULL, num(svc, svc_counters[k][1]));
+	}
+	family(f, "lbd_service_usable_backends", "gauge",
+	       "Backends in the service's Maglev table");
+	LIST_EACH(l, i, svc)
+	{
+		sample(f, "lbd_service_usable_backends", "service",
+		       str(svc, "name"), NULL, NULL, NULL, NULL,
+		       num(svc, "active_backends"));
+	}
+
+	for (k = 0; k < sizeof(be_counters) / sizeof(be_counters[0]); k++) {
+		family(f, be_counters[k][0], "counter", be_counters[k][2]);
+		LIST_EACH(l, i, svc)
+		{
+			bl = get(svc, "backends");
+			LIST_EACH(bl, j, b)
+			sample(f, be_counters[k][0], "service",
+			       str(svc, "name"), "backend", str(b, "backend"),
+			       NULL, NULL, num(b, be_counters[k][1]));
+		}
+	}
+	for (k = 0; k < sizeof(be_gauges) / sizeof(be_gauges[0]); k++) {
+		family(f, be_gauges[k][0], "gauge", be_gauges[k][2]);
+		LIST_EACH(l, i, svc)
+		{
+			bl = get(svc, "backends");
+			LIST_EACH(bl, j, b)
+			sample(f, be_gauges[k][0], "service", str(svc, "name"),
+			       "backend", str(b, "backend"), NULL, NULL,
+			       num(b, be_gauges[k][1]));
+		}
+	}
+	family(f, "lbd_backend_state", "gauge",
+	       "The backend's datapath state: 1 for the state it is in");
+	LIST_EACH(l, i, svc)
+	{
+		bl = get(svc, "backends");
+		LIST_EACH(bl, j, b)
+		{
+			for (k = 0; k < 3; k++)
+				sample(f, "lbd_backend_state", "service",
+				       str(svc, "name"), "backend",
+				       str(b, "backend"), "state", states[k],
+				       !strcmp(str(b, "state"), states[k]));
+		}
+	}
+}
+
+int metrics_render(struct json_object *snap, const struct metrics_io *io,
+		   char **out, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (!f)
+		return -errno;
+	render_daemon(f, snap, io);
+	render_reasons(f, snap);
+	render_conntrack(f, snap);
+	render_nat(f, snap);
+	render_services(f, snap);
+	if (fclose(f)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
