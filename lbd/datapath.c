@@ -201,6 +201,7 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 	bpf_map__set_max_entries(maps[DP_MAP_SVC_STATS], o->max_services);
 	bpf_map__set_max_entries(maps[DP_MAP_BACKENDS], o->max_backends);
 	bpf_map__set_max_entries(maps[DP_MAP_BE_STATS], o->max_backends);
+	bpf_map__set_max_entries(dp->skel->maps.lbd_nexthop, o->max_backends);
 	bpf_map__set_max_entries(maps[DP_MAP_CT4], o->ct_entries);
 	bpf_map__set_max_entries(maps[DP_MAP_CT6], o->ct_entries);
 	bpf_map__set_max_entries(maps[DP_MAP_NAT4], o->nat_entries);

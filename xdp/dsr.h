@@ -20,19 +20,19 @@ static __always_inline __u16 encap_overhead(__u8 fwd, __u8 be_family)
 }
 
 /*
- * Encapsulates the packet p to the backend (fwd: LBD_FWD_IPIP or
- * LBD_FWD_GENEVE) and transmits it. q is the
- * flow (for an ICMP error, the quoted one; else p itself): its
- * destination is the VIP and service port the Geneve option names, and
- * its hash is the flow's entropy.
+ * Encapsulates the packet p to the backend c chose (fwd: LBD_FWD_IPIP or
+ * LBD_FWD_GENEVE) and transmits it. q is the flow (for an ICMP error, the
+ * quoted one; else p itself): its destination is the VIP and service port
+ * the Geneve option names, and its hash is the flow's entropy.
  */
 static __always_inline int dsr_forward(struct xdp_md *ctx,
 				       struct lbd_pkt *p,
-				       const struct lbd_pkt *q,
-				       __u8 fwd, const struct lbd_backend *be)
+				       const struct lbd_pkt *q, __u8 fwd,
+				       const struct lbd_choice *c)
 {
+	const struct lbd_backend *be = c->be;
 	__u16 overhead = encap_overhead(fwd, be->family);
-	struct bpf_fib_lookup fib;
+	const struct lbd_nh *nh = NULL;
 	union lbd_addr src = {};
 	__u32 hash;
 	int rc;
@@ -44,21 +44,17 @@ static __always_inline int dsr_forward(struct xdp_md *ctx,
 
 	hash = flow_hash(q);
 	encap_source(be->family, hash, &src);
-	rc = fib_nexthop(ctx, be->family, &src, &be->addr,
-			 p->ip_len + overhead, &fib);
-	switch (rc) {
-	case BPF_FIB_LKUP_RET_SUCCESS:
-		break;
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+	rc = nexthop_cached(ctx, c->id, be, &src, c->now, &nh);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return verdict(XDP_PASS, LBD_PASS_NO_NEIGH, ctx_len(ctx));
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || !nh)
+		return verdict(XDP_DROP, LBD_DROP_NO_ROUTE, ctx_len(ctx));
+	if (p->ip_len + overhead > nh->mtu) {
 		/* errors about errors are not sent (RFC 1122 3.2.2) */
 		if (p != q)
 			return verdict(XDP_DROP, LBD_DROP_TOOBIG,
 				       ctx_len(ctx));
-		return send_toobig(ctx, p, fib.mtu_result - overhead);
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
-		return verdict(XDP_PASS, LBD_PASS_NO_NEIGH, ctx_len(ctx));
-	default:
-		return verdict(XDP_DROP, LBD_DROP_NO_ROUTE, ctx_len(ctx));
+		return send_toobig(ctx, p, nh->mtu - overhead);
 	}
 
 	if (fwd == LBD_FWD_GENEVE) {
@@ -66,13 +62,13 @@ static __always_inline int dsr_forward(struct xdp_md *ctx,
 			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 		if (p != q && icmp_translate_quote(ctx, p, q, be))
 			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
-		rc = encap_geneve(ctx, p, &q->daddr, q->dport, be, &fib, hash);
+		rc = encap_geneve(ctx, p, &q->daddr, q->dport, be, nh, hash);
 	} else {
-		rc = encap_ipip(ctx, p, be, &fib, hash);
+		rc = encap_ipip(ctx, p, be, nh, hash);
 	}
 	if (rc)
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
-	return tx(ctx, fib.ifindex);
+	return tx(ctx, nh->ifindex);
 }
 
 #endif /* LBD_XDP_DSR_H */

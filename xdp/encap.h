@@ -14,7 +14,7 @@
  * translated to the backend's address and port.
  *
  * The received L2 header (VLAN tags included) is replaced by a fresh
- * untagged Ethernet header for the next hop the FIB gave; the inner
+ * untagged Ethernet header for the next hop (see fib.h); the inner
  * Ethernet header of Geneve repeats those addresses. Outer IPv4 copies the
  * inner DF bit and uses ID 0; outer IPv6 takes its flow label from the
  * flow hash. Ethernet padding after the IP packet is dropped first.
@@ -71,11 +71,10 @@ static __always_inline int encap_make_room(struct xdp_md *ctx,
 }
 
 static __always_inline void write_eth(struct ethhdr *eth,
-				      const struct bpf_fib_lookup *fib,
-				      __u16 proto)
+				      const struct lbd_nh *nh, __u16 proto)
 {
-	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
 	eth->h_proto = bpf_htons(proto);
 }
 
@@ -115,7 +114,7 @@ static __always_inline void write_ip6(struct ipv6hdr *ip6,
 static __always_inline int encap_ipip(struct xdp_md *ctx,
 				      const struct lbd_pkt *p,
 				      const struct lbd_backend *be,
-				      const struct bpf_fib_lookup *fib,
+				      const struct lbd_nh *nh,
 				      __u32 hash)
 {
 	union lbd_addr src = {};
@@ -134,7 +133,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx,
 		ip = data + ETH_HLEN;
 		if ((void *)(ip + 1) > data_end)
 			return -1;
-		write_eth(eth, fib, ETH_P_IP);
+		write_eth(eth, nh, ETH_P_IP);
 		write_ip4(ip, src.v4, be->addr.v4, IPPROTO_IPIP,
 			  p->ip_len + sizeof(*ip), p);
 		return 0;
@@ -149,7 +148,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx,
 		ip6 = data + ETH_HLEN;
 		if ((void *)(ip6 + 1) > data_end)
 			return -1;
-		write_eth(eth, fib, ETH_P_IPV6);
+		write_eth(eth, nh, ETH_P_IPV6);
 		write_ip6(ip6, &src, &be->addr,
 			  p->family == LBD_AF_INET ? IPPROTO_IPIP
 						   : IPPROTO_IPV6,
@@ -242,7 +241,7 @@ static __always_inline int encap_geneve(struct xdp_md *ctx,
 					const union lbd_addr *vip,
 					__be16 svc_port,
 					const struct lbd_backend *be,
-					const struct bpf_fib_lookup *fib,
+					const struct lbd_nh *nh,
 					__u32 hash)
 {
 	__u16 opt_len = p->family == LBD_AF_INET ? GENEVE4_OPT_LEN
@@ -274,7 +273,7 @@ static __always_inline int encap_geneve(struct xdp_md *ctx,
 		ieth = opt + GENEVE4_OPT_LEN;
 		if ((void *)(ieth + 1) > data_end)
 			return -1;
-		write_eth(eth, fib, ETH_P_IP);
+		write_eth(eth, nh, ETH_P_IP);
 		write_ip4(ip, src.v4, be->addr.v4, IPPROTO_UDP,
 			  sizeof(*ip) + udp_len, p);
 		{
@@ -296,7 +295,7 @@ static __always_inline int encap_geneve(struct xdp_md *ctx,
 		ieth = opt + GENEVE6_OPT_LEN;
 		if ((void *)(ieth + 1) > data_end)
 			return -1;
-		write_eth(eth, fib, ETH_P_IPV6);
+		write_eth(eth, nh, ETH_P_IPV6);
 		write_ip6(ip6, &src, &be->addr, IPPROTO_UDP, udp_len, hash, p);
 		{
 			struct lbd_geneve_dsr6 *o = opt;
@@ -319,8 +318,8 @@ static __always_inline int encap_geneve(struct xdp_md *ctx,
 	gh->flags = LBD_GENEVE_F_CRITICAL;
 	gh->proto = bpf_htons(LBD_GENEVE_PROTO_ETH);
 	gh->vni = bpf_htonl(LBD_GENEVE_VNI << 8);
-	__builtin_memcpy(ieth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(ieth->h_source, fib->smac, ETH_ALEN);
+	__builtin_memcpy(ieth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(ieth->h_source, nh->smac, ETH_ALEN);
 	ieth->h_proto = bpf_htons(p->family == LBD_AF_INET ? ETH_P_IP
 							    : ETH_P_IPV6);
 	return 0;

@@ -225,7 +225,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 	if (fwd_of(svc, q.proto) == LBD_FWD_SNAT)
 		return snat_icmp_forward(ctx, p, &q, c.be, c.ct);
 	count_reason(LBD_EV_ICMP_ERROR_FWD, ctx_len(ctx));
-	return dsr_forward(ctx, p, &q, fwd_of(svc, q.proto), c.be);
+	return dsr_forward(ctx, p, &q, fwd_of(svc, q.proto), &c);
 }
 
 static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
@@ -236,6 +236,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 	struct lbd_vip *vip;
 	__u32 len = ctx_len(ctx);
 	bool host;
+	__u8 fwd;
 	int r;
 
 	if (parse_l2(data, data_end, p) != LBD_OK || peek_daddr(ctx, p))
@@ -274,7 +275,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 			    : verdict(XDP_DROP, LBD_DROP_NO_SERVICE, len);
 	if (!source_allowed(p, svc))
 		return verdict(XDP_DROP, LBD_DROP_SOURCE_RANGE, len);
-	if (select_backend(p, svc, &c) < 0)
+	fwd = fwd_of(svc, p->proto);
+	if (select_backend(p, svc, fwd == LBD_FWD_SNAT, &c) < 0)
 		return no_backend(ctx, p, svc);
 
 	count_traffic(&lbd_svc_stats, svc->id, len, c.new_flow);
@@ -282,9 +284,9 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 	if (c.new_flow && unlikely(monitor_mask & LBD_MON_FLOWS))
 		monitor_emit(ctx, p, LBD_EVENT_NEW_FLOW, LBD_EV_NEW_FLOW,
 			     svc->id, c.id);
-	if (fwd_of(svc, p->proto) == LBD_FWD_SNAT)
-		return snat_forward(ctx, p, c.be, c.ct);
-	return dsr_forward(ctx, p, p, fwd_of(svc, p->proto), c.be);
+	if (fwd == LBD_FWD_SNAT)
+		return snat_forward(ctx, p, &c);
+	return dsr_forward(ctx, p, p, fwd, &c);
 }
 
 SEC("xdp")

@@ -198,6 +198,14 @@ struct {
 	__type(value, struct lbd_ratelimit);
 } lbd_icmp_rl SEC(".maps");
 
+/* Next hops to backends, by backend id (see struct lbd_nh). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LBD_DEFAULT_MAX_BACKENDS); /* set by userspace */
+	__type(key, __u32);
+	__type(value, struct lbd_nh);
+} lbd_nexthop SEC(".maps");
+
 /* Monitor events; read by the lbd that loaded the program, not pinned. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -223,5 +231,40 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } lbd_tx_ports SEC(".maps");
+
+/*
+ * Conntrack and SNAT by family. Each helper call names one map: the
+ * verifier inlines a lookup whose call site sees one map, while one that
+ * may see either goes through an indirect call, and its update too.
+ */
+static __always_inline struct lbd_ct *ct_find(__u8 family, const void *key)
+{
+	if (family == LBD_AF_INET)
+		return bpf_map_lookup_elem(&lbd_ct4, key);
+	return bpf_map_lookup_elem(&lbd_ct6, key);
+}
+
+static __always_inline long ct_store(__u8 family, const void *key,
+				     const struct lbd_ct *v, __u64 flags)
+{
+	if (family == LBD_AF_INET)
+		return bpf_map_update_elem(&lbd_ct4, key, v, flags);
+	return bpf_map_update_elem(&lbd_ct6, key, v, flags);
+}
+
+static __always_inline struct lbd_nat *nat_find(__u8 family, const void *key)
+{
+	if (family == LBD_AF_INET)
+		return bpf_map_lookup_elem(&lbd_nat4, key);
+	return bpf_map_lookup_elem(&lbd_nat6, key);
+}
+
+static __always_inline long nat_store(__u8 family, const void *key,
+				      const struct lbd_nat *v, __u64 flags)
+{
+	if (family == LBD_AF_INET)
+		return bpf_map_update_elem(&lbd_nat4, key, v, flags);
+	return bpf_map_update_elem(&lbd_nat6, key, v, flags);
+}
 
 #endif /* LBD_XDP_MAPS_H */

@@ -217,26 +217,24 @@ static __always_inline bool snat_port(__be16 port)
 	return p >= knobs.snat_port_min && p <= knobs.snat_port_max;
 }
 
-/* The reverse map's key for backend:bport -> snat:lport. */
+/* The reverse map's key for backend:bport -> snat:lport: k4 or k6. */
 static __always_inline void *nat_key(__u8 family, const union lbd_addr *be,
 				     __be16 bport, __be16 lport, __u8 proto,
 				     struct lbd_nat_key4 *k4,
-				     struct lbd_nat_key6 *k6, void **key)
+				     struct lbd_nat_key6 *k6)
 {
 	if (family == LBD_AF_INET) {
 		k4->backend = be->v4;
 		k4->bport = bport;
 		k4->lport = lport;
 		k4->proto = proto;
-		*key = k4;
-		return &lbd_nat4;
+		return k4;
 	}
 	k6->backend = *be;
 	k6->bport = bport;
 	k6->lport = lport;
 	k6->proto = proto;
-	*key = k6;
-	return &lbd_nat6;
+	return k6;
 }
 
 static __always_inline __u32 nat_timeout(__u8 proto, __u16 flags)
@@ -263,7 +261,7 @@ static __always_inline __be16 snat_port_for(const struct lbd_pkt *p,
 	struct lbd_nat_key4 k4 = {};
 	struct lbd_nat_key6 k6 = {};
 	struct lbd_nat val = {}, *n;
-	void *map, *key;
+	void *key;
 	__be16 lport;
 	int i;
 
@@ -276,9 +274,9 @@ static __always_inline __be16 snat_port_for(const struct lbd_pkt *p,
 	val.backend_id = ct ? ct->backend_id : 0;
 
 	if (ct && ct->nat_port) {
-		map = nat_key(p->family, &be->addr, be->port, ct->nat_port,
-			      p->proto, &k4, &k6, &key);
-		n = bpf_map_lookup_elem(map, key);
+		key = nat_key(p->family, &be->addr, be->port, ct->nat_port,
+			      p->proto, &k4, &k6);
+		n = nat_find(p->family, key);
 		if (n && n->cport == p->sport && addr_eq(&n->client, &p->saddr)) {
 			if (n->last_seen != now)
 				n->last_seen = now;
@@ -288,7 +286,7 @@ static __always_inline __be16 snat_port_for(const struct lbd_pkt *p,
 		}
 		/* its reverse entry was evicted: made again; or another
 		 * flow took the port meanwhile: a new port */
-		if (!n && !bpf_map_update_elem(map, key, &val, BPF_NOEXIST))
+		if (!n && !nat_store(p->family, key, &val, BPF_NOEXIST))
 			return ct->nat_port;
 	}
 	if (!range || range > 65536)
@@ -297,13 +295,13 @@ static __always_inline __be16 snat_port_for(const struct lbd_pkt *p,
 		/* steps by a prime: tries spread over the range */
 		lport = bpf_htons(knobs.snat_port_min +
 				  (hash + (__u32)i * 7919) % range);
-		map = nat_key(p->family, &be->addr, be->port, lport, p->proto,
-			      &k4, &k6, &key);
-		if (!bpf_map_update_elem(map, key, &val, BPF_NOEXIST))
+		key = nat_key(p->family, &be->addr, be->port, lport, p->proto,
+			      &k4, &k6);
+		if (!nat_store(p->family, key, &val, BPF_NOEXIST))
 			goto taken;
-		n = bpf_map_lookup_elem(map, key);
+		n = nat_find(p->family, key);
 		if (n && now - n->last_seen > nat_timeout(p->proto, n->flags) &&
-		    !bpf_map_update_elem(map, key, &val, BPF_EXIST))
+		    !nat_store(p->family, key, &val, BPF_EXIST))
 			goto taken;
 	}
 	return 0;
@@ -314,11 +312,11 @@ taken:
 	return lport;
 }
 
-/* Makes the L2 header a plain Ethernet header to the FIB's next hop:
- * trailing padding and VLAN tags go, as in encap_make_room. */
+/* Makes the L2 header a plain Ethernet header to the next hop: trailing
+ * padding and VLAN tags go, as in encap_make_room. */
 static __always_inline int l2_to_nexthop(struct xdp_md *ctx,
 					 const struct lbd_pkt *p,
-					 const struct bpf_fib_lookup *fib)
+					 const struct lbd_nh *nh)
 {
 	int excess = (int)ctx_len(ctx) - (int)(p->l3_off + p->ip_len);
 	struct ethhdr *eth;
@@ -331,26 +329,26 @@ static __always_inline int l2_to_nexthop(struct xdp_md *ctx,
 	eth = ctx_data(ctx);
 	if ((void *)(eth + 1) > ctx_data_end(ctx))
 		return -1;
-	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
 	eth->h_proto = bpf_htons(p->family == LBD_AF_INET ? ETH_P_IP
 							   : ETH_P_IPV6);
 	return 0;
 }
 
-/* The route towards dst from src; the verdict when there is none. */
-static __always_inline int nat_nexthop(struct xdp_md *ctx, struct lbd_pkt *p,
-				       const union lbd_addr *src,
-				       const union lbd_addr *dst,
-				       struct bpf_fib_lookup *fib, bool reply)
+/* LBD_OK when p may go to the next hop nh a lookup (result rc) gave, else
+ * the verdict. */
+static __always_inline int nat_route(struct xdp_md *ctx, struct lbd_pkt *p,
+				     int rc, const struct lbd_nh *nh,
+				     bool reply)
 {
-	int rc = fib_nexthop(ctx, p->family, src, dst, p->ip_len, fib);
-
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
+		if (!nh)
+			break;
+		if (p->ip_len > nh->mtu)
+			return send_toobig(ctx, p, nh->mtu);
 		return LBD_OK;
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-		return send_toobig(ctx, p, fib->mtu_result);
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		/* a reply passed to the kernel would meet no socket on its
 		 * port and be answered with a reset: drop it instead */
@@ -358,17 +356,27 @@ static __always_inline int nat_nexthop(struct xdp_md *ctx, struct lbd_pkt *p,
 				       ctx_len(ctx))
 			     : verdict(XDP_PASS, LBD_PASS_NO_NEIGH,
 				       ctx_len(ctx));
-	default:
-		return verdict(XDP_DROP, LBD_DROP_NO_ROUTE, ctx_len(ctx));
 	}
+	return verdict(XDP_DROP, LBD_DROP_NO_ROUTE, ctx_len(ctx));
 }
 
-/* client:cport -> VIP:vport to snat:lport -> backend:bport. */
-static __always_inline int snat_forward(struct xdp_md *ctx, struct lbd_pkt *p,
-					const struct lbd_backend *be,
-					struct lbd_ct *ct)
+/* The route towards dst from src into *nh; LBD_OK or the verdict. */
+static __always_inline int nat_nexthop(struct xdp_md *ctx, struct lbd_pkt *p,
+				       const union lbd_addr *src,
+				       const union lbd_addr *dst,
+				       struct lbd_nh *nh, bool reply)
 {
-	struct bpf_fib_lookup fib;
+	return nat_route(ctx, p, nexthop_lookup(ctx, p->family, src, dst, nh),
+			 nh, reply);
+}
+
+/* client:cport -> VIP:vport to snat:lport -> backend:bport, to the
+ * backend c chose. */
+static __always_inline int snat_forward(struct xdp_md *ctx, struct lbd_pkt *p,
+					const struct lbd_choice *c)
+{
+	const struct lbd_backend *be = c->be;
+	const struct lbd_nh *nh = NULL;
 	struct lbd_rw rw = {};
 	union lbd_addr snat = {};
 	__be16 lport;
@@ -377,10 +385,11 @@ static __always_inline int snat_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 	if (be->family != p->family || !snat_source(p->family, &snat))
 		return verdict(XDP_DROP, LBD_DROP_BACKEND_FAMILY,
 			       ctx_len(ctx));
-	r = nat_nexthop(ctx, p, &snat, &be->addr, &fib, false);
-	if (r != LBD_OK)
+	r = nexthop_cached(ctx, c->id, be, &snat, c->now, &nh);
+	r = nat_route(ctx, p, r, nh, false);
+	if (r != LBD_OK || !nh)
 		return r;
-	lport = snat_port_for(p, be, ct, flow_hash(p), now_sec());
+	lport = snat_port_for(p, be, c->ct, flow_hash(p), c->now);
 	if (!lport)
 		return verdict(XDP_DROP, LBD_DROP_SNAT_EXHAUSTED, ctx_len(ctx));
 	rw.saddr = snat;
@@ -390,10 +399,10 @@ static __always_inline int snat_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 	rw.set_saddr = rw.set_daddr = rw.set_sport = rw.set_dport = true;
 	if (rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off, &rw,
 		    NULL) ||
-	    l2_to_nexthop(ctx, p, &fib))
+	    l2_to_nexthop(ctx, p, nh))
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 	count_reason(LBD_EV_SNAT_FWD, ctx_len(ctx));
-	return tx(ctx, fib.ifindex);
+	return tx(ctx, nh->ifindex);
 }
 
 /* The client's conntrack entry, refreshed by its replies (a download
@@ -432,16 +441,16 @@ static __always_inline int snat_reply(struct xdp_md *ctx, struct lbd_pkt *p)
 {
 	struct lbd_nat_key4 k4 = {};
 	struct lbd_nat_key6 k6 = {};
-	struct bpf_fib_lookup fib;
+	struct lbd_nh nh;
 	struct lbd_rw rw = {};
 	struct lbd_nat *n, copy;
 	__u32 now = now_sec();
-	void *map, *key;
+	void *key;
 	int r;
 
-	map = nat_key(p->family, &p->saddr, p->sport, p->dport, p->proto, &k4,
-		      &k6, &key);
-	n = bpf_map_lookup_elem(map, key);
+	key = nat_key(p->family, &p->saddr, p->sport, p->dport, p->proto, &k4,
+		      &k6);
+	n = nat_find(p->family, key);
 	if (!n || now - n->last_seen > nat_timeout(p->proto, n->flags))
 		return LBD_CONTINUE;
 	if (n->last_seen != now) {
@@ -453,7 +462,7 @@ static __always_inline int snat_reply(struct xdp_md *ctx, struct lbd_pkt *p)
 	    !(n->flags & LBD_CT_F_CLOSING))
 		n->flags |= LBD_CT_F_CLOSING;
 	copy = *n;
-	r = nat_nexthop(ctx, p, &copy.vip, &copy.client, &fib, true);
+	r = nat_nexthop(ctx, p, &copy.vip, &copy.client, &nh, true);
 	if (r != LBD_OK)
 		return r;
 	rw.saddr = copy.vip;
@@ -463,10 +472,10 @@ static __always_inline int snat_reply(struct xdp_md *ctx, struct lbd_pkt *p)
 	rw.set_saddr = rw.set_daddr = rw.set_sport = rw.set_dport = true;
 	if (rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off, &rw,
 		    NULL) ||
-	    l2_to_nexthop(ctx, p, &fib))
+	    l2_to_nexthop(ctx, p, &nh))
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 	count_reason(LBD_EV_SNAT_REPLY, ctx_len(ctx));
-	return tx(ctx, fib.ifindex);
+	return tx(ctx, nh.ifindex);
 }
 
 /* The ICMP checksum of the error at p. */
@@ -493,10 +502,10 @@ static __always_inline int snat_icmp_reply(struct xdp_md *ctx,
 	struct lbd_nat_key4 k4 = {};
 	struct lbd_nat_key6 k6 = {};
 	struct lbd_rw out = {}, in = {};
-	struct bpf_fib_lookup fib;
+	struct lbd_nh nh;
 	struct lbd_pkt q = {};
 	struct lbd_nat *n, copy;
-	void *map, *key;
+	void *key;
 	__u16 qoff;
 	__sum16 *isum;
 	int r;
@@ -506,9 +515,9 @@ static __always_inline int snat_icmp_reply(struct xdp_md *ctx,
 	if (icmp_error_flow(ctx, p, &q, &qoff) < 0)
 		return LBD_CONTINUE;
 	/* q: saddr = backend, sport = bport, daddr = snat, dport = lport */
-	map = nat_key(p->family, &q.saddr, q.sport, q.dport, q.proto, &k4,
-		      &k6, &key);
-	n = bpf_map_lookup_elem(map, key);
+	key = nat_key(p->family, &q.saddr, q.sport, q.dport, q.proto, &k4,
+		      &k6);
+	n = nat_find(p->family, key);
 	if (!n)
 		return LBD_CONTINUE;
 	copy = *n;
@@ -519,7 +528,7 @@ static __always_inline int snat_icmp_reply(struct xdp_md *ctx,
 		out.set_saddr = true;
 	}
 	r = nat_nexthop(ctx, p, out.set_saddr ? &copy.vip : &p->saddr,
-			&copy.client, &fib, true);
+			&copy.client, &nh, true);
 	if (r != LBD_OK)
 		return r;
 	isum = icmp_sum(ctx, p);
@@ -534,10 +543,10 @@ static __always_inline int snat_icmp_reply(struct xdp_md *ctx,
 	if (rewrite(ctx, p->family, q.proto, qoff, q.l4_off, &in, isum) ||
 	    rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off, &out,
 		    NULL) ||
-	    l2_to_nexthop(ctx, p, &fib))
+	    l2_to_nexthop(ctx, p, &nh))
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 	count_reason(LBD_EV_ICMP_ERROR_FWD, ctx_len(ctx));
-	return tx(ctx, fib.ifindex);
+	return tx(ctx, nh.ifindex);
 }
 
 /*
@@ -552,7 +561,7 @@ static __always_inline int snat_icmp_forward(struct xdp_md *ctx,
 					     const struct lbd_ct *ct)
 {
 	struct lbd_rw out = {}, in = {};
-	struct bpf_fib_lookup fib;
+	struct lbd_nh nh;
 	union lbd_addr snat = {};
 	__sum16 *isum;
 	int r;
@@ -561,7 +570,7 @@ static __always_inline int snat_icmp_forward(struct xdp_md *ctx,
 	    !snat_source(p->family, &snat))
 		return verdict(XDP_DROP, LBD_DROP_ICMP_UNHANDLED,
 			       ctx_len(ctx));
-	r = nat_nexthop(ctx, p, &snat, &be->addr, &fib, true);
+	r = nat_nexthop(ctx, p, &snat, &be->addr, &nh, true);
 	if (r != LBD_OK)
 		return r;
 	isum = icmp_sum(ctx, p);
@@ -579,10 +588,10 @@ static __always_inline int snat_icmp_forward(struct xdp_md *ctx,
 		    isum) ||
 	    rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off, &out,
 		    NULL) ||
-	    l2_to_nexthop(ctx, p, &fib))
+	    l2_to_nexthop(ctx, p, &nh))
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 	count_reason(LBD_EV_ICMP_ERROR_FWD, ctx_len(ctx));
-	return tx(ctx, fib.ifindex);
+	return tx(ctx, nh.ifindex);
 }
 
 #endif /* LBD_XDP_NAT_H */

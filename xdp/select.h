@@ -18,6 +18,7 @@
 
 struct lbd_choice {
 	__u32 id;
+	__u32 now; /* the coarse second the choice was made in */
 	bool new_flow;
 	const struct lbd_backend *be;
 	struct lbd_ct *ct; /* the flow's entry; NULL for an RST without one */
@@ -62,10 +63,10 @@ static __always_inline __u32 ct_timeout(const struct lbd_pkt *p,
 	return knobs.tcp_timeout;
 }
 
-/* Fills the conntrack key of the flow; returns the map to use. */
+/* The conntrack key of the flow: k4 or k6, by its family. */
 static __always_inline void *ct_key(const struct lbd_pkt *p,
 				    struct lbd_ct_key4 *k4,
-				    struct lbd_ct_key6 *k6, void **key)
+				    struct lbd_ct_key6 *k6)
 {
 	if (p->family == LBD_AF_INET) {
 		k4->saddr = p->saddr.v4;
@@ -73,16 +74,14 @@ static __always_inline void *ct_key(const struct lbd_pkt *p,
 		k4->sport = p->sport;
 		k4->dport = p->dport;
 		k4->proto = p->proto;
-		*key = k4;
-		return &lbd_ct4;
+		return k4;
 	}
 	k6->saddr = p->saddr;
 	k6->daddr = p->daddr;
 	k6->sport = p->sport;
 	k6->dport = p->dport;
 	k6->proto = p->proto;
-	*key = k6;
-	return &lbd_ct6;
+	return k6;
 }
 
 /* The backend a Maglev slot names, if the service has a table. */
@@ -161,11 +160,12 @@ static __always_inline int affinity_pick(const struct lbd_pkt *p,
 
 /*
  * Chooses the backend of a TCP/UDP flow to a service. Returns 0, or -1
- * when the service has no usable backend.
+ * when the service has no usable backend. c->ct is the flow's entry when
+ * it had one, or when want_ct and one was made.
  */
 static __always_inline int select_backend(const struct lbd_pkt *p,
 					  const struct lbd_svc *svc,
-					  struct lbd_choice *c)
+					  bool want_ct, struct lbd_choice *c)
 {
 	bool syn = p->proto == IPPROTO_TCP &&
 		   (p->tcp_flags & (LBD_TCP_SYN | LBD_TCP_ACK)) == LBD_TCP_SYN;
@@ -176,10 +176,11 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 	const struct lbd_backend *be;
 	struct lbd_ct *ct, entry;
 	__u32 now = now_sec();
-	void *map, *key;
+	void *key;
 
-	map = ct_key(p, &k4, &k6, &key);
-	ct = bpf_map_lookup_elem(map, key);
+	c->now = now;
+	key = ct_key(p, &k4, &k6);
+	ct = ct_find(p->family, key);
 	if (ct) {
 		if (now - ct->last_seen <= ct_timeout(p, ct)) {
 			be = bpf_map_lookup_elem(&lbd_backends,
@@ -216,9 +217,10 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 		entry.last_seen = now;
 		entry.flags = closing ? LBD_CT_F_CLOSING : 0;
 		entry.nat_port = 0;
-		bpf_map_update_elem(map, key, &entry, BPF_ANY);
+		ct_store(p->family, key, &entry, BPF_ANY);
 		/* SNAT keeps its port in the entry */
-		c->ct = bpf_map_lookup_elem(map, key);
+		if (want_ct)
+			c->ct = ct_find(p->family, key);
 	}
 	count_reason(LBD_EV_NEW_FLOW, 0);
 	return 0;
@@ -237,10 +239,11 @@ static __always_inline int select_backend_icmp(const struct lbd_pkt *p,
 	struct lbd_ct_key6 k6 = {};
 	const struct lbd_backend *be;
 	struct lbd_ct *ct;
-	void *map, *key;
+	void *key;
 
-	map = ct_key(p, &k4, &k6, &key);
-	ct = bpf_map_lookup_elem(map, key);
+	c->now = now_sec();
+	key = ct_key(p, &k4, &k6);
+	ct = ct_find(p->family, key);
 	c->ct = ct;
 	c->new_flow = false;
 	if (ct) {

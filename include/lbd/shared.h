@@ -360,6 +360,22 @@ struct lbd_aff {
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_aff) == 16, "lbd_aff");
 
+/*
+ * The LB program's next hop to a backend, per CPU: what bpf_fib_lookup
+ * said, kept for the second it was asked in (a FIB lookup costs more than
+ * the rest of an established flow's path). Not pinned.
+ */
+struct lbd_nh {
+	__u32 gen; /* the backend's gen it was resolved for */
+	__u32 stamp; /* the second it was resolved in; 0: never */
+	__u32 ifindex;
+	__u32 mtu; /* the route's */
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_nh) == 32, "lbd_nh");
+
 /* ICMP rate limit, a token bucket per CPU. */
 struct lbd_ratelimit {
 	__u64 last_ns;

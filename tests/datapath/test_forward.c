@@ -346,6 +346,47 @@ Test(forward, redirected_packet_is_addressed_to_the_other_next_hop)
 	cr_assert_arr_eq(out, want.buf, len);
 }
 
+/* Next hops are cached per backend id for a second: the id's next holder
+ * (here within the same second) is routed afresh. */
+#define SVC81 "{ vip = \"" VIP4 "\"; port = 81; backends = ( { address = \"" \
+	BE4_1 "\"; } ); }"
+
+Test(forward, reused_backend_id_gets_its_own_next_hop)
+{
+	struct pkt in, want;
+	uint8_t out[PKT_MAX];
+	size_t len = sizeof(out);
+	uint32_t id;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF
+		  "services = ( { vip = \"" VIP4 "\"; port = 80; "
+		  "backends = ( { address = \"" BE4_1 "\"; } ); }, " SVC81
+		  " );\n");
+	cr_assert_eq(dp_tx_port_put(t.dp, (uint32_t)IFINDEX_LB1), 0);
+	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	id = t.st.svc[0].be[0].id;
+
+	/* the service goes, freeing the id; it comes back elsewhere */
+	dpt_reload(&t, DATAPATH_CONF "services = ( " SVC81 " );\n");
+	dpt_reload(&t, DATAPATH_CONF
+		   "services = ( { vip = \"" VIP4 "\"; port = 80; "
+		   "backends = ( { address = \"198.18.3.11\"; } ); }, " SVC81
+		   " );\n");
+	cr_assert_eq(t.st.svc[0].be[0].id, id, "the freed id is reused");
+	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_ACK);
+	cr_assert_eq(dpt_run(&t, &in, out, &len), XDP_REDIRECT);
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER1, MAC_LB1);
+	pkt_ipv4(&want, pkt_ip(ENCAP4), pkt_ip("198.18.3.11"), NULL);
+	pkt_next(&want, IPPROTO_IPIP);
+	pkt_append(&want, &in, 14, in.len - 14);
+	pkt_finish(&want);
+	cr_assert_eq(len, want.len);
+	cr_assert_arr_eq(out, want.buf, len);
+}
+
 Test(forward, unresolved_neighbour_passes_untouched)
 {
 	struct pkt in;
