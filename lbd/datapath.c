@@ -453,20 +453,16 @@ static __u32 maglev_elems(__u32 m)
 	return 1 + (m + 1) / 2;
 }
 
-int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
-		  __u32 m)
+int dp_maglev_prepare(struct lbd_dp *dp, const __u32 *ids, __u32 m)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, co,
 		    .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	size_t bytes;
 	__u64 *mem;
-	int fd, err = 0;
+	int fd, err;
 
-	if (svc_id >= dp->opts.max_services)
-		return -ERANGE;
-	if (!ids || !m)
-		return dp_delete(dp, DP_MAP_MAGLEV, &svc_id);
-
+	if (!ids)
+		m = 0;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_maglev_tbl",
 			    sizeof(__u32), sizeof(__u64), maglev_elems(m), &co);
 	if (fd < 0)
@@ -479,14 +475,59 @@ int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
 		err = -errno;
-		goto out;
+		close(fd);
+		return err;
 	}
 	mem[0] = m;
-	memcpy(mem + 1, ids, (size_t)m * sizeof(__u32));
+	if (m) {
+		memcpy(mem + 1, ids, (size_t)m * sizeof(__u32));
+		dp->writes++;
+	}
 	munmap(mem, bytes);
-	dp->writes++;
+	return fd;
+}
+
+/* A batch of this many at most: the kernel copies keys and values in
+ * chunks of its own anyway; a failure names how far it got. */
+#define DP_COMMIT_MAX 512
+
+int dp_maglev_commit(struct lbd_dp *dp, const __u32 *svc_ids, const int *fds,
+		     __u32 n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 done = 0, i;
+
+	for (i = 0; i < n; i++)
+		if (svc_ids[i] >= dp->opts.max_services)
+			return -ERANGE;
+	while (done < n) {
+		__u32 count = n - done < DP_COMMIT_MAX ? n - done
+						       : DP_COMMIT_MAX;
+
+		/* the values are __u32 fds, as for a single update */
+		_Static_assert(sizeof(int) == sizeof(__u32), "fd size");
+		if (bpf_map_update_batch(dp->fds[DP_MAP_MAGLEV], svc_ids + done,
+					 fds + done, &count, &bo) < 0)
+			return -errno;
+		dp->writes += count;
+		done += count;
+	}
+	return 0;
+}
+
+int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
+		  __u32 m)
+{
+	int fd, err;
+
+	if (svc_id >= dp->opts.max_services)
+		return -ERANGE;
+	if (!ids || !m)
+		return dp_delete(dp, DP_MAP_MAGLEV, &svc_id);
+	fd = dp_maglev_prepare(dp, ids, m);
+	if (fd < 0)
+		return fd;
 	err = dp_update(dp, DP_MAP_MAGLEV, &svc_id, &fd);
-out:
 	close(fd);
 	return err;
 }
@@ -651,6 +692,62 @@ int dp_be_traffic_reset(struct lbd_dp *dp, __u32 be_id)
 {
 	return dp_percpu_zero(dp, DP_MAP_BE_STATS, be_id,
 			      sizeof(struct lbd_traffic));
+}
+
+/* n elements of map m in batches of DP_COMMIT_MAX; vals NULL: zeros of
+ * size bytes each. */
+static int dp_update_batch(struct lbd_dp *dp, enum dp_map m,
+			   const __u32 *keys, const void *vals, size_t size,
+			   __u32 n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	void *zero = NULL;
+	__u32 done = 0;
+	int err = 0;
+
+	if (!vals) {
+		zero = calloc(n < DP_COMMIT_MAX ? n : DP_COMMIT_MAX, size);
+		if (!zero)
+			return -ENOMEM;
+	}
+	while (done < n) {
+		__u32 count = n - done < DP_COMMIT_MAX ? n - done
+						       : DP_COMMIT_MAX;
+
+		if (bpf_map_update_batch(dp->fds[m], keys + done,
+					 vals ? (const char *)vals +
+							(size_t)done * size
+					      : zero,
+					 &count, &bo) < 0) {
+			err = -errno;
+			break;
+		}
+		dp->writes += count;
+		done += count;
+	}
+	free(zero);
+	return err;
+}
+
+int dp_backend_put_batch(struct lbd_dp *dp, const __u32 *ids,
+			 const struct lbd_backend *v, __u32 n)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] >= dp->opts.max_backends)
+			return -ERANGE;
+	return dp_update_batch(dp, DP_MAP_BACKENDS, ids, v, sizeof(*v), n);
+}
+
+int dp_be_traffic_reset_batch(struct lbd_dp *dp, const __u32 *ids, __u32 n)
+{
+	/* a per-CPU value is one copy per possible CPU, each rounded up
+	 * to 8 bytes */
+	return dp_update_batch(dp, DP_MAP_BE_STATS, ids, NULL,
+			       (size_t)dp->ncpus *
+				       ((sizeof(struct lbd_traffic) + 7) & ~7ul),
+			       n);
 }
 
 int dp_unpin_all(const char *pin_path)

@@ -70,6 +70,9 @@ int dp_svc_get(struct lbd_dp *dp, const struct lbd_svc_addr *a,
 int dp_svc_del(struct lbd_dp *dp, const struct lbd_svc_addr *a);
 int dp_backend_put(struct lbd_dp *dp, __u32 id, const struct lbd_backend *b);
 int dp_backend_get(struct lbd_dp *dp, __u32 id, struct lbd_backend *b);
+/* n backends at once (a few syscalls instead of n). */
+int dp_backend_put_batch(struct lbd_dp *dp, const __u32 *ids,
+			 const struct lbd_backend *v, __u32 n);
 
 /*
  * Installs a service's Maglev table (m slots of backend ids) in one
@@ -78,6 +81,18 @@ int dp_backend_get(struct lbd_dp *dp, __u32 id, struct lbd_backend *b);
  */
 int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
 		  __u32 m);
+/*
+ * The same in two steps, for many services at once: each swap on its own
+ * waits for an RCU grace period (the kernel makes sure no program still
+ * reads the old table), a batch waits for one. dp_maglev_prepare returns
+ * a filled table as an fd to commit (ids == NULL or m == 0: an empty one,
+ * which the program reads as none), or a negative errno.
+ * dp_maglev_commit installs fds[i] as the table of svc_ids[i]; the fds
+ * stay the caller's to close.
+ */
+int dp_maglev_prepare(struct lbd_dp *dp, const __u32 *ids, __u32 m);
+int dp_maglev_commit(struct lbd_dp *dp, const __u32 *svc_ids, const int *fds,
+		     __u32 n);
 /* Reads the installed table into ids (capacity cap); returns M, 0 when
  * there is none, or a negative errno. */
 int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap);
@@ -104,6 +119,7 @@ int dp_be_traffic(struct lbd_dp *dp, __u32 be_id, struct lbd_traffic *out);
 /* Zeroes a service's or backend's counters (when its id is reused). */
 int dp_svc_traffic_reset(struct lbd_dp *dp, __u32 svc_id);
 int dp_be_traffic_reset(struct lbd_dp *dp, __u32 be_id);
+int dp_be_traffic_reset_batch(struct lbd_dp *dp, const __u32 *ids, __u32 n);
 
 /* Map fds, for code that walks a map itself (conntrack, adoption). */
 enum dp_map {

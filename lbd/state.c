@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lbd/hash.h"
 #include "log.h"
@@ -367,14 +369,118 @@ struct apply_ctx {
 	plan_fn plan;
 	void *plan_arg;
 	struct apply_result *res;
-	__u32 *table; /* scratch of maglev_size entries */
 	/* an apply carries runtime flags (drain, health) from the old
 	 * state to backends that stay; state_set_flag brings new ones */
 	bool keep_flags;
+	/* table swaps waiting for the batch (see flush) */
+	struct pending *pend;
+	size_t n_pend;
+	/* backend writes waiting for it: before the swaps (new and more
+	 * usable backends, their counters zeroed) and after them */
+	struct wbuf *pre, *post;
 };
 
+/* Backend entries to write together; zero: counters of ids to zero. */
+struct wbuf {
+	__u32 *ids;
+	struct lbd_backend *vals;
+	__u32 *zero;
+	size_t n, n_zero, cap, cap_zero;
+};
+
+/*
+ * A Maglev table swap waiting for its batch, and what its service does
+ * once it is done: every swap waits for an RCU grace period (9-16 ms
+ * here), a batch of them for one. What a service writes before its swap
+ * (new and more usable backends) is written at once; what must wait until
+ * no program reads the old table any more (released backends, the
+ * service's own entry) waits for the batch.
+ */
+enum pend_kind { PEND_ADD, PEND_CHANGE, PEND_REMOVE };
+
+struct pending {
+	enum pend_kind kind;
+	struct st_service *old; /* PEND_CHANGE, PEND_REMOVE */
+	struct st_service *s; /* PEND_ADD, PEND_CHANGE */
+	bool swap; /* else nothing to wait for: finished at once */
+	/* the new table: built from mb (NULL: an empty table) in the batch,
+	 * where tables are built in parallel */
+	struct maglev_backend *mb;
+	size_t n_mb;
+	int fd;
+	int err;
+	double build_ms;
+	bool changed; /* PEND_CHANGE: pass 1 found a difference */
+};
+
+/* Swaps per batch: bounds the new tables held at once (256 of M 65537
+ * are 64 MiB) while 10,000 services still take only 40 grace periods. */
+#define APPLY_BATCH 256
+
+static int flush(struct apply_ctx *x);
+
+static int wbuf_add(struct wbuf *w, __u32 id, const struct lbd_backend *v)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 256;
+		__u32 *ids = realloc(w->ids, cap * sizeof(*ids));
+		struct lbd_backend *vals;
+
+		if (!ids)
+			return -ENOMEM;
+		w->ids = ids;
+		vals = realloc(w->vals, cap * sizeof(*vals));
+		if (!vals)
+			return -ENOMEM;
+		w->vals = vals;
+		w->cap = cap;
+	}
+	w->ids[w->n] = id;
+	w->vals[w->n++] = *v;
+	return 0;
+}
+
+static int wbuf_zero(struct wbuf *w, __u32 id)
+{
+	if (w->n_zero == w->cap_zero) {
+		size_t cap = w->cap_zero ? 2 * w->cap_zero : 256;
+		__u32 *zero = realloc(w->zero, cap * sizeof(*zero));
+
+		if (!zero)
+			return -ENOMEM;
+		w->zero = zero;
+		w->cap_zero = cap;
+	}
+	w->zero[w->n_zero++] = id;
+	return 0;
+}
+
+/* Writes what w holds (counters first), in order; w is empty after. */
+static int wbuf_write(struct apply_ctx *x, struct wbuf *w)
+{
+	int err = 0;
+
+	if (w->n_zero)
+		err = dp_be_traffic_reset_batch(x->dp, w->zero,
+						(__u32)w->n_zero);
+	if (!err && w->n)
+		err = dp_backend_put_batch(x->dp, w->ids, w->vals,
+					   (__u32)w->n);
+	w->n = w->n_zero = 0;
+	return err;
+}
+
+static void wbuf_free(struct wbuf *w)
+{
+	free(w->ids);
+	free(w->vals);
+	free(w->zero);
+}
+
+/* The backend's entry, written with the batch: before its swaps (pass 1:
+ * the new table may name it) or after them (it became less usable). */
 static int write_backend(struct apply_ctx *x, const struct st_service *s,
-			 const struct st_backend *b)
+			 const struct st_backend *b, bool after)
 {
 	struct lbd_backend v = { 0 };
 
@@ -387,9 +493,10 @@ static int write_backend(struct apply_ctx *x, const struct st_service *s,
 	v.gen = b->gen;
 	v.svc_id = s->id;
 	v.weight = (__u16)b->weight;
-	return dp_backend_put(x->dp, b->id, &v);
+	return wbuf_add(after ? x->post : x->pre, b->id, &v);
 }
 
+/* After the swaps: no table names it any more. */
 static int release_backend(struct apply_ctx *x, const struct st_backend *b)
 {
 	/* UNUSED with the old gen: conntrack entries that name it select
@@ -399,7 +506,7 @@ static int release_backend(struct apply_ctx *x, const struct st_backend *b)
 	if (!x->dp)
 		return 0;
 	x->st->free_be[x->st->n_free_be++] = b->id;
-	return dp_backend_put(x->dp, b->id, &v);
+	return wbuf_add(x->post, b->id, &v);
 }
 
 static int alloc_backend(struct apply_ctx *x, struct st_backend *b)
@@ -410,18 +517,18 @@ static int alloc_backend(struct apply_ctx *x, struct st_backend *b)
 		return -ENOSPC;
 	b->id = x->st->free_be[--x->st->n_free_be];
 	b->gen = ++x->st->gen;
-	return dp_be_traffic_reset(x->dp, b->id);
+	return wbuf_zero(x->pre, b->id);
 }
 
-/* Builds and installs the service's table if its content changed. */
-static int install_table(struct apply_ctx *x, struct st_service *s,
-			 __u32 old_hash)
+/* Whether the service's table changes: p->swap, with the backends the
+ * new table holds in p->mb (none: an empty table, no backend usable). */
+static int prepare_table(struct apply_ctx *x, struct st_service *s,
+			 __u32 old_hash, struct pending *p)
 {
-	struct maglev_backend *mb;
-	struct timespec t0, t1;
 	size_t i, n = 0;
-	int err;
 
+	p->swap = false;
+	p->fd = -1;
 	s->table_hash = table_hash(s, x->st->maglev_size, x->st->seed);
 	if (s->table_hash == old_hash)
 		return 0;
@@ -429,31 +536,128 @@ static int install_table(struct apply_ctx *x, struct st_service *s,
 	s->table_size = s->table_hash ? x->st->maglev_size : 0;
 	if (!x->dp)
 		return 0;
+	p->swap = true;
 	if (!s->table_hash)
-		return dp_maglev_put(x->dp, s->id, NULL, 0);
-
-	mb = calloc(s->n_be, sizeof(*mb));
-	if (!mb)
+		return 0;
+	p->mb = calloc(s->n_be, sizeof(*p->mb));
+	if (!p->mb)
 		return -ENOMEM;
 	for (i = 0; i < s->n_be; i++) {
 		if (!in_table(&s->be[i]))
 			continue;
-		mb[n].addr = s->be[i].addr.addr;
-		mb[n].family = s->be[i].addr.family;
-		mb[n].port = htons(s->be[i].port);
-		mb[n].weight = s->be[i].weight;
-		mb[n].id = s->be[i].id;
+		p->mb[n].addr = s->be[i].addr.addr;
+		p->mb[n].family = s->be[i].addr.family;
+		p->mb[n].port = htons(s->be[i].port);
+		p->mb[n].weight = s->be[i].weight;
+		p->mb[n].id = s->be[i].id;
 		n++;
 	}
+	p->n_mb = n;
+	return 0;
+}
+
+/* Builds the tables of a batch on every CPU: a table of 65537 slots
+ * takes most of a millisecond, and 10,000 services have 10,000. */
+struct build_job {
+	struct apply_ctx *x;
+	size_t first, step;
+};
+
+static void *build_tables(void *arg)
+{
+	struct build_job *j = arg;
+	struct apply_ctx *x = j->x;
+	__u32 m = x->st->maglev_size;
+	__u32 *table = malloc((size_t)m * sizeof(*table));
+	size_t i;
+
+	for (i = j->first; i < x->n_pend; i += j->step) {
+		struct pending *p = &x->pend[i];
+		struct timespec t0, t1;
+
+		if (!p->swap)
+			continue;
+		if (!p->mb) {
+			p->fd = dp_maglev_prepare(x->dp, NULL, 0);
+			p->err = p->fd < 0 ? p->fd : 0;
+			continue;
+		}
+		if (!table) {
+			p->err = -ENOMEM;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		p->err = maglev_build(p->mb, p->n_mb, m, x->st->seed, table);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		p->build_ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
+			      (t1.tv_nsec - t0.tv_nsec) / 1e6;
+		if (!p->err) {
+			p->fd = dp_maglev_prepare(x->dp, table, m);
+			p->err = p->fd < 0 ? p->fd : 0;
+		}
+	}
+	free(table);
+	return NULL;
+}
+
+#define BUILD_THREADS_MAX 16
+
+static int build_batch(struct apply_ctx *x)
+{
+	struct build_job jobs[BUILD_THREADS_MAX];
+	pthread_t tids[BUILD_THREADS_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t i, n = cpus < 1 ? 1 : (size_t)cpus, started = 0;
+	struct timespec t0, t1;
+	int err = 0;
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = maglev_build(mb, n, x->st->maglev_size, x->st->seed, x->table);
+	if (n > BUILD_THREADS_MAX)
+		n = BUILD_THREADS_MAX;
+	if (n > x->n_pend)
+		n = x->n_pend;
+	for (i = 0; i < n; i++) {
+		jobs[i] = (struct build_job){ .x = x, .first = i, .step = n };
+		/* this thread takes the first share itself */
+		if (i && pthread_create(&tids[i], NULL, build_tables, &jobs[i]))
+			break;
+		started = i + 1;
+	}
+	if (started < n) /* no more threads: the rest here too */
+		for (i = started; i < n; i++)
+			build_tables(&jobs[i]);
+	if (n)
+		build_tables(&jobs[0]);
+	for (i = 1; i < started; i++)
+		pthread_join(tids[i], NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	x->res->maglev_ms += (t1.tv_sec - t0.tv_sec) * 1e3 +
-			     (t1.tv_nsec - t0.tv_nsec) / 1e6;
-	free(mb);
-	if (err)
-		return err;
-	return dp_maglev_put(x->dp, s->id, x->table, x->st->maglev_size);
+	x->res->maglev_wall_ms += (t1.tv_sec - t0.tv_sec) * 1e3 +
+				  (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	for (i = 0; i < x->n_pend; i++) {
+		x->res->maglev_ms += x->pend[i].build_ms;
+		if (!err && x->pend[i].err)
+			err = x->pend[i].err;
+	}
+	return err;
+}
+
+/* Queues a service's swap, or finishes it at once when it has none. */
+static int finish(struct apply_ctx *x, const struct pending *p);
+
+static int enqueue(struct apply_ctx *x, const struct pending *p)
+{
+	int err;
+
+	if (!p->swap) {
+		/* what waits is written before it, and what it releases
+		 * before an id can be taken again */
+		err = wbuf_write(x, x->pre);
+		if (!err)
+			err = finish(x, p);
+		return err ? err : wbuf_write(x, x->post);
+	}
+	x->pend[x->n_pend++] = *p;
+	return x->n_pend == APPLY_BATCH ? flush(x) : 0;
 }
 
 static int write_service(struct apply_ctx *x, const struct st_service *s)
@@ -538,22 +742,29 @@ static int add_service(struct apply_ctx *x, struct st_service *s)
 		x->res->be_added++;
 		err = alloc_backend(x, b);
 		if (!err)
-			err = write_backend(x, s, b);
+			err = write_backend(x, s, b, false);
 		if (err)
 			return err;
 	}
-	err = install_table(x, s, 0);
-	if (!err)
-		err = sync_ranges(x, NULL, s);
-	if (!err)
-		err = write_service(x, s);
-	return err;
+	{
+		struct pending p = { .kind = PEND_ADD, .s = s };
+
+		err = prepare_table(x, s, 0, &p);
+		return err ? err : enqueue(x, &p);
+	}
+}
+
+/* After the swap: the ranges, then the entry that makes it reachable. */
+static int add_finish(struct apply_ctx *x, struct st_service *s)
+{
+	int err = sync_ranges(x, NULL, s);
+
+	return err ? err : write_service(x, s);
 }
 
 static int remove_service(struct apply_ctx *x, struct st_service *s)
 {
 	char sb[160];
-	size_t i;
 	int err;
 
 	plan_line(x->plan, x->plan_arg, "- service %s",
@@ -563,8 +774,23 @@ static int remove_service(struct apply_ctx *x, struct st_service *s)
 	if (!x->dp)
 		return 0;
 	err = dp_svc_del(x->dp, &s->key);
-	if (!err && s->table_hash)
-		err = dp_maglev_put(x->dp, s->id, NULL, 0);
+	if (err)
+		return err;
+	{
+		/* the table goes (an empty one in its place) before its
+		 * backends' ids can be another's */
+		struct pending p = { .kind = PEND_REMOVE, .old = s,
+				     .swap = s->table_hash != 0, .fd = -1 };
+
+		return enqueue(x, &p);
+	}
+}
+
+static int remove_finish(struct apply_ctx *x, struct st_service *s)
+{
+	size_t i;
+	int err = 0;
+
 	for (i = 0; !err && i < s->n_ranges; i++)
 		err = dp_src_del(x->dp, s->id, s->ranges[i].family,
 				 &s->ranges[i].addr, s->ranges[i].prefixlen);
@@ -626,7 +852,7 @@ static int change_service(struct apply_ctx *x, struct st_service *old,
 			changed = true;
 			err = alloc_backend(x, b);
 			if (!err)
-				err = write_backend(x, s, b);
+				err = write_backend(x, s, b, false);
 			if (err)
 				return err;
 			continue;
@@ -651,17 +877,33 @@ static int change_service(struct apply_ctx *x, struct st_service *old,
 			x->res->be_changed++;
 			changed = true;
 			if (usable_rank_up(o->dp_state, b->dp_state)) {
-				err = write_backend(x, s, b);
+				err = write_backend(x, s, b, false);
 				if (err)
 					return err;
 			}
 		}
 	}
 
-	err = install_table(x, s, old->table_hash);
-	if (err)
-		return err;
+	{
+		struct pending p = { .kind = PEND_CHANGE, .old = old, .s = s,
+				     .changed = changed };
 
+		err = prepare_table(x, s, old->table_hash, &p);
+		if (err)
+			free(p.mb);
+		return err ? err : enqueue(x, &p);
+	}
+}
+
+/* After the swap: the rest of change_service. */
+static int change_finish(struct apply_ctx *x, struct st_service *old,
+			 struct st_service *s, bool changed)
+{
+	size_t i, j;
+	char sb[160];
+	int err = 0;
+
+	svc_str(s, sb, sizeof(sb));
 	/* pass 2: after the swap, backends that became less usable (or
 	 * only changed weight), then the removed ones */
 	for (i = 0, j = 0; i < old->n_be || j < s->n_be;) {
@@ -679,7 +921,7 @@ static int change_service(struct apply_ctx *x, struct st_service *old,
 			if ((b->dp_state != o->dp_state ||
 			     b->weight != o->weight) &&
 			    !usable_rank_up(o->dp_state, b->dp_state))
-				err = write_backend(x, s, b);
+				err = write_backend(x, s, b, true);
 		}
 		if (err)
 			return err;
@@ -722,6 +964,62 @@ static int change_service(struct apply_ctx *x, struct st_service *old,
 	}
 	if (changed)
 		x->res->svc_changed++;
+	return err;
+}
+
+static int finish(struct apply_ctx *x, const struct pending *p)
+{
+	switch (p->kind) {
+	case PEND_ADD:
+		return add_finish(x, p->s);
+	case PEND_CHANGE:
+		return change_finish(x, p->old, p->s, p->changed);
+	case PEND_REMOVE:
+		return remove_finish(x, p->old);
+	}
+	return -EINVAL;
+}
+
+/* Forgets the queued swaps (made, or not after an error). */
+static void pend_drop(struct apply_ctx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->n_pend; i++) {
+		if (x->pend[i].fd >= 0)
+			close(x->pend[i].fd);
+		free(x->pend[i].mb);
+	}
+	x->n_pend = 0;
+}
+
+/* Builds the queued tables, writes the backends they may name, swaps them
+ * in one batch, then finishes their services and writes what waited for
+ * the swaps. */
+static int flush(struct apply_ctx *x)
+{
+	__u32 ids[APPLY_BATCH];
+	int fds[APPLY_BATCH], err = 0;
+	size_t i, n = x->n_pend;
+
+	if (n)
+		err = build_batch(x);
+	if (!err)
+		err = wbuf_write(x, x->pre);
+	for (i = 0; !err && i < n; i++) {
+		const struct pending *p = &x->pend[i];
+
+		ids[i] = p->kind == PEND_REMOVE ? p->old->id : p->s->id;
+		fds[i] = p->fd;
+	}
+	if (!err && n)
+		err = dp_maglev_commit(x->dp, ids, fds, (__u32)n);
+	/* the entries stay readable until the next enqueue */
+	pend_drop(x);
+	for (i = 0; !err && i < n; i++)
+		err = finish(x, &x->pend[i]);
+	if (!err)
+		err = wbuf_write(x, x->post);
 	return err;
 }
 
@@ -890,6 +1188,7 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	struct st_service *d = NULL;
 	size_t dn = 0, on = st->n_svc, i = 0, j = 0, nov, nnv;
 	unsigned long writes0 = dp ? dp_writes(dp) : 0;
+	struct wbuf pre = { 0 }, post = { 0 };
 	struct lbd_state dry;
 	int err;
 
@@ -919,10 +1218,12 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		x.st->maglev_size = cfg->dp.maglev_table_size;
 		x.st->seed = cfg->dp.hash_seed;
 	}
-	x.table = malloc((size_t)x.st->maglev_size * sizeof(__u32));
+	x.pend = malloc(APPLY_BATCH * sizeof(*x.pend));
+	x.pre = &pre;
+	x.post = &post;
 	ov = calloc(on + 1, sizeof(*ov));
 	nv = calloc(dn + 1, sizeof(*nv));
-	if (!x.table || !ov || !nv) {
+	if (!x.pend || !ov || !nv) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -941,6 +1242,8 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		else
 			i++, j++;
 	}
+	if (!err)
+		err = flush(&x);
 	for (i = 0, j = 0; !err && (i < on || j < dn);) {
 		int c = i == on ? 1 : j == dn ? -1 : svc_cmp(&st->svc[i], &d[j]);
 
@@ -951,6 +1254,9 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		else
 			err = change_service(&x, &st->svc[i++], &d[j++]);
 	}
+	if (!err)
+		err = flush(&x);
+	pend_drop(&x);
 	if (!err)
 		err = apply_vips(&x, ov, nov, nv, nnv, 1);
 	res->writes = dp ? dp_writes(dp) - writes0 : 0;
@@ -974,7 +1280,9 @@ out:
 		services_free(d, dn);
 	free(ov);
 	free(nv);
-	free(x.table);
+	free(x.pend);
+	wbuf_free(&pre);
+	wbuf_free(&post);
 	return err;
 }
 
@@ -1264,29 +1572,39 @@ int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
 	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
 			       .plan_arg = plan_arg, .res = res };
 	unsigned long writes0 = dp ? dp_writes(dp) : 0;
+	struct st_service *news; /* .be NULL: the service is not hit */
+	struct wbuf pre = { 0 }, post = { 0 };
 	int matched = 0, err = 0;
 	size_t i, j;
 
 	memset(res, 0, sizeof(*res));
-	x.table = malloc((size_t)st->maglev_size * sizeof(__u32));
-	if (!x.table)
-		return -ENOMEM;
+	x.pre = &pre;
+	x.post = &post;
+	x.pend = malloc(APPLY_BATCH * sizeof(*x.pend));
+	news = calloc(st->n_svc + 1, sizeof(*news));
+	if (!x.pend || !news) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* every hit service changes, its swap batched with the others';
+	 * the old versions stay until their swaps are done */
 	for (i = 0; i < st->n_svc && !err; i++) {
-		struct st_service *old = &st->svc[i], new = *old;
+		struct st_service *old = &st->svc[i], *new = &news[i];
 		bool hit = false;
 
 		for (j = 0; j < old->n_be; j++)
 			hit |= be_matches(old, &old->be[j], m);
 		if (!hit)
 			continue;
-		new.be = malloc(old->n_be * sizeof(*new.be));
-		if (!new.be) {
+		*new = *old;
+		new->be = malloc(old->n_be * sizeof(*new->be));
+		if (!new->be) {
 			err = -ENOMEM;
 			break;
 		}
-		memcpy(new.be, old->be, old->n_be * sizeof(*new.be));
-		for (j = 0; j < new.n_be; j++) {
-			struct st_backend *b = &new.be[j];
+		memcpy(new->be, old->be, old->n_be * sizeof(*new->be));
+		for (j = 0; j < new->n_be; j++) {
+			struct st_backend *b = &new->be[j];
 
 			if (!be_matches(old, &old->be[j], m))
 				continue;
@@ -1296,11 +1614,22 @@ int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
 			else
 				b->health_down = value;
 		}
-		err = change_service(&x, old, &new);
-		free(old->be);
-		*old = new;
+		err = change_service(&x, old, new);
 	}
-	free(x.table);
+	if (!err)
+		err = flush(&x);
+	pend_drop(&x);
+	for (i = 0; i < st->n_svc; i++) {
+		if (!news[i].be)
+			continue;
+		free(st->svc[i].be);
+		st->svc[i] = news[i];
+	}
+out:
+	free(news);
+	free(x.pend);
+	wbuf_free(&pre);
+	wbuf_free(&post);
 	res->writes = dp ? dp_writes(dp) - writes0 : 0;
 	if (err && dp) {
 		log_warnx("changing backends failed (%s); re-reading the "

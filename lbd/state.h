@@ -73,7 +73,8 @@ struct apply_result {
 	unsigned int be_added, be_removed, be_changed;
 	unsigned int tables; /* Maglev tables built and installed */
 	unsigned long writes; /* map writes */
-	double maglev_ms; /* time spent building tables */
+	double maglev_ms; /* CPU time building tables, over all threads */
+	double maglev_wall_ms; /* the wall clock time that took */
 };
 
 /* Receives one line per change ("+ service ...", "- backend ...",

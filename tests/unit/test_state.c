@@ -1219,3 +1219,98 @@ Test(state, adoption_reads_ranges_affinity_and_forwarding_back,
 	r = apply(dp, conf, NULL);
 	expect_no_changes(&r);
 }
+
+/*
+ * Table swaps go to the kernel in batches of 256 (each single swap waits
+ * for an RCU grace period): 600 services span three batches, and a
+ * second apply removes half of them and adds others that take their ids.
+ * Every installed table must name only its own service's backends, every
+ * backend entry its service, and a drain that hits all 600 (one shared
+ * backend address) must reach every table.
+ */
+#define MANY 600
+
+static char *many_conf(unsigned int first_port)
+{
+	size_t cap = 256 + MANY * 200, len;
+	char *t = malloc(cap);
+	unsigned int i;
+
+	cr_assert_not_null(t);
+	len = (size_t)snprintf(t, cap, "%sservices = (\n", DP);
+	for (i = 0; i < MANY; i++)
+		len += (size_t)snprintf(
+			t + len, cap - len,
+			"%s{ vip = \"203.0.113.%u\"; port = %u; backends = ( "
+			"{ address = \"198.18.9.1\"; }, "
+			"{ address = \"198.18.%u.%u\"; } ); }\n",
+			i ? "," : "", 1 + i % 6, first_port + i / 6,
+			10 + i / 250, 1 + i % 250);
+	snprintf(t + len, cap - len, ");\n");
+	return t;
+}
+
+/* Every table holds its own backends only; every backend its service. */
+static void expect_consistent(void)
+{
+	static __u32 t[M];
+	size_t i, j;
+	int k;
+
+	cr_assert_eq(st.n_svc, MANY);
+	for (i = 0; i < st.n_svc; i++) {
+		const struct st_service *s = &st.svc[i];
+		unsigned int used = 0;
+
+		cr_assert_eq(dp_maglev_get(dp, s->id, t, M), M, "%s", s->name);
+		for (k = 0; k < M; k++) {
+			bool own = false;
+
+			for (j = 0; j < s->n_be; j++)
+				own |= t[k] == s->be[j].id &&
+				       s->be[j].dp_state == LBD_BE_ACTIVE;
+			cr_assert(own, "%s: slot %d holds %u", s->name, k, t[k]);
+		}
+		for (j = 0; j < s->n_be; j++) {
+			struct lbd_backend b = be_entry(s->be[j].id);
+
+			cr_assert_eq(b.svc_id, s->id);
+			cr_assert_eq(b.gen, s->be[j].gen);
+			cr_assert_eq(b.state, s->be[j].dp_state);
+			used += b.state == LBD_BE_ACTIVE;
+		}
+		cr_assert_gt(used, 0);
+	}
+}
+
+static void with_big_dp(void)
+{
+	dp_load(2 * MANY, 4 * MANY);
+}
+
+Test(state, many_services_swap_in_batches, .init = with_big_dp,
+     .fini = teardown)
+{
+	struct be_match m = match(NULL, "198.18.9.1", 0);
+	struct apply_result r;
+	char *a = many_conf(1000), *b = many_conf(1050);
+
+	r = apply(dp, a, NULL);
+	cr_assert_eq(r.svc_added, MANY);
+	cr_assert_eq(r.tables, MANY);
+	expect_consistent();
+
+	/* ports 1000-1049 go, 1100-1149 come: half the services */
+	r = apply(dp, b, NULL);
+	cr_assert_eq(r.svc_removed, MANY / 2);
+	cr_assert_eq(r.svc_added, MANY / 2);
+	expect_consistent();
+
+	cr_assert_eq(state_set_flag(&st, dp, &m, BE_FLAG_DRAINED, true, NULL,
+				    NULL, &r),
+		     MANY);
+	cr_assert_eq(r.tables, MANY);
+	expect_consistent();
+	free(a);
+	free(b);
+}
