@@ -1121,10 +1121,104 @@ static void validate_backend(struct cfg_ctx *x, const struct lbd_conf_service *s
 }
 
 /* Checks across settings and files, once everything is read. */
+/* Duplicate services, found by sorting (a config may hold 10,000). */
+struct svc_dup {
+	size_t key, name; /* the first service with the same; n: none */
+};
+
+static const struct lbd_config *dup_cfg; /* for the qsort comparators */
+
+static int svc_key_order(const struct lbd_conf_service *x,
+			 const struct lbd_conf_service *y)
+{
+	int c;
+
+	if (x->vip.family != y->vip.family)
+		return x->vip.family < y->vip.family ? -1 : 1;
+	c = memcmp(&x->vip.addr, &y->vip.addr, sizeof(x->vip.addr));
+	if (c)
+		return c;
+	if (x->wildcard != y->wildcard)
+		return x->wildcard ? 1 : -1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return 0;
+}
+
+static int svc_key_cmp(const void *a, const void *b)
+{
+	int c = svc_key_order(&dup_cfg->services[*(size_t *)a],
+			      &dup_cfg->services[*(size_t *)b]);
+
+	if (c)
+		return c;
+	return *(size_t *)a < *(size_t *)b ? -1 : 1;
+}
+
+static int svc_name_cmp(const void *a, const void *b)
+{
+	int c = strcmp(dup_cfg->services[*(size_t *)a].name,
+		       dup_cfg->services[*(size_t *)b].name);
+
+	if (c)
+		return c;
+	return *(size_t *)a < *(size_t *)b ? -1 : 1;
+}
+
+/*
+ * For every service, the first one before it with the same VIP, port and
+ * protocol, and the first with the same name. A VIP or port that is
+ * missing or invalid was reported already (family or port 0): no key
+ * duplicate then. Names made from the key hold a ':', which a given name
+ * may not: equal keys are reported as such, invalid ones already.
+ */
+static struct svc_dup *find_dups(const struct lbd_config *c)
+{
+	size_t n = c->n_services, i, *ord = malloc((n + 1) * sizeof(*ord));
+	struct svc_dup *d = malloc((n + 1) * sizeof(*d));
+
+	if (!ord || !d) {
+		free(ord);
+		free(d);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		ord[i] = i;
+		d[i].key = d[i].name = n;
+	}
+	dup_cfg = c;
+	qsort(ord, n, sizeof(*ord), svc_key_cmp);
+	for (i = 1; i < n; i++) {
+		const struct lbd_conf_service *s = &c->services[ord[i]];
+		size_t first = d[ord[i - 1]].key < n ? d[ord[i - 1]].key
+						      : ord[i - 1];
+
+		if ((s->vip.family || s->wildcard) && s->port &&
+		    !svc_key_order(&c->services[ord[i - 1]], s))
+			d[ord[i]].key = first;
+	}
+	qsort(ord, n, sizeof(*ord), svc_name_cmp);
+	for (i = 1; i < n; i++) {
+		const struct lbd_conf_service *s = &c->services[ord[i]];
+		size_t first = d[ord[i - 1]].name < n ? d[ord[i - 1]].name
+						       : ord[i - 1];
+
+		if (!strcmp(c->services[ord[i - 1]].name, s->name) &&
+		    !strchr(s->name, ':'))
+			d[ord[i]].name = first;
+	}
+	dup_cfg = NULL;
+	free(ord);
+	return d;
+}
+
 static void validate(struct cfg_ctx *x)
 {
 	struct lbd_config *c = x->c;
 	char a[64], p[160];
+	struct svc_dup *dup;
 	size_t i, j;
 
 	/* SNAT leaves from the encapsulation source unless told otherwise */
@@ -1135,6 +1229,11 @@ static void validate(struct cfg_ctx *x)
 	    c->dp.encap_v6.prefixlen == 128)
 		c->dp.snat_v6 = c->dp.encap_v6;
 
+	dup = find_dups(c);
+	if (!dup) {
+		cfg_err_line(x, 0, "services", "out of memory");
+		return;
+	}
 	for (i = 0; i < c->n_services; i++) {
 		struct lbd_conf_service *s = &c->services[i];
 		struct lbd_conf_backend *be = &c->backends[s->first_backend];
@@ -1144,18 +1243,14 @@ static void validate(struct cfg_ctx *x)
 		x->file = s->file;
 		snprintf(p, sizeof(p), "services[%s]", s->name);
 
-		for (j = 0; j < i; j++) {
-			struct lbd_conf_service *o = &c->services[j];
+		/* the first earlier service with the same key or name */
+		j = dup[i].key < dup[i].name ? dup[i].key : dup[i].name;
+		if (j < i) {
+			const struct lbd_conf_service *o = &c->services[j];
 
-			/* a VIP or port that is missing or invalid was
-			 * reported already (family or port 0 here) */
-			if (addr_eq(&o->vip, &s->vip) &&
-			    o->wildcard == s->wildcard && o->port == s->port &&
-			    o->proto == s->proto &&
-			    (s->vip.family || s->wildcard) && s->port) {
-				snprintf(file_line, sizeof(file_line), "%s:%u",
-					 c->files[o->file], o->line);
-				x->file = s->file;
+			snprintf(file_line, sizeof(file_line), "%s:%u",
+				 c->files[o->file], o->line);
+			if (j == dup[i].key)
 				cfg_err_line(x, s->line, p,
 					     "%s:%u/%s is already the service "
 					     "\"%s\" (%s)",
@@ -1165,20 +1260,10 @@ static void validate(struct cfg_ctx *x)
 								       sizeof(a)),
 					     s->port, config_proto_str(s->proto),
 					     o->name, file_line);
-				break;
-			}
-			/* names made from the key hold a ':', which a
-			 * given name may not: equal keys are reported
-			 * above, invalid ones already */
-			if (!strcmp(o->name, s->name) &&
-			    !strchr(s->name, ':')) {
-				snprintf(file_line, sizeof(file_line), "%s:%u",
-					 c->files[o->file], o->line);
+			else
 				cfg_err_line(x, s->line, p,
 					     "name already used (%s)",
 					     file_line);
-				break;
-			}
 		}
 
 		if (s->wildcard) {
@@ -1218,6 +1303,7 @@ static void validate(struct cfg_ctx *x)
 			if (be[j].addr.family && vfam)
 				validate_backend(x, s, vfam, be, j, p);
 	}
+	free(dup);
 	if (c->role == LBD_ROLE_LB && !x->dp_interface) {
 		x->file = 0;
 		cfg_err_line(x, x->dp_line, "datapath.interface",
