@@ -6,6 +6,7 @@
 #ifndef LBD_TC_MAPS_H
 #define LBD_TC_MAPS_H
 
+#include "lbd/bpf/clock.h"
 #include "lbd/bpf/common.h"
 
 const volatile struct lbd_be_knobs be_knobs = {
@@ -60,9 +61,11 @@ static __always_inline int be_verdict(int action, enum lbd_reason r,
 	return action;
 }
 
+LBD_CLOCK_MAP(lbd_be_clock);
+
 static __always_inline __u32 be_now(void)
 {
-	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC;
+	return clock_now(&lbd_be_clock);
 }
 
 #endif /* LBD_TC_MAPS_H */

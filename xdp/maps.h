@@ -8,6 +8,7 @@
 #ifndef LBD_XDP_MAPS_H
 #define LBD_XDP_MAPS_H
 
+#include "lbd/bpf/clock.h"
 #include "lbd/bpf/common.h"
 
 const volatile struct lbd_knobs knobs = {
@@ -197,6 +198,9 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lbd_ratelimit);
 } lbd_icmp_rl SEC(".maps");
+
+/* The seconds of flow timeouts (see lbd/bpf/clock.h). */
+LBD_CLOCK_MAP(lbd_clock);
 
 /* Next hops to backends, by backend id (see struct lbd_nh). */
 struct {

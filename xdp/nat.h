@@ -300,7 +300,9 @@ static __always_inline __be16 snat_port_for(const struct lbd_pkt *p,
 		if (!nat_store(p->family, key, &val, BPF_NOEXIST))
 			goto taken;
 		n = nat_find(p->family, key);
-		if (n && now - n->last_seen > nat_timeout(p->proto, n->flags) &&
+		if (n &&
+		    clock_idle_over(now, n->last_seen,
+				    nat_timeout(p->proto, n->flags)) &&
 		    !nat_store(p->family, key, &val, BPF_EXIST))
 			goto taken;
 	}
@@ -451,7 +453,8 @@ static __always_inline int snat_reply(struct xdp_md *ctx, struct lbd_pkt *p)
 	key = nat_key(p->family, &p->saddr, p->sport, p->dport, p->proto, &k4,
 		      &k6);
 	n = nat_find(p->family, key);
-	if (!n || now - n->last_seen > nat_timeout(p->proto, n->flags))
+	if (!n ||
+	    clock_idle_over(now, n->last_seen, nat_timeout(p->proto, n->flags)))
 		return LBD_CONTINUE;
 	if (n->last_seen != now) {
 		n->last_seen = now;

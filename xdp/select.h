@@ -12,6 +12,7 @@
 #ifndef LBD_XDP_SELECT_H
 #define LBD_XDP_SELECT_H
 
+#include "lbd/bpf/clock.h"
 #include "lbd/bpf/parse.h"
 #include "maps.h"
 #include "stats.h"
@@ -50,7 +51,7 @@ static __always_inline __u32 svc_hash(const struct lbd_pkt *p,
 
 static __always_inline __u32 now_sec(void)
 {
-	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC;
+	return clock_now(&lbd_clock);
 }
 
 static __always_inline __u32 ct_timeout(const struct lbd_pkt *p,
@@ -138,7 +139,7 @@ static __always_inline int affinity_pick(const struct lbd_pkt *p,
 
 	k.client = p->saddr;
 	a = bpf_map_lookup_elem(&lbd_affinity, &k);
-	if (a && now - a->last_seen <= svc->affinity_timeout) {
+	if (a && !clock_idle_over(now, a->last_seen, svc->affinity_timeout)) {
 		be = bpf_map_lookup_elem(&lbd_backends, &a->backend_id);
 		if (backend_usable(be, a->backend_gen, true)) {
 			if (a->last_seen != now)
@@ -182,7 +183,7 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 	key = ct_key(p, &k4, &k6);
 	ct = ct_find(p->family, key);
 	if (ct) {
-		if (now - ct->last_seen <= ct_timeout(p, ct)) {
+		if (!clock_idle_over(now, ct->last_seen, ct_timeout(p, ct))) {
 			be = bpf_map_lookup_elem(&lbd_backends,
 						 &ct->backend_id);
 			if (backend_usable(be, ct->backend_gen, syn)) {

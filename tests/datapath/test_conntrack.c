@@ -343,6 +343,26 @@ Test(conntrack, udp_flow_expires_after_idle_timeout)
 	cr_assert_eq(udp_to(p), 2, "expired entry selects again");
 }
 
+/* Each CPU reads the clock at its own moment: an entry another CPU
+ * stamped a second ahead of this one's now is fresh, not four billion
+ * seconds old. */
+Test(conntrack, entry_stamped_ahead_by_another_cpu_is_fresh)
+{
+	static const char *const states3[3] = { "active", "active",
+						"active" };
+	uint16_t p;
+
+	dpt_setup(&t, conf("udp", 2, NULL, NULL));
+	for (p = 20000; p < 60000; p++)
+		if (model_pick(3, NULL, states3, 251, CLIENT4, p,
+			       IPPROTO_UDP) == 2)
+			break;
+	cr_assert_neq(udp_to(p), 2);
+	dpt_reload(&t, conf("udp", 3, NULL, NULL));
+	age_entry(p, IPPROTO_UDP, (uint32_t)-2); /* 2 s ahead */
+	cr_assert_neq(udp_to(p), 2, "the flow keeps its backend");
+}
+
 Test(conntrack, no_usable_backend_drops_when_configured)
 {
 	static const char *const draining[1] = { "draining" };
