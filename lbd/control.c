@@ -1211,7 +1211,7 @@ static struct json_object *touched(struct lbd_daemon *d, const struct drain *dr,
 				   const char *cause)
 {
 	struct json_object *list = json_object_new_array();
-	char l[INET6_ADDRSTRLEN + 10], line[128];
+	char l[INET6_ADDRSTRLEN + 10], line[LBD_SVC_NAME_MAX + 64];
 	size_t i, j;
 
 	for (i = 0; i < d->st.n_svc; i++)
@@ -1237,7 +1237,7 @@ static int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 	struct apply_result res;
 	struct drain_set set;
 	struct drain dr;
-	char path[PATH_MAX], what[160];
+	char path[PATH_MAX], what[LBD_SVC_NAME_MAX + 64];
 	int n, r;
 
 	r = drain_of(d, args, &dr, &svc, err, errlen);
@@ -1279,7 +1279,7 @@ static int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 }
 
 struct undrain_be {
-	char service[LBD_NAME_MAX];
+	char service[LBD_SVC_NAME_MAX];
 	struct lbd_conf_addr addr;
 	__u16 port;
 };
@@ -1292,7 +1292,7 @@ static int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
 	struct apply_result res;
 	struct drain_set set;
 	struct drain dr;
-	char path[PATH_MAX], what[160], line[160];
+	char path[PATH_MAX], what[LBD_SVC_NAME_MAX + 64], line[LBD_SVC_NAME_MAX + 96];
 	size_t i, j, k, n = 0, removed;
 	int r;
 

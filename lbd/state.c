@@ -513,7 +513,7 @@ static int sync_ranges(struct apply_ctx *x, const struct st_service *old,
 
 static int add_service(struct apply_ctx *x, struct st_service *s)
 {
-	char sb[160], bb[64];
+	char sb[LBD_SVC_NAME_MAX + 64], bb[64];
 	size_t i;
 	int err;
 
@@ -552,7 +552,7 @@ static int add_service(struct apply_ctx *x, struct st_service *s)
 
 static int remove_service(struct apply_ctx *x, struct st_service *s)
 {
-	char sb[160];
+	char sb[LBD_SVC_NAME_MAX + 64];
 	size_t i;
 	int err;
 
@@ -590,7 +590,7 @@ static bool usable_rank_up(__u8 from, __u8 to)
 static int change_service(struct apply_ctx *x, struct st_service *old,
 			  struct st_service *s)
 {
-	char sb[160], bb[64];
+	char sb[LBD_SVC_NAME_MAX + 64], bb[64];
 	size_t i = 0, j = 0;
 	bool changed = false;
 	int err = 0;

@@ -34,7 +34,7 @@ struct st_backend {
 
 struct st_service {
 	struct lbd_svc_addr key;
-	char name[LBD_NAME_MAX];
+	char name[LBD_SVC_NAME_MAX];
 	__u8 fwd;
 	__u8 dsr; /* hybrid: the DSR forwarding for TCP */
 	__u8 flags; /* LBD_SVC_F_* */
