@@ -269,3 +269,20 @@ void sources_free(struct sources *s)
 	free(s->refused);
 	memset(s, 0, sizeof(*s));
 }
+
+int sources_apply(struct sources *s, struct lbd_state *st, struct lbd_dp *dp,
+		  const struct lbd_config *file, const struct k8s_set *k8s,
+		  plan_fn plan, void *plan_arg, struct apply_result *res,
+		  struct config_diag *news)
+{
+	struct lbd_config *m = NULL;
+	int err = sources_merge(s, file, k8s, &m, news);
+
+	if (err) {
+		memset(res, 0, sizeof(*res));
+		return err;
+	}
+	err = state_apply(st, dp, m, plan, plan_arg, res);
+	sources_merged_free(m);
+	return err;
+}

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "datapath.h"
 #include "k8s_model.h"
+#include "state.h"
 
 /* Who holds (or was refused) a key. */
 struct src_claim {
@@ -50,5 +51,14 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 void sources_merged_free(struct lbd_config *merged);
 
 void sources_free(struct sources *s);
+
+/*
+ * sources_merge, then state_apply of the result: how lbd applies a
+ * reload and a change in the cluster alike.
+ */
+int sources_apply(struct sources *s, struct lbd_state *st, struct lbd_dp *dp,
+		  const struct lbd_config *file, const struct k8s_set *k8s,
+		  plan_fn plan, void *plan_arg, struct apply_result *res,
+		  struct config_diag *news);
 
 #endif /* LBD_SOURCES_H */
