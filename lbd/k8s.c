@@ -652,7 +652,7 @@ static void handle_event(struct reflector *r, struct json_object *ev)
 
 /* A complete list page: its items to the pending cache; the last page
  * swaps the cache. */
-static void list_page(struct reflector *r)
+static void list_page(struct reflector *r, struct json_object *page)
 {
 	struct k8s_client *c = r->c;
 	struct json_object *items, *md, *v;
@@ -660,7 +660,7 @@ static void list_page(struct reflector *r)
 	size_t i, n;
 	int e = 0;
 
-	if (!r->list || !json_object_object_get_ex(r->list, "items", &items) ||
+	if (!page || !json_object_object_get_ex(page, "items", &items) ||
 	    !json_object_is_type(items, json_type_array)) {
 		snprintf(c->stats.last_error[r->kind],
 			 sizeof(c->stats.last_error[r->kind]),
@@ -707,7 +707,7 @@ static void list_page(struct reflector *r)
 		return;
 	}
 	md = NULL;
-	json_object_object_get_ex(r->list, "metadata", &md);
+	json_object_object_get_ex(page, "metadata", &md);
 	if (md && json_object_object_get_ex(md, "continue", &v) &&
 	    *json_object_get_string(v)) {
 		r->cont = strdup(json_object_get_string(v));
@@ -791,8 +791,14 @@ static void request_done(struct reflector *r, CURLcode res)
 		return;
 	}
 	if (res == CURLE_OK && r->status == 200 && listing) {
-		list_page(r);
+		struct json_object *page = r->list;
+
+		/* the page outlives its request: the next request (a page
+		 * or the watch) starts from list_page */
+		r->list = NULL;
 		request_free(r);
+		list_page(r, page);
+		json_object_put(page);
 		return;
 	}
 	if (res == CURLE_OK && r->status == 200 && !r->bad_stream) {
