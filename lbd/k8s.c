@@ -52,7 +52,8 @@ struct reflector {
 	json_tokener *tok;
 	bool listing;
 	long status;
-	bool gone; /* 410 Gone seen */
+	bool gone; /* 410 Gone seen in this request */
+	bool need_list; /* the watch cannot resume: list (again) */
 	bool bad_stream; /* what came was not JSON */
 	struct json_object *list; /* the page, once complete */
 	char *errbody;
@@ -312,7 +313,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *arg)
 	(void)usec;
 	/* resume the watch while its resourceVersion may still be good;
 	 * a 410 sends it to a list */
-	if (r->c->stats.listed[r->kind] && r->rv[0] && !r->gone)
+	if (r->c->stats.listed[r->kind] && r->rv[0] && !r->need_list)
 		start_watch(r);
 	else
 		start_list(r);
@@ -733,6 +734,7 @@ static void list_page(struct reflector *r, struct json_object *page)
 			 "%s)",
 			 res_names[r->kind], r->objs.n, r->rv);
 	c->stats.listed[r->kind] = true;
+	r->need_list = false;
 	r->failures = 0;
 	mark_dirty(c);
 	start_watch(r);
@@ -781,6 +783,8 @@ static void request_done(struct reflector *r, CURLcode res)
 		 * the resourceVersion that was returned" (API concepts);
 		 * the cache is replaced when the new list is complete */
 		c->stats.gone[r->kind]++;
+		r->gone = false;
+		r->need_list = true;
 		log_info("kubernetes: %s: resourceVersion %s is gone (410): "
 			 "listing again",
 			 res_names[r->kind], r->rv);
