@@ -395,9 +395,10 @@ users:
 """)
 
 
-def generate(store, n, m, cls, first=0):
-    """n LoadBalancer Services of class cls with m endpoints each: VIPs
-    from 198.18.128.0/17 (the benchmarking range), port 80 -> 8080."""
+def generate(store, n, m, cls, first=0, with_endpoints=None):
+    """n LoadBalancer Services of class cls, the first with_endpoints of
+    them (default: all) with m endpoints each: VIPs from 198.18.128.0/17
+    (the benchmarking range), port 80 -> 8080."""
     for i in range(first, first + n):
         vip = f"198.18.{128 + i // 250}.{1 + i % 250}"
         name = f"svc-{i:05d}"
@@ -409,6 +410,8 @@ def generate(store, n, m, cls, first=0):
                                        "protocol": "TCP",
                                        "targetPort": 8080}]},
                    "status": {"loadBalancer": {"ingress": [{"ip": vip}]}}})
+        if with_endpoints is not None and i - first >= with_endpoints:
+            continue
         store.put(slice_of("bench", name, f"{name}-0", [
             f"198.19.{(i * m + j) // 250 % 250}.{1 + (i * m + j) % 250}"
             for j in range(m)]))
@@ -471,7 +474,7 @@ class Control:
             rv = s.delete(cmd["kind"], cmd["namespace"], cmd["name"])
         elif op == "generate":
             generate(s, cmd["services"], cmd["endpoints"], cmd["class"],
-                     cmd.get("first", 0))
+                     cmd.get("first", 0), cmd.get("with_endpoints"))
             rv = s.rv
         elif op == "compact":
             rv = s.compact()
