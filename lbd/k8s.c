@@ -1040,6 +1040,17 @@ void k8s_stop(struct k8s_client *c)
 	free(c);
 }
 
+void k8s_request_apply(struct k8s_client *c)
+{
+	if (c)
+		mark_dirty(c);
+}
+
+bool k8s_apply_pending(const struct k8s_client *c)
+{
+	return c && c->dirty;
+}
+
 bool k8s_synced(const struct k8s_client *c)
 {
 	return c && c->stats.listed[K8S_SERVICES] &&

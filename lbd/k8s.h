@@ -73,6 +73,11 @@ int k8s_start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
 	      struct k8s_client **out);
 void k8s_stop(struct k8s_client *c);
 
+/* Another apply soon, though nothing changed (NULL: nothing). */
+void k8s_request_apply(struct k8s_client *c);
+/* One is due. */
+bool k8s_apply_pending(const struct k8s_client *c);
+
 /* Both resources have been listed: the caches are the cluster's. */
 bool k8s_synced(const struct k8s_client *c);
 

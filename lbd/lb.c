@@ -525,11 +525,16 @@ static void log_k8s_warnings(struct lbd_daemon *d, struct k8s_set *set)
 	set->n_warnings = 0;
 }
 
+/* New services from the cluster per apply: ~15 ms of RCU grace period
+ * each on a small machine, so an apply stays well within systemd's
+ * watchdog (lbd.service: 30 s) and the loop runs in between. */
+#define K8S_NEW_PER_APPLY 500
+
 int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 		 plan_fn plan, void *plan_arg, struct apply_result *r)
 {
 	struct config_diag news = { 0 };
-	size_t i;
+	size_t i, deferred = 0;
 	int err;
 
 	/* without kubernetes, the cluster's services go */
@@ -538,11 +543,18 @@ int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 		d->k8s_have_set = false;
 	}
 	err = sources_apply(&d->src, &d->st, d->dp, c,
-			    d->k8s_have_set ? &d->k8s_set : NULL, plan,
-			    plan_arg, r, &news);
+			    d->k8s_have_set ? &d->k8s_set : NULL,
+			    K8S_NEW_PER_APPLY, plan, plan_arg, r, &news,
+			    &deferred);
 	for (i = 0; i < news.n; i++)
 		log_warnx("%s", news.msgs[i]);
 	config_diag_free(&news);
+	if (!err && deferred) {
+		log_info("kubernetes: %zu more services from the cluster in "
+			 "the next apply",
+			 deferred);
+		k8s_request_apply(d->k8s);
+	}
 	return err;
 }
 
@@ -591,7 +603,7 @@ static void on_k8s_changed(void *arg)
 		return;
 	}
 	d->k8s_applies++;
-	if (!d->k8s_synced_at) {
+	if (!d->k8s_synced_at && !k8s_apply_pending(d->k8s)) {
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);

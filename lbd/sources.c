@@ -142,9 +142,11 @@ static void say_refused(struct config_diag *news, const struct cand *x,
 }
 
 int sources_merge(struct sources *s, const struct lbd_config *file,
-		  const struct k8s_set *k8s, struct lbd_config **out,
-		  struct config_diag *news)
+		  const struct k8s_set *k8s, size_t max_new,
+		  struct lbd_config **out, struct config_diag *news,
+		  size_t *deferred)
 {
+	size_t n_new = 0;
 	size_t nk = k8s ? k8s->n_svc : 0, nc = 0, i, j, g;
 	struct src_claim *held = NULL, *refused = NULL;
 	size_t n_held = 0, n_refused = 0;
@@ -175,11 +177,21 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 	refused = calloc(nc + 1, sizeof(*refused));
 	if (!held || !refused)
 		goto out;
+	if (deferred)
+		*deferred = 0;
 	for (i = 0; i < nc; i = g) {
 		for (g = i + 1; g < nc && !key_cmp(&cands[g].c.key,
 						   &cands[i].c.key);
 		     g++)
 			;
+		if (max_new && cands[i].c.origin == LBD_ORIGIN_K8S &&
+		    !cands[i].incumbent && n_new++ >= max_new) {
+			/* next time: not served, not refused, no claim */
+			lost_k8s[cands[i].order - file->n_services] = true;
+			if (deferred)
+				(*deferred)++;
+			continue;
+		}
 		cands[i].won = true;
 		held[n_held++] = cands[i].c;
 		if (news && was_refused(s, &cands[i].c))
@@ -207,8 +219,9 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 	/* the merged config: file's settings, the winners' services */
 	*m = *file;
 	m->services = calloc(file->n_services + nk + 1, sizeof(*m->services));
-	m->backends = calloc(file->n_backends + (k8s ? k8s->n_be : 0) + 1,
-			     sizeof(*m->backends));
+	for (i = 0, j = 0; i < nk; i++)
+		j += k8s->svc[i].n_backends;
+	m->backends = calloc(file->n_backends + j + 1, sizeof(*m->backends));
 	if (!m->services || !m->backends) {
 		free(m->services);
 		free(m->backends);
@@ -272,11 +285,12 @@ void sources_free(struct sources *s)
 
 int sources_apply(struct sources *s, struct lbd_state *st, struct lbd_dp *dp,
 		  const struct lbd_config *file, const struct k8s_set *k8s,
-		  plan_fn plan, void *plan_arg, struct apply_result *res,
-		  struct config_diag *news)
+		  size_t max_new, plan_fn plan, void *plan_arg,
+		  struct apply_result *res, struct config_diag *news,
+		  size_t *deferred)
 {
 	struct lbd_config *m = NULL;
-	int err = sources_merge(s, file, k8s, &m, news);
+	int err = sources_merge(s, file, k8s, max_new, &m, news, deferred);
 
 	if (err) {
 		memset(res, 0, sizeof(*res));

@@ -42,10 +42,18 @@ struct sources {
  * Merges file's services and k8s's (NULL: none) into *out, a config with
  * file's settings. Lines for what changed in who is refused (a new
  * refusal, a refused one now served) go to news. 0 or -ENOMEM.
+ *
+ * max_new (0: no limit) caps the cluster's services that are new to the
+ * datapath in this merge; the others wait for the next one, counted in
+ * *deferred. Each new table costs the kernel an RCU grace period when it
+ * enters the map-in-map, so a large first sync goes in steps and the
+ * event loop (and systemd's watchdog) runs in between; services already
+ * served are never held back.
  */
 int sources_merge(struct sources *s, const struct lbd_config *file,
-		  const struct k8s_set *k8s, struct lbd_config **out,
-		  struct config_diag *news);
+		  const struct k8s_set *k8s, size_t max_new,
+		  struct lbd_config **out, struct config_diag *news,
+		  size_t *deferred);
 
 /* Releases a config made by sources_merge (not file's parts). */
 void sources_merged_free(struct lbd_config *merged);
@@ -58,7 +66,8 @@ void sources_free(struct sources *s);
  */
 int sources_apply(struct sources *s, struct lbd_state *st, struct lbd_dp *dp,
 		  const struct lbd_config *file, const struct k8s_set *k8s,
-		  plan_fn plan, void *plan_arg, struct apply_result *res,
-		  struct config_diag *news);
+		  size_t max_new, plan_fn plan, void *plan_arg,
+		  struct apply_result *res, struct config_diag *news,
+		  size_t *deferred);
 
 #endif /* LBD_SOURCES_H */

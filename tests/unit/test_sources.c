@@ -74,7 +74,7 @@ static void merge(struct sources *s, const struct lbd_config *file,
 	memset(news, 0, sizeof(*news));
 	sources_merged_free(*m);
 	*m = NULL;
-	cr_assert_eq(sources_merge(s, file, k, m, news), 0);
+	cr_assert_eq(sources_merge(s, file, k, 0, m, news, NULL), 0);
 }
 
 Test(sources, both_sources_side_by_side_with_their_backends)
@@ -215,5 +215,35 @@ Test(sources, two_services_of_the_cluster_on_one_key_keep_the_first)
 	sources_free(&s);
 	k8s_set_free(&a);
 	k8s_set_free(&both);
+	config_free(none);
+}
+
+Test(sources, new_services_of_the_cluster_come_in_steps_when_capped)
+{
+	struct lbd_config *none = conf(DP);
+	struct sources s = { 0 };
+	struct lbd_config *m = NULL;
+	struct config_diag news = { 0 };
+	struct k8s_set a, b;
+	size_t deferred;
+
+	cluster(&a, "default/a", "203.0.113.10", 80);
+	cluster(&b, "default/b", "203.0.113.11", 80);
+	a.svc = realloc(a.svc, 2 * sizeof(*a.svc));
+	a.svc[1] = b.svc[0];
+	a.n_svc = 2;
+	cr_assert_eq(sources_merge(&s, none, &a, 1, &m, &news, &deferred), 0);
+	cr_assert_eq(m->n_services, 1);
+	cr_assert_eq(deferred, 1);
+	cr_assert_eq(s.refusals, 0, "deferred is not refused");
+	sources_merged_free(m);
+	/* the first is served now and stays; the second comes */
+	cr_assert_eq(sources_merge(&s, none, &a, 1, &m, &news, &deferred), 0);
+	cr_assert_eq(m->n_services, 2);
+	cr_assert_eq(deferred, 0);
+	sources_merged_free(m);
+	sources_free(&s);
+	k8s_set_free(&a);
+	k8s_set_free(&b);
 	config_free(none);
 }

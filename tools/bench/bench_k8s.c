@@ -154,8 +154,8 @@ static void on_changed(void *arg)
 	k8s_opts_of(b->cfg, &o);
 	err = k8s_build(b->k8s, &o, &set);
 	if (!err)
-		err = sources_apply(&b->src, &b->st, b->dp, b->cfg, &set, NULL,
-				    NULL, &r, &news);
+		err = sources_apply(&b->src, &b->st, b->dp, b->cfg, &set, 0,
+				    NULL, NULL, &r, &news, NULL);
 	k8s_set_free(&set);
 	config_diag_free(&news);
 	if (err)
