@@ -73,6 +73,7 @@ struct lbd_daemon {
 	unsigned long k8s_applies, k8s_apply_failures;
 	double k8s_last_apply_ms;
 	double k8s_synced_at; /* realtime s of the first sync; 0: not yet */
+	struct timespec k8s_sync_t0; /* the first sync's first apply */
 
 	/* role "backend" */
 	struct tc_backend *be;

@@ -569,6 +569,8 @@ static void on_k8s_changed(void *arg)
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!d->k8s_sync_t0.tv_sec)
+		d->k8s_sync_t0 = t0;
 	k8s_opts_of(d->cfg, &o);
 	err = k8s_build(d->k8s, &o, &set);
 	if (err) {
@@ -610,7 +612,9 @@ static void on_k8s_changed(void *arg)
 		d->k8s_synced_at = now.tv_sec + now.tv_nsec / 1e9;
 		log_info("kubernetes: synced in %.1f ms: %zu services, %zu "
 			 "backends from the cluster",
-			 d->k8s_last_apply_ms, set.n_svc, set.n_be);
+			 (t1.tv_sec - d->k8s_sync_t0.tv_sec) * 1e3 +
+				 (t1.tv_nsec - d->k8s_sync_t0.tv_nsec) / 1e6,
+			 set.n_svc, set.n_be);
 	}
 	if (r.svc_added + r.svc_removed + r.svc_changed + r.be_added +
 	    r.be_removed + r.be_changed) {
