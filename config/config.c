@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "listen.h"
 #include "maglev.h"
@@ -627,6 +628,61 @@ static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
 			"required: the addresses LBs encapsulate from");
 }
 
+/* kubernetes = { ... }: where the cluster is and what to follow. The
+ * kubeconfig's contents are read when lbd uses them (lbd/kubeconfig.c),
+ * with its own file:line messages; here only that it can be read. */
+static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
+{
+	static const char *const allowed[] = { "kubeconfig", "context",
+					       "load_balancer_class",
+					       "namespace", "forwarding", NULL };
+	/* in enum lbd_fwd's order, from LBD_FWD_IPIP; hybrid needs a dsr
+	 * choice that a Service has no place for */
+	static const char *const fwds[] = { "ipip", "geneve", "snat", NULL };
+	struct lbd_conf_kubernetes *k = &x->c->k8s;
+	int choice;
+
+	k->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, "kubernetes", "expected a group { ... }");
+		return;
+	}
+	k->enabled = true;
+	check_members(x, g, "kubernetes", allowed);
+	copy_str(x, g, "kubernetes", "kubeconfig", k->kubeconfig,
+		 sizeof(k->kubeconfig));
+	copy_str(x, g, "kubernetes", "context", k->context,
+		 sizeof(k->context));
+	copy_str(x, g, "kubernetes", "load_balancer_class", k->lb_class,
+		 sizeof(k->lb_class));
+	copy_str(x, g, "kubernetes", "namespace", k->namespace,
+		 sizeof(k->namespace));
+	if (get_choice(x, g, "kubernetes", "forwarding", fwds, &choice) > 0)
+		k->fwd = (__u8)(LBD_FWD_IPIP + choice);
+	if (!config_setting_get_member(g, "kubeconfig"))
+		cfg_err(x, g, "kubernetes.kubeconfig",
+			"required: the kubeconfig file to reach the cluster "
+			"with");
+	else if (k->kubeconfig[0] && access(k->kubeconfig, R_OK))
+		cfg_err(x, config_setting_get_member(g, "kubeconfig"),
+			"kubernetes.kubeconfig", "%s: %s", k->kubeconfig,
+			strerror(errno));
+	else if (config_setting_get_member(g, "kubeconfig") &&
+		 !k->kubeconfig[0])
+		cfg_err(x, config_setting_get_member(g, "kubeconfig"),
+			"kubernetes.kubeconfig", "empty");
+	/* following every LoadBalancer Service would take over those
+	 * that another load balancer implementation serves */
+	if (!config_setting_get_member(g, "load_balancer_class"))
+		cfg_err(x, g, "kubernetes.load_balancer_class",
+			"required: the spec.loadBalancerClass of the Services "
+			"lbd serves (e.g. \"lbd.io/lb\")");
+	else if (config_setting_get_member(g, "load_balancer_class") &&
+		 !k->lb_class[0])
+		cfg_err(x, config_setting_get_member(g, "load_balancer_class"),
+			"kubernetes.load_balancer_class", "empty");
+}
+
 static int grow(struct cfg_ctx *x, void **arr, size_t n, size_t size)
 {
 	void *p;
@@ -881,7 +937,7 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 {
 	static const char *const main_allowed[] = {
 		"role", "backend_node", "datapath", "control", "include_dir",
-		"services", NULL
+		"services", "kubernetes", NULL
 	};
 	static const char *const roles[] = { "lb", "backend", NULL };
 	config_setting_t *root, *s;
@@ -948,6 +1004,10 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 			if (s)
 				cfg_err(x, s, "include_dir",
 					"not with role = \"backend\"");
+			s = config_setting_get_member(root, "kubernetes");
+			if (s)
+				cfg_err(x, s, "kubernetes",
+					"not with role = \"backend\"");
 		}
 		s = config_setting_get_member(root, "datapath");
 		if (s) {
@@ -970,6 +1030,9 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 		s = config_setting_get_member(root, "control");
 		if (s)
 			parse_control(x, s);
+		s = config_setting_get_member(root, "kubernetes");
+		if (s && x->c->role == LBD_ROLE_LB)
+			parse_kubernetes(x, s);
 		copy_str(x, root, "", "include_dir", x->c->include_dir,
 			 sizeof(x->c->include_dir));
 		s = config_setting_get_member(root, "include_dir");
@@ -1060,7 +1123,7 @@ static void validate_backend(struct cfg_ctx *x, const struct lbd_conf_service *s
 	const struct lbd_config *c = x->c;
 	struct lbd_conf_backend *b = &be[j];
 	__u8 fwd = effective_fwd(s);
-	char a[64], bp[200];
+	char a[64], bp[LBD_SVC_NAME_MAX + 48];
 	size_t k;
 
 	snprintf(bp, sizeof(bp), "%s.backends[%zu]", p, j);
@@ -1217,7 +1280,7 @@ static struct svc_dup *find_dups(const struct lbd_config *c)
 static void validate(struct cfg_ctx *x)
 {
 	struct lbd_config *c = x->c;
-	char a[64], p[160];
+	char a[64], p[LBD_SVC_NAME_MAX + 16];
 	struct svc_dup *dup;
 	size_t i, j;
 
@@ -1353,6 +1416,7 @@ void config_defaults(struct lbd_config *c)
 	c->dp.affinity_entries = 262144;
 	c->dp.nodeport_min = 30000;
 	c->dp.nodeport_max = 32767;
+	c->k8s.fwd = LBD_FWD_GENEVE;
 	c->node.flow_timeout = 3600;
 	c->node.flow_entries = 262144;
 }

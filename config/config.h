@@ -23,7 +23,11 @@
 #define LBD_DEFAULT_PIN_PATH "/sys/fs/bpf/lbd"
 #define LBD_DEFAULT_SOCKET "/run/lbd/lbd.sock"
 #define LBD_DEFAULT_METRICS "127.0.0.1:9470"
-#define LBD_NAME_MAX 64
+#define LBD_NAME_MAX 64 /* a configured service's name, with its NUL */
+/* Any service's name: those from Kubernetes are "namespace/name:port",
+ * with "@vip" when the Service has more than one address (63 + 1 + 63 +
+ * 1 + 15 + 1 + 39 characters at most). */
+#define LBD_SVC_NAME_MAX 192
 #define LBD_MAX_EGRESS 16
 
 enum lbd_xdp_mode {
@@ -96,8 +100,14 @@ enum lbd_src_mode {
 	LBD_SRC_DENY, /* every client but those */
 };
 
+/* Where a service comes from. */
+enum lbd_origin {
+	LBD_ORIGIN_FILE, /* the config file (file, line) */
+	LBD_ORIGIN_K8S, /* a Kubernetes Service (k8s_ref) */
+};
+
 struct lbd_conf_service {
-	char name[LBD_NAME_MAX];
+	char name[LBD_SVC_NAME_MAX];
 	struct lbd_conf_addr vip; /* family 0 with wildcard */
 	bool wildcard; /* vip = "*": every address of datapath.interface */
 	__u16 port; /* host order */
@@ -113,6 +123,8 @@ struct lbd_conf_service {
 	size_t n_ranges;
 	size_t first_backend; /* into lbd_config.backends */
 	size_t n_backends;
+	enum lbd_origin origin;
+	char k8s_ref[128]; /* LBD_ORIGIN_K8S: "namespace/name" */
 	__u32 file;
 	__u32 line;
 };
@@ -136,12 +148,24 @@ struct lbd_conf_backend_node {
 	__u32 flow_entries;
 };
 
+/* kubernetes = { ... }: follow a cluster's LoadBalancer Services. */
+struct lbd_conf_kubernetes {
+	bool enabled; /* the group is there */
+	char kubeconfig[PATH_MAX];
+	char context[256]; /* "": the kubeconfig's current-context */
+	char lb_class[256]; /* spec.loadBalancerClass to follow */
+	char namespace[64]; /* "": every namespace */
+	__u8 fwd; /* enum lbd_fwd of the services made */
+	__u32 line; /* of the group */
+};
+
 struct lbd_config {
 	enum lbd_role role;
 	struct lbd_conf_backend_node node;
 	struct lbd_conf_datapath dp;
 	struct lbd_conf_control control;
 	char include_dir[PATH_MAX];
+	struct lbd_conf_kubernetes k8s;
 	struct lbd_conf_service *services;
 	size_t n_services;
 	struct lbd_conf_backend *backends;

@@ -225,6 +225,8 @@ static size_t drains_count(const struct lbd_daemon *d)
 	return n;
 }
 
+static struct json_object *k8s_json(struct lbd_daemon *d);
+
 static int ctl_status(struct lbd_daemon *d, struct json_object *args,
 		      struct json_object *out, char *err, size_t errlen)
 {
@@ -264,6 +266,8 @@ static int ctl_status(struct lbd_daemon *d, struct json_object *args,
 	jadd(mon, "health", jbool(d->mon_state));
 	jadd(mon, "lost", jint(d->mon_lost));
 	jadd(out, "monitor", mon);
+	if (d->cfg->role == LBD_ROLE_LB)
+		jadd(out, "kubernetes", k8s_json(d));
 	/* BIRD integration does not exist yet */
 	jadd(bird, "state", jstr("not configured"));
 	jadd(out, "bird", bird);
@@ -329,7 +333,58 @@ static void service_json(struct lbd_daemon *d, const struct st_service *s,
 	jadd(o, "backends", jint(s->n_be));
 	jadd(o, "active_backends", jint(active_backends(s)));
 	jadd(o, "table_size", jint(s->table_size));
+	jadd(o, "source", jstr(s->source[0] ? s->source : s->adopted ?
+						      "adopted" : "-"));
 	(void)d;
+}
+
+/* The Kubernetes client's state, for status and metrics. */
+static struct json_object *k8s_json(struct lbd_daemon *d)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *res = json_object_new_array();
+	size_t i, n = 0;
+	int r, e;
+
+	jadd(o, "configured", jbool(d->cfg->k8s.enabled));
+	if (!d->cfg->k8s.enabled) {
+		json_object_put(res);
+		return o;
+	}
+	jadd(o, "server", jstr(d->kc.server));
+	jadd(o, "context", jstr(d->kc.context));
+	jadd(o, "load_balancer_class", jstr(d->cfg->k8s.lb_class));
+	jadd(o, "synced", jbool(d->k8s && k8s_synced(d->k8s)));
+	jadd(o, "synced_at_s", jdbl(d->k8s_synced_at));
+	for (i = 0; i < d->st.n_svc; i++)
+		n += !strncmp(d->st.svc[i].source, "kubernetes ", 11);
+	jadd(o, "services", jint(n));
+	jadd(o, "applies", jint(d->k8s_applies));
+	jadd(o, "apply_failures", jint(d->k8s_apply_failures));
+	jadd(o, "last_apply_s", jdbl(d->k8s_last_apply_ms / 1000));
+	jadd(o, "refused_total", jint(d->src.refusals));
+	jadd(o, "refused", jint(d->src.n_refused));
+	for (r = 0; d->k8s && r < K8S_RESOURCES; r++) {
+		const struct k8s_stats *st = k8s_stats(d->k8s);
+		struct json_object *x = json_object_new_object();
+		struct json_object *ev = json_object_new_object();
+
+		jadd(x, "resource", jstr(k8s_resource_name(r)));
+		jadd(x, "listed", jbool(st->listed[r]));
+		jadd(x, "watching", jbool(st->watching[r]));
+		jadd(x, "objects", jint(st->objects[r]));
+		jadd(x, "lists", jint(st->lists[r]));
+		jadd(x, "gone", jint(st->gone[r]));
+		jadd(x, "watch_restarts", jint(st->watch_restarts[r]));
+		jadd(x, "failures", jint(st->failures[r]));
+		jadd(x, "last_error", jstr(st->last_error[r]));
+		for (e = 0; e < K8S_EVENTS; e++)
+			jadd(ev, k8s_event_name(e), jint(st->events[r][e]));
+		jadd(x, "events", ev);
+		json_object_array_add(res, x);
+	}
+	jadd(o, "resources", res);
+	return o;
 }
 
 static int ctl_services(struct lbd_daemon *d, struct json_object *args,
@@ -1211,7 +1266,7 @@ static struct json_object *touched(struct lbd_daemon *d, const struct drain *dr,
 				   const char *cause)
 {
 	struct json_object *list = json_object_new_array();
-	char l[INET6_ADDRSTRLEN + 10], line[128];
+	char l[INET6_ADDRSTRLEN + 10], line[LBD_SVC_NAME_MAX + 64];
 	size_t i, j;
 
 	for (i = 0; i < d->st.n_svc; i++)
@@ -1237,7 +1292,7 @@ static int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 	struct apply_result res;
 	struct drain_set set;
 	struct drain dr;
-	char path[PATH_MAX], what[160];
+	char path[PATH_MAX], what[LBD_SVC_NAME_MAX + 64];
 	int n, r;
 
 	r = drain_of(d, args, &dr, &svc, err, errlen);
@@ -1279,7 +1334,7 @@ static int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 }
 
 struct undrain_be {
-	char service[LBD_NAME_MAX];
+	char service[LBD_SVC_NAME_MAX];
 	struct lbd_conf_addr addr;
 	__u16 port;
 };
@@ -1292,7 +1347,7 @@ static int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
 	struct apply_result res;
 	struct drain_set set;
 	struct drain dr;
-	char path[PATH_MAX], what[160], line[160];
+	char path[PATH_MAX], what[LBD_SVC_NAME_MAX + 64], line[LBD_SVC_NAME_MAX + 96];
 	size_t i, j, k, n = 0, removed;
 	int r;
 
@@ -1652,6 +1707,7 @@ static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		jadd(dp, "mode", jstr(d->att.native ? "native" : "generic"));
 		jadd(dp, "attached", jint(d->att.prog_id != 0));
 		jadd(out, "datapath", dp);
+		jadd(out, "kubernetes", k8s_json(d));
 		jadd(out, "drains", jint(drains_count(d)));
 		r = count_flows(d, &fc);
 		if (r) {
@@ -1820,6 +1876,11 @@ static void drains_reapply(struct lbd_daemon *d)
 }
 
 void control_started(struct lbd_daemon *d)
+{
+	drains_reapply(d);
+}
+
+void control_applied(struct lbd_daemon *d)
 {
 	drains_reapply(d);
 }

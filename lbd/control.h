@@ -17,6 +17,9 @@ void control_started(struct lbd_daemon *d);
  * follows a newly loaded program, and changed control settings restart
  * the io process. */
 void control_reloaded(struct lbd_daemon *d, bool ok);
+/* The cluster's services were applied: drains apply to backends that
+ * came with them. */
+void control_applied(struct lbd_daemon *d);
 /* The io process went away: nobody monitors any more. */
 void control_io_gone(struct lbd_daemon *d);
 /* lbd stops. */

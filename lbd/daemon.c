@@ -367,6 +367,8 @@ int daemon_run(const char *config_path)
 	sd_event_set_watchdog(d.ev, true);
 	watch_files(&d);
 	io_start(&d);
+	if (d.cfg->role == LBD_ROLE_LB)
+		lb_k8s_begin(&d);
 
 	sd_notify(0, "READY=1");
 	notify_status(&d);

@@ -17,6 +17,8 @@
 #include "attach.h"
 #include "config.h"
 #include "datapath.h"
+#include "k8s.h"
+#include "sources.h"
 #include "state.h"
 
 struct tc_backend;
@@ -58,6 +60,21 @@ struct lbd_daemon {
 	struct lbd_conf_addr *nh_done; /* backends whose next hop is managed */
 	size_t n_nh_done;
 
+	/* Kubernetes (lb.c): the client, the services it last gave
+	 * (kept while it reconnects or is replaced), the merge's record of
+	 * who holds which VIP, port and protocol */
+	struct k8s_client *k8s;
+	struct kubeconfig kc;
+	struct k8s_set k8s_set;
+	bool k8s_have_set;
+	struct sources src;
+	char **k8s_warnings; /* logged already */
+	size_t n_k8s_warnings;
+	unsigned long k8s_applies, k8s_apply_failures;
+	double k8s_last_apply_ms;
+	double k8s_synced_at; /* realtime s of the first sync; 0: not yet */
+	struct timespec k8s_sync_t0; /* the first sync's first apply */
+
 	/* role "backend" */
 	struct tc_backend *be;
 	int be_ifindex;
@@ -90,6 +107,19 @@ int lb_check(const struct lbd_config *c, const char *path);
 int lb_cleanup(const struct lbd_config *c);
 /* STATUS= text for systemd */
 void lb_status(const struct lbd_daemon *d, char *buf, size_t len);
+
+/* Kubernetes for role "lb" (lb.c). prepare: reads c's kubeconfig
+ * (problems to diag); apply: merges c's services with the cluster's and
+ * applies them; commit: (re)starts or stops the client after c was
+ * applied; begin: starts it once the loop exists. */
+int lb_k8s_prepare(struct lbd_daemon *d, const struct lbd_config *c,
+		   struct kubeconfig *kc, struct config_diag *diag);
+int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
+		 plan_fn plan, void *plan_arg, struct apply_result *r);
+void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c,
+		   struct kubeconfig *kc);
+void lb_k8s_begin(struct lbd_daemon *d);
+void lb_k8s_stop(struct lbd_daemon *d);
 
 /* Role "backend" (backend.c), the same shape. */
 int backend_start(struct lbd_daemon *d);

@@ -95,7 +95,7 @@ struct io {
 
 struct mon_filter {
 	bool drops, flows, state;
-	char service[LBD_NAME_MAX];
+	char service[LBD_SVC_NAME_MAX];
 };
 
 struct io_client {
@@ -178,11 +178,11 @@ static int arg_name(struct json_object *in, const char *key,
 
 	if (r <= 0)
 		return r;
-	if (!*s || strlen(s) >= LBD_NAME_MAX)
+	if (!*s || strlen(s) >= LBD_SVC_NAME_MAX)
 		return bad(err, len,
 			   "\"%s\": a service name is 1 to %d "
 			   "characters",
-			   key, LBD_NAME_MAX - 1);
+			   key, LBD_SVC_NAME_MAX - 1);
 	for (p = s; *p; p++)
 		if (*p <= ' ' || *p > '~')
 			return bad(err, len, "\"%s\": not a service name", key);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "bpffs.h"
+#include "control.h"
 #include "daemon.h"
 #include "drains.h"
 #include "log.h"
@@ -301,14 +302,19 @@ int lb_start(struct lbd_daemon *d)
 		/* before the apply, which keeps the flag of backends that
 		 * stay: a drained backend never turns active in between */
 		drains_restore(c->control.socket, &d->st, d->dp);
+		/* the cluster's services are among the adopted ones: they
+		 * stay until the first sync says what is current */
+		d->st.hold_adopted = c->k8s.enabled;
 	}
-	err = setup_tx_ports(d, c, &diag);
+	err = lb_k8s_prepare(d, c, &d->kc, &diag);
+	if (!err)
+		err = setup_tx_ports(d, c, &diag);
 	if (!err)
 		err = host_addrs(&d->st, c, &diag);
 	if (!err)
 		err = reserve_snat_ports(c, &diag);
 	if (!err) {
-		err = state_apply(&d->st, d->dp, c, plan_to_log, &pl, &r);
+		err = lb_k8s_apply(d, c, plan_to_log, &pl, &r);
 		if (!err)
 			log_apply(&r, &pl);
 	}
@@ -334,10 +340,13 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	struct plan_log pl = { 0 };
 	struct lbd_dp_opts want;
 	struct apply_result r;
+	struct kubeconfig kc;
 	struct lbd_dp *ndp;
 	int err;
 
 	err = check_immutable(d->cfg, c, diag);
+	if (!err)
+		err = lb_k8s_prepare(d, c, &kc, diag);
 	if (err)
 		return err;
 	state_dp_opts(c, &want);
@@ -350,6 +359,7 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		if (err) {
 			diag_pushf(diag, "loading the new program: %s",
 				   strerror(-err));
+			kubeconfig_free(&kc);
 			return err;
 		}
 		if (strcmp(c->dp.interface, d->cfg->dp.interface))
@@ -357,28 +367,34 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		dp_close(d->dp);
 		d->dp = ndp;
 		err = attach(d, c, diag);
-		if (err)
+		if (err) {
+			kubeconfig_free(&kc);
 			return err;
+		}
 	}
 	err = setup_tx_ports(d, c, diag);
 	if (!err)
 		err = host_addrs(&d->st, c, diag);
 	if (!err)
 		err = reserve_snat_ports(c, diag);
-	if (err)
-		return err;
-	err = state_apply(&d->st, d->dp, c, plan_to_log, &pl, &r);
+	if (!err) {
+		err = lb_k8s_apply(d, c, plan_to_log, &pl, &r);
+		if (err)
+			diag_pushf(diag, "applying: %s", strerror(-err));
+	}
 	if (err) {
-		diag_pushf(diag, "applying: %s", strerror(-err));
+		kubeconfig_free(&kc);
 		return err;
 	}
 	log_apply(&r, &pl);
 	resolve_nexthops(d);
+	lb_k8s_commit(d, c, &kc);
 	return 0;
 }
 
 void lb_stop(struct lbd_daemon *d)
 {
+	lb_k8s_stop(d);
 	free(d->nh_done);
 	d->nh_done = NULL;
 	state_free(&d->st);
@@ -395,6 +411,18 @@ int lb_check(const struct lbd_config *c, const char *path)
 	int err;
 
 	err = state_init(&st, c->dp.max_services, c->dp.max_backends);
+	if (!err && c->k8s.enabled) {
+		struct kubeconfig kc;
+		char msg[1024];
+
+		err = kubeconfig_load(c->k8s.kubeconfig, c->k8s.context, &kc,
+				      msg, sizeof(msg));
+		if (err) {
+			fprintf(stderr, "%s\n", msg);
+			goto out;
+		}
+		kubeconfig_free(&kc);
+	}
 	if (!err)
 		err = host_addrs(&st, c, &diag);
 	config_diag_free(&diag);
@@ -405,8 +433,13 @@ int lb_check(const struct lbd_config *c, const char *path)
 				  c->dp.hash_seed);
 		if (err)
 			goto out;
-		printf("plan against the running datapath under %s:\n",
-		       c->dp.pin_path);
+		/* without the cluster, its services are not to go */
+		st.hold_adopted = c->k8s.enabled;
+		printf("plan against the running datapath under %s%s:\n",
+		       c->dp.pin_path,
+		       c->k8s.enabled ? " (the cluster's services not "
+					"included)"
+				      : "");
 	} else {
 		printf("plan against an empty datapath (nothing pinned under "
 		       "%s):\n",
@@ -446,4 +479,212 @@ int lb_cleanup(const struct lbd_config *c)
 				 c->dp.pin_path);
 	}
 	return err ? 1 : 0;
+}
+
+/* -- Kubernetes ----------------------------------------------------------- */
+
+int lb_k8s_prepare(struct lbd_daemon *d, const struct lbd_config *c,
+		   struct kubeconfig *kc, struct config_diag *diag)
+{
+	char msg[1024];
+	int err;
+
+	(void)d;
+	memset(kc, 0, sizeof(*kc));
+	if (!c->k8s.enabled)
+		return 0;
+	err = kubeconfig_load(c->k8s.kubeconfig, c->k8s.context, kc, msg,
+			      sizeof(msg));
+	if (err)
+		diag_pushf(diag, "%s", msg);
+	return err;
+}
+
+/* New warnings of the translation are logged; those that stay are not
+ * again. */
+static void log_k8s_warnings(struct lbd_daemon *d, struct k8s_set *set)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < set->n_warnings; i++) {
+		while (j < d->n_k8s_warnings &&
+		       strcmp(d->k8s_warnings[j], set->warnings[i]) < 0)
+			j++;
+		if (j < d->n_k8s_warnings &&
+		    !strcmp(d->k8s_warnings[j], set->warnings[i]))
+			continue;
+		log_warnx("kubernetes: %s", set->warnings[i]);
+	}
+	for (i = 0; i < d->n_k8s_warnings; i++)
+		free(d->k8s_warnings[i]);
+	free(d->k8s_warnings);
+	/* the set's warnings move here */
+	d->k8s_warnings = set->warnings;
+	d->n_k8s_warnings = set->n_warnings;
+	set->warnings = NULL;
+	set->n_warnings = 0;
+}
+
+/* New services from the cluster per apply: ~15 ms of RCU grace period
+ * each on a small machine, so an apply stays well within systemd's
+ * watchdog (lbd.service: 30 s) and the loop runs in between. */
+#define K8S_NEW_PER_APPLY 500
+
+int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
+		 plan_fn plan, void *plan_arg, struct apply_result *r)
+{
+	struct config_diag news = { 0 };
+	size_t i, deferred = 0;
+	int err;
+
+	/* without kubernetes, the cluster's services go */
+	if (!c->k8s.enabled && d->k8s_have_set) {
+		k8s_set_free(&d->k8s_set);
+		d->k8s_have_set = false;
+	}
+	err = sources_apply(&d->src, &d->st, d->dp, c,
+			    d->k8s_have_set ? &d->k8s_set : NULL,
+			    K8S_NEW_PER_APPLY, plan, plan_arg, r, &news,
+			    &deferred);
+	for (i = 0; i < news.n; i++)
+		log_warnx("%s", news.msgs[i]);
+	config_diag_free(&news);
+	if (!err && deferred) {
+		log_info("kubernetes: %zu more services from the cluster in "
+			 "the next apply",
+			 deferred);
+		k8s_request_apply(d->k8s);
+	}
+	return err;
+}
+
+static void on_k8s_changed(void *arg)
+{
+	struct lbd_daemon *d = arg;
+	struct plan_log pl = { 0 };
+	struct apply_result r;
+	struct timespec t0, t1;
+	struct k8s_opts o;
+	struct k8s_set set;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!d->k8s_sync_t0.tv_sec)
+		d->k8s_sync_t0 = t0;
+	k8s_opts_of(d->cfg, &o);
+	err = k8s_build(d->k8s, &o, &set);
+	if (err) {
+		log_warnx("kubernetes: translating the cluster's services: %s",
+			  strerror(-err));
+		k8s_set_free(&set);
+		d->k8s_apply_failures++;
+		return;
+	}
+	log_k8s_warnings(d, &set);
+	if (d->k8s_have_set)
+		k8s_set_free(&d->k8s_set);
+	d->k8s_set = set;
+	d->k8s_have_set = true;
+	if (d->st.hold_adopted) {
+		log_info("kubernetes: first sync: %zu services from the "
+			 "cluster; services adopted at the start that no "
+			 "source wants go now",
+			 set.n_svc);
+		d->st.hold_adopted = false;
+	}
+	err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	d->k8s_last_apply_ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
+			       (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (err) {
+		/* the state was re-read from the maps: what serves is
+		 * what was there */
+		d->k8s_apply_failures++;
+		log_warnx("kubernetes: applying the cluster's services: %s",
+			  strerror(-err));
+		return;
+	}
+	d->k8s_applies++;
+	if (!d->k8s_synced_at && !k8s_apply_pending(d->k8s)) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		d->k8s_synced_at = now.tv_sec + now.tv_nsec / 1e9;
+		log_info("kubernetes: synced in %.1f ms: %zu services, %zu "
+			 "backends from the cluster",
+			 (t1.tv_sec - d->k8s_sync_t0.tv_sec) * 1e3 +
+				 (t1.tv_nsec - d->k8s_sync_t0.tv_nsec) / 1e6,
+			 set.n_svc, set.n_be);
+	}
+	if (r.svc_added + r.svc_removed + r.svc_changed + r.be_added +
+	    r.be_removed + r.be_changed) {
+		log_apply(&r, &pl);
+		resolve_nexthops(d);
+		control_applied(d);
+	}
+}
+
+static bool k8s_conf_same(const struct lbd_conf_kubernetes *a,
+			  const struct lbd_conf_kubernetes *b)
+{
+	return a->enabled == b->enabled &&
+	       !strcmp(a->kubeconfig, b->kubeconfig) &&
+	       !strcmp(a->context, b->context) &&
+	       !strcmp(a->lb_class, b->lb_class) &&
+	       !strcmp(a->namespace, b->namespace);
+}
+
+static void k8s_client_start(struct lbd_daemon *d,
+			     const struct lbd_conf_kubernetes *k)
+{
+	int err = k8s_start(d->ev, k, &d->kc, on_k8s_changed, d, &d->k8s);
+
+	if (err)
+		log_warnx("kubernetes: starting the client: %s",
+			  strerror(-err));
+}
+
+void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c,
+		   struct kubeconfig *kc)
+{
+	if (c->k8s.enabled && d->k8s && k8s_conf_same(&c->k8s, &d->cfg->k8s) &&
+	    kubeconfig_same(kc, &d->kc)) {
+		kubeconfig_free(kc);
+		return;
+	}
+	if (d->k8s)
+		log_info("kubernetes: settings changed: %s the client",
+			 c->k8s.enabled ? "restarting" : "stopping");
+	k8s_stop(d->k8s);
+	d->k8s = NULL;
+	kubeconfig_free(&d->kc);
+	d->kc = *kc;
+	memset(kc, 0, sizeof(*kc));
+	/* the services it gave stay until the new client has synced */
+	if (c->k8s.enabled && d->ev)
+		k8s_client_start(d, &c->k8s);
+}
+
+void lb_k8s_begin(struct lbd_daemon *d)
+{
+	if (d->cfg->k8s.enabled && !d->k8s)
+		k8s_client_start(d, &d->cfg->k8s);
+}
+
+void lb_k8s_stop(struct lbd_daemon *d)
+{
+	size_t i;
+
+	k8s_stop(d->k8s);
+	d->k8s = NULL;
+	kubeconfig_free(&d->kc);
+	if (d->k8s_have_set)
+		k8s_set_free(&d->k8s_set);
+	d->k8s_have_set = false;
+	sources_free(&d->src);
+	for (i = 0; i < d->n_k8s_warnings; i++)
+		free(d->k8s_warnings[i]);
+	free(d->k8s_warnings);
+	d->k8s_warnings = NULL;
+	d->n_k8s_warnings = 0;
 }

@@ -284,6 +284,8 @@ static void render_services(FILE *f, struct json_object *s)
 		esc(f, str(svc, "protocol"));
 		fputs("\",forwarding=\"", f);
 		esc(f, str(svc, "forwarding"));
+		fputs("\",source=\"", f);
+		esc(f, str(svc, "source"));
 		fputs("\"} 1\n", f);
 	}
 	for (k = 0; k < sizeof(svc_counters) / sizeof(svc_counters[0]); k++) {
@@ -339,6 +341,87 @@ static void render_services(FILE *f, struct json_object *s)
 	}
 }
 
+static void render_k8s(FILE *f, struct json_object *s)
+{
+	static const char *const events[] = { "added", "modified", "deleted",
+					      "bookmark" };
+	struct json_object *k = get(s, "kubernetes"), *l, *r;
+	size_t i, e;
+
+	if (!k || !json_object_get_boolean(get(k, "configured")))
+		return;
+	l = get(k, "resources");
+	family(f, "lbd_kubernetes_synced", "gauge",
+	       "1 once Services and EndpointSlices have been listed (the "
+	       "cluster's services are served from then on)");
+	sample(f, "lbd_kubernetes_synced", NULL, NULL, NULL, NULL, NULL, NULL,
+	       json_object_get_boolean(get(k, "synced")));
+	family(f, "lbd_kubernetes_watching", "gauge",
+	       "1 while the resource's watch streams; 0 while it lists or "
+	       "reconnects (the last known state serves meanwhile)");
+	LIST_EACH(l, i, r)
+	sample(f, "lbd_kubernetes_watching", "resource", str(r, "resource"),
+	       NULL, NULL, NULL, NULL,
+	       json_object_get_boolean(get(r, "watching")));
+	family(f, "lbd_kubernetes_objects", "gauge",
+	       "Objects of the resource in lbd's cache");
+	LIST_EACH(l, i, r)
+	sample(f, "lbd_kubernetes_objects", "resource", str(r, "resource"),
+	       NULL, NULL, NULL, NULL, num(r, "objects"));
+	family(f, "lbd_kubernetes_events_total", "counter",
+	       "Watch events received, by resource and type");
+	LIST_EACH(l, i, r)
+	{
+		for (e = 0; e < 4; e++)
+			sample(f, "lbd_kubernetes_events_total", "resource",
+			       str(r, "resource"), "type", events[e], NULL,
+			       NULL, num(get(r, "events"), events[e]));
+	}
+	family(f, "lbd_kubernetes_lists_total", "counter",
+	       "Complete lists of the resource (the first and relists)");
+	LIST_EACH(l, i, r)
+	sample(f, "lbd_kubernetes_lists_total", "resource", str(r, "resource"),
+	       NULL, NULL, NULL, NULL, num(r, "lists"));
+	family(f, "lbd_kubernetes_gone_total", "counter",
+	       "410 Gone answers (expired resourceVersion): each a relist");
+	LIST_EACH(l, i, r)
+	sample(f, "lbd_kubernetes_gone_total", "resource", str(r, "resource"),
+	       NULL, NULL, NULL, NULL, num(r, "gone"));
+	family(f, "lbd_kubernetes_watch_restarts_total", "counter",
+	       "Watches started again after they ended or failed");
+	LIST_EACH(l, i, r)
+	sample(f, "lbd_kubernetes_watch_restarts_total", "resource",
+	       str(r, "resource"), NULL, NULL, NULL, NULL,
+	       num(r, "watch_restarts"));
+	family(f, "lbd_kubernetes_request_failures_total", "counter",
+	       "Lists and watches that failed (each retried with backoff)");
+	LIST_EACH(l, i, r)
+	sample(f, "lbd_kubernetes_request_failures_total", "resource",
+	       str(r, "resource"), NULL, NULL, NULL, NULL,
+	       num(r, "failures"));
+	family(f, "lbd_kubernetes_services", "gauge",
+	       "Services in the datapath that come from the cluster");
+	sample(f, "lbd_kubernetes_services", NULL, NULL, NULL, NULL, NULL, NULL,
+	       num(k, "services"));
+	family(f, "lbd_kubernetes_applies_total", "counter",
+	       "Changes of the cluster applied to the datapath");
+	sample(f, "lbd_kubernetes_applies_total", NULL, NULL, NULL, NULL, NULL,
+	       NULL, num(k, "applies"));
+	family(f, "lbd_kubernetes_apply_failures_total", "counter",
+	       "Changes of the cluster that could not be applied");
+	sample(f, "lbd_kubernetes_apply_failures_total", NULL, NULL, NULL, NULL,
+	       NULL, NULL, num(k, "apply_failures"));
+	family(f, "lbd_service_clashes_refused_total", "counter",
+	       "Services refused because another source serves their VIP, "
+	       "port and protocol");
+	sample(f, "lbd_service_clashes_refused_total", NULL, NULL, NULL, NULL,
+	       NULL, NULL, num(k, "refused_total"));
+	family(f, "lbd_services_refused", "gauge",
+	       "Services refused now for a clash (they wait for the key)");
+	sample(f, "lbd_services_refused", NULL, NULL, NULL, NULL, NULL, NULL,
+	       num(k, "refused"));
+}
+
 int metrics_render(struct json_object *snap, const struct metrics_io *io,
 		   char **out, size_t *len)
 {
@@ -353,6 +436,7 @@ int metrics_render(struct json_object *snap, const struct metrics_io *io,
 	render_conntrack(f, snap);
 	render_nat(f, snap);
 	render_services(f, snap);
+	render_k8s(f, snap);
 	if (fclose(f)) {
 		free(buf);
 		return -ENOMEM;

@@ -261,6 +261,12 @@ static int desired_one(const struct lbd_config *cfg,
 	} else {
 		snprintf(s->name, sizeof(s->name), "%s", c->name);
 	}
+	if (c->origin == LBD_ORIGIN_K8S)
+		snprintf(s->source, sizeof(s->source), "kubernetes %s",
+			 c->k8s_ref);
+	else if (cfg->files && c->file < cfg->n_files)
+		snprintf(s->source, sizeof(s->source), "%s:%u",
+			 cfg->files[c->file], c->line);
 	s->wildcard = c->wildcard;
 	s->fwd = c->fwd;
 	s->dsr = c->fwd == LBD_FWD_HYBRID ? c->dsr : 0;
@@ -296,6 +302,56 @@ static int desired_one(const struct lbd_config *cfg,
 		b->dp_state = st_backend_dp_state(b);
 	}
 	qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+	return 0;
+}
+
+static int copy_service(struct st_service *dst, const struct st_service *src)
+{
+	*dst = *src;
+	dst->be = malloc((src->n_be ? src->n_be : 1) * sizeof(*dst->be));
+	dst->ranges = malloc((src->n_ranges ? src->n_ranges : 1) *
+			     sizeof(*dst->ranges));
+	if (!dst->be || !dst->ranges) {
+		free(dst->be);
+		free(dst->ranges);
+		dst->be = NULL;
+		dst->ranges = NULL;
+		return -ENOMEM;
+	}
+	memcpy(dst->be, src->be, src->n_be * sizeof(*dst->be));
+	memcpy(dst->ranges, src->ranges, src->n_ranges * sizeof(*dst->ranges));
+	return 0;
+}
+
+/* Adds the adopted services that the sorted desired services d lack,
+ * as they are (st->hold_adopted). */
+static int hold_adopted(const struct lbd_state *st, struct st_service **d,
+			size_t *n)
+{
+	size_t i, k = *n, extra = 0;
+	struct st_service *nd;
+
+	for (i = 0; i < st->n_svc; i++)
+		extra += st->svc[i].adopted &&
+			 !bsearch(&st->svc[i], *d, *n, sizeof(**d), svc_cmp);
+	if (!extra)
+		return 0;
+	nd = realloc(*d, (*n + extra) * sizeof(**d));
+	if (!nd)
+		return -ENOMEM;
+	*d = nd;
+	for (i = 0; i < st->n_svc; i++) {
+		if (!st->svc[i].adopted ||
+		    bsearch(&st->svc[i], nd, *n, sizeof(*nd), svc_cmp))
+			continue;
+		if (copy_service(&nd[k], &st->svc[i])) {
+			*n = k; /* the caller frees what was copied */
+			return -ENOMEM;
+		}
+		k++;
+	}
+	*n = k;
+	qsort(nd, *n, sizeof(*nd), svc_cmp);
 	return 0;
 }
 
@@ -357,6 +413,13 @@ static int desired_build(const struct lbd_state *st,
 			continue;
 		}
 		d[h++] = d[i];
+	}
+	if (st->hold_adopted) {
+		err = hold_adopted(st, &d, &h);
+		if (err) {
+			services_free(d, h);
+			return err;
+		}
 	}
 	*out = d;
 	*n_out = h;
@@ -717,7 +780,7 @@ static int sync_ranges(struct apply_ctx *x, const struct st_service *old,
 
 static int add_service(struct apply_ctx *x, struct st_service *s)
 {
-	char sb[160], bb[64];
+	char sb[LBD_SVC_NAME_MAX + 64], bb[64];
 	size_t i;
 	int err;
 
@@ -764,7 +827,7 @@ static int add_finish(struct apply_ctx *x, struct st_service *s)
 
 static int remove_service(struct apply_ctx *x, struct st_service *s)
 {
-	char sb[160];
+	char sb[LBD_SVC_NAME_MAX + 64];
 	int err;
 
 	plan_line(x->plan, x->plan_arg, "- service %s",
@@ -816,7 +879,7 @@ static bool usable_rank_up(__u8 from, __u8 to)
 static int change_service(struct apply_ctx *x, struct st_service *old,
 			  struct st_service *s)
 {
-	char sb[160], bb[64];
+	char sb[LBD_SVC_NAME_MAX + 64], bb[64];
 	size_t i = 0, j = 0;
 	bool changed = false;
 	int err = 0;
@@ -900,7 +963,7 @@ static int change_finish(struct apply_ctx *x, struct st_service *old,
 			 struct st_service *s, bool changed)
 {
 	size_t i, j;
-	char sb[160];
+	char sb[LBD_SVC_NAME_MAX + 64];
 	int err = 0;
 
 	svc_str(s, sb, sizeof(sb));
@@ -1421,6 +1484,7 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		by_id[arr[i].id] = &arr[i];
 		svc_used[arr[i].id] = 1;
 		snprintf(arr[i].name, sizeof(arr[i].name), "%s", "");
+		arr[i].adopted = true;
 	}
 
 	st->gen = 0;

@@ -34,7 +34,11 @@ struct st_backend {
 
 struct st_service {
 	struct lbd_svc_addr key;
-	char name[LBD_NAME_MAX];
+	char name[LBD_SVC_NAME_MAX];
+	/* where it comes from: "FILE:LINE", "kubernetes NS/NAME"; "" when
+	 * adopted from the maps and not applied since */
+	char source[160];
+	bool adopted; /* read back from the maps, not (yet) desired */
 	__u8 fwd;
 	__u8 dsr; /* hybrid: the DSR forwarding for TCP */
 	__u8 flags; /* LBD_SVC_F_* */
@@ -61,6 +65,10 @@ struct lbd_state {
 	/* the LB host's addresses, for services with vip = "*" */
 	struct lbd_conf_addr *host;
 	size_t n_host;
+	/* keep adopted services that no source wants yet: after a
+	 * restart, the cluster's services are in the maps but not known
+	 * until the first sync (lb.c sets and clears it) */
+	bool hold_adopted;
 	/* free ids, used as stacks */
 	__u32 *free_svc;
 	size_t n_free_svc;

@@ -8,10 +8,14 @@ PKGS="
 cmake make gcc pkg-config clang llvm bpftool
 libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev
 libconfig-dev libcriterion-dev libsystemd-dev libjson-c-dev libmnl-dev
-libmicrohttpd-dev libcurl4-openssl-dev
+libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libssl-dev
 bird2 iproute2 iputils-ping ethtool tcpdump tshark curl python3 procps
-python3-prometheus-client
+python3-prometheus-client openssl
 "
+
+# kubectl checks the tests' Kubernetes API server from the client side;
+# Debian's kubernetes-client unless another package brought a kubectl
+command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"
 
 missing=""
 for p in $PKGS; do

@@ -202,6 +202,15 @@ static void print_status(struct json_object *d)
 		printf("services      %lld\n", i_of(d, "services"));
 		printf("backends      %lld (%lld runtime drains)\n",
 		       i_of(d, "backends"), i_of(d, "drains"));
+		if (b_of(d, "kubernetes.configured"))
+			printf("kubernetes    %s, class %s: %s, %lld services, "
+			       "%lld refused for a clash\n",
+			       s_of(d, "kubernetes.server"),
+			       s_of(d, "kubernetes.load_balancer_class"),
+			       b_of(d, "kubernetes.synced") ? "synced"
+							    : "NOT synced",
+			       i_of(d, "kubernetes.services"),
+			       i_of(d, "kubernetes.refused"));
 	} else {
 		printf("datapath      tc on %s, %lld trusted LBs, %lld VIPs\n",
 		       s_of(d, "datapath.interface"),
@@ -243,9 +252,9 @@ static void print_services(struct json_object *d)
 	struct json_object *l = get(d, "services");
 	size_t i;
 
-	printf("%-20s %-28s %-6s %-8s %-9s %12s %14s %10s\n", "NAME",
+	printf("%-20s %-28s %-6s %-8s %-9s %12s %14s %10s  %s\n", "NAME",
 	       "VIP:PORT", "PROTO", "FWD", "BACKENDS", "PACKETS", "BYTES",
-	       "NEW FLOWS");
+	       "NEW FLOWS", "SOURCE");
 	for (i = 0; l && i < json_object_array_length(l); i++) {
 		struct json_object *s = json_object_array_get_idx(l, i);
 		char vip[80], be[32];
@@ -253,10 +262,11 @@ static void print_services(struct json_object *d)
 		hostport(s_of(s, "vip"), i_of(s, "port"), vip, sizeof(vip));
 		snprintf(be, sizeof(be), "%lld/%lld",
 			 i_of(s, "active_backends"), i_of(s, "backends"));
-		printf("%-20s %-28s %-6s %-8s %-9s %12lld %14lld %10lld\n",
+		printf("%-20s %-28s %-6s %-8s %-9s %12lld %14lld %10lld  %s\n",
 		       s_of(s, "name"), vip, s_of(s, "protocol"),
 		       s_of(s, "forwarding"), be, i_of(s, "traffic.packets"),
-		       i_of(s, "traffic.bytes"), i_of(s, "traffic.new_flows"));
+		       i_of(s, "traffic.bytes"), i_of(s, "traffic.new_flows"),
+		       s_of(s, "source"));
 	}
 }
 

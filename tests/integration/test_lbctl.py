@@ -482,7 +482,9 @@ def check_metrics(ctl, lab, lb, drops):
             check(value(m, "lbd_backend_healthy", service=name,
                         backend=b["backend"]) == 1, "healthy")
     check(value(m, "lbd_service_info", service="gnv", vip=VIP_G, port="80",
-                protocol="tcp", forwarding="geneve") == 1, "service info")
+                protocol="tcp", forwarding="geneve",
+                source=svcs["gnv"]["source"]) == 1 and
+          svcs["gnv"]["source"].startswith(lb.conf + ":"), "service info")
     check(value(m, "lbd_datapath_packets_total", reason="no_service",
                 kind="drop") >= drops, "no_service drops counted")
     check(value(m, "lbd_reloads_total") == 1 and

@@ -1407,3 +1407,83 @@ Test(config, two_wildcard_services_on_one_port_clash)
 		      ERRORS("t.conf:4: services[b]: *:30080/tcp is already "
 			     "the service \"a\" (t.conf:3)"));
 }
+
+/* kubernetes = { ... } */
+
+Test(config, kubernetes_group_reads_with_its_defaults)
+{
+	struct lbd_config *c = expect_ok(
+		DP "kubernetes = { kubeconfig = \"/dev/null\";\n"
+		   "\tload_balancer_class = \"lbd.io/lb\"; };\n");
+
+	cr_assert(c->k8s.enabled);
+	cr_assert_str_eq(c->k8s.kubeconfig, "/dev/null");
+	cr_assert_str_eq(c->k8s.lb_class, "lbd.io/lb");
+	cr_assert_str_eq(c->k8s.context, "");
+	cr_assert_str_eq(c->k8s.namespace, "");
+	cr_assert_eq(c->k8s.fwd, LBD_FWD_GENEVE,
+		     "Services translate ports: geneve by default");
+	cr_assert_eq(c->k8s.line, 2);
+	config_free(c);
+}
+
+Test(config, kubernetes_absent_is_off)
+{
+	struct lbd_config *c = expect_ok(DP);
+
+	cr_assert(!c->k8s.enabled);
+	config_free(c);
+}
+
+Test(config, kubernetes_settings_are_all_read)
+{
+	struct lbd_config *c = expect_ok(
+		DP "kubernetes = { kubeconfig = \"/dev/null\";\n"
+		   "\tload_balancer_class = \"example.com/x\";\n"
+		   "\tcontext = \"prod\"; namespace = \"edge\";\n"
+		   "\tforwarding = \"ipip\"; };\n");
+
+	cr_assert_str_eq(c->k8s.context, "prod");
+	cr_assert_str_eq(c->k8s.namespace, "edge");
+	cr_assert_eq(c->k8s.fwd, LBD_FWD_IPIP);
+	config_free(c);
+}
+
+Test(config, kubernetes_needs_kubeconfig_and_class)
+{
+	expect_errors(DP "kubernetes = {\n"
+			 "\tnamespace = \"edge\"; };\n",
+		      ERRORS("t.conf:2: kubernetes.kubeconfig: required: the "
+			     "kubeconfig file to reach the cluster with",
+			     "t.conf:2: kubernetes.load_balancer_class: "
+			     "required: the spec.loadBalancerClass of the "
+			     "Services lbd serves (e.g. \"lbd.io/lb\")"));
+}
+
+Test(config, kubernetes_errors_name_file_line_and_setting)
+{
+	expect_errors(
+		DP "kubernetes = {\n"
+		   "\tkubeconfig = \"/nonexistent/kubeconfig\";\n"
+		   "\tload_balancer_class = \"\";\n"
+		   "\tforwarding = \"hybrid\";\n"
+		   "\twatch = true; };\n",
+		ERRORS("t.conf:6: kubernetes.watch: unknown setting",
+		       "t.conf:5: kubernetes.forwarding: \"hybrid\" is not "
+		       "one of ipip | geneve | snat",
+		       "t.conf:3: kubernetes.kubeconfig: "
+		       "/nonexistent/kubeconfig: No such file or directory",
+		       "t.conf:4: kubernetes.load_balancer_class: empty"));
+	expect_errors(DP "kubernetes = \"on\";\n",
+		      ERRORS("t.conf:2: kubernetes: expected a group { ... }"));
+}
+
+Test(config, kubernetes_is_not_for_the_backend_role)
+{
+	expect_errors("role = \"backend\";\n"
+		      "backend_node = { interface = \"eth0\";\n"
+		      "\tlb_sources = ( \"198.18.0.10\" ); };\n"
+		      "kubernetes = { kubeconfig = \"/dev/null\"; };\n",
+		      ERRORS("t.conf:4: kubernetes: not with role = "
+			     "\"backend\""));
+}

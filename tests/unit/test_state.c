@@ -1314,3 +1314,37 @@ Test(state, many_services_swap_in_batches, .init = with_big_dp,
 	free(a);
 	free(b);
 }
+
+Test(state, held_adopted_services_stay_until_released, .init = with_dp,
+     .fini = teardown)
+{
+	char both[1024], web[1024];
+	struct plan p = { 0 };
+	struct apply_result r;
+
+	conf_of(both, sizeof(both), DP, SERVICES(WEB("", "", ""), API));
+	conf_of(web, sizeof(web), DP, SERVICES(WEB("", "", "")));
+	apply(dp, both, NULL);
+	cr_assert_str_eq(svc_at("192.0.2.1", 80, IPPROTO_TCP)->source,
+			 "t.conf:3");
+	/* a restart: the maps are adopted; api's source (say, the
+	 * cluster) is not known until it syncs */
+	state_free(&st);
+	cr_assert_eq(state_init(&st, MAX_SERVICES, MAX_BACKENDS), 0);
+	cr_assert_eq(state_adopt(&st, dp, M, 0), 0);
+	cr_assert(svc_at("192.0.2.2", 80, IPPROTO_TCP)->adopted);
+	st.hold_adopted = true;
+	r = apply(dp, web, &p);
+	expect_plan(&p, NO_LINES);
+	expect_no_changes(&r);
+	cr_assert(!svc_at("192.0.2.1", 80, IPPROTO_TCP)->adopted,
+		  "web is the config's now");
+	cr_assert(svc_at("192.0.2.2", 80, IPPROTO_TCP)->adopted);
+	cr_assert_eq(svc_at("192.0.2.2", 80, IPPROTO_TCP)->n_be, 1);
+	/* released: what no source wants goes */
+	st.hold_adopted = false;
+	apply(dp, web, &p);
+	expect_plan(&p, LINES("- service 192.0.2.2:80/tcp 192.0.2.2:80/tcp",
+			      "- vip 192.0.2.2"));
+	cr_assert_eq(st.n_svc, 1);
+}

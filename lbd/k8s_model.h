@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Kubernetes objects as lbd needs them, and their translation into lbd
+ * services: pure functions, no I/O (k8s.c fetches and caches the
+ * objects, sources.c merges the result with the config file's services).
+ *
+ * What is followed: Services of type LoadBalancer whose
+ * spec.loadBalancerClass is the configured class. Their VIPs are
+ * status.loadBalancer.ingress[].ip, or spec.loadBalancerIP while the
+ * status has none (lbd allocates no addresses and writes no status).
+ * Each VIP and TCP/UDP port becomes one lbd service; its backends are the
+ * endpoints of every EndpointSlice labelled kubernetes.io/service-name
+ * with the Service's name, of the VIP's address family, on the slice port
+ * of the same name and protocol.
+ *
+ * Endpoint conditions (discovery.k8s.io/v1 EndpointConditions: a missing
+ * ready means ready, a missing serving means the value of ready, a
+ * missing terminating means not terminating):
+ *   ready                  -> active
+ *   serving && terminating -> draining (its flows finish, no new ones)
+ *   otherwise              -> not a backend
+ * Weight: the EndpointSlice annotation lbd.io/weight (0-65535) for all of
+ * the slice's endpoints; 1 without it.
+ */
+#ifndef LBD_K8S_MODEL_H
+#define LBD_K8S_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+#include <linux/types.h>
+
+#include "config.h"
+
+#define K8S_WEIGHT_ANNOTATION "lbd.io/weight"
+#define K8S_SERVICE_NAME_LABEL "kubernetes.io/service-name"
+/* Addresses of one Service lbd serves (dual-stack has two). */
+#define K8S_MAX_VIPS 8
+
+/* A port of a Service or an EndpointSlice. */
+struct k8s_port {
+	char name[64]; /* "" for the single unnamed port */
+	__u16 port;
+	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP; 0 for others (SCTP) */
+};
+
+struct k8s_service {
+	char ns[64];
+	char name[64];
+	bool followed; /* type LoadBalancer of our class */
+	struct lbd_conf_addr vips[K8S_MAX_VIPS];
+	size_t n_vips;
+	struct k8s_port *ports;
+	size_t n_ports;
+};
+
+struct k8s_endpoint {
+	struct lbd_conf_addr addr;
+	enum lbd_conf_state state; /* LBD_CS_ACTIVE or LBD_CS_DRAINING */
+};
+
+struct k8s_slice {
+	char ns[64];
+	char name[254];
+	char service[64]; /* its kubernetes.io/service-name label */
+	__u8 family; /* LBD_AF_*; 0 for FQDN slices (not used) */
+	__u32 weight;
+	bool bad_weight; /* the annotation was there but no weight */
+	struct k8s_port *ports;
+	size_t n_ports;
+	struct k8s_endpoint *eps; /* only those that are backends */
+	size_t n_eps;
+};
+
+/*
+ * Reads a Service; lb_class is the class to follow. 0, or -EINVAL with
+ * the reason in err (an object without namespace or name).
+ */
+int k8s_service_parse(struct json_object *o, const char *lb_class,
+		      struct k8s_service *out, char *err, size_t errlen);
+void k8s_service_free(struct k8s_service *s);
+
+/* Reads an EndpointSlice; the same convention. */
+int k8s_slice_parse(struct json_object *o, struct k8s_slice *out, char *err,
+		    size_t errlen);
+void k8s_slice_free(struct k8s_slice *s);
+
+/* An object's metadata.namespace and metadata.name (DELETED events carry
+ * the last state; only its key matters). 0 or -EINVAL. */
+int k8s_object_key(struct json_object *o, char *ns, size_t nslen, char *name,
+		   size_t namelen);
+
+/* Orders for k8s_translate's inputs: services by namespace and name,
+ * slices by namespace, service label and name. */
+int k8s_service_cmp(const void *a, const void *b); /* on k8s_service ** */
+int k8s_slice_cmp(const void *a, const void *b); /* on k8s_slice ** */
+
+/* What the datapath can do with the backends of a service. */
+struct k8s_opts {
+	__u8 fwd; /* enum lbd_fwd: ipip, geneve or snat */
+	bool encap4, encap6; /* datapath.encap_source_v4/v6 given */
+	bool snat4, snat6; /* a SNAT source of that family */
+};
+
+/* lbd services of the followed Services, as a config holds them. */
+struct k8s_set {
+	struct lbd_conf_service *svc; /* in Service order */
+	size_t n_svc;
+	struct lbd_conf_backend *be; /* svc[i].first_backend indexes here */
+	size_t n_be;
+	/* endpoints that cannot be backends, one line per Service and
+	 * reason, sorted (for the log: only new ones are logged) */
+	char **warnings;
+	size_t n_warnings;
+};
+
+/*
+ * Translates sorted services and slices (k8s_service_cmp,
+ * k8s_slice_cmp) into out. 0 or -ENOMEM; out is released with
+ * k8s_set_free either way.
+ */
+int k8s_translate(struct k8s_service *const *svcs, size_t n_svcs,
+		  struct k8s_slice *const *slices, size_t n_slices,
+		  const struct k8s_opts *o, struct k8s_set *out);
+void k8s_set_free(struct k8s_set *s);
+
+/* The k8s_opts a config's datapath and kubernetes settings give. */
+void k8s_opts_of(const struct lbd_config *c, struct k8s_opts *o);
+
+#endif /* LBD_K8S_MODEL_H */
