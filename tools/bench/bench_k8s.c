@@ -288,10 +288,11 @@ int main(int argc, char **argv)
 	       "M = %u:\n"
 	       "    %.0f ms from the client's start to the datapath "
 	       "(the apply itself %.0f ms: %u services, %u backends, %u "
-	       "tables built in %.0f ms, %lu map writes)\n",
+	       "tables built in %.0f ms (%.0f ms of CPU), %lu map writes)\n",
 	       b.services, ENDPOINTS, m, b.t_sync - b.t_start, b.sync_apply_ms,
 	       b.sync_res.svc_added, b.sync_res.be_added, b.sync_res.tables,
-	       b.sync_res.maglev_ms, b.sync_res.writes);
+	       b.sync_res.maglev_wall_ms, b.sync_res.maglev_ms,
+	       b.sync_res.writes);
 	qsort(b.lat, (size_t)b.events, sizeof(*b.lat), dbl_cmp);
 	printf("(b) watch event to datapath change, %d events (one endpoint "
 	       "of one Service each):\n"
