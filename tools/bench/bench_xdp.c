@@ -18,11 +18,24 @@
  * alike; the median of the rounds is reported.
  *
  * The process runs in a network namespace of its own with lb0 set up as in
- * the datapath tests (addresses, forwarding, routes to the backends,
- * permanent neighbours), so bpf_fib_lookup succeeds, and nothing is left
- * behind when it exits.
+ * the datapath tests (addresses, forwarding, routes to the backends and,
+ * for SNAT replies, to the clients, permanent neighbours), so
+ * bpf_fib_lookup succeeds, and nothing is left behind when it exits.
  *
- * Each case's verdict and its effect on conntrack (new flows counted, or
+ * Both configs also hold one SNAT service per family, with rows of its
+ * own: a new SNAT flow (a SYN: conntrack entry, source port, reverse NAT
+ * entry), established ones (1 flow and 100k), and the backend's reply to
+ * the single flow, sent to the SNAT address and the port the program gave
+ * the flow when it was established before the rounds, as read back from
+ * the reverse NAT map; a reply also looks its route to the client up in
+ * the FIB, where the forward direction has its next hop cached. New SNAT
+ * flows leave conntrack and the NAT map after each round, as new IPIP
+ * flows leave conntrack, so that rounds start alike and the port space
+ * never fills. Replies of 100k flows are left out: they would show little
+ * that the 100k established row does not, for another few seconds a run.
+ *
+ * Each case's verdict and its effect on the counters (new flows, SNAT
+ * ports allocated, SNAT forwards and replies: each as many as packets, or
  * none) are checked after it runs: figures of a path other than the one
  * named are not printed.
  */
@@ -54,6 +67,19 @@
 #define BENCH_PORTS 4 /* services per VIP */
 #define BENCH_EST_FLOWS 100000
 #define BENCH_CT_ENTRIES LBD_DEFAULT_CT_ENTRIES
+/*
+ * The SNAT service. Its port space is per backend address and port: 64
+ * backends with ports 1024-65535 hold 4.1M flows, so that the established
+ * flows and a round of new ones take under 10% of it even at the largest
+ * -n. Fuller, more new flows would find their first port taken and try
+ * again (and with the default 61000-65535 and 10 backends, 100k flows
+ * would not fit at all).
+ */
+#define BENCH_SNAT_BACKENDS 64
+#define BENCH_SNAT_PORTS "1024-65535"
+#define SNAT_VIP4 V4(198, 19, 255, 1)
+#define SNAT_VIP6 0xffff0001u /* 2001:db8:f::ffff:1 */
+#define SNAT_PORT 9000
 
 /* Targets, as multiples of the floor. */
 #define TARGET_EST 2.5
@@ -66,10 +92,13 @@ static const uint8_t MAC_LB[6] = { 0x02, 0, 0, 0, 0, 0x10 };
 
 /*
  * lb0 198.18.0.10/24 2001:db8::10/64, next hop 198.18.0.1 / 2001:db8::1
- * (permanent neighbours). Backends 198.18.1.1-10 and 2001:db8:1::1-10
- * are behind the next hop, so forwarded packets leave by lb0 (XDP_TX).
- * VIPs are 198.19.0.1 + n and 2001:db8:f::1 + n; clients come from
- * 198.18.64.0/18 and 2001:db8:c::/64.
+ * (permanent neighbours). Backends 198.18.1.1-64 and 2001:db8:1::1-64
+ * are behind the next hop, and so are the clients (the default route), so
+ * forwarded packets and SNAT replies leave by lb0 (XDP_TX). VIPs are
+ * 198.19.0.1 + n and 2001:db8:f::1 + n, the SNAT service's 198.19.255.1
+ * and 2001:db8:f::ffff:1; clients come from 198.18.63.0/24,
+ * 198.18.64.0/18 and 2001:db8:c::/64. The SNAT source is lb0's address,
+ * the encapsulation source.
  */
 static const char *const env_cmds[] = {
 	"ip link set lo up",
@@ -83,6 +112,9 @@ static const char *const env_cmds[] = {
 	"dev lb0",
 	"ip route add 198.18.1.0/24 via 198.18.0.1",
 	"ip -6 route add 2001:db8:1::/64 via 2001:db8::1",
+	/* SNAT replies go back to the clients */
+	"ip route add default via 198.18.0.1",
+	"ip -6 route add default via 2001:db8::1",
 	"sysctl -qw net.ipv4.conf.lb0.forwarding=1",
 	"sysctl -qw net.ipv6.conf.lb0.forwarding=1",
 	NULL,
@@ -120,30 +152,59 @@ static int env_init(void)
 /* ------------------------------------------------------------------ */
 /* Services and flows */
 
+/* struct flow's svc of a flow to the SNAT service. */
+#define SVC_SNAT UINT32_MAX
+
+/* A service's VIP in host order: the IPv4 address, or the low 32 bits of
+ * the IPv6 one under 2001:db8:f::/64. */
+static uint32_t svc_vip(int family, uint32_t svc)
+{
+	if (svc == SVC_SNAT)
+		return family == AF_INET ? SNAT_VIP4 : SNAT_VIP6;
+	return (family == AF_INET ? VIP4_BASE : VIP6_BASE) + svc / BENCH_PORTS;
+}
+
+static uint16_t svc_port(uint32_t svc)
+{
+	return svc == SVC_SNAT ? SNAT_PORT : svc_ports[svc % BENCH_PORTS];
+}
+
 static void fmt_vip(char *buf, size_t len, int family, uint32_t svc)
 {
-	uint32_t v = svc / BENCH_PORTS;
+	uint32_t v = svc_vip(family, svc);
 
 	if (family == AF_INET)
-		snprintf(buf, len, "%u.%u.%u.%u", (VIP4_BASE + v) >> 24,
-			 (VIP4_BASE + v) >> 16 & 0xff,
-			 (VIP4_BASE + v) >> 8 & 0xff, (VIP4_BASE + v) & 0xff);
+		snprintf(buf, len, "%u.%u.%u.%u", v >> 24, v >> 16 & 0xff,
+			 v >> 8 & 0xff, v & 0xff);
 	else
-		snprintf(buf, len, "2001:db8:f::%x:%x", (VIP6_BASE + v) >> 16,
-			 (VIP6_BASE + v) & 0xffff);
+		snprintf(buf, len, "2001:db8:f::%x:%x", v >> 16, v & 0xffff);
+}
+
+/* Backends 1 to n of the family, as the items of a config list. */
+static void conf_backends(FILE *f, int fam, unsigned int n)
+{
+	unsigned int b;
+
+	for (b = 1; b <= n; b++)
+		fprintf(f,
+			fam ? "%s{ address = \"2001:db8:1::%u\"; }" :
+			      "%s{ address = \"198.18.1.%u\"; }",
+			b > 1 ? "," : "", b);
 }
 
 /*
  * The config: n services per family (service k: VIP number k / 4, port
- * svc_ports[k % 4], TCP, IPIP), each with the same 10 backends. Map sizes
- * follow the largest config, so that both programs have the same.
+ * svc_ports[k % 4], TCP, IPIP), each with the same 10 backends, and the
+ * family's SNAT service. Map sizes follow the largest config, so that
+ * both programs have the same; the NAT tables are as large as conntrack,
+ * as they hold an entry per SNAT flow.
  */
 static char *conf_text(unsigned int n, unsigned int largest)
 {
 	char *text = NULL, vip[64];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	unsigned int k, b;
+	unsigned int k;
 	int fam;
 
 	if (!f)
@@ -154,11 +215,13 @@ static char *conf_text(unsigned int n, unsigned int largest)
 		" encap_source_v6 = \"2001:db8::10\";"
 		" maglev_table_size = %u; hash_seed = 0x5eed;"
 		" max_services = %u; max_backends = %u; max_vips = %u;"
-		" conntrack_entries = %u; };\n"
+		" conntrack_entries = %u; nat_entries = %u;"
+		" snat_ports = \"%s\"; };\n"
 		"services = (\n",
 		BENCH_MAGLEV_SIZE, 2 * largest + 64,
-		2 * largest * BENCH_BACKENDS + 64,
-		2 * largest / BENCH_PORTS + 64, BENCH_CT_ENTRIES);
+		2 * largest * BENCH_BACKENDS + 2 * BENCH_SNAT_BACKENDS + 64,
+		2 * largest / BENCH_PORTS + 64, BENCH_CT_ENTRIES,
+		BENCH_CT_ENTRIES, BENCH_SNAT_PORTS);
 	for (fam = 0; fam < 2; fam++) {
 		for (k = 0; k < n; k++) {
 			fmt_vip(vip, sizeof(vip), fam ? AF_INET6 : AF_INET, k);
@@ -166,14 +229,17 @@ static char *conf_text(unsigned int n, unsigned int largest)
 				"%s{ name = \"s%d_%u\"; vip = \"%s\"; "
 				"port = %u; backends = (",
 				fam || k ? "," : "", fam ? 6 : 4, k, vip,
-				svc_ports[k % BENCH_PORTS]);
-			for (b = 1; b <= BENCH_BACKENDS; b++)
-				fprintf(f,
-					fam ? "%s{ address = \"2001:db8:1::%u\"; }" :
-					      "%s{ address = \"198.18.1.%u\"; }",
-					b > 1 ? "," : "", b);
+				svc_port(k));
+			conf_backends(f, fam, BENCH_BACKENDS);
 			fprintf(f, "); }\n");
 		}
+		fmt_vip(vip, sizeof(vip), fam ? AF_INET6 : AF_INET, SVC_SNAT);
+		fprintf(f,
+			",{ name = \"snat%d\"; vip = \"%s\"; port = %u; "
+			"forwarding = \"snat\"; backends = (",
+			fam ? 6 : 4, vip, SNAT_PORT);
+		conf_backends(f, fam, BENCH_SNAT_BACKENDS);
+		fprintf(f, "); }\n");
 	}
 	fprintf(f, ");\n");
 	if (fclose(f)) {
@@ -194,7 +260,7 @@ struct flow {
 /*
  * Sets of flows, told apart by the client addresses: established to one
  * service, established over all services, new ones, and the single
- * established flow.
+ * established flow. The SNAT service's flows come from the same clients.
  */
 enum flow_set { FLOWS_ONE_SVC, FLOWS_ALL_SVC, FLOWS_NEW, FLOWS_SINGLE };
 
@@ -215,6 +281,38 @@ static struct flow flow_of(int family, enum flow_set set, uint32_t i,
 	f.sport = (uint16_t)(1024 + (i & 0x3fff));
 	f.svc = nsvc ? i % nsvc : 0;
 	return f;
+}
+
+/* Flow i of a set, to the SNAT service. */
+static struct flow snat_flow_of(int family, enum flow_set set, uint32_t i)
+{
+	struct flow f = flow_of(family, set, i, 0);
+
+	f.svc = SVC_SNAT;
+	return f;
+}
+
+/* Which flow of a set of n a client address and port (network order)
+ * are: its index, or -1 when none. */
+static long flow_index(int family, enum flow_set set, uint32_t n,
+		       const union lbd_addr *client, __be16 cport)
+{
+	uint32_t c, base, port = ntohs(cport);
+
+	if (family == AF_INET) {
+		c = ntohl(client->v4);
+		base = client4_base[set];
+	} else {
+		if (client->v6[0] != htonl(0x20010db8) ||
+		    client->v6[1] != htonl(0x000c0000) || client->v6[2])
+			return -1;
+		c = ntohl(client->v6[3]);
+		base = client6_base[set];
+	}
+	if (!n || c < base || c - base > (n - 1) >> 14 || port < 1024 ||
+	    port - 1024 > 0x3fff || ((c - base) << 14 | (port - 1024)) >= n)
+		return -1;
+	return (long)((c - base) << 14 | (port - 1024));
 }
 
 /* Templates: TCP to service 0 with the given flags, or UDP to the LB's
@@ -245,6 +343,21 @@ static void tmpl_build(struct pkt *p, int family, int tcp_flags)
 	pkt_finish(p);
 }
 
+/* Template of a backend's reply to a SNAT flow: a TCP ACK from a backend
+ * of the SNAT service to the SNAT address (lb0's), 10 bytes of payload,
+ * as a small response; pkt_set_reply makes it a given flow's. */
+static void tmpl_reply(struct pkt *p, int family)
+{
+	pkt_init(p);
+	pkt_eth(p, MAC_LB, MAC_NEXTHOP);
+	pkt_ip_hdr(p,
+		   pkt_ip(family == AF_INET ? "198.18.1.1" : "2001:db8:1::1"),
+		   pkt_ip(family == AF_INET ? "198.18.0.10" : "2001:db8::10"));
+	pkt_tcp(p, SNAT_PORT, 61000, PKT_TCP_ACK, 2000, 1010);
+	pkt_bytes(p, "0123456789", 10);
+	pkt_finish(p);
+}
+
 static void put_be32(uint8_t *b, uint32_t v)
 {
 	v = htonl(v);
@@ -262,106 +375,151 @@ static void put_be16(uint8_t *b, uint16_t v)
 static void pkt_set_flow(struct pkt *p, int family, const struct flow *f)
 {
 	long l3, l4 = pkt_off(p, PKT_TCP, 0);
-	uint32_t v = f->svc / BENCH_PORTS;
 
 	if (family == AF_INET) {
 		l3 = pkt_off(p, PKT_IPV4, 0);
 		put_be32(p->buf + l3 + 12, f->client);
-		put_be32(p->buf + l3 + 16, VIP4_BASE + v);
+		put_be32(p->buf + l3 + 16, svc_vip(family, f->svc));
 	} else {
 		l3 = pkt_off(p, PKT_IPV6, 0);
 		put_be32(p->buf + l3 + 8 + 12, f->client);
-		put_be32(p->buf + l3 + 24 + 12, VIP6_BASE + v);
+		put_be32(p->buf + l3 + 24 + 12, svc_vip(family, f->svc));
 	}
 	put_be16(p->buf + l4, f->sport);
-	put_be16(p->buf + l4 + 2, svc_ports[f->svc % BENCH_PORTS]);
+	put_be16(p->buf + l4 + 2, svc_port(f->svc));
 	pkt_finish(p);
 }
 
-/* Deletes the conntrack entry lbd made of the flow. */
-static int ct_delete(int fd, int family, const struct flow *f)
-{
-	uint32_t v = f->svc / BENCH_PORTS;
+/* Where a SNAT flow's replies come from and go to: the backend it was
+ * sent to and the source port it was given there. */
+struct snat_rev {
+	union lbd_addr backend;
+	__be16 lport; /* 0: not known */
+};
 
+/* Rewrites the reply template to a reply of the SNAT flow r and
+ * recomputes its checksums. */
+static void pkt_set_reply(struct pkt *p, int family, const struct snat_rev *r)
+{
+	long l4 = pkt_off(p, PKT_TCP, 0);
+
+	if (family == AF_INET)
+		memcpy(p->buf + pkt_off(p, PKT_IPV4, 0) + 12, &r->backend.v4,
+		       4);
+	else
+		memcpy(p->buf + pkt_off(p, PKT_IPV6, 0) + 8, r->backend.b, 16);
+	memcpy(p->buf + l4 + 2, &r->lport, 2);
+	pkt_finish(p);
+}
+
+/* Writes the key of the conntrack entry lbd makes of the flow to key;
+ * returns its size. */
+static size_t ct_key_of(void *key, int family, const struct flow *f)
+{
 	if (family == AF_INET) {
 		struct lbd_ct_key4 k = { .proto = IPPROTO_TCP };
 
 		k.saddr = htonl(f->client);
-		k.daddr = htonl(VIP4_BASE + v);
+		k.daddr = htonl(svc_vip(family, f->svc));
 		k.sport = htons(f->sport);
-		k.dport = htons(svc_ports[f->svc % BENCH_PORTS]);
-		return bpf_map_delete_elem(fd, &k);
+		k.dport = htons(svc_port(f->svc));
+		memcpy(key, &k, sizeof(k));
+		return sizeof(k);
 	} else {
 		struct lbd_ct_key6 k = { .proto = IPPROTO_TCP };
 
 		inet_pton(AF_INET6, "2001:db8:c::", &k.saddr);
 		inet_pton(AF_INET6, "2001:db8:f::", &k.daddr);
 		k.saddr.v6[3] = htonl(f->client);
-		k.daddr.v6[3] = htonl(VIP6_BASE + v);
+		k.daddr.v6[3] = htonl(svc_vip(family, f->svc));
 		k.sport = htons(f->sport);
-		k.dport = htons(svc_ports[f->svc % BENCH_PORTS]);
-		return bpf_map_delete_elem(fd, &k);
+		k.dport = htons(svc_port(f->svc));
+		memcpy(key, &k, sizeof(k));
+		return sizeof(k);
 	}
 }
 
-/* Deletes every entry of a hash map, in hash order: keys first, then
- * deletes, since deleting while walking restarts the walk. */
-static int map_clear(int fd, size_t key_size)
+/* Entries per batch map operation. A hash map's batch token is the index
+ * of the bucket to go on from, a __u32. */
+#define BATCH 8192
+
+/* Deletes every entry of a hash map, in hash order (bucket by bucket),
+ * a batch at a time. */
+static int map_clear(int fd, size_t key_size, size_t value_size)
 {
-	size_t cap = 1024, n = 0, i;
-	uint8_t *keys = malloc(cap * key_size), *k;
+	uint8_t *keys = malloc(BATCH * key_size);
+	uint8_t *vals = malloc(BATCH * value_size);
+	__u32 in = 0, out = 0, n;
+	bool first = true;
 	int err = 0;
 
-	if (!keys)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, n ? keys + (n - 1) * key_size : NULL,
-				    keys + n * key_size) == 0) {
-		if (++n == cap) {
-			k = realloc(keys, 2 * cap * key_size);
-			if (!k) {
-				err = -ENOMEM;
-				goto out;
-			}
-			keys = k;
-			cap *= 2;
-		}
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
-	for (i = 0; i < n; i++)
-		if (bpf_map_delete_elem(fd, keys + i * key_size) < 0 &&
-		    errno != ENOENT)
-			err = -errno;
+	for (;;) {
+		n = BATCH;
+		if (bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in,
+						    &out, keys, vals, &n,
+						    NULL) < 0) {
+			if (errno != ENOENT)
+				err = -errno;
+			break;
+		}
+		first = false;
+		in = out;
+	}
 out:
 	free(keys);
+	free(vals);
 	return err;
 }
 
 /*
- * Brings an empty conntrack map to the state of one on an LB that has run
- * for a while. A fresh map hands out its preallocated entries in address
- * order, so a benchmark's flows would sit together in memory and new
- * flows would be written where the hardware just prefetched: figures
+ * Brings an empty conntrack or NAT map to the state of one on an LB that
+ * has run for a while. A fresh map hands out its preallocated entries in
+ * address order, so a benchmark's flows would sit together in memory and
+ * new flows would be written where the hardware just prefetched: figures
  * would depend on the map's history (here up to 40% for new flows)
  * instead of the program. So every entry of this CPU's share (the LRU
  * lists are per CPU) is taken by a dummy flow from 0.0.0.0/8 or ::/96,
  * then freed in hash order, which leaves the free list in no order of
- * address, as eviction does on a busy LB.
+ * address, as eviction does on a busy LB. Both kinds of key start with an
+ * address (the client's, the backend's); batches spare a syscall per
+ * entry, not the work the kernel does for each.
  */
-static int ct_age(int fd, size_t key_size, uint32_t entries)
+static int map_age(int fd, int family, size_t key_size, size_t value_size,
+		   uint32_t entries)
 {
-	uint8_t key[sizeof(struct lbd_ct_key6)] = { 0 };
-	struct lbd_ct v = { 0 };
-	uint32_t i, a;
+	/* the first word of an IPv4 key, the low word of the first 16
+	 * bytes of an IPv6 one */
+	size_t off = family == AF_INET ? 0 : 12;
+	uint8_t *keys = calloc(BATCH, key_size);
+	uint8_t *vals = calloc(BATCH, value_size);
+	uint32_t i, j, a;
+	__u32 n;
+	int err = 0;
 
-	for (i = 0; i < entries; i++) {
-		/* the source address: the first word of an IPv4 key, the
-		 * low word of the first 16 bytes of an IPv6 one */
-		a = htonl(i);
-		memcpy(key_size == sizeof(struct lbd_ct_key4) ? key : key + 12,
-		       &a, 4);
-		if (bpf_map_update_elem(fd, key, &v, BPF_ANY) < 0)
-			return -errno;
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
-	return map_clear(fd, key_size);
+	for (i = 0; i < entries; i += n) {
+		n = entries - i < BATCH ? entries - i : BATCH;
+		for (j = 0; j < n; j++) {
+			a = htonl(i + j);
+			memcpy(keys + j * key_size + off, &a, 4);
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &n, NULL) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	err = map_clear(fd, key_size, value_size);
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -370,13 +528,18 @@ static int ct_age(int fd, size_t key_size, uint32_t entries)
 /* Columns of the table. */
 enum col { COL_ONE, COL_MANY, COL_COUNT };
 
+/* Walks over the established flows, per family: the IPIP ones to one
+ * service and over all, and the SNAT ones. */
+enum cursor { CUR_ONE, CUR_ALL, CUR_SNAT, CUR_COUNT };
+
 struct lb {
 	struct lbd_dp *dp;
 	struct lbd_state st;
 	struct lbd_config *cfg;
-	unsigned int nsvc; /* per family */
+	unsigned int nsvc; /* IPIP services per family */
 	double load_s;
-	uint32_t cursor[2][2]; /* next established flow [family][set] */
+	uint32_t cursor[2][CUR_COUNT]; /* next established flow [family] */
+	struct snat_rev rev_single[2]; /* of the single SNAT flow [family] */
 };
 
 /* Loads nsvc services per family (map sizes for largest). */
@@ -427,13 +590,106 @@ static void lb_close(struct lb *lb)
 	memset(lb, 0, sizeof(*lb));
 }
 
-static uint64_t lb_new_flows(struct lb *lb)
+/* The counters that tell which path packets took. */
+struct evc {
+	uint64_t new_flow;
+	uint64_t snat_new; /* SNAT source ports allocated */
+	uint64_t snat_fwd;
+	uint64_t snat_reply;
+};
+
+static int lb_events(struct lb *lb, struct evc *e)
 {
 	struct lbd_counter c[LBD_REASON_MAX];
 
 	if (dp_reasons_read(lb->dp, c))
-		return UINT64_MAX;
-	return c[LBD_EV_NEW_FLOW].packets;
+		return -1;
+	e->new_flow = c[LBD_EV_NEW_FLOW].packets;
+	e->snat_new = c[LBD_EV_SNAT_NEW].packets;
+	e->snat_fwd = c[LBD_EV_SNAT_FWD].packets;
+	e->snat_reply = c[LBD_EV_SNAT_REPLY].packets;
+	return 0;
+}
+
+/* An entry of a reverse NAT map, of either family. */
+struct nat_ent {
+	const void *key; /* as in the map */
+	union lbd_addr backend;
+	__be16 lport;
+	const struct lbd_nat *v;
+};
+
+typedef int (*nat_fn)(void *arg, const struct nat_ent *e);
+
+/* Calls fn on every entry of the family's reverse NAT map, in hash
+ * order, a batch read at a time; stops at the first call that returns
+ * other than 0 and returns that. */
+static int nat_walk(struct lb *lb, int family, nat_fn fn, void *arg)
+{
+	int fd = dp_map_fd(lb->dp,
+			   family == AF_INET ? DP_MAP_NAT4 : DP_MAP_NAT6);
+	size_t ks = family == AF_INET ? sizeof(struct lbd_nat_key4) :
+					sizeof(struct lbd_nat_key6);
+	uint8_t *keys = malloc(BATCH * ks);
+	struct lbd_nat *vals = malloc(BATCH * sizeof(*vals));
+	__u32 in = 0, out = 0, n, i;
+	bool first = true, last = false;
+	struct nat_ent e;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!last) {
+		n = BATCH;
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys,
+					 vals, &n, NULL) < 0) {
+			/* ENOENT: the last batch, n entries in it */
+			if (errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			last = true;
+		}
+		first = false;
+		in = out;
+		for (i = 0; i < n; i++) {
+			e.key = keys + i * ks;
+			memset(&e.backend, 0, sizeof(e.backend));
+			if (family == AF_INET) {
+				const struct lbd_nat_key4 *k = e.key;
+
+				e.backend.v4 = k->backend;
+				e.lport = k->lport;
+			} else {
+				const struct lbd_nat_key6 *k = e.key;
+
+				e.backend = k->backend;
+				e.lport = k->lport;
+			}
+			e.v = &vals[i];
+			err = fn(arg, &e);
+			if (err)
+				goto out;
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* Whether a NAT entry is of a flow to the SNAT service. */
+static bool nat_to_snat_svc(int family, const struct lbd_nat *v)
+{
+	if (v->vport != htons(SNAT_PORT))
+		return false;
+	if (family == AF_INET)
+		return v->vip.v4 == htonl(SNAT_VIP4);
+	return v->vip.v6[0] == htonl(0x20010db8) &&
+	       v->vip.v6[1] == htonl(0x000f0000) && !v->vip.v6[2] &&
+	       v->vip.v6[3] == htonl(SNAT_VIP6);
 }
 
 /* One call, one packet. Returns the action or -1; adds the kernel's
@@ -457,7 +713,17 @@ static int run_one(int prog_fd, const struct pkt *p, uint64_t *ns)
 /* ------------------------------------------------------------------ */
 /* Cases */
 
-enum kind { K_FLOOR, K_SYN_NEW, K_ACK_ONE, K_ACK_MANY, K_UDP_PASS };
+enum kind {
+	K_FLOOR,
+	K_SYN_NEW,
+	K_ACK_ONE,
+	K_ACK_MANY,
+	K_UDP_PASS,
+	K_SNAT_NEW,
+	K_SNAT_ONE,
+	K_SNAT_MANY,
+	K_REPLY,
+};
 
 struct bcase {
 	const char *name;
@@ -474,22 +740,40 @@ static const struct bcase cases[] = {
 	{ "IPv4 TCP ACK, 100k established flows", K_ACK_MANY, AF_INET, false },
 	{ "  same, flows over all services", K_ACK_MANY, AF_INET, true },
 	{ "IPv4 UDP to a non-VIP address", K_UDP_PASS, AF_INET, false },
+	{ "IPv4 TCP SYN, new SNAT flow", K_SNAT_NEW, AF_INET, false },
+	{ "IPv4 TCP ACK, 1 established SNAT flow", K_SNAT_ONE, AF_INET, false },
+	{ "IPv4 TCP ACK, 100k established SNAT flows", K_SNAT_MANY, AF_INET,
+	  false },
+	{ "IPv4 TCP ACK reply from the backend, SNAT reply", K_REPLY, AF_INET,
+	  false },
 	{ "IPv6 TCP SYN, new flow", K_SYN_NEW, AF_INET6, false },
 	{ "  same, flows over all services", K_SYN_NEW, AF_INET6, true },
 	{ "IPv6 TCP ACK, 1 established flow", K_ACK_ONE, AF_INET6, false },
 	{ "IPv6 TCP ACK, 100k established flows", K_ACK_MANY, AF_INET6, false },
 	{ "  same, flows over all services", K_ACK_MANY, AF_INET6, true },
 	{ "IPv6 UDP to a non-VIP address", K_UDP_PASS, AF_INET6, false },
+	{ "IPv6 TCP SYN, new SNAT flow", K_SNAT_NEW, AF_INET6, false },
+	{ "IPv6 TCP ACK, 1 established SNAT flow", K_SNAT_ONE, AF_INET6,
+	  false },
+	{ "IPv6 TCP ACK, 100k established SNAT flows", K_SNAT_MANY, AF_INET6,
+	  false },
+	{ "IPv6 TCP ACK reply from the backend, SNAT reply", K_REPLY, AF_INET6,
+	  false },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
+#define NAME_W 47 /* the width of the longest name */
 
 static double case_target(enum kind k)
 {
 	switch (k) {
 	case K_SYN_NEW:
+	case K_SNAT_NEW:
 		return TARGET_NEW;
 	case K_ACK_ONE:
 	case K_ACK_MANY:
+	case K_SNAT_ONE:
+	case K_SNAT_MANY:
+	case K_REPLY:
 		return TARGET_EST;
 	case K_UDP_PASS:
 		return TARGET_PASS;
@@ -498,15 +782,41 @@ static double case_target(enum kind k)
 	}
 }
 
+/* How much a case of n packets moves each counter: n, or 0. */
+static struct evc case_want(enum kind k, uint64_t n)
+{
+	struct evc w = { 0 };
+
+	switch (k) {
+	case K_SYN_NEW:
+		w.new_flow = n;
+		break;
+	case K_SNAT_NEW:
+		w.new_flow = w.snat_new = w.snat_fwd = n;
+		break;
+	case K_SNAT_ONE:
+	case K_SNAT_MANY:
+		w.snat_fwd = n;
+		break;
+	case K_REPLY:
+		w.snat_reply = n;
+		break;
+	default:
+		break;
+	}
+	return w;
+}
+
 struct bench {
 	unsigned long n; /* packets per case and round */
 	int rounds;
 	unsigned int many; /* services of the large config, both families */
-	uint32_t ct_share; /* conntrack entries of one CPU */
-	bool fresh; /* conntrack not aged */
+	uint32_t ct_share; /* conntrack (and NAT) entries of one CPU */
+	bool fresh; /* conntrack and NAT maps not aged */
 	int cpu;
 	int pass_fd;
-	struct pkt syn[2], ack[2], udp[2], p;
+	struct pkt syn[2], ack[2], udp[2], reply[2], p;
+	uint8_t *keys; /* n map keys, of new flows to forget */
 	double *res; /* ns per packet, [case][column][round] */
 };
 
@@ -527,9 +837,9 @@ static enum flow_set est_set(bool spread)
 }
 
 /* Sends the SYN of flows [0, n) of a set through the program, untimed, so
- * that they are established. */
+ * that they are established: to nsvc services, or to the SNAT one. */
 static int establish(struct bench *b, struct lb *lb, int family,
-		     enum flow_set set, uint32_t n, uint32_t nsvc)
+		     enum flow_set set, uint32_t n, uint32_t nsvc, bool snat)
 {
 	struct pkt *p = &b->p;
 	uint64_t ns = 0;
@@ -537,7 +847,8 @@ static int establish(struct bench *b, struct lb *lb, int family,
 
 	*p = b->syn[fam_idx(family)];
 	for (i = 0; i < n; i++) {
-		struct flow f = flow_of(family, set, i, nsvc);
+		struct flow f = snat ? snat_flow_of(family, set, i) :
+				       flow_of(family, set, i, nsvc);
 
 		pkt_set_flow(p, family, &f);
 		if (run_one(dp_prog_fd(lb->dp), p, &ns) != XDP_TX) {
@@ -549,46 +860,209 @@ static int establish(struct bench *b, struct lb *lb, int family,
 	return 0;
 }
 
-/* Conntrack as the rounds expect it: aged (unless -F), then the single
- * flow and both sets of established flows in it. */
+/* Counts the reverse NAT entries of the established SNAT flows, and
+ * notes where the single flow's replies come from and go to. */
+struct rev_note {
+	struct snat_rev *single;
+	int family;
+	uint32_t found;
+};
+
+static int rev_note_one(void *arg, const struct nat_ent *e)
+{
+	struct rev_note *a = arg;
+	bool single = flow_index(a->family, FLOWS_SINGLE, 1, &e->v->client,
+				 e->v->cport) == 0;
+
+	if ((!single && flow_index(a->family, FLOWS_ONE_SVC, BENCH_EST_FLOWS,
+				   &e->v->client, e->v->cport) < 0) ||
+	    (single && a->single->lport) || !e->lport ||
+	    !nat_to_snat_svc(a->family, e->v)) {
+		fprintf(stderr, "a NAT entry of no established SNAT flow\n");
+		return -EINVAL;
+	}
+	if (single) {
+		a->single->backend = e->backend;
+		a->single->lport = e->lport;
+	}
+	a->found++;
+	return 0;
+}
+
+/* Conntrack and the NAT maps as the rounds expect them: aged (unless -F),
+ * then the single flows and the sets of established flows in them, each
+ * SNAT flow with its reverse entry, and where the single SNAT flow's
+ * replies come from and go to noted. */
 static int lb_prepare(struct bench *b, struct lb *lb)
 {
 	static const int fams[2] = { AF_INET, AF_INET6 };
+	struct rev_note note;
 	int f, err = 0;
 
 	if (!b->fresh)
-		err = ct_age(dp_map_fd(lb->dp, DP_MAP_CT4),
-			     sizeof(struct lbd_ct_key4), b->ct_share);
+		err = map_age(dp_map_fd(lb->dp, DP_MAP_CT4), AF_INET,
+			      sizeof(struct lbd_ct_key4), sizeof(struct lbd_ct),
+			      b->ct_share);
 	if (!err && !b->fresh)
-		err = ct_age(dp_map_fd(lb->dp, DP_MAP_CT6),
-			     sizeof(struct lbd_ct_key6), b->ct_share);
+		err = map_age(dp_map_fd(lb->dp, DP_MAP_CT6), AF_INET6,
+			      sizeof(struct lbd_ct_key6), sizeof(struct lbd_ct),
+			      b->ct_share);
+	if (!err && !b->fresh)
+		err = map_age(dp_map_fd(lb->dp, DP_MAP_NAT4), AF_INET,
+			      sizeof(struct lbd_nat_key4),
+			      sizeof(struct lbd_nat), b->ct_share);
+	if (!err && !b->fresh)
+		err = map_age(dp_map_fd(lb->dp, DP_MAP_NAT6), AF_INET6,
+			      sizeof(struct lbd_nat_key6),
+			      sizeof(struct lbd_nat), b->ct_share);
 	if (err) {
-		fprintf(stderr, "preparing conntrack: %s\n", strerror(-err));
+		fprintf(stderr, "ageing conntrack and NAT maps: %s\n",
+			strerror(-err));
 		return -1;
 	}
 	for (f = 0; f < 2; f++) {
-		if (establish(b, lb, fams[f], FLOWS_SINGLE, 1, 0) ||
-		    establish(b, lb, fams[f], FLOWS_ONE_SVC, BENCH_EST_FLOWS,
-			      0) ||
+		if (establish(b, lb, fams[f], FLOWS_SINGLE, 1, 0, false) ||
+		    establish(b, lb, fams[f], FLOWS_ONE_SVC, BENCH_EST_FLOWS, 0,
+			      false) ||
 		    establish(b, lb, fams[f], FLOWS_ALL_SVC, BENCH_EST_FLOWS,
-			      lb->nsvc))
+			      lb->nsvc, false) ||
+		    establish(b, lb, fams[f], FLOWS_SINGLE, 1, 0, true) ||
+		    establish(b, lb, fams[f], FLOWS_ONE_SVC, BENCH_EST_FLOWS, 0,
+			      true))
 			return -1;
+		note = (struct rev_note){ .single = &lb->rev_single[f],
+					  .family = fams[f] };
+		err = nat_walk(lb, fams[f], rev_note_one, &note);
+		if (err || note.found != BENCH_EST_FLOWS + 1) {
+			fprintf(stderr,
+				"reading the NAT map: %s, %u of %u SNAT "
+				"flows\n",
+				err ? strerror(-err) : "ok", note.found,
+				BENCH_EST_FLOWS + 1);
+			return -1;
+		}
 	}
 	return 0;
+}
+
+/* Takes note of the keys of a round's new SNAT flows in the NAT map. */
+struct nat_new {
+	uint8_t *keys;
+	size_t key_size;
+	int family;
+	uint32_t n, found;
+};
+
+static int nat_new_one(void *arg, const struct nat_ent *e)
+{
+	struct nat_new *a = arg;
+
+	if (flow_index(a->family, FLOWS_NEW, a->n, &e->v->client, e->v->cport) <
+	    0)
+		return 0;
+	if (a->found == a->n)
+		return -EEXIST;
+	memcpy(a->keys + a->found++ * a->key_size, e->key, a->key_size);
+	return 0;
+}
+
+/*
+ * Forgets the new flows of the case's round, so that the next round's
+ * packets are new flows again: their conntrack entries, and for SNAT
+ * their reverse NAT entries, which give their ports back. A flow not
+ * found is an error.
+ */
+static int forget_new(struct bench *b, struct lb *lb, const struct bcase *c)
+{
+	bool snat = c->kind == K_SNAT_NEW;
+	uint32_t nsvc = c->spread ? lb->nsvc : 0, i;
+	int ct = dp_map_fd(lb->dp,
+			   c->family == AF_INET ? DP_MAP_CT4 : DP_MAP_CT6);
+	int nat = dp_map_fd(lb->dp,
+			    c->family == AF_INET ? DP_MAP_NAT4 : DP_MAP_NAT6);
+	struct nat_new nn = {
+		.keys = b->keys,
+		.key_size = c->family == AF_INET ? sizeof(struct lbd_nat_key4) :
+						   sizeof(struct lbd_nat_key6),
+		.family = c->family,
+		.n = (uint32_t)b->n,
+	};
+	size_t ks = c->family == AF_INET ? sizeof(struct lbd_ct_key4) :
+					   sizeof(struct lbd_ct_key6);
+	struct flow f;
+	__u32 n;
+	int err;
+
+	if (snat) {
+		err = nat_walk(lb, c->family, nat_new_one, &nn);
+		n = nn.found;
+		if (!err && nn.found != nn.n)
+			err = -ENOENT;
+		if (!err && bpf_map_delete_batch(nat, b->keys, &n, NULL) < 0)
+			err = -errno;
+		if (err) {
+			fprintf(stderr, "%s: forgetting NAT entries: %s\n",
+				c->name, strerror(-err));
+			return -1;
+		}
+	}
+	for (i = 0; i < b->n; i++) {
+		f = snat ? snat_flow_of(c->family, FLOWS_NEW, i) :
+			   flow_of(c->family, FLOWS_NEW, i, nsvc);
+		ct_key_of(b->keys + i * ks, c->family, &f);
+	}
+	n = (__u32)b->n;
+	if (bpf_map_delete_batch(ct, b->keys, &n, NULL) < 0) {
+		fprintf(stderr, "%s: forgetting conntrack entries: %s\n",
+			c->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Makes p the case's packet number i, for the cases whose packets
+ * differ. */
+static void case_packet(struct lb *lb, const struct bcase *c, uint32_t i,
+			struct pkt *p)
+{
+	int fi = fam_idx(c->family);
+	uint32_t nsvc = c->spread ? lb->nsvc : 0, *cur = NULL;
+	struct flow f;
+
+	switch (c->kind) {
+	case K_SYN_NEW:
+		f = flow_of(c->family, FLOWS_NEW, i, nsvc);
+		break;
+	case K_SNAT_NEW:
+		f = snat_flow_of(c->family, FLOWS_NEW, i);
+		break;
+	case K_ACK_MANY:
+		cur = &lb->cursor[fi][c->spread ? CUR_ALL : CUR_ONE];
+		f = flow_of(c->family, est_set(c->spread), *cur, nsvc);
+		break;
+	case K_SNAT_MANY:
+		cur = &lb->cursor[fi][CUR_SNAT];
+		f = snat_flow_of(c->family, FLOWS_ONE_SVC, *cur);
+		break;
+	default:
+		return;
+	}
+	if (cur)
+		*cur = (*cur + 1) % BENCH_EST_FLOWS;
+	pkt_set_flow(p, c->family, &f);
 }
 
 /* Runs one case for one round; returns ns per packet, or < 0. */
 static double run_case(struct bench *b, struct lb *lb, const struct bcase *c)
 {
 	int fi = fam_idx(c->family), fd = dp_prog_fd(lb->dp), want = XDP_TX;
-	uint32_t nsvc = c->spread ? lb->nsvc : 0, *cursor;
-	uint64_t ns = 0, nf0 = lb_new_flows(lb), nf, want_nf = 0;
+	struct evc e0, e1, w = case_want(c->kind, b->n);
 	struct pkt *p = &b->p;
+	uint64_t ns = 0;
 	struct flow f;
 	unsigned long i;
 	int act = 0;
 
-	cursor = &lb->cursor[fi][c->spread];
 	switch (c->kind) {
 	case K_FLOOR:
 		fd = b->pass_fd;
@@ -596,32 +1070,36 @@ static double run_case(struct bench *b, struct lb *lb, const struct bcase *c)
 		*p = b->syn[0];
 		break;
 	case K_SYN_NEW:
+	case K_SNAT_NEW:
 		*p = b->syn[fi];
-		want_nf = b->n;
 		break;
 	case K_ACK_ONE:
+	case K_SNAT_ONE:
 		*p = b->ack[fi];
-		f = flow_of(c->family, FLOWS_SINGLE, 0, 0);
+		f = c->kind == K_SNAT_ONE ?
+			    snat_flow_of(c->family, FLOWS_SINGLE, 0) :
+			    flow_of(c->family, FLOWS_SINGLE, 0, 0);
 		pkt_set_flow(p, c->family, &f);
 		break;
 	case K_ACK_MANY:
+	case K_SNAT_MANY:
 		*p = b->ack[fi];
+		break;
+	case K_REPLY:
+		*p = b->reply[fi];
+		pkt_set_reply(p, c->family, &lb->rev_single[fi]);
 		break;
 	case K_UDP_PASS:
 		*p = b->udp[fi];
 		want = XDP_PASS;
 		break;
 	}
+	if (lb_events(lb, &e0)) {
+		fprintf(stderr, "%s: reading counters failed\n", c->name);
+		return -1;
+	}
 	for (i = 0; i < b->n; i++) {
-		if (c->kind == K_SYN_NEW) {
-			f = flow_of(c->family, FLOWS_NEW, (uint32_t)i, nsvc);
-			pkt_set_flow(p, c->family, &f);
-		} else if (c->kind == K_ACK_MANY) {
-			f = flow_of(c->family, est_set(c->spread), *cursor,
-				    nsvc);
-			*cursor = (*cursor + 1) % BENCH_EST_FLOWS;
-			pkt_set_flow(p, c->family, &f);
-		}
+		case_packet(lb, c, (uint32_t)i, p);
 		act = run_one(fd, p, &ns);
 		if (act < 0) {
 			fprintf(stderr, "%s: BPF_PROG_TEST_RUN: %s\n", c->name,
@@ -634,27 +1112,32 @@ static double run_case(struct bench *b, struct lb *lb, const struct bcase *c)
 			return -1;
 		}
 	}
-	nf = lb_new_flows(lb);
-	if (c->kind != K_FLOOR && nf - nf0 != want_nf) {
-		fprintf(stderr, "%s: %llu new flows, want %llu\n", c->name,
-			(unsigned long long)(nf - nf0),
-			(unsigned long long)want_nf);
+	if (lb_events(lb, &e1)) {
+		fprintf(stderr, "%s: reading counters failed\n", c->name);
 		return -1;
 	}
-	/* conntrack forgets this round's new flows: the next round's
-	 * packets are new flows again */
-	if (c->kind == K_SYN_NEW) {
-		int ct = dp_map_fd(lb->dp, c->family == AF_INET ? DP_MAP_CT4 :
-								  DP_MAP_CT6);
-
-		for (i = 0; i < b->n; i++) {
-			f = flow_of(c->family, FLOWS_NEW, (uint32_t)i, nsvc);
-			if (ct_delete(ct, c->family, &f) < 0) {
-				perror("deleting a conntrack entry");
-				return -1;
-			}
-		}
+	if (c->kind != K_FLOOR &&
+	    (e1.new_flow - e0.new_flow != w.new_flow ||
+	     e1.snat_new - e0.snat_new != w.snat_new ||
+	     e1.snat_fwd - e0.snat_fwd != w.snat_fwd ||
+	     e1.snat_reply - e0.snat_reply != w.snat_reply)) {
+		fprintf(stderr,
+			"%s: new flows, SNAT ports, forwards, replies: "
+			"%llu %llu %llu %llu, want %llu %llu %llu %llu\n",
+			c->name,
+			(unsigned long long)(e1.new_flow - e0.new_flow),
+			(unsigned long long)(e1.snat_new - e0.snat_new),
+			(unsigned long long)(e1.snat_fwd - e0.snat_fwd),
+			(unsigned long long)(e1.snat_reply - e0.snat_reply),
+			(unsigned long long)w.new_flow,
+			(unsigned long long)w.snat_new,
+			(unsigned long long)w.snat_fwd,
+			(unsigned long long)w.snat_reply);
+		return -1;
 	}
+	if ((c->kind == K_SYN_NEW || c->kind == K_SNAT_NEW) &&
+	    forget_new(b, lb, c))
+		return -1;
 	return (double)ns / (double)b->n;
 }
 
@@ -722,31 +1205,39 @@ static void report(struct bench *b, const struct lb *lbs)
 	       "IPIP; maglev_table_size\n"
 	       "%d in both, so that the large config loads in %.0f s here "
 	       "(config to maps through\n"
-	       "lbd's state_apply). Both are loaded; every round runs each "
-	       "case on both.\n"
+	       "lbd's state_apply). Both also have a SNAT service per "
+	       "family, a VIP of its own, %d\n"
+	       "backends, source ports %s. Both are loaded; every round "
+	       "runs each case on both.\n"
 	       "Established flows are in conntrack before the rounds; a new "
 	       "flow is a new 5-tuple\n"
-	       "per packet, removed from conntrack after its round. "
-	       "\"over all services\": the flows\n"
-	       "go to every service of the family in turn (with 1 service, "
-	       "to that one).\n",
+	       "per packet, removed from conntrack (and the NAT map) after "
+	       "its round. \"over all\n"
+	       "services\": the flows go to every service of the family in "
+	       "turn (with 1 service,\n"
+	       "to that one). The SNAT reply is the single SNAT flow's, "
+	       "from its backend to the\n"
+	       "address and port the flow was given (as read from the NAT "
+	       "map); it takes a FIB\n"
+	       "lookup to the client.\n",
 	       2 * many->nsvc, many->nsvc, many->nsvc,
 	       (many->nsvc + BENCH_PORTS - 1) / BENCH_PORTS, BENCH_PORTS,
-	       BENCH_BACKENDS, BENCH_MAGLEV_SIZE, many->load_s);
+	       BENCH_BACKENDS, BENCH_MAGLEV_SIZE, many->load_s,
+	       BENCH_SNAT_BACKENDS, BENCH_SNAT_PORTS);
 	if (b->fresh)
-		printf("Conntrack FRESH (-F): entries in address order, as "
-		       "in a map that never evicted.\n");
+		printf("Conntrack and NAT maps FRESH (-F): entries in address "
+		       "order, as in maps that\nnever evicted.\n");
 	else
-		printf("Conntrack aged: its free entries in no order of "
-		       "address, as on an LB that has\n"
-		       "run for a while (-F for a fresh map).\n");
+		printf("Conntrack and NAT maps aged: their free entries in no "
+		       "order of address, as on\nan LB that has run for a "
+		       "while (-F for fresh maps).\n");
 	printf("\"x floor\" is the ratio to xdp_pass timed the same way "
 	       "(the column's median).\n\n");
 	snprintf(hdr, sizeof(hdr), "%u services", 2 * many->nsvc);
-	printf("%-38s %17s  %17s  %7s  %s\n", "", "1 service", hdr, "that vs",
-	       "target: x floor,");
-	printf("%-38s %9s %7s  %9s %7s  %7s  %s\n", "case", "ns/pkt", "x floor",
-	       "ns/pkt", "x floor", "1 svc", "and within 10%");
+	printf("%-*s %17s  %17s  %7s  %s\n", NAME_W, "", "1 service", hdr,
+	       "that vs", "target: x floor,");
+	printf("%-*s %9s %7s  %9s %7s  %7s  %s\n", NAME_W, "case", "ns/pkt",
+	       "x floor", "ns/pkt", "x floor", "1 svc", "and within 10%");
 	for (c = 0; c < N_CASES; c++) {
 		const struct bcase *k = &cases[c];
 		double target = case_target(k->kind), v[COL_COUNT];
@@ -771,15 +1262,16 @@ static void report(struct bench *b, const struct lb *lbs)
 				 target, ok ? "met" : "MISSED");
 			misses += !ok;
 		}
-		printf("%-38s %9s %7s  %9s %7s  %7s  %s\n", k->name, s[COL_ONE],
-		       x[COL_ONE], s[COL_MANY], x[COL_MANY], d, verdict);
+		printf("%-*s %9s %7s  %9s %7s  %7s  %s\n", NAME_W, k->name,
+		       s[COL_ONE], x[COL_ONE], s[COL_MANY], x[COL_MANY], d,
+		       verdict);
 	}
-	printf("\nTargets: established <= %.1fx, new flow <= %.1fx, "
-	       "non-VIP pass <= %.1fx, %u services\n"
-	       "within %.0f%% of 1 service. Katran, measured the same way "
-	       "here: ~3.0x established,\n"
-	       "8.5-10x new flow, 1.8x pass. %d of %zu rows missed a "
-	       "target.\n",
+	printf("\nTargets: established and SNAT reply <= %.1fx, new flow "
+	       "<= %.1fx, non-VIP pass\n"
+	       "<= %.1fx, %u services within %.0f%% of 1 service. Katran, "
+	       "measured the same way\n"
+	       "here: ~3.0x established, 8.5-10x new flow, 1.8x pass. %d of "
+	       "%zu rows missed a\ntarget.\n",
 	       TARGET_EST, TARGET_NEW, TARGET_PASS, 2 * many->nsvc,
 	       TARGET_SCALE * 100, misses, N_CASES - 1);
 }
@@ -796,7 +1288,8 @@ static void usage(FILE *f)
 		"  -s  services of the large config, half IPv4, half IPv6 "
 		"(default 10000)\n"
 		"  -c  CPU to run on (default: the last one)\n"
-		"  -F  fresh conntrack: do not age it first (optimistic)\n"
+		"  -F  fresh conntrack and NAT maps: do not age them first "
+		"(optimistic)\n"
 		"Runs in a network namespace of its own; needs root.\n");
 }
 
@@ -852,13 +1345,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "-s: from 2 to 200000 services\n");
 		return 2;
 	}
-	/* new flows and both sets of established ones must fit the
-	 * conntrack share of one CPU (per-CPU LRU lists): none may be
-	 * evicted */
+	/* new flows and the three sets of established ones (and the
+	 * single flows) must fit the conntrack share of one CPU (per-CPU
+	 * LRU lists): none may be evicted. The NAT maps have as many
+	 * entries and hold fewer of them. */
 	if (b.rounds < 1 || b.rounds > 64 || b.n < 1 ||
-	    b.n + 2 * BENCH_EST_FLOWS + 1 > b.ct_share) {
+	    b.n + 3 * BENCH_EST_FLOWS + 2 > b.ct_share) {
 		fprintf(stderr, "-r: from 1 to 64; -n: from 1 to %u packets\n",
-			b.ct_share - 2 * BENCH_EST_FLOWS - 1);
+			b.ct_share - 3 * BENCH_EST_FLOWS - 2);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -873,14 +1367,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b.res = calloc(N_CASES * COL_COUNT * (size_t)b.rounds, sizeof(double));
-	if (!b.res)
-		return 1;
+	b.keys = calloc(b.n, sizeof(struct lbd_ct_key6));
+	if (!b.res || !b.keys)
+		goto out;
 	for (f = 0; f < 2; f++) {
 		int fam = f ? AF_INET6 : AF_INET;
 
 		tmpl_build(&b.syn[f], fam, PKT_TCP_SYN);
 		tmpl_build(&b.ack[f], fam, PKT_TCP_ACK);
 		tmpl_build(&b.udp[f], fam, 0);
+		tmpl_reply(&b.reply[f], fam);
 	}
 	pass = xdp_pass__open_and_load();
 	if (!pass) {
@@ -912,5 +1408,6 @@ out:
 		lb_close(&lbs[col]);
 	xdp_pass__destroy(pass);
 	free(b.res);
+	free(b.keys);
 	return rc;
 }
