@@ -248,12 +248,14 @@ static __always_inline __u32 nat_timeout(__u8 proto, __u16 flags)
 /*
  * The SNAT source port of the flow p to backend be: the one its
  * conntrack entry holds (its reverse entry refreshed, or made again if
- * the LRU took it), else a free one. 0 when none is free.
+ * the LRU took it), else a free one. 0 when none is free. The reverse
+ * entry is looked at once a second (fresh: the flow's first packet of
+ * the second), and on the client's FIN or RST, not on every packet.
  */
 static __always_inline __be16 snat_port_for(const struct lbd_pkt *p,
 					    const struct lbd_backend *be,
 					    struct lbd_ct *ct, __u32 hash,
-					    __u32 now)
+					    __u32 now, bool fresh)
 {
 	__u32 range = (__u32)knobs.snat_port_max - knobs.snat_port_min + 1;
 	bool closing = p->proto == IPPROTO_TCP &&
@@ -273,6 +275,8 @@ static __always_inline __be16 snat_port_for(const struct lbd_pkt *p,
 	val.flags = closing ? LBD_CT_F_CLOSING : 0;
 	val.backend_id = ct ? ct->backend_id : 0;
 
+	if (ct && ct->nat_port && !fresh && !closing)
+		return ct->nat_port;
 	if (ct && ct->nat_port) {
 		key = nat_key(p->family, &be->addr, be->port, ct->nat_port,
 			      p->proto, &k4, &k6);
@@ -362,14 +366,26 @@ static __always_inline int nat_route(struct xdp_md *ctx, struct lbd_pkt *p,
 	return verdict(XDP_DROP, LBD_DROP_NO_ROUTE, ctx_len(ctx));
 }
 
-/* The route towards dst from src into *nh; LBD_OK or the verdict. */
+/* The route towards dst from src into *nh; LBD_OK or the verdict. One
+ * lookup with the packet's length: the kernel names the MTU when it is
+ * too big, and fills the next hop otherwise. */
 static __always_inline int nat_nexthop(struct xdp_md *ctx, struct lbd_pkt *p,
 				       const union lbd_addr *src,
 				       const union lbd_addr *dst,
 				       struct lbd_nh *nh, bool reply)
 {
-	return nat_route(ctx, p, nexthop_lookup(ctx, p->family, src, dst, nh),
-			 nh, reply);
+	struct bpf_fib_lookup fib;
+	int rc = fib_nexthop(ctx, p->family, src, dst, p->ip_len, &fib);
+
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return send_toobig(ctx, p, fib.mtu_result);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		nh->ifindex = fib.ifindex;
+		nh->mtu = p->ip_len; /* fits: the kernel checked */
+		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+	}
+	return nat_route(ctx, p, rc, nh, reply);
 }
 
 /* client:cport -> VIP:vport to snat:lport -> backend:bport, to the
@@ -391,7 +407,7 @@ static __always_inline int snat_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 	r = nat_route(ctx, p, r, nh, false);
 	if (r != LBD_OK || !nh)
 		return r;
-	lport = snat_port_for(p, be, c->ct, flow_hash(p), c->now);
+	lport = snat_port_for(p, be, c->ct, flow_hash(p), c->now, c->fresh);
 	if (!lport)
 		return verdict(XDP_DROP, LBD_DROP_SNAT_EXHAUSTED, ctx_len(ctx));
 	rw.saddr = snat;

@@ -21,6 +21,7 @@ struct lbd_choice {
 	__u32 id;
 	__u32 now; /* the coarse second the choice was made in */
 	bool new_flow;
+	bool fresh; /* the flow's first packet this second (or a new flow) */
 	const struct lbd_backend *be;
 	struct lbd_ct *ct; /* the flow's entry; NULL for an RST without one */
 };
@@ -189,7 +190,8 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 			if (backend_usable(be, ct->backend_gen, syn)) {
 				/* Write only on change: a cache line that
 				 * stays clean is not bounced between CPUs. */
-				if (ct->last_seen != now)
+				c->fresh = ct->last_seen != now;
+				if (c->fresh)
 					ct->last_seen = now;
 				if (closing &&
 				    !(ct->flags & LBD_CT_F_CLOSING))
@@ -211,6 +213,7 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 		return -1;
 	}
 	c->new_flow = true;
+	c->fresh = true;
 	c->ct = NULL;
 	if (!(p->proto == IPPROTO_TCP && (p->tcp_flags & LBD_TCP_RST))) {
 		entry.backend_id = c->id;

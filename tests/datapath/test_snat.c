@@ -107,6 +107,85 @@ Test(snat, reply4_translated_back_to_the_client)
 	cr_assert_eq(dpt_reason(&t, LBD_EV_SNAT_REPLY), 1);
 }
 
+/* The flow's conntrack and reverse entries (IPv4 TCP to web). */
+static int ct4_fd(void)
+{
+	return dp_map_fd(t.dp, DP_MAP_CT4);
+}
+
+static struct lbd_ct_key4 web_ct_key(uint16_t cport)
+{
+	struct lbd_ct_key4 k = { .proto = IPPROTO_TCP };
+
+	k.saddr = pkt_ip(CLIENT4).v4.s_addr;
+	k.daddr = pkt_ip(VIP4).v4.s_addr;
+	k.sport = htons(cport);
+	k.dport = htons(80);
+	return k;
+}
+
+static struct lbd_nat_key4 web_nat_key(uint16_t lport)
+{
+	struct lbd_nat_key4 k = { .proto = IPPROTO_TCP };
+
+	k.backend = pkt_ip(BE4_1).v4.s_addr;
+	k.bport = htons(8080);
+	k.lport = htons(lport);
+	return k;
+}
+
+/* A reverse entry the LRU took is made again by the flow's first packet
+ * of a later second (the entry is checked once a second, not on every
+ * packet), and the reply finds its way again. */
+Test(snat, evicted_reverse_entry_is_made_again)
+{
+	uint16_t lport = first_port(CLIENT4, 40000, 80, IPPROTO_TCP);
+	struct lbd_nat_key4 nk = web_nat_key(lport);
+	struct lbd_ct_key4 ck = web_ct_key(40000);
+	int nat = dp_map_fd(t.dp, DP_MAP_NAT4);
+	struct lbd_nat n;
+	struct lbd_ct ct;
+	struct pkt in, want;
+
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	cr_assert_eq(bpf_map_delete_elem(nat, &nk), 0);
+	/* a second later */
+	cr_assert_eq(bpf_map_lookup_elem(ct4_fd(), &ck, &ct), 0);
+	ct.last_seen--;
+	cr_assert_eq(bpf_map_update_elem(ct4_fd(), &ck, &ct, BPF_EXIST), 0);
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_ACK);
+	tcp_seg(&want, true, SNAT4, lport, BE4_1, 8080, PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, &want);
+	cr_assert_eq(bpf_map_lookup_elem(nat, &nk, &n), 0, "made again");
+	tcp_seg(&in, false, BE4_1, 8080, SNAT4, lport, PKT_TCP_ACK);
+	tcp_seg(&want, true, VIP4, 80, CLIENT4, 40000, PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
+/* The client's FIN marks the reverse entry closing at once (its port is
+ * free again after the short timeout), whatever the second. */
+Test(snat, fin_marks_the_reverse_entry_closing)
+{
+	uint16_t lport = first_port(CLIENT4, 40000, 80, IPPROTO_TCP);
+	struct lbd_nat_key4 nk = web_nat_key(lport);
+	int nat = dp_map_fd(t.dp, DP_MAP_NAT4);
+	struct lbd_nat n;
+	struct pkt in;
+
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	cr_assert_eq(bpf_map_lookup_elem(nat, &nk, &n), 0);
+	cr_assert_not(n.flags & LBD_CT_F_CLOSING);
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80,
+		PKT_TCP_FIN | PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	cr_assert_eq(bpf_map_lookup_elem(nat, &nk, &n), 0);
+	cr_assert(n.flags & LBD_CT_F_CLOSING);
+}
+
 Test(snat, udp4_both_ways)
 {
 	uint16_t lport = first_port(CLIENT4, 5353, 53, IPPROTO_UDP);
