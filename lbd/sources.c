@@ -18,24 +18,10 @@ struct cand {
 	bool won;
 };
 
-static int key_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
-{
-	int c;
-
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	c = memcmp(&a->vip, &b->vip, sizeof(a->vip));
-	if (c)
-		return c;
-	if (a->port != b->port)
-		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
-	return a->proto < b->proto ? -1 : a->proto > b->proto;
-}
-
 static int claim_cmp(const void *a, const void *b)
 {
 	const struct src_claim *x = a, *y = b;
-	int c = key_cmp(&x->key, &y->key);
+	int c = svc_addr_cmp(&x->key, &y->key);
 
 	return c ? c : strcmp(x->name, y->name);
 }
@@ -44,7 +30,7 @@ static int claim_cmp(const void *a, const void *b)
 static int cand_cmp(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
-	int c = key_cmp(&x->c.key, &y->c.key);
+	int c = svc_addr_cmp(&x->c.key, &y->c.key);
 
 	if (c)
 		return c;
@@ -180,7 +166,7 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 	if (deferred)
 		*deferred = 0;
 	for (i = 0; i < nc; i = g) {
-		for (g = i + 1; g < nc && !key_cmp(&cands[g].c.key,
+		for (g = i + 1; g < nc && !svc_addr_cmp(&cands[g].c.key,
 						   &cands[i].c.key);
 		     g++)
 			;

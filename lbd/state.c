@@ -72,7 +72,7 @@ void state_free(struct lbd_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-static int key_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
+int svc_addr_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
 {
 	int c;
 
@@ -90,7 +90,7 @@ static int key_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
 
 static int svc_cmp(const void *a, const void *b)
 {
-	return key_cmp(&((const struct st_service *)a)->key,
+	return svc_addr_cmp(&((const struct st_service *)a)->key,
 		       &((const struct st_service *)b)->key);
 }
 

@@ -131,6 +131,9 @@ int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
 		   const struct be_match *m, enum be_flag flag, bool value,
 		   plan_fn plan, void *plan_arg, struct apply_result *res);
 
+/* The order of services: family, VIP, port, protocol. */
+int svc_addr_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b);
+
 /* Lookups for tools and tests. */
 const struct st_service *state_find(const struct lbd_state *st,
 				    const struct lbd_svc_addr *key);

@@ -323,11 +323,27 @@ Test(forward, other_interface_needs_a_tx_port)
 	cr_assert_eq(dpt_reason(&t, LBD_FWD_REDIRECT), 1);
 }
 
-Test(forward, redirected_packet_is_addressed_to_the_other_next_hop)
+/* in, redirected by IPIP to 198.18.3.11, the backend behind lb1. */
+static void expect_redirected_to_lb1(const struct pkt *in)
 {
-	struct pkt in, want;
 	uint8_t out[PKT_MAX];
 	size_t len = sizeof(out);
+	struct pkt want;
+
+	cr_assert_eq(dpt_run(&t, in, out, &len), XDP_REDIRECT);
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER1, MAC_LB1);
+	pkt_ipv4(&want, pkt_ip(ENCAP4), pkt_ip("198.18.3.11"), NULL);
+	pkt_next(&want, IPPROTO_IPIP);
+	pkt_append(&want, in, 14, in->len - 14);
+	pkt_finish(&want);
+	cr_assert_eq(len, want.len);
+	cr_assert_arr_eq(out, want.buf, len);
+}
+
+Test(forward, redirected_packet_is_addressed_to_the_other_next_hop)
+{
+	struct pkt in;
 
 	dpt_teardown(&t);
 	dpt_setup(&t, DATAPATH_CONF
@@ -335,15 +351,7 @@ Test(forward, redirected_packet_is_addressed_to_the_other_next_hop)
 		  "backends = ( { address = \"198.18.3.11\"; } ); } );\n");
 	cr_assert_eq(dp_tx_port_put(t.dp, (uint32_t)IFINDEX_LB1), 0);
 	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_SYN);
-	cr_assert_eq(dpt_run(&t, &in, out, &len), XDP_REDIRECT);
-	pkt_init(&want);
-	pkt_eth(&want, MAC_ROUTER1, MAC_LB1);
-	pkt_ipv4(&want, pkt_ip(ENCAP4), pkt_ip("198.18.3.11"), NULL);
-	pkt_next(&want, IPPROTO_IPIP);
-	pkt_append(&want, &in, 14, in.len - 14);
-	pkt_finish(&want);
-	cr_assert_eq(len, want.len);
-	cr_assert_arr_eq(out, want.buf, len);
+	expect_redirected_to_lb1(&in);
 }
 
 /* Next hops are cached per backend id for a second: the id's next holder
@@ -353,9 +361,7 @@ Test(forward, redirected_packet_is_addressed_to_the_other_next_hop)
 
 Test(forward, reused_backend_id_gets_its_own_next_hop)
 {
-	struct pkt in, want;
-	uint8_t out[PKT_MAX];
-	size_t len = sizeof(out);
+	struct pkt in;
 	uint32_t id;
 
 	dpt_teardown(&t);
@@ -376,15 +382,7 @@ Test(forward, reused_backend_id_gets_its_own_next_hop)
 		   " );\n");
 	cr_assert_eq(t.st.svc[0].be[0].id, id, "the freed id is reused");
 	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_ACK);
-	cr_assert_eq(dpt_run(&t, &in, out, &len), XDP_REDIRECT);
-	pkt_init(&want);
-	pkt_eth(&want, MAC_ROUTER1, MAC_LB1);
-	pkt_ipv4(&want, pkt_ip(ENCAP4), pkt_ip("198.18.3.11"), NULL);
-	pkt_next(&want, IPPROTO_IPIP);
-	pkt_append(&want, &in, 14, in.len - 14);
-	pkt_finish(&want);
-	cr_assert_eq(len, want.len);
-	cr_assert_arr_eq(out, want.buf, len);
+	expect_redirected_to_lb1(&in);
 }
 
 Test(forward, unresolved_neighbour_passes_untouched)
