@@ -1310,3 +1310,85 @@ int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
 	}
 	return err ? err : matched;
 }
+
+static int change_cmp(const void *a, const void *b)
+{
+	const struct be_change *x = a, *y = b;
+
+	return key_cmp(&x->svc, &y->svc);
+}
+
+static bool *be_flag_of(struct st_backend *b, enum be_flag flag)
+{
+	return flag == BE_FLAG_DRAINED ? &b->drained : &b->health_down;
+}
+
+int state_set_flags(struct lbd_state *st, struct lbd_dp *dp, enum be_flag flag,
+		    struct be_change *ch, size_t n, plan_fn plan,
+		    void *plan_arg, struct apply_result *res)
+{
+	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
+			       .plan_arg = plan_arg, .res = res };
+	unsigned long writes0 = dp ? dp_writes(dp) : 0;
+	int changed = 0, err = 0;
+	size_t i = 0, j;
+
+	memset(res, 0, sizeof(*res));
+	if (!n)
+		return 0;
+	x.table = malloc((size_t)st->maglev_size * sizeof(__u32));
+	if (!x.table)
+		return -ENOMEM;
+	qsort(ch, n, sizeof(*ch), change_cmp);
+	while (i < n && !err) {
+		struct st_service k = { .key = ch[i].svc }, *old, new;
+		size_t end = i + 1;
+		int here = 0;
+
+		while (end < n && !key_cmp(&ch[end].svc, &ch[i].svc))
+			end++;
+		old = bsearch(&k, st->svc, st->n_svc, sizeof(*st->svc),
+			      svc_cmp);
+		if (!old) {
+			i = end;
+			continue;
+		}
+		new = *old;
+		new.be = malloc((old->n_be ? old->n_be : 1) * sizeof(*new.be));
+		if (!new.be) {
+			err = -ENOMEM;
+			break;
+		}
+		memcpy(new.be, old->be, old->n_be * sizeof(*new.be));
+		for (j = i; j < end; j++) {
+			struct st_backend kb = { .addr = ch[j].addr,
+						 .port = ch[j].port }, *b;
+
+			b = bsearch(&kb, new.be, new.n_be, sizeof(*new.be),
+				    be_cmp);
+			if (!b || *be_flag_of(b, flag) == ch[j].value)
+				continue;
+			*be_flag_of(b, flag) = ch[j].value;
+			here++;
+		}
+		if (here)
+			err = change_service(&x, old, &new);
+		if (here) {
+			free(old->be);
+			*old = new;
+		} else {
+			free(new.be);
+		}
+		changed += here;
+		i = end;
+	}
+	free(x.table);
+	res->writes = dp ? dp_writes(dp) - writes0 : 0;
+	if (err && dp) {
+		log_warnx("changing backends failed (%s); re-reading the "
+			  "datapath state",
+			  strerror(-err));
+		state_adopt(st, dp, st->maglev_size, st->seed);
+	}
+	return err ? err : changed;
+}
