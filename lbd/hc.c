@@ -136,17 +136,30 @@ static socklen_t spec_sockaddr(const struct hc_spec *s,
 	}
 }
 
-/* The socket options of every check's socket: the mark that sends it
- * through the datapath, and an abortive close (RST, no TIME_WAIT: ten
- * thousand checks a second would otherwise pile up closed sockets). */
-static int check_sockopts(const struct hc_check *c, int fd, bool stream)
+/*
+ * The socket options of every check's socket: the mark that sends it
+ * through the datapath and the interface it must leave by (where the
+ * program that acts on the mark is). A TCP check's connection ends with
+ * an abortive close (RST, no TIME_WAIT: ten thousand checks a second
+ * would otherwise pile up closed sockets); nothing comes after it, the
+ * server having sent nothing. An HTTP check's server may still be
+ * sending when the status is in; an RST then would draw an RST from the
+ * kernel for what follows, unmarked, so sent to the VIP like anyone's:
+ * HTTP checks close normally, and TIME_WAIT keeps the mark (tw_mark).
+ */
+static int check_sockopts(const struct hc_check *c, int fd, bool linger0)
 {
 	struct linger l = { .l_onoff = 1, .l_linger = 0 };
 
 	if (c->spec.mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &c->spec.mark,
 				       sizeof(c->spec.mark)) < 0)
 		return -errno;
-	if (stream && setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
+	if (c->spec.ifindex &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &c->spec.ifindex,
+		       sizeof(c->spec.ifindex)) < 0)
+		return -errno;
+	if (linger0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
 		return -errno;
 	return 0;
 }

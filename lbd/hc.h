@@ -41,6 +41,7 @@ struct hc_spec {
 	__u16 expect_status; /* http */
 	union lbd_addr addr; /* where it connects */
 	__u32 mark; /* SO_MARK of its sockets; 0: none */
+	__u32 ifindex; /* the interface its sockets are bound to; 0: none */
 	__u32 interval_ms;
 	__u32 timeout_ms;
 	char path[LBD_HC_STR_MAX]; /* http */

@@ -13,8 +13,15 @@
 #include "bpffs.h"
 #include "daemon.h"
 #include "drains.h"
+#include "hcdp.h"
+#include "health.h"
 #include "log.h"
 #include "netlink.h"
+#include "vips.h"
+
+/* How often lbd looks whether its XDP program is still attached (a VIP
+ * is announced only while it is). */
+#define WATCH_USEC (1000 * 1000)
 
 /* A plan longer than this is logged as its first lines and a count. */
 #define PLAN_LOG_MAX 40
@@ -267,6 +274,38 @@ static int reserve_snat_ports(const struct lbd_config *c,
 	return 0;
 }
 
+/*
+ * The health check program (tc/hc.bpf.c) on the current datapath's maps
+ * and knobs, on tc egress of the edge NIC: loaded whenever the XDP
+ * program is, attached where it is.
+ */
+static int hc_attach(struct lbd_daemon *d, const struct lbd_config *c,
+		     struct config_diag *diag)
+{
+	struct hcdp *h;
+	int err;
+
+	err = hcdp_open(d->dp, &h);
+	if (err) {
+		diag_pushf(diag, "loading the health check program: %s",
+			   strerror(-err));
+		return err;
+	}
+	err = hcdp_attach(h, d->ifindex);
+	if (err) {
+		diag_pushf(diag, "attaching the health check program to %s: %s",
+			   c->dp.interface, strerror(-err));
+		hcdp_close(h);
+		return err;
+	}
+	if (d->hc_ifindex && d->hc_ifindex != d->ifindex)
+		hcdp_detach(d->hc_ifindex);
+	hcdp_close(d->hc);
+	d->hc = h;
+	d->hc_ifindex = d->ifindex;
+	return 0;
+}
+
 int lb_start(struct lbd_daemon *d)
 {
 	struct config_diag diag = { 0 };
@@ -301,6 +340,9 @@ int lb_start(struct lbd_daemon *d)
 		/* before the apply, which keeps the flag of backends that
 		 * stay: a drained backend never turns active in between */
 		drains_restore(c->control.socket, &d->st, d->dp);
+		/* the same for backends down by health: they stay down
+		 * until their check says otherwise */
+		health_adopted(&d->st);
 	}
 	err = setup_tx_ports(d, c, &diag);
 	if (!err)
@@ -317,6 +359,9 @@ int lb_start(struct lbd_daemon *d)
 	/* attach last: the new program starts on complete maps */
 	if (!err)
 		err = attach(d, c, &diag);
+	if (!err)
+		err = hc_attach(d, c, &diag);
+	d->attached = !err;
 	for (i = 0; i < diag.n; i++)
 		log_warnx("%s", diag.msgs[i]);
 	config_diag_free(&diag);
@@ -357,6 +402,9 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		dp_close(d->dp);
 		d->dp = ndp;
 		err = attach(d, c, diag);
+		if (!err)
+			err = hc_attach(d, c, diag);
+		d->attached = !err;
 		if (err)
 			return err;
 	}
@@ -377,8 +425,61 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	return 0;
 }
 
+static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct lbd_daemon *d = arg;
+	struct xdp_attachment now;
+	bool attached;
+
+	attached = xdp_lbd_query(d->ifindex, &now) == 0 && now.prog_id &&
+		   now.prog_id == d->att.prog_id;
+	if (attached != d->attached) {
+		if (attached)
+			log_info("XDP program %u is attached to %s again",
+				 d->att.prog_id, d->cfg->dp.interface);
+		else
+			log_warnx("XDP program %u is no longer attached to %s",
+				  d->att.prog_id, d->cfg->dp.interface);
+		d->attached = attached;
+		vips_update(d);
+	}
+	sd_event_source_set_time(s, usec + WATCH_USEC);
+	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+int lb_loop_start(struct lbd_daemon *d)
+{
+	uint64_t now;
+	int err;
+
+	err = health_start(d);
+	if (!err)
+		err = vips_start(d);
+	if (err)
+		return err;
+	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
+	return sd_event_add_time(d->ev, &d->watch, CLOCK_MONOTONIC,
+				 now + WATCH_USEC, 100 * 1000, on_watch, d) < 0
+		       ? -ENOMEM
+		       : 0;
+}
+
+void lb_reloaded(struct lbd_daemon *d)
+{
+	health_sync(d);
+	vips_reloaded(d);
+}
+
 void lb_stop(struct lbd_daemon *d)
 {
+	d->watch = sd_event_source_disable_unref(d->watch);
+	vips_stop(d);
+	health_stop(d);
+	/* the health check program stays attached, as the XDP program:
+	 * without lbd it sees no marked packets */
+	hcdp_close(d->hc);
+	d->hc = NULL;
 	free(d->nh_done);
 	d->nh_done = NULL;
 	state_free(&d->st);
@@ -431,8 +532,15 @@ int lb_cleanup(const struct lbd_config *c)
 {
 	int err = 0, ifindex = (int)if_nametoindex(c->dp.interface);
 
+	/* what the datapath no longer serves is announced no more */
+	err = vips_cleanup(c);
+	if (err)
+		log_warnx("withdrawing from BIRD: %s", strerror(-err));
+	err = 0;
 	if (ifindex) {
 		err = xdp_lbd_detach(ifindex);
+		if (!err)
+			err = hcdp_detach(ifindex);
 		if (err)
 			log_warnx("detaching from %s: %s", c->dp.interface,
 				  strerror(-err));

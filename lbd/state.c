@@ -291,6 +291,7 @@ static int desired_one(const struct lbd_config *cfg,
 		b->port = cb->port ? cb->port : c->port;
 		b->weight = cb->weight;
 		b->conf_state = cb->state;
+		b->health = cb->health;
 		b->dp_state = st_backend_dp_state(b);
 	}
 	qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);

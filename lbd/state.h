@@ -30,6 +30,8 @@ struct st_backend {
 	__u8 dp_state; /* enum lbd_backend_state as written */
 	__u32 id;
 	__u32 gen;
+	__u32 health; /* its settings: index into the applied config's
+		       * healths (0, "none", until a config is applied) */
 };
 
 struct st_service {
