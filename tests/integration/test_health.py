@@ -3,7 +3,7 @@
 connections within the fall window and comes back after rise checks; a
 backend whose decapsulation is broken fails the check through the
 datapath while a plain check to its address passes; health state
-survives a reload."""
+survives a reload and a restart of lbd."""
 import time
 
 from labtest import (BE4, Lab, Lbd, bpf_counter, check, run, svc,
@@ -93,6 +93,16 @@ def test():
         after = "\n".join(lb.read_log().splitlines()[n:])
         check("weight 1 -> 2" in after, f"the reload applied:\n{after}")
         check("health:" not in after, f"no health change:\n{after}")
+
+        # a restart of lbd keeps the datapath's verdicts: the backends it
+        # had down stay out until their checks say otherwise
+        lb.kill9()
+        lb.start()
+        st = {b["backend"]: b["state"]
+              for b in lab.lbctl(1, "backends", "web")["backends"]}
+        check(st[f"{BE4[1]}:80"] == "down" and st[f"{BE4[2]}:80"] == "down"
+              and st[f"{BE4[0]}:80"] == "active",
+              f"right after the restart: {st}")
 
         # back: after rise successes it takes connections again
         lab.restart_server(2)
