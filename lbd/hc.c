@@ -1,4 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The health check engine (hc.h).
+ *
+ * Two event sources on the caller's sd-event loop, whatever the number
+ * of checks: an epoll set of the engine's own, holding every socket a
+ * check or a libcurl transfer waits on, and one timer for the earliest
+ * deadline of a heap of checks (a start, or a timeout). sd-event
+ * dispatches one ready source per loop iteration and polls again before
+ * the next, so a source per socket costs, with thousands of sockets ready
+ * at once, a scan of all of them per socket: quadratic. Here one dispatch
+ * serves every ready socket and every due check.
+ */
 #include "hc.h"
 
 #include <arpa/inet.h>
@@ -10,30 +22,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Start timers may fire this late, so that sd-event wakes up once for
- * many checks; timeouts are kept to the millisecond. */
-#define HC_START_ACCURACY_US (10 * 1000)
-#define HC_TIMEOUT_ACCURACY_US 1000
+/* The timer may fire this late, so that the loop wakes up once for many
+ * checks due at about the same time. */
+#define HC_TIMER_ACCURACY_US 2000
 /* An HTTP check's own deadline backs up libcurl's by this much. */
 #define HC_HTTP_BACKSTOP_US (500 * 1000)
 /* An HTTP body is read up to this much (the status is what counts). */
 #define HC_HTTP_BODY_MAX (64 * 1024)
 #define HC_DNS_MAX 512
+/* Socket events taken from the engine's epoll set per epoll_wait. */
+#define HC_EVENTS 256
+
+/* What an event of the engine's epoll set is about. */
+enum hc_kind {
+	HC_KIND_CHECK, /* a TCP or DNS check's socket */
+	HC_KIND_CURL, /* a socket of a libcurl transfer */
+};
 
 struct hc_check {
+	enum hc_kind kind; /* first: the epoll data points here */
 	struct hc_spec spec;
 	struct hc_engine *e;
-	sd_event_source *timer;
-	sd_event_source *io;
+	size_t heap; /* index in e->heap */
+	__u64 deadline; /* usec, CLOCK_MONOTONIC: start, or timeout */
+	__u64 due; /* the next start */
+	__u64 started;
 	int fd;
 	bool running;
-	__u64 due; /* usec, CLOCK_MONOTONIC: the next start */
-	__u64 started;
 	enum hc_state state;
 	unsigned int ok_run, fail_run;
 	/* udp-dns */
@@ -49,31 +70,38 @@ struct hc_check {
 	struct hc_result last;
 };
 
+/* A curl socket in the epoll set. Freed only after the dispatch that
+ * removed it: events for it may still be in the batch being handled. */
+struct hc_sock {
+	enum hc_kind kind; /* first */
+	curl_socket_t fd;
+	bool dead;
+	struct hc_sock *next_dead;
+};
+
 struct hc_engine {
 	sd_event *ev;
 	hc_verdict_fn fn;
 	void *arg;
 	struct hc_check **checks; /* sorted by key */
 	size_t n;
+	struct hc_check **heap; /* min-heap by deadline, n entries */
+	int epfd;
+	sd_event_source *ep_src;
+	sd_event_source *timer; /* at heap[0]'s deadline */
 	CURLM *multi;
 	sd_event_source *curl_timer;
+	struct hc_sock *dead; /* to free after the dispatch */
 	struct hc_stats stats;
 	__u64 rnd;
 };
 
-/* A curl socket's event source. */
-struct hc_sock {
-	struct hc_engine *e;
-	sd_event_source *src;
-};
-
 /* Now, not the loop iteration's start (sd_event_now): latencies are
  * measured with it. */
-static __u64 now_us(const struct hc_engine *e)
+static __u64 now_us(void)
 {
 	struct timespec ts;
 
-	(void)e;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000 + (__u64)ts.tv_nsec / 1000;
 }
@@ -86,6 +114,57 @@ static __u64 rnd_next(struct hc_engine *e)
 	e->rnd ^= e->rnd >> 27;
 	return e->rnd * 0x2545f4914f6cdd1dull;
 }
+
+/* -- the deadline heap ---------------------------------------------------- */
+
+static void heap_swap(struct hc_engine *e, size_t a, size_t b)
+{
+	struct hc_check *t = e->heap[a];
+
+	e->heap[a] = e->heap[b];
+	e->heap[b] = t;
+	e->heap[a]->heap = a;
+	e->heap[b]->heap = b;
+}
+
+static void heap_fix(struct hc_engine *e, size_t i)
+{
+	while (i > 0 && e->heap[(i - 1) / 2]->deadline > e->heap[i]->deadline) {
+		heap_swap(e, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < e->n && e->heap[l]->deadline < e->heap[m]->deadline)
+			m = l;
+		if (r < e->n && e->heap[r]->deadline < e->heap[m]->deadline)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(e, i, m);
+		i = m;
+	}
+}
+
+/* The timer follows the earliest deadline. */
+static void timer_rearm(struct hc_engine *e)
+{
+	if (!e->n) {
+		sd_event_source_set_enabled(e->timer, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(e->timer, e->heap[0]->deadline);
+	sd_event_source_set_enabled(e->timer, SD_EVENT_ONESHOT);
+}
+
+static void schedule(struct hc_check *c, __u64 at)
+{
+	c->deadline = at;
+	heap_fix(c->e, c->heap);
+}
+
+/* -- results -------------------------------------------------------------- */
 
 /* What a failed socket call or connection says, in the words of a log. */
 static const char *errno_reason(int err, char *buf, size_t len)
@@ -114,6 +193,75 @@ static const char *rcode_name(int rcode)
 
 	return rcode >= 0 && rcode < 6 ? names[rcode] : "rcode";
 }
+
+/* Ends the running check, whatever it was waiting for (closing its
+ * socket takes it out of the epoll set). */
+static void check_stop(struct hc_check *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->in_multi) {
+		curl_multi_remove_handle(c->e->multi, c->curl);
+		c->in_multi = false;
+	}
+	if (c->running)
+		c->e->stats.running--;
+	c->running = false;
+}
+
+/* A result: the hysteresis, the report of a change, the next start. */
+static void check_done(struct hc_check *c, bool ok, const char *reason)
+{
+	struct hc_engine *e = c->e;
+	__u64 now = now_us();
+	enum hc_state was = c->state;
+	unsigned int count;
+
+	check_stop(c);
+	c->last.latency_us = (__u32)(now - c->started);
+	c->last.ok = ok;
+	c->last.valid = true;
+	if (ok) {
+		e->stats.ok++;
+		c->fail_run = 0;
+		c->ok_run++;
+		count = c->ok_run;
+		if (c->state == HC_UNKNOWN ||
+		    (c->state == HC_DOWN && c->ok_run >= c->spec.rise))
+			c->state = HC_UP;
+	} else {
+		e->stats.failed++;
+		c->ok_run = 0;
+		c->fail_run++;
+		count = c->fail_run;
+		if (c->state == HC_UNKNOWN ||
+		    (c->state == HC_UP && c->fail_run >= c->spec.fall))
+			c->state = HC_DOWN;
+	}
+	/* the next start: a fixed rate, skipping what cannot be made up */
+	c->due += (__u64)c->spec.interval_ms * 1000;
+	if (c->due <= now)
+		c->due = now + 1;
+	schedule(c, c->due);
+	if (c->state != was && e->fn)
+		e->fn(e->arg, c->spec.key, c->state, ok ? "ok" : reason, count);
+}
+
+static void check_fail_errno(struct hc_check *c, const char *what, int err)
+{
+	char buf[96], r[128];
+
+	if (what) {
+		snprintf(r, sizeof(r), "%s: %s", what,
+			 errno_reason(err, buf, sizeof(buf)));
+		check_done(c, false, r);
+	} else {
+		check_done(c, false, errno_reason(err, buf, sizeof(buf)));
+	}
+}
+
+/* -- sockets --------------------------------------------------------------- */
 
 static socklen_t spec_sockaddr(const struct hc_spec *s,
 			       struct sockaddr_storage *ss)
@@ -158,103 +306,32 @@ static int check_sockopts(const struct hc_check *c, int fd, bool linger0)
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &c->spec.ifindex,
 		       sizeof(c->spec.ifindex)) < 0)
 		return -errno;
-	if (linger0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
+	if (linger0 && setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
 		return -errno;
 	return 0;
 }
 
-static void schedule(struct hc_check *c, __u64 at, __u64 accuracy)
+static int watch(struct hc_check *c, uint32_t events)
 {
-	sd_event_source_set_time(c->timer, at);
-	sd_event_source_set_time_accuracy(c->timer, accuracy);
-	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
-}
+	struct epoll_event ev = { .events = events, .data.ptr = c };
 
-/* Ends the running check (whatever it was waiting for). */
-static void check_stop(struct hc_check *c)
-{
-	c->io = sd_event_source_disable_unref(c->io);
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	if (c->in_multi) {
-		curl_multi_remove_handle(c->e->multi, c->curl);
-		c->in_multi = false;
-	}
-	if (c->running)
-		c->e->stats.running--;
-	c->running = false;
-}
-
-/* A result: the hysteresis, the report of a change, the next start. */
-static void check_done(struct hc_check *c, bool ok, const char *reason)
-{
-	struct hc_engine *e = c->e;
-	__u64 now = now_us(e);
-	enum hc_state was = c->state;
-	unsigned int count;
-
-	check_stop(c);
-	c->last.latency_us = (__u32)(now - c->started);
-	c->last.ok = ok;
-	c->last.valid = true;
-	if (ok) {
-		e->stats.ok++;
-		c->fail_run = 0;
-		c->ok_run++;
-		count = c->ok_run;
-		if (c->state == HC_UNKNOWN ||
-		    (c->state == HC_DOWN && c->ok_run >= c->spec.rise))
-			c->state = HC_UP;
-	} else {
-		e->stats.failed++;
-		c->ok_run = 0;
-		c->fail_run++;
-		count = c->fail_run;
-		if (c->state == HC_UNKNOWN ||
-		    (c->state == HC_UP && c->fail_run >= c->spec.fall))
-			c->state = HC_DOWN;
-	}
-	/* the next start: a fixed rate, skipping what cannot be made up */
-	c->due += (__u64)c->spec.interval_ms * 1000;
-	if (c->due <= now)
-		c->due = now + 1;
-	schedule(c, c->due, HC_START_ACCURACY_US);
-	if (c->state != was && e->fn)
-		e->fn(e->arg, c->spec.key, c->state, ok ? "ok" : reason, count);
-}
-
-static void check_fail_errno(struct hc_check *c, const char *what, int err)
-{
-	char buf[96], r[128];
-
-	if (what) {
-		snprintf(r, sizeof(r), "%s: %s", what,
-			 errno_reason(err, buf, sizeof(buf)));
-		check_done(c, false, r);
-	} else {
-		check_done(c, false, errno_reason(err, buf, sizeof(buf)));
-	}
+	return epoll_ctl(c->e->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno :
+								      0;
 }
 
 /* -- tcp ------------------------------------------------------------------ */
 
-static int on_tcp(sd_event_source *s, int fd, uint32_t revents, void *arg)
+static void tcp_event(struct hc_check *c)
 {
-	struct hc_check *c = arg;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	(void)s;
-	(void)revents;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err)
 		check_fail_errno(c, NULL, err);
 	else
 		check_done(c, true, "ok");
-	return 0;
 }
 
 static void tcp_start(struct hc_check *c)
@@ -282,41 +359,38 @@ static void tcp_start(struct hc_check *c)
 		check_fail_errno(c, NULL, errno);
 		return;
 	}
-	if (sd_event_add_io(c->e->ev, &c->io, c->fd, EPOLLOUT, on_tcp, c) < 0)
-		check_fail_errno(c, "event loop", ENOMEM);
+	err = watch(c, EPOLLOUT);
+	if (err)
+		check_fail_errno(c, "epoll", -err);
 }
 
-/* -- udp-dns -------------------------------------------------------------- */
+/* -- udp-dns --------------------------------------------------------------- */
 
-static int on_dns(sd_event_source *s, int fd, uint32_t revents, void *arg)
+static void dns_event(struct hc_check *c)
 {
-	struct hc_check *c = arg;
 	unsigned char buf[HC_DNS_MAX];
 	char r[64];
 	ns_msg msg;
 	ssize_t n;
 	int rcode;
 
-	(void)s;
-	(void)revents;
-	n = recv(fd, buf, sizeof(buf), 0);
+	n = recv(c->fd, buf, sizeof(buf), 0);
 	if (n < 0) {
 		if (errno != EAGAIN)
 			check_fail_errno(c, NULL, errno);
-		return 0;
+		return;
 	}
 	/* a stale or foreign datagram is not the answer: keep waiting */
 	if (ns_initparse(buf, (int)n, &msg) < 0 ||
 	    ns_msg_id(msg) != c->dns_id || !ns_msg_getflag(msg, ns_f_qr))
-		return 0;
+		return;
 	rcode = ns_msg_getflag(msg, ns_f_rcode);
 	if (rcode != ns_r_noerror) {
 		snprintf(r, sizeof(r), "dns %s", rcode_name(rcode));
 		check_done(c, false, r);
-		return 0;
+		return;
 	}
 	check_done(c, true, "ok");
-	return 0;
 }
 
 static void dns_start(struct hc_check *c)
@@ -355,8 +429,9 @@ static void dns_start(struct hc_check *c)
 		check_fail_errno(c, NULL, errno);
 		return;
 	}
-	if (sd_event_add_io(c->e->ev, &c->io, c->fd, EPOLLIN, on_dns, c) < 0)
-		check_fail_errno(c, "event loop", ENOMEM);
+	err = watch(c, EPOLLIN);
+	if (err)
+		check_fail_errno(c, "epoll", -err);
 }
 
 /* -- http (libcurl's multi interface on the loop) ------------------------- */
@@ -376,8 +451,8 @@ static int http_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
 	struct hc_check *c = arg;
 
 	(void)purpose;
-	return check_sockopts(c, fd, true) ? CURL_SOCKOPT_ERROR :
-					     CURL_SOCKOPT_OK;
+	return check_sockopts(c, fd, false) ? CURL_SOCKOPT_ERROR :
+					      CURL_SOCKOPT_OK;
 }
 
 /* A finished transfer's verdict. */
@@ -422,34 +497,23 @@ static void http_collect(struct hc_engine *e)
 	}
 }
 
-static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
+static void curl_event(struct hc_engine *e, struct hc_sock *hs, uint32_t events)
 {
-	struct hc_engine *e = arg;
 	int running, what = 0;
 
-	(void)s;
-	if (revents & EPOLLIN)
+	if (hs->dead)
+		return;
+	if (events & EPOLLIN)
 		what |= CURL_CSELECT_IN;
-	if (revents & EPOLLOUT)
+	if (events & EPOLLOUT)
 		what |= CURL_CSELECT_OUT;
-	if (revents & (EPOLLERR | EPOLLHUP))
+	if (events & (EPOLLERR | EPOLLHUP))
 		what |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(e->multi, fd, what, &running);
+	curl_multi_socket_action(e->multi, hs->fd, what, &running);
 	http_collect(e);
-	return 0;
 }
 
-static int on_curl_timer(sd_event_source *s, uint64_t usec, void *arg)
-{
-	struct hc_engine *e = arg;
-	int running;
-
-	(void)s;
-	(void)usec;
-	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	http_collect(e);
-	return 0;
-}
+static int on_curl_timer(sd_event_source *s, uint64_t usec, void *arg);
 
 /* CURLMOPT_SOCKETFUNCTION: what libcurl wants to hear about a socket. */
 static int curl_sock_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
@@ -457,29 +521,35 @@ static int curl_sock_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 {
 	struct hc_engine *e = arg;
 	struct hc_sock *hs = sockp;
-	uint32_t events = 0;
+	struct epoll_event ev = { 0 };
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (hs) {
-			sd_event_source_disable_unref(hs->src);
-			free(hs);
+			/* libcurl closes fd itself, after this */
+			epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+			hs->dead = true;
+			hs->next_dead = e->dead;
+			e->dead = hs;
 			curl_multi_assign(e->multi, fd, NULL);
 		}
 		return 0;
 	}
 	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-		events |= EPOLLIN;
+		ev.events |= EPOLLIN;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-		events |= EPOLLOUT;
-	if (hs)
-		return sd_event_source_set_io_events(hs->src, events) < 0 ? -1 :
-									    0;
+		ev.events |= EPOLLOUT;
+	if (hs) {
+		ev.data.ptr = hs;
+		return epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -1 : 0;
+	}
 	hs = calloc(1, sizeof(*hs));
 	if (!hs)
 		return -1;
-	hs->e = e;
-	if (sd_event_add_io(e->ev, &hs->src, fd, events, on_curl_io, e) < 0) {
+	hs->kind = HC_KIND_CURL;
+	hs->fd = fd;
+	ev.data.ptr = hs;
+	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		free(hs);
 		return -1;
 	}
@@ -499,7 +569,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 			       -1 :
 			       0;
 	sd_event_source_set_time(e->curl_timer,
-				 now_us(e) + (__u64)timeout_ms * 1000);
+				 now_us() + (__u64)timeout_ms * 1000);
 	return sd_event_source_set_enabled(e->curl_timer, SD_EVENT_ONESHOT) <
 			       0 ?
 		       -1 :
@@ -563,22 +633,24 @@ static void http_start(struct hc_check *c)
 	c->in_multi = true;
 }
 
-/* -- scheduling ----------------------------------------------------------- */
+/* -- dispatch ---------------------------------------------------------------- */
 
-static int on_check_timer(sd_event_source *s, uint64_t usec, void *arg)
+static void free_dead(struct hc_engine *e)
 {
-	struct hc_check *c = arg;
-	struct hc_engine *e = c->e;
-	__u64 now = now_us(e), timeout;
-	double lag;
+	while (e->dead) {
+		struct hc_sock *hs = e->dead;
 
-	(void)s;
-	(void)usec;
-	if (c->running) {
-		check_done(c, false, "timeout");
-		return 0;
+		e->dead = hs->next_dead;
+		free(hs);
 	}
-	lag = now > c->due ? (now - c->due) / 1000.0 : 0;
+}
+
+static void check_start(struct hc_check *c, __u64 now)
+{
+	struct hc_engine *e = c->e;
+	double lag = now > c->due ? (now - c->due) / 1000.0 : 0;
+	__u64 timeout = (__u64)c->spec.timeout_ms * 1000;
+
 	if (lag > e->stats.max_lag_ms)
 		e->stats.max_lag_ms = lag;
 	if (lag >= c->spec.interval_ms)
@@ -587,13 +659,12 @@ static int on_check_timer(sd_event_source *s, uint64_t usec, void *arg)
 	e->stats.running++;
 	c->running = true;
 	c->started = now;
-	timeout = (__u64)c->spec.timeout_ms * 1000;
 	if (c->spec.type == LBD_HC_HTTP)
 		timeout += HC_HTTP_BACKSTOP_US;
-	schedule(c, now + timeout, HC_TIMEOUT_ACCURACY_US);
+	schedule(c, now + timeout);
 	if (c->prep_err) {
 		check_fail_errno(c, "preparing", -c->prep_err);
-		return 0;
+		return;
 	}
 	switch (c->spec.type) {
 	case LBD_HC_TCP:
@@ -608,15 +679,85 @@ static int on_check_timer(sd_event_source *s, uint64_t usec, void *arg)
 	default:
 		check_done(c, false, "no such check type");
 	}
+}
+
+/* Every check whose deadline has come: a start, or a timeout. */
+static int on_timer(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct hc_engine *e = arg;
+	__u64 now = now_us();
+
+	(void)s;
+	(void)usec;
+	while (e->n && e->heap[0]->deadline <= now) {
+		struct hc_check *c = e->heap[0];
+
+		if (c->running)
+			check_done(c, false, "timeout");
+		else
+			check_start(c, now);
+	}
+	free_dead(e);
+	timer_rearm(e);
 	return 0;
 }
+
+/* Every socket of the engine's epoll set that is ready. */
+static int on_epoll(sd_event_source *s, int fd, uint32_t revents, void *arg)
+{
+	struct hc_engine *e = arg;
+	struct epoll_event ev[HC_EVENTS];
+	int i, n;
+
+	(void)s;
+	(void)revents;
+	do {
+		n = epoll_wait(fd, ev, HC_EVENTS, 0);
+		for (i = 0; i < n; i++) {
+			enum hc_kind *k = ev[i].data.ptr;
+
+			if (*k == HC_KIND_CURL) {
+				curl_event(e, ev[i].data.ptr, ev[i].events);
+				continue;
+			}
+			{
+				struct hc_check *c = ev[i].data.ptr;
+
+				if (!c->running || c->fd < 0)
+					continue;
+				if (c->spec.type == LBD_HC_TCP)
+					tcp_event(c);
+				else
+					dns_event(c);
+			}
+		}
+	} while (n == HC_EVENTS);
+	free_dead(e);
+	timer_rearm(e);
+	return 0;
+}
+
+static int on_curl_timer(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct hc_engine *e = arg;
+	int running;
+
+	(void)s;
+	(void)usec;
+	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	http_collect(e);
+	free_dead(e);
+	timer_rearm(e);
+	return 0;
+}
+
+/* -- the set of checks ------------------------------------------------------ */
 
 static void check_free(struct hc_check *c)
 {
 	if (!c)
 		return;
 	check_stop(c);
-	sd_event_source_disable_unref(c->timer);
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
 	curl_slist_free_all(c->headers);
@@ -637,21 +778,17 @@ static struct hc_check *check_new(struct hc_engine *e,
 				  const struct hc_spec *spec)
 {
 	struct hc_check *c = calloc(1, sizeof(*c));
-	__u64 now = now_us(e);
 
 	if (!c)
 		return NULL;
+	c->kind = HC_KIND_CHECK;
 	c->e = e;
 	c->fd = -1;
 	c->state = spec->state <= HC_DOWN ? spec->state : HC_UNKNOWN;
 	check_configure(c, spec);
 	/* a random point of the first interval: checks spread */
-	c->due = now + rnd_next(e) % ((__u64)spec->interval_ms * 1000 + 1);
-	if (sd_event_add_time(e->ev, &c->timer, CLOCK_MONOTONIC, c->due,
-			      HC_START_ACCURACY_US, on_check_timer, c) < 0) {
-		check_free(c);
-		return NULL;
-	}
+	c->due = now_us() + rnd_next(e) % ((__u64)spec->interval_ms * 1000 + 1);
+	c->deadline = c->due;
 	return c;
 }
 
@@ -675,11 +812,13 @@ static bool spec_same(const struct hc_spec *a, const struct hc_spec *b)
 int hc_engine_set(struct hc_engine *e, const struct hc_spec *specs, size_t n)
 {
 	struct hc_check **next = calloc(n ? n : 1, sizeof(*next));
+	struct hc_check **heap = calloc(n ? n : 1, sizeof(*heap));
 	struct hc_check ***old = calloc(n ? n : 1, sizeof(*old));
 	size_t i;
 
-	if (!next || !old) {
+	if (!next || !heap || !old) {
 		free(next);
+		free(heap);
 		free(old);
 		return -ENOMEM;
 	}
@@ -698,6 +837,7 @@ int hc_engine_set(struct hc_engine *e, const struct hc_spec *specs, size_t n)
 				if (!old[i])
 					check_free(next[i]);
 			free(next);
+			free(heap);
 			free(old);
 			return -ENOMEM;
 		}
@@ -709,19 +849,30 @@ int hc_engine_set(struct hc_engine *e, const struct hc_spec *specs, size_t n)
 		*old[i] = NULL; /* taken */
 		if (spec_same(&next[i]->spec, &specs[i]))
 			continue;
+		/* restarted, in its old rhythm */
 		check_stop(next[i]);
 		check_configure(next[i], &specs[i]);
-		/* restarted, in its old rhythm */
-		schedule(next[i], next[i]->due, HC_START_ACCURACY_US);
+		next[i]->deadline = next[i]->due;
 	}
 	for (i = 0; i < e->n; i++)
 		check_free(e->checks[i]);
 	free(e->checks);
+	free(e->heap);
 	free(old);
 	qsort(next, n, sizeof(*next), check_cmp);
 	e->checks = next;
+	e->heap = heap;
 	e->n = n;
+	for (i = 0; i < n; i++) {
+		heap[i] = next[i];
+		heap[i]->heap = i;
+	}
+	for (i = n / 2 + 1; i-- > 0;)
+		if (i < n)
+			heap_fix(e, i);
 	e->stats.checks = n;
+	free_dead(e);
+	timer_rearm(e);
 	return 0;
 }
 
@@ -759,12 +910,19 @@ int hc_engine_new(sd_event *ev, hc_verdict_fn fn, void *arg,
 	e->arg = arg;
 	if (getrandom(&e->rnd, sizeof(e->rnd), 0) != sizeof(e->rnd) || !e->rnd)
 		e->rnd = (__u64)time(NULL) | 1;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->multi = curl_multi_init();
-	if (!e->multi || sd_event_add_time(ev, &e->curl_timer, CLOCK_MONOTONIC,
-					   0, 1000, on_curl_timer, e) < 0) {
+	if (e->epfd < 0 || !e->multi ||
+	    sd_event_add_io(ev, &e->ep_src, e->epfd, EPOLLIN, on_epoll, e) <
+		    0 ||
+	    sd_event_add_time(ev, &e->timer, CLOCK_MONOTONIC, 0,
+			      HC_TIMER_ACCURACY_US, on_timer, e) < 0 ||
+	    sd_event_add_time(ev, &e->curl_timer, CLOCK_MONOTONIC, 0, 1000,
+			      on_curl_timer, e) < 0) {
 		hc_engine_free(e);
 		return -ENOMEM;
 	}
+	sd_event_source_set_enabled(e->timer, SD_EVENT_OFF);
 	sd_event_source_set_enabled(e->curl_timer, SD_EVENT_OFF);
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
@@ -783,9 +941,15 @@ void hc_engine_free(struct hc_engine *e)
 	for (i = 0; i < e->n; i++)
 		check_free(e->checks[i]);
 	free(e->checks);
+	free(e->heap);
 	if (e->multi)
 		curl_multi_cleanup(e->multi);
+	free_dead(e);
+	sd_event_source_disable_unref(e->ep_src);
+	sd_event_source_disable_unref(e->timer);
 	sd_event_source_disable_unref(e->curl_timer);
+	if (e->epfd >= 0)
+		close(e->epfd);
 	sd_event_unref(e->ev);
 	free(e);
 }
