@@ -124,6 +124,14 @@ int bird_render(const struct bird_route *r, size_t n, __u32 asn, bool gshut,
 	return 0;
 }
 
+/* A directory BIRD (another user) can look into, whatever the umask. */
+static int make_dir(const char *dir)
+{
+	if (mkdir(dir, 0755) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	return chmod(dir, 0755) < 0 ? -errno : 0;
+}
+
 /* mkdir -p of the directory of path. */
 static int make_dir_of(const char *path)
 {
@@ -136,16 +144,17 @@ static int make_dir_of(const char *path)
 		return 0;
 	*p = '\0';
 	for (p = dir + 1; *p; p++) {
+		int err;
+
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
+		err = make_dir(dir);
+		if (err)
+			return err;
 		*p = '/';
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return make_dir(dir);
 }
 
 int bird_write_file(const char *path, const char *text)
@@ -162,7 +171,10 @@ int bird_write_file(const char *path, const char *text)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
+	/* BIRD runs as a user of its own: readable, whatever the umask */
+	if (fchmod(fd, 0644) < 0)
+		err = -errno;
+	while (!err && off < len) {
 		ssize_t n = write(fd, text + off, len - off);
 
 		if (n < 0) {

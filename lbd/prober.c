@@ -283,8 +283,11 @@ static int drop_privileges(void)
 
 	if (!pw)
 		return -ENOENT;
+	/* where CAP_SETPCAP is not ours (systemd's bounding set), the
+	 * bounding set is what it is: no_new_privs below keeps exec from
+	 * gaining anything either way */
 	for (c = 0; c < (cap_value_t)cap_max_bits(); c++)
-		if (c != CAP_NET_RAW && cap_drop_bound(c) < 0)
+		if (c != CAP_NET_RAW && cap_drop_bound(c) < 0 && errno != EPERM)
 			return -errno;
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||

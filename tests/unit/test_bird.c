@@ -278,6 +278,25 @@ Test(bird, bird_parses_the_include_file, .init = tmp_make, .fini = tmp_remove)
 	cr_assert_neq(system(cmd), 0, "bird -p took a duplicate protocol");
 }
 
+/* BIRD runs as a user of its own: the file and the directories lbd makes
+ * for it are readable whatever lbd's umask (systemd's UMask=0077). */
+Test(bird, the_file_is_readable_whatever_the_umask, .init = tmp_make,
+     .fini = tmp_remove)
+{
+	char path[256], sub[128];
+	struct stat st;
+	mode_t old = umask(077);
+
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	snprintf(path, sizeof(path), "%s/vips.conf", sub);
+	cr_assert_eq(bird_write_file(path, "# nothing\n"), 0);
+	umask(old);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0644, "file mode %o", st.st_mode);
+	cr_assert_eq(stat(sub, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0755, "directory mode %o", st.st_mode);
+}
+
 /* -- the announcer against a BIRD stand-in ------------------------------- */
 
 struct fake_bird {
