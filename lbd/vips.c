@@ -192,21 +192,21 @@ void vips_update(struct lbd_daemon *d)
 		if (view[i].announced == before)
 			continue;
 		if (view[i].announced)
-			log_info(
-				"VIP %s announced: %u backends up (min_healthy "
-				"%u)",
-				vip_str(&view[i], a, sizeof(a)), view[i].up,
-				view[i].attrs.min_healthy);
+			log_info("VIP %s announced: %u backends up (min_healthy "
+				 "%u)",
+				 vip_str(&view[i], a, sizeof(a)), view[i].up,
+				 view[i].attrs.min_healthy);
+		else if (!d->attached)
+			log_info("VIP %s withdrawn: the datapath is not attached",
+				 vip_str(&view[i], a, sizeof(a)));
+		else if (!view[i].attrs.announce)
+			log_info("VIP %s withdrawn: announce = false",
+				 vip_str(&view[i], a, sizeof(a)));
 		else
-			log_info("VIP %s withdrawn: %s",
-				 vip_str(&view[i], a, sizeof(a)),
-				 !d->attached ? "the datapath is not attached" :
-				 !view[i].attrs.announce ?
-						"announce = false" :
-						"too few backends up");
-		if (!view[i].announced && d->attached && view[i].attrs.announce)
-			log_info("VIP %s: %u backends up, min_healthy %u", a,
-				 view[i].up, view[i].attrs.min_healthy);
+			log_info("VIP %s withdrawn: %u backends up (min_healthy "
+				 "%u)",
+				 vip_str(&view[i], a, sizeof(a)), view[i].up,
+				 view[i].attrs.min_healthy);
 	}
 	for (i = 0; vp->view && i < vp->n_view; i++)
 		if (vp->view[i].announced && !find_view(view, n, &vp->view[i]))

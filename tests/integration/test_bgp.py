@@ -5,7 +5,7 @@ VIP's BGP attributes; loses it within fall * interval + 2 s after every
 backend stops; gets it back after they return and after BIRD on the LB
 host restarts (announcing what lbd says now, not what it said before);
 on a planned stop of lbd sees the graceful shutdown community before the
-withdraw."""
+withdraw. Nothing is announced while the XDP program is detached."""
 import signal
 import time
 
@@ -81,6 +81,16 @@ def test():
         lab.restart_server(2)
         wait_until(lambda: lab.route(VIP4) == LB1, 15,
                    "the VIP back once its backends are")
+
+        # the XDP program detached behind lbd's back: nothing is served,
+        # nothing is announced; a restarted lbd attaches and announces
+        lab.exec("lb1", ["ip", "link", "set", "dev", "eth0", "xdp", "off"])
+        wait_until(lambda: not lab.route(VIP4), 5,
+                   "withdrawn once the datapath is detached")
+        lb.kill9()
+        lb.start()
+        wait_until(lambda: lab.route(VIP4) == LB1, 15,
+                   "announced again once attached")
 
         # a planned stop: graceful shutdown first, then the withdraw
         lb.proc.send_signal(signal.SIGTERM)
