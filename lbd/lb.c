@@ -274,10 +274,25 @@ static int reserve_snat_ports(const struct lbd_config *c,
 	return 0;
 }
 
+/* Whether a health check of c goes through the datapath. */
+static bool needs_hc_program(const struct lbd_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_healths; i++)
+		if (c->healths[i].type != LBD_HC_NONE &&
+		    c->healths[i].via == LBD_HC_VIA_DATAPATH)
+			return true;
+	return false;
+}
+
 /*
  * The health check program (tc/hc.bpf.c) on the current datapath's maps
  * and knobs, on tc egress of the edge NIC: loaded whenever the XDP
- * program is, attached where it is.
+ * program is, attached where it is. Without it a marked check would
+ * leave unencapsulated, reach a VIP through the network and prove
+ * nothing: where a check needs it, not having it is an error; elsewhere
+ * a warning.
  */
 static int hc_attach(struct lbd_daemon *d, const struct lbd_config *c,
 		     struct config_diag *diag)
@@ -286,17 +301,23 @@ static int hc_attach(struct lbd_daemon *d, const struct lbd_config *c,
 	int err;
 
 	err = hcdp_open(d->dp, &h);
-	if (err) {
-		diag_pushf(diag, "loading the health check program: %s",
-			   strerror(-err));
+	if (!err) {
+		err = hcdp_attach(h, d->ifindex);
+		if (err)
+			hcdp_close(h);
+	}
+	if (err && needs_hc_program(c)) {
+		diag_pushf(diag,
+			   "the health check program on %s: %s (health "
+			   "checks through the datapath need it)",
+			   c->dp.interface, strerror(-err));
 		return err;
 	}
-	err = hcdp_attach(h, d->ifindex);
 	if (err) {
-		diag_pushf(diag, "attaching the health check program to %s: %s",
-			   c->dp.interface, strerror(-err));
-		hcdp_close(h);
-		return err;
+		log_warnx("the health check program on %s: %s; health checks "
+			  "through the datapath are not possible",
+			  c->dp.interface, strerror(-err));
+		return 0;
 	}
 	if (d->hc_ifindex && d->hc_ifindex != d->ifindex)
 		hcdp_detach(d->hc_ifindex);
@@ -405,6 +426,13 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		if (!err)
 			err = hc_attach(d, c, diag);
 		d->attached = !err;
+		if (err)
+			return err;
+	}
+	/* a check through the datapath that the last config did not have
+	 * needs the program it could do without */
+	if (!d->hc && needs_hc_program(c)) {
+		err = hc_attach(d, c, diag);
 		if (err)
 			return err;
 	}
