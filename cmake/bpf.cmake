@@ -25,8 +25,9 @@ set(LBD_BPF_CFLAGS
 function(lbd_bpf_object name src)
 	set(obj ${LBD_GEN_DIR}/${name}.bpf.o)
 	set(skel ${LBD_GEN_DIR}/${name}.skel.h)
+	# tc programs on the LB host share the XDP program's headers
 	file(GLOB_RECURSE bpf_headers ${CMAKE_SOURCE_DIR}/include/lbd/*.h
-		${CMAKE_CURRENT_SOURCE_DIR}/*.h)
+		${CMAKE_SOURCE_DIR}/xdp/*.h ${CMAKE_SOURCE_DIR}/tc/*.h)
 	add_custom_command(OUTPUT ${obj}
 		COMMAND ${CLANG} ${LBD_BPF_CFLAGS} ${ARGN}
 			-c ${CMAKE_CURRENT_SOURCE_DIR}/${src} -o ${obj}

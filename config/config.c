@@ -23,6 +23,7 @@ struct cfg_ctx {
 	__u32 file;
 	__u32 include_line; /* of include_dir, for problems reading it */
 	__u32 dp_line; /* of the datapath group, for what it lacks */
+	__u32 bgp_line; /* of the bgp group */
 	bool dp_interface; /* interface given (if invalid, reported) */
 	bool main_unread; /* nothing to check: the file was not read */
 	int oom;
@@ -631,11 +632,18 @@ static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
 /* kubernetes = { ... }: where the cluster is and what to follow. The
  * kubeconfig's contents are read when lbd uses them (lbd/kubeconfig.c),
  * with its own file:line messages; here only that it can be read. */
+static __u32 parse_health(struct cfg_ctx *x, const config_setting_t *g,
+			  const char *path, __u32 base, __u8 proto);
+static void validate_health(struct cfg_ctx *x, const struct lbd_conf_service *s,
+			    struct lbd_conf_health *h, const char *p);
+
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
 {
 	static const char *const allowed[] = { "kubeconfig", "context",
 					       "load_balancer_class",
-					       "namespace", "forwarding", NULL };
+					       "namespace", "forwarding",
+					       "health", NULL };
+	config_setting_t *hg;
 	/* in enum lbd_fwd's order, from LBD_FWD_IPIP; hybrid needs a dsr
 	 * choice that a Service has no place for */
 	static const char *const fwds[] = { "ipip", "geneve", "snat", NULL };
@@ -659,6 +667,20 @@ static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
 		 sizeof(k->namespace));
 	if (get_choice(x, g, "kubernetes", "forwarding", fwds, &choice) > 0)
 		k->fwd = (__u8)(LBD_FWD_IPIP + choice);
+	hg = config_setting_get_member(g, "health");
+	if (hg) {
+		/* one check for every Service; it decides, as for a
+		 * service of the file, how it can go (a stand-in service
+		 * of the check's protocol and the cluster's forwarding) */
+		struct lbd_conf_service any = { .fwd = k->fwd,
+						.proto = IPPROTO_TCP };
+
+		k->health = parse_health(x, hg, "kubernetes", 0, IPPROTO_TCP);
+		if (x->c->healths[k->health].type == LBD_HC_UDP_DNS)
+			any.proto = IPPROTO_UDP;
+		validate_health(x, &any, &x->c->healths[k->health],
+				"kubernetes.health");
+	}
 	if (!config_setting_get_member(g, "kubeconfig"))
 		cfg_err(x, g, "kubernetes.kubeconfig",
 			"required: the kubeconfig file to reach the cluster "
@@ -699,11 +721,145 @@ static int grow(struct cfg_ctx *x, void **arr, size_t n, size_t size)
 	return 0;
 }
 
+/* A duration in seconds, integer or fractional, into milliseconds. */
+static int get_seconds(struct cfg_ctx *x, const config_setting_t *g,
+		       const char *path, const char *name, __u32 min_ms,
+		       __u32 max_ms, __u32 *out)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	double v;
+	char p[256];
+
+	if (!s)
+		return 0;
+	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else {
+		cfg_err(x, s, p, "expected seconds (like 2 or 0.5)");
+		return -1;
+	}
+	if (v * 1000 < min_ms || v * 1000 > max_ms) {
+		cfg_err(x, s, p, "%g out of range %g-%g seconds", v,
+			min_ms / 1000.0, max_ms / 1000.0);
+		return -1;
+	}
+	*out = (__u32)(v * 1000 + 0.5);
+	return 1;
+}
+
+const char *config_hc_type_str(__u8 type)
+{
+	switch (type) {
+	case LBD_HC_NONE:
+		return "none";
+	case LBD_HC_TCP:
+		return "tcp";
+	case LBD_HC_HTTP:
+		return "http";
+	case LBD_HC_UDP_DNS:
+		return "udp-dns";
+	}
+	return "?";
+}
+
+const char *config_hc_via_str(__u8 via)
+{
+	switch (via) {
+	case LBD_HC_VIA_DATAPATH:
+		return "datapath";
+	case LBD_HC_VIA_ADDRESS:
+		return "address";
+	}
+	return "auto";
+}
+
+/*
+ * A health group (of a service, or of a backend overriding its
+ * service's): the settings given replace those of base. Returns the index
+ * of the new entry in healths, or base when the group is unusable.
+ */
+static __u32 parse_health(struct cfg_ctx *x, const config_setting_t *g,
+			  const char *path, __u32 base, __u8 proto)
+{
+	static const char *const allowed[] = {
+		"type", "via", "port", "path", "host", "expect_status", "query",
+		"interval", "timeout", "rise", "fall", NULL
+	};
+	static const char *const types[] = { "none", "tcp", "http", "udp-dns",
+					     NULL };
+	static const char *const vias[] = { "datapath", "address", NULL };
+	struct lbd_config *c = x->c;
+	struct lbd_conf_health h;
+	char p[192];
+	long long v;
+	int choice;
+
+	snprintf(p, sizeof(p), "%s.health", path);
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, p, "expected a group { type = ...; }");
+		return base;
+	}
+	check_members(x, g, p, allowed);
+	h = c->healths[base];
+	h.file = x->file;
+	h.line = config_setting_source_line(g);
+	if (get_choice(x, g, p, "type", types, &choice) > 0)
+		h.type = (__u8)choice;
+	else if (!config_setting_get_member(g, "type") &&
+		 h.type == LBD_HC_NONE) {
+		/* a group without a type checks what it can: a TCP
+		 * service by connecting; a UDP one has no such default */
+		if (proto == IPPROTO_TCP)
+			h.type = LBD_HC_TCP;
+		else
+			cfg_err(x, g, p,
+				"type is required for a UDP service "
+				"(udp-dns, or tcp or http to a port of the "
+				"backends)");
+	}
+	if (get_choice(x, g, p, "via", vias, &choice) > 0)
+		h.via = (__u8)(LBD_HC_VIA_DATAPATH + choice);
+	if (get_int(x, g, p, "port", 1, 65535, &v) > 0)
+		h.port = (__u16)v;
+	copy_str(x, g, p, "path", h.path, sizeof(h.path));
+	if (h.path[0] != '/')
+		cfg_err(x, config_setting_get_member(g, "path"), p,
+			"path: \"%s\" does not start with '/'", h.path);
+	copy_str(x, g, p, "host", h.host, sizeof(h.host));
+	if (get_int(x, g, p, "expect_status", 100, 599, &v) > 0)
+		h.expect_status = (__u16)v;
+	copy_str(x, g, p, "query", h.query, sizeof(h.query));
+	if (!h.query[0])
+		cfg_err(x, config_setting_get_member(g, "query"), p,
+			"query: a DNS name is required (\".\" for the root)");
+	get_seconds(x, g, p, "interval", 100, 3600 * 1000, &h.interval_ms);
+	get_seconds(x, g, p, "timeout", 50, 3600 * 1000, &h.timeout_ms);
+	if (get_int(x, g, p, "rise", 1, 100, &v) > 0)
+		h.rise = (__u8)v;
+	if (get_int(x, g, p, "fall", 1, 100, &v) > 0)
+		h.fall = (__u8)v;
+	if (h.timeout_ms > h.interval_ms)
+		cfg_err(x, g, p,
+			"timeout %g s is longer than interval %g s: a check "
+			"must end before the next one starts",
+			h.timeout_ms / 1000.0, h.interval_ms / 1000.0);
+	if (grow(x, (void **)&c->healths, c->n_healths, sizeof(h)))
+		return base;
+	c->healths[c->n_healths] = h;
+	return (__u32)c->n_healths++;
+}
+
 static void parse_backend(struct cfg_ctx *x, const config_setting_t *g,
-			  const char *path, struct lbd_conf_backend *b)
+			  const char *path, struct lbd_conf_backend *b,
+			  const struct lbd_conf_service *svc)
 {
 	static const char *const allowed[] = { "address", "port", "weight",
-					       "state", NULL };
+					       "state", "health", NULL };
 	static const char *const states[] = { "active", "draining", "down",
 					      NULL };
 	long long v;
@@ -711,6 +867,7 @@ static void parse_backend(struct cfg_ctx *x, const config_setting_t *g,
 
 	memset(b, 0, sizeof(*b));
 	b->weight = 1;
+	b->health = svc->health;
 	b->file = x->file;
 	b->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g)) {
@@ -729,6 +886,10 @@ static void parse_backend(struct cfg_ctx *x, const config_setting_t *g,
 		b->weight = (__u32)v;
 	if (get_choice(x, g, path, "state", states, &st) > 0)
 		b->state = (enum lbd_conf_state)st;
+	if (config_setting_get_member(g, "health"))
+		b->health = parse_health(x, config_setting_get_member(g,
+								     "health"),
+					 path, svc->health, svc->proto);
 }
 
 static bool name_ok(const char *n)
@@ -794,7 +955,7 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 		"name", "vip", "port", "protocol", "forwarding", "backends",
 		"no_backend", "icmp_echo", "dsr", "source_ranges",
 		"source_ranges_mode", "session_affinity", "affinity_timeout",
-		NULL
+		"health", NULL
 	};
 	static const char *const protos[] = { "tcp", "udp", NULL };
 	/* in enum lbd_fwd's order, from LBD_FWD_IPIP */
@@ -876,6 +1037,10 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 	if (get_choice(x, g, path, "no_backend", nbs, &choice) > 0)
 		svc->no_backend = (enum lbd_no_backend)choice;
 	get_bool(x, g, path, "icmp_echo", &svc->icmp_echo);
+	if (config_setting_get_member(g, "health"))
+		svc->health = parse_health(x, config_setting_get_member(g,
+								       "health"),
+					   path, 0, svc->proto);
 	if (!svc->name[0]) {
 		char a[INET6_ADDRSTRLEN] = "*";
 
@@ -899,7 +1064,7 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 			return;
 		snprintf(bpath, sizeof(bpath), "%s.backends[%d]", path, i);
 		parse_backend(x, config_setting_get_elem(bl, i), bpath,
-			      &c->backends[c->n_backends]);
+			      &c->backends[c->n_backends], svc);
 		c->n_backends++;
 	}
 	svc->n_backends = c->n_backends - svc->first_backend;
@@ -917,6 +1082,160 @@ static void parse_services(struct cfg_ctx *x, const config_setting_t *l)
 	n = config_setting_length(l);
 	for (i = 0; i < n; i++)
 		parse_service(x, config_setting_get_elem(l, i), i);
+}
+
+/* "A:B" (standard) or "A:B:C" (large) communities, a list of strings. */
+static void parse_communities(struct cfg_ctx *x, const config_setting_t *g,
+			      const char *path, bool large,
+			      struct lbd_conf_bgp_attrs *a)
+{
+	const char *name = large ? "large_communities" : "communities";
+	config_setting_t *s = config_setting_get_member(g, name);
+	char p[192];
+	int i, n;
+
+	if (!s)
+		return;
+	snprintf(p, sizeof(p), "%s.%s", path, name);
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err(x, s, p, "expected a list of \"%s\" strings",
+			large ? "ASN:X:Y" : "ASN:X");
+		return;
+	}
+	if (large)
+		a->n_large = 0;
+	else
+		a->n_communities = 0;
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+		unsigned long long f[3];
+		char ep[224], tail;
+		int k, got;
+
+		snprintf(ep, sizeof(ep), "%s[%d]", p, i);
+		got = v ? sscanf(v, "%llu:%llu:%llu%c", &f[0], &f[1], &f[2],
+				 &tail)
+			: 0;
+		for (k = 0; k < got && k < 3; k++)
+			if (f[k] > (large ? 0xffffffffull : 0xffffull))
+				got = -1;
+		if (got != (large ? 3 : 2) || (v && strspn(v, "0123456789:") !=
+							   strlen(v))) {
+			cfg_err(x, e, ep, "%s",
+				large ? "expected \"ASN:X:Y\", three numbers "
+					"up to 4294967295"
+				      : "expected \"ASN:X\", two numbers up "
+					"to 65535");
+			continue;
+		}
+		if ((large ? a->n_large : a->n_communities) ==
+		    LBD_BGP_MAX_COMMUNITIES) {
+			cfg_err(x, e, ep, "at most %d", LBD_BGP_MAX_COMMUNITIES);
+			break;
+		}
+		if (large) {
+			a->large[a->n_large][0] = (__u32)f[0];
+			a->large[a->n_large][1] = (__u32)f[1];
+			a->large[a->n_large][2] = (__u32)f[2];
+			a->n_large++;
+		} else {
+			a->communities[a->n_communities][0] = (__u16)f[0];
+			a->communities[a->n_communities][1] = (__u16)f[1];
+			a->n_communities++;
+		}
+	}
+}
+
+/* The attributes a VIP entry and the bgp group (as defaults) share. */
+static void parse_bgp_attrs(struct cfg_ctx *x, const config_setting_t *g,
+			    const char *path, struct lbd_conf_bgp_attrs *a)
+{
+	long long v;
+
+	get_bool(x, g, path, "announce", &a->announce);
+	if (get_int(x, g, path, "min_healthy", 1, 1 << 24, &v) > 0)
+		a->min_healthy = (__u32)v;
+	parse_communities(x, g, path, false, a);
+	parse_communities(x, g, path, true, a);
+	if (get_int(x, g, path, "med", 0, 0xffffffffll, &v) > 0) {
+		a->has_med = true;
+		a->med = (__u32)v;
+	}
+	if (get_int(x, g, path, "local_pref", 0, 0xffffffffll, &v) > 0) {
+		a->has_local_pref = true;
+		a->local_pref = (__u32)v;
+	}
+	if (get_int(x, g, path, "as_path_prepend", 0, 16, &v) > 0)
+		a->prepend = (__u8)v;
+}
+
+#define BGP_ATTR_SETTINGS                                                     \
+	"announce", "min_healthy", "communities", "large_communities", "med", \
+		"local_pref", "as_path_prepend"
+
+static void parse_bgp(struct cfg_ctx *x, const config_setting_t *g)
+{
+	static const char *const allowed[] = { "socket", "file", "asn",
+					       "shutdown_delay", "vips",
+					       BGP_ATTR_SETTINGS, NULL };
+	static const char *const vip_allowed[] = { "address",
+						   BGP_ATTR_SETTINGS, NULL };
+	struct lbd_conf_bgp *b = &x->c->bgp;
+	config_setting_t *l;
+	long long v;
+	int i, n;
+
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, "bgp", "expected a group { ... }");
+		return;
+	}
+	b->enabled = true;
+	check_members(x, g, "bgp", allowed);
+	copy_str(x, g, "bgp", "socket", b->socket, sizeof(b->socket));
+	if (b->socket[0] != '/')
+		cfg_err(x, config_setting_get_member(g, "socket"), "bgp.socket",
+			"\"%s\" is not an absolute path", b->socket);
+	copy_str(x, g, "bgp", "file", b->file, sizeof(b->file));
+	if (b->file[0] != '/')
+		cfg_err(x, config_setting_get_member(g, "file"), "bgp.file",
+			"\"%s\" is not an absolute path", b->file);
+	if (get_int(x, g, "bgp", "asn", 1, 0xffffffffll, &v) > 0)
+		b->asn = (__u32)v;
+	get_seconds(x, g, "bgp", "shutdown_delay", 0, 600 * 1000,
+		    &b->shutdown_delay_ms);
+	parse_bgp_attrs(x, g, "bgp", &b->defaults);
+
+	l = config_setting_get_member(g, "vips");
+	if (l && !config_setting_is_list(l)) {
+		cfg_err(x, l, "bgp.vips", "expected a list ( { ... } )");
+		l = NULL;
+	}
+	n = l ? config_setting_length(l) : 0;
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(l, i);
+		struct lbd_conf_bgp_vip *bv;
+		char p[64];
+
+		snprintf(p, sizeof(p), "bgp.vips[%d]", i);
+		if (!config_setting_is_group(e)) {
+			cfg_err(x, e, p, "expected a group { address = ...; }");
+			continue;
+		}
+		if (grow(x, (void **)&b->vips, b->n_vips, sizeof(*bv)))
+			return;
+		bv = &b->vips[b->n_vips];
+		memset(bv, 0, sizeof(*bv));
+		bv->attrs = b->defaults;
+		bv->line = config_setting_source_line(e);
+		check_members(x, e, p, vip_allowed);
+		if (get_addr(x, e, p, "address", false, &bv->addr) == 0)
+			cfg_err(x, e, p, "address is required");
+		parse_bgp_attrs(x, e, p, &bv->attrs);
+		if (bv->addr.family)
+			b->n_vips++;
+	}
 }
 
 static int add_file(struct lbd_config *c, const char *path)
@@ -937,7 +1256,7 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 {
 	static const char *const main_allowed[] = {
 		"role", "backend_node", "datapath", "control", "include_dir",
-		"services", "kubernetes", NULL
+		"services", "kubernetes", "bgp", NULL
 	};
 	static const char *const roles[] = { "lb", "backend", NULL };
 	config_setting_t *root, *s;
@@ -1008,6 +1327,17 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 			if (s)
 				cfg_err(x, s, "kubernetes",
 					"not with role = \"backend\"");
+			s = config_setting_get_member(root, "bgp");
+			if (s)
+				cfg_err(x, s, "bgp",
+					"a backend announces no VIPs (role = "
+					"\"backend\")");
+		} else {
+			s = config_setting_get_member(root, "bgp");
+			if (s) {
+				x->bgp_line = config_setting_source_line(s);
+				parse_bgp(x, s);
+			}
 		}
 		s = config_setting_get_member(root, "datapath");
 		if (s) {
@@ -1181,6 +1511,96 @@ static void validate_backend(struct cfg_ctx *x, const struct lbd_conf_service *s
 	if (b->addr.family == LBD_AF_INET6 && !c->dp.encap_v6.family)
 		cfg_err_line(x, b->line, bp,
 			     "IPv6 backend needs datapath.encap_source_v6");
+}
+
+/* A DSR forwarding: packets reach the backend encapsulated, addressed to
+ * the VIP, which is what a check through the datapath needs. */
+static bool fwd_is_dsr(__u8 fwd)
+{
+	return fwd == LBD_FWD_IPIP || fwd == LBD_FWD_GENEVE;
+}
+
+/*
+ * A health entry in the context of its service: "auto" becomes datapath
+ * where a check can go the way traffic goes (a DSR service with a VIP of
+ * its own, the check's protocol the service's, no port of its own), else
+ * address; "datapath" asked for where it cannot is an error.
+ */
+static void validate_health(struct cfg_ctx *x, const struct lbd_conf_service *s,
+			    struct lbd_conf_health *h, const char *p)
+{
+	__u8 want_proto = h->type == LBD_HC_UDP_DNS ? IPPROTO_UDP : IPPROTO_TCP;
+	const char *why = NULL;
+
+	if (h->type == LBD_HC_NONE || !h->line)
+		return;
+	if (s->wildcard)
+		why = "vip \"*\" is the LB host's own address, which its "
+		      "checks cannot leave by";
+	else if (!fwd_is_dsr(effective_fwd(s)))
+		why = "snat forwarding sends no encapsulated packets to "
+		      "check with";
+	else if (want_proto != s->proto)
+		why = want_proto == IPPROTO_TCP
+			      ? "a tcp or http check needs a TCP service"
+			      : "a udp-dns check needs a UDP service";
+	else if (h->port)
+		why = "the check goes to the service port, as traffic does "
+		      "(a port of its own needs via = \"address\")";
+	if (h->via == LBD_HC_VIA_AUTO)
+		h->via = why ? LBD_HC_VIA_ADDRESS : LBD_HC_VIA_DATAPATH;
+	else if (h->via == LBD_HC_VIA_DATAPATH && why)
+		cfg_err_line(x, h->line, p, "via = \"datapath\": %s", why);
+}
+
+/* A VIP lbd could announce: the VIP of a service of its own. */
+static bool is_service_vip(const struct lbd_config *c,
+			   const struct lbd_conf_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_services; i++)
+		if (!c->services[i].wildcard && addr_eq(&c->services[i].vip, a))
+			return true;
+	return false;
+}
+
+static bool attrs_prepend(const struct lbd_conf_bgp *b)
+{
+	size_t i;
+
+	if (b->defaults.prepend)
+		return true;
+	for (i = 0; i < b->n_vips; i++)
+		if (b->vips[i].attrs.prepend)
+			return true;
+	return false;
+}
+
+static void validate_bgp(struct cfg_ctx *x)
+{
+	struct lbd_conf_bgp *b = &x->c->bgp;
+	char a[64], p[64];
+	size_t i, j;
+
+	x->file = 0;
+	for (i = 0; i < b->n_vips; i++) {
+		snprintf(p, sizeof(p), "bgp.vips[%zu]", i);
+		config_addr_str(&b->vips[i].addr, a, sizeof(a));
+		for (j = 0; j < i; j++)
+			if (addr_eq(&b->vips[j].addr, &b->vips[i].addr))
+				break;
+		if (j < i)
+			cfg_err_line(x, b->vips[i].line, p,
+				     "%s is already bgp.vips[%zu]", a, j);
+		else if (!is_service_vip(x->c, &b->vips[i].addr))
+			cfg_err_line(x, b->vips[i].line, p,
+				     "%s is not the VIP of any service", a);
+	}
+	if (!b->asn && attrs_prepend(b))
+		cfg_err_line(x, x->bgp_line, "bgp.asn",
+			     "required with as_path_prepend: the AS number "
+			     "prepended (the LB host's own)");
 }
 
 /* Checks across settings and files, once everything is read. */
@@ -1365,8 +1785,24 @@ static void validate(struct cfg_ctx *x)
 		for (j = 0; j < s->n_backends; j++)
 			if (be[j].addr.family && vfam)
 				validate_backend(x, s, vfam, be, j, p);
+		{
+			char hp[sizeof(p) + 16];
+
+			snprintf(hp, sizeof(hp), "%s.health", p);
+			validate_health(x, s, &c->healths[s->health], hp);
+		}
+		for (j = 0; j < s->n_backends; j++) {
+			char bp[sizeof(p) + 48];
+
+			if (be[j].health == s->health)
+				continue;
+			snprintf(bp, sizeof(bp), "%s.backends[%zu].health", p, j);
+			validate_health(x, s, &c->healths[be[j].health], bp);
+		}
 	}
 	free(dup);
+	if (c->bgp.enabled)
+		validate_bgp(x);
 	if (c->role == LBD_ROLE_LB && !x->dp_interface) {
 		x->file = 0;
 		cfg_err_line(x, x->dp_line, "datapath.interface",
@@ -1419,6 +1855,44 @@ void config_defaults(struct lbd_config *c)
 	c->k8s.fwd = LBD_FWD_GENEVE;
 	c->node.flow_timeout = 3600;
 	c->node.flow_entries = 262144;
+	strcpy(c->bgp.socket, LBD_DEFAULT_BIRD_SOCKET);
+	strcpy(c->bgp.file, LBD_DEFAULT_BIRD_FILE);
+	c->bgp.shutdown_delay_ms = 5000;
+	c->bgp.defaults.announce = true;
+	c->bgp.defaults.min_healthy = 1;
+}
+
+/* What a health group starts from: no check, and the defaults of the
+ * settings a check type uses. */
+static const struct lbd_conf_health health_none = {
+	.type = LBD_HC_NONE,
+	.via = LBD_HC_VIA_AUTO,
+	.expect_status = 200,
+	.rise = 2,
+	.fall = 3,
+	.interval_ms = 2000,
+	.timeout_ms = 1000,
+	.path = "/",
+	.query = ".",
+};
+
+const struct lbd_conf_health *config_health(const struct lbd_config *c,
+					    const struct lbd_conf_backend *b)
+{
+	return &c->healths[b->health];
+}
+
+const struct lbd_conf_bgp_attrs *config_bgp_attrs(const struct lbd_config *c,
+						  __u8 family,
+						  const union lbd_addr *vip)
+{
+	size_t i;
+
+	for (i = 0; i < c->bgp.n_vips; i++)
+		if (c->bgp.vips[i].addr.family == family &&
+		    !memcmp(&c->bgp.vips[i].addr.addr, vip, sizeof(*vip)))
+			return &c->bgp.vips[i].attrs;
+	return &c->bgp.defaults;
 }
 
 static int config_load_common(const char *path, const char *text,
@@ -1434,6 +1908,13 @@ static int config_load_common(const char *path, const char *text,
 	if (!c)
 		return -ENOMEM;
 	config_defaults(c);
+	c->healths = malloc(16 * sizeof(*c->healths));
+	if (!c->healths) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->healths[0] = health_none;
+	c->n_healths = 1;
 	x.c = c;
 	x.diag = diag;
 	err = parse_one(&x, path, text, true);
@@ -1472,6 +1953,8 @@ void config_free(struct lbd_config *c)
 	free(c->services);
 	free(c->backends);
 	free(c->ranges);
+	free(c->healths);
+	free(c->bgp.vips);
 	free(c->files);
 	free(c);
 }

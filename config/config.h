@@ -86,11 +86,85 @@ struct lbd_conf_control {
 	char group[64]; /* may use read-only commands; "": root only */
 };
 
+/* Health checks (lbd/health.c). */
+enum lbd_hc_type {
+	LBD_HC_NONE, /* not checked: up unless configured down */
+	LBD_HC_TCP, /* a TCP connection is accepted */
+	LBD_HC_HTTP, /* an HTTP GET answers expect_status */
+	LBD_HC_UDP_DNS, /* a DNS query is answered NOERROR */
+};
+
+enum lbd_hc_via {
+	LBD_HC_VIA_AUTO, /* as parsed: validation makes it one of the two */
+	LBD_HC_VIA_DATAPATH, /* encapsulated to the backend, to VIP:port */
+	LBD_HC_VIA_ADDRESS, /* to the backend's own address */
+};
+
+#define LBD_HC_STR_MAX 128
+
+/* One set of health check settings; services and backends name theirs by
+ * index into lbd_config.healths (a backend without its own shares its
+ * service's). */
+struct lbd_conf_health {
+	__u8 type; /* enum lbd_hc_type */
+	__u8 via; /* enum lbd_hc_via */
+	__u16 port; /* host order; 0: the backend's port */
+	__u16 expect_status; /* http */
+	__u8 rise; /* consecutive successes to come up */
+	__u8 fall; /* consecutive failures to go down */
+	__u32 interval_ms;
+	__u32 timeout_ms;
+	char path[LBD_HC_STR_MAX]; /* http: starts with '/' */
+	char host[LBD_HC_STR_MAX]; /* http: Host header; "": the address */
+	char query[LBD_HC_STR_MAX]; /* udp-dns: the name asked (SOA) */
+	__u32 file; /* where the group is, for messages */
+	__u32 line; /* 0: the built-in "none" */
+};
+
+/* BGP attributes of an announced VIP, and when it is announced. */
+#define LBD_BGP_MAX_COMMUNITIES 16
+
+struct lbd_conf_bgp_attrs {
+	bool announce; /* false: never announced */
+	__u32 min_healthy; /* backends up for the VIP to be announced */
+	__u8 n_communities;
+	__u8 n_large;
+	__u8 prepend; /* times the own AS (bgp.asn) is prepended */
+	bool has_med;
+	bool has_local_pref;
+	__u32 med;
+	__u32 local_pref;
+	__u16 communities[LBD_BGP_MAX_COMMUNITIES][2];
+	__u32 large[LBD_BGP_MAX_COMMUNITIES][3];
+};
+
+struct lbd_conf_bgp_vip {
+	struct lbd_conf_addr addr;
+	struct lbd_conf_bgp_attrs attrs;
+	__u32 line; /* in the main file */
+};
+
+/* The bgp group: lbd drives a BIRD 2 on the LB host (bgp/). */
+struct lbd_conf_bgp {
+	bool enabled; /* the group is there */
+	char socket[108]; /* BIRD's control socket (sun_path) */
+	char file[PATH_MAX]; /* the include file lbd writes */
+	__u32 asn; /* the LB host's AS, for prepending; 0: not given */
+	__u32 shutdown_delay_ms; /* graceful shutdown before the withdraw */
+	struct lbd_conf_bgp_attrs defaults; /* of VIPs not in vips */
+	struct lbd_conf_bgp_vip *vips;
+	size_t n_vips;
+};
+
+#define LBD_DEFAULT_BIRD_SOCKET "/run/bird/bird.ctl"
+#define LBD_DEFAULT_BIRD_FILE "/run/lbd/bird/vips.conf"
+
 struct lbd_conf_backend {
 	struct lbd_conf_addr addr;
 	__u16 port; /* host order */
 	__u32 weight;
 	enum lbd_conf_state state;
+	__u32 health; /* into lbd_config.healths */
 	__u32 file; /* index into lbd_config.files */
 	__u32 line;
 };
@@ -125,6 +199,7 @@ struct lbd_conf_service {
 	size_t n_backends;
 	enum lbd_origin origin;
 	char k8s_ref[128]; /* LBD_ORIGIN_K8S: "namespace/name" */
+	__u32 health; /* into lbd_config.healths; 0: not checked */
 	__u32 file;
 	__u32 line;
 };
@@ -156,6 +231,9 @@ struct lbd_conf_kubernetes {
 	char lb_class[256]; /* spec.loadBalancerClass to follow */
 	char namespace[64]; /* "": every namespace */
 	__u8 fwd; /* enum lbd_fwd of the services made */
+	/* into lbd_config.healths, for the services of the check's
+	 * protocol (tcp, http: TCP; udp-dns: UDP); 0: not checked */
+	__u32 health;
 	__u32 line; /* of the group */
 };
 
@@ -172,6 +250,10 @@ struct lbd_config {
 	size_t n_backends;
 	struct lbd_conf_addr *ranges; /* source ranges of services */
 	size_t n_ranges;
+	/* [0] is type "none", what services without a health group use */
+	struct lbd_conf_health *healths;
+	size_t n_healths;
+	struct lbd_conf_bgp bgp;
 	char (*files)[PATH_MAX]; /* [0] is the main file */
 	size_t n_files;
 };
@@ -207,5 +289,15 @@ const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,
 const char *config_proto_str(__u8 proto);
 const char *config_fwd_str(__u8 fwd);
 const char *config_state_str(enum lbd_conf_state s);
+const char *config_hc_type_str(__u8 type);
+const char *config_hc_via_str(__u8 via);
+
+/* The health settings of backend b (of any service). */
+const struct lbd_conf_health *config_health(const struct lbd_config *c,
+					    const struct lbd_conf_backend *b);
+/* The BGP attributes of a VIP: its bgp.vips entry, else the defaults. */
+const struct lbd_conf_bgp_attrs *config_bgp_attrs(const struct lbd_config *c,
+						  __u8 family,
+						  const union lbd_addr *vip);
 
 #endif /* LBD_CONFIG_H */

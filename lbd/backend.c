@@ -17,11 +17,8 @@
 #include "daemon.h"
 #include "log.h"
 #include "netlink.h"
+#include "tc.h"
 #include "tc_backend.skel.h"
-
-/* lbd's tc filters: one handle and priority on ingress and egress. */
-#define LBD_TC_HANDLE 0x1bd
-#define LBD_TC_PRIO 1
 
 #define MAX_NODE_ADDRS 64
 
@@ -56,35 +53,6 @@ static int be_load(const struct lbd_config *c, struct tc_backend **out)
 	return 0;
 }
 
-static int tc_attach_one(int ifindex, enum bpf_tc_attach_point where,
-			 int prog_fd)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = where);
-	LIBBPF_OPTS(bpf_tc_opts, o, .handle = LBD_TC_HANDLE,
-		    .priority = LBD_TC_PRIO, .prog_fd = prog_fd,
-		    .flags = BPF_TC_F_REPLACE);
-	int err;
-
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
-		return err;
-	/* REPLACE swaps the program of an existing lbd filter in one
-	 * step: a restarted or upgraded lbd leaves no gap */
-	return bpf_tc_attach(&hook, &o);
-}
-
-static int tc_detach_one(int ifindex, enum bpf_tc_attach_point where)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = where);
-	LIBBPF_OPTS(bpf_tc_opts, o, .handle = LBD_TC_HANDLE,
-		    .priority = LBD_TC_PRIO);
-	int err = bpf_tc_detach(&hook, &o);
-
-	return err == -ENOENT ? 0 : err;
-}
-
 static int be_attach(struct lbd_daemon *d, const struct lbd_config *c)
 {
 	int err;
@@ -95,10 +63,10 @@ static int be_attach(struct lbd_daemon *d, const struct lbd_config *c)
 			  c->files[0], c->node.interface);
 		return -ENODEV;
 	}
-	err = tc_attach_one(d->be_ifindex, BPF_TC_INGRESS,
+	err = tc_attach(d->be_ifindex, BPF_TC_INGRESS,
 			    bpf_program__fd(d->be->progs.lbd_tc_ingress));
 	if (!err)
-		err = tc_attach_one(d->be_ifindex, BPF_TC_EGRESS,
+		err = tc_attach(d->be_ifindex, BPF_TC_EGRESS,
 				    bpf_program__fd(d->be->progs.lbd_tc_egress));
 	if (err)
 		log_warnx("attaching tc programs to %s: %s", c->node.interface,
@@ -288,8 +256,8 @@ int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
 			return err;
 		}
 		if (strcmp(c->node.interface, d->cfg->node.interface)) {
-			tc_detach_one(d->be_ifindex, BPF_TC_INGRESS);
-			tc_detach_one(d->be_ifindex, BPF_TC_EGRESS);
+			tc_detach(d->be_ifindex, BPF_TC_INGRESS);
+			tc_detach(d->be_ifindex, BPF_TC_EGRESS);
 		}
 		tc_backend__destroy(d->be);
 		d->be = nbe;
@@ -336,9 +304,9 @@ int backend_cleanup(const struct lbd_config *c)
 	size_t k;
 
 	if (ifindex) {
-		err = tc_detach_one(ifindex, BPF_TC_INGRESS);
+		err = tc_detach(ifindex, BPF_TC_INGRESS);
 		if (!err)
-			err = tc_detach_one(ifindex, BPF_TC_EGRESS);
+			err = tc_detach(ifindex, BPF_TC_EGRESS);
 		if (err)
 			log_warnx("detaching tc from %s: %s", c->node.interface,
 				  strerror(-err));

@@ -27,9 +27,12 @@
 #include "control.h"
 #include "drains.h"
 #include "explain.h"
+#include "health.h"
 #include "io.h"
 #include "ipc.h"
 #include "log.h"
+#include "prober.h"
+#include "vips.h"
 #include "tc_backend.skel.h"
 
 #ifndef LBD_VERSION
@@ -268,8 +271,7 @@ static int ctl_status(struct lbd_daemon *d, struct json_object *args,
 	jadd(out, "monitor", mon);
 	if (d->cfg->role == LBD_ROLE_LB)
 		jadd(out, "kubernetes", k8s_json(d));
-	/* BIRD integration does not exist yet */
-	jadd(bird, "state", jstr("not configured"));
+	vips_json(d, bird);
 	jadd(out, "bird", bird);
 
 	if (d->cfg->role == LBD_ROLE_BACKEND) {
@@ -283,7 +285,7 @@ static int ctl_status(struct lbd_daemon *d, struct json_object *args,
 		struct json_object *dp = json_object_new_object();
 
 		jadd(dp, "interface", jstr(d->cfg->dp.interface));
-		jadd(dp, "attached", jbool(d->att.prog_id != 0));
+		jadd(dp, "attached", jbool(d->att.prog_id != 0 && d->attached));
 		jadd(dp, "program_id", jint(d->att.prog_id));
 		jadd(dp, "mode", jstr(d->att.native ? "native" : "generic"));
 		jadd(dp, "dispatcher", jbool(d->att.dispatcher));
@@ -294,6 +296,12 @@ static int ctl_status(struct lbd_daemon *d, struct json_object *args,
 		jadd(out, "services", jint(d->st.n_svc));
 		jadd(out, "backends", jint(nbe));
 		jadd(out, "drains", jint(drains_count(d)));
+		{
+			struct json_object *h = json_object_new_object();
+
+			health_json(d, h);
+			jadd(out, "health", h);
+		}
 	}
 	return 0;
 }
@@ -654,6 +662,47 @@ static int count_flows(struct lbd_daemon *d, struct flows_count *c)
 	return ct_walk(d, count_one, c);
 }
 
+/* A backend's health: "up", "down", "unknown" (checked, no result yet)
+ * or "none" (not checked); the check's details; "healthy" is what the
+ * datapath has (false: taken out by health). */
+static void health_be_json(struct lbd_daemon *d, const struct st_service *s,
+			   const struct st_backend *b, bool flat,
+			   struct json_object *o)
+{
+	const struct lbd_conf_health *hs = &d->cfg->healths[b->health];
+	const struct hm_check *c = health_of(d, s, b);
+	struct json_object *h;
+	char t[INET6_ADDRSTRLEN + 10];
+
+	jadd(o, "health", jstr(hs->type == LBD_HC_NONE ? "none" :
+			       c		      ? hc_state_str(c->state) :
+							"unknown"));
+	jadd(o, "healthy", jbool(!b->health_down));
+	if (!c)
+		return;
+	if (flat) {
+		jadd(o, "check_seconds", jdbl(c->latency_us / 1e6));
+		jadd(o, "check_ok", jint(c->have_result && c->last_ok));
+		jadd(o, "health_changes", jint(c->changes));
+		jadd(o, "health_reason", jstr(c->reason));
+		return;
+	}
+	h = json_object_new_object();
+	jadd(h, "type", jstr(config_hc_type_str(hs->type)));
+	jadd(h, "via", jstr(config_hc_via_str(hs->via)));
+	jadd(h, "target", jstr(hostport_str(c->spec.family, &c->spec.addr,
+					    c->spec.port, t, sizeof(t))));
+	jadd(h, "interval_s", jdbl(hs->interval_ms / 1e3));
+	jadd(h, "reason", jstr(c->reason));
+	jadd(h, "since", jint(c->since));
+	jadd(h, "changes", jint(c->changes));
+	if (c->have_result) {
+		jadd(h, "last_ok", jbool(c->last_ok));
+		jadd(h, "last_ms", jdbl(c->latency_us / 1e3));
+	}
+	jadd(o, "health_check", h);
+}
+
 static void backend_json(struct lbd_daemon *d, const struct st_service *s,
 			 const struct st_backend *b, const __u32 *flows,
 			 double share, bool flat, struct json_object *o)
@@ -673,8 +722,7 @@ static void backend_json(struct lbd_daemon *d, const struct st_service *s,
 	jadd(o, "port", jint(b->port));
 	jadd(o, "weight", jint(b->weight));
 	jadd(o, "config_state", jstr(config_state_str(b->conf_state)));
-	jadd(o, "health", jstr(b->health_down ? "down" : "up"));
-	jadd(o, "healthy", jbool(!b->health_down));
+	health_be_json(d, s, b, flat, o);
 	jadd(o, "drained", jbool(b->drained));
 	jadd(o, "state", jstr(be_state_str(b->dp_state)));
 	jadd(o, "share", jdbl(share));
@@ -1172,10 +1220,8 @@ static int ctl_monitor_set(struct lbd_daemon *d, struct json_object *args,
 	return r;
 }
 
-/* A backend's state changed at runtime (drain, undrain; health checks
- * will report the same way). */
-static void mon_backend(struct lbd_daemon *d, const struct st_service *s,
-			const struct st_backend *b, const char *cause)
+void control_backend_event(struct lbd_daemon *d, const struct st_service *s,
+			   const struct st_backend *b, const char *cause)
 {
 	struct json_object *o;
 	char l[INET6_ADDRSTRLEN + 10];
@@ -1190,7 +1236,7 @@ static void mon_backend(struct lbd_daemon *d, const struct st_service *s,
 	jadd(o, "backend", jstr(be_label(b, l, sizeof(l))));
 	jadd(o, "state", jstr(be_state_str(b->dp_state)));
 	jadd(o, "drained", jbool(b->drained));
-	jadd(o, "health", jstr(b->health_down ? "down" : "up"));
+	health_be_json(d, s, b, true, o);
 	mon_send(d, o);
 }
 
@@ -1279,7 +1325,7 @@ static struct json_object *touched(struct lbd_daemon *d, const struct drain *dr,
 			snprintf(line, sizeof(line), "%s %s", s->name,
 				 be_label(b, l, sizeof(l)));
 			json_object_array_add(list, jstr(line));
-			mon_backend(d, s, b, cause);
+			control_backend_event(d, s, b, cause);
 		}
 	return list;
 }
@@ -1705,10 +1751,19 @@ static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 
 		jadd(dp, "interface", jstr(d->cfg->dp.interface));
 		jadd(dp, "mode", jstr(d->att.native ? "native" : "generic"));
-		jadd(dp, "attached", jint(d->att.prog_id != 0));
+		jadd(dp, "attached", jint(d->att.prog_id != 0 && d->attached));
 		jadd(out, "datapath", dp);
 		jadd(out, "kubernetes", k8s_json(d));
 		jadd(out, "drains", jint(drains_count(d)));
+		{
+			struct json_object *h = json_object_new_object();
+			struct json_object *b = json_object_new_object();
+
+			health_json(d, h);
+			jadd(out, "health", h);
+			vips_json(d, b);
+			jadd(out, "bird", b);
+		}
 		r = count_flows(d, &fc);
 		if (r) {
 			free(fc.per_be);

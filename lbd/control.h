@@ -22,6 +22,10 @@ void control_reloaded(struct lbd_daemon *d, bool ok);
 void control_applied(struct lbd_daemon *d);
 /* The io process went away: nobody monitors any more. */
 void control_io_gone(struct lbd_daemon *d);
+/* A backend's state changed at runtime (drain, undrain, health): told
+ * to monitor clients that asked for backend changes. */
+void control_backend_event(struct lbd_daemon *d, const struct st_service *s,
+			   const struct st_backend *b, const char *cause);
 /* lbd stops. */
 void control_stop(struct lbd_daemon *d);
 

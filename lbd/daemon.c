@@ -17,6 +17,7 @@
 #include "io.h"
 #include "ipc.h"
 #include "log.h"
+#include "vips.h"
 
 /* Edits arrive as bursts of events (an editor's write, rename, chmod):
  * apply once they settle. */
@@ -119,6 +120,8 @@ static int daemon_reload(struct lbd_daemon *d)
 		d->generation++;
 		d->last_ok = true;
 		keep_errors(d, NULL);
+		if (c->role == LBD_ROLE_LB)
+			lb_reloaded(d);
 		log_info("config generation %lu applied in %.1f ms",
 			 d->generation, d->last_ms);
 	}
@@ -221,16 +224,32 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
+static void stopped(struct lbd_daemon *d)
+{
+	sd_event_exit(d->ev, 0);
+}
+
+/* A planned stop: the datapath stays in place and serving; the VIPs are
+ * withdrawn from BIRD (graceful shutdown first). A second signal stops at
+ * once. */
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 		      void *arg)
 {
 	struct lbd_daemon *d = arg;
 
+	(void)s;
+	if (d->stopping) {
+		log_info("%s again: stopping now",
+			 strsignal((int)si->ssi_signo));
+		vips_withdraw_now(d);
+		sd_event_exit(d->ev, 0);
+		return 0;
+	}
 	log_info("%s: stopping; the datapath stays in place and serving",
 		 strsignal((int)si->ssi_signo));
 	sd_notify(0, "STOPPING=1");
-	sd_event_exit(d->ev, 0);
-	(void)s;
+	d->stopping = true;
+	vips_shutdown(d, stopped);
 	return 0;
 }
 
@@ -367,8 +386,13 @@ int daemon_run(const char *config_path)
 	sd_event_set_watchdog(d.ev, true);
 	watch_files(&d);
 	io_start(&d);
-	if (d.cfg->role == LBD_ROLE_LB)
+	if (d.cfg->role == LBD_ROLE_LB) {
 		lb_k8s_begin(&d);
+		err = lb_loop_start(&d);
+		if (err)
+			log_warnx("health checks and announcements: %s",
+				  strerror(-err));
+	}
 
 	sd_notify(0, "READY=1");
 	notify_status(&d);

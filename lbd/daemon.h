@@ -23,6 +23,9 @@
 
 struct tc_backend;
 struct ring_buffer;
+struct hcdp;
+struct health;
+struct vips;
 
 struct lbd_daemon {
 	sd_event *ev;
@@ -59,6 +62,13 @@ struct lbd_daemon {
 	struct xdp_attachment att;
 	struct lbd_conf_addr *nh_done; /* backends whose next hop is managed */
 	size_t n_nh_done;
+	struct hcdp *hc; /* health checks through the datapath (tc egress) */
+	int hc_ifindex; /* where it is attached */
+	struct health *health; /* health.h */
+	struct vips *vips; /* vips.h: VIPs announced through BIRD */
+	sd_event_source *watch; /* the datapath still attached? */
+	bool attached; /* as last seen */
+	bool stopping; /* a planned stop is withdrawing the VIPs */
 
 	/* Kubernetes (lb.c): the client, the services it last gave
 	 * (kept while it reconnects or is replaced), the merge's record of
@@ -103,6 +113,11 @@ int lb_start(struct lbd_daemon *d);
 int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	      struct config_diag *diag);
 void lb_stop(struct lbd_daemon *d);
+/* On the event loop once it runs: health checks, VIP announcement, the
+ * watch on the attachment. After a successful reload (d->cfg is the new
+ * config): they follow it. */
+int lb_loop_start(struct lbd_daemon *d);
+void lb_reloaded(struct lbd_daemon *d);
 int lb_check(const struct lbd_config *c, const char *path);
 int lb_cleanup(const struct lbd_config *c);
 /* STATUS= text for systemd */

@@ -254,6 +254,33 @@ out:
 	return err;
 }
 
+int dp_reuse_maps(const struct lbd_dp *dp, struct bpf_object *obj)
+{
+	struct bpf_map *m, *mine;
+	int err;
+
+	if (!dp->skel)
+		return -EINVAL;
+	bpf_object__for_each_map(m, obj) {
+		/* .rodata and .bss are the object's own (its knobs) */
+		if (bpf_map__is_internal(m))
+			continue;
+		mine = bpf_object__find_map_by_name(dp->skel->obj,
+						    bpf_map__name(m));
+		if (!mine) {
+			log_warnx("map %s is not the LB program's",
+				  bpf_map__name(m));
+			return -ENOENT;
+		}
+		/* the LB program's pins are the LB program's business */
+		bpf_map__set_pin_path(m, NULL);
+		err = bpf_map__reuse_fd(m, bpf_map__fd(mine));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int dp_open_pinned(const char *pin_path, struct lbd_dp **out)
 {
 	struct bpf_map_info info;

@@ -39,6 +39,14 @@ struct lbd_dp;
  * have another size or ABI than asked for.
  */
 int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out);
+/*
+ * Makes every map of obj (opened, not loaded) the LB program's map of the
+ * same name, so that another program (tc/hc.bpf.c) works on the same
+ * state. Only for a datapath lbd loaded (not dp_open_pinned).
+ */
+struct bpf_object;
+int dp_reuse_maps(const struct lbd_dp *dp, struct bpf_object *obj);
+
 /* Opens the maps pinned under pin_path without loading a program, to
  * read (or change) the running lbd's state. -ENOENT when none. */
 int dp_open_pinned(const char *pin_path, struct lbd_dp **out);

@@ -831,8 +831,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *arg)
 
 /* -- the process --------------------------------------------------------- */
 
-/* Closes every descriptor above stderr but the ones kept. */
-static void close_other_fds(const int *keep, size_t n)
+void io_close_other_fds(const int *keep, size_t n)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -1036,7 +1035,7 @@ int io_spawn(const struct lbd_config *c, struct io_child *child)
 		int keep[] = { sp[1], ctl, met };
 
 		close(sp[0]);
-		close_other_fds(keep, 3);
+		io_close_other_fds(keep, 3);
 		_exit(io_main(sp[1], ctl, met));
 	}
 	close(sp[1]);

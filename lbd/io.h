@@ -46,6 +46,10 @@ struct io_child {
  */
 int io_spawn(const struct lbd_config *c, struct io_child *child);
 
+/* In a child after fork: closes every descriptor above stderr but the
+ * ones kept. */
+void io_close_other_fds(const int *keep, size_t n);
+
 /* Which commands need a root client (the others are read-only). */
 bool io_cmd_is_admin(const char *cmd);
 

@@ -309,6 +309,22 @@ void k8s_opts_of(const struct lbd_config *c, struct k8s_opts *o)
 	o->snat6 = c->dp.snat_v6.family;
 }
 
+void k8s_set_health(struct k8s_set *set, const struct lbd_config *c)
+{
+	__u32 h = c->k8s.health;
+	__u8 proto = c->healths[h].type == LBD_HC_UDP_DNS ? IPPROTO_UDP
+							   : IPPROTO_TCP;
+	size_t i, j;
+
+	for (i = 0; i < set->n_svc; i++) {
+		struct lbd_conf_service *s = &set->svc[i];
+
+		s->health = h && s->proto == proto ? h : 0;
+		for (j = 0; j < s->n_backends; j++)
+			set->be[s->first_backend + j].health = s->health;
+	}
+}
+
 /* A growing output, with what failed remembered. */
 struct tr {
 	struct k8s_set *out;

@@ -127,4 +127,9 @@ void k8s_set_free(struct k8s_set *s);
 /* The k8s_opts a config's datapath and kubernetes settings give. */
 void k8s_opts_of(const struct lbd_config *c, struct k8s_opts *o);
 
+/* Gives the set's services of the check's protocol, and their backends,
+ * c's kubernetes.health (an index into c->healths: set again for every
+ * config the set is applied with). */
+void k8s_set_health(struct k8s_set *set, const struct lbd_config *c);
+
 #endif /* LBD_K8S_MODEL_H */

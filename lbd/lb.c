@@ -14,8 +14,15 @@
 #include "control.h"
 #include "daemon.h"
 #include "drains.h"
+#include "hcdp.h"
+#include "health.h"
 #include "log.h"
 #include "netlink.h"
+#include "vips.h"
+
+/* How often lbd looks whether its XDP program is still attached (a VIP
+ * is announced only while it is). */
+#define WATCH_USEC (1000 * 1000)
 
 /* A plan longer than this is logged as its first lines and a count. */
 #define PLAN_LOG_MAX 40
@@ -268,6 +275,59 @@ static int reserve_snat_ports(const struct lbd_config *c,
 	return 0;
 }
 
+/* Whether a health check of c goes through the datapath. */
+static bool needs_hc_program(const struct lbd_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_healths; i++)
+		if (c->healths[i].type != LBD_HC_NONE &&
+		    c->healths[i].via == LBD_HC_VIA_DATAPATH)
+			return true;
+	return false;
+}
+
+/*
+ * The health check program (tc/hc.bpf.c) on the current datapath's maps
+ * and knobs, on tc egress of the edge NIC: loaded whenever the XDP
+ * program is, attached where it is. Without it a marked check would
+ * leave unencapsulated, reach a VIP through the network and prove
+ * nothing: where a check needs it, not having it is an error; elsewhere
+ * a warning.
+ */
+static int hc_attach(struct lbd_daemon *d, const struct lbd_config *c,
+		     struct config_diag *diag)
+{
+	struct hcdp *h;
+	int err;
+
+	err = hcdp_open(d->dp, &h);
+	if (!err) {
+		err = hcdp_attach(h, d->ifindex);
+		if (err)
+			hcdp_close(h);
+	}
+	if (err && needs_hc_program(c)) {
+		diag_pushf(diag,
+			   "the health check program on %s: %s (health "
+			   "checks through the datapath need it)",
+			   c->dp.interface, strerror(-err));
+		return err;
+	}
+	if (err) {
+		log_warnx("the health check program on %s: %s; health checks "
+			  "through the datapath are not possible",
+			  c->dp.interface, strerror(-err));
+		return 0;
+	}
+	if (d->hc_ifindex && d->hc_ifindex != d->ifindex)
+		hcdp_detach(d->hc_ifindex);
+	hcdp_close(d->hc);
+	d->hc = h;
+	d->hc_ifindex = d->ifindex;
+	return 0;
+}
+
 int lb_start(struct lbd_daemon *d)
 {
 	struct config_diag diag = { 0 };
@@ -305,6 +365,9 @@ int lb_start(struct lbd_daemon *d)
 		/* the cluster's services are among the adopted ones: they
 		 * stay until the first sync says what is current */
 		d->st.hold_adopted = c->k8s.enabled;
+		/* the same for backends down by health: they stay down
+		 * until their check says otherwise */
+		health_adopted(&d->st);
 	}
 	err = lb_k8s_prepare(d, c, &d->kc, &diag);
 	if (!err)
@@ -323,6 +386,9 @@ int lb_start(struct lbd_daemon *d)
 	/* attach last: the new program starts on complete maps */
 	if (!err)
 		err = attach(d, c, &diag);
+	if (!err)
+		err = hc_attach(d, c, &diag);
+	d->attached = !err;
 	for (i = 0; i < diag.n; i++)
 		log_warnx("%s", diag.msgs[i]);
 	config_diag_free(&diag);
@@ -367,6 +433,18 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		dp_close(d->dp);
 		d->dp = ndp;
 		err = attach(d, c, diag);
+		if (!err)
+			err = hc_attach(d, c, diag);
+		d->attached = !err;
+		if (err) {
+			kubeconfig_free(&kc);
+			return err;
+		}
+	}
+	/* a check through the datapath that the last config did not have
+	 * needs the program it could do without */
+	if (!d->hc && needs_hc_program(c)) {
+		err = hc_attach(d, c, diag);
 		if (err) {
 			kubeconfig_free(&kc);
 			return err;
@@ -392,9 +470,62 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	return 0;
 }
 
+static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct lbd_daemon *d = arg;
+	struct xdp_attachment now;
+	bool attached;
+
+	attached = xdp_lbd_query(d->ifindex, &now) == 0 && now.prog_id &&
+		   now.prog_id == d->att.prog_id;
+	if (attached != d->attached) {
+		if (attached)
+			log_info("XDP program %u is attached to %s again",
+				 d->att.prog_id, d->cfg->dp.interface);
+		else
+			log_warnx("XDP program %u is no longer attached to %s",
+				  d->att.prog_id, d->cfg->dp.interface);
+		d->attached = attached;
+		vips_update(d);
+	}
+	sd_event_source_set_time(s, usec + WATCH_USEC);
+	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+int lb_loop_start(struct lbd_daemon *d)
+{
+	uint64_t now;
+	int err;
+
+	err = health_start(d);
+	if (!err)
+		err = vips_start(d);
+	if (err)
+		return err;
+	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
+	return sd_event_add_time(d->ev, &d->watch, CLOCK_MONOTONIC,
+				 now + WATCH_USEC, 100 * 1000, on_watch, d) < 0
+		       ? -ENOMEM
+		       : 0;
+}
+
+void lb_reloaded(struct lbd_daemon *d)
+{
+	health_sync(d);
+	vips_reloaded(d);
+}
+
 void lb_stop(struct lbd_daemon *d)
 {
 	lb_k8s_stop(d);
+	d->watch = sd_event_source_disable_unref(d->watch);
+	vips_stop(d);
+	health_stop(d);
+	/* the health check program stays attached, as the XDP program:
+	 * without lbd it sees no marked packets */
+	hcdp_close(d->hc);
+	d->hc = NULL;
 	free(d->nh_done);
 	d->nh_done = NULL;
 	state_free(&d->st);
@@ -464,8 +595,15 @@ int lb_cleanup(const struct lbd_config *c)
 {
 	int err = 0, ifindex = (int)if_nametoindex(c->dp.interface);
 
+	/* what the datapath no longer serves is announced no more */
+	err = vips_cleanup(c);
+	if (err)
+		log_warnx("withdrawing from BIRD: %s", strerror(-err));
+	err = 0;
 	if (ifindex) {
 		err = xdp_lbd_detach(ifindex);
+		if (!err)
+			err = hcdp_detach(ifindex);
 		if (err)
 			log_warnx("detaching from %s: %s", c->dp.interface,
 				  strerror(-err));
@@ -542,6 +680,8 @@ int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 		k8s_set_free(&d->k8s_set);
 		d->k8s_have_set = false;
 	}
+	if (d->k8s_have_set)
+		k8s_set_health(&d->k8s_set, c);
 	err = sources_apply(&d->src, &d->st, d->dp, c,
 			    d->k8s_have_set ? &d->k8s_set : NULL,
 			    K8S_NEW_PER_APPLY, plan, plan_arg, r, &news,
@@ -621,6 +761,9 @@ static void on_k8s_changed(void *arg)
 		log_apply(&r, &pl);
 		resolve_nexthops(d);
 		control_applied(d);
+		/* the cluster's backends are checked and its VIPs announced
+		 * as the file's */
+		lb_reloaded(d);
 	}
 }
 

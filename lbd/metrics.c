@@ -261,6 +261,114 @@ static const char *const be_gauges[][3] = {
 	{ "lbd_backend_drained", "drained", "1 while drained by lbctl drain" },
 };
 
+/* Health checks (the prober's counters) and the VIPs announced. */
+static void render_health(FILE *f, struct json_object *s)
+{
+	static const char *const counters[][3] = {
+		{ "lbd_health_checks_total", "runs", "Health checks started" },
+		{ "lbd_health_check_failures_total", "failed",
+		  "Health checks that failed" },
+		{ "lbd_health_checks_late_total", "late",
+		  "Health checks started an interval or more late (the "
+		  "prober did not keep up)" },
+		{ "lbd_health_prober_restarts_total", "prober_restarts",
+		  "Times the prober process ended and was started again" },
+	};
+	struct json_object *h = get(s, "health"), *b = get(s, "bird"), *l, *v;
+	size_t i;
+
+	if (h && get(h, "checks")) {
+		for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+			family(f, counters[i][0], "counter", counters[i][2]);
+			sample(f, counters[i][0], NULL, NULL, NULL, NULL, NULL,
+			       NULL, num(h, counters[i][1]));
+		}
+		family(f, "lbd_health_checks", "gauge",
+		       "Backends checked, by what their check says");
+		sample(f, "lbd_health_checks", "state", "up", NULL, NULL, NULL,
+		       NULL, num(h, "up"));
+		sample(f, "lbd_health_checks", "state", "down", NULL, NULL,
+		       NULL, NULL, num(h, "down"));
+		sample(f, "lbd_health_checks", "state", "unknown", NULL, NULL,
+		       NULL, NULL, num(h, "unknown"));
+		family(f, "lbd_health_checks_running", "gauge",
+		       "Health checks in flight");
+		sample(f, "lbd_health_checks_running", NULL, NULL, NULL, NULL,
+		       NULL, NULL, num(h, "running"));
+		family(f, "lbd_health_check_max_lag_seconds", "gauge",
+		       "The latest start of a health check after its time, "
+		       "over the last seconds");
+		sample(f, "lbd_health_check_max_lag_seconds", NULL, NULL, NULL,
+		       NULL, NULL, NULL, num(h, "max_lag_ms") / 1000);
+	}
+	if (!b || !get(b, "connected"))
+		return;
+	family(f, "lbd_bird_connected", "gauge",
+	       "1 while lbd is connected to BIRD's control socket");
+	sample(f, "lbd_bird_connected", NULL, NULL, NULL, NULL, NULL, NULL,
+	       json_object_get_boolean(get(b, "connected")));
+	family(f, "lbd_bird_configures_total", "counter",
+	       "Reconfigurations BIRD accepted from lbd");
+	sample(f, "lbd_bird_configures_total", NULL, NULL, NULL, NULL, NULL,
+	       NULL, num(b, "configures"));
+	family(f, "lbd_bird_errors_total", "counter",
+	       "Reconfigurations BIRD refused");
+	sample(f, "lbd_bird_errors_total", NULL, NULL, NULL, NULL, NULL, NULL,
+	       num(b, "errors"));
+	l = get(b, "vips");
+	family(f, "lbd_vip_announced", "gauge",
+	       "1 while lbd has BIRD announce the VIP");
+	LIST_EACH(l, i, v)
+	sample(f, "lbd_vip_announced", "vip", str(v, "vip"), NULL, NULL, NULL,
+	       NULL, json_object_get_boolean(get(v, "announced")));
+	family(f, "lbd_vip_backends_up", "gauge",
+	       "Backends of the VIP's services that are up (each address "
+	       "and port once)");
+	LIST_EACH(l, i, v)
+	sample(f, "lbd_vip_backends_up", "vip", str(v, "vip"), NULL, NULL,
+	       NULL, NULL, num(v, "backends_up"));
+}
+
+/* Per backend, for the backends with a check. */
+static const char *const be_check_gauges[][3] = {
+	{ "lbd_backend_health_check_seconds", "check_seconds",
+	  "How long the backend's last health check took" },
+	{ "lbd_backend_health_check_success", "check_ok",
+	  "1 when the backend's last health check succeeded" },
+};
+
+static void render_be_checks(FILE *f, struct json_object *l)
+{
+	struct json_object *svc, *bl, *b;
+	size_t i, j, k;
+
+	for (k = 0; k < sizeof(be_check_gauges) / sizeof(be_check_gauges[0]);
+	     k++) {
+		family(f, be_check_gauges[k][0], "gauge", be_check_gauges[k][2]);
+		LIST_EACH(l, i, svc)
+		{
+			bl = get(svc, "backends");
+			LIST_EACH(bl, j, b)
+			if (get(b, be_check_gauges[k][1]))
+				sample(f, be_check_gauges[k][0], "service",
+				       str(svc, "name"), "backend",
+				       str(b, "backend"), NULL, NULL,
+				       num(b, be_check_gauges[k][1]));
+		}
+	}
+	family(f, "lbd_backend_health_changes_total", "counter",
+	       "Times the backend's health check changed its verdict");
+	LIST_EACH(l, i, svc)
+	{
+		bl = get(svc, "backends");
+		LIST_EACH(bl, j, b)
+		if (get(b, "health_changes"))
+			sample(f, "lbd_backend_health_changes_total", "service",
+			       str(svc, "name"), "backend", str(b, "backend"),
+			       NULL, NULL, num(b, "health_changes"));
+	}
+}
+
 static void render_services(FILE *f, struct json_object *s)
 {
 	struct json_object *l = get(s, "services"), *svc, *bl, *b;
@@ -339,6 +447,7 @@ static void render_services(FILE *f, struct json_object *s)
 				       !strcmp(str(b, "state"), states[k]));
 		}
 	}
+	render_be_checks(f, l);
 }
 
 static void render_k8s(FILE *f, struct json_object *s)
@@ -437,6 +546,7 @@ int metrics_render(struct json_object *snap, const struct metrics_io *io,
 	render_nat(f, snap);
 	render_services(f, snap);
 	render_k8s(f, snap);
+	render_health(f, snap);
 	if (fclose(f)) {
 		free(buf);
 		return -ENOMEM;

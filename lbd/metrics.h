@@ -6,8 +6,9 @@
  * Prometheus conventions: an lbd_ prefix, base units (seconds, bytes),
  * _total on counters, label values escaped.
  *
- * Not exported yet: health-check latency (lbd has no health checks
- * yet). Conntrack, SNAT and affinity map occupancy are.
+ * Health checks are exported per backend (last check's duration and
+ * result, verdict changes) and as the prober's counters; announcements
+ * per VIP, with BIRD's connection.
  */
 #ifndef LBD_METRICS_H
 #define LBD_METRICS_H

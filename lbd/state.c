@@ -299,6 +299,7 @@ static int desired_one(const struct lbd_config *cfg,
 		b->port = cb->port ? cb->port : c->port;
 		b->weight = cb->weight;
 		b->conf_state = cb->state;
+		b->health = cb->health;
 		b->dp_state = st_backend_dp_state(b);
 	}
 	qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
@@ -1629,57 +1630,36 @@ static bool be_matches(const struct st_service *s, const struct st_backend *b,
 	return !m->port || m->port == b->port;
 }
 
-int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
-		   const struct be_match *m, enum be_flag flag, bool value,
-		   plan_fn plan, void *plan_arg, struct apply_result *res)
+static bool *be_flag_of(struct st_backend *b, enum be_flag flag)
+{
+	return flag == BE_FLAG_DRAINED ? &b->drained : &b->health_down;
+}
+
+/*
+ * Changes every service that news[i] holds a new version of (.be not
+ * NULL) from st->svc[i] to it, the table swaps of all of them batched;
+ * the old versions stay until their swaps are done. news[i] then takes
+ * the place of st->svc[i]; news is freed.
+ */
+static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
+			struct st_service *news, plan_fn plan,
+			void *plan_arg, struct apply_result *res)
 {
 	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
 			       .plan_arg = plan_arg, .res = res };
 	unsigned long writes0 = dp ? dp_writes(dp) : 0;
-	struct st_service *news; /* .be NULL: the service is not hit */
 	struct wbuf pre = { 0 }, post = { 0 };
-	int matched = 0, err = 0;
-	size_t i, j;
+	size_t i;
+	int err = 0;
 
-	memset(res, 0, sizeof(*res));
 	x.pre = &pre;
 	x.post = &post;
 	x.pend = malloc(APPLY_BATCH * sizeof(*x.pend));
-	news = calloc(st->n_svc + 1, sizeof(*news));
-	if (!x.pend || !news) {
+	if (!x.pend)
 		err = -ENOMEM;
-		goto out;
-	}
-	/* every hit service changes, its swap batched with the others';
-	 * the old versions stay until their swaps are done */
-	for (i = 0; i < st->n_svc && !err; i++) {
-		struct st_service *old = &st->svc[i], *new = &news[i];
-		bool hit = false;
-
-		for (j = 0; j < old->n_be; j++)
-			hit |= be_matches(old, &old->be[j], m);
-		if (!hit)
-			continue;
-		*new = *old;
-		new->be = malloc(old->n_be * sizeof(*new->be));
-		if (!new->be) {
-			err = -ENOMEM;
-			break;
-		}
-		memcpy(new->be, old->be, old->n_be * sizeof(*new->be));
-		for (j = 0; j < new->n_be; j++) {
-			struct st_backend *b = &new->be[j];
-
-			if (!be_matches(old, &old->be[j], m))
-				continue;
-			matched++;
-			if (flag == BE_FLAG_DRAINED)
-				b->drained = value;
-			else
-				b->health_down = value;
-		}
-		err = change_service(&x, old, new);
-	}
+	for (i = 0; i < st->n_svc && !err; i++)
+		if (news[i].be)
+			err = change_service(&x, &st->svc[i], &news[i]);
 	if (!err)
 		err = flush(&x);
 	pend_drop(&x);
@@ -1689,7 +1669,6 @@ int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
 		free(st->svc[i].be);
 		st->svc[i] = news[i];
 	}
-out:
 	free(news);
 	free(x.pend);
 	wbuf_free(&pre);
@@ -1701,5 +1680,121 @@ out:
 			  strerror(-err));
 		state_adopt(st, dp, st->maglev_size, st->seed);
 	}
+	return err;
+}
+
+/* A copy of the service's backends to change, in news[i]. */
+static int new_version(const struct lbd_state *st, size_t i,
+		       struct st_service *news)
+{
+	const struct st_service *old = &st->svc[i];
+
+	news[i] = *old;
+	news[i].be = malloc((old->n_be ? old->n_be : 1) * sizeof(*old->be));
+	if (!news[i].be)
+		return -ENOMEM;
+	memcpy(news[i].be, old->be, old->n_be * sizeof(*old->be));
+	return 0;
+}
+
+int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
+		   const struct be_match *m, enum be_flag flag, bool value,
+		   plan_fn plan, void *plan_arg, struct apply_result *res)
+{
+	struct st_service *news = calloc(st->n_svc + 1, sizeof(*news));
+	int matched = 0, err = 0;
+	size_t i, j;
+
+	memset(res, 0, sizeof(*res));
+	if (!news)
+		return -ENOMEM;
+	for (i = 0; i < st->n_svc && !err; i++) {
+		const struct st_service *old = &st->svc[i];
+		bool hit = false;
+
+		for (j = 0; j < old->n_be; j++)
+			hit |= be_matches(old, &old->be[j], m);
+		if (!hit)
+			continue;
+		err = new_version(st, i, news);
+		for (j = 0; !err && j < old->n_be; j++) {
+			if (!be_matches(old, &old->be[j], m))
+				continue;
+			matched++;
+			*be_flag_of(&news[i].be[j], flag) = value;
+		}
+	}
+	if (err) {
+		for (i = 0; i < st->n_svc; i++)
+			free(news[i].be);
+		free(news);
+		return err;
+	}
+	err = change_flags(st, dp, news, plan, plan_arg, res);
 	return err ? err : matched;
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+	const struct be_change *x = a, *y = b;
+
+	return svc_addr_cmp(&x->svc, &y->svc);
+}
+
+int state_set_flags(struct lbd_state *st, struct lbd_dp *dp, enum be_flag flag,
+		    struct be_change *ch, size_t n, plan_fn plan,
+		    void *plan_arg, struct apply_result *res)
+{
+	struct st_service *news;
+	int changed = 0, err = 0;
+	size_t i = 0, j;
+
+	memset(res, 0, sizeof(*res));
+	if (!n)
+		return 0;
+	news = calloc(st->n_svc + 1, sizeof(*news));
+	if (!news)
+		return -ENOMEM;
+	qsort(ch, n, sizeof(*ch), change_cmp);
+	while (i < n && !err) {
+		struct st_service k = { .key = ch[i].svc }, *old;
+		size_t end = i + 1, at;
+		int here = 0;
+
+		while (end < n && !svc_addr_cmp(&ch[end].svc, &ch[i].svc))
+			end++;
+		old = bsearch(&k, st->svc, st->n_svc, sizeof(*st->svc),
+			      svc_cmp);
+		if (!old) {
+			i = end;
+			continue;
+		}
+		at = (size_t)(old - st->svc);
+		err = new_version(st, at, news);
+		for (j = i; !err && j < end; j++) {
+			struct st_backend kb = { .addr = ch[j].addr,
+						 .port = ch[j].port }, *b;
+
+			b = bsearch(&kb, news[at].be, news[at].n_be,
+				    sizeof(*news[at].be), be_cmp);
+			if (!b || *be_flag_of(b, flag) == ch[j].value)
+				continue;
+			*be_flag_of(b, flag) = ch[j].value;
+			here++;
+		}
+		if (!err && !here) {
+			free(news[at].be);
+			news[at].be = NULL;
+		}
+		changed += here;
+		i = end;
+	}
+	if (err) {
+		for (i = 0; i < st->n_svc; i++)
+			free(news[i].be);
+		free(news);
+		return err;
+	}
+	err = change_flags(st, dp, news, plan, plan_arg, res);
+	return err ? err : changed;
 }

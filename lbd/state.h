@@ -30,6 +30,8 @@ struct st_backend {
 	__u8 dp_state; /* enum lbd_backend_state as written */
 	__u32 id;
 	__u32 gen;
+	__u32 health; /* its settings: index into the applied config's
+		       * healths (0, "none", until a config is applied) */
 };
 
 struct st_service {
@@ -130,6 +132,26 @@ enum be_flag {
 int state_set_flag(struct lbd_state *st, struct lbd_dp *dp,
 		   const struct be_match *m, enum be_flag flag, bool value,
 		   plan_fn plan, void *plan_arg, struct apply_result *res);
+
+/* One backend of one service, named exactly, and the value its flag
+ * gets (state_set_flags). */
+struct be_change {
+	struct lbd_svc_addr svc;
+	struct lbd_conf_addr addr;
+	__u16 port;
+	bool value;
+};
+
+/*
+ * The same for many backends at once (health checks' verdicts): each
+ * service touched gets one new table, whatever the number of its
+ * backends that change. Changes that name no backend, or set what is
+ * already set, do nothing. Sorts ch. Returns how many backends changed,
+ * or a negative errno.
+ */
+int state_set_flags(struct lbd_state *st, struct lbd_dp *dp, enum be_flag flag,
+		    struct be_change *ch, size_t n, plan_fn plan,
+		    void *plan_arg, struct apply_result *res);
 
 /* The order of services: family, VIP, port, protocol. */
 int svc_addr_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b);

@@ -8,7 +8,7 @@ PKGS="
 cmake make gcc pkg-config clang llvm bpftool
 libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev
 libconfig-dev libcriterion-dev libsystemd-dev libjson-c-dev libmnl-dev
-libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libssl-dev
+libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libssl-dev libcap-dev
 bird2 iproute2 iputils-ping ethtool tcpdump tshark curl python3 procps
 python3-prometheus-client openssl
 "

@@ -244,7 +244,33 @@ static void print_status(struct json_object *d)
 		       "off");
 	printf("monitor       %s\n",
 	       b_of(d, "monitor.active") ? "listening" : "off");
-	printf("BIRD          %s\n", s_of(d, "bird.state"));
+	if (get(d, "health"))
+		printf("health        %lld checks: %lld up, %lld down, %lld "
+		       "unknown (prober pid %lld, %lld late starts)\n",
+		       i_of(d, "health.checks"), i_of(d, "health.up"),
+		       i_of(d, "health.down"), i_of(d, "health.unknown"),
+		       i_of(d, "health.prober_pid"), i_of(d, "health.late"));
+	printf("BIRD          %s", s_of(d, "bird.state"));
+	if (get(d, "bird.socket"))
+		printf(" (%s), %lld VIPs announced%s%s", s_of(d, "bird.socket"),
+		       i_of(d, "bird.announced"),
+		       *s_of(d, "bird.last_error") != '\0' ? "; last error: "
+							     : "",
+		       s_of(d, "bird.last_error"));
+	printf("\n");
+	{
+		struct json_object *l = get(d, "bird.vips");
+
+		for (i = 0; l && i < json_object_array_length(l); i++) {
+			struct json_object *v = json_object_array_get_idx(l, i);
+
+			printf("  %-28s %-10s %lld backends up (min_healthy "
+			       "%lld)\n",
+			       s_of(v, "vip"),
+			       b_of(v, "announced") ? "announced" : "withdrawn",
+			       i_of(v, "backends_up"), i_of(v, "min_healthy"));
+		}
+	}
 }
 
 static void print_services(struct json_object *d)
@@ -275,20 +301,28 @@ static void print_backends(struct json_object *d)
 	struct json_object *l = get(d, "backends");
 	size_t i;
 
-	printf("%-20s %-30s %6s %-9s %-6s %-9s %7s %12s %14s %10s %8s\n",
+	printf("%-20s %-30s %6s %-9s %-22s %-9s %7s %12s %14s %10s %8s\n",
 	       "SERVICE", "BACKEND", "WEIGHT", "CONFIG", "HEALTH", "STATE",
 	       "SHARE", "PACKETS", "BYTES", "NEW FLOWS", "ACTIVE");
 	for (i = 0; l && i < json_object_array_length(l); i++) {
 		struct json_object *b = json_object_array_get_idx(l, i);
-		char state[16];
+		char state[16], health[64];
 
 		snprintf(state, sizeof(state), "%s%s", s_of(b, "state"),
 			 b_of(b, "drained") ? "*" : "");
-		printf("%-20s %-30s %6lld %-9s %-6s %-9s %6.1f%% %12lld %14lld "
+		/* a check that is down says why */
+		if (!strcmp(s_of(b, "health"), "down") &&
+		    get(b, "health_check.reason"))
+			snprintf(health, sizeof(health), "down (%s)",
+				 s_of(b, "health_check.reason"));
+		else
+			snprintf(health, sizeof(health), "%s",
+				 s_of(b, "health"));
+		printf("%-20s %-30s %6lld %-9s %-22s %-9s %6.1f%% %12lld %14lld "
 		       "%10lld %8lld\n",
 		       s_of(b, "service"), s_of(b, "backend"),
-		       i_of(b, "weight"), s_of(b, "config_state"),
-		       s_of(b, "health"), state, 100 * d_of(b, "share"),
+		       i_of(b, "weight"), s_of(b, "config_state"), health,
+		       state, 100 * d_of(b, "share"),
 		       i_of(b, "traffic.packets"), i_of(b, "traffic.bytes"),
 		       i_of(b, "traffic.new_flows"), i_of(b, "active_flows"));
 	}

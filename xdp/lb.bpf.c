@@ -18,6 +18,7 @@
 #include "maps.h"
 #include "stats.h"
 #include "select.h"
+#include "svc.h"
 #include "fib.h"
 #include "encap.h"
 #include "icmp.h"
@@ -28,25 +29,6 @@
 
 /* Entry points are global; the prototype keeps -Wmissing-prototypes. */
 int lbd_xdp(struct xdp_md *ctx);
-
-static __always_inline struct lbd_svc *svc_lookup(const struct lbd_pkt *p,
-						  __be16 port)
-{
-	if (p->family == LBD_AF_INET) {
-		struct lbd_svc_key4 k = {
-			.vip = p->daddr.v4,
-			.port = port,
-			.proto = p->proto,
-		};
-		return bpf_map_lookup_elem(&lbd_svc4, &k);
-	}
-	struct lbd_svc_key6 k = {
-		.vip = p->daddr,
-		.port = port,
-		.proto = p->proto,
-	};
-	return bpf_map_lookup_elem(&lbd_svc6, &k);
-}
 
 /* Reads the destination of an IP packet into p (family, daddr), nothing
  * else: whatever else is wrong with a packet that is not ours is not our
@@ -113,15 +95,6 @@ static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p,
 	if (r == LBD_PARSE_EXTHDR)
 		return verdict(XDP_PASS, LBD_PASS_IP6_EXTHDR, len);
 	return verdict(XDP_DROP, LBD_DROP_MALFORMED_IP6, len);
-}
-
-/* The forwarding of a flow of proto: hybrid services split by protocol,
- * as Cilium's hybrid mode (DSR for TCP, SNAT for the rest). */
-static __always_inline __u8 fwd_of(const struct lbd_svc *svc, __u8 proto)
-{
-	if (svc->fwd == LBD_FWD_HYBRID)
-		return proto == IPPROTO_TCP ? svc->dsr : LBD_FWD_SNAT;
-	return svc->fwd;
 }
 
 /* loadBalancerSourceRanges: an allow-list, or a deny-list. */

@@ -319,7 +319,7 @@ taken:
 }
 
 /* Makes the L2 header a plain Ethernet header to the next hop: trailing
- * padding and VLAN tags go, as in encap_make_room. */
+ * padding and VLAN tags go, as in ctx_encap_room. */
 static __always_inline int l2_to_nexthop(struct xdp_md *ctx,
 					 const struct lbd_pkt *p,
 					 const struct lbd_nh *nh)

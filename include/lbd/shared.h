@@ -118,7 +118,17 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_meta) == 8, "lbd_meta");
 	X(LBD_PASS_HOST, "pass_host",                                          \
 	  "to an LB host address, not one of its services, passed")          \
 	X(LBD_DROP_NO_NEIGH, "no_neigh",                                      \
-	  "SNAT reply: next hop not resolved yet")
+	  "SNAT reply: next hop not resolved yet")                            \
+	X(LBD_HC_ENCAP, "hc_encap",                                           \
+	  "health check encapsulated to its backend as traffic would be")     \
+	X(LBD_HC_DROP_BACKEND, "hc_no_backend",                               \
+	  "health check marked for a backend id not in use")                  \
+	X(LBD_HC_DROP_NO_SERVICE, "hc_no_service",                            \
+	  "health check to a VIP port without a DSR service")                 \
+	X(LBD_HC_DROP_ENCAP, "hc_encap_failed",                               \
+	  "health check not encapsulated (malformed, no room, family)")       \
+	X(LBD_HC_DROP_NO_ROUTE, "hc_no_route",                                \
+	  "health check: no route to the backend")
 
 enum lbd_reason {
 #define LBD_REASON_ENUM(e, label, desc) e,
@@ -454,6 +464,16 @@ struct lbd_be_knobs {
 	__u32 flow_timeout; /* idle seconds before a Geneve flow is forgotten */
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_be_knobs) == 8, "lbd_be_knobs");
+
+/*
+ * Health checks through the datapath (tc/hc.bpf.c): lbd's check sockets
+ * to a VIP carry this socket mark with the backend's id in the low 24
+ * bits (datapath.max_backends is at most 1 << 24); the LB host's tc
+ * egress program encapsulates them to that backend. Other marks pass.
+ */
+#define LBD_HC_MARK_TAG 0x4c000000u
+#define LBD_HC_MARK_MASK 0xff000000u
+#define LBD_HC_MARK(id) (LBD_HC_MARK_TAG | ((id) & ~LBD_HC_MARK_MASK))
 
 /* Bytes each forwarding adds in front of the inner IP packet (the L2
  * header is replaced, not counted). */

@@ -173,6 +173,25 @@ int dpt_run(struct dpt *t, const struct pkt *in, uint8_t *out,
 	return (int)o.retval;
 }
 
+int dpt_run_skb(int prog_fd, const struct pkt *in, uint32_t mark,
+		uint8_t *out, size_t *out_len)
+{
+	struct __sk_buff ctx = {
+		.mark = mark,
+		.ifindex = (__u32)IFINDEX_LB0,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf,
+		    .data_size_in = (__u32)in->len, .data_out = out,
+		    .data_size_out = (__u32)*out_len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	int err;
+
+	err = bpf_prog_test_run_opts(prog_fd, &o);
+	cr_assert_eq(err, 0, "BPF_PROG_TEST_RUN: %s", strerror(errno));
+	*out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
 static const char *action_name(int a)
 {
 	static const char *const n[] = { "XDP_ABORTED", "XDP_DROP", "XDP_PASS",

@@ -51,6 +51,11 @@ void dpt_teardown(struct dpt *t);
 int dpt_run(struct dpt *t, const struct pkt *in, uint8_t *out,
 	    size_t *out_len);
 
+/* Runs a tc program once on in as an skb leaving lb0 with this mark;
+ * returns the TC action and fills out. */
+int dpt_run_skb(int prog_fd, const struct pkt *in, uint32_t mark,
+		uint8_t *out, size_t *out_len);
+
 /* Runs and asserts the verdict and, unless want is NULL, the bytes. */
 void dpt_check(struct dpt *t, const struct pkt *in, int want_action,
 	       const struct pkt *want);

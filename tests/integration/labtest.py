@@ -140,12 +140,12 @@ class Lbd:
 class Lab:
     """A lab of its own: the prefix makes it independent of other runs."""
 
-    def __init__(self, name, backends=2, lbs=1):
+    def __init__(self, name, backends=2, lbs=1, bgp=False):
         base = os.environ.get("LAB_PREFIX_BASE", "it")
         self.prefix = f"{base}-{name}"
         self.env = dict(os.environ, LAB_PREFIX=self.prefix,
                         LAB_BACKENDS=str(backends), LAB_LBS=str(lbs),
-                        LBD_BUILD=BUILD)
+                        LAB_BGP="1" if bgp else "0", LBD_BUILD=BUILD)
         self.backends = backends
         self.lbs = lbs
         self.procs = []
@@ -201,8 +201,9 @@ class Lab:
 
     # -- the pieces most tests need ------------------------------------
 
-    def lb_conf(self, services, lb=1, extra=""):
-        """An LB config for lbK with the given services text."""
+    def lb_conf(self, services, lb=1, extra="", top=""):
+        """An LB config for lbK with the given services text; extra goes
+        into the datapath group, top after the services."""
         return f"""
 datapath = {{
   interface = "eth0";
@@ -218,7 +219,55 @@ datapath = {{
 services = (
 {services}
 );
+{top}
 """
+
+    def ctl_sock(self, lb=1):
+        """lbK's control socket, the lab's own (not the host's default)."""
+        return os.path.join(self.path, f"lb{lb}.sock")
+
+    def control_conf(self, lb=1):
+        return (f'control = {{ socket = "{self.ctl_sock(lb)}"; '
+                f'metrics_listen = "off"; }};')
+
+    def bgp_conf(self, lb=1, attrs=""):
+        """lbK's bgp group: the BIRD lab.sh runs there (LAB_BGP=1)."""
+        d = os.path.join(self.path, f"lb{lb}")
+        return (f'bgp = {{ socket = "{d}/bird.ctl"; '
+                f'file = "{d}/bird/vips.conf"; {attrs} }};')
+
+    def lbctl(self, lb, *args):
+        """lbctl --json against lbK's lbd."""
+        r = self.exec(f"lb{lb}", [LBCTL, "-s", self.ctl_sock(lb), "--json",
+                                  *args])
+        return json.loads(r.stdout)
+
+    def backends_health(self, lb=1):
+        """{(service, backend): health} as lbctl backends shows it."""
+        return {(b["service"], b["backend"]): b["health"]
+                for b in self.lbctl(lb, "backends")["backends"]}
+
+    def route(self, prefix, host="router"):
+        """The next hops of host's kernel route to prefix: [] without."""
+        six = ["-6"] if ":" in prefix else []
+        r = self.exec(host, ["ip", *six, "-j", "route", "show", "exact",
+                             prefix])
+        routes = json.loads(r.stdout or "[]")
+        if not routes:
+            return []
+        rt = routes[0]
+        if "nexthops" in rt:
+            return sorted(n["gateway"] for n in rt["nexthops"])
+        return [rt["gateway"]] if "gateway" in rt else []
+
+    def birdc(self, host, *cmd):
+        """A birdc command to host's BIRD (LAB_BGP=1); its output."""
+        sock = os.path.join(self.path, host, "bird.ctl")
+        return self.exec(host, ["birdc", "-s", sock, *cmd]).stdout
+
+    def bird(self, action, host):
+        """lab.sh bird start|stop HOST."""
+        subprocess.run([LAB, "bird", action, host], env=self.env, check=True)
 
     def backend_conf(self, i, vips=("203.0.113.10", "2001:db8:f::10")):
         sources = ", ".join(f'"198.18.0.{k * 10}", "2001:db8::{k * 10}"'
@@ -237,8 +286,11 @@ datapath = {{ pin_path = "{self.pin_path(f'backend{i}')}"; }};
     def start_backends(self, vips=("203.0.113.10", "2001:db8:f::10"),
                        http=(80, 8080), udp=(30053, 30054), echo=(7, 7007),
                        companion=True):
-        """lbd (backend role) and the servers on every backend."""
+        """lbd (backend role) and the servers on every backend; the
+        servers' processes in self.servers."""
         self.backend_lbd = []
+        self.servers = []
+        self.server_args = []
         for i in range(1, self.backends + 1):
             if companion:
                 self.backend_lbd.append(
@@ -250,10 +302,25 @@ datapath = {{ pin_path = "{self.pin_path(f'backend{i}')}"; }};
                 args += ["--udp", str(p)]
             for p in echo:
                 args += ["--echo", str(p)]
-            log = os.path.join(self.path, f"server{i}.log")
-            self.spawn(f"backend{i}", args, log=log)
-            wait_until(lambda: open(log).read().startswith("ready"), 10,
-                       f"server on backend{i}")
+            self.server_args.append(args)
+            self.servers.append(self.start_server(i, args))
+
+    def stop_server(self, i):
+        """Stops backend i's server (1-based), as a crash would."""
+        p = self.servers[i - 1]
+        p.kill()
+        p.wait(timeout=10)
+
+    def restart_server(self, i):
+        self.servers[i - 1] = self.start_server(i, self.server_args[i - 1])
+
+    def start_server(self, i, args):
+        """Starts server.py (args) on backend i; its process."""
+        log = os.path.join(self.path, f"server{i}.log")
+        p = self.spawn(f"backend{i}", args, log=log)
+        wait_until(lambda: open(log).read().startswith("ready"), 10,
+                   f"server on backend{i}")
+        return p
 
     def client(self, *args, timeout=300):
         """Runs the traffic client in the client namespace; its JSON."""

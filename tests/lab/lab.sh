@@ -8,16 +8,26 @@
 #   client   eth0 192.0.2.2/24        2001:db8:c::2/64     via router
 #   router   192.0.2.1 (client side), 198.18.0.1 (LB segment),
 #            198.18.1.1 (server segment); routes the VIP prefixes
-#            203.0.113.0/24 and 2001:db8:f::/64 to lb1 until BGP does it
+#            203.0.113.0/24 and 2001:db8:f::/64 to lb1 (static routes),
+#            or with LAB_BGP=1 to whichever LB hosts announce them
 #   lbK      eth0 198.18.0.(K*10)/24  2001:db8::(K*10 hex digits)/64
 #   backendN eth0 198.18.1.(10+N)/24  2001:db8:1::(10+N)/64
 #
+# With LAB_BGP=1 the router runs BIRD (bgp/templates/bird-router.conf:
+# AS 65000, every LB host of the segment a dynamic neighbour, ECMP into
+# its kernel table) and so does every LB host (bird-lb.conf: AS 65001,
+# including the file lbd writes, $(lab.sh path)/lbK/bird/vips.conf; its
+# control socket $(lab.sh path)/lbK/bird.ctl). The router hashes ECMP
+# flows by their ports too (fib_multipath_hash_policy 1).
+#
 # Usage: lab.sh up | down | exec HOST CMD... | status | ns HOST | path
+#        lab.sh bird start|stop HOST   (BIRD of an LB host, LAB_BGP=1)
 # Environment:
 #   LAB_PREFIX    name prefix of every namespace and file (default: lbd);
 #                 two runs with different prefixes never collide
 #   LAB_BACKENDS  number of backends (default: 2)
 #   LAB_LBS       number of LB hosts (default: 1)
+#   LAB_BGP       1: BIRD on the router and the LB hosts (default: 0)
 #   LBD_BUILD     the build directory (default: build/ beside this tree)
 #
 # Every LB host gets its own bpffs mounted at $(lab.sh path)/bpf/lbK before
@@ -29,7 +39,9 @@ set -euo pipefail
 PREFIX=${LAB_PREFIX:-lbd}
 NBACKENDS=${LAB_BACKENDS:-2}
 NLBS=${LAB_LBS:-1}
+BGP=${LAB_BGP:-0}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEMPLATES=$HERE/../../bgp/templates
 BUILD=${LBD_BUILD:-$HERE/../../build}
 STATE=/run/lbd-lab/$PREFIX
 
@@ -83,6 +95,47 @@ attach_peer_xdp() {
 	ip -n "$(ns router)" link set dev "$dev" xdpdrv obj "$obj" sec xdp
 }
 
+# BIRD of a host from the templates in bgp/, with the lab's paths: a log
+# file instead of syslog, lbd's file under the lab's state directory, and
+# one router (the template has two).
+bird_conf() {
+	local h=$1 conf=$STATE/$1/bird.conf
+	mkdir -p "$STATE/$h"
+	if [ "$h" = router ]; then
+		sed -e "s|^log syslog all;|log \"$STATE/$h/bird.log\" all;|" \
+			"$TEMPLATES/bird-router.conf" >"$conf"
+	else
+		local k=${h#lb}
+		sed -e "s|^log syslog all;|log \"$STATE/$h/bird.log\" all;|" \
+			-e "s|^router id .*;|router id $(lb_v4 "$k");|" \
+			-e "s|/run/lbd/bir\[d\]/vips.conf|$STATE/$h/bir[d]/vips.conf|" \
+			-e '/^# router2 begin/,/^# router2 end/d' \
+			"$TEMPLATES/bird-lb.conf" >"$conf"
+	fi
+	echo "$conf"
+}
+
+bird_start() {
+	local h=$1 conf
+	conf=$(bird_conf "$h")
+	nsx "$h" bird -c "$conf" -s "$STATE/$h/bird.ctl" -P "$STATE/$h/bird.pid"
+}
+
+bird_stop() {
+	local h=$1
+	[ -S "$STATE/$h/bird.ctl" ] || return 0
+	nsx "$h" birdc -s "$STATE/$h/bird.ctl" down >/dev/null || true
+	# down returns before BIRD has gone: wait (bounded) for it
+	local i
+	for i in $(seq 50); do
+		[ -e "$STATE/$h/bird.pid" ] &&
+			kill -0 "$(cat "$STATE/$h/bird.pid")" 2>/dev/null ||
+			return 0
+		sleep 0.1
+	done
+	die "BIRD on $h did not stop"
+}
+
 up_once() {
 	mkdir -p "$STATE/bpf"
 	for h in $(hosts); do
@@ -103,6 +156,9 @@ up_once() {
 	# route towards them: DSR is asymmetric by design.
 	nsysctl router net.ipv4.conf.all.rp_filter=0
 	nsysctl router net.ipv4.conf.default.rp_filter=0
+	# ECMP across LB hosts by ports too: one client's connections spread
+	nsysctl router net.ipv4.fib_multipath_hash_policy=1
+	nsysctl router net.ipv6.fib_multipath_hash_policy=1
 
 	# client segment
 	link client eth0 client
@@ -158,16 +214,21 @@ up_once() {
 		mount -t bpf bpf "$STATE/bpf/backend$i"
 	done
 
-	# VIPs go to lb1 until BIRD announces them.
-	ip -n "$r" route add 203.0.113.0/24 via "$(lb_v4 1)"
-	ip -n "$r" -6 route add 2001:db8:f::/64 via "$(lb_v6 1)"
+	if [ "$BGP" = 1 ]; then
+		# the VIPs go where BIRD learns them
+		bird_start router
+		for ((i = 1; i <= NLBS; i++)); do bird_start "lb$i"; done
+	else
+		ip -n "$r" route add 203.0.113.0/24 via "$(lb_v4 1)"
+		ip -n "$r" -6 route add 2001:db8:f::/64 via "$(lb_v6 1)"
+	fi
 
-	echo "$NBACKENDS $NLBS" >"$STATE/up"
+	echo "$NBACKENDS $NLBS $BGP" >"$STATE/up"
 }
 
 is_up() {
 	[ -f "$STATE/up" ] || return 1
-	[ "$(cat "$STATE/up")" = "$NBACKENDS $NLBS" ] || return 1
+	[ "$(cat "$STATE/up")" = "$NBACKENDS $NLBS $BGP" ] || return 1
 	for h in $(hosts); do
 		[ -e "/run/netns/$(ns "$h")" ] || return 1
 	done
@@ -240,8 +301,17 @@ ns)
 	ns "$2"
 	;;
 path) echo "$STATE" ;;
+bird)
+	[ $# -eq 3 ] || die "usage: lab.sh bird start|stop HOST"
+	is_up || die "lab $PREFIX is not up"
+	case "$2" in
+	start) bird_start "$3" ;;
+	stop) bird_stop "$3" ;;
+	*) die "usage: lab.sh bird start|stop HOST" ;;
+	esac
+	;;
 *)
-	echo "usage: lab.sh up|down|status|exec HOST CMD...|ns HOST|path" >&2
+	echo "usage: lab.sh up|down|status|exec HOST CMD...|ns HOST|path|bird" >&2
 	exit 2
 	;;
 esac

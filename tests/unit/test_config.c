@@ -1487,3 +1487,378 @@ Test(config, kubernetes_is_not_for_the_backend_role)
 		      ERRORS("t.conf:4: kubernetes: not with role = "
 			     "\"backend\""));
 }
+
+/* Health checks: per service, overridable per backend */
+
+Test(config, services_without_health_are_not_checked)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"192.0.2.1\"; port = 80;\n"
+		   "  backends = ( { address = \"198.18.1.11\"; } ); } );\n");
+	const struct lbd_conf_health *h = config_health(c, &c->backends[0]);
+
+	cr_assert_eq(h->type, LBD_HC_NONE);
+	config_free(c);
+}
+
+Test(config, an_empty_health_group_checks_tcp_through_the_datapath)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"192.0.2.1\"; port = 80;\n"
+		   "  health = { };\n"
+		   "  backends = ( { address = \"198.18.1.11\"; } ); } );\n");
+	const struct lbd_conf_health *h = config_health(c, &c->backends[0]);
+
+	cr_assert_eq(h->type, LBD_HC_TCP);
+	cr_assert_eq(h->via, LBD_HC_VIA_DATAPATH);
+	cr_assert_eq(h->port, 0);
+	cr_assert_eq(h->interval_ms, 2000);
+	cr_assert_eq(h->timeout_ms, 1000);
+	cr_assert_eq(h->rise, 2);
+	cr_assert_eq(h->fall, 3);
+	cr_assert_eq(h->expect_status, 200);
+	cr_assert_str_eq(h->path, "/");
+	cr_assert_str_eq(h->query, ".");
+	config_free(c);
+}
+
+Test(config, health_settings_read_as_given)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"192.0.2.1\"; port = 80;\n"
+		   "  forwarding = \"geneve\";\n"
+		   "  health = { type = \"http\"; via = \"address\"; port = 8081;\n"
+		   "    path = \"/healthz\"; host = \"web.example\";\n"
+		   "    expect_status = 204; interval = 0.5; timeout = 0.25;\n"
+		   "    rise = 1; fall = 5; };\n"
+		   "  backends = ( { address = \"198.18.1.11\"; } ); } );\n");
+	const struct lbd_conf_health *h = config_health(c, &c->backends[0]);
+
+	cr_assert_eq(h->type, LBD_HC_HTTP);
+	cr_assert_eq(h->via, LBD_HC_VIA_ADDRESS);
+	cr_assert_eq(h->port, 8081);
+	cr_assert_str_eq(h->path, "/healthz");
+	cr_assert_str_eq(h->host, "web.example");
+	cr_assert_eq(h->expect_status, 204);
+	cr_assert_eq(h->interval_ms, 500);
+	cr_assert_eq(h->timeout_ms, 250);
+	cr_assert_eq(h->rise, 1);
+	cr_assert_eq(h->fall, 5);
+	config_free(c);
+}
+
+Test(config, a_backend_overrides_single_health_settings)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"192.0.2.1\"; port = 80;\n"
+		   "  health = { type = \"http\"; path = \"/ok\"; interval = 3;\n"
+		   "    timeout = 2; };\n"
+		   "  backends = ( { address = \"198.18.1.11\"; },\n"
+		   "    { address = \"198.18.1.12\";\n"
+		   "      health = { interval = 10; via = \"address\"; }; } ); } );\n");
+	const struct lbd_conf_health *a = config_health(c, &c->backends[0]);
+	const struct lbd_conf_health *b = config_health(c, &c->backends[1]);
+
+	cr_assert_eq(a->interval_ms, 3000);
+	cr_assert_eq(a->via, LBD_HC_VIA_DATAPATH);
+	cr_assert_eq(b->type, LBD_HC_HTTP, "the type is the service's");
+	cr_assert_str_eq(b->path, "/ok", "the path is the service's");
+	cr_assert_eq(b->timeout_ms, 2000);
+	cr_assert_eq(b->interval_ms, 10000);
+	cr_assert_eq(b->via, LBD_HC_VIA_ADDRESS);
+	config_free(c);
+}
+
+Test(config, a_backend_health_group_checks_even_if_its_service_does_not)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"192.0.2.1\"; port = 80;\n"
+		   "  backends = ( { address = \"198.18.1.11\"; },\n"
+		   "    { address = \"198.18.1.12\"; health = { }; } ); } );\n");
+
+	cr_assert_eq(config_health(c, &c->backends[0])->type, LBD_HC_NONE);
+	cr_assert_eq(config_health(c, &c->backends[1])->type, LBD_HC_TCP);
+	config_free(c);
+}
+
+Test(config, health_via_defaults_to_address_where_datapath_cannot_go)
+{
+	struct lbd_config *c = expect_ok(
+		"datapath = { interface = \"lb0\"; encap_source_v4 = "
+		"\"198.18.0.10\"; };\n"
+		"services = (\n"
+		   " { name = \"s\"; vip = \"192.0.2.1\"; port = 80;\n"
+		   "   forwarding = \"snat\"; health = { };\n"
+		   "   backends = ( { address = \"198.18.1.11\"; } ); },\n"
+		   " { name = \"p\"; vip = \"192.0.2.1\"; port = 81;\n"
+		   "   health = { port = 9000; };\n"
+		   "   backends = ( { address = \"198.18.1.11\"; } ); },\n"
+		   " { name = \"u\"; vip = \"192.0.2.1\"; port = 53;\n"
+		   "   protocol = \"udp\"; health = { type = \"http\"; };\n"
+		   "   backends = ( { address = \"198.18.1.11\"; } ); },\n"
+		   " { name = \"d\"; vip = \"192.0.2.1\"; port = 54;\n"
+		   "   protocol = \"udp\"; health = { type = \"udp-dns\";\n"
+		   "     query = \"example.\"; };\n"
+		   "   backends = ( { address = \"198.18.1.12\"; } ); }\n"
+		   ");\n");
+
+	cr_assert_eq(config_health(c, &c->backends[0])->via,
+		     LBD_HC_VIA_ADDRESS, "snat");
+	cr_assert_eq(config_health(c, &c->backends[1])->via,
+		     LBD_HC_VIA_ADDRESS, "a port of its own");
+	cr_assert_eq(config_health(c, &c->backends[2])->via,
+		     LBD_HC_VIA_ADDRESS, "http to a UDP service");
+	cr_assert_eq(config_health(c, &c->backends[3])->via,
+		     LBD_HC_VIA_DATAPATH, "dns to a UDP service");
+	cr_assert_str_eq(config_health(c, &c->backends[3])->query, "example.");
+	config_free(c);
+}
+
+Test(config, health_errors_name_the_setting)
+{
+	expect_errors(
+		DP "services = ( { name = \"web\"; vip = \"192.0.2.1\";\n"
+		   "  port = 80;\n"
+		   "  health = { type = \"icmp\"; via = \"tunnel\";\n"
+		   "    interval = 0.01; timeout = \"1s\"; rise = 0;\n"
+		   "    fall = 101; path = \"healthz\"; expect_status = 700;\n"
+		   "    retries = 3; };\n"
+		   "  backends = ( { address = \"198.18.1.11\"; } ); } );\n",
+		ERRORS("t.conf:7: services[web].health.retries: unknown "
+		       "setting",
+		       "t.conf:4: services[web].health.type: \"icmp\" is not "
+		       "one of none | tcp | http | udp-dns",
+		       "t.conf:4: services[web].health.via: \"tunnel\" is not "
+		       "one of datapath | address",
+		       "t.conf:6: services[web].health: path: \"healthz\" does "
+		       "not start with '/'",
+		       "t.conf:6: services[web].health.expect_status: 700 out "
+		       "of range 100-599",
+		       "t.conf:5: services[web].health.interval: 0.01 out of "
+		       "range 0.1-3600 seconds",
+		       "t.conf:5: services[web].health.timeout: expected "
+		       "seconds (like 2 or 0.5)",
+		       "t.conf:5: services[web].health.rise: 0 out of range "
+		       "1-100",
+		       "t.conf:6: services[web].health.fall: 101 out of range "
+		       "1-100"));
+}
+
+Test(config, health_timeout_longer_than_interval_is_an_error)
+{
+	expect_errors(
+		DP "services = ( { name = \"web\"; vip = \"192.0.2.1\";\n"
+		   "  port = 80; backends = (\n"
+		   "  { address = \"198.18.1.11\";\n"
+		   "    health = { interval = 1; timeout = 2; }; } ); } );\n",
+		ERRORS("t.conf:5: services[web].backends[0].health: timeout 2 "
+		       "s is longer than interval 1 s: a check must end "
+		       "before the next one starts"));
+}
+
+Test(config, a_udp_service_health_group_needs_a_type)
+{
+	expect_errors(
+		DP "services = ( { name = \"dns\"; vip = \"192.0.2.1\";\n"
+		   "  port = 53; protocol = \"udp\"; health = { };\n"
+		   "  backends = ( { address = \"198.18.1.11\"; } ); } );\n",
+		ERRORS("t.conf:3: services[dns].health: type is required for "
+		       "a UDP service (udp-dns, or tcp or http to a port of "
+		       "the backends)"));
+}
+
+Test(config, health_via_datapath_where_it_cannot_go_is_an_error)
+{
+	expect_errors(
+		DP "services = (\n"
+		   " { name = \"s\"; vip = \"192.0.2.1\"; port = 80;\n"
+		   "   forwarding = \"snat\"; health = { via = \"datapath\"; };\n"
+		   "   backends = ( { address = \"198.18.1.11\"; } ); },\n"
+		   " { name = \"n\"; vip = \"*\"; port = 30080;\n"
+		   "   forwarding = \"geneve\"; health = { via = \"datapath\"; };\n"
+		   "   backends = ( { address = \"198.18.1.11\"; } ); },\n"
+		   " { name = \"p\"; vip = \"192.0.2.1\"; port = 81;\n"
+		   "   backends = ( { address = \"198.18.1.11\";\n"
+		   "     health = { via = \"datapath\"; port = 9; }; } ); },\n"
+		   " { name = \"u\"; vip = \"192.0.2.1\"; port = 82;\n"
+		   "   health = { via = \"datapath\"; type = \"udp-dns\"; };\n"
+		   "   backends = ( { address = \"198.18.1.11\"; } ); }\n"
+		   ");\n",
+		ERRORS("t.conf:4: services[s].health: via = \"datapath\": snat "
+		       "forwarding sends no encapsulated packets to check with",
+		       "t.conf:7: services[n].health: via = \"datapath\": vip \"*\" is "
+		       "the LB host's own address, which its checks cannot "
+		       "leave by",
+		       "t.conf:11: services[p].backends[0].health: via = "
+		       "\"datapath\": the check goes to the service port, as "
+		       "traffic does (a port of its own needs via = "
+		       "\"address\")",
+		       "t.conf:13: services[u].health: via = \"datapath\": a udp-dns "
+		       "check needs a UDP service"));
+}
+
+/* bgp: which VIPs are announced, and how */
+
+Test(config, bgp_defaults)
+{
+	struct lbd_config *c = expect_ok(
+		DP "bgp = { };\n"
+		   "services = ( { vip = \"192.0.2.1\"; port = 80; } );\n");
+	const struct lbd_conf_bgp_attrs *a;
+	union lbd_addr vip = { .v4 = htonl(0xc0000201) };
+
+	cr_assert(c->bgp.enabled);
+	cr_assert_str_eq(c->bgp.socket, "/run/bird/bird.ctl");
+	cr_assert_str_eq(c->bgp.file, "/run/lbd/bird/vips.conf");
+	cr_assert_eq(c->bgp.shutdown_delay_ms, 5000);
+	a = config_bgp_attrs(c, LBD_AF_INET, &vip);
+	cr_assert(a->announce);
+	cr_assert_eq(a->min_healthy, 1);
+	cr_assert_eq(a->n_communities, 0);
+	cr_assert_not(a->has_med);
+	cr_assert_eq(a->prepend, 0);
+	config_free(c);
+}
+
+Test(config, no_bgp_group_no_announcements)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"192.0.2.1\"; port = 80; } );\n");
+
+	cr_assert_not(c->bgp.enabled);
+	config_free(c);
+}
+
+Test(config, bgp_vip_attributes_replace_the_defaults)
+{
+	struct lbd_config *c = expect_ok(
+		DP "bgp = { socket = \"/run/bird/x.ctl\"; file = \"/tmp/v.conf\";\n"
+		   "  asn = 65001; shutdown_delay = 0.5;\n"
+		   "  communities = [ \"65001:100\" ]; med = 10;\n"
+		   "  vips = ( { address = \"192.0.2.1\"; min_healthy = 2;\n"
+		   "    communities = [ \"65001:200\", \"65535:65281\" ];\n"
+		   "    large_communities = [ \"4200000000:1:2\" ];\n"
+		   "    local_pref = 300; as_path_prepend = 2; },\n"
+		   "    { address = \"2001:db8:f::1\"; announce = false; } ); };\n"
+		   "services = ( { vip = \"192.0.2.1\"; port = 80; },\n"
+		   "  { vip = \"192.0.2.2\"; port = 80; },\n"
+		   "  { vip = \"2001:db8:f::1\"; port = 80; } );\n");
+	union lbd_addr v1 = { .v4 = htonl(0xc0000201) };
+	union lbd_addr v2 = { .v4 = htonl(0xc0000202) };
+	const struct lbd_conf_bgp_attrs *a = config_bgp_attrs(c, LBD_AF_INET,
+							      &v1);
+	const struct lbd_conf_bgp_attrs *d = config_bgp_attrs(c, LBD_AF_INET,
+							      &v2);
+
+	cr_assert_str_eq(c->bgp.socket, "/run/bird/x.ctl");
+	cr_assert_str_eq(c->bgp.file, "/tmp/v.conf");
+	cr_assert_eq(c->bgp.asn, 65001);
+	cr_assert_eq(c->bgp.shutdown_delay_ms, 500);
+	cr_assert_eq(c->bgp.n_vips, 2);
+	cr_assert_eq(a->min_healthy, 2);
+	cr_assert_eq(a->n_communities, 2);
+	cr_assert_eq(a->communities[0][0], 65001);
+	cr_assert_eq(a->communities[0][1], 200);
+	cr_assert_eq(a->communities[1][1], 65281);
+	cr_assert_eq(a->n_large, 1);
+	cr_assert_eq(a->large[0][0], 4200000000u);
+	cr_assert_eq(a->large[0][2], 2);
+	cr_assert(a->has_med, "med comes from the defaults");
+	cr_assert_eq(a->med, 10);
+	cr_assert(a->has_local_pref);
+	cr_assert_eq(a->local_pref, 300);
+	cr_assert_eq(a->prepend, 2);
+	cr_assert_eq(d->n_communities, 1, "a VIP not listed has the defaults");
+	cr_assert_eq(d->communities[0][1], 100);
+	cr_assert_not(c->bgp.vips[1].attrs.announce);
+	config_free(c);
+}
+
+Test(config, bgp_errors_name_the_setting)
+{
+	expect_errors(
+		DP "bgp = { socket = \"bird.ctl\"; med = -1;\n"
+		   "  communities = [ \"65001:70000\", \"x\" ];\n"
+		   "  large_communities = [ \"1:2\" ];\n"
+		   "  as_path_prepend = 17; min_healthy = 0; shutdown = 1;\n"
+		   "  vips = ( { address = \"192.0.2.9\"; },\n"
+		   "    { med = 1; },\n"
+		   "    { address = \"192.0.2.1\"; as_path_prepend = 1; },\n"
+		   "    { address = \"192.0.2.1\"; } ); };\n"
+		   "services = ( { vip = \"192.0.2.1\"; port = 80; } );\n",
+		ERRORS("t.conf:5: bgp.shutdown: unknown setting",
+		       "t.conf:2: bgp.socket: \"bird.ctl\" is not an absolute "
+		       "path",
+		       "t.conf:5: bgp.min_healthy: 0 out of range 1-16777216",
+		       "t.conf:3: bgp.communities[0]: expected \"ASN:X\", two "
+		       "numbers up to 65535",
+		       "t.conf:3: bgp.communities[1]: expected \"ASN:X\", two "
+		       "numbers up to 65535",
+		       "t.conf:4: bgp.large_communities[0]: expected "
+		       "\"ASN:X:Y\", three numbers up to 4294967295",
+		       "t.conf:2: bgp.med: -1 out of range 0-4294967295",
+		       "t.conf:5: bgp.as_path_prepend: 17 out of range 0-16",
+		       "t.conf:7: bgp.vips[1]: address is required",
+		       "t.conf:6: bgp.vips[0]: 192.0.2.9 is not the VIP of any "
+		       "service",
+		       "t.conf:9: bgp.vips[2]: 192.0.2.1 is already "
+		       "bgp.vips[1]",
+		       "t.conf:2: bgp.asn: required with as_path_prepend: the "
+		       "AS number prepended (the LB host's own)"));
+}
+
+Test(config, bgp_is_not_for_a_backend)
+{
+	expect_errors("role = \"backend\";\n"
+		      "backend_node = { interface = \"eth0\";\n"
+		      "  lb_sources = ( \"198.18.0.10\" ); };\n"
+		      "bgp = { };\n",
+		      ERRORS("t.conf:4: bgp: a backend announces no VIPs (role "
+			     "= \"backend\")"));
+}
+
+/* The example configs are valid (include_dir left out: it names a
+ * directory of the installed system) */
+
+static char *read_example(const char *name)
+{
+	char path[PATH_MAX], line[1024];
+	size_t len = 0, cap = 1 << 16;
+	char *text = calloc(1, cap);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/config/examples/%s", LBD_SOURCE_DIR,
+		 name);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "include_dir", 11))
+			strcpy(line, "\n");
+		cr_assert_lt(len + strlen(line), cap);
+		strcpy(text + len, line);
+		len += strlen(line);
+	}
+	fclose(f);
+	return text;
+}
+
+Test(config, the_examples_load)
+{
+	static const char *const names[] = { "lbd.conf", "backend.conf",
+					     "demo.conf" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct lbd_config *c = NULL;
+		struct config_diag d;
+		char *text = read_example(names[i]);
+		int err = config_load_string(text, names[i], &c, &d);
+
+		free(text);
+		if (err)
+			diag_print(names[i], &d, NULL);
+		config_diag_free(&d);
+		cr_assert_eq(err, 0, "%s: %d (messages above)", names[i], err);
+		config_free(c);
+	}
+}

@@ -139,3 +139,49 @@ Test(metrics, what_the_snapshot_lacks_is_not_made_up)
 	has_line(t, "lbd_build_info{version=\"0.1.0\",role=\"backend\"} 1");
 	free(t);
 }
+
+/* Health checks and announcements, when the snapshot has them */
+static const char SNAP_HEALTH[] =
+	"{\"version\":\"0.1.0\",\"role\":\"lb\",\"start_time_s\":1,"
+	"\"health\":{\"checks\":2,\"up\":1,\"down\":1,\"unknown\":0,"
+	"\"runs\":40,\"failed\":3,\"late\":0,\"prober_restarts\":0,"
+	"\"running\":1,\"max_lag_ms\":125},"
+	"\"bird\":{\"connected\":true,\"configures\":4,\"errors\":0,"
+	"\"vips\":[{\"vip\":\"203.0.113.10\",\"announced\":true,"
+	"\"backends_up\":1},{\"vip\":\"203.0.113.11\",\"announced\":false,"
+	"\"backends_up\":0}]},"
+	"\"services\":[{\"name\":\"web\",\"vip\":\"203.0.113.10\","
+	"\"port\":80,\"protocol\":\"tcp\",\"forwarding\":\"ipip\","
+	"\"backends\":[{\"backend\":\"198.18.1.11:80\",\"healthy\":true,"
+	"\"check_seconds\":0.5,\"check_ok\":1,\"health_changes\":1,"
+	"\"state\":\"active\"},{\"backend\":\"198.18.1.12:80\","
+	"\"healthy\":false,\"check_seconds\":0.25,\"check_ok\":0,"
+	"\"health_changes\":2,\"state\":\"down\"},"
+	"{\"backend\":\"198.18.1.13:80\",\"healthy\":true,"
+	"\"state\":\"active\"}]}]}";
+
+Test(metrics, health_checks_and_announcements)
+{
+	size_t len;
+	char *t = render(SNAP_HEALTH, &len);
+
+	has_line(t, "lbd_health_checks_total 40");
+	has_line(t, "lbd_health_check_failures_total 3");
+	has_line(t, "lbd_health_checks{state=\"down\"} 1");
+	has_line(t, "lbd_health_check_max_lag_seconds 0.125");
+	has_line(t, "lbd_backend_health_check_seconds{service=\"web\","
+		    "backend=\"198.18.1.11:80\"} 0.5");
+	has_line(t, "lbd_backend_health_check_success{service=\"web\","
+		    "backend=\"198.18.1.12:80\"} 0");
+	has_line(t, "lbd_backend_health_changes_total{service=\"web\","
+		    "backend=\"198.18.1.12:80\"} 2");
+	/* a backend without a check has no check series */
+	cr_assert_null(strstr(t, "lbd_backend_health_check_seconds{service="
+				 "\"web\",backend=\"198.18.1.13:80\"}"));
+	has_line(t, "lbd_bird_connected 1");
+	has_line(t, "lbd_vip_announced{vip=\"203.0.113.10\"} 1");
+	has_line(t, "lbd_vip_announced{vip=\"203.0.113.11\"} 0");
+	has_line(t, "lbd_vip_backends_up{vip=\"203.0.113.10\"} 1");
+	cr_assert_eq(count(t, "# HELP "), count(t, "# TYPE "));
+	free(t);
+}

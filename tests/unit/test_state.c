@@ -1125,6 +1125,92 @@ Test(state, flag_matches_by_service_address_and_port, .init = with_dp,
 	cr_assert_eq(r.writes, 0);
 }
 
+/* A health verdict for one backend of a service, as health.c makes it. */
+static struct be_change change(const char *vip, __u16 vport,
+			       const char *addr, __u16 port, bool down)
+{
+	const struct st_service *s = svc_at(vip, vport, IPPROTO_TCP);
+	struct be_change c = { .svc = s->key, .port = port, .value = down };
+
+	c.addr = be_at(s, addr, port)->addr;
+	return c;
+}
+
+Test(state, health_verdicts_in_a_batch_swap_one_table_per_service,
+     .init = with_dp, .fini = teardown)
+{
+	char buf[2048];
+	const char *conf = conf_of(buf, sizeof(buf), DP,
+				   SERVICES(WEB("", "", ""), API));
+	struct be_change ch[4];
+	const struct st_service *web, *api;
+	struct apply_result r;
+	__u32 id1, id2, id3;
+
+	apply(dp, conf, NULL);
+	web = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	id1 = be_at(web, "198.18.1.1", 80)->id;
+	id2 = be_at(web, "198.18.1.2", 80)->id;
+	id3 = be_at(svc_at("192.0.2.2", 80, IPPROTO_TCP), "198.18.1.3", 80)->id;
+	ch[0] = change("192.0.2.2", 80, "198.18.1.3", 80, true);
+	ch[1] = change("192.0.2.1", 80, "198.18.1.2", 80, true);
+	ch[2] = change("192.0.2.1", 80, "198.18.1.1", 80, true);
+	/* a backend that is not there changes nothing */
+	ch[3] = ch[2];
+	ch[3].port = 81;
+
+	cr_assert_eq(state_set_flags(&st, dp, BE_FLAG_HEALTH_DOWN, ch, 4, NULL,
+				     NULL, &r),
+		     3);
+	/* web and api lose their only usable backends: no table for
+	 * either, written once each */
+	cr_assert_eq(r.tables, 2, "%u tables", r.tables);
+	cr_assert_eq(be_entry(id1).state, LBD_BE_DOWN);
+	cr_assert_eq(be_entry(id2).state, LBD_BE_DOWN);
+	cr_assert_eq(be_entry(id3).state, LBD_BE_DOWN);
+	web = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	api = svc_at("192.0.2.2", 80, IPPROTO_TCP);
+	cr_assert_eq(web->table_size, 0);
+	cr_assert_eq(api->table_size, 0);
+
+	/* the same verdicts again change nothing */
+	cr_assert_eq(state_set_flags(&st, dp, BE_FLAG_HEALTH_DOWN, ch, 3, NULL,
+				     NULL, &r),
+		     0);
+	cr_assert_eq(r.writes, 0);
+
+	/* one comes back: only its slots return */
+	ch[0] = change("192.0.2.1", 80, "198.18.1.1", 80, false);
+	cr_assert_eq(state_set_flags(&st, dp, BE_FLAG_HEALTH_DOWN, ch, 1, NULL,
+				     NULL, &r),
+		     1);
+	web = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(be_entry(id1).state, LBD_BE_ACTIVE);
+	cr_assert_eq(table_slots(web->id, id1), M);
+}
+
+Test(state, health_down_survives_a_reload_of_the_backend,
+     .init = with_dp, .fini = teardown)
+{
+	struct be_change ch;
+	struct apply_result r;
+	__u32 id;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	ch = change("192.0.2.1", 80, "198.18.1.2", 80, true);
+	id = be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP), "198.18.1.2", 80)->id;
+	cr_assert_eq(state_set_flags(&st, dp, BE_FLAG_HEALTH_DOWN, &ch, 1,
+				     NULL, NULL, &r),
+		     1);
+	/* another weight for the other backend: the down one stays down */
+	apply(dp, WEB_CONF("", " weight = 3;", ""), NULL);
+	cr_assert_eq(be_entry(id).state, LBD_BE_DOWN);
+	cr_assert(be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP), "198.18.1.2", 80)
+			  ->health_down);
+	cr_assert_eq(table_slots(svc_at("192.0.2.1", 80, IPPROTO_TCP)->id, id),
+		     0);
+}
+
 /* NodePort-style services and source ranges */
 static void hosts(void)
 {

@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Health state in the privileged process (health.h). */
+#include "health.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "vips.h"
+#include "control.h"
+#include "daemon.h"
+#include "ipc.h"
+#include "log.h"
+#include "prober.h"
+
+/* A prober that ended is started again after this (not at once: a crash
+ * loop must not spin). */
+#define PROBER_RESPAWN_USEC (1000 * 1000)
+
+struct health {
+	struct lbd_daemon *d;
+	struct ipc *ipc;
+	pid_t pid;
+	sd_event_source *child;
+	sd_event_source *respawn;
+	struct hm_check *checks; /* sorted by service, address, port */
+	size_t n;
+	struct hm_check **by_key; /* sorted by key */
+	__u64 next_key;
+	/* the prober's counters, as last reported */
+	unsigned long long runs, ok, failed, late, running;
+	double max_lag_ms;
+	unsigned long respawns;
+};
+
+static int svc_key_cmp(const struct lbd_svc_addr *a,
+		       const struct lbd_svc_addr *b)
+{
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(&a->vip, &b->vip, sizeof(a->vip));
+	if (c)
+		return c;
+	if (a->port != b->port)
+		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
+	return a->proto < b->proto ? -1 : a->proto > b->proto;
+}
+
+static int ident_cmp(const void *x, const void *y)
+{
+	const struct hm_check *a = x, *b = y;
+	int c = svc_key_cmp(&a->svc, &b->svc);
+
+	if (c)
+		return c;
+	if (a->addr.family != b->addr.family)
+		return a->addr.family < b->addr.family ? -1 : 1;
+	c = memcmp(&a->addr.addr, &b->addr.addr, sizeof(a->addr.addr));
+	if (c)
+		return c;
+	return a->port < b->port ? -1 : a->port > b->port;
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+	const struct hm_check *a = *(struct hm_check *const *)x;
+	const struct hm_check *b = *(struct hm_check *const *)y;
+
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static struct hm_check *find_ident(const struct health *h,
+				   const struct st_service *s,
+				   const struct st_backend *b)
+{
+	struct hm_check k = { .svc = s->key, .addr = b->addr, .port = b->port };
+
+	return bsearch(&k, h->checks, h->n, sizeof(*h->checks), ident_cmp);
+}
+
+static struct hm_check *find_key(const struct health *h, __u64 key)
+{
+	struct hm_check k = { .key = key }, *kp = &k, **r;
+
+	r = bsearch(&kp, h->by_key, h->n, sizeof(*h->by_key), key_cmp);
+	return r ? *r : NULL;
+}
+
+static const char *check_label(const struct lbd_daemon *d,
+			       const struct hm_check *c, char *buf, size_t len)
+{
+	const struct st_service *s = state_find(&d->st, &c->svc);
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->addr.family == LBD_AF_INET ? AF_INET : AF_INET6,
+		  &c->addr.addr, a, sizeof(a));
+	snprintf(buf, len,
+		 c->addr.family == LBD_AF_INET6 ? "%s backend [%s]:%u" :
+						  "%s backend %s:%u",
+		 s ? s->name : "?", a, c->port);
+	return buf;
+}
+
+void health_adopted(struct lbd_state *st)
+{
+	size_t i, j;
+
+	for (i = 0; i < st->n_svc; i++)
+		for (j = 0; j < st->svc[i].n_be; j++)
+			if (st->svc[i].be[j].dp_state == LBD_BE_DOWN)
+				st->svc[i].be[j].health_down = true;
+}
+
+/* What the prober runs for backend b of s with settings hs. */
+static void spec_of(const struct lbd_daemon *d, const struct st_service *s,
+		    const struct st_backend *b,
+		    const struct lbd_conf_health *hs, struct hc_spec *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = hs->type;
+	out->rise = hs->rise;
+	out->fall = hs->fall;
+	out->interval_ms = hs->interval_ms;
+	out->timeout_ms = hs->timeout_ms;
+	out->expect_status = hs->expect_status;
+	snprintf(out->path, sizeof(out->path), "%s", hs->path);
+	snprintf(out->host, sizeof(out->host), "%s", hs->host);
+	snprintf(out->query, sizeof(out->query), "%s", hs->query);
+	if (hs->via == LBD_HC_VIA_DATAPATH) {
+		/* to the VIP, marked for tc/hc.bpf.c, which waits on the
+		 * edge NIC: the socket leaves by it or not at all */
+		out->family = s->key.family;
+		out->addr = s->key.vip;
+		out->port = ntohs(s->key.port);
+		out->mark = LBD_HC_MARK(b->id);
+		out->ifindex = (__u32)d->ifindex;
+	} else {
+		out->family = b->addr.family;
+		out->addr = b->addr.addr;
+		out->port = hs->port ? hs->port : b->port;
+	}
+}
+
+static void send_checks(struct health *h)
+{
+	struct hc_spec *specs;
+	struct json_object *m;
+	size_t i;
+
+	if (!h->ipc)
+		return;
+	specs = calloc(h->n ? h->n : 1, sizeof(*specs));
+	if (!specs) {
+		log_warnx("health: no memory to send %zu checks", h->n);
+		return;
+	}
+	for (i = 0; i < h->n; i++) {
+		specs[i] = h->checks[i].spec;
+		specs[i].key = h->checks[i].key;
+		specs[i].state = h->checks[i].state;
+	}
+	m = prober_checks_msg(specs, h->n);
+	ipc_send(h->ipc, m);
+	json_object_put(m);
+	free(specs);
+}
+
+/* Writes the flags changes ask for, tells monitors, re-evaluates the
+ * announcements. */
+static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
+			  const char *cause)
+{
+	struct apply_result r;
+	size_t i, j;
+	int err;
+
+	if (!n)
+		return;
+	err = state_set_flags(&d->st, d->dp, BE_FLAG_HEALTH_DOWN, ch, n, NULL,
+			      NULL, &r);
+	if (err < 0) {
+		log_warnx("health: writing %zu verdicts: %s", n,
+			  strerror(-err));
+		return;
+	}
+	if (err)
+		log_debug("health: %d backends changed, %u tables, %lu map "
+			  "writes",
+			  err, r.tables, r.writes);
+	for (i = 0; i < n; i++) {
+		const struct st_service *s = state_find(&d->st, &ch[i].svc);
+
+		for (j = 0; s && j < s->n_be; j++)
+			if (s->be[j].port == ch[i].port &&
+			    !memcmp(&s->be[j].addr, &ch[i].addr,
+				    sizeof(ch[i].addr)))
+				control_backend_event(d, s, &s->be[j], cause);
+	}
+	vips_update(d);
+}
+
+static void on_verdicts(struct health *h, struct json_object *l)
+{
+	struct lbd_daemon *d = h->d;
+	size_t i, n = json_object_array_length(l), k = 0;
+	struct be_change *ch = calloc(n ? n : 1, sizeof(*ch));
+
+	if (!ch)
+		return;
+	for (i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(l, i), *f;
+		const char *state = "", *reason = "";
+		struct hm_check *c;
+		char label[160];
+		__u64 key = 0;
+		int count = 0;
+
+		if (json_object_object_get_ex(v, "key", &f))
+			key = (__u64)json_object_get_int64(f);
+		if (json_object_object_get_ex(v, "state", &f))
+			state = json_object_get_string(f);
+		if (json_object_object_get_ex(v, "reason", &f))
+			reason = json_object_get_string(f);
+		if (json_object_object_get_ex(v, "count", &f))
+			count = json_object_get_int(f);
+		/* a check that left with a reload may still report */
+		c = find_key(h, key);
+		if (!c)
+			continue;
+		c->state = !strcmp(state, "up") ? HC_UP : HC_DOWN;
+		snprintf(c->reason, sizeof(c->reason), "%s", reason);
+		c->count = (unsigned int)count;
+		c->since = time(NULL);
+		c->changes++;
+		if (c->state == HC_UP)
+			log_info("health: %s up (%d success%s in a row)",
+				 check_label(d, c, label, sizeof(label)), count,
+				 count == 1 ? "" : "es");
+		else
+			log_info("health: %s down: %s (%d failure%s in a row)",
+				 check_label(d, c, label, sizeof(label)),
+				 reason, count, count == 1 ? "" : "s");
+		ch[k].svc = c->svc;
+		ch[k].addr = c->addr;
+		ch[k].port = c->port;
+		ch[k].value = c->state == HC_DOWN;
+		k++;
+	}
+	apply_changes(d, ch, k, "health");
+	free(ch);
+}
+
+static void on_stats(struct health *h, struct json_object *st,
+		     struct json_object *res)
+{
+	struct json_object *f;
+	size_t i, n;
+
+#define STAT(name)                                    \
+	if (json_object_object_get_ex(st, #name, &f)) \
+		h->name = (unsigned long long)json_object_get_int64(f);
+	STAT(runs)
+	STAT(ok)
+	STAT(failed)
+	STAT(late)
+	STAT(running)
+#undef STAT
+	if (json_object_object_get_ex(st, "max_lag_ms", &f))
+		h->max_lag_ms = json_object_get_double(f);
+	if (!res || !json_object_is_type(res, json_type_array))
+		return;
+	n = json_object_array_length(res);
+	for (i = 0; i + 2 < n; i += 3) {
+		struct hm_check *c =
+			find_key(h, (__u64)json_object_get_int64(
+					    json_object_array_get_idx(res, i)));
+
+		if (!c)
+			continue;
+		c->latency_us = (__u32)json_object_get_int64(
+			json_object_array_get_idx(res, i + 1));
+		c->last_ok = json_object_get_int(
+			json_object_array_get_idx(res, i + 2));
+		c->have_result = true;
+	}
+}
+
+static void prober_msg(struct ipc *c, struct json_object *msg, void *arg)
+{
+	struct health *h = arg;
+	struct json_object *v, *r = NULL;
+
+	(void)c;
+	if (json_object_object_get_ex(msg, "verdicts", &v) &&
+	    json_object_is_type(v, json_type_array))
+		on_verdicts(h, v);
+	if (json_object_object_get_ex(msg, "stats", &v)) {
+		json_object_object_get_ex(msg, "results", &r);
+		on_stats(h, v, r);
+	}
+}
+
+static void prober_closed(struct ipc *c, void *arg)
+{
+	struct health *h = arg;
+
+	(void)c;
+	h->ipc = NULL;
+}
+
+static void prober_spawn_now(struct health *h);
+
+static int on_respawn(sd_event_source *s, uint64_t usec, void *arg)
+{
+	(void)s;
+	(void)usec;
+	prober_spawn_now(arg);
+	return 0;
+}
+
+/* The prober ended: the checks stop until another runs, and the health
+ * state stays as it was (the datapath keeps the last verdicts). */
+static int on_prober_exit(sd_event_source *s, const siginfo_t *si, void *arg)
+{
+	struct health *h = arg;
+	uint64_t now;
+
+	log_warnx("the prober process (pid %d) ended (%s %d); starting "
+		  "another",
+		  (int)si->si_pid,
+		  si->si_code == CLD_EXITED ? "status" : "signal",
+		  si->si_status);
+	h->child = sd_event_source_unref(s);
+	ipc_free(h->ipc);
+	h->ipc = NULL;
+	h->pid = 0;
+	h->respawns++;
+	sd_event_now(h->d->ev, CLOCK_MONOTONIC, &now);
+	h->respawn = sd_event_source_unref(h->respawn);
+	sd_event_add_time(h->d->ev, &h->respawn, CLOCK_MONOTONIC,
+			  now + PROBER_RESPAWN_USEC, 0, on_respawn, h);
+	return 0;
+}
+
+static void prober_spawn_now(struct health *h)
+{
+	struct prober_child child;
+	int err = prober_spawn(&child);
+
+	if (err) {
+		log_warnx("starting the prober process: %s", strerror(-err));
+		return;
+	}
+	if (ipc_open(h->d->ev, child.ipc_fd, prober_msg, prober_closed, h,
+		     &h->ipc) < 0 ||
+	    sd_event_add_child(h->d->ev, &h->child, child.pid, WEXITED,
+			       on_prober_exit, h) < 0) {
+		log_warnx("watching the prober process failed");
+		return;
+	}
+	h->pid = child.pid;
+	log_debug("prober process %d runs the health checks", (int)child.pid);
+	/* a new prober starts from the states lbd holds */
+	send_checks(h);
+}
+
+void health_sync(struct lbd_daemon *d)
+{
+	struct health *h = d->health;
+	struct hm_check *next = NULL, **by_key = NULL;
+	struct be_change *ch = NULL;
+	size_t i, j, n = 0, total = 0, k = 0;
+
+	if (!h)
+		return;
+	for (i = 0; i < d->st.n_svc; i++)
+		total += d->st.svc[i].n_be;
+	next = calloc(total ? total : 1, sizeof(*next));
+	by_key = calloc(total ? total : 1, sizeof(*by_key));
+	ch = calloc(total ? total : 1, sizeof(*ch));
+	if (!next || !by_key || !ch) {
+		log_warnx("health: no memory for %zu checks", total);
+		goto out;
+	}
+	for (i = 0; i < d->st.n_svc; i++) {
+		const struct st_service *s = &d->st.svc[i];
+
+		for (j = 0; j < s->n_be; j++) {
+			const struct st_backend *b = &s->be[j];
+			const struct lbd_conf_health *hs =
+				&d->cfg->healths[b->health];
+			struct hm_check *old, *c;
+			bool want;
+
+			if (hs->type == LBD_HC_NONE) {
+				/* not checked (any more): up, for health */
+				if (b->health_down) {
+					ch[k].svc = s->key;
+					ch[k].addr = b->addr;
+					ch[k].port = b->port;
+					ch[k++].value = false;
+				}
+				continue;
+			}
+			c = &next[n++];
+			old = find_ident(h, s, b);
+			if (old) {
+				*c = *old;
+			} else {
+				memset(c, 0, sizeof(*c));
+				c->svc = s->key;
+				c->addr = b->addr;
+				c->port = b->port;
+				c->key = ++h->next_key;
+				c->state = HC_UNKNOWN;
+			}
+			spec_of(d, s, b, hs, &c->spec);
+			/* the datapath follows what the check last said;
+			 * unknown leaves it as it is */
+			if (c->state == HC_UNKNOWN)
+				continue;
+			want = c->state == HC_DOWN;
+			if (b->health_down != want) {
+				ch[k].svc = s->key;
+				ch[k].addr = b->addr;
+				ch[k].port = b->port;
+				ch[k++].value = want;
+			}
+		}
+	}
+	/* the state is sorted by service and backend, so next is too */
+	for (i = 0; i < n; i++)
+		by_key[i] = &next[i];
+	qsort(by_key, n, sizeof(*by_key), key_cmp);
+	free(h->checks);
+	free(h->by_key);
+	h->checks = next;
+	h->by_key = by_key;
+	h->n = n;
+	next = NULL;
+	by_key = NULL;
+	send_checks(h);
+	apply_changes(d, ch, k, "health");
+out:
+	free(next);
+	free(by_key);
+	free(ch);
+}
+
+int health_start(struct lbd_daemon *d)
+{
+	struct health *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	h->d = d;
+	d->health = h;
+	prober_spawn_now(h);
+	health_sync(d);
+	return 0;
+}
+
+void health_stop(struct lbd_daemon *d)
+{
+	struct health *h = d->health;
+
+	if (!h)
+		return;
+	h->respawn = sd_event_source_unref(h->respawn);
+	h->child = sd_event_source_unref(h->child);
+	ipc_free(h->ipc);
+	if (h->pid)
+		kill(h->pid, SIGTERM);
+	free(h->checks);
+	free(h->by_key);
+	free(h);
+	d->health = NULL;
+}
+
+const struct hm_check *health_of(const struct lbd_daemon *d,
+				 const struct st_service *s,
+				 const struct st_backend *b)
+{
+	return d->health ? find_ident(d->health, s, b) : NULL;
+}
+
+bool health_backend_up(const struct lbd_daemon *d, const struct st_service *s,
+		       const struct st_backend *b)
+{
+	const struct hm_check *c;
+
+	if (b->conf_state == LBD_CS_DOWN)
+		return false;
+	if (d->cfg->healths[b->health].type == LBD_HC_NONE)
+		return true;
+	c = health_of(d, s, b);
+	return c && c->state == HC_UP;
+}
+
+void health_json(const struct lbd_daemon *d, struct json_object *out)
+{
+	const struct health *h = d->health;
+	size_t i, up = 0, down = 0;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->n; i++) {
+		up += h->checks[i].state == HC_UP;
+		down += h->checks[i].state == HC_DOWN;
+	}
+	json_object_object_add(out, "checks", json_object_new_int64(h->n));
+	json_object_object_add(out, "up", json_object_new_int64(up));
+	json_object_object_add(out, "down", json_object_new_int64(down));
+	json_object_object_add(out, "unknown",
+			       json_object_new_int64(h->n - up - down));
+	json_object_object_add(out, "prober_pid", json_object_new_int(h->pid));
+	json_object_object_add(out, "prober_restarts",
+			       json_object_new_int64(h->respawns));
+	json_object_object_add(out, "runs", json_object_new_int64(h->runs));
+	json_object_object_add(out, "ok", json_object_new_int64(h->ok));
+	json_object_object_add(out, "failed", json_object_new_int64(h->failed));
+	json_object_object_add(out, "late", json_object_new_int64(h->late));
+	json_object_object_add(out, "running",
+			       json_object_new_int64(h->running));
+	json_object_object_add(out, "max_lag_ms",
+			       json_object_new_double(h->max_lag_ms));
+}
