@@ -79,14 +79,16 @@ def endpoints(service_name, name, addrs, terminating=(), ns="default",
     return s
 
 
-def k8s_conf(lab, kubeconfig, fwd="geneve"):
-    """The kubernetes group, and a control socket of the lab's own."""
+def k8s_conf(lab, kubeconfig, fwd="geneve", extra=""):
+    """The kubernetes group (extra: more of its settings), and a control
+    socket of the lab's own."""
     return f"""
 control = {{ socket = "{sock(lab)}"; }};
 kubernetes = {{
   kubeconfig = "{kubeconfig}";
   load_balancer_class = "{CLASS}";
   forwarding = "{fwd}";
+  {extra}
 }};
 """
 

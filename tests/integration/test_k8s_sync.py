@@ -8,7 +8,8 @@ update's terminating endpoint keeps its connections while draining and
 gets no new ones; a Service changing class leaves lbd; a Service that
 clashes with a configured one is refused with a log line and a metric
 while the configured one keeps serving; lbctl services names each
-service's source.
+service's source; kubernetes.health checks the cluster's backends
+through the datapath, and one whose port is closed gets no new flows.
 """
 from k8stest import (FakeAPI, backends, endpoints, k8s_conf, lbctl, metric,
                      service, services, wait_backends)
@@ -34,11 +35,12 @@ def test():
         api = FakeAPI(lab)
         api.put(service("web", VIP, ports=(("http", 80), ("echo", 7))))
         api.put(endpoints("web", "web-a", [B1]))
-        conf = lab.lb_conf(svc("file-web", VIP_FILE, 80, [(B1, 80)])) + \
-            k8s_conf(lab, api.kubeconfig)
-        lb = Lbd(lab, "lb1", conf).start()
+        file_svc = lab.lb_conf(svc("file-web", VIP_FILE, 80, [(B1, 80)]))
+        lb = Lbd(lab, "lb1",
+                 file_svc + k8s_conf(lab, api.kubeconfig)).start()
         try:
             scenarios(lab, api, lb)
+            health(lab, api, lb, file_svc)
         except TestFailure:
             print(f"the lbd log:\n{lb.read_log()}")
             raise
@@ -119,6 +121,27 @@ def scenarios(lab, api, lb):
         wait_backends(lab, WEB, {f"{B2}:8080": "active"})
         check(spread(lab, VIP, 30) == {"backend2": 30}, "served again")
         check(lbctl(lab, "status")["kubernetes"]["synced"], "status")
+
+
+def health(lab, api, lb, file_svc):
+    # an endpoint on a port where nothing listens: active until checked
+    api.put(endpoints("web", "web-c", [B3],
+                      ports=(("http", 9999), ("echo", 9998))))
+    wait_backends(lab, WEB, {f"{B2}:8080": "active", f"{B3}:9999": "active"})
+    lb.write_conf(file_svc + k8s_conf(
+        lab, api.kubeconfig,
+        extra='health = { interval = 0.3; timeout = 0.2; rise = 1; '
+              'fall = 1; };'))
+    lb.reload()
+    checked = {f"{B2}:8080": "up", f"{B3}:9999": "down"}
+    wait_until(lambda: {b["backend"]: b["health"]
+                        for b in lbctl(lab, "backends", WEB)["backends"]}
+               == checked, 10, f"{WEB} health {checked}")
+    b3 = [b for b in lbctl(lab, "backends", WEB)["backends"]
+          if b["backend"] == f"{B3}:9999"][0]
+    check(b3["health_check"]["via"] == "datapath", f"checked how: {b3}")
+    check(spread(lab, VIP, 30) == {"backend2": 30},
+          "no new flows to the endpoint that is down")
 
 
 if __name__ == "__main__":

@@ -1488,6 +1488,34 @@ Test(config, kubernetes_is_not_for_the_backend_role)
 			     "\"backend\""));
 }
 
+Test(config, kubernetes_health_is_one_check_for_the_clusters_backends)
+{
+	struct lbd_config *c = expect_ok(
+		DP "kubernetes = { kubeconfig = \"/dev/null\";\n"
+		   "\tload_balancer_class = \"lbd.io/lb\";\n"
+		   "\thealth = { interval = 0.5; timeout = 0.2; }; };\n");
+	const struct lbd_conf_health *h = &c->healths[c->k8s.health];
+
+	cr_assert_neq(c->k8s.health, 0);
+	cr_assert_eq(h->type, LBD_HC_TCP, "tcp when no type is given");
+	cr_assert_eq(h->via, LBD_HC_VIA_DATAPATH, "geneve: through it");
+	config_free(c);
+
+	c = expect_ok(DP "kubernetes = { kubeconfig = \"/dev/null\";\n"
+			 "\tload_balancer_class = \"lbd.io/lb\";\n"
+			 "\tforwarding = \"snat\"; health = { }; };\n");
+	cr_assert_eq(c->healths[c->k8s.health].via, LBD_HC_VIA_ADDRESS,
+		     "snat sends nothing encapsulated to check with");
+	config_free(c);
+	expect_errors(DP "kubernetes = { kubeconfig = \"/dev/null\";\n"
+			 "\tload_balancer_class = \"lbd.io/lb\";\n"
+			 "\tforwarding = \"snat\";\n"
+			 "\thealth = { via = \"datapath\"; }; };\n",
+		      ERRORS("t.conf:5: kubernetes.health: via = "
+			     "\"datapath\": snat forwarding sends no "
+			     "encapsulated packets to check with"));
+}
+
 /* Health checks: per service, overridable per backend */
 
 Test(config, services_without_health_are_not_checked)
