@@ -12,6 +12,7 @@ exception, SIGTERM from ctest's timeout). Waits are bounded conditions
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -93,7 +94,7 @@ class Lbd:
         self.lab = lab
         self.host = host
         self.name = name or host
-        self.conf = lab.write(f"{self.name}.conf", conf)
+        self.conf = lab.write(f"{self.name}.conf", self.own_socket(conf))
         self.log = os.path.join(lab.path, f"{self.name}.log")
         self.proc = None
         self.notify = None
@@ -115,8 +116,17 @@ class Lbd:
                               + self.read_log())
         return self
 
+    def own_socket(self, conf):
+        """conf, with a control socket in the lab's directory unless it
+        names one: /run is shared by every namespace, and the default
+        socket would be every lab's lbd's at once."""
+        if re.search(r"^\s*control\s*=", conf, re.M):
+            return conf
+        sock = os.path.join(self.lab.path, f"{self.name}.sock")
+        return conf + f'\ncontrol = {{ socket = "{sock}"; }};\n'
+
     def write_conf(self, conf):
-        self.lab.write(f"{self.name}.conf", conf)
+        self.lab.write(f"{self.name}.conf", self.own_socket(conf))
 
     def reload(self, timeout=30):
         """SIGHUP, and waits until lbd says it is ready again."""

@@ -50,8 +50,10 @@ def scenarios(lab, api, lb):
           "the watch resumed from its resourceVersion, without a list")
     check(set(spread(lab, VIP, 60)) == {"backend1", "backend2"},
           "the new endpoint serves")
-    check(metric(lab, "lbd_kubernetes_watch_restarts_total",
-                 {"resource": "endpointslices"}) >= 1, "restart counted")
+    # the metrics are a snapshot at most a second old
+    wait_until(lambda: (metric(lab, "lbd_kubernetes_watch_restarts_total",
+                               {"resource": "endpointslices"}) or 0) >= 1,
+               10, "restart counted")
 
     # down again, for longer than the history: 410 Gone, a new list,
     # and only the difference applied
@@ -66,8 +68,9 @@ def scenarios(lab, api, lb):
     wait_backends(lab, WEB, {f"{B2}:8080": "active"})
     log = log_since(lb, mark)
     check("is gone (410): listing again" in log, f"410 handled:\n{log}")
-    check(metric(lab, "lbd_kubernetes_gone_total",
-                 {"resource": "services"}) >= 1, "410 counted")
+    wait_until(lambda: (metric(lab, "lbd_kubernetes_gone_total",
+                               {"resource": "services"}) or 0) >= 1,
+               10, "410 counted")
     changes = [l for l in log.splitlines()
                if re.match(r"lbd: [-+~] (service|backend|vip) ", l)]
     want = {f"lbd: - backend {WEB} {B1}:8080",

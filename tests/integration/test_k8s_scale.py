@@ -23,8 +23,9 @@ def scenarios(lab, api, lb):
     wait_until(lambda: "kubernetes: synced in" in lb.read_log(), 60,
                "the sync of 5,000 Services")
     log = lb.read_log()
-    check(metric(lab, "lbd_kubernetes_services") == N,
-          "every Service is in the datapath")
+    # the metrics are a snapshot at most a second old
+    wait_until(lambda: metric(lab, "lbd_kubernetes_services") == N, 10,
+               "every Service is in the datapath")
     st = lbctl(lab, "status")
     check(st["services"] == N and st["backends"] == E * M,
           f"lbctl status: {st['services']} services, {st['backends']} "

@@ -58,7 +58,9 @@ def scenarios(lab, api, lb):
         check(s["file-web"]["source"].startswith(lb.conf + ":"),
               f"the configured service's source: {s['file-web']}")
         check(spread(lab, VIP, 30) == {"backend1": 30}, "one endpoint")
-        check(metric(lab, "lbd_kubernetes_synced") == 1, "synced metric")
+        # the metrics are a snapshot at most a second old
+        wait_until(lambda: metric(lab, "lbd_kubernetes_synced") == 1, 10,
+                   "synced metric")
 
         # scale up: three endpoints share new flows
         api.put(endpoints("web", "web-a", [B1, B2]))
@@ -102,8 +104,9 @@ def scenarios(lab, api, lb):
         want = ("Kubernetes Service default/clash: 203.0.113.10:80/tcp is "
                 "served by file-web")
         wait_until(lambda: want in lb.read_log(), 10, "the clash logged")
-        check(metric(lab, "lbd_service_clashes_refused_total") == 1,
-              "the refusal counted")
+        wait_until(lambda: metric(
+            lab, "lbd_service_clashes_refused_total") == 1, 10,
+            "the refusal counted")
         check("default/clash:http" not in services(lab), "clash not served")
         check(spread(lab, VIP_FILE, 30) == {"backend1": 30},
               "the configured service keeps its VIP")
