@@ -156,7 +156,9 @@ static void client_drop(struct bird_client *c, const char *why)
 static int client_flush(struct bird_client *c)
 {
 	while (c->out_len) {
-		ssize_t n = write(c->fd, c->out, c->out_len);
+		/* MSG_NOSIGNAL: BIRD gone is an error that reconnects, not
+		 * a SIGPIPE that kills lbd */
+		ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EAGAIN)

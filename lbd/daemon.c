@@ -378,6 +378,9 @@ int daemon_run(const char *config_path)
 	err = sd_event_default(&d.ev);
 	if (err < 0)
 		fatalx("sd_event_default: %s", strerror(-err));
+	/* a peer that went away (BIRD, the API server) is an error of the
+	 * write, never a signal that ends the daemon */
+	signal(SIGPIPE, SIG_IGN);
 	sd_event_add_signal(d.ev, NULL, SIGHUP, on_sighup, &d);
 	sd_event_add_signal(d.ev, NULL, SIGTERM, on_sigterm, &d);
 	sd_event_add_signal(d.ev, NULL, SIGINT, on_sigterm, &d);

@@ -501,3 +501,37 @@ Test(bird, announcer_configures_after_each_change_and_reconnect,
 	fake_stop(&fb);
 	sd_event_unref(ev);
 }
+
+/* BIRD goes away while lbd has not yet read the end of the connection, and
+ * lbd writes to it: an error that reconnects, not a SIGPIPE that kills the
+ * daemon. */
+Test(bird, writing_to_a_bird_that_went_away_reconnects,
+     .init = tmp_make, .fini = tmp_remove)
+{
+	struct bird_route r = route4("203.0.113.10");
+	struct announced an = { 0 };
+	char sock[128], file[128];
+	struct fake_bird fb;
+	sd_event *ev;
+
+	snprintf(sock, sizeof(sock), "%s/bird.ctl", dir);
+	snprintf(file, sizeof(file), "%s/run/vips.conf", dir);
+	cr_assert_geq(sd_event_new(&ev), 0);
+	fake_start(&fb, ev, sock);
+	cr_assert_eq(bird_announcer_new(ev, sock, file, &an.a), 0);
+	cr_assert_eq(bird_announce(an.a, &r, 1, 0, false, on_done, &an), 0);
+	cr_assert(run_until(ev, has_done, &an, 5), "BIRD never took it");
+
+	/* the peer's end closed; the announcer has not run since */
+	fake_drop_connection(&fb);
+	cr_assert_eq(bird_announce(an.a, NULL, 0, 0, false, NULL, NULL), 0);
+	cr_assert_eq(bird_announce(an.a, &r, 1, 0, false, NULL, NULL), 0);
+	cr_assert(run_until(ev, configured_twice, &fb, 5),
+		  "not configured after the reconnect: %u", fb.configures);
+	cr_assert(run_until(ev, is_current, &an, 5));
+	cr_assert(strstr(read_text(file), "route 203.0.113.10/32 blackhole"));
+
+	bird_announcer_free(an.a);
+	fake_stop(&fb);
+	sd_event_unref(ev);
+}
