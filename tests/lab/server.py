@@ -20,6 +20,9 @@ class DualStackHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     address_family = socket.AF_INET6
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops SYNs under a concurrent
+    # client: a 1 s retransmit that would look like the LB's latency
+    request_queue_size = 1024
 
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -69,6 +72,9 @@ class EchoServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     address_family = socket.AF_INET6
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops SYNs under a concurrent
+    # client: a 1 s retransmit that would look like the LB's latency
+    request_queue_size = 1024
 
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
