@@ -446,92 +446,100 @@ static char *read_text(const char *path)
 	return buf;
 }
 
+/* A BIRD stand-in and an announcer connected to it, in dir. */
+struct rig {
+	sd_event *ev;
+	struct fake_bird fb;
+	struct announced an;
+	char sock[128], file[128];
+};
+
+static void rig_up(struct rig *g)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->sock, sizeof(g->sock), "%s/bird.ctl", dir);
+	snprintf(g->file, sizeof(g->file), "%s/run/vips.conf", dir);
+	cr_assert_geq(sd_event_new(&g->ev), 0);
+	fake_start(&g->fb, g->ev, g->sock);
+	cr_assert_eq(bird_announcer_new(g->ev, g->sock, g->file, &g->an.a), 0);
+}
+
+static void rig_down(struct rig *g)
+{
+	bird_announcer_free(g->an.a);
+	fake_stop(&g->fb);
+	sd_event_unref(g->ev);
+}
+
 Test(bird, announcer_configures_after_each_change_and_reconnect,
      .init = tmp_make, .fini = tmp_remove)
 {
 	struct bird_route r = route4("203.0.113.10");
-	struct announced an = { 0 };
-	char sock[128], file[128];
 	struct bird_status st;
-	struct fake_bird fb;
-	sd_event *ev;
+	struct rig g;
 
-	snprintf(sock, sizeof(sock), "%s/bird.ctl", dir);
-	snprintf(file, sizeof(file), "%s/run/vips.conf", dir);
-	cr_assert_geq(sd_event_new(&ev), 0);
-	fake_start(&fb, ev, sock);
-	cr_assert_eq(bird_announcer_new(ev, sock, file, &an.a), 0);
+	rig_up(&g);
 
 	/* a VIP: the file has it, BIRD is told, done follows */
-	cr_assert_eq(bird_announce(an.a, &r, 1, 0, false, on_done, &an), 0);
-	cr_assert(strstr(read_text(file), "route 203.0.113.10/32 blackhole"));
-	cr_assert(run_until(ev, has_done, &an, 5), "BIRD never took it");
-	cr_assert_eq(fb.configures, 1);
-	cr_assert_str_eq(fb.got, "configure\n");
+	cr_assert_eq(bird_announce(g.an.a, &r, 1, 0, false, on_done, &g.an), 0);
+	cr_assert(strstr(read_text(g.file), "route 203.0.113.10/32 blackhole"));
+	cr_assert(run_until(g.ev, has_done, &g.an, 5), "BIRD never took it");
+	cr_assert_eq(g.fb.configures, 1);
+	cr_assert_str_eq(g.fb.got, "configure\n");
 
 	/* the same again: nothing to tell */
-	cr_assert_eq(bird_announce(an.a, &r, 1, 0, false, NULL, NULL), 0);
-	bird_announcer_status(an.a, &st);
+	cr_assert_eq(bird_announce(g.an.a, &r, 1, 0, false, NULL, NULL), 0);
+	bird_announcer_status(g.an.a, &st);
 	cr_assert(st.current);
-	cr_assert_eq(fb.configures, 1);
+	cr_assert_eq(g.fb.configures, 1);
 
 	/* BIRD restarts: lbd connects again and configures again */
-	fake_drop_connection(&fb);
-	cr_assert(run_until(ev, configured_twice, &fb, 5),
+	fake_drop_connection(&g.fb);
+	cr_assert(run_until(g.ev, configured_twice, &g.fb, 5),
 		  "not configured after the reconnect");
-	cr_assert(run_until(ev, is_current, &an, 5));
+	cr_assert(run_until(g.ev, is_current, &g.an, 5));
 
 	/* withdrawn: an empty file, configured */
-	an.done = 0;
-	cr_assert_eq(bird_announce(an.a, NULL, 0, 0, false, on_done, &an), 0);
-	cr_assert_null(strstr(read_text(file), "route "));
-	cr_assert(run_until(ev, has_done, &an, 5));
-	cr_assert_eq(fb.configures, 3);
+	g.an.done = 0;
+	cr_assert_eq(bird_announce(g.an.a, NULL, 0, 0, false, on_done, &g.an),
+		     0);
+	cr_assert_null(strstr(read_text(g.file), "route "));
+	cr_assert(run_until(g.ev, has_done, &g.an, 5));
+	cr_assert_eq(g.fb.configures, 3);
 
 	/* BIRD refuses: not current, the error kept */
-	fb.refuse = true;
-	cr_assert_eq(bird_announce(an.a, &r, 1, 0, false, NULL, NULL), 0);
-	run_until(ev, is_current, &an, 0.5);
-	bird_announcer_status(an.a, &st);
+	g.fb.refuse = true;
+	cr_assert_eq(bird_announce(g.an.a, &r, 1, 0, false, NULL, NULL), 0);
+	run_until(g.ev, is_current, &g.an, 0.5);
+	bird_announcer_status(g.an.a, &st);
 	cr_assert_not(st.current);
 	cr_assert_eq(st.errors, 1);
 	cr_assert(strstr(st.last_error, "8002"), "%s", st.last_error);
 
-	bird_announcer_free(an.a);
-	fake_stop(&fb);
-	sd_event_unref(ev);
+	rig_down(&g);
 }
 
 /* BIRD goes away while lbd has not yet read the end of the connection, and
  * lbd writes to it: an error that reconnects, not a SIGPIPE that kills the
  * daemon. */
-Test(bird, writing_to_a_bird_that_went_away_reconnects,
-     .init = tmp_make, .fini = tmp_remove)
+Test(bird, writing_to_a_bird_that_went_away_reconnects, .init = tmp_make,
+     .fini = tmp_remove)
 {
 	struct bird_route r = route4("203.0.113.10");
-	struct announced an = { 0 };
-	char sock[128], file[128];
-	struct fake_bird fb;
-	sd_event *ev;
+	struct rig g;
 
-	snprintf(sock, sizeof(sock), "%s/bird.ctl", dir);
-	snprintf(file, sizeof(file), "%s/run/vips.conf", dir);
-	cr_assert_geq(sd_event_new(&ev), 0);
-	fake_start(&fb, ev, sock);
-	cr_assert_eq(bird_announcer_new(ev, sock, file, &an.a), 0);
-	cr_assert_eq(bird_announce(an.a, &r, 1, 0, false, on_done, &an), 0);
-	cr_assert(run_until(ev, has_done, &an, 5), "BIRD never took it");
+	rig_up(&g);
+	cr_assert_eq(bird_announce(g.an.a, &r, 1, 0, false, on_done, &g.an), 0);
+	cr_assert(run_until(g.ev, has_done, &g.an, 5), "BIRD never took it");
 
 	/* the peer's end closed; the announcer has not run since */
-	fake_drop_connection(&fb);
-	cr_assert_eq(bird_announce(an.a, NULL, 0, 0, false, NULL, NULL), 0);
-	cr_assert_eq(bird_announce(an.a, &r, 1, 0, false, NULL, NULL), 0);
-	cr_assert(run_until(ev, configured_twice, &fb, 5),
-		  "not configured after the reconnect: %u", fb.configures);
-	cr_assert(run_until(ev, is_current, &an, 5));
-	cr_assert(strstr(read_text(file), "route 203.0.113.10/32 blackhole"));
+	fake_drop_connection(&g.fb);
+	cr_assert_eq(bird_announce(g.an.a, NULL, 0, 0, false, NULL, NULL), 0);
+	cr_assert_eq(bird_announce(g.an.a, &r, 1, 0, false, NULL, NULL), 0);
+	cr_assert(run_until(g.ev, configured_twice, &g.fb, 5),
+		  "not configured after the reconnect: %u", g.fb.configures);
+	cr_assert(run_until(g.ev, is_current, &g.an, 5));
+	cr_assert(strstr(read_text(g.file), "route 203.0.113.10/32 blackhole"));
 
-	bird_announcer_free(an.a);
-	fake_stop(&fb);
-	sd_event_unref(ev);
+	rig_down(&g);
 }
