@@ -10,6 +10,7 @@ The lab is brought down when the block ends, however it ends (failure,
 exception, SIGTERM from ctest's timeout). Waits are bounded conditions
 (wait_until), never sleeps standing in for synchronisation.
 """
+import glob
 import json
 import os
 import re
@@ -170,6 +171,8 @@ class Lab:
         return self
 
     def __exit__(self, *exc):
+        if exc[0] is not None:
+            self.post_mortem()
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
@@ -180,6 +183,20 @@ class Lab:
                 pass
         subprocess.run([LAB, "down"], env=self.env)
         return False
+
+    def post_mortem(self):
+        """On a failure: what died, and the end of every log, so that a
+        CI log alone says what happened."""
+        for p in self.procs:
+            if p.poll() is not None:
+                print(f"exited {p.returncode}: {' '.join(map(str, p.args))}",
+                      file=sys.stderr)
+        for log in sorted(glob.glob(os.path.join(self.path or "", "*.log"))):
+            with open(log, errors="replace") as f:
+                tail = f.readlines()[-25:]
+            print(f"--- {os.path.basename(log)} (last {len(tail)} lines)",
+                  file=sys.stderr)
+            sys.stderr.writelines(tail)
 
     def ns(self, host):
         return f"{self.prefix}-{host}"
