@@ -827,8 +827,10 @@ int hc_engine_set(struct hc_engine *e, const struct hc_spec *specs, size_t n)
 	for (i = 0; i < n; i++) {
 		struct hc_check key = { .spec.key = specs[i].key }, *kp = &key;
 
-		old[i] = bsearch(&kp, e->checks, e->n, sizeof(*e->checks),
-				 check_cmp);
+		/* bsearch on NULL is undefined even for 0 elements */
+		old[i] = e->n ? bsearch(&kp, e->checks, e->n,
+					sizeof(*e->checks), check_cmp)
+			      : NULL;
 		if (old[i])
 			continue;
 		next[i] = check_new(e, &specs[i]);

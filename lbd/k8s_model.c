@@ -470,7 +470,9 @@ static void backends_of(struct tr *t, const struct k8s_opts *o,
 	/* an endpoint may be in two slices for a while (the API allows
 	 * duplicates while slices are rebalanced): once, at its most
 	 * usable, then at its highest weight */
-	qsort(out->be + first, out->n_be - first, sizeof(*out->be), be_cmp);
+	if (out->n_be > first) /* be may still be NULL */
+		qsort(out->be + first, out->n_be - first, sizeof(*out->be),
+		      be_cmp);
 	for (i = first, k = first; i < out->n_be; i++) {
 		struct lbd_conf_backend *kept = &out->be[k - 1],
 					*b = &out->be[i];

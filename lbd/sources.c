@@ -92,17 +92,24 @@ news_add(struct config_diag *d, const char *fmt, ...)
 		d->n++;
 }
 
+/* c in the sorted claims v[n]; bsearch on NULL is undefined even when
+ * n is 0. */
+static struct src_claim *claim_find(struct src_claim *v, size_t n,
+				    const struct src_claim *c)
+{
+	return n ? bsearch(c, v, n, sizeof(*c), claim_cmp) : NULL;
+}
+
 static bool held_by(const struct sources *s, const struct src_claim *c)
 {
-	struct src_claim *h = bsearch(c, s->held, s->n_held, sizeof(*c),
-				      claim_cmp);
+	struct src_claim *h = claim_find(s->held, s->n_held, c);
 
 	return h && h->origin == c->origin;
 }
 
 static bool was_refused(const struct sources *s, const struct src_claim *c)
 {
-	return bsearch(c, s->refused, s->n_refused, sizeof(*c), claim_cmp);
+	return claim_find(s->refused, s->n_refused, c);
 }
 
 /* One refusal line: the refused service in its own terms (file:line:
@@ -214,8 +221,9 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 		goto out;
 	}
 	m->n_services = 0;
-	memcpy(m->backends, file->backends,
-	       file->n_backends * sizeof(*m->backends));
+	if (file->n_backends) /* a file of no backends may have none */
+		memcpy(m->backends, file->backends,
+		       file->n_backends * sizeof(*m->backends));
 	m->n_backends = file->n_backends;
 	for (i = 0; i < file->n_services; i++)
 		if (!lost_file[i])

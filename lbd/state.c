@@ -350,8 +350,12 @@ static int copy_service(struct st_service *dst, const struct st_service *src)
 		dst->ranges = NULL;
 		return -ENOMEM;
 	}
-	memcpy(dst->be, src->be, src->n_be * sizeof(*dst->be));
-	memcpy(dst->ranges, src->ranges, src->n_ranges * sizeof(*dst->ranges));
+	/* memcpy from NULL is undefined even for 0 bytes */
+	if (src->n_be)
+		memcpy(dst->be, src->be, src->n_be * sizeof(*dst->be));
+	if (src->n_ranges)
+		memcpy(dst->ranges, src->ranges,
+		       src->n_ranges * sizeof(*dst->ranges));
 	return 0;
 }
 
@@ -1566,8 +1570,12 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 						DP_MAP_VIP4 :
 						DP_MAP_VIP6);
 
-		qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
-		qsort(s->ranges, s->n_ranges, sizeof(*s->ranges), range_cmp);
+		/* qsort on NULL is undefined even for 0 elements */
+		if (s->n_be)
+			qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+		if (s->n_ranges)
+			qsort(s->ranges, s->n_ranges, sizeof(*s->ranges),
+			      range_cmp);
 		if (bpf_map_lookup_elem(vfd,
 					s->key.family == LBD_AF_INET
 						? (void *)&s->key.vip.v4
