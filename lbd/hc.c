@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sorted.h"
+
 /* The timer may fire this late, so that the loop wakes up once for many
  * checks due at about the same time. */
 #define HC_TIMER_ACCURACY_US 2000
@@ -827,10 +829,8 @@ int hc_engine_set(struct hc_engine *e, const struct hc_spec *specs, size_t n)
 	for (i = 0; i < n; i++) {
 		struct hc_check key = { .spec.key = specs[i].key }, *kp = &key;
 
-		/* bsearch on NULL is undefined even for 0 elements */
-		old[i] = e->n ? bsearch(&kp, e->checks, e->n,
-					sizeof(*e->checks), check_cmp)
-			      : NULL;
+		old[i] = sorted_find(&kp, e->checks, e->n, sizeof(*e->checks),
+				     check_cmp);
 		if (old[i])
 			continue;
 		next[i] = check_new(e, &specs[i]);

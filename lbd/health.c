@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
+#include "sorted.h"
 #include "prober.h"
 
 /* A prober that ended is started again after this (not at once: a crash
@@ -81,14 +82,14 @@ static struct hm_check *find_ident(const struct health *h,
 {
 	struct hm_check k = { .svc = s->key, .addr = b->addr, .port = b->port };
 
-	return bsearch(&k, h->checks, h->n, sizeof(*h->checks), ident_cmp);
+	return sorted_find(&k, h->checks, h->n, sizeof(*h->checks), ident_cmp);
 }
 
 static struct hm_check *find_key(const struct health *h, __u64 key)
 {
 	struct hm_check k = { .key = key }, *kp = &k, **r;
 
-	r = bsearch(&kp, h->by_key, h->n, sizeof(*h->by_key), key_cmp);
+	r = sorted_find(&kp, h->by_key, h->n, sizeof(*h->by_key), key_cmp);
 	return r ? *r : NULL;
 }
 

@@ -470,7 +470,7 @@ static void backends_of(struct tr *t, const struct k8s_opts *o,
 	/* an endpoint may be in two slices for a while (the API allows
 	 * duplicates while slices are rebalanced): once, at its most
 	 * usable, then at its highest weight */
-	if (out->n_be > first) /* be may still be NULL */
+	if (out->n_be > first) /* be may still be NULL: no arithmetic on it */
 		qsort(out->be + first, out->n_be - first, sizeof(*out->be),
 		      be_cmp);
 	for (i = first, k = first; i < out->n_be; i++) {

@@ -17,6 +17,7 @@
 #include "hcdp.h"
 #include "health.h"
 #include "log.h"
+#include "sorted.h"
 #include "netlink.h"
 #include "vips.h"
 
@@ -202,8 +203,8 @@ static void resolve_nexthops(struct lbd_daemon *d)
 		union lbd_addr nh;
 		int ifx;
 
-		if (bsearch(&all[i], d->nh_done, d->n_nh_done, sizeof(*all),
-			    addr_cmp))
+		if (sorted_find(&all[i], d->nh_done, d->n_nh_done,
+				sizeof(*all), addr_cmp))
 			continue;
 		if (nl_nexthop(all[i].family, &all[i].addr, &nh, &ifx) == 0 &&
 		    nl_neigh_managed(ifx, all[i].family, &nh) == 0)

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sorted.h"
+
 /* A service that wants a key. */
 struct cand {
 	struct src_claim c;
@@ -92,24 +94,17 @@ news_add(struct config_diag *d, const char *fmt, ...)
 		d->n++;
 }
 
-/* c in the sorted claims v[n]; bsearch on NULL is undefined even when
- * n is 0. */
-static struct src_claim *claim_find(struct src_claim *v, size_t n,
-				    const struct src_claim *c)
-{
-	return n ? bsearch(c, v, n, sizeof(*c), claim_cmp) : NULL;
-}
-
 static bool held_by(const struct sources *s, const struct src_claim *c)
 {
-	struct src_claim *h = claim_find(s->held, s->n_held, c);
+	struct src_claim *h =
+		sorted_find(c, s->held, s->n_held, sizeof(*c), claim_cmp);
 
 	return h && h->origin == c->origin;
 }
 
 static bool was_refused(const struct sources *s, const struct src_claim *c)
 {
-	return claim_find(s->refused, s->n_refused, c);
+	return sorted_find(c, s->refused, s->n_refused, sizeof(*c), claim_cmp);
 }
 
 /* One refusal line: the refused service in its own terms (file:line:

@@ -13,6 +13,7 @@
 
 #include "lbd/hash.h"
 #include "log.h"
+#include "sorted.h"
 #include "maglev.h"
 
 int state_init(struct lbd_state *st, __u32 max_services, __u32 max_backends)
@@ -114,7 +115,7 @@ const struct st_service *state_find(const struct lbd_state *st,
 {
 	struct st_service k = { .key = *key };
 
-	return bsearch(&k, st->svc, st->n_svc, sizeof(*st->svc), svc_cmp);
+	return sorted_find(&k, st->svc, st->n_svc, sizeof(*st->svc), svc_cmp);
 }
 
 const struct st_service *state_find_name(const struct lbd_state *st,
@@ -369,7 +370,8 @@ static int hold_adopted(const struct lbd_state *st, struct st_service **d,
 
 	for (i = 0; i < st->n_svc; i++)
 		extra += st->svc[i].adopted &&
-			 !bsearch(&st->svc[i], *d, *n, sizeof(**d), svc_cmp);
+			 !sorted_find(&st->svc[i], *d, *n, sizeof(**d),
+				      svc_cmp);
 	if (!extra)
 		return 0;
 	nd = realloc(*d, (*n + extra) * sizeof(**d));
@@ -378,7 +380,7 @@ static int hold_adopted(const struct lbd_state *st, struct st_service **d,
 	*d = nd;
 	for (i = 0; i < st->n_svc; i++) {
 		if (!st->svc[i].adopted ||
-		    bsearch(&st->svc[i], nd, *n, sizeof(*nd), svc_cmp))
+		    sorted_find(&st->svc[i], nd, *n, sizeof(*nd), svc_cmp))
 			continue;
 		if (copy_service(&nd[k], &st->svc[i])) {
 			*n = k; /* the caller frees what was copied */
@@ -1570,12 +1572,9 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 						DP_MAP_VIP4 :
 						DP_MAP_VIP6);
 
-		/* qsort on NULL is undefined even for 0 elements */
-		if (s->n_be)
-			qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
-		if (s->n_ranges)
-			qsort(s->ranges, s->n_ranges, sizeof(*s->ranges),
-			      range_cmp);
+		sorted_sort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+		sorted_sort(s->ranges, s->n_ranges, sizeof(*s->ranges),
+			    range_cmp);
 		if (bpf_map_lookup_elem(vfd,
 					s->key.family == LBD_AF_INET
 						? (void *)&s->key.vip.v4
@@ -1801,8 +1800,8 @@ int state_set_flags(struct lbd_state *st, struct lbd_dp *dp, enum be_flag flag,
 
 		while (end < n && !svc_addr_cmp(&ch[end].svc, &ch[i].svc))
 			end++;
-		old = bsearch(&k, st->svc, st->n_svc, sizeof(*st->svc),
-			      svc_cmp);
+		old = sorted_find(&k, st->svc, st->n_svc, sizeof(*st->svc),
+				  svc_cmp);
 		if (!old) {
 			i = end;
 			continue;
@@ -1813,8 +1812,8 @@ int state_set_flags(struct lbd_state *st, struct lbd_dp *dp, enum be_flag flag,
 			struct st_backend kb = { .addr = ch[j].addr,
 						 .port = ch[j].port }, *b;
 
-			b = bsearch(&kb, news[at].be, news[at].n_be,
-				    sizeof(*news[at].be), be_cmp);
+			b = sorted_find(&kb, news[at].be, news[at].n_be,
+					sizeof(*news[at].be), be_cmp);
 			if (!b || *be_flag_of(b, flag) == ch[j].value)
 				continue;
 			*be_flag_of(b, flag) = ch[j].value;
