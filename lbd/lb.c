@@ -218,27 +218,37 @@ static void resolve_nexthops(struct lbd_daemon *d)
 			  added);
 }
 
+#define HOST_ADDRS_MAX 64
+
+/* The addresses of interface ifx where services are reached (not the
+ * link-local ones): their count, or a negative errno. */
+static int edge_addrs(int ifx, struct lbd_conf_addr *a)
+{
+	int n = nl_addr_list(ifx, a, HOST_ADDRS_MAX), i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!(a[i].family == LBD_AF_INET6 && a[i].addr.b[0] == 0xfe &&
+		      (a[i].addr.b[1] & 0xc0) == 0x80))
+			a[k++] = a[i];
+	return n < 0 ? n : k;
+}
+
 /* The edge interface's addresses, where vip = "*" services listen. */
 static int host_addrs(struct lbd_state *st, const struct lbd_config *c,
 		      struct config_diag *diag)
 {
-	struct lbd_conf_addr a[64];
-	int ifx = (int)if_nametoindex(c->dp.interface), n, i, k = 0;
+	struct lbd_conf_addr a[HOST_ADDRS_MAX];
+	int ifx = (int)if_nametoindex(c->dp.interface), n;
 
 	if (!ifx)
 		return 0; /* attach() says so */
-	n = nl_addr_list(ifx, a, 64);
+	n = edge_addrs(ifx, a);
 	if (n < 0) {
 		diag_pushf(diag, "addresses of %s: %s", c->dp.interface,
 			   strerror(-n));
 		return n;
 	}
-	/* link-local addresses are not where services are reached */
-	for (i = 0; i < n; i++)
-		if (!(a[i].family == LBD_AF_INET6 && a[i].addr.b[0] == 0xfe &&
-		      (a[i].addr.b[1] & 0xc0) == 0x80))
-			a[k++] = a[i];
-	return state_set_host_addrs(st, a, (size_t)k);
+	return state_set_host_addrs(st, a, (size_t)n);
 }
 
 /*
@@ -471,6 +481,56 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	return 0;
 }
 
+static bool has_wildcard(const struct lbd_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_services; i++)
+		if (c->services[i].wildcard)
+			return true;
+	return false;
+}
+
+/*
+ * vip = "*" services follow the edge interface's addresses, as a NodePort
+ * does: an address added or removed applies the running config again.
+ * Checked once a second, with the attachment.
+ */
+static void follow_host_addrs(struct lbd_daemon *d)
+{
+	struct lbd_conf_addr a[HOST_ADDRS_MAX], was[HOST_ADDRS_MAX];
+	size_t n_was = d->st.n_host;
+	struct plan_log pl = { 0 };
+	struct apply_result r;
+	int n, err;
+
+	if (!has_wildcard(d->cfg) || n_was > HOST_ADDRS_MAX)
+		return;
+	n = edge_addrs(d->ifindex, a);
+	if (n < 0 || ((size_t)n == d->st.n_host &&
+		      !memcmp(a, d->st.host, (size_t)n * sizeof(*a))))
+		return;
+	log_info("the addresses of %s changed (%zu -> %d): services on "
+		 "vip \"*\" follow",
+		 d->cfg->dp.interface, d->st.n_host, n);
+	if (n_was)
+		memcpy(was, d->st.host, n_was * sizeof(*was));
+	err = state_set_host_addrs(&d->st, a, (size_t)n);
+	if (!err)
+		err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
+	if (err) {
+		/* what serves is what was there: the old addresses back, so
+		 * that the next second tries again */
+		log_warnx("following the addresses of %s: %s",
+			  d->cfg->dp.interface, strerror(-err));
+		state_set_host_addrs(&d->st, was, n_was);
+		return;
+	}
+	log_apply(&r, &pl);
+	control_applied(d);
+	lb_reloaded(d);
+}
+
 static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct lbd_daemon *d = arg;
@@ -489,6 +549,7 @@ static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 		d->attached = attached;
 		vips_update(d);
 	}
+	follow_host_addrs(d);
 	sd_event_source_set_time(s, usec + WATCH_USEC);
 	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;

@@ -4,13 +4,16 @@
 The backends run no companion and hold no VIP: lbd translates both
 directions in XDP. 1,000 TCP connections and UDP exchanges are answered,
 IPv4 and IPv6; a flow survives an lbd restart; port exhaustion is
-counted, not silent.
+counted, not silent. A NodePort-style service (vip = "*") answers on the
+LB host's address, and follows an address added to the edge interface
+and removed again, without a reload.
 """
 from labtest import (BE4, BE6, Holder, Lab, Lbd, bpf_counter, check, run,
-                     svc)
+                     svc, wait_until)
 
 VIP4, VIP6 = "203.0.113.30", "2001:db8:f::30"
 N = 1000
+LB_ADDR, NEW_ADDR = "198.18.0.10", "198.18.0.99"
 
 
 def services():
@@ -63,9 +66,11 @@ def test():
                                   "after the restart")
         print("20 SNAT connections survived kill -9 and restart")
 
-        # exhaustion: 4 source ports towards the only backend
+        # exhaustion: 4 source ports towards the only backend; a
+        # destination no flow above used, whose closing entries would
+        # hold some of the 4 for their timeout
         lb.write_conf(lab.lb_conf(
-            svc("tiny", VIP4, 81, [(BE4[0], 8080)], fwd="snat"),
+            svc("tiny", VIP4, 81, [(BE4[0], 80)], fwd="snat"),
             extra='snat_ports = "61000-61003";'))
         lb.reload()
         stats = lab.pin_path("lb1") + "/lbd_stats"
@@ -77,6 +82,31 @@ def test():
         check(after > before, "exhaustion counted as snat_exhausted")
         print(f"4 ports: 4 connections, {after - before} SYNs counted as "
               "snat_exhausted")
+
+        # NodePort: every address of the edge interface, as it changes
+        lb.write_conf(lab.lb_conf(
+            svc("np", "*", 30080, [(a, 8080) for a in BE4[:2]],
+                fwd="snat")))
+        lb.reload()
+        r = lab.client("http", f"http://{LB_ADDR}:30080/", "-n", "20")
+        check(r["ok"] == 20, f"NodePort on {LB_ADDR}: {r}")
+
+        def served(addr):
+            return f"np@{addr}" in {s["name"] for s in
+                                    lab.lbctl(1, "services")["services"]}
+
+        lab.exec("lb1", ["ip", "addr", "add", f"{NEW_ADDR}/24", "dev",
+                         "eth0"])
+        wait_until(lambda: served(NEW_ADDR), 5,
+                   f"a NodePort service on the new address {NEW_ADDR}")
+        r = lab.client("http", f"http://{NEW_ADDR}:30080/", "-n", "20")
+        check(r["ok"] == 20, f"NodePort on {NEW_ADDR}: {r}")
+        lab.exec("lb1", ["ip", "addr", "del", f"{NEW_ADDR}/24", "dev",
+                         "eth0"])
+        wait_until(lambda: not served(NEW_ADDR), 5,
+                   f"the NodePort service on {NEW_ADDR} gone with it")
+        check(served(LB_ADDR), f"still served on {LB_ADDR}")
+        print(f"NodePort followed {NEW_ADDR} added and removed")
 
 
 if __name__ == "__main__":
