@@ -210,6 +210,16 @@ struct {
 	__type(value, struct lbd_nh);
 } lbd_nexthop SEC(".maps");
 
+/* Next hops of SNAT replies, by VIP and client (see struct lbd_nh): a
+ * client's replies take one FIB lookup a second on each CPU, not one
+ * each. A cache: not pinned, and an evicted entry is looked up again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct lbd_reply_nh_key);
+	__type(value, struct lbd_nh);
+} lbd_reply_nh SEC(".maps");
+
 /* Monitor events; read by the lbd that loaded the program, not pinned. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -388,6 +388,40 @@ static __always_inline int nat_nexthop(struct xdp_md *ctx, struct lbd_pkt *p,
 	return nat_route(ctx, p, rc, nh, reply);
 }
 
+/*
+ * The next hop of a SNAT reply from vip to client: from this CPU's cache
+ * when it was resolved in the current second, else from the FIB, as
+ * nexthop_cached does towards backends. LBD_OK with *out, or the verdict.
+ */
+static __always_inline int reply_nexthop(struct xdp_md *ctx, struct lbd_pkt *p,
+					 const union lbd_addr *vip,
+					 const union lbd_addr *client,
+					 __u32 now, struct lbd_nh *out)
+{
+	struct lbd_reply_nh_key k = { .family = p->family };
+	struct lbd_nh *nh, fresh = {};
+	int rc;
+
+	k.vip = *vip;
+	k.client = *client;
+	nh = bpf_map_lookup_elem(&lbd_reply_nh, &k);
+	if (!nh) {
+		bpf_map_update_elem(&lbd_reply_nh, &k, &fresh, BPF_NOEXIST);
+		nh = bpf_map_lookup_elem(&lbd_reply_nh, &k);
+		if (!nh) /* the cache is full on every CPU's LRU list */
+			return nat_nexthop(ctx, p, vip, client, out, true);
+	}
+	if (nh->stamp != now) {
+		nh->stamp = 0;
+		rc = nexthop_lookup(ctx, p->family, vip, client, nh);
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+			return nat_route(ctx, p, rc, NULL, true);
+		nh->stamp = now;
+	}
+	*out = *nh;
+	return nat_route(ctx, p, BPF_FIB_LKUP_RET_SUCCESS, out, true);
+}
+
 /* client:cport -> VIP:vport to snat:lport -> backend:bport, to the
  * backend c chose. */
 static __always_inline int snat_forward(struct xdp_md *ctx, struct lbd_pkt *p,
@@ -481,7 +515,7 @@ static __always_inline int snat_reply(struct xdp_md *ctx, struct lbd_pkt *p)
 	    !(n->flags & LBD_CT_F_CLOSING))
 		n->flags |= LBD_CT_F_CLOSING;
 	copy = *n;
-	r = nat_nexthop(ctx, p, &copy.vip, &copy.client, &nh, true);
+	r = reply_nexthop(ctx, p, &copy.vip, &copy.client, now, &nh);
 	if (r != LBD_OK)
 		return r;
 	rw.saddr = copy.vip;

@@ -386,6 +386,15 @@ struct lbd_nh {
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_nh) == 32, "lbd_nh");
 
+/* The route SNAT replies take: from the VIP to the client. */
+struct lbd_reply_nh_key {
+	union lbd_addr vip;
+	union lbd_addr client;
+	__u8 family;
+	__u8 pad[3];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_reply_nh_key) == 36, "lbd_reply_nh_key");
+
 /* ICMP rate limit, a token bucket per CPU. */
 struct lbd_ratelimit {
 	__u64 last_ns;

@@ -52,6 +52,8 @@ static const char *const env_cmds[] = {
 	/* clients, for SNAT replies */
 	"ip route add 192.0.2.0/24 via 198.18.0.1",
 	"ip route add 198.19.0.0/16 via 198.18.0.1",
+	"ip route add 198.19.77.0/24 via 198.18.0.1 mtu lock 1300",
+	"ip -6 route add 2001:db8:d::/64 via 2001:db8::1 mtu lock 1300",
 	"ip -6 route add 2001:db8:c::/64 via 2001:db8::1",
 	"sysctl -qw net.ipv4.conf.lb0.forwarding=1",
 	"sysctl -qw net.ipv6.conf.lb0.forwarding=1",

@@ -340,6 +340,98 @@ Test(snat, too_big_towards_the_backend_answered_with_route_mtu)
 	dpt_check(&t, &in, XDP_TX, &want);
 }
 
+/* 1401 bytes of IP: a TCP ACK between two endpoints, in or out of lb0. */
+static void big_seg(struct pkt *p, bool out, const char *src, uint16_t sport,
+		    const char *dst, uint16_t dport)
+{
+	static uint8_t payload[1400];
+	bool v6 = strchr(src, ':') != NULL;
+
+	pkt_init(p);
+	if (out)
+		dpt_eth_out(p);
+	else
+		dpt_eth_in(p);
+	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
+	pkt_tcp(p, sport, dport, PKT_TCP_ACK, 1000, 2000);
+	pkt_bytes(p, payload, 1401 - (v6 ? 60 : 40));
+	pkt_finish(p);
+}
+
+/* Replies take their client's route, through a next hop each CPU keeps
+ * for a second per client: a reply too big for its client's route is
+ * answered to the backend with that route's MTU, while one as big to a
+ * client whose route takes it goes, both after a reply that filled the
+ * cache. */
+Test(snat, reply_too_big_for_its_clients_route_answered_with_its_mtu)
+{
+	const char *small4 = "198.19.77.2"; /* its route: MTU 1300 */
+	uint16_t lport = first_port(CLIENT4, 40000, 80, IPPROTO_TCP),
+		 lsmall = first_port(small4, 40000, 80, IPPROTO_TCP);
+	struct pkt in, want;
+
+	cr_assert_neq(lport, lsmall, "the two flows' ports collide");
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	tcp_seg(&in, false, small4, 40000, VIP4, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	tcp_seg(&in, false, BE4_1, 8080, SNAT4, lport,
+		PKT_TCP_SYN | PKT_TCP_ACK);
+	tcp_seg(&want, true, VIP4, 80, CLIENT4, 40000,
+		PKT_TCP_SYN | PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, &want);
+	tcp_seg(&in, false, BE4_1, 8080, SNAT4, lsmall,
+		PKT_TCP_SYN | PKT_TCP_ACK);
+	tcp_seg(&want, true, VIP4, 80, small4, 40000,
+		PKT_TCP_SYN | PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, &want);
+
+	big_seg(&in, false, BE4_1, 8080, SNAT4, lsmall);
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	{
+		struct pkt_ipv4_opts o = { .tos = 0xc0 };
+
+		pkt_ipv4(&want, pkt_ip(SNAT4), pkt_ip(BE4_1), &o);
+	}
+	pkt_icmp4(&want, 3, 4, 1300);
+	pkt_append(&want, &in, 14, 28);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_TOOBIG), 1);
+
+	big_seg(&in, false, BE4_1, 8080, SNAT4, lport);
+	big_seg(&want, true, VIP4, 80, CLIENT4, 40000);
+	dpt_check(&t, &in, XDP_TX, &want);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_SNAT_REPLY), 3);
+}
+
+/* The same for IPv6: packet too big with the client's route's MTU. */
+Test(snat, reply6_too_big_for_its_clients_route_answered_with_its_mtu)
+{
+	const char *small6 = "2001:db8:d::2"; /* its route: MTU 1300 */
+	uint16_t lsmall = first_port(small6, 40000, 80, IPPROTO_TCP);
+	struct pkt in, want;
+
+	tcp_seg(&in, false, small6, 40000, VIP6, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	tcp_seg(&in, false, BE6_1, 8080, SNAT6, lsmall,
+		PKT_TCP_SYN | PKT_TCP_ACK);
+	tcp_seg(&want, true, VIP6, 80, small6, 40000,
+		PKT_TCP_SYN | PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, &want);
+
+	big_seg(&in, false, BE6_1, 8080, SNAT6, lsmall);
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	pkt_ipv6(&want, pkt_ip(SNAT6), pkt_ip(BE6_1), NULL);
+	pkt_icmp6(&want, 2, 0, 1300);
+	/* as much of the packet as fits in the minimum MTU */
+	pkt_append(&want, &in, 14, 1280 - 40 - 8);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
 /* A packet quoted in an ICMP error: its IP header and 8 bytes. */
 static void quote(struct pkt *q, const char *src, uint16_t sport,
 		  const char *dst, uint16_t dport)

@@ -27,8 +27,8 @@
  * entry), established ones (1 flow and 100k), and the backend's reply to
  * the single flow, sent to the SNAT address and the port the program gave
  * the flow when it was established before the rounds, as read back from
- * the reverse NAT map; a reply also looks its route to the client up in
- * the FIB, where the forward direction has its next hop cached. New SNAT
+ * the reverse NAT map; a reply's next hop to the client comes from a
+ * per-CPU cache, as the forward direction's to the backend. New SNAT
  * flows leave conntrack and the NAT map after each round, as new IPIP
  * flows leave conntrack, so that rounds start alike and the port space
  * never fills. Replies of 100k flows are left out: they would show little
@@ -1218,8 +1218,8 @@ static void report(struct bench *b, const struct lb *lbs)
 	       "to that one). The SNAT reply is the single SNAT flow's, "
 	       "from its backend to the\n"
 	       "address and port the flow was given (as read from the NAT "
-	       "map); it takes a FIB\n"
-	       "lookup to the client.\n",
+	       "map); its next hop to\n"
+	       "the client is cached, as the forward direction's.\n",
 	       2 * many->nsvc, many->nsvc, many->nsvc,
 	       (many->nsvc + BENCH_PORTS - 1) / BENCH_PORTS, BENCH_PORTS,
 	       BENCH_BACKENDS, BENCH_MAGLEV_SIZE, many->load_s,
