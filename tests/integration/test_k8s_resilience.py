@@ -71,11 +71,15 @@ def scenarios(lab, api, lb):
     wait_until(lambda: (metric(lab, "lbd_kubernetes_gone_total",
                                {"resource": "services"}) or 0) >= 1,
                10, "410 counted")
-    changes = [l for l in log.splitlines()
+    # the two resources' watches find their history gone each in its own
+    # time: the new Service may come in one apply with its endpoints, or
+    # first with none and then its backend
+    changes = [re.sub(r", [01] backends$", "", l)
+               for l in log.splitlines()
                if re.match(r"lbd: [-+~] (service|backend|vip) ", l)]
     want = {f"lbd: - backend {WEB} {B1}:8080",
             f"lbd: - backend default/web:echo {B1}:7007",
-            f"lbd: + service {NEW} {VIP2}:80/tcp geneve, 1 backends",
+            f"lbd: + service {NEW} {VIP2}:80/tcp geneve",
             f"lbd: + backend {NEW} {B1}:8080 weight 1 active",
             f"lbd: + vip {VIP2} icmp_echo on"}
     check(set(changes) == want,
