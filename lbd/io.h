@@ -4,7 +4,8 @@
  *
  *   the privileged process (daemon.c, lb.c, backend.c, control.c) owns
  *   the BPF programs and maps, netlink and the config; it parses no input
- *   from the network;
+ *   from the network but the Kubernetes API's (k8s.c, over TLS to the
+ *   cluster the kubeconfig names: not yet separated);
  *
  *   the io process (io.c) has no privileges (it runs as an unprivileged
  *   user, without capabilities, with no_new_privs) and takes every input
