@@ -15,8 +15,8 @@
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
-#include "sorted.h"
 #include "prober.h"
+#include "sorted.h"
 
 /* A prober that ended is started again after this (not at once: a crash
  * loop must not spin). */

@@ -17,8 +17,8 @@
 #include "hcdp.h"
 #include "health.h"
 #include "log.h"
-#include "sorted.h"
 #include "netlink.h"
+#include "sorted.h"
 #include "vips.h"
 
 /* How often lbd looks whether its XDP program is still attached (a VIP

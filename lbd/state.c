@@ -13,8 +13,8 @@
 
 #include "lbd/hash.h"
 #include "log.h"
-#include "sorted.h"
 #include "maglev.h"
+#include "sorted.h"
 
 int state_init(struct lbd_state *st, __u32 max_services, __u32 max_backends)
 {
