@@ -59,10 +59,11 @@ static uint16_t first_port(const char *client, uint16_t cport, uint16_t vport,
 					     PORT_RANGE);
 }
 
-/* A TCP segment between two endpoints, as it leaves or arrives at lb0
- * (out: towards a next hop; in: from one). */
-static void tcp_seg(struct pkt *p, bool out, const char *src, uint16_t sport,
-		    const char *dst, uint16_t dport, uint8_t flags)
+/* A TCP segment between two endpoints carrying len bytes of data, as it
+ * leaves or arrives at lb0 (out: towards a next hop; in: from one). */
+static void seg_of(struct pkt *p, bool out, const char *src, uint16_t sport,
+		   const char *dst, uint16_t dport, uint8_t flags,
+		   const void *data, size_t len)
 {
 	pkt_init(p);
 	if (out)
@@ -71,8 +72,25 @@ static void tcp_seg(struct pkt *p, bool out, const char *src, uint16_t sport,
 		dpt_eth_in(p);
 	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
 	pkt_tcp(p, sport, dport, flags, 1000, flags & PKT_TCP_ACK ? 2000 : 0);
-	pkt_bytes(p, "hello", 5);
+	pkt_bytes(p, data, len);
 	pkt_finish(p);
+}
+
+static void tcp_seg(struct pkt *p, bool out, const char *src, uint16_t sport,
+		    const char *dst, uint16_t dport, uint8_t flags)
+{
+	seg_of(p, out, src, sport, dst, dport, flags, "hello", 5);
+}
+
+/* 1401 bytes of IP: a TCP ACK between two endpoints, in or out of lb0. */
+static void big_seg(struct pkt *p, bool out, const char *src, uint16_t sport,
+		    const char *dst, uint16_t dport)
+{
+	static const uint8_t payload[1400];
+	bool v6 = strchr(src, ':') != NULL;
+
+	seg_of(p, out, src, sport, dst, dport, PKT_TCP_ACK, payload,
+	       1401 - (v6 ? 60 : 40));
 }
 
 Test(snat, forward4_translates_destination_and_source)
@@ -310,9 +328,22 @@ Test(snat, hybrid_tcp_by_dsr_udp_by_snat)
 	cr_assert_eq(dpt_reason(&t, LBD_EV_SNAT_FWD), 1);
 }
 
+/* The fragmentation needed (IPv4) that answers in, from src to dst. */
+static void frag_needed(struct pkt *want, const struct pkt *in, const char *src,
+			const char *dst, uint16_t mtu)
+{
+	struct pkt_ipv4_opts o = { .tos = 0xc0 };
+
+	pkt_init(want);
+	pkt_eth(want, MAC_ROUTER, MAC_LB);
+	pkt_ipv4(want, pkt_ip(src), pkt_ip(dst), &o);
+	pkt_icmp4(want, 3, 4, mtu);
+	pkt_append(want, in, 14, 28);
+	pkt_finish(want);
+}
+
 Test(snat, too_big_towards_the_backend_answered_with_route_mtu)
 {
-	static uint8_t payload[1400];
 	struct pkt in, want;
 
 	dpt_teardown(&t);
@@ -320,42 +351,24 @@ Test(snat, too_big_towards_the_backend_answered_with_route_mtu)
 				    "port = 80; forwarding = \"snat\"; "
 				    "backends = ( { address = \"198.18.4.11\";"
 				    " } ); } );\n");
-	pkt_init(&in);
-	dpt_eth_in(&in);
-	pkt_ip_hdr(&in, pkt_ip(CLIENT4), pkt_ip(VIP4));
-	pkt_tcp(&in, 40000, 80, PKT_TCP_ACK, 1, 2);
-	pkt_bytes(&in, payload, 1401 - 40);
-	pkt_finish(&in);
-	pkt_init(&want);
-	pkt_eth(&want, MAC_ROUTER, MAC_LB);
-	{
-		struct pkt_ipv4_opts o = { .tos = 0xc0 };
-
-		pkt_ipv4(&want, pkt_ip(VIP4), pkt_ip(CLIENT4), &o);
-	}
+	big_seg(&in, false, CLIENT4, 40000, VIP4, 80);
 	/* no encapsulation: the route's own MTU */
-	pkt_icmp4(&want, 3, 4, 1400);
-	pkt_append(&want, &in, 14, 28);
-	pkt_finish(&want);
+	frag_needed(&want, &in, VIP4, CLIENT4, 1400);
 	dpt_check(&t, &in, XDP_TX, &want);
 }
 
-/* 1401 bytes of IP: a TCP ACK between two endpoints, in or out of lb0. */
-static void big_seg(struct pkt *p, bool out, const char *src, uint16_t sport,
-		    const char *dst, uint16_t dport)
+/* A web flow from client:40000 to vip:80, opened: its SYN goes out, and
+ * the backend's SYN-ACK to snat:lport reaches the client from the VIP. */
+static void web_flow_open(const char *client, const char *vip, const char *be,
+			  const char *snat, uint16_t lport)
 {
-	static uint8_t payload[1400];
-	bool v6 = strchr(src, ':') != NULL;
+	struct pkt in, want;
 
-	pkt_init(p);
-	if (out)
-		dpt_eth_out(p);
-	else
-		dpt_eth_in(p);
-	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
-	pkt_tcp(p, sport, dport, PKT_TCP_ACK, 1000, 2000);
-	pkt_bytes(p, payload, 1401 - (v6 ? 60 : 40));
-	pkt_finish(p);
+	tcp_seg(&in, false, client, 40000, vip, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	tcp_seg(&in, false, be, 8080, snat, lport, PKT_TCP_SYN | PKT_TCP_ACK);
+	tcp_seg(&want, true, vip, 80, client, 40000, PKT_TCP_SYN | PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, &want);
 }
 
 /* Replies take their client's route, through a next hop each CPU keeps
@@ -371,32 +384,11 @@ Test(snat, reply_too_big_for_its_clients_route_answered_with_its_mtu)
 	struct pkt in, want;
 
 	cr_assert_neq(lport, lsmall, "the two flows' ports collide");
-	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
-	dpt_check(&t, &in, XDP_TX, NULL);
-	tcp_seg(&in, false, small4, 40000, VIP4, 80, PKT_TCP_SYN);
-	dpt_check(&t, &in, XDP_TX, NULL);
-	tcp_seg(&in, false, BE4_1, 8080, SNAT4, lport,
-		PKT_TCP_SYN | PKT_TCP_ACK);
-	tcp_seg(&want, true, VIP4, 80, CLIENT4, 40000,
-		PKT_TCP_SYN | PKT_TCP_ACK);
-	dpt_check(&t, &in, XDP_TX, &want);
-	tcp_seg(&in, false, BE4_1, 8080, SNAT4, lsmall,
-		PKT_TCP_SYN | PKT_TCP_ACK);
-	tcp_seg(&want, true, VIP4, 80, small4, 40000,
-		PKT_TCP_SYN | PKT_TCP_ACK);
-	dpt_check(&t, &in, XDP_TX, &want);
+	web_flow_open(CLIENT4, VIP4, BE4_1, SNAT4, lport);
+	web_flow_open(small4, VIP4, BE4_1, SNAT4, lsmall);
 
 	big_seg(&in, false, BE4_1, 8080, SNAT4, lsmall);
-	pkt_init(&want);
-	pkt_eth(&want, MAC_ROUTER, MAC_LB);
-	{
-		struct pkt_ipv4_opts o = { .tos = 0xc0 };
-
-		pkt_ipv4(&want, pkt_ip(SNAT4), pkt_ip(BE4_1), &o);
-	}
-	pkt_icmp4(&want, 3, 4, 1300);
-	pkt_append(&want, &in, 14, 28);
-	pkt_finish(&want);
+	frag_needed(&want, &in, SNAT4, BE4_1, 1300);
 	dpt_check(&t, &in, XDP_TX, &want);
 	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_TOOBIG), 1);
 
@@ -413,13 +405,7 @@ Test(snat, reply6_too_big_for_its_clients_route_answered_with_its_mtu)
 	uint16_t lsmall = first_port(small6, 40000, 80, IPPROTO_TCP);
 	struct pkt in, want;
 
-	tcp_seg(&in, false, small6, 40000, VIP6, 80, PKT_TCP_SYN);
-	dpt_check(&t, &in, XDP_TX, NULL);
-	tcp_seg(&in, false, BE6_1, 8080, SNAT6, lsmall,
-		PKT_TCP_SYN | PKT_TCP_ACK);
-	tcp_seg(&want, true, VIP6, 80, small6, 40000,
-		PKT_TCP_SYN | PKT_TCP_ACK);
-	dpt_check(&t, &in, XDP_TX, &want);
+	web_flow_open(small6, VIP6, BE6_1, SNAT6, lsmall);
 
 	big_seg(&in, false, BE6_1, 8080, SNAT6, lsmall);
 	pkt_init(&want);
