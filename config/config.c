@@ -102,54 +102,6 @@ static void check_members(struct cfg_ctx *x, const config_setting_t *g,
 	}
 }
 
-/* -EINVAL for what is no address (or a prefix where none may be),
- * -ERANGE for a prefix that leaves more than LBD_ENCAP_MAX_HOSTBITS host
- * bits, -EDOM for a prefix with host bits set: the datapath
- * fills them from a 32-bit flow hash. */
-static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
-{
-	char buf[INET6_ADDRSTRLEN + 8], *slash;
-	int max;
-
-	memset(a, 0, sizeof(*a));
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, buf, &a->addr.v4) == 1) {
-		a->family = LBD_AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, &a->addr.v6) == 1) {
-		a->family = LBD_AF_INET6;
-		max = 128;
-	} else {
-		return -EINVAL;
-	}
-	a->prefixlen = max;
-	if (slash) {
-		char *end;
-		long len = strtol(slash, &end, 10);
-
-		if (!prefix_ok || !*slash || *end || len < 0 || len > max)
-			return -EINVAL;
-		if (len < max - LBD_ENCAP_MAX_HOSTBITS)
-			return -ERANGE;
-		a->prefixlen = (__u8)len;
-		/* the datapath ORs hash bits into the host part */
-		if (len < max) {
-			__u32 last = ntohl(a->addr.v6[max / 32 - 1]);
-
-			if (max == 32)
-				last = ntohl(a->addr.v4);
-			if (last & ((1u << (max - len)) - 1))
-				return -EDOM;
-		}
-	}
-	return 0;
-}
-
 /* An address with an optional /len of any length. */
 static int parse_prefix(const char *s, struct lbd_conf_addr *a)
 {
@@ -180,6 +132,33 @@ static int parse_prefix(const char *s, struct lbd_conf_addr *a)
 	if (!*slash || *end || len < 0 || len > max)
 		return -EINVAL;
 	a->prefixlen = (__u8)len;
+	return 0;
+}
+
+/* -EINVAL for what is no address (or a prefix where none may be),
+ * -ERANGE for a prefix that leaves more than LBD_ENCAP_MAX_HOSTBITS host
+ * bits, -EDOM for a prefix with host bits set: the datapath
+ * fills them from a 32-bit flow hash. */
+static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
+{
+	int max, err = parse_prefix(s, a);
+
+	if (err || !strchr(s, '/'))
+		return err;
+	if (!prefix_ok)
+		return -EINVAL;
+	max = a->family == LBD_AF_INET ? 32 : 128;
+	if (a->prefixlen < max - LBD_ENCAP_MAX_HOSTBITS)
+		return -ERANGE;
+	/* the datapath ORs hash bits into the host part */
+	if (a->prefixlen < max) {
+		__u32 last = ntohl(a->family == LBD_AF_INET
+					   ? a->addr.v4
+					   : a->addr.v6[max / 32 - 1]);
+
+		if (last & ((1u << (max - a->prefixlen)) - 1))
+			return -EDOM;
+	}
 	return 0;
 }
 
