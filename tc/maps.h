@@ -8,6 +8,7 @@
 
 #include "lbd/bpf/clock.h"
 #include "lbd/bpf/common.h"
+#include "lbd/bpf/reasons.h"
 
 const volatile struct lbd_be_knobs be_knobs = {
 	.map_abi = LBD_MAP_ABI,
@@ -40,24 +41,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lbd_be_flows SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LBD_REASON_MAX);
-	__type(key, __u32);
-	__type(value, struct lbd_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lbd_be_stats SEC(".maps");
+LBD_REASON_MAP(lbd_be_stats);
 
 static __always_inline int be_verdict(int action, enum lbd_reason r,
 				      __u32 bytes)
 {
-	__u32 key = r;
-	struct lbd_counter *c = bpf_map_lookup_elem(&lbd_be_stats, &key);
-
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
+	reason_count(&lbd_be_stats, r, bytes);
 	return action;
 }
 

@@ -10,6 +10,7 @@
 
 #include "lbd/bpf/clock.h"
 #include "lbd/bpf/common.h"
+#include "lbd/bpf/reasons.h"
 
 const volatile struct lbd_knobs knobs = {
 	.map_abi = LBD_MAP_ABI,
@@ -168,13 +169,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lbd_affinity SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LBD_REASON_MAX);
-	__type(key, __u32);
-	__type(value, struct lbd_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lbd_stats SEC(".maps");
+LBD_REASON_MAP(lbd_stats);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

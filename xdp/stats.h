@@ -4,17 +4,12 @@
 #define LBD_XDP_STATS_H
 
 #include "lbd/bpf/ctx.h"
+#include "lbd/bpf/reasons.h"
 #include "maps.h"
 
 static __always_inline void count_reason(enum lbd_reason r, __u32 bytes)
 {
-	__u32 key = r;
-	struct lbd_counter *c = bpf_map_lookup_elem(&lbd_stats, &key);
-
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
+	reason_count(&lbd_stats, r, bytes);
 }
 
 /* Counts the reason and returns the action, so a verdict is one line.
