@@ -56,6 +56,7 @@
 #include "pkt.h"
 #include "state.h"
 #include "fwd.h"
+#include "load.h"
 #include "bench_fwd.skel.h"
 
 #define GEN_BATCH 64
@@ -101,7 +102,6 @@ struct env {
 	struct bench_fwd *skel;
 	struct lbd_dp *dp;
 	struct lbd_state st;
-	bool st_init;
 	struct lbd_config *cfg;
 	struct pkt frame;
 };
@@ -349,28 +349,8 @@ static const char lb_conf[] =
 /* lbd's program with the config applied, in the LB namespace. */
 static int lbd_load(struct env *e)
 {
-	struct config_diag d;
-	struct apply_result r;
-	struct lbd_dp_opts o;
-	size_t i;
-	int err;
+	int err = bench_lb_load(lb_conf, &e->cfg, &e->dp, &e->st);
 
-	err = config_load_string(lb_conf, "bench.conf", &e->cfg, &d);
-	for (i = 0; i < d.n; i++)
-		fprintf(stderr, "%s\n", d.msgs[i]);
-	config_diag_free(&d);
-	if (err)
-		return err;
-	e->cfg->dp.pin_path[0] = '\0';
-	state_dp_opts(e->cfg, &o);
-	err = dp_open(&o, &e->dp);
-	if (err)
-		return err;
-	err = state_init(&e->st, o.max_services, o.max_backends);
-	if (err)
-		return err;
-	e->st_init = true;
-	err = state_apply(&e->st, e->dp, e->cfg, NULL, NULL, &r);
 	if (err)
 		return err;
 	/* the devmaps resolve ifindexes in the caller's namespace */
@@ -876,8 +856,7 @@ int main(int argc, char **argv)
 	else if (stop)
 		fprintf(stderr, "interrupted\n");
 	env_cleanup(&e);
-	if (e.st_init)
-		state_free(&e.st);
+	state_free(&e.st);
 	dp_close(e.dp);
 	config_free(e.cfg);
 	bench_fwd__destroy(e.skel);

@@ -59,6 +59,7 @@
 #include "log.h"
 #include "pkt.h"
 #include "state.h"
+#include "load.h"
 #include "xdp_pass.skel.h"
 
 #define BENCH_MAGLEV_SIZE 1021
@@ -545,12 +546,8 @@ struct lb {
 /* Loads nsvc services per family (map sizes for largest). */
 static int lb_open(struct lb *lb, unsigned int nsvc, unsigned int largest)
 {
-	struct config_diag d;
-	struct apply_result r;
-	struct lbd_dp_opts o;
 	struct timespec t0, t1;
 	char *text = conf_text(nsvc, largest);
-	size_t i;
 	int err;
 
 	memset(lb, 0, sizeof(*lb));
@@ -558,22 +555,8 @@ static int lb_open(struct lb *lb, unsigned int nsvc, unsigned int largest)
 	if (!text)
 		return -ENOMEM;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = config_load_string(text, "bench.conf", &lb->cfg, &d);
+	err = bench_lb_load(text, &lb->cfg, &lb->dp, &lb->st);
 	free(text);
-	for (i = 0; i < d.n; i++)
-		fprintf(stderr, "%s\n", d.msgs[i]);
-	config_diag_free(&d);
-	if (err)
-		return err;
-	lb->cfg->dp.pin_path[0] = '\0';
-	state_dp_opts(lb->cfg, &o);
-	err = dp_open(&o, &lb->dp);
-	if (err)
-		return err;
-	err = state_init(&lb->st, o.max_services, o.max_backends);
-	if (err)
-		return err;
-	err = state_apply(&lb->st, lb->dp, lb->cfg, NULL, NULL, &r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	lb->load_s = (double)(t1.tv_sec - t0.tv_sec) +
 		     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
