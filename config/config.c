@@ -78,6 +78,13 @@ cfg_err_line(struct cfg_ctx *x, __u32 line, const char *path,
 	diag_add(x->diag, full, &x->oom);
 }
 
+/* How messages name setting name in the group at path ("" at the top). */
+static void setting_path(char *p, size_t len, const char *path,
+			 const char *name)
+{
+	snprintf(p, len, "%s%s%s", path, *path ? "." : "", name);
+}
+
 /* The settings a group may hold; anything else is a typo to report. */
 static void check_members(struct cfg_ctx *x, const config_setting_t *g,
 			  const char *path, const char *const *allowed)
@@ -97,7 +104,7 @@ static void check_members(struct cfg_ctx *x, const config_setting_t *g,
 				break;
 		if (*a)
 			continue;
-		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+		setting_path(p, sizeof(p), path, name);
 		cfg_err(x, m, p, "unknown setting");
 	}
 }
@@ -225,7 +232,7 @@ static int get_string(struct cfg_ctx *x, const config_setting_t *g,
 
 	if (!s)
 		return 0;
-	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	setting_path(p, sizeof(p), path, name);
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		cfg_err(x, s, p, "expected a string");
 		return -1;
@@ -244,7 +251,7 @@ static int get_int(struct cfg_ctx *x, const config_setting_t *g,
 
 	if (!s)
 		return 0;
-	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	setting_path(p, sizeof(p), path, name);
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		v = config_setting_get_int(s);
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
@@ -269,7 +276,7 @@ static int get_bool(struct cfg_ctx *x, const config_setting_t *g,
 
 	if (!s)
 		return 0;
-	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	setting_path(p, sizeof(p), path, name);
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
 		cfg_err(x, s, p, "expected true or false");
 		return -1;
@@ -299,7 +306,7 @@ static int get_choice(struct cfg_ctx *x, const config_setting_t *g,
 		snprintf(list + strlen(list), sizeof(list) - strlen(list),
 			 "%s%s", i ? " | " : "", choices[i]);
 	}
-	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	setting_path(p, sizeof(p), path, name);
 	cfg_err(x, s, p, "\"%s\" is not one of %s", v, list);
 	return -1;
 }
@@ -317,7 +324,7 @@ static int get_addr(struct cfg_ctx *x, const config_setting_t *g,
 		return r;
 	r = parse_addr(v, out, prefix_ok);
 	if (r < 0) {
-		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+		setting_path(p, sizeof(p), path, name);
 		if (r == -ERANGE)
 			cfg_err(x, s, p,
 				"\"%s\": the prefix may leave at most %d host "
@@ -348,7 +355,7 @@ static void copy_str(struct cfg_ctx *x, const config_setting_t *g,
 	if (get_string(x, g, path, name, &v) <= 0)
 		return;
 	if (strlen(v) >= size) {
-		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+		setting_path(p, sizeof(p), path, name);
 		cfg_err(x, config_setting_get_member(g, name), p,
 			"longer than %zu characters", size - 1);
 		return;
@@ -711,7 +718,7 @@ static int get_seconds(struct cfg_ctx *x, const config_setting_t *g,
 
 	if (!s)
 		return 0;
-	snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", name);
+	setting_path(p, sizeof(p), path, name);
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		v = config_setting_get_int(s);
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
