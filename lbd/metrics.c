@@ -82,6 +82,21 @@ static double num(struct json_object *o, const char *key)
 		    ((el = json_object_array_get_idx(arr, i)), 1); \
 	     i++)
 
+/* A family with a sample per element of the list l: labelled by the
+ * element's member label, valued by its member key. */
+static void per_element(FILE *f, struct json_object *l, const char *name,
+			const char *type, const char *help, const char *label,
+			const char *key)
+{
+	struct json_object *el;
+	size_t i;
+
+	family(f, name, type, help);
+	LIST_EACH(l, i, el)
+	sample(f, name, label, str(el, label), NULL, NULL, NULL, NULL,
+	       num(el, key));
+}
+
 static void render_daemon(FILE *f, struct json_object *s,
 			  const struct metrics_io *io)
 {
@@ -172,53 +187,34 @@ static void render_reasons(FILE *f, struct json_object *s)
 
 static void render_conntrack(FILE *f, struct json_object *s)
 {
-	struct json_object *l = get(s, "conntrack"), *c;
-	size_t i;
+	struct json_object *l = get(s, "conntrack");
 
 	if (!l)
 		return;
-	family(f, "lbd_conntrack_entries", "gauge",
-	       "Entries in the conntrack map, expired ones not yet evicted "
-	       "included");
-	LIST_EACH(l, i, c)
-	{
-		sample(f, "lbd_conntrack_entries", "family", str(c, "family"),
-		       NULL, NULL, NULL, NULL, num(c, "entries"));
-	}
-	family(f, "lbd_conntrack_active_entries", "gauge",
-	       "Conntrack entries within their idle timeout");
-	LIST_EACH(l, i, c)
-	{
-		sample(f, "lbd_conntrack_active_entries", "family",
-		       str(c, "family"), NULL, NULL, NULL, NULL,
-		       num(c, "live"));
-	}
-	family(f, "lbd_conntrack_capacity", "gauge",
-	       "Size of the conntrack map (datapath.conntrack_entries)");
-	LIST_EACH(l, i, c)
-	{
-		sample(f, "lbd_conntrack_capacity", "family", str(c, "family"),
-		       NULL, NULL, NULL, NULL, num(c, "capacity"));
-	}
+	per_element(f, l, "lbd_conntrack_entries", "gauge",
+		    "Entries in the conntrack map, expired ones not yet "
+		    "evicted included",
+		    "family", "entries");
+	per_element(f, l, "lbd_conntrack_active_entries", "gauge",
+		    "Conntrack entries within their idle timeout", "family",
+		    "live");
+	per_element(f, l, "lbd_conntrack_capacity", "gauge",
+		    "Size of the conntrack map (datapath.conntrack_entries)",
+		    "family", "capacity");
 }
 
 static void render_nat(FILE *f, struct json_object *s)
 {
-	struct json_object *l = get(s, "nat"), *c, *a = get(s, "affinity");
-	size_t i;
+	struct json_object *l = get(s, "nat"), *a = get(s, "affinity");
 
 	if (l) {
-		family(f, "lbd_nat_entries", "gauge",
-		       "Entries in the SNAT reverse map, expired ones not yet "
-		       "taken over included");
-		LIST_EACH(l, i, c)
-		sample(f, "lbd_nat_entries", "family", str(c, "family"), NULL,
-		       NULL, NULL, NULL, num(c, "entries"));
-		family(f, "lbd_nat_capacity", "gauge",
-		       "Size of the SNAT reverse map");
-		LIST_EACH(l, i, c)
-		sample(f, "lbd_nat_capacity", "family", str(c, "family"), NULL,
-		       NULL, NULL, NULL, num(c, "capacity"));
+		per_element(f, l, "lbd_nat_entries", "gauge",
+			    "Entries in the SNAT reverse map, expired ones not "
+			    "yet taken over included",
+			    "family", "entries");
+		per_element(f, l, "lbd_nat_capacity", "gauge",
+			    "Size of the SNAT reverse map", "family",
+			    "capacity");
 	}
 	if (a) {
 		family(f, "lbd_affinity_entries", "gauge",
@@ -472,11 +468,9 @@ static void render_k8s(FILE *f, struct json_object *s)
 	sample(f, "lbd_kubernetes_watching", "resource", str(r, "resource"),
 	       NULL, NULL, NULL, NULL,
 	       json_object_get_boolean(get(r, "watching")));
-	family(f, "lbd_kubernetes_objects", "gauge",
-	       "Objects of the resource in lbd's cache");
-	LIST_EACH(l, i, r)
-	sample(f, "lbd_kubernetes_objects", "resource", str(r, "resource"),
-	       NULL, NULL, NULL, NULL, num(r, "objects"));
+	per_element(f, l, "lbd_kubernetes_objects", "gauge",
+		    "Objects of the resource in lbd's cache", "resource",
+		    "objects");
 	family(f, "lbd_kubernetes_events_total", "counter",
 	       "Watch events received, by resource and type");
 	LIST_EACH(l, i, r)
@@ -486,28 +480,18 @@ static void render_k8s(FILE *f, struct json_object *s)
 			       str(r, "resource"), "type", events[e], NULL,
 			       NULL, num(get(r, "events"), events[e]));
 	}
-	family(f, "lbd_kubernetes_lists_total", "counter",
-	       "Complete lists of the resource (the first and relists)");
-	LIST_EACH(l, i, r)
-	sample(f, "lbd_kubernetes_lists_total", "resource", str(r, "resource"),
-	       NULL, NULL, NULL, NULL, num(r, "lists"));
-	family(f, "lbd_kubernetes_gone_total", "counter",
-	       "410 Gone answers (expired resourceVersion): each a relist");
-	LIST_EACH(l, i, r)
-	sample(f, "lbd_kubernetes_gone_total", "resource", str(r, "resource"),
-	       NULL, NULL, NULL, NULL, num(r, "gone"));
-	family(f, "lbd_kubernetes_watch_restarts_total", "counter",
-	       "Watches started again after they ended or failed");
-	LIST_EACH(l, i, r)
-	sample(f, "lbd_kubernetes_watch_restarts_total", "resource",
-	       str(r, "resource"), NULL, NULL, NULL, NULL,
-	       num(r, "watch_restarts"));
-	family(f, "lbd_kubernetes_request_failures_total", "counter",
-	       "Lists and watches that failed (each retried with backoff)");
-	LIST_EACH(l, i, r)
-	sample(f, "lbd_kubernetes_request_failures_total", "resource",
-	       str(r, "resource"), NULL, NULL, NULL, NULL,
-	       num(r, "failures"));
+	per_element(f, l, "lbd_kubernetes_lists_total", "counter",
+		    "Complete lists of the resource (the first and relists)",
+		    "resource", "lists");
+	per_element(f, l, "lbd_kubernetes_gone_total", "counter",
+		    "410 Gone answers (expired resourceVersion): each a relist",
+		    "resource", "gone");
+	per_element(f, l, "lbd_kubernetes_watch_restarts_total", "counter",
+		    "Watches started again after they ended or failed",
+		    "resource", "watch_restarts");
+	per_element(f, l, "lbd_kubernetes_request_failures_total", "counter",
+		    "Lists and watches that failed (each retried with backoff)",
+		    "resource", "failures");
 	family(f, "lbd_kubernetes_services", "gauge",
 	       "Services in the datapath that come from the cluster");
 	sample(f, "lbd_kubernetes_services", NULL, NULL, NULL, NULL, NULL, NULL,
