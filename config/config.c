@@ -1416,11 +1416,22 @@ static int parse_include_dir(struct cfg_ctx *x)
 	return err;
 }
 
-static bool addr_eq(const struct lbd_conf_addr *a,
+int config_addr_cmp(const struct lbd_conf_addr *a,
 		    const struct lbd_conf_addr *b)
 {
-	return a->family == b->family &&
-	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+int config_endpoint_cmp(const struct lbd_conf_addr *a, __u16 a_port,
+			const struct lbd_conf_addr *b, __u16 b_port)
+{
+	int c = config_addr_cmp(a, b);
+
+	if (c)
+		return c;
+	return a_port < b_port ? -1 : a_port > b_port;
 }
 
 /* The forwarding a service's packets get: hybrid is DSR for TCP and SNAT
@@ -1446,7 +1457,7 @@ static void validate_backend(struct cfg_ctx *x, const struct lbd_conf_service *s
 	if (!b->port)
 		b->port = s->port;
 	for (k = 0; k < j; k++) {
-		if (addr_eq(&be[k].addr, &b->addr) && be[k].port == b->port) {
+		if (!config_addr_cmp(&be[k].addr, &b->addr) && be[k].port == b->port) {
 			cfg_err_line(x, b->line, bp,
 				     "duplicate of backends[%zu] (%s port %u)",
 				     k, config_addr_str(&b->addr, a, sizeof(a)),
@@ -1546,7 +1557,7 @@ static bool is_service_vip(const struct lbd_config *c,
 	size_t i;
 
 	for (i = 0; i < c->n_services; i++)
-		if (!c->services[i].wildcard && addr_eq(&c->services[i].vip, a))
+		if (!c->services[i].wildcard && !config_addr_cmp(&c->services[i].vip, a))
 			return true;
 	return false;
 }
@@ -1574,7 +1585,7 @@ static void validate_bgp(struct cfg_ctx *x)
 		snprintf(p, sizeof(p), "bgp.vips[%zu]", i);
 		config_addr_str(&b->vips[i].addr, a, sizeof(a));
 		for (j = 0; j < i; j++)
-			if (addr_eq(&b->vips[j].addr, &b->vips[i].addr))
+			if (!config_addr_cmp(&b->vips[j].addr, &b->vips[i].addr))
 				break;
 		if (j < i)
 			cfg_err_line(x, b->vips[i].line, p,

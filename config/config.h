@@ -283,6 +283,14 @@ void config_diag_free(struct config_diag *d);
 /* The defaults a config starts from before the file is read. */
 void config_defaults(struct lbd_config *c);
 
+/* Orders addresses by family, then address; the prefix length is not
+ * looked at. */
+int config_addr_cmp(const struct lbd_conf_addr *a,
+		    const struct lbd_conf_addr *b);
+/* Orders endpoints by address (config_addr_cmp), then port. */
+int config_endpoint_cmp(const struct lbd_conf_addr *a, __u16 a_port,
+			const struct lbd_conf_addr *b, __u16 b_port);
+
 /* Formats an address (with /len when not a single host). */
 const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,
 			    size_t len);

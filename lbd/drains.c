@@ -173,13 +173,6 @@ int drains_save(const char *path, const struct drain_set *s)
 	return err;
 }
 
-static bool same_addr(const struct lbd_conf_addr *a,
-		      const struct lbd_conf_addr *b)
-{
-	return a->family == b->family &&
-	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
-}
-
 static bool same_svc(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
 {
 	return a->family == b->family && a->proto == b->proto &&
@@ -189,7 +182,7 @@ static bool same_svc(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
 bool drain_matches(const struct drain *d, const struct st_service *s,
 		   const struct st_backend *b)
 {
-	if (!same_addr(&d->addr, &b->addr))
+	if (config_addr_cmp(&d->addr, &b->addr))
 		return false;
 	if (d->port && d->port != b->port)
 		return false;
@@ -198,7 +191,7 @@ bool drain_matches(const struct drain *d, const struct st_service *s,
 
 bool drain_covers(const struct drain *outer, const struct drain *inner)
 {
-	if (!same_addr(&outer->addr, &inner->addr))
+	if (config_addr_cmp(&outer->addr, &inner->addr))
 		return false;
 	if (outer->port && outer->port != inner->port)
 		return false;

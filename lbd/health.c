@@ -38,34 +38,13 @@ struct health {
 	unsigned long respawns;
 };
 
-static int svc_key_cmp(const struct lbd_svc_addr *a,
-		       const struct lbd_svc_addr *b)
-{
-	int c;
-
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	c = memcmp(&a->vip, &b->vip, sizeof(a->vip));
-	if (c)
-		return c;
-	if (a->port != b->port)
-		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
-	return a->proto < b->proto ? -1 : a->proto > b->proto;
-}
-
 static int ident_cmp(const void *x, const void *y)
 {
 	const struct hm_check *a = x, *b = y;
-	int c = svc_key_cmp(&a->svc, &b->svc);
+	int c = svc_addr_cmp(&a->svc, &b->svc);
 
-	if (c)
-		return c;
-	if (a->addr.family != b->addr.family)
-		return a->addr.family < b->addr.family ? -1 : 1;
-	c = memcmp(&a->addr.addr, &b->addr.addr, sizeof(a->addr.addr));
-	if (c)
-		return c;
-	return a->port < b->port ? -1 : a->port > b->port;
+	return c ? c :
+		   config_endpoint_cmp(&a->addr, a->port, &b->addr, b->port);
 }
 
 static int key_cmp(const void *x, const void *y)

@@ -377,14 +377,8 @@ __attribute__((format(printf, 2, 3))) static void warn(struct tr *t,
 static int be_cmp(const void *a, const void *b)
 {
 	const struct lbd_conf_backend *x = a, *y = b;
-	int c;
 
-	if (x->addr.family != y->addr.family)
-		return x->addr.family < y->addr.family ? -1 : 1;
-	c = memcmp(&x->addr.addr, &y->addr.addr, sizeof(x->addr.addr));
-	if (c)
-		return c;
-	return x->port < y->port ? -1 : x->port > y->port;
+	return config_endpoint_cmp(&x->addr, x->port, &y->addr, y->port);
 }
 
 /* ipip leaves the port as it is: endpoints on another port cannot be

@@ -165,11 +165,7 @@ static int attach(struct lbd_daemon *d, const struct lbd_config *c,
 
 static int addr_cmp(const void *a, const void *b)
 {
-	const struct lbd_conf_addr *x = a, *y = b;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	return memcmp(&x->addr, &y->addr, sizeof(x->addr));
+	return config_addr_cmp(a, b);
 }
 
 /*

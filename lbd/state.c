@@ -98,16 +98,8 @@ static int svc_cmp(const void *a, const void *b)
 static int be_cmp(const void *a, const void *b)
 {
 	const struct st_backend *x = a, *y = b;
-	int c;
 
-	if (x->addr.family != y->addr.family)
-		return x->addr.family < y->addr.family ? -1 : 1;
-	c = memcmp(&x->addr.addr, &y->addr.addr, sizeof(x->addr.addr));
-	if (c)
-		return c;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return 0;
+	return config_endpoint_cmp(&x->addr, x->port, &y->addr, y->port);
 }
 
 const struct st_service *state_find(const struct lbd_state *st,
