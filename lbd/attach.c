@@ -12,6 +12,7 @@
 #include <xdp/libxdp.h>
 
 #include "log.h"
+#include "netlink.h"
 
 static enum xdp_attach_mode libxdp_mode(enum lbd_xdp_mode m)
 {
@@ -193,20 +194,6 @@ int xdp_lbd_detach(int ifindex)
 	return err;
 }
 
-static int write_sysctl(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(val, f) < 0)
-		err = -EIO;
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	return err;
-}
-
 int xdp_enable_forwarding(const char *ifname)
 {
 	char path[128];
@@ -214,12 +201,12 @@ int xdp_enable_forwarding(const char *ifname)
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding",
 		 ifname);
-	err = write_sysctl(path, "1");
+	err = sysctl_write(path, "1");
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/forwarding",
 		 ifname);
-	err = write_sysctl(path, "1");
+	err = sysctl_write(path, "1");
 	/* IPv6 may be disabled on the host: then IPv4 is all there is */
 	return err == -ENOENT ? 0 : err;
 }

@@ -118,24 +118,9 @@ static bool addr_listed(const struct lbd_conf_addr *a,
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (list[i].family == a->family &&
-		    !memcmp(&list[i].addr, &a->addr, sizeof(a->addr)))
+		if (!config_addr_cmp(&list[i], a))
 			return true;
 	return false;
-}
-
-static int write_sysctl(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(val, f) < 0)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
 }
 
 /*
@@ -170,10 +155,10 @@ static int sync_vips(const struct lbd_config *c)
 		v4 |= c->node.vips[j].family == LBD_AF_INET;
 	}
 	if (v4) {
-		err = write_sysctl("/proc/sys/net/ipv4/conf/all/arp_ignore",
+		err = sysctl_write("/proc/sys/net/ipv4/conf/all/arp_ignore",
 				   "1");
 		if (!err)
-			err = write_sysctl(
+			err = sysctl_write(
 				"/proc/sys/net/ipv4/conf/all/arp_announce", "2");
 		if (err)
 			return err;

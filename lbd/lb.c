@@ -256,9 +256,10 @@ static int reserve_snat_ports(const struct lbd_config *c,
 			      struct config_diag *diag)
 {
 	static const char path[] = "/proc/sys/net/ipv4/ip_local_reserved_ports";
-	char cur[4096] = "", want[64];
+	char cur[4096] = "", want[64], line[sizeof(cur) + sizeof(want) + 2];
 	FILE *f;
 	size_t n;
+	int err;
 
 	snprintf(want, sizeof(want), "%u-%u", c->dp.snat_port_min,
 		 c->dp.snat_port_max);
@@ -271,12 +272,12 @@ static int reserve_snat_ports(const struct lbd_config *c,
 	cur[strcspn(cur, "\n")] = '\0';
 	if (strstr(cur, want))
 		return 0;
-	f = fopen(path, "w");
-	if (!f || fprintf(f, "%s%s%s\n", cur, cur[0] ? "," : "", want) < 0 ||
-	    fclose(f)) {
+	snprintf(line, sizeof(line), "%s%s%s\n", cur, cur[0] ? "," : "", want);
+	err = sysctl_write(path, line);
+	if (err) {
 		diag_pushf(diag, "reserving the SNAT ports %s: %s", want,
-			   strerror(errno));
-		return -errno;
+			   strerror(-err));
+		return err;
 	}
 	log_info("SNAT ports %s reserved from the kernel's own use", want);
 	return 0;

@@ -6,6 +6,7 @@
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -227,4 +228,18 @@ int nl_neigh_managed(int ifindex, __u8 family, const union lbd_addr *addr)
 	mnl_attr_put(nlh, NDA_DST, family == LBD_AF_INET ? 4 : 16, addr);
 	mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
 	return nl_talk(nlh, NULL, NULL);
+}
+
+int sysctl_write(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(val, f) < 0)
+		err = -EIO;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	return err;
 }

@@ -2,7 +2,8 @@
 /*
  * The rtnetlink lbd needs (through libmnl): VIP addresses on a backend's
  * loopback, marked as lbd's with an address protocol so that lbd removes
- * only what it added. Library code: 0 or a negative errno.
+ * only what it added; and the sysctls it sets. Library code: 0 or a
+ * negative errno.
  */
 #ifndef LBD_NETLINK_H
 #define LBD_NETLINK_H
@@ -10,6 +11,9 @@
 #include <stddef.h>
 
 #include "config.h"
+
+/* Writes val to the sysctl file path (/proc/sys/...). */
+int sysctl_write(const char *path, const char *val);
 
 /* IFA_PROTO of the addresses lbd adds (a value no other tool uses). */
 #define LBD_IFA_PROTO 0xdb
