@@ -17,6 +17,7 @@
 #include "maps.h"
 #include "decap.h"
 #include "restore.h"
+#include "pull.h"
 
 /* Headers looked at: outer IPv6 + UDP + Geneve with options + inner
  * Ethernet + inner IPv6 + TCP fit comfortably. */
@@ -24,27 +25,6 @@
 
 int lbd_tc_ingress(struct __sk_buff *skb);
 int lbd_tc_egress(struct __sk_buff *skb);
-
-static __always_inline int pull_and_parse(struct __sk_buff *skb,
-					  struct lbd_pkt *p)
-{
-	void *data, *data_end;
-	int r;
-
-	bpf_skb_pull_data(skb, skb->len < LBD_TC_PULL ? skb->len
-						       : LBD_TC_PULL);
-	data = ctx_data(skb);
-	data_end = ctx_data_end(skb);
-	if (parse_l2(data, data_end, p) != LBD_OK)
-		return -1;
-	if (p->h_proto == bpf_htons(ETH_P_IP))
-		r = parse_ip4(data, data_end, skb->len, p);
-	else if (p->h_proto == bpf_htons(ETH_P_IPV6))
-		r = parse_ip6(data, data_end, skb->len, p);
-	else
-		return -1;
-	return r == LBD_OK ? 0 : -1;
-}
 
 static __always_inline bool addr_in(void *map, const union lbd_addr *a,
 				    __u8 family)
@@ -60,7 +40,7 @@ int lbd_tc_ingress(struct __sk_buff *skb)
 	struct lbd_pkt p = {};
 	bool geneve;
 
-	if (pull_and_parse(skb, &p))
+	if (skb_pull_ip(skb, &p, LBD_TC_PULL))
 		return TC_ACT_OK;
 	if (p.proto == IPPROTO_UDP) {
 		if (parse_l4(ctx_data(skb), ctx_data_end(skb), &p) != LBD_OK ||
@@ -85,7 +65,7 @@ int lbd_tc_egress(struct __sk_buff *skb)
 {
 	struct lbd_pkt p = {};
 
-	if (pull_and_parse(skb, &p))
+	if (skb_pull_ip(skb, &p, LBD_TC_PULL))
 		return TC_ACT_OK;
 	if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) ||
 	    parse_l4(ctx_data(skb), ctx_data_end(skb), &p) != LBD_OK)

@@ -29,6 +29,7 @@
 #include "../xdp/svc.h"
 #include "lbd/bpf/encap.h"
 #include "rewrite.h"
+#include "pull.h"
 
 /* Headers looked at: IPv6 + TCP with options fit. */
 #define LBD_HC_PULL 128
@@ -43,21 +44,8 @@ static __always_inline int hc_drop(struct __sk_buff *skb, enum lbd_reason r)
 
 static __always_inline int hc_parse(struct __sk_buff *skb, struct lbd_pkt *p)
 {
-	void *data, *data_end;
-	int r;
-
-	bpf_skb_pull_data(skb, skb->len < LBD_HC_PULL ? skb->len : LBD_HC_PULL);
-	data = ctx_data(skb);
-	data_end = ctx_data_end(skb);
-	if (parse_l2(data, data_end, p) != LBD_OK)
-		return -1;
-	if (p->h_proto == bpf_htons(ETH_P_IP))
-		r = parse_ip4(data, data_end, skb->len, p);
-	else if (p->h_proto == bpf_htons(ETH_P_IPV6))
-		r = parse_ip6(data, data_end, skb->len, p);
-	else
-		return -1;
-	if (r != LBD_OK || (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP))
+	if (skb_pull_ip(skb, p, LBD_HC_PULL) ||
+	    (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP))
 		return -1;
 	return parse_l4(ctx_data(skb), ctx_data_end(skb), p) == LBD_OK ? 0 : -1;
 }
