@@ -831,6 +831,20 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *arg)
 
 /* -- the process --------------------------------------------------------- */
 
+void io_child_signals(void)
+{
+	sigset_t mask;
+
+	/* blocked before any thread starts, so every thread has them
+	 * blocked and sd-event's signalfd gets them */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 void io_close_other_fds(const int *keep, size_t n)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -885,7 +899,6 @@ static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 static int io_main(int ipc_fd, int ctl_fd, int metrics_fd)
 {
 	struct io io = { 0 };
-	sigset_t mask;
 	int err;
 
 	log_init("lbd-io", log_verbosity());
@@ -900,14 +913,7 @@ static int io_main(int ipc_fd, int ctl_fd, int metrics_fd)
 			  strerror(-err));
 		return 1;
 	}
-	/* blocked before any thread starts, so every thread has them
-	 * blocked and sd-event's signalfd gets them */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	io_child_signals();
 	if (sd_event_new(&io.ev) < 0)
 		return 1;
 	sd_event_add_signal(io.ev, NULL, SIGTERM, NULL, NULL);

@@ -51,6 +51,11 @@ int io_spawn(const struct lbd_config *c, struct io_child *child);
  * ones kept. */
 void io_close_other_fds(const int *keep, size_t n);
 
+/* In a child process (io, prober): SIGTERM, SIGINT and SIGHUP blocked
+ * for its sd-event loop's signal sources, SIGPIPE ignored (a peer gone
+ * is an error of the write). */
+void io_child_signals(void);
+
 /* Which commands need a root client (the others are read-only). */
 bool io_cmd_is_admin(const char *cmd);
 

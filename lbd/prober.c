@@ -335,7 +335,6 @@ static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 static int prober_main(int ipc_fd)
 {
 	struct prober p = { 0 };
-	sigset_t mask;
 	uint64_t now;
 	int err;
 
@@ -351,12 +350,7 @@ static int prober_main(int ipc_fd)
 			  LBD_IO_USER, strerror(-err));
 		return 1;
 	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	io_child_signals();
 	if (hc_global_init() || sd_event_new(&p.ev) < 0)
 		return 1;
 	sd_event_add_signal(p.ev, NULL, SIGTERM, NULL, NULL);
