@@ -23,6 +23,8 @@ struct lbd_dp {
 	unsigned long writes;
 	struct lbd_dp_opts opts;
 	char pin_path[PATH_MAX];
+	__u32 vip_slots; /* of the VIP table; 0: none (dp_open_pinned) */
+	struct lbd_vip_slot *vip_table; /* as installed; NULL: none yet */
 };
 
 static const char *const dp_map_names[DP_MAP_COUNT] = {
@@ -134,13 +136,36 @@ static int dp_check_meta(struct lbd_dp *dp)
 	return 0;
 }
 
+/* Slots of the VIP table for up to max_vips VIPs of each family: four
+ * per VIP of one family keeps the share of VIPs that spill to the hash
+ * maps below about 1 in 8 at that size; the cap keeps it at 32 MiB. */
+static __u32 vip_slots_for(__u32 max_vips)
+{
+	__u32 n = 64;
+
+	while (n < (1u << 18) && n / 4 < max_vips)
+		n <<= 1;
+	return n;
+}
+
+/* An empty VIP table of n slots, filled through a mapping. */
+static int vip_table_create(__u32 n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_MMAPABLE);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_vip_tbl",
+				sizeof(__u32), sizeof(struct lbd_vip_slot), n,
+				&co);
+
+	return fd < 0 ? -errno : fd;
+}
+
 int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct bpf_map *maps[DP_MAP_COUNT];
 	struct lbd_dp *dp;
 	char prog_pin[PATH_MAX];
-	int err, i;
+	int err, i, tmpl = -1;
 
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
@@ -213,10 +238,26 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 		for (i = 0; i < DP_MAP_COUNT; i++)
 			bpf_map__set_pin_path(maps[i], NULL);
 	}
+	/* the size of the VIP table is fixed, so lookups in it are inlined;
+	 * the inner map's template says which (libbpf 1.1 cannot resize
+	 * the template it made itself) */
+	dp->vip_slots = vip_slots_for(o->max_vips);
+	tmpl = vip_table_create(dp->vip_slots);
+	if (tmpl < 0) {
+		err = tmpl;
+		goto out;
+	}
+	err = bpf_map__set_inner_map_fd(dp->skel->maps.lbd_vip_slots, tmpl);
+	if (err)
+		goto out;
+	dp->opts.knobs.vip_slot_mask = dp->vip_slots - 1;
 	dp->skel->rodata->knobs = o->knobs;
 	dp->skel->rodata->knobs.map_abi = LBD_MAP_ABI;
+	dp->skel->rodata->knobs.vip_slot_mask = dp->vip_slots - 1;
 
 	err = xdp_lb__load(dp->skel);
+	close(tmpl);
+	tmpl = -1;
 	if (err) {
 		log_warnx("loading the XDP program failed: %s", strerror(-err));
 		goto out;
@@ -250,6 +291,8 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 	*out = dp;
 	return 0;
 out:
+	if (tmpl >= 0)
+		close(tmpl);
 	dp_close(dp);
 	return err;
 }
@@ -342,6 +385,7 @@ void dp_close(struct lbd_dp *dp)
 			if (dp->fds[i] > 0)
 				close(dp->fds[i]);
 	}
+	free(dp->vip_table);
 	free(dp);
 }
 
@@ -455,6 +499,74 @@ int dp_svc_del(struct lbd_dp *dp, const struct lbd_svc_addr *a)
 	enum dp_map m = svc_key(a, &k4, &k6, &key);
 
 	return dp_delete(dp, m, key);
+}
+
+__u32 dp_vip_slots(const struct lbd_dp *dp)
+{
+	return dp->vip_slots;
+}
+
+/* Takes the table out: the program then finds VIPs and services in the
+ * hash maps, which are complete. */
+static int vip_table_drop(struct lbd_dp *dp)
+{
+	__u32 zero = 0;
+
+	free(dp->vip_table);
+	dp->vip_table = NULL;
+	dp->writes++;
+	if (bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.lbd_vip_slots),
+				&zero) < 0 &&
+	    errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int dp_vip_table_put(struct lbd_dp *dp, const struct lbd_vip_slot *slots)
+{
+	size_t bytes = (size_t)dp->vip_slots * sizeof(*slots);
+	int fd = -1, err;
+	__u32 zero = 0;
+	void *mem;
+
+	if (!dp->skel)
+		return -EOPNOTSUPP;
+	if (!slots)
+		return vip_table_drop(dp);
+	if (dp->vip_table && !memcmp(dp->vip_table, slots, bytes))
+		return 0;
+	if (!dp->vip_table) {
+		dp->vip_table = malloc(bytes);
+		if (!dp->vip_table)
+			return -ENOMEM;
+	}
+	fd = vip_table_create(dp->vip_slots);
+	if (fd < 0) {
+		err = fd;
+		goto fail;
+	}
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		goto fail;
+	}
+	memcpy(mem, slots, bytes);
+	munmap(mem, bytes);
+	dp->writes++;
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.lbd_vip_slots),
+				&zero, &fd, BPF_ANY) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	close(fd);
+	memcpy(dp->vip_table, slots, bytes);
+	return 0;
+fail:
+	/* a table that is not this one is stale: none is safe */
+	if (fd >= 0)
+		close(fd);
+	vip_table_drop(dp);
+	return err;
 }
 
 int dp_backend_put(struct lbd_dp *dp, __u32 id, const struct lbd_backend *b)

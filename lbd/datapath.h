@@ -76,6 +76,15 @@ int dp_svc_put(struct lbd_dp *dp, const struct lbd_svc_addr *a,
 int dp_svc_get(struct lbd_dp *dp, const struct lbd_svc_addr *a,
 	       struct lbd_svc *v);
 int dp_svc_del(struct lbd_dp *dp, const struct lbd_svc_addr *a);
+/*
+ * The VIP table (struct lbd_vip_slot): dp_vip_slots() slots, 0 for a
+ * datapath without a program. dp_vip_table_put installs slots (that many)
+ * in one atomic swap, and only when they differ from what it installed
+ * last; on failure, or with slots NULL, it takes the table out: the
+ * program then falls back to the hash maps rather than read a stale one.
+ */
+__u32 dp_vip_slots(const struct lbd_dp *dp);
+int dp_vip_table_put(struct lbd_dp *dp, const struct lbd_vip_slot *slots);
 int dp_backend_put(struct lbd_dp *dp, __u32 id, const struct lbd_backend *b);
 int dp_backend_get(struct lbd_dp *dp, __u32 id, struct lbd_backend *b);
 /* n backends at once (a few syscalls instead of n). */

@@ -67,6 +67,7 @@ int state_set_host_addrs(struct lbd_state *st, const struct lbd_conf_addr *a,
 void state_free(struct lbd_state *st)
 {
 	free(st->host);
+	free(st->vip_scratch);
 	services_free(st->svc, st->n_svc);
 	free(st->free_svc);
 	free(st->free_be);
@@ -753,20 +754,119 @@ static int enqueue(struct apply_ctx *x, const struct pending *p)
 	return x->n_pend == APPLY_BATCH ? flush(x) : 0;
 }
 
+/* A service as the program reads it. */
+static void svc_value(const struct st_service *s, struct lbd_svc *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = s->id;
+	v->table_size = s->table_size;
+	v->fwd = s->fwd;
+	v->dsr = s->dsr;
+	v->flags = s->flags;
+	v->table_hash = s->table_hash;
+	v->affinity_timeout = s->affinity_timeout;
+}
+
 static int write_service(struct apply_ctx *x, const struct st_service *s)
 {
-	struct lbd_svc v = { 0 };
+	struct lbd_svc v;
 
 	if (!x->dp)
 		return 0;
-	v.id = s->id;
-	v.table_size = s->table_size;
-	v.fwd = s->fwd;
-	v.dsr = s->dsr;
-	v.flags = s->flags;
-	v.table_hash = s->table_hash;
-	v.affinity_timeout = s->affinity_timeout;
+	svc_value(s, &v);
 	return dp_svc_put(x->dp, &s->key, &v);
+}
+
+/* What a service makes its VIP do: a VIP's flags are those of all its
+ * services together. */
+static __u32 svc_vip_flags(const struct st_service *s)
+{
+	if (s->wildcard)
+		return LBD_VIP_F_HOST;
+	return s->icmp_echo ? LBD_VIP_F_ICMP_ECHO : 0;
+}
+
+static bool same_vip(const struct st_service *a, const struct st_service *b)
+{
+	return a->key.family == b->key.family &&
+	       !memcmp(&a->key.vip, &b->key.vip, sizeof(a->key.vip));
+}
+
+/* Lists service s in slot t, or marks that it has more than it lists. */
+static void slot_list(struct lbd_vip_slot *t, const struct st_service *s)
+{
+	struct lbd_slot_svc *e;
+	int i;
+
+	for (i = 0; i < LBD_SLOT_SVCS && t->svcs[i].proto; i++)
+		;
+	if (i == LBD_SLOT_SVCS) {
+		t->flags |= LBD_SLOT_F_MORE;
+		return;
+	}
+	e = &t->svcs[i];
+	e->port = s->key.port;
+	e->proto = s->key.proto;
+	svc_value(s, &e->svc);
+	/* userspace's own: a changed table alone changes no slot */
+	e->svc.table_hash = 0;
+}
+
+/*
+ * Derives the VIP table (struct lbd_vip_slot) from services s[0..n),
+ * sorted, and installs it. With also, only those of s that also has (by
+ * key) are listed. The first VIP in that order to hash to a slot holds
+ * it; services are listed in port order.
+ */
+static int vip_table_sync(struct lbd_state *st, struct lbd_dp *dp,
+			  const struct st_service *s, size_t n,
+			  const struct st_service *also, size_t n_also)
+{
+	__u32 nslots = dp ? dp_vip_slots(dp) : 0, h;
+	struct lbd_vip_slot *slots, *t;
+	size_t i, j, k;
+
+	if (!nslots)
+		return 0;
+	if (st->n_vip_scratch != nslots) {
+		free(st->vip_scratch);
+		st->n_vip_scratch = 0;
+		st->vip_scratch = calloc(nslots, sizeof(*slots));
+		if (!st->vip_scratch) {
+			dp_vip_table_put(dp, NULL);
+			return -ENOMEM;
+		}
+		st->n_vip_scratch = nslots;
+	}
+	slots = st->vip_scratch;
+	memset(slots, 0, nslots * sizeof(*slots));
+	for (i = 0; i < n; i = j) {
+		t = NULL;
+		for (j = i; j < n && same_vip(&s[i], &s[j]); j++)
+			;
+		for (k = i; k < j; k++) {
+			if (also && !sorted_find(&s[k], also, n_also,
+						 sizeof(*also), svc_cmp))
+				continue;
+			if (!t) {
+				h = s[k].key.family == LBD_AF_INET ?
+					    lbd_vip_slot_hash(&s[k].key.vip.v4,
+							      1) :
+					    lbd_vip_slot_hash(s[k].key.vip.v6,
+							      4);
+				t = &slots[h & (nslots - 1)];
+				if (t->family) {
+					t->flags |= LBD_SLOT_F_SPILL;
+					break;
+				}
+				t->family = s[k].key.family;
+				t->addr = s[k].key.vip;
+			}
+			t->vip_flags |= svc_vip_flags(&s[k]);
+			slot_list(t, &s[k]);
+		}
+	}
+	return dp_vip_table_put(dp, slots);
 }
 
 /* Writes the difference between a service's old source ranges and its
@@ -1115,6 +1215,19 @@ static int flush(struct apply_ctx *x)
 	return err;
 }
 
+/* The VIP table after a change of the applied services. The hash maps
+ * hold them all: a table that cannot be made is taken out, and packets
+ * find their services there, more slowly. */
+static void vip_table_refresh(struct lbd_state *st, struct lbd_dp *dp)
+{
+	int err = vip_table_sync(st, dp, st->svc, st->n_svc, NULL, 0);
+
+	if (err)
+		log_warnx("installing the VIP table failed (%s); VIPs are "
+			  "looked up in the hash maps until the next apply",
+			  strerror(-err));
+}
+
 /* VIPs of a sorted service array: one entry per address, with flags. */
 struct vip_ent {
 	__u8 family;
@@ -1140,10 +1253,7 @@ static size_t vips_of(const struct st_service *s, size_t n,
 			out[k].services = 1;
 			k++;
 		}
-		if (s[i].icmp_echo && !s[i].wildcard)
-			out[k - 1].flags |= LBD_VIP_F_ICMP_ECHO;
-		if (s[i].wildcard)
-			out[k - 1].flags |= LBD_VIP_F_HOST;
+		out[k - 1].flags |= svc_vip_flags(&s[i]);
 	}
 	return k;
 }
@@ -1336,6 +1446,10 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	}
 	if (!err)
 		err = flush(&x);
+	/* the table lists removed services no more before their ids are
+	 * given to new ones */
+	if (!err && dp && res->svc_removed)
+		err = vip_table_sync(st, dp, st->svc, on, d, dn);
 	for (i = 0, j = 0; !err && (i < on || j < dn);) {
 		int c = i == on ? 1 : j == dn ? -1 : svc_cmp(&st->svc[i], &d[j]);
 
@@ -1367,6 +1481,7 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	st->svc = d;
 	st->n_svc = dn;
 	d = NULL;
+	vip_table_refresh(st, dp);
 out:
 	if (d)
 		services_free(d, dn);
@@ -1601,6 +1716,7 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 	for (id = st->max_backends; id-- > 0;)
 		if (!be_used[id])
 			st->free_be[st->n_free_be++] = id;
+	vip_table_refresh(st, dp);
 out:
 	if (arr)
 		services_free(arr, n);
@@ -1698,6 +1814,8 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 		free(st->svc[i].be);
 		st->svc[i] = news[i];
 	}
+	if (!err && dp)
+		vip_table_refresh(st, dp);
 	free(news);
 	free(x.pend);
 	wbuf_free(&pre);

@@ -67,6 +67,10 @@ struct lbd_state {
 	/* the LB host's addresses, for services with vip = "*" */
 	struct lbd_conf_addr *host;
 	size_t n_host;
+	/* where the VIP table is derived, kept: its pages are already
+	 * touched */
+	struct lbd_vip_slot *vip_scratch;
+	__u32 n_vip_scratch;
 	/* keep adopted services that no source wants yet: after a
 	 * restart, the cluster's services are in the maps but not known
 	 * until the first sync (lb.c sets and clears it) */

@@ -19,6 +19,7 @@
 #include "stats.h"
 #include "select.h"
 #include "svc.h"
+#include "vip.h"
 #include "fib.h"
 #include "encap.h"
 #include "icmp.h"
@@ -56,13 +57,6 @@ static __always_inline int peek_daddr(struct xdp_md *ctx, struct lbd_pkt *p)
 		return 0;
 	}
 	return -1;
-}
-
-static __always_inline struct lbd_vip *vip_lookup(const struct lbd_pkt *p)
-{
-	if (p->family == LBD_AF_INET)
-		return bpf_map_lookup_elem(&lbd_vip4, &p->daddr.v4);
-	return bpf_map_lookup_elem(&lbd_vip6, &p->daddr);
 }
 
 /* IP header of a packet to a VIP: malformed, fragment, or unskipped
@@ -158,13 +152,14 @@ static __always_inline int snat_in(struct xdp_md *ctx, struct lbd_pkt *p)
 
 /* ICMP to a VIP: echo, or an error about one of its flows. */
 static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
-				       const struct lbd_vip *vip)
+				       __u32 vip_flags)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	__u8 *icmp = pkt_at(data, p->l4_off);
 	struct lbd_choice c = {};
 	struct lbd_pkt q = {};
-	struct lbd_svc *svc;
+	const struct lbd_svc *svc;
+	struct lbd_svc svc_v;
 	bool error, echo;
 	__u16 qoff;
 
@@ -182,7 +177,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 			icmp[0] == LBD_ICMP6_TIME_EXCEED;
 	}
 	if (echo) {
-		if (!(vip->flags & LBD_VIP_F_ICMP_ECHO))
+		if (!(vip_flags & LBD_VIP_F_ICMP_ECHO))
 			return verdict(XDP_DROP, LBD_DROP_ICMP_UNHANDLED,
 				       ctx_len(ctx));
 		return icmp_echo_reply(ctx, p);
@@ -190,9 +185,15 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 	if (!error || icmp_error_flow(ctx, p, &q, &qoff) < 0)
 		return verdict(XDP_DROP, LBD_DROP_ICMP_UNHANDLED,
 			       ctx_len(ctx));
+	/* by the quoted flow's own VIP, from the hash map (a cold path);
+	 * a copy: with the map value pointer live across the SNAT rewrite,
+	 * clang 14 reused its spill slot for address words and speculated
+	 * arithmetic on it, which the verifier (kernel 6.18) rejects */
 	svc = svc_lookup(&q, q.dport);
 	if (!svc)
 		return verdict(XDP_DROP, LBD_DROP_NO_SERVICE, ctx_len(ctx));
+	svc_v = *svc;
+	svc = &svc_v;
 	if (select_backend_icmp(&q, svc, &c) < 0)
 		return verdict(XDP_DROP, LBD_DROP_NO_BACKEND, ctx_len(ctx));
 	if (fwd_of(svc, q.proto) == LBD_FWD_SNAT)
@@ -205,8 +206,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	struct lbd_choice c = {};
-	struct lbd_svc *svc;
-	struct lbd_vip *vip;
+	const struct lbd_svc *svc;
+	struct lbd_vip_ref vip;
 	__u32 len = ctx_len(ctx);
 	bool host;
 	__u8 fwd;
@@ -219,10 +220,10 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 		if (r != LBD_CONTINUE)
 			return r;
 	}
-	vip = vip_lookup(p);
-	if (!vip)
+	vip_find(p, &vip);
+	if (!vip.found)
 		return verdict(XDP_PASS, LBD_PASS_NOT_VIP, len);
-	host = vip->flags & LBD_VIP_F_HOST;
+	host = vip.flags & LBD_VIP_F_HOST;
 
 	r = check_ip(ctx, p, host);
 	if (r != LBD_CONTINUE)
@@ -233,7 +234,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 			return verdict(XDP_PASS, LBD_PASS_HOST, len);
 		if ((p->proto == IPPROTO_ICMP) != (p->family == LBD_AF_INET))
 			return verdict(XDP_DROP, LBD_DROP_VIP_PROTO, len);
-		return handle_icmp(ctx, p, vip);
+		return handle_icmp(ctx, p, vip.flags);
 	}
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 		return host ? verdict(XDP_PASS, LBD_PASS_HOST, len)
@@ -242,7 +243,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 		return host ? verdict(XDP_PASS, LBD_PASS_HOST, len)
 			    : verdict(XDP_DROP, LBD_DROP_MALFORMED_L4, len);
 
-	svc = svc_lookup(p, p->dport);
+	svc = svc_find(p, &vip);
 	if (!svc)
 		return host ? verdict(XDP_PASS, LBD_PASS_HOST, len)
 			    : verdict(XDP_DROP, LBD_DROP_NO_SERVICE, len);

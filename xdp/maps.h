@@ -70,6 +70,29 @@ struct {
 } lbd_svc6 SEC(".maps");
 
 /*
+ * The VIP table (struct lbd_vip_slot): one inner array, swapped whole when
+ * userspace derives a new one, so a packet sees one table or the other.
+ * Not pinned: each lbd derives its own from the services it adopts or
+ * applies; until the first swap, entry 0 is empty and the hash maps serve.
+ */
+struct lbd_vip_slots_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set by userspace: knobs.vip_slot_mask + 1 */
+	/* sizes, not types: clang's BTF has only a forward declaration of
+	 * a struct an inner map's definition names, and libbpf wants more */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct lbd_vip_slot));
+	__uint(map_flags, BPF_F_MMAPABLE);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct lbd_vip_slots_inner);
+} lbd_vip_slots SEC(".maps");
+
+/*
  * Maglev tables, one inner array per service id, replaced whole: a packet
  * sees the old table or the new one, never a mix. Array elements take 8
  * bytes whatever the value size, so each holds two slots' backend ids

@@ -76,4 +76,16 @@ static inline __u32 lbd_flow_hash6(__u32 seed, const __be32 saddr[4],
 #define LBD_PORTS(client_port, service_port)                                  \
 	((__u32)(client_port) | ((__u32)(service_port) << 16))
 
+/* The slot of a VIP in lbd_vip_slots (before the mask): addr is 1 word
+ * for IPv4, 4 for IPv6. Not seeded: VIPs are the operator's, not the
+ * network's, and only they are placed by it. */
+static inline __u32 lbd_vip_slot_hash(const __u32 *addr, __u32 nwords)
+{
+	__u32 h = 0, i;
+
+	for (i = 0; i < nwords; i++)
+		h = lbd_hash_mix(h, addr[i]);
+	return lbd_hash_final(h, nwords);
+}
+
 #endif /* LBD_HASH_H */

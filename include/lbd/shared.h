@@ -248,6 +248,37 @@ struct lbd_svc {
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_svc) == 20, "lbd_svc");
 
+/*
+ * lbd_vip_slots: the VIPs and their first services, found with one array
+ * lookup by lbd_vip_slot_hash of the destination instead of two hash
+ * lookups (lbd_vip4/6, then lbd_svc4/6). Userspace derives the table from
+ * the services it applied and swaps it in whole; the hash maps stay
+ * complete and are what a packet falls back to. A slot holds the VIP
+ * that hashes to it first; others that hash to it (SPILL) and services
+ * beyond the slot's LBD_SLOT_SVCS (MORE) are found in the hash maps.
+ */
+#define LBD_SLOT_SVCS 4
+#define LBD_SLOT_F_SPILL (1u << 0) /* other VIPs hash here too */
+#define LBD_SLOT_F_MORE (1u << 1) /* the VIP has services not listed */
+struct lbd_slot_svc {
+	__be16 port;
+	__u8 proto; /* 0: unused */
+	__u8 pad;
+	struct lbd_svc svc; /* as in lbd_svc4/6, table_hash 0 */
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_slot_svc) == 24, "lbd_slot_svc");
+
+struct lbd_vip_slot {
+	union lbd_addr addr;
+	__u8 family; /* 0: no VIP holds the slot */
+	__u8 flags; /* LBD_SLOT_F_* */
+	__u16 pad;
+	__u32 vip_flags; /* LBD_VIP_F_*, as in lbd_vip4/6 */
+	struct lbd_slot_svc svcs[LBD_SLOT_SVCS]; /* by port, unused last */
+	__u32 pad2[2];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_vip_slot) == 128, "lbd_vip_slot");
+
 enum lbd_backend_state {
 	LBD_BE_UNUSED = 0, /* slot free; flows pointing here select again */
 	LBD_BE_ACTIVE = 1, /* new and existing flows */
@@ -432,8 +463,9 @@ struct lbd_knobs {
 	__u16 pad;
 	__be32 snat_src4;
 	union lbd_addr snat_src6;
+	__u32 vip_slot_mask; /* slots of lbd_vip_slots less one (2^n - 1) */
 };
-LBD_STATIC_ASSERT(sizeof(struct lbd_knobs) == 80, "lbd_knobs");
+LBD_STATIC_ASSERT(sizeof(struct lbd_knobs) == 84, "lbd_knobs");
 
 /*
  * The backend companion (tc/). Trusted LB sources and this node's own
