@@ -796,6 +796,7 @@ struct bench {
 	unsigned int many; /* services of the large config, both families */
 	uint32_t ct_share; /* conntrack (and NAT) entries of one CPU */
 	bool fresh; /* conntrack and NAT maps not aged */
+	const char *only; /* run the cases whose name holds this (-k) */
 	int cpu;
 	int pass_fd;
 	struct pkt syn[2], ack[2], udp[2], reply[2], p;
@@ -1124,6 +1125,13 @@ static double run_case(struct bench *b, struct lb *lb, const struct bcase *c)
 	return (double)ns / (double)b->n;
 }
 
+/* The floor always runs: every row is a multiple of it. */
+static bool case_selected(const struct bench *b, size_t c)
+{
+	return !b->only || cases[c].kind == K_FLOOR ||
+	       strstr(cases[c].name, b->only);
+}
+
 static int run_rounds(struct bench *b, struct lb *lbs)
 {
 	int r, col;
@@ -1131,6 +1139,8 @@ static int run_rounds(struct bench *b, struct lb *lbs)
 
 	for (r = 0; r < b->rounds; r++) {
 		for (c = 0; c < N_CASES; c++) {
+			if (!case_selected(b, c))
+				continue;
 			for (col = 0; col < COL_COUNT; col++) {
 				double v = run_case(b, &lbs[col], &cases[c]);
 
@@ -1173,7 +1183,7 @@ static void report(struct bench *b, const struct lb *lbs)
 	double floor[COL_COUNT];
 	char hdr[32];
 	int misses = 0, col;
-	size_t c;
+	size_t rows = 0, c;
 
 	for (col = 0; col < COL_COUNT; col++)
 		floor[col] = case_median(b, 0, (enum col)col);
@@ -1224,6 +1234,9 @@ static void report(struct bench *b, const struct lb *lbs)
 	for (c = 0; c < N_CASES; c++) {
 		const struct bcase *k = &cases[c];
 		double target = case_target(k->kind), v[COL_COUNT];
+
+		if (!case_selected(b, c))
+			continue;
 		char s[COL_COUNT][32], x[COL_COUNT][32], d[32] = "";
 		char verdict[64] = "";
 		bool ok = true;
@@ -1244,6 +1257,7 @@ static void report(struct bench *b, const struct lb *lbs)
 			snprintf(verdict, sizeof(verdict), "<= %.1fx  %s",
 				 target, ok ? "met" : "MISSED");
 			misses += !ok;
+			rows++;
 		}
 		printf("%-*s %9s %7s  %9s %7s  %7s  %s\n", NAME_W, k->name,
 		       s[COL_ONE], x[COL_ONE], s[COL_MANY], x[COL_MANY], d,
@@ -1256,7 +1270,7 @@ static void report(struct bench *b, const struct lb *lbs)
 	       "here: ~3.0x established, 8.5-10x new flow, 1.8x pass. %d of "
 	       "%zu rows missed a\ntarget.\n",
 	       TARGET_EST, TARGET_NEW, TARGET_PASS, 2 * many->nsvc,
-	       TARGET_SCALE * 100, misses, N_CASES - 1);
+	       TARGET_SCALE * 100, misses, rows);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1265,7 +1279,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lbd-bench-xdp [-n packets] [-r rounds] [-s services] "
-		"[-c cpu] [-F]\n"
+		"[-c cpu] [-F] [-k text]\n"
 		"  -n  packets per case and round (default 100000)\n"
 		"  -r  rounds; the median is reported (default 5)\n"
 		"  -s  services of the large config, half IPv4, half IPv6 "
@@ -1273,6 +1287,7 @@ static void usage(FILE *f)
 		"  -c  CPU to run on (default: the last one)\n"
 		"  -F  fresh conntrack and NAT maps: do not age them first "
 		"(optimistic)\n"
+		"  -k  only the cases whose name holds text (and the floor)\n"
 		"Runs in a network namespace of its own; needs root.\n");
 }
 
@@ -1298,7 +1313,7 @@ int main(int argc, char **argv)
 	struct xdp_pass *pass = NULL;
 	int opt, f, err, col, rc = 1;
 
-	while ((opt = getopt(argc, argv, "n:r:s:c:Fh")) != -1) {
+	while ((opt = getopt(argc, argv, "n:r:s:c:Fk:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			b.n = strtoul(optarg, NULL, 0);
@@ -1314,6 +1329,9 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			b.fresh = true;
+			break;
+		case 'k':
+			b.only = optarg;
 			break;
 		case 'h':
 			usage(stdout);
