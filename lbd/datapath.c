@@ -250,7 +250,6 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 	err = bpf_map__set_inner_map_fd(dp->skel->maps.lbd_vip_slots, tmpl);
 	if (err)
 		goto out;
-	dp->opts.knobs.vip_slot_mask = dp->vip_slots - 1;
 	dp->skel->rodata->knobs = o->knobs;
 	dp->skel->rodata->knobs.map_abi = LBD_MAP_ABI;
 	dp->skel->rodata->knobs.vip_slot_mask = dp->vip_slots - 1;

@@ -463,7 +463,9 @@ struct lbd_knobs {
 	__u16 pad;
 	__be32 snat_src4;
 	union lbd_addr snat_src6;
-	__u32 vip_slot_mask; /* slots of lbd_vip_slots less one (2^n - 1) */
+	/* slots of lbd_vip_slots less one (2^n - 1): derived from max_vips
+	 * by dp_open, not asked for (0 in lbd_dp_opts) */
+	__u32 vip_slot_mask;
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_knobs) == 84, "lbd_knobs");
 

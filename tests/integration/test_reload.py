@@ -74,6 +74,8 @@ def test():
               f"the new service answers: {r}")
         same_backends(ipip, b_ipip, "unrelated reload")
         same_backends(gnv, b_gnv, "unrelated reload")
+        check("loading a new program" not in lb.read_log(),
+              "a reload with the same datapath settings keeps the program")
 
         # an invalid edit: rejected with file:line: setting: message,
         # and the running datapath keeps serving the last good config
