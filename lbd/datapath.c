@@ -113,6 +113,31 @@ static int dp_check_pinned_size(const char *dir, const char *name,
 	return err;
 }
 
+/* The ABI of maps pinned under pin_path, before a program is loaded on
+ * them: with another layout the load itself would fail, tersely. */
+static int dp_check_pinned_abi(const char *pin_path)
+{
+	struct lbd_meta meta = { 0 };
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	if (pin_file(path, sizeof(path), pin_path, "lbd_meta"))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0; /* not pinned: it will be created */
+	if (bpf_map_lookup_elem(fd, &zero, &meta) == 0 && meta.map_abi &&
+	    meta.map_abi != LBD_MAP_ABI) {
+		log_warnx("pinned maps under %s have map ABI %u, this lbd "
+			  "uses %u: run lbd --cleanup (drops all flows)",
+			  pin_path, meta.map_abi, LBD_MAP_ABI);
+		err = -EINVAL;
+	}
+	close(fd);
+	return err;
+}
+
 static int dp_check_meta(struct lbd_dp *dp)
 {
 	struct lbd_meta meta = { 0 };
@@ -176,8 +201,10 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 		dp->opts.pin_path = dp->pin_path;
 		oo.pin_root_path = dp->pin_path;
 		dp->adopted = pinned(dp->pin_path, "lbd_meta");
-		err = dp_check_pinned_size(dp->pin_path, "lbd_ct4",
-					   o->ct_entries);
+		err = dp_check_pinned_abi(dp->pin_path);
+		if (!err)
+			err = dp_check_pinned_size(dp->pin_path, "lbd_ct4",
+						   o->ct_entries);
 		if (!err)
 			err = dp_check_pinned_size(dp->pin_path, "lbd_backends",
 						   o->max_backends);
@@ -582,46 +609,47 @@ int dp_backend_get(struct lbd_dp *dp, __u32 id, struct lbd_backend *b)
 	return 0;
 }
 
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "Maglev tables are filled as __u32 arrays into __u64 elements");
-
-/* Elements of a table of m slots: the size, then two slots each. */
-static __u32 maglev_elems(__u32 m)
+size_t dp_maglev_words(__u32 m)
 {
-	return 1 + (m + 1) / 2;
+	return (size_t)LBD_MAGLEV_CHUNKS(m) * LBD_MAGLEV_CHUNK;
 }
 
-int dp_maglev_prepare(struct lbd_dp *dp, const __u32 *ids, __u32 m)
+int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, co,
-		    .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	size_t bytes;
-	__u64 *mem;
+	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 keys[LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MAX)], n, i;
+	size_t words;
 	int fd, err;
 
-	if (!ids)
+	if (!buf)
 		m = 0;
+	n = LBD_MAGLEV_CHUNKS(m);
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_maglev_tbl",
-			    sizeof(__u32), sizeof(__u64), maglev_elems(m), &co);
+			    sizeof(__u32), sizeof(struct lbd_maglev_chunk), n,
+			    &co);
 	if (fd < 0)
 		return -errno;
-	/* filled through a mapping, not element by element: 32769
-	 * syscalls per table would dominate a large apply. Slot s is the
-	 * (s & 1) half of element 1 + s/2: on a little-endian host the
-	 * slots lie in memory as a plain __u32 array from element 1. */
-	bytes = (size_t)maglev_elems(m) * sizeof(__u64);
-	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED) {
+	/* a new map is zeroed: an empty table is there already */
+	if (!m)
+		return fd;
+	if (m > LBD_MAGLEV_MAX) {
+		close(fd);
+		return -EINVAL;
+	}
+	buf[0] = m;
+	words = dp_maglev_words(m);
+	memset(buf + 1 + m, 0, (words - 1 - m) * sizeof(*buf));
+	for (i = 0; i < n; i++)
+		keys[i] = i;
+	/* the whole table in one call, copied by the kernel (see
+	 * struct lbd_maglev_chunk) */
+	if (bpf_map_update_batch(fd, keys, buf, &n, &bo) < 0) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
-	mem[0] = m;
-	if (m) {
-		memcpy(mem + 1, ids, (size_t)m * sizeof(__u32));
-		dp->writes++;
-	}
-	munmap(mem, bytes);
+	dp->writes++;
 	return fd;
 }
 
@@ -656,13 +684,21 @@ int dp_maglev_commit(struct lbd_dp *dp, const __u32 *svc_ids, const int *fds,
 int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
 		  __u32 m)
 {
+	__u32 *buf;
 	int fd, err;
 
 	if (svc_id >= dp->opts.max_services)
 		return -ERANGE;
 	if (!ids || !m)
 		return dp_delete(dp, DP_MAP_MAGLEV, &svc_id);
-	fd = dp_maglev_prepare(dp, ids, m);
+	if (m > LBD_MAGLEV_MAX)
+		return -EINVAL;
+	buf = malloc(dp_maglev_words(m) * sizeof(*buf));
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf + 1, ids, (size_t)m * sizeof(*ids));
+	fd = dp_maglev_prepare(dp, buf, m);
+	free(buf);
 	if (fd < 0)
 		return fd;
 	err = dp_update(dp, DP_MAP_MAGLEV, &svc_id, &fd);
@@ -672,11 +708,9 @@ int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
 
 int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap)
 {
-	__u32 inner_id, zero = 0, m;
-	__u64 size;
-	size_t bytes;
-	__u64 *mem;
-	int fd;
+	struct lbd_maglev_chunk chunk;
+	__u32 inner_id, k = 0, m = 0, w, n, end;
+	int fd, err = 0;
 
 	if (bpf_map_lookup_elem(dp->fds[DP_MAP_MAGLEV], &svc_id, &inner_id) <
 	    0)
@@ -684,19 +718,30 @@ int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap)
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (bpf_map_lookup_elem(fd, &zero, &size) < 0) {
-		close(fd);
-		return -errno;
+	if (bpf_map_lookup_elem(fd, &k, &chunk) < 0) {
+		err = -errno;
+		goto out;
 	}
-	m = (__u32)size;
-	bytes = (size_t)maglev_elems(m) * sizeof(__u64);
-	mem = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+	m = chunk.w[0];
+	/* words 1 to end - 1 are the slots wanted */
+	end = 1 + (m < cap ? m : cap);
+	for (w = 1; w < end; w += n) {
+		if (w / LBD_MAGLEV_CHUNK != k) {
+			k = w / LBD_MAGLEV_CHUNK;
+			if (bpf_map_lookup_elem(fd, &k, &chunk) < 0) {
+				err = -errno;
+				goto out;
+			}
+		}
+		n = LBD_MAGLEV_CHUNK - w % LBD_MAGLEV_CHUNK;
+		if (n > end - w)
+			n = end - w;
+		memcpy(ids + w - 1, chunk.w + w % LBD_MAGLEV_CHUNK,
+		       (size_t)n * sizeof(*ids));
+	}
+out:
 	close(fd);
-	if (mem == MAP_FAILED)
-		return -errno;
-	memcpy(ids, mem + 1, (size_t)(m < cap ? m : cap) * sizeof(__u32));
-	munmap(mem, bytes);
-	return (int)m;
+	return err ? err : (int)m;
 }
 
 int dp_monitor_set(struct lbd_dp *dp, __u32 mask)

@@ -102,12 +102,15 @@ int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
  * The same in two steps, for many services at once: each swap on its own
  * waits for an RCU grace period (the kernel makes sure no program still
  * reads the old table), a batch waits for one. dp_maglev_prepare returns
- * a filled table as an fd to commit (ids == NULL or m == 0: an empty one,
- * which the program reads as none), or a negative errno.
+ * a filled table as an fd to commit, or a negative errno. It takes the
+ * table in buf, dp_maglev_words(m) words with the slots from buf[1] (it
+ * writes the size word and the padding); buf == NULL or m == 0 gives an
+ * empty table, which the program reads as none.
  * dp_maglev_commit installs fds[i] as the table of svc_ids[i]; the fds
  * stay the caller's to close.
  */
-int dp_maglev_prepare(struct lbd_dp *dp, const __u32 *ids, __u32 m);
+size_t dp_maglev_words(__u32 m);
+int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m);
 int dp_maglev_commit(struct lbd_dp *dp, const __u32 *svc_ids, const int *fds,
 		     __u32 n);
 /* Reads the installed table into ids (capacity cap); returns M, 0 when

@@ -662,7 +662,9 @@ static void *build_tables(void *arg)
 	struct build_job *j = arg;
 	struct apply_ctx *x = j->x;
 	__u32 m = x->st->maglev_size;
-	__u32 *table = malloc((size_t)m * sizeof(*table));
+	/* the slots from word 1, as dp_maglev_prepare takes them; one
+	 * buffer for every table: fresh pages cost a fault each */
+	__u32 *table = malloc(dp_maglev_words(m) * sizeof(*table));
 	size_t i;
 
 	for (i = j->first; i < x->n_pend; i += j->step) {
@@ -681,7 +683,8 @@ static void *build_tables(void *arg)
 			continue;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		p->err = maglev_build(p->mb, p->n_mb, m, x->st->seed, table);
+		p->err = maglev_build(p->mb, p->n_mb, m, x->st->seed,
+				      table + 1);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		p->build_ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
 			      (t1.tv_nsec - t0.tv_nsec) / 1e6;

@@ -94,19 +94,18 @@ struct {
 
 /*
  * Maglev tables, one inner array per service id, replaced whole: a packet
- * sees the old table or the new one, never a mix. Array elements take 8
- * bytes whatever the value size, so each holds two slots' backend ids
- * (slot s in element 1 + s/2, low half for even s); element 0 holds the
- * table's size M, so size and contents change in the same atomic swap.
- * BPF_F_INNER_MAP lets sizes differ; BPF_F_MMAPABLE lets userspace fill a
- * table with one copy.
+ * sees the old table or the new one, never a mix. Its values are chunks
+ * of slots (struct lbd_maglev_chunk: the size, then the slots' backend
+ * ids). BPF_F_INNER_MAP lets sizes differ.
  */
 struct lbd_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1 + (LBD_MAGLEV_MIN + 1) / 2);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__uint(max_entries, LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MIN));
+	/* sizes, not types: clang's BTF has only a forward declaration of
+	 * a struct an inner map's definition names, and libbpf wants more */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct lbd_maglev_chunk));
+	__uint(map_flags, BPF_F_INNER_MAP);
 };
 
 struct {

@@ -90,23 +90,23 @@ static __always_inline void *ct_key(const struct lbd_pkt *p,
 static __always_inline int maglev_pick(const struct lbd_svc *svc, __u32 hash,
 				       struct lbd_choice *c)
 {
+	const struct lbd_maglev_chunk *head, *chunk;
 	const struct lbd_backend *be;
-	__u32 zero = 0, slot, e, id;
-	__u64 *size, *pair;
+	__u32 zero = 0, w, k, id;
 	void *table;
 
 	table = bpf_map_lookup_elem(&lbd_maglev, &svc->id);
 	if (!table)
 		return -1;
-	size = bpf_map_lookup_elem(table, &zero);
-	if (!size || !(__u32)*size)
+	head = bpf_map_lookup_elem(table, &zero);
+	if (!head || !head->w[0])
 		return -1;
-	slot = hash % (__u32)*size;
-	e = 1 + (slot >> 1);
-	pair = bpf_map_lookup_elem(table, &e);
-	if (!pair)
+	w = 1 + hash % head->w[0];
+	k = w / LBD_MAGLEV_CHUNK;
+	chunk = k ? bpf_map_lookup_elem(table, &k) : head;
+	if (!chunk)
 		return -1;
-	id = slot & 1 ? (__u32)(*pair >> 32) : (__u32)*pair;
+	id = chunk->w[w % LBD_MAGLEV_CHUNK];
 	be = bpf_map_lookup_elem(&lbd_backends, &id);
 	/* The table lists active backends only; userspace swaps the table
 	 * before it changes a state, but a packet may race the two. */

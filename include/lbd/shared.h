@@ -16,7 +16,8 @@
 
 #define LBD_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-#define LBD_MAP_ABI 1
+/* 2: Maglev tables in chunks of LBD_MAGLEV_CHUNK slots (1: pairs) */
+#define LBD_MAP_ABI 2
 
 /* The one entry of lbd_meta: what wrote the pinned maps. */
 struct lbd_meta {
@@ -35,6 +36,21 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_meta) == 8, "lbd_meta");
  * too coarse to be useful; the maximum keeps one table at 4 MiB. */
 #define LBD_MAGLEV_MIN 251
 #define LBD_MAGLEV_MAX 1048573
+
+/*
+ * A Maglev table as the program reads it: an inner array map whose
+ * values are chunks of LBD_MAGLEV_CHUNK words. Laid end to end they are
+ * one array: word 0 holds the table's size M (so that size and contents
+ * change in the same swap; 0: no backend), and slot s is word 1 + s.
+ * Values this large let userspace write a whole table with one batch
+ * update, which the kernel copies in: no mapping, whose page faults and
+ * TLB shootdowns dominated the apply of many tables.
+ */
+#define LBD_MAGLEV_CHUNK 4096
+struct lbd_maglev_chunk {
+	__u32 w[LBD_MAGLEV_CHUNK];
+};
+#define LBD_MAGLEV_CHUNKS(m) (((m) + 1 + LBD_MAGLEV_CHUNK - 1) / LBD_MAGLEV_CHUNK)
 
 /* Address families as stored in maps (values of AF_INET/AF_INET6 on
  * Linux, spelt out so BPF code needs no libc header). */
