@@ -105,10 +105,13 @@ static __always_inline int tx(struct xdp_md *ctx, __u32 ifindex)
 
 	if (ifindex == ctx->ingress_ifindex)
 		return verdict(XDP_TX, LBD_FWD_TX, bytes);
-	if (!bpf_map_lookup_elem(&lbd_tx_ports, &ifindex))
+	/* one devmap lookup: the helper's own, which returns the low bits
+	 * of its flags when ifindex is not a port lbd transmits on */
+	if (bpf_redirect_map(&lbd_tx_ports, ifindex, XDP_ABORTED) !=
+	    XDP_REDIRECT)
 		return verdict(XDP_DROP, LBD_DROP_NO_TX_PORT, bytes);
 	count_reason(LBD_FWD_REDIRECT, bytes);
-	return bpf_redirect_map(&lbd_tx_ports, ifindex, XDP_DROP);
+	return XDP_REDIRECT;
 }
 
 #endif /* LBD_XDP_FIB_H */
