@@ -61,6 +61,7 @@
 #include "state.h"
 #include "load.h"
 #include "xdp_pass.skel.h"
+#include "bench_ct_alone.skel.h"
 
 #define BENCH_MAGLEV_SIZE 1021
 #define BENCH_BACKENDS 10 /* per service */
@@ -541,6 +542,7 @@ struct lb {
 	double load_s;
 	uint32_t cursor[2][CUR_COUNT]; /* next established flow [family] */
 	struct snat_rev rev_single[2]; /* of the single SNAT flow [family] */
+	struct bench_ct_alone *ct_alone; /* on this LB's maps */
 };
 
 /* Loads nsvc services per family (map sizes for largest). */
@@ -560,13 +562,23 @@ static int lb_open(struct lb *lb, unsigned int nsvc, unsigned int largest)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	lb->load_s = (double)(t1.tv_sec - t0.tv_sec) +
 		     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	return err;
+	if (err)
+		return err;
+	lb->ct_alone = bench_ct_alone__open();
+	if (!lb->ct_alone)
+		return -errno;
+	err = dp_reuse_maps(lb->dp, lb->ct_alone->obj);
+	if (err)
+		return err;
+	lb->ct_alone->rodata->knobs = dp_opts(lb->dp)->knobs;
+	return bench_ct_alone__load(lb->ct_alone);
 }
 
 static void lb_close(struct lb *lb)
 {
 	if (!lb->cfg)
 		return;
+	bench_ct_alone__destroy(lb->ct_alone);
 	state_free(&lb->st);
 	dp_close(lb->dp);
 	config_free(lb->cfg);
@@ -706,6 +718,8 @@ enum kind {
 	K_SNAT_ONE,
 	K_SNAT_MANY,
 	K_REPLY,
+	K_CT_LOOKUP, /* conntrack alone: the single flow's lookup */
+	K_CT_INSERT, /* conntrack alone: a new flow's entry */
 };
 
 struct bcase {
@@ -719,7 +733,11 @@ static const struct bcase cases[] = {
 	{ "floor: xdp_pass", K_FLOOR, AF_INET, false },
 	{ "IPv4 TCP SYN, new flow", K_SYN_NEW, AF_INET, false },
 	{ "  same, flows over all services", K_SYN_NEW, AF_INET, true },
+	{ "  conntrack insert alone (the map's cost)", K_CT_INSERT, AF_INET,
+	  false },
 	{ "IPv4 TCP ACK, 1 established flow", K_ACK_ONE, AF_INET, false },
+	{ "  conntrack lookup alone (the map's cost)", K_CT_LOOKUP, AF_INET,
+	  false },
 	{ "IPv4 TCP ACK, 100k established flows", K_ACK_MANY, AF_INET, false },
 	{ "  same, flows over all services", K_ACK_MANY, AF_INET, true },
 	{ "IPv4 UDP to a non-VIP address", K_UDP_PASS, AF_INET, false },
@@ -731,7 +749,11 @@ static const struct bcase cases[] = {
 	  false },
 	{ "IPv6 TCP SYN, new flow", K_SYN_NEW, AF_INET6, false },
 	{ "  same, flows over all services", K_SYN_NEW, AF_INET6, true },
+	{ "  conntrack insert alone (the map's cost)", K_CT_INSERT, AF_INET6,
+	  false },
 	{ "IPv6 TCP ACK, 1 established flow", K_ACK_ONE, AF_INET6, false },
+	{ "  conntrack lookup alone (the map's cost)", K_CT_LOOKUP, AF_INET6,
+	  false },
 	{ "IPv6 TCP ACK, 100k established flows", K_ACK_MANY, AF_INET6, false },
 	{ "  same, flows over all services", K_ACK_MANY, AF_INET6, true },
 	{ "IPv6 UDP to a non-VIP address", K_UDP_PASS, AF_INET6, false },
@@ -1015,6 +1037,7 @@ static void case_packet(struct lb *lb, const struct bcase *c, uint32_t i,
 
 	switch (c->kind) {
 	case K_SYN_NEW:
+	case K_CT_INSERT:
 		f = flow_of(c->family, FLOWS_NEW, i, nsvc);
 		break;
 	case K_SNAT_NEW:
@@ -1053,10 +1076,16 @@ static double run_case(struct bench *b, struct lb *lb, const struct bcase *c)
 		want = XDP_PASS;
 		*p = b->syn[0];
 		break;
+	case K_CT_INSERT:
+		fd = bpf_program__fd(lb->ct_alone->progs.ct_insert_alone);
+		/* fall through */
 	case K_SYN_NEW:
 	case K_SNAT_NEW:
 		*p = b->syn[fi];
 		break;
+	case K_CT_LOOKUP:
+		fd = bpf_program__fd(lb->ct_alone->progs.ct_lookup_alone);
+		/* fall through */
 	case K_ACK_ONE:
 	case K_SNAT_ONE:
 		*p = b->ack[fi];
@@ -1119,17 +1148,24 @@ static double run_case(struct bench *b, struct lb *lb, const struct bcase *c)
 			(unsigned long long)w.snat_reply);
 		return -1;
 	}
-	if ((c->kind == K_SYN_NEW || c->kind == K_SNAT_NEW) &&
+	if ((c->kind == K_SYN_NEW || c->kind == K_SNAT_NEW ||
+	     c->kind == K_CT_INSERT) &&
 	    forget_new(b, lb, c))
 		return -1;
 	return (double)ns / (double)b->n;
 }
 
-/* The floor always runs: every row is a multiple of it. */
+/* The floor always runs: every row is a multiple of it. A row indented
+ * under another is selected with it, or by its own name. */
 static bool case_selected(const struct bench *b, size_t c)
 {
+	size_t main = c;
+
+	while (main > 0 && cases[main].name[0] == ' ')
+		main--;
 	return !b->only || cases[c].kind == K_FLOOR ||
-	       strstr(cases[c].name, b->only);
+	       strstr(cases[c].name, b->only) ||
+	       strstr(cases[main].name, b->only);
 }
 
 static int run_rounds(struct bench *b, struct lb *lbs)
@@ -1212,7 +1248,12 @@ static void report(struct bench *b, const struct lb *lbs)
 	       "from its backend to the\n"
 	       "address and port the flow was given (as read from the NAT "
 	       "map); its next hop to\n"
-	       "the client is cached, as the forward direction's.\n",
+	       "the client is cached, as the forward direction's.\n"
+	       "\"conntrack ... alone\": a program that parses the packet "
+	       "and only looks its flow\nup in lbd's conntrack map, or "
+	       "only writes its entry (tools/bench/ct_alone.bpf.c):\n"
+	       "what the map the issue asks for costs by itself, timed the "
+	       "same way; no target.\n",
 	       2 * many->nsvc, many->nsvc, many->nsvc,
 	       (many->nsvc + BENCH_PORTS - 1) / BENCH_PORTS, BENCH_PORTS,
 	       BENCH_BACKENDS, BENCH_MAGLEV_SIZE, many->load_s,
@@ -1234,12 +1275,12 @@ static void report(struct bench *b, const struct lb *lbs)
 	for (c = 0; c < N_CASES; c++) {
 		const struct bcase *k = &cases[c];
 		double target = case_target(k->kind), v[COL_COUNT];
-
-		if (!case_selected(b, c))
-			continue;
 		char s[COL_COUNT][32], x[COL_COUNT][32], d[32] = "";
 		char verdict[64] = "";
 		bool ok = true;
+
+		if (!case_selected(b, c))
+			continue;
 
 		for (col = 0; col < COL_COUNT; col++) {
 			v[col] = case_median(b, c, (enum col)col);
@@ -1249,7 +1290,12 @@ static void report(struct bench *b, const struct lb *lbs)
 			if (target && v[col] / floor[col] > target)
 				ok = false;
 		}
-		if (k->kind != K_FLOOR) {
+		if (k->kind == K_CT_LOOKUP || k->kind == K_CT_INSERT) {
+			/* a reference, not lbd: no target */
+			snprintf(d, sizeof(d), "%+.0f%%",
+				 (v[COL_MANY] / v[COL_ONE] - 1) * 100);
+			snprintf(verdict, sizeof(verdict), "(reference)");
+		} else if (k->kind != K_FLOOR) {
 			snprintf(d, sizeof(d), "%+.0f%%",
 				 (v[COL_MANY] / v[COL_ONE] - 1) * 100);
 			if (v[COL_MANY] > v[COL_ONE] * (1 + TARGET_SCALE))
