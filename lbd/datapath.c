@@ -649,7 +649,8 @@ int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m)
 		close(fd);
 		return err;
 	}
-	dp->writes++;
+	/* lbd's apply prepares tables on several threads at once */
+	__atomic_add_fetch(&dp->writes, 1, __ATOMIC_RELAXED);
 	return fd;
 }
 

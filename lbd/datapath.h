@@ -105,7 +105,8 @@ int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
  * a filled table as an fd to commit, or a negative errno. It takes the
  * table in buf, dp_maglev_words(m) words with the slots from buf[1] (it
  * writes the size word and the padding); buf == NULL or m == 0 gives an
- * empty table, which the program reads as none.
+ * empty table, which the program reads as none. dp_maglev_prepare may
+ * run on several threads at once.
  * dp_maglev_commit installs fds[i] as the table of svc_ids[i]; the fds
  * stay the caller's to close.
  */

@@ -19,6 +19,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,71 @@ static double bench_tables_alone(const struct lbd_state *st)
 	return ms;
 }
 
+/* The tables' memory alone: n tables of m slots created and filled as
+ * an apply does (dp_maglev_prepare, on as many threads as it uses), from
+ * a table built once. What is left of (a) with Maglev infinitely fast. */
+struct bench_mem_job {
+	struct lbd_dp *dp;
+	__u32 m;
+	int *fds;
+	size_t first, n, step;
+	int err;
+};
+
+static void *bench_mem_thread(void *arg)
+{
+	struct bench_mem_job *j = arg;
+	__u32 *buf = calloc(dp_maglev_words(j->m), sizeof(*buf));
+	size_t i;
+
+	if (!buf) {
+		j->err = -ENOMEM;
+		return NULL;
+	}
+	for (i = j->first; i < j->n && !j->err; i += j->step) {
+		j->fds[i] = dp_maglev_prepare(j->dp, buf, j->m);
+		if (j->fds[i] < 0)
+			j->err = j->fds[i];
+	}
+	free(buf);
+	return NULL;
+}
+
+static double bench_tables_memory(struct lbd_dp *dp, __u32 m, size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k = cpus < 1 ? 1 : cpus > 16 ? 16 : (size_t)cpus, i;
+	struct bench_mem_job jobs[16];
+	pthread_t tids[16];
+	int *fds = malloc(n * sizeof(*fds));
+	double t0, ms;
+
+	if (!fds)
+		fatalx("out of memory");
+	for (i = 0; i < n; i++)
+		fds[i] = -1;
+	t0 = bench_now_ms();
+	for (i = 0; i < k; i++) {
+		jobs[i] = (struct bench_mem_job){ .dp = dp, .m = m, .fds = fds,
+						  .first = i, .n = n,
+						  .step = k };
+		if (i && pthread_create(&tids[i], NULL, bench_mem_thread,
+					&jobs[i]))
+			fatalx("pthread_create");
+	}
+	bench_mem_thread(&jobs[0]);
+	for (i = 1; i < k; i++)
+		pthread_join(tids[i], NULL);
+	ms = bench_now_ms() - t0;
+	for (i = 0; i < k; i++)
+		if (jobs[i].err)
+			fatalx("dp_maglev_prepare: %s", strerror(-jobs[i].err));
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	return ms;
+}
+
 /* (a) at table size m, and with it (b) when change is set. */
 static void bench_full(__u32 m, int change)
 {
@@ -300,6 +366,11 @@ static void bench_full(__u32 m, int change)
 	printf("    Maglev alone %9.1f ms   (the same tables back to back, "
 	       "%.3f ms each)\n",
 	       ms, st.n_svc ? ms / (double)st.n_svc : 0);
+	ms = bench_tables_memory(dp, m, st.n_svc);
+	printf("    memory alone %9.1f ms   (as many tables created and "
+	       "filled, none built, %.0f MiB)\n",
+	       ms, (double)st.n_svc * (double)dp_maglev_words(m) * 4 /
+		       (1 << 20));
 
 	if (change) {
 		cw = bench_config(m, BENCH_WEIGHT, &load_ms);
