@@ -21,13 +21,12 @@ TestSuite(vips, .fini = teardown);
 
 /* max_vips = 16 gives the smallest table, 64 slots, so that addresses
  * sharing a slot are easy to find. */
-#define SMALL_TABLE_CONF                                                      \
-	"datapath = { interface = \"lb0\"; encap_source_v4 = \"" ENCAP4       \
-	"\"; encap_source_v6 = \"" ENCAP6 "\"; maglev_table_size = 251;"      \
+#define SMALL_TABLE_CONF                                                 \
+	"datapath = { interface = \"lb0\"; encap_source_v4 = \"" ENCAP4  \
+	"\"; encap_source_v6 = \"" ENCAP6 "\"; maglev_table_size = 251;" \
 	" hash_seed = 0x5eed; max_vips = 16; };\n"
 
-static void conf_service(char *buf, size_t len, const char *vip,
-			 uint16_t port)
+static void conf_service(char *buf, size_t len, const char *vip, uint16_t port)
 {
 	size_t n = strlen(buf);
 

@@ -301,11 +301,14 @@ static double bench_tables_memory(struct lbd_dp *dp, __u32 m, size_t n)
 		fds[i] = -1;
 	t0 = bench_now_ms();
 	for (i = 0; i < k; i++) {
-		jobs[i] = (struct bench_mem_job){ .dp = dp, .m = m, .fds = fds,
-						  .first = i, .n = n,
+		jobs[i] = (struct bench_mem_job){ .dp = dp,
+						  .m = m,
+						  .fds = fds,
+						  .first = i,
+						  .n = n,
 						  .step = k };
-		if (i && pthread_create(&tids[i], NULL, bench_mem_thread,
-					&jobs[i]))
+		if (i &&
+		    pthread_create(&tids[i], NULL, bench_mem_thread, &jobs[i]))
 			fatalx("pthread_create");
 	}
 	bench_mem_thread(&jobs[0]);
@@ -369,8 +372,8 @@ static void bench_full(__u32 m, int change)
 	ms = bench_tables_memory(dp, m, st.n_svc);
 	printf("    memory alone %9.1f ms   (as many tables created and "
 	       "filled, none built, %.0f MiB)\n",
-	       ms, (double)st.n_svc * (double)dp_maglev_words(m) * 4 /
-		       (1 << 20));
+	       ms,
+	       (double)st.n_svc * (double)dp_maglev_words(m) * 4 / (1 << 20));
 
 	if (change) {
 		cw = bench_config(m, BENCH_WEIGHT, &load_ms);

@@ -56,8 +56,9 @@ int ct_insert_alone(struct xdp_md *ctx)
 
 	if (flow_of(ctx, &p))
 		return XDP_ABORTED;
-	return ct_store(p.family, ct_key(&p, &k4, &k6), &v, BPF_ANY) ? XDP_DROP
-								    : XDP_TX;
+	return ct_store(p.family, ct_key(&p, &k4, &k6), &v, BPF_ANY) ?
+		       XDP_DROP :
+		       XDP_TX;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
