@@ -780,13 +780,14 @@ static int run(struct env *e, const struct opts *o)
 	       "CPUs (a frame's whole path runs on the CPU that sent it); "
 	       "%d s per measurement\n"
 	       "after %d s of warm-up; the rate is what reaches the sink.\n"
-	       "lbd: the real program, IP%sIP to a backend behind the sink "
+	       "lbd: the real program, IP%sIP%s to a backend behind the sink "
 	       "veth (devmap redirect).\n"
 	       "redirect: every frame from l0 to the sink veth through a "
 	       "devmap.\n"
 	       "CPUn: how busy each CPU was, all processes (si: softirq).\n\n",
 	       e->ns_prefix, o->ipv6 ? "IPv6" : "IPv4", e->frame.len, o->flows,
-	       o->threads, o->seconds, o->warmup, o->ipv6 ? "6" : "");
+	       o->threads, o->seconds, o->warmup, o->ipv6 ? "6" : "",
+	       o->ipv6 ? "6" : "");
 	fflush(stdout);
 	for (r = 0; r < o->rounds; r++) {
 		printf("round %d\n", r + 1);
