@@ -624,6 +624,8 @@ int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m)
 
 	if (!buf)
 		m = 0;
+	if (m > LBD_MAGLEV_MAX)
+		return -EINVAL;
 	n = LBD_MAGLEV_CHUNKS(m);
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_maglev_tbl",
 			    sizeof(__u32), sizeof(struct lbd_maglev_chunk), n,
@@ -633,10 +635,6 @@ int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m)
 	/* a new map is zeroed: an empty table is there already */
 	if (!m)
 		return fd;
-	if (m > LBD_MAGLEV_MAX) {
-		close(fd);
-		return -EINVAL;
-	}
 	buf[0] = m;
 	words = dp_maglev_words(m);
 	memset(buf + 1 + m, 0, (words - 1 - m) * sizeof(*buf));

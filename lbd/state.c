@@ -1450,9 +1450,16 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	if (!err)
 		err = flush(&x);
 	/* the table lists removed services no more before their ids are
-	 * given to new ones */
-	if (!err && dp && res->svc_removed)
-		err = vip_table_sync(st, dp, st->svc, on, d, dn);
+	 * given to new ones; one that cannot be made is taken out (the
+	 * hash maps serve), and only if that fails too does the apply stop
+	 * here */
+	if (!err && dp && res->svc_removed &&
+	    vip_table_sync(st, dp, st->svc, on, d, dn)) {
+		err = dp_vip_table_put(dp, NULL);
+		if (!err)
+			log_warnx("the VIP table is out until the end of this "
+				  "apply: VIPs are looked up in the hash maps");
+	}
 	for (i = 0, j = 0; !err && (i < on || j < dn);) {
 		int c = i == on ? 1 : j == dn ? -1 : svc_cmp(&st->svc[i], &d[j]);
 
