@@ -113,32 +113,44 @@ static int dp_check_pinned_size(const char *dir, const char *name,
 	return err;
 }
 
+/* Refuses maps (lbd_meta's fd, the maps under dir) of another map ABI;
+ * maps with none yet are new. */
+static int dp_abi_check(int fd, const char *dir)
+{
+	struct lbd_meta meta = { 0 };
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &meta) < 0)
+		return -errno;
+	if (meta.map_abi && meta.map_abi != LBD_MAP_ABI) {
+		log_warnx("pinned maps under %s have map ABI %u, this lbd "
+			  "uses %u: run lbd --cleanup (drops all flows)",
+			  dir, meta.map_abi, LBD_MAP_ABI);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The ABI of maps pinned under pin_path, before a program is loaded on
  * them: with another layout the load itself would fail, tersely. */
 static int dp_check_pinned_abi(const char *pin_path)
 {
-	struct lbd_meta meta = { 0 };
 	char path[PATH_MAX];
-	__u32 zero = 0;
-	int fd, err = 0;
+	int fd, err;
 
 	if (pin_file(path, sizeof(path), pin_path, "lbd_meta"))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0; /* not pinned: it will be created */
-	if (bpf_map_lookup_elem(fd, &zero, &meta) == 0 && meta.map_abi &&
-	    meta.map_abi != LBD_MAP_ABI) {
-		log_warnx("pinned maps under %s have map ABI %u, this lbd "
-			  "uses %u: run lbd --cleanup (drops all flows)",
-			  pin_path, meta.map_abi, LBD_MAP_ABI);
-		err = -EINVAL;
-	}
+	err = dp_abi_check(fd, pin_path);
 	close(fd);
 	return err;
 }
 
-static int dp_check_meta(struct lbd_dp *dp)
+/* Records this lbd's map ABI in maps that have none yet (new ones); the
+ * ABI of pinned ones was checked before the load (dp_check_pinned_abi). */
+static int dp_record_abi(struct lbd_dp *dp)
 {
 	struct lbd_meta meta = { 0 };
 	__u32 zero = 0;
@@ -146,18 +158,11 @@ static int dp_check_meta(struct lbd_dp *dp)
 
 	if (bpf_map_lookup_elem(fd, &zero, &meta) < 0)
 		return -errno;
-	if (meta.map_abi == 0) {
-		meta.map_abi = LBD_MAP_ABI;
-		if (bpf_map_update_elem(fd, &zero, &meta, BPF_ANY) < 0)
-			return -errno;
+	if (meta.map_abi)
 		return 0;
-	}
-	if (meta.map_abi != LBD_MAP_ABI) {
-		log_warnx("pinned maps under %s have map ABI %u, this lbd "
-			  "uses %u: run lbd --cleanup (drops all flows)",
-			  dp->pin_path, meta.map_abi, LBD_MAP_ABI);
-		return -EINVAL;
-	}
+	meta.map_abi = LBD_MAP_ABI;
+	if (bpf_map_update_elem(fd, &zero, &meta, BPF_ANY) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -295,7 +300,7 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 		err = dp->ncpus;
 		goto out;
 	}
-	err = dp_check_meta(dp);
+	err = dp_record_abi(dp);
 	if (err)
 		goto out;
 
@@ -388,7 +393,8 @@ int dp_open_pinned(const char *pin_path, struct lbd_dp **out)
 		dp->opts.max_backends = info.max_entries;
 	dp->ncpus = libbpf_num_possible_cpus();
 	dp->adopted = true;
-	err = dp->ncpus < 1 ? dp->ncpus : dp_check_meta(dp);
+	err = dp->ncpus < 1 ? dp->ncpus :
+			      dp_abi_check(dp->fds[DP_MAP_META], dp->pin_path);
 	if (!err) {
 		*out = dp;
 		return 0;
