@@ -385,6 +385,32 @@ static void get_port_range(struct cfg_ctx *x, const config_setting_t *g,
 	*max = (__u16)b;
 }
 
+
+/* g's maglev_table_size: a prime from LBD_MAGLEV_MIN to LBD_MAGLEV_MAX,
+ * or 0 after an error. */
+static __u32 get_maglev_size(struct cfg_ctx *x, const config_setting_t *g,
+			     const char *path)
+{
+	config_setting_t *s = config_setting_get_member(g, "maglev_table_size");
+	char p[224];
+	long long v;
+
+	if (get_int(x, g, path, "maglev_table_size", 0, LBD_MAGLEV_MAX, &v) <=
+	    0)
+		return 0;
+	snprintf(p, sizeof(p), "%s.maglev_table_size", path);
+	if (v < LBD_MAGLEV_MIN) {
+		cfg_err(x, s, p, "%lld is too small (at least %d)", v,
+			LBD_MAGLEV_MIN);
+		return 0;
+	}
+	if (!maglev_is_prime((__u32)v)) {
+		cfg_err(x, s, p, "%lld is not a prime (Maglev needs one)", v);
+		return 0;
+	}
+	return (__u32)v;
+}
+
 static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 {
 	static const char *const allowed[] = {
@@ -426,18 +452,11 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 			"datapath.encap_source_v6", "not an IPv6 address");
 		dp->encap_v6.family = 0;
 	}
-	if (get_int(x, g, "datapath", "maglev_table_size", 0, LBD_MAGLEV_MAX,
-		    &v) > 0) {
-		s = config_setting_get_member(g, "maglev_table_size");
-		if (v < LBD_MAGLEV_MIN)
-			cfg_err(x, s, "datapath.maglev_table_size",
-				"%lld is too small (at least %d)", v,
-				LBD_MAGLEV_MIN);
-		else if (!maglev_is_prime((__u32)v))
-			cfg_err(x, s, "datapath.maglev_table_size",
-				"%lld is not a prime (Maglev needs one)", v);
-		else
-			dp->maglev_table_size = (__u32)v;
+	if (config_setting_get_member(g, "maglev_table_size")) {
+		__u32 m = get_maglev_size(x, g, "datapath");
+
+		if (m)
+			dp->maglev_table_size = m;
 	}
 	if (get_int(x, g, "datapath", "hash_seed", 0, 0xffffffffll, &v) > 0)
 		dp->hash_seed = (__u32)v;
@@ -628,7 +647,8 @@ static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
 	static const char *const allowed[] = { "kubeconfig", "context",
 					       "load_balancer_class",
 					       "namespace", "forwarding",
-					       "health", NULL };
+					       "health", "flow_state", NULL };
+	static const char *const flows[] = { "lb", "backends", NULL };
 	config_setting_t *hg;
 	/* in enum lbd_fwd's order, from LBD_FWD_IPIP; hybrid needs a dsr
 	 * choice that a Service has no place for */
@@ -653,6 +673,14 @@ static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
 		 sizeof(k->namespace));
 	if (get_choice(x, g, "kubernetes", "forwarding", fwds, &choice) > 0)
 		k->fwd = (__u8)(LBD_FWD_IPIP + choice);
+	if (get_choice(x, g, "kubernetes", "flow_state", flows, &choice) > 0) {
+		k->flow_backends = choice == 1;
+		if (k->flow_backends && k->fwd == LBD_FWD_SNAT)
+			cfg_err(x, config_setting_get_member(g, "flow_state"),
+				"kubernetes.flow_state",
+				"\"backends\" cannot go with forwarding = "
+				"\"snat\": SNAT keeps its state on the LB");
+	}
 	hg = config_setting_get_member(g, "health");
 	if (hg) {
 		/* one check for every Service; it decides, as for a
@@ -941,8 +969,11 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 		"name", "vip", "port", "protocol", "forwarding", "backends",
 		"no_backend", "icmp_echo", "dsr", "source_ranges",
 		"source_ranges_mode", "session_affinity", "affinity_timeout",
-		"health", NULL
+		"health", "flow_state", "udp_flow_state", "maglev_table_size",
+		NULL
 	};
+	static const char *const flows[] = { "lb", "backends", NULL };
+	static const char *const uflows[] = { "lb", "none", NULL };
 	static const char *const protos[] = { "tcp", "udp", NULL };
 	/* in enum lbd_fwd's order, from LBD_FWD_IPIP */
 	static const char *const fwds[] = { "ipip", "geneve", "snat",
@@ -1020,6 +1051,12 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 	if (get_int(x, g, path, "affinity_timeout", 1, 86400, &v) > 0)
 		svc->affinity_timeout = (__u32)v;
 	parse_ranges(x, g, path, svc);
+	if (get_choice(x, g, path, "flow_state", flows, &choice) > 0)
+		svc->flow_backends = choice == 1;
+	if (get_choice(x, g, path, "udp_flow_state", uflows, &choice) > 0)
+		svc->udp_stateless = choice == 1;
+	if (config_setting_get_member(g, "maglev_table_size"))
+		svc->maglev_size = get_maglev_size(x, g, path);
 	if (get_choice(x, g, path, "no_backend", nbs, &choice) > 0)
 		svc->no_backend = (enum lbd_no_backend)choice;
 	get_bool(x, g, path, "icmp_echo", &svc->icmp_echo);
@@ -1779,6 +1816,26 @@ static void validate(struct cfg_ctx *x)
 			s->vip.family = 0;
 		}
 
+		if (s->flow_backends && s->proto != IPPROTO_TCP)
+			cfg_err_line(x, s->line, p,
+				     "flow_state = \"backends\" is for TCP "
+				     "services (UDP: udp_flow_state)");
+		else if (s->flow_backends && effective_fwd(s) == LBD_FWD_SNAT)
+			cfg_err_line(x, s->line, p,
+				     "flow_state = \"backends\" cannot go with "
+				     "snat: SNAT keeps its state on the LB");
+		else if (s->flow_backends && s->affinity)
+			cfg_err_line(x, s->line, p,
+				     "flow_state = \"backends\" cannot go with "
+				     "session_affinity: the affinity is state "
+				     "on the LB");
+		if (s->udp_stateless && s->proto != IPPROTO_UDP)
+			cfg_err_line(x, s->line, p,
+				     "udp_flow_state is for UDP services");
+		else if (s->udp_stateless && effective_fwd(s) == LBD_FWD_SNAT)
+			cfg_err_line(x, s->line, p,
+				     "udp_flow_state = \"none\" cannot go with "
+				     "snat: SNAT keeps its state on the LB");
 		for (j = 0; j < s->n_backends; j++)
 			if (be[j].addr.family && vfam)
 				validate_backend(x, s, vfam, be, j, p);

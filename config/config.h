@@ -192,6 +192,11 @@ struct lbd_conf_service {
 	bool icmp_echo;
 	bool affinity; /* session_affinity = "client_ip" */
 	__u32 affinity_timeout;
+	/* flow_state = "backends": TCP stateless on the LB, second chance
+	 * on the backends (docs/flow-state.md) */
+	bool flow_backends;
+	bool udp_stateless; /* udp_flow_state = "none" */
+	__u32 maglev_size; /* maglev_table_size; 0: datapath's */
 	enum lbd_src_mode src_mode;
 	size_t first_range; /* into lbd_config.ranges */
 	size_t n_ranges;
@@ -231,6 +236,7 @@ struct lbd_conf_kubernetes {
 	char lb_class[256]; /* spec.loadBalancerClass to follow */
 	char namespace[64]; /* "": every namespace */
 	__u8 fwd; /* enum lbd_fwd of the services made */
+	bool flow_backends; /* flow_state = "backends" for their TCP ports */
 	/* into lbd_config.healths, for the services of the check's
 	 * protocol (tcp, http: TCP; udp-dns: UDP); 0: not checked */
 	__u32 health;

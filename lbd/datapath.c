@@ -615,41 +615,49 @@ int dp_backend_get(struct lbd_dp *dp, __u32 id, struct lbd_backend *b)
 	return 0;
 }
 
-size_t dp_maglev_words(__u32 m)
+size_t dp_maglev_words(__u32 m, __u32 n)
 {
-	return (size_t)LBD_MAGLEV_CHUNKS(m) * LBD_MAGLEV_CHUNK;
+	return (size_t)LBD_MAGLEV_CHUNKS(m, n) * LBD_MAGLEV_CHUNK;
 }
 
-int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m)
+int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m, __u32 n)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	__u32 keys[LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MAX)], n, i;
+	__u32 *keys, chunks, i;
 	size_t words;
 	int fd, err;
 
 	if (!buf)
-		m = 0;
-	if (m > LBD_MAGLEV_MAX)
+		m = n = 0;
+	if (m > LBD_MAGLEV_MAX || n > LBD_MAGLEV_MAX_LIST)
 		return -EINVAL;
-	n = LBD_MAGLEV_CHUNKS(m);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_maglev_tbl",
-			    sizeof(__u32), sizeof(struct lbd_maglev_chunk), n,
-			    &co);
+	chunks = LBD_MAGLEV_CHUNKS(m, n);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_maglev_tbl", sizeof(__u32),
+			    sizeof(struct lbd_maglev_chunk), chunks, &co);
 	if (fd < 0)
 		return -errno;
 	/* a new map is zeroed: an empty table is there already */
 	if (!m)
 		return fd;
+	keys = malloc(chunks * sizeof(*keys));
+	if (!keys) {
+		close(fd);
+		return -ENOMEM;
+	}
 	buf[0] = m;
-	words = dp_maglev_words(m);
-	memset(buf + 1 + m, 0, (words - 1 - m) * sizeof(*buf));
-	for (i = 0; i < n; i++)
+	buf[1] = n;
+	words = dp_maglev_words(m, n);
+	memset(buf + LBD_MAGLEV_WORDS(m, n), 0,
+	       (words - LBD_MAGLEV_WORDS(m, n)) * sizeof(*buf));
+	for (i = 0; i < chunks; i++)
 		keys[i] = i;
 	/* the whole table in one call, copied by the kernel (see
 	 * struct lbd_maglev_chunk) */
-	if (bpf_map_update_batch(fd, keys, buf, &n, &bo) < 0) {
-		err = -errno;
+	err = bpf_map_update_batch(fd, keys, buf, &chunks, &bo) < 0 ? -errno :
+								      0;
+	free(keys);
+	if (err) {
 		close(fd);
 		return err;
 	}
@@ -686,11 +694,18 @@ int dp_maglev_commit(struct lbd_dp *dp, const __u32 *svc_ids, const int *fds,
 	return 0;
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
 		  __u32 m)
 {
-	__u32 *buf;
-	int fd, err;
+	__u32 *buf = NULL, *list = NULL, n = 0, s;
+	int err;
 
 	if (svc_id >= dp->opts.max_services)
 		return -ERANGE;
@@ -698,12 +713,44 @@ int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
 		return dp_delete(dp, DP_MAP_MAGLEV, &svc_id);
 	if (m > LBD_MAGLEV_MAX)
 		return -EINVAL;
-	buf = malloc(dp_maglev_words(m) * sizeof(*buf));
-	if (!buf)
+	/* the list: the distinct ids, sorted */
+	list = malloc((size_t)m * sizeof(*list));
+	if (!list)
 		return -ENOMEM;
-	memcpy(buf + 1, ids, (size_t)m * sizeof(*ids));
-	fd = dp_maglev_prepare(dp, buf, m);
+	memcpy(list, ids, (size_t)m * sizeof(*ids));
+	qsort(list, m, sizeof(*list), id_cmp);
+	for (s = 0; s < m; s++)
+		if (!n || list[n - 1] != list[s])
+			list[n++] = list[s];
+	err = -E2BIG;
+	if (n > LBD_MAGLEV_MAX_LIST)
+		goto out;
+	err = -ENOMEM;
+	buf = malloc(dp_maglev_words(m, n) * sizeof(*buf));
+	if (!buf)
+		goto out;
+	memcpy(buf + LBD_MAGLEV_HDR, list, (size_t)n * sizeof(*list));
+	for (s = 0; s < m; s++) {
+		__u32 *at = bsearch(&ids[s], list, n, sizeof(*list), id_cmp);
+
+		buf[LBD_MAGLEV_HDR + n + s] =
+			LBD_MAGLEV_SLOT(at - list, LBD_MAGLEV_NONE);
+	}
+	err = dp_maglev_put_words(dp, svc_id, buf, m, n);
+out:
 	free(buf);
+	free(list);
+	return err;
+}
+
+int dp_maglev_put_words(struct lbd_dp *dp, __u32 svc_id, __u32 *words, __u32 m,
+			__u32 n)
+{
+	int fd, err;
+
+	if (svc_id >= dp->opts.max_services)
+		return -ERANGE;
+	fd = dp_maglev_prepare(dp, words, m, n);
 	if (fd < 0)
 		return fd;
 	err = dp_update(dp, DP_MAP_MAGLEV, &svc_id, &fd);
@@ -711,42 +758,79 @@ int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
 	return err;
 }
 
-int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap)
+int dp_maglev_read(struct lbd_dp *dp, __u32 svc_id, __u32 **words)
 {
-	struct lbd_maglev_chunk chunk;
-	__u32 inner_id, k = 0, m = 0, w, n, end;
+	struct lbd_maglev_chunk head;
+	__u32 inner_id, k = 0, m, n, chunks;
+	__u32 *buf = NULL;
 	int fd, err = 0;
 
-	if (bpf_map_lookup_elem(dp->fds[DP_MAP_MAGLEV], &svc_id, &inner_id) <
-	    0)
+	*words = NULL;
+	if (bpf_map_lookup_elem(dp->fds[DP_MAP_MAGLEV], &svc_id, &inner_id) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (bpf_map_lookup_elem(fd, &k, &chunk) < 0) {
+	if (bpf_map_lookup_elem(fd, &k, &head) < 0) {
 		err = -errno;
 		goto out;
 	}
-	m = chunk.w[0];
-	/* words 1 to end - 1 are the slots wanted */
-	end = 1 + (m < cap ? m : cap);
-	for (w = 1; w < end; w += n) {
-		if (w / LBD_MAGLEV_CHUNK != k) {
-			k = w / LBD_MAGLEV_CHUNK;
-			if (bpf_map_lookup_elem(fd, &k, &chunk) < 0) {
-				err = -errno;
-				goto out;
-			}
-		}
-		n = LBD_MAGLEV_CHUNK - w % LBD_MAGLEV_CHUNK;
-		if (n > end - w)
-			n = end - w;
-		memcpy(ids + w - 1, chunk.w + w % LBD_MAGLEV_CHUNK,
-		       (size_t)n * sizeof(*ids));
+	m = head.w[0];
+	n = head.w[1];
+	if (!m)
+		goto out;
+	if (m > LBD_MAGLEV_MAX || n > LBD_MAGLEV_MAX_LIST) {
+		err = -EBADMSG;
+		goto out;
 	}
+	chunks = LBD_MAGLEV_CHUNKS(m, n);
+	buf = malloc((size_t)chunks * sizeof(head));
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(buf, &head, sizeof(head));
+	for (k = 1; k < chunks; k++) {
+		if (bpf_map_lookup_elem(fd, &k, buf + k * LBD_MAGLEV_CHUNK) <
+		    0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	/* every slot names an entry of the list, or the table is not one
+	 * lbd wrote */
+	for (k = 0; k < m; k++) {
+		__u32 w = buf[LBD_MAGLEV_HDR + n + k];
+
+		if (LBD_MAGLEV_CUR(w) >= n ||
+		    (LBD_MAGLEV_PREV(w) != LBD_MAGLEV_NONE &&
+		     LBD_MAGLEV_PREV(w) >= n)) {
+			err = -EBADMSG;
+			goto out;
+		}
+	}
+	*words = buf;
+	buf = NULL;
 out:
+	free(buf);
 	close(fd);
-	return err ? err : (int)m;
+	return err;
+}
+
+int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap)
+{
+	__u32 *w, m, n, s;
+	int err = dp_maglev_read(dp, svc_id, &w);
+
+	if (err || !w)
+		return err;
+	m = w[0];
+	n = w[1];
+	for (s = 0; s < m && s < cap; s++)
+		ids[s] = w[LBD_MAGLEV_HDR +
+			   LBD_MAGLEV_CUR(w[LBD_MAGLEV_HDR + n + s])];
+	free(w);
+	return (int)m;
 }
 
 int dp_monitor_set(struct lbd_dp *dp, __u32 mask)

@@ -92,30 +92,41 @@ int dp_backend_put_batch(struct lbd_dp *dp, const __u32 *ids,
 			 const struct lbd_backend *v, __u32 n);
 
 /*
- * Installs a service's Maglev table (m slots of backend ids) in one
- * atomic swap: a new inner map is filled completely, then replaces the
- * old one. ids == NULL or m == 0 removes the table (no usable backend).
+ * Installs a service's Maglev table (m slots of backend ids, the owner of
+ * each slot; no previous owners) in one atomic swap: a new inner map is
+ * filled completely, then replaces the old one. ids == NULL or m == 0
+ * removes the table (no usable backend).
  */
 int dp_maglev_put(struct lbd_dp *dp, __u32 svc_id, const __u32 *ids,
 		  __u32 m);
+/* The same for a table in its map layout (struct lbd_maglev_chunk):
+ * words holds dp_maglev_words(m, n) words, the list of n ids from word
+ * LBD_MAGLEV_HDR and the m slot words after it; words 0 and 1 and the
+ * padding are written here. */
+int dp_maglev_put_words(struct lbd_dp *dp, __u32 svc_id, __u32 *words,
+			__u32 m, __u32 n);
 /*
  * The same in two steps, for many services at once: each swap on its own
  * waits for an RCU grace period (the kernel makes sure no program still
  * reads the old table), a batch waits for one. dp_maglev_prepare returns
  * a filled table as an fd to commit, or a negative errno. It takes the
- * table in buf, dp_maglev_words(m) words with the slots from buf[1] (it
- * writes the size word and the padding); buf == NULL or m == 0 gives an
- * empty table, which the program reads as none. dp_maglev_prepare may
+ * table in buf as dp_maglev_put_words does; buf == NULL or m == 0 gives
+ * an empty table, which the program reads as none. dp_maglev_prepare may
  * run on several threads at once.
  * dp_maglev_commit installs fds[i] as the table of svc_ids[i]; the fds
  * stay the caller's to close.
  */
-size_t dp_maglev_words(__u32 m);
-int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m);
+size_t dp_maglev_words(__u32 m, __u32 n);
+int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m, __u32 n);
 int dp_maglev_commit(struct lbd_dp *dp, const __u32 *svc_ids, const int *fds,
 		     __u32 n);
-/* Reads the installed table into ids (capacity cap); returns M, 0 when
- * there is none, or a negative errno. */
+/* Reads the installed table's words (M = words[0], N = words[1], the
+ * list, the slots) into a new array the caller frees: 0 with *words NULL
+ * when there is none, -EBADMSG for a table whose slots name no entry of
+ * its list, or a negative errno. Safe on several threads at once. */
+int dp_maglev_read(struct lbd_dp *dp, __u32 svc_id, __u32 **words);
+/* Reads the installed table's owners, one backend id a slot, into ids
+ * (capacity cap); returns M, 0 when there is none, or a negative errno. */
 int dp_maglev_get(struct lbd_dp *dp, __u32 svc_id, __u32 *ids, __u32 cap);
 
 /* What the program reports in lbd_events (LBD_MON_* bits; 0: nothing),

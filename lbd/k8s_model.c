@@ -303,6 +303,7 @@ void k8s_opts_of(const struct lbd_config *c, struct k8s_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->fwd = c->k8s.fwd;
+	o->flow_backends = c->k8s.flow_backends;
 	o->encap4 = c->dp.encap_v4.family;
 	o->encap6 = c->dp.encap_v6.family;
 	o->snat4 = c->dp.snat_v4.family;
@@ -532,6 +533,8 @@ int k8s_translate(struct k8s_service *const *svcs, size_t n_svcs,
 				s->port = sp->port;
 				s->proto = sp->proto;
 				s->fwd = o->fwd;
+				s->flow_backends = o->flow_backends &&
+						   s->proto == IPPROTO_TCP;
 				s->dsr = LBD_FWD_IPIP;
 				s->no_backend = LBD_NB_REJECT;
 				s->icmp_echo = true;

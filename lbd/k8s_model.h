@@ -98,6 +98,7 @@ int k8s_slice_cmp(const void *a, const void *b); /* on k8s_slice ** */
 /* What the datapath can do with the backends of a service. */
 struct k8s_opts {
 	__u8 fwd; /* enum lbd_fwd: ipip, geneve or snat */
+	bool flow_backends; /* kubernetes.flow_state = "backends" */
 	bool encap4, encap6; /* datapath.encap_source_v4/v6 given */
 	bool snat4, snat6; /* a SNAT source of that family */
 };

@@ -136,8 +136,16 @@ static bool in_table(const struct st_backend *b)
 	return b->dp_state == LBD_BE_ACTIVE && b->weight > 0;
 }
 
-/* Identifies the table a service should have: size, seed, and its
- * usable backends with weights. 0 means "no table". */
+/* In the table's backend list: an owner, or a previous owner (configured
+ * and not down). */
+static bool in_list(const struct st_backend *b)
+{
+	return b->dp_state == LBD_BE_ACTIVE || b->dp_state == LBD_BE_DRAINING;
+}
+
+/* Identifies the table a service should have: size, seed, its usable
+ * backends with weights, and the others its list holds as possible
+ * previous owners. 0 means "no table". */
 static __u32 table_hash(const struct st_service *s, __u32 m, __u32 seed)
 {
 	__u32 h = lbd_hash_mix(seed, m), n = 0;
@@ -147,13 +155,14 @@ static __u32 table_hash(const struct st_service *s, __u32 m, __u32 seed)
 	for (i = 0; i < s->n_be; i++) {
 		const struct st_backend *b = &s->be[i];
 
-		if (!in_table(b))
+		if (!in_list(b))
 			continue;
 		for (w = 0; w < 4; w++)
 			h = lbd_hash_mix(h, b->addr.addr.v6[w]);
 		h = lbd_hash_mix(h, b->port | (__u32)b->addr.family << 16);
-		h = lbd_hash_mix(h, b->weight);
-		n++;
+		h = lbd_hash_mix(h, in_table(b) ? b->weight : 0);
+		h = lbd_hash_mix(h, b->id);
+		n += in_table(b);
 	}
 	if (!n)
 		return 0;
@@ -300,6 +309,11 @@ static int desired_one(const struct lbd_config *cfg,
 		s->flags |= LBD_SVC_F_AFFINITY;
 		s->affinity_timeout = c->affinity_timeout;
 	}
+	if (c->flow_backends)
+		s->flags |= LBD_SVC_F_FLOW_BACKENDS;
+	if (c->udp_stateless)
+		s->flags |= LBD_SVC_F_UDP_STATELESS;
+	s->maglev_size = c->maglev_size;
 	s->icmp_echo = c->icmp_echo;
 	s->ranges = calloc(c->n_ranges ? c->n_ranges : 1, sizeof(*s->ranges));
 	s->be = calloc(c->n_backends ? c->n_backends : 1, sizeof(*s->be));
@@ -498,9 +512,15 @@ struct pending {
 	struct st_service *s; /* PEND_ADD, PEND_CHANGE */
 	bool swap; /* else nothing to wait for: finished at once */
 	/* the new table: built from mb (NULL: an empty table) in the batch,
-	 * where tables are built in parallel */
+	 * where tables are built in parallel; mb's ids index list, the
+	 * backend ids of the table's list */
 	struct maglev_backend *mb;
 	size_t n_mb;
+	__u32 *list;
+	__u32 n_list;
+	__u32 m;
+	/* read the old table and keep its owners as previous owners */
+	bool prev;
 	int fd;
 	int err;
 	double build_ms;
@@ -615,39 +635,151 @@ static int alloc_backend(struct apply_ctx *x, struct st_backend *b)
 }
 
 /* Whether the service's table changes: p->swap, with the backends the
- * new table holds in p->mb (none: an empty table, no backend usable). */
+ * new table holds in p->mb and p->list (none: an empty table, no backend
+ * usable). */
 static int prepare_table(struct apply_ctx *x, struct st_service *s,
 			 __u32 old_hash, struct pending *p)
 {
+	__u32 m = s->maglev_size ? s->maglev_size : x->st->maglev_size;
 	size_t i, n = 0;
 
 	p->swap = false;
 	p->fd = -1;
-	s->table_hash = table_hash(s, x->st->maglev_size, x->st->seed);
+	s->table_hash = table_hash(s, m, x->st->seed);
 	if (s->table_hash == old_hash)
 		return 0;
 	x->res->tables++;
-	s->table_size = s->table_hash ? x->st->maglev_size : 0;
+	s->table_size = s->table_hash ? m : 0;
 	if (!x->dp)
 		return 0;
 	p->swap = true;
 	if (!s->table_hash)
 		return 0;
+	if (s->n_be > LBD_MAGLEV_MAX_LIST)
+		return -E2BIG;
+	p->m = m;
+	p->prev = (s->flags & LBD_SVC_F_FLOW_BACKENDS) && p->old &&
+		  p->old->table_size == m;
 	p->mb = calloc(s->n_be, sizeof(*p->mb));
-	if (!p->mb)
+	p->list = calloc(s->n_be, sizeof(*p->list));
+	if (!p->mb || !p->list)
 		return -ENOMEM;
 	for (i = 0; i < s->n_be; i++) {
-		if (!in_table(&s->be[i]))
+		const struct st_backend *b = &s->be[i];
+
+		if (!in_list(b))
 			continue;
-		p->mb[n].addr = s->be[i].addr.addr;
-		p->mb[n].family = s->be[i].addr.family;
-		p->mb[n].port = htons(s->be[i].port);
-		p->mb[n].weight = s->be[i].weight;
-		p->mb[n].id = s->be[i].id;
-		n++;
+		if (in_table(b)) {
+			p->mb[n].addr = b->addr.addr;
+			p->mb[n].family = b->addr.family;
+			p->mb[n].port = htons(b->port);
+			p->mb[n].weight = b->weight;
+			p->mb[n].id = p->n_list;
+			n++;
+		}
+		p->list[p->n_list++] = b->id;
 	}
 	p->n_mb = n;
+	/* the Maglev paper's M > 100 N keeps the imbalance under 1% */
+	if (m < 100 * n && (!old_hash || (p->old && p->old->table_size != m)))
+		log_warnx("service %s: maglev_table_size %u is below 100 x its "
+			  "%zu backends: their shares differ by more than 1%%",
+			  s->name, m, n);
 	return 0;
+}
+
+static void pend_free(struct pending *p)
+{
+	free(p->mb);
+	free(p->list);
+	p->mb = NULL;
+	p->list = NULL;
+}
+
+/* The index of backend id in a table's list (sorted by id in idx), or
+ * LBD_MAGLEV_NONE. */
+static __u32 list_find(const __u32 *list, const __u32 *idx, __u32 n, __u32 id)
+{
+	__u32 lo = 0, hi = n;
+
+	while (lo < hi) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		if (list[idx[mid]] == id)
+			return idx[mid];
+		if (list[idx[mid]] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return LBD_MAGLEV_NONE;
+}
+
+static const __u32 *sort_list;
+
+static int idx_cmp(const void *a, const void *b)
+{
+	__u32 x = sort_list[*(const __u32 *)a],
+	      y = sort_list[*(const __u32 *)b];
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Gives the new table (words, its slots' owners set) previous owners from
+ * the installed one (docs/flow-state.md): for each slot, the old owner if
+ * the slot changed hands, else the old previous owner, as long as that
+ * backend is still in the list (configured, not down) and not the new
+ * owner. Ids identify backends across the two: a backend that stays keeps
+ * its id, and a new one gets an id no backend of the old table had.
+ */
+static int table_prev(struct apply_ctx *x, const struct pending *p,
+		      __u32 *words)
+{
+	static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+	__u32 *old = NULL, *idx = NULL, *map = NULL, n = p->n_list, m = p->m;
+	__u32 on, s, i;
+	int err;
+
+	err = dp_maglev_read(x->dp, p->s->id, &old);
+	if (err || !old || old[0] != m)
+		goto out;
+	on = old[1];
+	err = -ENOMEM;
+	idx = malloc((size_t)(n ? n : 1) * sizeof(*idx));
+	map = malloc((size_t)(on ? on : 1) * sizeof(*map));
+	if (!idx || !map)
+		goto out;
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	/* qsort has no argument for the list: one sort at a time */
+	pthread_mutex_lock(&sort_lock);
+	sort_list = p->list;
+	qsort(idx, n, sizeof(*idx), idx_cmp);
+	pthread_mutex_unlock(&sort_lock);
+	for (i = 0; i < on; i++)
+		map[i] = list_find(p->list, idx, n, old[LBD_MAGLEV_HDR + i]);
+	for (s = 0; s < m; s++) {
+		__u32 ow = old[LBD_MAGLEV_HDR + on + s];
+		__u32 *w = &words[LBD_MAGLEV_HDR + n + s];
+		__u32 cur = LBD_MAGLEV_CUR(*w), prev = LBD_MAGLEV_NONE;
+		__u32 oc = map[LBD_MAGLEV_CUR(ow)];
+		__u32 op = LBD_MAGLEV_PREV(ow) == LBD_MAGLEV_NONE ?
+				   LBD_MAGLEV_NONE :
+				   map[LBD_MAGLEV_PREV(ow)];
+
+		if (oc != LBD_MAGLEV_NONE && oc != cur)
+			prev = oc;
+		else if (op != LBD_MAGLEV_NONE && op != cur)
+			prev = op;
+		*w = LBD_MAGLEV_SLOT(cur, prev);
+	}
+	err = 0;
+out:
+	free(old);
+	free(idx);
+	free(map);
+	return err;
 }
 
 /* Builds the tables of a batch on every CPU: a table of 65537 slots
@@ -661,35 +793,53 @@ static void *build_tables(void *arg)
 {
 	struct build_job *j = arg;
 	struct apply_ctx *x = j->x;
-	__u32 m = x->st->maglev_size;
-	/* the slots from word 1, as dp_maglev_prepare takes them; one
-	 * buffer for every table: fresh pages cost a fault each */
-	__u32 *table = malloc(dp_maglev_words(m) * sizeof(*table));
-	size_t i;
+	/* one buffer for every table: fresh pages cost a fault each */
+	__u32 *table = NULL;
+	size_t i, cap = 0;
 
 	for (i = j->first; i < x->n_pend; i += j->step) {
 		struct pending *p = &x->pend[i];
 		struct timespec t0, t1;
+		size_t words;
+		__u32 s, n;
 
 		if (!p->swap)
 			continue;
 		if (!p->mb) {
-			p->fd = dp_maglev_prepare(x->dp, NULL, 0);
+			p->fd = dp_maglev_prepare(x->dp, NULL, 0, 0);
 			p->err = p->fd < 0 ? p->fd : 0;
 			continue;
+		}
+		n = p->n_list;
+		words = dp_maglev_words(p->m, n);
+		if (words > cap) {
+			free(table);
+			table = malloc(words * sizeof(*table));
+			cap = table ? words : 0;
 		}
 		if (!table) {
 			p->err = -ENOMEM;
 			continue;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		p->err = maglev_build(p->mb, p->n_mb, m, x->st->seed,
-				      table + 1);
+		/* the owners' list indices in the slots' words */
+		p->err = maglev_build(p->mb, p->n_mb, p->m, x->st->seed,
+				      table + LBD_MAGLEV_HDR + n);
+		if (!p->err) {
+			memcpy(table + LBD_MAGLEV_HDR, p->list,
+			       (size_t)n * sizeof(*table));
+			for (s = 0; s < p->m; s++)
+				table[LBD_MAGLEV_HDR + n + s] = LBD_MAGLEV_SLOT(
+					table[LBD_MAGLEV_HDR + n + s],
+					LBD_MAGLEV_NONE);
+			if (p->prev)
+				p->err = table_prev(x, p, table);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		p->build_ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
 			      (t1.tv_nsec - t0.tv_nsec) / 1e6;
 		if (!p->err) {
-			p->fd = dp_maglev_prepare(x->dp, table, m);
+			p->fd = dp_maglev_prepare(x->dp, table, p->m, n);
 			p->err = p->fd < 0 ? p->fd : 0;
 		}
 	}
@@ -946,6 +1096,8 @@ static int add_service(struct apply_ctx *x, struct st_service *s)
 		struct pending p = { .kind = PEND_ADD, .s = s };
 
 		err = prepare_table(x, s, 0, &p);
+		if (err)
+			pend_free(&p);
 		return err ? err : enqueue(x, &p);
 	}
 }
@@ -1085,7 +1237,7 @@ static int change_service(struct apply_ctx *x, struct st_service *old,
 
 		err = prepare_table(x, s, old->table_hash, &p);
 		if (err)
-			free(p.mb);
+			pend_free(&p);
 		return err ? err : enqueue(x, &p);
 	}
 }
@@ -1130,30 +1282,36 @@ static int change_finish(struct apply_ctx *x, struct st_service *old,
 	     memcmp(s->ranges, old->ranges, s->n_ranges * sizeof(*s->ranges))))
 		changed = true;
 	if (s->fwd != old->fwd || s->flags != old->flags ||
-	    s->dsr != old->dsr || s->affinity_timeout != old->affinity_timeout ||
+	    s->dsr != old->dsr ||
+	    s->affinity_timeout != old->affinity_timeout ||
 	    s->table_hash != old->table_hash) {
 		if (s->fwd != old->fwd || s->flags != old->flags ||
 		    s->dsr != old->dsr ||
 		    s->affinity_timeout != old->affinity_timeout)
-			plan_line(x->plan, x->plan_arg,
-				  "~ service %s %s -> %s%s%s%s",
-				  svc_str(s, sb, sizeof(sb)),
-				  config_fwd_str(old->fwd),
-				  config_fwd_str(s->fwd),
-				  (s->flags ^ old->flags) &
-						  LBD_SVC_F_UNREACH_ICMP
-					  ? ", no_backend"
-					  : "",
-				  (s->flags ^ old->flags) & LBD_SVC_F_AFFINITY ||
-						  s->affinity_timeout !=
-							  old->affinity_timeout
-					  ? ", session_affinity"
-					  : "",
-				  (s->flags ^ old->flags) &
-						  (LBD_SVC_F_SRC_ALLOW |
-						   LBD_SVC_F_SRC_DENY)
-					  ? ", source_ranges_mode"
-					  : "");
+			plan_line(
+				x->plan, x->plan_arg,
+				"~ service %s %s -> %s%s%s%s%s",
+				svc_str(s, sb, sizeof(sb)),
+				config_fwd_str(old->fwd),
+				config_fwd_str(s->fwd),
+				(s->flags ^ old->flags) &
+						LBD_SVC_F_UNREACH_ICMP ?
+					", no_backend" :
+					"",
+				(s->flags ^ old->flags) & LBD_SVC_F_AFFINITY ||
+						s->affinity_timeout !=
+							old->affinity_timeout ?
+					", session_affinity" :
+					"",
+				(s->flags ^ old->flags) & (LBD_SVC_F_SRC_ALLOW |
+							   LBD_SVC_F_SRC_DENY) ?
+					", source_ranges_mode" :
+					"",
+				(s->flags ^ old->flags) &
+						(LBD_SVC_F_FLOW_BACKENDS |
+						 LBD_SVC_F_UDP_STATELESS) ?
+					", flow_state" :
+					"");
 		changed = true;
 		err = write_service(x, s);
 	}
@@ -1183,7 +1341,7 @@ static void pend_drop(struct apply_ctx *x)
 	for (i = 0; i < x->n_pend; i++) {
 		if (x->pend[i].fd >= 0)
 			close(x->pend[i].fd);
-		free(x->pend[i].mb);
+		pend_free(&x->pend[i]);
 	}
 	x->n_pend = 0;
 }

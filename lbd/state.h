@@ -52,6 +52,7 @@ struct st_service {
 	__u32 id;
 	__u32 table_hash;
 	__u32 table_size; /* 0: no table (no usable backend) */
+	__u32 maglev_size; /* its own table size; 0: the datapath's */
 	struct st_backend *be; /* sorted by address, then port */
 	size_t n_be;
 };

@@ -95,12 +95,12 @@ struct {
 /*
  * Maglev tables, one inner array per service id, replaced whole: a packet
  * sees the old table or the new one, never a mix. Its values are chunks
- * of slots (struct lbd_maglev_chunk: the size, then the slots' backend
- * ids). BPF_F_INNER_MAP lets sizes differ.
+ * of words (struct lbd_maglev_chunk: the size, the backend list, then the
+ * slots). BPF_F_INNER_MAP lets sizes differ.
  */
 struct lbd_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MIN));
+	__uint(max_entries, LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MIN, 0));
 	/* sizes, not types: clang's BTF has only a forward declaration of
 	 * a struct an inner map's definition names, and libbpf wants more */
 	__uint(key_size, sizeof(__u32));

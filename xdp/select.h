@@ -86,27 +86,49 @@ static __always_inline void *ct_key(const struct lbd_pkt *p,
 	return k6;
 }
 
-/* The backend a Maglev slot names, if the service has a table. */
-static __always_inline int maglev_pick(const struct lbd_svc *svc, __u32 hash,
-				       struct lbd_choice *c)
+/* Word w of a table (struct lbd_maglev_chunk), head being its chunk 0. */
+static __always_inline int
+maglev_word(void *table, const struct lbd_maglev_chunk *head, __u32 w, __u32 *v)
 {
-	const struct lbd_maglev_chunk *head, *chunk;
+	const struct lbd_maglev_chunk *chunk = head;
+	__u32 k = w / LBD_MAGLEV_CHUNK;
+
+	if (k) {
+		chunk = bpf_map_lookup_elem(table, &k);
+		if (!chunk)
+			return -1;
+	}
+	*v = chunk->w[w % LBD_MAGLEV_CHUNK];
+	return 0;
+}
+
+/*
+ * The backend a Maglev slot names, if the service has a table; with prev,
+ * also the slot's previous owner's id (LBD_NO_ID: none).
+ */
+static __always_inline int maglev_pick(const struct lbd_svc *svc, __u32 hash,
+				       struct lbd_choice *c, __u32 *prev)
+{
+	const struct lbd_maglev_chunk *head;
 	const struct lbd_backend *be;
-	__u32 zero = 0, w, k, id;
+	__u32 zero = 0, m, n, slot, id;
 	void *table;
 
 	table = bpf_map_lookup_elem(&lbd_maglev, &svc->id);
 	if (!table)
 		return -1;
 	head = bpf_map_lookup_elem(table, &zero);
-	if (!head || !head->w[0])
+	if (!head)
 		return -1;
-	w = 1 + hash % head->w[0];
-	k = w / LBD_MAGLEV_CHUNK;
-	chunk = k ? bpf_map_lookup_elem(table, &k) : head;
-	if (!chunk)
+	m = head->w[0];
+	n = head->w[1];
+	if (!m || n > LBD_MAGLEV_MAX_LIST)
 		return -1;
-	id = chunk->w[w % LBD_MAGLEV_CHUNK];
+	if (maglev_word(table, head, LBD_MAGLEV_HDR + n + hash % m, &slot) ||
+	    LBD_MAGLEV_CUR(slot) >= n ||
+	    maglev_word(table, head, LBD_MAGLEV_HDR + LBD_MAGLEV_CUR(slot),
+			&id))
+		return -1;
 	be = bpf_map_lookup_elem(&lbd_backends, &id);
 	/* The table lists active backends only; userspace swaps the table
 	 * before it changes a state, but a packet may race the two. */
@@ -114,6 +136,13 @@ static __always_inline int maglev_pick(const struct lbd_svc *svc, __u32 hash,
 		return -1;
 	c->id = id;
 	c->be = be;
+	if (prev) {
+		*prev = LBD_NO_ID;
+		if (LBD_MAGLEV_PREV(slot) < n &&
+		    maglev_word(table, head,
+				LBD_MAGLEV_HDR + LBD_MAGLEV_PREV(slot), prev))
+			*prev = LBD_NO_ID;
+	}
 	return 0;
 }
 
@@ -150,7 +179,7 @@ static __always_inline int affinity_pick(const struct lbd_pkt *p,
 			return 0;
 		}
 	}
-	if (maglev_pick(svc, svc_hash(p, svc), c) < 0)
+	if (maglev_pick(svc, svc_hash(p, svc), c, NULL) < 0)
 		return -1;
 	fresh.backend_id = c->id;
 	fresh.backend_gen = c->be->gen;
@@ -209,7 +238,7 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 	if (svc->flags & LBD_SVC_F_AFFINITY) {
 		if (affinity_pick(p, svc, c, now) < 0)
 			return -1;
-	} else if (maglev_pick(svc, svc_hash(p, svc), c) < 0) {
+	} else if (maglev_pick(svc, svc_hash(p, svc), c, NULL) < 0) {
 		return -1;
 	}
 	c->new_flow = true;
@@ -258,7 +287,7 @@ static __always_inline int select_backend_icmp(const struct lbd_pkt *p,
 			return 0;
 		}
 	}
-	return maglev_pick(svc, svc_hash(p, svc), c);
+	return maglev_pick(svc, svc_hash(p, svc), c, NULL);
 }
 
 #endif /* LBD_XDP_SELECT_H */

@@ -16,8 +16,9 @@
 
 #define LBD_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-/* 2: Maglev tables in chunks of LBD_MAGLEV_CHUNK slots (1: pairs) */
-#define LBD_MAP_ABI 2
+/* 3: Maglev tables with a backend list and previous owners, chunks of
+ * 1024 words; 2: chunks of 4096 slots; 1: pairs */
+#define LBD_MAP_ABI 3
 
 /* The one entry of lbd_meta: what wrote the pinned maps. */
 struct lbd_meta {
@@ -31,7 +32,9 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_meta) == 8, "lbd_meta");
 #define LBD_DEFAULT_MAX_SERVICES 16384
 #define LBD_DEFAULT_MAX_BACKENDS 262144
 #define LBD_DEFAULT_CT_ENTRIES 1048576
-#define LBD_DEFAULT_MAGLEV_SIZE 65537
+/* Cilium's default: M > 100 N keeps the imbalance under 1% up to about
+ * 160 backends (Maglev paper, section 3.4) */
+#define LBD_DEFAULT_MAGLEV_SIZE 16381
 /* Bounds of a Maglev table size (a prime): below the minimum the spread is
  * too coarse to be useful; the maximum keeps one table at 4 MiB. */
 #define LBD_MAGLEV_MIN 251
@@ -40,17 +43,40 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_meta) == 8, "lbd_meta");
 /*
  * A Maglev table as the program reads it: an inner array map whose
  * values are chunks of LBD_MAGLEV_CHUNK words. Laid end to end they are
- * one array: word 0 holds the table's size M (so that size and contents
- * change in the same swap; 0: no backend), and slot s is word 1 + s.
+ * one array of words:
+ *
+ *   word 0              the table's size M (0: no backend; size and
+ *                       contents change in the same swap)
+ *   word 1              N, the entries of the table's backend list
+ *   words 2 .. 2+N-1    the backend list: ids in lbd_backends
+ *   word 2+N+s          slot s: LBD_MAGLEV_CUR(w) indexes the list for
+ *                       the slot's owner, LBD_MAGLEV_PREV(w) for its
+ *                       previous owner (LBD_MAGLEV_NONE: none)
+ *
+ * Four bytes a slot, as with plain ids, yet every slot names two
+ * backends: the owner new flows go to, and the one that owned the slot
+ * before the last change while it is still configured and not down, to
+ * which a backend without the flow passes a segment on (flow_state =
+ * "backends", docs/flow-state.md). With the list in the first chunk
+ * (N <= LBD_MAGLEV_CHUNK - 2) a packet reads the same chunks as with ids.
  * Values this large let userspace write a whole table with one batch
  * update, which the kernel copies in: no mapping, whose page faults and
  * TLB shootdowns dominated the apply of many tables.
  */
-#define LBD_MAGLEV_CHUNK 4096
+#define LBD_MAGLEV_CHUNK 1024
 struct lbd_maglev_chunk {
 	__u32 w[LBD_MAGLEV_CHUNK];
 };
-#define LBD_MAGLEV_CHUNKS(m) (((m) + 1 + LBD_MAGLEV_CHUNK - 1) / LBD_MAGLEV_CHUNK)
+#define LBD_MAGLEV_HDR 2 /* words before the backend list */
+#define LBD_MAGLEV_WORDS(m, n) (LBD_MAGLEV_HDR + (n) + (m))
+#define LBD_MAGLEV_CHUNKS(m, n)                                             \
+	((LBD_MAGLEV_WORDS(m, n) + LBD_MAGLEV_CHUNK - 1) / LBD_MAGLEV_CHUNK)
+#define LBD_MAGLEV_NONE 0xffffu
+/* a service's backend list is indexed by 16 bits, NONE excluded */
+#define LBD_MAGLEV_MAX_LIST 0xfffeu
+#define LBD_MAGLEV_SLOT(cur, prev) ((__u32)(cur) | ((__u32)(prev) << 16))
+#define LBD_MAGLEV_CUR(w) ((w) & 0xffffu)
+#define LBD_MAGLEV_PREV(w) ((w) >> 16)
 
 /* Address families as stored in maps (values of AF_INET/AF_INET6 on
  * Linux, spelt out so BPF code needs no libc header). */
@@ -65,6 +91,22 @@ struct lbd_maglev_chunk {
 #define LBD_GENEVE_OPT_CLASS 0x014B
 #define LBD_GENEVE_OPT_TYPE 0x81
 #define LBD_GENEVE_PROTO_ETH 0x6558
+
+/*
+ * lbd's own Geneve option, on every packet of a service whose TCP flow
+ * state lives on the backends (docs/flow-state.md): it names the
+ * previous owner of the packet's Maglev slot, to which a backend that has
+ * no socket for a mid-flow segment passes it on, once. A class of the
+ * experimental range (RFC 8926 section 7.2: 0xFF00-0xFFFF), a type
+ * without the critical bit: a backend that does not know it still
+ * decapsulates. Services forwarded by IPIP carry it in Geneve whose
+ * protocol is the inner packet's (0x0800, 0x86DD): the inner packet is
+ * untranslated, with no inner Ethernet header and no DSR option.
+ */
+#define LBD_GENEVE_SC_CLASS 0xFFDB
+#define LBD_GENEVE_SC_TYPE 0x01
+#define LBD_SC_F_PREV 0x01 /* the option names a previous owner */
+#define LBD_SC_F_PASSED 0x02 /* a backend passed it on: never again */
 
 /*
  * Drop and event reasons, counted per CPU in lbd_stats, indexed by reason.
@@ -144,7 +186,20 @@ struct lbd_maglev_chunk {
 	X(LBD_HC_DROP_ENCAP, "hc_encap_failed",                               \
 	  "health check not encapsulated (malformed, no room, family)")       \
 	X(LBD_HC_DROP_NO_ROUTE, "hc_no_route",                                \
-	  "health check: no route to the backend")
+	  "health check: no route to the backend")                             \
+	X(LBD_EV_SYN_STATELESS, "syn_stateless",                              \
+	  "TCP SYN forwarded by Maglev, no conntrack entry made for it")      \
+	X(LBD_EV_FWD_STATELESS, "fwd_stateless",                              \
+	  "forwarded to the Maglev slot's owner, flow state on the backends") \
+	X(LBD_BE_SC_FORWARD, "second_chance_fwd",                             \
+	  "backend: segment without a local socket passed on to the slot's "   \
+	  "previous owner")                                                   \
+	X(LBD_BE_SC_RECEIVED, "second_chance_in",                             \
+	  "backend: segment another backend passed on, delivered")           \
+	X(LBD_BE_SC_NO_ROUTE, "second_chance_no_route",                       \
+	  "backend: no route to the previous owner, delivered here")          \
+	X(LBD_BE_DROP_UNTRUSTED_PEER, "untrusted_peer",                       \
+	  "backend: passed-on segment from a source that is not a peer")
 
 enum lbd_reason {
 #define LBD_REASON_ENUM(e, label, desc) e,
@@ -251,6 +306,12 @@ enum lbd_fwd {
  * clients (ALLOW) or all but them (DENY). */
 #define LBD_SVC_F_SRC_ALLOW (1u << 2)
 #define LBD_SVC_F_SRC_DENY (1u << 3)
+/* flow_state = "backends": TCP goes to its Maglev slot's owner with no
+ * conntrack on the LB, the slot's previous owner named in lbd's Geneve
+ * option (LBD_GENEVE_SC_*) */
+#define LBD_SVC_F_FLOW_BACKENDS (1u << 4)
+/* udp_flow_state = "none": UDP to the slot's owner, no conntrack */
+#define LBD_SVC_F_UDP_STATELESS (1u << 5)
 
 struct lbd_svc {
 	__u32 id; /* index into lbd_maglev and lbd_svc_stats */
@@ -495,6 +556,20 @@ struct lbd_addr_key {
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_addr_key) == 20, "lbd_addr_key");
 
+/* Peers: the other backends, which may pass this node a segment on
+ * (LBD_SC_F_PASSED), by prefix; LPM tries lbd_be_peers4/6. */
+struct lbd_peer_key4 {
+	__u32 prefixlen;
+	__be32 addr;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_peer_key4) == 8, "lbd_peer_key4");
+
+struct lbd_peer_key6 {
+	__u32 prefixlen;
+	union lbd_addr addr;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_peer_key6) == 20, "lbd_peer_key6");
+
 /* A Geneve-forwarded flow as the backend sees it (inner packet after the
  * LB's translation): client -> backend:port. Its replies get the VIP and
  * service port back as their source. */
@@ -542,5 +617,13 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_be_knobs) == 8, "lbd_be_knobs");
  * Ethernet 14 */
 #define LBD_GENEVE4_OVERHEAD (20 + 8 + 8 + 4 + 8 + 14)
 #define LBD_GENEVE6_OVERHEAD (40 + 8 + 8 + 4 + 20 + 14)
+/* flow_state = "backends": lbd's option (header 4 + body 8 or 20) comes
+ * in addition; IPIP services: outer IP + UDP 8 + Geneve 8 + that option */
+#define LBD_SC4_OPT_LEN 12
+#define LBD_SC6_OPT_LEN 24
+#define LBD_GENEVE_SC4_OVERHEAD (LBD_GENEVE4_OVERHEAD + LBD_SC4_OPT_LEN)
+#define LBD_GENEVE_SC6_OVERHEAD (LBD_GENEVE6_OVERHEAD + LBD_SC6_OPT_LEN)
+#define LBD_IPSC4_OVERHEAD (20 + 8 + 8 + LBD_SC4_OPT_LEN)
+#define LBD_IPSC6_OVERHEAD (40 + 8 + 8 + LBD_SC6_OPT_LEN)
 
 #endif /* LBD_SHARED_H */

@@ -860,7 +860,7 @@ Test(config, datapath_and_control_defaults)
 	cr_assert_eq(c->dp.xdp_mode, LBD_XDP_AUTO);
 	cr_assert_eq(c->dp.encap_v4.family, 0);
 	cr_assert_eq(c->dp.encap_v6.family, 0);
-	cr_assert_eq(c->dp.maglev_table_size, 65537);
+	cr_assert_eq(c->dp.maglev_table_size, 16381);
 	cr_assert_eq(c->dp.hash_seed, 0);
 	cr_assert_eq(c->dp.conntrack_entries, LBD_DEFAULT_CT_ENTRIES);
 	cr_assert_eq(c->dp.max_services, LBD_DEFAULT_MAX_SERVICES);

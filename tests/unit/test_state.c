@@ -513,9 +513,11 @@ Test(state, backend_state_active_draining_down_and_back, .init = with_dp,
 	r = apply(dp, WEB_CONF("", " state = \"down\";", ""), &p);
 	expect_plan(&p, LINES("~ backend web 198.18.1.1:80 weight 1 -> 1, "
 			      "draining -> down"));
-	/* in no table either way: its entry only */
-	cr_assert_eq(r.tables, 0);
-	cr_assert_eq(r.writes, 1);
+	/* no owner either way, but it leaves the list of possible
+	 * previous owners: the table (2), its entry (1), the service's
+	 * table_hash (1) */
+	cr_assert_eq(r.tables, 1);
+	cr_assert_eq(r.writes, 4);
 	cr_assert_eq(be_entry(id).state, LBD_BE_DOWN);
 
 	r = apply(dp, WEB_CONF("", "", ""), &p);

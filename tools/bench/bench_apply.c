@@ -270,7 +270,7 @@ struct bench_mem_job {
 static void *bench_mem_thread(void *arg)
 {
 	struct bench_mem_job *j = arg;
-	__u32 *buf = calloc(dp_maglev_words(j->m), sizeof(*buf));
+	__u32 *buf = calloc(dp_maglev_words(j->m, BENCH_BACKENDS), sizeof(*buf));
 	size_t i;
 
 	if (!buf) {
@@ -278,7 +278,7 @@ static void *bench_mem_thread(void *arg)
 		return NULL;
 	}
 	for (i = j->first; i < j->n && !j->err; i += j->step) {
-		j->fds[i] = dp_maglev_prepare(j->dp, buf, j->m);
+		j->fds[i] = dp_maglev_prepare(j->dp, buf, j->m, BENCH_BACKENDS);
 		if (j->fds[i] < 0)
 			j->err = j->fds[i];
 	}
@@ -373,7 +373,7 @@ static void bench_full(__u32 m, int change)
 	printf("    memory alone %9.1f ms   (as many tables created and "
 	       "filled, none built, %.0f MiB)\n",
 	       ms,
-	       (double)st.n_svc * (double)dp_maglev_words(m) * 4 / (1 << 20));
+	       (double)st.n_svc * (double)dp_maglev_words(m, BENCH_BACKENDS) * 4 / (1 << 20));
 
 	if (change) {
 		cw = bench_config(m, BENCH_WEIGHT, &load_ms);

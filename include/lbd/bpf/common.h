@@ -104,4 +104,26 @@ struct lbd_geneve_dsr6 {
 	__u16 pad;
 };
 
+/* lbd's second-chance option (LBD_GENEVE_SC_*): the previous owner of
+ * the packet's Maglev slot, its port (Geneve services translate the inner
+ * packet to it), flags. */
+struct lbd_geneve_sc4 {
+	struct lbd_geneve_opt hdr;
+	__u8 flags; /* LBD_SC_F_* */
+	__u8 pad;
+	__be16 prev_port;
+	__be32 prev;
+};
+
+struct lbd_geneve_sc6 {
+	struct lbd_geneve_opt hdr;
+	__u8 flags;
+	__u8 pad;
+	__be16 prev_port;
+	union lbd_addr prev;
+};
+
+_Static_assert(sizeof(struct lbd_geneve_sc4) == LBD_SC4_OPT_LEN, "sc4");
+_Static_assert(sizeof(struct lbd_geneve_sc6) == LBD_SC6_OPT_LEN, "sc6");
+
 #endif /* LBD_BPF_COMMON_H */
