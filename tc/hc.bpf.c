@@ -131,7 +131,8 @@ int lbd_hc_egress(struct __sk_buff *skb)
 	if (fwd == LBD_FWD_GENEVE) {
 		if (skb_rewrite_l4(skb, &p, true, &bcopy.addr, bcopy.port))
 			return hc_drop(skb, LBD_HC_DROP_ENCAP);
-		rc = encap_geneve(skb, &p, &vip, svc_port, &bcopy, &nh, hash);
+		rc = encap_geneve(skb, &p, &vip, svc_port, &bcopy, &nh, hash,
+				  NULL);
 	} else {
 		rc = encap_ipip(skb, &p, &bcopy, &nh, hash);
 	}

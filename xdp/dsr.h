@@ -10,11 +10,20 @@
 #include "select.h"
 #include "stats.h"
 
-static __always_inline __u16 encap_overhead(__u8 fwd, __u8 be_family)
+static __always_inline __u16 encap_overhead(__u8 fwd, __u8 be_family,
+					    bool sc)
 {
-	if (fwd == LBD_FWD_GENEVE)
+	if (fwd == LBD_FWD_GENEVE) {
+		if (sc)
+			return be_family == LBD_AF_INET
+				       ? LBD_GENEVE_SC4_OVERHEAD
+				       : LBD_GENEVE_SC6_OVERHEAD;
 		return be_family == LBD_AF_INET ? LBD_GENEVE4_OVERHEAD
 						: LBD_GENEVE6_OVERHEAD;
+	}
+	if (sc)
+		return be_family == LBD_AF_INET ? LBD_IPSC4_OVERHEAD
+						: LBD_IPSC6_OVERHEAD;
 	return be_family == LBD_AF_INET ? LBD_IPIP4_OVERHEAD
 					: LBD_IPIP6_OVERHEAD;
 }
@@ -23,15 +32,18 @@ static __always_inline __u16 encap_overhead(__u8 fwd, __u8 be_family)
  * Encapsulates the packet p to the backend c chose (fwd: LBD_FWD_IPIP or
  * LBD_FWD_GENEVE) and transmits it. q is the flow (for an ICMP error, the
  * quoted one; else p itself): its destination is the VIP and service port
- * the Geneve option names, and its hash is the flow's entropy.
+ * the Geneve option names, and its hash is the flow's entropy. With sc
+ * (flow state on the backends, docs/flow-state.md) it carries lbd's
+ * option naming the slot's previous owner.
  */
 static __always_inline int dsr_forward(struct xdp_md *ctx,
 				       struct lbd_pkt *p,
 				       const struct lbd_pkt *q, __u8 fwd,
-				       const struct lbd_choice *c)
+				       const struct lbd_choice *c,
+				       const struct lbd_sc *sc)
 {
 	const struct lbd_backend *be = c->be;
-	__u16 overhead = encap_overhead(fwd, be->family);
+	__u16 overhead = encap_overhead(fwd, be->family, sc);
 	const struct lbd_nh *nh = NULL;
 	union lbd_addr src = {};
 	__u32 hash;
@@ -62,7 +74,10 @@ static __always_inline int dsr_forward(struct xdp_md *ctx,
 			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 		if (p != q && icmp_translate_quote(ctx, p, q, be))
 			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
-		rc = encap_geneve(ctx, p, &q->daddr, q->dport, be, nh, hash);
+		rc = encap_geneve(ctx, p, &q->daddr, q->dport, be, nh, hash,
+				  sc);
+	} else if (sc) {
+		rc = encap_ipsc(ctx, p, be, nh, hash, sc);
 	} else {
 		rc = encap_ipip(ctx, p, be, nh, hash);
 	}

@@ -199,7 +199,35 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 	if (fwd_of(svc, q.proto) == LBD_FWD_SNAT)
 		return snat_icmp_forward(ctx, p, &q, c.be, c.ct);
 	count_reason(LBD_EV_ICMP_ERROR_FWD, ctx_len(ctx));
-	return dsr_forward(ctx, p, &q, fwd_of(svc, q.proto), &c);
+	return dsr_forward(ctx, p, &q, fwd_of(svc, q.proto), &c, NULL);
+}
+
+/* Whether the service keeps no conntrack for the protocol. */
+static __always_inline bool stateless(const struct lbd_svc *svc, __u8 proto)
+{
+	return proto == IPPROTO_TCP ? svc->flags & LBD_SVC_F_FLOW_BACKENDS
+				    : svc->flags & LBD_SVC_F_UDP_STATELESS;
+}
+
+/* Flow state on the backends: to the slot's owner, naming the previous
+ * one for TCP (docs/flow-state.md). */
+static __always_inline int lb_stateless(struct xdp_md *ctx, struct lbd_pkt *p,
+					const struct lbd_svc *svc, __u8 fwd)
+{
+	struct lbd_choice c = {};
+	struct lbd_sc sc = {};
+	__u32 len = ctx_len(ctx);
+
+	if (select_stateless(p, svc, &c, &sc) < 0)
+		return no_backend(ctx, p, svc);
+	count_reason(LBD_EV_FWD_STATELESS, 0);
+	count_traffic(&lbd_svc_stats, svc->id, len, c.new_flow);
+	count_traffic(&lbd_be_stats, c.id, len, c.new_flow);
+	if (c.new_flow && unlikely(monitor_mask & LBD_MON_FLOWS))
+		monitor_emit(ctx, p, LBD_EVENT_NEW_FLOW, LBD_EV_NEW_FLOW,
+			     svc->id, c.id);
+	return dsr_forward(ctx, p, p, fwd, &c,
+			   p->proto == IPPROTO_TCP ? &sc : NULL);
 }
 
 static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
@@ -250,6 +278,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 	if (!source_allowed(p, svc))
 		return verdict(XDP_DROP, LBD_DROP_SOURCE_RANGE, len);
 	fwd = fwd_of(svc, p->proto);
+	if (fwd != LBD_FWD_SNAT && stateless(svc, p->proto))
+		return lb_stateless(ctx, p, svc, fwd);
 	if (select_backend(p, svc, fwd == LBD_FWD_SNAT, &c) < 0)
 		return no_backend(ctx, p, svc);
 
@@ -260,7 +290,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lbd_pkt *p)
 			     svc->id, c.id);
 	if (fwd == LBD_FWD_SNAT)
 		return snat_forward(ctx, p, &c);
-	return dsr_forward(ctx, p, p, fwd, &c);
+	return dsr_forward(ctx, p, p, fwd, &c, NULL);
 }
 
 SEC("xdp")

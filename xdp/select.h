@@ -7,7 +7,15 @@
  * while that backend is active, or draining and the packet is not a new
  * connection (a SYN). Otherwise the flow selects again. Entries age by a
  * per-protocol idle timeout (shorter once the client sent FIN or RST) and
- * are evicted by the LRU when the map is full. An RST never creates one.
+ * are evicted by the LRU when the map is full. An RST never creates one,
+ * nor does a SYN: the entry is made by the handshake's next packet, so a
+ * flood of spoofed SYNs leaves no state to evict established flows with
+ * (a SYN may still overwrite the entry of a 4-tuple it reuses, so that its
+ * ACK follows it).
+ *
+ * With the flow state on the backends (select_stateless) there is no
+ * conntrack at all: the slot's owner, and its previous owner for the
+ * second chance.
  */
 #ifndef LBD_XDP_SELECT_H
 #define LBD_XDP_SELECT_H
@@ -241,9 +249,15 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 	} else if (maglev_pick(svc, svc_hash(p, svc), c, NULL) < 0) {
 		return -1;
 	}
-	c->new_flow = true;
 	c->fresh = true;
 	c->ct = NULL;
+	/* SNAT keeps its source port in the entry from the first packet */
+	if (syn && !ct && !want_ct) {
+		c->new_flow = false;
+		count_reason(LBD_EV_SYN_STATELESS, 0);
+		return 0;
+	}
+	c->new_flow = true;
 	if (!(p->proto == IPPROTO_TCP && (p->tcp_flags & LBD_TCP_RST))) {
 		entry.backend_id = c->id;
 		entry.backend_gen = c->be->gen;
@@ -256,6 +270,40 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 			c->ct = ct_find(p->family, key);
 	}
 	count_reason(LBD_EV_NEW_FLOW, 0);
+	return 0;
+}
+
+/*
+ * Flow state on the backends: the owner of the packet's Maglev slot, and
+ * in sc its previous owner if it can take a segment passed on (active or
+ * draining, of the owner's family). A SYN counts as a new flow.
+ */
+static __always_inline int select_stateless(const struct lbd_pkt *p,
+					    const struct lbd_svc *svc,
+					    struct lbd_choice *c,
+					    struct lbd_sc *sc)
+{
+	const struct lbd_backend *pb;
+	__u32 prev;
+
+	c->now = now_sec();
+	c->ct = NULL;
+	c->fresh = true;
+	c->new_flow = p->proto == IPPROTO_TCP &&
+		      (p->tcp_flags & (LBD_TCP_SYN | LBD_TCP_ACK)) ==
+			      LBD_TCP_SYN;
+	if (maglev_pick(svc, svc_hash(p, svc), c, &prev) < 0)
+		return -1;
+	sc->flags = 0;
+	if (prev == LBD_NO_ID)
+		return 0;
+	pb = bpf_map_lookup_elem(&lbd_backends, &prev);
+	if (!pb || pb->family != c->be->family ||
+	    (pb->state != LBD_BE_ACTIVE && pb->state != LBD_BE_DRAINING))
+		return 0;
+	sc->flags = LBD_SC_F_PREV;
+	sc->prev_port = pb->port;
+	sc->prev = pb->addr;
 	return 0;
 }
 

@@ -99,6 +99,17 @@ static int tcp_to(uint16_t cport, uint8_t flags)
 	return sent_to(&in);
 }
 
+/* Opens the flow as a client does, SYN then the handshake's ACK (which
+ * makes its entry): the backend both went to. */
+static int tcp_open(uint16_t cport)
+{
+	int syn = tcp_to(cport, PKT_TCP_SYN);
+
+	cr_assert_eq(tcp_to(cport, PKT_TCP_ACK), syn,
+		     "the handshake's packets go to one backend");
+	return syn;
+}
+
 /* A client port whose new flow Maglev sends to backend want (model). */
 static uint16_t port_for(int n, const int *w, const char *const *st,
 			 int want)
@@ -181,7 +192,7 @@ Test(conntrack, established_flow_keeps_backend_when_table_changes)
 		if (model_pick(3, NULL, NULL, 251, CLIENT4, p, IPPROTO_TCP) ==
 		    2)
 			break;
-	before = tcp_to(p, PKT_TCP_SYN);
+	before = tcp_open(p);
 	cr_assert(before == 0 || before == 1);
 	dpt_reload(&t, conf("tcp", 3, NULL, NULL));
 	cr_assert_eq(tcp_to(p, PKT_TCP_ACK), before, "ACK follows conntrack");
@@ -206,7 +217,7 @@ Test(conntrack, draining_backend_keeps_flows_takes_no_new_ones)
 
 	dpt_setup(&t, conf("tcp", 2, NULL, NULL));
 	p = port_for(2, NULL, NULL, 0);
-	cr_assert_eq(tcp_to(p, PKT_TCP_SYN), 0);
+	cr_assert_eq(tcp_open(p), 0);
 	dpt_reload(&t, conf("tcp", 2, drain0, NULL));
 	cr_assert_eq(tcp_to(p, PKT_TCP_ACK), 0, "existing flow stays");
 	/* a new flow that used to map to backend 0 */
@@ -227,7 +238,7 @@ Test(conntrack, down_backend_flows_select_again)
 
 	dpt_setup(&t, conf("tcp", 2, NULL, NULL));
 	p = port_for(2, NULL, NULL, 0);
-	cr_assert_eq(tcp_to(p, PKT_TCP_SYN), 0);
+	cr_assert_eq(tcp_open(p), 0);
 	dpt_reload(&t, conf("tcp", 2, down0, NULL));
 	cr_assert_eq(tcp_to(p, PKT_TCP_ACK), 1);
 }
@@ -238,7 +249,7 @@ Test(conntrack, removed_backend_flows_select_again)
 
 	dpt_setup(&t, conf("tcp", 2, NULL, NULL));
 	p = port_for(2, NULL, NULL, 1);
-	cr_assert_eq(tcp_to(p, PKT_TCP_SYN), 1);
+	cr_assert_eq(tcp_open(p), 1);
 	dpt_reload(&t, conf("tcp", 1, NULL, NULL));
 	cr_assert_eq(tcp_to(p, PKT_TCP_ACK), 0);
 }
@@ -250,7 +261,7 @@ Test(conntrack, reused_backend_id_does_not_inherit_flows)
 
 	dpt_setup(&t, conf("tcp", 2, NULL, NULL));
 	p = port_for(2, NULL, NULL, 1);
-	cr_assert_eq(tcp_to(p, PKT_TCP_SYN), 1);
+	cr_assert_eq(tcp_open(p), 1);
 	/* 198.18.1.12 leaves; its id goes to a new backend .99 */
 	dpt_reload(&t, conf("tcp", 1, NULL, NULL));
 	snprintf(cfg, sizeof(cfg),
@@ -294,7 +305,44 @@ Test(conntrack, rst_never_creates_an_entry)
 	cr_assert_geq(tcp_to(40000, PKT_TCP_RST), 0, "RST is forwarded");
 	cr_assert_eq(ct_entries(), 0);
 	cr_assert_geq(tcp_to(40000, PKT_TCP_SYN), 0);
+	cr_assert_eq(ct_entries(), 0, "nor does a SYN");
+	cr_assert_geq(tcp_to(40000, PKT_TCP_ACK), 0);
+	cr_assert_eq(ct_entries(), 1, "the handshake's ACK does");
+}
+
+Test(conntrack, syn_flood_makes_no_entry_and_spares_established_flows)
+{
+	uint16_t p, q;
+	int be;
+
+	dpt_setup(&t, conf("tcp", 2, NULL, NULL));
+	p = port_for(2, NULL, NULL, 1);
+	be = tcp_open(p);
 	cr_assert_eq(ct_entries(), 1);
+	for (q = 1024; q < 1024 + 2000; q++)
+		if (q != p)
+			cr_assert_geq(tcp_to(q, PKT_TCP_SYN), 0);
+	cr_assert_eq(ct_entries(), 1, "SYNs left no state");
+	cr_assert_eq(dpt_reason(&t, LBD_EV_SYN_STATELESS), 2000 - (p >= 1024 &&
+								  p < 3024) + 1);
+	/* a change of the table that would move the flow does not */
+	dpt_reload(&t, conf("tcp", 3, NULL, NULL));
+	cr_assert_eq(tcp_to(p, PKT_TCP_ACK), be, "the entry survived");
+}
+
+Test(conntrack, syn_reusing_a_draining_entry_takes_it_over)
+{
+	static const char *const drain0[2] = { "draining", "active" };
+	uint16_t p;
+
+	dpt_setup(&t, conf("tcp", 2, NULL, NULL));
+	p = port_for(2, NULL, NULL, 0);
+	cr_assert_eq(tcp_open(p), 0);
+	dpt_reload(&t, conf("tcp", 2, drain0, NULL));
+	/* the 4-tuple is reused for a new connection: its SYN goes
+	 * elsewhere, and so must its ACK */
+	cr_assert_eq(tcp_to(p, PKT_TCP_SYN), 1);
+	cr_assert_eq(tcp_to(p, PKT_TCP_ACK), 1);
 }
 
 /* Moves the flow's entry back in time by secs, as idleness would. */

@@ -26,6 +26,11 @@ Test(forward, ipip4_tcp_inner_unchanged)
 	want_ipip(&want, &in, ENCAP4, BE4_1, 0, 0, 0);
 	dpt_check(&t, &in, XDP_TX, &want);
 	cr_assert_eq(dpt_reason(&t, LBD_FWD_TX), 1);
+	/* a SYN makes no conntrack entry: the handshake's ACK does */
+	cr_assert_eq(dpt_reason(&t, LBD_EV_SYN_STATELESS), 1);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_NEW_FLOW), 0);
+	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, NULL);
 	cr_assert_eq(dpt_reason(&t, LBD_EV_NEW_FLOW), 1);
 }
 

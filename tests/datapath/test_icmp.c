@@ -198,6 +198,8 @@ Test(icmp, error_follows_conntrack_not_the_table)
 				    BE4_1 "\"; } ); } );\n");
 	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_SYN);
 	dpt_check(&t, &in, XDP_TX, NULL);
+	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_ACK);
+	dpt_check(&t, &in, XDP_TX, NULL);
 	dpt_reload(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
 				     "port = 80; backends = ( { address = \""
 				     BE4_1 "\"; state = \"draining\"; }, { "

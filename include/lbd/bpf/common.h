@@ -123,6 +123,14 @@ struct lbd_geneve_sc6 {
 	union lbd_addr prev;
 };
 
+/* What the LB puts in that option: flags and the previous owner, of the
+ * outer header's family. */
+struct lbd_sc {
+	__u8 flags;
+	__be16 prev_port;
+	union lbd_addr prev;
+};
+
 _Static_assert(sizeof(struct lbd_geneve_sc4) == LBD_SC4_OPT_LEN, "sc4");
 _Static_assert(sizeof(struct lbd_geneve_sc6) == LBD_SC6_OPT_LEN, "sc6");
 

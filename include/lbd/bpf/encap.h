@@ -19,6 +19,12 @@
  * uses ID 0; outer IPv6 takes its flow label from the flow hash. Ethernet
  * padding after the IP packet is dropped first.
  *
+ * With flow state on the backends (docs/flow-state.md) both carry lbd's
+ * second-chance option naming the slot's previous owner: after Cilium's
+ * option in Geneve, and for IPIP services in Geneve whose protocol is
+ * the inner packet's, untranslated and without inner Ethernet
+ * (encap_ipsc).
+ *
  * Written once for the LB's XDP program and its tc health-check program
  * (tc/hc.bpf.c), against struct lbd_ctx: the entry file includes
  * lbd/bpf/ctx_xdp.h or ctx_skb.h first, and defines the load-time knobs
@@ -59,6 +65,11 @@ static __always_inline void encap_source(__u8 family, __u32 hash,
 	}
 }
 
+static __always_inline __u16 sc_opt_len(__u8 family)
+{
+	return family == LBD_AF_INET ? LBD_SC4_OPT_LEN : LBD_SC6_OPT_LEN;
+}
+
 /* What the outer headers are, for an skb (ctx_encap_room). */
 static __always_inline __u64 encap_flags(__u8 outer_family, bool geneve)
 {
@@ -70,6 +81,50 @@ static __always_inline __u64 encap_flags(__u8 outer_family, bool geneve)
 		     BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN) |
 		     BPF_F_ADJ_ROOM_ENCAP_L2_ETH;
 	return f;
+}
+
+/* Writes lbd's option at opt (its room checked by the caller), one
+ * function a family: the verifier then knows the room it needs. */
+static __always_inline void write_sc_opt4(struct lbd_geneve_sc4 *o,
+					  const struct lbd_sc *sc)
+{
+	o->hdr.opt_class = bpf_htons(LBD_GENEVE_SC_CLASS);
+	o->hdr.type = LBD_GENEVE_SC_TYPE;
+	o->hdr.length = (LBD_SC4_OPT_LEN - 4) / 4;
+	o->flags = sc->flags;
+	o->pad = 0;
+	o->prev_port = sc->prev_port;
+	o->prev = sc->prev.v4;
+}
+
+static __always_inline void write_sc_opt6(struct lbd_geneve_sc6 *o,
+					  const struct lbd_sc *sc)
+{
+	o->hdr.opt_class = bpf_htons(LBD_GENEVE_SC_CLASS);
+	o->hdr.type = LBD_GENEVE_SC_TYPE;
+	o->hdr.length = (LBD_SC6_OPT_LEN - 4) / 4;
+	o->flags = sc->flags;
+	o->pad = 0;
+	o->prev_port = sc->prev_port;
+	__builtin_memcpy(&o->prev, &sc->prev, 16);
+}
+
+/* The Geneve header and outer UDP of lbd's formats (RFC 8926 section
+ * 3.3: a source port from the flow hash in the ephemeral range, checksum
+ * 0, the inner packet has its own). */
+static __always_inline void write_geneve(struct udphdr *uh,
+					 struct lbd_genevehdr *gh,
+					 __u16 udp_len, __u16 opt_len,
+					 __u8 flags, __u16 proto, __u32 hash)
+{
+	uh->source = bpf_htons(0xc000 | (hash & 0x3fff));
+	uh->dest = bpf_htons(LBD_GENEVE_PORT);
+	uh->len = bpf_htons(udp_len);
+	uh->check = 0;
+	gh->opt_len = opt_len / 4;
+	gh->flags = flags;
+	gh->proto = bpf_htons(proto);
+	gh->vni = bpf_htonl(LBD_GENEVE_VNI << 8);
 }
 
 static __always_inline void write_eth(struct ethhdr *eth,
@@ -176,10 +231,11 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 					__be16 svc_port,
 					const struct lbd_backend *be,
 					const struct lbd_nh *nh,
-					__u32 hash)
+					__u32 hash, const struct lbd_sc *sc)
 {
-	__u16 opt_len = p->family == LBD_AF_INET ? GENEVE4_OPT_LEN
-						  : GENEVE6_OPT_LEN;
+	__u16 opt_len = (p->family == LBD_AF_INET ? GENEVE4_OPT_LEN
+						   : GENEVE6_OPT_LEN) +
+			(sc ? sc_opt_len(p->family) : 0);
 	__u16 ip_hlen = p->family == LBD_AF_INET ? sizeof(struct iphdr)
 						  : sizeof(struct ipv6hdr);
 	__u16 udp_len = sizeof(struct udphdr) + sizeof(struct lbd_genevehdr) +
@@ -205,7 +261,7 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 		uh = (void *)(ip + 1);
 		gh = (void *)(uh + 1);
 		opt = gh + 1;
-		ieth = opt + GENEVE4_OPT_LEN;
+		ieth = opt + opt_len;
 		if ((void *)(ieth + 1) > data_end)
 			return -1;
 		write_eth(eth, nh, ETH_P_IP);
@@ -220,6 +276,13 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 			o->vip = vip->v4;
 			o->port = svc_port;
 			o->pad = 0;
+			if (sc) {
+				struct lbd_geneve_sc4 *so = (void *)(o + 1);
+
+				if ((void *)(so + 1) > data_end)
+					return -1;
+				write_sc_opt4(so, sc);
+			}
 		}
 	} else {
 		struct ipv6hdr *ip6 = data + ETH_HLEN;
@@ -227,7 +290,7 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 		uh = (void *)(ip6 + 1);
 		gh = (void *)(uh + 1);
 		opt = gh + 1;
-		ieth = opt + GENEVE6_OPT_LEN;
+		ieth = opt + opt_len;
 		if ((void *)(ieth + 1) > data_end)
 			return -1;
 		write_eth(eth, nh, ETH_P_IPV6);
@@ -241,22 +304,82 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 			__builtin_memcpy(&o->vip, vip, 16);
 			o->port = svc_port;
 			o->pad = 0;
+			if (sc) {
+				struct lbd_geneve_sc6 *so = (void *)(o + 1);
+
+				if ((void *)(so + 1) > data_end)
+					return -1;
+				write_sc_opt6(so, sc);
+			}
 		}
 	}
-	/* RFC 8926 section 3.3: a source port from the flow hash in the
-	 * ephemeral range, checksum 0 (the inner packet has its own). */
-	uh->source = bpf_htons(0xc000 | (hash & 0x3fff));
-	uh->dest = bpf_htons(LBD_GENEVE_PORT);
-	uh->len = bpf_htons(udp_len);
-	uh->check = 0;
-	gh->opt_len = opt_len / 4;
-	gh->flags = LBD_GENEVE_F_CRITICAL;
-	gh->proto = bpf_htons(LBD_GENEVE_PROTO_ETH);
-	gh->vni = bpf_htonl(LBD_GENEVE_VNI << 8);
+	write_geneve(uh, gh, udp_len, opt_len, LBD_GENEVE_F_CRITICAL,
+		     LBD_GENEVE_PROTO_ETH, hash);
 	__builtin_memcpy(ieth->h_dest, nh->dmac, ETH_ALEN);
 	__builtin_memcpy(ieth->h_source, nh->smac, ETH_ALEN);
 	ieth->h_proto = bpf_htons(p->family == LBD_AF_INET ? ETH_P_IP
 							    : ETH_P_IPV6);
+	return 0;
+}
+
+/*
+ * An IPIP service's packet with flow state on the backends: Geneve whose
+ * protocol is the inner packet's, the client's IP packet unchanged after
+ * lbd's option (no inner Ethernet, no DSR option, no C flag), outer of
+ * the backend's family as with IPIP.
+ */
+static __always_inline int encap_ipsc(struct lbd_ctx *ctx,
+				      const struct lbd_pkt *p,
+				      const struct lbd_backend *be,
+				      const struct lbd_nh *nh, __u32 hash,
+				      const struct lbd_sc *sc)
+{
+	__u16 opt_len = sc_opt_len(be->family);
+	__u16 ip_hlen = be->family == LBD_AF_INET ? sizeof(struct iphdr)
+						   : sizeof(struct ipv6hdr);
+	__u16 udp_len = sizeof(struct udphdr) + sizeof(struct lbd_genevehdr) +
+			opt_len + p->ip_len;
+	__u16 proto = p->family == LBD_AF_INET ? ETH_P_IP : ETH_P_IPV6;
+	void *data, *data_end, *opt;
+	struct lbd_genevehdr *gh;
+	union lbd_addr src = {};
+	struct udphdr *uh;
+	struct ethhdr *eth;
+
+	encap_source(be->family, hash, &src);
+	if (ctx_encap_room(ctx, p, ETH_HLEN + ip_hlen + udp_len - p->ip_len,
+			   encap_flags(be->family, true) &
+				   ~(BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN) |
+				     BPF_F_ADJ_ROOM_ENCAP_L2_ETH)))
+		return -1;
+	data = ctx_data(ctx);
+	data_end = ctx_data_end(ctx);
+	eth = data;
+	if (be->family == LBD_AF_INET) {
+		struct iphdr *ip = data + ETH_HLEN;
+
+		uh = (void *)(ip + 1);
+		gh = (void *)(uh + 1);
+		opt = gh + 1;
+		if (opt + LBD_SC4_OPT_LEN > data_end)
+			return -1;
+		write_eth(eth, nh, ETH_P_IP);
+		write_ip4(ip, src.v4, be->addr.v4, IPPROTO_UDP,
+			  sizeof(*ip) + udp_len, p);
+		write_sc_opt4(opt, sc);
+	} else {
+		struct ipv6hdr *ip6 = data + ETH_HLEN;
+
+		uh = (void *)(ip6 + 1);
+		gh = (void *)(uh + 1);
+		opt = gh + 1;
+		if (opt + LBD_SC6_OPT_LEN > data_end)
+			return -1;
+		write_eth(eth, nh, ETH_P_IPV6);
+		write_ip6(ip6, &src, &be->addr, IPPROTO_UDP, udp_len, hash, p);
+		write_sc_opt6(opt, sc);
+	}
+	write_geneve(uh, gh, udp_len, opt_len, 0, proto, hash);
 	return 0;
 }
 
