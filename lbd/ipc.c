@@ -208,9 +208,8 @@ static int ipc_overflow(struct ipc *c)
 	free(c->out.data);
 	c->out.data = NULL;
 	c->out.len = c->out.off = c->out.cap = 0;
-	if (!c->doom &&
-	    sd_event_add_defer(sd_event_source_get_event(c->src), &c->doom,
-			       ipc_doom_fire, c) < 0)
+	if (!c->doom && sd_event_add_defer(sd_event_source_get_event(c->src),
+					   &c->doom, ipc_doom_fire, c) < 0)
 		/* no defer source: the next event of the fd closes it */
 		sd_event_source_set_io_events(c->src, EPOLLIN | EPOLLOUT);
 	return -ENOBUFS;

@@ -277,8 +277,7 @@ Test(ipc, a_peer_pipelining_requests_without_reading_is_disconnected)
 	ipc_free(c);
 	close(peer);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
-	cr_assert_eq(ipc_open(ev, sp[0], on_msg_answer, on_close, NULL, &c),
-		     0);
+	cr_assert_eq(ipc_open(ev, sp[0], on_msg_answer, on_close, NULL, &c), 0);
 	peer = sp[1];
 	ipc_set_limits(c, 4096, 256 * 1024);
 	for (k = 0; k + 12 <= sizeof(chunk); k += 12)
@@ -316,9 +315,9 @@ Test(ipc, a_line_longer_than_a_set_limit_disconnects)
 Test(ipc, only_the_json_integer_is_the_integer)
 {
 	static const char *const no[] = {
-		"{\"v\":\"1\"}", "{\"v\":\"1abc\"}", "{\"v\":true}",
-		"{\"v\":1.9}",	 "{\"v\":1.0}",	    "{\"v\":1e0}",
-		"{\"v\":[1]}",	 "{\"v\":{}}",	    "{\"v\":null}",
+		"{\"v\":\"1\"}", "{\"v\":\"1abc\"}",   "{\"v\":true}",
+		"{\"v\":1.9}",	 "{\"v\":1.0}",	       "{\"v\":1e0}",
+		"{\"v\":[1]}",	 "{\"v\":{}}",	       "{\"v\":null}",
 		"{\"v\":2}",	 "{\"v\":4294967297}", "{}",
 		"{\"w\":1}",
 	};
