@@ -826,7 +826,6 @@ static int on_accept_retry(sd_event_source *s, uint64_t usec, void *arg)
 
 	(void)s;
 	(void)usec;
-	io->accept_retry = sd_event_source_unref(io->accept_retry);
 	sd_event_source_set_enabled(io->accept_src, SD_EVENT_ON);
 	return 0;
 }
@@ -846,15 +845,13 @@ static void accept_back_off(struct io *io, int err)
 			  strerror(err), io->n_clients,
 			  IO_ACCEPT_BACKOFF_US / 1000);
 	}
-	sd_event_source_set_enabled(io->accept_src, SD_EVENT_OFF);
-	if (io->accept_retry)
-		return;
 	sd_event_now(io->ev, CLOCK_MONOTONIC, &t);
-	if (sd_event_add_time(io->ev, &io->accept_retry, CLOCK_MONOTONIC,
-			      t + IO_ACCEPT_BACKOFF_US, 0, on_accept_retry,
-			      io) < 0)
-		/* no timer: better spinning than never accepting again */
-		sd_event_source_set_enabled(io->accept_src, SD_EVENT_ON);
+	/* the timer was made at start: a timerfd now would be EMFILE too */
+	if (sd_event_source_set_time(io->accept_retry,
+				     t + IO_ACCEPT_BACKOFF_US) >= 0 &&
+	    sd_event_source_set_enabled(io->accept_retry, SD_EVENT_ONESHOT) >=
+		    0)
+		sd_event_source_set_enabled(io->accept_src, SD_EVENT_OFF);
 }
 
 /* A client past the bound: told why (without waiting for it to read),
@@ -1056,7 +1053,10 @@ static int io_main(int ipc_fd, int ctl_fd, int metrics_fd,
 		return 1;
 	io.max_clients = io_client_bound(max_clients);
 	if (sd_event_add_io(io.ev, &io.accept_src, ctl_fd, EPOLLIN, on_accept,
-			    &io) < 0)
+			    &io) < 0 ||
+	    sd_event_add_time(io.ev, &io.accept_retry, CLOCK_MONOTONIC,
+			      UINT64_MAX, 0, on_accept_retry, &io) < 0 ||
+	    sd_event_source_set_enabled(io.accept_retry, SD_EVENT_OFF) < 0)
 		return 1;
 	if (metrics_fd >= 0) {
 		err = httpd_start(metrics_fd, &io.httpd);
