@@ -534,10 +534,11 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 {
 	static const char *const allowed[] = { "socket", "metrics_listen",
-					       "group", NULL };
+					       "group", "max_clients", NULL };
 	struct lbd_conf_control *ctl = &x->c->control;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
+	long long v;
 
 	if (!config_setting_is_group(g)) {
 		cfg_err(x, g, "control", "expected a group { ... }");
@@ -562,6 +563,8 @@ static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 	if (ctl->group[0] && !getgrnam(ctl->group))
 		cfg_err(x, config_setting_get_member(g, "group"),
 			"control.group", "no group named \"%s\"", ctl->group);
+	if (get_int(x, g, "control", "max_clients", 1, 16384, &v) > 0)
+		ctl->max_clients = (__u32)v;
 }
 
 /* A list of addresses (lb_sources, vips). */
@@ -1900,6 +1903,7 @@ void config_defaults(struct lbd_config *c)
 	strcpy(c->dp.pin_path, LBD_DEFAULT_PIN_PATH);
 	strcpy(c->control.socket, LBD_DEFAULT_SOCKET);
 	strcpy(c->control.metrics_listen, LBD_DEFAULT_METRICS);
+	c->control.max_clients = LBD_DEFAULT_MAX_CLIENTS;
 	c->dp.snat_port_min = 61000;
 	c->dp.snat_port_max = 65535;
 	c->dp.nat_entries = 262144;

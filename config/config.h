@@ -23,6 +23,7 @@
 #define LBD_DEFAULT_PIN_PATH "/sys/fs/bpf/lbd"
 #define LBD_DEFAULT_SOCKET "/run/lbd/lbd.sock"
 #define LBD_DEFAULT_METRICS "127.0.0.1:9470"
+#define LBD_DEFAULT_MAX_CLIENTS 64
 #define LBD_NAME_MAX 64 /* a configured service's name, with its NUL */
 /* Any service's name: those from Kubernetes are "namespace/name:port",
  * with "@vip" when the Service has more than one address (63 + 1 + 63 +
@@ -84,6 +85,7 @@ struct lbd_conf_control {
 	char socket[108]; /* sun_path */
 	char metrics_listen[64]; /* "ADDR:PORT", "[ADDR6]:PORT"; "" or "off" */
 	char group[64]; /* may use read-only commands; "": root only */
+	__u32 max_clients; /* connected at once, root's few extra aside */
 };
 
 /* Health checks (lbd/health.c). */

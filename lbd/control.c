@@ -1960,7 +1960,11 @@ void control_reloaded(struct lbd_daemon *d, bool ok)
 			 "process");
 		if (strcmp(d->io_ctl.socket, d->cfg->control.socket))
 			unlink(d->io_ctl.socket);
-		kill(d->io_pid, SIGTERM);
+		/* closing its channel ends it (io.c, parent_gone): a signal
+		 * to a process of another user would need CAP_KILL */
+		ipc_free(d->io);
+		d->io = NULL;
+		control_io_gone(d);
 	}
 }
 

@@ -8,9 +8,16 @@
  *   {"v":1,"cmd":"NAME","args":{...}}
  * and gets exactly one answer per request, in order:
  *   {"v":1,"ok":true,"data":{...}}  or  {"v":1,"ok":false,"error":"..."}
- * one request at a time. A request of another version is answered with an
- * error naming the version this lbd speaks; unknown commands and unknown
+ * one request at a time. A request of another version ("v" anything but
+ * the JSON integer 1: not "1", 1.0 or true) is answered with an error
+ * naming the version this lbd speaks; unknown commands and unknown
  * arguments are errors (a typo is never ignored).
+ *
+ * What a client may cost is bounded: a request line of IO_CLIENT_MAX_LINE,
+ * and IO_CLIENT_MAX_OUT of answers it has not read (a client that keeps
+ * sending without reading is disconnected); control.max_clients clients
+ * at once, and IO_ROOT_EXTRA more for root. A client past the bound gets
+ * one error line and is disconnected.
  *
  * "monitor" turns the connection into a stream: after its answer, one
  * line per event, {"v":1,"event":{...}}, and {"v":1,"lost":N} when N
@@ -44,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -61,6 +69,21 @@
 /* A monitor client that lets this much pile up in its queue misses
  * events (counted, and told) rather than growing lbd's memory. */
 #define IO_MON_BACKLOG (1u << 20)
+/* A client's request line, and what it may leave unread before it is
+ * disconnected: above the monitor's backlog (whose clients miss events
+ * first), and a whole answer is always taken when under it (ipc.h). */
+#define IO_CLIENT_MAX_LINE (64u << 10)
+#define IO_CLIENT_MAX_OUT (4u << 20)
+/* Connections root may have beyond control.max_clients: a group member
+ * holding every connection must not lock the operator out. */
+#define IO_ROOT_EXTRA 8
+/* Descriptors the io process needs besides its clients: stdio, the
+ * parent's channel, the listeners, sd-event's, the metrics server's
+ * connections (HTTPD_MAX_CONNS) and its thread's. */
+#define IO_FDS_OWN 48
+/* Out of descriptors (EMFILE, ENFILE) or memory: accepting again at once
+ * would spin, the pending connection making the socket readable. */
+#define IO_ACCEPT_BACKOFF_US 200000
 /* A metrics snapshot asked for and not answered within this is given up
  * (the scrape has had its 503 by then). */
 #define IO_METRICS_GIVE_UP_S 10
@@ -84,6 +107,9 @@ struct io {
 	unsigned long next_id;
 	struct io_client *clients;
 	unsigned long n_clients, n_monitors;
+	unsigned long max_clients; /* control.max_clients, within the fds */
+	sd_event_source *accept_src, *accept_retry;
+	unsigned long refused; /* past max_clients, since the last log */
 	/* what the privileged process was last told the monitor wants */
 	bool mon_drops, mon_flows, mon_state;
 	unsigned long mon_lost; /* events monitor clients missed here */
@@ -578,14 +604,13 @@ static void monitor_start(struct io_client *cl, struct json_object *args)
 static void client_msg(struct ipc *c, struct json_object *msg, void *arg)
 {
 	struct io_client *cl = arg;
-	struct json_object *v, *cmd, *args, *norm, *empty = NULL;
+	struct json_object *cmd, *args, *norm, *empty = NULL;
 	const struct io_cmd *ic;
 	char err[256] = "";
 	const char *name;
 	int r;
 
-	if (!json_object_object_get_ex(msg, "v", &v) ||
-	    json_object_get_int(v) != LBD_CONTROL_VERSION) {
+	if (!ipc_member_is_int(msg, "v", LBD_CONTROL_VERSION)) {
 		reply_error(c,
 			    "unsupported protocol version (this lbd speaks "
 			    "%d)",
@@ -794,6 +819,67 @@ static int on_metrics_want(sd_event_source *s, int fd, uint32_t revents,
 	return 0;
 }
 
+/* The backoff is over: listen again. */
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct io *io = arg;
+
+	(void)s;
+	(void)usec;
+	sd_event_source_set_enabled(io->accept_src, SD_EVENT_ON);
+	return 0;
+}
+
+/* Out of descriptors or memory: stop accepting for a while (the pending
+ * connection would make every loop iteration an accept that fails). */
+static void accept_back_off(struct io *io, int err)
+{
+	static time_t logged;
+	time_t now = time(NULL);
+	uint64_t t;
+
+	if (now - logged >= 60) {
+		logged = now;
+		log_warnx("control socket: accepting: %s (%lu clients); "
+			  "trying again in %d ms",
+			  strerror(err), io->n_clients,
+			  IO_ACCEPT_BACKOFF_US / 1000);
+	}
+	sd_event_now(io->ev, CLOCK_MONOTONIC, &t);
+	/* the timer was made at start: a timerfd now would be EMFILE too */
+	if (sd_event_source_set_time(io->accept_retry,
+				     t + IO_ACCEPT_BACKOFF_US) >= 0 &&
+	    sd_event_source_set_enabled(io->accept_retry, SD_EVENT_ONESHOT) >=
+		    0)
+		sd_event_source_set_enabled(io->accept_src, SD_EVENT_OFF);
+}
+
+/* A client past the bound: told why (without waiting for it to read),
+ * and let go. */
+static void refuse(struct io *io, int cfd, uid_t uid)
+{
+	static time_t logged;
+	time_t now = time(NULL);
+	char line[160];
+	int n;
+
+	n = snprintf(line, sizeof(line),
+		     "{\"v\":%d,\"ok\":false,\"error\":\"too many clients "
+		     "(control.max_clients is %lu)\"}\n",
+		     LBD_CONTROL_VERSION, io->max_clients);
+	if (send(cfd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("control socket: refusing: %s", strerror(errno));
+	close(cfd);
+	io->refused++;
+	if (now - logged >= 60) {
+		logged = now;
+		log_warnx("control socket: %lu clients refused (the last of "
+			  "uid %u): control.max_clients (%lu) reached",
+			  io->refused, (unsigned int)uid, io->max_clients);
+		io->refused = 0;
+	}
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *arg)
 {
 	struct io *io = arg;
@@ -805,10 +891,19 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	(void)s;
 	(void)revents;
 	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	if (cfd < 0)
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			accept_back_off(io, errno);
 		return 0;
+	}
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(cfd);
+		return 0;
+	}
+	if (io->n_clients >=
+	    io->max_clients + (cred.uid == 0 ? IO_ROOT_EXTRA : 0)) {
+		refuse(io, cfd, cred.uid);
 		return 0;
 	}
 	cl = calloc(1, sizeof(*cl));
@@ -823,10 +918,42 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *arg)
 		free(cl);
 		return 0;
 	}
+	ipc_set_limits(cl->c, IO_CLIENT_MAX_LINE, IO_CLIENT_MAX_OUT);
 	cl->next = io->clients;
 	io->clients = cl;
 	io->n_clients++;
 	return 0;
+}
+
+/*
+ * control.max_clients, kept within the open-file limit: the soft limit is
+ * raised to the hard one, and where even that cannot hold every client
+ * the bound is lowered (said once) rather than accept() meeting EMFILE.
+ */
+static unsigned long io_client_bound(unsigned long want)
+{
+	struct rlimit rl;
+	unsigned long room;
+
+	if (!want)
+		want = LBD_DEFAULT_MAX_CLIENTS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return want;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= want + IO_ROOT_EXTRA + IO_FDS_OWN)
+		return want;
+	room = rl.rlim_cur > IO_ROOT_EXTRA + IO_FDS_OWN + 1 ?
+		       (unsigned long)rl.rlim_cur - IO_ROOT_EXTRA - IO_FDS_OWN :
+		       1;
+	log_warnx("control.max_clients %lu does not fit the open-file limit "
+		  "(%lu): at most %lu clients",
+		  want, (unsigned long)rl.rlim_cur, room);
+	return room;
 }
 
 /* -- the process --------------------------------------------------------- */
@@ -896,7 +1023,8 @@ static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
-static int io_main(int ipc_fd, int ctl_fd, int metrics_fd)
+static int io_main(int ipc_fd, int ctl_fd, int metrics_fd,
+		   unsigned long max_clients)
 {
 	struct io io = { 0 };
 	int err;
@@ -923,7 +1051,12 @@ static int io_main(int ipc_fd, int ctl_fd, int metrics_fd)
 	if (ipc_open(io.ev, ipc_fd, parent_msg, parent_gone, &io, &io.parent) <
 	    0)
 		return 1;
-	if (sd_event_add_io(io.ev, NULL, ctl_fd, EPOLLIN, on_accept, &io) < 0)
+	io.max_clients = io_client_bound(max_clients);
+	if (sd_event_add_io(io.ev, &io.accept_src, ctl_fd, EPOLLIN, on_accept,
+			    &io) < 0 ||
+	    sd_event_add_time(io.ev, &io.accept_retry, CLOCK_MONOTONIC,
+			      UINT64_MAX, 0, on_accept_retry, &io) < 0 ||
+	    sd_event_source_set_enabled(io.accept_retry, SD_EVENT_OFF) < 0)
 		return 1;
 	if (metrics_fd >= 0) {
 		err = httpd_start(metrics_fd, &io.httpd);
@@ -1042,7 +1175,7 @@ int io_spawn(const struct lbd_config *c, struct io_child *child)
 
 		close(sp[0]);
 		io_close_other_fds(keep, 3);
-		_exit(io_main(sp[1], ctl, met));
+		_exit(io_main(sp[1], ctl, met, c->control.max_clients));
 	}
 	close(sp[1]);
 	close(ctl);

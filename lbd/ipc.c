@@ -21,6 +21,10 @@ struct ipc {
 	ipc_close_fn on_close;
 	void *arg;
 	struct json_tokener *tok;
+	size_t max_line, max_out; /* ipc_set_limits */
+	/* past the output bound: closed from the loop, in doom's callback */
+	bool over;
+	sd_event_source *doom;
 };
 
 static int buf_append(struct buf *b, const char *d, size_t n)
@@ -95,6 +99,8 @@ static int ipc_lines(struct ipc *c)
 		size_t len = (size_t)(nl - start);
 
 		c->in.off += len + 1;
+		if (len > c->max_line)
+			return -EMSGSIZE;
 		if (!len)
 			continue;
 		json_tokener_reset(c->tok);
@@ -107,8 +113,10 @@ static int ipc_lines(struct ipc *c)
 		json_object_put(msg);
 		/* on_msg may have freed c through ipc_free: it must not; a
 		 * handler that wants c gone returns and lets the peer go */
+		if (c->over)
+			return -ENOBUFS;
 	}
-	if (c->in.len - c->in.off > IPC_MAX_LINE)
+	if (c->in.len - c->in.off > c->max_line)
 		return -EMSGSIZE;
 	return 0;
 }
@@ -121,6 +129,8 @@ static int ipc_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
 
 	(void)s;
 	(void)fd;
+	if (c->over)
+		goto close;
 	if (revents & EPOLLOUT) {
 		err = ipc_flush(c);
 		if (err)
@@ -157,6 +167,7 @@ int ipc_open(sd_event *ev, int fd, ipc_msg_fn on_msg, ipc_close_fn on_close,
 	c->on_msg = on_msg;
 	c->on_close = on_close;
 	c->arg = arg;
+	c->max_line = IPC_MAX_LINE;
 	c->tok = json_tokener_new();
 	if (!c->tok) {
 		free(c);
@@ -173,13 +184,49 @@ int ipc_open(sd_event *ev, int fd, ipc_msg_fn on_msg, ipc_close_fn on_close,
 	return 0;
 }
 
+void ipc_set_limits(struct ipc *c, size_t max_line, size_t max_out)
+{
+	c->max_line = max_line ? max_line : IPC_MAX_LINE;
+	c->max_out = max_out;
+}
+
+static int ipc_doom_fire(sd_event_source *s, void *arg)
+{
+	(void)s;
+	ipc_close_now(arg);
+	return 0;
+}
+
+/*
+ * The peer let too much pile up: nothing more is queued or read, and the
+ * connection is closed from the loop, not here (the caller may be inside
+ * on_msg, or walking a list that holds c).
+ */
+static int ipc_overflow(struct ipc *c)
+{
+	c->over = true;
+	free(c->out.data);
+	c->out.data = NULL;
+	c->out.len = c->out.off = c->out.cap = 0;
+	if (!c->doom && sd_event_add_defer(sd_event_source_get_event(c->src),
+					   &c->doom, ipc_doom_fire, c) < 0)
+		/* no defer source: the next event of the fd closes it */
+		sd_event_source_set_io_events(c->src, EPOLLIN | EPOLLOUT);
+	return -ENOBUFS;
+}
+
 int ipc_send(struct ipc *c, struct json_object *msg)
 {
 	size_t len;
-	const char *s = json_object_to_json_string_length(
-		msg, JSON_C_TO_STRING_PLAIN, &len);
+	const char *s;
 	int err;
 
+	if (c->over)
+		return -ENOBUFS;
+	if (c->max_out && ipc_pending(c) > c->max_out)
+		return ipc_overflow(c);
+	s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN,
+					      &len);
 	err = buf_append(&c->out, s, len);
 	if (!err)
 		err = buf_append(&c->out, "\n", 1);
@@ -193,6 +240,7 @@ void ipc_free(struct ipc *c)
 	if (!c)
 		return;
 	sd_event_source_disable_unref(c->src);
+	sd_event_source_disable_unref(c->doom);
 	close(c->fd);
 	json_tokener_free(c->tok);
 	free(c->in.data);
@@ -208,6 +256,17 @@ int ipc_fd(const struct ipc *c)
 size_t ipc_pending(const struct ipc *c)
 {
 	return c->out.len - c->out.off;
+}
+
+bool ipc_member_is_int(struct json_object *o, const char *key, int64_t want)
+{
+	struct json_object *v;
+
+	/* json-c's getters convert ("1abc" and 1.9 read as 1, true as 1):
+	 * the type is checked first */
+	return json_object_object_get_ex(o, key, &v) &&
+	       json_object_is_type(v, json_type_int) &&
+	       json_object_get_int64(v) == want;
 }
 
 int ipc_write_blocking(int fd, struct json_object *msg)

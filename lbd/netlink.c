@@ -108,7 +108,8 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 	if ((int)ifa->ifa_index != d->ifindex || d->n == d->max)
 		return MNL_CB_OK;
-	mnl_attr_for_each(attr, nlh, sizeof(*ifa)) {
+	mnl_attr_for_each(attr, nlh, sizeof(*ifa))
+	{
 		if (mnl_attr_get_type(attr) == IFA_PROTO)
 			proto = mnl_attr_get_u8(attr);
 		else if (mnl_attr_get_type(attr) == IFA_LOCAL ||
@@ -118,8 +119,8 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	if (!addr || (d->only_lbd && proto != LBD_IFA_PROTO))
 		return MNL_CB_OK;
 	memset(&d->out[d->n], 0, sizeof(d->out[0]));
-	d->out[d->n].family = ifa->ifa_family == AF_INET ? LBD_AF_INET
-							 : LBD_AF_INET6;
+	d->out[d->n].family = ifa->ifa_family == AF_INET ? LBD_AF_INET :
+							   LBD_AF_INET6;
 	d->out[d->n].prefixlen = ifa->ifa_family == AF_INET ? 32 : 128;
 	memcpy(&d->out[d->n].addr, addr, ifa->ifa_family == AF_INET ? 4 : 16);
 	d->n++;
@@ -168,7 +169,8 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_type != RTM_NEWROUTE)
 		return MNL_CB_OK;
-	mnl_attr_for_each(attr, nlh, sizeof(*rtm)) {
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm))
+	{
 		switch (mnl_attr_get_type(attr)) {
 		case RTA_OIF:
 			r->ifindex = (int)mnl_attr_get_u32(attr);
@@ -211,23 +213,114 @@ int nl_nexthop(__u8 family, const union lbd_addr *dst, union lbd_addr *nh,
 	return 0;
 }
 
-int nl_neigh_managed(int ifindex, __u8 family, const union lbd_addr *addr)
+struct neigh_reply {
+	bool found;
+	__u16 state;
+	__u8 flags, proto;
+	__u32 flags_ext;
+};
+
+static int neigh_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct neigh_reply *r = data;
+	struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *attr;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH)
+		return MNL_CB_OK;
+	r->found = true;
+	r->state = ndm->ndm_state;
+	r->flags = ndm->ndm_flags;
+	mnl_attr_for_each(attr, nlh, sizeof(*ndm))
+	{
+		if (mnl_attr_get_type(attr) == NDA_PROTOCOL)
+			r->proto = mnl_attr_get_u8(attr);
+		else if (mnl_attr_get_type(attr) == NDA_FLAGS_EXT)
+			r->flags_ext = mnl_attr_get_u32(attr);
+	}
+	return MNL_CB_OK;
+}
+
+static int neigh_req(int type, int flags, int ifindex, __u8 family,
+		     const union lbd_addr *addr, mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ndmsg *ndm;
 
-	nlh->nlmsg_type = RTM_NEWNEIGH;
-	/* REPLACE: an entry learnt on the way becomes a managed one */
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE |
-			   NLM_F_REPLACE;
+	nlh->nlmsg_type = (__u16)type;
+	nlh->nlmsg_flags = (__u16)(NLM_F_REQUEST | NLM_F_ACK | flags);
 	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 	ndm->ndm_family = family == LBD_AF_INET ? AF_INET : AF_INET6;
 	ndm->ndm_ifindex = ifindex;
 	ndm->ndm_state = NUD_NONE;
 	mnl_attr_put(nlh, NDA_DST, family == LBD_AF_INET ? 4 : 16, addr);
-	mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
-	return nl_talk(nlh, NULL, NULL);
+	if (type == RTM_NEWNEIGH) {
+		mnl_attr_put_u8(nlh, NDA_PROTOCOL, LBD_NEIGH_PROTO);
+		mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
+	}
+	return nl_talk(nlh, cb, data);
+}
+
+/* The entry for addr on ifindex, if any (r->found). */
+static int neigh_get(int ifindex, __u8 family, const union lbd_addr *addr,
+		     struct neigh_reply *r)
+{
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	err = neigh_req(RTM_GETNEIGH, 0, ifindex, family, addr, neigh_cb, r);
+	return err == -ENOENT ? 0 : err;
+}
+
+/*
+ * Whether an entry is the kernel's own cache, which lbd may turn into a
+ * managed one: resolved (or being resolved) by the kernel, with no owner.
+ * Static entries (PERMANENT, NOARP: "ip neigh add"/"replace", which some
+ * L2 DSR set-ups rely on), entries a controller learnt (EVPN), another
+ * tool's protocol or managed entries are someone else's.
+ */
+static bool neigh_is_cache(const struct neigh_reply *r)
+{
+	return !(r->state & (NUD_PERMANENT | NUD_NOARP)) &&
+	       !(r->flags & NTF_EXT_LEARNED) && !r->proto &&
+	       !(r->flags_ext & NTF_EXT_MANAGED);
+}
+
+int nl_neigh_managed(int ifindex, __u8 family, const union lbd_addr *addr)
+{
+	struct neigh_reply r;
+	int err = neigh_get(ifindex, family, addr, &r);
+
+	if (err)
+		return err;
+	if (r.found && r.proto == LBD_NEIGH_PROTO)
+		return 0;
+	if (r.found && !neigh_is_cache(&r))
+		return -EEXIST;
+	/*
+	 * Nothing there: created, exclusively (an entry made meanwhile is
+	 * someone else's). The kernel's cache entry: replaced by a managed
+	 * one, as it would otherwise expire unused (the XDP program's
+	 * lookups do not keep it fresh). Between the look and the replace
+	 * an operator's "ip neigh add" could be lost; "ip neigh replace"
+	 * after it wins.
+	 */
+	err = neigh_req(RTM_NEWNEIGH,
+			NLM_F_CREATE | (r.found ? NLM_F_REPLACE : NLM_F_EXCL),
+			ifindex, family, addr, NULL, NULL);
+	return err;
+}
+
+int nl_neigh_release(int ifindex, __u8 family, const union lbd_addr *addr)
+{
+	struct neigh_reply r;
+	int err = neigh_get(ifindex, family, addr, &r);
+
+	if (err || !r.found || r.proto != LBD_NEIGH_PROTO)
+		return err;
+	err = neigh_req(RTM_DELNEIGH, 0, ifindex, family, addr, NULL, NULL);
+	return err == -ENOENT ? 0 : err;
 }
 
 int sysctl_write(const char *path, const char *val)

@@ -36,12 +36,22 @@ int nl_addr_list(int ifindex, struct lbd_conf_addr *out, size_t max);
 int nl_nexthop(__u8 family, const union lbd_addr *dst, union lbd_addr *nh,
 	       int *ifindex);
 
+/* NDA_PROTOCOL of the neighbour entries lbd makes. */
+#define LBD_NEIGH_PROTO LBD_IFA_PROTO
+
 /*
  * Asks the kernel to keep a neighbour entry resolved (NTF_MANAGED, Linux
  * 5.16): the XDP program's FIB lookup then always finds the next hop's
  * address, where it would otherwise pass packets until something else
- * resolved it.
+ * resolved it. The entry is lbd's (NDA_PROTOCOL LBD_NEIGH_PROTO). Only a
+ * missing entry or the kernel's own cache entry becomes one: an entry of
+ * someone else's (static PERMANENT or NOARP, externally learnt, another
+ * protocol's, managed) is left alone, -EEXIST.
  */
 int nl_neigh_managed(int ifindex, __u8 family, const union lbd_addr *addr);
+
+/* Removes the entry for addr on ifindex if lbd made it; 0 when there is
+ * none or it is someone else's. */
+int nl_neigh_release(int ifindex, __u8 family, const union lbd_addr *addr);
 
 #endif /* LBD_NETLINK_H */

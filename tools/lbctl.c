@@ -99,8 +99,13 @@ static struct json_object *request(const char *cmd, struct json_object *args)
 				      json_object_new_object());
 	e = ipc_write_blocking(sock_fd, req);
 	json_object_put(req);
-	if (!e)
-		e = ipc_reader_next(reader, &ans);
+	/* a connection lbd refused (too many clients) may be closed before
+	 * the request is written; the line saying why is still there */
+	if (!e || e == -EPIPE) {
+		int r = ipc_reader_next(reader, &ans);
+
+		e = r ? (e ? e : r) : 0;
+	}
 	if (e) {
 		fprintf(stderr, "lbctl: %s: %s\n", cmd, strerror(-e));
 		return NULL;

@@ -99,6 +99,8 @@ class Lbd:
         self.log = os.path.join(lab.path, f"{self.name}.log")
         self.proc = None
         self.notify = None
+        # the command before the config: a wrapper (setpriv) and lbd
+        self.argv = [LBD]
 
     def start(self, timeout=30, args=()):
         if self.notify:
@@ -108,7 +110,8 @@ class Lbd:
             os.unlink(npath)
         self.notify = Notify(npath)
         env = dict(os.environ, NOTIFY_SOCKET=npath)
-        self.proc = self.lab.spawn(self.host, [LBD, "-c", self.conf, *args],
+        self.proc = self.lab.spawn(self.host, [*self.argv, "-c", self.conf,
+                                               *args],
                                    log=self.log, env=env)
         try:
             self.notify.wait("READY=1", timeout)

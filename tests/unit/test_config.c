@@ -131,6 +131,20 @@ Test(config, unknown_control_setting_is_reported)
 		      ERRORS("t.conf:2: control.sockt: unknown setting"));
 }
 
+Test(config, control_max_clients_defaults_and_is_bounded)
+{
+	struct lbd_config *c = expect_ok(DP);
+
+	cr_assert_eq(c->control.max_clients, LBD_DEFAULT_MAX_CLIENTS);
+	config_free(c);
+	c = expect_ok(DP "control = { max_clients = 3; };\n");
+	cr_assert_eq(c->control.max_clients, 3);
+	config_free(c);
+	expect_errors(DP "control = { max_clients = 0; };\n",
+		      ERRORS("t.conf:2: control.max_clients: 0 out of range "
+			     "1-16384"));
+}
+
 Test(config, unknown_service_setting_is_reported)
 {
 	expect_errors(DP "services = (\n"

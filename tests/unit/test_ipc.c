@@ -199,3 +199,139 @@ Test(ipc, the_reader_reports_the_end_of_the_stream)
 	cr_assert_eq(ipc_reader_next(r, &b), -ECONNRESET);
 	ipc_reader_free(r);
 }
+
+/* issue 14, item 9: a control client that pipelines requests and never
+ * reads made the io process grow without bound. */
+Test(ipc, a_peer_that_does_not_read_is_cut_off_past_the_output_bound)
+{
+	struct json_object *m = json_object_new_object();
+	char big[1024];
+	int i, sent = 0, err = 0;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	json_object_object_add(m, "big", json_object_new_string(big));
+	ipc_set_limits(c, 4096, 64 * 1024);
+	/* 64 MiB offered; the peer reads nothing */
+	for (i = 0; i < 65536 && !err; i++) {
+		err = ipc_send(c, m);
+		if (!err)
+			sent++;
+	}
+	json_object_put(m);
+	cr_assert_eq(err, -ENOBUFS, "the bound is never reached");
+	cr_assert_leq(ipc_pending(c), 0, "the backlog is let go at once");
+	cr_assert_lt((size_t)sent * sizeof(big), 2u << 20,
+		     "%d messages taken before the cut", sent);
+	cr_assert_not(closed, "never closed from inside ipc_send");
+	RUN_UNTIL(closed);
+}
+
+Test(ipc, one_long_answer_under_the_bound_is_taken_whole)
+{
+	struct json_object *m = json_object_new_object(), *b;
+	struct ipc_reader *r = ipc_reader_new(peer);
+	static char big[1 << 20];
+
+	memset(big, 'x', sizeof(big) - 1);
+	json_object_object_add(m, "big", json_object_new_string(big));
+	ipc_set_limits(c, 4096, 64 * 1024);
+	cr_assert_eq(ipc_send(c, m), 0, "the queue was empty");
+	json_object_put(m);
+	cr_assert_gt(ipc_pending(c), 64 * 1024);
+	fcntl(peer, F_SETFL, O_NONBLOCK);
+	for (;;) {
+		int e = ipc_reader_next(r, &b);
+
+		if (e == -EAGAIN) {
+			cr_assert_geq(sd_event_run(ev, 100000), 0);
+			continue;
+		}
+		cr_assert_eq(e, 0, "%s", strerror(-e));
+		break;
+	}
+	cr_assert_eq(strlen(json_object_get_string(
+			     json_object_object_get(b, "big"))),
+		     sizeof(big) - 1);
+	json_object_put(b);
+	cr_assert_not(closed);
+	ipc_reader_free(r);
+}
+
+/* Answers to a peer that pipelines: each request is answered from on_msg
+ * while the peer reads nothing. */
+static void on_msg_answer(struct ipc *i, struct json_object *msg, void *arg)
+{
+	(void)arg;
+	ipc_send(i, msg);
+}
+
+Test(ipc, a_peer_pipelining_requests_without_reading_is_disconnected)
+{
+	static char chunk[65536];
+	size_t sent = 0, k;
+	int sp[2];
+
+	/* a client whose every request is answered, as the io process
+	 * answers "one request at a time" */
+	ipc_free(c);
+	close(peer);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	cr_assert_eq(ipc_open(ev, sp[0], on_msg_answer, on_close, NULL, &c), 0);
+	peer = sp[1];
+	ipc_set_limits(c, 4096, 256 * 1024);
+	for (k = 0; k + 12 <= sizeof(chunk); k += 12)
+		memcpy(chunk + k, "{\"v\":12345}\n", 12);
+	fcntl(peer, F_SETFL, O_NONBLOCK);
+	while (!closed && sent < (64u << 20)) {
+		ssize_t n = write(peer, chunk, k);
+
+		if (n > 0)
+			sent += (size_t)n;
+		else if (n < 0 && errno != EAGAIN)
+			break;
+		cr_assert_geq(sd_event_run(ev, n > 0 ? 0 : 100000), 0);
+	}
+	RUN_UNTIL(closed);
+	cr_assert_lt(sent, 8u << 20, "cut off after %zu bytes of requests",
+		     sent);
+}
+
+Test(ipc, a_line_longer_than_a_set_limit_disconnects)
+{
+	static char line[8192];
+
+	ipc_set_limits(c, 4096, 0);
+	memset(line, ' ', sizeof(line));
+	line[0] = '{';
+	line[sizeof(line) - 2] = '}';
+	line[sizeof(line) - 1] = '\n';
+	cr_assert_eq(write(peer, line, sizeof(line)), (ssize_t)sizeof(line));
+	RUN_UNTIL(closed);
+	cr_assert_eq(ngot, 0, "an 8 KiB object on one line, over 4 KiB");
+}
+
+/* issue 14, item 11: "1", "1abc", true and 1.9 were taken for version 1 */
+Test(ipc, only_the_json_integer_is_the_integer)
+{
+	static const char *const no[] = {
+		"{\"v\":\"1\"}", "{\"v\":\"1abc\"}",   "{\"v\":true}",
+		"{\"v\":1.9}",	 "{\"v\":1.0}",	       "{\"v\":1e0}",
+		"{\"v\":[1]}",	 "{\"v\":{}}",	       "{\"v\":null}",
+		"{\"v\":2}",	 "{\"v\":4294967297}", "{}",
+		"{\"w\":1}",
+	};
+	struct json_object *o;
+	size_t i;
+
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		o = json_tokener_parse(no[i]);
+		cr_assert(o, "%s", no[i]);
+		cr_assert_not(ipc_member_is_int(o, "v", 1), "%s taken as 1",
+			      no[i]);
+		json_object_put(o);
+	}
+	o = json_tokener_parse("{\"v\":1}");
+	cr_assert(ipc_member_is_int(o, "v", 1));
+	json_object_put(o);
+}
