@@ -569,13 +569,14 @@ static size_t get_addr_list(struct cfg_ctx *x, const config_setting_t *g,
 		char ep[160];
 
 		snprintf(ep, sizeof(ep), "%s[%d]", p, i);
-		if (!v || parse_addr(v, &out[n], false) < 0) {
-			cfg_err(x, e, ep, "expected an IP address");
-			continue;
-		}
+		/* the bound before the write: out holds max addresses */
 		if (n == max) {
 			cfg_err(x, e, ep, "at most %zu addresses", max);
 			break;
+		}
+		if (!v || parse_addr(v, &out[n], false) < 0) {
+			cfg_err(x, e, ep, "expected an IP address");
+			continue;
 		}
 		n++;
 	}
@@ -1716,7 +1717,10 @@ static void validate(struct cfg_ctx *x)
 	}
 	for (i = 0; i < c->n_services; i++) {
 		struct lbd_conf_service *s = &c->services[i];
-		struct lbd_conf_backend *be = &c->backends[s->first_backend];
+		/* no backends anywhere: the array is NULL, and an offset
+		 * into NULL is undefined even when it is 0 */
+		struct lbd_conf_backend *be =
+			c->backends ? &c->backends[s->first_backend] : NULL;
 		char file_line[PATH_MAX + 16];
 		__u8 vfam = s->vip.family;
 

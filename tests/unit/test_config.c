@@ -1890,3 +1890,85 @@ Test(config, the_examples_load)
 		config_free(c);
 	}
 }
+
+/* A list of n addresses, one a line from line 3 (libconfig gives a
+ * value the line its next token is on: the list closes on the last
+ * one's), the last one last. */
+static char *addr_list_conf(const char *name, size_t n, const char *last)
+{
+	size_t cap = 64 * (n + 8), len;
+	char *t = malloc(cap);
+	size_t i;
+
+	cr_assert_not_null(t);
+	len = (size_t)snprintf(t, cap,
+			       "role = \"backend\";\n"
+			       "backend_node = { interface = \"eth0\";%s\n",
+			       strcmp(name, "lb_sources")
+				       ? " lb_sources = ( \"198.18.0.10\" );"
+				       : "");
+	len += (size_t)snprintf(t + len, cap - len, "%s = (\n", name);
+	/* the list opens on line 3 with its first element */
+	len--;
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(t + len, cap - len, " \"%s\"%s\n",
+					i + 1 < n ? "198.18.2.1" : last,
+					i + 1 < n ? "," : " ); };");
+	return t;
+}
+
+/* The 65th lb_sources and the 257th vips address are refused at their own
+ * line before they are stored: the lists hold 64 and 256. An invalid
+ * address past the bound is reported as past the bound, which shows the
+ * bound is checked first (it was checked after parsing into out[max],
+ * one element past the array). */
+Test(config, address_lists_stop_at_their_bound)
+{
+	char want[128], *t;
+
+	t = addr_list_conf("lb_sources", 65, "198.18.0.20");
+	snprintf(want, sizeof(want),
+		 "t.conf:%d: backend_node.lb_sources[64]: at most 64 addresses",
+		 3 + 64);
+	expect_errors(t, ERRORS(want));
+	free(t);
+	t = addr_list_conf("lb_sources", 65, "no-address");
+	expect_errors(t, ERRORS(want));
+	free(t);
+
+	t = addr_list_conf("vips", 257, "203.0.113.7");
+	snprintf(want, sizeof(want),
+		 "t.conf:%d: backend_node.vips[256]: at most 256 addresses",
+		 3 + 256);
+	expect_errors(t, ERRORS(want));
+	free(t);
+	t = addr_list_conf("vips", 257, "no-address");
+	expect_errors(t, ERRORS(want));
+	free(t);
+
+	/* exactly at the bound: accepted, every address kept */
+	t = addr_list_conf("vips", 256, "203.0.113.7");
+	{
+		struct lbd_config *c = expect_ok(t);
+
+		cr_assert_eq(c->node.n_vips, 256);
+		cr_assert_eq(c->node.vips[255].addr.v4, htonl(0xcb007107));
+		cr_assert_eq(c->node.flow_timeout, 3600, "the next field kept");
+		config_free(c);
+	}
+	free(t);
+}
+
+/* No service has a backend: the backends array is NULL, which validate
+ * must not index (clang's UBSan, -DLBD_SANITIZE=ON with CC=clang:
+ * "applying zero offset to null pointer"). */
+Test(config, services_without_any_backend_validate)
+{
+	struct lbd_config *c = expect_ok(
+		DP "services = ( { vip = \"203.0.113.1\"; port = 80; },\n"
+		   "  { vip = \"*\"; port = 30080; forwarding = \"snat\"; } );\n");
+
+	cr_assert_null(c->backends);
+	cr_assert_eq(c->n_services, 2);
+	config_free(c);
+}
