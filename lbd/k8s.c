@@ -38,6 +38,21 @@ struct objs {
 	size_t n, cap;
 };
 
+/*
+ * Where a response body is, byte by byte, so that what the API server
+ * sends is bounded before json-c holds it (kubernetes.max_*_bytes): a
+ * list page as a whole and each of its items; a watch event (a line) and
+ * its object. Only brackets outside strings count.
+ */
+struct jscan {
+	int depth; /* of containers open */
+	bool in_str, esc;
+	bool in_obj; /* inside an object at obj_depth */
+	size_t body; /* bytes of the body so far */
+	size_t line; /* since the last watch event ended */
+	size_t obj; /* of the object at obj_depth so far */
+};
+
 struct reflector {
 	struct k8s_client *c;
 	enum k8s_resource kind;
@@ -54,7 +69,8 @@ struct reflector {
 	long status;
 	bool gone; /* 410 Gone seen in this request */
 	bool need_list; /* the watch cannot resume: list (again) */
-	bool bad_stream; /* what came was not JSON */
+	bool bad_stream; /* what came was not JSON, or too much of it */
+	struct jscan scan; /* where the body is, for its bounds */
 	struct json_object *list; /* the page, once complete */
 	char *errbody;
 	size_t errlen;
@@ -356,6 +372,72 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 
 static void handle_event(struct reflector *r, struct json_object *ev);
 
+/* Scans p[0..len) of a 200 body: 0, or -EFBIG with the bound in
+ * last_error. A list page's items are objects at depth 3 (the page {,
+ * items [); a watch event's object is at depth 2 (the event {). */
+static int scan_body(struct reflector *r, const char *p, size_t len)
+{
+	const struct lbd_conf_kubernetes *k = &r->c->conf;
+	struct jscan *j = &r->scan;
+	int obj_depth = r->listing ? 3 : 2;
+	const char *what = NULL;
+	size_t i, max = 0;
+
+	for (i = 0; i < len; i++) {
+		char ch = p[i];
+
+		j->body++;
+		j->line++;
+		if (j->in_obj)
+			j->obj++;
+		if (j->in_str) {
+			if (j->esc)
+				j->esc = false;
+			else if (ch == '\\')
+				j->esc = true;
+			else if (ch == '"')
+				j->in_str = false;
+		} else if (ch == '"') {
+			j->in_str = true;
+		} else if (ch == '{' || ch == '[') {
+			if (++j->depth == obj_depth && ch == '{') {
+				j->in_obj = true;
+				j->obj = 1;
+			}
+		} else if (ch == '}' || ch == ']') {
+			if (j->depth-- == obj_depth)
+				j->in_obj = false;
+			if (!j->depth && !r->listing)
+				j->line = 0; /* the event is complete */
+		}
+		if (r->listing && j->body > k->max_list_page_bytes) {
+			what = "list page";
+			max = k->max_list_page_bytes;
+		} else if (!r->listing && j->line > k->max_watch_line_bytes) {
+			what = "watch event";
+			max = k->max_watch_line_bytes;
+		} else if (j->in_obj && j->obj > k->max_object_bytes) {
+			what = "object";
+			max = k->max_object_bytes;
+		}
+		if (what) {
+			snprintf(
+				r->c->stats.last_error[r->kind],
+				sizeof(r->c->stats.last_error[r->kind]),
+				"%s: a%s %s of more than %zu bytes (kubernetes."
+				"max_%s_bytes): refused",
+				r->listing ? "list" : "watch",
+				*what == 'o' ? "n" : "", what, max,
+				*what == 'l' ? "list_page" :
+				*what == 'w' ? "watch_line" :
+					       "object");
+			r->c->stats.too_large[r->kind]++;
+			return -EFBIG;
+		}
+	}
+	return 0;
+}
+
 static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 {
 	struct reflector *r = arg;
@@ -379,6 +461,11 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 			r->errbody = b;
 		}
 		return len;
+	}
+	/* past a bound, the request is aborted before json-c takes it */
+	if (scan_body(r, p, len)) {
+		r->bad_stream = true;
+		return 0;
 	}
 	while (off < len) {
 		struct json_object *o = json_tokener_parse_ex(
@@ -433,6 +520,7 @@ static int request(struct reflector *r, const char *url, bool listing,
 	r->status = 0;
 	r->progress = false;
 	r->bad_stream = false;
+	memset(&r->scan, 0, sizeof(r->scan));
 	r->started = now_usec(c);
 	r->easy = curl_easy_init();
 	r->tok = json_tokener_new_ex(JSON_DEPTH);
