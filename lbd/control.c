@@ -387,6 +387,7 @@ static struct json_object *k8s_json(struct lbd_daemon *d)
 		jadd(x, "watch_restarts", jint(st->watch_restarts[r]));
 		jadd(x, "failures", jint(st->failures[r]));
 		jadd(x, "too_large", jint(st->too_large[r]));
+		jadd(x, "failing", jbool(st->failing[r]));
 		jadd(x, "last_error", jstr(st->last_error[r]));
 		for (e = 0; e < K8S_EVENTS; e++)
 			jadd(ev, k8s_event_name(e), jint(st->events[r][e]));

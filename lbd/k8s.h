@@ -60,6 +60,9 @@ struct k8s_stats {
 	unsigned long gone[K8S_RESOURCES]; /* 410 Gone: relists */
 	unsigned long watch_restarts[K8S_RESOURCES];
 	unsigned long failures[K8S_RESOURCES]; /* requests that failed */
+	/* the last request failed, and nothing came since (last_error
+	 * says why) */
+	bool failing[K8S_RESOURCES];
 	/* of them, aborted past a kubernetes.max_*_bytes bound */
 	unsigned long too_large[K8S_RESOURCES];
 	size_t objects[K8S_RESOURCES];

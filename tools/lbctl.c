@@ -183,7 +183,8 @@ static const char *hostport(const char *a, long long port, char *buf,
 /* -- tables ------------------------------------------------------------ */
 
 /* What the cluster's sync cannot do now: refused Services (the last
- * reason), and each resource's last error while it is not watching. */
+ * reason), and the last error of each resource whose last request
+ * failed. */
 static void print_k8s_problems(struct json_object *d)
 {
 	struct json_object *res = get(d, "kubernetes.resources");
@@ -197,7 +198,7 @@ static void print_k8s_problems(struct json_object *d)
 	for (i = 0; res && i < json_object_array_length(res); i++) {
 		struct json_object *r = json_object_array_get_idx(res, i);
 
-		if (!*s_of(r, "last_error") || b_of(r, "watching"))
+		if (!b_of(r, "failing"))
 			continue;
 		printf("              %s: %s (%lld failures)\n",
 		       s_of(r, "resource"), s_of(r, "last_error"),
