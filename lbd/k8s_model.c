@@ -835,10 +835,12 @@ static void backends_of(struct tr *t, const struct k8s_opts *o,
 		qsort(out->be + first, out->n_be - first, sizeof(*out->be),
 		      be_cmp);
 	for (i = first, k = first; i < out->n_be; i++) {
-		struct lbd_conf_backend *kept = &out->be[k - 1],
+		/* no pointer before the array (k == 0): UBSan */
+		struct lbd_conf_backend *kept = k > first ? &out->be[k - 1] :
+							    NULL,
 					*b = &out->be[i];
 
-		if (k > first && !be_cmp(kept, b)) {
+		if (kept && !be_cmp(kept, b)) {
 			if (b->state < kept->state ||
 			    (b->state == kept->state && b->weight > kept->weight))
 				*kept = *b;
@@ -928,8 +930,11 @@ int k8s_translate(struct k8s_service *const *svcs, size_t n_svcs,
 					 "%s/%s:%s%s%s", ks->ns, ks->name, port,
 					 ks->n_vips > 1 ? "@" : "",
 					 ks->n_vips > 1 ? a : "");
+				/* slices may be NULL when there are none */
 				backends_of(&t, o, ks, sp, s->vip.family,
-					    slices + first, last - first, s);
+					    last > first ? slices + first :
+							   NULL,
+					    last - first, s);
 			}
 		}
 	}
