@@ -1905,9 +1905,9 @@ static char *addr_list_conf(const char *name, size_t n, const char *last)
 	len = (size_t)snprintf(t, cap,
 			       "role = \"backend\";\n"
 			       "backend_node = { interface = \"eth0\";%s\n",
-			       strcmp(name, "lb_sources")
-				       ? " lb_sources = ( \"198.18.0.10\" );"
-				       : "");
+			       strcmp(name, "lb_sources") ?
+				       " lb_sources = ( \"198.18.0.10\" );" :
+				       "");
 	len += (size_t)snprintf(t + len, cap - len, "%s = (\n", name);
 	/* the list opens on line 3 with its first element */
 	len--;
@@ -1966,8 +1966,9 @@ Test(config, address_lists_stop_at_their_bound)
 Test(config, services_without_any_backend_validate)
 {
 	struct lbd_config *c = expect_ok(
-		DP "services = ( { vip = \"203.0.113.1\"; port = 80; },\n"
-		   "  { vip = \"*\"; port = 30080; forwarding = \"snat\"; } );\n");
+		DP
+		"services = ( { vip = \"203.0.113.1\"; port = 80; },\n"
+		"  { vip = \"*\"; port = 30080; forwarding = \"snat\"; } );\n");
 
 	cr_assert_null(c->backends);
 	cr_assert_eq(c->n_services, 2);
