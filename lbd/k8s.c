@@ -1288,7 +1288,8 @@ int k8s_build(struct k8s_client *c, const struct k8s_opts *o,
 	by_svc = malloc((sl->n ? sl->n : 1) * sizeof(*by_svc));
 	if (!by_svc)
 		return -ENOMEM;
-	memcpy(by_svc, sl->v, sl->n * sizeof(*by_svc));
+	if (sl->n) /* an empty cache has no array: no memcpy from NULL */
+		memcpy(by_svc, sl->v, sl->n * sizeof(*by_svc));
 	qsort(by_svc, sl->n, sizeof(*by_svc), k8s_slice_cmp);
 	err = k8s_translate((struct k8s_service *const *)c->r[K8S_SERVICES]
 				    .objs.v,
