@@ -612,3 +612,89 @@ Test(second_chance, segment_from_a_peer_not_passed_on_is_dropped)
 		expect(x, &in, TC_ACT_SHOT, LBD_BE_DROP_UNTRUSTED_PEER, NULL);
 	}
 }
+
+/* The Geneve flow the companion recorded for replies: client:sport to
+ * backend:port, whose replies get vip:80 as their source. */
+static void expect_flow(const struct fx *x, const char *client, uint16_t sport,
+			const char *backend, uint16_t port)
+{
+	struct pkt_addr c = pkt_ip(client), b = pkt_ip(backend);
+	struct pkt_addr v = pkt_ip(x->f->vip);
+	struct lbd_gnv_key k = { 0 };
+	struct lbd_gnv_flow f;
+	size_t alen = c.family == AF_INET ? 4 : 16;
+
+	memcpy(&k.client, &c.v6, alen);
+	memcpy(&k.backend, &b.v6, alen);
+	k.client_port = htons(sport);
+	k.backend_port = htons(port);
+	k.proto = IPPROTO_TCP;
+	k.family = c.family == AF_INET ? LBD_AF_INET : LBD_AF_INET6;
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.lbd_be_flows),
+					 &k, &f),
+		     0, "%s: no flow recorded for %s:%u", fx_name(x), backend,
+		     port);
+	cr_assert_eq(memcmp(&f.vip, &v.v6, alen), 0);
+	cr_assert_eq(f.port, htons(80));
+}
+
+Test(second_chance, cilium_form_flows_are_recorded_for_replies)
+{
+	FOR_EACH_FX(x)
+	{
+		struct seg s = lb_seg(x, x->f->client_remote, 40012, 0x02);
+
+		if (!x->cilium)
+			continue;
+		expect_delivered(x, &s, LBD_BE_DECAP_GENEVE);
+		expect_flow(x, s.isrc, s.sport, x->f->node, 8080);
+		/* a passed-on segment, as the previous owner receives it */
+		s.osrc = x->f->peer;
+		s.flags = 0x03;
+		s.idst = x->f->node;
+		s.dport = 8081;
+		s.sport = 40013;
+		expect_delivered(x, &s, LBD_BE_SC_RECEIVED);
+		expect_flow(x, s.isrc, s.sport, x->f->node, 8081);
+	}
+}
+
+/* flow_state "lb"'s formats: Cilium's with its DSR option only, or IPIP
+ * (IP6IP6) for the untranslated form's cases. */
+static void plain(struct pkt *p, const struct fx *x, const struct seg *s)
+{
+	pkt_init(p);
+	pkt_eth(p, MAC_BE0, MAC_NH);
+	pkt_ip_hdr(p, pkt_ip(s->osrc), pkt_ip(s->odst));
+	if (x->cilium) {
+		pkt_udp(p, 49152, 6081, true);
+		pkt_geneve_dsr(p, 2, pkt_ip(x->f->vip), 80);
+		pkt_eth(p, MAC_IN_D, MAC_IN_S);
+	}
+	inner(p, s);
+	pkt_finish(p);
+}
+
+/* These are decapsulated as before; IPIP from a peer is no passed-on
+ * segment. */
+Test(second_chance, formats_without_lbds_option_are_delivered_as_before)
+{
+	FOR_EACH_FX(x)
+	{
+		struct seg s = lb_seg(x, x->f->client_remote, 40014, 0x10);
+		struct pkt in, want;
+
+		plain(&in, x, &s);
+		delivered(&want, &s);
+		expect(x, &in, TC_ACT_OK,
+		       x->cilium ? LBD_BE_DECAP_GENEVE : LBD_BE_DECAP_IPIP,
+		       &want);
+		if (x->cilium) {
+			expect_flow(x, s.isrc, s.sport, x->f->node, 8080);
+			continue;
+		}
+		s.osrc = x->f->peer;
+		plain(&in, x, &s);
+		expect(x, &in, TC_ACT_SHOT, LBD_BE_DROP_UNTRUSTED_PEER, NULL);
+	}
+}
