@@ -44,7 +44,7 @@ static __always_inline bool sc_from_peer(const struct lbd_pkt *p)
  * socket). A subprogram, to keep its tuple off the program's frame.
  */
 static __noinline bool sc_local_socket(struct __sk_buff *skb,
-					    const struct lbd_pkt *in)
+				       const struct lbd_pkt *in)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
@@ -136,8 +136,7 @@ static __always_inline int sc_outer4(struct __sk_buff *skb,
 	return 0;
 }
 
-/* The outer IPv6 header likewise (no header checksum; what a received
- * skb's CHECKSUM_COMPLETE sum covers is kept right). */
+/* The outer IPv6 header likewise (no header checksum to update). */
 static __always_inline int sc_outer6(struct __sk_buff *skb,
 				     const struct lbd_pkt *p,
 				     const struct gnv_pkt *g, __u8 hlim)
@@ -168,10 +167,9 @@ static __always_inline int sc_outer6(struct __sk_buff *skb,
  * others) would otherwise sit in the program's frame beside everything
  * else (456 of 512 bytes inlined, clang 14 for kernel 6.18).
  */
-static __noinline int sc_pass_on(struct __sk_buff *skb,
-				      const struct lbd_pkt *p,
-				      const struct gnv_pkt *g,
-				      const struct lbd_pkt *in)
+static __noinline int sc_pass_on(struct __sk_buff *skb, const struct lbd_pkt *p,
+				 const struct gnv_pkt *g,
+				 const struct lbd_pkt *in)
 {
 	void *data = ctx_data(skb), *data_end = ctx_data_end(skb);
 	struct bpf_fib_lookup f = {};
