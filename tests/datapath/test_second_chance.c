@@ -698,3 +698,82 @@ Test(second_chance, formats_without_lbds_option_are_delivered_as_before)
 		expect(x, &in, TC_ACT_SHOT, LBD_BE_DROP_UNTRUSTED_PEER, NULL);
 	}
 }
+
+/* lbd's untranslated form carries an IPv4 packet in IPv6 (4-in-6) as
+ * IPIP services do: passed on by the outer family, delivered by the
+ * inner. */
+Test(second_chance, untranslated_4in6_is_passed_on_and_delivered)
+{
+	const struct fx x = { &F6, false };
+	struct seg s = lb_seg(&x, F4.client_remote, 40015, 0x10);
+	struct pkt in, want;
+
+	s.idst = F4.vip;
+	expect_passed_on(&x, &s);
+	s.tcp = 0x02;
+	expect_delivered(&x, &s, LBD_BE_DECAP_GENEVE);
+	/* and from a peer, passed on */
+	s.tcp = 0x10;
+	s.osrc = F6.peer;
+	s.flags = 0x03;
+	encap(&in, &x, &s, MAC_BE0, MAC_NH);
+	delivered(&want, &s);
+	expect(&x, &in, TC_ACT_OK, LBD_BE_SC_RECEIVED, &want);
+}
+
+static size_t trie_keys(int fd, void *keys, size_t ksize, size_t max)
+{
+	uint8_t k[32], *prev = NULL;
+	size_t n = 0;
+
+	while (n < max && !bpf_map_get_next_key(fd, prev, k)) {
+		memcpy((uint8_t *)keys + n * ksize, k, ksize);
+		prev = (uint8_t *)keys + n++ * ksize;
+	}
+	return n;
+}
+
+/* lbd writes the tries on start and on every reload with the config's
+ * prefixes, no more, no less. */
+Test(second_chance, peers_follow_the_config)
+{
+	struct lbd_config *c;
+	struct config_diag d;
+	struct lbd_peer_key4 k4[8];
+	struct lbd_peer_key6 k6[8];
+	int fd4 = bpf_map__fd(skel->maps.lbd_be_peers4);
+	int fd6 = bpf_map__fd(skel->maps.lbd_be_peers6);
+	struct pkt_addr a = pkt_ip("198.18.9.0");
+
+	cr_assert_eq(trie_keys(fd4, k4, sizeof(k4[0]), 8), 1);
+	cr_assert_eq(trie_keys(fd6, k6, sizeof(k6[0]), 8), 1);
+	cr_assert_eq(config_load_string(
+			     "role = \"backend\";\n"
+			     "backend_node = { interface = \"be0\";\n"
+			     "\tlb_sources = ( \"198.18.6.1\" );\n"
+			     "\tpeers = ( \"198.18.7.0/24\", \"198.18.9.1/25\" "
+			     "); };\n",
+			     "test.conf", &c, &d),
+		     0);
+	config_diag_free(&d);
+	cr_assert_eq(
+		bemaps_sync_peers(fd4, fd6, c->node.peers, c->node.n_peers), 0);
+	config_free(c);
+	cr_assert_eq(trie_keys(fd4, k4, sizeof(k4[0]), 8), 2);
+	cr_assert_eq(trie_keys(fd6, k6, sizeof(k6[0]), 8), 0,
+		     "the IPv6 prefix left the config");
+	cr_assert(k4[0].prefixlen == 25 || k4[1].prefixlen == 25);
+	cr_assert(k4[0].addr == a.v4.s_addr || k4[1].addr == a.v4.s_addr,
+		  "host bits cleared");
+	/* a segment from the prefix that left is no longer a peer's */
+	{
+		const struct fx x = { &F6, false };
+		struct seg s = lb_seg(&x, F6.client_remote, 40016, 0x10);
+		struct pkt in;
+
+		s.osrc = F6.peer;
+		s.flags = 0x03;
+		encap(&in, &x, &s, MAC_BE0, MAC_NH);
+		expect(&x, &in, TC_ACT_SHOT, LBD_BE_DROP_UNTRUSTED_PEER, NULL);
+	}
+}
