@@ -665,11 +665,62 @@ static size_t get_addr_list(struct cfg_ctx *x, const config_setting_t *g,
 	return n;
 }
 
+/* backend_node.peers: prefixes of either family, host bits cleared (a
+ * prefix means its network, as source_ranges). */
+static size_t get_prefix_list(struct cfg_ctx *x, const config_setting_t *g,
+			      const char *path, const char *name,
+			      struct lbd_conf_addr *out, size_t max)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	char p[128];
+	size_t n = 0;
+	int i, len;
+
+	if (!s)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, name);
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err(x, s, p,
+			"expected a list of prefixes ( \"...\", ... )");
+		return 0;
+	}
+	len = config_setting_length(s);
+	for (i = 0; i < len; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+		struct lbd_conf_addr a;
+		char ep[160];
+		int bits, k;
+
+		snprintf(ep, sizeof(ep), "%s[%d]", p, i);
+		if (!v || parse_prefix(v, &a) < 0) {
+			cfg_err(x, e, ep,
+				"expected an IP address or prefix "
+				"like 198.18.0.0/24");
+			continue;
+		}
+		if (n == max) {
+			cfg_err(x, e, ep, "at most %zu prefixes", max);
+			break;
+		}
+		bits = a.prefixlen;
+		for (k = 0; k < 16; k++, bits -= 8) {
+			if (bits >= 8)
+				continue;
+			a.addr.b[k] &= bits > 0 ? (__u8)(0xff << (8 - bits)) :
+						  0;
+		}
+		out[n++] = a;
+	}
+	return n;
+}
+
 static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
 {
-	static const char *const allowed[] = { "interface", "lb_sources",
-					       "vips", "flow_timeout",
-					       "flow_entries", NULL };
+	static const char *const allowed[] = {
+		"interface",	"lb_sources", "vips", "flow_timeout",
+		"flow_entries", "peers",      NULL
+	};
 	struct lbd_conf_backend_node *n = &x->c->node;
 	long long v;
 
@@ -685,6 +736,8 @@ static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
 					false);
 	n->n_vips = get_addr_list(x, g, "backend_node", "vips", n->vips,
 				  LBD_MAX_NODE_VIPS, true);
+	n->n_peers = get_prefix_list(x, g, "backend_node", "peers", n->peers,
+				     LBD_BE_MAX_PEERS);
 	if (get_int(x, g, "backend_node", "flow_timeout", 1, 7 * 86400, &v) >
 	    0)
 		n->flow_timeout = (__u32)v;

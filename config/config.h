@@ -226,6 +226,10 @@ struct lbd_conf_backend_node {
 	size_t n_lb_sources;
 	struct lbd_conf_addr vips[LBD_MAX_NODE_VIPS]; /* bound to lo */
 	size_t n_vips;
+	/* the other backends, which may pass this one a segment on
+	 * (second chance): prefixes, host bits cleared */
+	struct lbd_conf_addr peers[LBD_BE_MAX_PEERS];
+	size_t n_peers;
 	__u32 flow_timeout;
 	__u32 flow_entries;
 };

@@ -2142,3 +2142,43 @@ Test(config, kubernetes_vip_ranges_and_bounds)
 		      ERRORS("t.conf:4: kubernetes.vip_ranges: expected a list "
 			     "of prefixes ( \"...\", ... )"));
 }
+
+Test(config, backend_peers_are_prefixes_of_either_family_host_bits_cleared)
+{
+	struct lbd_config *c = expect_ok(
+		"role = \"backend\";\n"
+		"backend_node = { interface = \"eth0\";\n"
+		"\tlb_sources = ( \"198.18.0.10\" );\n"
+		"\tpeers = ( \"198.18.1.7/24\", \"2001:db8:1::/64\",\n"
+		"\t\t\"198.18.9.9\" ); };\n");
+	char a[64];
+
+	cr_assert_eq(c->node.n_peers, 3);
+	cr_assert_str_eq(config_addr_str(&c->node.peers[0], a, sizeof(a)),
+			 "198.18.1.0/24");
+	cr_assert_str_eq(config_addr_str(&c->node.peers[1], a, sizeof(a)),
+			 "2001:db8:1::/64");
+	cr_assert_str_eq(config_addr_str(&c->node.peers[2], a, sizeof(a)),
+			 "198.18.9.9");
+	config_free(c);
+}
+
+Test(config, backend_peers_that_are_not_prefixes_are_reported)
+{
+	expect_errors("role = \"backend\";\n"
+		      "backend_node = { interface = \"eth0\";\n"
+		      "\tlb_sources = ( \"198.18.0.10\" );\n"
+		      "\tpeers = ( \"198.18.1.0/33\", \"peer\", 7 ); };\n",
+		      ERRORS("t.conf:4: backend_node.peers[0]: expected an IP "
+			     "address or prefix like 198.18.0.0/24",
+			     "t.conf:4: backend_node.peers[1]: expected an IP "
+			     "address or prefix like 198.18.0.0/24",
+			     "t.conf:4: backend_node.peers[2]: expected an IP "
+			     "address or prefix like 198.18.0.0/24"));
+	expect_errors("role = \"backend\";\n"
+		      "backend_node = { interface = \"eth0\";\n"
+		      "\tlb_sources = ( \"198.18.0.10\" );\n"
+		      "\tpeers = \"198.18.1.0/24\"; };\n",
+		      ERRORS("t.conf:4: backend_node.peers: expected a list of "
+			     "prefixes ( \"...\", ... )"));
+}
