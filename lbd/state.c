@@ -25,7 +25,9 @@ int state_init(struct lbd_state *st, __u32 max_services, __u32 max_backends)
 	st->max_backends = max_backends;
 	st->free_svc = malloc(max_services * sizeof(__u32));
 	st->free_be = malloc(max_backends * sizeof(__u32));
-	if (!st->free_svc || !st->free_be) {
+	st->saved_svc = malloc(max_services * sizeof(__u32));
+	st->saved_be = malloc(max_backends * sizeof(__u32));
+	if (!st->free_svc || !st->free_be || !st->saved_svc || !st->saved_be) {
 		state_free(st);
 		return -ENOMEM;
 	}
@@ -71,7 +73,22 @@ void state_free(struct lbd_state *st)
 	services_free(st->svc, st->n_svc);
 	free(st->free_svc);
 	free(st->free_be);
+	free(st->saved_svc);
+	free(st->saved_be);
 	memset(st, 0, sizeof(*st));
+}
+
+const char *state_served_str(enum st_served s)
+{
+	switch (s) {
+	case ST_SERVED_APPLIED:
+		return "applied";
+	case ST_SERVED_PREVIOUS:
+		return "previous";
+	case ST_SERVED_MIXED:
+		return "mixed";
+	}
+	return "?";
 }
 
 int svc_addr_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
@@ -1231,6 +1248,78 @@ static void vip_table_refresh(struct lbd_state *st, struct lbd_dp *dp)
 			  strerror(-err));
 }
 
+/* What a rollback puts back besides the maps. */
+struct txn {
+	size_t n_free_svc, n_free_be;
+	__u32 maglev_size, seed;
+};
+
+/* Before the first write: the maps' writes are journaled from here. */
+static int txn_begin(struct lbd_state *st, struct lbd_dp *dp, struct txn *t)
+{
+	t->n_free_svc = st->n_free_svc;
+	t->n_free_be = st->n_free_be;
+	t->maglev_size = st->maglev_size;
+	t->seed = st->seed;
+	memcpy(st->saved_svc, st->free_svc,
+	       st->n_free_svc * sizeof(*st->free_svc));
+	memcpy(st->saved_be, st->free_be, st->n_free_be * sizeof(*st->free_be));
+	return dp_journal_begin(dp);
+}
+
+/*
+ * Commits (err 0) or rolls back what the transaction wrote; apply: a
+ * state_apply (which sets st->served), else a runtime change (which
+ * leaves it, unless the maps end up mixed). Returns err.
+ */
+static int txn_end(struct lbd_state *st, struct lbd_dp *dp, const struct txn *t,
+		   int err, bool apply, const char *what)
+{
+	int rb;
+
+	if (!err) {
+		dp_journal_end(dp);
+		st->last_err = 0;
+		if (apply)
+			st->served = ST_SERVED_APPLIED;
+		return 0;
+	}
+	st->failures++;
+	st->last_err = err;
+	rb = dp_journal_rollback(dp);
+	dp_journal_end(dp);
+	/* the ids as they were; the generation counter stays ahead: a
+	 * flow that met a backend of the failed apply must not take a
+	 * later holder of its id for it */
+	st->n_free_svc = t->n_free_svc;
+	st->n_free_be = t->n_free_be;
+	memcpy(st->free_svc, st->saved_svc,
+	       st->n_free_svc * sizeof(*st->free_svc));
+	memcpy(st->free_be, st->saved_be, st->n_free_be * sizeof(*st->free_be));
+	st->maglev_size = t->maglev_size;
+	st->seed = t->seed;
+	if (!rb) {
+		/* the state before it: still a mix if it was one */
+		if (apply && st->served != ST_SERVED_MIXED)
+			st->served = ST_SERVED_PREVIOUS;
+		log_warnx("%s failed (%s); its writes were rolled back: the "
+			  "datapath serves the state before it",
+			  what, strerror(-err));
+		vip_table_refresh(st, dp);
+		return err;
+	}
+	st->rollback_failures++;
+	st->served = ST_SERVED_MIXED;
+	log_warnx("%s failed (%s), and so did rolling it back (%s): the "
+		  "datapath serves part of it; re-reading the state from the "
+		  "maps until an apply succeeds",
+		  what, strerror(-err), strerror(-rb));
+	rb = state_adopt(st, dp, st->maglev_size, st->seed);
+	if (rb)
+		log_warnx("re-reading the datapath state: %s", strerror(-rb));
+	return err;
+}
+
 /* VIPs of a sorted service array: one entry per address, with flags. */
 struct vip_ent {
 	__u8 family;
@@ -1395,17 +1484,24 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	unsigned long writes0 = dp ? dp_writes(dp) : 0;
 	struct wbuf pre = { 0 }, post = { 0 };
 	struct lbd_state dry;
+	struct txn t;
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	/* from here, a failure is a failed apply (st->served) */
+	if (dp) {
+		err = txn_begin(st, dp, &t);
+		if (err)
+			goto done;
+	}
 	err = desired_build(st, cfg, &d, &dn);
 	if (err)
-		return err;
+		goto done;
 	err = reserve_check(st, d, dn);
 	if (err) {
 		log_warnx("the config needs more service or backend ids than "
 			  "datapath.max_services/max_backends leave");
-		goto out;
+		goto done;
 	}
 	/* a plan works on a copy of the sizes only: ids are not taken */
 	if (!dp) {
@@ -1430,7 +1526,7 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	nv = calloc(dn + 1, sizeof(*nv));
 	if (!x.pend || !ov || !nv) {
 		err = -ENOMEM;
-		goto out;
+		goto done;
 	}
 	nov = vips_of(st->svc, on, ov);
 	nnv = vips_of(d, dn, nv);
@@ -1475,18 +1571,12 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	pend_drop(&x);
 	if (!err)
 		err = apply_vips(&x, ov, nov, nv, nnv, 1);
+done:
 	res->writes = dp ? dp_writes(dp) - writes0 : 0;
-
 	if (!dp)
 		goto out;
-	if (err) {
-		/* the maps hold a mix of old and new: they are the truth */
-		log_warnx("applying the config failed (%s); re-reading the "
-			  "datapath state",
-			  strerror(-err));
-		state_adopt(st, dp, st->maglev_size, st->seed);
+	if (txn_end(st, dp, &t, err, true, "applying the config"))
 		goto out;
-	}
 	services_free(st->svc, st->n_svc);
 	st->svc = d;
 	st->n_svc = dn;
@@ -1804,6 +1894,8 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 			       .plan_arg = plan_arg, .res = res };
 	unsigned long writes0 = dp ? dp_writes(dp) : 0;
 	struct wbuf pre = { 0 }, post = { 0 };
+	bool begun = false;
+	struct txn t;
 	size_t i;
 	int err = 0;
 
@@ -1812,6 +1904,9 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 	x.pend = malloc(APPLY_BATCH * sizeof(*x.pend));
 	if (!x.pend)
 		err = -ENOMEM;
+	else if (dp)
+		err = txn_begin(st, dp, &t);
+	begun = !err && dp;
 	for (i = 0; i < st->n_svc && !err; i++)
 		if (news[i].be)
 			err = change_service(&x, &st->svc[i], &news[i]);
@@ -1821,9 +1916,16 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 	for (i = 0; i < st->n_svc; i++) {
 		if (!news[i].be)
 			continue;
+		/* rolled back: the old versions are what the maps hold */
+		if (err && dp) {
+			free(news[i].be);
+			continue;
+		}
 		free(st->svc[i].be);
 		st->svc[i] = news[i];
 	}
+	if (begun)
+		txn_end(st, dp, &t, err, false, "changing backends");
 	if (!err && dp)
 		vip_table_refresh(st, dp);
 	free(news);
@@ -1831,12 +1933,6 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 	wbuf_free(&pre);
 	wbuf_free(&post);
 	res->writes = dp ? dp_writes(dp) - writes0 : 0;
-	if (err && dp) {
-		log_warnx("changing backends failed (%s); re-reading the "
-			  "datapath state",
-			  strerror(-err));
-		state_adopt(st, dp, st->maglev_size, st->seed);
-	}
 	return err;
 }
 
