@@ -75,6 +75,8 @@ void state_free(struct lbd_state *st)
 	free(st->free_be);
 	free(st->saved_svc);
 	free(st->saved_be);
+	free(st->stale_be);
+	free(st->stale_svc);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -483,6 +485,8 @@ struct apply_ctx {
 	/* an apply carries runtime flags (drain, health) from the old
 	 * state to backends that stay; state_set_flag brings new ones */
 	bool keep_flags;
+	/* st->resync: every table is swapped, changed or not */
+	bool force;
 	/* table swaps waiting for the batch (see flush) */
 	struct pending *pend;
 	size_t n_pend;
@@ -641,7 +645,7 @@ static int prepare_table(struct apply_ctx *x, struct st_service *s,
 	p->swap = false;
 	p->fd = -1;
 	s->table_hash = table_hash(s, x->st->maglev_size, x->st->seed);
-	if (s->table_hash == old_hash)
+	if (s->table_hash == old_hash && !x->force)
 		return 0;
 	x->res->tables++;
 	s->table_size = s->table_hash ? x->st->maglev_size : 0;
@@ -992,8 +996,10 @@ static int remove_service(struct apply_ctx *x, struct st_service *s)
 	{
 		/* the table goes (an empty one in its place) before its
 		 * backends' ids can be another's */
-		struct pending p = { .kind = PEND_REMOVE, .old = s,
-				     .swap = s->table_hash != 0, .fd = -1 };
+		struct pending p = { .kind = PEND_REMOVE,
+				     .old = s,
+				     .swap = s->table_hash != 0 || x->force,
+				     .fd = -1 };
 
 		return enqueue(x, &p);
 	}
@@ -1280,8 +1286,13 @@ static int txn_end(struct lbd_state *st, struct lbd_dp *dp, const struct txn *t,
 	if (!err) {
 		dp_journal_end(dp);
 		st->last_err = 0;
-		if (apply)
+		if (apply) {
+			/* cleared (clear_stale), every table and VIP
+			 * written (resync) */
+			st->n_stale_be = st->n_stale_svc = 0;
+			st->resync = false;
 			st->served = ST_SERVED_APPLIED;
+		}
 		return 0;
 	}
 	st->failures++;
@@ -1317,6 +1328,7 @@ static int txn_end(struct lbd_state *st, struct lbd_dp *dp, const struct txn *t,
 	rb = state_adopt(st, dp, st->maglev_size, st->seed);
 	if (rb)
 		log_warnx("re-reading the datapath state: %s", strerror(-rb));
+	st->resync = true;
 	return err;
 }
 
@@ -1355,6 +1367,11 @@ static int vip_cmp(const struct vip_ent *a, const struct vip_ent *b)
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
 	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+static int vip_ent_cmp(const void *a, const void *b)
+{
+	return vip_cmp(a, b);
 }
 
 static const char *vip_str(const struct vip_ent *v, char *buf, size_t len)
@@ -1432,7 +1449,9 @@ static int apply_vips(struct apply_ctx *x, const struct vip_ent *ov,
 static int reserve_check(const struct lbd_state *st,
 			 const struct st_service *d, size_t dn)
 {
-	size_t i = 0, j = 0, free_svc = st->n_free_svc, free_be = st->n_free_be;
+	/* stale ids are cleared first (clear_stale) */
+	size_t i = 0, j = 0, free_svc = st->n_free_svc + st->n_stale_svc;
+	size_t free_be = st->n_free_be + st->n_stale_be;
 	size_t need_svc = 0, need_be = 0;
 
 	while (i < st->n_svc || j < dn) {
@@ -1471,13 +1490,167 @@ static int reserve_check(const struct lbd_state *st,
 	return need_svc > free_svc || need_be > free_be ? -ENOSPC : 0;
 }
 
+/* Collects the source ranges of the stale service ids of m (keys). */
+static int stale_ranges(struct lbd_state *st, struct lbd_dp *dp, enum dp_map m,
+			void **keys, size_t *n)
+{
+	size_t ks = m == DP_MAP_SRC4 ? sizeof(struct lbd_src_key4) :
+				       sizeof(struct lbd_src_key6);
+	struct lbd_src_key6 k, next;
+	int fd = dp_map_fd(dp, m);
+	void *prev = NULL;
+	size_t i, cap = 0;
+
+	*keys = NULL;
+	*n = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		/* svc_id sits at the same place in both keys */
+		__u32 id = ntohl(next.svc_id);
+
+		memcpy(&k, &next, ks);
+		prev = &k;
+		for (i = 0; i < st->n_stale_svc && st->stale_svc[i] != id; i++)
+			;
+		if (i == st->n_stale_svc)
+			continue;
+		if (*n == cap) {
+			void *nk;
+
+			cap = cap ? 2 * cap : 16;
+			nk = realloc(*keys, cap * ks);
+			if (!nk)
+				return -ENOMEM;
+			*keys = nk;
+		}
+		memcpy((char *)*keys + (*n)++ * ks, &k, ks);
+	}
+	return 0;
+}
+
+/*
+ * Clears what no service owns (state_adopt found it): backends in use
+ * become unused (with their generation: flows on them select again),
+ * stale service ids lose their ranges and tables; then their ids are
+ * free. Nothing points to any of it, so it may go first.
+ */
+static int clear_stale(struct apply_ctx *x)
+{
+	struct lbd_state *st = x->st;
+	struct lbd_backend *v = NULL;
+	size_t i, n, f;
+	void *keys;
+	int err = 0;
+
+	if (!x->dp || (!st->n_stale_be && !st->n_stale_svc))
+		return 0;
+	if (st->n_stale_be) {
+		v = calloc(st->n_stale_be, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (i = 0; !err && i < st->n_stale_be; i++) {
+			err = dp_backend_get(x->dp, st->stale_be[i], &v[i]);
+			v[i] = (struct lbd_backend){ .gen = v[i].gen };
+		}
+		if (!err)
+			err = dp_backend_put_batch(x->dp, st->stale_be, v,
+						   (__u32)st->n_stale_be);
+		free(v);
+	}
+	for (f = 0; f < 2 && !err; f++) {
+		enum dp_map m = f ? DP_MAP_SRC6 : DP_MAP_SRC4;
+
+		err = stale_ranges(st, x->dp, m, &keys, &n);
+		for (i = 0; !err && i < n; i++) {
+			const struct lbd_src_key6 *k6 =
+				(const void
+					 *)((char *)keys +
+					    i * (f ? sizeof(*k6) :
+						     sizeof(struct lbd_src_key4)));
+			union lbd_addr a = { 0 };
+
+			if (f)
+				a = k6->addr;
+			else
+				a.v4 = ((const struct lbd_src_key4 *)k6)->addr;
+			err = dp_src_del(x->dp, ntohl(k6->svc_id),
+					 f ? LBD_AF_INET6 : LBD_AF_INET, &a,
+					 (__u8)(k6->prefixlen - 32));
+		}
+		free(keys);
+	}
+	for (i = 0; !err && i < st->n_stale_svc; i++)
+		err = dp_maglev_put(x->dp, st->stale_svc[i], NULL, 0);
+	if (err)
+		return err;
+	/* kept until the apply commits: a rollback puts them back */
+	for (i = 0; i < st->n_stale_be; i++)
+		st->free_be[st->n_free_be++] = st->stale_be[i];
+	for (i = 0; i < st->n_stale_svc; i++)
+		st->free_svc[st->n_free_svc++] = st->stale_svc[i];
+	return 0;
+}
+
+/* The VIPs as the maps hold them, sorted (st->resync: the services'
+ * VIPs may not be there, or others be). */
+static int vips_read(struct lbd_dp *dp, struct vip_ent **out, size_t *n)
+{
+	size_t cap = 64, f;
+	struct vip_ent *v = malloc(cap * sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (f = 0; f < 2; f++) {
+		int fd = dp_map_fd(dp, f ? DP_MAP_VIP6 : DP_MAP_VIP4);
+		union lbd_addr k, next;
+		void *prev = NULL;
+		struct lbd_vip val;
+
+		memset(&k, 0, sizeof(k));
+		memset(&next, 0, sizeof(next));
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+			k = next;
+			prev = &k;
+			if (bpf_map_lookup_elem(fd, &k, &val) < 0)
+				continue;
+			if (*n == cap) {
+				struct vip_ent *nv;
+
+				cap *= 2;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+			}
+			memset(&v[*n], 0, sizeof(v[*n]));
+			v[*n].family = f ? LBD_AF_INET6 : LBD_AF_INET;
+			if (f)
+				v[*n].addr = k;
+			else
+				v[*n].addr.v4 = k.v4;
+			v[*n].flags = val.flags;
+			v[*n].services = val.services;
+			(*n)++;
+		}
+	}
+	qsort(v, *n, sizeof(*v), vip_ent_cmp);
+	*out = v;
+	return 0;
+}
+
 int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
 		struct apply_result *res)
 {
-	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
-			       .plan_arg = plan_arg, .res = res,
-			       .keep_flags = true };
+	struct apply_ctx x = { .st = st,
+			       .dp = dp,
+			       .plan = plan,
+			       .plan_arg = plan_arg,
+			       .res = res,
+			       .keep_flags = true,
+			       .force = dp && st->resync };
 	struct vip_ent *ov = NULL, *nv = NULL;
 	struct st_service *d = NULL;
 	size_t dn = 0, on = st->n_svc, i = 0, j = 0, nov, nnv;
@@ -1528,10 +1701,21 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		err = -ENOMEM;
 		goto done;
 	}
-	nov = vips_of(st->svc, on, ov);
+	if (x.force) {
+		free(ov);
+		err = vips_read(dp, &ov, &nov);
+		if (err) {
+			ov = NULL;
+			goto done;
+		}
+	} else {
+		nov = vips_of(st->svc, on, ov);
+	}
 	nnv = vips_of(d, dn, nv);
 
-	err = apply_vips(&x, ov, nov, nv, nnv, 0);
+	err = clear_stale(&x);
+	if (!err)
+		err = apply_vips(&x, ov, nov, nv, nnv, 0);
 	/* removals first: their ids are what additions may need */
 	while (!err && (i < on || j < dn)) {
 		int c = i == on ? 1 : j == dn ? -1 : svc_cmp(&st->svc[i], &d[j]);
@@ -1665,8 +1849,8 @@ static int range_add(struct st_service *s, __u8 family,
 }
 
 /* Source ranges back from the LPM tries, to their services by id. */
-static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id,
-			__u32 max)
+static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id, __u32 max,
+			__u8 *stale)
 {
 	struct lbd_src_key4 k4, n4;
 	struct lbd_src_key6 k6, n6;
@@ -1680,6 +1864,8 @@ static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id,
 	     prev = &k4) {
 		k4 = n4;
 		id = ntohl(k4.svc_id);
+		if (id < max && !by_id[id])
+			stale[id] = 1;
 		if (id >= max || !by_id[id])
 			continue;
 		memset(&a, 0, sizeof(a));
@@ -1693,6 +1879,8 @@ static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id,
 	     prev = &k6) {
 		k6 = n6;
 		id = ntohl(k6.svc_id);
+		if (id < max && !by_id[id])
+			stale[id] = 1;
 		if (id >= max || !by_id[id])
 			continue;
 		err = range_add(by_id[id], LBD_AF_INET6, &k6.addr,
@@ -1707,8 +1895,9 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		__u32 seed)
 {
 	struct st_service *arr = NULL, **by_id = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0, i, n_stale_be = 0, n_stale_svc = 0;
 	__u8 *svc_used = NULL, *be_used = NULL;
+	__u32 *stale_be = NULL, *stale_svc = NULL, one;
 	int fd = dp_map_fd(dp, DP_MAP_BACKENDS), err;
 	struct lbd_backend b;
 	__u32 id;
@@ -1720,7 +1909,10 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 	by_id = calloc(st->max_services, sizeof(*by_id));
 	svc_used = calloc(st->max_services, 1);
 	be_used = calloc(st->max_backends, 1);
-	if (!err && (!by_id || !svc_used || !be_used))
+	stale_be = malloc(st->max_backends * sizeof(*stale_be));
+	stale_svc = malloc(st->max_services * sizeof(*stale_svc));
+	if (!err &&
+	    (!by_id || !svc_used || !be_used || !stale_be || !stale_svc))
 		err = -ENOMEM;
 	if (err)
 		goto out;
@@ -1742,9 +1934,14 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		}
 		if (b.gen > st->gen)
 			st->gen = b.gen;
-		if (b.state == LBD_BE_UNUSED || b.svc_id >= st->max_services ||
-		    !(s = by_id[b.svc_id]))
+		if (b.state == LBD_BE_UNUSED)
 			continue;
+		if (b.svc_id >= st->max_services || !(s = by_id[b.svc_id])) {
+			/* in use, by no service: not free until cleared */
+			stale_be[n_stale_be++] = id;
+			be_used[id] = 1;
+			continue;
+		}
 		nb = realloc(s->be, (s->n_be + 1) * sizeof(*nb));
 		if (!nb) {
 			err = -ENOMEM;
@@ -1769,9 +1966,19 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		nb->gen = b.gen;
 		be_used[id] = 1;
 	}
-	err = adopt_ranges(dp, by_id, st->max_services);
+	/* svc_used marks ids with ranges of no service for now */
+	err = adopt_ranges(dp, by_id, st->max_services, svc_used);
 	if (err)
 		goto out;
+	for (id = 0; id < st->max_services; id++) {
+		if (by_id[id])
+			continue;
+		/* a table with slots (a removed service's is empty) */
+		if (svc_used[id] || dp_maglev_get(dp, id, &one, 1) > 0) {
+			stale_svc[n_stale_svc++] = id;
+			svc_used[id] = 1;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		struct st_service *s = &arr[i];
 		struct lbd_vip v;
@@ -1816,8 +2023,22 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 	for (id = st->max_backends; id-- > 0;)
 		if (!be_used[id])
 			st->free_be[st->n_free_be++] = id;
+	free(st->stale_be);
+	free(st->stale_svc);
+	st->stale_be = stale_be;
+	st->stale_svc = stale_svc;
+	st->n_stale_be = n_stale_be;
+	st->n_stale_svc = n_stale_svc;
+	stale_be = stale_svc = NULL;
+	if (n_stale_be || n_stale_svc)
+		log_warnx("the datapath holds %zu backends and %zu service "
+			  "ids that no service owns (an apply stopped part "
+			  "way): the next apply clears them",
+			  n_stale_be, n_stale_svc);
 	vip_table_refresh(st, dp);
 out:
+	free(stale_be);
+	free(stale_svc);
 	if (arr)
 		services_free(arr, n);
 	free(by_id);

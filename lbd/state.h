@@ -92,6 +92,16 @@ struct lbd_state {
 	size_t n_free_svc;
 	__u32 *free_be;
 	size_t n_free_be;
+	/* what state_adopt found that no service owns (an apply or its
+	 * rollback stopped part way): backends in use and service ids
+	 * with a table or source ranges. Their ids are not free until the
+	 * next apply has cleared them. */
+	__u32 *stale_be, *stale_svc;
+	size_t n_stale_be, n_stale_svc;
+	/* after a rollback that failed: tables may differ from what their
+	 * service entries say, and VIPs from what the services imply; the
+	 * next apply swaps every table and writes VIPs against the maps */
+	bool resync;
 	/* the free ids when an apply began, put back by its rollback */
 	__u32 *saved_svc, *saved_be;
 	/* for lbctl status and the metrics */
