@@ -1285,8 +1285,8 @@ static int txn_end(struct lbd_state *st, struct lbd_dp *dp, const struct txn *t,
 
 	if (!err) {
 		dp_journal_end(dp);
-		st->last_err = 0;
 		if (apply) {
+			st->last_err = 0;
 			/* cleared (clear_stale), every table and VIP
 			 * written (resync) */
 			st->n_stale_be = st->n_stale_svc = 0;

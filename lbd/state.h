@@ -106,7 +106,9 @@ struct lbd_state {
 	__u32 *saved_svc, *saved_be;
 	/* for lbctl status and the metrics */
 	enum st_served served;
-	int last_err; /* of the last apply or runtime change: 0 or -errno */
+	/* -errno of the last failed apply or runtime change; 0 once an
+	 * apply succeeds */
+	int last_err;
 	unsigned long failures; /* applies and runtime changes that failed */
 	unsigned long rollback_failures; /* of those, not put back */
 };
