@@ -1438,6 +1438,9 @@ Test(state, held_adopted_services_stay_until_released, .init = with_dp,
 
 /* Transactions: a map write that fails part way through an apply */
 
+/* Tables of up to this size are read back. */
+#define TXN_M_MAX 1031
+
 /*
  * Failure injection through the dp_* layer's seam: write number fail_at
  * (counted from 1 since arming) fails with -ENOMEM. After it, calls of
@@ -1653,7 +1656,7 @@ static void dump_raw(struct lines *l)
 					    DP_MAP_SVC4,     DP_MAP_SVC6,
 					    DP_MAP_BACKENDS, DP_MAP_SRC4,
 					    DP_MAP_SRC6 };
-	static __u32 t[M];
+	static __u32 t[TXN_M_MAX];
 	size_t i;
 	__u32 id;
 	int m;
@@ -1661,7 +1664,7 @@ static void dump_raw(struct lines *l)
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		dump_raw_map(l, maps[i]);
 	for (id = 0; id < MAX_SERVICES; id++) {
-		m = dp_maglev_get(dp, id, t, M);
+		m = dp_maglev_get(dp, id, t, TXN_M_MAX);
 		cr_assert_geq(m, 0);
 		if (m)
 			line_add(
@@ -1736,7 +1739,7 @@ static void view_slot(struct lines *l, __u32 i, struct lbd_vip_slot *s)
  */
 static void dump_view(struct lines *l)
 {
-	static __u32 t[M];
+	static __u32 t[TXN_M_MAX];
 	char buf[160];
 	__u32 id;
 	int m, k;
@@ -1759,7 +1762,7 @@ static void dump_view(struct lines *l)
 
 		if (!svc_names[id][0])
 			continue;
-		m = dp_maglev_get(dp, id, t, M);
+		m = dp_maglev_get(dp, id, t, TXN_M_MAX);
 		cr_assert_geq(m, 0);
 		for (k = 0; k < m; k++) {
 			be_view(t[k], buf, sizeof(buf));
@@ -1799,7 +1802,7 @@ static void dump_view(struct lines *l)
  * a VIP is there only with a service on it. */
 static void expect_every_view_consistent(void)
 {
-	static __u32 t[M];
+	static __u32 t[TXN_M_MAX];
 	union lbd_addr vips[2][MAX_SERVICES];
 	size_t n_vips[2] = { 0, 0 }, i, j;
 
@@ -1822,7 +1825,7 @@ static void expect_every_view_consistent(void)
 				vips[i][n_vips[i]++] = k.k6.vip;
 			else
 				vips[i][n_vips[i]++].v4 = k.k4.vip;
-			m = dp_maglev_get(dp, v.id, t, M);
+			m = dp_maglev_get(dp, v.id, t, TXN_M_MAX);
 			cr_assert(m == 0 || (__u32)m == v.table_size,
 				  "service %u: a table of %d for %u", v.id, m,
 				  v.table_size);
@@ -1919,27 +1922,34 @@ static void expect_state_is_the_maps(void)
 	   "\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443;"           \
 	   " backends = ( { address = \"2001:db8:1::1\"; } ); },\n" TXN_KEEP   \
 	   "\n);\n"
-#define TXN_NEW                                                                \
-	DP "services = (\n"                                                    \
-	   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80; backends = ("  \
-	   " { address = \"198.18.1.1\"; },"                                   \
-	   " { address = \"198.18.1.2\"; state = \"draining\"; },"             \
-	   " { address = \"198.18.1.4\"; weight = 2; } ); },\n"                \
-	   "\t{ name = \"dns\"; vip = \"192.0.2.1\"; port = 53;"               \
-	   " protocol = \"udp\"; forwarding = \"geneve\";"                     \
-	   " source_ranges = ( \"10.0.0.0/8\", \"192.168.0.0/16\" );"          \
-	   " backends = ( { address = \"198.18.1.6\"; } ); },\n"               \
-	   "\t{ name = \"dark\"; vip = \"192.0.2.4\"; port = 80; backends = (" \
-	   " { address = \"198.18.1.20\"; state = \"down\"; } ); },\n"         \
-	   "\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443;"           \
-	   " backends = ( { address = \"2001:db8:1::1\"; weight = 3; },"       \
-	   " { address = \"2001:db8:1::2\"; } ); },\n"                         \
-	   "\t{ name = \"v6new\"; vip = \"2001:db8:f::2\"; port = 80;"         \
-	   " source_ranges = ( \"2001:db8:c::/48\" );"                         \
-	   " backends = ( { address = \"2001:db8:1::3\"; } ); },\n"            \
-	   "\t{ name = \"new\"; vip = \"192.0.2.10\"; port = 80; backends = (" \
-	   " { address = \"198.18.1.10\"; }, { address = \"198.18.1.5\"; }"    \
-	   " ); },\n" TXN_KEEP "\n);\n"
+#define TXN_NEW_SERVICES                                                    \
+	"services = (\n"                                                    \
+	"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80; backends = ("  \
+	" { address = \"198.18.1.1\"; },"                                   \
+	" { address = \"198.18.1.2\"; state = \"draining\"; },"             \
+	" { address = \"198.18.1.4\"; weight = 2; } ); },\n"                \
+	"\t{ name = \"dns\"; vip = \"192.0.2.1\"; port = 53;"               \
+	" protocol = \"udp\"; forwarding = \"geneve\";"                     \
+	" source_ranges = ( \"10.0.0.0/8\", \"192.168.0.0/16\" );"          \
+	" backends = ( { address = \"198.18.1.6\"; } ); },\n"               \
+	"\t{ name = \"dark\"; vip = \"192.0.2.4\"; port = 80; backends = (" \
+	" { address = \"198.18.1.20\"; state = \"down\"; } ); },\n"         \
+	"\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443;"           \
+	" backends = ( { address = \"2001:db8:1::1\"; weight = 3; },"       \
+	" { address = \"2001:db8:1::2\"; } ); },\n"                         \
+	"\t{ name = \"v6new\"; vip = \"2001:db8:f::2\"; port = 80;"         \
+	" source_ranges = ( \"2001:db8:c::/48\" );"                         \
+	" backends = ( { address = \"2001:db8:1::3\"; } ); },\n"            \
+	"\t{ name = \"new\"; vip = \"192.0.2.10\"; port = 80; backends = (" \
+	" { address = \"198.18.1.10\"; }, { address = \"198.18.1.5\"; }"    \
+	" ); },\n" TXN_KEEP "\n);\n"
+
+#define TXN_NEW DP TXN_NEW_SERVICES
+/* the same with every table rebuilt at another size */
+#define TXN_NEW_509 DATAPATH(" maglev_table_size = 509;") TXN_NEW_SERVICES
+
+/* The configs the next test goes between. */
+static const char *txn_old = TXN_OLD, *txn_new = TXN_NEW;
 
 /* From the old config to the new one without a failure, on the
  * datapath the test goes on with: what each serves, and the number of
@@ -1949,10 +1959,10 @@ static long txn_reference(struct lines *old_view, struct lines *new_view)
 	long writes;
 
 	with_dp();
-	apply(dp, TXN_OLD, NULL);
+	apply(dp, txn_old, NULL);
 	dump_view(old_view);
 	fault_arm(0, 0, false);
-	apply(dp, TXN_NEW, NULL);
+	apply(dp, txn_new, NULL);
 	writes = fault.calls;
 	cr_assert_eq(st.served, ST_SERVED_APPLIED);
 	dump_view(new_view);
@@ -1968,7 +1978,7 @@ static void txn_start(struct lines *old_view, struct lines *raw)
 	struct lines view = { 0 };
 
 	fault_arm(0, 0, false);
-	apply(dp, TXN_OLD, NULL);
+	apply(dp, txn_old, NULL);
 	dump_view(&view);
 	cr_assert(lines_eq(&view, old_view, "the old config"));
 	lines_free(&view);
@@ -2005,14 +2015,14 @@ static void expect_new_view(struct lines *new_view, long n)
 static void txn_then_new(struct lines *new_view, long n)
 {
 	fault_arm(0, 0, false);
-	apply(dp, TXN_NEW, NULL);
+	apply(dp, txn_new, NULL);
 	cr_assert_eq(st.served, ST_SERVED_APPLIED);
 	cr_assert_eq(st.last_err, 0);
 	expect_new_view(new_view, n);
 }
 
-Test(state_txn, a_failed_write_at_any_step_leaves_the_last_good_state,
-     .fini = teardown, .timeout = 100)
+/* Fails write n of the apply from txn_old to txn_new, for every n. */
+static void txn_every_write(void)
 {
 	struct lines old_view = { 0 }, new_view = { 0 };
 	long n, total = txn_reference(&old_view, &new_view);
@@ -2026,7 +2036,7 @@ Test(state_txn, a_failed_write_at_any_step_leaves_the_last_good_state,
 
 		txn_start(&old_view, &raw0);
 		fault_arm(n, 0, false);
-		err = apply_err(dp, TXN_NEW, NULL, &r);
+		err = apply_err(dp, txn_new, NULL, &r);
 		if (!fault.failed) {
 			cr_assert_eq(err, 0);
 			lines_free(&raw0);
@@ -2052,7 +2062,7 @@ Test(state_txn, a_failed_write_at_any_step_leaves_the_last_good_state,
 		lines_free(&raw0);
 		/* the state in memory is the old one too: nothing to do */
 		fault_arm(0, 0, false);
-		r = apply(dp, TXN_OLD, &p);
+		r = apply(dp, txn_old, &p);
 		expect_plan(&p, NO_LINES);
 		cr_assert_eq(r.writes, 0, "write %ld (%s): %lu writes", n,
 			     fault.what, r.writes);
@@ -2061,6 +2071,69 @@ Test(state_txn, a_failed_write_at_any_step_leaves_the_last_good_state,
 	cr_assert_eq(n, total + 1, "%ld writes, %ld before", n - 1, total);
 	lines_free(&old_view);
 	lines_free(&new_view);
+}
+
+Test(state_txn, a_failed_write_at_any_step_leaves_the_last_good_state,
+     .fini = teardown, .timeout = 100)
+{
+	txn_every_write();
+}
+
+/* Every table rebuilt at a new size: the old size comes back with the
+ * old tables. */
+Test(state_txn, a_failed_table_size_change_leaves_the_old_tables,
+     .fini = teardown, .timeout = 100)
+{
+	txn_new = TXN_NEW_509;
+	txn_every_write();
+	txn_new = TXN_NEW;
+}
+
+/* A runtime change (lbctl drain, a health verdict) is a transaction
+ * too: one that fails changes neither the maps nor the state. */
+Test(state_txn, a_failed_drain_changes_nothing, .init = with_dp,
+     .fini = teardown, .timeout = 100)
+{
+	struct be_match m = match(NULL, "198.18.1.1", 0);
+	struct apply_result r;
+	long n;
+	int ret;
+
+	apply(dp, TXN_OLD, NULL);
+	for (n = 1;; n++) {
+		struct lines raw0 = { 0 }, raw = { 0 };
+
+		dump_raw(&raw0);
+		fault_arm(n, 0, false);
+		ret = state_set_flag(&st, dp, &m, BE_FLAG_DRAINED, true, NULL,
+				     NULL, &r);
+		if (!fault.failed) {
+			cr_assert_eq(ret, 1);
+			lines_free(&raw0);
+			break;
+		}
+		cr_assert_eq(ret, -ENOMEM, "write %ld (%s)", n, fault.what);
+		cr_assert_eq(st.served, ST_SERVED_APPLIED);
+		cr_assert_eq(st.failures, (unsigned long)n);
+		cr_assert(!be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP),
+				 "198.18.1.1", 80)
+				   ->drained);
+		dump_raw(&raw);
+		cr_assert(lines_eq(&raw, &raw0, "after the rollback"),
+			  "write %ld (%s) failed", n, fault.what);
+		lines_free(&raw);
+		lines_free(&raw0);
+		expect_state_is_the_maps();
+	}
+	cr_assert_gt(n, 3, "a drain of %ld writes", n - 1);
+	cr_assert(be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP), "198.18.1.1", 80)
+			  ->drained);
+	cr_assert_eq(table_slots(svc_at("192.0.2.1", 80, IPPROTO_TCP)->id,
+				 be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP),
+				       "198.18.1.1", 80)
+					 ->id),
+		     0);
+	expect_every_view_consistent();
 }
 
 Test(state_txn, a_rollback_write_that_fails_once_is_tried_again,
@@ -2076,7 +2149,7 @@ Test(state_txn, a_rollback_write_that_fails_once_is_tried_again,
 
 		txn_start(&old_view, &raw0);
 		fault_arm(n, 1, false);
-		err = apply_err(dp, TXN_NEW, NULL, &r);
+		err = apply_err(dp, txn_new, NULL, &r);
 		if (!err) {
 			cr_assert_str_eq(fault.what, "lbd_vip_slots");
 			lines_free(&raw0);
@@ -2125,7 +2198,7 @@ Test(state_txn, a_rollback_that_cannot_finish_leaves_a_consistent_mix,
 			txn_start(&old_view, &raw0);
 			lines_free(&raw0);
 			fault_arm(n, k, true);
-			err = apply_err(dp, TXN_NEW, NULL, &r);
+			err = apply_err(dp, txn_new, NULL, &r);
 			if (!err) {
 				cr_assert_str_eq(fault.what, "lbd_vip_slots");
 				continue;
@@ -2147,7 +2220,7 @@ Test(state_txn, a_rollback_that_cannot_finish_leaves_a_consistent_mix,
 			if (n % 2) {
 				struct lines view = { 0 };
 
-				apply(dp, TXN_OLD, NULL);
+				apply(dp, txn_old, NULL);
 				cr_assert_eq(st.served, ST_SERVED_APPLIED);
 				dump_view(&view);
 				cr_assert(
