@@ -1123,8 +1123,10 @@ static int dp_update_batch(struct lbd_dp *dp, enum dp_map m, const __u32 *keys,
 			count = i - 1;
 		for (i = 0; i < count && !err; i++)
 			err = journal_note(dp, m, &keys[done + i], false);
-		if (err)
+		if (err) {
+			journal_trim(dp, n0);
 			break;
+		}
 		if (count &&
 		    bpf_map_update_batch(dp->fds[m], keys + done,
 					 vals ? (const char *)vals +
