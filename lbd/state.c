@@ -1254,6 +1254,43 @@ static void vip_table_refresh(struct lbd_state *st, struct lbd_dp *dp)
 			  strerror(-err));
 }
 
+/*
+ * After the state was read back from the maps: what the maps do not hold
+ * (names, sources, runtime drains and health verdicts, the config's
+ * backend state) comes from the state before, for the services and
+ * backends it had. A drained backend stays drained through the next
+ * apply, as a health verdict stays.
+ */
+static void keep_known(struct lbd_state *st, const struct st_service *old,
+		       size_t n_old)
+{
+	size_t i, j;
+
+	for (i = 0; i < st->n_svc; i++) {
+		struct st_service *s = &st->svc[i];
+		const struct st_service *o =
+			sorted_find(s, old, n_old, sizeof(*old), svc_cmp);
+
+		if (!o)
+			continue;
+		memcpy(s->name, o->name, sizeof(s->name));
+		memcpy(s->source, o->source, sizeof(s->source));
+		s->adopted = o->adopted;
+		for (j = 0; j < s->n_be; j++) {
+			struct st_backend *b = &s->be[j];
+			const struct st_backend *ob = sorted_find(
+				b, o->be, o->n_be, sizeof(*o->be), be_cmp);
+
+			if (!ob)
+				continue;
+			b->conf_state = ob->conf_state;
+			b->drained = ob->drained;
+			b->health_down = ob->health_down;
+			b->health = ob->health;
+		}
+	}
+}
+
 /* What a rollback puts back besides the maps. */
 struct txn {
 	size_t n_free_svc, n_free_be;
@@ -1281,6 +1318,8 @@ static int txn_begin(struct lbd_state *st, struct lbd_dp *dp, struct txn *t)
 static int txn_end(struct lbd_state *st, struct lbd_dp *dp, const struct txn *t,
 		   int err, bool apply, const char *what)
 {
+	struct st_service *old;
+	size_t n_old;
 	int rb;
 
 	if (!err) {
@@ -1325,9 +1364,23 @@ static int txn_end(struct lbd_state *st, struct lbd_dp *dp, const struct txn *t,
 		  "datapath serves part of it; re-reading the state from the "
 		  "maps until an apply succeeds",
 		  what, strerror(-err), strerror(-rb));
+	old = st->svc;
+	n_old = st->n_svc;
+	st->svc = NULL;
+	st->n_svc = 0;
 	rb = state_adopt(st, dp, st->maglev_size, st->seed);
-	if (rb)
+	if (rb) {
 		log_warnx("re-reading the datapath state: %s", strerror(-rb));
+		if (!st->svc) {
+			st->svc = old;
+			st->n_svc = n_old;
+			old = NULL;
+		}
+	}
+	if (old) {
+		keep_known(st, old, n_old);
+		services_free(old, n_old);
+	}
 	st->resync = true;
 	return err;
 }

@@ -2237,3 +2237,51 @@ Test(state_txn, a_rollback_that_cannot_finish_leaves_a_consistent_mix,
 	lines_free(&old_view);
 	lines_free(&new_view);
 }
+
+/* After a rollback that failed, what the maps do not hold survives the
+ * re-read: names, sources, a runtime drain and a health verdict. */
+Test(state_txn, a_mix_keeps_names_drains_and_health_verdicts, .init = with_dp,
+     .fini = teardown)
+{
+	struct be_match drain = match(NULL, "198.18.1.1", 0);
+	struct be_match down = { .addr = { .family = LBD_AF_INET6,
+					   .prefixlen = 128 } };
+	const struct st_service *web, *v6;
+	struct apply_result r;
+	char source[160];
+	int err;
+
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8:1::1", &down.addr.addr), 1);
+
+	apply(dp, TXN_OLD, NULL);
+	cr_assert_eq(state_set_flag(&st, dp, &drain, BE_FLAG_DRAINED, true,
+				    NULL, NULL, &r),
+		     1);
+	cr_assert_eq(state_set_flag(&st, dp, &down, BE_FLAG_HEALTH_DOWN, true,
+				    NULL, NULL, &r),
+		     1);
+	snprintf(source, sizeof(source), "%s",
+		 svc_at("192.0.2.1", 80, IPPROTO_TCP)->source);
+	fault_arm(30, 1, true);
+	err = apply_err(dp, TXN_NEW, NULL, &r);
+	cr_assert_eq(err, -ENOMEM);
+	cr_assert_geq(fault.rb_calls, 1);
+	cr_assert_eq(st.served, ST_SERVED_MIXED);
+	web = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_str_eq(web->name, "web");
+	cr_assert_str_eq(web->source, source);
+	cr_assert(be_at(web, "198.18.1.1", 80)->drained);
+	v6 = svc_at("2001:db8:f::1", 443, IPPROTO_TCP);
+	cr_assert(be_at(v6, "2001:db8:1::1", 443)->health_down);
+
+	fault_arm(0, 0, false);
+	apply(dp, TXN_OLD, NULL);
+	cr_assert_eq(st.served, ST_SERVED_APPLIED);
+	web = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(be_entry(be_at(web, "198.18.1.1", 80)->id).state,
+		     LBD_BE_DRAINING, "the drain is lost");
+	v6 = svc_at("2001:db8:f::1", 443, IPPROTO_TCP);
+	cr_assert_eq(be_entry(be_at(v6, "2001:db8:1::1", 443)->id).state,
+		     LBD_BE_DOWN, "the health verdict is lost");
+	expect_every_view_consistent();
+}
