@@ -230,6 +230,19 @@ static size_t drains_count(const struct lbd_daemon *d)
 
 static struct json_object *k8s_json(struct lbd_daemon *d);
 
+/* The last apply's result and what the datapath serves (state.h). */
+static struct json_object *apply_json(const struct lbd_daemon *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	jadd(o, "ok", jint(!d->st.last_err));
+	jadd(o, "serving", jstr(state_served_str(d->st.served)));
+	jadd(o, "error", jstr(d->st.last_err ? strerror(-d->st.last_err) : ""));
+	jadd(o, "failures", jint(d->st.failures));
+	jadd(o, "rollback_failures", jint(d->st.rollback_failures));
+	return o;
+}
+
 static int ctl_status(struct lbd_daemon *d, struct json_object *args,
 		      struct json_object *out, char *err, size_t errlen)
 {
@@ -291,6 +304,7 @@ static int ctl_status(struct lbd_daemon *d, struct json_object *args,
 		jadd(dp, "dispatcher", jbool(d->att.dispatcher));
 		jadd(dp, "pin_path", jstr(d->cfg->dp.pin_path));
 		jadd(out, "datapath", dp);
+		jadd(out, "apply", apply_json(d));
 		for (i = 0; i < d->st.n_svc; i++)
 			nbe += d->st.svc[i].n_be;
 		jadd(out, "services", jint(d->st.n_svc));
@@ -1756,6 +1770,7 @@ static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		jadd(dp, "mode", jstr(d->att.native ? "native" : "generic"));
 		jadd(dp, "attached", jint(d->att.prog_id != 0 && d->attached));
 		jadd(out, "datapath", dp);
+		jadd(out, "apply", apply_json(d));
 		jadd(out, "kubernetes", k8s_json(d));
 		jadd(out, "drains", jint(drains_count(d)));
 		{

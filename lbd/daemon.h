@@ -10,6 +10,7 @@
 #define LBD_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 #include <systemd/sd-event.h>
@@ -69,6 +70,10 @@ struct lbd_daemon {
 	sd_event_source *watch; /* the datapath still attached? */
 	bool attached; /* as last seen */
 	bool stopping; /* a planned stop is withdrawing the VIPs */
+	/* st.served mixed: when to apply the config again, and the pause
+	 * after that (doubling) */
+	uint64_t mixed_retry_at;
+	unsigned int mixed_pause_s;
 
 	/* Kubernetes (lb.c): the client, the services it last gave
 	 * (kept while it reconnects or is replaced), the merge's record of

@@ -25,7 +25,36 @@ struct lbd_dp {
 	char pin_path[PATH_MAX];
 	__u32 vip_slots; /* of the VIP table; 0: none (dp_open_pinned) */
 	struct lbd_vip_slot *vip_table; /* as installed; NULL: none yet */
+	struct dp_journal {
+		bool on;
+		bool vip_table; /* the VIP table was swapped */
+		struct dp_undo *u;
+		size_t n, cap;
+		/* a rollback's batches, in reverse: as large as u, so that
+		 * putting back needs no memory */
+		__u32 *keys;
+		unsigned char *vals;
+		/* an empty Maglev table, put back where there was none
+		 * (as a removal leaves one): made before any write */
+		int empty_fd;
+	} j;
 };
+
+/* What a journaled write replaced. */
+#define DP_UNDO_KEY 24
+#define DP_UNDO_VAL 32
+struct dp_undo {
+	__u8 map; /* enum dp_map */
+	bool had; /* the key held val (for DP_MAP_MAGLEV: the table fd) */
+	int fd; /* DP_MAP_MAGLEV: the table replaced, held; -1: none */
+	unsigned char key[DP_UNDO_KEY];
+	unsigned char val[DP_UNDO_VAL];
+};
+_Static_assert(sizeof(struct lbd_src_key6) <= DP_UNDO_KEY, "undo key");
+_Static_assert(sizeof(struct lbd_svc_key6) <= DP_UNDO_KEY, "undo key");
+_Static_assert(sizeof(struct lbd_backend) <= DP_UNDO_VAL, "undo value");
+_Static_assert(sizeof(struct lbd_svc) <= DP_UNDO_VAL, "undo value");
+_Static_assert(sizeof(struct lbd_vip) <= DP_UNDO_VAL, "undo value");
 
 static const char *const dp_map_names[DP_MAP_COUNT] = {
 	[DP_MAP_VIP4] = "lbd_vip4",
@@ -200,6 +229,7 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
+	dp->j.empty_fd = -1;
 	dp->opts = *o;
 	if (o->pin_path) {
 		snprintf(dp->pin_path, sizeof(dp->pin_path), "%s", o->pin_path);
@@ -366,6 +396,7 @@ int dp_open_pinned(const char *pin_path, struct lbd_dp **out)
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
+	dp->j.empty_fd = -1;
 	for (i = 0; i < DP_MAP_COUNT; i++)
 		dp->fds[i] = -1;
 	snprintf(dp->pin_path, sizeof(dp->pin_path), "%s", pin_path);
@@ -417,6 +448,12 @@ void dp_close(struct lbd_dp *dp)
 			if (dp->fds[i] > 0)
 				close(dp->fds[i]);
 	}
+	dp_journal_end(dp);
+	if (dp->j.empty_fd >= 0)
+		close(dp->j.empty_fd);
+	free(dp->j.u);
+	free(dp->j.keys);
+	free(dp->j.vals);
 	free(dp->vip_table);
 	free(dp);
 }
@@ -446,20 +483,182 @@ int dp_map_fd(const struct lbd_dp *dp, enum dp_map m)
 	return m < DP_MAP_COUNT ? dp->fds[m] : -EINVAL;
 }
 
+__attribute__((weak)) int dp_write_fault(const char *map)
+{
+	(void)map;
+	return 0;
+}
+
+/* The maps a transaction puts back, with their key and value sizes. */
+static bool journaled(enum dp_map m, size_t *ksize, size_t *vsize)
+{
+	switch (m) {
+	case DP_MAP_VIP4:
+		*ksize = sizeof(__be32);
+		*vsize = sizeof(struct lbd_vip);
+		return true;
+	case DP_MAP_VIP6:
+		*ksize = sizeof(union lbd_addr);
+		*vsize = sizeof(struct lbd_vip);
+		return true;
+	case DP_MAP_SVC4:
+		*ksize = sizeof(struct lbd_svc_key4);
+		*vsize = sizeof(struct lbd_svc);
+		return true;
+	case DP_MAP_SVC6:
+		*ksize = sizeof(struct lbd_svc_key6);
+		*vsize = sizeof(struct lbd_svc);
+		return true;
+	case DP_MAP_BACKENDS:
+		*ksize = sizeof(__u32);
+		*vsize = sizeof(struct lbd_backend);
+		return true;
+	case DP_MAP_MAGLEV:
+		*ksize = sizeof(__u32);
+		*vsize = sizeof(__u32);
+		return true;
+	case DP_MAP_SRC4:
+		*ksize = sizeof(struct lbd_src_key4);
+		*vsize = sizeof(__u8);
+		return true;
+	case DP_MAP_SRC6:
+		*ksize = sizeof(struct lbd_src_key6);
+		*vsize = sizeof(__u8);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool is_src(enum dp_map m)
+{
+	return m == DP_MAP_SRC4 || m == DP_MAP_SRC6;
+}
+
+/* Forgets the entries from n on (a write that did not happen). */
+static void journal_trim(struct lbd_dp *dp, size_t n)
+{
+	struct dp_journal *j = &dp->j;
+
+	while (j->n > n) {
+		j->n--;
+		if (j->u[j->n].fd >= 0)
+			close(j->u[j->n].fd);
+	}
+}
+
+static int journal_grow(struct dp_journal *j, size_t more)
+{
+	size_t cap = j->cap ? j->cap : 256;
+	struct dp_undo *u;
+	unsigned char *vals;
+	__u32 *keys;
+
+	if (j->n + more <= j->cap)
+		return 0;
+	while (cap < j->n + more)
+		cap *= 2;
+	u = realloc(j->u, cap * sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	j->u = u;
+	keys = realloc(j->keys, cap * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	j->keys = keys;
+	vals = realloc(j->vals, cap * DP_UNDO_VAL);
+	if (!vals)
+		return -ENOMEM;
+	j->vals = vals;
+	j->cap = cap;
+	return 0;
+}
+
+/*
+ * Records what key of m holds before a write to it (del: a delete). An
+ * LPM trie's lookup finds the longest match, not the key: a range is
+ * added with BPF_NOEXIST (dp_update) and one deleted was there if the
+ * delete worked, and a range's value is always 1.
+ */
+static int journal_note(struct lbd_dp *dp, enum dp_map m, const void *key,
+			bool del)
+{
+	struct dp_journal *j = &dp->j;
+	size_t ksize, vsize;
+	struct dp_undo *u;
+	__u32 id;
+	int err;
+
+	if (!j->on || !journaled(m, &ksize, &vsize))
+		return 0;
+	err = journal_grow(j, 1);
+	if (err)
+		return err;
+	u = &j->u[j->n];
+	memset(u, 0, sizeof(*u));
+	u->map = (__u8)m;
+	u->fd = -1;
+	memcpy(u->key, key, ksize);
+	if (is_src(m)) {
+		u->had = del;
+		u->val[0] = 1;
+	} else if (m == DP_MAP_MAGLEV) {
+		/* held: the table goes back as it was, without a rebuild
+		 * that a lack of memory could stop */
+		if (bpf_map_lookup_elem(dp->fds[m], key, &id) == 0) {
+			u->fd = bpf_map_get_fd_by_id(id);
+			if (u->fd < 0)
+				return -errno;
+			u->had = true;
+		} else if (errno != ENOENT) {
+			return -errno;
+		}
+	} else if (bpf_map_lookup_elem(dp->fds[m], key, u->val) == 0) {
+		u->had = true;
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	j->n++;
+	return 0;
+}
+
 static int dp_update(struct lbd_dp *dp, enum dp_map m, const void *k,
 		     const void *v)
 {
+	bool noexist = dp->j.on && is_src(m);
+	size_t n0 = dp->j.n;
+	int err = dp_write_fault(dp_map_names[m]);
+
+	if (!err)
+		err = journal_note(dp, m, k, false);
+	if (err)
+		return err;
 	dp->writes++;
-	if (bpf_map_update_elem(dp->fds[m], k, v, BPF_ANY) < 0)
-		return -errno;
+	if (bpf_map_update_elem(dp->fds[m], k, v,
+				noexist ? BPF_NOEXIST : BPF_ANY) < 0) {
+		err = -errno;
+		journal_trim(dp, n0);
+		/* the range is there already, with the only value */
+		return noexist && err == -EEXIST ? 0 : err;
+	}
 	return 0;
 }
 
 static int dp_delete(struct lbd_dp *dp, enum dp_map m, const void *k)
 {
+	size_t n0 = dp->j.n;
+	int err = dp_write_fault(dp_map_names[m]);
+
+	if (!err)
+		err = journal_note(dp, m, k, true);
+	if (err)
+		return err;
 	dp->writes++;
-	if (bpf_map_delete_elem(dp->fds[m], k) < 0 && errno != ENOENT)
-		return -errno;
+	if (bpf_map_delete_elem(dp->fds[m], k) < 0) {
+		err = -errno;
+		journal_trim(dp, n0);
+		return err == -ENOENT ? 0 : err;
+	}
 	return 0;
 }
 
@@ -584,6 +783,12 @@ int dp_vip_table_put(struct lbd_dp *dp, const struct lbd_vip_slot *slots)
 	}
 	memcpy(mem, slots, bytes);
 	munmap(mem, bytes);
+	err = dp_write_fault("lbd_vip_slots");
+	if (err)
+		goto fail;
+	/* what it replaces is not kept: a rollback takes the table out */
+	if (dp->j.on)
+		dp->j.vip_table = true;
 	dp->writes++;
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.lbd_vip_slots),
 				&zero, &fd, BPF_ANY) < 0) {
@@ -620,9 +825,19 @@ size_t dp_maglev_words(__u32 m, __u32 n)
 	return (size_t)LBD_MAGLEV_CHUNKS(m, n) * LBD_MAGLEV_CHUNK;
 }
 
-int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m, __u32 n)
+/* An inner map of n chunks, zeroed: an empty table until filled. */
+static int maglev_table_create(__u32 n)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_maglev_tbl",
+				sizeof(__u32), sizeof(struct lbd_maglev_chunk),
+				n, &co);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m, __u32 n)
+{
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	__u32 *keys, chunks, i;
 	size_t words;
@@ -632,11 +847,13 @@ int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m, __u32 n)
 		m = n = 0;
 	if (m > LBD_MAGLEV_MAX || n > LBD_MAGLEV_MAX_LIST)
 		return -EINVAL;
+	err = dp_write_fault("lbd_maglev_tbl");
+	if (err)
+		return err;
 	chunks = LBD_MAGLEV_CHUNKS(m, n);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_maglev_tbl", sizeof(__u32),
-			    sizeof(struct lbd_maglev_chunk), chunks, &co);
+	fd = maglev_table_create(chunks);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* a new map is zeroed: an empty table is there already */
 	if (!m)
 		return fd;
@@ -670,28 +887,22 @@ int dp_maglev_prepare(struct lbd_dp *dp, __u32 *buf, __u32 m, __u32 n)
  * chunks of its own anyway; a failure names how far it got. */
 #define DP_COMMIT_MAX 512
 
+static int dp_update_batch(struct lbd_dp *dp, enum dp_map m, const __u32 *keys,
+			   const void *vals, size_t size, __u32 n,
+			   __u32 *done_out);
+
 int dp_maglev_commit(struct lbd_dp *dp, const __u32 *svc_ids, const int *fds,
 		     __u32 n)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	__u32 done = 0, i;
+	__u32 i;
 
 	for (i = 0; i < n; i++)
 		if (svc_ids[i] >= dp->opts.max_services)
 			return -ERANGE;
-	while (done < n) {
-		__u32 count = n - done < DP_COMMIT_MAX ? n - done
-						       : DP_COMMIT_MAX;
-
-		/* the values are __u32 fds, as for a single update */
-		_Static_assert(sizeof(int) == sizeof(__u32), "fd size");
-		if (bpf_map_update_batch(dp->fds[DP_MAP_MAGLEV], svc_ids + done,
-					 fds + done, &count, &bo) < 0)
-			return -errno;
-		dp->writes += count;
-		done += count;
-	}
-	return 0;
+	/* the values are __u32 fds, as for a single update */
+	_Static_assert(sizeof(int) == sizeof(__u32), "fd size");
+	return dp_update_batch(dp, DP_MAP_MAGLEV, svc_ids, fds, sizeof(*fds), n,
+			       NULL);
 }
 
 static int id_cmp(const void *a, const void *b)
@@ -966,39 +1177,180 @@ int dp_be_traffic_reset(struct lbd_dp *dp, __u32 be_id)
 			      sizeof(struct lbd_traffic));
 }
 
-/* n elements of map m in batches of DP_COMMIT_MAX; vals NULL: zeros of
- * size bytes each. */
-static int dp_update_batch(struct lbd_dp *dp, enum dp_map m,
-			   const __u32 *keys, const void *vals, size_t size,
-			   __u32 n)
+/*
+ * n elements of map m in batches of DP_COMMIT_MAX; vals NULL: zeros of
+ * size bytes each. Elements are written in order; on a failure, those
+ * before the one that failed are written (as the kernel's batch does),
+ * and *done_out (when not NULL) says how many.
+ */
+static int dp_update_batch(struct lbd_dp *dp, enum dp_map m, const __u32 *keys,
+			   const void *vals, size_t size, __u32 n,
+			   __u32 *done_out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	void *zero = NULL;
-	__u32 done = 0;
-	int err = 0;
+	__u32 done = 0, i;
+	int err = 0, fault = 0;
 
 	if (!vals) {
 		zero = calloc(n < DP_COMMIT_MAX ? n : DP_COMMIT_MAX, size);
 		if (!zero)
 			return -ENOMEM;
 	}
-	while (done < n) {
+	while (done < n && !fault) {
 		__u32 count = n - done < DP_COMMIT_MAX ? n - done
 						       : DP_COMMIT_MAX;
+		size_t n0 = dp->j.n;
 
-		if (bpf_map_update_batch(dp->fds[m], keys + done,
+		for (i = 0; i < count && !fault; i++)
+			fault = dp_write_fault(dp_map_names[m]);
+		if (fault)
+			count = i - 1;
+		for (i = 0; i < count && !err; i++)
+			err = journal_note(dp, m, &keys[done + i], false);
+		if (err) {
+			journal_trim(dp, n0);
+			break;
+		}
+		if (count &&
+		    bpf_map_update_batch(dp->fds[m], keys + done,
 					 vals ? (const char *)vals +
-							(size_t)done * size
-					      : zero,
+							 (size_t)done * size :
+						zero,
 					 &count, &bo) < 0) {
 			err = -errno;
+			/* count: how many the kernel wrote */
+			journal_trim(dp, n0 + count);
+			dp->writes += count;
+			done += count;
 			break;
 		}
 		dp->writes += count;
 		done += count;
 	}
 	free(zero);
+	if (done_out)
+		*done_out = done;
+	return err ? err : fault;
+}
+
+int dp_journal_begin(struct lbd_dp *dp)
+{
+	struct dp_journal *j = &dp->j;
+
+	dp_journal_end(dp);
+	if (j->empty_fd < 0) {
+		j->empty_fd = maglev_table_create(LBD_MAGLEV_CHUNKS(0, 0));
+		if (j->empty_fd < 0) {
+			int err = j->empty_fd;
+
+			j->empty_fd = -1;
+			return err;
+		}
+	}
+	j->on = true;
+	return 0;
+}
+
+void dp_journal_end(struct lbd_dp *dp)
+{
+	journal_trim(dp, 0);
+	dp->j.on = false;
+	dp->j.vip_table = false;
+}
+
+size_t dp_journal_len(const struct lbd_dp *dp)
+{
+	return dp->j.n;
+}
+
+/* Puts back one entry of a hash map or LPM trie. */
+static int undo_one(struct lbd_dp *dp, const struct dp_undo *u)
+{
+	int fd = dp->fds[u->map], err = dp_write_fault(dp_map_names[u->map]);
+
+	if (err)
+		return err;
+	dp->writes++;
+	if (u->had)
+		err = bpf_map_update_elem(fd, u->key, u->val, BPF_ANY);
+	else
+		err = bpf_map_delete_elem(fd, u->key);
+	return err < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/*
+ * Puts back entries [first, n) of the journal, all of one array map, in
+ * one batch and newest first (a batch of table swaps waits for one grace
+ * period, as it did going forward). Forgets those put back, also when it
+ * fails part way.
+ */
+static int undo_run(struct lbd_dp *dp, size_t first)
+{
+	struct dp_journal *j = &dp->j;
+	enum dp_map m = j->u[first].map;
+	size_t vsize = m == DP_MAP_MAGLEV ? sizeof(int) :
+					    sizeof(struct lbd_backend);
+	size_t i, k = 0;
+	__u32 done = 0;
+	int err;
+
+	for (i = j->n; i-- > first; k++) {
+		const struct dp_undo *u = &j->u[i];
+		/* no table before: an empty one, which the program reads
+		 * as none (as a removed service's) */
+		int fd = u->had ? u->fd : j->empty_fd;
+
+		memcpy(&j->keys[k], u->key, sizeof(*j->keys));
+		memcpy(j->vals + k * vsize,
+		       m == DP_MAP_MAGLEV ? (void *)&fd : (void *)u->val,
+		       vsize);
+	}
+	err = dp_update_batch(dp, m, j->keys, j->vals, vsize, (__u32)k, &done);
+	journal_trim(dp, j->n - done);
 	return err;
+}
+
+int dp_journal_rollback(struct lbd_dp *dp)
+{
+	struct dp_journal *j = &dp->j;
+	int err = 0, fails = 0;
+
+	j->on = false;
+	/* out first: while the rest goes back, the program finds VIPs and
+	 * services in the hash maps, which are consistent at every step */
+	if (j->vip_table) {
+		do
+			err = vip_table_drop(dp);
+		while (err && ++fails < DP_UNDO_TRIES);
+		if (err)
+			return err;
+		j->vip_table = false;
+	}
+	while (j->n) {
+		size_t first = j->n - 1;
+		enum dp_map m = j->u[first].map;
+
+		fails = 0;
+		if (m == DP_MAP_BACKENDS || m == DP_MAP_MAGLEV) {
+			while (first && j->u[first - 1].map == m)
+				first--;
+			while (j->n > first && fails < DP_UNDO_TRIES)
+				if ((err = undo_run(dp, first)))
+					fails++;
+		} else {
+			do
+				err = undo_one(dp, &j->u[first]);
+			while (err && ++fails < DP_UNDO_TRIES);
+			if (!err)
+				journal_trim(dp, first);
+		}
+		/* stop here: the maps are as the writes before this one
+		 * left them, a state the apply went through */
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 int dp_backend_put_batch(struct lbd_dp *dp, const __u32 *ids,
@@ -1009,17 +1361,18 @@ int dp_backend_put_batch(struct lbd_dp *dp, const __u32 *ids,
 	for (i = 0; i < n; i++)
 		if (ids[i] >= dp->opts.max_backends)
 			return -ERANGE;
-	return dp_update_batch(dp, DP_MAP_BACKENDS, ids, v, sizeof(*v), n);
+	return dp_update_batch(dp, DP_MAP_BACKENDS, ids, v, sizeof(*v), n,
+			       NULL);
 }
 
 int dp_be_traffic_reset_batch(struct lbd_dp *dp, const __u32 *ids, __u32 n)
 {
 	/* a per-CPU value is one copy per possible CPU, each rounded up
 	 * to 8 bytes */
-	return dp_update_batch(dp, DP_MAP_BE_STATS, ids, NULL,
-			       (size_t)dp->ncpus *
-				       ((sizeof(struct lbd_traffic) + 7) & ~7ul),
-			       n);
+	return dp_update_batch(
+		dp, DP_MAP_BE_STATS, ids, NULL,
+		(size_t)dp->ncpus * ((sizeof(struct lbd_traffic) + 7) & ~7ul),
+		n, NULL);
 }
 
 int dp_unpin_all(const char *pin_path)

@@ -60,6 +60,43 @@ const struct lbd_dp_opts *dp_opts(const struct lbd_dp *dp);
 /* Map writes made so far (updates, deletes and Maglev table fills). */
 unsigned long dp_writes(const struct lbd_dp *dp);
 
+/*
+ * A transaction of map writes (lbd's apply). Between dp_journal_begin and
+ * dp_journal_end, every write to the VIP, service, backend, Maglev and
+ * source-range maps first records what it replaces (a replaced Maglev
+ * table is held, not freed). dp_journal_rollback puts all of it back,
+ * newest first: the reverse of an order in which every packet's view is
+ * consistent is one too, and a rollback that stops at a write it cannot
+ * make leaves the maps as the writes before that one had made them. The
+ * VIP table (a cache of the hash maps) is taken out first; the caller
+ * installs the one of the state it went back to. Counters are not put
+ * back: an id's counters are zeroed when it is given out, and a free id
+ * has none worth keeping.
+ *
+ * dp_journal_begin fails (-ENOMEM) before any write; a write whose undo
+ * cannot be recorded is not made. dp_journal_rollback tries each write
+ * DP_UNDO_TRIES times and returns 0, or the error of the first write it
+ * could not make (the rest are not attempted). dp_journal_end forgets
+ * the journal (after a commit, or after a rollback) and frees the tables
+ * it held.
+ */
+#define DP_UNDO_TRIES 3
+int dp_journal_begin(struct lbd_dp *dp);
+int dp_journal_rollback(struct lbd_dp *dp);
+void dp_journal_end(struct lbd_dp *dp);
+/* Writes recorded since dp_journal_begin. */
+size_t dp_journal_len(const struct lbd_dp *dp);
+
+/*
+ * Failure injection, for tests: called before every map write (each
+ * element of a batch, each Maglev table filled, the VIP table's swap,
+ * and the writes of a rollback) with the map's name; a write fails with
+ * what it returns when that is a negative errno. lbd's own definition is
+ * weak and returns 0; a test links its own. Nothing outside the process
+ * reaches it.
+ */
+int dp_write_fault(const char *map);
+
 /* A service's address: family-generic form of lbd_svc_key4/6. */
 struct lbd_svc_addr {
 	__u8 family;

@@ -598,6 +598,48 @@ static void follow_own_addrs(struct lbd_daemon *d)
 	}
 }
 
+/*
+ * After a rollback that failed, the datapath serves part of two states:
+ * consistent for every packet, but what no config says, and re-read from
+ * the maps (so VIPs are announced by what they serve). The config is
+ * applied again, with a pause that doubles from 1 s to 64 s, until an
+ * apply succeeds.
+ */
+#define MIXED_PAUSE_MAX_S 64
+
+static void retry_mixed(struct lbd_daemon *d, uint64_t now)
+{
+	struct plan_log pl = { 0 };
+	struct apply_result r;
+	int err;
+
+	if (d->st.served != ST_SERVED_MIXED) {
+		d->mixed_pause_s = 0;
+		return;
+	}
+	if (d->mixed_pause_s && now < d->mixed_retry_at)
+		return;
+	err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
+	if (err) {
+		d->mixed_pause_s = d->mixed_pause_s ? d->mixed_pause_s * 2 : 1;
+		if (d->mixed_pause_s > MIXED_PAUSE_MAX_S)
+			d->mixed_pause_s = MIXED_PAUSE_MAX_S;
+		d->mixed_retry_at = now + d->mixed_pause_s * 1000000ull;
+		log_warnx("applying the config again after a failed rollback: "
+			  "%s; next try in %u s",
+			  strerror(-err), d->mixed_pause_s);
+		vips_update(d);
+		return;
+	}
+	log_info("applied the config again after a failed rollback: the "
+		 "datapath serves it whole");
+	d->mixed_pause_s = 0;
+	log_apply(&r, &pl);
+	resolve_nexthops(d);
+	control_applied(d);
+	lb_reloaded(d);
+}
+
 static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct lbd_daemon *d = arg;
@@ -618,6 +660,7 @@ static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 	}
 	follow_host_addrs(d);
 	follow_own_addrs(d);
+	retry_mixed(d, usec);
 	sd_event_source_set_time(s, usec + WATCH_USEC);
 	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
@@ -951,8 +994,8 @@ static void on_k8s_changed(void *arg)
 	d->k8s_last_apply_ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
 			       (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (err) {
-		/* the state was re-read from the maps: what serves is
-		 * what was there */
+		/* rolled back: what serves is what was there (or, if
+		 * that failed too, a mix that retry_mixed ends) */
 		d->k8s_apply_failures++;
 		log_warnx("kubernetes: applying the cluster's services: %s",
 			  strerror(-err));

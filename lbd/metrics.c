@@ -159,6 +159,40 @@ static void render_daemon(FILE *f, struct json_object *s,
 	       NULL, num(mon, "lost") + (double)io->monitor_lost);
 }
 
+/* The last apply (role lb). */
+static void render_apply(FILE *f, struct json_object *s)
+{
+	static const char *const serving[] = { "applied", "previous", "mixed" };
+	struct json_object *a = get(s, "apply");
+	size_t i;
+
+	if (!a)
+		return;
+	family(f, "lbd_last_apply_success", "gauge",
+	       "1 when the last apply of services to the datapath (start, "
+	       "reload, the cluster's changes, drains, health) wrote all "
+	       "of it");
+	sample(f, "lbd_last_apply_success", NULL, NULL, NULL, NULL, NULL, NULL,
+	       num(a, "ok"));
+	family(f, "lbd_apply_failures_total", "counter",
+	       "Applies whose map writes failed; their writes were rolled "
+	       "back");
+	sample(f, "lbd_apply_failures_total", NULL, NULL, NULL, NULL, NULL,
+	       NULL, num(a, "failures"));
+	family(f, "lbd_apply_rollback_failures_total", "counter",
+	       "Failed applies whose writes could not all be rolled back");
+	sample(f, "lbd_apply_rollback_failures_total", NULL, NULL, NULL, NULL,
+	       NULL, NULL, num(a, "rollback_failures"));
+	family(f, "lbd_datapath_serving", "gauge",
+	       "What the datapath serves, one series per state: the last "
+	       "apply whole (applied), the state before a failed apply "
+	       "(previous), part of both after a failed rollback (mixed)");
+	for (i = 0; i < sizeof(serving) / sizeof(serving[0]); i++)
+		sample(f, "lbd_datapath_serving", "state", serving[i], NULL,
+		       NULL, NULL, NULL,
+		       !strcmp(str(a, "serving"), serving[i]));
+}
+
 static void render_reasons(FILE *f, struct json_object *s)
 {
 	struct json_object *l = get(s, "reasons"), *r;
@@ -547,6 +581,7 @@ int metrics_render(struct json_object *snap, const struct metrics_io *io,
 	if (!f)
 		return -errno;
 	render_daemon(f, snap, io);
+	render_apply(f, snap);
 	render_reasons(f, snap);
 	render_conntrack(f, snap);
 	render_nat(f, snap);

@@ -25,7 +25,9 @@ int state_init(struct lbd_state *st, __u32 max_services, __u32 max_backends)
 	st->max_backends = max_backends;
 	st->free_svc = malloc(max_services * sizeof(__u32));
 	st->free_be = malloc(max_backends * sizeof(__u32));
-	if (!st->free_svc || !st->free_be) {
+	st->saved_svc = malloc(max_services * sizeof(__u32));
+	st->saved_be = malloc(max_backends * sizeof(__u32));
+	if (!st->free_svc || !st->free_be || !st->saved_svc || !st->saved_be) {
 		state_free(st);
 		return -ENOMEM;
 	}
@@ -71,7 +73,24 @@ void state_free(struct lbd_state *st)
 	services_free(st->svc, st->n_svc);
 	free(st->free_svc);
 	free(st->free_be);
+	free(st->saved_svc);
+	free(st->saved_be);
+	free(st->stale_be);
+	free(st->stale_svc);
 	memset(st, 0, sizeof(*st));
+}
+
+const char *state_served_str(enum st_served s)
+{
+	switch (s) {
+	case ST_SERVED_APPLIED:
+		return "applied";
+	case ST_SERVED_PREVIOUS:
+		return "previous";
+	case ST_SERVED_MIXED:
+		return "mixed";
+	}
+	return "?";
 }
 
 int svc_addr_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b)
@@ -161,7 +180,6 @@ static __u32 table_hash(const struct st_service *s, __u32 m, __u32 seed)
 			h = lbd_hash_mix(h, b->addr.addr.v6[w]);
 		h = lbd_hash_mix(h, b->port | (__u32)b->addr.family << 16);
 		h = lbd_hash_mix(h, in_table(b) ? b->weight : 0);
-		h = lbd_hash_mix(h, b->id);
 		n += in_table(b);
 	}
 	if (!n)
@@ -480,6 +498,8 @@ struct apply_ctx {
 	/* an apply carries runtime flags (drain, health) from the old
 	 * state to backends that stay; state_set_flag brings new ones */
 	bool keep_flags;
+	/* st->resync: every table is swapped, changed or not */
+	bool force;
 	/* table swaps waiting for the batch (see flush) */
 	struct pending *pend;
 	size_t n_pend;
@@ -646,7 +666,7 @@ static int prepare_table(struct apply_ctx *x, struct st_service *s,
 	p->swap = false;
 	p->fd = -1;
 	s->table_hash = table_hash(s, m, x->st->seed);
-	if (s->table_hash == old_hash)
+	if (s->table_hash == old_hash && !x->force)
 		return 0;
 	x->res->tables++;
 	s->table_size = s->table_hash ? m : 0;
@@ -1117,8 +1137,10 @@ static int remove_service(struct apply_ctx *x, struct st_service *s)
 	{
 		/* the table goes (an empty one in its place) before its
 		 * backends' ids can be another's */
-		struct pending p = { .kind = PEND_REMOVE, .old = s,
-				     .swap = s->table_hash != 0, .fd = -1 };
+		struct pending p = { .kind = PEND_REMOVE,
+				     .old = s,
+				     .swap = s->table_hash != 0 || x->force,
+				     .fd = -1 };
 
 		return enqueue(x, &p);
 	}
@@ -1379,6 +1401,137 @@ static void vip_table_refresh(struct lbd_state *st, struct lbd_dp *dp)
 			  strerror(-err));
 }
 
+/*
+ * After the state was read back from the maps: what the maps do not hold
+ * (names, sources, runtime drains and health verdicts, the config's
+ * backend state) comes from the state before, for the services and
+ * backends it had. A drained backend stays drained through the next
+ * apply, as a health verdict stays.
+ */
+static void keep_known(struct lbd_state *st, const struct st_service *old,
+		       size_t n_old)
+{
+	size_t i, j;
+
+	for (i = 0; i < st->n_svc; i++) {
+		struct st_service *s = &st->svc[i];
+		const struct st_service *o =
+			sorted_find(s, old, n_old, sizeof(*old), svc_cmp);
+
+		if (!o)
+			continue;
+		memcpy(s->name, o->name, sizeof(s->name));
+		memcpy(s->source, o->source, sizeof(s->source));
+		s->adopted = o->adopted;
+		for (j = 0; j < s->n_be; j++) {
+			struct st_backend *b = &s->be[j];
+			const struct st_backend *ob = sorted_find(
+				b, o->be, o->n_be, sizeof(*o->be), be_cmp);
+
+			if (!ob)
+				continue;
+			b->conf_state = ob->conf_state;
+			b->drained = ob->drained;
+			b->health_down = ob->health_down;
+			b->health = ob->health;
+		}
+	}
+}
+
+/* What a rollback puts back besides the maps. */
+struct txn {
+	size_t n_free_svc, n_free_be;
+	__u32 maglev_size, seed;
+};
+
+/* Before the first write: the maps' writes are journaled from here. */
+static int txn_begin(struct lbd_state *st, struct lbd_dp *dp, struct txn *t)
+{
+	t->n_free_svc = st->n_free_svc;
+	t->n_free_be = st->n_free_be;
+	t->maglev_size = st->maglev_size;
+	t->seed = st->seed;
+	memcpy(st->saved_svc, st->free_svc,
+	       st->n_free_svc * sizeof(*st->free_svc));
+	memcpy(st->saved_be, st->free_be, st->n_free_be * sizeof(*st->free_be));
+	return dp_journal_begin(dp);
+}
+
+/*
+ * Commits (err 0) or rolls back what the transaction wrote; apply: a
+ * state_apply (which sets st->served), else a runtime change (which
+ * leaves it, unless the maps end up mixed). Returns err.
+ */
+static int txn_end(struct lbd_state *st, struct lbd_dp *dp, const struct txn *t,
+		   int err, bool apply, const char *what)
+{
+	struct st_service *old;
+	size_t n_old;
+	int rb;
+
+	if (!err) {
+		dp_journal_end(dp);
+		if (apply) {
+			st->last_err = 0;
+			/* cleared (clear_stale), every table and VIP
+			 * written (resync) */
+			st->n_stale_be = st->n_stale_svc = 0;
+			st->resync = false;
+			st->served = ST_SERVED_APPLIED;
+		}
+		return 0;
+	}
+	st->failures++;
+	st->last_err = err;
+	rb = dp_journal_rollback(dp);
+	dp_journal_end(dp);
+	/* the ids as they were; the generation counter stays ahead: a
+	 * flow that met a backend of the failed apply must not take a
+	 * later holder of its id for it */
+	st->n_free_svc = t->n_free_svc;
+	st->n_free_be = t->n_free_be;
+	memcpy(st->free_svc, st->saved_svc,
+	       st->n_free_svc * sizeof(*st->free_svc));
+	memcpy(st->free_be, st->saved_be, st->n_free_be * sizeof(*st->free_be));
+	st->maglev_size = t->maglev_size;
+	st->seed = t->seed;
+	if (!rb) {
+		/* the state before it: still a mix if it was one */
+		if (apply && st->served != ST_SERVED_MIXED)
+			st->served = ST_SERVED_PREVIOUS;
+		log_warnx("%s failed (%s); its writes were rolled back: the "
+			  "datapath serves the state before it",
+			  what, strerror(-err));
+		vip_table_refresh(st, dp);
+		return err;
+	}
+	st->rollback_failures++;
+	st->served = ST_SERVED_MIXED;
+	log_warnx("%s failed (%s), and so did rolling it back (%s): the "
+		  "datapath serves part of it; re-reading the state from the "
+		  "maps until an apply succeeds",
+		  what, strerror(-err), strerror(-rb));
+	old = st->svc;
+	n_old = st->n_svc;
+	st->svc = NULL;
+	st->n_svc = 0;
+	rb = state_adopt(st, dp, st->maglev_size, st->seed);
+	if (rb) {
+		log_warnx("re-reading the datapath state: %s", strerror(-rb));
+		if (!st->svc) {
+			st->svc = old;
+			st->n_svc = n_old;
+			old = NULL;
+		}
+	}
+	if (old) {
+		keep_known(st, old, n_old);
+		services_free(old, n_old);
+	}
+	st->resync = true;
+	return err;
+}
+
 /* VIPs of a sorted service array: one entry per address, with flags. */
 struct vip_ent {
 	__u8 family;
@@ -1414,6 +1567,11 @@ static int vip_cmp(const struct vip_ent *a, const struct vip_ent *b)
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
 	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+static int vip_ent_cmp(const void *a, const void *b)
+{
+	return vip_cmp(a, b);
 }
 
 static const char *vip_str(const struct vip_ent *v, char *buf, size_t len)
@@ -1491,7 +1649,9 @@ static int apply_vips(struct apply_ctx *x, const struct vip_ent *ov,
 static int reserve_check(const struct lbd_state *st,
 			 const struct st_service *d, size_t dn)
 {
-	size_t i = 0, j = 0, free_svc = st->n_free_svc, free_be = st->n_free_be;
+	/* stale ids are cleared first (clear_stale) */
+	size_t i = 0, j = 0, free_svc = st->n_free_svc + st->n_stale_svc;
+	size_t free_be = st->n_free_be + st->n_stale_be;
 	size_t need_svc = 0, need_be = 0;
 
 	while (i < st->n_svc || j < dn) {
@@ -1530,30 +1690,191 @@ static int reserve_check(const struct lbd_state *st,
 	return need_svc > free_svc || need_be > free_be ? -ENOSPC : 0;
 }
 
+/* Collects the source ranges of the stale service ids of m (keys). */
+static int stale_ranges(struct lbd_state *st, struct lbd_dp *dp, enum dp_map m,
+			void **keys, size_t *n)
+{
+	size_t ks = m == DP_MAP_SRC4 ? sizeof(struct lbd_src_key4) :
+				       sizeof(struct lbd_src_key6);
+	struct lbd_src_key6 k, next;
+	int fd = dp_map_fd(dp, m);
+	void *prev = NULL;
+	size_t i, cap = 0;
+
+	*keys = NULL;
+	*n = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		/* svc_id sits at the same place in both keys */
+		__u32 id = ntohl(next.svc_id);
+
+		memcpy(&k, &next, ks);
+		prev = &k;
+		for (i = 0; i < st->n_stale_svc && st->stale_svc[i] != id; i++)
+			;
+		if (i == st->n_stale_svc)
+			continue;
+		if (*n == cap) {
+			void *nk;
+
+			cap = cap ? 2 * cap : 16;
+			nk = realloc(*keys, cap * ks);
+			if (!nk)
+				return -ENOMEM;
+			*keys = nk;
+		}
+		memcpy((char *)*keys + (*n)++ * ks, &k, ks);
+	}
+	return 0;
+}
+
+/*
+ * Clears what no service owns (state_adopt found it): backends in use
+ * become unused (with their generation: flows on them select again),
+ * stale service ids lose their ranges and tables; then their ids are
+ * free. Nothing points to any of it, so it may go first.
+ */
+static int clear_stale(struct apply_ctx *x)
+{
+	struct lbd_state *st = x->st;
+	struct lbd_backend *v = NULL;
+	size_t i, n, f;
+	void *keys;
+	int err = 0;
+
+	if (!x->dp || (!st->n_stale_be && !st->n_stale_svc))
+		return 0;
+	if (st->n_stale_be) {
+		v = calloc(st->n_stale_be, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (i = 0; !err && i < st->n_stale_be; i++) {
+			err = dp_backend_get(x->dp, st->stale_be[i], &v[i]);
+			v[i] = (struct lbd_backend){ .gen = v[i].gen };
+		}
+		if (!err)
+			err = dp_backend_put_batch(x->dp, st->stale_be, v,
+						   (__u32)st->n_stale_be);
+		free(v);
+	}
+	for (f = 0; f < 2 && !err; f++) {
+		enum dp_map m = f ? DP_MAP_SRC6 : DP_MAP_SRC4;
+
+		err = stale_ranges(st, x->dp, m, &keys, &n);
+		for (i = 0; !err && i < n; i++) {
+			const struct lbd_src_key6 *k6 =
+				(const void
+					 *)((char *)keys +
+					    i * (f ? sizeof(*k6) :
+						     sizeof(struct lbd_src_key4)));
+			union lbd_addr a = { 0 };
+
+			if (f)
+				a = k6->addr;
+			else
+				a.v4 = ((const struct lbd_src_key4 *)k6)->addr;
+			err = dp_src_del(x->dp, ntohl(k6->svc_id),
+					 f ? LBD_AF_INET6 : LBD_AF_INET, &a,
+					 (__u8)(k6->prefixlen - 32));
+		}
+		free(keys);
+	}
+	for (i = 0; !err && i < st->n_stale_svc; i++)
+		err = dp_maglev_put(x->dp, st->stale_svc[i], NULL, 0);
+	if (err)
+		return err;
+	/* kept until the apply commits: a rollback puts them back */
+	for (i = 0; i < st->n_stale_be; i++)
+		st->free_be[st->n_free_be++] = st->stale_be[i];
+	for (i = 0; i < st->n_stale_svc; i++)
+		st->free_svc[st->n_free_svc++] = st->stale_svc[i];
+	return 0;
+}
+
+/* The VIPs as the maps hold them, sorted (st->resync: the services'
+ * VIPs may not be there, or others be). */
+static int vips_read(struct lbd_dp *dp, struct vip_ent **out, size_t *n)
+{
+	size_t cap = 64, f;
+	struct vip_ent *v = malloc(cap * sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (f = 0; f < 2; f++) {
+		int fd = dp_map_fd(dp, f ? DP_MAP_VIP6 : DP_MAP_VIP4);
+		union lbd_addr k, next;
+		void *prev = NULL;
+		struct lbd_vip val;
+
+		memset(&k, 0, sizeof(k));
+		memset(&next, 0, sizeof(next));
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+			k = next;
+			prev = &k;
+			if (bpf_map_lookup_elem(fd, &k, &val) < 0)
+				continue;
+			if (*n == cap) {
+				struct vip_ent *nv;
+
+				cap *= 2;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+			}
+			memset(&v[*n], 0, sizeof(v[*n]));
+			v[*n].family = f ? LBD_AF_INET6 : LBD_AF_INET;
+			if (f)
+				v[*n].addr = k;
+			else
+				v[*n].addr.v4 = k.v4;
+			v[*n].flags = val.flags;
+			v[*n].services = val.services;
+			(*n)++;
+		}
+	}
+	qsort(v, *n, sizeof(*v), vip_ent_cmp);
+	*out = v;
+	return 0;
+}
+
 int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
 		struct apply_result *res)
 {
-	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
-			       .plan_arg = plan_arg, .res = res,
-			       .keep_flags = true };
+	struct apply_ctx x = { .st = st,
+			       .dp = dp,
+			       .plan = plan,
+			       .plan_arg = plan_arg,
+			       .res = res,
+			       .keep_flags = true,
+			       .force = dp && st->resync };
 	struct vip_ent *ov = NULL, *nv = NULL;
 	struct st_service *d = NULL;
 	size_t dn = 0, on = st->n_svc, i = 0, j = 0, nov, nnv;
 	unsigned long writes0 = dp ? dp_writes(dp) : 0;
 	struct wbuf pre = { 0 }, post = { 0 };
 	struct lbd_state dry;
+	struct txn t;
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	/* from here, a failure is a failed apply (st->served) */
+	if (dp) {
+		err = txn_begin(st, dp, &t);
+		if (err)
+			goto done;
+	}
 	err = desired_build(st, cfg, &d, &dn);
 	if (err)
-		return err;
+		goto done;
 	err = reserve_check(st, d, dn);
 	if (err) {
 		log_warnx("the config needs more service or backend ids than "
 			  "datapath.max_services/max_backends leave");
-		goto out;
+		goto done;
 	}
 	/* a plan works on a copy of the sizes only: ids are not taken */
 	if (!dp) {
@@ -1578,12 +1899,23 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	nv = calloc(dn + 1, sizeof(*nv));
 	if (!x.pend || !ov || !nv) {
 		err = -ENOMEM;
-		goto out;
+		goto done;
 	}
-	nov = vips_of(st->svc, on, ov);
+	if (x.force) {
+		free(ov);
+		err = vips_read(dp, &ov, &nov);
+		if (err) {
+			ov = NULL;
+			goto done;
+		}
+	} else {
+		nov = vips_of(st->svc, on, ov);
+	}
 	nnv = vips_of(d, dn, nv);
 
-	err = apply_vips(&x, ov, nov, nv, nnv, 0);
+	err = clear_stale(&x);
+	if (!err)
+		err = apply_vips(&x, ov, nov, nv, nnv, 0);
 	/* removals first: their ids are what additions may need */
 	while (!err && (i < on || j < dn)) {
 		int c = i == on ? 1 : j == dn ? -1 : svc_cmp(&st->svc[i], &d[j]);
@@ -1623,18 +1955,12 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 	pend_drop(&x);
 	if (!err)
 		err = apply_vips(&x, ov, nov, nv, nnv, 1);
+done:
 	res->writes = dp ? dp_writes(dp) - writes0 : 0;
-
 	if (!dp)
 		goto out;
-	if (err) {
-		/* the maps hold a mix of old and new: they are the truth */
-		log_warnx("applying the config failed (%s); re-reading the "
-			  "datapath state",
-			  strerror(-err));
-		state_adopt(st, dp, st->maglev_size, st->seed);
+	if (txn_end(st, dp, &t, err, true, "applying the config"))
 		goto out;
-	}
 	services_free(st->svc, st->n_svc);
 	st->svc = d;
 	st->n_svc = dn;
@@ -1723,8 +2049,8 @@ static int range_add(struct st_service *s, __u8 family,
 }
 
 /* Source ranges back from the LPM tries, to their services by id. */
-static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id,
-			__u32 max)
+static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id, __u32 max,
+			__u8 *stale)
 {
 	struct lbd_src_key4 k4, n4;
 	struct lbd_src_key6 k6, n6;
@@ -1738,6 +2064,8 @@ static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id,
 	     prev = &k4) {
 		k4 = n4;
 		id = ntohl(k4.svc_id);
+		if (id < max && !by_id[id])
+			stale[id] = 1;
 		if (id >= max || !by_id[id])
 			continue;
 		memset(&a, 0, sizeof(a));
@@ -1751,6 +2079,8 @@ static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id,
 	     prev = &k6) {
 		k6 = n6;
 		id = ntohl(k6.svc_id);
+		if (id < max && !by_id[id])
+			stale[id] = 1;
 		if (id >= max || !by_id[id])
 			continue;
 		err = range_add(by_id[id], LBD_AF_INET6, &k6.addr,
@@ -1765,8 +2095,9 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		__u32 seed)
 {
 	struct st_service *arr = NULL, **by_id = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0, i, n_stale_be = 0, n_stale_svc = 0;
 	__u8 *svc_used = NULL, *be_used = NULL;
+	__u32 *stale_be = NULL, *stale_svc = NULL, one;
 	int fd = dp_map_fd(dp, DP_MAP_BACKENDS), err;
 	struct lbd_backend b;
 	__u32 id;
@@ -1778,7 +2109,10 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 	by_id = calloc(st->max_services, sizeof(*by_id));
 	svc_used = calloc(st->max_services, 1);
 	be_used = calloc(st->max_backends, 1);
-	if (!err && (!by_id || !svc_used || !be_used))
+	stale_be = malloc(st->max_backends * sizeof(*stale_be));
+	stale_svc = malloc(st->max_services * sizeof(*stale_svc));
+	if (!err &&
+	    (!by_id || !svc_used || !be_used || !stale_be || !stale_svc))
 		err = -ENOMEM;
 	if (err)
 		goto out;
@@ -1800,9 +2134,14 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		}
 		if (b.gen > st->gen)
 			st->gen = b.gen;
-		if (b.state == LBD_BE_UNUSED || b.svc_id >= st->max_services ||
-		    !(s = by_id[b.svc_id]))
+		if (b.state == LBD_BE_UNUSED)
 			continue;
+		if (b.svc_id >= st->max_services || !(s = by_id[b.svc_id])) {
+			/* in use, by no service: not free until cleared */
+			stale_be[n_stale_be++] = id;
+			be_used[id] = 1;
+			continue;
+		}
 		nb = realloc(s->be, (s->n_be + 1) * sizeof(*nb));
 		if (!nb) {
 			err = -ENOMEM;
@@ -1827,9 +2166,19 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		nb->gen = b.gen;
 		be_used[id] = 1;
 	}
-	err = adopt_ranges(dp, by_id, st->max_services);
+	/* svc_used marks ids with ranges of no service for now */
+	err = adopt_ranges(dp, by_id, st->max_services, svc_used);
 	if (err)
 		goto out;
+	for (id = 0; id < st->max_services; id++) {
+		if (by_id[id])
+			continue;
+		/* a table with slots (a removed service's is empty) */
+		if (svc_used[id] || dp_maglev_get(dp, id, &one, 1) > 0) {
+			stale_svc[n_stale_svc++] = id;
+			svc_used[id] = 1;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		struct st_service *s = &arr[i];
 		struct lbd_vip v;
@@ -1874,8 +2223,22 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 	for (id = st->max_backends; id-- > 0;)
 		if (!be_used[id])
 			st->free_be[st->n_free_be++] = id;
+	free(st->stale_be);
+	free(st->stale_svc);
+	st->stale_be = stale_be;
+	st->stale_svc = stale_svc;
+	st->n_stale_be = n_stale_be;
+	st->n_stale_svc = n_stale_svc;
+	stale_be = stale_svc = NULL;
+	if (n_stale_be || n_stale_svc)
+		log_warnx("the datapath holds %zu backends and %zu service "
+			  "ids that no service owns (an apply stopped part "
+			  "way): the next apply clears them",
+			  n_stale_be, n_stale_svc);
 	vip_table_refresh(st, dp);
 out:
+	free(stale_be);
+	free(stale_svc);
 	if (arr)
 		services_free(arr, n);
 	free(by_id);
@@ -1952,6 +2315,8 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 			       .plan_arg = plan_arg, .res = res };
 	unsigned long writes0 = dp ? dp_writes(dp) : 0;
 	struct wbuf pre = { 0 }, post = { 0 };
+	bool begun = false;
+	struct txn t;
 	size_t i;
 	int err = 0;
 
@@ -1960,6 +2325,9 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 	x.pend = malloc(APPLY_BATCH * sizeof(*x.pend));
 	if (!x.pend)
 		err = -ENOMEM;
+	else if (dp)
+		err = txn_begin(st, dp, &t);
+	begun = !err && dp;
 	for (i = 0; i < st->n_svc && !err; i++)
 		if (news[i].be)
 			err = change_service(&x, &st->svc[i], &news[i]);
@@ -1969,9 +2337,16 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 	for (i = 0; i < st->n_svc; i++) {
 		if (!news[i].be)
 			continue;
+		/* rolled back: the old versions are what the maps hold */
+		if (err && dp) {
+			free(news[i].be);
+			continue;
+		}
 		free(st->svc[i].be);
 		st->svc[i] = news[i];
 	}
+	if (begun)
+		txn_end(st, dp, &t, err, false, "changing backends");
 	if (!err && dp)
 		vip_table_refresh(st, dp);
 	free(news);
@@ -1979,12 +2354,6 @@ static int change_flags(struct lbd_state *st, struct lbd_dp *dp,
 	wbuf_free(&pre);
 	wbuf_free(&post);
 	res->writes = dp ? dp_writes(dp) - writes0 : 0;
-	if (err && dp) {
-		log_warnx("changing backends failed (%s); re-reading the "
-			  "datapath state",
-			  strerror(-err));
-		state_adopt(st, dp, st->maglev_size, st->seed);
-	}
 	return err;
 }
 

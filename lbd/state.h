@@ -57,6 +57,18 @@ struct st_service {
 	size_t n_be;
 };
 
+/* What the datapath serves after the last apply (state_apply). */
+enum st_served {
+	ST_SERVED_APPLIED, /* the state of the last apply, whole */
+	/* the last apply failed and every write it made was put back:
+	 * the state before it */
+	ST_SERVED_PREVIOUS,
+	/* putting them back failed too: what the maps hold is the state
+	 * part way through an apply (consistent for every packet), read
+	 * back from the maps; the next apply that succeeds ends it */
+	ST_SERVED_MIXED,
+};
+
 struct lbd_state {
 	struct st_service *svc; /* sorted by key */
 	size_t n_svc;
@@ -81,6 +93,25 @@ struct lbd_state {
 	size_t n_free_svc;
 	__u32 *free_be;
 	size_t n_free_be;
+	/* what state_adopt found that no service owns (an apply or its
+	 * rollback stopped part way): backends in use and service ids
+	 * with a table or source ranges. Their ids are not free until the
+	 * next apply has cleared them. */
+	__u32 *stale_be, *stale_svc;
+	size_t n_stale_be, n_stale_svc;
+	/* after a rollback that failed: tables may differ from what their
+	 * service entries say, and VIPs from what the services imply; the
+	 * next apply swaps every table and writes VIPs against the maps */
+	bool resync;
+	/* the free ids when an apply began, put back by its rollback */
+	__u32 *saved_svc, *saved_be;
+	/* for lbctl status and the metrics */
+	enum st_served served;
+	/* -errno of the last failed apply or runtime change; 0 once an
+	 * apply succeeds */
+	int last_err;
+	unsigned long failures; /* applies and runtime changes that failed */
+	unsigned long rollback_failures; /* of those, not put back */
 };
 
 struct apply_result {
@@ -109,8 +140,11 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 
 /*
  * Applies cfg: writes the difference to dp, or with dp == NULL only
- * reports it (lbd --check). plan may be NULL. On a failed map write the
- * state is re-read from the maps, so it stays the truth.
+ * reports it (lbd --check). plan may be NULL. It is a transaction: when
+ * a map write fails, every write made so far is put back, newest first
+ * (dp_journal_rollback), and the datapath serves the state before it
+ * (st->served ST_SERVED_PREVIOUS). If that fails too, the state is
+ * re-read from the maps, so it stays the truth (ST_SERVED_MIXED).
  */
 int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
@@ -157,6 +191,9 @@ struct be_change {
 int state_set_flags(struct lbd_state *st, struct lbd_dp *dp, enum be_flag flag,
 		    struct be_change *ch, size_t n, plan_fn plan,
 		    void *plan_arg, struct apply_result *res);
+
+/* "applied", "previous", "mixed". */
+const char *state_served_str(enum st_served s);
 
 /* The order of services: family, VIP, port, protocol. */
 int svc_addr_cmp(const struct lbd_svc_addr *a, const struct lbd_svc_addr *b);

@@ -211,6 +211,29 @@ static void print_k8s_problems(struct json_object *d)
 	}
 }
 
+/* The last apply, and what the datapath serves after it. */
+static void print_apply(struct json_object *d)
+{
+	const char *serving = s_of(d, "apply.serving");
+
+	if (!get(d, "apply"))
+		return;
+	if (i_of(d, "apply.ok"))
+		printf("last apply    ok");
+	else
+		printf("last apply    FAILED (%s)", s_of(d, "apply.error"));
+	if (!strcmp(serving, "applied"))
+		printf(", the datapath serves it");
+	else if (!strcmp(serving, "previous"))
+		printf(", the datapath serves the state before the apply "
+		       "that failed");
+	else
+		printf(", the datapath serves a MIX of two states (a "
+		       "rollback failed) until an apply succeeds");
+	printf(" (%lld failed, %lld not rolled back)\n",
+	       i_of(d, "apply.failures"), i_of(d, "apply.rollback_failures"));
+}
+
 static void print_status(struct json_object *d)
 {
 	struct json_object *errs = get(d, "config.last_reload.errors");
@@ -228,6 +251,7 @@ static void print_status(struct json_object *d)
 		       b_of(d, "datapath.dispatcher") ? " (libxdp dispatcher)" :
 							"");
 		printf("pin path      %s\n", s_of(d, "datapath.pin_path"));
+		print_apply(d);
 		printf("services      %lld\n", i_of(d, "services"));
 		printf("backends      %lld (%lld runtime drains)\n",
 		       i_of(d, "backends"), i_of(d, "drains"));

@@ -16,6 +16,9 @@ static const char SNAP[] =
 	"\"datapath\":{\"interface\":\"eth0\",\"mode\":\"native\","
 	"\"attached\":1},"
 	"\"drains\":1,\"monitor\":{\"lost\":4},"
+	"\"apply\":{\"ok\":0,\"serving\":\"previous\","
+	"\"error\":\"Cannot allocate memory\",\"failures\":2,"
+	"\"rollback_failures\":1},"
 	"\"reasons\":[{\"reason\":\"no_service\",\"kind\":\"drop\","
 	"\"packets\":7,\"bytes\":700}],"
 	"\"conntrack\":[{\"family\":\"ipv4\",\"entries\":10,\"live\":8,"
@@ -183,5 +186,19 @@ Test(metrics, health_checks_and_announcements)
 	has_line(t, "lbd_vip_announced{vip=\"203.0.113.11\"} 0");
 	has_line(t, "lbd_vip_backends_up{vip=\"203.0.113.10\"} 1");
 	cr_assert_eq(count(t, "# HELP "), count(t, "# TYPE "));
+	free(t);
+}
+
+Test(metrics, the_last_apply_and_what_the_datapath_serves)
+{
+	size_t len;
+	char *t = render(SNAP, &len);
+
+	has_line(t, "lbd_last_apply_success 0");
+	has_line(t, "lbd_apply_failures_total 2");
+	has_line(t, "lbd_apply_rollback_failures_total 1");
+	has_line(t, "lbd_datapath_serving{state=\"applied\"} 0");
+	has_line(t, "lbd_datapath_serving{state=\"previous\"} 1");
+	has_line(t, "lbd_datapath_serving{state=\"mixed\"} 0");
 	free(t);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "datapath.h"
@@ -1435,4 +1436,854 @@ Test(state, held_adopted_services_stay_until_released, .init = with_dp,
 	expect_plan(&p, LINES("- service 192.0.2.2:80/tcp 192.0.2.2:80/tcp",
 			      "- vip 192.0.2.2"));
 	cr_assert_eq(st.n_svc, 1);
+}
+
+/* Transactions: a map write that fails part way through an apply */
+
+/* Tables of up to this size are read back. */
+#define TXN_M_MAX 1031
+
+/*
+ * Failure injection through the dp_* layer's seam: write number fail_at
+ * (counted from 1 since arming) fails with -ENOMEM. After it, calls of
+ * the rollback are counted apart (those of the VIP table, which comes
+ * back after the rollback, are not); rollback write rb_fail_at fails,
+ * and with rb_persist every one after it too, as a lasting lack of
+ * memory would.
+ */
+static struct {
+	long calls, fail_at, rb_calls, rb_fail_at;
+	bool failed, rb_persist;
+	char what[32]; /* the map of the write that failed */
+} fault;
+
+int dp_write_fault(const char *map)
+{
+	long n = __atomic_add_fetch(&fault.calls, 1, __ATOMIC_SEQ_CST);
+
+	if (fault.failed && fault.rb_fail_at && strcmp(map, "lbd_vip_slots")) {
+		n = ++fault.rb_calls;
+		if (n == fault.rb_fail_at ||
+		    (fault.rb_persist && n > fault.rb_fail_at))
+			return -ENOMEM;
+		return 0;
+	}
+	if (n != fault.fail_at)
+		return 0;
+	snprintf(fault.what, sizeof(fault.what), "%s", map);
+	fault.failed = true;
+	return -ENOMEM;
+}
+
+static void fault_arm(long fail_at, long rb_fail_at, bool rb_persist)
+{
+	memset(&fault, 0, sizeof(fault));
+	fault.fail_at = fail_at;
+	fault.rb_fail_at = rb_fail_at;
+	fault.rb_persist = rb_persist;
+}
+
+/* Lines of text, sorted before they are compared. */
+struct lines {
+	char **l;
+	size_t n;
+};
+
+__attribute__((format(printf, 2, 3))) static void line_add(struct lines *l,
+							   const char *fmt, ...)
+{
+	char **n = realloc(l->l, (l->n + 1) * sizeof(*n));
+	va_list ap;
+	int len;
+
+	cr_assert_not_null(n);
+	l->l = n;
+	va_start(ap, fmt);
+	len = vasprintf(&l->l[l->n], fmt, ap);
+	va_end(ap);
+	cr_assert_geq(len, 0);
+	l->n++;
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void lines_free(struct lines *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->l[i]);
+	free(l->l);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Whether a and b hold the same lines; prints the first difference. */
+static bool lines_eq(struct lines *a, struct lines *b, const char *what)
+{
+	size_t i;
+
+	qsort(a->l, a->n, sizeof(*a->l), line_cmp);
+	qsort(b->l, b->n, sizeof(*b->l), line_cmp);
+	for (i = 0; i < a->n && i < b->n; i++)
+		if (strcmp(a->l[i], b->l[i]))
+			break;
+	if (i == a->n && i == b->n)
+		return true;
+	fprintf(stderr,
+		"%s: line %zu of %zu/%zu differs:\n  got  %s\n  want %s\n",
+		what, i, a->n, b->n, i < a->n ? a->l[i] : "(none)",
+		i < b->n ? b->l[i] : "(none)");
+	return false;
+}
+
+static const char *hex(char *buf, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sprintf(buf + 2 * i, "%02x", b[i]);
+	buf[2 * n] = '\0';
+	return buf;
+}
+
+static __u64 fnv(__u64 h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ull;
+	return h;
+}
+
+/* Every entry of map m as "name key = value", in hex. */
+static void dump_raw_map(struct lines *l, enum dp_map m)
+{
+	int fd = dp_map_fd(dp, m);
+	struct bpf_map_info info;
+	unsigned char k[64], nk[64], v[64];
+	char hk[130], hv[130];
+	__u32 len = sizeof(info);
+	void *prev = NULL;
+
+	memset(&info, 0, sizeof(info));
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	cr_assert_leq(info.key_size, sizeof(k));
+	cr_assert_leq(info.value_size, sizeof(v));
+	while (bpf_map_get_next_key(fd, prev, nk) == 0) {
+		memcpy(k, nk, info.key_size);
+		prev = k;
+		cr_assert_eq(bpf_map_lookup_elem(fd, k, v), 0);
+		line_add(l, "%s %s = %s", dp_map_name(m),
+			 hex(hk, k, info.key_size),
+			 hex(hv, v, info.value_size));
+	}
+}
+
+/* The VIP table as installed: the program's map of it, found by name. */
+static int vip_table_fd(void)
+{
+	struct bpf_prog_info pi;
+	struct bpf_map_info mi;
+	__u32 ids[64], len, i, zero = 0, inner;
+	int fd, found = -1;
+
+	memset(&pi, 0, sizeof(pi));
+	pi.nr_map_ids = 64;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(pi);
+	cr_assert_eq(bpf_obj_get_info_by_fd(dp_prog_fd(dp), &pi, &len), 0);
+	for (i = 0; i < pi.nr_map_ids && i < 64 && found < 0; i++) {
+		fd = bpf_map_get_fd_by_id(ids[i]);
+		cr_assert_geq(fd, 0);
+		memset(&mi, 0, sizeof(mi));
+		len = sizeof(mi);
+		cr_assert_eq(bpf_obj_get_info_by_fd(fd, &mi, &len), 0);
+		if (!strcmp(mi.name, "lbd_vip_slots"))
+			found = fd;
+		else
+			close(fd);
+	}
+	cr_assert_geq(found, 0, "no lbd_vip_slots map");
+	if (bpf_map_lookup_elem(found, &zero, &inner) < 0) {
+		close(found);
+		return -1; /* out: the hash maps serve */
+	}
+	close(found);
+	fd = bpf_map_get_fd_by_id(inner);
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
+/* Calls fn(l, slot index, slot) for every used slot of the VIP table;
+ * "viptable out" when there is none. */
+static void dump_vip_table(struct lines *l, void (*fn)(struct lines *, __u32,
+						       struct lbd_vip_slot *))
+{
+	int fd = vip_table_fd();
+	struct lbd_vip_slot s;
+	__u32 i;
+
+	if (fd < 0) {
+		line_add(l, "viptable out");
+		return;
+	}
+	for (i = 0; i < dp_vip_slots(dp); i++) {
+		cr_assert_eq(bpf_map_lookup_elem(fd, &i, &s), 0);
+		if (s.family)
+			fn(l, i, &s);
+	}
+	close(fd);
+}
+
+static void raw_slot(struct lines *l, __u32 i, struct lbd_vip_slot *s)
+{
+	char h[2 * sizeof(*s) + 1];
+
+	line_add(l, "vipslot %u %s", i, hex(h, s, sizeof(*s)));
+}
+
+/*
+ * The maps as they are, ids and generations included: a rollback puts
+ * back exactly this. Counters are left out (an id's are zeroed when it
+ * is given out), and a Maglev table that is empty reads as none, as the
+ * program reads it.
+ */
+static void dump_raw(struct lines *l)
+{
+	static const enum dp_map maps[] = { DP_MAP_VIP4,     DP_MAP_VIP6,
+					    DP_MAP_SVC4,     DP_MAP_SVC6,
+					    DP_MAP_BACKENDS, DP_MAP_SRC4,
+					    DP_MAP_SRC6 };
+	static __u32 t[TXN_M_MAX];
+	size_t i;
+	__u32 id;
+	int m;
+
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		dump_raw_map(l, maps[i]);
+	for (id = 0; id < MAX_SERVICES; id++) {
+		m = dp_maglev_get(dp, id, t, TXN_M_MAX);
+		cr_assert_geq(m, 0);
+		if (m)
+			line_add(
+				l, "maglev %u m %d %016llx", id, m,
+				(unsigned long long)fnv(14695981039346656037ull,
+							t, (size_t)m * 4));
+	}
+	dump_vip_table(l, raw_slot);
+}
+
+/* Service ids to their keys, for the dump that does without ids. */
+static char svc_names[MAX_SERVICES][48];
+
+static const char *svc_name(__u32 id)
+{
+	cr_assert_lt(id, MAX_SERVICES);
+	return svc_names[id][0] ? svc_names[id] : "(none)";
+}
+
+static void view_services(struct lines *l, enum dp_map m)
+{
+	size_t ks = m == DP_MAP_SVC4 ? sizeof(struct lbd_svc_key4) :
+				       sizeof(struct lbd_svc_key6);
+	int fd = dp_map_fd(dp, m);
+	unsigned char k[32], nk[32];
+	char hv[2 * sizeof(struct lbd_svc) + 1];
+	struct lbd_svc v;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, nk) == 0) {
+		memcpy(k, nk, ks);
+		prev = k;
+		cr_assert_eq(bpf_map_lookup_elem(fd, k, &v), 0);
+		cr_assert_lt(v.id, MAX_SERVICES);
+		hex(svc_names[v.id], k, ks);
+		line_add(l, "svc %s = %s", svc_names[v.id],
+			 hex(hv, &v.table_size,
+			     sizeof(v) - offsetof(struct lbd_svc, table_size)));
+	}
+}
+
+/* A backend by what it is, not by its id. */
+static const char *be_view(__u32 id, char *buf, size_t len)
+{
+	struct lbd_backend b = be_entry(id);
+	char a[2 * sizeof(b.addr) + 1];
+
+	snprintf(buf, len, "%s %s:%u f%u", svc_name(b.svc_id),
+		 hex(a, &b.addr, sizeof(b.addr)), ntohs(b.port), b.family);
+	return buf;
+}
+
+static void view_slot(struct lines *l, __u32 i, struct lbd_vip_slot *s)
+{
+	char h[2 * sizeof(*s) + 1], names[LBD_SLOT_SVCS * 50] = "";
+	int k;
+
+	for (k = 0; k < LBD_SLOT_SVCS && s->svcs[k].proto; k++) {
+		strcat(names, " ");
+		strcat(names, svc_name(s->svcs[k].svc.id));
+		s->svcs[k].svc.id = 0;
+	}
+	line_add(l, "vipslot %u %s%s", i, hex(h, s, sizeof(*s)), names);
+}
+
+/*
+ * What the maps serve, without ids and generations: services with their
+ * settings, their backends' addresses, states and weights, their tables
+ * as the backends each slot names, source ranges, VIPs and the VIP
+ * table. Two applies of one config give the same view whatever ids
+ * they took.
+ */
+static void dump_view(struct lines *l)
+{
+	static __u32 t[TXN_M_MAX];
+	char buf[160];
+	__u32 id;
+	int m, k;
+
+	memset(svc_names, 0, sizeof(svc_names));
+	view_services(l, DP_MAP_SVC4);
+	view_services(l, DP_MAP_SVC6);
+	dump_raw_map(l, DP_MAP_VIP4);
+	dump_raw_map(l, DP_MAP_VIP6);
+	for (id = 0; id < MAX_BACKENDS; id++) {
+		struct lbd_backend b = be_entry(id);
+
+		if (b.state != LBD_BE_UNUSED)
+			line_add(l, "be %s state %u weight %u",
+				 be_view(id, buf, sizeof(buf)), b.state,
+				 b.weight);
+	}
+	for (id = 0; id < MAX_SERVICES; id++) {
+		__u64 h = 14695981039346656037ull;
+
+		if (!svc_names[id][0])
+			continue;
+		m = dp_maglev_get(dp, id, t, TXN_M_MAX);
+		cr_assert_geq(m, 0);
+		for (k = 0; k < m; k++) {
+			be_view(t[k], buf, sizeof(buf));
+			h = fnv(h, buf, strlen(buf) + 1);
+		}
+		line_add(l, "table %s m %d %016llx", svc_names[id], m,
+			 (unsigned long long)h);
+	}
+	{
+		struct lbd_src_key4 k4, n4;
+		struct lbd_src_key6 k6, n6;
+		int fd = dp_map_fd(dp, DP_MAP_SRC4);
+		void *prev;
+
+		for (prev = NULL; bpf_map_get_next_key(fd, prev, &n4) == 0;
+		     prev = &k4) {
+			k4 = n4;
+			line_add(l, "range %s %08x/%u",
+				 svc_name(ntohl(k4.svc_id)), ntohl(k4.addr),
+				 k4.prefixlen);
+		}
+		fd = dp_map_fd(dp, DP_MAP_SRC6);
+		for (prev = NULL; bpf_map_get_next_key(fd, prev, &n6) == 0;
+		     prev = &k6) {
+			k6 = n6;
+			line_add(l, "range %s %s/%u",
+				 svc_name(ntohl(k6.svc_id)),
+				 hex(buf, &k6.addr, sizeof(k6.addr)),
+				 k6.prefixlen);
+		}
+	}
+	dump_vip_table(l, view_slot);
+}
+
+/* What every packet needs at every step of an apply, and so of its
+ * rollback: a table names only active backends of its own service, and
+ * a VIP is there only with a service on it. */
+static void expect_every_view_consistent(void)
+{
+	static __u32 t[TXN_M_MAX];
+	union lbd_addr vips[2][MAX_SERVICES];
+	size_t n_vips[2] = { 0, 0 }, i, j;
+
+	for (i = 0; i < 2; i++) {
+		int fd = dp_map_fd(dp, i ? DP_MAP_SVC6 : DP_MAP_SVC4);
+		union {
+			struct lbd_svc_key4 k4;
+			struct lbd_svc_key6 k6;
+		} k, nk;
+		struct lbd_svc v;
+		void *prev = NULL;
+		int m, s;
+
+		while (bpf_map_get_next_key(fd, prev, &nk) == 0) {
+			k = nk;
+			prev = &k;
+			cr_assert_eq(bpf_map_lookup_elem(fd, &k, &v), 0);
+			memset(&vips[i][n_vips[i]], 0, sizeof(vips[i][0]));
+			if (i)
+				vips[i][n_vips[i]++] = k.k6.vip;
+			else
+				vips[i][n_vips[i]++].v4 = k.k4.vip;
+			m = dp_maglev_get(dp, v.id, t, TXN_M_MAX);
+			cr_assert(m == 0 || (__u32)m == v.table_size,
+				  "service %u: a table of %d for %u", v.id, m,
+				  v.table_size);
+			for (s = 0; s < m; s++) {
+				struct lbd_backend b = be_entry(t[s]);
+
+				cr_assert(b.svc_id == v.id &&
+						  b.state == LBD_BE_ACTIVE,
+					  "service %u: slot %d names backend "
+					  "%u (service %u, state %u)",
+					  v.id, s, t[s], b.svc_id, b.state);
+			}
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		int fd = dp_map_fd(dp, i ? DP_MAP_VIP6 : DP_MAP_VIP4);
+		union lbd_addr k, nk;
+		void *prev = NULL;
+
+		memset(&k, 0, sizeof(k));
+		memset(&nk, 0, sizeof(nk));
+		while (bpf_map_get_next_key(fd, prev, &nk) == 0) {
+			bool any = false;
+
+			k = nk;
+			prev = &k;
+			for (j = 0; j < n_vips[i]; j++)
+				any |= !memcmp(&vips[i][j], &k,
+					       i ? sizeof(k) : sizeof(k.v4));
+			cr_assert(any, "a VIP without a service");
+		}
+	}
+}
+
+/* The state in memory is what the maps hold (as an adoption reads it). */
+static void expect_state_is_the_maps(void)
+{
+	struct lbd_state a;
+	size_t i, j;
+
+	cr_assert_eq(state_init(&a, MAX_SERVICES, MAX_BACKENDS), 0);
+	cr_assert_eq(state_adopt(&a, dp, st.maglev_size, st.seed), 0);
+	cr_assert_eq(a.n_svc, st.n_svc);
+	cr_assert_eq(a.n_free_svc, st.n_free_svc);
+	cr_assert_eq(a.n_free_be, st.n_free_be);
+	for (i = 0; i < st.n_svc; i++) {
+		const struct st_service *x = &a.svc[i], *y = &st.svc[i];
+
+		cr_assert_eq(memcmp(&x->key, &y->key, sizeof(x->key)), 0);
+		cr_assert_eq(x->id, y->id);
+		cr_assert_eq(x->fwd, y->fwd);
+		cr_assert_eq(x->flags, y->flags);
+		cr_assert_eq(x->table_hash, y->table_hash);
+		cr_assert_eq(x->table_size, y->table_size);
+		cr_assert_eq(x->n_be, y->n_be, "%s", y->name);
+		cr_assert_eq(x->n_ranges, y->n_ranges, "%s", y->name);
+		for (j = 0; j < x->n_be; j++) {
+			cr_assert_eq(memcmp(&x->be[j].addr.addr,
+					    &y->be[j].addr.addr,
+					    sizeof(x->be[j].addr.addr)),
+				     0);
+			cr_assert_eq(x->be[j].id, y->be[j].id);
+			cr_assert_eq(x->be[j].gen, y->be[j].gen);
+			cr_assert_eq(x->be[j].dp_state, y->be[j].dp_state);
+			cr_assert_eq(x->be[j].weight, y->be[j].weight);
+		}
+	}
+	state_free(&a);
+}
+
+/*
+ * The apply every write of which fails once in turn: services added,
+ * removed and changed (forwarding, source ranges, icmp_echo), backends
+ * added, removed, drained and reweighted (the tables of those services
+ * rebuilt), one service left without a usable backend (its table goes),
+ * VIPs added and removed (the VIP table swapped), IPv4 and IPv6.
+ */
+#define TXN_KEEP                                                            \
+	"\t{ name = \"keep\"; vip = \"192.0.2.3\"; port = 80; backends = (" \
+	" { address = \"198.18.1.30\"; } ); }"
+#define TXN_OLD                                                                \
+	DP "services = (\n"                                                    \
+	   "\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80; backends = ("  \
+	   " { address = \"198.18.1.1\"; }, { address = \"198.18.1.2\"; },"    \
+	   " { address = \"198.18.1.3\"; } ); },\n"                            \
+	   "\t{ name = \"dns\"; vip = \"192.0.2.1\"; port = 53;"               \
+	   " protocol = \"udp\"; icmp_echo = false;"                           \
+	   " source_ranges = ( \"10.0.0.0/8\", \"172.16.0.0/12\" );"           \
+	   " backends = ( { address = \"198.18.1.6\"; } ); },\n"               \
+	   "\t{ name = \"api\"; vip = \"192.0.2.2\"; port = 80; backends = ("  \
+	   " { address = \"198.18.1.5\"; } ); },\n"                            \
+	   "\t{ name = \"dark\"; vip = \"192.0.2.4\"; port = 80; backends = (" \
+	   " { address = \"198.18.1.20\"; } ); },\n"                           \
+	   "\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443;"           \
+	   " backends = ( { address = \"2001:db8:1::1\"; } ); },\n" TXN_KEEP   \
+	   "\n);\n"
+#define TXN_NEW_SERVICES                                                    \
+	"services = (\n"                                                    \
+	"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80; backends = ("  \
+	" { address = \"198.18.1.1\"; },"                                   \
+	" { address = \"198.18.1.2\"; state = \"draining\"; },"             \
+	" { address = \"198.18.1.4\"; weight = 2; } ); },\n"                \
+	"\t{ name = \"dns\"; vip = \"192.0.2.1\"; port = 53;"               \
+	" protocol = \"udp\"; forwarding = \"geneve\";"                     \
+	" source_ranges = ( \"10.0.0.0/8\", \"192.168.0.0/16\" );"          \
+	" backends = ( { address = \"198.18.1.6\"; } ); },\n"               \
+	"\t{ name = \"dark\"; vip = \"192.0.2.4\"; port = 80; backends = (" \
+	" { address = \"198.18.1.20\"; state = \"down\"; } ); },\n"         \
+	"\t{ name = \"v6\"; vip = \"2001:db8:f::1\"; port = 443;"           \
+	" backends = ( { address = \"2001:db8:1::1\"; weight = 3; },"       \
+	" { address = \"2001:db8:1::2\"; } ); },\n"                         \
+	"\t{ name = \"v6new\"; vip = \"2001:db8:f::2\"; port = 80;"         \
+	" source_ranges = ( \"2001:db8:c::/48\" );"                         \
+	" backends = ( { address = \"2001:db8:1::3\"; } ); },\n"            \
+	"\t{ name = \"new\"; vip = \"192.0.2.10\"; port = 80; backends = (" \
+	" { address = \"198.18.1.10\"; }, { address = \"198.18.1.5\"; }"    \
+	" ); },\n" TXN_KEEP "\n);\n"
+
+#define TXN_NEW DP TXN_NEW_SERVICES
+/* the same with every table rebuilt at another size */
+#define TXN_NEW_509 DATAPATH(" maglev_table_size = 509;") TXN_NEW_SERVICES
+
+/* The configs the next test goes between. */
+static const char *txn_old = TXN_OLD, *txn_new = TXN_NEW;
+
+/* From the old config to the new one without a failure, on the
+ * datapath the test goes on with: what each serves, and the number of
+ * writes in between. */
+static long txn_reference(struct lines *old_view, struct lines *new_view)
+{
+	long writes;
+
+	with_dp();
+	apply(dp, txn_old, NULL);
+	dump_view(old_view);
+	fault_arm(0, 0, false);
+	apply(dp, txn_new, NULL);
+	writes = fault.calls;
+	cr_assert_eq(st.served, ST_SERVED_APPLIED);
+	dump_view(new_view);
+	fprintf(stderr, "the apply makes %ld writes\n", writes);
+	cr_assert_gt(writes, 30, "a representative apply: %ld writes", writes);
+	return writes;
+}
+
+/* Back to the old config (ids and generations are new ones each time):
+ * its maps as they are before the apply that fails. */
+static void txn_start(struct lines *old_view, struct lines *raw)
+{
+	struct lines view = { 0 };
+
+	fault_arm(0, 0, false);
+	apply(dp, txn_old, NULL);
+	dump_view(&view);
+	cr_assert(lines_eq(&view, old_view, "the old config"));
+	lines_free(&view);
+	dump_raw(raw);
+}
+
+/* The new config's maps, whole; the VIP table may be out if its last
+ * swap failed (the hash maps serve, and the next apply brings it). */
+static void expect_new_view(struct lines *new_view, long n)
+{
+	struct lines view = { 0 };
+
+	dump_view(&view);
+	if (view.n && !strcmp(view.l[view.n - 1], "viptable out")) {
+		struct lines want = { 0 };
+		size_t i;
+
+		for (i = 0; i < new_view->n; i++)
+			if (strncmp(new_view->l[i], "vipslot ", 8))
+				line_add(&want, "%s", new_view->l[i]);
+		line_add(&want, "viptable out");
+		cr_assert(lines_eq(&view, &want, "the new config"),
+			  "write %ld failed", n);
+		lines_free(&want);
+	} else {
+		cr_assert(lines_eq(&view, new_view, "the new config"),
+			  "write %ld failed", n);
+	}
+	lines_free(&view);
+	expect_every_view_consistent();
+}
+
+/* Going on after a failed apply: the new config applies whole. */
+static void txn_then_new(struct lines *new_view, long n)
+{
+	fault_arm(0, 0, false);
+	apply(dp, txn_new, NULL);
+	cr_assert_eq(st.served, ST_SERVED_APPLIED);
+	cr_assert_eq(st.last_err, 0);
+	expect_new_view(new_view, n);
+}
+
+/* Fails write n of the apply from txn_old to txn_new, for every n. */
+static void txn_every_write(void)
+{
+	struct lines old_view = { 0 }, new_view = { 0 };
+	long n, total = txn_reference(&old_view, &new_view);
+
+	/* until write n is past the apply's last */
+	for (n = 1;; n++) {
+		struct lines raw0 = { 0 }, raw = { 0 };
+		struct plan p = { 0 };
+		struct apply_result r;
+		int err;
+
+		txn_start(&old_view, &raw0);
+		fault_arm(n, 0, false);
+		err = apply_err(dp, txn_new, NULL, &r);
+		if (!fault.failed) {
+			cr_assert_eq(err, 0);
+			lines_free(&raw0);
+			break;
+		}
+		if (!err) {
+			/* the VIP table's swap: it is taken out (the hash
+			 * maps serve) and comes back at the end */
+			cr_assert_str_eq(fault.what, "lbd_vip_slots");
+			cr_assert_eq(st.served, ST_SERVED_APPLIED);
+			expect_new_view(&new_view, n);
+			lines_free(&raw0);
+			continue;
+		}
+		cr_assert_eq(err, -ENOMEM, "write %ld (%s): %s", n, fault.what,
+			     strerror(-err));
+		cr_assert_eq(st.served, ST_SERVED_PREVIOUS);
+		cr_assert_eq(st.last_err, -ENOMEM);
+		dump_raw(&raw);
+		cr_assert(lines_eq(&raw, &raw0, "after the rollback"),
+			  "write %ld (%s) failed", n, fault.what);
+		lines_free(&raw);
+		lines_free(&raw0);
+		/* the state in memory is the old one too: nothing to do */
+		fault_arm(0, 0, false);
+		r = apply(dp, txn_old, &p);
+		expect_plan(&p, NO_LINES);
+		cr_assert_eq(r.writes, 0, "write %ld (%s): %lu writes", n,
+			     fault.what, r.writes);
+		txn_then_new(&new_view, n);
+	}
+	cr_assert_eq(n, total + 1, "%ld writes, %ld before", n - 1, total);
+	lines_free(&old_view);
+	lines_free(&new_view);
+}
+
+Test(state_txn, a_failed_write_at_any_step_leaves_the_last_good_state,
+     .fini = teardown, .timeout = 100)
+{
+	txn_every_write();
+}
+
+/* Every table rebuilt at a new size: the old size comes back with the
+ * old tables. */
+Test(state_txn, a_failed_table_size_change_leaves_the_old_tables,
+     .fini = teardown, .timeout = 100)
+{
+	txn_new = TXN_NEW_509;
+	txn_every_write();
+	txn_new = TXN_NEW;
+}
+
+/* A runtime change (lbctl drain, a health verdict) is a transaction
+ * too: one that fails changes neither the maps nor the state. */
+Test(state_txn, a_failed_drain_changes_nothing, .init = with_dp,
+     .fini = teardown, .timeout = 100)
+{
+	struct be_match m = match(NULL, "198.18.1.1", 0);
+	struct apply_result r;
+	long n;
+	int ret;
+
+	apply(dp, TXN_OLD, NULL);
+	for (n = 1;; n++) {
+		struct lines raw0 = { 0 }, raw = { 0 };
+
+		dump_raw(&raw0);
+		fault_arm(n, 0, false);
+		ret = state_set_flag(&st, dp, &m, BE_FLAG_DRAINED, true, NULL,
+				     NULL, &r);
+		if (!fault.failed) {
+			cr_assert_eq(ret, 1);
+			lines_free(&raw0);
+			break;
+		}
+		cr_assert_eq(ret, -ENOMEM, "write %ld (%s)", n, fault.what);
+		cr_assert_eq(st.served, ST_SERVED_APPLIED);
+		cr_assert_eq(st.failures, (unsigned long)n);
+		cr_assert(!be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP),
+				 "198.18.1.1", 80)
+				   ->drained);
+		dump_raw(&raw);
+		cr_assert(lines_eq(&raw, &raw0, "after the rollback"),
+			  "write %ld (%s) failed", n, fault.what);
+		lines_free(&raw);
+		lines_free(&raw0);
+		expect_state_is_the_maps();
+	}
+	cr_assert_gt(n, 3, "a drain of %ld writes", n - 1);
+	cr_assert(be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP), "198.18.1.1", 80)
+			  ->drained);
+	cr_assert_eq(table_slots(svc_at("192.0.2.1", 80, IPPROTO_TCP)->id,
+				 be_at(svc_at("192.0.2.1", 80, IPPROTO_TCP),
+				       "198.18.1.1", 80)
+					 ->id),
+		     0);
+	expect_every_view_consistent();
+}
+
+Test(state_txn, a_rollback_write_that_fails_once_is_tried_again,
+     .fini = teardown, .timeout = 100)
+{
+	struct lines old_view = { 0 }, new_view = { 0 };
+	long n, total = txn_reference(&old_view, &new_view);
+
+	for (n = 1; n <= total; n++) {
+		struct lines raw0 = { 0 }, raw = { 0 };
+		struct apply_result r;
+		int err;
+
+		txn_start(&old_view, &raw0);
+		fault_arm(n, 1, false);
+		err = apply_err(dp, txn_new, NULL, &r);
+		if (!err) {
+			cr_assert_str_eq(fault.what, "lbd_vip_slots");
+			lines_free(&raw0);
+			continue;
+		}
+		cr_assert_eq(err, -ENOMEM);
+		cr_assert_eq(st.served, ST_SERVED_PREVIOUS,
+			     "write %ld (%s), then the rollback's first", n,
+			     fault.what);
+		cr_assert_eq(st.rollback_failures, 0);
+		dump_raw(&raw);
+		cr_assert(lines_eq(&raw, &raw0, "after the rollback"),
+			  "write %ld (%s), then the rollback's first", n,
+			  fault.what);
+		lines_free(&raw);
+		lines_free(&raw0);
+		expect_state_is_the_maps();
+		txn_then_new(&new_view, n);
+	}
+	lines_free(&old_view);
+	lines_free(&new_view);
+}
+
+/*
+ * A rollback that cannot finish (every write fails from its first, or
+ * its second, on): it stops where it is, which is a state the apply went
+ * through, consistent for every packet; the state is read back from the
+ * maps and said to be mixed. The next apply that works ends it, to the
+ * old config or the new one.
+ */
+Test(state_txn, a_rollback_that_cannot_finish_leaves_a_consistent_mix,
+     .fini = teardown, .timeout = 100)
+{
+	struct lines old_view = { 0 }, new_view = { 0 };
+	long n, total = txn_reference(&old_view, &new_view);
+	unsigned long mixed = 0;
+	int k;
+
+	for (k = 1; k <= 2; k++) {
+		/* the second rollback write: every third, for time */
+		for (n = k; n <= total; n += k == 1 ? 1 : 3) {
+			struct lines raw0 = { 0 };
+			struct apply_result r;
+			int err;
+
+			txn_start(&old_view, &raw0);
+			lines_free(&raw0);
+			fault_arm(n, k, true);
+			err = apply_err(dp, txn_new, NULL, &r);
+			if (!err) {
+				cr_assert_str_eq(fault.what, "lbd_vip_slots");
+				continue;
+			}
+			cr_assert_eq(err, -ENOMEM);
+			if (fault.rb_calls >= k) {
+				cr_assert_eq(st.served, ST_SERVED_MIXED,
+					     "write %ld (%s)", n, fault.what);
+				cr_assert_eq(st.rollback_failures, ++mixed);
+			} else {
+				/* nothing was left to put back there */
+				cr_assert_eq(st.served, ST_SERVED_PREVIOUS);
+			}
+			expect_every_view_consistent();
+			expect_state_is_the_maps();
+			/* a mix until an apply works: back to the old
+			 * config, then on to the new one */
+			fault_arm(0, 0, false);
+			if (n % 2) {
+				struct lines view = { 0 };
+
+				apply(dp, txn_old, NULL);
+				cr_assert_eq(st.served, ST_SERVED_APPLIED);
+				dump_view(&view);
+				cr_assert(
+					lines_eq(&view, &old_view,
+						 "the old config after a mix"),
+					"write %ld (%s), rollback write %d", n,
+					fault.what, k);
+				lines_free(&view);
+			}
+			txn_then_new(&new_view, n);
+		}
+	}
+	cr_assert_gt(mixed, total, "rollbacks that failed: %lu", mixed);
+	lines_free(&old_view);
+	lines_free(&new_view);
+}
+
+/* After a rollback that failed, what the maps do not hold survives the
+ * re-read: names, sources, a runtime drain and a health verdict. */
+Test(state_txn, a_mix_keeps_names_drains_and_health_verdicts, .init = with_dp,
+     .fini = teardown)
+{
+	struct be_match drain = match(NULL, "198.18.1.1", 0);
+	struct be_match down = { .addr = { .family = LBD_AF_INET6,
+					   .prefixlen = 128 } };
+	const struct st_service *web, *v6;
+	struct apply_result r;
+	char source[160];
+	int err;
+
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8:1::1", &down.addr.addr), 1);
+
+	apply(dp, TXN_OLD, NULL);
+	cr_assert_eq(state_set_flag(&st, dp, &drain, BE_FLAG_DRAINED, true,
+				    NULL, NULL, &r),
+		     1);
+	cr_assert_eq(state_set_flag(&st, dp, &down, BE_FLAG_HEALTH_DOWN, true,
+				    NULL, NULL, &r),
+		     1);
+	snprintf(source, sizeof(source), "%s",
+		 svc_at("192.0.2.1", 80, IPPROTO_TCP)->source);
+	fault_arm(30, 1, true);
+	err = apply_err(dp, TXN_NEW, NULL, &r);
+	cr_assert_eq(err, -ENOMEM);
+	cr_assert_geq(fault.rb_calls, 1);
+	cr_assert_eq(st.served, ST_SERVED_MIXED);
+	web = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_str_eq(web->name, "web");
+	cr_assert_str_eq(web->source, source);
+	cr_assert(be_at(web, "198.18.1.1", 80)->drained);
+	v6 = svc_at("2001:db8:f::1", 443, IPPROTO_TCP);
+	cr_assert(be_at(v6, "2001:db8:1::1", 443)->health_down);
+
+	fault_arm(0, 0, false);
+	apply(dp, TXN_OLD, NULL);
+	cr_assert_eq(st.served, ST_SERVED_APPLIED);
+	web = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(be_entry(be_at(web, "198.18.1.1", 80)->id).state,
+		     LBD_BE_DRAINING, "the drain is lost");
+	v6 = svc_at("2001:db8:f::1", 443, IPPROTO_TCP);
+	cr_assert_eq(be_entry(be_at(v6, "2001:db8:1::1", 443)->id).state,
+		     LBD_BE_DOWN, "the health verdict is lost");
+	expect_every_view_consistent();
 }

@@ -9,7 +9,10 @@
  *       comparison), and the same tables built again back to back;
  *   (b) one backend change in that config (a weight, an added backend),
  *       and what one table swap (dp_maglev_put) costs on its own;
- *   (c) one Maglev table of 65537 slots for 1,000 backends (median).
+ *   (c) one Maglev table of 65537 slots for 1,000 backends (median);
+ *   (d) at M = 16381, an apply that changes every service (a weight in
+ *       each) and fails at its last service entry's write: the time to
+ *       the failure and to roll it back, against the apply that works.
  *
  * The real XDP program is loaded (not attached, nothing pinned) and the
  * config goes through config_load_string and state_apply, as in lbd.
@@ -56,7 +59,21 @@ enum bench_variant {
 	BENCH_BASE,
 	BENCH_WEIGHT, /* service 0's first backend: weight 1 -> 2 */
 	BENCH_ADDED, /* and service 0 gains an 11th backend */
+	BENCH_EVERY, /* (d): every service's first backend: weight 2 */
 };
+
+/* (d): writes to the service maps counted from when bench_fail_svc is
+ * set; the one of that number fails, as a full map would. */
+static long bench_svc_writes, bench_fail_svc;
+
+int dp_write_fault(const char *map)
+{
+	if (bench_fail_svc &&
+	    (!strcmp(map, "lbd_svc4") || !strcmp(map, "lbd_svc6")) &&
+	    ++bench_svc_writes == bench_fail_svc)
+		return -ENOMEM;
+	return 0;
+}
 
 static double bench_now_ms(void)
 {
@@ -106,7 +123,7 @@ static char *bench_config_text(__u32 m, enum bench_variant v)
 		unsigned k = (unsigned)(v6 ? s - BENCH_SERVICES / 2 : s);
 		unsigned vip = 1 + k / BENCH_PORTS,
 			 port = 1000 + k % BENCH_PORTS;
-		int n = BENCH_BACKENDS + (s == 0 && v >= BENCH_ADDED);
+		int n = BENCH_BACKENDS + (s == 0 && v == BENCH_ADDED);
 
 		if (v6)
 			fprintf(f, "%s{ vip = \"2001:db8:ffff::%x\"; ",
@@ -121,7 +138,10 @@ static char *bench_config_text(__u32 m, enum bench_variant v)
 				b < BENCH_BACKENDS ?
 					k * BENCH_BACKENDS + (unsigned)b :
 					(BENCH_SERVICES / 2) * BENCH_BACKENDS;
-			int w = s == 0 && b == 0 && v >= BENCH_WEIGHT ? 2 : 1;
+			int w = b == 0 && ((s == 0 && v >= BENCH_WEIGHT) ||
+					   v == BENCH_EVERY) ?
+					2 :
+					1;
 
 			bench_backend_addr(addr, sizeof(addr), v6, idx);
 			fprintf(f, "%s{ address = \"%s\"; weight = %d; }",
@@ -324,6 +344,42 @@ static double bench_tables_memory(struct lbd_dp *dp, __u32 m, size_t n)
 	return ms;
 }
 
+/* (d) on the state and datapath of (a). */
+static void bench_rollback(struct lbd_state *st, struct lbd_dp *dp,
+			   const struct lbd_config *base, __u32 m)
+{
+	struct lbd_config *every = bench_config(m, BENCH_EVERY, &(double){ 0 });
+	struct apply_result r;
+	double t0, ms;
+	int err;
+
+	every->dp.pin_path[0] = '\0';
+	printf("(d) an apply that changes all %d services, failing at its "
+	       "last service entry\n",
+	       BENCH_SERVICES);
+	bench_svc_writes = 0;
+	bench_fail_svc = BENCH_SERVICES;
+	t0 = bench_now_ms();
+	err = state_apply(st, dp, every, NULL, NULL, &r);
+	ms = bench_now_ms() - t0;
+	bench_fail_svc = 0;
+	if (err != -ENOMEM || st->served != ST_SERVED_PREVIOUS)
+		fatalx("(d): the apply did not fail and roll back (%s)",
+		       strerror(-err));
+	printf("    failed, rolled back %9.1f ms   (Maglev %.1f ms, %lu "
+	       "writes before the failure)\n",
+	       ms, r.maglev_wall_ms, r.writes);
+	ms = bench_apply(st, dp, base, "(d)", &r);
+	printf("    the old config again %8.1f ms   %lu writes: nothing "
+	       "left to do\n",
+	       ms, r.writes);
+	ms = bench_apply(st, dp, every, "(d)", &r);
+	printf("    the same apply, whole %7.1f ms   (Maglev %.1f ms, %lu "
+	       "writes)\n",
+	       ms, r.maglev_wall_ms, r.writes);
+	config_free(every);
+}
+
 /* (a) at table size m, and with it (b) when change is set. */
 static void bench_full(__u32 m, int change)
 {
@@ -399,6 +455,8 @@ static void bench_full(__u32 m, int change)
 		config_free(cw);
 		config_free(ca);
 		bench_swap(&st, dp, m);
+	} else {
+		bench_rollback(&st, dp, cfg, m);
 	}
 
 	state_free(&st);
