@@ -244,6 +244,28 @@ Test(parse, ipv6_payload_beyond_frame)
 	check_drop(&in, LBD_DROP_MALFORMED_IP6);
 }
 
+/* Payload lengths from 65,496 on, with the 40-byte header, do not fit 16
+ * bits: wrapped, they once made a short valid packet (forwarded, and
+ * given conntrack state). */
+Test(parse, ipv6_payload_length_past_16_bits)
+{
+	static const uint16_t lens[] = { 65496, 65535 };
+	struct pkt in;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (i == 0)
+			tcp_in(&in, CLIENT6, VIP6, 40000, 80, PKT_TCP_SYN);
+		else
+			udp_in(&in, CLIENT6, VIP6, 5353, 443);
+		in.buf[14 + 4] = lens[i] >> 8;
+		in.buf[14 + 5] = lens[i] & 0xff;
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_MALFORMED_IP6), 2);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_NEW_FLOW), 0);
+}
+
 Test(parse, ipv6_bad_version)
 {
 	struct pkt in;

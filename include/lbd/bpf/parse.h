@@ -119,7 +119,8 @@ static __always_inline void copy_addr6(union lbd_addr *dst,
 /*
  * IPv6 header at p->l3_off, then extension headers up to the L4 header.
  * Hop-by-hop, routing and destination options are skipped; a fragment
- * header is LBD_PARSE_FRAGMENT; AH, mobility, HIP and shim6 headers are
+ * header is LBD_PARSE_FRAGMENT (with proto IPPROTO_FRAGMENT and l4_off
+ * at the fragment header); AH, mobility, HIP and shim6 headers are
  * LBD_PARSE_EXTHDR (not skipped: the caller passes such packets on).
  * len as for parse_ip4.
  */
@@ -128,7 +129,8 @@ static __always_inline int parse_ip6(const void *data, const void *data_end,
 {
 	const struct ipv6hdr *ip6 = pkt_at(data, p->l3_off);
 	const __u8 *ext;
-	__u16 off, end;
+	__u32 tot, end;
+	__u16 off;
 	__u8 next;
 	int i;
 
@@ -137,10 +139,15 @@ static __always_inline int parse_ip6(const void *data, const void *data_end,
 	if (ip6->version != 6)
 		return LBD_PARSE_BAD;
 	p->family = LBD_AF_INET6;
-	p->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-	end = p->l3_off + p->ip_len;
+	/* in 32 bits: a payload length of 65,496 or more with the header
+	 * does not fit ip_len, and wrapped would pass for a short packet */
+	tot = sizeof(*ip6) + (__u32)bpf_ntohs(ip6->payload_len);
+	if (tot > 0xffff)
+		return LBD_PARSE_BAD;
+	end = (__u32)p->l3_off + tot;
 	if (end > len)
 		return LBD_PARSE_SHORT;
+	p->ip_len = tot;
 	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	copy_addr6(&p->saddr, &ip6->saddr);
 	copy_addr6(&p->daddr, &ip6->daddr);
@@ -162,6 +169,10 @@ static __always_inline int parse_ip6(const void *data, const void *data_end,
 				return LBD_PARSE_SHORT;
 			break;
 		case IPPROTO_FRAGMENT:
+			/* where the fragment header is, for a caller that
+			 * needs its next header and offset (tc/backend) */
+			p->proto = next;
+			p->l4_off = off;
 			return LBD_PARSE_FRAGMENT;
 		case IPPROTO_AH:
 		case 135: /* mobility */
