@@ -324,7 +324,8 @@ __noinline int lbd_icmp_error(struct xdp_md *ctx, struct lbd_pkt *p,
 		ih->checksum = 0;
 		ih->frag.unused = 0;
 		ih->frag.mtu = bpf_htons(mtu);
-		sum = icmp_sum_quote(ctx, l2 + hlen, quote, 64);
+		/* the longest quote: a 60-byte header and 8 bytes */
+		sum = icmp_sum_quote(ctx, l2 + hlen, quote, 60 + 8);
 		sum += *(__u32 *)ih + *((__u32 *)ih + 1);
 		ih->checksum = csum_fold(sum);
 	} else {

@@ -321,6 +321,36 @@ Test(icmp, port_unreachable_when_no_backend4)
 	cr_assert_eq(dpt_reason(&t, LBD_DROP_NO_BACKEND), 1);
 }
 
+/* The longest IPv4 header (40 bytes of options) makes the longest quote,
+ * 68 bytes, every one of them in the ICMP checksum. */
+Test(icmp, port_unreachable_quotes_ipv4_options_whole)
+{
+	struct pkt_ipv4_opts o = { .options_len = 40 }, r = { .tos = 0xc0 };
+	uint8_t opts[40];
+	struct pkt in, want;
+
+	memset(opts, 1, sizeof(opts)); /* NOPs */
+	opts[39] = 0; /* end of options */
+	o.options = opts;
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; } );\n");
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ipv4(&in, pkt_ip(CLIENT4), pkt_ip(VIP4), &o);
+	pkt_tcp(&in, 40000, 80, PKT_TCP_SYN, 1000, 0);
+	pkt_bytes(&in, "hello", 5);
+	pkt_finish(&in);
+
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	pkt_ipv4(&want, pkt_ip(VIP4), pkt_ip(CLIENT4), &r);
+	pkt_icmp4(&want, 3, 3, 0);
+	pkt_append(&want, &in, 14, 60 + 8);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
 Test(icmp, port_unreachable_when_no_backend6)
 {
 	struct pkt in, want;
