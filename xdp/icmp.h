@@ -118,7 +118,11 @@ static __always_inline int icmp_echo_reply(struct xdp_md *ctx,
 /*
  * An ICMP error to a VIP quotes a packet the VIP sent (a backend's DSR
  * reply): VIP:service port -> client:port. Fills q with that flow in the
- * client's direction, and *qoff with the quoted IP header's offset.
+ * client's direction, and *qoff with the quoted IP header's offset. The
+ * ICMP header, the quoted IP header and its ports must lie inside the
+ * error's IP packet: Ethernet padding after it is not part of the quote,
+ * and what is rewritten there would be cut off with the checksum made
+ * for it.
  */
 static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 					   const struct lbd_pkt *p,
@@ -133,7 +137,8 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	if (p->family == LBD_AF_INET) {
 		struct iphdr *ip = pkt_at(data, off);
 
-		if ((void *)(ip + 1) > data_end || ip->ihl < 5)
+		if ((void *)(ip + 1) > data_end || ip->ihl < 5 ||
+		    !pkt_in_ip(p, off, sizeof(*ip)))
 			return -1;
 		if (ip->saddr != p->daddr.v4)
 			return -1;
@@ -144,7 +149,8 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	} else {
 		struct ipv6hdr *ip6 = pkt_at(data, off);
 
-		if ((void *)(ip6 + 1) > data_end)
+		if ((void *)(ip6 + 1) > data_end ||
+		    !pkt_in_ip(p, off, sizeof(*ip6)))
 			return -1;
 		copy_addr6(&q->saddr, &ip6->daddr);
 		copy_addr6(&q->daddr, &ip6->saddr);
@@ -159,7 +165,7 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	if (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP)
 		return -1;
 	ports = pkt_at(data, q->l4_off);
-	if ((void *)(ports + 2) > data_end)
+	if ((void *)(ports + 2) > data_end || !pkt_in_ip(p, q->l4_off, 4))
 		return -1;
 	q->sport = ports[1];
 	q->dport = ports[0];

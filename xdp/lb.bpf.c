@@ -163,7 +163,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 	bool error, echo;
 	__u16 qoff;
 
-	if ((void *)(icmp + 8) > data_end)
+	if ((void *)(icmp + 8) > data_end || !pkt_in_ip(p, p->l4_off, 8))
 		return verdict(XDP_DROP, LBD_DROP_MALFORMED_ICMP,
 			       ctx_len(ctx));
 	if (p->family == LBD_AF_INET) {

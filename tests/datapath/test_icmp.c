@@ -208,6 +208,49 @@ Test(icmp, error_follows_conntrack_not_the_table)
 	cr_assert_str_eq(dpt_backend_of(out, len, a, sizeof(a)), BE4_1);
 }
 
+/* Sets the IPv4 total length of the packet at offset 14 and its header
+ * checksum: what follows in the frame becomes Ethernet padding. */
+static void ip4_cut(struct pkt *in, uint16_t tot_len)
+{
+	uint16_t c;
+
+	in->buf[14 + 2] = tot_len >> 8;
+	in->buf[14 + 3] = tot_len & 0xff;
+	in->buf[14 + 10] = in->buf[14 + 11] = 0;
+	c = pkt_csum(in->buf + 14, 20, 0);
+	in->buf[14 + 10] = c >> 8;
+	in->buf[14 + 11] = c & 0xff;
+}
+
+/* An ICMP message whose IP packet ends inside its header, the rest of
+ * it (and a whole quote) in the frame's padding, is malformed. */
+Test(icmp, message_shorter_than_its_header_is_dropped)
+{
+	struct pkt q, in;
+
+	quoted(&q, VIP4, CLIENT4, 80, 40000);
+	icmp4_error_in(&in, &q, 1400);
+	ip4_cut(&in, 20 + 4);
+	dpt_check(&t, &in, XDP_DROP, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_MALFORMED_ICMP), 1);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ERROR_FWD), 0);
+}
+
+/* A quote that ends before its ports, the ports in the frame's padding:
+ * no flow to follow. (Through Geneve, the ports in the padding were
+ * translated, the ICMP checksum with them, and cut off.) */
+Test(icmp, error_whose_quote_ends_before_its_ports_is_dropped)
+{
+	struct pkt q, in;
+
+	quoted(&q, VIP4, CLIENT4, 443, 40000);
+	icmp4_error_in(&in, &q, 1400);
+	ip4_cut(&in, 20 + 8 + 20);
+	dpt_check(&t, &in, XDP_DROP, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_UNHANDLED), 1);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ERROR_FWD), 0);
+}
+
 Test(icmp, error_quoting_another_source_is_dropped)
 {
 	struct pkt q, in;

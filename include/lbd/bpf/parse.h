@@ -193,6 +193,20 @@ done:
 	return LBD_OK;
 }
 
+/* Offset of the end of the IP packet p describes: what follows in the
+ * frame is Ethernet padding, never to be parsed or rewritten. */
+static __always_inline __u32 pkt_ip_end(const struct lbd_pkt *p)
+{
+	return (__u32)p->l3_off + p->ip_len;
+}
+
+/* Whether len bytes at off lie inside the IP packet p describes. */
+static __always_inline bool pkt_in_ip(const struct lbd_pkt *p, __u32 off,
+				      __u32 len)
+{
+	return off + len <= pkt_ip_end(p);
+}
+
 /* TCP or UDP header at p->l4_off: ports and, for TCP, the flags. */
 static __always_inline int parse_l4(const void *data, const void *data_end,
 				    struct lbd_pkt *p)
