@@ -58,6 +58,29 @@ static __always_inline bool icmp_ratelimit_allow(void)
 	return true;
 }
 
+/*
+ * Whether the source of p is one host that lbd may answer (echo) or send
+ * an error to. Not for IPv4 "this network" (0/8), loopback (127/8),
+ * multicast (224/4), class E and the limited broadcast (240/4) (RFC 1122
+ * 3.2.2, 3.2.1.3); not for IPv6 unspecified (::), loopback (::1),
+ * multicast (ff00::/8, ff02::1 among them) (RFC 4443 2.4 (e)) or
+ * IPv4-mapped (RFC 4291 2.5.5.2). A directed broadcast is not known here.
+ */
+static __always_inline bool icmp_source_ok(const struct lbd_pkt *p)
+{
+	const union lbd_addr *a = &p->saddr;
+
+	if (p->family == LBD_AF_INET)
+		return a->b[0] != 0 && a->b[0] != 127 && a->b[0] < 224;
+	if (a->b[0] == 0xff)
+		return false;
+	if (a->v6[0] || a->v6[1])
+		return true;
+	if (a->v6[2] == bpf_htonl(0xffff))
+		return false;
+	return a->v6[2] || (a->v6[3] && a->v6[3] != bpf_htonl(1));
+}
+
 static __always_inline void swap_eth(struct ethhdr *eth)
 {
 	__u8 tmp[ETH_ALEN];
@@ -372,6 +395,8 @@ static __always_inline int send_error(struct xdp_md *ctx, struct lbd_pkt *p,
 {
 	__u32 len = ctx_len(ctx);
 
+	if (!icmp_source_ok(p))
+		return verdict(XDP_DROP, LBD_DROP_ICMP_BAD_SOURCE, len);
 	if (!icmp_ratelimit_allow())
 		return verdict(XDP_DROP, LBD_DROP_ICMP_RATELIMIT, len);
 	if (lbd_icmp_error(ctx, p, type, code, mtu) != XDP_TX)

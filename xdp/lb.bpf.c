@@ -180,6 +180,9 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 		if (!(vip_flags & LBD_VIP_F_ICMP_ECHO))
 			return verdict(XDP_DROP, LBD_DROP_ICMP_UNHANDLED,
 				       ctx_len(ctx));
+		if (!icmp_source_ok(p))
+			return verdict(XDP_DROP, LBD_DROP_ICMP_BAD_SOURCE,
+				       ctx_len(ctx));
 		return icmp_echo_reply(ctx, p);
 	}
 	if (!error || icmp_error_flow(ctx, p, &q, &qoff) < 0)

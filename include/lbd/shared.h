@@ -144,7 +144,10 @@ struct lbd_maglev_chunk {
 	X(LBD_HC_DROP_ENCAP, "hc_encap_failed",                               \
 	  "health check not encapsulated (malformed, no room, family)")       \
 	X(LBD_HC_DROP_NO_ROUTE, "hc_no_route",                                \
-	  "health check: no route to the backend")
+	  "health check: no route to the backend")                            \
+	X(LBD_DROP_ICMP_BAD_SOURCE, "icmp_bad_source",                        \
+	  "no ICMP reply or error to a source that is not one host "         \
+	  "(unspecified, loopback, multicast, broadcast)")
 
 enum lbd_reason {
 #define LBD_REASON_ENUM(e, label, desc) e,

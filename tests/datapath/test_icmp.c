@@ -434,3 +434,93 @@ Test(icmp, replies_are_rate_limited)
 	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_RATELIMIT),
 		     (uint64_t)(30 - sent));
 }
+
+/* Sources that are not one host: no echo reply, no error (RFC 1122
+ * 3.2.2, RFC 4443 2.4 (e)). */
+static const char *const bad_src4[] = { "0.0.0.0", "0.1.2.3", "127.0.0.1",
+					"224.0.0.1", "239.1.2.3",
+					"240.0.0.1", "255.255.255.255" };
+static const char *const bad_src6[] = { "::", "::1", "ff02::1", "ff0e::2",
+					"::ffff:192.0.2.2" };
+#define N_BAD4 (sizeof(bad_src4) / sizeof(bad_src4[0]))
+#define N_BAD6 (sizeof(bad_src6) / sizeof(bad_src6[0]))
+
+static void echo_in(struct pkt *in, const char *src, const char *dst)
+{
+	pkt_init(in);
+	dpt_eth_in(in);
+	pkt_ip_hdr(in, pkt_ip(src), pkt_ip(dst));
+	if (pkt_ip(src).family == AF_INET)
+		pkt_icmp4(in, 8, 0, 0x12340001);
+	else
+		pkt_icmp6(in, 128, 0, 0x12340001);
+	pkt_bytes(in, "ping", 4);
+	pkt_finish(in);
+}
+
+Test(icmp, echo_from_a_source_that_is_no_host_is_not_answered)
+{
+	struct pkt in;
+	size_t i;
+
+	for (i = 0; i < N_BAD4; i++) {
+		echo_in(&in, bad_src4[i], VIP4);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	for (i = 0; i < N_BAD6; i++) {
+		echo_in(&in, bad_src6[i], VIP6);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_BAD_SOURCE), N_BAD4 + N_BAD6);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ECHO), 0);
+	/* a host next to them is */
+	echo_in(&in, "1.0.0.1", VIP4);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	echo_in(&in, "fe80::1", VIP6);
+	dpt_check(&t, &in, XDP_TX, NULL);
+}
+
+Test(icmp, no_port_unreachable_to_a_source_that_is_no_host)
+{
+	struct pkt in;
+	size_t i;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; }, { vip = \"" VIP6 "\"; "
+				    "port = 80; } );\n");
+	for (i = 0; i < N_BAD4; i++) {
+		tcp_in(&in, bad_src4[i], VIP4, 40000, 80, PKT_TCP_SYN);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	for (i = 0; i < N_BAD6; i++) {
+		tcp_in(&in, bad_src6[i], VIP6, 40000, 80, PKT_TCP_SYN);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_BAD_SOURCE), N_BAD4 + N_BAD6);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_UNREACH), 0);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_RATELIMIT), 0);
+}
+
+Test(icmp, no_frag_needed_to_a_source_that_is_no_host)
+{
+	struct pkt in;
+	size_t i;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; backends = ( { address = "
+				    "\"198.18.4.11\"; } ); }, { vip = \"" VIP6
+				    "\"; port = 80; backends = ( { address = "
+				    "\"2001:db8:4::11\"; } ); } );\n");
+	for (i = 0; i < N_BAD4; i++) {
+		big_in(&in, bad_src4[i], VIP4, 1381);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	for (i = 0; i < N_BAD6; i++) {
+		big_in(&in, bad_src6[i], VIP6, 1361);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_BAD_SOURCE), N_BAD4 + N_BAD6);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_TOOBIG), 0);
+}
