@@ -147,7 +147,9 @@ struct lbd_maglev_chunk {
 	  "health check: no route to the backend")                            \
 	X(LBD_DROP_ICMP_BAD_SOURCE, "icmp_bad_source",                        \
 	  "no ICMP reply or error to a source that is not one host "         \
-	  "(unspecified, loopback, multicast, broadcast)")
+	  "(unspecified, loopback, multicast, broadcast)")                   \
+	X(LBD_DROP_IP4_CHECKSUM, "ip4_checksum",                              \
+	  "IPv4 header checksum wrong, to a VIP")
 
 enum lbd_reason {
 #define LBD_REASON_ENUM(e, label, desc) e,

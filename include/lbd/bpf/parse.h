@@ -9,6 +9,7 @@
 #define LBD_BPF_PARSE_H
 
 #include "lbd/bpf/common.h"
+#include "lbd/bpf/csum.h"
 #include "lbd/bpf/ctx.h"
 
 #define LBD_OK 0
@@ -16,6 +17,7 @@
 #define LBD_PARSE_BAD (-2) /* a field that cannot be */
 #define LBD_PARSE_FRAGMENT (-3)
 #define LBD_PARSE_EXTHDR (-4) /* IPv6 extension header not skipped */
+#define LBD_PARSE_CSUM (-5) /* IPv4 header checksum wrong */
 
 /* Extension headers skipped before giving up (hop-by-hop, routing and
  * destination options; more are legal but not seen in practice). */
@@ -76,10 +78,15 @@ static __always_inline int parse_l2(const void *data, const void *data_end,
  * IPv4 header at p->l3_off. Options are allowed (IHL honoured); the total
  * length must fit in the packet's len bytes (trailing padding is allowed).
  * len is the whole packet: an skb may hold less than that in data_end's
- * linear part, which only has to hold the headers.
+ * linear part, which only has to hold the headers. With csum, a header
+ * whose checksum is wrong is LBD_PARSE_CSUM (p filled all the same); the
+ * sum is taken here, while the header's pointer is at hand: taken later
+ * from a pointer made again, clang 14 kept that pointer in a stack slot
+ * it also used for 32-bit values, which the verifier (6.18) refuses.
  */
-static __always_inline int parse_ip4(const void *data, const void *data_end,
-				     __u32 len, struct lbd_pkt *p)
+static __always_inline int parse_ip4_csum(const void *data,
+					  const void *data_end, __u32 len,
+					  struct lbd_pkt *p, bool csum)
 {
 	const struct iphdr *ip = pkt_at(data, p->l3_off);
 	__u16 hlen, tot;
@@ -103,7 +110,15 @@ static __always_inline int parse_ip4(const void *data, const void *data_end,
 	p->daddr.v4 = ip->daddr;
 	if (p->frag & (LBD_IP_MF | LBD_IP_OFFMASK))
 		return LBD_PARSE_FRAGMENT;
+	if (csum && unlikely(!ip4_csum_ok(ip, hlen, data_end)))
+		return LBD_PARSE_CSUM;
 	return LBD_OK;
+}
+
+static __always_inline int parse_ip4(const void *data, const void *data_end,
+				     __u32 len, struct lbd_pkt *p)
+{
+	return parse_ip4_csum(data, data_end, len, p, false);
 }
 
 static __always_inline void copy_addr6(union lbd_addr *dst,
