@@ -105,8 +105,8 @@ static __always_inline void rw_port(__be16 *port, __be16 to, __sum16 *l4sum,
  * packet ends (the error's, for a quote): an L4 header that reaches past
  * it is cut short, whatever padding follows in the frame.
  */
-static __always_inline int rewrite(struct xdp_md *ctx, __u8 family,
-				   __u8 proto, __u16 l3, __u16 l4, __u32 end,
+static __always_inline int rewrite(struct xdp_md *ctx, __u8 family, __u8 proto,
+				   __u16 l3, __u16 l4, __u32 end,
 				   const struct lbd_rw *rw, __sum16 *outer)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
@@ -597,8 +597,8 @@ static __always_inline int snat_icmp_reply(struct xdp_md *ctx,
 	in.daddr = copy.vip;
 	in.dport = copy.vport;
 	in.set_saddr = in.set_daddr = in.set_sport = in.set_dport = true;
-	if (rewrite(ctx, p->family, q.proto, qoff, q.l4_off, pkt_ip_end(p),
-		    &in, isum) ||
+	if (rewrite(ctx, p->family, q.proto, qoff, q.l4_off, pkt_ip_end(p), &in,
+		    isum) ||
 	    rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off,
 		    pkt_ip_end(p), &out, NULL) ||
 	    l2_to_nexthop(ctx, p, &nh))

@@ -437,9 +437,10 @@ Test(icmp, replies_are_rate_limited)
 
 /* Sources that are not one host: no echo reply, no error (RFC 1122
  * 3.2.2, RFC 4443 2.4 (e)). */
-static const char *const bad_src4[] = { "0.0.0.0", "0.1.2.3", "127.0.0.1",
-					"224.0.0.1", "239.1.2.3",
-					"240.0.0.1", "255.255.255.255" };
+static const char *const bad_src4[] = { "0.0.0.0",	  "0.1.2.3",
+					"127.0.0.1",	  "224.0.0.1",
+					"239.1.2.3",	  "240.0.0.1",
+					"255.255.255.255" };
 static const char *const bad_src6[] = { "::", "::1", "ff02::1", "ff0e::2",
 					"::ffff:192.0.2.2" };
 #define N_BAD4 (sizeof(bad_src4) / sizeof(bad_src4[0]))
