@@ -149,7 +149,10 @@ struct lbd_maglev_chunk {
 	  "no ICMP reply or error to a source that is not one host "         \
 	  "(unspecified, loopback, multicast, broadcast)")                   \
 	X(LBD_DROP_IP4_CHECKSUM, "ip4_checksum",                              \
-	  "IPv4 header checksum wrong, to a VIP")
+	  "IPv4 header checksum wrong, to a VIP")                             \
+	X(LBD_BE_DROP_FRAGMENT, "encap_fragment",                             \
+	  "backend: fragmented encapsulation from a trusted LB (lbd does not " \
+	  "reassemble, nor lets the kernel decapsulate it unchecked)")
 
 enum lbd_reason {
 #define LBD_REASON_ENUM(e, label, desc) e,
