@@ -8,7 +8,12 @@
  * is a trusted LB, and dropped (counted) when it is not, except segments
  * another backend (a peer) passed on. A mid-flow TCP segment with no
  * socket here whose slot had a previous owner is passed on to it, once
- * (second_chance.h). Everything else passes untouched.
+ * (second_chance.h). Outer fragments of encapsulation are dropped: from
+ * an untrusted source as untrusted_encap, from a trusted one as
+ * encap_fragment (the LB never fragments what it encapsulates, and lbd
+ * does not reassemble; passed on, a kernel with tunnel devices of its own
+ * would reassemble and decapsulate them past every check here).
+ * Everything else passes untouched.
  * Egress: replies of Geneve flows get the VIP and service port back as
  * their source.
  */
@@ -36,6 +41,67 @@ static __always_inline bool addr_in(void *map, const union lbd_addr *a,
 	struct lbd_addr_key k = { .addr = *a, .family = family };
 
 	return bpf_map_lookup_elem(map, &k) != NULL;
+}
+
+/* An IPv6 fragment header (RFC 8200 section 4.5). */
+struct lbd_frag6hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off; /* offset in 8-byte units << 3, M in bit 0 */
+	__be32 id;
+};
+
+#define LBD_IP6_OFFMASK 0xfff8
+
+/*
+ * Whether the outer fragment p is (part of) encapsulation: IPIP or IPv6
+ * in any fragment, as every fragment names its protocol; Geneve in the
+ * first fragment, whose UDP header names the port. A later UDP fragment
+ * cannot say, and without the first one nothing is reassembled. In the
+ * first IPv6 fragment, extension headers after the fragment header are
+ * skipped to the protocol.
+ */
+static __always_inline bool frag_is_encap(struct __sk_buff *skb,
+					  const struct lbd_pkt *p)
+{
+	void *data = ctx_data(skb), *data_end = ctx_data_end(skb);
+	__u8 proto = p->proto;
+	__u16 off = p->l4_off;
+	struct udphdr *uh;
+	bool first;
+	int i;
+
+	if (p->family == LBD_AF_INET) {
+		first = !(p->frag & LBD_IP_OFFMASK);
+	} else {
+		struct lbd_frag6hdr *fh = pkt_at(data, off);
+
+		if ((void *)(fh + 1) > data_end)
+			return false;
+		proto = fh->nexthdr;
+		first = !(bpf_ntohs(fh->frag_off) & LBD_IP6_OFFMASK);
+		off += sizeof(*fh);
+#pragma unroll
+		for (i = 0; i < LBD_IP6_MAX_EXTHDR; i++) {
+			__u8 *ext = pkt_at(data, off);
+
+			if (!first || (proto != IPPROTO_HOPOPTS &&
+				       proto != IPPROTO_ROUTING &&
+				       proto != IPPROTO_DSTOPTS))
+				break;
+			if ((void *)(ext + 2) > data_end)
+				return false;
+			proto = ext[0];
+			off += (ext[1] + 1) * 8;
+		}
+	}
+	if (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6)
+		return true;
+	if (proto != IPPROTO_UDP || !first)
+		return false;
+	uh = pkt_at(data, off);
+	return (void *)(uh + 1) <= data_end && pkt_in_ip(p, off, sizeof(*uh)) &&
+	       uh->dest == bpf_htons(LBD_GENEVE_PORT);
 }
 
 /*
@@ -68,7 +134,15 @@ int lbd_tc_ingress(struct __sk_buff *skb)
 	bool lb;
 	int r;
 
-	if (skb_pull_ip(skb, &p, LBD_TC_PULL))
+	r = skb_pull_ip(skb, &p, LBD_TC_PULL);
+	if (r == LBD_PARSE_FRAGMENT && frag_is_encap(skb, &p) &&
+	    addr_in(&lbd_be_local, &p.daddr, p.family))
+		return addr_in(&lbd_be_sources, &p.saddr, p.family) ?
+			       be_verdict(TC_ACT_SHOT, LBD_BE_DROP_FRAGMENT,
+					  skb->len) :
+			       be_verdict(TC_ACT_SHOT, LBD_BE_DROP_UNTRUSTED,
+					  skb->len);
+	if (r != LBD_OK)
 		return TC_ACT_OK;
 	if (p.proto == IPPROTO_UDP) {
 		if (parse_l4(ctx_data(skb), ctx_data_end(skb), &p) != LBD_OK ||

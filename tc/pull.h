@@ -8,8 +8,10 @@
 
 /*
  * Pulls up to pull bytes of skb into its linear part (what a program reads
- * must be there) and parses its Ethernet and IP headers into p. 0, or -1
- * for what is not IP or is cut short.
+ * must be there) and parses its Ethernet and IP headers into p. LBD_OK (0),
+ * or the parser's result (LBD_PARSE_FRAGMENT for a fragment, with p
+ * filled as parse_ip4/parse_ip6 leave it); LBD_PARSE_SHORT for what is
+ * not IP.
  */
 static __always_inline int skb_pull_ip(struct __sk_buff *skb,
 				       struct lbd_pkt *p, __u32 pull)
@@ -21,14 +23,14 @@ static __always_inline int skb_pull_ip(struct __sk_buff *skb,
 	data = ctx_data(skb);
 	data_end = ctx_data_end(skb);
 	if (parse_l2(data, data_end, p) != LBD_OK)
-		return -1;
+		return LBD_PARSE_SHORT;
 	if (p->h_proto == bpf_htons(ETH_P_IP))
 		r = parse_ip4(data, data_end, skb->len, p);
 	else if (p->h_proto == bpf_htons(ETH_P_IPV6))
 		r = parse_ip6(data, data_end, skb->len, p);
 	else
-		return -1;
-	return r == LBD_OK ? 0 : -1;
+		return LBD_PARSE_SHORT;
+	return r;
 }
 
 #endif /* LBD_TC_PULL_H */

@@ -58,6 +58,29 @@ static __always_inline bool icmp_ratelimit_allow(void)
 	return true;
 }
 
+/*
+ * Whether the source of p is one host that lbd may answer (echo) or send
+ * an error to. Not for IPv4 "this network" (0/8), loopback (127/8),
+ * multicast (224/4), class E and the limited broadcast (240/4) (RFC 1122
+ * 3.2.2, 3.2.1.3); not for IPv6 unspecified (::), loopback (::1),
+ * multicast (ff00::/8, ff02::1 among them) (RFC 4443 2.4 (e)) or
+ * IPv4-mapped (RFC 4291 2.5.5.2). A directed broadcast is not known here.
+ */
+static __always_inline bool icmp_source_ok(const struct lbd_pkt *p)
+{
+	const union lbd_addr *a = &p->saddr;
+
+	if (p->family == LBD_AF_INET)
+		return a->b[0] != 0 && a->b[0] != 127 && a->b[0] < 224;
+	if (a->b[0] == 0xff)
+		return false;
+	if (a->v6[0] || a->v6[1])
+		return true;
+	if (a->v6[2] == bpf_htonl(0xffff))
+		return false;
+	return a->v6[2] || (a->v6[3] && a->v6[3] != bpf_htonl(1));
+}
+
 static __always_inline void swap_eth(struct ethhdr *eth)
 {
 	__u8 tmp[ETH_ALEN];
@@ -118,7 +141,11 @@ static __always_inline int icmp_echo_reply(struct xdp_md *ctx,
 /*
  * An ICMP error to a VIP quotes a packet the VIP sent (a backend's DSR
  * reply): VIP:service port -> client:port. Fills q with that flow in the
- * client's direction, and *qoff with the quoted IP header's offset.
+ * client's direction, and *qoff with the quoted IP header's offset. The
+ * ICMP header, the quoted IP header and its ports must lie inside the
+ * error's IP packet: Ethernet padding after it is not part of the quote,
+ * and what is rewritten there would be cut off with the checksum made
+ * for it.
  */
 static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 					   const struct lbd_pkt *p,
@@ -133,7 +160,8 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	if (p->family == LBD_AF_INET) {
 		struct iphdr *ip = pkt_at(data, off);
 
-		if ((void *)(ip + 1) > data_end || ip->ihl < 5)
+		if ((void *)(ip + 1) > data_end || ip->ihl < 5 ||
+		    !pkt_in_ip(p, off, sizeof(*ip)))
 			return -1;
 		if (ip->saddr != p->daddr.v4)
 			return -1;
@@ -144,7 +172,8 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	} else {
 		struct ipv6hdr *ip6 = pkt_at(data, off);
 
-		if ((void *)(ip6 + 1) > data_end)
+		if ((void *)(ip6 + 1) > data_end ||
+		    !pkt_in_ip(p, off, sizeof(*ip6)))
 			return -1;
 		copy_addr6(&q->saddr, &ip6->daddr);
 		copy_addr6(&q->daddr, &ip6->saddr);
@@ -159,7 +188,7 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	if (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP)
 		return -1;
 	ports = pkt_at(data, q->l4_off);
-	if ((void *)(ports + 2) > data_end)
+	if ((void *)(ports + 2) > data_end || !pkt_in_ip(p, q->l4_off, 4))
 		return -1;
 	q->sport = ports[1];
 	q->dport = ports[0];
@@ -324,7 +353,8 @@ __noinline int lbd_icmp_error(struct xdp_md *ctx, struct lbd_pkt *p,
 		ih->checksum = 0;
 		ih->frag.unused = 0;
 		ih->frag.mtu = bpf_htons(mtu);
-		sum = icmp_sum_quote(ctx, l2 + hlen, quote, 64);
+		/* the longest quote: a 60-byte header and 8 bytes */
+		sum = icmp_sum_quote(ctx, l2 + hlen, quote, 60 + 8);
 		sum += *(__u32 *)ih + *((__u32 *)ih + 1);
 		ih->checksum = csum_fold(sum);
 	} else {
@@ -365,6 +395,8 @@ static __always_inline int send_error(struct xdp_md *ctx, struct lbd_pkt *p,
 {
 	__u32 len = ctx_len(ctx);
 
+	if (!icmp_source_ok(p))
+		return verdict(XDP_DROP, LBD_DROP_ICMP_BAD_SOURCE, len);
 	if (!icmp_ratelimit_allow())
 		return verdict(XDP_DROP, LBD_DROP_ICMP_RATELIMIT, len);
 	if (lbd_icmp_error(ctx, p, type, code, mtu) != XDP_TX)

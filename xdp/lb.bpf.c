@@ -59,9 +59,9 @@ static __always_inline int peek_daddr(struct xdp_md *ctx, struct lbd_pkt *p)
 	return -1;
 }
 
-/* IP header of a packet to a VIP: malformed, fragment, or unskipped
- * extension header end here. To an LB host address (host), they are the
- * host's and pass. */
+/* IP header of a packet to a VIP: malformed, fragment, wrong IPv4
+ * header checksum, or unskipped extension header end here. To an LB host
+ * address (host), they are the host's and pass (the kernel checks). */
 static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p,
 				    bool host)
 {
@@ -70,11 +70,13 @@ static __always_inline int check_ip(struct xdp_md *ctx, struct lbd_pkt *p,
 	int r;
 
 	if (p->h_proto == bpf_htons(ETH_P_IP)) {
-		r = parse_ip4(data, data_end, len, p);
+		r = parse_ip4_csum(data, data_end, len, p, true);
 		if (r == LBD_OK)
 			return LBD_CONTINUE;
 		if (host)
 			return verdict(XDP_PASS, LBD_PASS_HOST, len);
+		if (r == LBD_PARSE_CSUM)
+			return verdict(XDP_DROP, LBD_DROP_IP4_CHECKSUM, len);
 		if (r == LBD_PARSE_FRAGMENT)
 			return verdict(XDP_DROP, LBD_DROP_FRAGMENT, len);
 		return verdict(XDP_DROP, LBD_DROP_MALFORMED_IP4, len);
@@ -163,7 +165,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 	bool error, echo;
 	__u16 qoff;
 
-	if ((void *)(icmp + 8) > data_end)
+	if ((void *)(icmp + 8) > data_end || !pkt_in_ip(p, p->l4_off, 8))
 		return verdict(XDP_DROP, LBD_DROP_MALFORMED_ICMP,
 			       ctx_len(ctx));
 	if (p->family == LBD_AF_INET) {
@@ -179,6 +181,9 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct lbd_pkt *p,
 	if (echo) {
 		if (!(vip_flags & LBD_VIP_F_ICMP_ECHO))
 			return verdict(XDP_DROP, LBD_DROP_ICMP_UNHANDLED,
+				       ctx_len(ctx));
+		if (!icmp_source_ok(p))
+			return verdict(XDP_DROP, LBD_DROP_ICMP_BAD_SOURCE,
 				       ctx_len(ctx));
 		return icmp_echo_reply(ctx, p);
 	}

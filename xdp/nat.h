@@ -101,10 +101,12 @@ static __always_inline void rw_port(__be16 *port, __be16 to, __sum16 *l4sum,
  * Rewrites addresses and ports of the IP packet at l3/l4 of family and
  * proto, checksums included. quoted: the packet sits in an ICMP error
  * whose checksum is outer; its L4 header may be cut short (a checksum
- * beyond the cut is left alone).
+ * beyond the cut is left alone). end is the offset where the frame's IP
+ * packet ends (the error's, for a quote): an L4 header that reaches past
+ * it is cut short, whatever padding follows in the frame.
  */
-static __always_inline int rewrite(struct xdp_md *ctx, __u8 family,
-				   __u8 proto, __u16 l3, __u16 l4,
+static __always_inline int rewrite(struct xdp_md *ctx, __u8 family, __u8 proto,
+				   __u16 l3, __u16 l4, __u32 end,
 				   const struct lbd_rw *rw, __sum16 *outer)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
@@ -121,13 +123,15 @@ static __always_inline int rewrite(struct xdp_md *ctx, __u8 family,
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr *th = pkt_at(data, l4);
 
-		if ((void *)(th + 1) <= data_end)
+		if ((void *)(th + 1) <= data_end &&
+		    (__u32)l4 + sizeof(*th) <= end)
 			l4sum = &th->check;
 	} else if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = pkt_at(data, l4);
 
 		/* an IPv4 UDP checksum of 0 means none: keep it so */
 		if ((void *)(uh + 1) <= data_end &&
+		    (__u32)l4 + sizeof(*uh) <= end &&
 		    (uh->check || family == LBD_AF_INET6))
 			l4sum = &uh->check;
 	} else if (proto == IPPROTO_ICMPV6) {
@@ -449,8 +453,8 @@ static __always_inline int snat_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 	rw.sport = lport;
 	rw.dport = be->port;
 	rw.set_saddr = rw.set_daddr = rw.set_sport = rw.set_dport = true;
-	if (rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off, &rw,
-		    NULL) ||
+	if (rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off,
+		    pkt_ip_end(p), &rw, NULL) ||
 	    l2_to_nexthop(ctx, p, nh))
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 	count_reason(LBD_EV_SNAT_FWD, ctx_len(ctx));
@@ -523,8 +527,8 @@ static __always_inline int snat_reply(struct xdp_md *ctx, struct lbd_pkt *p)
 	rw.sport = copy.vport;
 	rw.dport = copy.cport;
 	rw.set_saddr = rw.set_daddr = rw.set_sport = rw.set_dport = true;
-	if (rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off, &rw,
-		    NULL) ||
+	if (rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off,
+		    pkt_ip_end(p), &rw, NULL) ||
 	    l2_to_nexthop(ctx, p, &nh))
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 	count_reason(LBD_EV_SNAT_REPLY, ctx_len(ctx));
@@ -593,9 +597,10 @@ static __always_inline int snat_icmp_reply(struct xdp_md *ctx,
 	in.daddr = copy.vip;
 	in.dport = copy.vport;
 	in.set_saddr = in.set_daddr = in.set_sport = in.set_dport = true;
-	if (rewrite(ctx, p->family, q.proto, qoff, q.l4_off, &in, isum) ||
-	    rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off, &out,
-		    NULL) ||
+	if (rewrite(ctx, p->family, q.proto, qoff, q.l4_off, pkt_ip_end(p), &in,
+		    isum) ||
+	    rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off,
+		    pkt_ip_end(p), &out, NULL) ||
 	    l2_to_nexthop(ctx, p, &nh))
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 	count_reason(LBD_EV_ICMP_ERROR_FWD, ctx_len(ctx));
@@ -637,10 +642,10 @@ static __always_inline int snat_icmp_forward(struct xdp_md *ctx,
 	out.saddr = snat;
 	out.daddr = be->addr;
 	out.set_saddr = out.set_daddr = true;
-	if (rewrite(ctx, p->family, q->proto, q->l3_off, q->l4_off, &in,
-		    isum) ||
-	    rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off, &out,
-		    NULL) ||
+	if (rewrite(ctx, p->family, q->proto, q->l3_off, q->l4_off,
+		    pkt_ip_end(p), &in, isum) ||
+	    rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off,
+		    pkt_ip_end(p), &out, NULL) ||
 	    l2_to_nexthop(ctx, p, &nh))
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 	count_reason(LBD_EV_ICMP_ERROR_FWD, ctx_len(ctx));

@@ -199,7 +199,15 @@ struct lbd_maglev_chunk {
 	X(LBD_BE_SC_NO_ROUTE, "second_chance_no_route",                       \
 	  "backend: no route to the previous owner, delivered here")          \
 	X(LBD_BE_DROP_UNTRUSTED_PEER, "untrusted_peer",                       \
-	  "backend: passed-on segment from a source that is not a peer")
+	  "backend: passed-on segment from a source that is not a peer")  \
+	X(LBD_DROP_ICMP_BAD_SOURCE, "icmp_bad_source",                        \
+	  "no ICMP reply or error to a source that is not one host "         \
+	  "(unspecified, loopback, multicast, broadcast)")                   \
+	X(LBD_DROP_IP4_CHECKSUM, "ip4_checksum",                              \
+	  "IPv4 header checksum wrong, to a VIP")                             \
+	X(LBD_BE_DROP_FRAGMENT, "encap_fragment",                             \
+	  "backend: fragmented encapsulation from a trusted LB (lbd does not " \
+	  "reassemble, nor lets the kernel decapsulate it unchecked)")
 
 enum lbd_reason {
 #define LBD_REASON_ENUM(e, label, desc) e,

@@ -210,6 +210,49 @@ Test(icmp, error_follows_conntrack_not_the_table)
 	cr_assert_str_eq(dpt_backend_of(out, len, a, sizeof(a)), BE4_1);
 }
 
+/* Sets the IPv4 total length of the packet at offset 14 and its header
+ * checksum: what follows in the frame becomes Ethernet padding. */
+static void ip4_cut(struct pkt *in, uint16_t tot_len)
+{
+	uint16_t c;
+
+	in->buf[14 + 2] = tot_len >> 8;
+	in->buf[14 + 3] = tot_len & 0xff;
+	in->buf[14 + 10] = in->buf[14 + 11] = 0;
+	c = pkt_csum(in->buf + 14, 20, 0);
+	in->buf[14 + 10] = c >> 8;
+	in->buf[14 + 11] = c & 0xff;
+}
+
+/* An ICMP message whose IP packet ends inside its header, the rest of
+ * it (and a whole quote) in the frame's padding, is malformed. */
+Test(icmp, message_shorter_than_its_header_is_dropped)
+{
+	struct pkt q, in;
+
+	quoted(&q, VIP4, CLIENT4, 80, 40000);
+	icmp4_error_in(&in, &q, 1400);
+	ip4_cut(&in, 20 + 4);
+	dpt_check(&t, &in, XDP_DROP, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_MALFORMED_ICMP), 1);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ERROR_FWD), 0);
+}
+
+/* A quote that ends before its ports, the ports in the frame's padding:
+ * no flow to follow. (Through Geneve, the ports in the padding were
+ * translated, the ICMP checksum with them, and cut off.) */
+Test(icmp, error_whose_quote_ends_before_its_ports_is_dropped)
+{
+	struct pkt q, in;
+
+	quoted(&q, VIP4, CLIENT4, 443, 40000);
+	icmp4_error_in(&in, &q, 1400);
+	ip4_cut(&in, 20 + 8 + 20);
+	dpt_check(&t, &in, XDP_DROP, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_UNHANDLED), 1);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ERROR_FWD), 0);
+}
+
 Test(icmp, error_quoting_another_source_is_dropped)
 {
 	struct pkt q, in;
@@ -323,6 +366,36 @@ Test(icmp, port_unreachable_when_no_backend4)
 	cr_assert_eq(dpt_reason(&t, LBD_DROP_NO_BACKEND), 1);
 }
 
+/* The longest IPv4 header (40 bytes of options) makes the longest quote,
+ * 68 bytes, every one of them in the ICMP checksum. */
+Test(icmp, port_unreachable_quotes_ipv4_options_whole)
+{
+	struct pkt_ipv4_opts o = { .options_len = 40 }, r = { .tos = 0xc0 };
+	uint8_t opts[40];
+	struct pkt in, want;
+
+	memset(opts, 1, sizeof(opts)); /* NOPs */
+	opts[39] = 0; /* end of options */
+	o.options = opts;
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; } );\n");
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ipv4(&in, pkt_ip(CLIENT4), pkt_ip(VIP4), &o);
+	pkt_tcp(&in, 40000, 80, PKT_TCP_SYN, 1000, 0);
+	pkt_bytes(&in, "hello", 5);
+	pkt_finish(&in);
+
+	pkt_init(&want);
+	pkt_eth(&want, MAC_ROUTER, MAC_LB);
+	pkt_ipv4(&want, pkt_ip(VIP4), pkt_ip(CLIENT4), &r);
+	pkt_icmp4(&want, 3, 3, 0);
+	pkt_append(&want, &in, 14, 60 + 8);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
 Test(icmp, port_unreachable_when_no_backend6)
 {
 	struct pkt in, want;
@@ -362,4 +435,95 @@ Test(icmp, replies_are_rate_limited)
 	cr_assert(sent == 20 || sent == 21, "%d replies", sent);
 	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_RATELIMIT),
 		     (uint64_t)(30 - sent));
+}
+
+/* Sources that are not one host: no echo reply, no error (RFC 1122
+ * 3.2.2, RFC 4443 2.4 (e)). */
+static const char *const bad_src4[] = { "0.0.0.0",	  "0.1.2.3",
+					"127.0.0.1",	  "224.0.0.1",
+					"239.1.2.3",	  "240.0.0.1",
+					"255.255.255.255" };
+static const char *const bad_src6[] = { "::", "::1", "ff02::1", "ff0e::2",
+					"::ffff:192.0.2.2" };
+#define N_BAD4 (sizeof(bad_src4) / sizeof(bad_src4[0]))
+#define N_BAD6 (sizeof(bad_src6) / sizeof(bad_src6[0]))
+
+static void echo_in(struct pkt *in, const char *src, const char *dst)
+{
+	pkt_init(in);
+	dpt_eth_in(in);
+	pkt_ip_hdr(in, pkt_ip(src), pkt_ip(dst));
+	if (pkt_ip(src).family == AF_INET)
+		pkt_icmp4(in, 8, 0, 0x12340001);
+	else
+		pkt_icmp6(in, 128, 0, 0x12340001);
+	pkt_bytes(in, "ping", 4);
+	pkt_finish(in);
+}
+
+Test(icmp, echo_from_a_source_that_is_no_host_is_not_answered)
+{
+	struct pkt in;
+	size_t i;
+
+	for (i = 0; i < N_BAD4; i++) {
+		echo_in(&in, bad_src4[i], VIP4);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	for (i = 0; i < N_BAD6; i++) {
+		echo_in(&in, bad_src6[i], VIP6);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_BAD_SOURCE), N_BAD4 + N_BAD6);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ECHO), 0);
+	/* a host next to them is */
+	echo_in(&in, "1.0.0.1", VIP4);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	echo_in(&in, "fe80::1", VIP6);
+	dpt_check(&t, &in, XDP_TX, NULL);
+}
+
+Test(icmp, no_port_unreachable_to_a_source_that_is_no_host)
+{
+	struct pkt in;
+	size_t i;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; }, { vip = \"" VIP6 "\"; "
+				    "port = 80; } );\n");
+	for (i = 0; i < N_BAD4; i++) {
+		tcp_in(&in, bad_src4[i], VIP4, 40000, 80, PKT_TCP_SYN);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	for (i = 0; i < N_BAD6; i++) {
+		tcp_in(&in, bad_src6[i], VIP6, 40000, 80, PKT_TCP_SYN);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_BAD_SOURCE), N_BAD4 + N_BAD6);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_UNREACH), 0);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_RATELIMIT), 0);
+}
+
+Test(icmp, no_frag_needed_to_a_source_that_is_no_host)
+{
+	struct pkt in;
+	size_t i;
+
+	dpt_teardown(&t);
+	dpt_setup(&t, DATAPATH_CONF "services = ( { vip = \"" VIP4 "\"; "
+				    "port = 80; backends = ( { address = "
+				    "\"198.18.4.11\"; } ); }, { vip = \"" VIP6
+				    "\"; port = 80; backends = ( { address = "
+				    "\"2001:db8:4::11\"; } ); } );\n");
+	for (i = 0; i < N_BAD4; i++) {
+		big_in(&in, bad_src4[i], VIP4, 1381);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	for (i = 0; i < N_BAD6; i++) {
+		big_in(&in, bad_src6[i], VIP6, 1361);
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_BAD_SOURCE), N_BAD4 + N_BAD6);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_TOOBIG), 0);
 }

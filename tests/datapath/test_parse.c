@@ -146,6 +146,60 @@ Test(parse, ipv4_total_length_below_header)
 	check_drop(&in, LBD_DROP_MALFORMED_IP4);
 }
 
+/* A wrong IPv4 header checksum to a VIP: dropped before it is forwarded,
+ * translated, answered or given state. */
+Test(parse, ipv4_header_checksum_verified)
+{
+	struct pkt in;
+
+	tcp_in(&in, CLIENT4, VIP4, 40000, 80, PKT_TCP_SYN);
+	in.buf[14 + 11] ^= 0x01;
+	check_drop(&in, LBD_DROP_IP4_CHECKSUM);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_NEW_FLOW), 0);
+
+	/* an echo request is not answered either */
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ip_hdr(&in, pkt_ip(CLIENT4), pkt_ip(VIP4));
+	pkt_icmp4(&in, 8, 0, 1);
+	pkt_finish(&in);
+	in.buf[14 + 8] = 1; /* TTL changed, checksum not */
+	dpt_check(&t, &in, XDP_DROP, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_IP4_CHECKSUM), 2);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_ECHO), 0);
+}
+
+/* With 40 bytes of options, every word of them is summed. */
+Test(parse, ipv4_header_checksum_covers_the_options)
+{
+	struct pkt_ipv4_opts o = { .options_len = 40 };
+	uint8_t opts[40];
+	struct pkt in;
+
+	memset(opts, 1, sizeof(opts)); /* NOPs */
+	opts[39] = 0;
+	o.options = opts;
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ipv4(&in, pkt_ip(CLIENT4), pkt_ip(VIP4), &o);
+	pkt_tcp(&in, 40000, 80, PKT_TCP_SYN, 1000, 0);
+	pkt_finish(&in);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	in.buf[14 + 58] = 0x02; /* the last option word but one */
+	check_drop(&in, LBD_DROP_IP4_CHECKSUM);
+}
+
+/* The LB host's own traffic is the kernel's to check. */
+Test(parse, ipv4_header_checksum_not_ours_to_host_addresses)
+{
+	struct pkt in;
+
+	udp_in(&in, CLIENT4, ENCAP4, 5353, 53);
+	in.buf[14 + 11] ^= 0x01;
+	dpt_check(&t, &in, XDP_PASS, &in);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_IP4_CHECKSUM), 0);
+}
+
 Test(parse, ipv4_options_honoured)
 {
 	static const uint8_t opts[8] = { 0x01, 0x01, 0x01, 0x01,
@@ -242,6 +296,28 @@ Test(parse, ipv6_payload_beyond_frame)
 	tcp_in(&in, CLIENT6, VIP6, 40000, 80, PKT_TCP_SYN);
 	in.len -= 1;
 	check_drop(&in, LBD_DROP_MALFORMED_IP6);
+}
+
+/* Payload lengths from 65,496 on, with the 40-byte header, do not fit 16
+ * bits: wrapped, they once made a short valid packet (forwarded, and
+ * given conntrack state). */
+Test(parse, ipv6_payload_length_past_16_bits)
+{
+	static const uint16_t lens[] = { 65496, 65535 };
+	struct pkt in;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (i == 0)
+			tcp_in(&in, CLIENT6, VIP6, 40000, 80, PKT_TCP_SYN);
+		else
+			udp_in(&in, CLIENT6, VIP6, 5353, 443);
+		in.buf[14 + 4] = lens[i] >> 8;
+		in.buf[14 + 5] = lens[i] & 0xff;
+		dpt_check(&t, &in, XDP_DROP, NULL);
+	}
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_MALFORMED_IP6), 2);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_NEW_FLOW), 0);
 }
 
 Test(parse, ipv6_bad_version)

@@ -455,6 +455,37 @@ Test(snat, icmp_error_about_forwarded_packet_reaches_the_client)
 	dpt_check(&t, &in, XDP_TX, &want);
 }
 
+/* The same error in a padded frame, the padding holding what the quote's
+ * TCP header would go on with: the quote ends with the IP packet, so its
+ * TCP checksum, cut off, is not translated, and the padding goes. */
+Test(snat, icmp_error_in_a_padded_frame_quotes_only_the_ip_packet)
+{
+	uint16_t lport = first_port(CLIENT4, 40000, 80, IPPROTO_TCP);
+	struct pkt in, want, q, tq;
+
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	quote(&q, SNAT4, lport, BE4_1, 8080);
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ip_hdr(&in, pkt_ip("198.18.1.1"), pkt_ip(SNAT4));
+	pkt_icmp4(&in, 3, 4, 1300);
+	pkt_append(&in, &q, 0, 28);
+	pkt_finish(&in);
+	/* the rest of the quoted TCP header, as Ethernet padding */
+	memcpy(in.buf + in.len, q.buf + 28, 12);
+	in.len += 12;
+
+	quote(&tq, CLIENT4, 40000, VIP4, 80);
+	pkt_init(&want);
+	dpt_eth_out(&want);
+	pkt_ip_hdr(&want, pkt_ip("198.18.1.1"), pkt_ip(CLIENT4));
+	pkt_icmp4(&want, 3, 4, 1300);
+	pkt_append(&want, &tq, 0, 28);
+	pkt_finish(&want);
+	dpt_check(&t, &in, XDP_TX, &want);
+}
+
 Test(snat, icmp_error_from_the_backend_itself_comes_from_the_vip)
 {
 	uint16_t lport = first_port(CLIENT4, 5353, 53, IPPROTO_UDP);

@@ -364,6 +364,25 @@ static void tmpl_build(struct pkt *p, int family, int tcp_flags)
 	pkt_finish(p);
 }
 
+/* The IPv4 ACK template with 40 bytes of IP options (NOPs), the longest
+ * header: the IPv4 header checksum's cold path. */
+static void tmpl_opts(struct pkt *p)
+{
+	static uint8_t nops[40];
+	struct pkt_ipv4_opts o = { .options = nops,
+				   .options_len = sizeof(nops) };
+	char vip[64];
+
+	memset(nops, 1, sizeof(nops) - 1);
+	fmt_vip(vip, sizeof(vip), AF_INET, 0);
+	pkt_init(p);
+	pkt_eth(p, MAC_LB, MAC_NEXTHOP);
+	pkt_ipv4(p, pkt_ip("198.18.63.1"), pkt_ip(vip), &o);
+	pkt_tcp(p, 40000, 80, PKT_TCP_ACK, 1000, 2000);
+	pkt_bytes(p, "0123456789", 10);
+	pkt_finish(p);
+}
+
 /* Template of a backend's reply to a SNAT flow: a TCP ACK from a backend
  * of the SNAT service to the SNAT address (lb0's), 10 bytes of payload,
  * as a small response; pkt_set_reply makes it a given flow's. */
@@ -743,6 +762,9 @@ enum kind {
 	K_SL_SYN, /* flow state on the backends: */
 	K_SL_ONE,
 	K_SL_MANY,
+	K_ACK_OPTS, /* the single flow, 40 bytes of IPv4 options */
+	K_PARSE_ALONE, /* parsing alone */
+	K_CSUM_ALONE, /* parsing alone, the IPv4 header checksum verified */
 };
 
 struct bcase {
@@ -757,9 +779,11 @@ struct bcase {
 /* The indices the targets name: keep them in step with the list. */
 enum {
 	C_EST4 = 7,
-	C_SL_ONE4 = 14,
-	C_EST6 = 24,
-	C_SL_ONE6 = 31,
+	C_MANY4 = 11,
+	C_SL_ONE4 = 17,
+	C_EST6 = 27,
+	C_MANY6 = 28,
+	C_SL_ONE6 = 34,
 };
 
 static const struct bcase cases[] = {
@@ -776,6 +800,11 @@ static const struct bcase cases[] = {
 	  false, -1, 0 },
 	{ "IPv4 TCP ACK, 1 established flow", K_ACK_ONE, AF_INET, false, -1,
 	  0 },
+	{ "  same flow, 40 bytes of IP options", K_ACK_OPTS, AF_INET, false,
+	  -1, 0 },
+	{ "  parse alone", K_PARSE_ALONE, AF_INET, false, -1, 0 },
+	{ "  parse and IPv4 header checksum alone", K_CSUM_ALONE, AF_INET,
+	  false, -1, 0 },
 	{ "IPv4 TCP ACK, 100k established flows", K_ACK_MANY, AF_INET, false,
 	  -1, 0 },
 	{ "  same, flows over all services", K_ACK_MANY, AF_INET, true, -1, 0 },
@@ -788,7 +817,7 @@ static const struct bcase cases[] = {
 	{ "IPv4 TCP ACK, 1 flow, flow state on backends", K_SL_ONE, AF_INET,
 	  false, C_EST4, TARGET_SL_VS_LB },
 	{ "IPv4 TCP ACK, 100k flows, state on backends", K_SL_MANY, AF_INET,
-	  false, C_EST4 + 1, TARGET_SL_VS_LB },
+	  false, C_MANY4, TARGET_SL_VS_LB },
 	{ "IPv4 TCP SYN, new 5-tuple, state on backends", K_SL_SYN, AF_INET,
 	  false, C_SL_ONE4, TARGET_SYN_VS_EST },
 	{ "IPv4 TCP ACK reply from the backend, SNAT reply", K_REPLY, AF_INET,
@@ -821,7 +850,7 @@ static const struct bcase cases[] = {
 	{ "IPv6 TCP ACK, 1 flow, flow state on backends", K_SL_ONE, AF_INET6,
 	  false, C_EST6, TARGET_SL_VS_LB },
 	{ "IPv6 TCP ACK, 100k flows, state on backends", K_SL_MANY, AF_INET6,
-	  false, C_EST6 + 1, TARGET_SL_VS_LB },
+	  false, C_MANY6, TARGET_SL_VS_LB },
 	{ "IPv6 TCP SYN, new 5-tuple, state on backends", K_SL_SYN, AF_INET6,
 	  false, C_SL_ONE6, TARGET_SYN_VS_EST },
 	{ "IPv6 TCP ACK reply from the backend, SNAT reply", K_REPLY, AF_INET6,
@@ -829,6 +858,14 @@ static const struct bcase cases[] = {
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 #define NAME_W 47 /* the width of the longest name */
+
+/* A row that is not lbd's datapath as it runs, or not a case the
+ * targets speak of: a reference, without a target. */
+static bool case_reference(enum kind k)
+{
+	return k == K_CT_LOOKUP || k == K_CT_INSERT || k == K_ACK_OPTS ||
+	       k == K_PARSE_ALONE || k == K_CSUM_ALONE;
+}
 
 /* How much a case of n packets moves each counter: n, or 0. */
 static struct evc case_want(enum kind k, uint64_t n)
@@ -864,7 +901,7 @@ struct bench {
 	const char *only; /* run the cases whose name holds this (-k) */
 	int cpu;
 	int pass_fd;
-	struct pkt syn[2], ack[2], udp[2], reply[2], p;
+	struct pkt syn[2], ack[2], udp[2], reply[2], ack_opts, p;
 	uint8_t *keys; /* n map keys, of new flows to forget */
 	double *res; /* ns per packet, [case][column][round] */
 };
@@ -1151,9 +1188,17 @@ static double run_case(struct bench *b, struct lb *lb, const struct bcase *c)
 	case K_CT_LOOKUP:
 		fd = bpf_program__fd(lb->ct_alone->progs.ct_lookup_alone);
 		/* fall through */
+	case K_PARSE_ALONE:
+	case K_CSUM_ALONE:
+		fd = bpf_program__fd(
+			c->kind == K_PARSE_ALONE ?
+				lb->ct_alone->progs.parse_alone :
+				lb->ct_alone->progs.parse_csum_alone);
+		/* fall through */
 	case K_ACK_ONE:
 	case K_SNAT_ONE:
-		*p = b->ack[fi];
+	case K_ACK_OPTS:
+		*p = c->kind == K_ACK_OPTS ? b->ack_opts : b->ack[fi];
 		f = c->kind == K_SNAT_ONE ?
 			    snat_flow_of(c->family, FLOWS_SINGLE, 0) :
 			    flow_of(c->family, FLOWS_SINGLE, 0, 0);
@@ -1318,7 +1363,13 @@ static void report(struct bench *b, const struct lb *lbs)
 	       "and only looks its flow\nup in lbd's conntrack map, or "
 	       "only writes its entry (tools/bench/ct_alone.bpf.c):\n"
 	       "what the map the issue asks for costs by itself, timed the "
-	       "same way; no target.\n",
+	       "same way; no target.\n"
+	       "\"parse ... alone\": the same program's parse of the "
+	       "packet, and that with the IPv4\nheader checksum verified as "
+	       "lbd does for packets to a VIP: the difference is the\n"
+	       "check's cost. \"40 bytes of IP options\": the single flow "
+	       "with the longest IPv4\nheader, whose checksum sums every "
+	       "word of it (a reference, no target).\n",
 	       2 * many->nsvc, many->nsvc, many->nsvc,
 	       (many->nsvc + BENCH_PORTS - 1) / BENCH_PORTS, BENCH_PORTS,
 	       BENCH_BACKENDS, BENCH_MAGLEV_SIZE, many->load_s,
@@ -1366,7 +1417,7 @@ static void report(struct bench *b, const struct lb *lbs)
 		if (k->kind != K_FLOOR)
 			snprintf(d, sizeof(d), "%+.0f%%",
 				 (v[COL_MANY] / v[COL_ONE] - 1) * 100);
-		if (k->kind == K_CT_LOOKUP || k->kind == K_CT_INSERT)
+		if (case_reference(k->kind))
 			snprintf(verdict, sizeof(verdict), "(reference)");
 		if (k->vs >= 0 && case_selected(b, (size_t)k->vs)) {
 			for (col = 0; col < COL_COUNT; col++) {
@@ -1438,6 +1489,8 @@ int main(int argc, char **argv)
 
 	/* the rows the targets compare with are where they are said to be */
 	if (cases[C_EST4].kind != K_ACK_ONE || cases[C_EST6].kind != K_ACK_ONE ||
+	    cases[C_MANY4].kind != K_ACK_MANY ||
+	    cases[C_MANY6].kind != K_ACK_MANY ||
 	    cases[C_SL_ONE4].kind != K_SL_ONE ||
 	    cases[C_SL_ONE6].kind != K_SL_ONE)
 		errx(1, "the rows of cases[] moved: fix C_EST4 and friends");
@@ -1507,6 +1560,7 @@ int main(int argc, char **argv)
 		tmpl_build(&b.udp[f], fam, 0);
 		tmpl_reply(&b.reply[f], fam);
 	}
+	tmpl_opts(&b.ack_opts);
 	pass = xdp_pass__open_and_load();
 	if (!pass) {
 		fprintf(stderr, "loading xdp_pass: %s\n", strerror(errno));

@@ -27,6 +27,35 @@ static __always_inline __u16 ip4_csum20(const struct iphdr *ip)
 	return csum_fold(sum);
 }
 
+/*
+ * Whether the IPv4 header at ip, hlen bytes (20 to 60, a multiple of 4),
+ * sums to 0xffff with its checksum (RFC 1071, RFC 1122 3.2.1.2). By
+ * 32-bit words: their sum folds to the same 16-bit one's complement sum.
+ * Options are the cold path.
+ */
+static __always_inline bool ip4_csum_ok(const struct iphdr *ip, __u32 hlen,
+					const void *data_end)
+{
+	const __u32 *w = (const __u32 *)ip;
+	__u64 sum;
+	int i;
+
+	if ((const void *)(w + 5) > data_end)
+		return false;
+	sum = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
+	if (unlikely(hlen > 20)) {
+#pragma unroll
+		for (i = 5; i < 15; i++) {
+			if ((__u32)i * 4 < hlen) {
+				if ((const void *)(w + i + 1) > data_end)
+					return false;
+				sum += w[i];
+			}
+		}
+	}
+	return csum_fold(sum) == 0;
+}
+
 /* HC' = ~(~HC + ~m + m') over 32 bits (RFC 1624, eqn. 3). */
 static __always_inline void csum_replace4(__sum16 *sum, __be32 from,
 					  __be32 to)

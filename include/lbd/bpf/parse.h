@@ -9,6 +9,7 @@
 #define LBD_BPF_PARSE_H
 
 #include "lbd/bpf/common.h"
+#include "lbd/bpf/csum.h"
 #include "lbd/bpf/ctx.h"
 
 #define LBD_OK 0
@@ -16,6 +17,7 @@
 #define LBD_PARSE_BAD (-2) /* a field that cannot be */
 #define LBD_PARSE_FRAGMENT (-3)
 #define LBD_PARSE_EXTHDR (-4) /* IPv6 extension header not skipped */
+#define LBD_PARSE_CSUM (-5) /* IPv4 header checksum wrong */
 
 /* Extension headers skipped before giving up (hop-by-hop, routing and
  * destination options; more are legal but not seen in practice). */
@@ -76,10 +78,15 @@ static __always_inline int parse_l2(const void *data, const void *data_end,
  * IPv4 header at p->l3_off. Options are allowed (IHL honoured); the total
  * length must fit in the packet's len bytes (trailing padding is allowed).
  * len is the whole packet: an skb may hold less than that in data_end's
- * linear part, which only has to hold the headers.
+ * linear part, which only has to hold the headers. With csum, a header
+ * whose checksum is wrong is LBD_PARSE_CSUM (p filled all the same); the
+ * sum is taken here, while the header's pointer is at hand: taken later
+ * from a pointer made again, clang 14 kept that pointer in a stack slot
+ * it also used for 32-bit values, which the verifier (6.18) refuses.
  */
-static __always_inline int parse_ip4(const void *data, const void *data_end,
-				     __u32 len, struct lbd_pkt *p)
+static __always_inline int parse_ip4_csum(const void *data,
+					  const void *data_end, __u32 len,
+					  struct lbd_pkt *p, bool csum)
 {
 	const struct iphdr *ip = pkt_at(data, p->l3_off);
 	__u16 hlen, tot;
@@ -103,7 +110,15 @@ static __always_inline int parse_ip4(const void *data, const void *data_end,
 	p->daddr.v4 = ip->daddr;
 	if (p->frag & (LBD_IP_MF | LBD_IP_OFFMASK))
 		return LBD_PARSE_FRAGMENT;
+	if (csum && unlikely(!ip4_csum_ok(ip, hlen, data_end)))
+		return LBD_PARSE_CSUM;
 	return LBD_OK;
+}
+
+static __always_inline int parse_ip4(const void *data, const void *data_end,
+				     __u32 len, struct lbd_pkt *p)
+{
+	return parse_ip4_csum(data, data_end, len, p, false);
 }
 
 static __always_inline void copy_addr6(union lbd_addr *dst,
@@ -119,7 +134,8 @@ static __always_inline void copy_addr6(union lbd_addr *dst,
 /*
  * IPv6 header at p->l3_off, then extension headers up to the L4 header.
  * Hop-by-hop, routing and destination options are skipped; a fragment
- * header is LBD_PARSE_FRAGMENT; AH, mobility, HIP and shim6 headers are
+ * header is LBD_PARSE_FRAGMENT (with proto IPPROTO_FRAGMENT and l4_off
+ * at the fragment header); AH, mobility, HIP and shim6 headers are
  * LBD_PARSE_EXTHDR (not skipped: the caller passes such packets on).
  * len as for parse_ip4.
  */
@@ -128,7 +144,8 @@ static __always_inline int parse_ip6(const void *data, const void *data_end,
 {
 	const struct ipv6hdr *ip6 = pkt_at(data, p->l3_off);
 	const __u8 *ext;
-	__u16 off, end;
+	__u32 tot, end;
+	__u16 off;
 	__u8 next;
 	int i;
 
@@ -137,10 +154,15 @@ static __always_inline int parse_ip6(const void *data, const void *data_end,
 	if (ip6->version != 6)
 		return LBD_PARSE_BAD;
 	p->family = LBD_AF_INET6;
-	p->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-	end = p->l3_off + p->ip_len;
+	/* in 32 bits: a payload length of 65,496 or more with the header
+	 * does not fit ip_len, and wrapped would pass for a short packet */
+	tot = sizeof(*ip6) + (__u32)bpf_ntohs(ip6->payload_len);
+	if (tot > 0xffff)
+		return LBD_PARSE_BAD;
+	end = (__u32)p->l3_off + tot;
 	if (end > len)
 		return LBD_PARSE_SHORT;
+	p->ip_len = tot;
 	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	copy_addr6(&p->saddr, &ip6->saddr);
 	copy_addr6(&p->daddr, &ip6->daddr);
@@ -162,6 +184,10 @@ static __always_inline int parse_ip6(const void *data, const void *data_end,
 				return LBD_PARSE_SHORT;
 			break;
 		case IPPROTO_FRAGMENT:
+			/* where the fragment header is, for a caller that
+			 * needs its next header and offset (tc/backend) */
+			p->proto = next;
+			p->l4_off = off;
 			return LBD_PARSE_FRAGMENT;
 		case IPPROTO_AH:
 		case 135: /* mobility */
@@ -180,6 +206,20 @@ done:
 	p->proto = next;
 	p->l4_off = off;
 	return LBD_OK;
+}
+
+/* Offset of the end of the IP packet p describes: what follows in the
+ * frame is Ethernet padding, never to be parsed or rewritten. */
+static __always_inline __u32 pkt_ip_end(const struct lbd_pkt *p)
+{
+	return (__u32)p->l3_off + p->ip_len;
+}
+
+/* Whether len bytes at off lie inside the IP packet p describes. */
+static __always_inline bool pkt_in_ip(const struct lbd_pkt *p, __u32 off,
+				      __u32 len)
+{
+	return off + len <= pkt_ip_end(p);
 }
 
 /* TCP or UDP header at p->l4_off: ports and, for TCP, the flags. */

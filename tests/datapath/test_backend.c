@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The backend companion (tc/backend.bpf.c) on its ingress: encapsulation
+ * from a trusted LB is decapsulated, from anyone else dropped and
+ * counted, and so are outer fragments of it, whatever their source.
+ */
+#include <criterion/criterion.h>
+#include <linux/pkt_cls.h>
+
+#include "be_harness.h"
+#include "flows.h"
+
+#define LB4 "198.18.0.10"
+#define LB6 "2001:db8::10"
+#define NODE4 "198.18.1.11"
+#define NODE6 "2001:db8:1::11"
+#define OTHER4 "203.0.113.66" /* not a trusted LB */
+#define OTHER6 "2001:db8:66::1"
+
+static struct bet t;
+
+static void setup(void)
+{
+	static const char *const sources[] = { LB4, LB6, NULL };
+	static const char *const locals[] = { NODE4, NODE6, NULL };
+
+	bet_setup(&t, sources, locals);
+}
+
+static void teardown(void)
+{
+	bet_teardown(&t);
+}
+
+TestSuite(backend, .init = setup, .fini = teardown);
+
+/* A client's TCP segment to a VIP from its IP header on, as an LB
+ * encapsulates it. */
+static void inner_of(struct pkt *q, const char *client, const char *vip)
+{
+	pkt_init(q);
+	pkt_ip_hdr(q, pkt_ip(client), pkt_ip(vip));
+	pkt_tcp(q, 40000, 80, PKT_TCP_SYN, 1000, 0);
+	pkt_bytes(q, "hello", 5);
+	pkt_finish(q);
+}
+
+/* An outer IP header from src to dst, IPv4 with the fragment field frag
+ * (flags and offset as on the wire), or IPv6 with a fragment header
+ * holding frag when it is not 0; what follows is the caller's. */
+static void outer(struct pkt *p, const char *src, const char *dst,
+		  uint16_t frag)
+{
+	pkt_init(p);
+	dpt_eth_in(p);
+	if (pkt_ip(src).family == AF_INET) {
+		struct pkt_ipv4_opts o = { .frag = frag };
+
+		pkt_ipv4(p, pkt_ip(src), pkt_ip(dst), &o);
+	} else {
+		pkt_ipv6(p, pkt_ip(src), pkt_ip(dst), NULL);
+		if (frag)
+			pkt_ipv6_ext(p, IPPROTO_FRAGMENT, frag);
+	}
+}
+
+/* IPIP (IP6IP6 for IPv6) from src to dst carrying inner, whole. */
+static void ipip_in(struct pkt *p, const char *src, const char *dst,
+		    uint16_t frag)
+{
+	bool v6 = pkt_ip(src).family == AF_INET6;
+	struct pkt q;
+
+	inner_of(&q, v6 ? CLIENT6 : CLIENT4, v6 ? VIP6 : VIP4);
+	outer(p, src, dst, frag);
+	pkt_next(p, v6 ? IPPROTO_IPV6 : IPPROTO_IPIP);
+	pkt_append(p, &q, 0, q.len);
+	pkt_finish(p);
+}
+
+/* A later fragment of IPIP (IP6IP6): 16 bytes at offset 8 units. */
+static void ipip_later_in(struct pkt *p, const char *src, const char *dst)
+{
+	bool v6 = pkt_ip(src).family == AF_INET6;
+
+	outer(p, src, dst, v6 ? 8 << 3 : 8);
+	pkt_next(p, v6 ? IPPROTO_IPV6 : IPPROTO_IPIP);
+	pkt_bytes(p, "0123456789abcdef", 16);
+	pkt_finish(p);
+}
+
+/* Geneve from src to dst, as the LB sends it, first fragment when frag
+ * says so; dstopts: an IPv6 destination options header after the
+ * fragment header. */
+static void geneve_in(struct pkt *p, const char *src, const char *dst,
+		      uint16_t frag, bool dstopts)
+{
+	bool v6 = pkt_ip(src).family == AF_INET6;
+	struct pkt q;
+
+	inner_of(&q, v6 ? CLIENT6 : CLIENT4, v6 ? BE6_1 : BE4_1);
+	outer(p, src, dst, frag);
+	if (dstopts)
+		pkt_ipv6_ext(p, IPPROTO_DSTOPTS, 0);
+	pkt_udp(p, 49152, 6081, true);
+	pkt_geneve_dsr(p, 2, pkt_ip(v6 ? VIP6 : VIP4), 80);
+	pkt_eth(p, MAC_ROUTER, MAC_LB);
+	pkt_append(p, &q, 0, q.len);
+	pkt_finish(p);
+}
+
+Test(backend, trusted_ipip_is_decapsulated)
+{
+	struct pkt in, q, want;
+
+	ipip_in(&in, LB4, NODE4, 0);
+	inner_of(&q, CLIENT4, VIP4);
+	/* the L2 header stays, announcing the inner packet */
+	pkt_init(&want);
+	dpt_eth_in(&want);
+	pkt_next(&want, 0x0800);
+	pkt_append(&want, &q, 0, q.len);
+	pkt_finish(&want);
+	bet_check(&t, true, &in, TC_ACT_OK, &want);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_IPIP), 1);
+}
+
+Test(backend, untrusted_ipip_is_dropped)
+{
+	struct pkt in;
+
+	ipip_in(&in, OTHER4, NODE4, 0);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+	ipip_in(&in, OTHER6, NODE6, 0);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), 2);
+}
+
+/* Outer fragments of IPIP, IP6IP6 and Geneve from an untrusted source
+ * once passed to the stack, where a kernel with tunnel devices of its own
+ * would reassemble and decapsulate them. */
+Test(backend, untrusted_encapsulation_in_fragments_is_dropped)
+{
+	struct pkt in;
+	int n = 0;
+
+	ipip_in(&in, OTHER4, NODE4, 0x2000); /* MF, offset 0 */
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL), n++;
+	ipip_later_in(&in, OTHER4, NODE4);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL), n++;
+	ipip_in(&in, OTHER6, NODE6, 0x0001); /* offset 0, M */
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL), n++;
+	ipip_later_in(&in, OTHER6, NODE6);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL), n++;
+	geneve_in(&in, OTHER4, NODE4, 0x2000, false);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL), n++;
+	geneve_in(&in, OTHER6, NODE6, 0x0001, false);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL), n++;
+	geneve_in(&in, OTHER6, NODE6, 0x0001, true);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL), n++;
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), (uint64_t)n);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_IPIP), 0);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 0);
+}
+
+/* From a trusted LB, fragments are not decapsulated either (lbd does not
+ * reassemble, and the LB never fragments what it encapsulates): dropped
+ * with a reason of their own, so that a path that fragments shows. */
+Test(backend, trusted_encapsulation_in_fragments_is_dropped_and_counted)
+{
+	struct pkt in;
+
+	ipip_in(&in, LB4, NODE4, 0x2000);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+	ipip_later_in(&in, LB6, NODE6);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+	geneve_in(&in, LB4, NODE4, 0x2000, false);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_FRAGMENT), 3);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), 0);
+}
+
+/* Fragments that are no encapsulation for this node are not ours: UDP to
+ * another port, a later UDP fragment (it cannot say its port; without
+ * its first fragment nothing is reassembled), IPIP to another node. */
+Test(backend, other_fragments_pass_unchanged)
+{
+	struct pkt in;
+
+	pkt_init(&in);
+	outer(&in, OTHER4, NODE4, 0x2000);
+	pkt_udp(&in, 5353, 53, false);
+	pkt_bytes(&in, "query", 5);
+	pkt_finish(&in);
+	bet_check(&t, true, &in, TC_ACT_OK, &in);
+
+	outer(&in, OTHER4, NODE4, 8);
+	pkt_next(&in, IPPROTO_UDP);
+	pkt_bytes(&in, "0123456789abcdef", 16);
+	pkt_finish(&in);
+	bet_check(&t, true, &in, TC_ACT_OK, &in);
+
+	ipip_in(&in, OTHER4, "198.18.1.99", 0x2000);
+	bet_check(&t, true, &in, TC_ACT_OK, &in);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), 0);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_FRAGMENT), 0);
+}
