@@ -10,15 +10,19 @@
  * BPF_F_TEST_XDP_LIVE_FRAMES (xdp-trafficgen does not work on this
  * kernel): its XDP_TX sends each frame out of ctx.ingress_ifindex, g0. A
  * veth takes XDP_TX'd or redirected frames only while its peer has an XDP
- * program, which the path provides: l0 has the LB, s0 the sink.
+ * program, which the path provides: l0 has the LB, s0 the sink. Where
+ * live frames fail (EPERM on some machines), or with -g afpacket, an
+ * AF_PACKET socket sends the same frames into g0 instead (sendmmsg,
+ * PACKET_QDISC_BYPASS); the header says which generator ran and why.
  *
  * The LB namespace runs the real lbd program, loaded and filled as lbd
- * does (dp_open, state_apply) with one service whose backend is routed
- * out of l1, which is in lbd's devmap (dp_tx_port_put). Packets to the
- * VIP are IPIP-encapsulated and redirected to l1. Then bench_redirect
- * replaces it on l0 (every frame to l1 through a devmap) and the rate is
- * measured again; the rounds alternate the two. The rate is what arrives
- * at the sink.
+ * does (dp_open, state_apply) with a service per flow_state, whose
+ * backends are routed out of l1, which is in lbd's devmap
+ * (dp_tx_port_put). Packets to the VIP are encapsulated and redirected to
+ * l1. bench_redirect, the reference, sends every frame to l1 through a
+ * devmap. The rows (struct bench_case) are measured in turn, every round
+ * with the same generator, each round starting with another row; the
+ * rate is what arrives at the sink.
  *
  * Each generator thread runs on its own CPU, and the veths have a queue
  * per CPU: a frame is received on the queue of the CPU that sent it, so
