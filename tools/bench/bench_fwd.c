@@ -1325,7 +1325,9 @@ static int run(struct env *e, struct opts *o)
 		m = median(ratio[i], o->rounds); /* sorts: [0] min */
 		printf("  %4.0f%% (%.0f-%.0f%%)  wire %-6s", 100 * m,
 		       100 * ratio[i][0], 100 * ratio[i][o->rounds - 1],
-		       res[i].geneve_frac > 0.5 ? "Geneve" : "IPIP");
+		       res[i].geneve_frac > 0.5 ? "Geneve" :
+		       o->ipv6			? "IP6IP6" :
+						  "IPIP");
 		if (c->target > 0)
 			printf("  target >= %.0f%%: %s", 100 * c->target,
 			       m >= c->target ? "met" : "MISSED");
