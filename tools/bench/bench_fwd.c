@@ -161,6 +161,7 @@ struct env {
 	struct lbd_state st;
 	struct lbd_config *cfg;
 	enum gen_kind gen; /* the one that runs: live or AF_PACKET */
+	int irqtime; /* irqtime_accounting() */
 	char gen_why[200]; /* why the other does not */
 	bool ipv4;
 	size_t tcp_off, addr_off; /* addr_off: the source's last 16 bits */
@@ -883,10 +884,45 @@ static int gen_choose(struct env *e, const struct opts *o)
 /* ------------------------------------------------------------------ */
 /* Measurement */
 
+/*
+ * Whether the kernel keeps softirq time apart from the time of the task
+ * it interrupted (CONFIG_IRQ_TIME_ACCOUNTING): 1, 0, or -1 when its
+ * config cannot be read. Without it, the softirq work a generator's send
+ * causes (the veth's NAPI: the LB and the sink) counts as the
+ * generator thread's own time.
+ */
+static int irqtime_accounting(void)
+{
+	static const char *const cmds[] = {
+		"cat /boot/config-$(uname -r) 2>/dev/null",
+		"gzip -dc /proc/config.gz 2>/dev/null",
+	};
+	char line[256];
+	size_t i;
+	int found = -1;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && found < 0; i++) {
+		FILE *f = popen(cmds[i], "r");
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (!strcmp(line, "CONFIG_IRQ_TIME_ACCOUNTING=y\n"))
+				found = 1;
+			else if (strstr(line, "CONFIG_IRQ_TIME_ACCOUNTING "
+					      "is not set"))
+				found = 0;
+		}
+		pclose(f);
+	}
+	return found;
+}
+
 struct snap {
 	double t;
 	struct bench_sink_count sink;
 	__u64 sent;
+	double gen_cpu; /* seconds the generator threads ran */
 	__u64 run_ns, run_cnt; /* the LB program's, with BPF statistics on */
 	unsigned long long busy[MAX_CPUS], softirq[MAX_CPUS], total[MAX_CPUS];
 	struct lbd_counter reasons[LBD_REASON_MAX];
@@ -953,8 +989,17 @@ static int take_snap(struct env *e, struct snap *s, int prog_fd, bool lbd,
 		if (e->gen == GEN_LIVE)
 			s->sent += sent[i];
 	}
-	for (i = 0; e->gen == GEN_AFPACKET && i < ngen; i++)
-		s->sent += atomic_load(&g[i].sent);
+	for (i = 0; i < ngen; i++) {
+		struct timespec ts;
+		clockid_t cid;
+
+		if (e->gen == GEN_AFPACKET)
+			s->sent += atomic_load(&g[i].sent);
+		if (pthread_getcpuclockid(g[i].tid, &cid) ||
+		    clock_gettime(cid, &ts) < 0)
+			return -EIO;
+		s->gen_cpu += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
 	if (lbd && dp_reasons_read(e->dp, s->reasons))
 		return -EIO;
 	if (bpf_obj_get_info_by_fd(prog_fd, &info, &info_len) < 0)
@@ -968,6 +1013,8 @@ struct result {
 	double mpps; /* at the sink */
 	double sent_mpps;
 	double encap_frac, geneve_frac;
+	long ct_left; /* conntrack entries at the end */
+	double ns_pkt; /* CPU time per packet at the sink */
 	double busy[MAX_CPUS], softirq[MAX_CPUS];
 	struct lbd_counter reasons[LBD_REASON_MAX];
 	double prog_ns; /* per run, while BPF statistics are on; else 0 */
@@ -984,6 +1031,116 @@ static bool nap(double s)
 		nanosleep(&ts, NULL);
 	}
 	return !stop;
+}
+
+/* Entries per batch of ct_clear. A hash map's batch token is the index
+ * of the bucket to go on from, a __u32. */
+#define CT_BATCH 8192
+
+/*
+ * Empties lbd's conntrack maps, bucket by bucket; the number of entries
+ * they held, or a negative errno. After each row, so that no row finds
+ * what another left (a SYN flood can fill the maps) and the row's own
+ * leftovers can be shown: the state a SYN flood leaves behind.
+ */
+static long ct_clear(struct env *e)
+{
+	static const enum dp_map maps[2] = { DP_MAP_CT4, DP_MAP_CT6 };
+	/* room for either kind of key */
+	uint8_t *keys = malloc(CT_BATCH * sizeof(struct lbd_ct_key6));
+	struct lbd_ct *vals = malloc(CT_BATCH * sizeof(*vals));
+	long total = 0;
+	int f;
+
+	if (!keys || !vals) {
+		total = -ENOMEM;
+		goto out;
+	}
+	for (f = 0; f < 2 && total >= 0; f++) {
+		int fd = dp_map_fd(e->dp, maps[f]);
+		__u32 in = 0, out = 0, n;
+		bool first = true;
+
+		for (;;) {
+			n = CT_BATCH;
+			if (bpf_map_lookup_and_delete_batch(
+				    fd, first ? NULL : &in, &out, keys, vals,
+				    &n, NULL) < 0) {
+				/* ENOENT: the last batch, n entries */
+				if (errno != ENOENT)
+					total = -errno;
+				else
+					total += n;
+				break;
+			}
+			total += n;
+			in = out;
+			first = false;
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return total;
+}
+
+/*
+ * Brings lbd's conntrack map of the family to the state of one on an LB
+ * that has run for a while, as lbd-bench-xdp does: a fresh map hands out
+ * its preallocated entries in address order, so the flows of the first
+ * row measured would sit together in memory and those of later rows
+ * (after ct_clear) would not. So every entry of each generator CPU's share
+ * (the LRU lists are per CPU) is taken by a dummy flow from 0.0.0.0/8 or
+ * ::/96, on that CPU, and all are freed in hash order by ct_clear.
+ */
+static int ct_age(struct env *e, const struct opts *o)
+{
+	size_t key_size = o->ipv6 ? sizeof(struct lbd_ct_key6) :
+				    sizeof(struct lbd_ct_key4);
+	/* the first address's last word */
+	size_t off = o->ipv6 ? 12 : 0;
+	int fd = dp_map_fd(e->dp, o->ipv6 ? DP_MAP_CT6 : DP_MAP_CT4);
+	__u32 share = e->cfg->dp.conntrack_entries / (__u32)e->ncpus, i, j, n;
+	uint8_t *keys = calloc(CT_BATCH, key_size);
+	struct lbd_ct *vals = calloc(CT_BATCH, sizeof(*vals));
+	cpu_set_t old, set;
+	int cpu, err = 0;
+	long left;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (sched_getaffinity(0, sizeof(old), &old) < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (cpu = 0; cpu < o->threads && !err; cpu++) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			err = -errno;
+			break;
+		}
+		for (i = 0; i < share && !err; i += n) {
+			n = share - i < CT_BATCH ? share - i : CT_BATCH;
+			for (j = 0; j < n; j++) {
+				__be32 a = htonl((__u32)cpu * share + i + j);
+
+				memcpy(keys + j * key_size + off, &a, 4);
+			}
+			if (bpf_map_update_batch(fd, keys, vals, &n, NULL) < 0)
+				err = -errno;
+		}
+	}
+	sched_setaffinity(0, sizeof(old), &old);
+	left = ct_clear(e);
+	if (!err && left < 0)
+		err = (int)left;
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 /* Attaches row c's LB program to l0 and measures the rate at the sink. */
@@ -1007,8 +1164,12 @@ static int measure(struct env *e, const struct opts *o,
 	if (!err && nap(o->seconds))
 		err = take_snap(e, &b, prog_fd, lbd, g, o->threads);
 	gerr = gens_stop(g, o->threads);
+	if (lbd && !err && !gerr)
+		res->ct_left = ct_clear(e);
 	if (stop)
 		return -1;
+	if (res->ct_left < 0)
+		err = (int)res->ct_left;
 	if (err || gerr) {
 		fprintf(stderr, "measuring %s: %s\n", c->name,
 			strerror(err ? -err : gerr));
@@ -1024,6 +1185,18 @@ static int measure(struct env *e, const struct opts *o,
 			pk;
 		res->geneve_frac = (double)(b.sink.geneve - a.sink.geneve) / pk;
 	}
+	/*
+	 * What a packet costs whatever share of the CPUs other processes
+	 * took: the generator threads' time, and the softirq time of their
+	 * CPUs (the veths' NAPI, where the LB and the sink run) where the
+	 * kernel does not charge it to the thread it interrupted.
+	 */
+	res->ns_pkt = b.gen_cpu - a.gen_cpu;
+	for (i = 0; e->irqtime > 0 && i < o->threads; i++)
+		res->ns_pkt +=
+			(double)(b.softirq[g[i].cpu] - a.softirq[g[i].cpu]) /
+			(double)sysconf(_SC_CLK_TCK);
+	res->ns_pkt = pk > 0 && e->irqtime >= 0 ? res->ns_pkt / pk * 1e9 : 0;
 	for (i = 0; i < e->ncpus; i++) {
 		double t = (double)(b.total[i] - a.total[i]);
 
@@ -1050,11 +1223,20 @@ static const char *const reason_labels[] = {
 #undef LBD_REASON_LABEL
 };
 
-static void print_result(const char *name, const struct result *r, int ncpus)
+static void print_result(const char *name, const struct result *r, int ncpus,
+			 bool lbd)
 {
 	int i;
 
 	printf("  %-9s %6.2f Mpps  sent %5.2f", name, r->mpps, r->sent_mpps);
+	if (r->ns_pkt > 0)
+		printf("  %5.0f ns", r->ns_pkt);
+	else
+		printf("  %8s", "");
+	if (lbd)
+		printf("  ct %7ld", r->ct_left);
+	else
+		printf("  %10s", "");
 	for (i = 0; i < ncpus; i++)
 		printf("  CPU%d %3.0f%% (si %3.0f%%)", i, r->busy[i],
 		       r->softirq[i]);
@@ -1219,12 +1401,24 @@ static void print_header(const struct env *e, const struct opts *o)
 			       c->name, c->flow_state, flows,
 			       (flows + threads - 1) / threads);
 	}
-	printf("CPUn: how busy each CPU was, all processes (si: softirq).\n\n");
+	if (e->irqtime >= 0)
+		printf("ns: CPU time per packet at the sink, the generator "
+		       "threads'%s, whatever share\nof the CPUs other "
+		       "processes took.\n",
+		       e->irqtime ? " and their CPUs' softirq" :
+				    " (with the softirq work their sends "
+				    "cause)");
+	printf("ct: entries in lbd's conntrack at the end of the row. "
+	       "Conntrack is aged first\n(the generator CPUs' shares "
+	       "taken and freed in hash order, as on an LB that has\nrun "
+	       "a while) and emptied after every row, so no row finds what "
+	       "another left.\n"
+	       "CPUn: how busy each CPU was, all processes (si: softirq).\n\n");
 }
 
 static int run(struct env *e, struct opts *o)
 {
-	static double mpps[N_CASES][64], ratio[N_CASES][64];
+	static double mpps[N_CASES][64], ratio[N_CASES][64], ns[N_CASES][64];
 	struct result res[N_CASES];
 	size_t i, k;
 	int r, err;
@@ -1260,6 +1454,12 @@ static int run(struct env *e, struct opts *o)
 		   bpf_program__fd(e->skel->progs.bench_redirect)) ||
 	    gen_choose(e, o))
 		return -1;
+	e->irqtime = irqtime_accounting();
+	err = ct_age(e, o);
+	if (err) {
+		fprintf(stderr, "ageing conntrack: %s\n", strerror(-err));
+		return -1;
+	}
 
 	print_header(e, o);
 	for (r = 0; r < o->rounds; r++) {
@@ -1275,7 +1475,8 @@ static int run(struct env *e, struct opts *o)
 				continue;
 			if (measure(e, o, c, &res[i]))
 				return -1;
-			print_result(c->name, &res[i], e->ncpus);
+			print_result(c->name, &res[i], e->ncpus,
+				     c->flow_state != NULL);
 			if (c->flow_state && res[i].encap_frac < 0.99) {
 				fprintf(stderr,
 					"%s: only %.1f%% of the frames at the "
@@ -1284,6 +1485,7 @@ static int run(struct env *e, struct opts *o)
 				return -1;
 			}
 			mpps[i][r] = res[i].mpps;
+			ns[i][r] = res[i].ns_pkt;
 		}
 		for (i = 0; i < N_CASES; i++)
 			if (o->on[i])
@@ -1305,11 +1507,15 @@ static int run(struct env *e, struct opts *o)
 					       .packets);
 		printf("\n");
 	}
-	printf("\nmedian of %d rounds; the share of the redirect's rate is "
-	       "the median of the\nrounds' ratios to the same round's "
-	       "redirect (min-max); wire: the encapsulation\nat the sink "
-	       "in the last round:\n",
+	printf("\nmedian of %d rounds; ns: CPU time per packet, (+ that of "
+	       "the redirect); the share\nof the redirect's rate is the "
+	       "median of the rounds' ratios to the same round's\nredirect "
+	       "(min-max); wire: the encapsulation at the sink in the last "
+	       "round:\n",
 	       o->rounds);
+	for (i = 0; i < N_CASES; i++)
+		if (o->on[i])
+			ns[i][0] = median(ns[i], o->rounds);
 	for (i = 0; i < N_CASES; i++) {
 		const struct bench_case *c = &cases[i];
 		double m;
@@ -1318,10 +1524,14 @@ static int run(struct env *e, struct opts *o)
 			continue;
 		m = median(mpps[i], o->rounds);
 		printf("  %-9s %6.2f Mpps", c->name, m);
+		if (ns[i][0] > 0)
+			printf("  %5.0f ns", ns[i][0]);
 		if (i == CASE_REDIRECT) {
 			printf("\n");
 			continue;
 		}
+		if (ns[i][0] > 0)
+			printf(" (+%4.0f)", ns[i][0] - ns[CASE_REDIRECT][0]);
 		m = median(ratio[i], o->rounds); /* sorts: [0] min */
 		printf("  %4.0f%% (%.0f-%.0f%%)  wire %-6s", 100 * m,
 		       100 * ratio[i][0], 100 * ratio[i][o->rounds - 1],
