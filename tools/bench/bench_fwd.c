@@ -1402,12 +1402,12 @@ static void print_header(const struct env *e, const struct opts *o)
 			       (flows + threads - 1) / threads);
 	}
 	if (e->irqtime >= 0)
-		printf("ns: CPU time per packet at the sink, the generator "
-		       "threads'%s, whatever share\nof the CPUs other "
-		       "processes took.\n",
-		       e->irqtime ? " and their CPUs' softirq" :
-				    " (with the softirq work their sends "
-				    "cause)");
+		printf("ns: CPU time per packet at the sink, whatever share "
+		       "of the CPUs other\nprocesses took: the generator "
+		       "threads' time%s.\n",
+		       e->irqtime ? " and their CPUs' softirq time" :
+				    ", which holds the softirq work\ntheir "
+				    "sends cause (the LB and the sink)");
 	printf("ct: entries in lbd's conntrack at the end of the row. "
 	       "Conntrack is aged first\n(the generator CPUs' shares "
 	       "taken and freed in hash order, as on an LB that has\nrun "
