@@ -5,10 +5,13 @@
  * and does not fail when a target is missed.
  *
  *   (a) 10,000 services x 10 backends applied to empty maps, with the time
- *       spent building Maglev tables shown apart (M = 65537, and 16381 for
- *       comparison), and the same tables built again back to back;
+ *       spent building Maglev tables shown apart, the same tables built
+ *       again back to back, and the kernel memory the tables take; at the
+ *       default table size (the config sets none), or at each size -m
+ *       gives (lbd-bench-apply -m 16381 -m 65537 compares two);
  *   (b) one backend change in that config (a weight, an added backend),
- *       and what one table swap (dp_maglev_put) costs on its own;
+ *       and what one table swap (dp_maglev_put) costs on its own, at the
+ *       first of those sizes;
  *   (c) one Maglev table of 65537 slots for 1,000 backends (median);
  *   (d) at M = 16381, an apply that changes every service (a weight in
  *       each) and fails at its last service entry's write: the time to
@@ -18,14 +21,16 @@
  * config goes through config_load_string and state_apply, as in lbd.
  * Addresses come from the documentation and benchmarking ranges only:
  * 198.18.0.0/15 and 2001:db8::/32. At M = 65537 the 10,000 tables take
- * about 2.6 GB of kernel memory.
+ * about 2.6 GB of kernel memory, at the default 16381 about 0.7 GB.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,7 +99,8 @@ static void bench_backend_addr(char *buf, size_t len, int v6, unsigned idx)
 		snprintf(buf, len, "198.18.%u.%u", idx >> 8, idx & 0xff);
 }
 
-/* The config text of a variant, in memory; the caller frees it. */
+/* The config text of a variant, in memory; the caller frees it. m == 0:
+ * no maglev_table_size, the default. */
 static char *bench_config_text(__u32 m, enum bench_variant v)
 {
 	char *text = NULL, addr[64];
@@ -104,12 +110,13 @@ static char *bench_config_text(__u32 m, enum bench_variant v)
 
 	if (!f)
 		fatal("open_memstream");
+	fprintf(f, "datapath = {\n"
+		   "  interface = \"lo\"; /* not attached */\n"
+		   "  encap_source_v4 = \"198.19.255.10\";\n"
+		   "  encap_source_v6 = \"2001:db8::10\";\n");
+	if (m)
+		fprintf(f, "  maglev_table_size = %u;\n", m);
 	fprintf(f,
-		"datapath = {\n"
-		"  interface = \"lo\"; /* not attached */\n"
-		"  encap_source_v4 = \"198.19.255.10\";\n"
-		"  encap_source_v6 = \"2001:db8::10\";\n"
-		"  maglev_table_size = %u;\n"
 		"  hash_seed = %#x;\n"
 		"  max_services = 16384;\n"
 		"  max_backends = 131072;\n"
@@ -117,7 +124,7 @@ static char *bench_config_text(__u32 m, enum bench_variant v)
 		"  conntrack_entries = 4096;\n"
 		"};\n"
 		"services = (\n",
-		m, BENCH_SEED);
+		BENCH_SEED);
 	for (s = 0; s < BENCH_SERVICES; s++) {
 		int v6 = s >= BENCH_SERVICES / 2;
 		unsigned k = (unsigned)(v6 ? s - BENCH_SERVICES / 2 : s);
@@ -186,6 +193,17 @@ static double bench_median(double *t, int n)
 {
 	qsort(t, (size_t)n, sizeof(*t), bench_cmp_double);
 	return t[n / 2];
+}
+
+/* The CPU time this process has used, all threads, user and system. */
+static double bench_cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static const char *bench_verdict(double v, double target)
@@ -306,7 +324,28 @@ static void *bench_mem_thread(void *arg)
 	return NULL;
 }
 
-static double bench_tables_memory(struct lbd_dp *dp, __u32 m, size_t n)
+/* The kernel's own count of a map's memory (fdinfo "memlock", which
+ * the map type's map_mem_usage gives); 0 where it cannot be read. */
+static unsigned long long bench_map_memory(int fd)
+{
+	unsigned long long v = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* *bytes: the kernel's count of the n tables' memory. */
+static double bench_tables_memory(struct lbd_dp *dp, __u32 m, size_t n,
+				  unsigned long long *bytes)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t k = cpus < 1 ? 1 : cpus > 16 ? 16 : (size_t)cpus, i;
@@ -338,8 +377,11 @@ static double bench_tables_memory(struct lbd_dp *dp, __u32 m, size_t n)
 	for (i = 0; i < k; i++)
 		if (jobs[i].err)
 			fatalx("dp_maglev_prepare: %s", strerror(-jobs[i].err));
-	for (i = 0; i < n; i++)
+	*bytes = 0;
+	for (i = 0; i < n; i++) {
+		*bytes += bench_map_memory(fds[i]);
 		close(fds[i]);
+	}
 	free(fds);
 	return ms;
 }
@@ -380,18 +422,23 @@ static void bench_rollback(struct lbd_state *st, struct lbd_dp *dp,
 	config_free(every);
 }
 
-/* (a) at table size m, and with it (b) when change is set. */
-static void bench_full(__u32 m, int change)
+/* (a) at table size size (0: the default), and with it (b) when change
+ * is set. */
+static void bench_full(__u32 size, int change)
 {
 	struct lbd_config *cfg, *cw, *ca;
+	unsigned long long bytes;
 	struct lbd_dp_opts o;
 	struct apply_result r;
 	struct lbd_state st;
 	struct lbd_dp *dp;
-	double load_ms, open_ms, ms, t0;
+	double load_ms, open_ms, ms, t0, cpu;
+	size_t words;
+	__u32 m;
 	int err;
 
-	cfg = bench_config(m, BENCH_BASE, &load_ms);
+	cfg = bench_config(size, BENCH_BASE, &load_ms);
+	m = cfg->dp.maglev_table_size;
 	cfg->dp.pin_path[0] = '\0';
 	state_dp_opts(cfg, &o);
 	t0 = bench_now_ms();
@@ -404,14 +451,24 @@ static void bench_full(__u32 m, int change)
 		fatalx("state_init: %s", strerror(-err));
 
 	printf("(a) apply %d services x %d backends from nothing, "
-	       "maglev_table_size %u\n",
-	       BENCH_SERVICES, BENCH_BACKENDS, m);
+	       "maglev_table_size %u%s\n",
+	       BENCH_SERVICES, BENCH_BACKENDS, m, size ? "" : " (the default)");
 	printf("    (config_load_string %.0f ms and dp_open %.0f ms, "
 	       "not counted)\n",
 	       load_ms, open_ms);
+	cpu = bench_cpu_ms();
 	ms = bench_apply(&st, dp, cfg, "(a)", &r);
+	cpu = bench_cpu_ms() - cpu;
 	printf("    total        %9.1f ms   target < %.0f ms: %s\n", ms,
 	       TARGET_FULL_MS, bench_verdict(ms, TARGET_FULL_MS));
+	/* on a machine that runs other work too, the wall time above is
+	 * longer than the work: this is the work */
+	printf("    CPU time     %9.1f ms   (user and system, all threads; "
+	       "at most %ld CPUs' worth\n"
+	       "                             of wall time: %.1f ms on an "
+	       "idle machine at best)\n",
+	       cpu, sysconf(_SC_NPROCESSORS_ONLN),
+	       cpu / (double)sysconf(_SC_NPROCESSORS_ONLN));
 	printf("    Maglev build %9.1f ms   (%u tables on %ld CPUs, %.3f ms "
 	       "CPU each)\n",
 	       r.maglev_wall_ms, r.tables, sysconf(_SC_NPROCESSORS_ONLN),
@@ -421,19 +478,34 @@ static void bench_full(__u32 m, int change)
 	       ms - r.maglev_wall_ms);
 	printf("    map writes   %9lu      (%u services, %u backends added)\n",
 	       r.writes, r.svc_added, r.be_added);
+	cpu = bench_cpu_ms();
 	ms = bench_tables_alone(&st);
+	cpu = bench_cpu_ms() - cpu;
 	printf("    Maglev alone %9.1f ms   (the same tables back to back, "
-	       "%.3f ms each)\n",
-	       ms, st.n_svc ? ms / (double)st.n_svc : 0);
-	ms = bench_tables_memory(dp, m, st.n_svc);
+	       "%.3f ms each, %.3f ms CPU)\n",
+	       ms, st.n_svc ? ms / (double)st.n_svc : 0,
+	       st.n_svc ? cpu / (double)st.n_svc : 0);
+	ms = bench_tables_memory(dp, m, st.n_svc, &bytes);
 	printf("    memory alone %9.1f ms   (as many tables created and "
-	       "filled, none built, %.0f MiB)\n",
-	       ms,
-	       (double)st.n_svc * (double)dp_maglev_words(m, BENCH_BACKENDS) * 4 / (1 << 20));
+	       "filled, none built)\n",
+	       ms);
+	/* what a table takes: its words (M slots, the list of N backends,
+	 * 2 of header) in whole chunks, the map's values */
+	words = dp_maglev_words(m, BENCH_BACKENDS);
+	printf("    table memory %9.1f MiB  (%zu tables of %u slots and %d "
+	       "backends: %zu chunks of %zu\n"
+	       "                             bytes, %.1f KiB each; the "
+	       "kernel's count, fdinfo memlock:\n"
+	       "                             %.1f MiB, %.1f KiB a table)\n",
+	       (double)st.n_svc * (double)words * 4 / (1 << 20), st.n_svc, m,
+	       BENCH_BACKENDS, words / LBD_MAGLEV_CHUNK,
+	       sizeof(struct lbd_maglev_chunk), (double)words * 4 / 1024,
+	       (double)bytes / (1 << 20),
+	       st.n_svc ? (double)bytes / (double)st.n_svc / 1024 : 0);
 
 	if (change) {
-		cw = bench_config(m, BENCH_WEIGHT, &load_ms);
-		ca = bench_config(m, BENCH_ADDED, &load_ms);
+		cw = bench_config(size, BENCH_WEIGHT, &load_ms);
+		ca = bench_config(size, BENCH_ADDED, &load_ms);
 		cw->dp.pin_path[0] = ca->dp.pin_path[0] = '\0';
 		printf("(b) apply one backend change to that config "
 		       "(target < %.0f ms, a handful of writes)\n",
@@ -499,16 +571,50 @@ static double bench_table(int n, __u32 m, __u32 wmax)
 	return bench_median(t, BENCH_TABLE_RUNS);
 }
 
-int main(void)
+static void bench_usage(FILE *f)
 {
+	fprintf(f,
+		"usage: lbd-bench-apply [-m size]...\n"
+		"  -m  maglev_table_size of (a), a prime; again for more "
+		"runs of (a), (b) at\n"
+		"      the first (default: none set, the default size "
+		"%u)\n",
+		LBD_DEFAULT_MAGLEV_SIZE);
+}
+
+int main(int argc, char **argv)
+{
+	__u32 sizes[8];
+	int opt, n = 0, i;
 	double ms;
+
+	while ((opt = getopt(argc, argv, "m:h")) != -1) {
+		switch (opt) {
+		case 'm':
+			if (n == (int)(sizeof(sizes) / sizeof(sizes[0]))) {
+				bench_usage(stderr);
+				return 2;
+			}
+			/* the config checks it: a prime in range */
+			sizes[n++] = (__u32)strtoul(optarg, NULL, 0);
+			break;
+		case 'h':
+			bench_usage(stdout);
+			return 0;
+		default:
+			bench_usage(stderr);
+			return 2;
+		}
+	}
+	if (!n)
+		sizes[n++] = 0;
 
 	log_init("lbd-bench-apply", 0);
 	log_route_libbpf();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	bench_full(65537, 1);
-	bench_full(16381, 0);
+	for (i = 0; i < n; i++)
+		bench_full(sizes[i], i == 0);
 
 	printf("(c) build one Maglev table, median of %d runs\n",
 	       BENCH_TABLE_RUNS);
@@ -521,9 +627,11 @@ int main(void)
 	       BENCH_TABLE_BACKENDS,
 	       bench_table(BENCH_TABLE_BACKENDS, 65537, 4));
 	printf("    M 65537, %4d backends, equal weights  %7.3f ms   "
-	       "(one table of (a))\n",
+	       "(one table of (a) at -m 65537)\n",
 	       BENCH_BACKENDS, bench_table(BENCH_BACKENDS, 65537, 1));
-	printf("    M 16381, %4d backends, equal weights  %7.3f ms\n",
-	       BENCH_BACKENDS, bench_table(BENCH_BACKENDS, 16381, 1));
+	printf("    M %5u, %4d backends, equal weights  %7.3f ms   "
+	       "(one table of (a), the default size)\n",
+	       LBD_DEFAULT_MAGLEV_SIZE, BENCH_BACKENDS,
+	       bench_table(BENCH_BACKENDS, LBD_DEFAULT_MAGLEV_SIZE, 1));
 	return 0;
 }

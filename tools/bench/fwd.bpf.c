@@ -6,7 +6,8 @@
  * in the generator namespace: a frame it returns XDP_TX for leaves by
  * ctx.ingress_ifindex, the veth to the LB. Each frame gets the next of
  * nflows client ports of its CPU (so a flow stays on one CPU, as RSS would
- * keep it), with the TCP checksum fixed.
+ * keep it), or in a SYN flood a new source address and port, with the
+ * checksums fixed (bench_gen_tuple, fwd.h).
  *
  * Live frames come back from the page pool with their data pointers
  * reset but their bytes as the last program left them: after lbd's
@@ -17,6 +18,10 @@
  * the sink veth through a devmap, as lbd redirects.
  *
  * bench_sink counts what arrives at the sink, per CPU, and drops it.
+ *
+ * The frame and the flows change from one row of lbd-bench-fwd to the
+ * next, so they are globals userspace writes between measurements;
+ * what depends on the family only is set before load.
  */
 #include "lbd/bpf/common.h"
 #include "lbd/bpf/csum.h"
@@ -27,13 +32,20 @@ int bench_gen(struct xdp_md *ctx);
 int bench_redirect(struct xdp_md *ctx);
 int bench_sink(struct xdp_md *ctx);
 
-/* Set by lbd-bench-fwd before load. */
+/* Set by lbd-bench-fwd before load: the family's layout. */
 const volatile __u32 gen_tcp_off = ETH_HLEN + sizeof(struct iphdr);
-const volatile __u32 gen_nflows = 1; /* client ports per CPU */
-const volatile __u16 gen_port_base = 1024; /* the template's port */
-/* The frame's first gen_words 8-byte words, its headers. */
-const volatile __u64 gen_frame[BENCH_GEN_WORDS];
+/* the source address's last 16 bits */
+const volatile __u32 gen_addr_off = ETH_HLEN + 14;
+const volatile __u32 gen_ipv4 = 1; /* an IPv4 header checksum to fix */
+const volatile __u32 gen_ncpus = 1;
 const volatile __u32 gen_words = BENCH_GEN_WORDS;
+
+/* Set by lbd-bench-fwd before each measurement, with no generator
+ * running. */
+volatile __u32 gen_nflows = 1; /* client ports per CPU */
+volatile __u32 gen_syn; /* a new 5-tuple on every frame */
+/* The frame's first gen_words 8-byte words, its headers. */
+volatile __u64 gen_frame[BENCH_GEN_WORDS];
 
 /* Frames bench_gen has sent, per CPU. */
 struct {
@@ -64,11 +76,13 @@ int bench_gen(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct tcphdr *th = data + gen_tcp_off;
+	__be16 *addr = data + gen_addr_off;
+	struct iphdr *ip = data + ETH_HLEN;
+	__u32 zero = 0, i, nflows;
+	__u16 addr_lo = 0;
 	__u64 *w = data;
-	__u32 zero = 0;
 	__be16 port;
 	__u64 *sent;
-	__u32 i;
 
 #pragma unroll
 	for (i = 0; i < BENCH_GEN_WORDS; i++) {
@@ -76,17 +90,26 @@ int bench_gen(struct xdp_md *ctx)
 			break;
 		w[i] = gen_frame[i];
 	}
-	if ((void *)(th + 1) > data_end)
+	if ((void *)(th + 1) > data_end || (void *)(addr + 1) > data_end ||
+	    (void *)(ip + 1) > data_end)
 		return XDP_ABORTED;
 	sent = bpf_map_lookup_elem(&gen_sent, &zero);
-	if (!sent)
+	nflows = gen_nflows;
+	if (!sent || !nflows)
 		return XDP_ABORTED;
-	port = bpf_htons(gen_port_base +
-			 (__u16)(bpf_get_smp_processor_id() * gen_nflows +
-				 *sent % gen_nflows));
+	port = bpf_htons(bench_gen_tuple(bpf_get_smp_processor_id(), *sent,
+					 nflows, gen_ncpus, gen_syn, &addr_lo));
 	(*sent)++;
 	csum_replace2(&th->check, th->source, port);
 	th->source = port;
+	if (gen_syn) {
+		__be16 a = bpf_htons(addr_lo);
+
+		csum_replace2(&th->check, *addr, a);
+		if (gen_ipv4)
+			csum_replace2(&ip->check, *addr, a);
+		*addr = a;
+	}
 	return XDP_TX;
 }
 
@@ -94,6 +117,26 @@ SEC("xdp")
 int bench_redirect(struct xdp_md *ctx)
 {
 	return bpf_redirect_map(&redirect_port, 0, XDP_DROP);
+}
+
+/*
+ * Counts what lbd sent: IPIP, IP6IP6 or 4-in-6 ("lb" mode), or Geneve
+ * (Geneve services, and every flow_state = "backends" service). lbd's
+ * outer IPv4 header has no options, so l4 follows the fixed header.
+ */
+static __always_inline void sink_encap_count(struct bench_sink_count *c,
+					     __u8 proto, void *l4,
+					     void *data_end)
+{
+	struct udphdr *uh = l4;
+
+	if (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6) {
+		c->encapsulated++;
+	} else if (proto == IPPROTO_UDP && (void *)(uh + 1) <= data_end &&
+		   uh->dest == bpf_htons(LBD_GENEVE_PORT)) {
+		c->encapsulated++;
+		c->geneve++;
+	}
 }
 
 SEC("xdp")
@@ -114,15 +157,13 @@ int bench_sink(struct xdp_md *ctx)
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
-		if ((void *)(ip + 1) <= data_end &&
-		    ip->protocol == IPPROTO_IPIP)
-			c->encapsulated++;
+		if ((void *)(ip + 1) <= data_end)
+			sink_encap_count(c, ip->protocol, ip + 1, data_end);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
-		if ((void *)(ip6 + 1) <= data_end &&
-		    ip6->nexthdr == IPPROTO_IPV6)
-			c->encapsulated++;
+		if ((void *)(ip6 + 1) <= data_end)
+			sink_encap_count(c, ip6->nexthdr, ip6 + 1, data_end);
 	}
 	return XDP_DROP;
 }
