@@ -325,6 +325,16 @@ static size_t active_backends(const struct st_service *s)
 	return n;
 }
 
+static const char *flow_state_str(const struct st_service *s)
+{
+	return s->flags & LBD_SVC_F_FLOW_BACKENDS ? "backends" : "lb";
+}
+
+static const char *udp_flow_state_str(const struct st_service *s)
+{
+	return s->flags & LBD_SVC_F_UDP_STATELESS ? "none" : "lb";
+}
+
 static void service_json(struct lbd_daemon *d, const struct st_service *s,
 			 struct json_object *o)
 {
@@ -336,6 +346,9 @@ static void service_json(struct lbd_daemon *d, const struct st_service *s,
 	jadd(o, "port", jint(ntohs(s->key.port)));
 	jadd(o, "protocol", jstr(config_proto_str(s->key.proto)));
 	jadd(o, "forwarding", jstr(config_fwd_str(s->fwd)));
+	/* where flow state lives (docs/flow-state.md) */
+	jadd(o, "flow_state", jstr(flow_state_str(s)));
+	jadd(o, "udp_flow_state", jstr(udp_flow_state_str(s)));
 	jadd(o, "no_backend",
 	     jstr(s->flags & LBD_SVC_F_UNREACH_ICMP ? "reject" : "drop"));
 	jadd(o, "backends", jint(s->n_be));
@@ -1521,6 +1534,67 @@ static const struct st_backend *be_of_output(const struct st_service *s,
 	return hit;
 }
 
+/* xdp/svc.h fwd_of and xdp/lb.bpf.c stateless: whether the program
+ * forwards the service's flows of proto with no conntrack. */
+static bool svc_stateless(const struct st_service *s, __u8 proto)
+{
+	__u8 fwd = s->fwd;
+
+	if (fwd == LBD_FWD_HYBRID)
+		fwd = proto == IPPROTO_TCP ? s->dsr : LBD_FWD_SNAT;
+	if (fwd == LBD_FWD_SNAT)
+		return false;
+	return proto == IPPROTO_TCP ? s->flags & LBD_SVC_F_FLOW_BACKENDS :
+				      s->flags & LBD_SVC_F_UDP_STATELESS;
+}
+
+/* The flow's Maglev slot (explain_maglev) into mg; returns the owner,
+ * and in prev_named the previous owner the program names (LBD_NO_ID:
+ * none). */
+static __u32 explain_slot(struct lbd_daemon *d, const struct st_service *s,
+			  const struct explain_flow *f, bool stateless,
+			  struct json_object *mg, __u32 *prev_named)
+{
+	const struct st_backend *owner, *prev;
+	char l[INET6_ADDRSTRLEN + 10];
+	struct explain_slot sl;
+
+	*prev_named = LBD_NO_ID;
+	if (explain_maglev(d->dp, f, dp_opts(d->dp)->knobs.hash_seed, &sl) ||
+	    !sl.m)
+		return LBD_NO_ID;
+	owner = find_be(s, sl.owner);
+	prev = find_be(s, sl.prev);
+	jadd(mg, "hash", jint(sl.hash));
+	jadd(mg, "table_size", jint(sl.m));
+	jadd(mg, "slot", jint(sl.slot));
+	jadd(mg, "client_port_hashed", jbool(!f->affinity));
+	jadd(mg, "backend", owner ? jstr(be_label(owner, l, sizeof(l))) : NULL);
+	jadd(mg, "previous_owner",
+	     prev ? jstr(be_label(prev, l, sizeof(l))) : NULL);
+	if (stateless && f->proto == IPPROTO_TCP) {
+		if (sl.prev_named)
+			*prev_named = sl.prev;
+		jadd(mg, "previous_owner_named", jbool(sl.prev_named));
+	}
+	return sl.owner;
+}
+
+/* Whether the option the run wrote names the previous owner the table
+ * predicted (prev, LBD_NO_ID: none), address and port. */
+static bool sc_as_predicted(const struct st_service *s,
+			    const struct explain_out *o, __u32 prev)
+{
+	const struct st_backend *b = find_be(s, prev);
+
+	if (!(o->sc_flags & LBD_SC_F_PREV))
+		return prev == LBD_NO_ID;
+	return b && b->addr.family == o->sc_prev_family &&
+	       !memcmp(&b->addr.addr, &o->sc_prev,
+		       b->addr.family == LBD_AF_INET ? 4 : 16) &&
+	       b->port == o->sc_prev_port;
+}
+
 static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		       struct json_object *out, char *err, size_t errlen)
 {
@@ -1529,7 +1603,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	struct explain_out o;
 	struct lbd_svc_addr key;
 	const struct st_service *s;
-	const struct st_backend *chosen = NULL, *ct_be = NULL, *slot_be = NULL;
+	const struct st_backend *chosen = NULL, *ct_be = NULL;
 	const struct st_backend *aff_be = NULL;
 	struct json_object *affj = NULL;
 	struct json_object *ctj = json_object_new_object();
@@ -1541,7 +1615,8 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	struct lbd_ct ct;
 	struct lbd_aff aff;
 	__u32 predicted = LBD_NO_ID, slot_id = LBD_NO_ID;
-	bool ct_usable = false, aff_usable = false;
+	__u32 prev_named = LBD_NO_ID;
+	bool ct_usable = false, aff_usable = false, stateless = false;
 	int r;
 
 	if (arg_hostport(args, "client", &client) <= 0 ||
@@ -1564,9 +1639,14 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	s = state_find(&d->st, &key);
 	f.svc_id = s ? s->id : LBD_NO_ID;
 	f.affinity = s && (s->flags & LBD_SVC_F_AFFINITY);
+	stateless = s && svc_stateless(s, f.proto);
 
-	/* why, part one: what the maps say before the run */
-	if (explain_ct_lookup(d->dp, &f, &ct) == 0) {
+	/* why, part one: what the maps say before the run; a stateless
+	 * service's program looks at neither conntrack nor affinity */
+	jadd(ctj, "consulted", jbool(!stateless));
+	if (stateless) {
+		jadd(ctj, "exists", jbool(false));
+	} else if (explain_ct_lookup(d->dp, &f, &ct) == 0) {
 		ct_be = find_be(s, ct.backend_id);
 		ct_usable = ct_live(d, f.proto, &ct, now_coarse_s()) && ct_be &&
 			    ct_be->gen == ct.backend_gen &&
@@ -1583,7 +1663,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	} else {
 		jadd(ctj, "exists", jbool(false));
 	}
-	if (f.affinity) {
+	if (f.affinity && !stateless) {
 		/* xdp/select.h affinity_pick: the client's backend while it
 		 * is active and the client was seen within the timeout */
 		affj = json_object_new_object();
@@ -1607,25 +1687,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		}
 	}
 	if (s && s->table_size) {
-		__u32 *table = malloc(s->table_size * sizeof(*table));
-		__u32 hash =
-			explain_flow_hash(&f, dp_opts(d->dp)->knobs.hash_seed);
-		int m = table ? dp_maglev_get(d->dp, s->id, table,
-					      s->table_size) :
-				-ENOMEM;
-
-		if (m > 0) {
-			slot_id = table[hash % (__u32)m];
-			slot_be = find_be(s, slot_id);
-			jadd(mg, "hash", jint(hash));
-			jadd(mg, "table_size", jint(m));
-			jadd(mg, "slot", jint(hash % (__u32)m));
-			jadd(mg, "client_port_hashed", jbool(!f.affinity));
-			jadd(mg, "backend",
-			     slot_be ? jstr(be_label(slot_be, l, sizeof(l))) :
-				       NULL);
-		}
-		free(table);
+		slot_id = explain_slot(d, s, &f, stateless, mg, &prev_named);
 	}
 	if (predicted == LBD_NO_ID)
 		predicted = slot_id;
@@ -1650,11 +1712,34 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	jadd(fl, "proto", jstr(proto));
 	jadd(out, "flow", fl);
 	jadd(out, "service", s ? jstr(s->name) : NULL);
+	if (s) {
+		jadd(out, "flow_state", jstr(flow_state_str(s)));
+		jadd(out, "udp_flow_state", jstr(udp_flow_state_str(s)));
+		jadd(out, "stateless", jbool(stateless));
+	}
 	jadd(out, "verdict", jstr(xdp_action_str(o.action)));
 	if (o.forwarded) {
 		jadd(out, "encap", jstr(o.encap ? o.encap : "?"));
 		jadd(out, "outer_destination",
 		     jstr(addr_str(o.family, &o.dst, a, sizeof(a))));
+		if (o.inner_ip)
+			jadd(out, "inner", jstr("ip"));
+	}
+	if (o.sc) {
+		/* lbd's option as the program wrote it: what the owner's
+		 * companion passes a segment on to */
+		struct json_object *sc = json_object_new_object();
+		bool named = o.sc_flags & LBD_SC_F_PREV;
+
+		jadd(sc, "flags", jint(o.sc_flags));
+		jadd(sc, "previous_owner",
+		     named ? jstr(addr_str(o.sc_prev_family, &o.sc_prev, a,
+					   sizeof(a))) :
+			     NULL);
+		jadd(sc, "previous_port", named ? jint(o.sc_prev_port) : NULL);
+		jadd(sc, "predicted",
+		     jbool(sc_as_predicted(s, &o, prev_named)));
+		jadd(out, "option", sc);
 	}
 	if (chosen) {
 		struct json_object *b = json_object_new_object();

@@ -283,9 +283,9 @@ static void print_services(struct json_object *d)
 	struct json_object *l = get(d, "services");
 	size_t i;
 
-	printf("%-20s %-28s %-6s %-8s %-9s %12s %14s %10s  %s\n", "NAME",
-	       "VIP:PORT", "PROTO", "FWD", "BACKENDS", "PACKETS", "BYTES",
-	       "NEW FLOWS", "SOURCE");
+	printf("%-20s %-28s %-6s %-8s %-9s %-9s %12s %14s %10s  %s\n", "NAME",
+	       "VIP:PORT", "PROTO", "FWD", "STATE-IN", "BACKENDS", "PACKETS",
+	       "BYTES", "NEW FLOWS", "SOURCE");
 	for (i = 0; l && i < json_object_array_length(l); i++) {
 		struct json_object *s = json_object_array_get_idx(l, i);
 		char vip[80], be[32];
@@ -293,11 +293,17 @@ static void print_services(struct json_object *d)
 		hostport(s_of(s, "vip"), i_of(s, "port"), vip, sizeof(vip));
 		snprintf(be, sizeof(be), "%lld/%lld",
 			 i_of(s, "active_backends"), i_of(s, "backends"));
-		printf("%-20s %-28s %-6s %-8s %-9s %12lld %14lld %10lld  %s\n",
+		/* where the flows' state lives, for the service's protocol
+		 * (UDP: "lb" or "none") */
+		printf("%-20s %-28s %-6s %-8s %-9s %-9s %12lld %14lld %10lld  "
+		       "%s\n",
 		       s_of(s, "name"), vip, s_of(s, "protocol"),
-		       s_of(s, "forwarding"), be, i_of(s, "traffic.packets"),
-		       i_of(s, "traffic.bytes"), i_of(s, "traffic.new_flows"),
-		       s_of(s, "source"));
+		       s_of(s, "forwarding"),
+		       !strcmp(s_of(s, "protocol"), "udp") ?
+			       s_of(s, "udp_flow_state") :
+			       s_of(s, "flow_state"),
+		       be, i_of(s, "traffic.packets"), i_of(s, "traffic.bytes"),
+		       i_of(s, "traffic.new_flows"), s_of(s, "source"));
 	}
 }
 
@@ -393,10 +399,17 @@ static void print_explain(struct json_object *d)
 	       hostport(s_of(d, "flow.vip"), i_of(d, "flow.port"), v,
 			sizeof(v)),
 	       s_of(d, "flow.proto"), s_of(d, "service"));
+	if (get(d, "flow_state"))
+		printf("mode      flow_state %s, udp_flow_state %s%s\n",
+		       s_of(d, "flow_state"), s_of(d, "udp_flow_state"),
+		       b_of(d, "stateless") ?
+			       ": no conntrack consulted for this flow" :
+			       "");
 	printf("verdict   %s", s_of(d, "verdict"));
 	if (get(d, "encap"))
-		printf(": %s to %s", s_of(d, "encap"),
-		       s_of(d, "outer_destination"));
+		printf(": %s to %s%s", s_of(d, "encap"),
+		       s_of(d, "outer_destination"),
+		       get(d, "inner") ? " (inner packet unchanged)" : "");
 	printf("\n");
 	if (get(d, "backend.backend"))
 		printf("backend   %s (%s)\n", s_of(d, "backend.backend"),
@@ -419,6 +432,8 @@ static void print_explain(struct json_object *d)
 		       b_of(d, "maglev.client_port_hashed") ?
 			       "" :
 			       " (client port not hashed: affinity)",
+		       !b_of(d, "conntrack.consulted") ?
+			       " (stateless)" :
 		       b_of(d, "conntrack.exists") ?
 			       " (its conntrack entry is not usable)" :
 			       " (no conntrack entry)");
@@ -427,6 +442,26 @@ static void print_explain(struct json_object *d)
 		       "or drain); run again\n");
 	else
 		printf("why       not forwarded\n");
+	if (get(d, "maglev.slot")) {
+		printf("slot      %lld of %lld: owner %s, previous owner %s\n",
+		       i_of(d, "maglev.slot"), i_of(d, "maglev.table_size"),
+		       s_of(d, "maglev.backend"),
+		       get(d, "maglev.previous_owner") &&
+				       !json_object_is_type(
+					       get(d, "maglev.previous_owner"),
+					       json_type_null) ?
+			       s_of(d, "maglev.previous_owner") :
+			       "none");
+	}
+	if (get(d, "option"))
+		printf("option    lbd's Geneve option, flags 0x%02llx: %s%s\n",
+		       i_of(d, "option.flags"),
+		       i_of(d, "option.flags") & 1 ?
+			       "names the previous owner " :
+			       "no previous owner named",
+		       i_of(d, "option.flags") & 1 ?
+			       s_of(d, "option.previous_owner") :
+			       "");
 	printf("counted  ");
 	for (i = 0; c && i < json_object_array_length(c); i++)
 		printf(" %s",
