@@ -27,6 +27,7 @@
 #include "control.h"
 #include "drains.h"
 #include "explain.h"
+#include "sockdiag.h"
 #include "health.h"
 #include "io.h"
 #include "ipc.h"
@@ -1784,6 +1785,35 @@ fail:
 
 /* -- metrics snapshot (rendered by the io process, metrics.c) ----------- */
 
+/* The backend role's report of its connections (sockdiag.h), which
+ * lbctl drain --wait on an LB host reads in flow_state = "backends";
+ * NULL when the count failed (the metric is then left out, not 0). */
+static struct json_object *backend_connections_json(void)
+{
+	struct json_object *l;
+	struct sockdiag_count *c;
+	char a[INET6_ADDRSTRLEN];
+	size_t i, n;
+	int r = sockdiag_connections(&c, &n);
+
+	if (r) {
+		log_warnx("counting the node's connections: %s", strerror(-r));
+		return NULL;
+	}
+	l = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+
+		jadd(o, "address",
+		     jstr(addr_str(c[i].family, &c[i].addr, a, sizeof(a))));
+		jadd(o, "port", jint(c[i].port));
+		jadd(o, "connections", jint(c[i].connections));
+		json_object_array_add(l, o);
+	}
+	free(c);
+	return l;
+}
+
 static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		       struct json_object *out, char *err, size_t errlen)
 {
@@ -1920,6 +1950,8 @@ static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		free(fc.per_be);
 		jadd(out, "services", svcs);
 	}
+	if (d->cfg->role == LBD_ROLE_BACKEND)
+		jadd(out, "backend_connections", backend_connections_json());
 	return 0;
 }
 
