@@ -1344,6 +1344,57 @@ static struct json_object *touched(struct lbd_daemon *d, const struct drain *dr,
 	return list;
 }
 
+/*
+ * For lbctl drain --wait: the drained backends of services whose TCP
+ * flow state lives on the backends, and where each reports its
+ * connections (sockdiag.h): the URL of its metrics, and the local
+ * address and port its sockets of the service have: the VIP and port
+ * with IPIP (the client's packet is delivered unchanged), its own
+ * address and port with Geneve (translated to them).
+ */
+static struct json_object *flow_reports(struct lbd_daemon *d,
+					const struct drain *dr)
+{
+	struct json_object *list = json_object_new_array();
+	char l[INET6_ADDRSTRLEN + 10], a[INET6_ADDRSTRLEN];
+	char url[INET6_ADDRSTRLEN + 32];
+	size_t i, j;
+
+	for (i = 0; i < d->st.n_svc; i++)
+		for (j = 0; j < d->st.svc[i].n_be; j++) {
+			const struct st_service *s = &d->st.svc[i];
+			const struct st_backend *b = &s->be[j];
+			__u8 fwd = s->fwd == LBD_FWD_HYBRID ? s->dsr : s->fwd;
+			struct json_object *o;
+			bool v6 = b->addr.family == LBD_AF_INET6;
+
+			if (!(s->flags & LBD_SVC_F_FLOW_BACKENDS) ||
+			    s->key.proto != IPPROTO_TCP ||
+			    !drain_matches(dr, s, b))
+				continue;
+			o = json_object_new_object();
+			addr_str(b->addr.family, &b->addr.addr, a, sizeof(a));
+			snprintf(url, sizeof(url), "http://%s%s%s:%u/metrics",
+				 v6 ? "[" : "", a, v6 ? "]" : "",
+				 d->cfg->dp.flow_report_port);
+			jadd(o, "service", jstr(s->name));
+			jadd(o, "backend", jstr(be_label(b, l, sizeof(l))));
+			jadd(o, "address", jstr(a));
+			jadd(o, "url", jstr(url));
+			if (fwd == LBD_FWD_GENEVE) {
+				jadd(o, "local_address", jstr(a));
+				jadd(o, "local_port", jint(b->port));
+			} else {
+				jadd(o, "local_address",
+				     jstr(addr_str(s->key.family, &s->key.vip,
+						   a, sizeof(a))));
+				jadd(o, "local_port", jint(ntohs(s->key.port)));
+			}
+			json_object_array_add(list, o);
+		}
+	return list;
+}
+
 static int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 		     struct json_object *out, char *err, size_t errlen)
 {
@@ -1390,6 +1441,7 @@ static int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 	}
 	jadd(out, "matched", jint(n));
 	jadd(out, "backends", touched(d, &dr, "drain"));
+	jadd(out, "reports", flow_reports(d, &dr));
 	return 0;
 }
 
