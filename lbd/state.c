@@ -1540,9 +1540,12 @@ static int reserve_check(const struct lbd_state *st,
 	return need_svc > free_svc || need_be > free_be ? -ENOSPC : 0;
 }
 
-int state_apply(struct lbd_state *st, struct lbd_dp *dp,
-		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
-		struct apply_result *res)
+/* state_apply; with dp NULL and planned, the desired services are
+ * handed to the caller (state_plan). */
+static int apply(struct lbd_state *st, struct lbd_dp *dp,
+		 const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
+		 struct apply_result *res, struct st_service **planned,
+		 size_t *n_planned)
 {
 	struct apply_ctx x = { .st = st, .dp = dp, .plan = plan,
 			       .plan_arg = plan_arg, .res = res,
@@ -1635,8 +1638,14 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		err = apply_vips(&x, ov, nov, nv, nnv, 1);
 	res->writes = dp ? dp_writes(dp) - writes0 : 0;
 
-	if (!dp)
+	if (!dp) {
+		if (!err && planned) {
+			*planned = d;
+			*n_planned = dn;
+			d = NULL;
+		}
 		goto out;
+	}
 	if (err) {
 		/* the maps hold a mix of old and new: they are the truth */
 		log_warnx("applying the config failed (%s); re-reading the "
@@ -1659,6 +1668,27 @@ out:
 	wbuf_free(&pre);
 	wbuf_free(&post);
 	return err;
+}
+
+int state_apply(struct lbd_state *st, struct lbd_dp *dp,
+		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
+		struct apply_result *res)
+{
+	return apply(st, dp, cfg, plan, plan_arg, res, NULL, NULL);
+}
+
+int state_plan(struct lbd_state *st, const struct lbd_config *cfg, plan_fn plan,
+	       void *plan_arg, struct apply_result *res,
+	       struct st_service **planned, size_t *n)
+{
+	*planned = NULL;
+	*n = 0;
+	return apply(st, NULL, cfg, plan, plan_arg, res, planned, n);
+}
+
+void state_services_free(struct st_service *s, size_t n)
+{
+	services_free(s, n);
 }
 
 /* Adoption: the maps hold every field of the applied state but names. */
