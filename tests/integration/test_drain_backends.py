@@ -10,7 +10,9 @@ backend's report equals the connections the client holds to it (from the
 client's side) and what ss counts on the backend; drain --wait with a
 short timeout fails while they are open; drain --wait prints the count
 each second, goes down as connections end and returns within a bound
-after the last one ends.
+after the last one ends. lbctl explain of each held connection, before
+and after the drain, names the slot's owner and previous owner that the
+program's own packet goes to and carries in lbd's option.
 
 The connections are ended on the backend (ss -K): once drained, the
 backend's slots belong to the other backend, and without the companion's
@@ -18,6 +20,7 @@ second chance (another branch of issue 16) a client's FIN would reach the
 new owner, not the backend that holds the connection. What this test
 checks is the drain's wait, not the second chance.
 """
+import json
 import os
 import re
 import subprocess
@@ -55,6 +58,35 @@ def ss_established(lab, i, port):
     return [l.split() for l in r.stdout.splitlines() if l.strip()]
 
 
+def clients(lab, i, port):
+    """The client ports of backend i's established connections of port."""
+    return [int(row[-1].rsplit(":", 1)[1])
+            for row in ss_established(lab, i, port)]
+
+
+def explain(lab, cport):
+    r = lab.exec("lb1", [LBCTL, "-s", lab.ctl_sock(), "--json", "explain",
+                         f"192.0.2.2:{cport}", f"{VIP}:7/tcp"])
+    return json.loads(r.stdout)
+
+
+def check_explain(lab, cport, owner, prev):
+    """explain of a held connection: no conntrack consulted, the slot's
+    owner is where the program's packet goes, and the previous owner the
+    table names is the one lbd's option in that packet names."""
+    e = explain(lab, cport)
+    o = e.get("option", {})
+    check(e["flow_state"] == "backends" and e["stateless"] and
+          not e["conntrack"]["consulted"] and e["why"] == "maglev" and
+          e["encap"] == "geneve" and e["outer_destination"] == owner and
+          e["maglev"]["backend"] == f"{owner}:7007" and
+          e["maglev"]["previous_owner"] == (prev and f"{prev}:7007") and
+          o.get("predicted") and o.get("previous_owner") == prev and
+          (o.get("previous_port") == 7007 if prev else
+           o.get("flags") == 0),
+          f"explain of {cport} (owner {owner}, previous {prev}): {e}")
+
+
 def kill_conns(lab, i, port, n):
     """Ends n of backend i's connections of port on the backend (RST to
     the client, the socket gone at once)."""
@@ -90,6 +122,13 @@ def test():
               f"{on1}, ss counts {len(ss_established(lab, 1, 7007))}")
         check(reported(lab, 2, 7007) == 30 - on1, "backend2's report")
 
+        # explain: each held connection's slot names the backend that
+        # holds it, and no previous owner yet
+        on = {i: clients(lab, i, 7007) for i in (1, 2)}
+        for i in (1, 2):
+            for cport in on[i]:
+                check_explain(lab, cport, BE4[i - 1], None)
+
         # a timeout while the connections stay: failure, and why
         r = lab.exec("lb1", [*ctl, "drain", BE4[0], "--wait", "--timeout",
                              "2"], check=False, timeout=30)
@@ -98,6 +137,13 @@ def test():
               f"{on1} connections left on {BE4[0]} (reported by the "
               f"backend)" in r.stdout, f"drain --wait --timeout 2: "
               f"{r.returncode}\n{r.stdout}{r.stderr}")
+
+        # drained: backend1's slots belong to backend2 now, which the
+        # option names backend1 to, as the previous owner
+        for cport in on[1]:
+            check_explain(lab, cport, BE4[1], BE4[0])
+        for cport in on[2]:
+            check_explain(lab, cport, BE4[1], None)
 
         out = os.path.join(lab.path, "wait.out")
         p = subprocess.Popen(
