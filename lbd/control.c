@@ -604,7 +604,7 @@ static bool ct_live(const struct lbd_daemon *d, __u8 proto,
 		  v->flags & LBD_CT_F_CLOSING ? k->tcp_closing_timeout :
 						k->tcp_timeout;
 
-	return now - v->last_seen <= t;
+	return !lbd_idle_over(now, v->last_seen, t);
 }
 
 /* Backends by id, for one request (the state does not change during
@@ -964,7 +964,7 @@ static void ct_list_one(void *arg, const struct ct_flow *fl)
 	jadd(o, "backend", be ? jstr(be_label(be->b, l, sizeof(l))) : NULL);
 	jadd(o, "backend_state",
 	     be ? jstr(be_state_str(be->b->dp_state)) : jstr("gone"));
-	jadd(o, "idle_s", jint(q->now - fl->v.last_seen));
+	jadd(o, "idle_s", jint((__s32)(q->now - fl->v.last_seen)));
 	jadd(o, "closing", jbool(fl->v.flags & LBD_CT_F_CLOSING));
 	jadd(o, "live", jbool(ct_live(q->d, fl->proto, &fl->v, q->now)));
 	json_object_array_add(q->list, o);
@@ -1709,7 +1709,8 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		jadd(ctj, "usable", jbool(ct_usable));
 		jadd(ctj, "backend",
 		     ct_be ? jstr(be_label(ct_be, l, sizeof(l))) : NULL);
-		jadd(ctj, "idle_s", jint(now_coarse_s() - ct.last_seen));
+		jadd(ctj, "idle_s",
+		     jint((__s32)(now_coarse_s() - ct.last_seen)));
 		jadd(ctj, "closing", jbool(ct.flags & LBD_CT_F_CLOSING));
 		if (ct_usable)
 			predicted = ct.backend_id;
@@ -1722,8 +1723,9 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		affj = json_object_new_object();
 		if (explain_aff_lookup(d->dp, &f, &aff) == 0) {
 			aff_be = find_be(s, aff.backend_id);
-			aff_usable = now_coarse_s() - aff.last_seen <=
-					     s->affinity_timeout &&
+			aff_usable = !lbd_idle_over(now_coarse_s(),
+						    aff.last_seen,
+						    s->affinity_timeout) &&
 				     aff_be && aff_be->gen == aff.backend_gen &&
 				     aff_be->dp_state == LBD_BE_ACTIVE;
 			jadd(affj, "exists", jbool(true));
@@ -1732,7 +1734,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 			     aff_be ? jstr(be_label(aff_be, l, sizeof(l))) :
 				      NULL);
 			jadd(affj, "idle_s",
-			     jint(now_coarse_s() - aff.last_seen));
+			     jint((__s32)(now_coarse_s() - aff.last_seen)));
 			if (aff_usable && predicted == LBD_NO_ID)
 				predicted = aff.backend_id;
 		} else {
