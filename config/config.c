@@ -475,6 +475,7 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 		"tcp_timeout", "icmp_rate", "pin_path", "egress_interfaces",
 		"snat_source_v4", "snat_source_v6", "snat_ports", "nat_entries",
 		"affinity_entries", "nodeport_ports",
+		"flow_report_port",
 		NULL
 	};
 	static const char *const modes[] = { "auto", "native", "generic",
@@ -515,6 +516,8 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 	}
 	if (get_int(x, g, "datapath", "hash_seed", 0, 0xffffffffll, &v) > 0)
 		dp->hash_seed = (__u32)v;
+	if (get_int(x, g, "datapath", "flow_report_port", 1, 65535, &v) > 0)
+		dp->flow_report_port = (__u16)v;
 	if (get_int(x, g, "datapath", "conntrack_entries", 1024, 1 << 28,
 		    &v) > 0)
 		dp->conntrack_entries = (__u32)v;
@@ -2144,6 +2147,7 @@ void config_defaults(struct lbd_config *c)
 	c->dp.affinity_entries = 262144;
 	c->dp.nodeport_min = 30000;
 	c->dp.nodeport_max = 32767;
+	c->dp.flow_report_port = LBD_DEFAULT_FLOW_REPORT_PORT;
 	c->k8s.fwd = LBD_FWD_GENEVE;
 	c->k8s.max_object_bytes = LBD_K8S_MAX_OBJECT_BYTES;
 	c->k8s.max_watch_line_bytes = LBD_K8S_MAX_WATCH_LINE_BYTES;

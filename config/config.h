@@ -23,6 +23,7 @@
 #define LBD_DEFAULT_PIN_PATH "/sys/fs/bpf/lbd"
 #define LBD_DEFAULT_SOCKET "/run/lbd/lbd.sock"
 #define LBD_DEFAULT_METRICS "127.0.0.1:9470"
+#define LBD_DEFAULT_FLOW_REPORT_PORT 9470
 #define LBD_DEFAULT_MAX_CLIENTS 64
 #define LBD_NAME_MAX 64 /* a configured service's name, with its NUL */
 /* Any service's name: those from Kubernetes are "namespace/name:port",
@@ -79,6 +80,9 @@ struct lbd_conf_datapath {
 	__u32 nat_entries;
 	__u32 affinity_entries;
 	__u16 nodeport_min, nodeport_max;
+	/* the backends' metrics port, where lbctl drain --wait reads their
+	 * connections in flow_state = "backends" */
+	__u16 flow_report_port;
 };
 
 struct lbd_conf_control {

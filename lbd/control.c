@@ -27,6 +27,7 @@
 #include "control.h"
 #include "drains.h"
 #include "explain.h"
+#include "sockdiag.h"
 #include "health.h"
 #include "io.h"
 #include "ipc.h"
@@ -339,6 +340,16 @@ static size_t active_backends(const struct st_service *s)
 	return n;
 }
 
+static const char *flow_state_str(const struct st_service *s)
+{
+	return s->flags & LBD_SVC_F_FLOW_BACKENDS ? "backends" : "lb";
+}
+
+static const char *udp_flow_state_str(const struct st_service *s)
+{
+	return s->flags & LBD_SVC_F_UDP_STATELESS ? "none" : "lb";
+}
+
 static void service_json(struct lbd_daemon *d, const struct st_service *s,
 			 struct json_object *o)
 {
@@ -350,6 +361,9 @@ static void service_json(struct lbd_daemon *d, const struct st_service *s,
 	jadd(o, "port", jint(ntohs(s->key.port)));
 	jadd(o, "protocol", jstr(config_proto_str(s->key.proto)));
 	jadd(o, "forwarding", jstr(config_fwd_str(s->fwd)));
+	/* where flow state lives (docs/flow-state.md) */
+	jadd(o, "flow_state", jstr(flow_state_str(s)));
+	jadd(o, "udp_flow_state", jstr(udp_flow_state_str(s)));
 	jadd(o, "no_backend",
 	     jstr(s->flags & LBD_SVC_F_UNREACH_ICMP ? "reject" : "drop"));
 	jadd(o, "backends", jint(s->n_be));
@@ -607,7 +621,7 @@ static bool ct_live(const struct lbd_daemon *d, __u8 proto,
 		  v->flags & LBD_CT_F_CLOSING ? k->tcp_closing_timeout :
 						k->tcp_timeout;
 
-	return now - v->last_seen <= t;
+	return !lbd_idle_over(now, v->last_seen, t);
 }
 
 /* Backends by id, for one request (the state does not change during
@@ -967,7 +981,7 @@ static void ct_list_one(void *arg, const struct ct_flow *fl)
 	jadd(o, "backend", be ? jstr(be_label(be->b, l, sizeof(l))) : NULL);
 	jadd(o, "backend_state",
 	     be ? jstr(be_state_str(be->b->dp_state)) : jstr("gone"));
-	jadd(o, "idle_s", jint(q->now - fl->v.last_seen));
+	jadd(o, "idle_s", jint((__s32)(q->now - fl->v.last_seen)));
 	jadd(o, "closing", jbool(fl->v.flags & LBD_CT_F_CLOSING));
 	jadd(o, "live", jbool(ct_live(q->d, fl->proto, &fl->v, q->now)));
 	json_object_array_add(q->list, o);
@@ -1347,6 +1361,57 @@ static struct json_object *touched(struct lbd_daemon *d, const struct drain *dr,
 	return list;
 }
 
+/*
+ * For lbctl drain --wait: the drained backends of services whose TCP
+ * flow state lives on the backends, and where each reports its
+ * connections (sockdiag.h): the URL of its metrics, and the local
+ * address and port its sockets of the service have: the VIP and port
+ * with IPIP (the client's packet is delivered unchanged), its own
+ * address and port with Geneve (translated to them).
+ */
+static struct json_object *flow_reports(struct lbd_daemon *d,
+					const struct drain *dr)
+{
+	struct json_object *list = json_object_new_array();
+	char l[INET6_ADDRSTRLEN + 10], a[INET6_ADDRSTRLEN];
+	char url[INET6_ADDRSTRLEN + 32];
+	size_t i, j;
+
+	for (i = 0; i < d->st.n_svc; i++)
+		for (j = 0; j < d->st.svc[i].n_be; j++) {
+			const struct st_service *s = &d->st.svc[i];
+			const struct st_backend *b = &s->be[j];
+			__u8 fwd = s->fwd == LBD_FWD_HYBRID ? s->dsr : s->fwd;
+			struct json_object *o;
+			bool v6 = b->addr.family == LBD_AF_INET6;
+
+			if (!(s->flags & LBD_SVC_F_FLOW_BACKENDS) ||
+			    s->key.proto != IPPROTO_TCP ||
+			    !drain_matches(dr, s, b))
+				continue;
+			o = json_object_new_object();
+			addr_str(b->addr.family, &b->addr.addr, a, sizeof(a));
+			snprintf(url, sizeof(url), "http://%s%s%s:%u/metrics",
+				 v6 ? "[" : "", a, v6 ? "]" : "",
+				 d->cfg->dp.flow_report_port);
+			jadd(o, "service", jstr(s->name));
+			jadd(o, "backend", jstr(be_label(b, l, sizeof(l))));
+			jadd(o, "address", jstr(a));
+			jadd(o, "url", jstr(url));
+			if (fwd == LBD_FWD_GENEVE) {
+				jadd(o, "local_address", jstr(a));
+				jadd(o, "local_port", jint(b->port));
+			} else {
+				jadd(o, "local_address",
+				     jstr(addr_str(s->key.family, &s->key.vip,
+						   a, sizeof(a))));
+				jadd(o, "local_port", jint(ntohs(s->key.port)));
+			}
+			json_object_array_add(list, o);
+		}
+	return list;
+}
+
 static int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 		     struct json_object *out, char *err, size_t errlen)
 {
@@ -1393,6 +1458,7 @@ static int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 	}
 	jadd(out, "matched", jint(n));
 	jadd(out, "backends", touched(d, &dr, "drain"));
+	jadd(out, "reports", flow_reports(d, &dr));
 	return 0;
 }
 
@@ -1538,6 +1604,67 @@ static const struct st_backend *be_of_output(const struct st_service *s,
 	return hit;
 }
 
+/* xdp/svc.h fwd_of and xdp/lb.bpf.c stateless: whether the program
+ * forwards the service's flows of proto with no conntrack. */
+static bool svc_stateless(const struct st_service *s, __u8 proto)
+{
+	__u8 fwd = s->fwd;
+
+	if (fwd == LBD_FWD_HYBRID)
+		fwd = proto == IPPROTO_TCP ? s->dsr : LBD_FWD_SNAT;
+	if (fwd == LBD_FWD_SNAT)
+		return false;
+	return proto == IPPROTO_TCP ? s->flags & LBD_SVC_F_FLOW_BACKENDS :
+				      s->flags & LBD_SVC_F_UDP_STATELESS;
+}
+
+/* The flow's Maglev slot (explain_maglev) into mg; returns the owner,
+ * and in prev_named the previous owner the program names (LBD_NO_ID:
+ * none). */
+static __u32 explain_slot(struct lbd_daemon *d, const struct st_service *s,
+			  const struct explain_flow *f, bool stateless,
+			  struct json_object *mg, __u32 *prev_named)
+{
+	const struct st_backend *owner, *prev;
+	char l[INET6_ADDRSTRLEN + 10];
+	struct explain_slot sl;
+
+	*prev_named = LBD_NO_ID;
+	if (explain_maglev(d->dp, f, dp_opts(d->dp)->knobs.hash_seed, &sl) ||
+	    !sl.m)
+		return LBD_NO_ID;
+	owner = find_be(s, sl.owner);
+	prev = find_be(s, sl.prev);
+	jadd(mg, "hash", jint(sl.hash));
+	jadd(mg, "table_size", jint(sl.m));
+	jadd(mg, "slot", jint(sl.slot));
+	jadd(mg, "client_port_hashed", jbool(!f->affinity));
+	jadd(mg, "backend", owner ? jstr(be_label(owner, l, sizeof(l))) : NULL);
+	jadd(mg, "previous_owner",
+	     prev ? jstr(be_label(prev, l, sizeof(l))) : NULL);
+	if (stateless && f->proto == IPPROTO_TCP) {
+		if (sl.prev_named)
+			*prev_named = sl.prev;
+		jadd(mg, "previous_owner_named", jbool(sl.prev_named));
+	}
+	return sl.owner;
+}
+
+/* Whether the option the run wrote names the previous owner the table
+ * predicted (prev, LBD_NO_ID: none), address and port. */
+static bool sc_as_predicted(const struct st_service *s,
+			    const struct explain_out *o, __u32 prev)
+{
+	const struct st_backend *b = find_be(s, prev);
+
+	if (!(o->sc_flags & LBD_SC_F_PREV))
+		return prev == LBD_NO_ID;
+	return b && b->addr.family == o->sc_prev_family &&
+	       !memcmp(&b->addr.addr, &o->sc_prev,
+		       b->addr.family == LBD_AF_INET ? 4 : 16) &&
+	       b->port == o->sc_prev_port;
+}
+
 static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		       struct json_object *out, char *err, size_t errlen)
 {
@@ -1546,7 +1673,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	struct explain_out o;
 	struct lbd_svc_addr key;
 	const struct st_service *s;
-	const struct st_backend *chosen = NULL, *ct_be = NULL, *slot_be = NULL;
+	const struct st_backend *chosen = NULL, *ct_be = NULL;
 	const struct st_backend *aff_be = NULL;
 	struct json_object *affj = NULL;
 	struct json_object *ctj = json_object_new_object();
@@ -1558,7 +1685,8 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	struct lbd_ct ct;
 	struct lbd_aff aff;
 	__u32 predicted = LBD_NO_ID, slot_id = LBD_NO_ID;
-	bool ct_usable = false, aff_usable = false;
+	__u32 prev_named = LBD_NO_ID;
+	bool ct_usable = false, aff_usable = false, stateless = false;
 	int r;
 
 	if (arg_hostport(args, "client", &client) <= 0 ||
@@ -1581,9 +1709,14 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	s = state_find(&d->st, &key);
 	f.svc_id = s ? s->id : LBD_NO_ID;
 	f.affinity = s && (s->flags & LBD_SVC_F_AFFINITY);
+	stateless = s && svc_stateless(s, f.proto);
 
-	/* why, part one: what the maps say before the run */
-	if (explain_ct_lookup(d->dp, &f, &ct) == 0) {
+	/* why, part one: what the maps say before the run; a stateless
+	 * service's program looks at neither conntrack nor affinity */
+	jadd(ctj, "consulted", jbool(!stateless));
+	if (stateless) {
+		jadd(ctj, "exists", jbool(false));
+	} else if (explain_ct_lookup(d->dp, &f, &ct) == 0) {
 		ct_be = find_be(s, ct.backend_id);
 		ct_usable = ct_live(d, f.proto, &ct, now_coarse_s()) && ct_be &&
 			    ct_be->gen == ct.backend_gen &&
@@ -1593,21 +1726,23 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		jadd(ctj, "usable", jbool(ct_usable));
 		jadd(ctj, "backend",
 		     ct_be ? jstr(be_label(ct_be, l, sizeof(l))) : NULL);
-		jadd(ctj, "idle_s", jint(now_coarse_s() - ct.last_seen));
+		jadd(ctj, "idle_s",
+		     jint((__s32)(now_coarse_s() - ct.last_seen)));
 		jadd(ctj, "closing", jbool(ct.flags & LBD_CT_F_CLOSING));
 		if (ct_usable)
 			predicted = ct.backend_id;
 	} else {
 		jadd(ctj, "exists", jbool(false));
 	}
-	if (f.affinity) {
+	if (f.affinity && !stateless) {
 		/* xdp/select.h affinity_pick: the client's backend while it
 		 * is active and the client was seen within the timeout */
 		affj = json_object_new_object();
 		if (explain_aff_lookup(d->dp, &f, &aff) == 0) {
 			aff_be = find_be(s, aff.backend_id);
-			aff_usable = now_coarse_s() - aff.last_seen <=
-					     s->affinity_timeout &&
+			aff_usable = !lbd_idle_over(now_coarse_s(),
+						    aff.last_seen,
+						    s->affinity_timeout) &&
 				     aff_be && aff_be->gen == aff.backend_gen &&
 				     aff_be->dp_state == LBD_BE_ACTIVE;
 			jadd(affj, "exists", jbool(true));
@@ -1616,7 +1751,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 			     aff_be ? jstr(be_label(aff_be, l, sizeof(l))) :
 				      NULL);
 			jadd(affj, "idle_s",
-			     jint(now_coarse_s() - aff.last_seen));
+			     jint((__s32)(now_coarse_s() - aff.last_seen)));
 			if (aff_usable && predicted == LBD_NO_ID)
 				predicted = aff.backend_id;
 		} else {
@@ -1624,25 +1759,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		}
 	}
 	if (s && s->table_size) {
-		__u32 *table = malloc(s->table_size * sizeof(*table));
-		__u32 hash =
-			explain_flow_hash(&f, dp_opts(d->dp)->knobs.hash_seed);
-		int m = table ? dp_maglev_get(d->dp, s->id, table,
-					      s->table_size) :
-				-ENOMEM;
-
-		if (m > 0) {
-			slot_id = table[hash % (__u32)m];
-			slot_be = find_be(s, slot_id);
-			jadd(mg, "hash", jint(hash));
-			jadd(mg, "table_size", jint(m));
-			jadd(mg, "slot", jint(hash % (__u32)m));
-			jadd(mg, "client_port_hashed", jbool(!f.affinity));
-			jadd(mg, "backend",
-			     slot_be ? jstr(be_label(slot_be, l, sizeof(l))) :
-				       NULL);
-		}
-		free(table);
+		slot_id = explain_slot(d, s, &f, stateless, mg, &prev_named);
 	}
 	if (predicted == LBD_NO_ID)
 		predicted = slot_id;
@@ -1667,11 +1784,34 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	jadd(fl, "proto", jstr(proto));
 	jadd(out, "flow", fl);
 	jadd(out, "service", s ? jstr(s->name) : NULL);
+	if (s) {
+		jadd(out, "flow_state", jstr(flow_state_str(s)));
+		jadd(out, "udp_flow_state", jstr(udp_flow_state_str(s)));
+		jadd(out, "stateless", jbool(stateless));
+	}
 	jadd(out, "verdict", jstr(xdp_action_str(o.action)));
 	if (o.forwarded) {
 		jadd(out, "encap", jstr(o.encap ? o.encap : "?"));
 		jadd(out, "outer_destination",
 		     jstr(addr_str(o.family, &o.dst, a, sizeof(a))));
+		if (o.inner_ip)
+			jadd(out, "inner", jstr("ip"));
+	}
+	if (o.sc) {
+		/* lbd's option as the program wrote it: what the owner's
+		 * companion passes a segment on to */
+		struct json_object *sc = json_object_new_object();
+		bool named = o.sc_flags & LBD_SC_F_PREV;
+
+		jadd(sc, "flags", jint(o.sc_flags));
+		jadd(sc, "previous_owner",
+		     named ? jstr(addr_str(o.sc_prev_family, &o.sc_prev, a,
+					   sizeof(a))) :
+			     NULL);
+		jadd(sc, "previous_port", named ? jint(o.sc_prev_port) : NULL);
+		jadd(sc, "predicted",
+		     jbool(sc_as_predicted(s, &o, prev_named)));
+		jadd(out, "option", sc);
 	}
 	if (chosen) {
 		struct json_object *b = json_object_new_object();
@@ -1715,6 +1855,35 @@ fail:
 }
 
 /* -- metrics snapshot (rendered by the io process, metrics.c) ----------- */
+
+/* The backend role's report of its connections (sockdiag.h), which
+ * lbctl drain --wait on an LB host reads in flow_state = "backends";
+ * NULL when the count failed (the metric is then left out, not 0). */
+static struct json_object *backend_connections_json(void)
+{
+	struct json_object *l;
+	struct sockdiag_count *c;
+	char a[INET6_ADDRSTRLEN];
+	size_t i, n;
+	int r = sockdiag_connections(&c, &n);
+
+	if (r) {
+		log_warnx("counting the node's connections: %s", strerror(-r));
+		return NULL;
+	}
+	l = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+
+		jadd(o, "address",
+		     jstr(addr_str(c[i].family, &c[i].addr, a, sizeof(a))));
+		jadd(o, "port", jint(c[i].port));
+		jadd(o, "connections", jint(c[i].connections));
+		json_object_array_add(l, o);
+	}
+	free(c);
+	return l;
+}
 
 static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		       struct json_object *out, char *err, size_t errlen)
@@ -1853,6 +2022,8 @@ static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		free(fc.per_be);
 		jadd(out, "services", svcs);
 	}
+	if (d->cfg->role == LBD_ROLE_BACKEND)
+		jadd(out, "backend_connections", backend_connections_json());
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -119,6 +120,40 @@ __u32 explain_flow_hash(const struct explain_flow *f, __u32 seed)
 	return lbd_flow_hash6(seed, f->client.v6, ports, f->proto);
 }
 
+int explain_maglev(struct lbd_dp *dp, const struct explain_flow *f, __u32 seed,
+		   struct explain_slot *s)
+{
+	int fd = dp_map_fd(dp, DP_MAP_BACKENDS);
+	struct lbd_backend ob, pb;
+	__u32 *w = NULL, n, word;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->owner = s->prev = LBD_NO_ID;
+	s->hash = explain_flow_hash(f, seed);
+	err = dp_maglev_read(dp, f->svc_id, &w);
+	if (err || !w || !w[0])
+		goto out;
+	s->m = w[0];
+	n = w[1];
+	s->slot = s->hash % s->m;
+	/* xdp/select.h maglev_pick */
+	word = w[LBD_MAGLEV_HDR + n + s->slot];
+	if (LBD_MAGLEV_CUR(word) < n)
+		s->owner = w[LBD_MAGLEV_HDR + LBD_MAGLEV_CUR(word)];
+	if (LBD_MAGLEV_PREV(word) < n)
+		s->prev = w[LBD_MAGLEV_HDR + LBD_MAGLEV_PREV(word)];
+	s->prev_named =
+		s->owner != LBD_NO_ID && s->prev != LBD_NO_ID &&
+		bpf_map_lookup_elem(fd, &s->owner, &ob) == 0 &&
+		bpf_map_lookup_elem(fd, &s->prev, &pb) == 0 &&
+		pb.family == ob.family &&
+		(pb.state == LBD_BE_ACTIVE || pb.state == LBD_BE_DRAINING);
+out:
+	free(w);
+	return err;
+}
+
 /* The flow's conntrack key, as xdp/select.h builds it. */
 static int ct_key(const struct explain_flow *f, struct lbd_ct_key4 *k4,
 		  struct lbd_ct_key6 *k6, const void **key)
@@ -200,6 +235,34 @@ static int nat_key(__u8 family, const union lbd_addr *be, __u16 bport,
 	return DP_MAP_NAT6;
 }
 
+/* lbd's Geneve option among the options in p[off, end), if there
+ * (docs/flow-state.md, "On the wire"). */
+static void decode_sc(const __u8 *p, size_t len, size_t off, size_t end,
+		      struct explain_out *o)
+{
+	if (end > len)
+		end = len;
+	while (off + 4 <= end) {
+		size_t olen = 4 + (size_t)(p[off + 3] & 0x1f) * 4;
+		__u16 cls = (__u16)(p[off] << 8 | p[off + 1]);
+
+		if (cls == LBD_GENEVE_SC_CLASS &&
+		    p[off + 2] == LBD_GENEVE_SC_TYPE &&
+		    (olen == LBD_SC4_OPT_LEN || olen == LBD_SC6_OPT_LEN) &&
+		    off + olen <= end) {
+			o->sc = true;
+			o->sc_flags = p[off + 4];
+			o->sc_prev_port = (__u16)(p[off + 6] << 8 | p[off + 7]);
+			o->sc_prev_family = olen == LBD_SC4_OPT_LEN ?
+						    LBD_AF_INET :
+						    LBD_AF_INET6;
+			memcpy(o->sc_prev.b, p + off + 8, olen - 8);
+			return;
+		}
+		off += olen;
+	}
+}
+
 /* Reads the forwarded packet: the outermost IP destination, and which
  * encapsulation carries the client's packet. */
 static void decode_output(const __u8 *p, size_t len, struct explain_out *o)
@@ -229,13 +292,21 @@ static void decode_output(const __u8 *p, size_t len, struct explain_out *o)
 		o->encap = "ipip";
 		return;
 	}
-	if (proto == IPPROTO_UDP && len >= l4 + 8 &&
+	if (proto == IPPROTO_UDP && len >= l4 + 16 &&
 	    (p[l4 + 2] << 8 | p[l4 + 3]) == LBD_GENEVE_PORT) {
-		/* Geneve: 8 bytes, options (opt_len in 4-byte words), an
-		 * inner Ethernet header, then the translated packet */
+		/* Geneve: 8 bytes, options (opt_len in 4-byte words), then
+		 * an inner Ethernet header and the translated packet, or
+		 * (protocol 0x0800/0x86DD: IPIP services in flow_state =
+		 * "backends") the client's packet unchanged */
 		size_t opt = (size_t)(p[l4 + 8] & 0x3f) * 4;
+		__u16 gproto = (__u16)(p[l4 + 10] << 8 | p[l4 + 11]);
 
 		o->encap = "geneve";
+		decode_sc(p, len, l4 + 16, l4 + 16 + opt, o);
+		if (gproto != LBD_GENEVE_PROTO_ETH) {
+			o->inner_ip = true;
+			return;
+		}
 		in3 = l4 + 8 + 8 + opt + ETH_HLEN_;
 		if (len < in3 + 1)
 			return;

@@ -60,6 +60,16 @@ struct explain_out {
 	__u16 dst_port; /* host order; 0 when the inner packet is unchanged */
 	__u16 src_port; /* host order; translated: the SNAT port */
 	const char *encap; /* "ipip", "geneve" or "translated" */
+	/* Geneve whose inner packet is the client's IP packet, unchanged
+	 * (IPIP services in flow_state = "backends") */
+	bool inner_ip;
+	/* lbd's Geneve option (flow_state = "backends"), if it was there:
+	 * its flags (LBD_SC_F_*) and the previous owner it names */
+	bool sc;
+	__u8 sc_flags;
+	__u8 sc_prev_family;
+	__u16 sc_prev_port; /* host order */
+	union lbd_addr sc_prev;
 	/* the reasons the run counted, summed over CPUs: on a busy host,
 	 * real packets counted meanwhile show up here too */
 	struct lbd_counter counted[LBD_REASON_MAX];
@@ -83,5 +93,24 @@ int explain_aff_lookup(struct lbd_dp *dp, const struct explain_flow *f,
 
 /* The hash that picks f's Maglev slot, as the program computes it. */
 __u32 explain_flow_hash(const struct explain_flow *f, __u32 seed);
+
+/* The flow's Maglev slot in the installed table of its service. */
+struct explain_slot {
+	__u32 hash, m, slot; /* m 0: the service has no table */
+	__u32 owner, prev; /* backend ids; LBD_NO_ID: none */
+	/* whether the program names prev in lbd's option for a TCP
+	 * segment of the flow when the service keeps no conntrack for it
+	 * (xdp/select.h select_stateless: prev is active or draining, and
+	 * of the owner's family) */
+	bool prev_named;
+};
+
+/*
+ * Reads f's slot from the installed table of service f->svc_id and the
+ * owners' entries from lbd_backends. Returns 0 (s->m 0: no table) or a
+ * negative errno.
+ */
+int explain_maglev(struct lbd_dp *dp, const struct explain_flow *f, __u32 seed,
+		   struct explain_slot *s);
 
 #endif /* LBD_EXPLAIN_H */

@@ -19,6 +19,7 @@
 #include "hostaddrs.h"
 #include "log.h"
 #include "netlink.h"
+#include "preview.h"
 #include "sorted.h"
 #include "vips.h"
 
@@ -709,7 +710,9 @@ void lb_stop(struct lbd_daemon *d)
 int lb_check(const struct lbd_config *c, const char *path)
 {
 	struct config_diag diag = { 0 };
+	struct st_service *planned = NULL;
 	struct lbd_dp *dp = NULL;
+	size_t n = 0;
 	struct lbd_state st;
 	struct apply_result r;
 	int err;
@@ -758,12 +761,16 @@ int lb_check(const struct lbd_config *c, const char *path)
 		       "%s):\n",
 		       c->dp.pin_path);
 	}
-	err = state_apply(&st, NULL, c, plan_to_stdout, NULL, &r);
+	err = state_plan(&st, c, plan_to_stdout, NULL, &r, &planned, &n);
+	/* what the edit costs the flows: the slots that move */
+	if (!err)
+		err = preview_print(dp, &st, planned, n, c, stdout);
 	if (!err)
 		printf("%s: valid; services +%u -%u ~%u, backends +%u -%u ~%u\n",
 		       path, r.svc_added, r.svc_removed, r.svc_changed,
 		       r.be_added, r.be_removed, r.be_changed);
 out:
+	state_services_free(planned, n);
 	state_free(&st);
 	dp_close(dp);
 	if (err) {

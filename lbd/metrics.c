@@ -571,6 +571,28 @@ static void render_k8s(FILE *f, struct json_object *s)
 	render_k8s_refusals(f, get(k, "refusals"));
 }
 
+/* The backend role: its connections by local address and port
+ * (sockdiag.h); read by lbctl drain --wait in flow_state = "backends". */
+static void render_backend_connections(FILE *f, struct json_object *s)
+{
+	struct json_object *l = get(s, "backend_connections"), *c;
+	char port[8];
+	size_t i;
+
+	if (!l)
+		return;
+	family(f, "lbd_backend_connections", "gauge",
+	       "TCP connections of this node in a live state, by local "
+	       "address (a VIP bound here, or the node's own address) and a "
+	       "port a listener has");
+	LIST_EACH(l, i, c)
+	{
+		snprintf(port, sizeof(port), "%d", (int)num(c, "port"));
+		sample(f, "lbd_backend_connections", "vip", str(c, "address"),
+		       "port", port, NULL, NULL, num(c, "connections"));
+	}
+}
+
 int metrics_render(struct json_object *snap, const struct metrics_io *io,
 		   char **out, size_t *len)
 {
@@ -588,6 +610,7 @@ int metrics_render(struct json_object *snap, const struct metrics_io *io,
 	render_services(f, snap);
 	render_k8s(f, snap);
 	render_health(f, snap);
+	render_backend_connections(f, snap);
 	if (fclose(f)) {
 		free(buf);
 		return -ENOMEM;

@@ -1840,9 +1840,12 @@ static int vips_read(struct lbd_dp *dp, struct vip_ent **out, size_t *n)
 	return 0;
 }
 
-int state_apply(struct lbd_state *st, struct lbd_dp *dp,
-		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
-		struct apply_result *res)
+/* state_apply; with dp NULL and planned, the desired services are
+ * handed to the caller (state_plan). */
+static int apply(struct lbd_state *st, struct lbd_dp *dp,
+		 const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
+		 struct apply_result *res, struct st_service **planned,
+		 size_t *n_planned)
 {
 	struct apply_ctx x = { .st = st,
 			       .dp = dp,
@@ -1957,8 +1960,14 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		err = apply_vips(&x, ov, nov, nv, nnv, 1);
 done:
 	res->writes = dp ? dp_writes(dp) - writes0 : 0;
-	if (!dp)
+	if (!dp) {
+		if (!err && planned) {
+			*planned = d;
+			*n_planned = dn;
+			d = NULL;
+		}
 		goto out;
+	}
 	if (txn_end(st, dp, &t, err, true, "applying the config"))
 		goto out;
 	services_free(st->svc, st->n_svc);
@@ -1975,6 +1984,27 @@ out:
 	wbuf_free(&pre);
 	wbuf_free(&post);
 	return err;
+}
+
+int state_apply(struct lbd_state *st, struct lbd_dp *dp,
+		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
+		struct apply_result *res)
+{
+	return apply(st, dp, cfg, plan, plan_arg, res, NULL, NULL);
+}
+
+int state_plan(struct lbd_state *st, const struct lbd_config *cfg, plan_fn plan,
+	       void *plan_arg, struct apply_result *res,
+	       struct st_service **planned, size_t *n)
+{
+	*planned = NULL;
+	*n = 0;
+	return apply(st, NULL, cfg, plan, plan_arg, res, planned, n);
+}
+
+void state_services_free(struct st_service *s, size_t n)
+{
+	services_free(s, n);
 }
 
 /* Adoption: the maps hold every field of the applied state but names. */

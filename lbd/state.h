@@ -150,6 +150,18 @@ int state_apply(struct lbd_state *st, struct lbd_dp *dp,
 		const struct lbd_config *cfg, plan_fn plan, void *plan_arg,
 		struct apply_result *res);
 
+/*
+ * lbd --check: state_apply with no datapath that also hands back the
+ * services the config gives, as the apply would leave them (ids kept or
+ * given, Maglev table hashes and sizes), in *planned (n of them, sorted
+ * by key; the caller frees them with state_services_free). st stays as
+ * it was.
+ */
+int state_plan(struct lbd_state *st, const struct lbd_config *cfg, plan_fn plan,
+	       void *plan_arg, struct apply_result *res,
+	       struct st_service **planned, size_t *n);
+void state_services_free(struct st_service *s, size_t n);
+
 /* Which backends a runtime change applies to. */
 struct be_match {
 	const char *service; /* NULL: every service */

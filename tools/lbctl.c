@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "config.h"
@@ -333,9 +334,9 @@ static void print_services(struct json_object *d)
 	struct json_object *l = get(d, "services");
 	size_t i;
 
-	printf("%-20s %-28s %-6s %-8s %-9s %12s %14s %10s  %s\n", "NAME",
-	       "VIP:PORT", "PROTO", "FWD", "BACKENDS", "PACKETS", "BYTES",
-	       "NEW FLOWS", "SOURCE");
+	printf("%-20s %-28s %-6s %-8s %-9s %-9s %12s %14s %10s  %s\n", "NAME",
+	       "VIP:PORT", "PROTO", "FWD", "STATE-IN", "BACKENDS", "PACKETS",
+	       "BYTES", "NEW FLOWS", "SOURCE");
 	for (i = 0; l && i < json_object_array_length(l); i++) {
 		struct json_object *s = json_object_array_get_idx(l, i);
 		char vip[80], be[32];
@@ -343,11 +344,17 @@ static void print_services(struct json_object *d)
 		hostport(s_of(s, "vip"), i_of(s, "port"), vip, sizeof(vip));
 		snprintf(be, sizeof(be), "%lld/%lld",
 			 i_of(s, "active_backends"), i_of(s, "backends"));
-		printf("%-20s %-28s %-6s %-8s %-9s %12lld %14lld %10lld  %s\n",
+		/* where the flows' state lives, for the service's protocol
+		 * (UDP: "lb" or "none") */
+		printf("%-20s %-28s %-6s %-8s %-9s %-9s %12lld %14lld %10lld  "
+		       "%s\n",
 		       s_of(s, "name"), vip, s_of(s, "protocol"),
-		       s_of(s, "forwarding"), be, i_of(s, "traffic.packets"),
-		       i_of(s, "traffic.bytes"), i_of(s, "traffic.new_flows"),
-		       s_of(s, "source"));
+		       s_of(s, "forwarding"),
+		       !strcmp(s_of(s, "protocol"), "udp") ?
+			       s_of(s, "udp_flow_state") :
+			       s_of(s, "flow_state"),
+		       be, i_of(s, "traffic.packets"), i_of(s, "traffic.bytes"),
+		       i_of(s, "traffic.new_flows"), s_of(s, "source"));
 	}
 }
 
@@ -443,10 +450,17 @@ static void print_explain(struct json_object *d)
 	       hostport(s_of(d, "flow.vip"), i_of(d, "flow.port"), v,
 			sizeof(v)),
 	       s_of(d, "flow.proto"), s_of(d, "service"));
+	if (get(d, "flow_state"))
+		printf("mode      flow_state %s, udp_flow_state %s%s\n",
+		       s_of(d, "flow_state"), s_of(d, "udp_flow_state"),
+		       b_of(d, "stateless") ?
+			       ": no conntrack consulted for this flow" :
+			       "");
 	printf("verdict   %s", s_of(d, "verdict"));
 	if (get(d, "encap"))
-		printf(": %s to %s", s_of(d, "encap"),
-		       s_of(d, "outer_destination"));
+		printf(": %s to %s%s", s_of(d, "encap"),
+		       s_of(d, "outer_destination"),
+		       get(d, "inner") ? " (inner packet unchanged)" : "");
 	printf("\n");
 	if (get(d, "backend.backend"))
 		printf("backend   %s (%s)\n", s_of(d, "backend.backend"),
@@ -469,6 +483,8 @@ static void print_explain(struct json_object *d)
 		       b_of(d, "maglev.client_port_hashed") ?
 			       "" :
 			       " (client port not hashed: affinity)",
+		       !b_of(d, "conntrack.consulted") ?
+			       " (stateless)" :
 		       b_of(d, "conntrack.exists") ?
 			       " (its conntrack entry is not usable)" :
 			       " (no conntrack entry)");
@@ -477,6 +493,26 @@ static void print_explain(struct json_object *d)
 		       "or drain); run again\n");
 	else
 		printf("why       not forwarded\n");
+	if (get(d, "maglev.slot")) {
+		printf("slot      %lld of %lld: owner %s, previous owner %s\n",
+		       i_of(d, "maglev.slot"), i_of(d, "maglev.table_size"),
+		       s_of(d, "maglev.backend"),
+		       get(d, "maglev.previous_owner") &&
+				       !json_object_is_type(
+					       get(d, "maglev.previous_owner"),
+					       json_type_null) ?
+			       s_of(d, "maglev.previous_owner") :
+			       "none");
+	}
+	if (get(d, "option"))
+		printf("option    lbd's Geneve option, flags 0x%02llx: %s%s\n",
+		       i_of(d, "option.flags"),
+		       i_of(d, "option.flags") & 1 ?
+			       "names the previous owner " :
+			       "no previous owner named",
+		       i_of(d, "option.flags") & 1 ?
+			       s_of(d, "option.previous_owner") :
+			       "");
 	printf("counted  ");
 	for (i = 0; c && i < json_object_array_length(c); i++)
 		printf(" %s",
@@ -544,10 +580,11 @@ static long long now_ms(void)
 }
 
 /* drain --wait: until no live conntrack entry names the backend. */
-static int wait_flows_gone(struct json_object *args, double timeout_s)
+static int wait_flows_gone(struct json_object *args, long long start,
+			   double timeout_s)
 {
 	struct json_object *q = json_object_new_object(), *v, *d;
-	long long start = now_ms(), left;
+	long long left;
 	bool first = true;
 	struct timespec pause = { 0, WAIT_POLL_MS * 1000000L };
 
@@ -589,6 +626,148 @@ static int wait_flows_gone(struct json_object *args, double timeout_s)
 	return 0;
 }
 
+/* How often drain --wait reads a backend's report, and how long one
+ * read may take. */
+#define REPORT_POLL_MS 1000
+#define REPORT_TIMEOUT_S 2
+
+struct report_body {
+	char *buf;
+	size_t len;
+};
+
+static size_t report_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct report_body *b = arg;
+	size_t add = size * n;
+	char *q;
+
+	/* a metrics page is small: a bound keeps a wrong URL harmless */
+	if (b->len + add > (1u << 24))
+		return 0;
+	q = realloc(b->buf, b->len + add + 1);
+	if (!q)
+		return 0;
+	memcpy(q + b->len, p, add);
+	b->len += add;
+	q[b->len] = 0;
+	b->buf = q;
+	return add;
+}
+
+/*
+ * The connections a backend reports (lbd_backend_connections, lbd in the
+ * backend role) for its local address and port: >= 0, or -1 with why
+ * in err when the report cannot be read or has no such family.
+ */
+static long long report_read(CURL *c, const char *url, const char *addr,
+			     long long port, char *err, size_t errlen)
+{
+	struct report_body b = { 0 };
+	char want[128], *line, *save;
+	long long n = 0;
+	long code = 0;
+	CURLcode r;
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)REPORT_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, report_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	r = curl_easy_perform(c);
+	if (r == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	if (r != CURLE_OK || code != 200 || !b.buf) {
+		snprintf(err, errlen, "%s: %s", url,
+			 r != CURLE_OK ? curl_easy_strerror(r) :
+			 code != 200   ? "not HTTP 200" :
+					 "empty");
+		free(b.buf);
+		return -1;
+	}
+	if (!strstr(b.buf, "# TYPE lbd_backend_connections gauge")) {
+		snprintf(err, errlen,
+			 "%s has no lbd_backend_connections (lbd in the "
+			 "backend role reports it)",
+			 url);
+		free(b.buf);
+		return -1;
+	}
+	/* metrics.c writes the labels in this order */
+	snprintf(want, sizeof(want),
+		 "lbd_backend_connections{vip=\"%s\",port=\"%lld\"} ", addr,
+		 port);
+	for (line = strtok_r(b.buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, want, strlen(want)))
+			n += atoll(line + strlen(want));
+	free(b.buf);
+	return n;
+}
+
+/*
+ * drain --wait for services whose TCP flow state lives on the backends
+ * (no conntrack entry to wait for on the LB host): until every drained
+ * backend reports no connection of the service, reading each once a
+ * second. start and timeout_s as the whole wait's.
+ */
+static int wait_reports(struct json_object *reports, long long start,
+			double timeout_s)
+{
+	struct timespec pause = { 0, REPORT_POLL_MS * 1000000L };
+	size_t i, n = json_object_array_length(reports);
+	CURL *c = curl_easy_init();
+	char err[512];
+
+	if (!c) {
+		fprintf(stderr, "lbctl: drain: no HTTP client\n");
+		return 1;
+	}
+	for (;;) {
+		long long total = 0;
+		bool unknown = false;
+
+		for (i = 0; i < n; i++) {
+			struct json_object *r =
+				json_object_array_get_idx(reports, i);
+			long long left = report_read(c, s_of(r, "url"),
+						     s_of(r, "local_address"),
+						     i_of(r, "local_port"), err,
+						     sizeof(err));
+
+			if (left < 0) {
+				fprintf(stderr, "lbctl: drain: %s\n", err);
+				unknown = true;
+				continue;
+			}
+			total += left;
+			if (left && !json_out)
+				printf("%lld connections left on %s (reported "
+				       "by the backend)\n",
+				       left, s_of(r, "address"));
+		}
+		fflush(stdout);
+		if (!total && !unknown)
+			break;
+		if (timeout_s > 0 && now_ms() - start > timeout_s * 1000) {
+			fprintf(stderr, "lbctl: drain: %s after %.0f s\n",
+				unknown ? "backends' reports not all read" :
+					  "connections still on the backend",
+				timeout_s);
+			curl_easy_cleanup(c);
+			return 1;
+		}
+		nanosleep(&pause, NULL);
+	}
+	curl_easy_cleanup(c);
+	if (!json_out)
+		printf("no connections left on the backend (%.1f s, reported "
+		       "by the backend)\n",
+		       (now_ms() - start) / 1000.0);
+	return 0;
+}
+
 static int cmd_drain(int argc, char **argv, bool undo)
 {
 	static const struct option opts[] = {
@@ -598,6 +777,7 @@ static int cmd_drain(int argc, char **argv, bool undo)
 		{ 0 }
 	};
 	struct json_object *args = json_object_new_object(), *d, *l;
+	struct json_object *reports = NULL;
 	bool wait = false;
 	double timeout = 0;
 	size_t i;
@@ -643,9 +823,17 @@ static int cmd_drain(int argc, char **argv, bool undo)
 	}
 	if (get(d, "warning"))
 		fprintf(stderr, "lbctl: %s\n", s_of(d, "warning"));
+	if (wait) {
+		long long start = now_ms();
+
+		/* flow_state = "lb" (and UDP): conntrack on this host;
+		 * "backends": each drained backend's own report */
+		reports = get(d, "reports");
+		r = wait_flows_gone(args, start, timeout);
+		if (!r && reports && json_object_array_length(reports))
+			r = wait_reports(reports, start, timeout);
+	}
 	json_object_put(d);
-	if (wait)
-		r = wait_flows_gone(args, timeout);
 	json_object_put(args);
 	return r;
 }

@@ -419,6 +419,19 @@ struct lbd_ct {
 LBD_STATIC_ASSERT(sizeof(struct lbd_ct) == 16, "lbd_ct");
 
 /*
+ * Whether something last seen at last (a conntrack entry's last_seen) has
+ * been idle for more than timeout seconds at now, both seconds of the
+ * coarse monotonic clock (include/lbd/bpf/clock.h). Signed: another CPU's
+ * second may be one ahead of now, which a u32 difference would turn into
+ * four billion seconds of idleness. The one rule of the datapath and of
+ * userspace.
+ */
+static inline int lbd_idle_over(__u32 now, __u32 last, __u32 timeout)
+{
+	return (__s32)(now - last) > (__s32)timeout;
+}
+
+/*
  * SNAT: the reverse direction. A reply from backend:bport to the LB's
  * SNAT address:lport finds the client and the VIP it spoke to. Entries
  * are made by the forward direction, refreshed by both, and age like

@@ -193,8 +193,10 @@ def check_counters(ctl, lab):
               int(row[7]) == b["traffic"]["packets"] and row[5] == "active",
               f"backends table row {row} against {b}")
     rows = table_rows(ctl.table("services"), "web")
-    check(int(rows[0][7]) == svc1["traffic"]["new_flows"],
-          f"services table {rows}")
+    check(int(rows[0][8]) == svc1["traffic"]["new_flows"] and
+          rows[0][4] == "lb", f"services table {rows}")
+    check(svc1["flow_state"] == "lb" and svc1["udp_flow_state"] == "lb",
+          f"services JSON: {svc1}")
     print(f"100 connections: {dict(r['by_backend'])}, counters agree")
     return svc1
 
@@ -232,8 +234,16 @@ def check_explain(ctl, lab):
     left = ctl.json("conntrack", "--vip", f"{VIP}:80", "--all")
     check(left["matched"] == 0, f"explain left entries: {left}")
     t = ctl.table("explain", f"{CLIENT}:{flows[0][0]}", f"{VIP}:80/tcp")
-    check("why       maglev" in t and "verdict   tx: ipip to" in t,
-          f"explain table:\n{t}")
+    check("why       maglev" in t and "verdict   tx: ipip to" in t and
+          "mode      flow_state lb, udp_flow_state lb\n" in t and
+          "previous owner none" in t, f"explain table:\n{t}")
+    # flow_state = "lb": conntrack is consulted, the fresh table names no
+    # previous owner, and no lbd option is written
+    e = explain(ctl, flows[0][0])
+    check(e["flow_state"] == "lb" and not e["stateless"] and
+          e["conntrack"]["consulted"] and
+          e["maglev"]["previous_owner"] is None and "option" not in e and
+          e["maglev"]["table_size"] == 1021, f"explain modes: {e}")
     # Geneve and IPv6 are read off the output packet as well
     e = explain(ctl, 40000, VIP_G)
     check(e["encap"] == "geneve" and e["backend"]["port"] == 8080 and

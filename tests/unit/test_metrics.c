@@ -202,3 +202,25 @@ Test(metrics, the_last_apply_and_what_the_datapath_serves)
 	has_line(t, "lbd_datapath_serving{state=\"mixed\"} 0");
 	free(t);
 }
+
+Test(metrics, a_backend_reports_its_connections_by_address_and_port)
+{
+	static const char snap[] =
+		"{\"version\":\"0.1.0\",\"role\":\"backend\","
+		"\"backend_connections\":[{\"address\":\"203.0.113.10\","
+		"\"port\":80,\"connections\":3},{\"address\":"
+		"\"2001:db8:1::11\",\"port\":8080,\"connections\":1}]}";
+	size_t len;
+	char *t = render(snap, &len);
+
+	cr_assert_eq(count(t, "# TYPE lbd_backend_connections gauge\n"), 1);
+	has_line(t, "lbd_backend_connections{vip=\"203.0.113.10\",port=\"80\"} "
+		    "3");
+	has_line(t, "lbd_backend_connections{vip=\"2001:db8:1::11\","
+		    "port=\"8080\"} 1");
+	free(t);
+	/* a count that failed is no metric, not a 0 */
+	t = render("{\"version\":\"0.1.0\",\"role\":\"backend\"}", &len);
+	cr_assert_eq(count(t, "lbd_backend_connections"), 0);
+	free(t);
+}

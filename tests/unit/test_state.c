@@ -426,6 +426,46 @@ Test(state, adding_a_backend, .init = with_dp, .fini = teardown)
 	cr_assert_gt(table_slots(s->id, b->id), 0);
 }
 
+Test(state, state_plan_hands_back_what_the_apply_would_leave, .init = with_dp,
+     .fini = teardown)
+{
+	static const char three[] = DP
+		"services = (\n"
+		"\t{ name = \"web\"; vip = \"192.0.2.1\"; port = 80;"
+		" backends = (\n"
+		"\t\t{ address = \"198.18.1.1\"; },\n"
+		"\t\t{ address = \"198.18.1.3\"; },\n"
+		"\t\t{ address = \"198.18.1.2\"; } ); }\n"
+		");\n";
+	struct lbd_config *c;
+	struct st_service *planned;
+	const struct st_service *s;
+	struct apply_result r;
+	__u32 id, hash;
+	size_t n;
+
+	apply(dp, WEB_CONF("", "", ""), NULL);
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	id = s->id;
+	hash = s->table_hash;
+	c = load(three);
+	cr_assert_eq(state_plan(&st, c, NULL, NULL, &r, &planned, &n), 0);
+	config_free(c);
+	/* the plan: the service keeps its id, with a new table of three */
+	cr_assert_eq(n, 1);
+	cr_assert_eq(planned[0].id, id);
+	cr_assert_eq(planned[0].n_be, 3);
+	cr_assert_neq(planned[0].table_hash, hash);
+	cr_assert_neq(planned[0].table_hash, 0);
+	cr_assert_eq(r.be_added, 1);
+	cr_assert_eq(r.writes, 0);
+	/* the state is as it was */
+	s = svc_at("192.0.2.1", 80, IPPROTO_TCP);
+	cr_assert_eq(s->n_be, 2);
+	cr_assert_eq(s->table_hash, hash);
+	state_services_free(planned, n);
+}
+
 Test(state, removing_a_backend, .init = with_dp, .fini = teardown)
 {
 	struct plan p = { 0 };

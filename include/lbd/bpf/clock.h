@@ -54,7 +54,7 @@ static __always_inline __u32 clock_now(void *clock_map)
 static __always_inline bool clock_idle_over(__u32 now, __u32 last,
 					    __u32 timeout)
 {
-	return (__s32)(now - last) > (__s32)timeout;
+	return lbd_idle_over(now, last, timeout);
 }
 
 #endif /* LBD_BPF_CLOCK_H */
