@@ -177,6 +177,7 @@ static __noinline int sc_pass_on(struct __sk_buff *skb, const struct lbd_pkt *p,
 	__u8 *l3 = pkt_at(data, p->l3_off);
 	struct udphdr *uh = pkt_at(data, p->l4_off);
 	__be16 zero = 0;
+	long rc;
 
 	if (p->l3_off != ETH_HLEN || (g->eth && g->inner != p->family) ||
 	    (void *)(uh + 1) > data_end || (void *)(l3 + 40) > data_end)
@@ -202,7 +203,8 @@ static __noinline int sc_pass_on(struct __sk_buff *skb, const struct lbd_pkt *p,
 	f.ifindex = skb->ifindex;
 	/* an input lookup from the ingress interface: the kernel wants
 	 * forwarding enabled there (BPF_FIB_LKUP_RET_FWD_DISABLED) */
-	if (bpf_fib_lookup(skb, &f, sizeof(f), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+	rc = bpf_fib_lookup(skb, &f, sizeof(f), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return -1;
 
 	/* no outer UDP checksum (lbd sends none; RFC 6935 for IPv6) rather
@@ -217,9 +219,24 @@ static __noinline int sc_pass_on(struct __sk_buff *skb, const struct lbd_pkt *p,
 		goto fail;
 	if (g->eth && skb_rewrite_l4(skb, in, true, &g->prev, g->prev_port))
 		goto fail;
-	if ((p->family == LBD_AF_INET ? sc_outer4(skb, p, g, ttl, proto) :
-					sc_outer6(skb, p, g, ttl)) ||
-	    bpf_skb_store_bytes(skb, 0, f.dmac, ETH_ALEN, 0) ||
+	if (p->family == LBD_AF_INET ? sc_outer4(skb, p, g, ttl, proto) :
+				       sc_outer6(skb, p, g, ttl))
+		goto fail;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		/* no neighbour entry for the next hop yet (backends that never
+		 * spoke to each other): the kernel resolves it and sends the
+		 * packet then. The lookup left the next hop, the gateway when
+		 * there is one, in f's destination. */
+		struct bpf_redir_neigh nh = { .nh_family = f.family };
+
+		if (f.family == LBD_AF_INET)
+			nh.ipv4_nh = f.ipv4_dst;
+		else
+			__builtin_memcpy(nh.ipv6_nh, f.ipv6_dst, 16);
+		reason_count(&lbd_be_stats, LBD_BE_SC_FORWARD, skb->len);
+		return bpf_redirect_neigh(f.ifindex, &nh, sizeof(nh), 0);
+	}
+	if (bpf_skb_store_bytes(skb, 0, f.dmac, ETH_ALEN, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_ALEN, f.smac, ETH_ALEN, 0))
 		goto fail;
 	reason_count(&lbd_be_stats, LBD_BE_SC_FORWARD, skb->len);

@@ -488,6 +488,27 @@ Test(second_chance, segment_without_a_route_to_the_previous_owner_is_delivered)
 	}
 }
 
+/* Without a neighbour entry for the next hop (backends that never spoke
+ * to each other) the segment still goes on: the kernel resolves the next
+ * hop (bpf_redirect_neigh). Rewritten as always, but for its Ethernet
+ * addresses, which are the neighbour's to give. */
+Test(second_chance, segment_is_passed_on_before_the_next_hop_is_resolved)
+{
+	cr_assert_eq(system("ip neigh del 198.18.6.1 dev be0 && "
+			    "ip neigh del 2001:db8:6::1 dev be0"),
+		     0);
+	FOR_EACH_FX(x)
+	{
+		struct seg s = lb_seg(x, x->f->client_remote, 40008, 0x10);
+		struct pkt in, want;
+
+		encap(&in, x, &s, MAC_BE0, MAC_NH);
+		passed_on(&want, x, &s);
+		memcpy(want.buf, in.buf, 2 * ETH_ALEN);
+		expect(x, &in, TC_ACT_REDIRECT, LBD_BE_SC_FORWARD, &want);
+	}
+}
+
 /*
  * The kernel's SYN-ACK to a SYN from a remote client, sent through be0p
  * as from the wire, with syncookies always on: its sequence number is the
