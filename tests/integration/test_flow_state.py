@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Where flow state lives (issue 16, docs/flow-state.md), end to end.
 
-1,000 long-lived TCP connections (tests/lab/flowconns.py: half to an IPIP
-service over IPv4, half to a Geneve service over IPv6, every one sending
-a line every half second and checking every answer and the backend that
-gives it) through one LB host, while:
+1,000 long-lived TCP connections (tests/lab/flowconns.py: 250 to each of
+an IPIP and a Geneve service, IPv4 and IPv6; every one sends a line every
+half second and checks every answer and the backend that gives it)
+through one LB host, while:
 
   (a) a backend is added (slots move);
   (b) a backend is drained, its connections close, and it is removed;
@@ -25,8 +25,8 @@ after it, and in "lb" mode lb1's conntrack does not grow by it.
 
 The capture on the added backend's link in (a), "backends" mode, checks
 that tshark decodes both Geneve forms (lbd's untranslated one with
-protocol 0x0800, Cilium's with lbd's option after Cilium's) and the
-passed-on packets, inner IP and TCP included.
+protocol 0x0800 or 0x86DD, Cilium's with lbd's option after Cilium's),
+IPv4 and IPv6, from the LB and passed on, inner IP and TCP included.
 
 One lab (3 backends, 2 LB hosts) for every case; between cases the LB
 hosts' lbd stop and their datapath is cleaned up, so each case starts
@@ -46,10 +46,15 @@ from test_dsr import (GOOD, OUR_LAYERS, ZERO_CSUM, Capture, tcp_sum_ok,
 FLOWCONNS = os.path.join(SOURCE, "tests", "lab", "flowconns.py")
 SYNFLOOD = os.path.join(SOURCE, "tests", "lab", "synflood.py")
 
-VIP4 = "203.0.113.10"       # IPIP service (lbd's untranslated Geneve)
-VIP6 = "2001:db8:f::11"     # Geneve service (Cilium's form)
+# (name, VIP, forwarding): IPIP services travel in lbd's untranslated
+# Geneve form in "backends" mode, Geneve services in Cilium's
+SERVICES = [("e4", "203.0.113.10", "ipip"), ("g4", "203.0.113.11", "geneve"),
+            ("e6", "2001:db8:f::10", "ipip"),
+            ("g6", "2001:db8:f::11", "geneve")]
+VIP4 = SERVICES[0][1]
 CLIENT4, CLIENT6 = "192.0.2.2", "2001:db8:c::2"
-N4 = N6 = 500
+PER_SERVICE = 250
+N = PER_SERVICE * len(SERVICES)
 # every connection answers this many messages sent after an event
 AFTER = 2
 # how long the connections have to do so: generous for a busy machine (a
@@ -69,12 +74,11 @@ def services(mode, backends, draining=()):
             f'{{ address = "{addrs[i - 1]}"; port = {port}; '
             f'state = "{"draining" if i in draining else "active"}"; }}'
             for i in backends)
-    fs = f'flow_state = "{mode}";'
-    return (f'  {{ name = "e4"; vip = "{VIP4}"; port = 7; protocol = "tcp";'
-            f' forwarding = "ipip"; {fs} backends = ( {bl(BE4, 7)} ); }},\n'
-            f'  {{ name = "g6"; vip = "{VIP6}"; port = 7; protocol = "tcp";'
-            f' forwarding = "geneve"; {fs} '
-            f'backends = ( {bl(BE6, 7007)} ); }}')
+    return ",\n".join(
+        f'  {{ name = "{name}"; vip = "{vip}"; port = 7; protocol = "tcp"; '
+        f'forwarding = "{fwd}"; flow_state = "{mode}"; backends = ( '
+        f'{bl(BE6 if ":" in vip else BE4, 7 if fwd == "ipip" else 7007)}'
+        ' ); }' for name, vip, fwd in SERVICES)
 
 
 def be_name(addr):
@@ -91,7 +95,8 @@ class Flows:
     def __init__(self, lab):
         self.p = subprocess.Popen(
             ["ip", "netns", "exec", lab.ns("client"), sys.executable,
-             FLOWCONNS, f"{VIP4},7,{N4}", f"{VIP6},7,{N6}"],
+             FLOWCONNS, *(f"{vip},7,{PER_SERVICE}" for _, vip, _ in
+                          SERVICES)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         lab.procs.append(self.p)
 
@@ -136,7 +141,7 @@ class Case:
             lb.start()
         self.flows = Flows(lab)
         r = self.flows.cmd("open")
-        check(r["opened"] == N4 + N6,
+        check(r["opened"] == N,
               f"{self.name}: {r['opened']} connections open: {r['errors']}")
         broken = self.flows.settle()
         check(not broken, f"{self.name}: connections broken before the "
@@ -216,9 +221,19 @@ def counter(lab, i, label):
                        lab.pin_path(f"backend{i}") + "/lbd_be_stats", label)
 
 
-def result(results, mode, case, broken, extra=""):
+def passed_on(lab, backends):
+    """Segments the backends passed on to a previous owner."""
+    return sum(counter(lab, i, "second_chance_fwd") for i in backends)
+
+
+def result(lab, results, mode, case, broken, extra=""):
+    if broken and mode == "backends":
+        # the companion's own account of what it could not pass on
+        extra += "; second_chance_no_route " + ", ".join(
+            str(counter(lab, i, "second_chance_no_route"))
+            for i in (1, 2, 3))
     results.append(f"{mode:8} {case:40} broken {len(broken):4} of "
-                   f"{N4 + N6}{extra}")
+                   f"{N}{extra}")
     print(results[-1], flush=True)
 
 
@@ -236,23 +251,27 @@ def case_a(lab, mode, results):
     moved = sum(1 for o, b in zip(slot_owners(lab, 1, c.flows.last),
                                   c.before) if o != b)
     extra = f"; {moved} on moved slots"
+    fwd = 0
     if mode == "backends":
         fwd = counter(lab, 3, "second_chance_fwd") - fwd0
         extra += f", {fwd} segments passed on by backend3"
+    result(lab, results, mode, "(a) backend added", broken, extra)
+    check(not broken, f"{c.name}: connections broken: {summary(broken)}")
+    check(moved > 100, f"{c.name}: slots moved: {moved}")
+    if mode == "backends":
         check(fwd >= moved, f"{c.name}: backend3 passed on {fwd} "
                             f"segments for {moved} moved connections")
         cap.stop()
         check_capture(cap)
-    check(moved > 100, f"{c.name}: slots moved: {moved}")
-    result(results, mode, "(a) backend added", broken, extra)
-    check(not broken, f"{c.name}: connections broken: {summary(broken)}")
     c.close()
 
 
 def case_b(lab, mode, results):
     c = Case(lab, mode, (1, 2, 3), "b: backend drained, then removed")
+    fwd0 = passed_on(lab, (1, 2))
     c.reload(1, (1, 2, 3), draining=(3,))
     broken = c.broken()
+    fwd = passed_on(lab, (1, 2)) - fwd0
     on3 = [i for i, b in enumerate(c.before) if b == "backend3"]
     check(on3, f"{c.name}: no connection on backend3")
     # the drained backend's flows end (FIN both ways, through the LB)
@@ -260,12 +279,17 @@ def case_b(lab, mode, results):
     closed = r["closed"]
     c.reload(1, (1, 2))
     broken.update(c.broken())
-    result(results, mode, "(b) backend drained, removed", broken,
+    result(lab, results, mode, "(b) backend drained, removed", broken,
            f"; {len(on3)} on the drained backend, {closed} closed "
-           "cleanly before its removal")
+           "cleanly before its removal" +
+           (f", {fwd} segments passed on to it" if mode == "backends"
+            else ""))
     check(closed == len(on3), f"{c.name}: {closed} of {len(on3)} "
                               "connections on the drained backend closed")
     check(not broken, f"{c.name}: connections broken: {summary(broken)}")
+    if mode == "backends":
+        check(fwd >= len(on3), f"{c.name}: {fwd} segments passed on to "
+                               f"the drained backend ({len(on3)} flows)")
     c.close()
 
 
@@ -273,7 +297,7 @@ def case_c(lab, mode, results):
     c = Case(lab, mode, (1, 2), "c: LB host replaced")
     route_to(lab, 2)
     broken = c.broken()
-    result(results, mode, "(c) LB host replaced", broken)
+    result(lab, results, mode, "(c) LB host replaced", broken)
     check(not broken, f"{c.name}: connections broken: {summary(broken)}")
     c.close()
 
@@ -290,15 +314,20 @@ def case_d(lab, mode, results):
     to3 = sum(1 for i in moved if owners[i] == "backend3")
     check(len(moved) > 100 and to3 > len(moved) * 0.9,
           f"{c.name}: slots moved: {len(moved)}, to backend3 {to3}")
+    fwd0 = passed_on(lab, (1, 2, 3))
     route_to(lab, 2)
     broken = c.broken()
+    fwd = passed_on(lab, (1, 2, 3)) - fwd0
     resets = sum(1 for why in broken.values() if "ECONNRESET" in why)
-    result(results, mode, "(d) backend added + LB host replaced", broken,
-           f"; {len(moved)} on moved slots; {resets} reset, "
-           f"{len(broken) - resets} otherwise")
+    result(lab, results, mode, "(d) backend added + LB host replaced",
+           broken, f"; {len(moved)} on moved slots; {resets} reset, "
+           f"{len(broken) - resets} otherwise" +
+           (f"; {fwd} segments passed on" if mode == "backends" else ""))
     if mode == "backends":
         check(not broken, f"{c.name}: connections broken: "
                           f"{summary(broken)}")
+        check(fwd >= len(moved), f"{c.name}: {fwd} segments passed on for "
+                                 f"{len(moved)} flows on moved slots")
     else:
         # a stateful LB host without the flows' state: those on moved
         # slots go to the new owner, which has no socket and resets them
@@ -330,7 +359,7 @@ def case_flood(lab, mode, results):
     sent = json.loads(open(log).read())
     after = c.broken()
     ct1 = ct_entries(lab)
-    result(results, mode, "SYN flood", {**during, **after},
+    result(lab, results, mode, "SYN flood", {**during, **after},
            f"; {sent['sent']} SYNs in {sent['seconds']} s, the "
            f"connections answered {'during' if still else 'after'} it; "
            f"conntrack entries {ct0} -> {ct1}")
@@ -374,39 +403,44 @@ def check_capture(cap):
          *csum) in frames:
         classes = [int(x, 0) for x in cls.split(",")]
         types = [int(x, 0) for x in typ.split(",")]
-        opts = data.split(",")
         where = f"frame {num} ({protos})"
         check(classes[-1] == 0xFFDB and types[-1] == 0x01,
               f"{where}: lbd's option last: {cls} {typ}")
-        flags = int(opts[-1][:2], 16)
+        flags = int(data.split(",")[-1][:2], 16)
         outer = (src4 or src6).split(",")[0]
         passed = bool(flags & 0x02)
         check(passed == (outer in (BE4[2], BE6[2])),
               f"{where}: flags {flags:#x} from {outer}")
-        if int(ptype, 0) == 0x0800:
+        fam = "ipv6" if src6 else "ip"
+        inner_dst = (dst6 or dst4).split(",")[-1]
+        if int(ptype, 0) in (0x0800, 0x86DD):
             # lbd's untranslated form: the client's packet, to the VIP
-            check(protos.startswith("eth:ethertype:ip:udp:geneve:ip:tcp"),
-                  f"{where}: IPv4 in Geneve decoded")
+            check(protos.startswith(f"eth:ethertype:{fam}:udp:geneve:"
+                                    f"{fam}:tcp"),
+                  f"{where}: IP in Geneve decoded")
             check(classes == [0xFFDB], f"{where}: only lbd's option: {cls}")
-            check(dst4.split(",")[-1] == VIP4, f"{where}: inner {dst4}")
+            check(inner_dst in [v for _, v, f in SERVICES if f == "ipip"],
+                  f"{where}: inner destination {inner_dst}")
             form = "untranslated"
         else:
             check(int(ptype, 0) == 0x6558, f"{where}: protocol {ptype}")
-            check(protos.startswith(
-                "eth:ethertype:ipv6:udp:geneve:eth:ethertype:ipv6:tcp"),
-                f"{where}: Ethernet and IPv6 in Geneve decoded")
+            check(protos.startswith(f"eth:ethertype:{fam}:udp:geneve:eth:"
+                                    f"ethertype:{fam}:tcp"),
+                  f"{where}: Ethernet and IP in Geneve decoded")
             check(classes == [0x014B, 0xFFDB] and types[0] == 0x81,
                   f"{where}: Cilium's option, then lbd's: {cls} {typ}")
-            check(dst6.split(",")[-1] in BE6[:3], f"{where}: inner {dst6}")
+            check(inner_dst in BE4[:3] + BE6[:3],
+                  f"{where}: inner destination {inner_dst}")
             form = "Cilium's"
         check(tcp_sum_ok(*(x.split(",")[-1] for x in csum)),
               f"{where}: inner TCP checksum {csum}")
-        key = (form, "passed on" if passed else "from the LB")
+        key = f"{form} {fam} {'passed on' if passed else 'from the LB'}"
         seen[key] = seen.get(key, 0) + 1
     for form in ("untranslated", "Cilium's"):
-        for how in ("from the LB", "passed on"):
-            check(seen.get((form, how), 0) > 10,
-                  f"tshark: {form} Geneve {how}: {seen}")
+        for fam in ("ip", "ipv6"):
+            for how in ("from the LB", "passed on"):
+                check(seen.get(f"{form} {fam} {how}", 0) > 10,
+                      f"tshark: {form} {fam} Geneve {how}: {seen}")
     print(f"tshark on backend3's link: {seen}, none malformed")
 
 
@@ -419,7 +453,7 @@ def test():
             lab.exec(f"backend{i}", ["sysctl", "-qw",
                                      "net.ipv4.conf.all.forwarding=1",
                                      "net.ipv6.conf.all.forwarding=1"])
-        lab.start_backends(vips=(VIP4, VIP6), http=(), udp=(),
+        lab.start_backends(http=(), udp=(),
                            node_extra=PEERS if "backends" in MODES else "")
         for mode in MODES:
             for case in (case_a, case_b, case_c, case_d, case_flood):

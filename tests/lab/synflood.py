@@ -5,10 +5,10 @@ test (tests/integration/test_flow_state.py); run in the client namespace.
 usage: synflood.py VIP PORT [-n COUNT] [--seconds S] [--sources PREFIX16]
 Sends COUNT SYNs (at most 65534; valid checksums, so that the backends'
 stacks take them) to VIP:PORT spread over S seconds (as fast as one raw
-socket goes if that is slower; never longer than 2 S), source i the i-th address of PREFIX16 (a /16 of the lab's
-198.18.0.0/15 that nothing in the lab routes back: default 198.19.0.0, so
-the SYN-ACKs die at the router). Prints {"sent": N, "seconds": T} at the
-end.
+socket goes if that is slower; never longer than 2 S), source i the i-th
+address of PREFIX16 (a /16 of the lab's 198.18.0.0/15 that nothing in the
+lab routes back: default 198.19.0.0, so the SYN-ACKs die at the router).
+Prints {"sent": N, "seconds": T} at the end.
 """
 import argparse
 import ipaddress
