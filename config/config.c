@@ -169,6 +169,61 @@ static int parse_addr(const char *s, struct lbd_conf_addr *a, bool prefix_ok)
 	return 0;
 }
 
+const char *config_addr_unusable(const struct lbd_conf_addr *a)
+{
+	static const __u8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const __u8 *b = a->addr.b;
+	size_t i;
+
+	if (a->family == LBD_AF_INET) {
+		/* 0.0.0.0/8: "this host on this network" (RFC 1122 3.2.1.3) */
+		if (b[0] == 0)
+			return "an unspecified address";
+		if (b[0] == 127)
+			return "a loopback address";
+		if (b[0] == 169 && b[1] == 254)
+			return "a link-local address";
+		if ((b[0] & 0xf0) == 224)
+			return "a multicast address";
+		if (a->addr.v4 == 0xffffffff)
+			return "the broadcast address";
+		return NULL;
+	}
+	if (a->family != LBD_AF_INET6)
+		return "no address";
+	for (i = 0; i < 15 && !b[i]; i++)
+		;
+	if (i == 15 && b[15] == 0)
+		return "an unspecified address";
+	if (i == 15 && b[15] == 1)
+		return "a loopback address";
+	if (b[0] == 0xff)
+		return "a multicast address";
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+		return "a link-local address";
+	/* ::ffff:0:0/96 (RFC 4291 2.5.5.2): an IPv4 address in IPv6 form,
+	 * which no packet on the wire carries */
+	if (!memcmp(b, mapped, sizeof(mapped)))
+		return "an IPv4-mapped IPv6 address";
+	return NULL;
+}
+
+bool config_addr_in(const struct lbd_conf_addr *p,
+		    const struct lbd_conf_addr *a)
+{
+	int bits = p->prefixlen, k;
+
+	if (p->family != a->family)
+		return false;
+	for (k = 0; k < 16 && bits > 0; k++, bits -= 8) {
+		__u8 m = bits >= 8 ? 0xff : (__u8)(0xff << (8 - bits));
+
+		if ((p->addr.b[k] ^ a->addr.b[k]) & m)
+			return false;
+	}
+	return true;
+}
+
 const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,
 			    size_t len)
 {
@@ -570,7 +625,7 @@ static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 /* A list of addresses (lb_sources, vips). */
 static size_t get_addr_list(struct cfg_ctx *x, const config_setting_t *g,
 			    const char *path, const char *name,
-			    struct lbd_conf_addr *out, size_t max)
+			    struct lbd_conf_addr *out, size_t max, bool vips)
 {
 	config_setting_t *s = config_setting_get_member(g, name);
 	char p[128];
@@ -591,24 +646,81 @@ static size_t get_addr_list(struct cfg_ctx *x, const config_setting_t *g,
 		char ep[160];
 
 		snprintf(ep, sizeof(ep), "%s[%d]", p, i);
+		/* the bound before the write: out holds max addresses */
+		if (n == max) {
+			cfg_err(x, e, ep, "at most %zu addresses", max);
+			break;
+		}
 		if (!v || parse_addr(v, &out[n], false) < 0) {
 			cfg_err(x, e, ep, "expected an IP address");
 			continue;
 		}
-		if (n == max) {
-			cfg_err(x, e, ep, "at most %zu addresses", max);
-			break;
+		if (vips && config_addr_unusable(&out[n])) {
+			cfg_err(x, e, ep, "\"%s\" is %s: not a VIP", v,
+				config_addr_unusable(&out[n]));
+			continue;
 		}
 		n++;
 	}
 	return n;
 }
 
+/* backend_node.peers: prefixes of either family, host bits cleared (a
+ * prefix means its network, as source_ranges). */
+static size_t get_prefix_list(struct cfg_ctx *x, const config_setting_t *g,
+			      const char *path, const char *name,
+			      struct lbd_conf_addr *out, size_t max)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	char p[128];
+	size_t n = 0;
+	int i, len;
+
+	if (!s)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, name);
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err(x, s, p,
+			"expected a list of prefixes ( \"...\", ... )");
+		return 0;
+	}
+	len = config_setting_length(s);
+	for (i = 0; i < len; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+		struct lbd_conf_addr a;
+		char ep[160];
+		int bits, k;
+
+		snprintf(ep, sizeof(ep), "%s[%d]", p, i);
+		if (!v || parse_prefix(v, &a) < 0) {
+			cfg_err(x, e, ep,
+				"expected an IP address or prefix "
+				"like 198.18.0.0/24");
+			continue;
+		}
+		if (n == max) {
+			cfg_err(x, e, ep, "at most %zu prefixes", max);
+			break;
+		}
+		bits = a.prefixlen;
+		for (k = 0; k < 16; k++, bits -= 8) {
+			if (bits >= 8)
+				continue;
+			a.addr.b[k] &= bits > 0 ? (__u8)(0xff << (8 - bits)) :
+						  0;
+		}
+		out[n++] = a;
+	}
+	return n;
+}
+
 static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
 {
-	static const char *const allowed[] = { "interface", "lb_sources",
-					       "vips", "flow_timeout",
-					       "flow_entries", NULL };
+	static const char *const allowed[] = {
+		"interface",	"lb_sources", "vips", "flow_timeout",
+		"flow_entries", "peers",      NULL
+	};
 	struct lbd_conf_backend_node *n = &x->c->node;
 	long long v;
 
@@ -620,9 +732,12 @@ static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
 	copy_str(x, g, "backend_node", "interface", n->interface,
 		 sizeof(n->interface));
 	n->n_lb_sources = get_addr_list(x, g, "backend_node", "lb_sources",
-					n->lb_sources, LBD_MAX_LB_SOURCES);
+					n->lb_sources, LBD_MAX_LB_SOURCES,
+					false);
 	n->n_vips = get_addr_list(x, g, "backend_node", "vips", n->vips,
-				  LBD_MAX_NODE_VIPS);
+				  LBD_MAX_NODE_VIPS, true);
+	n->n_peers = get_prefix_list(x, g, "backend_node", "peers", n->peers,
+				     LBD_BE_MAX_PEERS);
 	if (get_int(x, g, "backend_node", "flow_timeout", 1, 7 * 86400, &v) >
 	    0)
 		n->flow_timeout = (__u32)v;
@@ -645,12 +760,113 @@ static __u32 parse_health(struct cfg_ctx *x, const config_setting_t *g,
 static void validate_health(struct cfg_ctx *x, const struct lbd_conf_service *s,
 			    struct lbd_conf_health *h, const char *p);
 
+/* A prefix means its network: host bits are cleared. */
+static void clear_host_bits(struct lbd_conf_addr *a)
+{
+	int bits = a->prefixlen, k;
+
+	for (k = 0; k < 16; k++, bits -= 8) {
+		if (bits >= 8)
+			continue;
+		a->addr.b[k] &= bits > 0 ? (__u8)(0xff << (8 - bits)) : 0;
+	}
+}
+
+/* vip_ranges: where the cluster's VIPs may be (the pools MetalLB and
+ * Cilium's LB IPAM allocate from); any namespace's user writes
+ * spec.loadBalancerIP, so without a range no VIP of the cluster is
+ * served. */
+static void parse_vip_ranges(struct cfg_ctx *x, const config_setting_t *g,
+			     struct lbd_conf_kubernetes *k)
+{
+	config_setting_t *s = config_setting_get_member(g, "vip_ranges");
+	int i, n;
+
+	if (!s)
+		return;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err(x, s, "kubernetes.vip_ranges",
+			"expected a list of prefixes ( \"...\", ... )");
+		return;
+	}
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+		struct lbd_conf_addr a;
+		char p[64];
+
+		snprintf(p, sizeof(p), "kubernetes.vip_ranges[%d]", i);
+		if (k->n_vip_ranges == LBD_MAX_VIP_RANGES) {
+			cfg_err(x, e, p, "at most %d prefixes",
+				LBD_MAX_VIP_RANGES);
+			break;
+		}
+		if (!v || parse_prefix(v, &a) < 0) {
+			cfg_err(x, e, p,
+				"expected an IP prefix like 203.0.113.0/24");
+			continue;
+		}
+		clear_host_bits(&a);
+		k->vip_ranges[k->n_vip_ranges++] = a;
+	}
+}
+
+/* The setting name of g, else g itself (for the line of a message). */
+static const config_setting_t *member_or(const config_setting_t *g,
+					 const char *name)
+{
+	const config_setting_t *m = config_setting_get_member(g, name);
+
+	return m ? m : g;
+}
+
+/* What one answer of the API server may take: past it the request is
+ * aborted and retried, and the last known state keeps serving. */
+static void parse_k8s_bounds(struct cfg_ctx *x, const config_setting_t *g,
+			     struct lbd_conf_kubernetes *k)
+{
+	long long v;
+
+	if (get_int(x, g, "kubernetes", "max_object_bytes", 4096, 1 << 30, &v) >
+	    0)
+		k->max_object_bytes = (__u32)v;
+	if (get_int(x, g, "kubernetes", "max_watch_line_bytes", 4096, 1 << 30,
+		    &v) > 0)
+		k->max_watch_line_bytes = (__u32)v;
+	if (get_int(x, g, "kubernetes", "max_list_page_bytes", 4096, 1 << 30,
+		    &v) > 0)
+		k->max_list_page_bytes = (__u32)v;
+	/* an event and a page hold objects: smaller bounds would refuse
+	 * objects that max_object_bytes allows */
+	if (k->max_watch_line_bytes < k->max_object_bytes)
+		cfg_err(x, member_or(g, "max_watch_line_bytes"),
+			"kubernetes.max_watch_line_bytes",
+			"%u is less than max_object_bytes (%u): an event "
+			"holds an object",
+			k->max_watch_line_bytes, k->max_object_bytes);
+	if (k->max_list_page_bytes < k->max_object_bytes)
+		cfg_err(x, member_or(g, "max_list_page_bytes"),
+			"kubernetes.max_list_page_bytes",
+			"%u is less than max_object_bytes (%u): a page "
+			"holds objects",
+			k->max_list_page_bytes, k->max_object_bytes);
+}
+
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
 {
-	static const char *const allowed[] = { "kubeconfig", "context",
+	static const char *const allowed[] = { "kubeconfig",
+					       "context",
 					       "load_balancer_class",
-					       "namespace", "forwarding",
-					       "health", "flow_state", NULL };
+					       "namespace",
+					       "forwarding",
+					       "health",
+					       "vip_ranges",
+					       "max_object_bytes",
+					       "max_watch_line_bytes",
+					       "max_list_page_bytes",
+					       "flow_state",
+					       NULL };
 	static const char *const flows[] = { "lb", "backends", NULL };
 	config_setting_t *hg;
 	/* in enum lbd_fwd's order, from LBD_FWD_IPIP; hybrid needs a dsr
@@ -684,6 +900,8 @@ static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
 				"\"backends\" cannot go with forwarding = "
 				"\"snat\": SNAT keeps its state on the LB");
 	}
+	parse_vip_ranges(x, g, k);
+	parse_k8s_bounds(x, g, k);
 	hg = config_setting_get_member(g, "health");
 	if (hg) {
 		/* one check for every Service; it decides, as for a
@@ -871,6 +1089,21 @@ static __u32 parse_health(struct cfg_ctx *x, const config_setting_t *g,
 	return (__u32)c->n_healths++;
 }
 
+/* An address that can be neither VIP nor backend is an error; it is kept
+ * out of the checks that follow (family 0). */
+static void unusable(struct cfg_ctx *x, const config_setting_t *g,
+		     const char *path, const char *name,
+		     struct lbd_conf_addr *a, const char *what)
+{
+	char p[256], s[INET6_ADDRSTRLEN + 8];
+
+	setting_path(p, sizeof(p), path, name);
+	cfg_err(x, config_setting_get_member(g, name), p,
+		"\"%s\" is %s: not %s", config_addr_str(a, s, sizeof(s)),
+		config_addr_unusable(a), what);
+	a->family = 0;
+}
+
 static void parse_backend(struct cfg_ctx *x, const config_setting_t *g,
 			  const char *path, struct lbd_conf_backend *b,
 			  const struct lbd_conf_service *svc)
@@ -892,8 +1125,11 @@ static void parse_backend(struct cfg_ctx *x, const config_setting_t *g,
 		return;
 	}
 	check_members(x, g, path, allowed);
-	if (get_addr(x, g, path, "address", false, &b->addr) == 0)
+	r = get_addr(x, g, path, "address", false, &b->addr);
+	if (r == 0)
 		cfg_err(x, g, path, "address is required");
+	else if (r > 0 && config_addr_unusable(&b->addr))
+		unusable(x, g, path, "address", &b->addr, "a backend");
 	r = get_int(x, g, path, "port", 1, 65535, &v);
 	if (r > 0)
 		b->port = (__u16)v;
@@ -943,7 +1179,6 @@ static void parse_ranges(struct cfg_ctx *x, const config_setting_t *g,
 		const char *v = config_setting_get_string(e);
 		struct lbd_conf_addr a;
 		char p[192];
-		int bits, k;
 
 		snprintf(p, sizeof(p), "%s.source_ranges[%d]", path, i);
 		if (!v || parse_prefix(v, &a) < 0) {
@@ -951,13 +1186,7 @@ static void parse_ranges(struct cfg_ctx *x, const config_setting_t *g,
 					 "192.0.2.0/24");
 			continue;
 		}
-		/* clear the host bits: a range means its network */
-		bits = a.prefixlen;
-		for (k = 0; k < 16; k++, bits -= 8) {
-			if (bits >= 8)
-				continue;
-			a.addr.b[k] &= bits > 0 ? (__u8)(0xff << (8 - bits)) : 0;
-		}
+		clear_host_bits(&a);
 		if (grow(x, (void **)&c->ranges, c->n_ranges, sizeof(a)))
 			return;
 		c->ranges[c->n_ranges++] = a;
@@ -991,7 +1220,7 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 	char path[128];
 	const char *name;
 	long long v;
-	int i, n, choice;
+	int i, n, r, choice;
 
 	if (grow(x, (void **)&c->services, c->n_services, sizeof(*svc)))
 		return;
@@ -1031,8 +1260,10 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 	}
 	if (get_string(x, g, path, "vip", &name) > 0 && !strcmp(name, "*"))
 		svc->wildcard = true;
-	else if (get_addr(x, g, path, "vip", false, &svc->vip) == 0)
+	else if ((r = get_addr(x, g, path, "vip", false, &svc->vip)) == 0)
 		cfg_err(x, g, path, "vip is required");
+	else if (r > 0 && config_addr_unusable(&svc->vip))
+		unusable(x, g, path, "vip", &svc->vip, "a VIP");
 	if (get_int(x, g, path, "port", 1, 65535, &v) > 0)
 		svc->port = (__u16)v;
 	else if (!config_setting_get_member(g, "port"))
@@ -1756,7 +1987,10 @@ static void validate(struct cfg_ctx *x)
 	}
 	for (i = 0; i < c->n_services; i++) {
 		struct lbd_conf_service *s = &c->services[i];
-		struct lbd_conf_backend *be = &c->backends[s->first_backend];
+		/* no backends anywhere: the array is NULL, and an offset
+		 * into NULL is undefined even when it is 0 */
+		struct lbd_conf_backend *be =
+			c->backends ? &c->backends[s->first_backend] : NULL;
 		char file_line[PATH_MAX + 16];
 		__u8 vfam = s->vip.family;
 
@@ -1911,6 +2145,9 @@ void config_defaults(struct lbd_config *c)
 	c->dp.nodeport_min = 30000;
 	c->dp.nodeport_max = 32767;
 	c->k8s.fwd = LBD_FWD_GENEVE;
+	c->k8s.max_object_bytes = LBD_K8S_MAX_OBJECT_BYTES;
+	c->k8s.max_watch_line_bytes = LBD_K8S_MAX_WATCH_LINE_BYTES;
+	c->k8s.max_list_page_bytes = LBD_K8S_MAX_LIST_PAGE_BYTES;
 	c->node.flow_timeout = 3600;
 	c->node.flow_entries = 262144;
 	strcpy(c->bgp.socket, LBD_DEFAULT_BIRD_SOCKET);

@@ -226,9 +226,22 @@ struct lbd_conf_backend_node {
 	size_t n_lb_sources;
 	struct lbd_conf_addr vips[LBD_MAX_NODE_VIPS]; /* bound to lo */
 	size_t n_vips;
+	/* the other backends, which may pass this one a segment on
+	 * (second chance): prefixes, host bits cleared */
+	struct lbd_conf_addr peers[LBD_BE_MAX_PEERS];
+	size_t n_peers;
 	__u32 flow_timeout;
 	__u32 flow_entries;
 };
+
+#define LBD_MAX_VIP_RANGES 64
+/* What one answer of the API server may take (kubernetes.max_*_bytes):
+ * etcd keeps objects under 1.5 MiB (--max-request-bytes); a list page of
+ * K8S_PAGE (500) EndpointSlices of 100 endpoints each, the controller's
+ * most, is about 15 MB of compact JSON. */
+#define LBD_K8S_MAX_OBJECT_BYTES (2u << 20)
+#define LBD_K8S_MAX_WATCH_LINE_BYTES (3u << 20)
+#define LBD_K8S_MAX_LIST_PAGE_BYTES (32u << 20)
 
 /* kubernetes = { ... }: follow a cluster's LoadBalancer Services. */
 struct lbd_conf_kubernetes {
@@ -242,6 +255,13 @@ struct lbd_conf_kubernetes {
 	/* into lbd_config.healths, for the services of the check's
 	 * protocol (tcp, http: TCP; udp-dns: UDP); 0: not checked */
 	__u32 health;
+	/* the cluster's VIPs must lie in one of these (none: none is
+	 * served); host bits cleared */
+	struct lbd_conf_addr vip_ranges[LBD_MAX_VIP_RANGES];
+	size_t n_vip_ranges;
+	__u32 max_object_bytes; /* one object, in a list or an event */
+	__u32 max_watch_line_bytes; /* one watch event */
+	__u32 max_list_page_bytes; /* one list page */
 	__u32 line; /* of the group */
 };
 
@@ -298,6 +318,15 @@ int config_addr_cmp(const struct lbd_conf_addr *a,
 /* Orders endpoints by address (config_addr_cmp), then port. */
 int config_endpoint_cmp(const struct lbd_conf_addr *a, __u16 a_port,
 			const struct lbd_conf_addr *b, __u16 b_port);
+
+/* Why a can be neither a VIP nor a backend, as a phrase ("a loopback
+ * address"): unspecified (0.0.0.0/8, ::), loopback, link-local,
+ * multicast, the broadcast address and IPv4-mapped IPv6 addresses. NULL
+ * when it can be either. */
+const char *config_addr_unusable(const struct lbd_conf_addr *a);
+/* Whether address a lies in prefix p (of a's family). */
+bool config_addr_in(const struct lbd_conf_addr *p,
+		    const struct lbd_conf_addr *a);
 
 /* Formats an address (with /len when not a single host). */
 const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bemaps.h"
 #include "bpffs.h"
 #include "daemon.h"
 #include "log.h"
@@ -191,10 +192,49 @@ static int be_sync(struct lbd_daemon *d, const struct lbd_config *c,
 		diag_pushf(diag, "node addresses: %s", strerror(-err));
 		return err;
 	}
+	err = bemaps_sync_peers(bpf_map__fd(d->be->maps.lbd_be_peers4),
+				bpf_map__fd(d->be->maps.lbd_be_peers6),
+				c->node.peers, c->node.n_peers);
+	if (err) {
+		diag_pushf(diag, "peers: %s", strerror(-err));
+		return err;
+	}
 	err = sync_vips(c);
 	if (err)
 		diag_pushf(diag, "binding VIPs to lo: %s", strerror(-err));
 	return err;
+}
+
+/*
+ * Passing a segment on is forwarding: bpf_fib_lookup answers only for an
+ * interface that forwards (else the segment is delivered here, counted
+ * second_chance_no_route). lbd does not turn it on itself: on IPv6 it
+ * also turns router advertisements off for the interface.
+ */
+static void be_check_forwarding(const struct lbd_config *c)
+{
+	static const char *const fmt[] = {
+		"/proc/sys/net/ipv4/conf/%s/forwarding",
+		"/proc/sys/net/ipv6/conf/%s/forwarding"
+	};
+	char path[128], v[8];
+	size_t i;
+	FILE *f;
+
+	if (!c->node.n_peers)
+		return;
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), fmt[i], c->node.interface);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(v, sizeof(v), f) && v[0] == '0')
+			log_warnx("%s is 0: segments are not passed on to "
+				  "their previous owner (second chance) but "
+				  "delivered here",
+				  path);
+		fclose(f);
+	}
 }
 
 int backend_start(struct lbd_daemon *d)
@@ -213,9 +253,13 @@ int backend_start(struct lbd_daemon *d)
 	for (i = 0; i < diag.n; i++)
 		log_warnx("%s", diag.msgs[i]);
 	config_diag_free(&diag);
-	if (!err)
-		log_info("trusting %zu LB sources, %zu VIPs on lo",
-			 d->cfg->node.n_lb_sources, d->cfg->node.n_vips);
+	if (!err) {
+		log_info("trusting %zu LB sources and %zu peer prefixes, %zu "
+			 "VIPs on lo",
+			 d->cfg->node.n_lb_sources, d->cfg->node.n_peers,
+			 d->cfg->node.n_vips);
+		be_check_forwarding(d->cfg);
+	}
 	return err;
 }
 
@@ -253,7 +297,10 @@ int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
 			return err;
 		}
 	}
-	return be_sync(d, c, diag);
+	err = be_sync(d, c, diag);
+	if (!err)
+		be_check_forwarding(c);
+	return err;
 }
 
 void backend_stop(struct lbd_daemon *d)
@@ -271,6 +318,9 @@ int backend_check(const struct lbd_config *c, const char *path)
 	for (i = 0; i < c->node.n_lb_sources; i++)
 		printf("  trust encapsulated packets from %s\n",
 		       config_addr_str(&c->node.lb_sources[i], a, sizeof(a)));
+	for (i = 0; i < c->node.n_peers; i++)
+		printf("  accept segments passed on by peers in %s\n",
+		       config_addr_str(&c->node.peers[i], a, sizeof(a)));
 	for (i = 0; i < c->node.n_vips; i++)
 		printf("  bind VIP %s to lo\n",
 		       config_addr_str(&c->node.vips[i], a, sizeof(a)));
@@ -284,7 +334,8 @@ int backend_cleanup(const struct lbd_config *c)
 	int ifindex = (int)if_nametoindex(c->node.interface);
 	int lo = (int)if_nametoindex("lo"), n, i, err = 0;
 	static const char *const pins[] = { "lbd_be_sources", "lbd_be_local",
-					    "lbd_be_flows", "lbd_be_stats" };
+					    "lbd_be_flows",   "lbd_be_stats",
+					    "lbd_be_peers4",  "lbd_be_peers6" };
 	char path[4200];
 	size_t k;
 

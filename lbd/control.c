@@ -372,6 +372,7 @@ static struct json_object *k8s_json(struct lbd_daemon *d)
 	jadd(o, "last_apply_s", jdbl(d->k8s_last_apply_ms / 1000));
 	jadd(o, "refused_total", jint(d->src.refusals));
 	jadd(o, "refused", jint(d->src.n_refused));
+	jadd(o, "refusals", lb_k8s_refusals_json(d));
 	for (r = 0; d->k8s && r < K8S_RESOURCES; r++) {
 		const struct k8s_stats *st = k8s_stats(d->k8s);
 		struct json_object *x = json_object_new_object();
@@ -385,6 +386,8 @@ static struct json_object *k8s_json(struct lbd_daemon *d)
 		jadd(x, "gone", jint(st->gone[r]));
 		jadd(x, "watch_restarts", jint(st->watch_restarts[r]));
 		jadd(x, "failures", jint(st->failures[r]));
+		jadd(x, "too_large", jint(st->too_large[r]));
+		jadd(x, "failing", jbool(st->failing[r]));
 		jadd(x, "last_error", jstr(st->last_error[r]));
 		for (e = 0; e < K8S_EVENTS; e++)
 			jadd(ev, k8s_event_name(e), jint(st->events[r][e]));

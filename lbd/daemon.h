@@ -80,6 +80,14 @@ struct lbd_daemon {
 	struct sources src;
 	char **k8s_warnings; /* logged already */
 	size_t n_k8s_warnings;
+	/* what of the cluster is refused now (logged already), how often
+	 * by reason (the host's addresses: src.host_refusals_k8s), and
+	 * the last refusal said */
+	struct k8s_refusal_line *k8s_refusals;
+	size_t n_k8s_refusals;
+	unsigned long k8s_refused_total[K8S_REFUSALS_N];
+	unsigned long k8s_host_refusals_seen;
+	char k8s_last_refusal[512];
 	unsigned long k8s_applies, k8s_apply_failures;
 	double k8s_last_apply_ms;
 	double k8s_synced_at; /* realtime s of the first sync; 0: not yet */
@@ -135,6 +143,10 @@ void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c,
 		   struct kubeconfig *kc);
 void lb_k8s_begin(struct lbd_daemon *d);
 void lb_k8s_stop(struct lbd_daemon *d);
+/* For status and metrics: {"refused": now, "last": the last refusal,
+ * "total": {reason: refusals since the start}}. */
+struct json_object;
+struct json_object *lb_k8s_refusals_json(const struct lbd_daemon *d);
 
 /* Role "backend" (backend.c), the same shape. */
 int backend_start(struct lbd_daemon *d);

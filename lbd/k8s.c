@@ -38,6 +38,40 @@ struct objs {
 	size_t n, cap;
 };
 
+/*
+ * Where a response body is, byte by byte, so that what the API server
+ * sends is bounded before json-c holds it (kubernetes.max_*_bytes): a
+ * list page as a whole and each of its items; a watch event (a line) and
+ * its object. Only brackets outside strings count. json-c takes about a
+ * kilobyte for each object or array it holds, however small its text:
+ * an object may hold at most one per K8S_BYTES_PER_CONTAINER bytes of
+ * max_object_bytes.
+ *
+ * A list page is never held whole: each item (an object in the array at
+ * depth 2) is parsed alone as it completes and kept as lbd's small
+ * struct; the page without its items (kind, metadata with continue and
+ * resourceVersion) is parsed at its end.
+ */
+#define K8S_BYTES_PER_CONTAINER 32
+
+struct jscan {
+	int depth; /* of containers open */
+	bool in_str, esc;
+	bool arr2; /* the container at depth 2 is an array (items) */
+	bool in_obj; /* inside an object at obj_depth */
+	size_t body; /* bytes of the body so far */
+	size_t line; /* since the last watch event ended */
+	size_t obj; /* of the object at obj_depth so far */
+	size_t containers; /* of a list item, or a watch event */
+	size_t items; /* of a list page so far */
+};
+
+/* A growing text: an item of a page, or the page without its items. */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+};
+
 struct reflector {
 	struct k8s_client *c;
 	enum k8s_resource kind;
@@ -54,8 +88,11 @@ struct reflector {
 	long status;
 	bool gone; /* 410 Gone seen in this request */
 	bool need_list; /* the watch cannot resume: list (again) */
-	bool bad_stream; /* what came was not JSON */
-	struct json_object *list; /* the page, once complete */
+	bool bad_stream; /* what came was not JSON, or too much of it */
+	struct jscan scan; /* where the body is, for its bounds */
+	struct jbuf item; /* listing: the item being read */
+	struct jbuf env; /* listing: the page without its items */
+	int item_err; /* listing: an item could not be kept (-ENOMEM) */
 	char *errbody;
 	size_t errlen;
 	uint64_t started; /* usec, monotonic */
@@ -298,8 +335,10 @@ static void request_free(struct reflector *r)
 	if (r->tok)
 		json_tokener_free(r->tok);
 	r->tok = NULL;
-	json_object_put(r->list);
-	r->list = NULL;
+	free(r->item.p);
+	free(r->env.p);
+	memset(&r->item, 0, sizeof(r->item));
+	memset(&r->env, 0, sizeof(r->env));
 	free(r->errbody);
 	r->errbody = NULL;
 	r->errlen = 0;
@@ -331,6 +370,7 @@ static void retry_later(struct reflector *r)
 	/* jitter: many LB hosts must not come back in step */
 	d = d / 2 + (uint64_t)random() % (d / 2 + 1);
 	r->failures++;
+	c->stats.failing[r->kind] = true;
 	log_warnx("kubernetes: %s: %s; retrying in %.1f s (the last known "
 		  "state keeps serving)",
 		  res_names[r->kind], c->stats.last_error[r->kind],
@@ -356,6 +396,171 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 
 static void handle_event(struct reflector *r, struct json_object *ev);
 
+static int jbuf_add(struct jbuf *b, char ch, size_t max)
+{
+	if (b->len + 2 > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 4096;
+		char *np;
+
+		if (nc > max + 2)
+			nc = max + 2;
+		if (b->len + 2 > nc)
+			return -EFBIG;
+		np = realloc(b->p, nc);
+		if (!np)
+			return -ENOMEM;
+		b->p = np;
+		b->cap = nc;
+	}
+	b->p[b->len++] = ch;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static void list_item(struct reflector *r, struct json_object *it);
+
+/* A complete item of a page: parsed alone, kept in the pending cache. */
+static int item_done(struct reflector *r)
+{
+	struct json_object *it;
+
+	json_tokener_reset(r->tok);
+	it = json_tokener_parse_ex(r->tok, r->item.p, (int)r->item.len);
+	if (json_tokener_get_error(r->tok) != json_tokener_success) {
+		snprintf(r->c->stats.last_error[r->kind],
+			 sizeof(r->c->stats.last_error[r->kind]),
+			 "list: not JSON from the API server: %s",
+			 json_tokener_error_desc(
+				 json_tokener_get_error(r->tok)));
+		json_object_put(it);
+		return -EINVAL;
+	}
+	list_item(r, it);
+	json_object_put(it);
+	r->item.len = 0;
+	return r->item_err;
+}
+
+/* Says which bound a body crossed: -EFBIG. */
+static int too_large(struct reflector *r, const char *what, size_t max,
+		     const char *setting)
+{
+	snprintf(r->c->stats.last_error[r->kind],
+		 sizeof(r->c->stats.last_error[r->kind]),
+		 "%s: %s %zu (%s%s): refused", r->listing ? "list" : "watch",
+		 what, max, strchr(setting, ' ') ? "" : "kubernetes.", setting);
+	r->c->stats.too_large[r->kind]++;
+	return -EFBIG;
+}
+
+/* Scans p[0..len) of a 200 body, and in a list page routes each byte to
+ * its item or to the page: 0, or a negative errno with the reason in
+ * last_error (-EFBIG past a bound). A list page's items are objects at
+ * depth 3 (the page {, items [); a watch event's object is at depth 2
+ * (the event {). */
+static int scan_body(struct reflector *r, const char *p, size_t len)
+{
+	const struct lbd_conf_kubernetes *k = &r->c->conf;
+	size_t max_containers = k->max_object_bytes / K8S_BYTES_PER_CONTAINER;
+	struct jscan *j = &r->scan;
+	int obj_depth = r->listing ? 3 : 2;
+	size_t i;
+	int err;
+
+	for (i = 0; i < len; i++) {
+		char ch = p[i];
+		bool item = j->in_obj && r->listing, done = false;
+		int d0 = j->depth;
+
+		j->body++;
+		j->line++;
+		if (j->in_obj)
+			j->obj++;
+		if (j->in_str) {
+			if (j->esc)
+				j->esc = false;
+			else if (ch == '\\')
+				j->esc = true;
+			else if (ch == '"')
+				j->in_str = false;
+		} else if (ch == '"') {
+			j->in_str = true;
+		} else if (ch == '{' || ch == '[') {
+			if (++j->depth == 2)
+				j->arr2 = ch == '[';
+			if (j->depth == 1 && !r->listing)
+				j->containers = 0; /* an event starts */
+			/* a list item's, or a watch event's */
+			if ((j->in_obj || !r->listing) &&
+			    ++j->containers > max_containers)
+				return too_large(r,
+						 "an object of more JSON "
+						 "objects and arrays than",
+						 max_containers,
+						 "kubernetes.max_object_bytes "
+						 "/ 32");
+			if (j->depth == obj_depth && ch == '{' &&
+			    (!r->listing || j->arr2)) {
+				j->in_obj = true;
+				j->obj = 1;
+				if (r->listing)
+					j->containers = 1;
+				item = r->listing;
+				if (item && ++j->items > K8S_PAGE)
+					return too_large(r,
+							 "a page of more "
+							 "items than",
+							 K8S_PAGE,
+							 "the limit asked");
+			}
+		} else if (ch == '}' || ch == ']') {
+			if (j->depth-- == obj_depth && j->in_obj) {
+				j->in_obj = false;
+				done = r->listing;
+			}
+			if (!j->depth && !r->listing)
+				j->line = 0; /* the event is complete */
+		}
+		if (r->listing && j->body > k->max_list_page_bytes)
+			return too_large(r, "a list page of more bytes than",
+					 k->max_list_page_bytes,
+					 "max_list_page_bytes");
+		if (!r->listing && j->line > k->max_watch_line_bytes)
+			return too_large(r, "a watch event of more bytes than",
+					 k->max_watch_line_bytes,
+					 "max_watch_line_bytes");
+		if (j->in_obj && j->obj > k->max_object_bytes)
+			return too_large(r, "an object of more bytes than",
+					 k->max_object_bytes,
+					 "max_object_bytes");
+		if (!r->listing)
+			continue;
+		/* the page's bytes: to the item, nowhere (between items),
+		 * or to the page without its items */
+		if (item)
+			err = jbuf_add(&r->item, ch, k->max_object_bytes);
+		else if (d0 == 2 && j->depth == 2 && j->arr2)
+			err = 0;
+		else
+			err = jbuf_add(&r->env, ch, k->max_object_bytes);
+		if (err == -EFBIG)
+			return too_large(r,
+					 "a list page without its items of "
+					 "more bytes than",
+					 k->max_object_bytes,
+					 "max_object_bytes");
+		if (!err && done)
+			err = item_done(r);
+		if (err == -ENOMEM)
+			snprintf(r->c->stats.last_error[r->kind],
+				 sizeof(r->c->stats.last_error[r->kind]),
+				 "list: %s", strerror(ENOMEM));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 {
 	struct reflector *r = arg;
@@ -380,6 +585,13 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 		}
 		return len;
 	}
+	/* past a bound, the request is aborted before json-c takes it */
+	if (scan_body(r, p, len)) {
+		r->bad_stream = true;
+		return 0;
+	}
+	if (r->listing)
+		return len; /* items and page are parsed as they complete */
 	while (off < len) {
 		struct json_object *o = json_tokener_parse_ex(
 			r->tok, p + off, (int)(len - off));
@@ -397,12 +609,6 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 		}
 		off += json_tokener_get_parse_end(r->tok);
 		json_tokener_reset(r->tok);
-		if (r->listing) {
-			/* one object: the page */
-			json_object_put(r->list);
-			r->list = o;
-			continue;
-		}
 		handle_event(r, o);
 		json_object_put(o);
 		/* an ERROR event ends the watch */
@@ -433,6 +639,8 @@ static int request(struct reflector *r, const char *url, bool listing,
 	r->status = 0;
 	r->progress = false;
 	r->bad_stream = false;
+	r->item_err = 0;
+	memset(&r->scan, 0, sizeof(r->scan));
 	r->started = now_usec(c);
 	r->easy = curl_easy_init();
 	r->tok = json_tokener_new_ex(JSON_DEPTH);
@@ -610,6 +818,7 @@ static void handle_event(struct reflector *r, struct json_object *ev)
 		snprintf(r->rv, sizeof(r->rv), "%s",
 			 json_object_get_string(rv));
 	r->failures = 0;
+	c->stats.failing[r->kind] = false;
 	if (!strcmp(t, "BOOKMARK")) {
 		c->stats.events[r->kind][K8S_BOOKMARK]++;
 		return;
@@ -651,71 +860,76 @@ static void handle_event(struct reflector *r, struct json_object *ev)
 	c->stats.objects[r->kind] = r->objs.n;
 }
 
-/* A complete list page: its items to the pending cache; the last page
- * swaps the cache. */
+/* An item of a list page to the pending cache (scan_body, as it
+ * completes); a failure to keep it is item_err. */
+static void list_item(struct reflector *r, struct json_object *it)
+{
+	struct k8s_client *c = r->c;
+	void *obj = calloc(1, r->kind == K8S_SERVICES ?
+				      sizeof(struct k8s_service) :
+				      sizeof(struct k8s_slice));
+	char err[256];
+	int e;
+
+	if (!obj) {
+		r->item_err = -ENOMEM;
+		return;
+	}
+	e = r->kind == K8S_SERVICES ?
+		    k8s_service_parse(it, c->conf.lb_class, obj, err,
+				      sizeof(err)) :
+		    k8s_slice_parse(it, obj, err, sizeof(err));
+	if (e == -EINVAL) {
+		log_warnx("kubernetes: %s: %s", res_names[r->kind], err);
+		obj_free(r->kind, obj);
+		return;
+	}
+	if (e) {
+		obj_free(r->kind, obj);
+		r->item_err = e;
+		return;
+	}
+	obj_free(r->kind, objs_put(r->kind, &r->pending, obj, &e));
+	if (e)
+		r->item_err = e;
+}
+
+/* A complete list page (without its items, which are pending already);
+ * the last page swaps the cache. */
 static void list_page(struct reflector *r, struct json_object *page)
 {
 	struct k8s_client *c = r->c;
 	struct json_object *items, *md, *v;
-	char err[256];
-	size_t i, n;
-	int e = 0;
 
 	if (!page || !json_object_object_get_ex(page, "items", &items) ||
 	    !json_object_is_type(items, json_type_array)) {
 		snprintf(c->stats.last_error[r->kind],
 			 sizeof(c->stats.last_error[r->kind]),
 			 "list: no items in the answer");
+		objs_clear(r->kind, &r->pending);
+		free(r->cont);
+		r->cont = NULL;
 		retry_later(r);
 		return;
-	}
-	n = json_object_array_length(items);
-	for (i = 0; i < n && !e; i++) {
-		void *obj = calloc(1, r->kind == K8S_SERVICES
-					      ? sizeof(struct k8s_service)
-					      : sizeof(struct k8s_slice));
-		struct json_object *it = json_object_array_get_idx(items, i);
-
-		if (!obj) {
-			e = -ENOMEM;
-			break;
-		}
-		e = r->kind == K8S_SERVICES
-			    ? k8s_service_parse(it, c->conf.lb_class, obj, err,
-						sizeof(err))
-			    : k8s_slice_parse(it, obj, err, sizeof(err));
-		if (e == -EINVAL) {
-			log_warnx("kubernetes: %s: %s", res_names[r->kind],
-				  err);
-			obj_free(r->kind, obj);
-			e = 0;
-			continue;
-		}
-		if (e) {
-			obj_free(r->kind, obj);
-			break;
-		}
-		obj_free(r->kind, objs_put(r->kind, &r->pending, obj, &e));
 	}
 	free(r->cont);
 	r->cont = NULL;
-	if (e) {
-		objs_clear(r->kind, &r->pending);
-		snprintf(c->stats.last_error[r->kind],
-			 sizeof(c->stats.last_error[r->kind]), "list: %s",
-			 strerror(-e));
-		retry_later(r);
-		return;
-	}
 	md = NULL;
 	json_object_object_get_ex(page, "metadata", &md);
 	if (md && json_object_object_get_ex(md, "continue", &v) &&
 	    *json_object_get_string(v)) {
 		r->cont = strdup(json_object_get_string(v));
-		if (r->cont) {
-			start_list(r);
+		if (!r->cont) {
+			/* not the first pages as the whole list */
+			objs_clear(r->kind, &r->pending);
+			snprintf(c->stats.last_error[r->kind],
+				 sizeof(c->stats.last_error[r->kind]),
+				 "list: %s", strerror(ENOMEM));
+			retry_later(r);
 			return;
 		}
+		start_list(r);
+		return;
 	}
 	if (md && json_object_object_get_ex(md, "resourceVersion", &v))
 		snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(v));
@@ -736,6 +950,7 @@ static void list_page(struct reflector *r, struct json_object *page)
 	c->stats.listed[r->kind] = true;
 	r->need_list = false;
 	r->failures = 0;
+	c->stats.failing[r->kind] = false;
 	mark_dirty(c);
 	start_watch(r);
 }
@@ -795,11 +1010,11 @@ static void request_done(struct reflector *r, CURLcode res)
 		return;
 	}
 	if (res == CURLE_OK && r->status == 200 && listing) {
-		struct json_object *page = r->list;
+		struct json_object *page =
+			r->env.p ? json_tokener_parse(r->env.p) : NULL;
 
 		/* the page outlives its request: the next request (a page
 		 * or the watch) starts from list_page */
-		r->list = NULL;
 		request_free(r);
 		list_page(r, page);
 		json_object_put(page);
@@ -1073,7 +1288,8 @@ int k8s_build(struct k8s_client *c, const struct k8s_opts *o,
 	by_svc = malloc((sl->n ? sl->n : 1) * sizeof(*by_svc));
 	if (!by_svc)
 		return -ENOMEM;
-	memcpy(by_svc, sl->v, sl->n * sizeof(*by_svc));
+	if (sl->n) /* an empty cache has no array: no memcpy from NULL */
+		memcpy(by_svc, sl->v, sl->n * sizeof(*by_svc));
 	qsort(by_svc, sl->n, sizeof(*by_svc), k8s_slice_cmp);
 	err = k8s_translate((struct k8s_service *const *)c->r[K8S_SERVICES]
 				    .objs.v,

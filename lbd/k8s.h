@@ -16,6 +16,11 @@
  * with exponential backoff and jitter; the caches (and so the datapath)
  * keep the last known state meanwhile.
  *
+ * What the API server sends is bounded as it comes, before json-c holds
+ * it (kubernetes.max_list_page_bytes, max_watch_line_bytes,
+ * max_object_bytes): past a bound the request is aborted and retried
+ * with backoff like any failure, with the bound in last_error.
+ *
  * Changes are coalesced: the apply callback runs once the loop has
  * nothing more to read, and at most every K8S_APPLY_INTERVAL_MS, and only
  * once both resources have been listed.
@@ -55,6 +60,11 @@ struct k8s_stats {
 	unsigned long gone[K8S_RESOURCES]; /* 410 Gone: relists */
 	unsigned long watch_restarts[K8S_RESOURCES];
 	unsigned long failures[K8S_RESOURCES]; /* requests that failed */
+	/* the last request failed, and nothing came since (last_error
+	 * says why) */
+	bool failing[K8S_RESOURCES];
+	/* of them, aborted past a kubernetes.max_*_bytes bound */
+	unsigned long too_large[K8S_RESOURCES];
 	size_t objects[K8S_RESOURCES];
 	char last_error[K8S_RESOURCES][512];
 };

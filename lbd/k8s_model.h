@@ -21,6 +21,16 @@
  *   otherwise              -> not a backend
  * Weight: the EndpointSlice annotation lbd.io/weight (0-65535) for all of
  * the slice's endpoints; 1 without it.
+ *
+ * Every field read is checked for its type and range (any namespace's
+ * user writes a Service): a namespace must be a DNS label, a name a DNS
+ * subdomain (a Service's a DNS label), a port an integer 1-65535, a
+ * protocol the string "TCP" or "UDP" (SCTP is refused as such). A
+ * followed Service with anything else, more than K8S_MAX_VIPS VIPs, or a
+ * VIP that is no unicast address (config_addr_unusable) is refused whole,
+ * as is one with a VIP outside kubernetes.vip_ranges; an endpoint whose
+ * address cannot be a backend is left out. Each refusal is one line per
+ * Service and reason (k8s_set.refusals).
  */
 #ifndef LBD_K8S_MODEL_H
 #define LBD_K8S_MODEL_H
@@ -34,8 +44,30 @@
 
 #define K8S_WEIGHT_ANNOTATION "lbd.io/weight"
 #define K8S_SERVICE_NAME_LABEL "kubernetes.io/service-name"
-/* Addresses of one Service lbd serves (dual-stack has two). */
+/* Addresses of one Service lbd serves (dual-stack has two); a Service
+ * with more is refused, not cut short. */
 #define K8S_MAX_VIPS 8
+
+/* Why the cluster's services (or parts of them) are refused: the reason
+ * label of lbd_kubernetes_refusals_total. */
+#define K8S_REFUSALS(X)                                   \
+	X(K8S_REFUSED_INVALID, "invalid")                 \
+	X(K8S_REFUSED_TOO_MANY_VIPS, "too_many_vips")     \
+	X(K8S_REFUSED_VIP_ADDRESS, "vip_address")         \
+	X(K8S_REFUSED_VIP_RANGE, "vip_range")             \
+	X(K8S_REFUSED_HOST_ADDRESS, "host_address")       \
+	X(K8S_REFUSED_BACKEND_ADDRESS, "backend_address") \
+	X(K8S_REFUSED_PROTOCOL, "protocol")
+
+#define K8S_REFUSAL_ENUM(e, name) e,
+enum k8s_refusal {
+	K8S_REFUSED_NONE,
+	K8S_REFUSALS(K8S_REFUSAL_ENUM) K8S_REFUSALS_N
+};
+#undef K8S_REFUSAL_ENUM
+
+/* The reason label of r ("invalid", ...). */
+const char *k8s_refusal_name(enum k8s_refusal r);
 
 /* A port of a Service or an EndpointSlice. */
 struct k8s_port {
@@ -48,6 +80,8 @@ struct k8s_service {
 	char ns[64];
 	char name[64];
 	bool followed; /* type LoadBalancer of our class */
+	__u8 refused; /* enum k8s_refusal: a followed Service not served */
+	char *why; /* with refused: what is wrong */
 	struct lbd_conf_addr vips[K8S_MAX_VIPS];
 	size_t n_vips;
 	struct k8s_port *ports;
@@ -70,6 +104,8 @@ struct k8s_slice {
 	size_t n_ports;
 	struct k8s_endpoint *eps; /* only those that are backends */
 	size_t n_eps;
+	char *invalid; /* a field of the wrong type: no endpoints used */
+	char *bad_ep; /* the first endpoint left out for its address */
 };
 
 /*
@@ -99,8 +135,16 @@ int k8s_slice_cmp(const void *a, const void *b); /* on k8s_slice ** */
 struct k8s_opts {
 	__u8 fwd; /* enum lbd_fwd: ipip, geneve or snat */
 	bool flow_backends; /* kubernetes.flow_state = "backends" */
+	/* kubernetes.vip_ranges: VIPs elsewhere are refused */
+	const struct lbd_conf_addr *vip_ranges;
+	size_t n_vip_ranges;
 	bool encap4, encap6; /* datapath.encap_source_v4/v6 given */
 	bool snat4, snat6; /* a SNAT source of that family */
+};
+
+struct k8s_refusal_line {
+	__u8 reason; /* enum k8s_refusal */
+	char *msg;
 };
 
 /* lbd services of the followed Services, as a config holds them. */
@@ -113,6 +157,10 @@ struct k8s_set {
 	 * reason, sorted (for the log: only new ones are logged) */
 	char **warnings;
 	size_t n_warnings;
+	/* what is refused, one line per Service and reason, sorted by
+	 * line */
+	struct k8s_refusal_line *refusals;
+	size_t n_refusals;
 };
 
 /*

@@ -16,6 +16,7 @@
 #include "drains.h"
 #include "hcdp.h"
 #include "health.h"
+#include "hostaddrs.h"
 #include "log.h"
 #include "netlink.h"
 #include "sorted.h"
@@ -247,6 +248,35 @@ static int host_addrs(struct lbd_state *st, const struct lbd_config *c,
 	return state_set_host_addrs(st, a, (size_t)n);
 }
 
+/* Every address of the LB host (all interfaces), which no VIP but a
+ * vip = "*" service's may be: 1 when they changed, 0, or a negative
+ * errno. */
+static int own_addrs(struct sources *src)
+{
+	struct lbd_conf_addr *a;
+	size_t n;
+	int err = hostaddrs_list(&a, &n);
+
+	if (err)
+		return err;
+	err = sources_set_host_addrs(src, a, n);
+	free(a);
+	return err;
+}
+
+/* The host's addresses now, and none of them a VIP of c's file. */
+static int own_addrs_check(struct sources *src, const struct lbd_config *c,
+			   struct config_diag *diag)
+{
+	int err = own_addrs(src);
+
+	if (err < 0) {
+		diag_pushf(diag, "the LB host's addresses: %s", strerror(-err));
+		return err;
+	}
+	return sources_check_file(src, c, diag);
+}
+
 /*
  * The kernel must not pick SNAT's ports for the LB host's own
  * connections: their replies would be taken for SNAT flows'. The range
@@ -383,6 +413,8 @@ int lb_start(struct lbd_daemon *d)
 	if (!err)
 		err = host_addrs(&d->st, c, &diag);
 	if (!err)
+		err = own_addrs_check(&d->src, c, &diag);
+	if (!err)
 		err = reserve_snat_ports(c, &diag);
 	if (!err) {
 		err = lb_k8s_apply(d, c, plan_to_log, &pl, &r);
@@ -408,6 +440,8 @@ int lb_start(struct lbd_daemon *d)
  * interface loads a new program on the same maps and swaps it in; then
  * only the difference of the services is written.
  */
+static int k8s_rebuild(struct lbd_daemon *d, const struct lbd_config *c);
+
 int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	      struct config_diag *diag)
 {
@@ -462,7 +496,13 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	if (!err)
 		err = host_addrs(&d->st, c, diag);
 	if (!err)
+		err = own_addrs_check(&d->src, c, diag);
+	if (!err)
 		err = reserve_snat_ports(c, diag);
+	/* the cluster's services again under c's kubernetes settings
+	 * (vip_ranges, forwarding) */
+	if (!err && d->k8s && k8s_synced(d->k8s))
+		err = k8s_rebuild(d, c);
 	if (!err) {
 		err = lb_k8s_apply(d, c, plan_to_log, &pl, &r);
 		if (err)
@@ -528,6 +568,36 @@ static void follow_host_addrs(struct lbd_daemon *d)
 	lb_reloaded(d);
 }
 
+/*
+ * An address that comes to the LB host (on any interface) refuses the
+ * services on it; one that leaves lets them be served. Checked once a
+ * second, with the attachment.
+ */
+static void follow_own_addrs(struct lbd_daemon *d)
+{
+	struct plan_log pl = { 0 };
+	struct apply_result r;
+	int err = own_addrs(&d->src);
+
+	if (err <= 0) {
+		if (err)
+			log_warnx("the LB host's addresses: %s",
+				  strerror(-err));
+		return;
+	}
+	err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
+	if (err) {
+		log_warnx("following the LB host's addresses: %s",
+			  strerror(-err));
+		return;
+	}
+	if (r.svc_added + r.svc_removed + r.svc_changed) {
+		log_apply(&r, &pl);
+		control_applied(d);
+		lb_reloaded(d);
+	}
+}
+
 static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct lbd_daemon *d = arg;
@@ -547,6 +617,7 @@ static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 		vips_update(d);
 	}
 	follow_host_addrs(d);
+	follow_own_addrs(d);
 	sd_event_source_set_time(s, usec + WATCH_USEC);
 	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
@@ -615,6 +686,15 @@ int lb_check(const struct lbd_config *c, const char *path)
 	}
 	if (!err)
 		err = host_addrs(&st, c, &diag);
+	if (!err) {
+		struct sources src = { 0 };
+		size_t i;
+
+		err = own_addrs_check(&src, c, &diag);
+		sources_free(&src);
+		for (i = 0; i < diag.n; i++)
+			fprintf(stderr, "%s\n", diag.msgs[i]);
+	}
 	config_diag_free(&diag);
 	if (err)
 		goto out;
@@ -722,6 +802,62 @@ static void log_k8s_warnings(struct lbd_daemon *d, struct k8s_set *set)
 	set->n_warnings = 0;
 }
 
+/* New refusals of the translation are logged and counted by reason;
+ * those that stay are not again. */
+static void log_k8s_refusals(struct lbd_daemon *d, struct k8s_set *set)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < set->n_refusals; i++) {
+		const struct k8s_refusal_line *r = &set->refusals[i];
+
+		while (j < d->n_k8s_refusals &&
+		       strcmp(d->k8s_refusals[j].msg, r->msg) < 0)
+			j++;
+		if (j < d->n_k8s_refusals &&
+		    !strcmp(d->k8s_refusals[j].msg, r->msg))
+			continue;
+		log_warnx("kubernetes: refused (%s): %s",
+			  k8s_refusal_name(r->reason), r->msg);
+		if (r->reason < K8S_REFUSALS_N)
+			d->k8s_refused_total[r->reason]++;
+		snprintf(d->k8s_last_refusal, sizeof(d->k8s_last_refusal), "%s",
+			 r->msg);
+	}
+	for (i = 0; i < d->n_k8s_refusals; i++)
+		free(d->k8s_refusals[i].msg);
+	free(d->k8s_refusals);
+	/* the set's refusals move here */
+	d->k8s_refusals = set->refusals;
+	d->n_k8s_refusals = set->n_refusals;
+	set->refusals = NULL;
+	set->n_refusals = 0;
+}
+
+struct json_object *lb_k8s_refusals_json(const struct lbd_daemon *d)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *t = json_object_new_object();
+	int r;
+
+	json_object_object_add(
+		o, "refused",
+		json_object_new_int64(
+			(int64_t)(d->n_k8s_refusals +
+				  sources_host_refused_k8s(&d->src))));
+	json_object_object_add(o, "last",
+			       json_object_new_string(d->k8s_last_refusal));
+	for (r = 1; r < K8S_REFUSALS_N; r++)
+		json_object_object_add(
+			t, k8s_refusal_name(r),
+			json_object_new_int64(
+				(int64_t)(r == K8S_REFUSED_HOST_ADDRESS ?
+						  d->src.host_refusals_k8s :
+						  d->k8s_refused_total[r])));
+	json_object_object_add(o, "total", t);
+	return o;
+}
+
 /* New services from the cluster per apply: ~15 ms of RCU grace period
  * each on a small machine, so an apply stays well within systemd's
  * watchdog (lbd.service: 30 s) and the loop runs in between. */
@@ -748,6 +884,11 @@ int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 	for (i = 0; i < news.n; i++)
 		log_warnx("%s", news.msgs[i]);
 	config_diag_free(&news);
+	if (d->src.host_refusals_k8s != d->k8s_host_refusals_seen) {
+		d->k8s_host_refusals_seen = d->src.host_refusals_k8s;
+		snprintf(d->k8s_last_refusal, sizeof(d->k8s_last_refusal), "%s",
+			 d->src.last_host_refusal);
+	}
 	if (!err && deferred) {
 		log_info("kubernetes: %zu more services from the cluster in "
 			 "the next apply",
@@ -757,38 +898,52 @@ int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 	return err;
 }
 
+/* The cluster's services from the client's caches under c's settings,
+ * in place of the last ones; new warnings and refusals logged. */
+static int k8s_rebuild(struct lbd_daemon *d, const struct lbd_config *c)
+{
+	struct k8s_opts o;
+	struct k8s_set set;
+	int err;
+
+	k8s_opts_of(c, &o);
+	err = k8s_build(d->k8s, &o, &set);
+	if (err) {
+		log_warnx("kubernetes: translating the cluster's services: %s",
+			  strerror(-err));
+		k8s_set_free(&set);
+		return err;
+	}
+	log_k8s_warnings(d, &set);
+	log_k8s_refusals(d, &set);
+	if (d->k8s_have_set)
+		k8s_set_free(&d->k8s_set);
+	d->k8s_set = set;
+	d->k8s_have_set = true;
+	return 0;
+}
+
 static void on_k8s_changed(void *arg)
 {
 	struct lbd_daemon *d = arg;
 	struct plan_log pl = { 0 };
 	struct apply_result r;
 	struct timespec t0, t1;
-	struct k8s_opts o;
-	struct k8s_set set;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!d->k8s_sync_t0.tv_sec)
 		d->k8s_sync_t0 = t0;
-	k8s_opts_of(d->cfg, &o);
-	err = k8s_build(d->k8s, &o, &set);
+	err = k8s_rebuild(d, d->cfg);
 	if (err) {
-		log_warnx("kubernetes: translating the cluster's services: %s",
-			  strerror(-err));
-		k8s_set_free(&set);
 		d->k8s_apply_failures++;
 		return;
 	}
-	log_k8s_warnings(d, &set);
-	if (d->k8s_have_set)
-		k8s_set_free(&d->k8s_set);
-	d->k8s_set = set;
-	d->k8s_have_set = true;
 	if (d->st.hold_adopted) {
 		log_info("kubernetes: first sync: %zu services from the "
 			 "cluster; services adopted at the start that no "
 			 "source wants go now",
-			 set.n_svc);
+			 d->k8s_set.n_svc);
 		d->st.hold_adopted = false;
 	}
 	err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
@@ -813,7 +968,7 @@ static void on_k8s_changed(void *arg)
 			 "backends from the cluster",
 			 (t1.tv_sec - d->k8s_sync_t0.tv_sec) * 1e3 +
 				 (t1.tv_nsec - d->k8s_sync_t0.tv_nsec) / 1e6,
-			 set.n_svc, set.n_be);
+			 d->k8s_set.n_svc, d->k8s_set.n_be);
 	}
 	if (r.svc_added + r.svc_removed + r.svc_changed + r.be_added +
 	    r.be_removed + r.be_changed) {
@@ -833,7 +988,10 @@ static bool k8s_conf_same(const struct lbd_conf_kubernetes *a,
 	       !strcmp(a->kubeconfig, b->kubeconfig) &&
 	       !strcmp(a->context, b->context) &&
 	       !strcmp(a->lb_class, b->lb_class) &&
-	       !strcmp(a->namespace, b->namespace);
+	       !strcmp(a->namespace, b->namespace) &&
+	       a->max_object_bytes == b->max_object_bytes &&
+	       a->max_watch_line_bytes == b->max_watch_line_bytes &&
+	       a->max_list_page_bytes == b->max_list_page_bytes;
 }
 
 static void k8s_client_start(struct lbd_daemon *d,
@@ -889,4 +1047,9 @@ void lb_k8s_stop(struct lbd_daemon *d)
 	free(d->k8s_warnings);
 	d->k8s_warnings = NULL;
 	d->n_k8s_warnings = 0;
+	for (i = 0; i < d->n_k8s_refusals; i++)
+		free(d->k8s_refusals[i].msg);
+	free(d->k8s_refusals);
+	d->k8s_refusals = NULL;
+	d->n_k8s_refusals = 0;
 }

@@ -446,6 +446,27 @@ static void render_services(FILE *f, struct json_object *s)
 	render_be_checks(f, l);
 }
 
+/* The cluster's services (or ports, endpoints) lbd refuses to serve,
+ * by reason (k8s_model.h). */
+static void render_k8s_refusals(FILE *f, struct json_object *r)
+{
+	struct json_object *t = get(r, "total");
+
+	if (!r || !t)
+		return;
+	family(f, "lbd_kubernetes_refused", "gauge",
+	       "Refusals of the cluster's Services in force now (a Service, "
+	       "a port or an endpoint each; lbctl status says the last)");
+	sample(f, "lbd_kubernetes_refused", NULL, NULL, NULL, NULL, NULL, NULL,
+	       num(r, "refused"));
+	family(f, "lbd_kubernetes_refusals_total", "counter",
+	       "Refusals of the cluster's Services, each counted when it is "
+	       "first logged, by reason");
+	json_object_object_foreach(t, reason, v)
+		sample(f, "lbd_kubernetes_refusals_total", "reason", reason,
+		       NULL, NULL, NULL, NULL, json_object_get_int64(v));
+}
+
 static void render_k8s(FILE *f, struct json_object *s)
 {
 	static const char *const events[] = { "added", "modified", "deleted",
@@ -513,6 +534,7 @@ static void render_k8s(FILE *f, struct json_object *s)
 	       "Services refused now for a clash (they wait for the key)");
 	sample(f, "lbd_services_refused", NULL, NULL, NULL, NULL, NULL, NULL,
 	       num(k, "refused"));
+	render_k8s_refusals(f, get(k, "refusals"));
 }
 
 int metrics_render(struct json_object *snap, const struct metrics_io *io,

@@ -104,7 +104,102 @@ static bool held_by(const struct sources *s, const struct src_claim *c)
 
 static bool was_refused(const struct sources *s, const struct src_claim *c)
 {
-	return sorted_find(c, s->refused, s->n_refused, sizeof(*c), claim_cmp);
+	return sorted_find(c, s->refused, s->n_refused, sizeof(*c),
+			   claim_cmp) ||
+	       sorted_find(c, s->host_refused, s->n_host_refused, sizeof(*c),
+			   claim_cmp);
+}
+
+static int addr_cmp(const void *a, const void *b)
+{
+	return config_addr_cmp(a, b);
+}
+
+int sources_set_host_addrs(struct sources *s, const struct lbd_conf_addr *a,
+			   size_t n)
+{
+	struct lbd_conf_addr *h = malloc((n ? n : 1) * sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	if (n)
+		memcpy(h, a, n * sizeof(*h));
+	sorted_sort(h, n, sizeof(*h), addr_cmp);
+	if (n == s->n_host && (!n || !memcmp(h, s->host, n * sizeof(*h)))) {
+		free(h);
+		return 0;
+	}
+	free(s->host);
+	s->host = h;
+	s->n_host = n;
+	return 1;
+}
+
+bool sources_is_host_addr(const struct sources *s,
+			  const struct lbd_conf_addr *a)
+{
+	return sorted_find(a, s->host, s->n_host, sizeof(*a), addr_cmp);
+}
+
+int sources_check_file(const struct sources *s, const struct lbd_config *file,
+		       struct config_diag *diag)
+{
+	size_t i, before = diag->n;
+	char a[INET6_ADDRSTRLEN + 8];
+
+	for (i = 0; i < file->n_services; i++) {
+		const struct lbd_conf_service *c = &file->services[i];
+
+		if (c->wildcard || !sources_is_host_addr(s, &c->vip))
+			continue;
+		news_add(diag,
+			 "%s:%u: services[%s]: vip: %s is an address of the "
+			 "LB host: only vip = \"*\" serves the host's own "
+			 "addresses",
+			 file->files[c->file], c->line, c->name,
+			 config_addr_str(&c->vip, a, sizeof(a)));
+	}
+	return diag->n > before ? -EINVAL : 0;
+}
+
+size_t sources_host_refused_k8s(const struct sources *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n_host_refused; i++)
+		n += s->host_refused[i].origin == LBD_ORIGIN_K8S;
+	return n;
+}
+
+/* A service on an address of the LB host: refused, said when new. */
+static void host_refuse(struct sources *s, struct config_diag *news,
+			const struct cand *x)
+{
+	char k[80], msg[512];
+
+	if (sorted_find(&x->c, s->host_refused, s->n_host_refused, sizeof(x->c),
+			claim_cmp))
+		return;
+	key_str(&x->c.key, k, sizeof(k));
+	if (x->c.origin == LBD_ORIGIN_FILE)
+		snprintf(msg, sizeof(msg),
+			 "%s: services[%s]: %s is an address of the LB host: "
+			 "refused while it is (only vip = \"*\" serves the "
+			 "host's own addresses)",
+			 x->c.where, x->c.name, k);
+	else
+		snprintf(msg, sizeof(msg),
+			 "%s: %s is an address of the LB host: %s refused "
+			 "while it is (only vip = \"*\" serves the host's own "
+			 "addresses)",
+			 x->c.where, k, x->c.name);
+	if (x->c.origin == LBD_ORIGIN_K8S) {
+		s->host_refusals_k8s++;
+		snprintf(s->last_host_refusal, sizeof(s->last_host_refusal),
+			 "%s", msg);
+	}
+	if (news)
+		news_add(news, "%s", msg);
 }
 
 /* One refusal line: the refused service in its own terms (file:line:
@@ -137,7 +232,8 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 	size_t n_new = 0;
 	size_t nk = k8s ? k8s->n_svc : 0, nc = 0, i, j, g;
 	struct src_claim *held = NULL, *refused = NULL;
-	size_t n_held = 0, n_refused = 0;
+	size_t n_held = 0, n_refused = 0, n_hr = 0;
+	struct src_claim *host_refused = NULL;
 	struct lbd_config *m = NULL;
 	struct cand *cands;
 	bool *lost_file = NULL, *lost_k8s = NULL;
@@ -163,8 +259,27 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 
 	held = calloc(nc + 1, sizeof(*held));
 	refused = calloc(nc + 1, sizeof(*refused));
-	if (!held || !refused)
+	host_refused = calloc(nc + 1, sizeof(*host_refused));
+	if (!held || !refused || !host_refused)
 		goto out;
+	/* the LB host's own addresses first: such a service claims no
+	 * key, so it neither wins nor makes another lose */
+	for (i = 0, j = 0; i < nc; i++) {
+		struct lbd_conf_addr vip = { .family = cands[i].c.key.family };
+
+		vip.addr = cands[i].c.key.vip;
+		if (!sources_is_host_addr(s, &vip)) {
+			cands[j++] = cands[i];
+			continue;
+		}
+		host_refuse(s, news, &cands[i]);
+		host_refused[n_hr++] = cands[i].c;
+		if (cands[i].c.origin == LBD_ORIGIN_FILE)
+			lost_file[cands[i].order] = true;
+		else
+			lost_k8s[cands[i].order - file->n_services] = true;
+	}
+	nc = j;
 	if (deferred)
 		*deferred = 0;
 	for (i = 0; i < nc; i = g) {
@@ -203,6 +318,7 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 	}
 	qsort(held, n_held, sizeof(*held), claim_cmp);
 	qsort(refused, n_refused, sizeof(*refused), claim_cmp);
+	qsort(host_refused, n_hr, sizeof(*host_refused), claim_cmp);
 
 	/* the merged config: file's settings, the winners' services */
 	*m = *file;
@@ -242,7 +358,10 @@ int sources_merge(struct sources *s, const struct lbd_config *file,
 	s->n_held = n_held;
 	s->refused = refused;
 	s->n_refused = n_refused;
-	held = refused = NULL;
+	free(s->host_refused);
+	s->host_refused = host_refused;
+	s->n_host_refused = n_hr;
+	held = refused = host_refused = NULL;
 	*out = m;
 	m = NULL;
 	err = 0;
@@ -250,6 +369,7 @@ out:
 	free(m);
 	free(held);
 	free(refused);
+	free(host_refused);
 	free(cands);
 	free(lost_file);
 	free(lost_k8s);
@@ -269,6 +389,8 @@ void sources_free(struct sources *s)
 {
 	free(s->held);
 	free(s->refused);
+	free(s->host_refused);
+	free(s->host);
 	memset(s, 0, sizeof(*s));
 }
 

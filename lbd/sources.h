@@ -11,6 +11,13 @@
  * refused (and said so) until the key is free; of two newcomers at once,
  * the config file's wins, then the first in name order. The refused one
  * stays wanted: it takes over when the other goes away.
+ *
+ * No service but a vip = "*" one may have an address of the LB host
+ * itself (any interface's) as its VIP: the XDP program would take every
+ * packet to it, SSH and the API server's answers too. Such a service is
+ * refused (and said so) while the address is the host's, and served when
+ * it is no longer; in the config file it is an error as well
+ * (sources_check_file).
  */
 #ifndef LBD_SOURCES_H
 #define LBD_SOURCES_H
@@ -36,7 +43,35 @@ struct sources {
 	struct src_claim *refused; /* sorted by key, then name */
 	size_t n_refused;
 	unsigned long refusals; /* newcomers refused since the start */
+	/* the LB host's addresses, sorted (sources_set_host_addrs) */
+	struct lbd_conf_addr *host;
+	size_t n_host;
+	struct src_claim *host_refused; /* sorted: refused for them now */
+	size_t n_host_refused;
+	/* the cluster's services refused for them since the start, and
+	 * the last such refusal */
+	unsigned long host_refusals_k8s;
+	char last_host_refusal[512];
 };
+
+/* The LB host's addresses from now on (copied; sorted by
+ * config_addr_cmp). 1 when they differ from the last ones, 0 when not,
+ * -ENOMEM. */
+int sources_set_host_addrs(struct sources *s, const struct lbd_conf_addr *a,
+			   size_t n);
+
+/* Whether a is an address of the LB host. */
+bool sources_is_host_addr(const struct sources *s,
+			  const struct lbd_conf_addr *a);
+
+/* The config file's services whose VIP is an address of the LB host, as
+ * "file:line: services[name]: vip: ..." in diag; -EINVAL when there is
+ * one. */
+int sources_check_file(const struct sources *s, const struct lbd_config *file,
+		       struct config_diag *diag);
+
+/* The cluster's services refused now for an address of the LB host. */
+size_t sources_host_refused_k8s(const struct sources *s);
 
 /*
  * Merges file's services and k8s's (NULL: none) into *out, a config with

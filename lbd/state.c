@@ -696,33 +696,26 @@ static void pend_free(struct pending *p)
 	p->list = NULL;
 }
 
-/* The index of backend id in a table's list (sorted by id in idx), or
- * LBD_MAGLEV_NONE. */
-static __u32 list_find(const __u32 *list, const __u32 *idx, __u32 n, __u32 id)
+/* A list entry: a backend id and its index in the table's list. */
+struct list_ent {
+	__u32 id, idx;
+};
+
+static int list_ent_cmp(const void *a, const void *b)
 {
-	__u32 lo = 0, hi = n;
+	const struct list_ent *x = a, *y = b;
 
-	while (lo < hi) {
-		__u32 mid = lo + (hi - lo) / 2;
-
-		if (list[idx[mid]] == id)
-			return idx[mid];
-		if (list[idx[mid]] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return LBD_MAGLEV_NONE;
+	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static const __u32 *sort_list;
-
-static int idx_cmp(const void *a, const void *b)
+/* The index of backend id in a table's list (ents sorted by id), or
+ * LBD_MAGLEV_NONE. */
+static __u32 list_find(const struct list_ent *ents, __u32 n, __u32 id)
 {
-	__u32 x = sort_list[*(const __u32 *)a],
-	      y = sort_list[*(const __u32 *)b];
+	struct list_ent k = { .id = id }, *e;
 
-	return x < y ? -1 : x > y;
+	e = bsearch(&k, ents, n, sizeof(*ents), list_ent_cmp);
+	return e ? e->idx : LBD_MAGLEV_NONE;
 }
 
 /*
@@ -736,37 +729,34 @@ static int idx_cmp(const void *a, const void *b)
 static int table_prev(struct apply_ctx *x, const struct pending *p,
 		      __u32 *words)
 {
-	static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
-	__u32 *old = NULL, *idx = NULL, *map = NULL, n = p->n_list, m = p->m;
-	__u32 on, s, i;
-	int err;
+	__u32 *old = NULL, *map = NULL, n = p->n_list, m = p->m, on, s, i;
+	struct list_ent *ents = NULL;
+	int err = 0;
 
-	err = dp_maglev_read(x->dp, p->s->id, &old);
-	if (err || !old || old[0] != m)
+	/* an old table that cannot be read costs its previous owners, not
+	 * the apply */
+	if (dp_maglev_read(x->dp, p->s->id, &old) || !old || old[0] != m)
 		goto out;
 	on = old[1];
 	err = -ENOMEM;
-	idx = malloc((size_t)(n ? n : 1) * sizeof(*idx));
+	ents = malloc((size_t)(n ? n : 1) * sizeof(*ents));
 	map = malloc((size_t)(on ? on : 1) * sizeof(*map));
-	if (!idx || !map)
+	if (!ents || !map)
 		goto out;
 	for (i = 0; i < n; i++)
-		idx[i] = i;
-	/* qsort has no argument for the list: one sort at a time */
-	pthread_mutex_lock(&sort_lock);
-	sort_list = p->list;
-	qsort(idx, n, sizeof(*idx), idx_cmp);
-	pthread_mutex_unlock(&sort_lock);
+		ents[i] = (struct list_ent){ .id = p->list[i], .idx = i };
+	qsort(ents, n, sizeof(*ents), list_ent_cmp);
+	/* the old list's entries in the new list */
 	for (i = 0; i < on; i++)
-		map[i] = list_find(p->list, idx, n, old[LBD_MAGLEV_HDR + i]);
+		map[i] = list_find(ents, n, old[LBD_MAGLEV_HDR + i]);
 	for (s = 0; s < m; s++) {
 		__u32 ow = old[LBD_MAGLEV_HDR + on + s];
 		__u32 *w = &words[LBD_MAGLEV_HDR + n + s];
 		__u32 cur = LBD_MAGLEV_CUR(*w), prev = LBD_MAGLEV_NONE;
 		__u32 oc = map[LBD_MAGLEV_CUR(ow)];
-		__u32 op = LBD_MAGLEV_PREV(ow) == LBD_MAGLEV_NONE ?
-				   LBD_MAGLEV_NONE :
-				   map[LBD_MAGLEV_PREV(ow)];
+		__u32 op = LBD_MAGLEV_PREV(ow) == LBD_MAGLEV_NONE
+				   ? LBD_MAGLEV_NONE
+				   : map[LBD_MAGLEV_PREV(ow)];
 
 		if (oc != LBD_MAGLEV_NONE && oc != cur)
 			prev = oc;
@@ -777,7 +767,7 @@ static int table_prev(struct apply_ctx *x, const struct pending *p,
 	err = 0;
 out:
 	free(old);
-	free(idx);
+	free(ents);
 	free(map);
 	return err;
 }

@@ -3,9 +3,12 @@
  * The backend companion: tc programs on a backend's NIC, loaded by lbd in
  * its backend role.
  *
- * Ingress: encapsulated packets (IPIP, IP6IP6, 4-in-6, Geneve) addressed
- * to this node are decapsulated when their outer source is a trusted LB,
- * and dropped (counted) when it is not. Everything else passes untouched.
+ * Ingress: encapsulated packets (IPIP, IP6IP6, 4-in-6, Geneve in both
+ * forms) addressed to this node are decapsulated when their outer source
+ * is a trusted LB, and dropped (counted) when it is not, except segments
+ * another backend (a peer) passed on. A mid-flow TCP segment with no
+ * socket here whose slot had a previous owner is passed on to it, once
+ * (second_chance.h). Everything else passes untouched.
  * Egress: replies of Geneve flows get the VIP and service port back as
  * their source.
  */
@@ -18,6 +21,7 @@
 #include "decap.h"
 #include "restore.h"
 #include "pull.h"
+#include "second_chance.h"
 
 /* Headers looked at: outer IPv6 + UDP + Geneve with options + inner
  * Ethernet + inner IPv6 + TCP fit comfortably. */
@@ -34,11 +38,35 @@ static __always_inline bool addr_in(void *map, const union lbd_addr *a,
 	return bpf_map_lookup_elem(map, &k) != NULL;
 }
 
+/*
+ * Geneve from a trusted LB: a mid-flow TCP segment this node has no
+ * socket for goes on to the previous owner lbd's option names (second
+ * chance); everything else is delivered here.
+ */
+static __always_inline int from_lb_geneve(struct __sk_buff *skb,
+					  const struct lbd_pkt *p,
+					  const struct gnv_pkt *g,
+					  const struct lbd_pkt *in)
+{
+	enum lbd_reason r = LBD_BE_DECAP_GENEVE;
+	int act;
+
+	if (sc_wanted(skb, g, in)) {
+		act = sc_pass_on(skb, p, g, in);
+		if (act >= 0)
+			return act;
+		r = LBD_BE_SC_NO_ROUTE;
+	}
+	return decap_geneve(skb, p, g, in, r);
+}
+
 SEC("tc")
 int lbd_tc_ingress(struct __sk_buff *skb)
 {
-	struct lbd_pkt p = {};
-	bool geneve;
+	struct gnv_pkt g = {};
+	struct lbd_pkt p = {}, in = {};
+	bool lb;
+	int r;
 
 	if (skb_pull_ip(skb, &p, LBD_TC_PULL))
 		return TC_ACT_OK;
@@ -46,18 +74,40 @@ int lbd_tc_ingress(struct __sk_buff *skb)
 		if (parse_l4(ctx_data(skb), ctx_data_end(skb), &p) != LBD_OK ||
 		    p.dport != bpf_htons(LBD_GENEVE_PORT))
 			return TC_ACT_OK;
-		geneve = true;
-	} else if (p.proto == IPPROTO_IPIP || p.proto == IPPROTO_IPV6) {
-		geneve = false;
-	} else {
+	} else if (p.proto != IPPROTO_IPIP && p.proto != IPPROTO_IPV6) {
 		return TC_ACT_OK;
 	}
 	/* encapsulated traffic for another node is not ours to judge */
 	if (!addr_in(&lbd_be_local, &p.daddr, p.family))
 		return TC_ACT_OK;
-	if (!addr_in(&lbd_be_sources, &p.saddr, p.family))
-		return be_verdict(TC_ACT_SHOT, LBD_BE_DROP_UNTRUSTED, skb->len);
-	return geneve ? decap_geneve(skb, &p) : decap_ipip(skb, &p);
+	lb = addr_in(&lbd_be_sources, &p.saddr, p.family);
+	if (p.proto != IPPROTO_UDP) {
+		if (lb)
+			return decap_ipip(skb, &p);
+		return be_verdict(TC_ACT_SHOT,
+				  sc_from_peer(&p) ?
+					  LBD_BE_DROP_UNTRUSTED_PEER :
+					  LBD_BE_DROP_UNTRUSTED,
+				  skb->len);
+	}
+	r = geneve_parse(skb, &p, &g, &in);
+	if (lb) {
+		if (r)
+			return be_verdict(TC_ACT_SHOT, r, skb->len);
+		return from_lb_geneve(skb, &p, &g, &in);
+	}
+	/* not from an LB: only what another backend passed on, from a
+	 * peer, delivered whatever it is (it is never passed twice) */
+	if (r || !(g.sc_flags & LBD_SC_F_PASSED))
+		return be_verdict(TC_ACT_SHOT,
+				  sc_from_peer(&p) ?
+					  LBD_BE_DROP_UNTRUSTED_PEER :
+					  LBD_BE_DROP_UNTRUSTED,
+				  skb->len);
+	if (!sc_from_peer(&p))
+		return be_verdict(TC_ACT_SHOT, LBD_BE_DROP_UNTRUSTED_PEER,
+				  skb->len);
+	return decap_geneve(skb, &p, &g, &in, LBD_BE_SC_RECEIVED);
 }
 
 SEC("tc")

@@ -33,6 +33,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lbd_be_local SEC(".maps");
 
+/* The other backends, by prefix: a segment one of them passed on
+ * (LBD_SC_F_PASSED) is accepted from them (second_chance.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LBD_BE_MAX_PEERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lbd_peer_key4);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_be_peers4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LBD_BE_MAX_PEERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lbd_peer_key6);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lbd_be_peers6 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144); /* set by userspace */

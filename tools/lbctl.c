@@ -187,6 +187,30 @@ static const char *hostport(const char *a, long long port, char *buf,
 
 /* -- tables ------------------------------------------------------------ */
 
+/* What the cluster's sync cannot do now: refused Services (the last
+ * reason), and the last error of each resource whose last request
+ * failed. */
+static void print_k8s_problems(struct json_object *d)
+{
+	struct json_object *res = get(d, "kubernetes.resources");
+	size_t i;
+
+	if (i_of(d, "kubernetes.refusals.refused") ||
+	    *s_of(d, "kubernetes.refusals.last"))
+		printf("              %lld refused now; last: %s\n",
+		       i_of(d, "kubernetes.refusals.refused"),
+		       s_of(d, "kubernetes.refusals.last"));
+	for (i = 0; res && i < json_object_array_length(res); i++) {
+		struct json_object *r = json_object_array_get_idx(res, i);
+
+		if (!b_of(r, "failing"))
+			continue;
+		printf("              %s: %s (%lld failures)\n",
+		       s_of(r, "resource"), s_of(r, "last_error"),
+		       i_of(r, "failures"));
+	}
+}
+
 static void print_status(struct json_object *d)
 {
 	struct json_object *errs = get(d, "config.last_reload.errors");
@@ -216,6 +240,8 @@ static void print_status(struct json_object *d)
 							    : "NOT synced",
 			       i_of(d, "kubernetes.services"),
 			       i_of(d, "kubernetes.refused"));
+		if (b_of(d, "kubernetes.configured"))
+			print_k8s_problems(d);
 	} else {
 		printf("datapath      tc on %s, %lld trusted LBs, %lld VIPs\n",
 		       s_of(d, "datapath.interface"),

@@ -210,7 +210,8 @@ static __always_inline bool stateless(const struct lbd_svc *svc, __u8 proto)
 }
 
 /* Flow state on the backends: to the slot's owner, naming the previous
- * one for TCP (docs/flow-state.md). */
+ * one for TCP (docs/flow-state.md). Its SYNs count as new flows of the
+ * service and backend, not as the LB's new_flow events (no entry). */
 static __always_inline int lb_stateless(struct xdp_md *ctx, struct lbd_pkt *p,
 					const struct lbd_svc *svc, __u8 fwd)
 {

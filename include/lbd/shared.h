@@ -569,6 +569,8 @@ struct lbd_peer_key6 {
 	union lbd_addr addr;
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_peer_key6) == 20, "lbd_peer_key6");
+/* Entries of each trie: backend_node.peers holds at most this many. */
+#define LBD_BE_MAX_PEERS 256
 
 /* A Geneve-forwarded flow as the backend sees it (inner packet after the
  * LB's translation): client -> backend:port. Its replies get the VIP and

@@ -321,6 +321,7 @@ Test(flow_backends, syn_is_forwarded_as_an_established_segment)
 	dpt_check(&t, &in, XDP_TX, &want);
 	cr_assert_eq(ct_entries(DP_MAP_CT4), 0);
 	cr_assert_eq(dpt_reason(&t, LBD_EV_SYN_STATELESS), 0);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_NEW_FLOW), 0, "no entry made");
 }
 
 /* A client port whose slot moves from backend from to backend to when

@@ -79,15 +79,22 @@ def endpoints(service_name, name, addrs, terminating=(), ns="default",
     return s
 
 
-def k8s_conf(lab, kubeconfig, fwd="geneve", extra=""):
+# where the tests' Services have their VIPs: the lab's VIP prefixes and
+# the range of generated Services (fakeapi.py generate)
+VIP_RANGES = ("203.0.113.0/24", "2001:db8:f::/64", "198.18.128.0/17")
+
+
+def k8s_conf(lab, kubeconfig, fwd="geneve", extra="", vip_ranges=VIP_RANGES):
     """The kubernetes group (extra: more of its settings), and a control
     socket of the lab's own."""
+    ranges = ", ".join(f'"{r}"' for r in vip_ranges)
     return f"""
 control = {{ socket = "{sock(lab)}"; }};
 kubernetes = {{
   kubeconfig = "{kubeconfig}";
   load_balancer_class = "{CLASS}";
   forwarding = "{fwd}";
+  vip_ranges = ( {ranges} );
   {extra}
 }};
 """

@@ -29,7 +29,14 @@ JSON line on stdout: put (create or replace an object), delete, generate
 (N Services with M endpoints each), compact (forget the history: older
 resourceVersions are gone), drop (cut every watch without ending it
 cleanly), stop/start (the listener goes away and comes back on the same
-port, as a restarted API server), bookmark, stats, quit.
+port, as a restarted API server), bookmark, flood, stats, quit.
+
+flood makes the server hostile, for a resource, until flood again with
+"what": null: "watch_line" answers every watch with one event that
+never ends (its envelope grows without bound), "watch_object" with an
+event whose object never ends, "list_page" every list with a page whose
+items never end (each a valid object of 16 KiB). It streams until the
+client goes away; stats says how many bytes it flooded.
 
   fakeapi.py --dir DIR --listen ADDR:PORT [--make-certs]
 
@@ -80,7 +87,9 @@ class Store:
         self.snapshots = {}  # continue token id -> (rv, items)
         self.stats = {"lists": {r: 0 for r in KINDS},
                       "watches": {r: 0 for r in KINDS},
-                      "gone": 0, "unauthorized": 0}
+                      "gone": 0, "unauthorized": 0, "flooded_bytes": 0,
+                      "floods": 0}
+        self.flood = {}  # resource -> what (see flood in the docstring)
 
     def _event(self, resource, etype, obj):
         self.history.append((self.rv, resource, etype, obj))
@@ -202,7 +211,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                        f"the server could not find the "
                                        f"requested resource ({u.path})"))
             return
-        if q.get("watch") in ("1", "true"):
+        with store.lock:
+            flood = store.flood.get(resource)
+        watch = q.get("watch") in ("1", "true")
+        if flood and (flood == "list_page") != watch:
+            self.flood(resource, flood)
+        elif watch:
             self.watch(resource, ns, q)
         else:
             self.list(resource, ns, q)
@@ -245,6 +259,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
             o.setdefault("apiVersion", api)
         self.send_json(200, {"kind": list_kind, "apiVersion": api,
                              "metadata": md, "items": page})
+
+    def flood(self, resource, what):
+        """A hostile answer: a body that never ends (see the module's
+        docstring), streamed until the client goes away."""
+        store = self.server.store
+        kind, api, list_kind = KINDS[resource]
+        with store.lock:
+            store.stats["floods"] += 1
+            rv = store.rv
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if what == "list_page":
+            head = json.dumps({"kind": list_kind, "apiVersion": api,
+                               "metadata": {"resourceVersion": str(rv)}})
+            head = head[:-1] + ', "items": ['
+        elif what == "watch_line":
+            head = ('{"type": "ADDED", "object": {"kind": "%s", '
+                    '"apiVersion": "%s", "metadata": {"name": "flood", '
+                    '"namespace": "default"}}, "padding": "' % (kind, api))
+        else:
+            head = ('{"type": "ADDED", "object": {"kind": "%s", '
+                    '"apiVersion": "%s", "metadata": {"name": "flood", '
+                    '"namespace": "default", "annotations": {"padding": "'
+                    % (kind, api))
+        n = 0
+        try:
+            self.chunk(head.encode())
+            while True:
+                if what == "list_page":
+                    # items of 16 KiB: the page's bytes grow faster than
+                    # its count
+                    block = ("".join(
+                        '%s{"kind": "%s", "metadata": {"name": "f%d", '
+                        '"namespace": "flood", "annotations": {"padding": '
+                        '"%s"}}}' % ("," if n + i else "", kind, n + i,
+                                     "a" * 16384)
+                        for i in range(4))).encode()
+                    n += 4
+                else:
+                    block = b"a" * 65536
+                self.chunk(block)
+                with store.lock:
+                    store.stats["flooded_bytes"] += len(block)
+                    if store.flood.get(resource) != what:
+                        break
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -495,6 +561,13 @@ class Control:
         elif op == "start":
             self.start()
             rv = s.rv
+        elif op == "flood":
+            with s.lock:
+                if cmd.get("what"):
+                    s.flood[cmd["resource"]] = cmd["what"]
+                else:
+                    s.flood.pop(cmd["resource"], None)
+                rv = s.rv
         elif op == "stats":
             with s.lock:
                 return {"ok": True, "rv": s.rv, "watchers": len(s.watchers),

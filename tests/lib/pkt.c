@@ -216,6 +216,42 @@ void pkt_geneve_dsr(struct pkt *p, uint32_t vni, struct pkt_addr vip,
 	}
 }
 
+void pkt_geneve_sc(struct pkt *p, uint32_t vni, const struct pkt_addr *vip,
+		   uint16_t port, uint8_t flags, struct pkt_addr prev,
+		   uint16_t prev_port)
+{
+	size_t dsr = vip ? 4 + (vip->family == AF_INET ? 8 : 20) : 0;
+	size_t sc = 4 + (prev.family == AF_INET ? 8 : 20);
+	uint8_t *h = pkt_push(p, PKT_GENEVE, 8 + dsr + sc), *o;
+
+	h[0] = (uint8_t)((dsr + sc) / 4);
+	put32(h + 4, vni << 8);
+	if (vip) {
+		h[1] = 0x40; /* C: Cilium's option is critical */
+		put16(h + 2, 0x6558);
+		put16(h + 8, 0x014b);
+		h[10] = 0x81;
+		h[11] = (uint8_t)((dsr - 4) / 4);
+		if (vip->family == AF_INET) {
+			memcpy(h + 12, &vip->v4, 4);
+			put16(h + 16, port);
+		} else {
+			memcpy(h + 12, &vip->v6, 16);
+			put16(h + 28, port);
+		}
+	} /* else the protocol is the next layer's ethertype (pkt_finish) */
+	o = h + 8 + dsr;
+	put16(o, 0xffdb);
+	o[2] = 0x01;
+	o[3] = (uint8_t)((sc - 4) / 4);
+	o[4] = flags;
+	put16(o + 6, prev_port);
+	if (prev.family == AF_INET)
+		memcpy(o + 8, &prev.v4, 4);
+	else
+		memcpy(o + 8, &prev.v6, 16);
+}
+
 void pkt_bytes(struct pkt *p, const void *data, size_t len)
 {
 	uint8_t *h = pkt_push(p, PKT_PAYLOAD, len);
@@ -414,6 +450,10 @@ void pkt_finish(struct pkt *p)
 			put16(h + 2, pkt_csum(h, rest, 0));
 			break;
 		case PKT_GENEVE:
+			/* lbd's untranslated form carries IP, no Ethernet */
+			if (!h[2] && !h[3] && nx)
+				put16(h + 2, (uint16_t)ethertype_of(nx));
+			break;
 		case PKT_PAYLOAD:
 			break;
 		}

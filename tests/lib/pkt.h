@@ -110,6 +110,16 @@ void pkt_icmp6(struct pkt *p, uint8_t type, uint8_t code, uint32_t rest);
 void pkt_geneve_dsr(struct pkt *p, uint32_t vni, struct pkt_addr vip,
 		    uint16_t port);
 
+/* Geneve as lbd sends it in flow_state "backends" (docs/flow-state.md):
+ * with vip, Cilium's form (protocol 0x6558, C flag, the DSR option with
+ * vip and port, then lbd's option); with vip NULL, lbd's untranslated form
+ * (the protocol is the next layer's ethertype, lbd's option only). lbd's
+ * option: class 0xFFDB, type 0x01, flags, prev_port and prev, whose family
+ * sets its length. */
+void pkt_geneve_sc(struct pkt *p, uint32_t vni, const struct pkt_addr *vip,
+		   uint16_t port, uint8_t flags, struct pkt_addr prev,
+		   uint16_t prev_port);
+
 void pkt_bytes(struct pkt *p, const void *data, size_t len);
 /* Appends the finished bytes of another packet (e.g. the quote inside an
  * ICMP error, or the inner packet of a tunnel from its IP header on). */

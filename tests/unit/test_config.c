@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <ftw.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1903,4 +1904,281 @@ Test(config, the_examples_load)
 		cr_assert_eq(err, 0, "%s: %d (messages above)", names[i], err);
 		config_free(c);
 	}
+}
+
+/* A list of n addresses, one a line from line 3 (libconfig gives a
+ * value the line its next token is on: the list closes on the last
+ * one's), the last one last. */
+static char *addr_list_conf(const char *name, size_t n, const char *last)
+{
+	size_t cap = 64 * (n + 8), len;
+	char *t = malloc(cap);
+	size_t i;
+
+	cr_assert_not_null(t);
+	len = (size_t)snprintf(t, cap,
+			       "role = \"backend\";\n"
+			       "backend_node = { interface = \"eth0\";%s\n",
+			       strcmp(name, "lb_sources") ?
+				       " lb_sources = ( \"198.18.0.10\" );" :
+				       "");
+	len += (size_t)snprintf(t + len, cap - len, "%s = (\n", name);
+	/* the list opens on line 3 with its first element */
+	len--;
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(t + len, cap - len, " \"%s\"%s\n",
+					i + 1 < n ? "198.18.2.1" : last,
+					i + 1 < n ? "," : " ); };");
+	return t;
+}
+
+/* The 65th lb_sources and the 257th vips address are refused at their own
+ * line before they are stored: the lists hold 64 and 256. An invalid
+ * address past the bound is reported as past the bound, which shows the
+ * bound is checked first (it was checked after parsing into out[max],
+ * one element past the array). */
+Test(config, address_lists_stop_at_their_bound)
+{
+	char want[128], *t;
+
+	t = addr_list_conf("lb_sources", 65, "198.18.0.20");
+	snprintf(want, sizeof(want),
+		 "t.conf:%d: backend_node.lb_sources[64]: at most 64 addresses",
+		 3 + 64);
+	expect_errors(t, ERRORS(want));
+	free(t);
+	t = addr_list_conf("lb_sources", 65, "no-address");
+	expect_errors(t, ERRORS(want));
+	free(t);
+
+	t = addr_list_conf("vips", 257, "203.0.113.7");
+	snprintf(want, sizeof(want),
+		 "t.conf:%d: backend_node.vips[256]: at most 256 addresses",
+		 3 + 256);
+	expect_errors(t, ERRORS(want));
+	free(t);
+	t = addr_list_conf("vips", 257, "no-address");
+	expect_errors(t, ERRORS(want));
+	free(t);
+
+	/* exactly at the bound: accepted, every address kept */
+	t = addr_list_conf("vips", 256, "203.0.113.7");
+	{
+		struct lbd_config *c = expect_ok(t);
+
+		cr_assert_eq(c->node.n_vips, 256);
+		cr_assert_eq(c->node.vips[255].addr.v4, htonl(0xcb007107));
+		cr_assert_eq(c->node.flow_timeout, 3600, "the next field kept");
+		config_free(c);
+	}
+	free(t);
+}
+
+/* No service has a backend: the backends array is NULL, which validate
+ * must not index (clang's UBSan, -DLBD_SANITIZE=ON with CC=clang:
+ * "applying zero offset to null pointer"). */
+Test(config, services_without_any_backend_validate)
+{
+	struct lbd_config *c = expect_ok(
+		DP
+		"services = ( { vip = \"203.0.113.1\"; port = 80; },\n"
+		"  { vip = \"*\"; port = 30080; forwarding = \"snat\"; } );\n");
+
+	cr_assert_null(c->backends);
+	cr_assert_eq(c->n_services, 2);
+	config_free(c);
+}
+
+/* Addresses no packet can be served on or sent to are refused as VIPs
+ * and backends, each at its own line (issue 14: a Service could make
+ * 0.0.0.0, 127.0.0.1, 224.0.0.1, 255.255.255.255, ::ffff:a.b.c.d a VIP
+ * and 0.0.0.0 a backend; the file could too). */
+Test(config, unusable_addresses_are_neither_vips_nor_backends)
+{
+	expect_errors(
+		DP
+		"services = (\n"
+		"{ name = \"a\"; vip = \"0.0.0.0\"; port = 80; },\n"
+		"{ name = \"b\"; vip = \"127.0.0.1\"; port = 80; },\n"
+		"{ name = \"c\"; vip = \"224.0.0.1\"; port = 80; },\n"
+		"{ name = \"d\"; vip = \"255.255.255.255\"; port = 80; },\n"
+		"{ name = \"e\"; vip = \"::ffff:203.0.113.1\"; port = 80; },\n"
+		"{ name = \"f\"; vip = \"fe80::1\"; port = 80; },\n"
+		"{ name = \"g\"; vip = \"169.254.1.1\"; port = 80; },\n"
+		"{ name = \"h\"; vip = \"::\"; port = 80; },\n"
+		"{ name = \"i\"; vip = \"ff02::1\"; port = 80; },\n"
+		"{ name = \"j\"; vip = \"203.0.113.1\"; port = 80;\n"
+		"  backends = ( { address = \"0.0.0.0\"; },\n"
+		"    { address = \"::1\"; },\n"
+		"    { address = \"198.18.1.11\"; } ); } );\n",
+		ERRORS("t.conf:3: services[a].vip: \"0.0.0.0\" is an "
+		       "unspecified address: not a VIP",
+		       "t.conf:4: services[b].vip: \"127.0.0.1\" is a loopback "
+		       "address: not a VIP",
+		       "t.conf:5: services[c].vip: \"224.0.0.1\" is a multicast "
+		       "address: not a VIP",
+		       "t.conf:6: services[d].vip: \"255.255.255.255\" is the "
+		       "broadcast address: not a VIP",
+		       "t.conf:7: services[e].vip: \"::ffff:203.0.113.1\" is an "
+		       "IPv4-mapped IPv6 address: not a VIP",
+		       "t.conf:8: services[f].vip: \"fe80::1\" is a link-local "
+		       "address: not a VIP",
+		       "t.conf:9: services[g].vip: \"169.254.1.1\" is a "
+		       "link-local address: not a VIP",
+		       "t.conf:10: services[h].vip: \"::\" is an unspecified "
+		       "address: not a VIP",
+		       "t.conf:11: services[i].vip: \"ff02::1\" is a multicast "
+		       "address: not a VIP",
+		       "t.conf:13: services[j].backends[0].address: \"0.0.0.0\" "
+		       "is an unspecified address: not a backend",
+		       "t.conf:14: services[j].backends[1].address: \"::1\" is "
+		       "a loopback address: not a backend"));
+	/* the ones next to them are fine */
+	config_free(expect_ok(DP "services = ( { vip = \"203.0.113.1\"; port = "
+				 "80; backends = ( { address = "
+				 "\"198.18.1.11\"; } ); } );\n"));
+	/* a backend's VIPs on its loopback likewise */
+	expect_errors("role = \"backend\";\n"
+		      "backend_node = { interface = \"eth0\";\n"
+		      "  lb_sources = ( \"198.18.0.10\" );\n"
+		      "  vips = ( \"203.0.113.1\", \"127.0.0.2\" ); };\n",
+		      ERRORS("t.conf:4: backend_node.vips[1]: \"127.0.0.2\" is "
+			     "a loopback address: not a VIP"));
+}
+
+Test(config, address_classes)
+{
+	static const struct {
+		const char *a;
+		bool usable;
+	} t[] = {
+		{ "0.0.0.0", false },
+		{ "0.1.2.3", false },
+		{ "127.0.0.1", false },
+		{ "127.255.0.1", false },
+		{ "169.254.7.7", false },
+		{ "224.0.0.1", false },
+		{ "239.255.255.255", false },
+		{ "255.255.255.255", false },
+		{ "::", false },
+		{ "::1", false },
+		{ "fe80::1", false },
+		{ "febf::1", false },
+		{ "ff02::1", false },
+		{ "::ffff:198.18.0.10", false },
+		{ "1.0.0.0", true },
+		{ "198.18.0.10", true },
+		{ "169.255.0.1", true },
+		{ "223.255.255.255", true },
+		{ "240.0.0.1", true },
+		{ "255.255.255.254", true },
+		{ "2001:db8::1", true },
+		{ "fec0::1", true },
+		{ "::2", true },
+		{ "::fffe:198.18.0.10", true },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct lbd_conf_addr a = { 0 };
+
+		if (strchr(t[i].a, ':')) {
+			a.family = LBD_AF_INET6;
+			cr_assert_eq(inet_pton(AF_INET6, t[i].a, &a.addr), 1);
+		} else {
+			a.family = LBD_AF_INET;
+			cr_assert_eq(inet_pton(AF_INET, t[i].a, &a.addr), 1);
+		}
+		cr_assert_eq(!config_addr_unusable(&a), t[i].usable, "%s: %s",
+			     t[i].a, config_addr_unusable(&a) ?: "usable");
+	}
+}
+
+Test(config, kubernetes_vip_ranges_and_bounds)
+{
+	struct lbd_config *c = expect_ok(
+		DP
+		"kubernetes = { kubeconfig = \"/dev/null\";\n"
+		"\tload_balancer_class = \"lbd.io/lb\";\n"
+		"\tvip_ranges = ( \"203.0.113.77/24\", \"2001:db8:f::/64\" );\n"
+		"\tmax_object_bytes = 65536; };\n");
+
+	cr_assert_eq(c->k8s.n_vip_ranges, 2);
+	cr_assert_eq(c->k8s.vip_ranges[0].addr.v4, htonl(0xcb007100),
+		     "host bits cleared");
+	cr_assert_eq(c->k8s.vip_ranges[0].prefixlen, 24);
+	cr_assert_eq(c->k8s.vip_ranges[1].family, LBD_AF_INET6);
+	cr_assert_eq(c->k8s.max_object_bytes, 65536);
+	cr_assert_eq(c->k8s.max_watch_line_bytes, 3u << 20, "default");
+	cr_assert_eq(c->k8s.max_list_page_bytes, 32u << 20, "default");
+	config_free(c);
+
+	c = expect_ok(DP "kubernetes = { kubeconfig = \"/dev/null\";\n"
+			 "\tload_balancer_class = \"lbd.io/lb\"; };\n");
+	cr_assert_eq(c->k8s.n_vip_ranges, 0, "none unless given");
+	cr_assert_eq(c->k8s.max_object_bytes, 2u << 20);
+	config_free(c);
+
+	expect_errors(
+		DP "kubernetes = { kubeconfig = \"/dev/null\";\n"
+		   "\tload_balancer_class = \"lbd.io/lb\";\n"
+		   "\tvip_ranges = ( \"203.0.113.0/33\",\n"
+		   "\t\t\"nothing\" );\n"
+		   "\tmax_object_bytes = 1048576;\n"
+		   "\tmax_watch_line_bytes = 65536;\n"
+		   "\tmax_list_page_bytes = 100; };\n",
+		ERRORS("t.conf:4: kubernetes.vip_ranges[0]: expected an IP "
+		       "prefix like 203.0.113.0/24",
+		       "t.conf:5: kubernetes.vip_ranges[1]: expected an IP "
+		       "prefix like 203.0.113.0/24",
+		       "t.conf:8: kubernetes.max_list_page_bytes: 100 out of "
+		       "range 4096-1073741824",
+		       "t.conf:7: kubernetes.max_watch_line_bytes: 65536 is "
+		       "less than max_object_bytes (1048576): an event holds "
+		       "an object"));
+	expect_errors(DP "kubernetes = { kubeconfig = \"/dev/null\";\n"
+			 "\tload_balancer_class = \"lbd.io/lb\";\n"
+			 "\tvip_ranges = \"203.0.113.0/24\"; };\n",
+		      ERRORS("t.conf:4: kubernetes.vip_ranges: expected a list "
+			     "of prefixes ( \"...\", ... )"));
+}
+
+Test(config, backend_peers_are_prefixes_of_either_family_host_bits_cleared)
+{
+	struct lbd_config *c = expect_ok(
+		"role = \"backend\";\n"
+		"backend_node = { interface = \"eth0\";\n"
+		"\tlb_sources = ( \"198.18.0.10\" );\n"
+		"\tpeers = ( \"198.18.1.7/24\", \"2001:db8:1::/64\",\n"
+		"\t\t\"198.18.9.9\" ); };\n");
+	char a[64];
+
+	cr_assert_eq(c->node.n_peers, 3);
+	cr_assert_str_eq(config_addr_str(&c->node.peers[0], a, sizeof(a)),
+			 "198.18.1.0/24");
+	cr_assert_str_eq(config_addr_str(&c->node.peers[1], a, sizeof(a)),
+			 "2001:db8:1::/64");
+	cr_assert_str_eq(config_addr_str(&c->node.peers[2], a, sizeof(a)),
+			 "198.18.9.9");
+	config_free(c);
+}
+
+Test(config, backend_peers_that_are_not_prefixes_are_reported)
+{
+	expect_errors("role = \"backend\";\n"
+		      "backend_node = { interface = \"eth0\";\n"
+		      "\tlb_sources = ( \"198.18.0.10\" );\n"
+		      "\tpeers = ( \"198.18.1.0/33\", \"peer\", 7 ); };\n",
+		      ERRORS("t.conf:4: backend_node.peers[0]: expected an IP "
+			     "address or prefix like 198.18.0.0/24",
+			     "t.conf:4: backend_node.peers[1]: expected an IP "
+			     "address or prefix like 198.18.0.0/24",
+			     "t.conf:4: backend_node.peers[2]: expected an IP "
+			     "address or prefix like 198.18.0.0/24"));
+	expect_errors("role = \"backend\";\n"
+		      "backend_node = { interface = \"eth0\";\n"
+		      "\tlb_sources = ( \"198.18.0.10\" );\n"
+		      "\tpeers = \"198.18.1.0/24\"; };\n",
+		      ERRORS("t.conf:4: backend_node.peers: expected a list of "
+			     "prefixes ( \"...\", ... )"));
 }

@@ -3,6 +3,7 @@
  * side; a clash on VIP, port and protocol is the newcomer's loss. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,4 +247,129 @@ Test(sources, new_services_of_the_cluster_come_in_steps_when_capped)
 	k8s_set_free(&a);
 	k8s_set_free(&b);
 	config_free(none);
+}
+
+static struct lbd_conf_addr v4(const char *a)
+{
+	struct lbd_conf_addr x = { .family = LBD_AF_INET, .prefixlen = 32 };
+
+	inet_pton(AF_INET, a, &x.addr.v4);
+	return x;
+}
+
+/* issue 14: a Service on the LB host's own address (port 22) took every
+ * packet to it; it is refused, logged once, counted, while another
+ * Service is served, and served when the address leaves the host. */
+Test(sources, a_vip_of_the_lb_hosts_own_is_refused_until_it_leaves)
+{
+	struct lbd_config *file = conf(DP);
+	struct lbd_conf_addr host[] = { v4("198.18.0.10"), v4("127.0.0.1"),
+					v4("192.0.2.77") };
+	struct sources s = { 0 };
+	struct lbd_config *m = NULL;
+	struct config_diag news;
+	struct k8s_set k, other;
+
+	cluster(&k, "default/ssh", "198.18.0.10", 22);
+	cluster(&other, "default/web", "203.0.113.40", 80);
+	/* two Services of one cluster in one set */
+	k.svc = realloc(k.svc, 2 * sizeof(*k.svc));
+	k.be = realloc(k.be, 4 * sizeof(*k.be));
+	k.svc[1] = other.svc[0];
+	k.svc[1].first_backend = 2;
+	memcpy(&k.be[2], other.be, 2 * sizeof(*k.be));
+	k.n_svc = 2;
+	k.n_be = 4;
+	k8s_set_free(&other);
+
+	cr_assert_eq(sources_set_host_addrs(&s, host, 3), 1);
+	cr_assert_eq(sources_set_host_addrs(&s, host, 3), 0, "the same");
+	merge(&s, file, &k, &m, &news);
+	cr_assert_null(named(m, "default/ssh:22"), "refused");
+	cr_assert_not_null(named(m, "default/web:80"), "the other serves");
+	cr_assert_eq(news.n, 1);
+	cr_assert_str_eq(
+		news.msgs[0],
+		"Kubernetes Service default/ssh: 198.18.0.10:22/tcp is "
+		"an address of the LB host: default/ssh:22 refused "
+		"while it is (only vip = \"*\" serves the host's own "
+		"addresses)");
+	config_diag_free(&news);
+	cr_assert_eq(s.host_refusals_k8s, 1);
+	cr_assert_eq(sources_host_refused_k8s(&s), 1);
+	cr_assert_eq(s.refusals, 0, "not a clash");
+
+	/* said once */
+	merge(&s, file, &k, &m, &news);
+	cr_assert_eq(news.n, 0);
+	cr_assert_eq(s.host_refusals_k8s, 1);
+
+	/* the address leaves the host: served */
+	cr_assert_eq(sources_set_host_addrs(&s, host + 1, 2), 1);
+	merge(&s, file, &k, &m, &news);
+	cr_assert_not_null(named(m, "default/ssh:22"));
+	cr_assert_eq(news.n, 1);
+	cr_assert_str_eq(news.msgs[0], "Kubernetes Service default/ssh: "
+				       "default/ssh:22 198.18.0.10:22/tcp is "
+				       "served now");
+	config_diag_free(&news);
+	cr_assert_eq(sources_host_refused_k8s(&s), 0);
+
+	/* and back on the host: refused again */
+	cr_assert_eq(sources_set_host_addrs(&s, host, 3), 1);
+	merge(&s, file, &k, &m, &news);
+	cr_assert_null(named(m, "default/ssh:22"));
+	cr_assert_eq(s.host_refusals_k8s, 2);
+	config_diag_free(&news);
+
+	sources_merged_free(m);
+	sources_free(&s);
+	k8s_set_free(&k);
+	config_free(file);
+}
+
+/* In the file, a VIP of the host's own is an error at its line; vip = "*"
+ * is how a service serves the host's addresses. At merge (an address the
+ * host got after the load) it is refused too. */
+Test(sources, the_files_vip_on_a_host_address_is_an_error)
+{
+	struct lbd_config *file = conf(
+		DP
+		"services = (\n"
+		"{ name = \"ssh\"; vip = \"198.18.0.10\"; port = 22; },\n"
+		"{ name = \"np\"; vip = \"*\"; port = 30022;\n"
+		"  forwarding = \"snat\"; },\n"
+		"{ name = \"web\"; vip = \"203.0.113.10\"; port = 80; } );\n");
+	struct lbd_conf_addr host[] = { v4("198.18.0.10") };
+	struct sources s = { 0 };
+	struct config_diag d = { 0 };
+	struct lbd_config *m = NULL;
+
+	cr_assert_eq(sources_check_file(&s, file, &d), 0, "no host addresses");
+	cr_assert_eq(sources_set_host_addrs(&s, host, 1), 1);
+	cr_assert_eq(sources_check_file(&s, file, &d), -EINVAL);
+	cr_assert_eq(d.n, 1);
+	cr_assert_str_eq(d.msgs[0],
+			 "t.conf:3: services[ssh]: vip: 198.18.0.10 is an "
+			 "address of the LB host: only vip = \"*\" serves the "
+			 "host's own addresses");
+	config_diag_free(&d);
+
+	merge(&s, file, NULL, &m, &d);
+	cr_assert_null(named(m, "ssh"));
+	cr_assert_not_null(named(m, "np"));
+	cr_assert_not_null(named(m, "web"));
+	cr_assert_eq(d.n, 1);
+	cr_assert_str_eq(
+		d.msgs[0],
+		"t.conf:3: services[ssh]: 198.18.0.10:22/tcp is an "
+		"address of the LB host: refused while it is (only vip "
+		"= \"*\" serves the host's own addresses)");
+	config_diag_free(&d);
+	cr_assert_eq(s.host_refusals_k8s, 0,
+		     "the file's are not counted "
+		     "as the cluster's");
+	sources_merged_free(m);
+	sources_free(&s);
+	config_free(file);
 }
