@@ -299,7 +299,9 @@ services = (
         """lab.sh bird start|stop HOST."""
         subprocess.run([LAB, "bird", action, host], env=self.env, check=True)
 
-    def backend_conf(self, i, vips=("203.0.113.10", "2001:db8:f::10")):
+    def backend_conf(self, i, vips=("203.0.113.10", "2001:db8:f::10"),
+                     node_extra=""):
+        """Backend i's config; node_extra goes into backend_node."""
         sources = ", ".join(f'"198.18.0.{k * 10}", "2001:db8::{k * 10}"'
                             for k in range(1, self.lbs + 1))
         v = ", ".join(f'"{x}"' for x in vips)
@@ -309,22 +311,25 @@ backend_node = {{
   interface = "eth0";
   lb_sources = ({sources});
   vips = ({v});
+  {node_extra}
 }};
 datapath = {{ pin_path = "{self.pin_path(f'backend{i}')}"; }};
 """
 
     def start_backends(self, vips=("203.0.113.10", "2001:db8:f::10"),
                        http=(80, 8080), udp=(30053, 30054), echo=(7, 7007),
-                       companion=True):
+                       companion=True, node_extra=""):
         """lbd (backend role) and the servers on every backend; the
-        servers' processes in self.servers."""
+        servers' processes in self.servers. node_extra: more settings
+        of the backends' backend_node group."""
         self.backend_lbd = []
         self.servers = []
         self.server_args = []
         for i in range(1, self.backends + 1):
             if companion:
                 self.backend_lbd.append(
-                    Lbd(self, f"backend{i}", self.backend_conf(i, vips)).start())
+                    Lbd(self, f"backend{i}",
+                        self.backend_conf(i, vips, node_extra)).start())
             args = [sys.executable, SERVER, f"backend{i}"]
             for p in http:
                 args += ["--http", str(p)]
