@@ -6,6 +6,6 @@
 # Extra arguments go to cmake's configure step.
 set -eu
 cd "$(dirname "$0")/.."
-CC=clang cmake -S . -B build-san -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	-DLBD_SANITIZE=ON -DLBD_FUZZ=ON "$@" >/dev/null
+cmake -S . -B build-san -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DCMAKE_C_COMPILER=clang -DLBD_SANITIZE=ON -DLBD_FUZZ=ON "$@" >/dev/null
 cmake --build build-san -j "$(nproc)" --target lbd_tests
