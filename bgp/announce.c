@@ -30,7 +30,9 @@ __attribute__((format(printf, 2, 3))) static void put(struct text *t,
 		return;
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+		/* the first call has no buffer: no arithmetic on NULL */
+		n = vsnprintf(t->s ? t->s + t->len : NULL, t->cap - t->len, fmt,
+			      ap);
 		va_end(ap);
 		if (n < 0) {
 			t->err = -EINVAL;

@@ -316,9 +316,9 @@ int ipc_reader_next(struct ipc_reader *r, struct json_object **out)
 	char chunk[65536];
 
 	for (;;) {
-		char *start = r->b.data + r->b.off;
-		char *nl = r->b.data ?
-				   memchr(start, '\n', r->b.len - r->b.off) :
+		/* nothing read yet: no buffer, and no arithmetic on NULL */
+		char *start = r->b.data ? r->b.data + r->b.off : NULL;
+		char *nl = start ? memchr(start, '\n', r->b.len - r->b.off) :
 				   NULL;
 		ssize_t n;
 

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="
-cmake make gcc pkg-config clang llvm bpftool
+cmake make gcc pkg-config clang llvm bpftool libclang-rt-14-dev
 libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev
 libconfig-dev libcriterion-dev libsystemd-dev libjson-c-dev libmnl-dev
 libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libssl-dev libcap-dev
