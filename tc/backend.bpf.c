@@ -154,6 +154,12 @@ int lbd_tc_ingress(struct __sk_buff *skb)
 	/* encapsulated traffic for another node is not ours to judge */
 	if (!addr_in(&lbd_be_local, &p.daddr, p.family))
 		return TC_ACT_OK;
+	/* the kernel checks an IPv4 header after tc ingress; decapsulated
+	 * here, the outer one would never be */
+	if (p.family == LBD_AF_INET &&
+	    !ip4_csum_ok(pkt_at(ctx_data(skb), p.l3_off), p.l4_off - p.l3_off,
+			 ctx_data_end(skb)))
+		return be_verdict(TC_ACT_SHOT, LBD_BE_DROP_MALFORMED, skb->len);
 	lb = addr_in(&lbd_be_sources, &p.saddr, p.family);
 	if (p.proto != IPPROTO_UDP) {
 		if (lb)

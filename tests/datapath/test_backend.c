@@ -125,6 +125,22 @@ Test(backend, trusted_ipip_is_decapsulated)
 	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_IPIP), 1);
 }
 
+/* The kernel checks an IPv4 header after tc ingress, never the outer one
+ * of what the companion decapsulates: it does. */
+Test(backend, outer_ipv4_header_with_a_wrong_checksum_is_dropped)
+{
+	struct pkt in;
+	long l3;
+
+	ipip_in(&in, LB4, NODE4, 0);
+	l3 = pkt_off(&in, PKT_IPV4, 0);
+	cr_assert_geq(l3, 0);
+	in.buf[l3 + 10] ^= 0x01;
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_MALFORMED), 1);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_IPIP), 0);
+}
+
 Test(backend, untrusted_ipip_is_dropped)
 {
 	struct pkt in;
