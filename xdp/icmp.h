@@ -160,8 +160,8 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	if (p->family == LBD_AF_INET) {
 		struct iphdr *ip = pkt_at(data, off);
 
-		if ((void *)(ip + 1) > data_end || ip->ihl < 5 ||
-		    !pkt_in_ip(p, off, sizeof(*ip)))
+		if ((void *)(ip + 1) > data_end || ip->version != 4 ||
+		    ip->ihl < 5 || !pkt_in_ip(p, off, sizeof(*ip)))
 			return -1;
 		if (ip->saddr != p->daddr.v4)
 			return -1;
@@ -172,7 +172,7 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	} else {
 		struct ipv6hdr *ip6 = pkt_at(data, off);
 
-		if ((void *)(ip6 + 1) > data_end ||
+		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
 		    !pkt_in_ip(p, off, sizeof(*ip6)))
 			return -1;
 		copy_addr6(&q->saddr, &ip6->daddr);

@@ -263,6 +263,19 @@ Test(icmp, error_quoting_another_source_is_dropped)
 	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_UNHANDLED), 1);
 }
 
+/* A quote that is not an IPv4 header (version 0) follows no flow: it
+ * was taken for one and translated (found by the datapath fuzzer). */
+Test(icmp, error_quoting_no_ipv4_header_is_dropped)
+{
+	struct pkt q, in;
+
+	quoted(&q, VIP4, CLIENT4, 80, 40000);
+	q.buf[0] = 0x05;
+	icmp4_error_in(&in, &q, 1400);
+	dpt_check(&t, &in, XDP_DROP, NULL);
+	cr_assert_eq(dpt_reason(&t, LBD_DROP_ICMP_UNHANDLED), 1);
+}
+
 #define MTU_CONF(fwd, vip, be, port)                                          \
 	DATAPATH_CONF "services = ( { vip = \"" vip "\"; port = 80; "          \
 		      "forwarding = \"" fwd "\"; backends = ( { address = \"" \
