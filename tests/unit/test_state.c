@@ -2275,7 +2275,7 @@ Test(state_txn, a_rollback_that_cannot_finish_leaves_a_consistent_mix,
 			txn_then_new(&new_view, n);
 		}
 	}
-	cr_assert_gt(mixed, total, "rollbacks that failed: %lu", mixed);
+	cr_assert_gt((long)mixed, total, "rollbacks that failed: %lu", mixed);
 	lines_free(&old_view);
 	lines_free(&new_view);
 }
