@@ -162,8 +162,11 @@ int sockdiag_connections(struct sockdiag_count **out, size_t *n)
 	mnl_socket_close(nl);
 	if (err)
 		goto out;
-	qsort(d.listen, d.n_listen, sizeof(*d.listen), port_cmp);
-	qsort(d.c, d.n, sizeof(*d.c), sd_cmp);
+	/* qsort's array may not be NULL, even of no element */
+	if (d.n_listen)
+		qsort(d.listen, d.n_listen, sizeof(*d.listen), port_cmp);
+	if (d.n)
+		qsort(d.c, d.n, sizeof(*d.c), sd_cmp);
 	/* one entry per address and port, of ports a listener has */
 	for (i = 0; i < d.n; i++) {
 		if (!d.n_listen || !bsearch(&d.c[i].port, d.listen, d.n_listen,

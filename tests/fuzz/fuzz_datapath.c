@@ -212,10 +212,15 @@ static int set_put(int fd, int fam, const uint8_t *a)
 static int be_setup(struct tc_backend **out)
 {
 	struct tc_backend *s = tc_backend__open();
+	struct bpf_map *m;
 	int err;
 
 	if (!s)
 		return -errno;
+	/* maps of its own, pinned nowhere: nothing left behind, nothing
+	 * another run left found */
+	bpf_object__for_each_map(m, s->obj)
+		bpf_map__set_pin_path(m, NULL);
 	bpf_map__set_max_entries(s->maps.lbd_be_flows, 4096);
 	s->rodata->be_knobs.map_abi = LBD_MAP_ABI;
 	err = tc_backend__load(s);

@@ -1748,7 +1748,9 @@ Test(config, bgp_defaults)
 		DP "bgp = { };\n"
 		   "services = ( { vip = \"192.0.2.1\"; port = 80; } );\n");
 	const struct lbd_conf_bgp_attrs *a;
-	union lbd_addr vip = { .v4 = htonl(0xc0000201) };
+	/* .b, not .v4: a union's other bytes are not zeroed by every
+	 * compiler (clang leaves them) */
+	union lbd_addr vip = { .b = { 192, 0, 2, 1 } };
 
 	cr_assert(c->bgp.enabled);
 	cr_assert_str_eq(c->bgp.socket, "/run/bird/bird.ctl");
@@ -1786,8 +1788,10 @@ Test(config, bgp_vip_attributes_replace_the_defaults)
 		   "services = ( { vip = \"192.0.2.1\"; port = 80; },\n"
 		   "  { vip = \"192.0.2.2\"; port = 80; },\n"
 		   "  { vip = \"2001:db8:f::1\"; port = 80; } );\n");
-	union lbd_addr v1 = { .v4 = htonl(0xc0000201) };
-	union lbd_addr v2 = { .v4 = htonl(0xc0000202) };
+	/* .b, not .v4: a union's other bytes are not zeroed by every
+	 * compiler (clang leaves them) */
+	union lbd_addr v1 = { .b = { 192, 0, 2, 1 } };
+	union lbd_addr v2 = { .b = { 192, 0, 2, 2 } };
 	const struct lbd_conf_bgp_attrs *a = config_bgp_attrs(c, LBD_AF_INET,
 							      &v1);
 	const struct lbd_conf_bgp_attrs *d = config_bgp_attrs(c, LBD_AF_INET,
