@@ -187,8 +187,10 @@ static __always_inline int icmp_error_flow(struct xdp_md *ctx,
 	}
 	if (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP)
 		return -1;
+	/* the quote holds the IP header and at least 8 bytes of what
+	 * followed it (RFC 792, RFC 1812 4.3.2.3): a whole UDP header */
 	ports = pkt_at(data, q->l4_off);
-	if ((void *)(ports + 2) > data_end || !pkt_in_ip(p, q->l4_off, 4))
+	if ((void *)(ports + 4) > data_end || !pkt_in_ip(p, q->l4_off, 8))
 		return -1;
 	q->sport = ports[1];
 	q->dport = ports[0];

@@ -126,8 +126,11 @@ static __always_inline int snat_in(struct xdp_md *ctx, struct lbd_pkt *p)
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	__u32 len = ctx_len(ctx);
 	__u8 *icmp;
-	int r = p->family == LBD_AF_INET ? parse_ip4(data, data_end, len, p)
-					 : parse_ip6(data, data_end, len, p);
+	/* a header whose checksum is wrong is not translated: the kernel
+	 * drops it (and counts it) if it is the host's */
+	int r = p->family == LBD_AF_INET
+			? parse_ip4_csum(data, data_end, len, p, true)
+			: parse_ip6(data, data_end, len, p);
 
 	if (r != LBD_OK)
 		return LBD_CONTINUE;

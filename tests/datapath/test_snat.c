@@ -486,6 +486,47 @@ Test(snat, icmp_error_in_a_padded_frame_quotes_only_the_ip_packet)
 	dpt_check(&t, &in, XDP_TX, &want);
 }
 
+/* A quote must hold 8 bytes after its IP header (RFC 792): one that
+ * stops after the ports is no quote to translate (found by the datapath
+ * fuzzer). */
+Test(snat, icmp_error_whose_quote_stops_after_the_ports_is_not_translated)
+{
+	uint16_t lport = first_port(CLIENT4, 40000, 80, IPPROTO_TCP);
+	struct pkt in, q;
+
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	quote(&q, SNAT4, lport, BE4_1, 8080);
+	pkt_init(&in);
+	dpt_eth_in(&in);
+	pkt_ip_hdr(&in, pkt_ip("198.18.1.1"), pkt_ip(SNAT4));
+	pkt_icmp4(&in, 3, 4, 1300);
+	pkt_append(&in, &q, 0, 24);
+	pkt_finish(&in);
+	cr_assert_neq(dpt_run(&t, &in, (uint8_t[PKT_MAX]){ 0 },
+			      &(size_t){ PKT_MAX }),
+		      XDP_TX);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_SNAT_REPLY), 0);
+}
+
+/* A reply whose IPv4 header checksum is wrong is not translated: the
+ * kernel gets it, and drops it (found by the datapath fuzzer). */
+Test(snat, reply_with_a_wrong_header_checksum_is_not_translated)
+{
+	uint16_t lport = first_port(CLIENT4, 40000, 80, IPPROTO_TCP);
+	struct pkt in;
+	long l3;
+
+	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
+	dpt_check(&t, &in, XDP_TX, NULL);
+	tcp_seg(&in, false, BE4_1, 8080, SNAT4, lport,
+		PKT_TCP_SYN | PKT_TCP_ACK);
+	l3 = pkt_off(&in, PKT_IPV4, 0);
+	in.buf[l3 + 10] ^= 0x01;
+	dpt_check(&t, &in, XDP_PASS, &in);
+	cr_assert_eq(dpt_reason(&t, LBD_EV_SNAT_REPLY), 0);
+}
+
 Test(snat, icmp_error_from_the_backend_itself_comes_from_the_vip)
 {
 	uint16_t lport = first_port(CLIENT4, 5353, 53, IPPROTO_UDP);
