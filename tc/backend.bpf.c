@@ -81,6 +81,13 @@ static __always_inline bool frag_is_encap(struct __sk_buff *skb,
 		proto = fh->nexthdr;
 		first = !(bpf_ntohs(fh->frag_off) & LBD_IP6_OFFMASK);
 		off += sizeof(*fh);
+		/* a later fragment whose fragmentable part starts with
+		 * extension headers cannot say what follows them: it may be
+		 * a tunnel's */
+		if (!first && (proto == IPPROTO_HOPOPTS ||
+			       proto == IPPROTO_ROUTING ||
+			       proto == IPPROTO_DSTOPTS))
+			return true;
 #pragma unroll
 		for (i = 0; i < LBD_IP6_MAX_EXTHDR; i++) {
 			__u8 *ext = pkt_at(data, off);

@@ -179,6 +179,22 @@ Test(backend, untrusted_encapsulation_in_fragments_is_dropped)
 	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 0);
 }
 
+/* A later IPv6 fragment whose fragmentable part starts with an
+ * extension header cannot say what follows it, a tunnel maybe: from an
+ * untrusted source it is dropped too (found by the datapath fuzzer). */
+Test(backend, later_ipv6_fragment_after_extension_headers_is_dropped)
+{
+	struct pkt in;
+
+	outer(&in, OTHER6, NODE6, 0x0100); /* offset 32, last */
+	pkt_ipv6_ext(&in, IPPROTO_DSTOPTS, 0);
+	pkt_next(&in, IPPROTO_IPIP);
+	pkt_bytes(&in, "0123456789abcdef", 16);
+	pkt_finish(&in);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), 1);
+}
+
 /* From a trusted LB, fragments are not decapsulated either (lbd does not
  * reassemble, and the LB never fragments what it encapsulates): dropped
  * with a reason of their own, so that a path that fragments shows. */

@@ -223,7 +223,15 @@ static const char *l4_check(const uint8_t *b, const struct fz_ip *ip, bool *ok)
 		ul = get16(l4 + 4);
 		if (ul < 8 || ul > n)
 			return "UDP length";
-		if (ip->fam == 6 || get16(l4 + 6))
+		/* over IPv6 a zero field is no checksum, which receivers
+		 * discard (RFC 8200 8.1), even where the sum happens to
+		 * come out right (0 and 0xffff are both one's complement
+		 * zero) */
+		if (ip->fam == 6)
+			*ok = get16(l4 + 6) &&
+			      csum_ok(ip->fam, ip->src, ip->dst, 17, l4, ul,
+				      true);
+		else if (get16(l4 + 6))
 			*ok = csum_ok(ip->fam, ip->src, ip->dst, 17, l4, ul,
 				      true);
 	} else if (is_icmp(ip)) {
