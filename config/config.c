@@ -668,11 +668,25 @@ static size_t get_addr_list(struct cfg_ctx *x, const config_setting_t *g,
 	return n;
 }
 
-/* backend_node.peers: prefixes of either family, host bits cleared (a
- * prefix means its network, as source_ranges). */
+/* A prefix means its network: host bits are cleared. */
+static void clear_host_bits(struct lbd_conf_addr *a)
+{
+	int bits = a->prefixlen, k;
+
+	for (k = 0; k < 16; k++, bits -= 8) {
+		if (bits >= 8)
+			continue;
+		a->addr.b[k] &= bits > 0 ? (__u8)(0xff << (8 - bits)) : 0;
+	}
+}
+
+/* A list of prefixes of either family, host bits cleared (backend_node.
+ * peers, kubernetes.vip_ranges); like: what a bad element was expected
+ * to be. */
 static size_t get_prefix_list(struct cfg_ctx *x, const config_setting_t *g,
 			      const char *path, const char *name,
-			      struct lbd_conf_addr *out, size_t max)
+			      struct lbd_conf_addr *out, size_t max,
+			      const char *like)
 {
 	config_setting_t *s = config_setting_get_member(g, name);
 	char p[128];
@@ -693,26 +707,17 @@ static size_t get_prefix_list(struct cfg_ctx *x, const config_setting_t *g,
 		const char *v = config_setting_get_string(e);
 		struct lbd_conf_addr a;
 		char ep[160];
-		int bits, k;
 
 		snprintf(ep, sizeof(ep), "%s[%d]", p, i);
-		if (!v || parse_prefix(v, &a) < 0) {
-			cfg_err(x, e, ep,
-				"expected an IP address or prefix "
-				"like 198.18.0.0/24");
-			continue;
-		}
 		if (n == max) {
 			cfg_err(x, e, ep, "at most %zu prefixes", max);
 			break;
 		}
-		bits = a.prefixlen;
-		for (k = 0; k < 16; k++, bits -= 8) {
-			if (bits >= 8)
-				continue;
-			a.addr.b[k] &= bits > 0 ? (__u8)(0xff << (8 - bits)) :
-						  0;
+		if (!v || parse_prefix(v, &a) < 0) {
+			cfg_err(x, e, ep, "expected %s", like);
+			continue;
 		}
+		clear_host_bits(&a);
 		out[n++] = a;
 	}
 	return n;
@@ -740,7 +745,9 @@ static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
 	n->n_vips = get_addr_list(x, g, "backend_node", "vips", n->vips,
 				  LBD_MAX_NODE_VIPS, true);
 	n->n_peers = get_prefix_list(x, g, "backend_node", "peers", n->peers,
-				     LBD_BE_MAX_PEERS);
+				     LBD_BE_MAX_PEERS,
+				     "an IP address or prefix like "
+				     "198.18.0.0/24");
 	if (get_int(x, g, "backend_node", "flow_timeout", 1, 7 * 86400, &v) >
 	    0)
 		n->flow_timeout = (__u32)v;
@@ -763,18 +770,6 @@ static __u32 parse_health(struct cfg_ctx *x, const config_setting_t *g,
 static void validate_health(struct cfg_ctx *x, const struct lbd_conf_service *s,
 			    struct lbd_conf_health *h, const char *p);
 
-/* A prefix means its network: host bits are cleared. */
-static void clear_host_bits(struct lbd_conf_addr *a)
-{
-	int bits = a->prefixlen, k;
-
-	for (k = 0; k < 16; k++, bits -= 8) {
-		if (bits >= 8)
-			continue;
-		a->addr.b[k] &= bits > 0 ? (__u8)(0xff << (8 - bits)) : 0;
-	}
-}
-
 /* vip_ranges: where the cluster's VIPs may be (the pools MetalLB and
  * Cilium's LB IPAM allocate from); any namespace's user writes
  * spec.loadBalancerIP, so without a range no VIP of the cluster is
@@ -782,37 +777,9 @@ static void clear_host_bits(struct lbd_conf_addr *a)
 static void parse_vip_ranges(struct cfg_ctx *x, const config_setting_t *g,
 			     struct lbd_conf_kubernetes *k)
 {
-	config_setting_t *s = config_setting_get_member(g, "vip_ranges");
-	int i, n;
-
-	if (!s)
-		return;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		cfg_err(x, s, "kubernetes.vip_ranges",
-			"expected a list of prefixes ( \"...\", ... )");
-		return;
-	}
-	n = config_setting_length(s);
-	for (i = 0; i < n; i++) {
-		config_setting_t *e = config_setting_get_elem(s, i);
-		const char *v = config_setting_get_string(e);
-		struct lbd_conf_addr a;
-		char p[64];
-
-		snprintf(p, sizeof(p), "kubernetes.vip_ranges[%d]", i);
-		if (k->n_vip_ranges == LBD_MAX_VIP_RANGES) {
-			cfg_err(x, e, p, "at most %d prefixes",
-				LBD_MAX_VIP_RANGES);
-			break;
-		}
-		if (!v || parse_prefix(v, &a) < 0) {
-			cfg_err(x, e, p,
-				"expected an IP prefix like 203.0.113.0/24");
-			continue;
-		}
-		clear_host_bits(&a);
-		k->vip_ranges[k->n_vip_ranges++] = a;
-	}
+	k->n_vip_ranges = get_prefix_list(x, g, "kubernetes", "vip_ranges",
+					  k->vip_ranges, LBD_MAX_VIP_RANGES,
+					  "an IP prefix like 203.0.113.0/24");
 }
 
 /* The setting name of g, else g itself (for the line of a message). */

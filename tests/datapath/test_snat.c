@@ -429,6 +429,29 @@ static void quote(struct pkt *q, const char *src, uint16_t sport,
 	pkt_finish(q);
 }
 
+/* A router between LB and backend: fragmentation needed about q (its
+ * first len bytes quoted), to the SNAT address. */
+static void router_error_in(struct pkt *in, const struct pkt *q, size_t len)
+{
+	pkt_init(in);
+	dpt_eth_in(in);
+	pkt_ip_hdr(in, pkt_ip("198.18.1.1"), pkt_ip(SNAT4));
+	pkt_icmp4(in, 3, 4, 1300);
+	pkt_append(in, q, 0, len);
+	pkt_finish(in);
+}
+
+/* The same error as the client gets it, quoting tq. */
+static void router_error_out(struct pkt *want, const struct pkt *tq)
+{
+	pkt_init(want);
+	dpt_eth_out(want);
+	pkt_ip_hdr(want, pkt_ip("198.18.1.1"), pkt_ip(CLIENT4));
+	pkt_icmp4(want, 3, 4, 1300);
+	pkt_append(want, tq, 0, 28);
+	pkt_finish(want);
+}
+
 Test(snat, icmp_error_about_forwarded_packet_reaches_the_client)
 {
 	uint16_t lport = first_port(CLIENT4, 40000, 80, IPPROTO_TCP);
@@ -438,20 +461,10 @@ Test(snat, icmp_error_about_forwarded_packet_reaches_the_client)
 	dpt_check(&t, &in, XDP_TX, NULL);
 	/* a router between LB and backend: frag needed about snat->be */
 	quote(&q, SNAT4, lport, BE4_1, 8080);
-	pkt_init(&in);
-	dpt_eth_in(&in);
-	pkt_ip_hdr(&in, pkt_ip("198.18.1.1"), pkt_ip(SNAT4));
-	pkt_icmp4(&in, 3, 4, 1300);
-	pkt_append(&in, &q, 0, 28);
-	pkt_finish(&in);
+	router_error_in(&in, &q, 28);
 	/* the client learns about the packet it sent */
 	quote(&tq, CLIENT4, 40000, VIP4, 80);
-	pkt_init(&want);
-	dpt_eth_out(&want);
-	pkt_ip_hdr(&want, pkt_ip("198.18.1.1"), pkt_ip(CLIENT4));
-	pkt_icmp4(&want, 3, 4, 1300);
-	pkt_append(&want, &tq, 0, 28);
-	pkt_finish(&want);
+	router_error_out(&want, &tq);
 	dpt_check(&t, &in, XDP_TX, &want);
 }
 
@@ -466,23 +479,13 @@ Test(snat, icmp_error_in_a_padded_frame_quotes_only_the_ip_packet)
 	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
 	dpt_check(&t, &in, XDP_TX, NULL);
 	quote(&q, SNAT4, lport, BE4_1, 8080);
-	pkt_init(&in);
-	dpt_eth_in(&in);
-	pkt_ip_hdr(&in, pkt_ip("198.18.1.1"), pkt_ip(SNAT4));
-	pkt_icmp4(&in, 3, 4, 1300);
-	pkt_append(&in, &q, 0, 28);
-	pkt_finish(&in);
+	router_error_in(&in, &q, 28);
 	/* the rest of the quoted TCP header, as Ethernet padding */
 	memcpy(in.buf + in.len, q.buf + 28, 12);
 	in.len += 12;
 
 	quote(&tq, CLIENT4, 40000, VIP4, 80);
-	pkt_init(&want);
-	dpt_eth_out(&want);
-	pkt_ip_hdr(&want, pkt_ip("198.18.1.1"), pkt_ip(CLIENT4));
-	pkt_icmp4(&want, 3, 4, 1300);
-	pkt_append(&want, &tq, 0, 28);
-	pkt_finish(&want);
+	router_error_out(&want, &tq);
 	dpt_check(&t, &in, XDP_TX, &want);
 }
 
@@ -497,12 +500,7 @@ Test(snat, icmp_error_whose_quote_stops_after_the_ports_is_not_translated)
 	tcp_seg(&in, false, CLIENT4, 40000, VIP4, 80, PKT_TCP_SYN);
 	dpt_check(&t, &in, XDP_TX, NULL);
 	quote(&q, SNAT4, lport, BE4_1, 8080);
-	pkt_init(&in);
-	dpt_eth_in(&in);
-	pkt_ip_hdr(&in, pkt_ip("198.18.1.1"), pkt_ip(SNAT4));
-	pkt_icmp4(&in, 3, 4, 1300);
-	pkt_append(&in, &q, 0, 24);
-	pkt_finish(&in);
+	router_error_in(&in, &q, 24);
 	cr_assert_neq(dpt_run(&t, &in, (uint8_t[PKT_MAX]){ 0 },
 			      &(size_t){ PKT_MAX }),
 		      XDP_TX);
