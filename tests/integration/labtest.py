@@ -161,6 +161,20 @@ class Lbd:
         with open(self.log) as f:
             return f.read()
 
+    def io_pid(self):
+        """The pid of this lbd's io process (a child named lbd-io), or
+        None while it has none."""
+        pid = self.proc.pid
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            for c in f.read().split():
+                try:
+                    with open(f"/proc/{c}/comm") as g:
+                        if g.read().strip() == "lbd-io":
+                            return int(c)
+                except FileNotFoundError:
+                    pass
+        return None
+
 
 class Lab:
     """A lab of its own: the prefix makes it independent of other runs."""
@@ -386,13 +400,15 @@ def run(test):
     print(f"PASS {name}")
 
 
-class Holder:
-    """Long-lived echo connections from the client (client.py hold)."""
+class ClientDriver:
+    """A Python helper in the client namespace, driven a line at a time:
+    a command line in, one JSON answer out."""
 
-    def __init__(self, lab, addr, port):
+    def __init__(self, lab, script, args, name):
+        self.name = name
         self.p = subprocess.Popen(
-            ["ip", "netns", "exec", lab.ns("client"), sys.executable, CLIENT,
-             "hold", addr, str(port)],
+            ["ip", "netns", "exec", lab.ns("client"), sys.executable, script,
+             *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         lab.procs.append(self.p)
 
@@ -401,8 +417,15 @@ class Holder:
         self.p.stdin.flush()
         out = self.p.stdout.readline()
         if not out:
-            raise TestFailure(f"holder died on {line!r}")
+            raise TestFailure(f"{self.name} died on {line!r}")
         return json.loads(out)
+
+
+class Holder(ClientDriver):
+    """Long-lived echo connections from the client (client.py hold)."""
+
+    def __init__(self, lab, addr, port):
+        super().__init__(lab, CLIENT, ["hold", addr, str(port)], "holder")
 
     def open(self, n):
         return self.cmd(f"open {n}")

@@ -59,19 +59,8 @@ sys.stdin.read()
 
 
 def io_pid(lab, lb):
-    """The pid of lbd's io process (a child named lbd-io)."""
-    def find():
-        pid = lb.proc.pid
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            for c in f.read().split():
-                try:
-                    with open(f"/proc/{c}/comm") as g:
-                        if g.read().strip() == "lbd-io":
-                            return int(c)
-                except FileNotFoundError:
-                    pass
-        return None
-    return wait_until(find, 10, "lbd's io process")
+    """The pid of lbd's io process, once it has one."""
+    return wait_until(lb.io_pid, 10, "lbd's io process")
 
 
 def vm_rss_kb(pid):

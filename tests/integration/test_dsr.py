@@ -142,22 +142,28 @@ OUR_LAYERS = {"eth", "ethertype", "ip", "ipv6", "udp", "tcp", "geneve",
               "data", "http", "icmp", "icmpv6"}
 
 
-def check_encap_capture(cap):
-    """The LB to backend link, as tshark (an independent decoder) sees it."""
+def tshark_errors(file):
+    """The frames of a capture in which tshark finds malformed or
+    erroneous layers of lbd's (OUR_LAYERS), as (number, protocols,
+    messages); a zero outer UDP checksum is not held against them."""
     bad = []
     for num, msgs, sevs, outer_udp_csum, protos in tshark_fields(
-            cap.file, ["frame.number", "_ws.expert.message",
-                       "_ws.expert.severity", "udp.checksum",
-                       "frame.protocols"],
+            file, ["frame.number", "_ws.expert.message",
+                   "_ws.expert.severity", "udp.checksum",
+                   "frame.protocols"],
             "_ws.malformed || _ws.expert.severity >= \"error\""):
         errors = [m for m, s in zip(msgs.split(","), sevs.split(","))
                   if int(s, 0) >= 0x00800000]
         zero_outer = outer_udp_csum.split(",")[0] == "0x0000"
         errors = [m for m in errors if not (m == ZERO_CSUM and zero_outer)]
-        if errors and protos.split(":")[-1] not in OUR_LAYERS:
-            continue
-        if errors:
+        if errors and protos.split(":")[-1] in OUR_LAYERS:
             bad.append((num, protos, errors))
+    return bad
+
+
+def check_encap_capture(cap):
+    """The LB to backend link, as tshark (an independent decoder) sees it."""
+    bad = tshark_errors(cap.file)
     check(not bad, f"tshark finds malformed or erroneous frames: {bad[:5]}")
     sums = ["tcp.checksum.status", "tcp.checksum", "tcp.checksum_calculated"]
     gnv = tshark_fields(cap.file, ["frame.number", "geneve.vni",

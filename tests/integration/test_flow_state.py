@@ -39,10 +39,9 @@ import subprocess
 import sys
 import time
 
-from labtest import (BE4, BE6, BUILD, LBD, SOURCE, Lab, Lbd, TestFailure,
-                     bpf_counter, check, run, wait_until)
-from test_dsr import (GOOD, OUR_LAYERS, ZERO_CSUM, Capture, tcp_sum_ok,
-                      tshark_fields)
+from labtest import (BE4, BE6, BUILD, LBD, SOURCE, ClientDriver, Lab, Lbd,
+                     TestFailure, bpf_counter, check, run, wait_until)
+from test_dsr import Capture, tcp_sum_ok, tshark_errors, tshark_fields
 
 FLOWCONNS = os.path.join(SOURCE, "tests", "lab", "flowconns.py")
 SYNFLOOD = os.path.join(SOURCE, "tests", "lab", "synflood.py")
@@ -90,24 +89,13 @@ def be_name(addr):
     raise TestFailure(f"not a backend: {addr}")
 
 
-class Flows:
+class Flows(ClientDriver):
     """flowconns.py in the client namespace, driven line by line."""
 
     def __init__(self, lab):
-        self.p = subprocess.Popen(
-            ["ip", "netns", "exec", lab.ns("client"), sys.executable,
-             FLOWCONNS, *(f"{vip},7,{PER_SERVICE}" for _, vip, _ in
-                          SERVICES)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        lab.procs.append(self.p)
-
-    def cmd(self, line):
-        self.p.stdin.write(line + "\n")
-        self.p.stdin.flush()
-        out = self.p.stdout.readline()
-        if not out:
-            raise TestFailure(f"flowconns died on {line!r}")
-        return json.loads(out)
+        super().__init__(lab, FLOWCONNS,
+                         [f"{vip},7,{PER_SERVICE}" for _, vip, _ in SERVICES],
+                         "flowconns")
 
     def settle(self):
         """Marks now, and waits for AFTER answers on every connection;
@@ -379,18 +367,7 @@ def case_flood(lab, mode, results):
 def check_capture(cap):
     """backend3's link in (a), "backends" mode, as tshark decodes it: both
     Geneve forms with lbd's option, from lb1 and passed on by backend3."""
-    bad = []
-    for num, msgs, sevs, outer_udp_csum, protos in tshark_fields(
-            cap.file, ["frame.number", "_ws.expert.message",
-                       "_ws.expert.severity", "udp.checksum",
-                       "frame.protocols"],
-            "_ws.malformed || _ws.expert.severity >= \"error\""):
-        errors = [m for m, s in zip(msgs.split(","), sevs.split(","))
-                  if int(s, 0) >= 0x00800000]
-        zero_outer = outer_udp_csum.split(",")[0] == "0x0000"
-        errors = [m for m in errors if not (m == ZERO_CSUM and zero_outer)]
-        if errors and protos.split(":")[-1] in OUR_LAYERS:
-            bad.append((num, protos, errors))
+    bad = tshark_errors(cap.file)
     check(not bad, f"tshark finds malformed or erroneous frames: {bad[:5]}")
     frames = tshark_fields(
         cap.file, ["frame.number", "frame.protocols", "ip.src", "ipv6.src",

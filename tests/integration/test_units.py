@@ -112,19 +112,6 @@ def cap_number(name):
     return int(m.group(1))
 
 
-def io_pid(lb):
-    pid = lb.proc.pid
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        for c in f.read().split():
-            try:
-                with open(f"/proc/{c}/comm") as g:
-                    if g.read().strip() == "lbd-io":
-                        return int(c)
-            except FileNotFoundError:
-                pass
-    return None
-
-
 def status(lab, host, sock):
     r = lab.exec(host, [LBCTL, "-s", sock, "--json", "status"], check=False,
                  timeout=15)
@@ -150,12 +137,12 @@ def check_role(lab, unit, host, conf_of):
     lb.start()
     first = wait_until(lambda: status(lab, host, sock), 10,
                        f"{unit}: lbctl status")
-    io = io_pid(lb)
+    io = lb.io_pid()
     check(io, f"{unit}: no io process")
     check(scrape(lab, host, 9481), f"{unit}: no metrics at :9481")
     # the io process stays: one that cannot drop privileges exits and
     # is respawned every second
-    check(status(lab, host, sock) and io_pid(lb) == io,
+    check(status(lab, host, sock) and lb.io_pid() == io,
           f"{unit}: the io process did not stay:\n{lb.read_log()}")
     lb.write_conf(conf_of(control(sock, 9482)))
     lb.reload()
@@ -164,7 +151,7 @@ def check_role(lab, unit, host, conf_of):
                f"process restarted)")
     after = wait_until(lambda: status(lab, host, sock), 10,
                        f"{unit}: lbctl status after the reload")
-    check(io_pid(lb) not in (None, io), f"{unit}: the io process was not "
+    check(lb.io_pid() not in (None, io), f"{unit}: the io process was not "
                                         f"restarted")
     check(after["control"]["metrics_listen"] == "127.0.0.1:9482",
           f"{unit}: {after['control']}")
