@@ -340,6 +340,49 @@ Test(icmp, frag_needed_carries_mtu_less_geneve_overhead)
 	cr_assert_eq(out[40] << 8 | out[41], 1400 - 62);
 }
 
+#define MTU_SL_CONF(fwd, vip, be, port)                                       \
+	DATAPATH_CONF "services = ( { vip = \"" vip "\"; port = 80; "          \
+		      "forwarding = \"" fwd "\"; flow_state = \"backends\"; "   \
+		      "backends = ( { address = \"" be "\"; port = " #port      \
+		      "; } ); } );\n"
+
+/* With the flow state on the backends the encapsulation is longer (lbd's
+ * option, and Geneve for IPIP services): the MTU announced says so. */
+Test(icmp, frag_needed_carries_mtu_less_the_stateless_overheads)
+{
+	static const struct {
+		const char *conf;
+		int overhead; /* IPv4 + UDP + Geneve (+ Cilium's option and
+			       * inner Ethernet) + lbd's option */
+	} c[] = {
+		{ MTU_SL_CONF("ipip", VIP4, "198.18.4.11", 80), 20 + 8 + 8 + 12 },
+		{ MTU_SL_CONF("geneve", VIP4, "198.18.4.11", 8080),
+		  20 + 8 + 8 + 12 + 14 + 12 },
+	};
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct pkt in;
+		uint8_t out[PKT_MAX];
+		size_t len = sizeof(out);
+
+		dpt_teardown(&t);
+		dpt_setup(&t, c[i].conf);
+		big_in(&in, CLIENT4, VIP4, (size_t)(1400 - c[i].overhead));
+		cr_assert_eq(dpt_run(&t, &in, out, &len), XDP_TX);
+		cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_TOOBIG), 0,
+			     "%d bytes fit", 1400 - c[i].overhead);
+		len = sizeof(out);
+		big_in(&in, CLIENT4, VIP4, (size_t)(1400 - c[i].overhead + 1));
+		cr_assert_eq(dpt_run(&t, &in, out, &len), XDP_TX);
+		cr_assert_eq(len, 14 + 20 + 8 + 28);
+		cr_assert_eq(out[34], 3);
+		cr_assert_eq(out[35], 4);
+		cr_assert_eq(out[40] << 8 | out[41], 1400 - c[i].overhead);
+		cr_assert_eq(dpt_reason(&t, LBD_EV_ICMP_TOOBIG), 1);
+	}
+}
+
 Test(icmp, packet_too_big_v6_quotes_up_to_the_minimum_mtu)
 {
 	struct pkt in, want;
