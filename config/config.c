@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "listen.h"
-#include "maglev.h"
 
 /* Parsing state: where messages go and which file is being read. */
 struct cfg_ctx {
@@ -459,7 +458,7 @@ static __u32 get_maglev_size(struct cfg_ctx *x, const config_setting_t *g,
 			LBD_MAGLEV_MIN);
 		return 0;
 	}
-	if (!maglev_is_prime((__u32)v)) {
+	if (!lbd_is_prime((__u32)v)) {
 		cfg_err(x, s, p, "%lld is not a prime (Maglev needs one)", v);
 		return 0;
 	}
@@ -763,7 +762,7 @@ static void parse_backend_node(struct cfg_ctx *x, const config_setting_t *g)
 }
 
 /* kubernetes = { ... }: where the cluster is and what to follow. The
- * kubeconfig's contents are read when lbd uses them (lbd/kubeconfig.c),
+ * kubeconfig's contents are read when lbd uses them (lbd/k8s/kubeconfig.c),
  * with its own file:line messages; here only that it can be read. */
 static __u32 parse_health(struct cfg_ctx *x, const config_setting_t *g,
 			  const char *path, __u32 base, __u8 proto);

@@ -92,7 +92,7 @@ struct lbd_conf_control {
 	__u32 max_clients; /* connected at once, root's few extra aside */
 };
 
-/* Health checks (lbd/health.c). */
+/* Health checks (lbd/health/health.c). */
 enum lbd_hc_type {
 	LBD_HC_NONE, /* not checked: up unless configured down */
 	LBD_HC_TCP, /* a TCP connection is accepted */

@@ -4,8 +4,6 @@
  * NIC encapsulated traffic arrives on, tells it which LBs to trust and
  * which addresses are this node's, and binds the IPIP VIPs to lo.
  */
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -13,13 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bemaps.h"
 #include "bpffs.h"
+#include "companion.h"
 #include "daemon.h"
 #include "log.h"
 #include "netlink.h"
-#include "tc.h"
-#include "tc_backend.skel.h"
 
 #define MAX_NODE_ADDRS 64
 
@@ -30,28 +26,16 @@ void backend_status(const struct lbd_daemon *d, char *buf, size_t len)
 		 d->cfg->node.n_vips);
 }
 
-static int be_load(const struct lbd_config *c, struct tc_backend **out)
+static int be_load(const struct lbd_config *c, struct companion **out)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = c->dp.pin_path);
-	struct tc_backend *s;
-	int err;
+	int err = companion_load(c->dp.pin_path, c->node.flow_entries,
+				 c->node.flow_timeout, out);
 
-	s = tc_backend__open_opts(&oo);
-	if (!s)
-		return -errno;
-	bpf_map__set_max_entries(s->maps.lbd_be_flows, c->node.flow_entries);
-	s->rodata->be_knobs.map_abi = LBD_MAP_ABI;
-	s->rodata->be_knobs.flow_timeout = c->node.flow_timeout;
-	err = tc_backend__load(s);
-	if (err) {
+	if (err)
 		log_warnx("loading the tc programs failed: %s (a pinned map "
 			  "of another size? then lbd --cleanup first)",
 			  strerror(-err));
-		tc_backend__destroy(s);
-		return err;
-	}
-	*out = s;
-	return 0;
+	return err;
 }
 
 static int be_attach(struct lbd_daemon *d, const struct lbd_config *c)
@@ -64,11 +48,7 @@ static int be_attach(struct lbd_daemon *d, const struct lbd_config *c)
 			  c->files[0], c->node.interface);
 		return -ENODEV;
 	}
-	err = tc_attach(d->be_ifindex, BPF_TC_INGRESS,
-			    bpf_program__fd(d->be->progs.lbd_tc_ingress));
-	if (!err)
-		err = tc_attach(d->be_ifindex, BPF_TC_EGRESS,
-				    bpf_program__fd(d->be->progs.lbd_tc_egress));
+	err = companion_attach(d->be, d->be_ifindex);
 	if (err)
 		log_warnx("attaching tc programs to %s: %s", c->node.interface,
 			  strerror(-err));
@@ -76,41 +56,6 @@ static int be_attach(struct lbd_daemon *d, const struct lbd_config *c)
 		log_info("tc companion attached to %s (ingress and egress)",
 			 c->node.interface);
 	return err;
-}
-
-/* Makes a set map hold exactly the addresses given. */
-static int sync_set(int fd, const struct lbd_conf_addr *a, size_t n)
-{
-	struct lbd_addr_key k, next;
-	__u8 one = 1;
-	void *prev = NULL;
-	size_t i;
-
-	/* removing while walking restarts the walk from the start */
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		bool keep = false;
-
-		for (i = 0; i < n && !keep; i++)
-			keep = next.family == a[i].family &&
-			       !memcmp(&next.addr, &a[i].addr,
-				       sizeof(next.addr));
-		k = next;
-		if (!keep) {
-			if (bpf_map_delete_elem(fd, &k) < 0)
-				return -errno;
-			prev = NULL;
-		} else {
-			prev = &k;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		memset(&k, 0, sizeof(k));
-		k.family = a[i].family;
-		k.addr = a[i].addr;
-		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) < 0)
-			return -errno;
-	}
-	return 0;
 }
 
 static bool addr_listed(const struct lbd_conf_addr *a,
@@ -174,8 +119,8 @@ static int be_sync(struct lbd_daemon *d, const struct lbd_config *c,
 	struct lbd_conf_addr local[MAX_NODE_ADDRS];
 	int n, err;
 
-	err = sync_set(bpf_map__fd(d->be->maps.lbd_be_sources),
-		       c->node.lb_sources, c->node.n_lb_sources);
+	err = companion_set_sources(d->be, c->node.lb_sources,
+				    c->node.n_lb_sources);
 	if (err) {
 		diag_pushf(diag, "trusted LB sources: %s", strerror(-err));
 		return err;
@@ -186,15 +131,12 @@ static int be_sync(struct lbd_daemon *d, const struct lbd_config *c,
 			   strerror(-n));
 		return n;
 	}
-	err = sync_set(bpf_map__fd(d->be->maps.lbd_be_local), local,
-		       (size_t)n);
+	err = companion_set_local(d->be, local, (size_t)n);
 	if (err) {
 		diag_pushf(diag, "node addresses: %s", strerror(-err));
 		return err;
 	}
-	err = bemaps_sync_peers(bpf_map__fd(d->be->maps.lbd_be_peers4),
-				bpf_map__fd(d->be->maps.lbd_be_peers6),
-				c->node.peers, c->node.n_peers);
+	err = companion_set_peers(d->be, c->node.peers, c->node.n_peers);
 	if (err) {
 		diag_pushf(diag, "peers: %s", strerror(-err));
 		return err;
@@ -266,7 +208,7 @@ int backend_start(struct lbd_daemon *d)
 int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		   struct config_diag *diag)
 {
-	struct tc_backend *nbe;
+	struct companion *nbe;
 	int err;
 
 	if (strcmp(c->dp.pin_path, d->cfg->dp.pin_path)) {
@@ -284,11 +226,9 @@ int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
 				   strerror(-err));
 			return err;
 		}
-		if (strcmp(c->node.interface, d->cfg->node.interface)) {
-			tc_detach(d->be_ifindex, BPF_TC_INGRESS);
-			tc_detach(d->be_ifindex, BPF_TC_EGRESS);
-		}
-		tc_backend__destroy(d->be);
+		if (strcmp(c->node.interface, d->cfg->node.interface))
+			companion_detach(d->be_ifindex);
+		companion_destroy(d->be);
 		d->be = nbe;
 		err = be_attach(d, c);
 		if (err) {
@@ -305,7 +245,7 @@ int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
 
 void backend_stop(struct lbd_daemon *d)
 {
-	tc_backend__destroy(d->be);
+	companion_destroy(d->be);
 	d->be = NULL;
 }
 
@@ -333,16 +273,9 @@ int backend_cleanup(const struct lbd_config *c)
 	struct lbd_conf_addr have[LBD_MAX_NODE_VIPS];
 	int ifindex = (int)if_nametoindex(c->node.interface);
 	int lo = (int)if_nametoindex("lo"), n, i, err = 0;
-	static const char *const pins[] = { "lbd_be_sources", "lbd_be_local",
-					    "lbd_be_flows",   "lbd_be_stats",
-					    "lbd_be_peers4",  "lbd_be_peers6" };
-	char path[4200];
-	size_t k;
 
 	if (ifindex) {
-		err = tc_detach(ifindex, BPF_TC_INGRESS);
-		if (!err)
-			err = tc_detach(ifindex, BPF_TC_EGRESS);
+		err = companion_detach(ifindex);
 		if (err)
 			log_warnx("detaching tc from %s: %s", c->node.interface,
 				  strerror(-err));
@@ -350,11 +283,7 @@ int backend_cleanup(const struct lbd_config *c)
 	n = lo ? nl_addr_list_lbd(lo, have, LBD_MAX_NODE_VIPS) : 0;
 	for (i = 0; i < n; i++)
 		nl_addr_del(lo, &have[i]);
-	for (k = 0; k < sizeof(pins) / sizeof(pins[0]); k++) {
-		snprintf(path, sizeof(path), "%s/%s", c->dp.pin_path, pins[k]);
-		if (unlink(path) < 0 && errno != ENOENT)
-			log_warn("unpinning %s", path);
-	}
+	companion_unpin(c->dp.pin_path);
 	log_info("backend companion removed from %s; %d VIPs unbound",
 		 c->node.interface, n > 0 ? n : 0);
 	return err ? 1 : 0;

@@ -348,7 +348,7 @@ int daemon_run(const char *config_path)
 	sigset_t mask;
 	int err;
 
-	log_route_libbpf();
+	dp_log_route();
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);

@@ -22,8 +22,8 @@
 #include "sources.h"
 #include "state.h"
 
-struct tc_backend;
-struct ring_buffer;
+struct companion;
+struct dp_monitor;
 struct hcdp;
 struct health;
 struct vips;
@@ -49,7 +49,7 @@ struct lbd_daemon {
 	struct lbd_conf_control io_ctl; /* the settings it was started with */
 	/* lbctl monitor (control.c): the program's ring buffer, read on
 	 * the loop while a monitor client listens */
-	struct ring_buffer *mon_rb;
+	struct dp_monitor *mon_rb;
 	sd_event_source *mon_src;
 	__u32 mon_mask; /* LBD_MON_* asked of the program */
 	bool mon_state; /* backend state changes asked for */
@@ -99,7 +99,7 @@ struct lbd_daemon {
 	struct timespec k8s_sync_t0; /* the first sync's first apply */
 
 	/* role "backend" */
-	struct tc_backend *be;
+	struct companion *be;
 	int be_ifindex;
 };
 

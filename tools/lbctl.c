@@ -2,7 +2,7 @@
 /*
  * lbctl: inspect and operate a running lbd through its control socket.
  * Tables for people, --json for scripts. See lbctl(8); the protocol is
- * described at the top of lbd/io.c.
+ * described at the top of lbd/ctl/io.c.
  *
  * lbctl parses nothing it sends: arguments go to lbd as the strings they
  * are, and lbd's io process checks them (one parser, one set of error

@@ -40,6 +40,22 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_meta) == 8, "lbd_meta");
 #define LBD_MAGLEV_MIN 251
 #define LBD_MAGLEV_MAX 1048573
 
+/* Whether n is prime: the rule for a Maglev table size, which the config
+ * parser and the table builder both apply (userspace only). */
+static inline int lbd_is_prime(__u32 n)
+{
+	__u32 d;
+
+	if (n < 2)
+		return 0;
+	if (n % 2 == 0)
+		return n == 2;
+	for (d = 3; (__u64)d * d <= n; d += 2)
+		if (n % d == 0)
+			return 0;
+	return 1;
+}
+
 /*
  * A Maglev table as the program reads it: an inner array map whose
  * values are chunks of LBD_MAGLEV_CHUNK words. Laid end to end they are

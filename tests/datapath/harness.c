@@ -79,7 +79,7 @@ int dpt_env_init(void)
 		}
 	}
 	log_init("dptest", 0);
-	log_route_libbpf();
+	dp_log_route();
 	return IFINDEX_LB0 && IFINDEX_LB1 ? 0 : -1;
 }
 

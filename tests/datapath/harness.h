@@ -6,7 +6,7 @@
  * (nothing to clean up: it dies with the process) and gives it the links,
  * routes and permanent neighbours the FIB lookups of the program need.
  * Each test loads a fresh program (empty maps), applies a config through
- * the same code lbd uses (config/ and lbd/state.c), runs the real program
+ * the same code lbd uses (config/ and lbd/state/state.c), runs the real program
  * on a packet built with tests/lib/pkt.h and compares the verdict and the
  * whole output packet byte for byte.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * lbctl explain in flow_state = "backends" (lbd/explain.c): the slot,
+ * lbctl explain in flow_state = "backends" (lbd/dp/explain.c): the slot,
  * owner and previous owner it reads from the installed table are what
  * the program does with the flow's packets: the owner is the outer
  * destination, and the previous owner is the one lbd's option names,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Fuzz target: the control protocol as the io process speaks it to a
- * control socket client (lbd/io.c over lbd/ipc.c).
+ * control socket client (lbd/ctl/io.c over lbd/proc/ipc.c).
  *
  * io.c keeps its request handling static (it is the io process's alone),
  * so this file includes it whole and drives it as the io process's event
@@ -19,7 +19,7 @@
  * known command (an admin one only for root) with arguments in normal
  * form (canonical addresses, ports in range, families 4 or 6).
  */
-#include "../../lbd/io.c"
+#include "../../lbd/ctl/io.c"
 
 #include <stdint.h>
 

@@ -6,7 +6,7 @@
  *
  * The programs are loaded once, in a network namespace of the process's
  * own laid out as the datapath tests' (tests/datapath/harness.c), with
- * maps filled by lbd's own code (config/, lbd/state.c) from the config
+ * maps filled by lbd's own code (config/, lbd/state/state.c) from the config
  * below; state (conntrack, SNAT, Geneve flows) builds up over the run,
  * and the generator answers flows lbd made (SNAT replies, Geneve
  * replies). A finding is printed when first seen, with the packet, the

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Fuzz target: the translation of Kubernetes objects into lbd services
- * (lbd/k8s_model.c), as the API server's answers reach it.
+ * (lbd/k8s/k8s_model.c), as the API server's answers reach it.
  *
  * The input is one JSON object:
  *   {"opts": N, "services": [Service...], "slices": [EndpointSlice...]}

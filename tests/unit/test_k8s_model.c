@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* lbd/k8s_model.c: Service and EndpointSlice objects (JSON fixtures in
+/* lbd/k8s/k8s_model.c: Service and EndpointSlice objects (JSON fixtures in
  * tests/unit/k8s/, as the API server lists them) to lbd services. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

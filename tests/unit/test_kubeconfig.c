@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* lbd/kubeconfig.c: the kubeconfig as kubectl reads it, and every
+/* lbd/k8s/kubeconfig.c: the kubeconfig as kubectl reads it, and every
  * problem as file:line: setting: message. */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The backend's report of its connections (lbd/sockdiag.c), against real
+ * The backend's report of its connections (lbd/dp/sockdiag.c), against real
  * TCP sockets on the loopback: accepted connections of a listener's port
  * count, by local address and port, until they reach TIME-WAIT; the
  * connecting side (an ephemeral port no listener has) does not.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* lbd/sources.c: the config file's and the cluster's services side by
+/* lbd/state/sources.c: the config file's and the cluster's services side by
  * side; a clash on VIP, port and protocol is the newcomer's loss. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

@@ -610,7 +610,7 @@ int main(int argc, char **argv)
 		sizes[n++] = 0;
 
 	log_init("lbd-bench-apply", 0);
-	log_route_libbpf();
+	dp_log_route();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (i = 0; i < n; i++)

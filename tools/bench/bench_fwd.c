@@ -1630,7 +1630,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_wake;
 	sigaction(GEN_WAKE, &sa, NULL);
 	log_init("lbd-bench-fwd", 0);
-	log_route_libbpf();
+	dp_log_route();
 
 	e.self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (e.self_ns < 0) {

@@ -241,7 +241,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	log_init("lbd-bench-k8s", 0);
-	log_route_libbpf();
+	dp_log_route();
 	if (!mkdtemp(dir))
 		fatal("mkdtemp");
 	api = spawn_api(dir, &b);

@@ -1543,7 +1543,7 @@ int main(int argc, char **argv)
 	if (pin_cpu(b.cpu))
 		return 1;
 	log_init("lbd-bench-xdp", 0);
-	log_route_libbpf();
+	dp_log_route();
 	if (env_init()) {
 		fprintf(stderr, "cannot set up the namespace (needs root)\n");
 		return 1;

@@ -37,20 +37,6 @@
  */
 #define MAGLEV_ENDGAME_MAX_M (1u << 20)
 
-int maglev_is_prime(__u32 n)
-{
-	__u32 d;
-
-	if (n < 2)
-		return 0;
-	if (n % 2 == 0)
-		return n == 2;
-	for (d = 3; (__u64)d * d <= n; d += 2)
-		if (n % d == 0)
-			return 0;
-	return 1;
-}
-
 static __u32 backend_hash(const struct maglev_backend *b, __u32 seed)
 {
 	__u32 h = seed;
@@ -228,7 +214,7 @@ int maglev_build(struct maglev_backend *b, size_t n, __u32 m, __u32 seed,
 	size_t i;
 	int j, err = 0;
 
-	if (m < 2 || !maglev_is_prime(m))
+	if (m < 2 || !lbd_is_prime(m))
 		return -EINVAL;
 	for (i = 0; i < n; i++)
 		if (b[i].weight > wmax)

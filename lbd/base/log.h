@@ -30,7 +30,7 @@ void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);
 
-/* Routes libbpf's and libxdp's messages here, one level quieter. */
-void log_route_libbpf(void);
+/* One message at lvl, for libraries' print callbacks (dp_log_route). */
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 
 #endif /* LBD_LOG_H */

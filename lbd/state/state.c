@@ -2,7 +2,6 @@
 #include "state.h"
 
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1698,13 +1697,12 @@ static int stale_ranges(struct lbd_state *st, struct lbd_dp *dp, enum dp_map m,
 	size_t ks = m == DP_MAP_SRC4 ? sizeof(struct lbd_src_key4) :
 				       sizeof(struct lbd_src_key6);
 	struct lbd_src_key6 k, next;
-	int fd = dp_map_fd(dp, m);
 	void *prev = NULL;
 	size_t i, cap = 0;
 
 	*keys = NULL;
 	*n = 0;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+	while (dp_map_next_key(dp, m, prev, &next) == 0) {
 		/* svc_id sits at the same place in both keys */
 		__u32 id = ntohl(next.svc_id);
 
@@ -1802,17 +1800,17 @@ static int vips_read(struct lbd_dp *dp, struct vip_ent **out, size_t *n)
 	if (!v)
 		return -ENOMEM;
 	for (f = 0; f < 2; f++) {
-		int fd = dp_map_fd(dp, f ? DP_MAP_VIP6 : DP_MAP_VIP4);
+		enum dp_map m = f ? DP_MAP_VIP6 : DP_MAP_VIP4;
 		union lbd_addr k, next;
 		void *prev = NULL;
 		struct lbd_vip val;
 
 		memset(&k, 0, sizeof(k));
 		memset(&next, 0, sizeof(next));
-		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		while (dp_map_next_key(dp, m, prev, &next) == 0) {
 			k = next;
 			prev = &k;
-			if (bpf_map_lookup_elem(fd, &k, &val) < 0)
+			if (dp_map_lookup(dp, m, &k, &val) < 0)
 				continue;
 			if (*n == cap) {
 				struct vip_ent *nv;
@@ -2013,7 +2011,6 @@ static int adopt_services(struct lbd_state *st, struct lbd_dp *dp,
 			  enum dp_map m, __u8 family, struct st_service **arr,
 			  size_t *n, size_t *cap)
 {
-	int fd = dp_map_fd(dp, m);
 	union {
 		struct lbd_svc_key4 k4;
 		struct lbd_svc_key6 k6;
@@ -2021,12 +2018,12 @@ static int adopt_services(struct lbd_state *st, struct lbd_dp *dp,
 	void *prev = NULL;
 	struct lbd_svc v;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+	while (dp_map_next_key(dp, m, prev, &next) == 0) {
 		struct st_service *s;
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v) < 0)
+		if (dp_map_lookup(dp, m, &key, &v) < 0)
 			continue;
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 64;
@@ -2088,10 +2085,9 @@ static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id, __u32 max,
 	union lbd_addr a;
 	void *prev;
 	__u32 id;
-	int fd, err;
+	int err;
 
-	fd = dp_map_fd(dp, DP_MAP_SRC4);
-	for (prev = NULL; bpf_map_get_next_key(fd, prev, &n4) == 0;
+	for (prev = NULL; dp_map_next_key(dp, DP_MAP_SRC4, prev, &n4) == 0;
 	     prev = &k4) {
 		k4 = n4;
 		id = ntohl(k4.svc_id);
@@ -2105,8 +2101,7 @@ static int adopt_ranges(struct lbd_dp *dp, struct st_service **by_id, __u32 max,
 		if (err)
 			return err;
 	}
-	fd = dp_map_fd(dp, DP_MAP_SRC6);
-	for (prev = NULL; bpf_map_get_next_key(fd, prev, &n6) == 0;
+	for (prev = NULL; dp_map_next_key(dp, DP_MAP_SRC6, prev, &n6) == 0;
 	     prev = &k6) {
 		k6 = n6;
 		id = ntohl(k6.svc_id);
@@ -2129,8 +2124,8 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 	size_t n = 0, cap = 0, i, n_stale_be = 0, n_stale_svc = 0;
 	__u8 *svc_used = NULL, *be_used = NULL;
 	__u32 *stale_be = NULL, *stale_svc = NULL, one;
-	int fd = dp_map_fd(dp, DP_MAP_BACKENDS), err;
 	struct lbd_backend b;
+	int err;
 	__u32 id;
 
 	err = adopt_services(st, dp, DP_MAP_SVC4, LBD_AF_INET, &arr, &n, &cap);
@@ -2159,10 +2154,9 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 		struct st_service *s;
 		struct st_backend *nb;
 
-		if (bpf_map_lookup_elem(fd, &id, &b) < 0) {
-			err = -errno;
+		err = dp_map_lookup(dp, DP_MAP_BACKENDS, &id, &b);
+		if (err)
 			goto out;
-		}
 		if (b.gen > st->gen)
 			st->gen = b.gen;
 		if (b.state == LBD_BE_UNUSED)
@@ -2213,18 +2207,17 @@ int state_adopt(struct lbd_state *st, struct lbd_dp *dp, __u32 maglev_size,
 	for (i = 0; i < n; i++) {
 		struct st_service *s = &arr[i];
 		struct lbd_vip v;
-		int vfd = dp_map_fd(dp, s->key.family == LBD_AF_INET ?
-						DP_MAP_VIP4 :
-						DP_MAP_VIP6);
+		enum dp_map vm = s->key.family == LBD_AF_INET ? DP_MAP_VIP4 :
+								DP_MAP_VIP6;
 
 		sorted_sort(s->be, s->n_be, sizeof(*s->be), be_cmp);
 		sorted_sort(s->ranges, s->n_ranges, sizeof(*s->ranges),
 			    range_cmp);
-		if (bpf_map_lookup_elem(vfd,
-					s->key.family == LBD_AF_INET
-						? (void *)&s->key.vip.v4
-						: (void *)&s->key.vip,
-					&v) == 0) {
+		if (dp_map_lookup(dp, vm,
+				  s->key.family == LBD_AF_INET ?
+					  (void *)&s->key.vip.v4 :
+					  (void *)&s->key.vip,
+				  &v) == 0) {
 			s->icmp_echo = v.flags & LBD_VIP_F_ICMP_ECHO;
 			s->wildcard = v.flags & LBD_VIP_F_HOST;
 		}

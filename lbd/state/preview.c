@@ -4,12 +4,11 @@
 #include "preview.h"
 
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ctwalk.h"
 #include "lbd/hash.h"
 #include "maglev.h"
 
@@ -136,14 +135,6 @@ out:
 	return err;
 }
 
-static __u32 now_coarse(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u32)ts.tv_sec;
-}
-
 struct pv_walk {
 	const struct lbd_state *st;
 	const struct st_service *planned;
@@ -167,9 +158,12 @@ static __u32 hash(__u32 seed, __u8 family, const void *key, __u32 ports,
 
 /* One conntrack entry: counted for its service when it is live, and as
  * moved when its flow's owner differs between the tables. */
-static void walk_one(struct pv_walk *w, __u8 family, const void *key,
-		     const struct lbd_ct *v)
+static void walk_one(void *arg, const struct dp_ct_flow *f)
 {
+	struct pv_walk *w = arg;
+	__u8 family = f->family;
+	const void *key = f->key;
+	const struct lbd_ct *v = &f->v;
 	const struct lbd_ct_key4 *k4 = key;
 	const struct lbd_ct_key6 *k6 = key;
 	const struct st_service *s;
@@ -215,24 +209,6 @@ static void walk_one(struct pv_walk *w, __u8 family, const void *key,
 		now = t->owners[h % t->nm];
 	t->flows++;
 	t->moved_flows += was != now;
-}
-
-/* Every entry of a conntrack map, one at a time: an LRU map that the
- * datapath changes meanwhile may be walked partly twice or not at all,
- * which a preview can live with. */
-static int walk_map(struct pv_walk *w, int fd, __u8 family, size_t ksz)
-{
-	__u8 k[sizeof(struct lbd_ct_key6)], nk[sizeof(struct lbd_ct_key6)];
-	struct lbd_ct v;
-	void *prev = NULL;
-
-	while (bpf_map_get_next_key(fd, prev, nk) == 0) {
-		memcpy(k, nk, ksz);
-		prev = k;
-		if (bpf_map_lookup_elem(fd, k, &v) == 0)
-			walk_one(w, family, k, &v);
-	}
-	return errno == ENOENT ? 0 : -errno;
 }
 
 static const char *svc_name(const struct st_service *s)
@@ -290,7 +266,7 @@ int preview_print(struct lbd_dp *dp, const struct lbd_state *st,
 			     .n = n,
 			     .t = t,
 			     .c = c,
-			     .now = now_coarse() };
+			     .now = dp_ct_now() };
 	size_t i, changed = 0;
 	int err = -ENOMEM;
 
@@ -328,11 +304,9 @@ int preview_print(struct lbd_dp *dp, const struct lbd_state *st,
 		if (err)
 			goto out;
 	}
-	err = walk_map(&w, dp_map_fd(dp, DP_MAP_CT4), LBD_AF_INET,
-		       sizeof(struct lbd_ct_key4));
-	if (!err)
-		err = walk_map(&w, dp_map_fd(dp, DP_MAP_CT6), LBD_AF_INET6,
-			       sizeof(struct lbd_ct_key6));
+	/* an LRU map that the datapath changes meanwhile may be walked
+	 * partly twice or not at all, which a preview can live with */
+	err = dp_ct_walk(dp, walk_one, &w);
 	if (err)
 		goto out;
 	for (i = 0; i < n; i++)

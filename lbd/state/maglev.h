@@ -40,7 +40,4 @@ struct maglev_backend {
 int maglev_build(struct maglev_backend *b, size_t n, __u32 m, __u32 seed,
 		 __u32 *table);
 
-/* Whether n is prime (trial division; n is at most a few million). */
-int maglev_is_prime(__u32 n);
-
 #endif /* LBD_MAGLEV_H */

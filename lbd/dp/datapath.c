@@ -483,6 +483,22 @@ int dp_map_fd(const struct lbd_dp *dp, enum dp_map m)
 	return m < DP_MAP_COUNT ? dp->fds[m] : -EINVAL;
 }
 
+int dp_map_next_key(struct lbd_dp *dp, enum dp_map m, const void *prev,
+		    void *next)
+{
+	if (m >= DP_MAP_COUNT)
+		return -EINVAL;
+	return bpf_map_get_next_key(dp->fds[m], prev, next) ? -errno : 0;
+}
+
+int dp_map_lookup(struct lbd_dp *dp, enum dp_map m, const void *key,
+		  void *val)
+{
+	if (m >= DP_MAP_COUNT)
+		return -EINVAL;
+	return bpf_map_lookup_elem(dp->fds[m], key, val) ? -errno : 0;
+}
+
 __attribute__((weak)) int dp_write_fault(const char *map)
 {
 	(void)map;

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "log.h"
 
-#include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,34 +99,7 @@ void fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
-	/* one level quieter: libbpf's warnings are our info, its info our
-	 * debug, and its debug (the verifier log) only with -vv */
-	if (level == LIBBPF_DEBUG && log_verbose < 2)
-		return 0;
-	log_vemit(level == LIBBPF_WARN	? LOG_LVL_INFO
-		  : level == LIBBPF_INFO ? LOG_LVL_DEBUG
-					 : LOG_LVL_DEBUG,
-		  fmt, ap, NULL);
-	return 0;
-}
-
-static int libxdp_print(enum libxdp_print_level level, const char *fmt,
-			va_list ap)
-{
-	if (level == LIBXDP_DEBUG && log_verbose < 2)
-		return 0;
-	log_vemit(level == LIBXDP_WARN	? LOG_LVL_INFO
-		  : level == LIBXDP_INFO ? LOG_LVL_DEBUG
-					 : LOG_LVL_DEBUG,
-		  fmt, ap, NULL);
-	return 0;
-}
-
-void log_route_libbpf(void)
-{
-	libbpf_set_print(libbpf_print);
-	libxdp_set_print(libxdp_print);
+	log_vemit(lvl, fmt, ap, NULL);
 }

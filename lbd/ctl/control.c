@@ -12,29 +12,29 @@
  * (and dropped, counted, when the io process does not keep up).
  */
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
-#include <linux/bpf.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
 #include "control.h"
+#include "companion.h"
+#include "ctwalk.h"
 #include "drains.h"
 #include "explain.h"
 #include "sockdiag.h"
 #include "health.h"
 #include "io.h"
+#include "monitor.h"
 #include "ipc.h"
 #include "log.h"
 #include "prober.h"
 #include "vips.h"
-#include "tc_backend.skel.h"
 
 #ifndef LBD_VERSION
 #define LBD_VERSION "?"
@@ -46,8 +46,6 @@
 /* Past this backlog towards the io process, events are dropped (and
  * counted) rather than queued. */
 #define MON_BACKLOG (4u << 20)
-/* Conntrack entries read per batch. */
-#define CT_BATCH 1024
 /* Entries listed by "conntrack" unless asked otherwise. */
 #define CT_LIST_DEFAULT 1000
 
@@ -451,179 +449,6 @@ static int ctl_services(struct lbd_daemon *d, struct json_object *args,
 
 /* -- conntrack ------------------------------------------------------------- */
 
-/* One conntrack entry, family-generic. */
-struct ct_flow {
-	__u8 family;
-	__u8 proto;
-	union lbd_addr saddr, daddr;
-	__u16 sport, dport; /* host order */
-	const void *key;
-	struct lbd_ct v;
-};
-
-typedef void (*ct_fn)(void *arg, const struct ct_flow *f);
-
-static void ct_flow_of(__u8 family, const void *key, const struct lbd_ct *v,
-		       struct ct_flow *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->family = family;
-	f->key = key;
-	f->v = *v;
-	if (family == LBD_AF_INET) {
-		const struct lbd_ct_key4 *k = key;
-
-		f->proto = k->proto;
-		f->saddr.v4 = k->saddr;
-		f->daddr.v4 = k->daddr;
-		f->sport = ntohs(k->sport);
-		f->dport = ntohs(k->dport);
-	} else {
-		const struct lbd_ct_key6 *k = key;
-
-		f->proto = k->proto;
-		f->saddr = k->saddr;
-		f->daddr = k->daddr;
-		f->sport = ntohs(k->sport);
-		f->dport = ntohs(k->dport);
-	}
-}
-
-/* Walks one conntrack map, in batches (one syscall per CT_BATCH entries,
- * which keeps a walk of a million entries well under a second), or
- * entry by entry where batches are not supported. */
-static int ct_walk_map(int fd, size_t ksz, __u8 family, ct_fn fn, void *arg)
-{
-	void *keys = malloc(CT_BATCH * ksz);
-	struct lbd_ct *vals = malloc(CT_BATCH * sizeof(*vals));
-	__u64 in_tok = 0, out_tok = 0;
-	struct ct_flow f;
-	bool first = true, done = false;
-	int err = 0;
-	__u32 i, n;
-
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (!done) {
-		n = CT_BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok,
-					   keys, vals, &n, NULL);
-		if (err == -ENOENT) {
-			done = true;
-			err = 0;
-		} else if (err && first) {
-			goto one_by_one;
-		} else if (err) {
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			ct_flow_of(family, (char *)keys + i * ksz, &vals[i],
-				   &f);
-			fn(arg, &f);
-		}
-		in_tok = out_tok;
-		first = false;
-	}
-	goto out;
-one_by_one : {
-	char k[64], nk[64];
-	void *prev = NULL;
-
-	err = 0;
-	for (; bpf_map_get_next_key(fd, prev, nk) == 0; prev = k) {
-		memcpy(k, nk, ksz);
-		if (bpf_map_lookup_elem(fd, k, &vals[0]) == 0) {
-			ct_flow_of(family, k, &vals[0], &f);
-			fn(arg, &f);
-		}
-	}
-}
-out:
-	free(keys);
-	free(vals);
-	return err;
-}
-
-/* Entries of a hash map, counted in batches like ct_walk_map. */
-static long map_count(int fd, size_t ksz, size_t vsz)
-{
-	void *keys = malloc(CT_BATCH * ksz), *vals = malloc(CT_BATCH * vsz);
-	__u64 in_tok = 0, out_tok = 0;
-	bool first = true;
-	long total = 0;
-	__u32 n;
-	int err;
-
-	if (!keys || !vals) {
-		total = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		n = CT_BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok,
-					   keys, vals, &n, NULL);
-		if (err && err != -ENOENT) {
-			if (first)
-				break;
-			total = err;
-			goto out;
-		}
-		total += n;
-		if (err == -ENOENT)
-			goto out;
-		in_tok = out_tok;
-		first = false;
-	}
-	/* no batches: one key at a time */
-	{
-		char k[64], nk[64];
-		void *prev = NULL;
-
-		for (; bpf_map_get_next_key(fd, prev, nk) == 0; prev = k) {
-			memcpy(k, nk, ksz);
-			total++;
-		}
-	}
-out:
-	free(keys);
-	free(vals);
-	return total;
-}
-
-static int ct_walk(struct lbd_daemon *d, ct_fn fn, void *arg)
-{
-	int err = ct_walk_map(dp_map_fd(d->dp, DP_MAP_CT4),
-			      sizeof(struct lbd_ct_key4), LBD_AF_INET, fn, arg);
-
-	if (!err)
-		err = ct_walk_map(dp_map_fd(d->dp, DP_MAP_CT6),
-				  sizeof(struct lbd_ct_key6), LBD_AF_INET6, fn,
-				  arg);
-	return err;
-}
-
-static __u32 now_coarse_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u32)ts.tv_sec;
-}
-
-/* Within its idle timeout, as the running program judges it. */
-static bool ct_live(const struct lbd_daemon *d, __u8 proto,
-		    const struct lbd_ct *v, __u32 now)
-{
-	const struct lbd_knobs *k = &dp_opts(d->dp)->knobs;
-	__u32 t = proto == IPPROTO_UDP	      ? k->udp_timeout :
-		  v->flags & LBD_CT_F_CLOSING ? k->tcp_closing_timeout :
-						k->tcp_timeout;
-
-	return !lbd_idle_over(now, v->last_seen, t);
-}
-
 /* Backends by id, for one request (the state does not change during
  * it). */
 struct be_ref {
@@ -667,13 +492,13 @@ struct flows_count {
 	unsigned long entries[2], live[2]; /* ipv4, ipv6 */
 };
 
-static void count_one(void *arg, const struct ct_flow *f)
+static void count_one(void *arg, const struct dp_ct_flow *f)
 {
 	struct flows_count *c = arg;
 	int fam = f->family == LBD_AF_INET6;
 
 	c->entries[fam]++;
-	if (!ct_live(c->d, f->proto, &f->v, c->now))
+	if (!dp_ct_live(c->d->dp, f->proto, &f->v, c->now))
 		return;
 	c->live[fam]++;
 	if (c->per_be && f->v.backend_id < c->d->st.max_backends)
@@ -686,11 +511,11 @@ static int count_flows(struct lbd_daemon *d, struct flows_count *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->d = d;
-	c->now = now_coarse_s();
+	c->now = dp_ct_now();
 	c->per_be = calloc(d->st.max_backends, sizeof(*c->per_be));
 	if (!c->per_be)
 		return -ENOMEM;
-	return ct_walk(d, count_one, c);
+	return dp_ct_walk(d->dp, count_one, c);
 }
 
 /* A backend's health: "up", "down", "unknown" (checked, no result yet)
@@ -833,27 +658,8 @@ static int ctl_backends(struct lbd_daemon *d, struct json_object *args,
 
 static int read_reasons(struct lbd_daemon *d, struct lbd_counter *c)
 {
-	memset(c, 0, sizeof(*c) * LBD_REASON_MAX);
-	if (d->cfg->role == LBD_ROLE_BACKEND) {
-		int fd = bpf_map__fd(d->be->maps.lbd_be_stats);
-		int ncpu = libbpf_num_possible_cpus();
-		struct lbd_counter *v = calloc((size_t)ncpu, sizeof(*v));
-		__u32 key;
-		int cpu;
-
-		if (!v)
-			return -ENOMEM;
-		for (key = 0; key < LBD_REASON_MAX; key++) {
-			if (bpf_map_lookup_elem(fd, &key, v) < 0)
-				continue;
-			for (cpu = 0; cpu < ncpu; cpu++) {
-				c[key].packets += v[cpu].packets;
-				c[key].bytes += v[cpu].bytes;
-			}
-		}
-		free(v);
-		return 0;
-	}
+	if (d->cfg->role == LBD_ROLE_BACKEND)
+		return companion_reasons_read(d->be, c);
 	return dp_reasons_read(d->dp, c);
 }
 
@@ -931,7 +737,7 @@ static int ct_filter_parse(struct lbd_daemon *d, struct json_object *args,
 	return 0;
 }
 
-static bool ct_match(struct ct_query *q, const struct ct_flow *fl,
+static bool ct_match(struct ct_query *q, const struct dp_ct_flow *fl,
 		     const struct be_ref **be)
 {
 	const struct ct_filter *f = &q->f;
@@ -951,10 +757,10 @@ static bool ct_match(struct ct_query *q, const struct ct_flow *fl,
 	    (!*be || !hp_matches(&f->backend, (*be)->b->addr.family,
 				 &(*be)->b->addr.addr, (*be)->b->port)))
 		return false;
-	return f->all || ct_live(q->d, fl->proto, &fl->v, q->now);
+	return f->all || dp_ct_live(q->d->dp, fl->proto, &fl->v, q->now);
 }
 
-static void ct_list_one(void *arg, const struct ct_flow *fl)
+static void ct_list_one(void *arg, const struct dp_ct_flow *fl)
 {
 	struct ct_query *q = arg;
 	const struct be_ref *be;
@@ -983,7 +789,7 @@ static void ct_list_one(void *arg, const struct ct_flow *fl)
 	     be ? jstr(be_state_str(be->b->dp_state)) : jstr("gone"));
 	jadd(o, "idle_s", jint((__s32)(q->now - fl->v.last_seen)));
 	jadd(o, "closing", jbool(fl->v.flags & LBD_CT_F_CLOSING));
-	jadd(o, "live", jbool(ct_live(q->d, fl->proto, &fl->v, q->now)));
+	jadd(o, "live", jbool(dp_ct_live(q->d->dp, fl->proto, &fl->v, q->now)));
 	json_object_array_add(q->list, o);
 }
 
@@ -1002,9 +808,9 @@ static int ctl_conntrack(struct lbd_daemon *d, struct json_object *args,
 	q.idx = be_index(d);
 	if (!q.idx)
 		return -ENOMEM;
-	q.now = now_coarse_s();
+	q.now = dp_ct_now();
 	q.list = json_object_new_array();
-	r = ct_walk(d, ct_list_one, &q);
+	r = dp_ct_walk(d->dp, ct_list_one, &q);
 	free(q.idx);
 	if (r) {
 		json_object_put(q.list);
@@ -1033,7 +839,7 @@ static int push_key(void **arr, size_t *n, size_t *cap, const void *key,
 	return 0;
 }
 
-static void ct_flush_one(void *arg, const struct ct_flow *fl)
+static void ct_flush_one(void *arg, const struct dp_ct_flow *fl)
 {
 	struct ct_query *q = arg;
 	const struct be_ref *be;
@@ -1057,7 +863,7 @@ static int ctl_conntrack_flush(struct lbd_daemon *d, struct json_object *args,
 	struct ct_query q = { .d = d };
 	unsigned long flushed = 0;
 	size_t i;
-	int r, fd4, fd6;
+	int r;
 
 	r = ct_filter_parse(d, args, &q.f, err, errlen);
 	if (r)
@@ -1066,16 +872,14 @@ static int ctl_conntrack_flush(struct lbd_daemon *d, struct json_object *args,
 	q.idx = be_index(d);
 	if (!q.idx)
 		return -ENOMEM;
-	q.now = now_coarse_s();
-	r = ct_walk(d, ct_flush_one, &q);
+	q.now = dp_ct_now();
+	r = dp_ct_walk(d->dp, ct_flush_one, &q);
 	if (!r)
 		r = q.err;
-	fd4 = dp_map_fd(d->dp, DP_MAP_CT4);
-	fd6 = dp_map_fd(d->dp, DP_MAP_CT6);
 	for (i = 0; !r && i < q.n4; i++)
-		flushed += bpf_map_delete_elem(fd4, &q.k4[i]) == 0;
+		flushed += dp_ct_delete(d->dp, LBD_AF_INET, &q.k4[i]);
 	for (i = 0; !r && i < q.n6; i++)
-		flushed += bpf_map_delete_elem(fd6, &q.k6[i]) == 0;
+		flushed += dp_ct_delete(d->dp, LBD_AF_INET6, &q.k6[i]);
 	free(q.idx);
 	free(q.k4);
 	free(q.k6);
@@ -1115,15 +919,12 @@ static double event_time(__u64 ts_ns)
 	       ((double)mono.tv_sec + mono.tv_nsec / 1e9 - ts_ns / 1e9);
 }
 
-static int mon_event(void *ctx, void *data, size_t size)
+static int mon_event(void *arg, const struct lbd_event *e)
 {
-	struct lbd_daemon *d = ctx;
-	const struct lbd_event *e = data;
+	struct lbd_daemon *d = arg;
 	struct json_object *o;
 	char a[INET6_ADDRSTRLEN], l[INET6_ADDRSTRLEN + 10];
 
-	if (size < sizeof(*e))
-		return 0;
 	o = json_object_new_object();
 	jadd(o, "type", jstr(e->type == LBD_EVENT_DROP ? "drop" : "new_flow"));
 	jadd(o, "time", jdbl(event_time(e->ts_ns)));
@@ -1169,7 +970,7 @@ static int on_mon_ready(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	(void)fd;
 	(void)revents;
 	d->mon_budget = MON_BUDGET;
-	ring_buffer__consume(d->mon_rb);
+	dp_monitor_consume(d->mon_rb);
 	if (d->mon_lost != d->mon_lost_told && d->io &&
 	    ipc_pending(d->io) <= MON_BACKLOG) {
 		struct json_object *m = json_object_new_object();
@@ -1185,7 +986,7 @@ static int on_mon_ready(sd_event_source *s, int fd, uint32_t revents, void *arg)
 static void mon_close(struct lbd_daemon *d)
 {
 	d->mon_src = sd_event_source_disable_unref(d->mon_src);
-	ring_buffer__free(d->mon_rb);
+	dp_monitor_close(d->mon_rb);
 	d->mon_rb = NULL;
 }
 
@@ -1210,12 +1011,11 @@ static int mon_arm(struct lbd_daemon *d, __u32 mask)
 		return 0;
 	}
 	if (!d->mon_rb) {
-		d->mon_rb = ring_buffer__new(dp_events_fd(d->dp), mon_event, d,
-					     NULL);
-		if (!d->mon_rb)
-			return -errno;
+		err = dp_monitor_open(d->dp, mon_event, d, &d->mon_rb);
+		if (err)
+			return err;
 		err = sd_event_add_io(d->ev, &d->mon_src,
-				      ring_buffer__epoll_fd(d->mon_rb), EPOLLIN,
+				      dp_monitor_fd(d->mon_rb), EPOLLIN,
 				      on_mon_ready, d);
 		if (err < 0) {
 			mon_close(d);
@@ -1718,7 +1518,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		jadd(ctj, "exists", jbool(false));
 	} else if (explain_ct_lookup(d->dp, &f, &ct) == 0) {
 		ct_be = find_be(s, ct.backend_id);
-		ct_usable = ct_live(d, f.proto, &ct, now_coarse_s()) && ct_be &&
+		ct_usable = dp_ct_live(d->dp, f.proto, &ct, dp_ct_now()) && ct_be &&
 			    ct_be->gen == ct.backend_gen &&
 			    (ct_be->dp_state == LBD_BE_ACTIVE ||
 			     ct_be->dp_state == LBD_BE_DRAINING);
@@ -1727,7 +1527,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		jadd(ctj, "backend",
 		     ct_be ? jstr(be_label(ct_be, l, sizeof(l))) : NULL);
 		jadd(ctj, "idle_s",
-		     jint((__s32)(now_coarse_s() - ct.last_seen)));
+		     jint((__s32)(dp_ct_now() - ct.last_seen)));
 		jadd(ctj, "closing", jbool(ct.flags & LBD_CT_F_CLOSING));
 		if (ct_usable)
 			predicted = ct.backend_id;
@@ -1740,7 +1540,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		affj = json_object_new_object();
 		if (explain_aff_lookup(d->dp, &f, &aff) == 0) {
 			aff_be = find_be(s, aff.backend_id);
-			aff_usable = !lbd_idle_over(now_coarse_s(),
+			aff_usable = !lbd_idle_over(dp_ct_now(),
 						    aff.last_seen,
 						    s->affinity_timeout) &&
 				     aff_be && aff_be->gen == aff.backend_gen &&
@@ -1751,7 +1551,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 			     aff_be ? jstr(be_label(aff_be, l, sizeof(l))) :
 				      NULL);
 			jadd(affj, "idle_s",
-			     jint((__s32)(now_coarse_s() - aff.last_seen)));
+			     jint((__s32)(dp_ct_now() - aff.last_seen)));
 			if (aff_usable && predicted == LBD_NO_ID)
 				predicted = aff.backend_id;
 		} else {
@@ -1971,11 +1771,8 @@ static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		ctl = json_object_new_array();
 		for (i = 0; i < 2; i++) {
 			struct json_object *o = json_object_new_object();
-			long n = map_count(dp_map_fd(d->dp, i ? DP_MAP_NAT6 :
-								DP_MAP_NAT4),
-					   i ? sizeof(struct lbd_nat_key6) :
-					       sizeof(struct lbd_nat_key4),
-					   sizeof(struct lbd_nat));
+			long n = dp_map_count(d->dp, i ? DP_MAP_NAT6 :
+							       DP_MAP_NAT4);
 
 			jadd(o, "family", jstr(i ? "ipv6" : "ipv4"));
 			jadd(o, "entries", jint(n < 0 ? 0 : n));
@@ -1985,9 +1782,7 @@ static int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		jadd(out, "nat", ctl);
 		{
 			struct json_object *o = json_object_new_object();
-			long n = map_count(dp_map_fd(d->dp, DP_MAP_AFFINITY),
-					   sizeof(struct lbd_aff_key),
-					   sizeof(struct lbd_aff));
+			long n = dp_map_count(d->dp, DP_MAP_AFFINITY);
 
 			jadd(o, "entries", jint(n < 0 ? 0 : n));
 			jadd(o, "capacity",

@@ -28,6 +28,10 @@ struct lbd_dp_opts {
 };
 
 /* Defaults for every size, and knobs as the program's defaults. */
+/* Routes libbpf's and libxdp's messages into lbd's log, one level
+ * quieter (their debug, the verifier log, only at verbosity 2). */
+void dp_log_route(void);
+
 void dp_opts_default(struct lbd_dp_opts *o);
 
 struct lbd_dp;
@@ -213,6 +217,13 @@ enum dp_map {
 	DP_MAP_COUNT
 };
 int dp_map_fd(const struct lbd_dp *dp, enum dp_map m);
+/* A walk of map m in key order (prev NULL: from the start): 0 with next
+ * filled, -ENOENT at the end, or another negative errno. */
+int dp_map_next_key(struct lbd_dp *dp, enum dp_map m, const void *prev,
+		    void *next);
+/* The value of key in map m: 0, -ENOENT, or another negative errno. */
+int dp_map_lookup(struct lbd_dp *dp, enum dp_map m, const void *key,
+		  void *val);
 /* The map's name as pinned. */
 const char *dp_map_name(enum dp_map m);
 
