@@ -16,6 +16,7 @@
 #include "control.h"
 #include "io.h"
 #include "ipc.h"
+#include "kcheck.h"
 #include "log.h"
 #include "vips.h"
 
@@ -363,8 +364,10 @@ int daemon_run(const char *config_path)
 		sd_notify(0, "STATUS=invalid configuration");
 		return 1;
 	}
-	err = d.cfg->role == LBD_ROLE_BACKEND ? backend_start(&d)
-					       : lb_start(&d);
+	err = kcheck_role(d.cfg->role);
+	if (!err)
+		err = d.cfg->role == LBD_ROLE_BACKEND ? backend_start(&d) :
+							lb_start(&d);
 	if (err) {
 		log_warnx("not starting: %s", strerror(-err));
 		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d",
@@ -429,6 +432,13 @@ int daemon_check(const char *config_path)
 
 	if (!c)
 		return 1;
+	/* what a start would refuse: the kernel's features */
+	if (kcheck_role(c->role)) {
+		fprintf(stderr, "%s: the kernel cannot run this role\n",
+			config_path);
+		config_free(c);
+		return 1;
+	}
 	r = c->role == LBD_ROLE_BACKEND ? backend_check(c, config_path)
 					: lb_check(c, config_path);
 	config_free(c);
