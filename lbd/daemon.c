@@ -16,6 +16,7 @@
 #include "control.h"
 #include "io.h"
 #include "ipc.h"
+#include "hostcheck.h"
 #include "kcheck.h"
 #include "log.h"
 #include "vips.h"
@@ -432,9 +433,10 @@ int daemon_check(const char *config_path)
 
 	if (!c)
 		return 1;
-	/* what a start would refuse: the kernel's features */
-	if (kcheck_role(c->role)) {
-		fprintf(stderr, "%s: the kernel cannot run this role\n",
+	/* what a start would refuse: the host's interfaces and pin path,
+	 * the kernel's features */
+	if (hostcheck(c, stderr) || kcheck_role(c->role)) {
+		fprintf(stderr, "%s: valid, but lbd cannot start with it here\n",
 			config_path);
 		config_free(c);
 		return 1;
