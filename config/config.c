@@ -1482,7 +1482,7 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 {
 	static const char *const main_allowed[] = {
 		"role", "backend_node", "datapath", "control", "include_dir",
-		"services", "kubernetes", "bgp", NULL
+		"services", "kubernetes", "bgp", "reload_on_change", NULL
 	};
 	static const char *const roles[] = { "lb", "backend", NULL };
 	config_setting_t *root, *s;
@@ -1591,6 +1591,8 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 			parse_kubernetes(x, s);
 		copy_str(x, root, "", "include_dir", x->c->include_dir,
 			 sizeof(x->c->include_dir));
+		get_bool(x, root, "", "reload_on_change",
+			 &x->c->reload_on_change);
 		s = config_setting_get_member(root, "include_dir");
 		if (s)
 			x->include_line = config_setting_source_line(s);

@@ -275,6 +275,8 @@ struct lbd_config {
 	struct lbd_conf_datapath dp;
 	struct lbd_conf_control control;
 	char include_dir[PATH_MAX];
+	/* apply an edit as it is saved (inotify), not only on a reload */
+	bool reload_on_change;
 	struct lbd_conf_kubernetes k8s;
 	struct lbd_conf_service *services;
 	size_t n_services;

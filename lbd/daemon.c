@@ -200,6 +200,9 @@ static void watch_files(struct lbd_daemon *d)
 
 	d->watch_dir = sd_event_source_unref(d->watch_dir);
 	d->watch_incl = sd_event_source_unref(d->watch_incl);
+	/* opt-in: operators expect nothing to change before they reload */
+	if (!d->cfg->reload_on_change)
+		return;
 	snprintf(copy, sizeof(copy), "%s", d->config_path);
 	if (sd_event_add_inotify(d->ev, &d->watch_dir, dirname(copy),
 				 WATCH_MASK, on_config_dir, d) < 0)

@@ -99,10 +99,22 @@ def test():
         check(c.returncode == 1 and want in c.stderr,
               f"lbd --check: {c.returncode} {c.stderr}")
 
-        # an edit saved to disk is picked up without a signal; adding a
-        # backend moves only new flows
+        # an edit saved to disk changes nothing until a reload: applying
+        # on save is opt-in (reload_on_change). Nothing may happen, so the
+        # test gives it ten times the debounce (300 ms) to go wrong.
         n = len(lb.notify.poll())
         lb.write_conf(lab.lb_conf(services(backends=3)))
+        time.sleep(3)
+        check(not any("RELOADING=1" in m for m in lb.notify.poll()[n:]),
+              "a saved edit was applied without reload_on_change")
+        same_backends(ipip, b_ipip, "edit saved, not applied")
+        # with reload_on_change, an edit saved to disk is picked up
+        # without a signal; adding a backend moves only new flows
+        watch = "reload_on_change = true;"
+        lb.write_conf(lab.lb_conf(services(), top=watch))
+        lb.reload()
+        n = len(lb.notify.poll())
+        lb.write_conf(lab.lb_conf(services(backends=3), top=watch))
         lb.notify.wait("READY=1", 10, after=n)
         check(any("RELOADING=1" in m for m in lb.notify.poll()[n:]),
               "reloaded on the file change")

@@ -146,6 +146,20 @@ Test(config, control_max_clients_defaults_and_is_bounded)
 			     "1-16384"));
 }
 
+Test(config, applying_on_save_is_off_unless_asked_for)
+{
+	struct lbd_config *c = expect_ok(DP);
+
+	cr_assert_not(c->reload_on_change);
+	config_free(c);
+	c = expect_ok(DP "reload_on_change = true;\n");
+	cr_assert(c->reload_on_change);
+	config_free(c);
+	expect_errors(DP "reload_on_change = 1;\n",
+		      ERRORS("t.conf:2: reload_on_change: expected true or "
+			     "false"));
+}
+
 Test(config, unknown_service_setting_is_reported)
 {
 	expect_errors(DP "services = (\n"
