@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "bpffs.h"
 #include "control.h"
 #include "daemon.h"
@@ -367,6 +369,26 @@ static int hc_attach(struct lbd_daemon *d, const struct lbd_config *c,
 	return 0;
 }
 
+/* A start or reload with thousands of services takes seconds: systemd's
+ * status says how far the apply is, and so does the log, once a second.
+ * Smaller applies are over before anyone would look. */
+static void apply_progress(void *arg, size_t done, size_t total)
+{
+	static struct timespec logged;
+	struct timespec now;
+
+	(void)arg;
+	if (total < 2048)
+		return;
+	sd_notifyf(0, "STATUS=applying the config: %zu of %zu services",
+		   done, total);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done < total && now.tv_sec == logged.tv_sec)
+		return;
+	logged = now;
+	log_info("applying the config: %zu of %zu services", done, total);
+}
+
 int lb_start(struct lbd_daemon *d)
 {
 	struct config_diag diag = { 0 };
@@ -387,6 +409,8 @@ int lb_start(struct lbd_daemon *d)
 	err = state_init(&d->st, o.max_services, o.max_backends);
 	if (err)
 		return err;
+	d->st.progress = apply_progress;
+	d->st.progress_arg = d;
 	if (dp_adopted(d->dp)) {
 		err = state_adopt(&d->st, d->dp, c->dp.maglev_table_size,
 				  c->dp.hash_seed);

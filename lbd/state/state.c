@@ -1951,9 +1951,13 @@ static int apply(struct lbd_state *st, struct lbd_dp *dp,
 			err = add_service(&x, &d[j++]);
 		else
 			err = change_service(&x, &st->svc[i++], &d[j++]);
+		if (dp && st->progress && c >= 0 && j % APPLY_BATCH == 0)
+			st->progress(st->progress_arg, j, dn);
 	}
 	if (!err)
 		err = flush(&x);
+	if (!err && dp && st->progress)
+		st->progress(st->progress_arg, dn, dn);
 	pend_drop(&x);
 	if (!err)
 		err = apply_vips(&x, ov, nov, nv, nnv, 1);

@@ -88,6 +88,11 @@ struct lbd_state {
 	 * restart, the cluster's services are in the maps but not known
 	 * until the first sync (lb.c sets and clears it) */
 	bool hold_adopted;
+	/* told during an apply to the datapath: services done of total,
+	 * after each batch and at the end (the daemon tells systemd and the
+	 * log); NULL: nobody asks */
+	void (*progress)(void *arg, size_t done, size_t total);
+	void *progress_arg;
 	/* free ids, used as stacks */
 	__u32 *free_svc;
 	size_t n_free_svc;

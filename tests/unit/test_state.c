@@ -1444,6 +1444,60 @@ Test(state, many_services_swap_in_batches, .init = with_big_dp,
 	free(b);
 }
 
+/* An apply's progress, as the daemon gets it for systemd and the log. */
+struct progress_calls {
+	size_t n;
+	size_t done[8], total[8];
+};
+
+static void progress_note(void *arg, size_t done, size_t total)
+{
+	struct progress_calls *p = arg;
+
+	if (p->n < 8) {
+		p->done[p->n] = done;
+		p->total[p->n] = total;
+	}
+	p->n++;
+}
+
+static void with_2500_dp(void)
+{
+	dp_load(2500, 2500);
+}
+
+Test(state, an_apply_tells_its_progress_after_each_batch_and_at_the_end,
+     .init = with_2500_dp, .fini = teardown)
+{
+	size_t cap = 256 + 2500 * 120, len;
+	struct progress_calls p = { 0 };
+	char *t = malloc(cap);
+	unsigned int i;
+
+	cr_assert_not_null(t);
+	len = (size_t)snprintf(t, cap, "%sservices = (\n", DP);
+	for (i = 0; i < 2500; i++)
+		len += (size_t)snprintf(
+			t + len, cap - len,
+			"%s{ vip = \"203.0.113.%u\"; port = %u; backends = ( "
+			"{ address = \"198.18.9.1\"; } ); }\n",
+			i ? "," : "", 1 + i % 100, 1000 + i / 100);
+	snprintf(t + len, cap - len, ");\n");
+	st.progress = progress_note;
+	st.progress_arg = &p;
+	/* a plan is no apply: nothing to tell */
+	apply(NULL, t, NULL);
+	cr_assert_eq(p.n, 0);
+	apply(dp, t, NULL);
+	cr_assert_eq(p.n, 3, "%zu calls", p.n);
+	cr_assert_eq(p.done[0], 1024);
+	cr_assert_eq(p.done[1], 2048);
+	cr_assert_eq(p.done[2], 2500);
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(p.total[i], 2500);
+	free(t);
+}
+
 Test(state, held_adopted_services_stay_until_released, .init = with_dp,
      .fini = teardown)
 {
