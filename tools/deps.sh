@@ -9,6 +9,7 @@ cmake make gcc pkg-config clang llvm bpftool libclang-rt-14-dev
 libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev
 libconfig-dev libcriterion-dev libsystemd-dev libjson-c-dev libmnl-dev
 libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libssl-dev libcap-dev
+libsmartcols-dev
 bird2 iproute2 iputils-ping ethtool tcpdump tshark curl python3 procps
 python3-prometheus-client openssl
 "

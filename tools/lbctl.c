@@ -10,16 +10,22 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <libsmartcols.h>
 
 #include "config.h"
 #include "io.h"
@@ -28,20 +34,52 @@
 /* How often drain --wait looks at the backend's flows. */
 #define WAIT_POLL_MS 500
 
+/* How often drain --wait says how many flows are left. */
+#define WAIT_SAY_MS 1000
+
 static int json_out;
+static char sock_path[108] = LBD_DEFAULT_SOCKET;
 static int sock_fd = -1;
 static struct ipc_reader *reader;
+/* SIGINT during list --watch: stop at the next refresh, cleanly */
+static volatile sig_atomic_t stopping;
+
+/*
+ * Options every command takes, before or after its name (as kubectl and
+ * cilium take them): each command's option table ends with these, and
+ * getopt_long permutes, so "lbctl services --json" is "lbctl --json
+ * services". --version has no short form: conntrack's -V is --vip.
+ */
+#define OPT_VERSION 0x100
+#define GLOBAL_SHORT "s:c:jh"
+/* clang-format off */
+#define GLOBAL_LONG                                                     \
+	{ "socket", required_argument, NULL, 's' },                     \
+	{ "config", required_argument, NULL, 'c' },                     \
+	{ "json", no_argument, NULL, 'j' },                             \
+	{ "help", no_argument, NULL, 'h' },                             \
+	{ "version", no_argument, NULL, OPT_VERSION },                  \
+	{ 0 }
+/* clang-format on */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: lbctl [-s SOCKET | -c CONFIG] [--json] COMMAND [ARGS]\n"
+		"usage: lbctl [COMMAND] [ARGS] [-s SOCKET | -c CONFIG] "
+		"[--json]\n"
 		"commands:\n"
-		"  status                     the daemon, its datapath and config\n"
+		"  list [--rate [--interval SEC]] [--watch SEC]\n"
+		"                             services and their backends, "
+		"as ipvsadm -Ln\n"
+		"                             (the command when none is "
+		"given)\n"
+		"  status                     the daemon, its datapath and "
+		"config\n"
 		"  services                   services with their traffic\n"
 		"  backends [SERVICE]         backends with state, share and "
 		"traffic\n"
-		"  stats                      drop and event counters by reason\n"
+		"  stats                      drop and event counters by "
+		"reason\n"
 		"  drain BACKEND [--service S] [--wait [--timeout SEC]]\n"
 		"                             no new flows to BACKEND (ADDR or "
 		"ADDR:PORT)\n"
@@ -57,12 +95,64 @@ static void usage(FILE *f)
 		"  monitor [--drops] [--flows] [--health] [--service S] "
 		"[--count N]\n"
 		"                             datapath events as they happen\n"
-		"options:\n"
+		"options (before or after the command):\n"
 		"  -s, --socket SOCKET  lbd's control socket\n"
 		"  -c, --config FILE    the socket named by this lbd config\n"
 		"  -j, --json           JSON output\n"
+		"  -h, --help           this help\n"
+		"      --version        lbctl's version\n"
 		"without -s or -c: %s\n",
 		LBD_DEFAULT_SOCKET);
+}
+
+static int socket_of_config(const char *file, char *out, size_t len);
+
+/* A global option (GLOBAL_LONG) met by a command's getopt_long loop:
+ * false when c is none of them. --help and --version end lbctl. */
+static bool global_opt(int c, const char *arg)
+{
+	switch (c) {
+	case 's':
+		snprintf(sock_path, sizeof(sock_path), "%s", arg);
+		return true;
+	case 'c':
+		if (socket_of_config(arg, sock_path, sizeof(sock_path)))
+			exit(1);
+		return true;
+	case 'j':
+		json_out = 1;
+		return true;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case OPT_VERSION:
+		printf("lbctl %s\n", LBD_VERSION);
+		exit(0);
+	default:
+		return false;
+	}
+}
+
+/*
+ * The options of a command without options of its own, and its
+ * arguments: the index of the first argument, or -1 (said on stderr)
+ * when there are not between min and max of them.
+ */
+static int args_only(int argc, char **argv, int min, int max,
+		     const char *synopsis)
+{
+	static const struct option opts[] = { GLOBAL_LONG };
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, GLOBAL_SHORT, opts, NULL)) != -1)
+		if (!global_opt(c, optarg))
+			return -1;
+	if (argc - optind < min || argc - optind > max) {
+		fprintf(stderr, "usage: %s%s\n", argv[0], synopsis);
+		return -1;
+	}
+	return optind;
 }
 
 static int connect_to(const char *path)
@@ -85,6 +175,66 @@ static int connect_to(const char *path)
 	return fd;
 }
 
+/*
+ * Who may use the socket lbctl was refused: its group when it has one
+ * (control.group makes the socket that group's, mode 0660), else root
+ * only. A user told "permission denied" alone does not know which group
+ * to join.
+ */
+static void say_denied(const char *path)
+{
+	struct group *gr;
+	struct stat st;
+	char gid[16];
+
+	if (stat(path, &st) < 0) {
+		fprintf(stderr,
+			"lbctl: permission denied: %s (its directory is not "
+			"searchable by you)\n",
+			path);
+		return;
+	}
+	if (!(st.st_mode & S_IWGRP) || st.st_gid == 0) {
+		fprintf(stderr,
+			"lbctl: permission denied: %s is root's only "
+			"(control.group in lbd.conf lets a group read it)\n",
+			path);
+		return;
+	}
+	gr = getgrgid(st.st_gid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)st.st_gid);
+	fprintf(stderr,
+		"lbctl: permission denied: %s is readable by group '%s' (or "
+		"root)\n",
+		path, gr ? gr->gr_name : gid);
+}
+
+/* The connection to lbd, made at the first request: a command's usage
+ * errors are said without one. */
+static int ctl_connect(void)
+{
+	if (sock_fd >= 0)
+		return 0;
+	sock_fd = connect_to(sock_path);
+	if (sock_fd == -EACCES || sock_fd == -EPERM) {
+		say_denied(sock_path);
+		return sock_fd;
+	}
+	if (sock_fd < 0) {
+		fprintf(stderr, "lbctl: %s: %s (is lbd running?)\n", sock_path,
+			strerror(-sock_fd));
+		return sock_fd;
+	}
+	reader = ipc_reader_new(sock_fd);
+	if (!reader) {
+		fprintf(stderr, "lbctl: out of memory\n");
+		close(sock_fd);
+		sock_fd = -1;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* One request, one answer: its data, or NULL with the error printed. */
 static struct json_object *request(const char *cmd, struct json_object *args)
 {
@@ -92,6 +242,10 @@ static struct json_object *request(const char *cmd, struct json_object *args)
 			   *data, *err;
 	int e;
 
+	if (ctl_connect()) {
+		json_object_put(req);
+		return NULL;
+	}
 	json_object_object_add(req, "v",
 			       json_object_new_int(LBD_CONTROL_VERSION));
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
@@ -579,14 +733,73 @@ static long long now_ms(void)
 	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
 }
 
+/*
+ * drain --wait's progress, at most once per WAIT_SAY_MS: on stdout, or
+ * on stderr with --json (stdout is the JSON's); on a terminal one line
+ * rewritten in place, else a line each time (a log or a CI job keeps
+ * every one).
+ */
+struct progress {
+	FILE *f;
+	bool tty;
+	bool open; /* a line on the terminal not ended yet */
+	long long said_ms;
+};
+
+static void progress_init(struct progress *p)
+{
+	p->f = json_out ? stderr : stdout;
+	p->tty = isatty(fileno(p->f));
+	p->open = false;
+	p->said_ms = -WAIT_SAY_MS;
+}
+
+__attribute__((format(printf, 2, 3))) static void
+progress_say(struct progress *p, const char *fmt, ...)
+{
+	long long now = now_ms();
+	va_list ap;
+
+	if (now - p->said_ms < WAIT_SAY_MS)
+		return;
+	p->said_ms = now;
+	/* \r and "erase to the end of the line" redraw the one line */
+	fputs(p->tty ? "\r\033[K" : "", p->f);
+	va_start(ap, fmt);
+	vfprintf(p->f, fmt, ap);
+	va_end(ap);
+	fputs(p->tty ? "" : "\n", p->f);
+	p->open = p->tty;
+	fflush(p->f);
+}
+
+static void progress_end(struct progress *p)
+{
+	if (p->open) {
+		fputc('\n', p->f);
+		fflush(p->f);
+	}
+	p->open = false;
+}
+
+/* "(timeout 60 s)" when there is one, for the progress lines */
+static const char *timeout_text(double timeout_s, char *buf, size_t len)
+{
+	if (timeout_s > 0)
+		snprintf(buf, len, " (timeout %.0f s)", timeout_s);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
 /* drain --wait: until no live conntrack entry names the backend. */
 static int wait_flows_gone(struct json_object *args, long long start,
-			   double timeout_s)
+			   double timeout_s, struct progress *pr)
 {
 	struct json_object *q = json_object_new_object(), *v, *d;
 	long long left;
-	bool first = true;
 	struct timespec pause = { 0, WAIT_POLL_MS * 1000000L };
+	char tt[32];
 
 	json_object_object_foreach(args, k, val)
 		json_object_object_add(q, k, json_object_get(val));
@@ -603,23 +816,23 @@ static int wait_flows_gone(struct json_object *args, long long start,
 		json_object_put(d);
 		if (!left)
 			break;
-		if (first)
-			fprintf(stderr,
-				"lbctl: drain: waiting for %lld flows on "
-				"the backend to end\n",
-				left);
-		first = false;
 		if (timeout_s > 0 && now_ms() - start > timeout_s * 1000) {
+			progress_end(pr);
 			fprintf(stderr,
-				"lbctl: drain: %lld flows still on the "
-				"backend after %.0f s\n",
+				"lbctl: drain: timed out: %lld flows still on "
+				"the backend after %.0f s\n",
 				left, timeout_s);
 			json_object_put(q);
 			return 1;
 		}
+		progress_say(pr,
+			     "%lld flows left on the backend after %.0f s%s",
+			     left, (now_ms() - start) / 1000.0,
+			     timeout_text(timeout_s, tt, sizeof(tt)));
 		nanosleep(&pause, NULL);
 	}
 	json_object_put(q);
+	progress_end(pr);
 	if (!json_out)
 		printf("no flows left on the backend (%.1f s)\n",
 		       (now_ms() - start) / 1000.0);
@@ -713,12 +926,12 @@ static long long report_read(CURL *c, const char *url, const char *addr,
  * second. start and timeout_s as the whole wait's.
  */
 static int wait_reports(struct json_object *reports, long long start,
-			double timeout_s)
+			double timeout_s, struct progress *pr)
 {
 	struct timespec pause = { 0, REPORT_POLL_MS * 1000000L };
 	size_t i, n = json_object_array_length(reports);
 	CURL *c = curl_easy_init();
-	char err[512];
+	char err[512], tt[32], say[1024];
 
 	if (!c) {
 		fprintf(stderr, "lbctl: drain: no HTTP client\n");
@@ -727,7 +940,9 @@ static int wait_reports(struct json_object *reports, long long start,
 	for (;;) {
 		long long total = 0;
 		bool unknown = false;
+		size_t at = 0;
 
+		say[0] = '\0';
 		for (i = 0; i < n; i++) {
 			struct json_object *r =
 				json_object_array_get_idx(reports, i);
@@ -737,30 +952,39 @@ static int wait_reports(struct json_object *reports, long long start,
 						     sizeof(err));
 
 			if (left < 0) {
+				progress_end(pr);
 				fprintf(stderr, "lbctl: drain: %s\n", err);
 				unknown = true;
 				continue;
 			}
 			total += left;
-			if (left && !json_out)
-				printf("%lld connections left on %s (reported "
-				       "by the backend)\n",
-				       left, s_of(r, "address"));
+			if (left && at < sizeof(say))
+				at += snprintf(say + at, sizeof(say) - at,
+					       "%s%lld connections left on %s "
+					       "(reported by the backend)",
+					       at ? "; " : "", left,
+					       s_of(r, "address"));
 		}
-		fflush(stdout);
 		if (!total && !unknown)
 			break;
 		if (timeout_s > 0 && now_ms() - start > timeout_s * 1000) {
-			fprintf(stderr, "lbctl: drain: %s after %.0f s\n",
+			progress_end(pr);
+			fprintf(stderr,
+				"lbctl: drain: timed out: %s after %.0f s\n",
 				unknown ? "backends' reports not all read" :
 					  "connections still on the backend",
 				timeout_s);
 			curl_easy_cleanup(c);
 			return 1;
 		}
+		if (total)
+			progress_say(pr, "%s after %.0f s%s", say,
+				     (now_ms() - start) / 1000.0,
+				     timeout_text(timeout_s, tt, sizeof(tt)));
 		nanosleep(&pause, NULL);
 	}
 	curl_easy_cleanup(c);
+	progress_end(pr);
 	if (!json_out)
 		printf("no connections left on the backend (%.1f s, reported "
 		       "by the backend)\n",
@@ -774,7 +998,7 @@ static int cmd_drain(int argc, char **argv, bool undo)
 		{ "service", required_argument, NULL, 'S' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
-		{ 0 }
+		GLOBAL_LONG
 	};
 	struct json_object *args = json_object_new_object(), *d, *l;
 	struct json_object *reports = NULL;
@@ -782,9 +1006,11 @@ static int cmd_drain(int argc, char **argv, bool undo)
 	double timeout = 0;
 	size_t i;
 	int c, r = 0;
+	char *end;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "S:wt:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:wt:" GLOBAL_SHORT, opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			add_str(args, "service", optarg);
@@ -793,16 +1019,32 @@ static int cmd_drain(int argc, char **argv, bool undo)
 			wait = !undo;
 			break;
 		case 't':
-			timeout = atof(optarg);
+			timeout = strtod(optarg, &end);
+			if (end == optarg || *end || !(timeout > 0) ||
+			    timeout > 1e9) {
+				fprintf(stderr,
+					"lbctl: drain: --timeout %s: not a "
+					"number of seconds above 0\n",
+					optarg);
+				json_object_put(args);
+				return 2;
+			}
 			break;
 		default:
+			if (global_opt(c, optarg))
+				break;
 			json_object_put(args);
 			return 2;
 		}
 	}
+	if (timeout > 0 && !wait && !undo) {
+		fprintf(stderr, "lbctl: drain: --timeout is --wait's\n");
+		json_object_put(args);
+		return 2;
+	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: lbctl %s BACKEND [--service S]%s\n",
-			argv[0], undo ? "" : " [--wait [--timeout SEC]]");
+		fprintf(stderr, "usage: %s BACKEND [--service S]%s\n", argv[0],
+			undo ? "" : " [--wait [--timeout SEC]]");
 		json_object_put(args);
 		return 2;
 	}
@@ -825,13 +1067,16 @@ static int cmd_drain(int argc, char **argv, bool undo)
 		fprintf(stderr, "lbctl: %s\n", s_of(d, "warning"));
 	if (wait) {
 		long long start = now_ms();
+		struct progress pr;
 
+		fflush(stdout);
+		progress_init(&pr);
 		/* flow_state = "lb" (and UDP): conntrack on this host;
 		 * "backends": each drained backend's own report */
 		reports = get(d, "reports");
-		r = wait_flows_gone(args, start, timeout);
+		r = wait_flows_gone(args, start, timeout, &pr);
 		if (!r && reports && json_object_array_length(reports))
-			r = wait_reports(reports, start, timeout);
+			r = wait_reports(reports, start, timeout, &pr);
 	}
 	json_object_put(d);
 	json_object_put(args);
@@ -848,19 +1093,15 @@ static int cmd_conntrack(int argc, char **argv)
 		{ "proto", required_argument, NULL, 'P' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "limit", required_argument, NULL, 'n' },
-		{ 0 }
+		GLOBAL_LONG
 	};
 	struct json_object *args = json_object_new_object(), *d;
-	bool flush = argc > 1 && !strcmp(argv[1], "flush");
+	bool flush = false;
 	int c, r;
 
-	if (flush) {
-		argv++;
-		argc--;
-	}
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "C:V:B:S:P:an:", opts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "C:V:B:S:P:an:" GLOBAL_SHORT, opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'C':
 			add_str(args, "client", optarg);
@@ -887,9 +1128,17 @@ static int cmd_conntrack(int argc, char **argv)
 				json_object_new_int(atoi(optarg)));
 			break;
 		default:
+			if (global_opt(c, optarg))
+				break;
 			json_object_put(args);
 			return 2;
 		}
+	}
+	/* "flush" is the one word after conntrack: getopt has moved the
+	 * options out of its way */
+	if (optind < argc && !strcmp(argv[optind], "flush")) {
+		flush = true;
+		optind++;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "lbctl: conntrack: unexpected \"%s\"\n",
@@ -922,14 +1171,15 @@ static int cmd_monitor(int argc, char **argv)
 		{ "health", no_argument, NULL, 'H' },
 		{ "service", required_argument, NULL, 'S' },
 		{ "count", required_argument, NULL, 'n' },
-		{ 0 }
+		GLOBAL_LONG
 	};
 	struct json_object *args = json_object_new_object(), *d, *m, *x;
 	long count = 0, seen = 0;
 	int c, e;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "dfHS:n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dfHS:n:" GLOBAL_SHORT, opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			json_object_object_add(args, "drops",
@@ -950,11 +1200,15 @@ static int cmd_monitor(int argc, char **argv)
 			count = atol(optarg);
 			break;
 		default:
+			if (global_opt(c, optarg))
+				break;
 			json_object_put(args);
 			return 2;
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "lbctl: monitor: unexpected \"%s\"\n",
+			argv[optind]);
 		json_object_put(args);
 		return 2;
 	}
@@ -1002,6 +1256,408 @@ static int cmd_monitor(int argc, char **argv)
 	return 0;
 }
 
+/* -- list: services and their backends, as ipvsadm -Ln ---------------- */
+
+/* One reading of lbd's counters: the services and the backends answers,
+ * indexed by service name. */
+struct list_sample {
+	struct json_object *svcs, *bes;
+	struct json_object *svc_by_name; /* name: the service */
+	struct json_object *be_by_svc; /* name: array of its backends */
+	long long svc_ms, be_ms; /* when each answer came */
+};
+
+static void sample_free(struct list_sample *s)
+{
+	json_object_put(s->svc_by_name);
+	json_object_put(s->be_by_svc);
+	json_object_put(s->svcs);
+	json_object_put(s->bes);
+	memset(s, 0, sizeof(*s));
+}
+
+static int sample_take(struct list_sample *s)
+{
+	struct json_object *l, *arr;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->svcs = request("services", NULL);
+	s->svc_ms = now_ms();
+	s->bes = s->svcs ? request("backends", NULL) : NULL;
+	s->be_ms = now_ms();
+	if (!s->svcs || !s->bes) {
+		sample_free(s);
+		return -1;
+	}
+	s->svc_by_name = json_object_new_object();
+	s->be_by_svc = json_object_new_object();
+	l = get(s->svcs, "services");
+	for (i = 0; l && i < json_object_array_length(l); i++) {
+		struct json_object *o = json_object_array_get_idx(l, i);
+
+		json_object_object_add(s->svc_by_name, s_of(o, "name"),
+				       json_object_get(o));
+	}
+	l = get(s->bes, "backends");
+	for (i = 0; l && i < json_object_array_length(l); i++) {
+		struct json_object *b = json_object_array_get_idx(l, i);
+		const char *name = s_of(b, "service");
+
+		if (!json_object_object_get_ex(s->be_by_svc, name, &arr)) {
+			arr = json_object_new_array();
+			json_object_object_add(s->be_by_svc, name, arr);
+		}
+		json_object_array_add(arr, json_object_get(b));
+	}
+	return 0;
+}
+
+/*
+ * The rates of o's traffic since prev's over dt seconds. A counter that
+ * went back (a backend that got another slot, a service made anew) has
+ * no rate to give: 0.
+ */
+static struct json_object *rate_json(struct json_object *o,
+				     struct json_object *prev, double dt)
+{
+	static const char *const k[] = { "packets", "bytes", "new_flows" };
+	struct json_object *r = json_object_new_object();
+	char path[32], name[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		long long d;
+
+		snprintf(path, sizeof(path), "traffic.%s", k[i]);
+		snprintf(name, sizeof(name), "%s_per_s", k[i]);
+		d = prev ? i_of(o, path) - i_of(prev, path) : 0;
+		json_object_object_add(
+			r, name,
+			json_object_new_double(d > 0 && dt > 0 ? d / dt : 0));
+	}
+	return r;
+}
+
+static struct json_object *be_named(struct json_object *arr, const char *be)
+{
+	size_t i;
+
+	for (i = 0; arr && i < json_object_array_length(arr); i++)
+		if (!strcmp(s_of(json_object_array_get_idx(arr, i), "backend"),
+			    be))
+			return json_object_array_get_idx(arr, i);
+	return NULL;
+}
+
+/*
+ * list's JSON: each service of cur with its backends (an array in place
+ * of the services answer's count), their active flows summed, and with
+ * prev the rates since it.
+ */
+static struct json_object *list_build(struct list_sample *cur,
+				      struct list_sample *prev)
+{
+	struct json_object *out = json_object_new_object();
+	struct json_object *list = json_object_new_array(), *l, *arr, *parr;
+	double dt_s = prev ? (cur->svc_ms - prev->svc_ms) / 1000.0 : 0;
+	double dt_b = prev ? (cur->be_ms - prev->be_ms) / 1000.0 : 0;
+	size_t i, j;
+
+	l = get(cur->svcs, "services");
+	for (i = 0; l && i < json_object_array_length(l); i++) {
+		struct json_object *o = json_object_array_get_idx(l, i), *p;
+		const char *name = s_of(o, "name");
+		long long active = 0;
+
+		if (!json_object_object_get_ex(cur->be_by_svc, name, &arr))
+			arr = NULL;
+		if (!prev ||
+		    !json_object_object_get_ex(prev->be_by_svc, name, &parr))
+			parr = NULL;
+		for (j = 0; arr && j < json_object_array_length(arr); j++) {
+			struct json_object *b =
+				json_object_array_get_idx(arr, j);
+
+			active += i_of(b, "active_flows");
+			if (prev)
+				json_object_object_add(
+					b, "rate",
+					rate_json(b,
+						  be_named(parr,
+							   s_of(b, "backend")),
+						  dt_b));
+		}
+		json_object_object_add(o, "backends",
+				       arr ? json_object_get(arr) :
+					     json_object_new_array());
+		json_object_object_add(o, "active_flows",
+				       json_object_new_int64(active));
+		if (prev) {
+			/* the same name for another VIP is another service */
+			if (!json_object_object_get_ex(prev->svc_by_name, name,
+						       &p) ||
+			    strcmp(s_of(p, "vip"), s_of(o, "vip")) ||
+			    i_of(p, "port") != i_of(o, "port") ||
+			    strcmp(s_of(p, "protocol"), s_of(o, "protocol")))
+				p = NULL;
+			json_object_object_add(o, "rate",
+					       rate_json(o, p, dt_s));
+		}
+		json_object_array_add(list, json_object_get(o));
+	}
+	json_object_object_add(out, "services", list);
+	if (prev)
+		json_object_object_add(out, "interval_s",
+				       json_object_new_double(dt_s));
+	return out;
+}
+
+static void cell(struct libscols_line *ln, size_t col, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cell(struct libscols_line *ln, size_t col, const char *fmt, ...)
+{
+	char buf[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	scols_line_set_data(ln, col, buf);
+}
+
+enum {
+	LCOL_ADDRESS,
+	LCOL_NAME,
+	LCOL_FWD,
+	LCOL_TABLE,
+	LCOL_WEIGHT,
+	LCOL_STATE,
+	LCOL_HEALTH,
+	LCOL_ACTIVE,
+	LCOL_PKTS,
+	LCOL_BYTES,
+	LCOL_NEW,
+};
+
+static void rate_cells(struct libscols_line *ln, struct json_object *o)
+{
+	cell(ln, LCOL_PKTS, "%.0f", d_of(o, "rate.packets_per_s"));
+	cell(ln, LCOL_BYTES, "%.0f", d_of(o, "rate.bytes_per_s"));
+	cell(ln, LCOL_NEW, "%.0f", d_of(o, "rate.new_flows_per_s"));
+}
+
+/*
+ * The nested table: a line per service (VIP:PORT/PROTO, name,
+ * forwarding, Maglev table size, its backends' active flows), and under
+ * it a line per backend (its share of the table, weight, state, health,
+ * active flows); with rates, packets, bytes and new flows per second on
+ * both. Cells hold no spaces, so the table splits into words.
+ */
+static void print_list(struct json_object *d, bool rate)
+{
+	static const struct {
+		const char *name;
+		int flags;
+	} cols[] = {
+		[LCOL_ADDRESS] = { "ADDRESS", SCOLS_FL_TREE },
+		[LCOL_NAME] = { "NAME", 0 },
+		[LCOL_FWD] = { "FWD", 0 },
+		[LCOL_TABLE] = { "TABLE", SCOLS_FL_RIGHT },
+		[LCOL_WEIGHT] = { "WEIGHT", SCOLS_FL_RIGHT },
+		[LCOL_STATE] = { "STATE", 0 },
+		[LCOL_HEALTH] = { "HEALTH", 0 },
+		[LCOL_ACTIVE] = { "ACTIVE", SCOLS_FL_RIGHT },
+		[LCOL_PKTS] = { "PKT/S", SCOLS_FL_RIGHT },
+		[LCOL_BYTES] = { "BYTES/S", SCOLS_FL_RIGHT },
+		[LCOL_NEW] = { "NEW/S", SCOLS_FL_RIGHT },
+	};
+	struct libscols_table *tb = scols_new_table();
+	struct json_object *l = get(d, "services"), *bl;
+	size_t i, j, n = rate ? LCOL_NEW + 1 : LCOL_ACTIVE + 1;
+	char buf[96];
+
+	if (!tb) {
+		fprintf(stderr, "lbctl: out of memory\n");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		scols_table_new_column(tb, cols[i].name, 0, cols[i].flags);
+	for (i = 0; l && i < json_object_array_length(l); i++) {
+		struct json_object *s = json_object_array_get_idx(l, i);
+		struct libscols_line *sl = scols_table_new_line(tb, NULL);
+
+		if (!sl)
+			break;
+		cell(sl, LCOL_ADDRESS, "%s/%s",
+		     hostport(s_of(s, "vip"), i_of(s, "port"), buf,
+			      sizeof(buf)),
+		     s_of(s, "protocol"));
+		cell(sl, LCOL_NAME, "%s", s_of(s, "name"));
+		cell(sl, LCOL_FWD, "%s", s_of(s, "forwarding"));
+		cell(sl, LCOL_TABLE, "%lld", i_of(s, "table_size"));
+		cell(sl, LCOL_ACTIVE, "%lld", i_of(s, "active_flows"));
+		if (rate)
+			rate_cells(sl, s);
+		bl = get(s, "backends");
+		for (j = 0; bl && j < json_object_array_length(bl); j++) {
+			struct json_object *b =
+				json_object_array_get_idx(bl, j);
+			struct libscols_line *ln = scols_table_new_line(tb, sl);
+
+			if (!ln)
+				break;
+			cell(ln, LCOL_ADDRESS, "%s", s_of(b, "backend"));
+			cell(ln, LCOL_TABLE, "%.1f%%", 100 * d_of(b, "share"));
+			cell(ln, LCOL_WEIGHT, "%lld", i_of(b, "weight"));
+			/* * marks a drain by lbctl, as backends does */
+			cell(ln, LCOL_STATE, "%s%s", s_of(b, "state"),
+			     b_of(b, "drained") ? "*" : "");
+			cell(ln, LCOL_HEALTH, "%s", s_of(b, "health"));
+			cell(ln, LCOL_ACTIVE, "%lld", i_of(b, "active_flows"));
+			if (rate)
+				rate_cells(ln, b);
+		}
+	}
+	scols_print_table(tb);
+	scols_unref_table(tb);
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* Sleeps s seconds, less when SIGINT comes. */
+static void pause_s(double s)
+{
+	struct timespec t = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	while (nanosleep(&t, &t) < 0 && errno == EINTR && !stopping)
+		;
+}
+
+/* --interval and --watch: seconds, above 0 */
+static int seconds_arg(const char *opt, const char *arg, double *out)
+{
+	char *end;
+
+	*out = strtod(arg, &end);
+	if (end == arg || *end || !(*out >= 0.1) || *out > 86400) {
+		fprintf(stderr,
+			"lbctl: list: %s %s: not a number of seconds from 0.1 "
+			"to 86400\n",
+			opt, arg);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	enum { O_RATE = 0x200, O_INTERVAL, O_WATCH };
+	static const struct option opts[] = {
+		{ "rate", no_argument, NULL, O_RATE },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "watch", required_argument, NULL, O_WATCH },
+		GLOBAL_LONG
+	};
+	struct list_sample prev = { 0 }, cur;
+	double interval = 1, watch = 0;
+	bool rate = false, have_prev = false, tty = isatty(STDOUT_FILENO);
+	struct sigaction sa = { .sa_handler = on_stop };
+	int c, r = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, GLOBAL_SHORT, opts, NULL)) != -1) {
+		switch (c) {
+		case O_RATE:
+			rate = true;
+			break;
+		case O_INTERVAL:
+			if (seconds_arg("--interval", optarg, &interval))
+				return 2;
+			break;
+		case O_WATCH:
+			if (seconds_arg("--watch", optarg, &watch))
+				return 2;
+			break;
+		default:
+			if (global_opt(c, optarg))
+				break;
+			return 2;
+		}
+	}
+	/* "lbctl --rate list": the options came before the command's name */
+	if (optind < argc && !strcmp(argv[optind], "list"))
+		optind++;
+	if (optind != argc) {
+		fprintf(stderr, "lbctl: list: unexpected \"%s\"\n",
+			argv[optind]);
+		return 2;
+	}
+	if (watch) {
+		/* no SA_RESTART: a pause ends at once, the frame shown
+		 * stays the last */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	if (rate) {
+		if (sample_take(&prev))
+			return 1;
+		have_prev = true;
+		pause_s(interval);
+	}
+	while (!stopping) {
+		struct json_object *d;
+		char t[32];
+		time_t now = time(NULL);
+
+		if (sample_take(&cur)) {
+			r = 1;
+			break;
+		}
+		d = list_build(&cur, rate && have_prev ? &prev : NULL);
+		if (watch && json_out) {
+			printf("%s\n",
+			       json_object_to_json_string_ext(
+				       d,
+				       JSON_C_TO_STRING_PLAIN |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+		} else if (json_out) {
+			print_json(d);
+		} else {
+			if (watch) {
+				strftime(t, sizeof(t), "%H:%M:%S",
+					 localtime(&now));
+				/* as watch(1): home, clear, a title */
+				printf("%sEvery %gs: lbctl list%s  %s\n\n",
+				       tty ? "\033[H\033[2J" : "", watch,
+				       rate ? " --rate" : "", t);
+			}
+			fflush(stdout);
+			print_list(d, rate);
+			if (watch && !tty)
+				printf("\n");
+		}
+		fflush(stdout);
+		json_object_put(d);
+		if (have_prev)
+			sample_free(&prev);
+		prev = cur;
+		have_prev = true;
+		if (!watch)
+			break;
+		pause_s(watch);
+	}
+	if (have_prev)
+		sample_free(&prev);
+	return r;
+}
+
 /* The control socket of an lbd config file. */
 static int socket_of_config(const char *file, char *out, size_t len)
 {
@@ -1021,88 +1677,150 @@ static int socket_of_config(const char *file, char *out, size_t len)
 	return 0;
 }
 
+static int cmd_status(int argc, char **argv)
+{
+	if (args_only(argc, argv, 0, 0, "") < 0)
+		return 2;
+	return simple("status", NULL, print_status);
+}
+
+static int cmd_services(int argc, char **argv)
+{
+	if (args_only(argc, argv, 0, 0, "") < 0)
+		return 2;
+	return simple("services", NULL, print_services);
+}
+
+static int cmd_backends(int argc, char **argv)
+{
+	struct json_object *args;
+	int at = args_only(argc, argv, 0, 1, " [SERVICE]"), r;
+
+	if (at < 0)
+		return 2;
+	args = json_object_new_object();
+	if (at < argc)
+		add_str(args, "service", argv[at]);
+	r = simple("backends", args, print_backends);
+	json_object_put(args);
+	return r;
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	if (args_only(argc, argv, 0, 0, "") < 0)
+		return 2;
+	return simple("stats", NULL, print_stats);
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+	struct json_object *args;
+	int at = args_only(argc, argv, 2, 2, " CLIENT:PORT VIP:PORT/PROTO"), r;
+
+	if (at < 0)
+		return 2;
+	args = json_object_new_object();
+	add_str(args, "client", argv[at]);
+	add_str(args, "service", argv[at + 1]);
+	r = simple("explain", args, print_explain);
+	json_object_put(args);
+	return r;
+}
+
+static int cmd_drain_(int argc, char **argv)
+{
+	return cmd_drain(argc, argv, false);
+}
+
+static int cmd_undrain(int argc, char **argv)
+{
+	return cmd_drain(argc, argv, true);
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	/* the first is the command when none is named */
+	{ "list", cmd_list },	      { "status", cmd_status },
+	{ "services", cmd_services }, { "backends", cmd_backends },
+	{ "stats", cmd_stats },	      { "drain", cmd_drain_ },
+	{ "undrain", cmd_undrain },   { "conntrack", cmd_conntrack },
+	{ "explain", cmd_explain },   { "monitor", cmd_monitor },
+};
+
+/*
+ * Where the command's name is in argv: after the global options that
+ * come first (and their arguments), or argc when an option of another
+ * kind comes first or nothing does: then the command is list
+ * ("lbctl --rate").
+ */
+static int command_at(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			return i + 1;
+		if (a[0] != '-' || !a[1])
+			return i;
+		if (!strcmp(a, "-s") || !strcmp(a, "-c") ||
+		    !strcmp(a, "--socket") || !strcmp(a, "--config")) {
+			i++;
+			continue;
+		}
+		if (!strncmp(a, "-s", 2) || !strncmp(a, "-c", 2) ||
+		    !strncmp(a, "--socket=", 9) ||
+		    !strncmp(a, "--config=", 9) || !strcmp(a, "-j") ||
+		    !strcmp(a, "--json"))
+			continue;
+		return argc;
+	}
+	return argc;
+}
+
 int main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	char sock[108] = LBD_DEFAULT_SOCKET;
-	struct json_object *args;
-	const char *cmd;
-	int c, r, sub_argc;
-	char **sub_argv;
+	const struct command *cmd = NULL;
+	int at = command_at(argc, argv), i, n = 0, r;
+	char **sub, name[64];
+	size_t k;
 
-	while ((c = getopt_long(argc, argv, "+s:c:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			snprintf(sock, sizeof(sock), "%s", optarg);
-			break;
-		case 'c':
-			if (socket_of_config(optarg, sock, sizeof(sock)))
-				return 1;
-			break;
-		case 'j':
-			json_out = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
+	/* the tree's lines in UTF-8 where the terminal has it; numbers
+	 * stay in the C locale */
+	setlocale(LC_CTYPE, "");
+	if (at >= argc) {
+		cmd = &commands[0];
+	} else {
+		for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+			if (!strcmp(argv[at], commands[k].name))
+				cmd = &commands[k];
+		if (!cmd) {
+			fprintf(stderr,
+				"lbctl: unknown command '%s' (lbctl --help "
+				"lists them)\n",
+				argv[at]);
 			return 2;
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
-	cmd = argv[optind];
-	sub_argv = argv + optind;
-	sub_argc = argc - optind;
-	sock_fd = connect_to(sock);
-	if (sock_fd < 0) {
-		fprintf(stderr, "lbctl: %s: %s (is lbd running?)\n", sock,
-			strerror(-sock_fd));
+	/* the command sees every option, before its name or after it */
+	sub = calloc(argc + 1, sizeof(*sub));
+	if (!sub)
 		return 1;
-	}
-	reader = ipc_reader_new(sock_fd);
-	if (!reader)
-		return 1;
-	if (!strcmp(cmd, "status") && sub_argc == 1) {
-		r = simple("status", NULL, print_status);
-	} else if (!strcmp(cmd, "services") && sub_argc == 1) {
-		r = simple("services", NULL, print_services);
-	} else if (!strcmp(cmd, "backends") && sub_argc <= 2) {
-		args = json_object_new_object();
-		if (sub_argc == 2)
-			add_str(args, "service", sub_argv[1]);
-		r = simple("backends", args, print_backends);
-		json_object_put(args);
-	} else if (!strcmp(cmd, "stats") && sub_argc == 1) {
-		r = simple("stats", NULL, print_stats);
-	} else if (!strcmp(cmd, "drain")) {
-		r = cmd_drain(sub_argc, sub_argv, false);
-	} else if (!strcmp(cmd, "undrain")) {
-		r = cmd_drain(sub_argc, sub_argv, true);
-	} else if (!strcmp(cmd, "conntrack")) {
-		r = cmd_conntrack(sub_argc, sub_argv);
-	} else if (!strcmp(cmd, "explain") && sub_argc == 3) {
-		args = json_object_new_object();
-		add_str(args, "client", sub_argv[1]);
-		add_str(args, "service", sub_argv[2]);
-		r = simple("explain", args, print_explain);
-		json_object_put(args);
-	} else if (!strcmp(cmd, "monitor")) {
-		r = cmd_monitor(sub_argc, sub_argv);
-	} else {
-		usage(stderr);
-		r = 2;
-	}
-	ipc_reader_free(reader);
-	close(sock_fd);
+	snprintf(name, sizeof(name), "lbctl %s", cmd->name);
+	sub[n++] = name;
+	for (i = 1; i < argc; i++)
+		if (i != at &&
+		    !(at < argc && i == at - 1 && !strcmp(argv[i], "--")))
+			sub[n++] = argv[i];
+	r = cmd->run(n, sub);
+	free(sub);
+	if (reader)
+		ipc_reader_free(reader);
+	if (sock_fd >= 0)
+		close(sock_fd);
 	return r;
 }

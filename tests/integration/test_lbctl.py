@@ -11,17 +11,29 @@ reload and a restart, and drain --wait returns once the flows are gone;
 monitor shows a drop caused on purpose, filtered by kind and service;
 the read-only group can read and not change; the Prometheus endpoint,
 parsed with the Prometheus text-format parser, agrees with lbctl.
+
+lbctl like ipvsadm: list's nested table, field by field, for the known
+config, its active flows and drains, its rates (0 with no traffic,
+not 0 under traffic), --watch stopped by SIGINT; options after the
+command; --version; an unknown command named without a daemon;
+permission denied naming the socket's group; drain --wait's progress
+(a line a second, one line redrawn on a terminal) and --timeout.
 """
 import grp
 import json
 import os
+import pty
 import re
+import select
+import signal
+import socket
 import stat
 import subprocess
 import sys
+import time
 
-from labtest import (BE4, BE6, LBCTL, SOURCE, Holder, Lab, Lbd, TestFailure,
-                     check, run, svc, wait_until)
+from labtest import (BE4, BE6, LBCTL, LBD, SOURCE, Holder, Lab, Lbd,
+                     TestFailure, check, run, svc, wait_until)
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -88,10 +100,11 @@ class Ctl:
     def __init__(self, lab, sock):
         self.lab, self.sock = lab, sock
 
-    def cmd(self, *args, user=None):
-        cmd = [LBCTL, "-s", self.sock, *args]
+    def cmd(self, *args, user=None, group=GROUP):
+        # the C locale: the tree of list in ASCII
+        cmd = ["env", "LC_ALL=C", LBCTL, "-s", self.sock, *args]
         if user:
-            cmd = ["setpriv", "--reuid=nobody", f"--regid={GROUP}",
+            cmd = ["setpriv", "--reuid=nobody", f"--regid={group}",
                    "--clear-groups", *cmd]
         return self.lab.exec("lb1", cmd, check=False)
 
@@ -108,17 +121,17 @@ class Ctl:
             raise TestFailure(f"lbctl {' '.join(args)}: {r.stderr}")
         return r.stdout
 
-    def fails(self, *args, user=None):
-        r = self.cmd(*args, user=user)
+    def fails(self, *args, user=None, group=GROUP):
+        r = self.cmd(*args, user=user, group=group)
         check(r.returncode == 1, f"lbctl {' '.join(args)} should fail: "
                                  f"{r.returncode} {r.stdout}")
         return r.stderr
 
-    def popen(self, *args, stderr_file):
+    def popen(self, *args, stderr_file, stdout=subprocess.PIPE):
         p = subprocess.Popen(
-            ["ip", "netns", "exec", self.lab.ns("lb1"), LBCTL, "-s",
-             self.sock, *args],
-            stdout=subprocess.PIPE, stderr=open(stderr_file, "w"), text=True)
+            ["ip", "netns", "exec", self.lab.ns("lb1"), "env", "LC_ALL=C",
+             LBCTL, "-s", self.sock, *args],
+            stdout=stdout, stderr=open(stderr_file, "w"), text=True)
         self.lab.procs.append(p)
         return p
 
@@ -136,6 +149,276 @@ def backends_by_addr(ctl, service):
 def table_rows(text, first_col):
     """Rows of an lbctl table whose first column is first_col, split."""
     return [l.split() for l in text.splitlines() if l.split()[:1] == [first_col]]
+
+
+# -- lbctl like ipvsadm -------------------------------------------------
+
+HEAD = ["ADDRESS", "NAME", "FWD", "TABLE", "WEIGHT", "STATE", "HEALTH",
+        "ACTIVE"]
+RATE_HEAD = ["PKT/S", "BYTES/S", "NEW/S"]
+
+
+def list_rows(text):
+    """list's table: its header's words, and per service its words and
+    its backends' (tree mark, words)."""
+    lines = text.splitlines()
+    rows = []
+    for line in lines[1:]:
+        m = re.match(r"([|`]-)(\S.*)$", line)
+        if m:
+            check(rows, f"a backend line before any service:\n{text}")
+            rows[-1][1].append((m.group(1), m.group(2).split()))
+        else:
+            check(line and not line[0].isspace(), f"list line {line!r}")
+            rows.append((line.split(), []))
+    return lines[0].split(), rows
+
+
+def config_rows():
+    """The services of services() as list must show them, in order:
+    ADDRESS, NAME, FWD and the backends' addresses."""
+    v4 = lambda port: [f"{a}:{port}" for a in BE4[:2]]
+    return [(f"{VIP}:80/tcp", "web", "ipip", v4(80)),
+            (f"[{VIP6}]:80/tcp", "web6", "ipip",
+             [f"[{a}]:80" for a in BE6[:2]]),
+            (f"{VIP_G}:80/tcp", "gnv", "geneve", v4(8080)),
+            (f"{VIP}:7/tcp", "echo", "ipip", v4(7)),
+            (f"{VIP}:30053/udp", "dns", "ipip", v4(30053)),
+            (f"{VIP_S}:80/tcp", "snat", "snat", v4(8080)),
+            (f"{VIP_A}:80/tcp", "aff", "ipip", v4(80))]
+
+
+def check_list(ctl):
+    """list, with no traffic yet: every field of the known config."""
+    text = ctl.table("list")
+    head, rows = list_rows(text)
+    check(head == HEAD, f"list header {head}")
+    svcs = {s["name"]: s for s in ctl.json("services")["services"]}
+    bes = backends_by_label(ctl)
+    # in lbd's order of services (the services command's)
+    check([r[0][1] for r in rows] == list(svcs), f"list:\n{text}")
+    want = {r[1]: r for r in config_rows()}
+    check(set(want) == set(svcs), f"services {list(svcs)}")
+    for srow, brows in rows:
+        addr, name, fwd, baddrs = want[srow[1]]
+        check(srow == [addr, name, fwd, str(svcs[name]["table_size"]), "0"],
+              f"service line {srow}, want {addr} {name} {fwd}")
+        check([m for m, _ in brows] == ["|-", "`-"], f"tree {brows}")
+        shares = 0
+        for ba, (_, brow) in zip(baddrs, brows):
+            share = bes[(name, ba)]["share"]
+            shares += share
+            check(brow == [ba, f"{100 * share:.1f}%", "1", "active",
+                           "none", "0"], f"{name}: backend line {brow}")
+        check(abs(shares - 1) < 1e-9, f"{name}: shares {shares}")
+    check(max(len(l) for l in text.splitlines()) <= 100,
+          f"list wider than 100 columns:\n{text}")
+    # no command is list; --rate before the command's name
+    check(ctl.table() == text, f"lbctl alone:\n{ctl.table()}")
+    head, rows = list_rows(ctl.table("--rate", "--interval", "0.2", "list"))
+    check(head == HEAD + RATE_HEAD, f"list --rate header {head}")
+    # nothing sent: every rate is 0
+    for srow, brows in rows:
+        check(srow[-3:] == ["0"] * 3 and
+              all(b[-3:] == ["0"] * 3 for _, b in brows),
+              f"rates without traffic: {srow} {brows}")
+    # --json: the same services, each with its backends inside
+    d = ctl.json("list", "--rate", "--interval", "0.2")
+    check(0.2 <= d["interval_s"] < 30, f"interval {d['interval_s']}")
+    check([s["name"] for s in d["services"]] == list(svcs) and
+          all([b["backend"] for b in s["backends"]] == want[s["name"]][3]
+              and s["rate"]["packets_per_s"] == 0 and
+              all(b["rate"]["new_flows_per_s"] == 0 for b in s["backends"])
+              for s in d["services"]),
+          f"list --json: {d}")
+    print(f"list: {len(rows)} services, fields as configured; "
+          f"rates 0 without traffic")
+    return text
+
+
+def backends_by_label(ctl):
+    return {(b["service"], b["backend"]): b
+            for b in ctl.json("backends")["backends"]}
+
+
+def check_list_rate(ctl, lab):
+    """list --rate while the client sends to web for the whole interval:
+    web's rates and its backends' are not 0, the other services' are."""
+    out = os.path.join(lab.path, "rate.out")
+    p = ctl.popen("list", "--rate", "--interval", "2",
+                  stderr_file=out + ".err", stdout=open(out, "w"))
+    deadline = time.monotonic() + 120
+    sent = 0
+    while p.poll() is None and time.monotonic() < deadline:
+        sent += lab.client("http", f"http://{VIP}/", "-n", "20", "-c",
+                           "4")["ok"]
+    check(p.wait(timeout=30) == 0 and sent,
+          f"list --rate: {p.returncode}, {sent} requests sent "
+          f"{open(out + '.err').read()}")
+    text = open(out).read()
+    head, rows = list_rows(text)
+    check(head == HEAD + RATE_HEAD, f"header {head}")
+    for srow, brows in rows:
+        rates = [int(x) for x in srow[-3:]]
+        if srow[1] == "web":
+            check(all(r > 0 for r in rates) and
+                  all(int(x) > 0 for _, b in brows for x in b[-3:]),
+                  f"web under traffic:\n{text}")
+            check(rates[1] > rates[0] > rates[2], f"web's rates {rates}")
+        else:
+            check(rates == [0, 0, 0] and
+                  all(b[-3:] == ["0"] * 3 for _, b in brows),
+                  f"{srow[1]} had no traffic:\n{text}")
+    check(max(len(l) for l in text.splitlines()) <= 100,
+          f"list --rate wider than 100 columns:\n{text}")
+    print(f"list --rate under traffic ({sent} requests):\n{text}")
+
+
+def check_watch(ctl, lab):
+    """--watch redraws until SIGINT, which ends it cleanly after a
+    whole frame."""
+    out = os.path.join(lab.path, "watch.out")
+    p = ctl.popen("list", "--watch", "0.2", stderr_file=out + ".err",
+                  stdout=open(out, "w"))
+    wait_until(lambda: open(out).read().count("Every 0.2s: lbctl list") >= 3,
+               10, "three frames of list --watch")
+    p.send_signal(signal.SIGINT)
+    check(p.wait(timeout=30) == 0,
+          f"list --watch after SIGINT: {p.returncode} "
+          f"{open(out + '.err').read()}")
+    frames = open(out).read().split("Every 0.2s: lbctl list")[1:]
+    for f in frames:
+        head, rows = list_rows(f.split("\n\n", 1)[1].rstrip("\n"))
+        check(head == HEAD and len(rows) == 7 and
+              all(len(b) == 2 for _, b in rows) and f.endswith("\n\n"),
+              f"a frame of list --watch: {f!r}")
+    print(f"list --watch: {len(frames)} frames, SIGINT ended it with 0")
+
+
+def check_options_anywhere(ctl, lab):
+    """Global options after the command, as before it."""
+    def run_(*args):
+        r = lab.exec("lb1", [LBCTL, *args], check=False)
+        check(r.returncode == 0, f"lbctl {' '.join(args)}: {r.returncode} "
+                                 f"{r.stderr}")
+        return json.loads(r.stdout)
+
+    want = [s["name"] for s in ctl.json("services")["services"]]
+    got = run_("services", "--json", "-s", ctl.sock)
+    check([s["name"] for s in got["services"]] == want, f"services {got}")
+    got = run_("backends", "web", f"--socket={ctl.sock}", "-j")
+    check({b["service"] for b in got["backends"]} == {"web"} and
+          len(got["backends"]) == 2, f"backends web: {got}")
+    got = run_("conntrack", "--limit", "1", "--json", "--all", "-s",
+               ctl.sock)
+    check("matched" in got and len(got["entries"]) <= 1, f"conntrack {got}")
+    print("options after the command: services, backends, conntrack")
+
+
+def check_without_daemon(lab):
+    """--version, and an unknown command named, with no lbd to ask."""
+    nosock = os.path.join(lab.path, "none.sock")
+    for args in (["-s", nosock, "frobnicate", "--json"], ["frobnicate"]):
+        r = subprocess.run([LBCTL, *args], capture_output=True, text=True)
+        check(r.returncode == 2 and r.stdout == "" and
+              "lbctl: unknown command 'frobnicate'" in r.stderr and
+              "lbd running" not in r.stderr,
+              f"lbctl {' '.join(args)}: {r.returncode} {r.stderr!r}")
+    ver = subprocess.run([LBD, "--version"], capture_output=True,
+                         text=True).stdout.split()[1]
+    for args in (["--version"], ["status", "--version", "-s", nosock]):
+        r = subprocess.run([LBCTL, *args], capture_output=True, text=True)
+        check(r.returncode == 0 and r.stdout == f"lbctl {ver}\n",
+              f"lbctl {' '.join(args)}: {r.returncode} {r.stdout!r}")
+    # -s after the command is the socket tried
+    r = subprocess.run([LBCTL, "services", "-s", nosock],
+                       capture_output=True, text=True)
+    check(r.returncode == 1 and f"{nosock}: No such file" in r.stderr,
+          f"services -s after: {r.returncode} {r.stderr!r}")
+    print(f"without lbd: lbctl {ver}, unknown command named, exit 2")
+
+
+def check_denied(ctl, lab):
+    """Permission denied says who may use the socket."""
+    err = ctl.fails("status", user=True, group="daemon")
+    check(f"lbctl: permission denied: {ctl.sock} is readable by group "
+          f"'{GROUP}' (or root)" in err, f"denied: {err!r}")
+    path = os.path.join(lab.path, "root-only.sock")
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(path)
+        os.chmod(path, 0o600)
+        s.listen()
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                            "--clear-groups", LBCTL, "-s", path, "status"],
+                           capture_output=True, text=True)
+        check(r.returncode == 1 and
+              f"lbctl: permission denied: {path} is root's only" in r.stderr,
+              f"a socket of root's: {r.returncode} {r.stderr!r}")
+    finally:
+        s.close()
+        if os.path.exists(path):
+            os.unlink(path)
+    print(f"permission denied names group {GROUP}, or root alone")
+
+
+def on_tty(lab, cmd, err_file, timeout=60):
+    """Runs cmd in lb1 with stdout on a terminal: what it wrote there,
+    and its exit status."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen(["ip", "netns", "exec", lab.ns("lb1"), *cmd],
+                         stdout=slave, stderr=open(err_file, "w"))
+    lab.procs.append(p)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 1)[0]:
+                continue
+            try:
+                d = os.read(master, 4096)
+            except OSError:  # EIO: the last writer is gone
+                break
+            if not d:
+                break
+            out += d
+    finally:
+        os.close(master)
+    return out.decode(), p.wait(timeout=30)
+
+
+def check_drain_progress(ctl, lab, on1):
+    """drain --wait --timeout while on1 flows are held on BE4[0]: a line a
+    second, exit 1 and why at the timeout; on a terminal, one line."""
+    drained = f"drained echo {BE4[0]}:7"
+    r = ctl.cmd("drain", BE4[0], "--service", "echo", "--wait",
+                "--timeout", "2")
+    lines = r.stdout.splitlines()
+    secs = [int(m.group(1)) for m in
+            (re.fullmatch(rf"{on1} flows left on the backend after (\d+) s "
+                          r"\(timeout 2 s\)", l) for l in lines[1:]) if m]
+    check(r.returncode == 1 and
+          f"lbctl: drain: timed out: {on1} flows still on the backend "
+          f"after 2 s" in r.stderr and lines[0] == drained and
+          len(secs) == len(lines) - 1 >= 2 and secs == sorted(set(secs)),
+          f"drain --wait --timeout 2: {r.returncode}\n{r.stdout}{r.stderr}")
+    err = os.path.join(lab.path, "tty.err")
+    out, rc = on_tty(lab, [LBCTL, "-s", ctl.sock, "drain", BE4[0],
+                           "--service", "echo", "--wait", "--timeout", "2"],
+                     err)
+    # the terminal turns \n into \r\n; \r ESC[K redraws the line
+    redraws = out.split("\r\x1b[K")
+    check(rc == 1 and redraws[0] == drained + "\r\n" and
+          len(redraws) >= 3 and out.count("\n") == 2 and
+          all(re.fullmatch(rf"{on1} flows left on the backend after \d+ s "
+                           r"\(timeout 2 s\)", x) for x in redraws[1:-1]) and
+          redraws[-1].endswith("\r\n") and
+          "timed out" in open(err).read(),
+          f"drain --wait on a terminal: {rc} {out!r} {open(err).read()!r}")
+    print(f"drain --wait progress: {len(secs)} lines in 2 s, "
+          f"{len(redraws) - 1} redraws of one line on a terminal; "
+          "--timeout exit 1")
 
 
 def check_status(ctl, lb, lab):
@@ -325,6 +608,14 @@ def check_conntrack(ctl, holder, answers):
     check(again["matched"] == 1 and not again["entries"][0]["closing"],
           f"the probe marked the flow closing: {again}")
     check(holder.ping() == answers, "held connections still answer")
+    # list counts them too, per backend
+    _, rows = list_rows(ctl.table("list"))
+    echo = [r for r in rows if r[0][1] == "echo"][0]
+    check(echo[0][-1] == str(len(answers)) and
+          [b[0] for _, b in echo[1]] == [f"{a}:7" for a in BE4[:2]] and
+          [b[-1] for _, b in echo[1]] ==
+          [str(answers.count(NAME[a])) for a in BE4[:2]],
+          f"list's active flows of echo: {echo}, the servers {answers}")
     print(f"conntrack: {ct['matched']} held connections, {by}")
 
 
@@ -361,6 +652,10 @@ def check_drain(ctl, lab, lb):
     t = ctl.table("backends", "echo")
     check([r[5] for r in table_rows(t, "echo")] == ["draining*", "active"],
           f"backends table after drain:\n{t}")
+    _, rows = list_rows(ctl.table("list"))
+    echo = [r for r in rows if r[0][1] == "echo"][0]
+    check([b[3] for _, b in echo[1]] == ["draining*", "active"],
+          f"list after drain: {echo}")
 
     # survives a reload and a restart
     lb.reload()
@@ -373,18 +668,29 @@ def check_drain(ctl, lab, lb):
     check(holder.ping() == answers, "held connections across the restart")
     check(ctl.json("status")["drains"] == 1, "status counts the drain")
 
-    # --wait returns once the backend's flows are gone
-    wait_err = os.path.join(lab.path, "wait.err")
+    # --wait --timeout while the flows stay: progress, then failure
+    check_drain_progress(ctl, lab, on1)
+    # --wait returns once the backend's flows are gone, saying how many
+    # are left each second until then
+    wait_out = os.path.join(lab.path, "wait.out")
     waiter = ctl.popen("drain", BE4[0], "--service", "echo", "--wait",
-                       "--timeout", "60", stderr_file=wait_err)
-    wait_until(lambda: f"waiting for {on1} flows" in open(wait_err).read(),
-               10, "drain --wait waiting for the held flows")
+                       "--timeout", "60", stderr_file=wait_out + ".err",
+                       stdout=open(wait_out, "w"))
+    left = f"{on1} flows left on the backend after "
+    wait_until(lambda: open(wait_out).read().count(left) >= 2, 10,
+               "drain --wait saying twice how many flows are left")
     check(waiter.poll() is None and holder.ping() == answers,
           "drain --wait returned while flows were held")
     close(holder)
     wait_until(lambda: waiter.poll() is not None, 40, "drain --wait")
-    check(waiter.returncode == 0,
-          f"drain --wait: {waiter.returncode} {open(wait_err).read()}")
+    lines = open(wait_out).read().splitlines()
+    check(waiter.returncode == 0 and
+          re.fullmatch(r"no flows left on the backend \([0-9.]+ s\)",
+                       lines[-1]) and
+          all(re.fullmatch(r"\d+ flows left on the backend after \d+ s "
+                           r"\(timeout 60 s\)", l) for l in lines[1:-1]),
+          f"drain --wait: {waiter.returncode} {lines} "
+          f"{open(wait_out + '.err').read()}")
     check(ctl.json("conntrack", "--backend", BE4[0], "--service",
                    "echo")["matched"] == 0, "no live flows left")
     print(f"drain: {on1} held flows stayed on {BE4[0]}, new ones moved; "
@@ -559,9 +865,15 @@ def test():
         conf = lab.lb_conf(services()) + (
             f'control = {{ socket = "{sock}"; metrics_listen = "{METRICS}";'
             f' group = "{GROUP}"; }};\n')
+        check_without_daemon(lab)
         lb = Lbd(lab, "lb1", conf).start()
         ctl = Ctl(lab, sock)
         check_status(ctl, lb, lab)
+        check_list(ctl)
+        check_options_anywhere(ctl, lab)
+        check_denied(ctl, lab)
+        check_list_rate(ctl, lab)
+        check_watch(ctl, lab)
         check_counters(ctl, lab)
         check_explain(ctl, lab)
         check_errors(ctl)
