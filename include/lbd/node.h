@@ -145,7 +145,7 @@ enum lbd_node_reason {
 #define LBD_NODE_REASON_ENUM(e, label, desc) e,
 	LBD_NODE_REASONS(LBD_NODE_REASON_ENUM)
 #undef LBD_NODE_REASON_ENUM
-		LBD_NODE_REASON_MAX
+	LBD_NODE_REASON_MAX
 };
 
 /* Defaults of the sizes userspace sets before load. */

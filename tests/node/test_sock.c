@@ -411,7 +411,7 @@ static int connect_once(struct node_choice *ch)
 		nt_svc(c.svc_ip[0], c.svc_port[0], IPPROTO_TCP);
 	struct sockaddr_storage svc, seen;
 	socklen_t len = nt_sa(&svc, c.svc_ip[0], c.svc_port[0]);
-	int fd = socket(svc.ss_family, SOCK_STREAM, 0), k, i, err, afd;
+	int fd = socket(svc.ss_family, SOCK_STREAM, 0), k, i, err, afd, want;
 
 	NT_CHECK(fd >= 0, "socket: %s", strerror(errno));
 	err = node_explain(nt.node, &a, nt_cookie(fd), nt_netns_cookie(fd), ch);
@@ -427,15 +427,17 @@ static int connect_once(struct node_choice *ch)
 	close(fd);
 	for (i = 0; i < c.neps; i++)
 		NT_CHECK(!nt_readable(c.srv[i], 0), "two connections");
-	k = -1;
+	want = -1;
 	for (i = 0; i < c.neps; i++) {
 		struct node_endpoint e =
 			nt_ep(c.ep_ip[i], c.ep_port, 1, 1, 1, 0);
 
 		if (ch->port == e.port &&
 		    !memcmp(&ch->addr, &e.addr, sizeof(e.addr)))
-			k = i;
+			want = i;
 	}
+	NT_CHECK(k == want, "the connection went to %d, explain said %d", k,
+		 want);
 	return k;
 }
 
