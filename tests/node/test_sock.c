@@ -519,6 +519,26 @@ static void affinity_rewrite(int ep, __u32 age)
 	cr_assert(bpf_map_update_elem(fd, &key, &v, BPF_EXIST) == 0);
 }
 
+/* The endpoint (index into eps) of the one affinity entry there is, as
+ * explain follows it (aff_first as the child found it, in the test's
+ * process). */
+static int aff_entry_endpoint(const struct node_svc_addr *a,
+			      const struct node_endpoint *eps)
+{
+	struct lbd_node_aff_key key;
+	struct node_choice ch;
+	int i;
+
+	cr_assert(bpf_map_get_next_key(node_affinity_fd(nt.node), NULL, &key) ==
+		  0);
+	cr_assert(node_explain(nt.node, a, 0, key.netns_cookie, &ch) == 0);
+	cr_assert(ch.affinity);
+	for (i = 0; i < 3; i++)
+		if (ch.addr.v4 == eps[i].addr.v4)
+			return i;
+	return -1;
+}
+
 Test(node_sock, clientip_affinity_keeps_a_client_on_its_endpoint)
 {
 	struct node_svc_addr a = nt_svc("10.96.0.40", 80, IPPROTO_TCP);
@@ -541,21 +561,7 @@ Test(node_sock, clientip_affinity_keeps_a_client_on_its_endpoint)
 				   600) == 0);
 	cr_assert(node_backends_set(nt.node, 4, eps, 3) == 0);
 	nt_run(affinity_client);
-	/* the client's entry is the only one: explain from it */
-	{
-		struct node_choice ch;
-		struct lbd_node_aff_key key;
-
-		cr_assert(bpf_map_get_next_key(node_affinity_fd(nt.node), NULL,
-					       &key) == 0);
-		cr_assert(node_explain(nt.node, &a, 0, key.netns_cookie, &ch) ==
-			  0);
-		cr_assert(ch.affinity);
-		aff_first = -1;
-		for (i = 0; i < 3; i++)
-			if (ch.addr.v4 == eps[i].addr.v4)
-				aff_first = i;
-	}
+	aff_first = aff_entry_endpoint(&a, eps);
 	cr_assert(aff_first >= 0);
 	/* another endpoint, seen 599 s ago: followed (timeout 600) */
 	aff_forced = (aff_first + 1) % 3;
@@ -782,4 +788,65 @@ Test(node_sock, prog_test_run_does_not_run_sock_addr_programs)
 		bpf_program__fd(skel->progs.lbd_node_connect4), &o);
 	node_sock__destroy(skel);
 	cr_assert(err == -524, "BPF_PROG_TEST_RUN: %d", err);
+}
+
+static int gone;
+
+static void affinity_gone_client(void)
+{
+	struct node_choice ch;
+	int k = connect_once(&ch);
+
+	NT_CHECK(!ch.affinity, "explain followed the stale entry");
+	NT_CHECK(k != gone, "connect went to the endpoint that left");
+}
+
+/* An affinity entry whose endpoint left is not followed, nor is it once
+ * the endpoint is back with its backend id given again (another gen).
+ * The entry is pointed at an endpoint the hash does not choose, so that
+ * following it shows. */
+Test(node_sock, affinity_to_an_endpoint_that_left_is_not_followed)
+{
+	struct node_svc_addr a = nt_svc("10.96.0.70", 80, IPPROTO_TCP);
+	struct node_endpoint eps[3], rest[2];
+	struct lbd_node_aff_key key;
+	struct lbd_aff saved;
+	int fd, i, j;
+
+	memset(&c, 0, sizeof(c));
+	c.svc_ip[0] = "10.96.0.70";
+	c.svc_port[0] = 80;
+	c.ep_ip[0] = NT_EP4_1;
+	c.ep_ip[1] = NT_EP4_2;
+	c.ep_ip[2] = NT_EP4_3;
+	c.neps = 3;
+	c.ep_port = 8080;
+	for (i = 0; i < 3; i++) {
+		eps[i] = nt_ep(c.ep_ip[i], 8080, 1, true, true, false);
+		c.srv[i] = nt_server(c.ep_ip[i], 8080, SOCK_STREAM);
+	}
+	/* id 4: what affinity_rewrite works on */
+	cr_assert(node_service_set(nt.node, &a, 4, LBD_NODE_SVC_F_AFFINITY,
+				   600) == 0);
+	cr_assert(node_backends_set(nt.node, 4, eps, 3) == 0);
+	nt_run(affinity_client);
+	/* the hash's choice (the first connect had no entry) */
+	aff_first = aff_entry_endpoint(&a, eps);
+	cr_assert(aff_first >= 0);
+	gone = (aff_first + 1) % 3;
+	affinity_rewrite(gone, 0);
+	fd = node_affinity_fd(nt.node);
+	cr_assert(bpf_map_get_next_key(fd, NULL, &key) == 0);
+	cr_assert(bpf_map_lookup_elem(fd, &key, &saved) == 0);
+	for (i = 0, j = 0; i < 3; i++)
+		if (i != gone)
+			rest[j++] = eps[i];
+	/* the endpoint leaves */
+	cr_assert(node_backends_set(nt.node, 4, rest, 2) == 0);
+	nt_run(affinity_gone_client);
+	/* it comes back, with its old id (the last freed is given first)
+	 * and another gen; the client's old entry is put back */
+	cr_assert(node_backends_set(nt.node, 4, eps, 3) == 0);
+	cr_assert(bpf_map_update_elem(fd, &key, &saved, BPF_EXIST) == 0);
+	nt_run(affinity_gone_client);
 }
