@@ -665,4 +665,7 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_be_knobs) == 8, "lbd_be_knobs");
 #define LBD_IPSC4_OVERHEAD (20 + 8 + 8 + LBD_SC4_OPT_LEN)
 #define LBD_IPSC6_OVERHEAD (40 + 8 + 8 + LBD_SC6_OPT_LEN)
 
+/* The node role's socket load balancing: its own header, same rules. */
+#include "lbd/node.h"
+
 #endif /* LBD_SHARED_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The node role's socket programs: maps and load-time knobs. Types come
+ * from lbd/node.h (included by lbd/shared.h); sizes marked "set by
+ * userspace" are placeholders lbd/dp/node.c overrides before load.
+ */
+#ifndef LBD_NODE_MAPS_H
+#define LBD_NODE_MAPS_H
+
+#include "lbd/bpf/clock.h"
+#include "lbd/bpf/common.h"
+
+const volatile struct lbd_node_knobs node_knobs = {
+	.map_abi = LBD_MAP_ABI,
+};
+
+/* Every address of a Service port, by family: several entries (its
+ * ClusterIP, external IPs, LoadBalancer IPs, NodePort on each node
+ * address) name the same id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, struct lbd_svc_key4);
+	__type(value, struct lbd_node_svc);
+} lbd_node_svc4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, struct lbd_svc_key6);
+	__type(value, struct lbd_node_svc);
+} lbd_node_svc6 SEC(".maps");
+
+/* Maglev tables by Service port id, the LB role's layout (struct
+ * lbd_maglev_chunk), each replaced whole. */
+struct lbd_node_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MIN, 0));
+	/* sizes, not types: clang's BTF has only a forward declaration of
+	 * a struct an inner map's definition names, and libbpf wants more */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct lbd_maglev_chunk));
+	__uint(map_flags, BPF_F_INNER_MAP);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, __u32);
+	__array(values, struct lbd_node_maglev_inner);
+} lbd_node_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LBD_DEFAULT_MAX_BACKENDS); /* set by userspace */
+	__type(key, __u32);
+	__type(value, struct lbd_backend);
+} lbd_node_backends SEC(".maps");
+
+/* Socket and endpoint -> Service address. An LRU: a socket's entries are
+ * not removed when it closes; the oldest go when the map is full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	/* set by userspace */
+	__uint(max_entries, LBD_NODE_DEFAULT_REV_ENTRIES);
+	__type(key, struct lbd_node_rev_key);
+	__type(value, struct lbd_node_rev);
+} lbd_node_rev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	/* set by userspace */
+	__uint(max_entries, LBD_NODE_DEFAULT_AFF_ENTRIES);
+	__type(key, struct lbd_node_aff_key);
+	__type(value, struct lbd_aff);
+} lbd_node_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * 65536); /* every port of TCP and UDP */
+	__type(key, struct lbd_node_port_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} lbd_node_guard SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LBD_NODE_REASON_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lbd_node_stats SEC(".maps");
+
+LBD_CLOCK_MAP(lbd_node_clock);
+
+#endif /* LBD_NODE_MAPS_H */

@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "lbd/hash.h"
+#include "maglev.h"
+#include "node_sock.skel.h"
+
+/* A backend id of a Service port and the endpoint it stands for. */
+struct node_be {
+	struct node_endpoint ep;
+	__u32 id;
+	bool fresh; /* the id was given in this change */
+};
+
+struct node_svc_state {
+	struct node_be *bes;
+	size_t n;
+};
+
+#define NODE_NPROGS 10
+
+struct lbd_node {
+	struct node_sock *skel;
+	struct node_opts opts;
+	struct bpf_link *links[NODE_NPROGS];
+	bool attached;
+	int ncpus;
+	struct node_svc_state *svcs; /* by Service port id */
+	__u32 *gens; /* by backend id: the gen it was last given with */
+	__u32 *free_ids; /* ids given back, reused first */
+	size_t nfree;
+	__u32 next_id; /* ids from here on were never given */
+};
+
+static const char *const node_labels[] = {
+#define NODE_LABEL(e, label, desc) [e] = label,
+	LBD_NODE_REASONS(NODE_LABEL)
+#undef NODE_LABEL
+};
+
+static const char *const node_descs[] = {
+#define NODE_DESC(e, label, desc) [e] = desc,
+	LBD_NODE_REASONS(NODE_DESC)
+#undef NODE_DESC
+};
+
+const char *node_reason_label(unsigned int r)
+{
+	return r < LBD_NODE_REASON_MAX ? node_labels[r] : NULL;
+}
+
+const char *node_reason_desc(unsigned int r)
+{
+	return r < LBD_NODE_REASON_MAX ? node_descs[r] : NULL;
+}
+
+void node_opts_default(struct node_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_services = LBD_DEFAULT_MAX_SERVICES;
+	o->max_addrs = LBD_DEFAULT_MAX_SERVICES;
+	o->max_backends = LBD_DEFAULT_MAX_BACKENDS;
+	o->rev_entries = LBD_NODE_DEFAULT_REV_ENTRIES;
+	o->affinity_entries = LBD_NODE_DEFAULT_AFF_ENTRIES;
+	/* a node has a table per Service port, most with a few endpoints:
+	 * 4 KiB each instead of the LB role's 64 KiB */
+	o->maglev_min = 1021;
+}
+
+int node_open(const struct node_opts *o, struct lbd_node **out)
+{
+	struct lbd_node *n;
+	int err;
+
+	if (!o->max_services || !o->max_addrs || !o->max_backends ||
+	    !o->rev_entries || !o->affinity_entries ||
+	    o->maglev_min > LBD_MAGLEV_MAX)
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->opts = *o;
+	n->svcs = calloc(o->max_services, sizeof(*n->svcs));
+	n->gens = calloc(o->max_backends, sizeof(*n->gens));
+	n->free_ids = calloc(o->max_backends, sizeof(*n->free_ids));
+	err = -ENOMEM;
+	if (!n->svcs || !n->gens || !n->free_ids)
+		goto out;
+	n->skel = node_sock__open();
+	if (!n->skel) {
+		err = -errno;
+		goto out;
+	}
+	bpf_map__set_max_entries(n->skel->maps.lbd_node_svc4, o->max_addrs);
+	bpf_map__set_max_entries(n->skel->maps.lbd_node_svc6, o->max_addrs);
+	bpf_map__set_max_entries(n->skel->maps.lbd_node_maglev,
+				 o->max_services);
+	bpf_map__set_max_entries(n->skel->maps.lbd_node_backends,
+				 o->max_backends);
+	bpf_map__set_max_entries(n->skel->maps.lbd_node_rev, o->rev_entries);
+	bpf_map__set_max_entries(n->skel->maps.lbd_node_affinity,
+				 o->affinity_entries);
+	n->skel->rodata->node_knobs.map_abi = LBD_MAP_ABI;
+	n->skel->rodata->node_knobs.hash_seed = o->hash_seed;
+	err = node_sock__load(n->skel);
+	if (err)
+		goto out;
+	n->ncpus = libbpf_num_possible_cpus();
+	if (n->ncpus < 1) {
+		err = n->ncpus;
+		goto out;
+	}
+	*out = n;
+	return 0;
+out:
+	node_close(n);
+	return err;
+}
+
+void node_close(struct lbd_node *n)
+{
+	__u32 i;
+
+	if (!n)
+		return;
+	node_detach(n);
+	node_sock__destroy(n->skel);
+	if (n->svcs)
+		for (i = 0; i < n->opts.max_services; i++)
+			free(n->svcs[i].bes);
+	free(n->svcs);
+	free(n->gens);
+	free(n->free_ids);
+	free(n);
+}
+
+static struct bpf_program *node_prog(struct lbd_node *n, int i)
+{
+	struct bpf_program *progs[NODE_NPROGS] = {
+		n->skel->progs.lbd_node_connect4,
+		n->skel->progs.lbd_node_connect6,
+		n->skel->progs.lbd_node_sendmsg4,
+		n->skel->progs.lbd_node_sendmsg6,
+		n->skel->progs.lbd_node_recvmsg4,
+		n->skel->progs.lbd_node_recvmsg6,
+		n->skel->progs.lbd_node_getpeername4,
+		n->skel->progs.lbd_node_getpeername6,
+		n->skel->progs.lbd_node_bind4,
+		n->skel->progs.lbd_node_bind6,
+	};
+
+	return progs[i];
+}
+
+int node_attach(struct lbd_node *n, const char *cgroup_path)
+{
+	int fd, i, err = 0;
+
+	if (n->attached)
+		return -EBUSY;
+	fd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < NODE_NPROGS; i++) {
+		n->links[i] = bpf_program__attach_cgroup(node_prog(n, i), fd);
+		if (!n->links[i]) {
+			err = -errno;
+			goto out;
+		}
+	}
+	n->attached = true;
+out:
+	close(fd);
+	if (err) {
+		n->attached = true;
+		node_detach(n);
+	}
+	return err;
+}
+
+int node_detach(struct lbd_node *n)
+{
+	int i, err = 0;
+
+	if (!n->attached)
+		return 0;
+	for (i = 0; i < NODE_NPROGS; i++) {
+		if (n->links[i] && bpf_link__destroy(n->links[i]) && !err)
+			err = -errno;
+		n->links[i] = NULL;
+	}
+	n->attached = false;
+	return err;
+}
+
+static int node_svc_map(struct lbd_node *n, const struct node_svc_addr *a,
+			struct lbd_svc_key4 *k4, struct lbd_svc_key6 *k6,
+			void **key)
+{
+	if (a->proto != IPPROTO_TCP && a->proto != IPPROTO_UDP)
+		return -EPROTONOSUPPORT;
+	if (a->family == LBD_AF_INET) {
+		memset(k4, 0, sizeof(*k4));
+		k4->vip = a->addr.v4;
+		k4->port = a->port;
+		k4->proto = a->proto;
+		*key = k4;
+		return bpf_map__fd(n->skel->maps.lbd_node_svc4);
+	}
+	if (a->family == LBD_AF_INET6) {
+		memset(k6, 0, sizeof(*k6));
+		k6->vip = a->addr;
+		k6->port = a->port;
+		k6->proto = a->proto;
+		*key = k6;
+		return bpf_map__fd(n->skel->maps.lbd_node_svc6);
+	}
+	return -EAFNOSUPPORT;
+}
+
+int node_service_set(struct lbd_node *n, const struct node_svc_addr *a,
+		     __u32 svc_id, __u32 flags, __u32 affinity_timeout)
+{
+	struct lbd_node_svc v = {
+		.id = svc_id,
+		.flags = flags,
+		.affinity_timeout = affinity_timeout,
+	};
+	struct lbd_svc_key4 k4;
+	struct lbd_svc_key6 k6;
+	void *key;
+	int fd;
+
+	if (svc_id >= n->opts.max_services ||
+	    (flags & ~LBD_NODE_SVC_F_AFFINITY))
+		return -EINVAL;
+	fd = node_svc_map(n, a, &k4, &k6, &key);
+	if (fd < 0)
+		return fd;
+	return bpf_map_update_elem(fd, key, &v, BPF_ANY) ? -errno : 0;
+}
+
+int node_service_del(struct lbd_node *n, const struct node_svc_addr *a)
+{
+	struct lbd_svc_key4 k4;
+	struct lbd_svc_key6 k6;
+	void *key;
+	int fd = node_svc_map(n, a, &k4, &k6, &key);
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_delete_elem(fd, key) ? -errno : 0;
+}
+
+/* Table sizes: primes, each about twice the one before. */
+static const __u32 node_primes[] = {
+	251,   509,   1021,   2039,   4093,   8191,    16381,
+	32749, 65521, 131071, 262139, 524287, 1048573,
+};
+
+/* The smallest listed prime of at least min and 100 slots an endpoint. */
+static __u32 node_table_size(__u32 min, size_t count)
+{
+	size_t want = count * 100 > min ? count * 100 : min, i;
+
+	for (i = 0; i < sizeof(node_primes) / sizeof(node_primes[0]); i++)
+		if (node_primes[i] >= want)
+			return node_primes[i];
+	return LBD_MAGLEV_MAX;
+}
+
+static bool node_ep_same(const struct node_endpoint *a,
+			 const struct node_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+/* Whether the endpoint takes new connections: the ready ones, or with
+ * fallback (no ready one) the serving and terminating ones. */
+static bool node_ep_chosen(const struct node_endpoint *e, bool fallback)
+{
+	if (!e->weight)
+		return false;
+	return fallback ? e->serving && e->terminating : e->ready;
+}
+
+static int node_id_get(struct lbd_node *n, __u32 *id)
+{
+	if (n->nfree)
+		*id = n->free_ids[--n->nfree];
+	else if (n->next_id < n->opts.max_backends)
+		*id = n->next_id++;
+	else
+		return -ENOSPC;
+	n->gens[*id]++;
+	return 0;
+}
+
+static int node_backend_write(struct lbd_node *n, __u32 svc_id,
+			      const struct node_be *b, __u8 state)
+{
+	struct lbd_backend v = {
+		.addr = b->ep.addr,
+		.port = b->ep.port,
+		.family = b->ep.family,
+		.state = state,
+		.gen = n->gens[b->id],
+		.svc_id = svc_id,
+		.weight = b->ep.weight,
+	};
+	int fd = bpf_map__fd(n->skel->maps.lbd_node_backends);
+
+	return bpf_map_update_elem(fd, &b->id, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int node_id_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The table of the chosen backends in lbd_maglev_chunk words (size,
+ * backend list, slots naming the list; no previous owners: a socket's
+ * endpoint is fixed at connect(), nothing asks a slot's history), written
+ * to a new inner map that replaces the Service port's whole.
+ */
+static int node_table_put(struct lbd_node *n, __u32 svc_id,
+			  const struct node_be *bes, size_t count)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd = -1, err;
+	struct maglev_backend *mb = NULL;
+	__u32 *table = NULL, *words = NULL, *keys = NULL, *list;
+	__u32 m, chunks, i, s;
+
+	if (!count)
+		return bpf_map_delete_elem(outer, &svc_id) && errno != ENOENT ?
+			       -errno :
+			       0;
+	m = node_table_size(n->opts.maglev_min, count);
+	chunks = LBD_MAGLEV_CHUNKS(m, count);
+	err = -ENOMEM;
+	mb = calloc(count, sizeof(*mb));
+	table = calloc(m, sizeof(*table));
+	words = calloc((size_t)chunks * LBD_MAGLEV_CHUNK, sizeof(*words));
+	keys = calloc(chunks, sizeof(*keys));
+	if (!mb || !table || !words || !keys)
+		goto out;
+	for (i = 0; i < count; i++) {
+		mb[i].addr = bes[i].ep.addr;
+		mb[i].family = bes[i].ep.family;
+		mb[i].port = bes[i].ep.port;
+		mb[i].weight = bes[i].ep.weight;
+		mb[i].id = bes[i].id;
+	}
+	err = maglev_build(mb, count, m, n->opts.hash_seed, table);
+	if (err)
+		goto out;
+	words[0] = m;
+	words[1] = (__u32)count;
+	list = words + LBD_MAGLEV_HDR;
+	for (i = 0; i < count; i++)
+		list[i] = bes[i].id;
+	qsort(list, count, sizeof(*list), node_id_cmp);
+	for (s = 0; s < m; s++) {
+		__u32 *at = bsearch(&table[s], list, count, sizeof(*list),
+				    node_id_cmp);
+
+		words[LBD_MAGLEV_HDR + count + s] =
+			LBD_MAGLEV_SLOT(at - list, LBD_MAGLEV_NONE);
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_node_tbl", sizeof(__u32),
+			    sizeof(struct lbd_maglev_chunk), chunks, &co);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (i = 0; i < chunks; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(fd, keys, words, &chunks, &bo) ||
+	    bpf_map_update_elem(outer, &svc_id, &fd, BPF_ANY))
+		err = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(keys);
+	free(words);
+	free(table);
+	free(mb);
+	return err;
+}
+
+int node_backends_set(struct lbd_node *n, __u32 svc_id,
+		      const struct node_endpoint *eps, size_t count)
+{
+	struct node_svc_state *st;
+	struct node_be *bes = NULL;
+	bool fallback = true;
+	size_t i, j, nb = 0;
+	int err = 0;
+
+	if (svc_id >= n->opts.max_services || count > LBD_MAGLEV_MAX_LIST ||
+	    (count && !eps))
+		return -EINVAL;
+	st = &n->svcs[svc_id];
+	for (i = 0; i < count; i++) {
+		if (eps[i].family != LBD_AF_INET &&
+		    eps[i].family != LBD_AF_INET6)
+			return -EAFNOSUPPORT;
+		if (node_ep_chosen(&eps[i], false))
+			fallback = false;
+	}
+	if (count) {
+		bes = calloc(count, sizeof(*bes));
+		if (!bes)
+			return -ENOMEM;
+	}
+	/* the chosen endpoints, each with the id it had or a new one */
+	for (i = 0; i < count; i++) {
+		if (!node_ep_chosen(&eps[i], fallback))
+			continue;
+		for (j = 0; j < nb; j++)
+			if (node_ep_same(&bes[j].ep, &eps[i]))
+				break;
+		if (j < nb)
+			continue; /* listed twice: once is enough */
+		bes[nb].ep = eps[i];
+		for (j = 0; j < st->n; j++)
+			if (node_ep_same(&st->bes[j].ep, &eps[i]))
+				break;
+		if (j < st->n) {
+			bes[nb].id = st->bes[j].id;
+		} else {
+			err = node_id_get(n, &bes[nb].id);
+			if (err)
+				goto fail;
+			bes[nb].fresh = true;
+		}
+		err = node_backend_write(n, svc_id, &bes[nb], LBD_BE_ACTIVE);
+		nb++;
+		if (err)
+			goto fail;
+	}
+	/* the table first: a connect racing the change finds either table's
+	 * backends active */
+	err = node_table_put(n, svc_id, bes, nb);
+	if (err)
+		goto fail;
+	for (j = 0; j < st->n; j++) {
+		for (i = 0; i < nb; i++)
+			if (bes[i].id == st->bes[j].id)
+				break;
+		if (i < nb)
+			continue;
+		/* its gen stays: an affinity entry naming it is stale once
+		 * the id is given again */
+		node_backend_write(n, svc_id, &st->bes[j], LBD_BE_UNUSED);
+		n->free_ids[n->nfree++] = st->bes[j].id;
+	}
+	free(st->bes);
+	st->bes = bes;
+	st->n = nb;
+	return 0;
+fail:
+	/* ids given to endpoints that were new go back (no table names
+	 * them); the table and the backends that stayed are as before */
+	for (i = 0; i < nb; i++) {
+		if (!bes[i].fresh)
+			continue;
+		node_backend_write(n, svc_id, &bes[i], LBD_BE_UNUSED);
+		n->free_ids[n->nfree++] = bes[i].id;
+	}
+	free(bes);
+	return err;
+}
+
+int node_nodeport_guard_set(struct lbd_node *n, __be16 port, __u8 proto,
+			    bool on)
+{
+	struct lbd_node_port_key k = { .port = port, .proto = proto };
+	int fd = bpf_map__fd(n->skel->maps.lbd_node_guard);
+	__u32 one = 1;
+
+	if (!port || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return -EINVAL;
+	if (on)
+		return bpf_map_update_elem(fd, &k, &one, BPF_ANY) ? -errno : 0;
+	if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Seconds of the programs' clock (include/lbd/bpf/clock.h). */
+static __u32 node_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u32)ts.tv_sec;
+}
+
+/* Word w of the table in inner map fd. */
+static int node_table_word(int fd, __u32 w, __u32 *v)
+{
+	struct lbd_maglev_chunk *c = malloc(sizeof(*c));
+	__u32 k = w / LBD_MAGLEV_CHUNK;
+	int err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &k, c))
+		err = -errno;
+	else
+		*v = c->w[w % LBD_MAGLEV_CHUNK];
+	free(c);
+	return err;
+}
+
+/* As node_maglev_pick (bpf/node/select.h). */
+static int node_explain_pick(struct lbd_node *n, __u32 svc_id,
+			     struct node_choice *out, struct lbd_backend *be)
+{
+	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd, err;
+	__u32 inner_id, m, nl, slot;
+
+	if (bpf_map_lookup_elem(outer, &svc_id, &inner_id))
+		return errno == ENOENT ? -EHOSTUNREACH : -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return errno == ENOENT ? -EHOSTUNREACH : -errno;
+	err = node_table_word(fd, 0, &m);
+	if (!err)
+		err = node_table_word(fd, 1, &nl);
+	if (err)
+		goto out;
+	err = -EHOSTUNREACH;
+	if (!m || nl > LBD_MAGLEV_MAX_LIST)
+		goto out;
+	out->slot = out->hash % m;
+	err = node_table_word(fd, LBD_MAGLEV_HDR + nl + out->slot, &slot);
+	if (err)
+		goto out;
+	err = -EHOSTUNREACH;
+	if (LBD_MAGLEV_CUR(slot) >= nl)
+		goto out;
+	err = node_table_word(fd, LBD_MAGLEV_HDR + LBD_MAGLEV_CUR(slot),
+			      &out->backend_id);
+	if (err)
+		goto out;
+	if (bpf_map_lookup_elem(bpf_map__fd(n->skel->maps.lbd_node_backends),
+				&out->backend_id, be)) {
+		err = -errno;
+		goto out;
+	}
+	err = be->state == LBD_BE_ACTIVE ? 0 : -EHOSTUNREACH;
+out:
+	close(fd);
+	return err;
+}
+
+int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
+		 __u64 sock_cookie, __u64 netns_cookie, struct node_choice *out)
+{
+	struct lbd_node_svc svc;
+	struct lbd_svc_key4 k4;
+	struct lbd_svc_key6 k6;
+	struct lbd_backend be;
+	void *key;
+	int fd, err;
+
+	memset(out, 0, sizeof(*out));
+	fd = node_svc_map(n, a, &k4, &k6, &key);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, key, &svc))
+		return -errno;
+	out->svc_id = svc.id;
+	if (svc.flags & LBD_NODE_SVC_F_AFFINITY) {
+		struct lbd_node_aff_key ak = { .netns_cookie = netns_cookie,
+					       .svc_id = svc.id };
+		struct lbd_aff aff;
+
+		/* lookup only: an LRU lookup from userspace does not mark
+		 * the entry used, nor does this refresh last_seen */
+		if (!bpf_map_lookup_elem(node_affinity_fd(n), &ak, &aff) &&
+		    !lbd_idle_over(node_now(), aff.last_seen,
+				   svc.affinity_timeout) &&
+		    !bpf_map_lookup_elem(
+			    bpf_map__fd(n->skel->maps.lbd_node_backends),
+			    &aff.backend_id, &be) &&
+		    be.gen == aff.backend_gen && be.state == LBD_BE_ACTIVE &&
+		    be.svc_id == svc.id) {
+			out->affinity = true;
+			out->backend_id = aff.backend_id;
+			goto found;
+		}
+		out->hash =
+			lbd_node_hash(n->opts.hash_seed, svc.id, netns_cookie);
+	} else {
+		out->hash =
+			lbd_node_hash(n->opts.hash_seed, svc.id, sock_cookie);
+	}
+	err = node_explain_pick(n, svc.id, out, &be);
+	if (err)
+		return err;
+found:
+	if (be.family != a->family)
+		return -EHOSTUNREACH;
+	out->family = be.family;
+	out->port = be.port;
+	out->addr = be.addr;
+	return 0;
+}
+
+int node_reasons_read(struct lbd_node *n, __u64 out[LBD_NODE_REASON_MAX])
+{
+	int fd = bpf_map__fd(n->skel->maps.lbd_node_stats), c;
+	__u64 *v = calloc(n->ncpus, sizeof(*v));
+	__u32 r;
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (r = 0; r < LBD_NODE_REASON_MAX; r++) {
+		out[r] = 0;
+		if (bpf_map_lookup_elem(fd, &r, v)) {
+			err = -errno;
+			break;
+		}
+		for (c = 0; c < n->ncpus; c++)
+			out[r] += v[c];
+	}
+	free(v);
+	return err;
+}
+
+int node_rev_fd(const struct lbd_node *n)
+{
+	return bpf_map__fd(n->skel->maps.lbd_node_rev);
+}
+
+int node_affinity_fd(const struct lbd_node *n)
+{
+	return bpf_map__fd(n->skel->maps.lbd_node_affinity);
+}
