@@ -87,6 +87,7 @@ enum lbd_ctl_cmd {
 #define LBD_CTL_F_DROPS (1u << 1) /* monitor_set: drops */
 #define LBD_CTL_F_FLOWS (1u << 2) /* monitor_set: new flows */
 #define LBD_CTL_F_STATE (1u << 3) /* monitor_set: backend state changes */
+#define LBD_CTL_F_LIMIT (1u << 4) /* conntrack: limit given (0: none listed) */
 
 /* a service name, with its NUL: config.h's LBD_SVC_NAME_MAX, which
  * lbd/ctl checks it against */
