@@ -624,6 +624,24 @@ static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 		ctl->max_clients = (__u32)v;
 }
 
+static void parse_processes(struct cfg_ctx *x, const config_setting_t *g)
+{
+	static const char *const allowed[] = { "user", NULL };
+	struct lbd_conf_processes *p = &x->c->processes;
+
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, "processes", "expected a group { ... }");
+		return;
+	}
+	check_members(x, g, "processes", allowed);
+	/* whether the user exists is lbd's to check (lbd --check, the
+	 * start): the file is valid on a host that has not made it yet */
+	copy_str(x, g, "processes", "user", p->user, sizeof(p->user));
+	if (!p->user[0])
+		cfg_err(x, config_setting_get_member(g, "user"),
+			"processes.user", "a user name is needed");
+}
+
 /* A list of addresses (lb_sources, vips). */
 static size_t get_addr_list(struct cfg_ctx *x, const config_setting_t *g,
 			    const char *path, const char *name,
@@ -1481,8 +1499,9 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 		     bool main)
 {
 	static const char *const main_allowed[] = {
-		"role", "backend_node", "datapath", "control", "include_dir",
-		"services", "kubernetes", "bgp", "reload_on_change", NULL
+		"role",		   "backend_node", "datapath", "control",
+		"processes",	   "include_dir",  "services", "kubernetes",
+		"bgp",		   "reload_on_change", NULL
 	};
 	static const char *const roles[] = { "lb", "backend", NULL };
 	config_setting_t *root, *s;
@@ -1586,6 +1605,9 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 		s = config_setting_get_member(root, "control");
 		if (s)
 			parse_control(x, s);
+		s = config_setting_get_member(root, "processes");
+		if (s)
+			parse_processes(x, s);
 		s = config_setting_get_member(root, "kubernetes");
 		if (s && x->c->role == LBD_ROLE_LB)
 			parse_kubernetes(x, s);
@@ -2109,6 +2131,7 @@ void config_defaults(struct lbd_config *c)
 	strcpy(c->control.socket, LBD_DEFAULT_SOCKET);
 	strcpy(c->control.metrics_listen, LBD_DEFAULT_METRICS);
 	c->control.max_clients = LBD_DEFAULT_MAX_CLIENTS;
+	strcpy(c->processes.user, LBD_DEFAULT_USER);
 	c->dp.snat_port_min = 61000;
 	c->dp.snat_port_max = 65535;
 	c->dp.nat_entries = 262144;

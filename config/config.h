@@ -25,6 +25,7 @@
 #define LBD_DEFAULT_METRICS "127.0.0.1:9470"
 #define LBD_DEFAULT_FLOW_REPORT_PORT 9470
 #define LBD_DEFAULT_MAX_CLIENTS 64
+#define LBD_DEFAULT_USER "lbd" /* processes.user */
 #define LBD_NAME_MAX 64 /* a configured service's name, with its NUL */
 /* Any service's name: those from Kubernetes are "namespace/name:port",
  * with "@vip" when the Service has more than one address (63 + 1 + 63 +
@@ -90,6 +91,12 @@ struct lbd_conf_control {
 	char metrics_listen[64]; /* "ADDR:PORT", "[ADDR6]:PORT"; "" or "off" */
 	char group[64]; /* may use read-only commands; "": root only */
 	__u32 max_clients; /* connected at once, root's few extra aside */
+};
+
+/* lbd's children (lbd/proc): the io process, the prober, the Kubernetes
+ * client. */
+struct lbd_conf_processes {
+	char user[64]; /* they run as this user; default LBD_DEFAULT_USER */
 };
 
 /* Health checks (lbd/health/health.c). */
@@ -274,6 +281,7 @@ struct lbd_config {
 	struct lbd_conf_backend_node node;
 	struct lbd_conf_datapath dp;
 	struct lbd_conf_control control;
+	struct lbd_conf_processes processes;
 	char include_dir[PATH_MAX];
 	/* apply an edit as it is saved (inotify), not only on a reload */
 	bool reload_on_change;

@@ -10,15 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/wait.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
 #include "io.h"
-#include "ipc.h"
 #include "hostcheck.h"
 #include "kcheck.h"
 #include "log.h"
+#include "proc.h"
 #include "vips.h"
 
 /* Edits arrive as bursts of events (an editor's write, rename, chmod):
@@ -77,6 +77,8 @@ static void notify_status(struct lbd_daemon *d)
 		   buf, d->last_ok ? "" : "; last reload failed");
 }
 
+static void io_reloaded(struct lbd_daemon *d);
+
 /*
  * Reload: parse and validate into a fresh config; on any error keep the
  * running state untouched and say why, each problem as file:line:
@@ -117,6 +119,12 @@ static int daemon_reload(struct lbd_daemon *d)
 		keep_errors(d, &diag);
 		config_free(c);
 	} else {
+		if (strcmp(c->processes.user, d->cfg->processes.user))
+			log_warnx("processes.user: lbd's children stay %s's "
+				  "until lbd restarts",
+				  d->cfg->processes.user);
+		/* the children run as the user they were started as */
+		strcpy(c->processes.user, d->cfg->processes.user);
 		config_free(d->cfg);
 		d->cfg = c;
 		d->generation++;
@@ -128,6 +136,8 @@ static int daemon_reload(struct lbd_daemon *d)
 			 d->generation, d->last_ms);
 	}
 	control_reloaded(d, !err);
+	if (!err)
+		io_reloaded(d);
 	config_diag_free(&diag);
 	sd_notify(0, "READY=1");
 	notify_status(d);
@@ -258,75 +268,68 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
-static void io_start(struct lbd_daemon *d);
-
-static void io_msg(struct ipc *c, struct json_object *msg, void *arg)
+/* A request from the io process: a struct lbd_ctl_req, whose size
+ * msg_check has checked (proc.h). */
+static void io_msg(struct proc *p, const struct lbd_msg_hdr *h,
+		   const void *payload, void *arg)
 {
-	(void)c;
-	control_request(arg, msg);
+	(void)p;
+	if (h->type == LBD_MSG_CTL_REQ)
+		control_request(arg, payload);
 }
 
-static void io_closed(struct ipc *c, void *arg)
-{
-	struct lbd_daemon *d = arg;
-
-	(void)c;
-	d->io = NULL;
-	control_io_gone(d);
-}
-
-static int on_io_respawn(sd_event_source *s, uint64_t usec, void *arg)
-{
-	(void)s;
-	(void)usec;
-	io_start(arg);
-	return 0;
-}
-
-/* The io process ended: its clients are gone; start another in a
- * second (not at once: a crash loop must not spin). */
-static int on_io_exit(sd_event_source *s, const siginfo_t *si, void *arg)
+/* An io process (re)started: it has no monitor client yet. */
+static void io_up(struct proc *p, pid_t pid, void *arg)
 {
 	struct lbd_daemon *d = arg;
-	uint64_t now;
 
-	log_warnx("the io process (pid %d) ended (%s %d); starting another",
-		  (int)si->si_pid,
-		  si->si_code == CLD_EXITED ? "status" : "signal",
-		  si->si_status);
-	sd_event_source_unref(s);
-	ipc_free(d->io);
-	d->io = NULL;
-	d->io_pid = 0;
+	(void)p;
 	control_io_gone(d);
-	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
-	d->io_respawn = sd_event_source_unref(d->io_respawn);
-	sd_event_add_time(d->ev, &d->io_respawn, CLOCK_MONOTONIC,
-			  now + 1000000, 0, on_io_respawn, d);
-	return 0;
+	log_debug("io process %d serves %s", (int)pid, d->cfg->control.socket);
 }
 
+/* The io process, with the listeners it serves made here (it may not
+ * bind where lbd may: a metrics port under 1024, a socket for
+ * control.group) and no capability. */
 static void io_start(struct lbd_daemon *d)
 {
-	struct io_child child;
-	int err;
+	char max_clients[16];
+	const char *argv[3] = { max_clients, "-", NULL };
+	struct proc_spec spec = { .kind = PROC_IO,
+				  .user = d->cfg->processes.user,
+				  .argv = argv };
+	int fds[2], err;
 
 	d->io_ctl = d->cfg->control;
-	err = io_spawn(d->cfg, &child);
-
-	if (err) {
+	if (io_sockets(d->cfg, &fds[0], &fds[1]))
+		return;
+	snprintf(max_clients, sizeof(max_clients), "%u",
+		 d->cfg->control.max_clients);
+	spec.fds = fds;
+	spec.n_fds = fds[1] >= 0 ? 2 : 1;
+	if (fds[1] >= 0)
+		argv[1] = "metrics";
+	err = proc_start(d->ev, &spec, io_msg, io_up, d, &d->io);
+	if (err)
 		log_warnx("starting the io process: %s", strerror(-err));
+	close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+}
+
+/* After a reload: changed control settings restart the io process with
+ * new listeners (its clients reconnect). */
+static void io_reloaded(struct lbd_daemon *d)
+{
+	if (!memcmp(&d->io_ctl, &d->cfg->control, sizeof(d->io_ctl)) && d->io)
 		return;
-	}
-	if (ipc_open(d->ev, child.ipc_fd, io_msg, io_closed, d, &d->io) < 0 ||
-	    sd_event_add_child(d->ev, NULL, child.pid, WEXITED, on_io_exit,
-			       d) < 0) {
-		log_warnx("watching the io process failed");
-		return;
-	}
-	d->io_pid = child.pid;
-	log_debug("io process %d serves %s", (int)child.pid,
-		  d->cfg->control.socket);
+	log_info("control settings changed: restarting the io process");
+	if (strcmp(d->io_ctl.socket, d->cfg->control.socket))
+		unlink(d->io_ctl.socket);
+	proc_stop(d->io);
+	d->io = NULL;
+	control_io_gone(d);
+	io_start(d);
 }
 
 /* Loads a config for the one-shot modes, printing every problem. */
@@ -366,6 +369,16 @@ int daemon_run(const char *config_path)
 	d.cfg = load_or_report(config_path);
 	if (!d.cfg) {
 		sd_notify(0, "STATUS=invalid configuration");
+		return 1;
+	}
+	if (proc_user_check(d.cfg->processes.user)) {
+		log_warnx("%s: processes.user: no user named \"%s\" for lbd's "
+			  "unprivileged processes (create it: useradd --system "
+			  "%s)",
+			  config_path, d.cfg->processes.user,
+			  d.cfg->processes.user);
+		sd_notify(0, "STATUS=processes.user does not exist");
+		config_free(d.cfg);
 		return 1;
 	}
 	err = kcheck_role(d.cfg->role);
@@ -414,11 +427,9 @@ int daemon_run(const char *config_path)
 	d.debounce = sd_event_source_unref(d.debounce);
 	d.watch_dir = sd_event_source_unref(d.watch_dir);
 	d.watch_incl = sd_event_source_unref(d.watch_incl);
-	d.io_respawn = sd_event_source_unref(d.io_respawn);
 	control_stop(&d);
-	ipc_free(d.io);
-	if (d.io_pid)
-		kill(d.io_pid, SIGTERM);
+	proc_stop(d.io);
+	d.io = NULL;
 	if (d.cfg->role == LBD_ROLE_BACKEND)
 		backend_stop(&d);
 	else
@@ -432,13 +443,21 @@ int daemon_run(const char *config_path)
 int daemon_check(const char *config_path)
 {
 	struct lbd_config *c = load_or_report(config_path);
-	int r;
+	int r, bad;
 
 	if (!c)
 		return 1;
-	/* what a start would refuse: the host's interfaces and pin path,
-	 * the kernel's features */
-	if (hostcheck(c, stderr) || kcheck_role(c->role)) {
+	/* what a start would refuse: the user of the children, the host's
+	 * interfaces and pin path, the kernel's features */
+	bad = hostcheck(c, stderr);
+	if (proc_user_check(c->processes.user)) {
+		fprintf(stderr,
+			"%s: processes.user: no user named \"%s\" (create it: "
+			"useradd --system %s)\n",
+			config_path, c->processes.user, c->processes.user);
+		bad++;
+	}
+	if (bad || kcheck_role(c->role)) {
 		fprintf(stderr, "%s: valid, but lbd cannot start with it here\n",
 			config_path);
 		config_free(c);

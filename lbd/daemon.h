@@ -26,6 +26,7 @@ struct companion;
 struct dp_monitor;
 struct hcdp;
 struct health;
+struct proc;
 struct vips;
 
 struct lbd_daemon {
@@ -42,10 +43,9 @@ struct lbd_daemon {
 	double last_ms;
 	/* file watching */
 	sd_event_source *watch_dir, *watch_incl, *debounce;
-	/* the unprivileged io process (io.h) and the channel to it */
-	struct ipc *io;
-	pid_t io_pid;
-	sd_event_source *io_respawn;
+	/* the unprivileged io process (io.h), started and supervised by
+	 * lbd/proc */
+	struct proc *io;
 	struct lbd_conf_control io_ctl; /* the settings it was started with */
 	/* lbctl monitor (control.c): the program's ring buffer, read on
 	 * the loop while a monitor client listens */

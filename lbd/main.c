@@ -7,7 +7,16 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "io.h"
 #include "log.h"
+#include "proc.h"
+#include "prober.h"
+
+/* lbd's children ("lbd --child NAME", proc.h), each its subsystem's. */
+const proc_main_fn proc_child_mains[PROC_KIND_MAX] = {
+	[PROC_IO] = io_child_main,
+	[PROC_PROBER] = prober_child_main,
+};
 
 static void usage(FILE *f)
 {
@@ -34,6 +43,10 @@ int main(int argc, char *argv[])
 	};
 	const char *config = LBD_DEFAULT_CONFIG;
 	int c, verbose = 0, mode = 0;
+
+	/* a child lbd started (proc.h): not an option a user gives */
+	if (argc > 1 && !strcmp(argv[1], "--child"))
+		proc_child_main(argc, argv);
 
 	while ((c = getopt_long(argc, argv, "c:vVh", opts, NULL)) != -1) {
 		switch (c) {

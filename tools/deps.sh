@@ -37,3 +37,11 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+
+# lbd's children run as this system user (processes.user, lbd.conf(5));
+# the Debian package makes it, a build tree's tests need it too
+if ! getent passwd lbd >/dev/null; then
+	echo "deps: adding the system user lbd"
+	useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin lbd
+fi

@@ -31,9 +31,10 @@
 #include "health.h"
 #include "io.h"
 #include "monitor.h"
-#include "ipc.h"
+#include "ctlreq.h"
 #include "log.h"
 #include "prober.h"
+#include "proc.h"
 #include "vips.h"
 
 #ifndef LBD_VERSION
@@ -892,18 +893,31 @@ static int ctl_conntrack_flush(struct lbd_daemon *d, struct json_object *args,
 
 /* -- lbctl monitor: the ring buffer ------------------------------------- */
 
+/* o, as JSON text, in a message of type to the io process; false when
+ * it could not go. */
+static bool io_send_json(struct lbd_daemon *d, __u16 type,
+			 struct json_object *o)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(
+		o, JSON_C_TO_STRING_PLAIN, &len);
+
+	return d->io && proc_send(d->io, type, 0, s, len) == 0;
+}
+
 static void mon_send(struct lbd_daemon *d, struct json_object *ev)
 {
 	struct json_object *m;
 
-	if (!d->io || ipc_pending(d->io) > MON_BACKLOG) {
+	if (!d->io || proc_pending(d->io) > MON_BACKLOG) {
 		d->mon_lost++;
 		json_object_put(ev);
 		return;
 	}
 	m = json_object_new_object();
 	jadd(m, "event", ev);
-	ipc_send(d->io, m);
+	if (!io_send_json(d, LBD_MSG_MON_EVENT, m))
+		d->mon_lost++;
 	json_object_put(m);
 }
 
@@ -972,13 +986,13 @@ static int on_mon_ready(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	d->mon_budget = MON_BUDGET;
 	dp_monitor_consume(d->mon_rb);
 	if (d->mon_lost != d->mon_lost_told && d->io &&
-	    ipc_pending(d->io) <= MON_BACKLOG) {
+	    proc_pending(d->io) <= MON_BACKLOG) {
 		struct json_object *m = json_object_new_object();
 
 		jadd(m, "lost", jint(d->mon_lost - d->mon_lost_told));
-		ipc_send(d->io, m);
+		if (io_send_json(d, LBD_MSG_MON_EVENT, m))
+			d->mon_lost_told = d->mon_lost;
 		json_object_put(m);
-		d->mon_lost_told = d->mon_lost;
 	}
 	return 0;
 }
@@ -1845,22 +1859,19 @@ static const struct {
 	{ "metrics", ctl_metrics, false },
 };
 
-void control_request(struct lbd_daemon *d, struct json_object *msg)
+void control_request(struct lbd_daemon *d, const struct lbd_ctl_req *req)
 {
-	struct json_object *id, *cmd, *args, *reply, *data;
+	struct json_object *args = NULL, *reply, *data;
+	const char *name = ctl_cmd_name(req->cmd);
 	char err[256] = "";
-	const char *name;
 	size_t i;
-	int r = -EOPNOTSUPP;
+	int r;
 
-	if (!json_object_object_get_ex(msg, "id", &id) ||
-	    !json_object_object_get_ex(msg, "cmd", &cmd))
-		return;
-	if (!json_object_object_get_ex(msg, "args", &args))
-		args = NULL;
-	name = json_object_get_string(cmd);
 	data = json_object_new_object();
-	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+	/* the request's fields checked, as the handlers' arguments; the
+	 * struct is read, nothing in it parsed */
+	r = ctl_req_args(req, &args, err, sizeof(err));
+	for (i = 0; !r && i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 		if (strcmp(handlers[i].cmd, name))
 			continue;
 		if (handlers[i].lb_only && d->cfg->role != LBD_ROLE_LB) {
@@ -1872,14 +1883,13 @@ void control_request(struct lbd_daemon *d, struct json_object *msg)
 		}
 		break;
 	}
-	if (i == sizeof(handlers) / sizeof(handlers[0]))
-		snprintf(err, sizeof(err), "unknown command %s", name);
+	json_object_put(args);
 	if (!d->io) {
 		json_object_put(data);
 		return;
 	}
 	reply = json_object_new_object();
-	jadd(reply, "id", json_object_get(id));
+	jadd(reply, "id", jint(req->id));
 	jadd(reply, "ok", jbool(r == 0));
 	if (r == 0) {
 		jadd(reply, "data", data);
@@ -1887,7 +1897,18 @@ void control_request(struct lbd_daemon *d, struct json_object *msg)
 		json_object_put(data);
 		jadd(reply, "error", jstr(err[0] ? err : strerror(-r)));
 	}
-	ipc_send(d->io, reply);
+	if (!io_send_json(d, LBD_MSG_CTL_REPLY, reply)) {
+		/* past LBD_MSG_MAX (a listing too long): said, not dropped,
+		 * so that the client is not left waiting */
+		json_object_put(reply);
+		reply = json_object_new_object();
+		jadd(reply, "id", jint(req->id));
+		jadd(reply, "ok", jbool(false));
+		jadd(reply, "error",
+		     jstr("the answer is too long; narrow "
+			  "the request"));
+		io_send_json(d, LBD_MSG_CTL_REPLY, reply);
+	}
 	json_object_put(reply);
 }
 
@@ -1937,18 +1958,6 @@ void control_reloaded(struct lbd_daemon *d, bool ok)
 		mon_close(d);
 		if (mon_arm(d, mask))
 			log_warnx("monitor: following the new program failed");
-	}
-	if (memcmp(&d->io_ctl, &d->cfg->control, sizeof(d->io_ctl)) &&
-	    d->io_pid) {
-		log_info("control settings changed: restarting the io "
-			 "process");
-		if (strcmp(d->io_ctl.socket, d->cfg->control.socket))
-			unlink(d->io_ctl.socket);
-		/* closing its channel ends it (io.c, parent_gone): a signal
-		 * to a process of another user would need CAP_KILL */
-		ipc_free(d->io);
-		d->io = NULL;
-		control_io_gone(d);
 	}
 }
 

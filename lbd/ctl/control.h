@@ -7,15 +7,16 @@
 #include <json-c/json.h>
 
 #include "daemon.h"
+#include "msg.h"
 
-/* Answers one request relayed by the io process, on d->io. */
-void control_request(struct lbd_daemon *d, struct json_object *msg);
+/* Answers one request relayed by the io process (LBD_MSG_CTL_REQ), on
+ * d->io (LBD_MSG_CTL_REPLY). */
+void control_request(struct lbd_daemon *d, const struct lbd_ctl_req *req);
 
 /* The role has started: runtime drains apply (lb role). */
 void control_started(struct lbd_daemon *d);
-/* After a reload attempt: drains apply to the new state, the monitor
- * follows a newly loaded program, and changed control settings restart
- * the io process. */
+/* After a reload attempt: drains apply to the new state, and the monitor
+ * follows a newly loaded program. */
 void control_reloaded(struct lbd_daemon *d, bool ok);
 /* The cluster's services were applied: drains apply to backends that
  * came with them. */

@@ -29,22 +29,23 @@
  * commands. Commands that change the datapath (io_cmd_is_admin) need a
  * root client, whatever the socket's mode (SO_PEERCRED).
  *
- * Towards the privileged process: requests {"id":N,"cmd":...,"args":...}
- * with checked and normalised arguments, answered {"id":N,"ok":...}; the
- * io process also asks for "metrics" snapshots and sets what the monitor
- * wants with "monitor_set". The privileged process sends, unasked,
- * {"event":{...}} while a monitor is set and {"lost":N}.
+ * Towards the privileged process, lbd messages (msg.h) on fd 3: requests
+ * LBD_MSG_CTL_REQ, a struct lbd_ctl_req with the checked and normalised
+ * arguments (ctlreq.h), answered LBD_MSG_CTL_REPLY, JSON text
+ * {"id":N,"ok":...} that lbd made and this process parses; the io process
+ * also asks for "metrics" snapshots and sets what the monitor wants with
+ * "monitor_set". The privileged process sends, unasked,
+ * LBD_MSG_MON_EVENT, {"event":{...}} while a monitor is set and
+ * {"lost":N}.
  */
 #include "io.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,11 +61,14 @@
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
+#include "ctlreq.h"
 #include "httpd.h"
 #include "ipc.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "msgch.h"
+#include "proc.h"
 
 /* A monitor client that lets this much pile up in its queue misses
  * events (counted, and told) rather than growing lbd's memory. */
@@ -103,7 +107,7 @@ struct io_cmd {
 
 struct io {
 	sd_event *ev;
-	struct ipc *parent;
+	struct msgch *parent;
 	unsigned long next_id;
 	struct io_client *clients;
 	unsigned long n_clients, n_monitors;
@@ -514,17 +518,20 @@ static void reply_error(struct ipc *c, const char *fmt, ...)
 	json_object_put(r);
 }
 
-static void send_parent(struct io *io, unsigned long id, const char *cmd,
-			struct json_object *args)
+/* A request to the privileged process; args (put here) as the io_cmds'
+ * checks normalised them. */
+static int send_parent(struct io *io, unsigned long id, const char *cmd,
+		       struct json_object *args)
 {
-	struct json_object *req = json_object_new_object();
+	struct lbd_ctl_req req;
+	int err = ctl_req_encode(cmd, args, (__u32)id, &req);
 
-	jadd(req, "id", json_object_new_uint64(id));
-	jadd(req, "cmd", json_object_new_string(cmd));
-	jadd(req, "args", args ? args : json_object_new_object());
-	if (io->parent)
-		ipc_send(io->parent, req);
-	json_object_put(req);
+	json_object_put(args);
+	if (err)
+		return err;
+	return io->parent ? msgch_send(io->parent, LBD_MSG_CTL_REQ, 0, &req,
+				       sizeof(req)) :
+			    -ENOTCONN;
 }
 
 /* Tells the privileged process what the monitor clients want together,
@@ -553,7 +560,8 @@ static void monitor_update(struct io *io)
 	jadd(a, "flows", json_object_new_boolean(flows));
 	jadd(a, "state", json_object_new_boolean(state));
 	/* the answer has no client waiting for it: it is dropped */
-	send_parent(io, ++io->next_id, "monitor_set", a);
+	if (send_parent(io, ++io->next_id & 0xffffffffu, "monitor_set", a))
+		log_warnx("monitor: telling lbd what to send failed");
 }
 
 static void client_gone(struct ipc *c, void *arg)
@@ -660,8 +668,15 @@ static void client_msg(struct ipc *c, struct json_object *msg, void *arg)
 		json_object_put(norm);
 		return;
 	}
-	cl->pending = ++cl->io->next_id;
-	send_parent(cl->io, cl->pending, name, norm);
+	/* ids are 32 bits on the channel, and 0 is no request */
+	cl->pending = ++cl->io->next_id & 0xffffffffu;
+	if (!cl->pending)
+		cl->pending = ++cl->io->next_id & 0xffffffffu;
+	r = send_parent(cl->io, cl->pending, name, norm);
+	if (r) {
+		cl->pending = 0;
+		reply_error(c, "%s: %s", name, strerror(-r));
+	}
 }
 
 /* -- from the privileged process ------------------------------------- */
@@ -745,14 +760,12 @@ static void metrics_answer(struct io *io, struct json_object *msg)
 	httpd_publish(io->httpd, text, len);
 }
 
-static void parent_msg(struct ipc *c, struct json_object *msg, void *arg)
+static void parent_json(struct io *io, struct json_object *msg)
 {
-	struct io *io = arg;
 	struct json_object *id, *out, *x;
 	struct io_client *cl;
 	unsigned long want;
 
-	(void)c;
 	if (json_object_object_get_ex(msg, "event", &x)) {
 		fan_out(io, x);
 		return;
@@ -790,11 +803,37 @@ static void parent_msg(struct ipc *c, struct json_object *msg, void *arg)
 	json_object_put(out);
 }
 
-static void parent_gone(struct ipc *c, void *arg)
+/* A reply or an event: JSON text that lbd made, parsed here, in the
+ * unprivileged process, and nowhere in lbd. */
+static void parent_msg(struct msgch *c, const struct lbd_msg_hdr *h,
+		       const void *payload, void *arg)
+{
+	struct io *io = arg;
+	struct json_tokener *tok;
+	struct json_object *msg;
+
+	(void)c;
+	if (h->type != LBD_MSG_CTL_REPLY && h->type != LBD_MSG_MON_EVENT)
+		return;
+	tok = json_tokener_new();
+	if (!tok)
+		return;
+	msg = json_tokener_parse_ex(tok, payload, (int)h->len);
+	json_tokener_free(tok);
+	if (msg && json_object_is_type(msg, json_type_object))
+		parent_json(io, msg);
+	else
+		log_warnx("lbd sent a reply that is not a JSON object");
+	json_object_put(msg);
+}
+
+static void parent_gone(struct msgch *c, int err, void *arg)
 {
 	struct io *io = arg;
 
 	(void)c;
+	if (err != -ECONNRESET)
+		log_warnx("the channel to lbd: %s", strerror(-err));
 	io->parent = NULL;
 	sd_event_exit(io->ev, 0);
 }
@@ -813,9 +852,10 @@ static int on_metrics_want(sd_event_source *s, int fd, uint32_t revents,
 	if (io->metrics_pending &&
 	    now - io->metrics_asked < IO_METRICS_GIVE_UP_S)
 		return 0;
-	io->metrics_pending = ++io->next_id;
+	io->metrics_pending = ++io->next_id & 0xffffffffu;
 	io->metrics_asked = now;
-	send_parent(io, io->metrics_pending, "metrics", NULL);
+	if (send_parent(io, io->metrics_pending, "metrics", NULL))
+		io->metrics_pending = 0;
 	return 0;
 }
 
@@ -958,62 +998,6 @@ static unsigned long io_client_bound(unsigned long want)
 
 /* -- the process --------------------------------------------------------- */
 
-void io_child_signals(void)
-{
-	sigset_t mask;
-
-	/* blocked before any thread starts, so every thread has them
-	 * blocked and sd-event's signalfd gets them */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-void io_close_other_fds(const int *keep, size_t n)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	size_t i;
-	int dfd;
-
-	if (!d)
-		return;
-	dfd = dirfd(d);
-	while ((e = readdir(d))) {
-		int fd = atoi(e->d_name);
-		bool kept = fd <= 2 || fd == dfd;
-
-		for (i = 0; i < n; i++)
-			kept |= fd == keep[i];
-		if (!kept)
-			close(fd);
-	}
-	closedir(d);
-}
-
-/* Becomes LBD_IO_USER with no capabilities; the process can then never
- * regain them (no_new_privs). */
-static int drop_privileges(void)
-{
-	struct passwd *pw = getpwnam(LBD_IO_USER);
-
-	if (!pw)
-		return -ENOENT;
-	if (setgroups(0, NULL) < 0 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-		return -errno;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	/* root must be gone for good */
-	if (setresuid(0, 0, 0) == 0)
-		return -EPERM;
-	return 0;
-}
-
 static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 			 void *arg)
 {
@@ -1023,33 +1007,28 @@ static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
-static int io_main(int ipc_fd, int ctl_fd, int metrics_fd,
-		   unsigned long max_clients)
+int io_child_main(int argc, char **argv)
 {
+	int ctl_fd = IO_CTL_FD, metrics_fd = -1;
+	unsigned long max_clients;
 	struct io io = { 0 };
 	int err;
 
-	log_init("lbd-io", log_verbosity());
-	prctl(PR_SET_NAME, "lbd-io", 0, 0, 0);
-	/* the privileged process gone, nothing here makes sense */
-	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-	if (getppid() == 1)
-		return 1;
-	err = drop_privileges();
-	if (err) {
-		log_warnx("dropping privileges to %s: %s", LBD_IO_USER,
-			  strerror(-err));
-		return 1;
+	if (argc != 2) {
+		log_warnx("io: started without its settings");
+		return 2;
 	}
-	io_child_signals();
+	max_clients = strtoul(argv[0], NULL, 10);
+	if (!strcmp(argv[1], "metrics"))
+		metrics_fd = IO_METRICS_FD;
 	if (sd_event_new(&io.ev) < 0)
 		return 1;
 	sd_event_add_signal(io.ev, NULL, SIGTERM, NULL, NULL);
 	sd_event_add_signal(io.ev, NULL, SIGINT, NULL, NULL);
 	/* SIGHUP is the privileged process's (a reload): not for us */
 	sd_event_add_signal(io.ev, NULL, SIGHUP, ignore_signal, NULL);
-	if (ipc_open(io.ev, ipc_fd, parent_msg, parent_gone, &io, &io.parent) <
-	    0)
+	if (msgch_open(io.ev, PROC_CHANNEL_FD, parent_msg, parent_gone, &io,
+		       &io.parent) < 0)
 		return 1;
 	io.max_clients = io_client_bound(max_clients);
 	if (sd_event_add_io(io.ev, &io.accept_src, ctl_fd, EPOLLIN, on_accept,
@@ -1141,47 +1120,14 @@ static int metrics_socket(const char *listen_at)
 	return fd;
 }
 
-int io_spawn(const struct lbd_config *c, struct io_child *child)
+int io_sockets(const struct lbd_config *c, int *ctl, int *met)
 {
-	int sp[2], ctl, met, err;
-	pid_t pid;
-
-	ctl = control_socket(&c->control);
-	if (ctl < 0) {
+	*ctl = control_socket(&c->control);
+	if (*ctl < 0) {
 		log_warnx("control socket %s: %s", c->control.socket,
-			  strerror(-ctl));
-		return ctl;
+			  strerror(-*ctl));
+		return *ctl;
 	}
-	met = metrics_socket(c->control.metrics_listen);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-		err = -errno;
-		close(ctl);
-		if (met >= 0)
-			close(met);
-		return err;
-	}
-	pid = fork();
-	if (pid < 0) {
-		err = -errno;
-		close(ctl);
-		if (met >= 0)
-			close(met);
-		close(sp[0]);
-		close(sp[1]);
-		return err;
-	}
-	if (pid == 0) {
-		int keep[] = { sp[1], ctl, met };
-
-		close(sp[0]);
-		io_close_other_fds(keep, 3);
-		_exit(io_main(sp[1], ctl, met, c->control.max_clients));
-	}
-	close(sp[1]);
-	close(ctl);
-	if (met >= 0)
-		close(met);
-	child->pid = pid;
-	child->ipc_fd = sp[0];
+	*met = metrics_socket(c->control.metrics_listen);
 	return 0;
 }

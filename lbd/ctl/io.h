@@ -1,24 +1,26 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Privilege separation. lbd runs as two processes:
+ * Privilege separation. lbd runs as a privileged process and children
+ * (lbd/proc/proc.h):
  *
  *   the privileged process (daemon.c, lb.c, backend.c, control.c) owns
  *   the BPF programs and maps, netlink and the config; it parses no input
- *   from the network but the Kubernetes API's (k8s.c, over TLS to the
- *   cluster the kubeconfig names: not yet separated);
+ *   from the network or from a child: what its children send are fixed
+ *   layouts (msg.h);
  *
- *   the io process (io.c) has no privileges (it runs as an unprivileged
- *   user, without capabilities, with no_new_privs) and takes every input
- *   from outside: the control socket's clients (lbctl) and the HTTP
- *   scrapes of the metrics endpoint (httpd.c). It checks requests, turns
- *   their arguments into a normalised form (canonical addresses, numbers
- *   in range) for the privileged process over a socket pair (JSON lines,
- *   ipc.h) and relays the answers; it fans datapath events out to
+ *   the io process (this file, "lbd --child io") runs as processes.user
+ *   without capabilities, with no_new_privs, and takes every input from
+ *   outside: the control socket's clients (lbctl) and the HTTP scrapes of
+ *   the metrics endpoint (httpd.c). It checks requests, turns their
+ *   arguments into a struct lbd_ctl_req (ctlreq.h) for the privileged
+ *   process and relays the answers; it fans datapath events out to
  *   monitor clients and renders metrics.
  *
  * The privileged process creates the listening sockets (it may bind where
- * the unprivileged one may not) and hands them over at fork. The control
- * protocol is described at the top of io.c and in lbctl(8).
+ * the unprivileged one may not: a metrics port under 1024, a socket
+ * given to control.group) and hands them to every io process it starts,
+ * as fds 4 and 5. The control protocol is described at the top of io.c
+ * and in lbctl(8).
  */
 #ifndef LBD_IO_H
 #define LBD_IO_H
@@ -31,30 +33,20 @@
 /* The control protocol's version, in every request and answer. */
 #define LBD_CONTROL_VERSION 1
 
-/* The unprivileged user the io process runs as. */
-#define LBD_IO_USER "nobody"
-
-struct io_child {
-	pid_t pid;
-	int ipc_fd; /* the privileged end of the socket pair */
-};
+/* In the io process: the listening sockets (after the channel, 3). */
+#define IO_CTL_FD 4
+#define IO_METRICS_FD 5
 
 /*
  * Creates the control socket of c (mode 0600, root's; 0660 with
- * control.group as its group) and the metrics listener (unless off),
- * and forks the io process. Returns 0 with child filled, or a negative
- * errno.
+ * control.group as its group) and the metrics listener (*met -1 when off
+ * or not possible, logged). 0, or a negative errno (logged).
  */
-int io_spawn(const struct lbd_config *c, struct io_child *child);
+int io_sockets(const struct lbd_config *c, int *ctl, int *met);
 
-/* In a child after fork: closes every descriptor above stderr but the
- * ones kept. */
-void io_close_other_fds(const int *keep, size_t n);
-
-/* In a child process (io, prober): SIGTERM, SIGINT and SIGHUP blocked
- * for its sd-event loop's signal sources, SIGPIPE ignored (a peer gone
- * is an error of the write). */
-void io_child_signals(void);
+/* The io process's main ("lbd --child io MAX_CLIENTS metrics|-"), with the
+ * listeners on IO_CTL_FD and IO_METRICS_FD. */
+int io_child_main(int argc, char **argv);
 
 /* Which commands need a root client (the others are read-only). */
 bool io_cmd_is_admin(const char *cmd);

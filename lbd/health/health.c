@@ -8,26 +8,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <linux/capability.h>
 
 #include "vips.h"
 #include "control.h"
 #include "daemon.h"
-#include "ipc.h"
 #include "log.h"
 #include "prober.h"
+#include "proc.h"
 #include "sorted.h"
 
-/* A prober that ended is started again after this (not at once: a crash
- * loop must not spin). */
-#define PROBER_RESPAWN_USEC (1000 * 1000)
 
 struct health {
 	struct lbd_daemon *d;
-	struct ipc *ipc;
-	pid_t pid;
-	sd_event_source *child;
-	sd_event_source *respawn;
+	struct proc *prober; /* started and respawned by lbd/proc */
 	struct hm_check *checks; /* sorted by service, address, port */
 	size_t n;
 	struct hm_check **by_key; /* sorted by key */
@@ -35,7 +29,6 @@ struct health {
 	/* the prober's counters, as last reported */
 	unsigned long long runs, ok, failed, late, running;
 	double max_lag_ms;
-	unsigned long respawns;
 };
 
 static int ident_cmp(const void *x, const void *y)
@@ -129,26 +122,30 @@ static void spec_of(const struct lbd_daemon *d, const struct st_service *s,
 
 static void send_checks(struct health *h)
 {
-	struct hc_spec *specs;
-	struct json_object *m;
+	struct lbd_probe_check *m;
+	struct hc_spec spec;
 	size_t i;
+	int err;
 
-	if (!h->ipc)
-		return;
-	specs = calloc(h->n ? h->n : 1, sizeof(*specs));
-	if (!specs) {
+	if (!proc_pid(h->prober))
+		return; /* prober_up sends them */
+	m = calloc(h->n ? h->n : 1, sizeof(*m));
+	if (!m) {
 		log_warnx("health: no memory to send %zu checks", h->n);
 		return;
 	}
 	for (i = 0; i < h->n; i++) {
-		specs[i] = h->checks[i].spec;
-		specs[i].key = h->checks[i].key;
-		specs[i].state = h->checks[i].state;
+		spec = h->checks[i].spec;
+		spec.key = h->checks[i].key;
+		spec.state = h->checks[i].state;
+		prober_check_encode(&spec, &m[i]);
 	}
-	m = prober_checks_msg(specs, h->n);
-	ipc_send(h->ipc, m);
-	json_object_put(m);
-	free(specs);
+	err = proc_send(h->prober, LBD_MSG_PROBE_CHECKS, 0, m,
+			h->n * sizeof(*m));
+	if (err)
+		log_warnx("health: sending %zu checks to the prober: %s", h->n,
+			  strerror(-err));
+	free(m);
 }
 
 /* Writes the flags changes ask for, tells monitors, re-evaluates the
@@ -185,47 +182,44 @@ static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
 	vips_update(d);
 }
 
-static void on_verdicts(struct health *h, struct json_object *l)
+/* A batch of verdicts from the prober: records checked here field by
+ * field (a key lbd does not know is a check that left with a reload). */
+static void on_verdicts(struct health *h, const struct lbd_probe_verdict *v,
+			size_t n)
 {
 	struct lbd_daemon *d = h->d;
-	size_t i, n = json_object_array_length(l), k = 0;
 	struct be_change *ch = calloc(n ? n : 1, sizeof(*ch));
+	size_t i, k = 0;
 
 	if (!ch)
 		return;
 	for (i = 0; i < n; i++) {
-		struct json_object *v = json_object_array_get_idx(l, i), *f;
-		const char *state = "", *reason = "";
 		struct hm_check *c;
 		char label[160];
-		__u64 key = 0;
-		int count = 0;
 
-		if (json_object_object_get_ex(v, "key", &f))
-			key = (__u64)json_object_get_int64(f);
-		if (json_object_object_get_ex(v, "state", &f))
-			state = json_object_get_string(f);
-		if (json_object_object_get_ex(v, "reason", &f))
-			reason = json_object_get_string(f);
-		if (json_object_object_get_ex(v, "count", &f))
-			count = json_object_get_int(f);
+		if ((v[i].state != HC_UP && v[i].state != HC_DOWN) ||
+		    !msg_str_ok(v[i].reason, sizeof(v[i].reason))) {
+			log_warnx("health: the prober sent a verdict out of "
+				  "range; ignored");
+			continue;
+		}
 		/* a check that left with a reload may still report */
-		c = find_key(h, key);
+		c = find_key(h, v[i].key);
 		if (!c)
 			continue;
-		c->state = !strcmp(state, "up") ? HC_UP : HC_DOWN;
-		snprintf(c->reason, sizeof(c->reason), "%s", reason);
-		c->count = (unsigned int)count;
+		c->state = v[i].state;
+		snprintf(c->reason, sizeof(c->reason), "%s", v[i].reason);
+		c->count = v[i].count;
 		c->since = time(NULL);
 		c->changes++;
 		if (c->state == HC_UP)
-			log_info("health: %s up (%d success%s in a row)",
-				 check_label(d, c, label, sizeof(label)), count,
-				 count == 1 ? "" : "es");
-		else
-			log_info("health: %s down: %s (%d failure%s in a row)",
+			log_info("health: %s up (%u success%s in a row)",
 				 check_label(d, c, label, sizeof(label)),
-				 reason, count, count == 1 ? "" : "s");
+				 c->count, c->count == 1 ? "" : "es");
+		else
+			log_info("health: %s down: %s (%u failure%s in a row)",
+				 check_label(d, c, label, sizeof(label)),
+				 c->reason, c->count, c->count == 1 ? "" : "s");
 		ch[k].svc = c->svc;
 		ch[k].addr = c->addr;
 		ch[k].port = c->port;
@@ -236,117 +230,59 @@ static void on_verdicts(struct health *h, struct json_object *l)
 	free(ch);
 }
 
-static void on_stats(struct health *h, struct json_object *st,
-		     struct json_object *res)
+static void on_times(struct health *h, const struct lbd_probe_stats *st,
+		     const struct lbd_probe_time *t, size_t n)
 {
-	struct json_object *f;
-	size_t i, n;
+	size_t i;
 
-#define STAT(name)                                    \
-	if (json_object_object_get_ex(st, #name, &f)) \
-		h->name = (unsigned long long)json_object_get_int64(f);
-	STAT(runs)
-	STAT(ok)
-	STAT(failed)
-	STAT(late)
-	STAT(running)
-#undef STAT
-	if (json_object_object_get_ex(st, "max_lag_ms", &f))
-		h->max_lag_ms = json_object_get_double(f);
-	if (!res || !json_object_is_type(res, json_type_array))
-		return;
-	n = json_object_array_length(res);
-	for (i = 0; i + 2 < n; i += 3) {
-		struct hm_check *c =
-			find_key(h, (__u64)json_object_get_int64(
-					    json_object_array_get_idx(res, i)));
+	h->runs = st->runs;
+	h->ok = st->ok;
+	h->failed = st->failed;
+	h->late = st->late;
+	h->running = st->running;
+	h->max_lag_ms = (double)st->max_lag_us / 1000.0;
+	for (i = 0; i < n; i++) {
+		struct hm_check *c = find_key(h, t[i].key);
 
 		if (!c)
 			continue;
-		c->latency_us = (__u32)json_object_get_int64(
-			json_object_array_get_idx(res, i + 1));
-		c->last_ok = json_object_get_int(
-			json_object_array_get_idx(res, i + 2));
+		c->latency_us = t[i].latency_us;
+		c->last_ok = t[i].ok != 0;
 		c->have_result = true;
 	}
 }
 
-static void prober_msg(struct ipc *c, struct json_object *msg, void *arg)
-{
-	struct health *h = arg;
-	struct json_object *v, *r = NULL;
-
-	(void)c;
-	if (json_object_object_get_ex(msg, "verdicts", &v) &&
-	    json_object_is_type(v, json_type_array))
-		on_verdicts(h, v);
-	if (json_object_object_get_ex(msg, "stats", &v)) {
-		json_object_object_get_ex(msg, "results", &r);
-		on_stats(h, v, r);
-	}
-}
-
-static void prober_closed(struct ipc *c, void *arg)
+/* From the prober: msg_check has checked the length against the type
+ * (whole records, within the bound). */
+static void prober_msg(struct proc *p, const struct lbd_msg_hdr *hd,
+		       const void *payload, void *arg)
 {
 	struct health *h = arg;
 
-	(void)c;
-	h->ipc = NULL;
+	(void)p;
+	if (hd->type == LBD_MSG_PROBE_VERDICT)
+		on_verdicts(h, payload,
+			    hd->len / sizeof(struct lbd_probe_verdict));
+	else if (hd->type == LBD_MSG_PROBE_TIMES)
+		on_times(h, payload,
+			 (const struct lbd_probe_time
+				  *)((const char *)payload +
+				     sizeof(struct lbd_probe_stats)),
+			 (hd->len - sizeof(struct lbd_probe_stats)) /
+				 sizeof(struct lbd_probe_time));
 }
 
-static void prober_spawn_now(struct health *h);
-
-static int on_respawn(sd_event_source *s, uint64_t usec, void *arg)
-{
-	(void)s;
-	(void)usec;
-	prober_spawn_now(arg);
-	return 0;
-}
-
-/* The prober ended: the checks stop until another runs, and the health
- * state stays as it was (the datapath keeps the last verdicts). */
-static int on_prober_exit(sd_event_source *s, const siginfo_t *si, void *arg)
+/* A prober (re)started: it begins from the states lbd holds. While none
+ * runs, the health state stays as it was (the datapath keeps the last
+ * verdicts). */
+static void prober_up(struct proc *p, pid_t pid, void *arg)
 {
 	struct health *h = arg;
-	uint64_t now;
 
-	log_warnx("the prober process (pid %d) ended (%s %d); starting "
-		  "another",
-		  (int)si->si_pid,
-		  si->si_code == CLD_EXITED ? "status" : "signal",
-		  si->si_status);
-	h->child = sd_event_source_unref(s);
-	ipc_free(h->ipc);
-	h->ipc = NULL;
-	h->pid = 0;
-	h->respawns++;
-	sd_event_now(h->d->ev, CLOCK_MONOTONIC, &now);
-	h->respawn = sd_event_source_unref(h->respawn);
-	sd_event_add_time(h->d->ev, &h->respawn, CLOCK_MONOTONIC,
-			  now + PROBER_RESPAWN_USEC, 0, on_respawn, h);
-	return 0;
-}
-
-static void prober_spawn_now(struct health *h)
-{
-	struct prober_child child;
-	int err = prober_spawn(&child);
-
-	if (err) {
-		log_warnx("starting the prober process: %s", strerror(-err));
-		return;
-	}
-	if (ipc_open(h->d->ev, child.ipc_fd, prober_msg, prober_closed, h,
-		     &h->ipc) < 0 ||
-	    sd_event_add_child(h->d->ev, &h->child, child.pid, WEXITED,
-			       on_prober_exit, h) < 0) {
-		log_warnx("watching the prober process failed");
-		return;
-	}
-	h->pid = child.pid;
-	log_debug("prober process %d runs the health checks", (int)child.pid);
-	/* a new prober starts from the states lbd holds */
+	(void)p;
+	log_debug("prober process %d runs the health checks", (int)pid);
+	/* proc_start calls this before it returned h->prober */
+	h->prober = p;
 	send_checks(h);
 }
 
@@ -435,13 +371,21 @@ out:
 
 int health_start(struct lbd_daemon *d)
 {
+	/* SO_MARK and SO_BINDTOIFINDEX on its check sockets: the mark
+	 * sends a check through the datapath (tc/hc.bpf.c) */
+	struct proc_spec spec = { .kind = PROC_PROBER,
+				  .user = d->cfg->processes.user,
+				  .caps = 1ULL << CAP_NET_RAW };
 	struct health *h = calloc(1, sizeof(*h));
+	int err;
 
 	if (!h)
 		return -ENOMEM;
 	h->d = d;
 	d->health = h;
-	prober_spawn_now(h);
+	err = proc_start(d->ev, &spec, prober_msg, prober_up, h, &h->prober);
+	if (err)
+		log_warnx("starting the prober process: %s", strerror(-err));
 	health_sync(d);
 	return 0;
 }
@@ -452,11 +396,7 @@ void health_stop(struct lbd_daemon *d)
 
 	if (!h)
 		return;
-	h->respawn = sd_event_source_unref(h->respawn);
-	h->child = sd_event_source_unref(h->child);
-	ipc_free(h->ipc);
-	if (h->pid)
-		kill(h->pid, SIGTERM);
+	proc_stop(h->prober);
 	free(h->checks);
 	free(h->by_key);
 	free(h);
@@ -499,9 +439,10 @@ void health_json(const struct lbd_daemon *d, struct json_object *out)
 	json_object_object_add(out, "down", json_object_new_int64(down));
 	json_object_object_add(out, "unknown",
 			       json_object_new_int64(h->n - up - down));
-	json_object_object_add(out, "prober_pid", json_object_new_int(h->pid));
+	json_object_object_add(out, "prober_pid",
+			       json_object_new_int(proc_pid(h->prober)));
 	json_object_object_add(out, "prober_restarts",
-			       json_object_new_int64(h->respawns));
+			       json_object_new_int64(proc_restarts(h->prober)));
 	json_object_object_add(out, "runs", json_object_new_int64(h->runs));
 	json_object_object_add(out, "ok", json_object_new_int64(h->ok));
 	json_object_object_add(out, "failed", json_object_new_int64(h->failed));

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * JSON lines over a stream socket, on an sd-event loop: one JSON object
- * per line, in both directions. The control socket speaks it to lbctl,
- * and lbd's privileged and unprivileged processes speak it to each other.
+ * per line, in both directions: the control socket's protocol, spoken by
+ * the io process and lbctl. Between lbd's processes, fixed-layout
+ * messages (msgch.h) instead.
  *
  * Writes are buffered and never block the loop; a peer that sends a line
  * longer than IPC_MAX_LINE (or the limit ipc_set_limits set), or something

@@ -30,6 +30,9 @@ enum proc_kind {
 
 struct proc;
 
+/* In a child: its channel to lbd; the spec's fds follow it. */
+#define PROC_CHANNEL_FD 3
+
 struct proc_spec {
 	enum proc_kind kind;
 	const char *user; /* the user the child runs as */
@@ -63,6 +66,24 @@ pid_t proc_pid(const struct proc *p);
 size_t proc_pending(const struct proc *p);
 /* Stops the child (SIGTERM, then SIGKILL after a bound) and frees p. */
 void proc_stop(struct proc *p);
+/* How often the child was started again after a death (a metric). */
+unsigned long proc_restarts(const struct proc *p);
+/* The child's name ("io", "prober", "k8s"). */
+const char *proc_kind_name(enum proc_kind kind);
+
+/* Whether user exists, for lbd --check and the start: 0, or -ENOENT. */
+int proc_user_check(const char *user);
+
+/*
+ * A child's own main, once proc_child_main has dropped its privileges:
+ * fd 3 is its channel to lbd, 4... the fds of its spec; argc and argv are
+ * the extra arguments of its spec. Returns the exit status.
+ */
+typedef int (*proc_main_fn)(int argc, char **argv);
+
+/* The mains of the children, by kind: lbd's executable (main.c) defines
+ * it, so that lbd/proc depends on none of the subsystems it runs. */
+extern const proc_main_fn proc_child_mains[PROC_KIND_MAX];
 
 /* In the child: lbd's main calls this for "--child NAME"; it never
  * returns. */

@@ -48,6 +48,19 @@ def check(cond, msg):
 WAIT_FLOOR = float(os.environ.get("LAB_WAIT_FLOOR", "30"))
 
 
+def ensure_lbd_user():
+    """lbd's children run as processes.user, "lbd" by default: made here
+    when missing, as tools/deps.sh and the Debian package make it."""
+    if subprocess.run(["getent", "passwd", "lbd"],
+                      stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell",
+                        "/usr/sbin/nologin", "lbd"], check=True)
+
+
+ensure_lbd_user()
+
+
 def wait_until(cond, timeout, what, interval=0.05, strict=False):
     """Polls cond() until it returns a true value, at most timeout s
     (WAIT_FLOOR at least, unless strict: the bound is what is tested)."""

@@ -87,9 +87,10 @@ def cpu_share(pid, seconds):
 
 
 def io_nofile(io, soft, hard):
-    """Sets the io process's open-file limit, as its own user (nothing
-    here may have CAP_SYS_RESOURCE: a hard limit only goes down)."""
-    subprocess.run(["setpriv", "--reuid=nobody", f"--regid={GROUP}",
+    """Sets the io process's open-file limit, as its own user,
+    processes.user (nothing here may have CAP_SYS_RESOURCE: a hard limit
+    only goes down)."""
+    subprocess.run(["setpriv", "--reuid=lbd", "--regid=lbd",
                     "--clear-groups", "prlimit", f"--pid={io}",
                     f"--nofile={soft}:{hard}"], check=True)
 

@@ -5,7 +5,7 @@ Each role runs with exactly its unit's capabilities, read from the unit
 file now (CapabilityBoundingSet=, AmbientCapabilities=, NoNewPrivileges=),
 through setpriv, with the unit's ExecStart command and a lab config in
 place of /etc: lbd.service as lb1, lbd-backend.service as backend1. For
-each: lbd gets ready, the io process (which drops to nobody) stays up and
+each: lbd gets ready, the io process (which drops to processes.user, lbd) stays up and
 lbctl status answers, a metrics scrape answers, a reload that changes the
 control settings (the metrics port) restarts the io process, which then
 serves the new port, and lbctl status answers again. Before: under

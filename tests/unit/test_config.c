@@ -160,6 +160,23 @@ Test(config, applying_on_save_is_off_unless_asked_for)
 			     "false"));
 }
 
+Test(config, processes_user_defaults_to_lbd_and_is_not_empty)
+{
+	struct lbd_config *c = expect_ok(DP);
+
+	cr_assert_str_eq(c->processes.user, "lbd");
+	config_free(c);
+	/* a user the host does not have is lbd's to report, not the file's */
+	c = expect_ok(DP "processes = { user = \"lbd-elsewhere\"; };\n");
+	cr_assert_str_eq(c->processes.user, "lbd-elsewhere");
+	config_free(c);
+	expect_errors(DP "processes = { user = \"\"; };\n",
+		      ERRORS("t.conf:2: processes.user: a user name is "
+			     "needed"));
+	expect_errors(DP "processes = { usr = \"lbd\"; };\n",
+		      ERRORS("t.conf:2: processes.usr: unknown setting"));
+}
+
 Test(config, unknown_service_setting_is_reported)
 {
 	expect_errors(DP "services = (\n"
