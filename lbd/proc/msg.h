@@ -29,8 +29,11 @@ struct lbd_msg_hdr {
 };
 _Static_assert(sizeof(struct lbd_msg_hdr) == 8, "lbd_msg_hdr");
 
-/* No payload is larger: a bound on what a peer can make another hold. */
-#define LBD_MSG_MAX (8u << 20)
+/* No payload is larger: a bound on what a peer can make another hold.
+ * The largest are control replies (a conntrack listing, the status of
+ * many services), which the JSON lines channel before this bounded at
+ * 16 MiB too. */
+#define LBD_MSG_MAX (16u << 20)
 
 /* Each type's payload is declared in the section of the module that
  * speaks it, below; each has its line in msg_spec (msg.c). */
@@ -85,7 +88,9 @@ enum lbd_ctl_cmd {
 #define LBD_CTL_F_FLOWS (1u << 2) /* monitor_set: new flows */
 #define LBD_CTL_F_STATE (1u << 3) /* monitor_set: backend state changes */
 
-#define LBD_CTL_NAME_MAX 64 /* a service name, with its NUL */
+/* a service name, with its NUL: config.h's LBD_SVC_NAME_MAX, which
+ * lbd/ctl checks it against */
+#define LBD_CTL_NAME_MAX 192
 
 /* One request: the command and every argument any command takes (an
  * argument a command does not take is zero). */
@@ -99,9 +104,69 @@ struct lbd_ctl_req {
 	char service[LBD_CTL_NAME_MAX]; /* "" : any */
 	struct lbd_msg_addr vip, client, backend;
 };
-_Static_assert(sizeof(struct lbd_ctl_req) == 140, "lbd_ctl_req");
+_Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
+
+/* LBD_MSG_CTL_REPLY: {"id":N,"ok":true,"data":{...}} or {"id":N,"ok":
+ * false,"error":"..."}, and LBD_MSG_MON_EVENT: {"event":{...}} or
+ * {"lost":N}: JSON text lbd made, without a NUL, for io (which parses
+ * it: it is unprivileged) to pass on to lbctl. */
+#define LBD_MSG_MON_EVENT_MAX (64u << 10)
 
 /* -- the prober (lbd/health) --------------------------------------------- */
+
+#define LBD_PROBE_STR_MAX 128 /* config.h's LBD_HC_STR_MAX */
+#define LBD_PROBE_REASON_MAX 96
+
+/* LBD_MSG_PROBE_CHECKS: records of this, every check the prober is to run
+ * (the whole set each time: a check not in it stops). */
+struct lbd_probe_check {
+	__u64 key; /* lbd's name for the check, unique */
+	__u8 type; /* LBD_HC_TCP, LBD_HC_HTTP or LBD_HC_UDP_DNS */
+	__u8 family; /* LBD_AF_INET or LBD_AF_INET6 */
+	__u8 rise;
+	__u8 fall;
+	__u16 port;
+	__u16 expect_status; /* http */
+	union lbd_addr addr;
+	__u32 mark; /* SO_MARK; 0: none */
+	__u32 ifindex; /* SO_BINDTOIFINDEX; 0: none */
+	__u32 interval_ms;
+	__u32 timeout_ms;
+	__u8 state; /* enum hc_state a new check starts in */
+	__u8 pad[7];
+	char path[LBD_PROBE_STR_MAX]; /* http */
+	char host[LBD_PROBE_STR_MAX]; /* http Host; "": the address */
+	char query[LBD_PROBE_STR_MAX]; /* udp-dns */
+};
+_Static_assert(sizeof(struct lbd_probe_check) == 440, "lbd_probe_check");
+
+/* LBD_MSG_PROBE_VERDICT: records of this, the changes of one loop
+ * iteration of the prober (lbd applies them together). */
+struct lbd_probe_verdict {
+	__u64 key;
+	__u8 state; /* HC_UP or HC_DOWN */
+	__u8 pad[3];
+	__u32 count; /* consecutive results that made it */
+	char reason[LBD_PROBE_REASON_MAX]; /* of the last of them */
+};
+_Static_assert(sizeof(struct lbd_probe_verdict) == 112, "lbd_probe_verdict");
+
+/* LBD_MSG_PROBE_TIMES: this, then a struct lbd_probe_time per check that
+ * has a result (every PROBER_STATS_S seconds). */
+struct lbd_probe_stats {
+	__u64 runs, ok, failed, late; /* since the prober started */
+	__u64 checks, running;
+	__u64 max_lag_us; /* the latest start since the last report */
+};
+_Static_assert(sizeof(struct lbd_probe_stats) == 56, "lbd_probe_stats");
+
+struct lbd_probe_time {
+	__u64 key;
+	__u32 latency_us; /* of its last result */
+	__u8 ok; /* that result's */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lbd_probe_time) == 16, "lbd_probe_time");
 
 /* -- the Kubernetes client (lbd/k8s) -------------------------------------- */
 

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* What each message type's payload may be (msg.h). */
+#include "msg.h"
+
+#include <errno.h>
+
+/* A type without its row here is unknown, and refused: a type is
+ * declared in msg.h and given its size here in the same change. */
+struct msg_row {
+	bool known;
+	struct msg_spec spec;
+};
+
+#define ONE(type)                          \
+	{                                  \
+		true,                      \
+		{                          \
+			sizeof(type), 0, 0 \
+		}                          \
+	}
+#define RECS(head, rec, max)                 \
+	{                                    \
+		true,                        \
+		{                            \
+			(head), (rec), (max) \
+		}                            \
+	}
+
+static const struct msg_row msg_rows[LBD_MSG_TYPE_MAX] = {
+	[LBD_MSG_CTL_REQ] = ONE(struct lbd_ctl_req),
+	[LBD_MSG_CTL_REPLY] = RECS(0, 1, LBD_MSG_MAX),
+	[LBD_MSG_MON_EVENT] = RECS(0, 1, LBD_MSG_MON_EVENT_MAX),
+	[LBD_MSG_PROBE_CHECKS] =
+		RECS(0, sizeof(struct lbd_probe_check),
+		     LBD_MSG_MAX / sizeof(struct lbd_probe_check)),
+	[LBD_MSG_PROBE_VERDICT] =
+		RECS(0, sizeof(struct lbd_probe_verdict),
+		     LBD_MSG_MAX / sizeof(struct lbd_probe_verdict)),
+	[LBD_MSG_PROBE_TIMES] = RECS(
+		sizeof(struct lbd_probe_stats), sizeof(struct lbd_probe_time),
+		(LBD_MSG_MAX - sizeof(struct lbd_probe_stats)) /
+			sizeof(struct lbd_probe_time)),
+};
+
+int msg_check(const struct lbd_msg_hdr *h)
+{
+	const struct msg_spec *s;
+	__u64 recs;
+
+	if (h->type >= LBD_MSG_TYPE_MAX || !msg_rows[h->type].known ||
+	    h->len > LBD_MSG_MAX)
+		return -EBADMSG;
+	s = &msg_rows[h->type].spec;
+	if (!s->rec)
+		return h->len == s->min ? 0 : -EBADMSG;
+	if (h->len < s->min || (h->len - s->min) % s->rec)
+		return -EBADMSG;
+	recs = (h->len - s->min) / s->rec;
+	return recs <= s->max_recs ? 0 : -EBADMSG;
+}
