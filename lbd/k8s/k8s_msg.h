@@ -20,22 +20,6 @@
 #include "k8s_model.h"
 #include "msg.h"
 
-/* The msg_spec rows of the three types (msg.c). */
-#define K8S_MSG_SPEC_START                                               \
-	{                                                                \
-		sizeof(struct lbd_k8s_start), 1, LBD_K8S_START_MAX_BYTES \
-	}
-#define K8S_MSG_SPEC_SERVICES                                              \
-	{                                                                  \
-		sizeof(struct lbd_k8s_set_hdr), 4,                         \
-			(LBD_MSG_MAX - sizeof(struct lbd_k8s_set_hdr)) / 4 \
-	}
-#define K8S_MSG_SPEC_STATUS                                      \
-	{                                                        \
-		sizeof(struct lbd_k8s_status), LBD_K8S_PATH_MAX, \
-			LBD_K8S_MAX_FILES                        \
-	}
-
 /* What a set's message holds at most (the child cuts sets here). */
 #define K8S_MSG_CHUNK (1u << 20)
 

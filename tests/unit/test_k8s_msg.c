@@ -579,3 +579,27 @@ Test(k8s_msg, a_status_is_checked_before_it_is_read)
 	cr_assert_eq(k8s_status_check(&m, sizeof(m) - 1, &n, err, sizeof(err)),
 		     -EBADMSG);
 }
+
+Test(k8s_msg, msg_check_holds_each_type_to_its_layout)
+{
+	struct lbd_msg_hdr h = { .type = LBD_MSG_K8S_SERVICES };
+
+	h.len = sizeof(struct lbd_k8s_set_hdr);
+	cr_assert_eq(msg_check(&h), 0);
+	h.len += sizeof(struct lbd_k8s_svc_rec);
+	cr_assert_eq(msg_check(&h), 0);
+	h.len += 2; /* not a whole record */
+	cr_assert_eq(msg_check(&h), -EBADMSG);
+	h.len = sizeof(struct lbd_k8s_set_hdr) - 4;
+	cr_assert_eq(msg_check(&h), -EBADMSG);
+	h.type = LBD_MSG_K8S_STATUS;
+	h.len = sizeof(struct lbd_k8s_status) + LBD_K8S_PATH_MAX;
+	cr_assert_eq(msg_check(&h), 0);
+	h.len = sizeof(struct lbd_k8s_status) + 5 * LBD_K8S_PATH_MAX;
+	cr_assert_eq(msg_check(&h), -EBADMSG);
+	h.type = LBD_MSG_K8S_START;
+	h.len = sizeof(struct lbd_k8s_start) + LBD_K8S_START_MAX_BYTES;
+	cr_assert_eq(msg_check(&h), 0);
+	h.len++;
+	cr_assert_eq(msg_check(&h), -EBADMSG);
+}
