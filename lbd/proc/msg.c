@@ -39,7 +39,8 @@ static const struct msg_row msg_rows[LBD_MSG_TYPE_MAX] = {
 	[LBD_MSG_PROBE_TIMES] = RECS(
 		sizeof(struct lbd_probe_stats), sizeof(struct lbd_probe_time),
 		(LBD_MSG_MAX - sizeof(struct lbd_probe_stats)) /
-			sizeof(struct lbd_probe_time)), /* a START: the settings, then the kubeconfig's and its files'
+			sizeof(struct lbd_probe_time)),
+	/* a START: the settings, then the kubeconfig's and its files'
 	 * bytes; a set: its header, then records of 4-byte multiples
 	 * whose counts the header gives (k8s_rx_msg checks them); a
 	 * status, then the files the kubeconfig needs */
