@@ -1187,10 +1187,12 @@ int k8s_start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
 	c->conf = *conf;
 	c->kc = *kc;
 	c->kc.ca = c->kc.cert = c->kc.key = c->kc.token = NULL;
+	c->kc.token_data = NULL;
 	if ((kc->ca && !(c->kc.ca = memdup(kc->ca, kc->ca_len + 1))) ||
 	    (kc->cert && !(c->kc.cert = memdup(kc->cert, kc->cert_len + 1))) ||
 	    (kc->key && !(c->kc.key = memdup(kc->key, kc->key_len + 1))) ||
-	    (kc->token && !(c->kc.token = strdup(kc->token)))) {
+	    (kc->token && !(c->kc.token = strdup(kc->token))) ||
+	    (kc->token_data && !(c->kc.token_data = strdup(kc->token_data)))) {
 		k8s_stop(c);
 		return -ENOMEM;
 	}
@@ -1253,6 +1255,20 @@ void k8s_stop(struct k8s_client *c)
 	kubeconfig_free(&c->kc);
 	sd_event_unref(c->ev);
 	free(c);
+}
+
+int k8s_set_token(struct k8s_client *c, const struct kubeconfig *kc)
+{
+	char *t = NULL;
+
+	if (kc->token_data && !(t = strdup(kc->token_data)))
+		return -ENOMEM;
+	if (c->kc.token_data)
+		explicit_bzero(c->kc.token_data, strlen(c->kc.token_data));
+	free(c->kc.token_data);
+	c->kc.token_data = t;
+	c->kc.token_given = kc->token_given;
+	return 0;
 }
 
 void k8s_request_apply(struct k8s_client *c)

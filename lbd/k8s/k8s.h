@@ -83,6 +83,10 @@ int k8s_start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
 	      struct k8s_client **out);
 void k8s_stop(struct k8s_client *c);
 
+/* The token of kc (a tokenFile's new contents) from the next request
+ * on, without a new list. 0 or -ENOMEM. */
+int k8s_set_token(struct k8s_client *c, const struct kubeconfig *kc);
+
 /* Another apply soon, though nothing changed (NULL: nothing). */
 void k8s_request_apply(struct k8s_client *c);
 /* One is due. */

@@ -18,6 +18,8 @@
 struct kc_ctx {
 	yaml_document_t *doc;
 	const char *path;
+	kubeconfig_read_fn rd;
+	void *rd_arg;
 	char *err;
 	size_t errlen;
 };
@@ -152,6 +154,12 @@ static int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+static int file_reader(const char *path, char **out, size_t *len, void *arg)
+{
+	(void)arg;
+	return read_file(path, out, len);
+}
+
 static int base64(const char *in, char **out, size_t *len)
 {
 	size_t n = strlen(in);
@@ -208,7 +216,7 @@ static int pem(struct kc_ctx *x, yaml_node_t *map, const char *prefix,
 	if (!v || !*v)
 		return kc_err(x, n, setting, "expected a file name");
 	resolve(x->path, v, file, sizeof(file));
-	r = read_file(file, out, len);
+	r = x->rd(file, out, len, x->rd_arg);
 	if (r)
 		return kc_err(x, n, setting, "%s: %s", file, strerror(-r));
 	return 0;
@@ -295,12 +303,18 @@ static int load_user(struct kc_ctx *x, yaml_node_t *u, struct kubeconfig *kc)
 			return kc_err(x, n, setting, "expected a file name");
 		resolve(x->path, v, file, sizeof(file));
 		/* read now, so that a missing file is said at (re)load */
-		r = read_file(file, &t, &len);
+		r = x->rd(file, &t, &len, x->rd_arg);
 		if (r)
 			return kc_err(x, n, setting, "%s: %s", file,
 				      strerror(-r));
-		free(t);
 		snprintf(kc->token_file, sizeof(kc->token_file), "%s", file);
+		if (x->rd != file_reader) {
+			kc->token_data = t;
+			kc->token_given = true;
+		} else {
+			explicit_bzero(t, len);
+			free(t);
+		}
 	}
 	return 0;
 }
@@ -308,36 +322,49 @@ static int load_user(struct kc_ctx *x, yaml_node_t *u, struct kubeconfig *kc)
 int kubeconfig_load(const char *path, const char *context,
 		    struct kubeconfig *kc, char *err, size_t errlen)
 {
-	struct kc_ctx x = { .path = path, .err = err, .errlen = errlen };
+	char *text;
+	size_t len;
+	int r;
+
+	memset(kc, 0, sizeof(*kc));
+	r = read_file(path, &text, &len);
+	if (r) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	r = kubeconfig_parse(path, text, len, context, file_reader, NULL, kc,
+			     err, errlen);
+	free(text);
+	return r;
+}
+
+int kubeconfig_parse(const char *path, const char *text, size_t len,
+		     const char *context, kubeconfig_read_fn rd, void *arg,
+		     struct kubeconfig *kc, char *err, size_t errlen)
+{
+	struct kc_ctx x = { .path = path,
+			    .rd = rd,
+			    .rd_arg = arg,
+			    .err = err,
+			    .errlen = errlen };
 	yaml_node_t *root, *n, *ctx, *cl, *us;
 	yaml_document_t doc;
 	yaml_parser_t p;
-	FILE *f;
 	int r;
 
 	memset(kc, 0, sizeof(*kc));
 	snprintf(kc->path, sizeof(kc->path), "%s", path);
-	f = fopen(path, "rb");
-	if (!f) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return r;
-	}
-	if (!yaml_parser_initialize(&p)) {
-		fclose(f);
+	if (!yaml_parser_initialize(&p))
 		return -ENOMEM;
-	}
-	yaml_parser_set_input_file(&p, f);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&p, &doc)) {
 		snprintf(err, errlen, "%s:%zu: syntax: %s", path,
 			 p.problem_mark.line + 1,
 			 p.problem ? p.problem : "invalid YAML");
 		yaml_parser_delete(&p);
-		fclose(f);
 		return -EINVAL;
 	}
 	yaml_parser_delete(&p);
-	fclose(f);
 	x.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (!root || root->type != YAML_MAPPING_NODE) {
@@ -400,7 +427,10 @@ void kubeconfig_free(struct kubeconfig *kc)
 	free(kc->cert);
 	free(kc->key);
 	free(kc->token);
-	kc->ca = kc->cert = kc->key = kc->token = NULL;
+	if (kc->token_data)
+		explicit_bzero(kc->token_data, strlen(kc->token_data));
+	free(kc->token_data);
+	kc->ca = kc->cert = kc->key = kc->token = kc->token_data = NULL;
 }
 
 static bool blob_eq(const char *a, size_t al, const char *b, size_t bl)
@@ -426,6 +456,19 @@ int kubeconfig_token(const struct kubeconfig *kc, char **out, char *err,
 	int r;
 
 	*out = NULL;
+	if (kc->token_given) {
+		/* what the privileged process read last (it follows the
+		 * file's rotation) */
+		*out = strdup(kc->token_data ? kc->token_data : "");
+		if (!*out)
+			return -ENOMEM;
+		len = strlen(*out);
+		while (len &&
+		       ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r' ||
+			(*out)[len - 1] == ' '))
+			(*out)[--len] = '\0';
+		return 0;
+	}
 	if (kc->token_file[0]) {
 		r = read_file(kc->token_file, out, &len);
 		if (r) {

@@ -29,11 +29,29 @@ struct kubeconfig {
 	size_t ca_len, cert_len, key_len;
 	char *token; /* token; NULL: none */
 	char token_file[PATH_MAX]; /* tokenFile, read at each connection */
+	/* tokenFile's contents as given (kubeconfig_parse's reader): used
+	 * in place of reading the file, which the Kubernetes child cannot */
+	char *token_data;
+	bool token_given;
 };
+
+/* Reads a file the kubeconfig names (path resolved): *out malloc'd, NUL
+ * after its len bytes. 0 or a negative errno. */
+typedef int (*kubeconfig_read_fn)(const char *path, char **out, size_t *len,
+				  void *arg);
 
 /* Loads the context (NULL or "": current-context) of path. */
 int kubeconfig_load(const char *path, const char *context,
 		    struct kubeconfig *kc, char *err, size_t errlen);
+
+/*
+ * The same from the kubeconfig's text (len bytes, as read from path);
+ * the files it names come from rd (the Kubernetes child has them as
+ * bytes, from the privileged process), tokenFile's too (token_given).
+ */
+int kubeconfig_parse(const char *path, const char *text, size_t len,
+		     const char *context, kubeconfig_read_fn rd, void *arg,
+		     struct kubeconfig *kc, char *err, size_t errlen);
 void kubeconfig_free(struct kubeconfig *kc);
 
 /* Whether two loads give the same cluster and credentials. */

@@ -40,6 +40,17 @@ static const struct msg_row msg_rows[LBD_MSG_TYPE_MAX] = {
 		sizeof(struct lbd_probe_stats), sizeof(struct lbd_probe_time),
 		(LBD_MSG_MAX - sizeof(struct lbd_probe_stats)) /
 			sizeof(struct lbd_probe_time)),
+	/* a START: the settings, then the kubeconfig's and its files'
+	 * bytes; a set: its header, then records of 4-byte multiples
+	 * whose counts the header gives (k8s_rx_msg checks them); a
+	 * status, then the files the kubeconfig needs */
+	[LBD_MSG_K8S_START] =
+		RECS(sizeof(struct lbd_k8s_start), 1, LBD_K8S_START_MAX_BYTES),
+	[LBD_MSG_K8S_SERVICES] =
+		RECS(sizeof(struct lbd_k8s_set_hdr), 4,
+		     (LBD_MSG_MAX - sizeof(struct lbd_k8s_set_hdr)) / 4),
+	[LBD_MSG_K8S_STATUS] = RECS(sizeof(struct lbd_k8s_status),
+				    LBD_K8S_PATH_MAX, LBD_K8S_MAX_FILES),
 };
 
 int msg_check(const struct lbd_msg_hdr *h)

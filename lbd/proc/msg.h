@@ -171,6 +171,147 @@ _Static_assert(sizeof(struct lbd_probe_time) == 16, "lbd_probe_time");
 
 /* -- the Kubernetes client (lbd/k8s) -------------------------------------- */
 
+/*
+ * lbd -> k8s, LBD_MSG_K8S_START: what the client needs, as the privileged
+ * process has it: the kubernetes settings, the kubeconfig's bytes and
+ * (once the child has named them, LBD_MSG_K8S_STATUS) the bytes of the
+ * files it references, read as root (they may be root's only). After the
+ * struct: kubeconfig_len bytes, then file_len[0], file_len[1], ... bytes.
+ * Sent when the child is up, after every reload (the child translates
+ * again under the new settings) and when a referenced file changes (a
+ * rotated token).
+ */
+#define LBD_K8S_PATH_MAX 4096
+#define LBD_K8S_MAX_FILES 4 /* CA, client certificate and key, token */
+#define LBD_K8S_FILE_MAX (1u << 20) /* each file, the kubeconfig too */
+#define LBD_K8S_MAX_VIP_RANGES 64 /* LBD_MAX_VIP_RANGES (config.h) */
+
+/* A prefix (kubernetes.vip_ranges), host bits cleared. */
+struct lbd_k8s_prefix {
+	union lbd_addr addr;
+	__u8 family; /* LBD_AF_* */
+	__u8 prefixlen;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lbd_k8s_prefix) == 20, "lbd_k8s_prefix");
+
+struct lbd_k8s_start {
+	__u32 gen; /* the settings' number, echoed in status and sets */
+	__u32 max_object_bytes, max_watch_line_bytes, max_list_page_bytes;
+	char kubeconfig[LBD_K8S_PATH_MAX]; /* its name: messages, relative */
+	char context[256]; /* "": the current-context */
+	char lb_class[256];
+	char ns[64]; /* "": every namespace */
+	/* what the datapath can do (k8s_opts) */
+	__u8 fwd; /* enum lbd_fwd */
+	__u8 flow_backends, encap4, encap6, snat4, snat6; /* 0 or 1 */
+	__u8 n_files; /* files attached, in the order the child named them */
+	__u8 pad;
+	__u32 n_vip_ranges;
+	struct lbd_k8s_prefix vip_ranges[LBD_K8S_MAX_VIP_RANGES];
+	__u32 kubeconfig_len;
+	__u32 file_len[LBD_K8S_MAX_FILES];
+	char file_path[LBD_K8S_MAX_FILES][LBD_K8S_PATH_MAX];
+};
+_Static_assert(sizeof(struct lbd_k8s_start) == 22384, "lbd_k8s_start");
+#define LBD_K8S_START_MAX_BYTES ((LBD_K8S_MAX_FILES + 1) * LBD_K8S_FILE_MAX)
+
+/*
+ * k8s -> lbd, LBD_MSG_K8S_STATUS: the client's state (lbctl status, the
+ * metrics), sent when it changes, at most once a second. After the struct,
+ * up to LBD_K8S_MAX_FILES records of LBD_K8S_PATH_MAX bytes: the files the
+ * kubeconfig of gen references, which the child cannot read. lbd answers
+ * them once per child, and only when they come in the child's first
+ * status, before it has spoken to the network.
+ */
+enum lbd_k8s_res {
+	LBD_K8S_RES_SERVICES,
+	LBD_K8S_RES_SLICES,
+	LBD_K8S_RES_N,
+};
+enum lbd_k8s_ev {
+	LBD_K8S_EV_ADDED,
+	LBD_K8S_EV_MODIFIED,
+	LBD_K8S_EV_DELETED,
+	LBD_K8S_EV_BOOKMARK,
+	LBD_K8S_EV_N,
+};
+
+struct lbd_k8s_res_status {
+	__u64 events[LBD_K8S_EV_N];
+	__u64 lists, gone, watch_restarts, failures, too_large, objects;
+	__u8 listed, watching, failing; /* 0 or 1 */
+	__u8 pad[5];
+	char last_error[512];
+};
+_Static_assert(sizeof(struct lbd_k8s_res_status) == 600, "lbd_k8s_res_status");
+
+struct lbd_k8s_status {
+	__u32 gen; /* of the START the client runs under; 0: none yet */
+	__u8 running; /* a client follows the cluster */
+	__u8 synced; /* both resources listed */
+	__u8 pad[2];
+	char server[1024]; /* the kubeconfig's, for lbctl status */
+	char context[256];
+	char error[512]; /* why the last START was not taken; "": it was */
+	struct lbd_k8s_res_status res[LBD_K8S_RES_N];
+};
+_Static_assert(sizeof(struct lbd_k8s_status) == 3000, "lbd_k8s_status");
+
+/*
+ * k8s -> lbd, LBD_MSG_K8S_SERVICES: one complete set of translated
+ * services, in one message or several (LBD_K8S_F_BEGIN on the first,
+ * LBD_K8S_F_END on the last; both on a set of one message). Each message
+ * is a lbd_k8s_set_hdr, then n_svc service records, n_be backend records,
+ * n_warn warning lines and n_ref refusal lines. A backend names its
+ * service by its index in the whole set; backends come in the order of
+ * their services. The last complete set is what lbd serves; a set cut
+ * short by the child's death is dropped.
+ */
+#define LBD_K8S_F_BEGIN 1
+#define LBD_K8S_F_END 2
+#define LBD_K8S_MAX_SVCS (1u << 16) /* a set's services */
+#define LBD_K8S_MAX_BES (1u << 20) /* a set's backends */
+#define LBD_K8S_MAX_LINES (1u << 16) /* a set's warnings and refusals */
+
+struct lbd_k8s_set_hdr {
+	__u32 seq; /* the set's number, the same in all its messages */
+	__u32 gen; /* of the START it was made under */
+	__u32 n_svc, n_be, n_warn, n_ref; /* records in this message */
+};
+_Static_assert(sizeof(struct lbd_k8s_set_hdr) == 24, "lbd_k8s_set_hdr");
+
+struct lbd_k8s_svc_rec {
+	char name[192]; /* LBD_SVC_NAME_MAX: ns/name:port[@vip] */
+	char ref[128]; /* the Service: "namespace/name" */
+	struct lbd_msg_addr vip; /* and the port */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 fwd, dsr; /* enum lbd_fwd */
+	__u8 no_backend; /* enum lbd_no_backend */
+	__u8 flow_backends, icmp_echo; /* 0 or 1 */
+	__u8 pad[2];
+	__u32 affinity_timeout;
+};
+_Static_assert(sizeof(struct lbd_k8s_svc_rec) == 352, "lbd_k8s_svc_rec");
+
+struct lbd_k8s_be_rec {
+	__u32 svc; /* its service's index in the set */
+	__u32 weight; /* 0-65535 */
+	struct lbd_msg_addr addr; /* and the port */
+	__u8 state; /* enum lbd_conf_state: active or draining */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lbd_k8s_be_rec) == 32, "lbd_k8s_be_rec");
+
+/* A warning (reason 0) or a refusal (enum k8s_refusal), for the log and
+ * the refusal counts. */
+struct lbd_k8s_line_rec {
+	__u8 reason;
+	__u8 pad[3];
+	char msg[512];
+};
+_Static_assert(sizeof(struct lbd_k8s_line_rec) == 516, "lbd_k8s_line_rec");
+
 /* Whether s, a fixed array of n bytes from a message, ends within it. */
 static inline bool msg_str_ok(const char *s, size_t n)
 {
