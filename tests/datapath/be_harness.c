@@ -44,7 +44,7 @@ void bet_setup(struct bet *t, const char *const *sources,
 
 	memset(t, 0, sizeof(*t));
 	t->skel = tc_backend__open();
-	cr_assert_not_null(t->skel, "opening tc/backend.bpf.c: %s",
+	cr_assert_not_null(t->skel, "opening bpf/backend/backend.bpf.c: %s",
 			   strerror(errno));
 	/* pinning is declared in the object: nothing pinned or reused */
 	bpf_object__for_each_map(m, t->skel->obj)
@@ -53,7 +53,7 @@ void bet_setup(struct bet *t, const char *const *sources,
 	t->skel->rodata->be_knobs.map_abi = LBD_MAP_ABI;
 	t->skel->rodata->be_knobs.flow_timeout = 3600;
 	err = tc_backend__load(t->skel);
-	cr_assert_eq(err, 0, "loading tc/backend.bpf.c: %s", strerror(-err));
+	cr_assert_eq(err, 0, "loading bpf/backend/backend.bpf.c: %s", strerror(-err));
 	set_fill(t->skel->maps.lbd_be_sources, sources);
 	set_fill(t->skel->maps.lbd_be_local, locals);
 }

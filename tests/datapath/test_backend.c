@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The backend companion (tc/backend.bpf.c) on its ingress: encapsulation
- * from a trusted LB is decapsulated, from anyone else dropped and
- * counted, and so are outer fragments of it, whatever their source.
+ * The backend companion (bpf/backend/backend.bpf.c) on its ingress:
+ * encapsulation from a trusted LB is decapsulated, from anyone else
+ * dropped and counted, and so are outer fragments of it, whatever their
+ * source.
  */
 #include <criterion/criterion.h>
 #include <linux/pkt_cls.h>
