@@ -5,7 +5,7 @@
 
 #include "lib/parse.h"
 #include "translate.h"
-#include "fib.h"
+#include "nexthop.h"
 #include "icmp.h"
 #include "select.h"
 #include "stats.h"

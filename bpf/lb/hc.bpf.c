@@ -18,8 +18,6 @@
  * cannot be sent as traffic would be is dropped and counted: the check
  * fails, as it should.
  */
-#include <linux/pkt_cls.h>
-
 #include "lib/common.h"
 #include "lib/ctx_skb.h"
 #include "lib/parse.h"
@@ -28,6 +26,7 @@
 #include "select.h"
 #include "svc.h"
 #include "lib/encap.h"
+#include "lib/fib.h"
 #include "lib/rewrite.h"
 #include "lib/pull.h"
 
@@ -39,7 +38,7 @@ int lbd_hc_egress(struct __sk_buff *skb);
 static __always_inline int hc_drop(struct __sk_buff *skb, enum lbd_reason r)
 {
 	count_reason(r, skb->len);
-	return TC_ACT_SHOT;
+	return CTX_ACT_DROP;
 }
 
 static __always_inline int hc_parse(struct __sk_buff *skb, struct lbd_pkt *p)
@@ -50,37 +49,6 @@ static __always_inline int hc_parse(struct __sk_buff *skb, struct lbd_pkt *p)
 	return parse_l4(ctx_data(skb), ctx_data_end(skb), p) == LBD_OK ? 0 : -1;
 }
 
-/* The next hop to the backend, looked up as the XDP program does: from
- * the interface the packet leaves by (lbd enables forwarding on it). */
-static __always_inline int hc_nexthop(struct __sk_buff *skb, __u32 ifindex,
-				      const struct lbd_backend *be,
-				      const union lbd_addr *src,
-				      struct lbd_nh *nh)
-{
-	struct bpf_fib_lookup fib = {};
-	int rc;
-
-	fib.ifindex = ifindex;
-	if (be->family == LBD_AF_INET) {
-		fib.family = 2; /* AF_INET */
-		fib.ipv4_src = src->v4;
-		fib.ipv4_dst = be->addr.v4;
-	} else {
-		fib.family = 10; /* AF_INET6 */
-		__builtin_memcpy(fib.ipv6_src, src->v6, 16);
-		__builtin_memcpy(fib.ipv6_dst, be->addr.v6, 16);
-	}
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return rc;
-	nh->ifindex = fib.ifindex;
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
-		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
-	}
-	return rc;
-}
-
 SEC("tc")
 int lbd_hc_egress(struct __sk_buff *skb)
 {
@@ -88,7 +56,7 @@ int lbd_hc_egress(struct __sk_buff *skb)
 	/* read once here: clang (14) otherwise keeps &skb->ifindex in a
 	 * register across calls, a modified ctx pointer the verifier (6.18)
 	 * refuses to dereference */
-	__u32 ifindex = skb->ifindex;
+	__u32 ifindex = ctx_ifindex(skb);
 	const struct lbd_backend *be;
 	struct lbd_backend bcopy;
 	union lbd_addr src = {}, vip;
@@ -101,7 +69,7 @@ int lbd_hc_egress(struct __sk_buff *skb)
 	int rc;
 
 	if ((mark & LBD_HC_MARK_MASK) != LBD_HC_MARK_TAG)
-		return TC_ACT_OK;
+		return CTX_ACT_OK;
 	be = bpf_map_lookup_elem(&lbd_backends, &id);
 	if (!be || be->state == LBD_BE_UNUSED)
 		return hc_drop(skb, LBD_HC_DROP_BACKEND);
@@ -121,7 +89,9 @@ int lbd_hc_egress(struct __sk_buff *skb)
 
 	hash = flow_hash(&p);
 	encap_source(bcopy.family, hash, &src);
-	rc = hc_nexthop(skb, ifindex, &bcopy, &src, &nh);
+	/* looked up as the XDP program does, from the interface the packet
+	 * leaves by (lbd enables forwarding on it) */
+	rc = nexthop_lookup(skb, ifindex, bcopy.family, &src, &bcopy.addr, &nh);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return hc_drop(skb, LBD_HC_DROP_NO_ROUTE);
 	resolved = rc == BPF_FIB_LKUP_RET_SUCCESS;
@@ -144,7 +114,7 @@ int lbd_hc_egress(struct __sk_buff *skb)
 	skb->mark = 0;
 	if (resolved) {
 		if (nh.ifindex == ifindex)
-			return TC_ACT_OK;
+			return CTX_ACT_OK;
 		return bpf_redirect(nh.ifindex, 0);
 	}
 	/* the next hop is not resolved yet: the kernel resolves it */

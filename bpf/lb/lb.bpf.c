@@ -20,7 +20,7 @@
 #include "select.h"
 #include "svc.h"
 #include "vip.h"
-#include "fib.h"
+#include "nexthop.h"
 #include "translate.h"
 #include "icmp.h"
 #include "dsr.h"

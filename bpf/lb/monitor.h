@@ -3,6 +3,7 @@
 #ifndef LBD_LB_MONITOR_H
 #define LBD_LB_MONITOR_H
 
+#include "lib/ctx_xdp.h"
 #include "lib/parse.h"
 #include "maps.h"
 
@@ -25,7 +26,7 @@ static __always_inline void monitor_emit(struct xdp_md *ctx,
 	e->dport = p->dport;
 	e->svc_id = svc_id;
 	e->backend_id = backend_id;
-	e->ifindex = ctx->ingress_ifindex;
+	e->ifindex = ctx_ifindex(ctx);
 	e->len = ctx_len(ctx);
 	e->saddr = p->saddr;
 	e->daddr = p->daddr;

@@ -21,7 +21,7 @@
 
 #include "lib/csum.h"
 #include "lib/parse.h"
-#include "fib.h"
+#include "nexthop.h"
 #include "icmp.h"
 #include "maps.h"
 #include "select.h"
@@ -379,7 +379,8 @@ static __always_inline int nat_nexthop(struct xdp_md *ctx, struct lbd_pkt *p,
 				       struct lbd_nh *nh, bool reply)
 {
 	struct bpf_fib_lookup fib;
-	int rc = fib_nexthop(ctx, p->family, src, dst, p->ip_len, &fib);
+	int rc = fib_nexthop(ctx, ctx_ifindex(ctx), p->family, src, dst,
+			     p->ip_len, &fib);
 
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return send_toobig(ctx, p, fib.mtu_result);
@@ -417,7 +418,8 @@ static __always_inline int reply_nexthop(struct xdp_md *ctx, struct lbd_pkt *p,
 	}
 	if (nh->stamp != now) {
 		nh->stamp = 0;
-		rc = nexthop_lookup(ctx, p->family, vip, client, nh);
+		rc = nexthop_lookup(ctx, ctx_ifindex(ctx), p->family, vip,
+				    client, nh);
 		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 			return nat_route(ctx, p, rc, NULL, true);
 		nh->stamp = now;

@@ -2,8 +2,11 @@
 /*
  * The context abstraction shared by XDP and tc code. struct xdp_md and
  * struct __sk_buff both expose data and data_end as __u32 fields, so code
- * written against these macros compiles for either context; what differs
- * (growing the head, redirecting) stays in the entry files.
+ * written against these macros compiles for either context. What differs
+ * has one name in both halves, ctx_xdp.h and ctx_skb.h, which an entry
+ * file includes first: struct lbd_ctx, ctx_encap_room (growing the head),
+ * ctx_ifindex (the interface of a FIB lookup) and the verdicts
+ * CTX_ACT_OK and CTX_ACT_DROP. Redirecting stays in the entry files.
  */
 #ifndef LBD_BPF_CTX_H
 #define LBD_BPF_CTX_H

@@ -7,9 +7,21 @@
 #ifndef LBD_BPF_CTX_SKB_H
 #define LBD_BPF_CTX_SKB_H
 
+#include <linux/pkt_cls.h>
+
 #include "lib/parse.h"
 
 #define lbd_ctx __sk_buff
+
+/* The device the program runs on: at tc ingress the one the packet
+ * arrived on, at tc egress the one it leaves by (where the hc program's
+ * FIB lookup starts, lib/fib.h). Entry files read it once into a local
+ * (see lib/fib.h). */
+#define ctx_ifindex(ctx) ((ctx)->ifindex)
+
+/* Verdicts: the packet goes on (up the stack, or out), or is dropped. */
+#define CTX_ACT_OK TC_ACT_OK
+#define CTX_ACT_DROP TC_ACT_SHOT
 
 /*
  * Makes room for hdr_len bytes of headers in front of the IP header of

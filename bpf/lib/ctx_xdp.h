@@ -11,6 +11,14 @@
 
 #define lbd_ctx xdp_md
 
+/* The interface the frame arrived on: where a FIB lookup starts
+ * (lib/fib.h) and where XDP_TX sends it back out. */
+#define ctx_ifindex(ctx) ((ctx)->ingress_ifindex)
+
+/* Verdicts: the packet goes on into the stack, or is dropped. */
+#define CTX_ACT_OK XDP_PASS
+#define CTX_ACT_DROP XDP_DROP
+
 /*
  * Makes room for hdr_len bytes of headers in front of the IP header of
  * the frame p describes: Ethernet padding after the IP packet goes, then
