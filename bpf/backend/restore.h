@@ -31,7 +31,7 @@ static __always_inline int restore_reply(struct __sk_buff *skb,
 	f = bpf_map_lookup_elem(&lbd_be_flows, &key);
 	if (!f)
 		return TC_ACT_OK;
-	if (clock_idle_over(now, f->last_seen, be_knobs.flow_timeout)) {
+	if (lbd_idle_over(now, f->last_seen, be_knobs.flow_timeout)) {
 		bpf_map_delete_elem(&lbd_be_flows, &key);
 		return TC_ACT_OK;
 	}

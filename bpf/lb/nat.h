@@ -241,12 +241,10 @@ static __always_inline void *nat_key(__u8 family, const union lbd_addr *be,
 	return k6;
 }
 
+/* SNAT entries age as conntrack entries do (lbd/shared.h). */
 static __always_inline __u32 nat_timeout(__u8 proto, __u16 flags)
 {
-	if (proto == IPPROTO_UDP)
-		return knobs.udp_timeout;
-	return flags & LBD_CT_F_CLOSING ? knobs.tcp_closing_timeout
-					 : knobs.tcp_timeout;
+	return lbd_ct_timeout(&knobs, proto, flags);
 }
 
 /*
@@ -309,8 +307,8 @@ static __always_inline __be16 snat_port_for(const struct lbd_pkt *p,
 			goto taken;
 		n = nat_find(p->family, key);
 		if (n &&
-		    clock_idle_over(now, n->last_seen,
-				    nat_timeout(p->proto, n->flags)) &&
+		    lbd_idle_over(now, n->last_seen,
+				  nat_timeout(p->proto, n->flags)) &&
 		    !nat_store(p->family, key, &val, BPF_EXIST))
 			goto taken;
 	}
@@ -510,7 +508,7 @@ static __always_inline int snat_reply(struct xdp_md *ctx, struct lbd_pkt *p)
 		      &k6);
 	n = nat_find(p->family, key);
 	if (!n ||
-	    clock_idle_over(now, n->last_seen, nat_timeout(p->proto, n->flags)))
+	    lbd_idle_over(now, n->last_seen, nat_timeout(p->proto, n->flags)))
 		return LBD_CONTINUE;
 	if (n->last_seen != now) {
 		n->last_seen = now;

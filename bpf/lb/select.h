@@ -63,14 +63,11 @@ static __always_inline __u32 now_sec(void)
 	return clock_now(&lbd_clock);
 }
 
+/* lbd/shared.h's rule, which lbd applies to the entries it reads too. */
 static __always_inline __u32 ct_timeout(const struct lbd_pkt *p,
 					const struct lbd_ct *ct)
 {
-	if (p->proto == IPPROTO_UDP)
-		return knobs.udp_timeout;
-	if (ct->flags & LBD_CT_F_CLOSING)
-		return knobs.tcp_closing_timeout;
-	return knobs.tcp_timeout;
+	return lbd_ct_timeout(&knobs, p->proto, ct->flags);
 }
 
 /* The conntrack key of the flow: k4 or k6, by its family. */
@@ -177,7 +174,7 @@ static __always_inline int affinity_pick(const struct lbd_pkt *p,
 
 	k.client = p->saddr;
 	a = bpf_map_lookup_elem(&lbd_affinity, &k);
-	if (a && !clock_idle_over(now, a->last_seen, svc->affinity_timeout)) {
+	if (a && !lbd_idle_over(now, a->last_seen, svc->affinity_timeout)) {
 		be = bpf_map_lookup_elem(&lbd_backends, &a->backend_id);
 		if (backend_usable(be, a->backend_gen, true)) {
 			if (a->last_seen != now)
@@ -221,7 +218,7 @@ static __always_inline int select_backend(const struct lbd_pkt *p,
 	key = ct_key(p, &k4, &k6);
 	ct = ct_find(p->family, key);
 	if (ct) {
-		if (!clock_idle_over(now, ct->last_seen, ct_timeout(p, ct))) {
+		if (!lbd_idle_over(now, ct->last_seen, ct_timeout(p, ct))) {
 			be = bpf_map_lookup_elem(&lbd_backends,
 						 &ct->backend_id);
 			if (backend_usable(be, ct->backend_gen, syn)) {

@@ -10,8 +10,9 @@
  *
  * Two CPUs may disagree by that much around a second's turn: a timestamp
  * another CPU wrote may be a second ahead of this CPU's now. Idle times are
- * therefore compared signed (clock_idle_over), never as u32 differences
- * that a "negative" age would turn into four billion seconds.
+ * therefore compared signed, never as u32 differences that a "negative"
+ * age would turn into four billion seconds: lbd_idle_over in lbd/shared.h,
+ * the one rule of the programs and of lbd, which reads the same entries.
  */
 #ifndef LBD_BPF_CLOCK_H
 #define LBD_BPF_CLOCK_H
@@ -47,14 +48,6 @@ static __always_inline __u32 clock_now(void *clock_map)
 		c->jiffies = j;
 	}
 	return c->sec;
-}
-
-/* Whether something last seen at last (by this CPU or another) has been
- * idle for more than timeout seconds at now. */
-static __always_inline bool clock_idle_over(__u32 now, __u32 last,
-					    __u32 timeout)
-{
-	return lbd_idle_over(now, last, timeout);
 }
 
 #endif /* LBD_BPF_CLOCK_H */
