@@ -121,3 +121,18 @@ uint64_t bet_reason(struct bet *t, enum lbd_reason r)
 	cr_assert_eq(err, 0, "reading lbd_be_stats: %s", strerror(-err));
 	return sum;
 }
+
+unsigned bet_flows_clear(struct bet *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.lbd_be_flows);
+	struct lbd_gnv_key k;
+	unsigned n = 0;
+
+	/* always the first key: the one before was just deleted */
+	while (!bpf_map_get_next_key(fd, NULL, &k)) {
+		cr_assert_eq(bpf_map_delete_elem(fd, &k), 0,
+			     "deleting a flow: %s", strerror(errno));
+		n++;
+	}
+	return n;
+}

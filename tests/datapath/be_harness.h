@@ -42,4 +42,8 @@ void bet_check(struct bet *t, bool ingress, const struct pkt *in,
 /* The counter of a reason in lbd_be_stats, summed over CPUs. */
 uint64_t bet_reason(struct bet *t, enum lbd_reason r);
 
+/* Empties lbd_be_flows, as an LRU eviction or lost maps would; returns
+ * how many flows there were. */
+unsigned bet_flows_clear(struct bet *t);
+
 #endif /* LBD_TEST_BE_HARNESS_H */
