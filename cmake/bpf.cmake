@@ -20,14 +20,15 @@ set(LBD_BPF_CFLAGS
 	-Wmissing-prototypes -Wimplicit-fallthrough
 	-Wno-unused-parameter -Wno-compare-distinct-pointer-types
 	-I${CMAKE_SOURCE_DIR}/include
+	-I${CMAKE_SOURCE_DIR}/bpf
 	-I/usr/include/${LBD_TRIPLET})
 
 function(lbd_bpf_object name src)
 	set(obj ${LBD_GEN_DIR}/${name}.bpf.o)
 	set(skel ${LBD_GEN_DIR}/${name}.skel.h)
-	# tc programs on the LB host share the XDP program's headers
+	# shared.h and hash.h, bpf/lib and every program's private headers
 	file(GLOB_RECURSE bpf_headers ${CMAKE_SOURCE_DIR}/include/lbd/*.h
-		${CMAKE_SOURCE_DIR}/xdp/*.h ${CMAKE_SOURCE_DIR}/tc/*.h)
+		${CMAKE_SOURCE_DIR}/bpf/*.h)
 	add_custom_command(OUTPUT ${obj}
 		COMMAND ${CLANG} ${LBD_BPF_CFLAGS} ${ARGN}
 			-c ${CMAKE_CURRENT_SOURCE_DIR}/${src} -o ${obj}

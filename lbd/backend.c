@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Role "backend": lbd on a backend loads the tc companion (tc/) on the
+ * Role "backend": lbd on a backend loads the tc companion (bpf/backend/) on the
  * NIC encapsulated traffic arrives on, tells it which LBs to trust and
  * which addresses are this node's, and binds the IPIP VIPs to lo.
  */

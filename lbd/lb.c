@@ -329,7 +329,7 @@ static bool needs_hc_program(const struct lbd_config *c)
 }
 
 /*
- * The health check program (tc/hc.bpf.c) on the current datapath's maps
+ * The health check program (bpf/lb/hc.bpf.c) on the current datapath's maps
  * and knobs, on tc egress of the edge NIC: loaded whenever the XDP
  * program is, attached where it is. Without it a marked check would
  * leave unencapsulated, reach a VIP through the network and prove

@@ -7,8 +7,8 @@
 #ifndef LBD_NODE_MAPS_H
 #define LBD_NODE_MAPS_H
 
-#include "lbd/bpf/clock.h"
-#include "lbd/bpf/common.h"
+#include "lib/clock.h"
+#include "lib/common.h"
 
 const volatile struct lbd_node_knobs node_knobs = {
 	.map_abi = LBD_MAP_ABI,

@@ -17,7 +17,7 @@
 #include "maps.h"
 
 /* Word w of a table (struct lbd_maglev_chunk), head being its chunk 0.
- * (The LB program's xdp/select.h has the same reading of the layout.) */
+ * (The LB program's bpf/lb/select.h has the same reading of the layout.) */
 static __always_inline int node_maglev_word(void *table,
 					    const struct lbd_maglev_chunk *head,
 					    __u32 w, __u32 *v)

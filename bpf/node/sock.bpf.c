@@ -10,7 +10,7 @@
  * socket_lb = "host-only" (later) goes first in each hook: a knob or a
  * per-cgroup exclusion that returns NODE_PROCEED untouched.
  */
-#include "lbd/bpf/common.h"
+#include "lib/common.h"
 
 #include "maps.h"
 #include "select.h"

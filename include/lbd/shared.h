@@ -437,7 +437,7 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_ct) == 16, "lbd_ct");
 /*
  * Whether something last seen at last (a conntrack entry's last_seen) has
  * been idle for more than timeout seconds at now, both seconds of the
- * coarse monotonic clock (include/lbd/bpf/clock.h). Signed: another CPU's
+ * coarse monotonic clock (bpf/lib/clock.h). Signed: another CPU's
  * second may be one ahead of now, which a u32 difference would turn into
  * four billion seconds of idleness. The one rule of the datapath and of
  * userspace.
@@ -584,8 +584,27 @@ struct lbd_knobs {
 LBD_STATIC_ASSERT(sizeof(struct lbd_knobs) == 84, "lbd_knobs");
 
 /*
- * The backend companion (tc/). Trusted LB sources and this node's own
- * addresses are sets of addresses: */
+ * The idle timeout of a conntrack or SNAT entry of a flow of proto whose
+ * entry has flags (LBD_CT_F_*), under the knobs k; lbd_idle_over says
+ * whether it ran out. The one rule of the datapath (bpf/lb/select.h,
+ * nat.h) and of userspace (lbctl's flows, the metrics' active flows).
+ * k is volatile: the program passes its load-time knobs as they are, and
+ * the verifier still sees their values.
+ */
+static inline __u32 lbd_ct_timeout(const volatile struct lbd_knobs *k,
+				   __u8 proto, __u16 flags)
+{
+	/* IPPROTO_UDP: this header includes neither <netinet/in.h> nor
+	 * <linux/in.h>, which clash in userspace */
+	if (proto == 17)
+		return k->udp_timeout;
+	return flags & LBD_CT_F_CLOSING ? k->tcp_closing_timeout :
+					  k->tcp_timeout;
+}
+
+/*
+ * The backend companion (bpf/backend). Trusted LB sources and this node's
+ * own addresses are sets of addresses: */
 struct lbd_addr_key {
 	union lbd_addr addr;
 	__u8 family;
@@ -639,9 +658,9 @@ struct lbd_be_knobs {
 LBD_STATIC_ASSERT(sizeof(struct lbd_be_knobs) == 8, "lbd_be_knobs");
 
 /*
- * Health checks through the datapath (tc/hc.bpf.c): lbd's check sockets
- * to a VIP carry this socket mark with the backend's id in the low 24
- * bits (datapath.max_backends is at most 1 << 24); the LB host's tc
+ * Health checks through the datapath (bpf/lb/hc.bpf.c): lbd's check
+ * sockets to a VIP carry this socket mark with the backend's id in the low
+ * 24 bits (datapath.max_backends is at most 1 << 24); the LB host's tc
  * egress program encapsulates them to that backend. Other marks pass.
  */
 #define LBD_HC_MARK_TAG 0x4c000000u

@@ -1418,7 +1418,7 @@ static const struct st_backend *be_of_output(const struct st_service *s,
 	return hit;
 }
 
-/* xdp/svc.h fwd_of and xdp/lb.bpf.c stateless: whether the program
+/* bpf/lb/svc.h fwd_of and bpf/lb/lb.bpf.c stateless: whether the program
  * forwards the service's flows of proto with no conntrack. */
 static bool svc_stateless(const struct st_service *s, __u8 proto)
 {
@@ -1549,7 +1549,7 @@ static int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		jadd(ctj, "exists", jbool(false));
 	}
 	if (f.affinity && !stateless) {
-		/* xdp/select.h affinity_pick: the client's backend while it
+		/* bpf/lb/select.h affinity_pick: the client's backend while it
 		 * is active and the client was seen within the timeout */
 		affj = json_object_new_object();
 		if (explain_aff_lookup(d->dp, &f, &aff) == 0) {

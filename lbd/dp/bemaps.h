@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The backend companion's maps as configured (tc/maps.h), written by lbd
+ * The backend companion's maps as configured (bpf/backend/maps.h), written by lbd
  * in the backend role and by the tests through the same code.
  */
 #ifndef LBD_BEMAPS_H

@@ -404,7 +404,7 @@ int dp_open_pinned(const char *pin_path, struct lbd_dp **out)
 	dp->opts.pin_path = dp->pin_path;
 	for (i = 0; i < DP_MAP_COUNT; i++) {
 		if (i == DP_MAP_TX_PORTS)
-			continue; /* not pinned, see xdp/maps.h */
+			continue; /* not pinned, see bpf/lb/maps.h */
 		err = pin_file(path, sizeof(path), pin_path, dp_map_names[i]);
 		if (err)
 			goto out;

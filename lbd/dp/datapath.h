@@ -45,7 +45,7 @@ struct lbd_dp;
 int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out);
 /*
  * Makes every map of obj (opened, not loaded) the LB program's map of the
- * same name, so that another program (tc/hc.bpf.c) works on the same
+ * same name, so that another program (bpf/lb/hc.bpf.c) works on the same
  * state. Only for a datapath lbd loaded (not dp_open_pinned).
  */
 struct bpf_object;

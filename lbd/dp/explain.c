@@ -110,7 +110,7 @@ int explain_build(const struct explain_flow *f, __u8 *buf, size_t cap)
 
 __u32 explain_flow_hash(const struct explain_flow *f, __u32 seed)
 {
-	/* xdp/select.h svc_hash: with affinity, every port of a client
+	/* bpf/lb/select.h svc_hash: with affinity, every port of a client
 	 * hashes alike */
 	__u32 ports = LBD_PORTS(f->affinity ? 0 : htons(f->client_port),
 				htons(f->vip_port));
@@ -137,7 +137,7 @@ int explain_maglev(struct lbd_dp *dp, const struct explain_flow *f, __u32 seed,
 	s->m = w[0];
 	n = w[1];
 	s->slot = s->hash % s->m;
-	/* xdp/select.h maglev_pick */
+	/* bpf/lb/select.h maglev_pick */
 	word = w[LBD_MAGLEV_HDR + n + s->slot];
 	if (LBD_MAGLEV_CUR(word) < n)
 		s->owner = w[LBD_MAGLEV_HDR + LBD_MAGLEV_CUR(word)];
@@ -154,7 +154,7 @@ out:
 	return err;
 }
 
-/* The flow's conntrack key, as xdp/select.h builds it. */
+/* The flow's conntrack key, as bpf/lb/select.h builds it. */
 static int ct_key(const struct explain_flow *f, struct lbd_ct_key4 *k4,
 		  struct lbd_ct_key6 *k6, const void **key)
 {

@@ -100,7 +100,7 @@ struct explain_slot {
 	__u32 owner, prev; /* backend ids; LBD_NO_ID: none */
 	/* whether the program names prev in lbd's option for a TCP
 	 * segment of the flow when the service keeps no conntrack for it
-	 * (xdp/select.h select_stateless: prev is active or draining, and
+	 * (bpf/lb/select.h select_stateless: prev is active or draining, and
 	 * of the owner's family) */
 	bool prev_named;
 };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The LB host's health-check program (tc/hc.bpf.c): loaded on the maps
+ * The LB host's health-check program (bpf/lb/hc.bpf.c): loaded on the maps
  * of the LB program it belongs to, with the same knobs, and attached to
  * tc egress of the edge NIC, where lbd's marked check sockets' packets
  * to VIPs leave. Library code: 0 or a negative errno.

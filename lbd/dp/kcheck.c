@@ -32,7 +32,7 @@ struct kfeature {
 #define MAP(t, v) { #t, v, BPF_PROG_TYPE_UNSPEC, t, 0 }
 #define HELPER(p, h, v) { "bpf_" #h "() in " #p, v, p, 0, BPF_FUNC_##h }
 
-/* The LB host: the XDP program (xdp/) and the health checks' tc program. */
+/* The LB host: the XDP program (bpf/lb/) and the health checks' tc program. */
 static const struct kfeature lb_features[] = {
 	PROG(BPF_PROG_TYPE_XDP, "4.8"),
 	PROG(BPF_PROG_TYPE_SCHED_CLS, "4.1"),
@@ -53,7 +53,7 @@ static const struct kfeature lb_features[] = {
 	HELPER(BPF_PROG_TYPE_SCHED_CLS, redirect_neigh, "5.10"),
 };
 
-/* A backend: the tc companion (tc/). */
+/* A backend: the tc companion (bpf/backend/). */
 static const struct kfeature backend_features[] = {
 	PROG(BPF_PROG_TYPE_SCHED_CLS, "4.1"),
 	MAP(BPF_MAP_TYPE_LRU_HASH, "4.10"),

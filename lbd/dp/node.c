@@ -504,7 +504,7 @@ int node_nodeport_guard_set(struct lbd_node *n, __be16 port, __u8 proto,
 	return 0;
 }
 
-/* Seconds of the programs' clock (include/lbd/bpf/clock.h). */
+/* Seconds of the programs' clock (bpf/lib/clock.h). */
 static __u32 node_now(void)
 {
 	struct timespec ts;

@@ -106,7 +106,7 @@ static void spec_of(const struct lbd_daemon *d, const struct st_service *s,
 	snprintf(out->host, sizeof(out->host), "%s", hs->host);
 	snprintf(out->query, sizeof(out->query), "%s", hs->query);
 	if (hs->via == LBD_HC_VIA_DATAPATH) {
-		/* to the VIP, marked for tc/hc.bpf.c, which waits on the
+		/* to the VIP, marked for bpf/lb/hc.bpf.c, which waits on the
 		 * edge NIC: the socket leaves by it or not at all */
 		out->family = s->key.family;
 		out->addr = s->key.vip;
@@ -372,7 +372,7 @@ out:
 int health_start(struct lbd_daemon *d)
 {
 	/* SO_MARK and SO_BINDTOIFINDEX on its check sockets: the mark
-	 * sends a check through the datapath (tc/hc.bpf.c) */
+	 * sends a check through the datapath (bpf/lb/hc.bpf.c) */
 	struct proc_spec spec = { .kind = PROC_PROBER,
 				  .user = d->cfg->processes.user,
 				  .caps = 1ULL << CAP_NET_RAW };

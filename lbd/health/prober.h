@@ -6,7 +6,7 @@
  * replies). It runs as processes.user with one capability left,
  * CAP_NET_RAW, which setting SO_MARK and SO_BINDTOIFINDEX on its check
  * sockets needs (the mark sends a check through the datapath,
- * tc/hc.bpf.c), with no_new_privs.
+ * bpf/lb/hc.bpf.c), with no_new_privs.
  *
  * The privileged process (health.c) keeps the health state and gives
  * the prober the whole set of checks; the prober runs them (hc.c) and

@@ -144,7 +144,7 @@ struct pv_walk {
 	__u32 now;
 };
 
-/* xdp/select.h svc_hash, under seed. */
+/* bpf/lb/select.h svc_hash, under seed. */
 static __u32 hash(__u32 seed, __u8 family, const void *key, __u32 ports,
 		  __u8 proto)
 {
@@ -194,13 +194,13 @@ static void walk_one(void *arg, const struct dp_ct_flow *f)
 	t = &w->t[s - w->planned];
 	if (!t->changed)
 		return;
-	/* xdp/select.h ct_timeout */
+	/* bpf/lb/select.h ct_timeout */
 	timeout = proto == IPPROTO_UDP	      ? w->c->dp.udp_timeout :
 		  v->flags & LBD_CT_F_CLOSING ? 10 :
 						w->c->dp.tcp_timeout;
 	if (lbd_idle_over(w->now, v->last_seen, timeout))
 		return;
-	/* xdp/select.h svc_hash */
+	/* bpf/lb/select.h svc_hash */
 	ports = LBD_PORTS(s->flags & LBD_SVC_F_AFFINITY ? 0 : sport, dport);
 	h = hash(w->st->seed, family, key, ports, proto);
 	was = t->was ? t->was[h % t->om] : LBD_NO_ID;

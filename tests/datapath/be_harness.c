@@ -44,7 +44,7 @@ void bet_setup(struct bet *t, const char *const *sources,
 
 	memset(t, 0, sizeof(*t));
 	t->skel = tc_backend__open();
-	cr_assert_not_null(t->skel, "opening tc/backend.bpf.c: %s",
+	cr_assert_not_null(t->skel, "opening bpf/backend/backend.bpf.c: %s",
 			   strerror(errno));
 	/* pinning is declared in the object: nothing pinned or reused */
 	bpf_object__for_each_map(m, t->skel->obj)
@@ -53,7 +53,7 @@ void bet_setup(struct bet *t, const char *const *sources,
 	t->skel->rodata->be_knobs.map_abi = LBD_MAP_ABI;
 	t->skel->rodata->be_knobs.flow_timeout = 3600;
 	err = tc_backend__load(t->skel);
-	cr_assert_eq(err, 0, "loading tc/backend.bpf.c: %s", strerror(-err));
+	cr_assert_eq(err, 0, "loading bpf/backend/backend.bpf.c: %s", strerror(-err));
 	set_fill(t->skel->maps.lbd_be_sources, sources);
 	set_fill(t->skel->maps.lbd_be_local, locals);
 }
@@ -120,4 +120,19 @@ uint64_t bet_reason(struct bet *t, enum lbd_reason r)
 	free(c);
 	cr_assert_eq(err, 0, "reading lbd_be_stats: %s", strerror(-err));
 	return sum;
+}
+
+unsigned bet_flows_clear(struct bet *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.lbd_be_flows);
+	struct lbd_gnv_key k;
+	unsigned n = 0;
+
+	/* always the first key: the one before was just deleted */
+	while (!bpf_map_get_next_key(fd, NULL, &k)) {
+		cr_assert_eq(bpf_map_delete_elem(fd, &k), 0,
+			     "deleting a flow: %s", strerror(errno));
+		n++;
+	}
+	return n;
 }

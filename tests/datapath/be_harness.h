@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The backend companion's test harness (tc/backend.bpf.c): its programs
- * loaded fresh for each test (empty maps, nothing pinned), the trusted LB
- * sources and the node's own addresses set, and a packet run through
- * ingress or egress as an skb on lb0 with BPF_PROG_TEST_RUN, its verdict
- * and whole output compared byte for byte, as harness.h does for the XDP
- * program.
+ * The backend companion's test harness (bpf/backend/backend.bpf.c): its
+ * programs loaded fresh for each test (empty maps, nothing pinned), the
+ * trusted LB sources and the node's own addresses set, and a packet run
+ * through ingress or egress as an skb on lb0 with BPF_PROG_TEST_RUN, its
+ * verdict and whole output compared byte for byte, as harness.h does for
+ * the XDP program.
  */
 #ifndef LBD_TEST_BE_HARNESS_H
 #define LBD_TEST_BE_HARNESS_H
@@ -41,5 +41,9 @@ void bet_check(struct bet *t, bool ingress, const struct pkt *in,
 
 /* The counter of a reason in lbd_be_stats, summed over CPUs. */
 uint64_t bet_reason(struct bet *t, enum lbd_reason r);
+
+/* Empties lbd_be_flows, as an LRU eviction or lost maps would; returns
+ * how many flows there were. */
+unsigned bet_flows_clear(struct bet *t);
 
 #endif /* LBD_TEST_BE_HARNESS_H */

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The backend companion (tc/backend.bpf.c) on its ingress: encapsulation
- * from a trusted LB is decapsulated, from anyone else dropped and
- * counted, and so are outer fragments of it, whatever their source.
+ * The backend companion (bpf/backend/backend.bpf.c) on its ingress:
+ * encapsulation from a trusted LB is decapsulated, from anyone else
+ * dropped and counted, and so are outer fragments of it, whatever their
+ * source.
  */
 #include <criterion/criterion.h>
 #include <linux/pkt_cls.h>
+#include <string.h>
 
 #include "be_harness.h"
 #include "flows.h"
@@ -236,4 +238,221 @@ Test(backend, other_fragments_pass_unchanged)
 	bet_check(&t, true, &in, TC_ACT_OK, &in);
 	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), 0);
 	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_FRAGMENT), 0);
+}
+
+/* IP6IP6 and 4-in-6 (IPv4 in IPv6, as IPIP services to IPv6 backends
+ * send it): the outer IPv6 header goes, the Ethernet type announces the
+ * inner family. */
+Test(backend, trusted_ip6ip6_and_4in6_are_decapsulated)
+{
+	struct pkt in, q, want;
+
+	ipip_in(&in, LB6, NODE6, 0);
+	inner_of(&q, CLIENT6, VIP6);
+	pkt_init(&want);
+	dpt_eth_in(&want);
+	pkt_next(&want, 0x86dd);
+	pkt_append(&want, &q, 0, q.len);
+	pkt_finish(&want);
+	bet_check(&t, true, &in, TC_ACT_OK, &want);
+
+	inner_of(&q, CLIENT4, VIP4);
+	outer(&in, LB6, NODE6, 0);
+	pkt_next(&in, IPPROTO_IPIP);
+	pkt_append(&in, &q, 0, q.len);
+	pkt_finish(&in);
+	pkt_init(&want);
+	dpt_eth_in(&want);
+	pkt_next(&want, 0x0800);
+	pkt_append(&want, &q, 0, q.len);
+	pkt_finish(&want);
+	bet_check(&t, true, &in, TC_ACT_OK, &want);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_IPIP), 2);
+}
+
+/* The Geneve flows below: client:40000 to the backend's 8080, behind
+ * VIP:80 (the LB translated the inner packet; the DSR option names the
+ * VIP and service port). */
+#define BE_PORT 8080
+#define SVC_PORT 80
+
+/* A TCP segment from src:sport to dst:dport, from its IP header on. */
+static void seg_of(struct pkt *q, const char *src, uint16_t sport,
+		   const char *dst, uint16_t dport, uint8_t flags,
+		   const char *data)
+{
+	pkt_init(q);
+	pkt_ip_hdr(q, pkt_ip(src), pkt_ip(dst));
+	pkt_tcp(q, sport, dport, flags, 1000, 2000);
+	pkt_bytes(q, data, strlen(data));
+	pkt_finish(q);
+}
+
+/* Cilium's Geneve form from lb to this node, inner q, the DSR option
+ * naming the VIP and service port, then extra options (len bytes at
+ * opt, cls/type) when opt is not NULL. */
+static void gnv_in(struct pkt *p, const char *lb, const char *node,
+		   const struct pkt *q, uint16_t cls, uint8_t type,
+		   const void *opt, size_t len)
+{
+	bool v6 = pkt_ip(lb).family == AF_INET6;
+
+	outer(p, lb, node, 0);
+	pkt_udp(p, 49152, 6081, true);
+	pkt_geneve_dsr(p, 2, pkt_ip(v6 ? VIP6 : VIP4), SVC_PORT);
+	if (opt)
+		pkt_geneve_opt(p, cls, type, opt, len);
+	pkt_eth(p, MAC_ROUTER, MAC_LB);
+	pkt_next(p, v6 ? 0x86dd : 0x0800);
+	pkt_append(p, q, 0, q->len);
+	pkt_finish(p);
+}
+
+/* What a decapsulated q (IPv6 when v6) looks like: the outer L2 header,
+ * announcing q. */
+static void decapped(struct pkt *want, const struct pkt *q, bool v6)
+{
+	pkt_init(want);
+	dpt_eth_in(want);
+	pkt_next(want, v6 ? 0x86dd : 0x0800);
+	pkt_append(want, q, 0, q->len);
+	pkt_finish(want);
+}
+
+/* The reply of the backend to the client (from its IP header on), from
+ * src:sport, as it leaves by tc egress, L2 header included. */
+static void reply_out(struct pkt *p, const char *src, uint16_t sport,
+		      const char *client)
+{
+	struct pkt r;
+
+	seg_of(&r, src, sport, client, 40000, PKT_TCP_ACK, "world");
+	pkt_init(p);
+	pkt_eth(p, MAC_ROUTER, MAC_LB);
+	pkt_next(p, pkt_ip(src).family == AF_INET6 ? 0x86dd : 0x0800);
+	pkt_append(p, &r, 0, r.len);
+	pkt_finish(p);
+}
+
+static void untrusted_geneve(const char *src, const char *node,
+			     const char *client, const char *be)
+{
+	struct pkt q, in;
+
+	seg_of(&q, client, 40000, be, BE_PORT, PKT_TCP_SYN, "hello");
+	gnv_in(&in, src, node, &q, 0, 0, NULL, 0);
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+}
+
+Test(backend, untrusted_geneve_is_dropped)
+{
+	untrusted_geneve(OTHER4, NODE4, CLIENT4, NODE4);
+	untrusted_geneve(OTHER6, NODE6, CLIENT6, NODE6);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), 2);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 0);
+	cr_assert_eq(bet_flows_clear(&t), 0, "an untrusted packet's flow");
+}
+
+/*
+ * A Geneve option with the critical bit that the companion does not know
+ * (RFC 8926 section 3.5.1: such a packet must be dropped), after
+ * Cilium's: refused, nothing recorded, so its flow's replies keep the
+ * backend's address. The same option without the critical bit is
+ * skipped, and the packet delivered.
+ */
+static void unknown_option(const char *node, const char *client, const char *lb)
+{
+	static const uint8_t body[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct pkt q, in, want, reply;
+
+	seg_of(&q, client, 40000, node, BE_PORT, PKT_TCP_ACK, "hello");
+	gnv_in(&in, lb, node, &q, 0x0105, 0x80 | 0x07, body, sizeof(body));
+	bet_check(&t, true, &in, TC_ACT_SHOT, NULL);
+	reply_out(&reply, node, BE_PORT, client);
+	bet_check(&t, false, &reply, TC_ACT_OK, &reply);
+
+	gnv_in(&in, lb, node, &q, 0x0105, 0x07, body, sizeof(body));
+	decapped(&want, &q, pkt_ip(node).family == AF_INET6);
+	bet_check(&t, true, &in, TC_ACT_OK, &want);
+}
+
+Test(backend, critical_geneve_option_unknown_is_refused)
+{
+	unknown_option(NODE4, CLIENT4, LB4);
+	unknown_option(NODE6, CLIENT6, LB6);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_GENEVE_OPT), 2);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 2);
+	cr_assert_eq(bet_reason(&t, LBD_BE_REPLY_RESTORED), 0);
+}
+
+/*
+ * A Geneve flow's reply leaves with the VIP and service port as its
+ * source, checksums right, so the client sees the address it connected
+ * to; the companion learned them from the DSR option of the flow's
+ * packet. A reply of a flow that never came by Geneve is untouched.
+ */
+static void restores(const char *node, const char *client, const char *lb,
+		     const char *vip)
+{
+	struct pkt q, in, want, reply;
+
+	reply_out(&reply, node, BE_PORT, client);
+	bet_check(&t, false, &reply, TC_ACT_OK, &reply);
+
+	seg_of(&q, client, 40000, node, BE_PORT, PKT_TCP_SYN, "hello");
+	gnv_in(&in, lb, node, &q, 0, 0, NULL, 0);
+	decapped(&want, &q, pkt_ip(node).family == AF_INET6);
+	bet_check(&t, true, &in, TC_ACT_OK, &want);
+
+	reply_out(&want, vip, SVC_PORT, client);
+	bet_check(&t, false, &reply, TC_ACT_OK, &want);
+	/* another backend port of the node is another flow */
+	reply_out(&reply, node, BE_PORT + 1, client);
+	bet_check(&t, false, &reply, TC_ACT_OK, &reply);
+}
+
+Test(backend, reply_source_is_restored_to_the_vip)
+{
+	restores(NODE4, CLIENT4, LB4, VIP4);
+	restores(NODE6, CLIENT6, LB6, VIP6);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 2);
+	cr_assert_eq(bet_reason(&t, LBD_BE_REPLY_RESTORED), 2);
+}
+
+/*
+ * The flow entry is lost (the LRU evicted it, the maps were made anew):
+ * replies leave with the backend's address until the flow's next packet,
+ * mid-flow, which carries the DSR option as every packet does and
+ * records the flow again; from then on replies are restored again.
+ */
+static void heals(const char *node, const char *client, const char *lb,
+		  const char *vip, unsigned flows)
+{
+	struct pkt q, in, want, reply, restored;
+
+	seg_of(&q, client, 40000, node, BE_PORT, PKT_TCP_SYN, "hello");
+	gnv_in(&in, lb, node, &q, 0, 0, NULL, 0);
+	decapped(&want, &q, pkt_ip(node).family == AF_INET6);
+	bet_check(&t, true, &in, TC_ACT_OK, &want);
+	reply_out(&reply, node, BE_PORT, client);
+	reply_out(&restored, vip, SVC_PORT, client);
+	bet_check(&t, false, &reply, TC_ACT_OK, &restored);
+
+	cr_assert_eq(bet_flows_clear(&t), flows);
+	bet_check(&t, false, &reply, TC_ACT_OK, &reply);
+
+	seg_of(&q, client, 40000, node, BE_PORT, PKT_TCP_ACK, "again");
+	gnv_in(&in, lb, node, &q, 0, 0, NULL, 0);
+	decapped(&want, &q, pkt_ip(node).family == AF_INET6);
+	bet_check(&t, true, &in, TC_ACT_OK, &want);
+	bet_check(&t, false, &reply, TC_ACT_OK, &restored);
+}
+
+Test(backend, lost_flow_entry_heals_on_the_next_packet)
+{
+	heals(NODE4, CLIENT4, LB4, VIP4, 1);
+	/* the IPv4 flow, healed, is lost again with the IPv6 one */
+	heals(NODE6, CLIENT6, LB6, VIP6, 2);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 4);
+	cr_assert_eq(bet_reason(&t, LBD_BE_REPLY_RESTORED), 4);
 }

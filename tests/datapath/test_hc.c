@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Health checks through the datapath (tc/hc.bpf.c): a check socket's
+ * Health checks through the datapath (bpf/lb/hc.bpf.c): a check socket's
  * packet to a VIP, marked with a backend's id, leaves lb0 encapsulated to
  * that backend byte for byte as the XDP program forwards a client's
  * packet of the same flow; unmarked packets pass untouched.
@@ -22,7 +22,7 @@ static struct hcdp *hc;
 static void setup(void)
 {
 	dpt_setup(&t, ONE_BACKEND_CONF);
-	cr_assert_eq(hcdp_open(t.dp, &hc), 0, "loading tc/hc.bpf.c");
+	cr_assert_eq(hcdp_open(t.dp, &hc), 0, "loading bpf/lb/hc.bpf.c");
 }
 
 static void teardown(void)

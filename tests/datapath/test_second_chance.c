@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Second chance in the backend companion (tc/second_chance.h), byte for
- * byte: the tc ingress program under BPF_PROG_TEST_RUN on skbs, for IPv4
- * and IPv6 and both Geneve forms of flow_state "backends" (Cilium's with
- * the inner packet translated, lbd's untranslated one), with real sockets
- * where the program looks for one.
+ * Second chance in the backend companion (bpf/backend/second_chance.h),
+ * byte for byte: the tc ingress program under BPF_PROG_TEST_RUN on skbs,
+ * for IPv4 and IPv6 and both Geneve forms of flow_state "backends"
+ * (Cilium's with the inner packet translated, lbd's untranslated one), with
+ * real sockets where the program looks for one.
  *
  * Each test runs in a network namespace of its own, made in the test's
  * worker process and gone with it: the skb's namespace, where the
@@ -254,7 +254,7 @@ static void sc_setup(void)
 		bpf_map__set_pin_path(m, NULL);
 	bpf_map__set_max_entries(skel->maps.lbd_be_flows, 1024);
 	err = tc_backend__load(skel);
-	cr_assert_eq(err, 0, "loading tc/backend.bpf.c: %s", strerror(-err));
+	cr_assert_eq(err, 0, "loading bpf/backend/backend.bpf.c: %s", strerror(-err));
 
 	/* this node's addresses and the LB's, as lbd's sync_set writes them */
 	for (i = 0; i < 4; i++) {

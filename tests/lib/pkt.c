@@ -216,6 +216,28 @@ void pkt_geneve_dsr(struct pkt *p, uint32_t vni, struct pkt_addr vip,
 	}
 }
 
+void pkt_geneve_opt(struct pkt *p, uint16_t opt_class, uint8_t type,
+		    const void *body, size_t len)
+{
+	struct pkt_layer *l = p->n ? &p->layers[p->n - 1] : NULL;
+	uint8_t *h, *o;
+
+	if (!l || l->type != PKT_GENEVE || len % 4 || len > 124 ||
+	    l->off + l->len != p->len || p->len + 4 + len > PKT_MAX)
+		pkt_fail("pkt_geneve_opt: not right after a Geneve header");
+	h = p->buf + l->off;
+	o = p->buf + p->len;
+	put16(o, opt_class);
+	o[2] = type;
+	o[3] = (uint8_t)(len / 4);
+	memcpy(o + 4, body, len);
+	p->len += 4 + len;
+	l->len += 4 + len;
+	h[0] = (uint8_t)(h[0] + (4 + len) / 4);
+	if (type & 0x80)
+		h[1] |= 0x40;
+}
+
 void pkt_geneve_sc(struct pkt *p, uint32_t vni, const struct pkt_addr *vip,
 		   uint16_t port, uint8_t flags, struct pkt_addr prev,
 		   uint16_t prev_port)

@@ -120,6 +120,12 @@ void pkt_geneve_sc(struct pkt *p, uint32_t vni, const struct pkt_addr *vip,
 		   uint16_t port, uint8_t flags, struct pkt_addr prev,
 		   uint16_t prev_port);
 
+/* Appends an option (class, type, body of len bytes, a multiple of 4) to
+ * the Geneve header just added; a critical type (0x80 set) sets its C
+ * flag, as RFC 8926 section 3.4 asks. */
+void pkt_geneve_opt(struct pkt *p, uint16_t opt_class, uint8_t type,
+		    const void *body, size_t len);
+
 void pkt_bytes(struct pkt *p, const void *data, size_t len);
 /* Appends the finished bytes of another packet (e.g. the quote inside an
  * ICMP error, or the inner packet of a tunnel from its IP header on). */

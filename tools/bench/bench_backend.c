@@ -287,7 +287,7 @@ static int setup(void)
 	bpf_map__set_max_entries(skel->maps.lbd_be_flows, 65536);
 	err = tc_backend__load(skel);
 	if (err) {
-		fprintf(stderr, "loading tc/backend.bpf.c: %s\n",
+		fprintf(stderr, "loading bpf/backend/backend.bpf.c: %s\n",
 			strerror(-err));
 		return -1;
 	}

@@ -3,18 +3,18 @@
  * lbd-bench-xdp's reference rows: the conntrack map operations that an
  * established flow and a new flow cannot do without, alone. Loaded on the
  * LB program's maps (dp_reuse_maps: the same conntrack maps, their size,
- * flags and age), with its key and lookups (xdp/select.h), and nothing
+ * flags and age), with its key and lookups (bpf/lb/select.h), and nothing
  * else: parse, build the key, look it up or write it.
  *
  * And the IPv4 header checksum's reference: the parse alone, and the
  * parse with the header checksum verified (parse_ip4_csum, as lbd does
  * for packets to a VIP); the difference is what the check costs.
  */
-#include "lbd/bpf/common.h"
-#include "lbd/bpf/ctx_xdp.h"
-#include "lbd/bpf/parse.h"
-#include "../../xdp/maps.h"
-#include "../../xdp/select.h"
+#include "lib/common.h"
+#include "lib/ctx_xdp.h"
+#include "lib/parse.h"
+#include "lb/maps.h"
+#include "lb/select.h"
 
 int ct_lookup_alone(struct xdp_md *ctx);
 int ct_insert_alone(struct xdp_md *ctx);

@@ -23,8 +23,8 @@
  * next, so they are globals userspace writes between measurements;
  * what depends on the family only is set before load.
  */
-#include "lbd/bpf/common.h"
-#include "lbd/bpf/csum.h"
+#include "lib/common.h"
+#include "lib/csum.h"
 #include "fwd.h"
 
 /* Entry points are global; the prototypes keep -Wmissing-prototypes. */
