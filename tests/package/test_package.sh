@@ -31,6 +31,7 @@ fail() {
 }
 cleanup() {
 	rc=$?
+	# in any state dpkg knows (installed, half-installed, config-files)
 	if [ $installed = 1 ] && dpkg-query -W -f '${Status}' lbd 2>/dev/null |
 		grep -qv 'not-installed'; then
 		# shellcheck disable=SC2086
@@ -141,7 +142,6 @@ say "apt-get purge lbd"
 # shellcheck disable=SC2086
 apt-get purge $apt_opts lbd >"$tmp/purge.log" 2>&1 ||
 	{ cat "$tmp/purge.log"; fail "apt-get purge"; }
-installed=0
 left=$(while read -r f; do
 	[ ! -e "$f" ] && [ ! -L "$f" ] || echo "$f"
 done <"$tmp/new")
