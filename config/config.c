@@ -228,6 +228,8 @@ const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,
 {
 	char ip[INET6_ADDRSTRLEN];
 
+	_Static_assert(LBD_CONF_ADDR_STRLEN >= INET6_ADDRSTRLEN + 4,
+		       "an address and /128");
 	if (!a->family) {
 		snprintf(buf, len, "-");
 		return buf;
@@ -1286,7 +1288,7 @@ static void parse_service(struct cfg_ctx *x, const config_setting_t *g,
 								       "health"),
 					   path, 0, svc->proto);
 	if (!svc->name[0]) {
-		char a[INET6_ADDRSTRLEN] = "*";
+		char a[LBD_CONF_ADDR_STRLEN] = "*";
 
 		if (!svc->wildcard)
 			config_addr_str(&svc->vip, a, sizeof(a));

@@ -342,7 +342,13 @@ const char *config_addr_unusable(const struct lbd_conf_addr *a);
 bool config_addr_in(const struct lbd_conf_addr *p,
 		    const struct lbd_conf_addr *a);
 
-/* Formats an address (with /len when not a single host). */
+/* The size of a buffer that holds any address config_addr_str formats:
+ * INET6_ADDRSTRLEN (46, with the NUL) and "/128". */
+#define LBD_CONF_ADDR_STRLEN 50
+
+/* Formats an address (with /len when not a single host); a buffer of
+ * LBD_CONF_ADDR_STRLEN holds every one, a shorter one may truncate a
+ * prefix. */
 const char *config_addr_str(const struct lbd_conf_addr *a, char *buf,
 			    size_t len);
 const char *config_proto_str(__u8 proto);

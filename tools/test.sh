@@ -3,7 +3,9 @@
 # builds, and runs ctest. Fails if a test fails or none ran.
 #
 #   tools/test.sh                 everything: build/ (labels unit,
-#                                 datapath, integration), then the
+#                                 datapath, integration, package: the
+#                                 Debian package and the Release
+#                                 build), then the
 #                                 sanitizer build build-san/ (unit and
 #                                 datapath under ASan and UBSan, and the
 #                                 fuzz targets briefly: label fuzz)

@@ -190,8 +190,12 @@ static __u32 table_hash(const struct st_service *s, __u32 m, __u32 seed)
 /* a then b into dst, cut to fit. */
 static void copy_trunc(char *dst, size_t len, const char *a, const char *b)
 {
-	size_t na = strnlen(a, len - 1), nb = strnlen(b, len - 1 - na);
+	size_t na = strnlen(a, len - 1), nb = strlen(b);
 
+	/* bounded after strlen: GCC's -O3 (Release) takes a bound that
+	 * depends on na for a read past b (-Wstringop-overread) */
+	if (nb > len - 1 - na)
+		nb = len - 1 - na;
 	memcpy(dst, a, na);
 	memcpy(dst + na, b, nb);
 	dst[na + nb] = '\0';
