@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Private to lbd/ctl: the handlers of lbctl's requests (one file per
+ * command family) and the helpers they share.
+ */
+#ifndef LBD_CTL_INT_H
+#define LBD_CTL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "daemon.h"
+
+#ifndef LBD_VERSION
+#define LBD_VERSION "?"
+#endif
+
+#define jstr(s) json_object_new_string(s)
+#define jint(i) json_object_new_int64((int64_t)(i))
+#define jbool(b) json_object_new_boolean(b)
+#define jdbl(x) json_object_new_double(x)
+#define jadd(o, k, v) json_object_object_add(o, k, v)
+
+/* The reasons of the shared header: label, description, enum name. */
+extern const char *const ctl_reason_labels[];
+extern const char *const ctl_reason_descs[];
+extern const char *const ctl_reason_enums[];
+const char *ctl_reason_kind(int r);
+
+const char *ctl_addr_str(__u8 family, const union lbd_addr *a, char *buf,
+			 size_t len);
+const char *ctl_hostport_str(__u8 family, const union lbd_addr *a, __u16 port,
+			     char *buf, size_t len);
+const char *ctl_be_label(const struct st_backend *b, char *buf, size_t len);
+const char *ctl_proto_str(__u8 proto);
+const char *ctl_be_state_str(__u8 s);
+double ctl_uptime_s(const struct lbd_daemon *d);
+double ctl_start_time_s(const struct lbd_daemon *d);
+
+/* -- normalised arguments (io.c wrote them) ------------------------------ */
+
+struct hostport {
+	bool set;
+	__u8 family; /* LBD_AF_* */
+	union lbd_addr addr;
+	__u16 port; /* host order, 0: any */
+};
+
+int ctl_arg_hostport(struct json_object *args, const char *key,
+		     struct hostport *hp);
+const char *ctl_arg_str(struct json_object *args, const char *key);
+bool ctl_arg_true(struct json_object *args, const char *key);
+bool ctl_hp_matches(const struct hostport *hp, __u8 family,
+		    const union lbd_addr *a, __u16 port);
+
+/* -- backends by id, flows per backend ----------------------------------- */
+
+/* Backends by id, for one request (the state does not change during
+ * it). */
+struct be_ref {
+	const struct st_service *s;
+	const struct st_backend *b;
+};
+
+struct be_ref *ctl_be_index(const struct lbd_daemon *d);
+const struct be_ref *ctl_ct_backend(const struct be_ref *idx, __u32 max,
+				    const struct lbd_ct *v);
+
+struct flows_count {
+	struct lbd_daemon *d;
+	__u32 *per_be; /* live entries per backend id */
+	__u32 now;
+	unsigned long entries[2], live[2]; /* ipv4, ipv6 */
+};
+
+int ctl_count_flows(struct lbd_daemon *d, struct flows_count *c);
+
+/* -- what status, services, backends and metrics share (ctl_status.c) ---- */
+
+size_t ctl_drains_count(const struct lbd_daemon *d);
+struct json_object *ctl_apply_json(const struct lbd_daemon *d);
+struct json_object *ctl_k8s_json(struct lbd_daemon *d);
+struct json_object *ctl_traffic_json(const struct lbd_traffic *t);
+const char *ctl_flow_state_str(const struct st_service *s);
+const char *ctl_udp_flow_state_str(const struct st_service *s);
+void ctl_service_json(struct lbd_daemon *d, const struct st_service *s,
+		      struct json_object *o);
+void ctl_health_be_json(struct lbd_daemon *d, const struct st_service *s,
+			const struct st_backend *b, bool flat,
+			struct json_object *o);
+void ctl_backend_json(struct lbd_daemon *d, const struct st_service *s,
+		      const struct st_backend *b, const __u32 *flows,
+		      double share, bool flat, struct json_object *o);
+double *ctl_shares_of(struct lbd_daemon *d, const struct st_service *s);
+int ctl_read_reasons(struct lbd_daemon *d, struct lbd_counter *c);
+
+/* -- the monitor (ctl_monitor.c) ---------------------------------------- */
+
+void ctl_mon_send(struct lbd_daemon *d, struct json_object *ev);
+void ctl_mon_close(struct lbd_daemon *d);
+int ctl_mon_arm(struct lbd_daemon *d, __u32 mask);
+
+/* -- the handlers: answer into out, or an error into err ----------------- */
+
+int ctl_status(struct lbd_daemon *d, struct json_object *args,
+	       struct json_object *out, char *err, size_t errlen);
+int ctl_services(struct lbd_daemon *d, struct json_object *args,
+		 struct json_object *out, char *err, size_t errlen);
+int ctl_backends(struct lbd_daemon *d, struct json_object *args,
+		 struct json_object *out, char *err, size_t errlen);
+int ctl_stats(struct lbd_daemon *d, struct json_object *args,
+	      struct json_object *out, char *err, size_t errlen);
+int ctl_conntrack(struct lbd_daemon *d, struct json_object *args,
+		  struct json_object *out, char *err, size_t errlen);
+int ctl_conntrack_flush(struct lbd_daemon *d, struct json_object *args,
+			struct json_object *out, char *err, size_t errlen);
+int ctl_monitor_set(struct lbd_daemon *d, struct json_object *args,
+		    struct json_object *out, char *err, size_t errlen);
+int ctl_drain(struct lbd_daemon *d, struct json_object *args,
+	      struct json_object *out, char *err, size_t errlen);
+int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
+		struct json_object *out, char *err, size_t errlen);
+int ctl_explain(struct lbd_daemon *d, struct json_object *args,
+		struct json_object *out, char *err, size_t errlen);
+int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
+		struct json_object *out, char *err, size_t errlen);
+
+#endif /* LBD_CTL_INT_H */

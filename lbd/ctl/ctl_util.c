@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Helpers of the control handlers: names of things, the normalised
+ * arguments, the backends by id, the live flows per backend. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_int.h"
+#include "ctwalk.h"
+
+const char *const ctl_reason_labels[] = {
+#define LBD_REASON_LABEL(e, label, desc) label,
+	LBD_REASONS(LBD_REASON_LABEL)
+#undef LBD_REASON_LABEL
+};
+
+const char *const ctl_reason_descs[] = {
+#define LBD_REASON_DESC(e, label, desc) desc,
+	LBD_REASONS(LBD_REASON_DESC)
+#undef LBD_REASON_DESC
+};
+
+const char *const ctl_reason_enums[] = {
+#define LBD_REASON_NAME(e, label, desc) #e,
+	LBD_REASONS(LBD_REASON_NAME)
+#undef LBD_REASON_NAME
+};
+
+/* What a reason counts, from its name in the shared header: drops,
+ * passes to the kernel, events, or forwarded packets. */
+const char *ctl_reason_kind(int r)
+{
+	const char *e = ctl_reason_enums[r];
+
+	if (strstr(e, "_DROP_"))
+		return "drop";
+	if (!strncmp(e, "LBD_PASS_", 9))
+		return "pass";
+	if (!strncmp(e, "LBD_EV_", 7))
+		return "event";
+	return "forward";
+}
+
+const char *ctl_addr_str(__u8 family, const union lbd_addr *a, char *buf,
+			 size_t len)
+{
+	return inet_ntop(family == LBD_AF_INET ? AF_INET : AF_INET6, a, buf,
+			 (socklen_t)len);
+}
+
+/* "addr:port", "[addr6]:port" */
+const char *ctl_hostport_str(__u8 family, const union lbd_addr *a, __u16 port,
+			     char *buf, size_t len)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	ctl_addr_str(family, a, s, sizeof(s));
+	snprintf(buf, len, family == LBD_AF_INET6 ? "[%s]:%u" : "%s:%u", s,
+		 port);
+	return buf;
+}
+
+const char *ctl_be_label(const struct st_backend *b, char *buf, size_t len)
+{
+	return ctl_hostport_str(b->addr.family, &b->addr.addr, b->port, buf,
+				len);
+}
+
+const char *ctl_proto_str(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	}
+	return "other";
+}
+
+const char *ctl_be_state_str(__u8 s)
+{
+	return s == LBD_BE_ACTIVE   ? "active" :
+	       s == LBD_BE_DRAINING ? "draining" :
+	       s == LBD_BE_DOWN	    ? "down" :
+				      "unused";
+}
+
+double ctl_uptime_s(const struct lbd_daemon *d)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - d->started.tv_sec) +
+	       (now.tv_nsec - d->started.tv_nsec) / 1e9;
+}
+
+double ctl_start_time_s(const struct lbd_daemon *d)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)now.tv_sec + now.tv_nsec / 1e9 - ctl_uptime_s(d);
+}
+
+/* -- normalised arguments (io.c wrote them) ------------------------------ */
+
+/* {"family":4|6,"address":"...","port":N} at key; -EINVAL if malformed. */
+int ctl_arg_hostport(struct json_object *args, const char *key,
+		     struct hostport *hp)
+{
+	struct json_object *o, *f, *a, *p;
+	int fam;
+
+	memset(hp, 0, sizeof(*hp));
+	if (!args || !json_object_object_get_ex(args, key, &o))
+		return 0;
+	if (!json_object_object_get_ex(o, "family", &f) ||
+	    !json_object_object_get_ex(o, "address", &a) ||
+	    !json_object_object_get_ex(o, "port", &p))
+		return -EINVAL;
+	fam = json_object_get_int(f) == 4 ? AF_INET : AF_INET6;
+	if (inet_pton(fam, json_object_get_string(a), &hp->addr) != 1)
+		return -EINVAL;
+	hp->family = fam == AF_INET ? LBD_AF_INET : LBD_AF_INET6;
+	hp->port = (__u16)json_object_get_int(p);
+	hp->set = true;
+	return 1;
+}
+
+const char *ctl_arg_str(struct json_object *args, const char *key)
+{
+	struct json_object *v;
+
+	if (!args || !json_object_object_get_ex(args, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+bool ctl_arg_true(struct json_object *args, const char *key)
+{
+	struct json_object *v;
+
+	return args && json_object_object_get_ex(args, key, &v) &&
+	       json_object_get_boolean(v);
+}
+
+bool ctl_hp_matches(const struct hostport *hp, __u8 family,
+		    const union lbd_addr *a, __u16 port)
+{
+	if (!hp->set)
+		return true;
+	if (hp->family != family || memcmp(&hp->addr, a, sizeof(*a)))
+		return false;
+	return !hp->port || hp->port == port;
+}
+
+/* -- conntrack ------------------------------------------------------------- */
+
+struct be_ref *ctl_be_index(const struct lbd_daemon *d)
+{
+	struct be_ref *idx = calloc(d->st.max_backends, sizeof(*idx));
+	size_t i, j;
+
+	if (!idx)
+		return NULL;
+	for (i = 0; i < d->st.n_svc; i++)
+		for (j = 0; j < d->st.svc[i].n_be; j++) {
+			const struct st_backend *b = &d->st.svc[i].be[j];
+
+			if (b->id < d->st.max_backends) {
+				idx[b->id].s = &d->st.svc[i];
+				idx[b->id].b = b;
+			}
+		}
+	return idx;
+}
+
+/* The backend an entry names, if it still does (same generation). */
+const struct be_ref *ctl_ct_backend(const struct be_ref *idx, __u32 max,
+				    const struct lbd_ct *v)
+{
+	if (v->backend_id >= max || !idx[v->backend_id].b ||
+	    idx[v->backend_id].b->gen != v->backend_gen)
+		return NULL;
+	return &idx[v->backend_id];
+}
+
+static void count_one(void *arg, const struct dp_ct_flow *f)
+{
+	struct flows_count *c = arg;
+	int fam = f->family == LBD_AF_INET6;
+
+	c->entries[fam]++;
+	if (!dp_ct_live(c->d->dp, f->proto, &f->v, c->now))
+		return;
+	c->live[fam]++;
+	if (c->per_be && f->v.backend_id < c->d->st.max_backends)
+		c->per_be[f->v.backend_id]++;
+}
+
+/* Live conntrack entries per backend id (expired ones not counted); an
+ * entry left by a previous holder of an id is not counted either. */
+int ctl_count_flows(struct lbd_daemon *d, struct flows_count *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->d = d;
+	c->now = dp_ct_now();
+	c->per_be = calloc(d->st.max_backends, sizeof(*c->per_be));
+	if (!c->per_be)
+		return -ENOMEM;
+	return dp_ct_walk(d->dp, count_one, c);
+}
