@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
@@ -75,6 +76,22 @@ static void notify_status(struct lbd_daemon *d)
 		   buf, d->last_ok ? "" : "; last reload failed");
 }
 
+/* Changed control settings restart the io process. */
+static void io_follow_settings(struct lbd_daemon *d)
+{
+	if (!memcmp(&d->io_ctl, &d->cfg->control, sizeof(d->io_ctl)) ||
+	    !d->io_pid)
+		return;
+	log_info("control settings changed: restarting the io process");
+	if (strcmp(d->io_ctl.socket, d->cfg->control.socket))
+		unlink(d->io_ctl.socket);
+	/* closing its channel ends it (io.c, parent_gone): a signal to a
+	 * process of another user would need CAP_KILL */
+	ipc_free(d->io);
+	d->io = NULL;
+	control_io_gone(&d->ctl);
+}
+
 /*
  * Reload: parse and validate into a fresh config; on any error keep the
  * running state untouched and say why, each problem as file:line:
@@ -125,7 +142,9 @@ static int daemon_reload(struct lbd_daemon *d)
 		log_info("config generation %lu applied in %.1f ms",
 			 d->generation, d->last_ms);
 	}
-	control_reloaded(d, !err);
+	control_reloaded(&d->ctl, !err);
+	if (!err)
+		io_follow_settings(d);
 	config_diag_free(&diag);
 	sd_notify(0, "READY=1");
 	notify_status(d);
@@ -224,8 +243,10 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
-static void stopped(struct lbd_daemon *d)
+static void stopped(void *arg)
 {
+	struct lbd_daemon *d = arg;
+
 	sd_event_exit(d->ev, 0);
 }
 
@@ -241,7 +262,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 	if (d->stopping) {
 		log_info("%s again: stopping now",
 			 strsignal((int)si->ssi_signo));
-		vips_withdraw_now(d);
+		vips_withdraw_now(d->vips);
 		sd_event_exit(d->ev, 0);
 		return 0;
 	}
@@ -249,7 +270,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 		 strsignal((int)si->ssi_signo));
 	sd_notify(0, "STOPPING=1");
 	d->stopping = true;
-	vips_shutdown(d, stopped);
+	vips_shutdown(d->vips, stopped, d);
 	return 0;
 }
 
@@ -257,8 +278,10 @@ static void io_start(struct lbd_daemon *d);
 
 static void io_msg(struct ipc *c, struct json_object *msg, void *arg)
 {
+	struct lbd_daemon *d = arg;
+
 	(void)c;
-	control_request(arg, msg);
+	control_request(&d->ctl, msg);
 }
 
 static void io_closed(struct ipc *c, void *arg)
@@ -267,7 +290,7 @@ static void io_closed(struct ipc *c, void *arg)
 
 	(void)c;
 	d->io = NULL;
-	control_io_gone(d);
+	control_io_gone(&d->ctl);
 }
 
 static int on_io_respawn(sd_event_source *s, uint64_t usec, void *arg)
@@ -293,7 +316,7 @@ static int on_io_exit(sd_event_source *s, const siginfo_t *si, void *arg)
 	ipc_free(d->io);
 	d->io = NULL;
 	d->io_pid = 0;
-	control_io_gone(d);
+	control_io_gone(&d->ctl);
 	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
 	d->io_respawn = sd_event_source_unref(d->io_respawn);
 	sd_event_add_time(d->ev, &d->io_respawn, CLOCK_MONOTONIC,
@@ -342,6 +365,32 @@ static struct lbd_config *load_or_report(const char *path)
 	return c;
 }
 
+/* What control is told of the daemon (ctl_ctx.info). */
+static void ctl_info_of(void *arg, struct ctl_info *out)
+{
+	const struct lbd_daemon *d = arg;
+
+	out->generation = d->generation;
+	out->reloads = d->reloads;
+	out->reload_failures = d->reload_failures;
+	out->started = d->started;
+	out->last_ok = d->last_ok;
+	out->last_errors = d->last_errors;
+	out->n_last_errors = d->n_last_errors;
+	out->last_ms = d->last_ms;
+	out->prog_id = d->att.prog_id;
+	out->native = d->att.native;
+	out->dispatcher = d->att.dispatcher;
+	out->attached = d->attached;
+}
+
+static void ctl_bgp_of(void *arg, struct json_object *out)
+{
+	const struct lbd_daemon *d = arg;
+
+	vips_json(d->vips, out);
+}
+
 int daemon_run(const char *config_path)
 {
 	struct lbd_daemon d = { .config_path = config_path, .last_ok = true };
@@ -373,11 +422,24 @@ int daemon_run(const char *config_path)
 	}
 	d.generation = 1;
 	d.last_ms = ms_since(&d.started);
-	control_started(&d);
+	d.ctl = (struct ctl_ctx){ .config_path = config_path,
+				  .cfg = &d.cfg,
+				  .st = &d.st,
+				  .dp = &d.dp,
+				  .ifindex = &d.ifindex,
+				  .health = &d.health,
+				  .be = &d.be,
+				  .io = &d.io,
+				  .info = ctl_info_of,
+				  .k8s_json = lb_k8s_json,
+				  .bgp_json = ctl_bgp_of,
+				  .arg = &d };
+	control_started(&d.ctl);
 
 	err = sd_event_default(&d.ev);
 	if (err < 0)
 		fatalx("sd_event_default: %s", strerror(-err));
+	d.ctl.ev = d.ev;
 	/* a peer that went away (BIRD, the API server) is an error of the
 	 * write, never a signal that ends the daemon */
 	signal(SIGPIPE, SIG_IGN);
@@ -408,7 +470,7 @@ int daemon_run(const char *config_path)
 	d.watch_dir = sd_event_source_unref(d.watch_dir);
 	d.watch_incl = sd_event_source_unref(d.watch_incl);
 	d.io_respawn = sd_event_source_unref(d.io_respawn);
-	control_stop(&d);
+	control_stop(&d.ctl);
 	ipc_free(d.io);
 	if (d.io_pid)
 		kill(d.io_pid, SIGTERM);

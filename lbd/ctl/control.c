@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <json-c/json.h>
 
 #include "control.h"
@@ -25,7 +24,7 @@
 
 /* -- dispatch and hooks ------------------------------------------------- */
 
-typedef int (*ctl_fn)(struct lbd_daemon *d, struct json_object *args,
+typedef int (*ctl_fn)(struct ctl_ctx *x, struct json_object *args,
 		      struct json_object *out, char *err, size_t errlen);
 
 static const struct {
@@ -46,7 +45,7 @@ static const struct {
 	{ "metrics", ctl_metrics, false },
 };
 
-void control_request(struct lbd_daemon *d, struct json_object *msg)
+void control_request(struct ctl_ctx *x, struct json_object *msg)
 {
 	struct json_object *id, *cmd, *args, *reply, *data;
 	char err[256] = "";
@@ -64,18 +63,18 @@ void control_request(struct lbd_daemon *d, struct json_object *msg)
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 		if (strcmp(handlers[i].cmd, name))
 			continue;
-		if (handlers[i].lb_only && d->cfg->role != LBD_ROLE_LB) {
+		if (handlers[i].lb_only && ctl_cfg(x)->role != LBD_ROLE_LB) {
 			snprintf(err, sizeof(err),
 				 "%s: not in the backend role", name);
 			r = -EOPNOTSUPP;
 		} else {
-			r = handlers[i].fn(d, args, data, err, sizeof(err));
+			r = handlers[i].fn(x, args, data, err, sizeof(err));
 		}
 		break;
 	}
 	if (i == sizeof(handlers) / sizeof(handlers[0]))
 		snprintf(err, sizeof(err), "unknown command %s", name);
-	if (!d->io) {
+	if (!*x->io) {
 		json_object_put(data);
 		return;
 	}
@@ -88,79 +87,66 @@ void control_request(struct lbd_daemon *d, struct json_object *msg)
 		json_object_put(data);
 		jadd(reply, "error", jstr(err[0] ? err : strerror(-r)));
 	}
-	ipc_send(d->io, reply);
+	ipc_send(*x->io, reply);
 	json_object_put(reply);
 }
 
 /* Drains from the file onto the current state: a backend that came
  * (back) with a reload, or everything after a start without adoption. */
-static void drains_reapply(struct lbd_daemon *d)
+static void drains_reapply(struct ctl_ctx *x)
 {
 	struct drain_set s;
 	char path[PATH_MAX];
 	int n;
 
-	if (d->cfg->role != LBD_ROLE_LB || !d->dp)
+	if (ctl_cfg(x)->role != LBD_ROLE_LB || !ctl_dp(x))
 		return;
-	drains_path(d->cfg->control.socket, path, sizeof(path));
+	drains_path(ctl_cfg(x)->control.socket, path, sizeof(path));
 	n = drains_load(path, &s);
 	if (n < 0) {
 		log_warnx("%s: %s; runtime drains not applied", path,
 			  strerror(-n));
 		return;
 	}
-	n = drains_apply(&s, &d->st, d->dp);
+	n = drains_apply(&s, x->st, ctl_dp(x));
 	if (n < 0)
 		log_warnx("applying the drains of %s: %s", path, strerror(-n));
 	drains_free(&s);
 }
 
-void control_started(struct lbd_daemon *d)
+void control_started(struct ctl_ctx *x)
 {
-	drains_reapply(d);
+	drains_reapply(x);
 }
 
-void control_applied(struct lbd_daemon *d)
+void control_applied(struct ctl_ctx *x)
 {
-	drains_reapply(d);
+	drains_reapply(x);
 }
 
-void control_reloaded(struct lbd_daemon *d, bool ok)
+void control_reloaded(struct ctl_ctx *x, bool ok)
 {
 	if (!ok)
 		return;
-	drains_reapply(d);
+	drains_reapply(x);
 	/* a reload may have loaded a new program, with its own ring buffer
 	 * and mask: follow it */
-	if (d->mon_mask) {
-		__u32 mask = d->mon_mask;
+	if (x->mon.mask) {
+		__u32 mask = x->mon.mask;
 
-		ctl_mon_close(d);
-		if (ctl_mon_arm(d, mask))
+		ctl_mon_close(x);
+		if (ctl_mon_arm(x, mask))
 			log_warnx("monitor: following the new program failed");
 	}
-	if (memcmp(&d->io_ctl, &d->cfg->control, sizeof(d->io_ctl)) &&
-	    d->io_pid) {
-		log_info("control settings changed: restarting the io "
-			 "process");
-		if (strcmp(d->io_ctl.socket, d->cfg->control.socket))
-			unlink(d->io_ctl.socket);
-		/* closing its channel ends it (io.c, parent_gone): a signal
-		 * to a process of another user would need CAP_KILL */
-		ipc_free(d->io);
-		d->io = NULL;
-		control_io_gone(d);
-	}
 }
 
-void control_io_gone(struct lbd_daemon *d)
+void control_io_gone(struct ctl_ctx *x)
 {
-	d->mon_state = false;
-	ctl_mon_arm(d, 0);
+	x->mon.state = false;
+	ctl_mon_arm(x, 0);
 }
 
-void control_stop(struct lbd_daemon *d)
+void control_stop(struct ctl_ctx *x)
 {
-	control_io_gone(d);
+	control_io_gone(x);
 }
-

@@ -21,7 +21,7 @@ struct ct_filter {
 };
 
 struct ct_query {
-	struct lbd_daemon *d;
+	struct ctl_ctx *x;
 	struct ct_filter f;
 	struct be_ref *idx;
 	__u32 now;
@@ -34,7 +34,7 @@ struct ct_query {
 	int err;
 };
 
-static int ct_filter_parse(struct lbd_daemon *d, struct json_object *args,
+static int ct_filter_parse(struct ctl_ctx *x, struct json_object *args,
 			   struct ct_filter *f, char *err, size_t errlen)
 {
 	const char *svc = ctl_arg_str(args, "service");
@@ -46,7 +46,7 @@ static int ct_filter_parse(struct lbd_daemon *d, struct json_object *args,
 	    ctl_arg_hostport(args, "backend", &f->backend) < 0)
 		return -EINVAL;
 	if (svc) {
-		f->svc = state_find_name(&d->st, svc);
+		f->svc = state_find_name(x->st, svc);
 		if (!f->svc) {
 			snprintf(err, errlen, "no service named %s", svc);
 			return -ENOENT;
@@ -63,7 +63,7 @@ static bool ct_match(struct ct_query *q, const struct dp_ct_flow *fl,
 {
 	const struct ct_filter *f = &q->f;
 
-	*be = ctl_ct_backend(q->idx, q->d->st.max_backends, &fl->v);
+	*be = ctl_ct_backend(q->idx, q->x->st->max_backends, &fl->v);
 	if (f->proto && fl->proto != f->proto)
 		return false;
 	if (!ctl_hp_matches(&f->client, fl->family, &fl->saddr, fl->sport) ||
@@ -78,7 +78,7 @@ static bool ct_match(struct ct_query *q, const struct dp_ct_flow *fl,
 	    (!*be || !ctl_hp_matches(&f->backend, (*be)->b->addr.family,
 				     &(*be)->b->addr.addr, (*be)->b->port)))
 		return false;
-	return f->all || dp_ct_live(q->d->dp, fl->proto, &fl->v, q->now);
+	return f->all || dp_ct_live(ctl_dp(q->x), fl->proto, &fl->v, q->now);
 }
 
 static void ct_list_one(void *arg, const struct dp_ct_flow *fl)
@@ -97,7 +97,7 @@ static void ct_list_one(void *arg, const struct dp_ct_flow *fl)
 		return;
 	if (q->matched++ >= q->limit)
 		return;
-	s = state_find(&q->d->st, &key);
+	s = state_find(q->x->st, &key);
 	o = json_object_new_object();
 	jadd(o, "proto", jstr(ctl_proto_str(fl->proto)));
 	jadd(o, "client",
@@ -112,28 +112,29 @@ static void ct_list_one(void *arg, const struct dp_ct_flow *fl)
 	     be ? jstr(ctl_be_state_str(be->b->dp_state)) : jstr("gone"));
 	jadd(o, "idle_s", jint((__s32)(q->now - fl->v.last_seen)));
 	jadd(o, "closing", jbool(fl->v.flags & LBD_CT_F_CLOSING));
-	jadd(o, "live", jbool(dp_ct_live(q->d->dp, fl->proto, &fl->v, q->now)));
+	jadd(o, "live",
+	     jbool(dp_ct_live(ctl_dp(q->x), fl->proto, &fl->v, q->now)));
 	json_object_array_add(q->list, o);
 }
 
-int ctl_conntrack(struct lbd_daemon *d, struct json_object *args,
+int ctl_conntrack(struct ctl_ctx *x, struct json_object *args,
 		  struct json_object *out, char *err, size_t errlen)
 {
-	struct ct_query q = { .d = d, .limit = CT_LIST_DEFAULT };
+	struct ct_query q = { .x = x, .limit = CT_LIST_DEFAULT };
 	struct json_object *lim;
 	int r;
 
-	r = ct_filter_parse(d, args, &q.f, err, errlen);
+	r = ct_filter_parse(x, args, &q.f, err, errlen);
 	if (r)
 		return r;
 	if (args && json_object_object_get_ex(args, "limit", &lim))
 		q.limit = (unsigned long)json_object_get_int64(lim);
-	q.idx = ctl_be_index(d);
+	q.idx = ctl_be_index(x);
 	if (!q.idx)
 		return -ENOMEM;
 	q.now = dp_ct_now();
 	q.list = json_object_new_array();
-	r = dp_ct_walk(d->dp, ct_list_one, &q);
+	r = dp_ct_walk(ctl_dp(x), ct_list_one, &q);
 	free(q.idx);
 	if (r) {
 		json_object_put(q.list);
@@ -179,29 +180,29 @@ static void ct_flush_one(void *arg, const struct dp_ct_flow *fl)
 
 /* Deletes what matched; an entry the LRU evicted meanwhile is gone
  * anyway. */
-int ctl_conntrack_flush(struct lbd_daemon *d, struct json_object *args,
+int ctl_conntrack_flush(struct ctl_ctx *x, struct json_object *args,
 			struct json_object *out, char *err, size_t errlen)
 {
-	struct ct_query q = { .d = d };
+	struct ct_query q = { .x = x };
 	unsigned long flushed = 0;
 	size_t i;
 	int r;
 
-	r = ct_filter_parse(d, args, &q.f, err, errlen);
+	r = ct_filter_parse(x, args, &q.f, err, errlen);
 	if (r)
 		return r;
 	q.f.all = true;
-	q.idx = ctl_be_index(d);
+	q.idx = ctl_be_index(x);
 	if (!q.idx)
 		return -ENOMEM;
 	q.now = dp_ct_now();
-	r = dp_ct_walk(d->dp, ct_flush_one, &q);
+	r = dp_ct_walk(ctl_dp(x), ct_flush_one, &q);
 	if (!r)
 		r = q.err;
 	for (i = 0; !r && i < q.n4; i++)
-		flushed += dp_ct_delete(d->dp, LBD_AF_INET, &q.k4[i]);
+		flushed += dp_ct_delete(ctl_dp(x), LBD_AF_INET, &q.k4[i]);
 	for (i = 0; !r && i < q.n6; i++)
-		flushed += dp_ct_delete(d->dp, LBD_AF_INET6, &q.k6[i]);
+		flushed += dp_ct_delete(ctl_dp(x), LBD_AF_INET6, &q.k6[i]);
 	free(q.idx);
 	free(q.k4);
 	free(q.k6);

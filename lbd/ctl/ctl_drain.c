@@ -12,7 +12,7 @@
 #include "drains.h"
 #include "log.h"
 
-static int drain_of(struct lbd_daemon *d, struct json_object *args,
+static int drain_of(struct ctl_ctx *x, struct json_object *args,
 		    struct drain *dr, const struct st_service **svc, char *err,
 		    size_t errlen)
 {
@@ -28,7 +28,7 @@ static int drain_of(struct lbd_daemon *d, struct json_object *args,
 	dr->addr.addr = hp.addr;
 	dr->port = hp.port;
 	if (name) {
-		*svc = state_find_name(&d->st, name);
+		*svc = state_find_name(x->st, name);
 		if (!*svc) {
 			snprintf(err, errlen, "no service named %s", name);
 			return -ENOENT;
@@ -43,11 +43,11 @@ static void drain_text(const struct drain *dr, const struct st_service *svc,
 		       char *buf, size_t len);
 
 /* A drain as lbctl names it. */
-static void drain_named(struct lbd_daemon *d, const struct drain *dr, char *buf,
+static void drain_named(struct ctl_ctx *x, const struct drain *dr, char *buf,
 			size_t len)
 {
-	const struct st_service *s =
-		dr->has_svc ? state_find(&d->st, &dr->svc) : NULL;
+	const struct st_service *s = dr->has_svc ? state_find(x->st, &dr->svc) :
+						   NULL;
 
 	drain_text(dr, s, buf, len);
 	if (dr->has_svc && !s) {
@@ -78,16 +78,16 @@ static void drain_text(const struct drain *dr, const struct st_service *svc,
 
 /* The matching backends, as "service backend" lines, with a monitor
  * event each. */
-static struct json_object *touched(struct lbd_daemon *d, const struct drain *dr,
+static struct json_object *touched(struct ctl_ctx *x, const struct drain *dr,
 				   const char *cause)
 {
 	struct json_object *list = json_object_new_array();
 	char l[INET6_ADDRSTRLEN + 10], line[LBD_SVC_NAME_MAX + 64];
 	size_t i, j;
 
-	for (i = 0; i < d->st.n_svc; i++)
-		for (j = 0; j < d->st.svc[i].n_be; j++) {
-			const struct st_service *s = &d->st.svc[i];
+	for (i = 0; i < x->st->n_svc; i++)
+		for (j = 0; j < x->st->svc[i].n_be; j++) {
+			const struct st_service *s = &x->st->svc[i];
 			const struct st_backend *b = &s->be[j];
 
 			if (!drain_matches(dr, s, b))
@@ -95,7 +95,7 @@ static struct json_object *touched(struct lbd_daemon *d, const struct drain *dr,
 			snprintf(line, sizeof(line), "%s %s", s->name,
 				 ctl_be_label(b, l, sizeof(l)));
 			json_object_array_add(list, jstr(line));
-			control_backend_event(d, s, b, cause);
+			control_backend_event(x, s, b, cause);
 		}
 	return list;
 }
@@ -108,7 +108,7 @@ static struct json_object *touched(struct lbd_daemon *d, const struct drain *dr,
  * with IPIP (the client's packet is delivered unchanged), its own
  * address and port with Geneve (translated to them).
  */
-static struct json_object *flow_reports(struct lbd_daemon *d,
+static struct json_object *flow_reports(struct ctl_ctx *x,
 					const struct drain *dr)
 {
 	struct json_object *list = json_object_new_array();
@@ -116,9 +116,9 @@ static struct json_object *flow_reports(struct lbd_daemon *d,
 	char url[INET6_ADDRSTRLEN + 32];
 	size_t i, j;
 
-	for (i = 0; i < d->st.n_svc; i++)
-		for (j = 0; j < d->st.svc[i].n_be; j++) {
-			const struct st_service *s = &d->st.svc[i];
+	for (i = 0; i < x->st->n_svc; i++)
+		for (j = 0; j < x->st->svc[i].n_be; j++) {
+			const struct st_service *s = &x->st->svc[i];
 			const struct st_backend *b = &s->be[j];
 			__u8 fwd = s->fwd == LBD_FWD_HYBRID ? s->dsr : s->fwd;
 			struct json_object *o;
@@ -133,7 +133,7 @@ static struct json_object *flow_reports(struct lbd_daemon *d,
 				     sizeof(a));
 			snprintf(url, sizeof(url), "http://%s%s%s:%u/metrics",
 				 v6 ? "[" : "", a, v6 ? "]" : "",
-				 d->cfg->dp.flow_report_port);
+				 ctl_cfg(x)->dp.flow_report_port);
 			jadd(o, "service", jstr(s->name));
 			jadd(o, "backend", jstr(ctl_be_label(b, l, sizeof(l))));
 			jadd(o, "address", jstr(a));
@@ -153,7 +153,7 @@ static struct json_object *flow_reports(struct lbd_daemon *d,
 	return list;
 }
 
-int ctl_drain(struct lbd_daemon *d, struct json_object *args,
+int ctl_drain(struct ctl_ctx *x, struct json_object *args,
 	      struct json_object *out, char *err, size_t errlen)
 {
 	const struct st_service *svc;
@@ -164,15 +164,15 @@ int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 	char path[PATH_MAX], what[LBD_SVC_NAME_MAX + 64];
 	int n, r;
 
-	r = drain_of(d, args, &dr, &svc, err, errlen);
+	r = drain_of(x, args, &dr, &svc, err, errlen);
 	if (r)
 		return r;
 	drain_text(&dr, svc, what, sizeof(what));
 	m.service = svc ? svc->name : NULL;
 	m.addr = dr.addr;
 	m.port = dr.port;
-	n = state_set_flag(&d->st, d->dp, &m, BE_FLAG_DRAINED, true, NULL, NULL,
-			   &res);
+	n = state_set_flag(x->st, ctl_dp(x), &m, BE_FLAG_DRAINED, true, NULL,
+			   NULL, &res);
 	if (n < 0) {
 		snprintf(err, errlen, "draining %s: %s", what, strerror(-n));
 		return n;
@@ -181,9 +181,9 @@ int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 		snprintf(err, errlen, "no backend %s", what);
 		return -ENOENT;
 	}
-	log_info("control: backend %s drained (%d matched, %lu map writes)",
+	log_info("control: backend %s drained (%x matched, %lu map writes)",
 		 what, n, res.writes);
-	drains_path(d->cfg->control.socket, path, sizeof(path));
+	drains_path(ctl_cfg(x)->control.socket, path, sizeof(path));
 	r = drains_load(path, &set);
 	if (!r)
 		r = drains_add(&set, &dr);
@@ -198,8 +198,8 @@ int ctl_drain(struct lbd_daemon *d, struct json_object *args,
 		     jstr("drained, but not saved: undone by a restart"));
 	}
 	jadd(out, "matched", jint(n));
-	jadd(out, "backends", touched(d, &dr, "drain"));
-	jadd(out, "reports", flow_reports(d, &dr));
+	jadd(out, "backends", touched(x, &dr, "drain"));
+	jadd(out, "reports", flow_reports(x, &dr));
 	return 0;
 }
 
@@ -209,7 +209,7 @@ struct undrain_be {
 	__u16 port;
 };
 
-int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
+int ctl_undrain(struct ctl_ctx *x, struct json_object *args,
 		struct json_object *out, char *err, size_t errlen)
 {
 	const struct st_service *svc;
@@ -222,11 +222,11 @@ int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
 	size_t i, j, k, n = 0, removed;
 	int r;
 
-	r = drain_of(d, args, &dr, &svc, err, errlen);
+	r = drain_of(x, args, &dr, &svc, err, errlen);
 	if (r)
 		return r;
 	drain_text(&dr, svc, what, sizeof(what));
-	drains_path(d->cfg->control.socket, path, sizeof(path));
+	drains_path(ctl_cfg(x)->control.socket, path, sizeof(path));
 	r = drains_load(path, &set);
 	if (r) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
@@ -237,7 +237,7 @@ int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
 	 * it is not what "undrain" can mean */
 	for (i = 0; i < set.n; i++) {
 		if (drain_covers(&set.d[i], &dr)) {
-			drain_named(d, &set.d[i], line, sizeof(line));
+			drain_named(x, &set.d[i], line, sizeof(line));
 			snprintf(err, errlen,
 				 "%s is drained by a broader drain, of %s; "
 				 "undrain that",
@@ -248,15 +248,15 @@ int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
 	}
 	/* the backends to take back: named, drained, and no other drain
 	 * holds them */
-	list = calloc(d->st.max_backends ? d->st.max_backends : 1,
+	list = calloc(x->st->max_backends ? x->st->max_backends : 1,
 		      sizeof(*list));
 	if (!list) {
 		drains_free(&set);
 		return -ENOMEM;
 	}
-	for (i = 0; i < d->st.n_svc; i++)
-		for (j = 0; j < d->st.svc[i].n_be; j++) {
-			const struct st_service *s = &d->st.svc[i];
+	for (i = 0; i < x->st->n_svc; i++)
+		for (j = 0; j < x->st->svc[i].n_be; j++) {
+			const struct st_service *s = &x->st->svc[i];
 			const struct st_backend *b = &s->be[j];
 			bool held = false;
 
@@ -264,7 +264,7 @@ int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
 				continue;
 			for (k = 0; k < set.n; k++)
 				held |= drain_matches(&set.d[k], s, b);
-			if (held || n == d->st.max_backends)
+			if (held || n == x->st->max_backends)
 				continue;
 			snprintf(list[n].service, sizeof(list[n].service), "%s",
 				 s->name);
@@ -287,7 +287,7 @@ int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
 				      .addr = list[i].addr,
 				      .port = list[i].port };
 
-		r = state_set_flag(&d->st, d->dp, &m, BE_FLAG_DRAINED, false,
+		r = state_set_flag(x->st, ctl_dp(x), &m, BE_FLAG_DRAINED, false,
 				   NULL, NULL, &res);
 		if (r < 0) {
 			snprintf(err, errlen, "undraining %s: %s", what,
@@ -299,6 +299,6 @@ int ctl_undrain(struct lbd_daemon *d, struct json_object *args,
 	free(list);
 	log_info("control: backend %s undrained (%zu backends)", what, n);
 	jadd(out, "matched", jint(n));
-	jadd(out, "backends", touched(d, &dr, "undrain"));
+	jadd(out, "backends", touched(x, &dr, "undrain"));
 	return 0;
 }

@@ -68,7 +68,7 @@ static bool svc_stateless(const struct st_service *s, __u8 proto)
 /* The flow's Maglev slot (explain_maglev) into mg; returns the owner,
  * and in prev_named the previous owner the program names (LBD_NO_ID:
  * none). */
-static __u32 explain_slot(struct lbd_daemon *d, const struct st_service *s,
+static __u32 explain_slot(struct ctl_ctx *x, const struct st_service *s,
 			  const struct explain_flow *f, bool stateless,
 			  struct json_object *mg, __u32 *prev_named)
 {
@@ -77,7 +77,8 @@ static __u32 explain_slot(struct lbd_daemon *d, const struct st_service *s,
 	struct explain_slot sl;
 
 	*prev_named = LBD_NO_ID;
-	if (explain_maglev(d->dp, f, dp_opts(d->dp)->knobs.hash_seed, &sl) ||
+	if (explain_maglev(ctl_dp(x), f, dp_opts(ctl_dp(x))->knobs.hash_seed,
+			   &sl) ||
 	    !sl.m)
 		return LBD_NO_ID;
 	owner = find_be(s, sl.owner);
@@ -113,7 +114,7 @@ static bool sc_as_predicted(const struct st_service *s,
 	       b->port == o->sc_prev_port;
 }
 
-int ctl_explain(struct lbd_daemon *d, struct json_object *args,
+int ctl_explain(struct ctl_ctx *x, struct json_object *args,
 		struct json_object *out, char *err, size_t errlen)
 {
 	struct hostport client, vip;
@@ -154,7 +155,7 @@ int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	key.proto = f.proto;
 	key.port = htons(f.vip_port);
 	key.vip = f.vip;
-	s = state_find(&d->st, &key);
+	s = state_find(x->st, &key);
 	f.svc_id = s ? s->id : LBD_NO_ID;
 	f.affinity = s && (s->flags & LBD_SVC_F_AFFINITY);
 	stateless = s && svc_stateless(s, f.proto);
@@ -164,9 +165,9 @@ int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 	jadd(ctj, "consulted", jbool(!stateless));
 	if (stateless) {
 		jadd(ctj, "exists", jbool(false));
-	} else if (explain_ct_lookup(d->dp, &f, &ct) == 0) {
+	} else if (explain_ct_lookup(ctl_dp(x), &f, &ct) == 0) {
 		ct_be = find_be(s, ct.backend_id);
-		ct_usable = dp_ct_live(d->dp, f.proto, &ct, dp_ct_now()) &&
+		ct_usable = dp_ct_live(ctl_dp(x), f.proto, &ct, dp_ct_now()) &&
 			    ct_be && ct_be->gen == ct.backend_gen &&
 			    (ct_be->dp_state == LBD_BE_ACTIVE ||
 			     ct_be->dp_state == LBD_BE_DRAINING);
@@ -185,7 +186,7 @@ int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		/* xdp/select.h affinity_pick: the client's backend while it
 		 * is active and the client was seen within the timeout */
 		affj = json_object_new_object();
-		if (explain_aff_lookup(d->dp, &f, &aff) == 0) {
+		if (explain_aff_lookup(ctl_dp(x), &f, &aff) == 0) {
 			aff_be = find_be(s, aff.backend_id);
 			aff_usable = !lbd_idle_over(dp_ct_now(), aff.last_seen,
 						    s->affinity_timeout) &&
@@ -205,13 +206,13 @@ int ctl_explain(struct lbd_daemon *d, struct json_object *args,
 		}
 	}
 	if (s && s->table_size) {
-		slot_id = explain_slot(d, s, &f, stateless, mg, &prev_named);
+		slot_id = explain_slot(x, s, &f, stateless, mg, &prev_named);
 	}
 	if (predicted == LBD_NO_ID)
 		predicted = slot_id;
 
 	/* the answer: the live program on the probe */
-	r = explain_run(d->dp, d->ifindex, &f, &o);
+	r = explain_run(ctl_dp(x), *x->ifindex, &f, &o);
 	if (r) {
 		snprintf(err, errlen, "running the program: %s", strerror(-r));
 		goto fail;

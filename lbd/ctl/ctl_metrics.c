@@ -10,7 +10,6 @@
 #include "health.h"
 #include "log.h"
 #include "sockdiag.h"
-#include "vips.h"
 
 /* The backend role's report of its connections (sockdiag.h), which
  * lbctl drain --wait on an LB host reads in flow_state = "backends";
@@ -41,37 +40,39 @@ static struct json_object *backend_connections_json(void)
 	return l;
 }
 
-int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
+int ctl_metrics(struct ctl_ctx *x, struct json_object *args,
 		struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *cfg = json_object_new_object();
 	struct json_object *reasons = json_object_new_array();
 	struct json_object *mon = json_object_new_object();
 	struct lbd_counter c[LBD_REASON_MAX];
+	struct ctl_info in;
 	int r;
 
+	ctl_info_get(x, &in);
 	(void)args;
 	(void)err;
 	(void)errlen;
 	jadd(out, "version", jstr(LBD_VERSION));
 	jadd(out, "role",
-	     jstr(d->cfg->role == LBD_ROLE_BACKEND ? "backend" : "lb"));
-	jadd(out, "start_time_s", jdbl(ctl_start_time_s(d)));
-	jadd(cfg, "generation", jint(d->generation));
-	jadd(cfg, "reloads", jint(d->reloads));
-	jadd(cfg, "reload_failures", jint(d->reload_failures));
-	jadd(cfg, "last_reload_ok", jint(d->last_ok));
-	jadd(cfg, "last_reload_s", jdbl(d->last_ms / 1000));
+	     jstr(ctl_cfg(x)->role == LBD_ROLE_BACKEND ? "backend" : "lb"));
+	jadd(out, "start_time_s", jdbl(ctl_start_time_s(&in)));
+	jadd(cfg, "generation", jint(in.generation));
+	jadd(cfg, "reloads", jint(in.reloads));
+	jadd(cfg, "reload_failures", jint(in.reload_failures));
+	jadd(cfg, "last_reload_ok", jint(in.last_ok));
+	jadd(cfg, "last_reload_s", jdbl(in.last_ms / 1000));
 	jadd(out, "config", cfg);
-	jadd(mon, "lost", jint(d->mon_lost));
+	jadd(mon, "lost", jint(x->mon.lost));
 	jadd(out, "monitor", mon);
-	if (ctl_read_reasons(d, c) == 0) {
+	if (ctl_read_reasons(x, c) == 0) {
 		for (r = 0; r < LBD_REASON_MAX; r++) {
 			struct json_object *o;
 
 			/* the other role's reasons are always 0 here */
 			if (!strncmp(ctl_reason_enums[r], "LBD_BE_", 7) !=
-			    (d->cfg->role == LBD_ROLE_BACKEND))
+			    (ctl_cfg(x)->role == LBD_ROLE_BACKEND))
 				continue;
 			o = json_object_new_object();
 
@@ -84,30 +85,30 @@ int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 	}
 	jadd(out, "reasons", reasons);
 
-	if (d->cfg->role == LBD_ROLE_LB) {
+	if (ctl_cfg(x)->role == LBD_ROLE_LB) {
 		struct json_object *dp = json_object_new_object();
 		struct json_object *ctl = json_object_new_array();
 		struct json_object *svcs = json_object_new_array();
 		struct flows_count fc;
 		size_t i, j;
 
-		jadd(dp, "interface", jstr(d->cfg->dp.interface));
-		jadd(dp, "mode", jstr(d->att.native ? "native" : "generic"));
-		jadd(dp, "attached", jint(d->att.prog_id != 0 && d->attached));
+		jadd(dp, "interface", jstr(ctl_cfg(x)->dp.interface));
+		jadd(dp, "mode", jstr(in.native ? "native" : "generic"));
+		jadd(dp, "attached", jint(in.prog_id != 0 && in.attached));
 		jadd(out, "datapath", dp);
-		jadd(out, "apply", ctl_apply_json(d));
-		jadd(out, "kubernetes", ctl_k8s_json(d));
-		jadd(out, "drains", jint(ctl_drains_count(d)));
+		jadd(out, "apply", ctl_apply_json(x));
+		jadd(out, "kubernetes", ctl_k8s_json(x));
+		jadd(out, "drains", jint(ctl_drains_count(x)));
 		{
 			struct json_object *h = json_object_new_object();
 			struct json_object *b = json_object_new_object();
 
-			health_json(d, h);
+			health_json(*x->health, h);
 			jadd(out, "health", h);
-			vips_json(d, b);
+			ctl_bgp_json(x, b);
 			jadd(out, "bird", b);
 		}
-		r = ctl_count_flows(d, &fc);
+		r = ctl_count_flows(x, &fc);
 		if (r) {
 			free(fc.per_be);
 			json_object_put(ctl);
@@ -120,40 +121,42 @@ int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 			jadd(o, "family", jstr(i ? "ipv6" : "ipv4"));
 			jadd(o, "entries", jint(fc.entries[i]));
 			jadd(o, "live", jint(fc.live[i]));
-			jadd(o, "capacity", jint(dp_opts(d->dp)->ct_entries));
+			jadd(o, "capacity",
+			     jint(dp_opts(ctl_dp(x))->ct_entries));
 			json_object_array_add(ctl, o);
 		}
 		jadd(out, "conntrack", ctl);
 		ctl = json_object_new_array();
 		for (i = 0; i < 2; i++) {
 			struct json_object *o = json_object_new_object();
-			long n = dp_map_count(d->dp,
+			long n = dp_map_count(ctl_dp(x),
 					      i ? DP_MAP_NAT6 : DP_MAP_NAT4);
 
 			jadd(o, "family", jstr(i ? "ipv6" : "ipv4"));
 			jadd(o, "entries", jint(n < 0 ? 0 : n));
-			jadd(o, "capacity", jint(dp_opts(d->dp)->nat_entries));
+			jadd(o, "capacity",
+			     jint(dp_opts(ctl_dp(x))->nat_entries));
 			json_object_array_add(ctl, o);
 		}
 		jadd(out, "nat", ctl);
 		{
 			struct json_object *o = json_object_new_object();
-			long n = dp_map_count(d->dp, DP_MAP_AFFINITY);
+			long n = dp_map_count(ctl_dp(x), DP_MAP_AFFINITY);
 
 			jadd(o, "entries", jint(n < 0 ? 0 : n));
 			jadd(o, "capacity",
-			     jint(dp_opts(d->dp)->affinity_entries));
+			     jint(dp_opts(ctl_dp(x))->affinity_entries));
 			jadd(out, "affinity", o);
 		}
-		for (i = 0; i < d->st.n_svc; i++) {
-			const struct st_service *s = &d->st.svc[i];
+		for (i = 0; i < x->st->n_svc; i++) {
+			const struct st_service *s = &x->st->svc[i];
 			struct json_object *o = json_object_new_object();
 			struct json_object *bl = json_object_new_array();
 			struct lbd_traffic t = { 0 };
-			double *share = ctl_shares_of(d, s);
+			double *share = ctl_shares_of(x, s);
 
-			dp_svc_traffic(d->dp, s->id, &t);
-			ctl_service_json(d, s, o);
+			dp_svc_traffic(ctl_dp(x), s->id, &t);
+			ctl_service_json(x, s, o);
 			jadd(o, "packets", jint(t.packets));
 			jadd(o, "bytes", jint(t.bytes));
 			jadd(o, "new_flows", jint(t.new_flows));
@@ -161,7 +164,7 @@ int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 				struct json_object *b =
 					json_object_new_object();
 
-				ctl_backend_json(d, s, &s->be[j], fc.per_be,
+				ctl_backend_json(x, s, &s->be[j], fc.per_be,
 						 share ? share[j] : 0, true, b);
 				json_object_array_add(bl, b);
 			}
@@ -173,7 +176,7 @@ int ctl_metrics(struct lbd_daemon *d, struct json_object *args,
 		free(fc.per_be);
 		jadd(out, "services", svcs);
 	}
-	if (d->cfg->role == LBD_ROLE_BACKEND)
+	if (ctl_cfg(x)->role == LBD_ROLE_BACKEND)
 		jadd(out, "backend_connections", backend_connections_json());
 	return 0;
 }

@@ -20,18 +20,18 @@
  * counted) rather than queued. */
 #define MON_BACKLOG (4u << 20)
 
-void ctl_mon_send(struct lbd_daemon *d, struct json_object *ev)
+void ctl_mon_send(struct ctl_ctx *x, struct json_object *ev)
 {
 	struct json_object *m;
 
-	if (!d->io || ipc_pending(d->io) > MON_BACKLOG) {
-		d->mon_lost++;
+	if (!*x->io || ipc_pending(*x->io) > MON_BACKLOG) {
+		x->mon.lost++;
 		json_object_put(ev);
 		return;
 	}
 	m = json_object_new_object();
 	jadd(m, "event", ev);
-	ipc_send(d->io, m);
+	ipc_send(*x->io, m);
 	json_object_put(m);
 }
 
@@ -49,7 +49,7 @@ static double event_time(__u64 ts_ns)
 
 static int mon_event(void *arg, const struct lbd_event *e)
 {
-	struct lbd_daemon *d = arg;
+	struct ctl_ctx *x = arg;
 	struct json_object *o;
 	char a[INET6_ADDRSTRLEN], l[INET6_ADDRSTRLEN + 10];
 
@@ -66,7 +66,7 @@ static int mon_event(void *arg, const struct lbd_event *e)
 					    .proto = e->proto,
 					    .port = e->dport,
 					    .vip = e->daddr };
-		const struct st_service *s = state_find(&d->st, &key);
+		const struct st_service *s = state_find(x->st, &key);
 
 		jadd(o, "proto", jstr(ctl_proto_str(e->proto)));
 		jadd(o, "client",
@@ -77,47 +77,47 @@ static int mon_event(void *arg, const struct lbd_event *e)
 		jadd(o, "port", jint(ntohs(e->dport)));
 		jadd(o, "service", s ? jstr(s->name) : NULL);
 	}
-	if (e->backend_id != LBD_NO_ID && d->dp) {
+	if (e->backend_id != LBD_NO_ID && ctl_dp(x)) {
 		struct lbd_backend b;
 
-		if (dp_backend_get(d->dp, e->backend_id, &b) == 0)
+		if (dp_backend_get(ctl_dp(x), e->backend_id, &b) == 0)
 			jadd(o, "backend",
 			     jstr(ctl_hostport_str(b.family, &b.addr,
 						   ntohs(b.port), l,
 						   sizeof(l))));
 	}
-	ctl_mon_send(d, o);
+	ctl_mon_send(x, o);
 	/* a negative return stops libbpf's consume after this event (it
 	 * is consumed); the rest waits for the next loop iteration */
-	return --d->mon_budget ? 0 : -EAGAIN;
+	return --x->mon.budget ? 0 : -EAGAIN;
 }
 
 static int on_mon_ready(sd_event_source *s, int fd, uint32_t revents, void *arg)
 {
-	struct lbd_daemon *d = arg;
+	struct ctl_ctx *x = arg;
 
 	(void)s;
 	(void)fd;
 	(void)revents;
-	d->mon_budget = MON_BUDGET;
-	dp_monitor_consume(d->mon_rb);
-	if (d->mon_lost != d->mon_lost_told && d->io &&
-	    ipc_pending(d->io) <= MON_BACKLOG) {
+	x->mon.budget = MON_BUDGET;
+	dp_monitor_consume(x->mon.rb);
+	if (x->mon.lost != x->mon.lost_told && *x->io &&
+	    ipc_pending(*x->io) <= MON_BACKLOG) {
 		struct json_object *m = json_object_new_object();
 
-		jadd(m, "lost", jint(d->mon_lost - d->mon_lost_told));
-		ipc_send(d->io, m);
+		jadd(m, "lost", jint(x->mon.lost - x->mon.lost_told));
+		ipc_send(*x->io, m);
 		json_object_put(m);
-		d->mon_lost_told = d->mon_lost;
+		x->mon.lost_told = x->mon.lost;
 	}
 	return 0;
 }
 
-void ctl_mon_close(struct lbd_daemon *d)
+void ctl_mon_close(struct ctl_ctx *x)
 {
-	d->mon_src = sd_event_source_disable_unref(d->mon_src);
-	dp_monitor_close(d->mon_rb);
-	d->mon_rb = NULL;
+	x->mon.src = sd_event_source_disable_unref(x->mon.src);
+	dp_monitor_close(x->mon.rb);
+	x->mon.rb = NULL;
 }
 
 /*
@@ -126,42 +126,42 @@ void ctl_mon_close(struct lbd_daemon *d)
  * client left. The program's mask lives in its own .bss, so a newly
  * loaded program (a reload) is asked again (control_reloaded).
  */
-int ctl_mon_arm(struct lbd_daemon *d, __u32 mask)
+int ctl_mon_arm(struct ctl_ctx *x, __u32 mask)
 {
 	int err;
 
-	if (!d->dp) {
-		d->mon_mask = 0;
+	if (!ctl_dp(x)) {
+		x->mon.mask = 0;
 		return mask ? -EOPNOTSUPP : 0;
 	}
 	if (!mask) {
-		dp_monitor_set(d->dp, 0);
-		ctl_mon_close(d);
-		d->mon_mask = 0;
+		dp_monitor_set(ctl_dp(x), 0);
+		ctl_mon_close(x);
+		x->mon.mask = 0;
 		return 0;
 	}
-	if (!d->mon_rb) {
-		err = dp_monitor_open(d->dp, mon_event, d, &d->mon_rb);
+	if (!x->mon.rb) {
+		err = dp_monitor_open(ctl_dp(x), mon_event, x, &x->mon.rb);
 		if (err)
 			return err;
-		err = sd_event_add_io(d->ev, &d->mon_src,
-				      dp_monitor_fd(d->mon_rb), EPOLLIN,
-				      on_mon_ready, d);
+		err = sd_event_add_io(x->ev, &x->mon.src,
+				      dp_monitor_fd(x->mon.rb), EPOLLIN,
+				      on_mon_ready, x);
 		if (err < 0) {
-			ctl_mon_close(d);
+			ctl_mon_close(x);
 			return err;
 		}
 	}
-	err = dp_monitor_set(d->dp, mask);
+	err = dp_monitor_set(ctl_dp(x), mask);
 	if (err) {
-		ctl_mon_close(d);
+		ctl_mon_close(x);
 		return err;
 	}
-	d->mon_mask = mask;
+	x->mon.mask = mask;
 	return 0;
 }
 
-int ctl_monitor_set(struct lbd_daemon *d, struct json_object *args,
+int ctl_monitor_set(struct ctl_ctx *x, struct json_object *args,
 		    struct json_object *out, char *err, size_t errlen)
 {
 	__u32 mask = (ctl_arg_true(args, "drops") ? LBD_MON_DROPS : 0) |
@@ -169,25 +169,25 @@ int ctl_monitor_set(struct lbd_daemon *d, struct json_object *args,
 	int r;
 
 	(void)out;
-	d->mon_state = ctl_arg_true(args, "state");
-	r = ctl_mon_arm(d, d->cfg->role == LBD_ROLE_LB ? mask : 0);
+	x->mon.state = ctl_arg_true(args, "state");
+	r = ctl_mon_arm(x, ctl_cfg(x)->role == LBD_ROLE_LB ? mask : 0);
 	if (r)
 		snprintf(err, errlen, "monitor: %s", strerror(-r));
 	else
 		log_debug("monitor: drops %s, new flows %s, backend changes %s",
 			  mask & LBD_MON_DROPS ? "on" : "off",
 			  mask & LBD_MON_FLOWS ? "on" : "off",
-			  d->mon_state ? "on" : "off");
+			  x->mon.state ? "on" : "off");
 	return r;
 }
 
-void control_backend_event(struct lbd_daemon *d, const struct st_service *s,
+void control_backend_event(struct ctl_ctx *x, const struct st_service *s,
 			   const struct st_backend *b, const char *cause)
 {
 	struct json_object *o;
 	char l[INET6_ADDRSTRLEN + 10];
 
-	if (!d->mon_state)
+	if (!x->mon.state)
 		return;
 	o = json_object_new_object();
 	jadd(o, "type", jstr("backend"));
@@ -197,6 +197,6 @@ void control_backend_event(struct lbd_daemon *d, const struct st_service *s,
 	jadd(o, "backend", jstr(ctl_be_label(b, l, sizeof(l))));
 	jadd(o, "state", jstr(ctl_be_state_str(b->dp_state)));
 	jadd(o, "drained", jbool(b->drained));
-	ctl_health_be_json(d, s, b, true, o);
-	ctl_mon_send(d, o);
+	ctl_health_be_json(x, s, b, true, o);
+	ctl_mon_send(x, o);
 }

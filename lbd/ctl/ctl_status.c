@@ -11,15 +11,14 @@
 #include "drains.h"
 #include "health.h"
 #include "prober.h"
-#include "vips.h"
 
-size_t ctl_drains_count(const struct lbd_daemon *d)
+size_t ctl_drains_count(const struct ctl_ctx *x)
 {
 	struct drain_set s;
 	char path[PATH_MAX];
 	size_t n;
 
-	drains_path(d->cfg->control.socket, path, sizeof(path));
+	drains_path(ctl_cfg(x)->control.socket, path, sizeof(path));
 	if (drains_load(path, &s))
 		return 0;
 	n = s.n;
@@ -28,19 +27,20 @@ size_t ctl_drains_count(const struct lbd_daemon *d)
 }
 
 /* The last apply's result and what the datapath serves (state.h). */
-struct json_object *ctl_apply_json(const struct lbd_daemon *d)
+struct json_object *ctl_apply_json(const struct ctl_ctx *x)
 {
 	struct json_object *o = json_object_new_object();
 
-	jadd(o, "ok", jint(!d->st.last_err));
-	jadd(o, "serving", jstr(state_served_str(d->st.served)));
-	jadd(o, "error", jstr(d->st.last_err ? strerror(-d->st.last_err) : ""));
-	jadd(o, "failures", jint(d->st.failures));
-	jadd(o, "rollback_failures", jint(d->st.rollback_failures));
+	jadd(o, "ok", jint(!x->st->last_err));
+	jadd(o, "serving", jstr(state_served_str(x->st->served)));
+	jadd(o, "error",
+	     jstr(x->st->last_err ? strerror(-x->st->last_err) : ""));
+	jadd(o, "failures", jint(x->st->failures));
+	jadd(o, "rollback_failures", jint(x->st->rollback_failures));
 	return o;
 }
 
-int ctl_status(struct lbd_daemon *d, struct json_object *args,
+int ctl_status(struct ctl_ctx *x, struct json_object *args,
 	       struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *cfg = json_object_new_object();
@@ -49,68 +49,70 @@ int ctl_status(struct lbd_daemon *d, struct json_object *args,
 	struct json_object *ctl = json_object_new_object();
 	struct json_object *mon = json_object_new_object();
 	struct json_object *bird = json_object_new_object();
+	struct ctl_info in;
 	size_t i, nbe = 0;
 
+	ctl_info_get(x, &in);
 	(void)args;
 	(void)err;
 	(void)errlen;
 	jadd(out, "version", jstr(LBD_VERSION));
 	jadd(out, "role",
-	     jstr(d->cfg->role == LBD_ROLE_BACKEND ? "backend" : "lb"));
-	jadd(out, "uptime_s", jdbl(ctl_uptime_s(d)));
-	jadd(cfg, "file", jstr(d->config_path));
-	jadd(cfg, "generation", jint(d->generation));
-	jadd(cfg, "reloads", jint(d->reloads));
-	jadd(cfg, "reload_failures", jint(d->reload_failures));
-	jadd(reload, "ok", jbool(d->last_ok));
-	jadd(reload, "ms", jdbl(d->last_ms));
-	for (i = 0; i < d->n_last_errors; i++)
-		json_object_array_add(errors, jstr(d->last_errors[i]));
+	     jstr(ctl_cfg(x)->role == LBD_ROLE_BACKEND ? "backend" : "lb"));
+	jadd(out, "uptime_s", jdbl(ctl_uptime_s(&in)));
+	jadd(cfg, "file", jstr(x->config_path));
+	jadd(cfg, "generation", jint(in.generation));
+	jadd(cfg, "reloads", jint(in.reloads));
+	jadd(cfg, "reload_failures", jint(in.reload_failures));
+	jadd(reload, "ok", jbool(in.last_ok));
+	jadd(reload, "ms", jdbl(in.last_ms));
+	for (i = 0; i < in.n_last_errors; i++)
+		json_object_array_add(errors, jstr(in.last_errors[i]));
 	jadd(reload, "errors", errors);
 	jadd(cfg, "last_reload", reload);
 	jadd(out, "config", cfg);
-	jadd(ctl, "socket", jstr(d->cfg->control.socket));
-	jadd(ctl, "group", jstr(d->cfg->control.group));
-	jadd(ctl, "metrics_listen", jstr(d->cfg->control.metrics_listen));
+	jadd(ctl, "socket", jstr(ctl_cfg(x)->control.socket));
+	jadd(ctl, "group", jstr(ctl_cfg(x)->control.group));
+	jadd(ctl, "metrics_listen", jstr(ctl_cfg(x)->control.metrics_listen));
 	jadd(out, "control", ctl);
-	jadd(mon, "active", jbool(d->mon_mask || d->mon_state));
-	jadd(mon, "drops", jbool(d->mon_mask & LBD_MON_DROPS));
-	jadd(mon, "flows", jbool(d->mon_mask & LBD_MON_FLOWS));
-	jadd(mon, "health", jbool(d->mon_state));
-	jadd(mon, "lost", jint(d->mon_lost));
+	jadd(mon, "active", jbool(x->mon.mask || x->mon.state));
+	jadd(mon, "drops", jbool(x->mon.mask & LBD_MON_DROPS));
+	jadd(mon, "flows", jbool(x->mon.mask & LBD_MON_FLOWS));
+	jadd(mon, "health", jbool(x->mon.state));
+	jadd(mon, "lost", jint(x->mon.lost));
 	jadd(out, "monitor", mon);
-	if (d->cfg->role == LBD_ROLE_LB)
-		jadd(out, "kubernetes", ctl_k8s_json(d));
-	vips_json(d, bird);
+	if (ctl_cfg(x)->role == LBD_ROLE_LB)
+		jadd(out, "kubernetes", ctl_k8s_json(x));
+	ctl_bgp_json(x, bird);
 	jadd(out, "bird", bird);
 
-	if (d->cfg->role == LBD_ROLE_BACKEND) {
+	if (ctl_cfg(x)->role == LBD_ROLE_BACKEND) {
 		struct json_object *dp = json_object_new_object();
 
-		jadd(dp, "interface", jstr(d->cfg->node.interface));
-		jadd(dp, "trusted_lbs", jint(d->cfg->node.n_lb_sources));
-		jadd(dp, "vips", jint(d->cfg->node.n_vips));
+		jadd(dp, "interface", jstr(ctl_cfg(x)->node.interface));
+		jadd(dp, "trusted_lbs", jint(ctl_cfg(x)->node.n_lb_sources));
+		jadd(dp, "vips", jint(ctl_cfg(x)->node.n_vips));
 		jadd(out, "datapath", dp);
 	} else {
 		struct json_object *dp = json_object_new_object();
 
-		jadd(dp, "interface", jstr(d->cfg->dp.interface));
-		jadd(dp, "attached", jbool(d->att.prog_id != 0 && d->attached));
-		jadd(dp, "program_id", jint(d->att.prog_id));
-		jadd(dp, "mode", jstr(d->att.native ? "native" : "generic"));
-		jadd(dp, "dispatcher", jbool(d->att.dispatcher));
-		jadd(dp, "pin_path", jstr(d->cfg->dp.pin_path));
+		jadd(dp, "interface", jstr(ctl_cfg(x)->dp.interface));
+		jadd(dp, "attached", jbool(in.prog_id != 0 && in.attached));
+		jadd(dp, "program_id", jint(in.prog_id));
+		jadd(dp, "mode", jstr(in.native ? "native" : "generic"));
+		jadd(dp, "dispatcher", jbool(in.dispatcher));
+		jadd(dp, "pin_path", jstr(ctl_cfg(x)->dp.pin_path));
 		jadd(out, "datapath", dp);
-		jadd(out, "apply", ctl_apply_json(d));
-		for (i = 0; i < d->st.n_svc; i++)
-			nbe += d->st.svc[i].n_be;
-		jadd(out, "services", jint(d->st.n_svc));
+		jadd(out, "apply", ctl_apply_json(x));
+		for (i = 0; i < x->st->n_svc; i++)
+			nbe += x->st->svc[i].n_be;
+		jadd(out, "services", jint(x->st->n_svc));
 		jadd(out, "backends", jint(nbe));
-		jadd(out, "drains", jint(ctl_drains_count(d)));
+		jadd(out, "drains", jint(ctl_drains_count(x)));
 		{
 			struct json_object *h = json_object_new_object();
 
-			health_json(d, h);
+			health_json(*x->health, h);
 			jadd(out, "health", h);
 		}
 	}
@@ -146,7 +148,7 @@ const char *ctl_udp_flow_state_str(const struct st_service *s)
 	return s->flags & LBD_SVC_F_UDP_STATELESS ? "none" : "lb";
 }
 
-void ctl_service_json(struct lbd_daemon *d, const struct st_service *s,
+void ctl_service_json(struct ctl_ctx *x, const struct st_service *s,
 		      struct json_object *o)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -169,62 +171,32 @@ void ctl_service_json(struct lbd_daemon *d, const struct st_service *s,
 	     jstr(s->source[0] ? s->source :
 		  s->adopted   ? "adopted" :
 				 "-"));
-	(void)d;
+	(void)x;
 }
 
-/* The Kubernetes client's state, for status and metrics. */
-struct json_object *ctl_k8s_json(struct lbd_daemon *d)
+/* The Kubernetes client's state, for status and metrics (the daemon
+ * says it). */
+struct json_object *ctl_k8s_json(struct ctl_ctx *x)
 {
 	struct json_object *o = json_object_new_object();
-	struct json_object *res = json_object_new_array();
-	size_t i, n = 0;
-	int r, e;
 
-	jadd(o, "configured", jbool(d->cfg->k8s.enabled));
-	if (!d->cfg->k8s.enabled) {
-		json_object_put(res);
-		return o;
-	}
-	jadd(o, "server", jstr(d->kc.server));
-	jadd(o, "context", jstr(d->kc.context));
-	jadd(o, "load_balancer_class", jstr(d->cfg->k8s.lb_class));
-	jadd(o, "synced", jbool(d->k8s && k8s_synced(d->k8s)));
-	jadd(o, "synced_at_s", jdbl(d->k8s_synced_at));
-	for (i = 0; i < d->st.n_svc; i++)
-		n += !strncmp(d->st.svc[i].source, "kubernetes ", 11);
-	jadd(o, "services", jint(n));
-	jadd(o, "applies", jint(d->k8s_applies));
-	jadd(o, "apply_failures", jint(d->k8s_apply_failures));
-	jadd(o, "last_apply_s", jdbl(d->k8s_last_apply_ms / 1000));
-	jadd(o, "refused_total", jint(d->src.refusals));
-	jadd(o, "refused", jint(d->src.n_refused));
-	jadd(o, "refusals", lb_k8s_refusals_json(d));
-	for (r = 0; d->k8s && r < K8S_RESOURCES; r++) {
-		const struct k8s_stats *st = k8s_stats(d->k8s);
-		struct json_object *x = json_object_new_object();
-		struct json_object *ev = json_object_new_object();
-
-		jadd(x, "resource", jstr(k8s_resource_name(r)));
-		jadd(x, "listed", jbool(st->listed[r]));
-		jadd(x, "watching", jbool(st->watching[r]));
-		jadd(x, "objects", jint(st->objects[r]));
-		jadd(x, "lists", jint(st->lists[r]));
-		jadd(x, "gone", jint(st->gone[r]));
-		jadd(x, "watch_restarts", jint(st->watch_restarts[r]));
-		jadd(x, "failures", jint(st->failures[r]));
-		jadd(x, "too_large", jint(st->too_large[r]));
-		jadd(x, "failing", jbool(st->failing[r]));
-		jadd(x, "last_error", jstr(st->last_error[r]));
-		for (e = 0; e < K8S_EVENTS; e++)
-			jadd(ev, k8s_event_name(e), jint(st->events[r][e]));
-		jadd(x, "events", ev);
-		json_object_array_add(res, x);
-	}
-	jadd(o, "resources", res);
+	if (x->k8s_json)
+		x->k8s_json(x->arg, o);
 	return o;
 }
 
-int ctl_services(struct lbd_daemon *d, struct json_object *args,
+/* BIRD's state and every VIP's (the daemon says it). */
+void ctl_bgp_json(struct ctl_ctx *x, struct json_object *out)
+{
+	if (x->bgp_json) {
+		x->bgp_json(x->arg, out);
+		return;
+	}
+	jadd(out, "state", jstr("not configured"));
+	jadd(out, "vips", json_object_new_array());
+}
+
+int ctl_services(struct ctl_ctx *x, struct json_object *args,
 		 struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *list = json_object_new_array();
@@ -233,13 +205,13 @@ int ctl_services(struct lbd_daemon *d, struct json_object *args,
 	(void)args;
 	(void)err;
 	(void)errlen;
-	for (i = 0; i < d->st.n_svc; i++) {
-		const struct st_service *s = &d->st.svc[i];
+	for (i = 0; i < x->st->n_svc; i++) {
+		const struct st_service *s = &x->st->svc[i];
 		struct json_object *o = json_object_new_object();
 		struct lbd_traffic t = { 0 };
 
-		dp_svc_traffic(d->dp, s->id, &t);
-		ctl_service_json(d, s, o);
+		dp_svc_traffic(ctl_dp(x), s->id, &t);
+		ctl_service_json(x, s, o);
 		jadd(o, "traffic", ctl_traffic_json(&t));
 		json_object_array_add(list, o);
 	}
@@ -250,12 +222,12 @@ int ctl_services(struct lbd_daemon *d, struct json_object *args,
 /* A backend's health: "up", "down", "unknown" (checked, no result yet)
  * or "none" (not checked); the check's details; "healthy" is what the
  * datapath has (false: taken out by health). */
-void ctl_health_be_json(struct lbd_daemon *d, const struct st_service *s,
+void ctl_health_be_json(struct ctl_ctx *x, const struct st_service *s,
 			const struct st_backend *b, bool flat,
 			struct json_object *o)
 {
-	const struct lbd_conf_health *hs = &d->cfg->healths[b->health];
-	const struct hm_check *c = health_of(d, s, b);
+	const struct lbd_conf_health *hs = &ctl_cfg(x)->healths[b->health];
+	const struct hm_check *c = health_of(*x->health, s, b);
 	struct json_object *h;
 	char t[INET6_ADDRSTRLEN + 10];
 
@@ -290,7 +262,7 @@ void ctl_health_be_json(struct lbd_daemon *d, const struct st_service *s,
 	jadd(o, "health_check", h);
 }
 
-void ctl_backend_json(struct lbd_daemon *d, const struct st_service *s,
+void ctl_backend_json(struct ctl_ctx *x, const struct st_service *s,
 		      const struct st_backend *b, const __u32 *flows,
 		      double share, bool flat, struct json_object *o)
 {
@@ -301,7 +273,7 @@ void ctl_backend_json(struct lbd_daemon *d, const struct st_service *s,
 	if (flows)
 		f = flows[b->id];
 	/* the counters of a backend id count from when it got the id */
-	dp_be_traffic(d->dp, b->id, &t);
+	dp_be_traffic(ctl_dp(x), b->id, &t);
 	jadd(o, "service", jstr(s->name));
 	jadd(o, "backend", jstr(ctl_be_label(b, l, sizeof(l))));
 	jadd(o, "address",
@@ -309,7 +281,7 @@ void ctl_backend_json(struct lbd_daemon *d, const struct st_service *s,
 	jadd(o, "port", jint(b->port));
 	jadd(o, "weight", jint(b->weight));
 	jadd(o, "config_state", jstr(config_state_str(b->conf_state)));
-	ctl_health_be_json(d, s, b, flat, o);
+	ctl_health_be_json(x, s, b, flat, o);
 	jadd(o, "drained", jbool(b->drained));
 	jadd(o, "state", jstr(ctl_be_state_str(b->dp_state)));
 	jadd(o, "share", jdbl(share));
@@ -324,7 +296,7 @@ void ctl_backend_json(struct lbd_daemon *d, const struct st_service *s,
 }
 
 /* Each backend's share of the service's installed Maglev table. */
-double *ctl_shares_of(struct lbd_daemon *d, const struct st_service *s)
+double *ctl_shares_of(struct ctl_ctx *x, const struct st_service *s)
 {
 	double *share = calloc(s->n_be ? s->n_be : 1, sizeof(*share));
 	__u32 *table;
@@ -335,7 +307,7 @@ double *ctl_shares_of(struct lbd_daemon *d, const struct st_service *s)
 		return share;
 	table = malloc(s->table_size * sizeof(*table));
 	if (table)
-		m = dp_maglev_get(d->dp, s->id, table, s->table_size);
+		m = dp_maglev_get(ctl_dp(x), s->id, table, s->table_size);
 	for (j = 0; m > 0 && j < s->n_be; j++) {
 		unsigned long slots = 0;
 
@@ -347,7 +319,7 @@ double *ctl_shares_of(struct lbd_daemon *d, const struct st_service *s)
 	return share;
 }
 
-int ctl_backends(struct lbd_daemon *d, struct json_object *args,
+int ctl_backends(struct ctl_ctx *x, struct json_object *args,
 		 struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *list;
@@ -356,27 +328,27 @@ int ctl_backends(struct lbd_daemon *d, struct json_object *args,
 	size_t i, j;
 	int r;
 
-	if (want && !state_find_name(&d->st, want)) {
+	if (want && !state_find_name(x->st, want)) {
 		snprintf(err, errlen, "no service named %s", want);
 		return -ENOENT;
 	}
-	r = ctl_count_flows(d, &fc);
+	r = ctl_count_flows(x, &fc);
 	if (r) {
 		free(fc.per_be);
 		return r;
 	}
 	list = json_object_new_array();
-	for (i = 0; i < d->st.n_svc; i++) {
-		const struct st_service *s = &d->st.svc[i];
+	for (i = 0; i < x->st->n_svc; i++) {
+		const struct st_service *s = &x->st->svc[i];
 		double *share;
 
 		if (want && strcmp(want, s->name))
 			continue;
-		share = ctl_shares_of(d, s);
+		share = ctl_shares_of(x, s);
 		for (j = 0; j < s->n_be; j++) {
 			struct json_object *o = json_object_new_object();
 
-			ctl_backend_json(d, s, &s->be[j], fc.per_be,
+			ctl_backend_json(x, s, &s->be[j], fc.per_be,
 					 share ? share[j] : 0, false, o);
 			json_object_array_add(list, o);
 		}
@@ -387,14 +359,14 @@ int ctl_backends(struct lbd_daemon *d, struct json_object *args,
 	return 0;
 }
 
-int ctl_read_reasons(struct lbd_daemon *d, struct lbd_counter *c)
+int ctl_read_reasons(struct ctl_ctx *x, struct lbd_counter *c)
 {
-	if (d->cfg->role == LBD_ROLE_BACKEND)
-		return companion_reasons_read(d->be, c);
-	return dp_reasons_read(d->dp, c);
+	if (ctl_cfg(x)->role == LBD_ROLE_BACKEND)
+		return companion_reasons_read(*x->be, c);
+	return dp_reasons_read(ctl_dp(x), c);
 }
 
-int ctl_stats(struct lbd_daemon *d, struct json_object *args,
+int ctl_stats(struct ctl_ctx *x, struct json_object *args,
 	      struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *list;
@@ -402,7 +374,7 @@ int ctl_stats(struct lbd_daemon *d, struct json_object *args,
 	int r;
 
 	(void)args;
-	if (ctl_read_reasons(d, c)) {
+	if (ctl_read_reasons(x, c)) {
 		snprintf(err, errlen, "reading the counters failed");
 		return -EIO;
 	}

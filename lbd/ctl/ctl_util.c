@@ -92,21 +92,28 @@ const char *ctl_be_state_str(__u8 s)
 				      "unused";
 }
 
-double ctl_uptime_s(const struct lbd_daemon *d)
+void ctl_info_get(const struct ctl_ctx *x, struct ctl_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (x->info)
+		x->info(x->arg, out);
+}
+
+double ctl_uptime_s(const struct ctl_info *in)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - d->started.tv_sec) +
-	       (now.tv_nsec - d->started.tv_nsec) / 1e9;
+	return (double)(now.tv_sec - in->started.tv_sec) +
+	       (now.tv_nsec - in->started.tv_nsec) / 1e9;
 }
 
-double ctl_start_time_s(const struct lbd_daemon *d)
+double ctl_start_time_s(const struct ctl_info *in)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	return (double)now.tv_sec + now.tv_nsec / 1e9 - ctl_uptime_s(d);
+	return (double)now.tv_sec + now.tv_nsec / 1e9 - ctl_uptime_s(in);
 }
 
 /* -- normalised arguments (io.c wrote them) ------------------------------ */
@@ -163,19 +170,19 @@ bool ctl_hp_matches(const struct hostport *hp, __u8 family,
 
 /* -- conntrack ------------------------------------------------------------- */
 
-struct be_ref *ctl_be_index(const struct lbd_daemon *d)
+struct be_ref *ctl_be_index(const struct ctl_ctx *x)
 {
-	struct be_ref *idx = calloc(d->st.max_backends, sizeof(*idx));
+	struct be_ref *idx = calloc(x->st->max_backends, sizeof(*idx));
 	size_t i, j;
 
 	if (!idx)
 		return NULL;
-	for (i = 0; i < d->st.n_svc; i++)
-		for (j = 0; j < d->st.svc[i].n_be; j++) {
-			const struct st_backend *b = &d->st.svc[i].be[j];
+	for (i = 0; i < x->st->n_svc; i++)
+		for (j = 0; j < x->st->svc[i].n_be; j++) {
+			const struct st_backend *b = &x->st->svc[i].be[j];
 
-			if (b->id < d->st.max_backends) {
-				idx[b->id].s = &d->st.svc[i];
+			if (b->id < x->st->max_backends) {
+				idx[b->id].s = &x->st->svc[i];
 				idx[b->id].b = b;
 			}
 		}
@@ -198,22 +205,22 @@ static void count_one(void *arg, const struct dp_ct_flow *f)
 	int fam = f->family == LBD_AF_INET6;
 
 	c->entries[fam]++;
-	if (!dp_ct_live(c->d->dp, f->proto, &f->v, c->now))
+	if (!dp_ct_live(ctl_dp(c->x), f->proto, &f->v, c->now))
 		return;
 	c->live[fam]++;
-	if (c->per_be && f->v.backend_id < c->d->st.max_backends)
+	if (c->per_be && f->v.backend_id < c->x->st->max_backends)
 		c->per_be[f->v.backend_id]++;
 }
 
 /* Live conntrack entries per backend id (expired ones not counted); an
  * entry left by a previous holder of an id is not counted either. */
-int ctl_count_flows(struct lbd_daemon *d, struct flows_count *c)
+int ctl_count_flows(struct ctl_ctx *x, struct flows_count *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->d = d;
+	c->x = x;
 	c->now = dp_ct_now();
-	c->per_be = calloc(d->st.max_backends, sizeof(*c->per_be));
+	c->per_be = calloc(x->st->max_backends, sizeof(*c->per_be));
 	if (!c->per_be)
 		return -ENOMEM;
-	return dp_ct_walk(d->dp, count_one, c);
+	return dp_ct_walk(ctl_dp(x), count_one, c);
 }

@@ -10,9 +10,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "vips.h"
-#include "control.h"
-#include "daemon.h"
 #include "ipc.h"
 #include "log.h"
 #include "prober.h"
@@ -23,7 +20,7 @@
 #define PROBER_RESPAWN_USEC (1000 * 1000)
 
 struct health {
-	struct lbd_daemon *d;
+	struct health_ctx x;
 	struct ipc *ipc;
 	pid_t pid;
 	sd_event_source *child;
@@ -72,10 +69,10 @@ static struct hm_check *find_key(const struct health *h, __u64 key)
 	return r ? *r : NULL;
 }
 
-static const char *check_label(const struct lbd_daemon *d,
-			       const struct hm_check *c, char *buf, size_t len)
+static const char *check_label(const struct health *h, const struct hm_check *c,
+			       char *buf, size_t len)
 {
-	const struct st_service *s = state_find(&d->st, &c->svc);
+	const struct st_service *s = state_find(h->x.st, &c->svc);
 	char a[INET6_ADDRSTRLEN];
 
 	inet_ntop(c->addr.family == LBD_AF_INET ? AF_INET : AF_INET6,
@@ -98,7 +95,7 @@ void health_adopted(struct lbd_state *st)
 }
 
 /* What the prober runs for backend b of s with settings hs. */
-static void spec_of(const struct lbd_daemon *d, const struct st_service *s,
+static void spec_of(const struct health *h, const struct st_service *s,
 		    const struct st_backend *b,
 		    const struct lbd_conf_health *hs, struct hc_spec *out)
 {
@@ -119,7 +116,7 @@ static void spec_of(const struct lbd_daemon *d, const struct st_service *s,
 		out->addr = s->key.vip;
 		out->port = ntohs(s->key.port);
 		out->mark = LBD_HC_MARK(b->id);
-		out->ifindex = (__u32)d->ifindex;
+		out->ifindex = (__u32)*h->x.ifindex;
 	} else {
 		out->family = b->addr.family;
 		out->addr = b->addr.addr;
@@ -153,7 +150,7 @@ static void send_checks(struct health *h)
 
 /* Writes the flags changes ask for, tells monitors, re-evaluates the
  * announcements. */
-static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
+static void apply_changes(struct health *h, struct be_change *ch, size_t n,
 			  const char *cause)
 {
 	struct apply_result r;
@@ -162,8 +159,8 @@ static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
 
 	if (!n)
 		return;
-	err = state_set_flags(&d->st, d->dp, BE_FLAG_HEALTH_DOWN, ch, n, NULL,
-			      NULL, &r);
+	err = state_set_flags(h->x.st, *h->x.dp, BE_FLAG_HEALTH_DOWN, ch, n,
+			      NULL, NULL, &r);
 	if (err < 0) {
 		log_warnx("health: writing %zu verdicts: %s", n,
 			  strerror(-err));
@@ -174,20 +171,20 @@ static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
 			  "writes",
 			  err, r.tables, r.writes);
 	for (i = 0; i < n; i++) {
-		const struct st_service *s = state_find(&d->st, &ch[i].svc);
+		const struct st_service *s = state_find(h->x.st, &ch[i].svc);
 
 		for (j = 0; s && j < s->n_be; j++)
 			if (s->be[j].port == ch[i].port &&
 			    !memcmp(&s->be[j].addr, &ch[i].addr,
 				    sizeof(ch[i].addr)))
-				control_backend_event(d, s, &s->be[j], cause);
+				h->x.backend_changed(h->x.arg, s, &s->be[j],
+						     cause);
 	}
-	vips_update(d);
+	h->x.verdicts_applied(h->x.arg);
 }
 
 static void on_verdicts(struct health *h, struct json_object *l)
 {
-	struct lbd_daemon *d = h->d;
 	size_t i, n = json_object_array_length(l), k = 0;
 	struct be_change *ch = calloc(n ? n : 1, sizeof(*ch));
 
@@ -220,11 +217,11 @@ static void on_verdicts(struct health *h, struct json_object *l)
 		c->changes++;
 		if (c->state == HC_UP)
 			log_info("health: %s up (%d success%s in a row)",
-				 check_label(d, c, label, sizeof(label)), count,
+				 check_label(h, c, label, sizeof(label)), count,
 				 count == 1 ? "" : "es");
 		else
 			log_info("health: %s down: %s (%d failure%s in a row)",
-				 check_label(d, c, label, sizeof(label)),
+				 check_label(h, c, label, sizeof(label)),
 				 reason, count, count == 1 ? "" : "s");
 		ch[k].svc = c->svc;
 		ch[k].addr = c->addr;
@@ -232,7 +229,7 @@ static void on_verdicts(struct health *h, struct json_object *l)
 		ch[k].value = c->state == HC_DOWN;
 		k++;
 	}
-	apply_changes(d, ch, k, "health");
+	apply_changes(h, ch, k, "health");
 	free(ch);
 }
 
@@ -321,9 +318,9 @@ static int on_prober_exit(sd_event_source *s, const siginfo_t *si, void *arg)
 	h->ipc = NULL;
 	h->pid = 0;
 	h->respawns++;
-	sd_event_now(h->d->ev, CLOCK_MONOTONIC, &now);
+	sd_event_now(h->x.ev, CLOCK_MONOTONIC, &now);
 	h->respawn = sd_event_source_unref(h->respawn);
-	sd_event_add_time(h->d->ev, &h->respawn, CLOCK_MONOTONIC,
+	sd_event_add_time(h->x.ev, &h->respawn, CLOCK_MONOTONIC,
 			  now + PROBER_RESPAWN_USEC, 0, on_respawn, h);
 	return 0;
 }
@@ -337,9 +334,9 @@ static void prober_spawn_now(struct health *h)
 		log_warnx("starting the prober process: %s", strerror(-err));
 		return;
 	}
-	if (ipc_open(h->d->ev, child.ipc_fd, prober_msg, prober_closed, h,
+	if (ipc_open(h->x.ev, child.ipc_fd, prober_msg, prober_closed, h,
 		     &h->ipc) < 0 ||
-	    sd_event_add_child(h->d->ev, &h->child, child.pid, WEXITED,
+	    sd_event_add_child(h->x.ev, &h->child, child.pid, WEXITED,
 			       on_prober_exit, h) < 0) {
 		log_warnx("watching the prober process failed");
 		return;
@@ -350,17 +347,18 @@ static void prober_spawn_now(struct health *h)
 	send_checks(h);
 }
 
-void health_sync(struct lbd_daemon *d)
+void health_sync(struct health *h)
 {
-	struct health *h = d->health;
+	const struct lbd_state *st;
 	struct hm_check *next = NULL, **by_key = NULL;
 	struct be_change *ch = NULL;
 	size_t i, j, n = 0, total = 0, k = 0;
 
 	if (!h)
 		return;
-	for (i = 0; i < d->st.n_svc; i++)
-		total += d->st.svc[i].n_be;
+	st = h->x.st;
+	for (i = 0; i < st->n_svc; i++)
+		total += st->svc[i].n_be;
 	next = calloc(total ? total : 1, sizeof(*next));
 	by_key = calloc(total ? total : 1, sizeof(*by_key));
 	ch = calloc(total ? total : 1, sizeof(*ch));
@@ -368,13 +366,13 @@ void health_sync(struct lbd_daemon *d)
 		log_warnx("health: no memory for %zu checks", total);
 		goto out;
 	}
-	for (i = 0; i < d->st.n_svc; i++) {
-		const struct st_service *s = &d->st.svc[i];
+	for (i = 0; i < st->n_svc; i++) {
+		const struct st_service *s = &st->svc[i];
 
 		for (j = 0; j < s->n_be; j++) {
 			const struct st_backend *b = &s->be[j];
 			const struct lbd_conf_health *hs =
-				&d->cfg->healths[b->health];
+				&(*h->x.cfg)->healths[b->health];
 			struct hm_check *old, *c;
 			bool want;
 
@@ -400,7 +398,7 @@ void health_sync(struct lbd_daemon *d)
 				c->key = ++h->next_key;
 				c->state = HC_UNKNOWN;
 			}
-			spec_of(d, s, b, hs, &c->spec);
+			spec_of(h, s, b, hs, &c->spec);
 			/* the datapath follows what the check last said;
 			 * unknown leaves it as it is */
 			if (c->state == HC_UNKNOWN)
@@ -426,30 +424,28 @@ void health_sync(struct lbd_daemon *d)
 	next = NULL;
 	by_key = NULL;
 	send_checks(h);
-	apply_changes(d, ch, k, "health");
+	apply_changes(h, ch, k, "health");
 out:
 	free(next);
 	free(by_key);
 	free(ch);
 }
 
-int health_start(struct lbd_daemon *d)
+int health_start(const struct health_ctx *x, struct health **out)
 {
 	struct health *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return -ENOMEM;
-	h->d = d;
-	d->health = h;
+	h->x = *x;
+	*out = h;
 	prober_spawn_now(h);
-	health_sync(d);
+	health_sync(h);
 	return 0;
 }
 
-void health_stop(struct lbd_daemon *d)
+void health_stop(struct health *h)
 {
-	struct health *h = d->health;
-
 	if (!h)
 		return;
 	h->respawn = sd_event_source_unref(h->respawn);
@@ -460,32 +456,30 @@ void health_stop(struct lbd_daemon *d)
 	free(h->checks);
 	free(h->by_key);
 	free(h);
-	d->health = NULL;
 }
 
-const struct hm_check *health_of(const struct lbd_daemon *d,
+const struct hm_check *health_of(const struct health *h,
 				 const struct st_service *s,
 				 const struct st_backend *b)
 {
-	return d->health ? find_ident(d->health, s, b) : NULL;
+	return h ? find_ident(h, s, b) : NULL;
 }
 
-bool health_backend_up(const struct lbd_daemon *d, const struct st_service *s,
-		       const struct st_backend *b)
+bool health_backend_up(const struct health *h, const struct lbd_config *cfg,
+		       const struct st_service *s, const struct st_backend *b)
 {
 	const struct hm_check *c;
 
 	if (b->conf_state == LBD_CS_DOWN)
 		return false;
-	if (d->cfg->healths[b->health].type == LBD_HC_NONE)
+	if (cfg->healths[b->health].type == LBD_HC_NONE)
 		return true;
-	c = health_of(d, s, b);
+	c = health_of(h, s, b);
 	return c && c->state == HC_UP;
 }
 
-void health_json(const struct lbd_daemon *d, struct json_object *out)
+void health_json(const struct health *h, struct json_object *out)
 {
-	const struct health *h = d->health;
 	size_t i, up = 0, down = 0;
 
 	if (!h)
