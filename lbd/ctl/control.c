@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The privileged side of the control protocol: requests relayed by the io
- * process (io.c), already checked for who may send them and with their
- * arguments normalised, answered from the daemon's state and the
- * datapath's maps. Every answer is {"id":N,"ok":true,"data":...} or
+ * process (io.c), already checked for who may send them, decoded into
+ * struct lbd_ctl_req (ctlreq.h) and answered from the daemon's state and
+ * the datapath's maps by the handler of their command (ctl_*.c). Every answer is {"id":N,"ok":true,"data":...} or
  * {"id":N,"ok":false,"error":"..."}.
  *
  * Nothing here waits: map walks are bounded by the map sizes, the
@@ -11,6 +11,7 @@
  * iteration, and what goes to the io process is queued without blocking
  * (and dropped, counted, when the io process does not keep up).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,62 +19,125 @@
 
 #include "control.h"
 #include "ctl_int.h"
+#include "ctlreq.h"
 #include "drains.h"
 #include "ipc.h"
 #include "log.h"
 
 /* -- dispatch and hooks ------------------------------------------------- */
 
-typedef int (*ctl_fn)(struct ctl_ctx *x, struct json_object *args,
+typedef int (*ctl_fn)(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		      struct json_object *out, char *err, size_t errlen);
 
 static const struct {
-	const char *cmd;
 	ctl_fn fn;
 	bool lb_only;
-} handlers[] = {
-	{ "status", ctl_status, false },
-	{ "services", ctl_services, true },
-	{ "backends", ctl_backends, true },
-	{ "stats", ctl_stats, false },
-	{ "conntrack", ctl_conntrack, true },
-	{ "conntrack_flush", ctl_conntrack_flush, true },
-	{ "drain", ctl_drain, true },
-	{ "undrain", ctl_undrain, true },
-	{ "explain", ctl_explain, true },
-	{ "monitor_set", ctl_monitor_set, false },
-	{ "metrics", ctl_metrics, false },
+} handlers[LBD_CTL_CMD_MAX] = {
+	[LBD_CTL_STATUS] = { ctl_status, false },
+	[LBD_CTL_SERVICES] = { ctl_services, true },
+	[LBD_CTL_BACKENDS] = { ctl_backends, true },
+	[LBD_CTL_STATS] = { ctl_stats, false },
+	[LBD_CTL_CONNTRACK] = { ctl_conntrack, true },
+	[LBD_CTL_CONNTRACK_FLUSH] = { ctl_conntrack_flush, true },
+	[LBD_CTL_DRAIN] = { ctl_drain, true },
+	[LBD_CTL_UNDRAIN] = { ctl_undrain, true },
+	[LBD_CTL_EXPLAIN] = { ctl_explain, true },
+	[LBD_CTL_MONITOR_SET] = { ctl_monitor_set, false },
+	[LBD_CTL_METRICS] = { ctl_metrics, false },
 };
+
+int control_handle(struct ctl_ctx *x, const struct lbd_ctl_req *req,
+		   struct json_object *out, char *err, size_t errlen)
+{
+	if (req->cmd >= LBD_CTL_CMD_MAX || !handlers[req->cmd].fn) {
+		snprintf(err, errlen, "unknown command %u", req->cmd);
+		return -EOPNOTSUPP;
+	}
+	if (handlers[req->cmd].lb_only && ctl_cfg(x)->role != LBD_ROLE_LB) {
+		snprintf(err, errlen, "%s: not in the backend role",
+			 ctl_cmd_name(req->cmd));
+		return -EOPNOTSUPP;
+	}
+	return handlers[req->cmd].fn(x, req, out, err, errlen);
+}
+
+/*
+ * Until the io process sends struct lbd_ctl_req (msg.h), it relays a
+ * request with its arguments normalised: an address as
+ * {"family":4|6,"address":A,"port":P}, explain's service as "vip" and
+ * "proto". This puts them back as lbctl wrote them, for ctl_req_decode.
+ */
+static void relayed_hostport(struct json_object *args, const char *key,
+			     struct json_object *o, const char *suffix)
+{
+	struct json_object *f, *a, *p;
+	char s[INET6_ADDRSTRLEN + 16];
+	int port;
+
+	if (!json_object_object_get_ex(o, "family", &f) ||
+	    !json_object_object_get_ex(o, "address", &a) ||
+	    !json_object_object_get_ex(o, "port", &p))
+		return;
+	port = json_object_get_int(p);
+	if (!port)
+		snprintf(s, sizeof(s), "%s", json_object_get_string(a));
+	else if (json_object_get_int(f) == 6)
+		snprintf(s, sizeof(s), "[%s]:%d%s", json_object_get_string(a),
+			 port, suffix);
+	else
+		snprintf(s, sizeof(s), "%s:%d%s", json_object_get_string(a),
+			 port, suffix);
+	jadd(args, key, jstr(s));
+}
+
+static struct json_object *relayed_to_lbctl(struct json_object *msg)
+{
+	struct json_object *req = json_object_new_object();
+	struct json_object *cmd = NULL, *args,
+			   *lbctl = json_object_new_object();
+	struct json_object *proto = NULL;
+	char suffix[8] = "";
+
+	if (json_object_object_get_ex(msg, "cmd", &cmd))
+		jadd(req, "cmd", json_object_get(cmd));
+	jadd(req, "args", lbctl);
+	if (!json_object_object_get_ex(msg, "args", &args) ||
+	    !json_object_is_type(args, json_type_object))
+		return req;
+	if (cmd && !strcmp(json_object_get_string(cmd), "explain") &&
+	    json_object_object_get_ex(args, "proto", &proto))
+		snprintf(suffix, sizeof(suffix), "/%s",
+			 json_object_get_string(proto));
+	json_object_object_foreach(args, k, v)
+	{
+		if (proto && !strcmp(k, "proto"))
+			continue;
+		if (json_object_is_type(v, json_type_object))
+			relayed_hostport(
+				lbctl,
+				proto && !strcmp(k, "vip") ? "service" : k, v,
+				proto && !strcmp(k, "vip") ? suffix : "");
+		else
+			jadd(lbctl, k, json_object_get(v));
+	}
+	return req;
+}
 
 void control_request(struct ctl_ctx *x, struct json_object *msg)
 {
-	struct json_object *id, *cmd, *args, *reply, *data;
+	struct json_object *id, *lbctl, *reply, *data;
+	struct lbd_ctl_req req;
 	char err[256] = "";
-	const char *name;
-	size_t i;
-	int r = -EOPNOTSUPP;
+	int r;
 
-	if (!json_object_object_get_ex(msg, "id", &id) ||
-	    !json_object_object_get_ex(msg, "cmd", &cmd))
+	if (!json_object_object_get_ex(msg, "id", &id))
 		return;
-	if (!json_object_object_get_ex(msg, "args", &args))
-		args = NULL;
-	name = json_object_get_string(cmd);
+	lbctl = relayed_to_lbctl(msg);
 	data = json_object_new_object();
-	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-		if (strcmp(handlers[i].cmd, name))
-			continue;
-		if (handlers[i].lb_only && ctl_cfg(x)->role != LBD_ROLE_LB) {
-			snprintf(err, sizeof(err),
-				 "%s: not in the backend role", name);
-			r = -EOPNOTSUPP;
-		} else {
-			r = handlers[i].fn(x, args, data, err, sizeof(err));
-		}
-		break;
-	}
-	if (i == sizeof(handlers) / sizeof(handlers[0]))
-		snprintf(err, sizeof(err), "unknown command %s", name);
+	r = ctl_req_decode(lbctl, &req, err, sizeof(err));
+	json_object_put(lbctl);
+	if (!r)
+		r = control_handle(x, &req, data, err, sizeof(err));
 	if (!*x->io) {
 		json_object_put(data);
 		return;

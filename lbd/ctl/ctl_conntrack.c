@@ -14,7 +14,7 @@
 #define CT_LIST_DEFAULT 1000
 
 struct ct_filter {
-	struct hostport client, vip, backend;
+	struct lbd_msg_addr client, vip, backend;
 	const struct st_service *svc;
 	__u8 proto;
 	bool all; /* expired entries too */
@@ -34,17 +34,15 @@ struct ct_query {
 	int err;
 };
 
-static int ct_filter_parse(struct ctl_ctx *x, struct json_object *args,
+static int ct_filter_parse(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 			   struct ct_filter *f, char *err, size_t errlen)
 {
-	const char *svc = ctl_arg_str(args, "service");
-	const char *proto = ctl_arg_str(args, "proto");
+	const char *svc = req->service[0] ? req->service : NULL;
 
 	memset(f, 0, sizeof(*f));
-	if (ctl_arg_hostport(args, "client", &f->client) < 0 ||
-	    ctl_arg_hostport(args, "vip", &f->vip) < 0 ||
-	    ctl_arg_hostport(args, "backend", &f->backend) < 0)
-		return -EINVAL;
+	f->client = req->client;
+	f->vip = req->vip;
+	f->backend = req->backend;
 	if (svc) {
 		f->svc = state_find_name(x->st, svc);
 		if (!f->svc) {
@@ -52,9 +50,8 @@ static int ct_filter_parse(struct ctl_ctx *x, struct json_object *args,
 			return -ENOENT;
 		}
 	}
-	if (proto)
-		f->proto = !strcmp(proto, "udp") ? IPPROTO_UDP : IPPROTO_TCP;
-	f->all = ctl_arg_true(args, "all");
+	f->proto = req->proto;
+	f->all = req->flags & LBD_CTL_F_ALL;
 	return 0;
 }
 
@@ -74,7 +71,7 @@ static bool ct_match(struct ct_query *q, const struct dp_ct_flow *fl,
 		       ntohs(f->svc->key.port) != fl->dport ||
 		       memcmp(&f->svc->key.vip, &fl->daddr, sizeof(fl->daddr))))
 		return false;
-	if (f->backend.set &&
+	if (f->backend.family &&
 	    (!*be || !ctl_hp_matches(&f->backend, (*be)->b->addr.family,
 				     &(*be)->b->addr.addr, (*be)->b->port)))
 		return false;
@@ -117,18 +114,17 @@ static void ct_list_one(void *arg, const struct dp_ct_flow *fl)
 	json_object_array_add(q->list, o);
 }
 
-int ctl_conntrack(struct ctl_ctx *x, struct json_object *args,
+int ctl_conntrack(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		  struct json_object *out, char *err, size_t errlen)
 {
 	struct ct_query q = { .x = x, .limit = CT_LIST_DEFAULT };
-	struct json_object *lim;
 	int r;
 
-	r = ct_filter_parse(x, args, &q.f, err, errlen);
+	r = ct_filter_parse(x, req, &q.f, err, errlen);
 	if (r)
 		return r;
-	if (args && json_object_object_get_ex(args, "limit", &lim))
-		q.limit = (unsigned long)json_object_get_int64(lim);
+	if (req->flags & LBD_CTL_F_LIMIT)
+		q.limit = req->limit;
 	q.idx = ctl_be_index(x);
 	if (!q.idx)
 		return -ENOMEM;
@@ -180,7 +176,7 @@ static void ct_flush_one(void *arg, const struct dp_ct_flow *fl)
 
 /* Deletes what matched; an entry the LRU evicted meanwhile is gone
  * anyway. */
-int ctl_conntrack_flush(struct ctl_ctx *x, struct json_object *args,
+int ctl_conntrack_flush(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 			struct json_object *out, char *err, size_t errlen)
 {
 	struct ct_query q = { .x = x };
@@ -188,7 +184,7 @@ int ctl_conntrack_flush(struct ctl_ctx *x, struct json_object *args,
 	size_t i;
 	int r;
 
-	r = ct_filter_parse(x, args, &q.f, err, errlen);
+	r = ct_filter_parse(x, req, &q.f, err, errlen);
 	if (r)
 		return r;
 	q.f.all = true;

@@ -12,21 +12,21 @@
 #include "drains.h"
 #include "log.h"
 
-static int drain_of(struct ctl_ctx *x, struct json_object *args,
+static int drain_of(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		    struct drain *dr, const struct st_service **svc, char *err,
 		    size_t errlen)
 {
-	struct hostport hp;
-	const char *name = ctl_arg_str(args, "service");
+	const struct lbd_msg_addr *hp = &req->backend;
+	const char *name = req->service[0] ? req->service : NULL;
 
 	memset(dr, 0, sizeof(*dr));
 	*svc = NULL;
-	if (ctl_arg_hostport(args, "backend", &hp) <= 0)
+	if (!hp->family)
 		return -EINVAL;
-	dr->addr.family = hp.family;
-	dr->addr.prefixlen = hp.family == LBD_AF_INET ? 32 : 128;
-	dr->addr.addr = hp.addr;
-	dr->port = hp.port;
+	dr->addr.family = hp->family;
+	dr->addr.prefixlen = hp->family == LBD_AF_INET ? 32 : 128;
+	dr->addr.addr = hp->addr;
+	dr->port = hp->port;
 	if (name) {
 		*svc = state_find_name(x->st, name);
 		if (!*svc) {
@@ -153,7 +153,7 @@ static struct json_object *flow_reports(struct ctl_ctx *x,
 	return list;
 }
 
-int ctl_drain(struct ctl_ctx *x, struct json_object *args,
+int ctl_drain(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	      struct json_object *out, char *err, size_t errlen)
 {
 	const struct st_service *svc;
@@ -164,7 +164,7 @@ int ctl_drain(struct ctl_ctx *x, struct json_object *args,
 	char path[PATH_MAX], what[LBD_SVC_NAME_MAX + 64];
 	int n, r;
 
-	r = drain_of(x, args, &dr, &svc, err, errlen);
+	r = drain_of(x, req, &dr, &svc, err, errlen);
 	if (r)
 		return r;
 	drain_text(&dr, svc, what, sizeof(what));
@@ -209,7 +209,7 @@ struct undrain_be {
 	__u16 port;
 };
 
-int ctl_undrain(struct ctl_ctx *x, struct json_object *args,
+int ctl_undrain(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		struct json_object *out, char *err, size_t errlen)
 {
 	const struct st_service *svc;
@@ -222,7 +222,7 @@ int ctl_undrain(struct ctl_ctx *x, struct json_object *args,
 	size_t i, j, k, n = 0, removed;
 	int r;
 
-	r = drain_of(x, args, &dr, &svc, err, errlen);
+	r = drain_of(x, req, &dr, &svc, err, errlen);
 	if (r)
 		return r;
 	drain_text(&dr, svc, what, sizeof(what));

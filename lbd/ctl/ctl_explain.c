@@ -114,10 +114,10 @@ static bool sc_as_predicted(const struct st_service *s,
 	       b->port == o->sc_prev_port;
 }
 
-int ctl_explain(struct ctl_ctx *x, struct json_object *args,
+int ctl_explain(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		struct json_object *out, char *err, size_t errlen)
 {
-	struct hostport client, vip;
+	const struct lbd_msg_addr *client = &req->client, *vip = &req->vip;
 	struct explain_flow f = { 0 };
 	struct explain_out o;
 	struct lbd_svc_addr key;
@@ -130,7 +130,6 @@ int ctl_explain(struct ctl_ctx *x, struct json_object *args,
 	struct json_object *fl = json_object_new_object();
 	struct json_object *counted = json_object_new_array();
 	char a[INET6_ADDRSTRLEN], l[INET6_ADDRSTRLEN + 10];
-	const char *proto = ctl_arg_str(args, "proto");
 	struct lbd_ct ct;
 	struct lbd_aff aff;
 	__u32 predicted = LBD_NO_ID, slot_id = LBD_NO_ID;
@@ -138,18 +137,17 @@ int ctl_explain(struct ctl_ctx *x, struct json_object *args,
 	bool ct_usable = false, aff_usable = false, stateless = false;
 	int r;
 
-	if (ctl_arg_hostport(args, "client", &client) <= 0 ||
-	    ctl_arg_hostport(args, "vip", &vip) <= 0 || !proto ||
-	    client.family != vip.family) {
+	if (!client->family || client->family != vip->family ||
+	    (req->proto != IPPROTO_TCP && req->proto != IPPROTO_UDP)) {
 		r = -EINVAL;
 		goto fail;
 	}
-	f.family = client.family;
-	f.proto = !strcmp(proto, "udp") ? IPPROTO_UDP : IPPROTO_TCP;
-	f.client = client.addr;
-	f.vip = vip.addr;
-	f.client_port = client.port;
-	f.vip_port = vip.port;
+	f.family = client->family;
+	f.proto = req->proto;
+	f.client = client->addr;
+	f.vip = vip->addr;
+	f.client_port = client->port;
+	f.vip_port = vip->port;
 	memset(&key, 0, sizeof(key));
 	key.family = f.family;
 	key.proto = f.proto;
@@ -230,7 +228,7 @@ int ctl_explain(struct ctl_ctx *x, struct json_object *args,
 	jadd(fl, "client_port", jint(f.client_port));
 	jadd(fl, "vip", jstr(ctl_addr_str(f.family, &f.vip, a, sizeof(a))));
 	jadd(fl, "port", jint(f.vip_port));
-	jadd(fl, "proto", jstr(proto));
+	jadd(fl, "proto", jstr(ctl_proto_str(f.proto)));
 	jadd(out, "flow", fl);
 	jadd(out, "service", s ? jstr(s->name) : NULL);
 	if (s) {

@@ -51,20 +51,9 @@ void ctl_info_get(const struct ctl_ctx *x, struct ctl_info *out);
 double ctl_uptime_s(const struct ctl_info *in);
 double ctl_start_time_s(const struct ctl_info *in);
 
-/* -- normalised arguments (io.c wrote them) ------------------------------ */
-
-struct hostport {
-	bool set;
-	__u8 family; /* LBD_AF_* */
-	union lbd_addr addr;
-	__u16 port; /* host order, 0: any */
-};
-
-int ctl_arg_hostport(struct json_object *args, const char *key,
-		     struct hostport *hp);
-const char *ctl_arg_str(struct json_object *args, const char *key);
-bool ctl_arg_true(struct json_object *args, const char *key);
-bool ctl_hp_matches(const struct hostport *hp, __u8 family,
+/* Whether family, a and port are what hp names (any, when not given;
+ * any port, when hp has none). */
+bool ctl_hp_matches(const struct lbd_msg_addr *hp, __u8 family,
 		    const union lbd_addr *a, __u16 port);
 
 /* -- backends by id, flows per backend ----------------------------------- */
@@ -117,27 +106,27 @@ int ctl_mon_arm(struct ctl_ctx *x, __u32 mask);
 
 /* -- the handlers: answer into out, or an error into err ----------------- */
 
-int ctl_status(struct ctl_ctx *x, struct json_object *args,
+int ctl_status(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	       struct json_object *out, char *err, size_t errlen);
-int ctl_services(struct ctl_ctx *x, struct json_object *args,
+int ctl_services(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		 struct json_object *out, char *err, size_t errlen);
-int ctl_backends(struct ctl_ctx *x, struct json_object *args,
+int ctl_backends(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		 struct json_object *out, char *err, size_t errlen);
-int ctl_stats(struct ctl_ctx *x, struct json_object *args,
+int ctl_stats(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	      struct json_object *out, char *err, size_t errlen);
-int ctl_conntrack(struct ctl_ctx *x, struct json_object *args,
+int ctl_conntrack(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		  struct json_object *out, char *err, size_t errlen);
-int ctl_conntrack_flush(struct ctl_ctx *x, struct json_object *args,
+int ctl_conntrack_flush(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 			struct json_object *out, char *err, size_t errlen);
-int ctl_monitor_set(struct ctl_ctx *x, struct json_object *args,
+int ctl_monitor_set(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		    struct json_object *out, char *err, size_t errlen);
-int ctl_drain(struct ctl_ctx *x, struct json_object *args,
+int ctl_drain(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	      struct json_object *out, char *err, size_t errlen);
-int ctl_undrain(struct ctl_ctx *x, struct json_object *args,
+int ctl_undrain(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		struct json_object *out, char *err, size_t errlen);
-int ctl_explain(struct ctl_ctx *x, struct json_object *args,
+int ctl_explain(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		struct json_object *out, char *err, size_t errlen);
-int ctl_metrics(struct ctl_ctx *x, struct json_object *args,
+int ctl_metrics(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		struct json_object *out, char *err, size_t errlen);
 
 #endif /* LBD_CTL_INT_H */

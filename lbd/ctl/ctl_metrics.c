@@ -40,7 +40,7 @@ static struct json_object *backend_connections_json(void)
 	return l;
 }
 
-int ctl_metrics(struct ctl_ctx *x, struct json_object *args,
+int ctl_metrics(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *cfg = json_object_new_object();
@@ -51,7 +51,7 @@ int ctl_metrics(struct ctl_ctx *x, struct json_object *args,
 	int r;
 
 	ctl_info_get(x, &in);
-	(void)args;
+	(void)req;
 	(void)err;
 	(void)errlen;
 	jadd(out, "version", jstr(LBD_VERSION));

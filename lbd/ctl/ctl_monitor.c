@@ -161,15 +161,15 @@ int ctl_mon_arm(struct ctl_ctx *x, __u32 mask)
 	return 0;
 }
 
-int ctl_monitor_set(struct ctl_ctx *x, struct json_object *args,
+int ctl_monitor_set(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		    struct json_object *out, char *err, size_t errlen)
 {
-	__u32 mask = (ctl_arg_true(args, "drops") ? LBD_MON_DROPS : 0) |
-		     (ctl_arg_true(args, "flows") ? LBD_MON_FLOWS : 0);
+	__u32 mask = (req->flags & LBD_CTL_F_DROPS ? LBD_MON_DROPS : 0) |
+		     (req->flags & LBD_CTL_F_FLOWS ? LBD_MON_FLOWS : 0);
 	int r;
 
 	(void)out;
-	x->mon.state = ctl_arg_true(args, "state");
+	x->mon.state = req->flags & LBD_CTL_F_STATE;
 	r = ctl_mon_arm(x, ctl_cfg(x)->role == LBD_ROLE_LB ? mask : 0);
 	if (r)
 		snprintf(err, errlen, "monitor: %s", strerror(-r));

@@ -40,7 +40,7 @@ struct json_object *ctl_apply_json(const struct ctl_ctx *x)
 	return o;
 }
 
-int ctl_status(struct ctl_ctx *x, struct json_object *args,
+int ctl_status(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	       struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *cfg = json_object_new_object();
@@ -53,7 +53,7 @@ int ctl_status(struct ctl_ctx *x, struct json_object *args,
 	size_t i, nbe = 0;
 
 	ctl_info_get(x, &in);
-	(void)args;
+	(void)req;
 	(void)err;
 	(void)errlen;
 	jadd(out, "version", jstr(LBD_VERSION));
@@ -196,13 +196,13 @@ void ctl_bgp_json(struct ctl_ctx *x, struct json_object *out)
 	jadd(out, "vips", json_object_new_array());
 }
 
-int ctl_services(struct ctl_ctx *x, struct json_object *args,
+int ctl_services(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		 struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *list = json_object_new_array();
 	size_t i;
 
-	(void)args;
+	(void)req;
 	(void)err;
 	(void)errlen;
 	for (i = 0; i < x->st->n_svc; i++) {
@@ -319,11 +319,11 @@ double *ctl_shares_of(struct ctl_ctx *x, const struct st_service *s)
 	return share;
 }
 
-int ctl_backends(struct ctl_ctx *x, struct json_object *args,
+int ctl_backends(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		 struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *list;
-	const char *want = ctl_arg_str(args, "service");
+	const char *want = req->service[0] ? req->service : NULL;
 	struct flows_count fc;
 	size_t i, j;
 	int r;
@@ -366,14 +366,14 @@ int ctl_read_reasons(struct ctl_ctx *x, struct lbd_counter *c)
 	return dp_reasons_read(ctl_dp(x), c);
 }
 
-int ctl_stats(struct ctl_ctx *x, struct json_object *args,
+int ctl_stats(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	      struct json_object *out, char *err, size_t errlen)
 {
 	struct json_object *list;
 	struct lbd_counter c[LBD_REASON_MAX];
 	int r;
 
-	(void)args;
+	(void)req;
 	if (ctl_read_reasons(x, c)) {
 		snprintf(err, errlen, "reading the counters failed");
 		return -EIO;

@@ -116,52 +116,10 @@ double ctl_start_time_s(const struct ctl_info *in)
 	return (double)now.tv_sec + now.tv_nsec / 1e9 - ctl_uptime_s(in);
 }
 
-/* -- normalised arguments (io.c wrote them) ------------------------------ */
-
-/* {"family":4|6,"address":"...","port":N} at key; -EINVAL if malformed. */
-int ctl_arg_hostport(struct json_object *args, const char *key,
-		     struct hostport *hp)
-{
-	struct json_object *o, *f, *a, *p;
-	int fam;
-
-	memset(hp, 0, sizeof(*hp));
-	if (!args || !json_object_object_get_ex(args, key, &o))
-		return 0;
-	if (!json_object_object_get_ex(o, "family", &f) ||
-	    !json_object_object_get_ex(o, "address", &a) ||
-	    !json_object_object_get_ex(o, "port", &p))
-		return -EINVAL;
-	fam = json_object_get_int(f) == 4 ? AF_INET : AF_INET6;
-	if (inet_pton(fam, json_object_get_string(a), &hp->addr) != 1)
-		return -EINVAL;
-	hp->family = fam == AF_INET ? LBD_AF_INET : LBD_AF_INET6;
-	hp->port = (__u16)json_object_get_int(p);
-	hp->set = true;
-	return 1;
-}
-
-const char *ctl_arg_str(struct json_object *args, const char *key)
-{
-	struct json_object *v;
-
-	if (!args || !json_object_object_get_ex(args, key, &v))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-bool ctl_arg_true(struct json_object *args, const char *key)
-{
-	struct json_object *v;
-
-	return args && json_object_object_get_ex(args, key, &v) &&
-	       json_object_get_boolean(v);
-}
-
-bool ctl_hp_matches(const struct hostport *hp, __u8 family,
+bool ctl_hp_matches(const struct lbd_msg_addr *hp, __u8 family,
 		    const union lbd_addr *a, __u16 port)
 {
-	if (!hp->set)
+	if (!hp->family)
 		return true;
 	if (hp->family != family || memcmp(&hp->addr, a, sizeof(*a)))
 		return false;

@@ -76,6 +76,7 @@ enum lbd_ctl_cmd {
 	LBD_CTL_EXPLAIN,
 	LBD_CTL_MONITOR_SET,
 	LBD_CTL_METRICS,
+	LBD_CTL_MONITOR, /* lbctl monitor: the io process's, never sent */
 	LBD_CTL_CMD_MAX
 };
 
@@ -84,8 +85,11 @@ enum lbd_ctl_cmd {
 #define LBD_CTL_F_DROPS (1u << 1) /* monitor_set: drops */
 #define LBD_CTL_F_FLOWS (1u << 2) /* monitor_set: new flows */
 #define LBD_CTL_F_STATE (1u << 3) /* monitor_set: backend state changes */
+#define LBD_CTL_F_LIMIT (1u << 4) /* conntrack: limit given (0 lists none) */
 
-#define LBD_CTL_NAME_MAX 64 /* a service name, with its NUL */
+/* A service name, with its NUL: config.h's LBD_SVC_NAME_MAX (a
+ * Kubernetes service's "namespace/name:port" is long). */
+#define LBD_CTL_NAME_MAX 192
 
 /* One request: the command and every argument any command takes (an
  * argument a command does not take is zero). */
@@ -93,13 +97,13 @@ struct lbd_ctl_req {
 	__u32 id; /* io's, echoed in the reply */
 	__u16 cmd; /* enum lbd_ctl_cmd */
 	__u16 flags; /* LBD_CTL_F_* */
-	__u32 limit; /* conntrack: entries listed (0: the default) */
+	__u32 limit; /* conntrack: entries listed, with LBD_CTL_F_LIMIT */
 	__u8 proto; /* IPPROTO_TCP/UDP, 0: any */
 	__u8 pad[3];
 	char service[LBD_CTL_NAME_MAX]; /* "" : any */
 	struct lbd_msg_addr vip, client, backend;
 };
-_Static_assert(sizeof(struct lbd_ctl_req) == 140, "lbd_ctl_req");
+_Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
 
 /* -- the prober (lbd/health) --------------------------------------------- */
 
