@@ -391,6 +391,13 @@ static void ctl_bgp_of(void *arg, struct json_object *out)
 	vips_json(d->vips, out);
 }
 
+static void ctl_bgp_metrics_of(void *arg, struct lbd_metrics_snap *s)
+{
+	const struct lbd_daemon *d = arg;
+
+	vips_metrics(d->vips, s);
+}
+
 int daemon_run(const char *config_path)
 {
 	struct lbd_daemon d = { .config_path = config_path, .last_ok = true };
@@ -433,6 +440,8 @@ int daemon_run(const char *config_path)
 				  .info = ctl_info_of,
 				  .k8s_json = lb_k8s_json,
 				  .bgp_json = ctl_bgp_of,
+				  .k8s_metrics = lb_k8s_metrics,
+				  .bgp_metrics = ctl_bgp_metrics_of,
 				  .arg = &d };
 	control_started(&d.ctl);
 

@@ -149,6 +149,8 @@ struct json_object *lb_k8s_refusals_json(const struct lbd_daemon *d);
 /* The client's state for lbctl status and the metrics (ctl_ctx.k8s_json;
  * arg is the daemon). */
 void lb_k8s_json(void *arg, struct json_object *out);
+struct lbd_metrics_snap;
+void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s);
 
 /* Role "backend" (backend.c), the same shape. */
 int backend_start(struct lbd_daemon *d);

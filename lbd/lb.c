@@ -18,6 +18,7 @@
 #include "health.h"
 #include "hostaddrs.h"
 #include "log.h"
+#include "metrics_snap.h"
 #include "netlink.h"
 #include "preview.h"
 #include "sorted.h"
@@ -1011,6 +1012,57 @@ void lb_k8s_json(void *arg, struct json_object *o)
 #undef jadd
 #undef jint
 #undef jstr
+}
+
+void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
+{
+	const struct lbd_daemon *d = arg;
+	const struct k8s_stats *st = d->k8s ? k8s_stats(d->k8s) : NULL;
+	struct lbd_metrics_head *m = &s->h;
+	size_t i;
+	int r, e;
+
+	_Static_assert(K8S_RESOURCES <= LBD_MET_K8S_RESOURCES &&
+			       K8S_EVENTS <= LBD_MET_K8S_EVENTS,
+		       "the snapshot holds every resource and event");
+	if (!d->cfg->k8s.enabled)
+		return;
+	m->flags |= LBD_MET_F_K8S;
+	m->k8s_synced = d->k8s && k8s_synced(d->k8s);
+	for (i = 0; i < d->st.n_svc; i++)
+		m->k8s_services +=
+			!strncmp(d->st.svc[i].source, "kubernetes ", 11);
+	m->k8s_applies = d->k8s_applies;
+	m->k8s_apply_failures = d->k8s_apply_failures;
+	m->k8s_clashes_total = d->src.refusals;
+	m->k8s_clashes_now = d->src.n_refused;
+	m->k8s_refused_now =
+		d->n_k8s_refusals + sources_host_refused_k8s(&d->src);
+	for (r = 0; st && r < K8S_RESOURCES; r++) {
+		struct lbd_met_k8s_resource *x = &m->k8s_res[r];
+
+		METRICS_STR(x->name, k8s_resource_name(r));
+		x->watching = st->watching[r];
+		x->objects = st->objects[r];
+		x->lists = st->lists[r];
+		x->gone = st->gone[r];
+		x->watch_restarts = st->watch_restarts[r];
+		x->failures = st->failures[r];
+		for (e = 0; e < K8S_EVENTS; e++)
+			x->events[e] = st->events[r][e];
+		m->k8s_n_res = (__u8)(r + 1);
+	}
+	for (r = 1; r < K8S_REFUSALS_N; r++) {
+		struct lbd_metrics_rec *x =
+			metrics_snap_add(s, LBD_MET_K8S_REFUSAL);
+
+		if (!x)
+			return;
+		METRICS_STR(x->u.refusal.reason, k8s_refusal_name(r));
+		x->u.refusal.total = r == K8S_REFUSED_HOST_ADDRESS ?
+					     d->src.host_refusals_k8s :
+					     d->k8s_refused_total[r];
+	}
 }
 
 /* New services from the cluster per apply: ~15 ms of RCU grace period

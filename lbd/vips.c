@@ -13,6 +13,7 @@
 #include "health.h"
 #include "state.h"
 #include "log.h"
+#include "metrics_snap.h"
 
 /* After the withdraw of a planned stop, BIRD gets this long to take it. */
 #define VIPS_STOP_GRACE_USEC (3 * 1000 * 1000)
@@ -434,6 +435,30 @@ void vips_json(const struct vips *vp, struct json_object *out)
 		json_object_array_add(l, o);
 	}
 	json_object_object_add(out, "vips", l);
+}
+
+void vips_metrics(const struct vips *vp, struct lbd_metrics_snap *s)
+{
+	struct bird_status st;
+	size_t i;
+
+	if (!vp)
+		return;
+	bird_announcer_status(vp->bird, &st);
+	s->h.flags |= LBD_MET_F_BIRD;
+	s->h.bird_connected = st.connected;
+	s->h.bird_configures = st.configures;
+	s->h.bird_errors = st.errors;
+	for (i = 0; i < vp->n_view; i++) {
+		struct lbd_metrics_rec *m = metrics_snap_add(s, LBD_MET_VIP);
+		char a[INET6_ADDRSTRLEN];
+
+		if (!m)
+			return;
+		METRICS_STR(m->u.vip.vip, vip_str(&vp->view[i], a, sizeof(a)));
+		m->u.vip.announced = vp->view[i].announced;
+		m->u.vip.backends_up = vp->view[i].up;
+	}
 }
 
 static void cleanup_done(void *arg)

@@ -55,5 +55,8 @@ int vips_cleanup(const struct lbd_config *c);
 /* For control and metrics: BIRD's state and every VIP's ("not
  * configured" when vp is NULL). */
 void vips_json(const struct vips *vp, struct json_object *out);
+/* The same into a metrics snapshot (nothing when vp is NULL). */
+struct lbd_metrics_snap;
+void vips_metrics(const struct vips *vp, struct lbd_metrics_snap *s);
 
 #endif /* LBD_VIPS_H */

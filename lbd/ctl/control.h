@@ -29,6 +29,7 @@ struct dp_monitor;
 struct health;
 struct ipc;
 struct lbd_dp;
+struct lbd_metrics_snap;
 
 /* The event loop's record of reloads and the role's attachment, as the
  * daemon gives it for status and metrics. */
@@ -75,6 +76,9 @@ struct ctl_ctx {
 	void (*info)(void *arg, struct ctl_info *out);
 	void (*k8s_json)(void *arg, struct json_object *out);
 	void (*bgp_json)(void *arg, struct json_object *out);
+	/* the same for the metrics snapshot */
+	void (*k8s_metrics)(void *arg, struct lbd_metrics_snap *s);
+	void (*bgp_metrics)(void *arg, struct lbd_metrics_snap *s);
 	void *arg;
 	struct ctl_mon mon;
 };
@@ -86,6 +90,9 @@ void control_request(struct ctl_ctx *x, struct json_object *msg);
  * what went wrong in err (lbctl shows it). */
 int control_handle(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		   struct json_object *out, char *err, size_t errlen);
+
+/* The metrics snapshot (metrics_snap.h) into s: 0 or a negative errno. */
+int control_metrics(struct ctl_ctx *x, struct lbd_metrics_snap *s);
 
 /* The role has started: runtime drains apply (lb role). */
 void control_started(struct ctl_ctx *x);

@@ -85,6 +85,7 @@ struct json_object *ctl_apply_json(const struct ctl_ctx *x);
 struct json_object *ctl_k8s_json(struct ctl_ctx *x);
 void ctl_bgp_json(struct ctl_ctx *x, struct json_object *out);
 struct json_object *ctl_traffic_json(const struct lbd_traffic *t);
+size_t ctl_active_backends(const struct st_service *s);
 const char *ctl_flow_state_str(const struct st_service *s);
 const char *ctl_udp_flow_state_str(const struct st_service *s);
 void ctl_service_json(struct ctl_ctx *x, const struct st_service *s,

@@ -129,7 +129,7 @@ struct json_object *ctl_traffic_json(const struct lbd_traffic *t)
 	return o;
 }
 
-static size_t active_backends(const struct st_service *s)
+size_t ctl_active_backends(const struct st_service *s)
 {
 	size_t j, n = 0;
 
@@ -165,7 +165,7 @@ void ctl_service_json(struct ctl_ctx *x, const struct st_service *s,
 	jadd(o, "no_backend",
 	     jstr(s->flags & LBD_SVC_F_UNREACH_ICMP ? "reject" : "drop"));
 	jadd(o, "backends", jint(s->n_be));
-	jadd(o, "active_backends", jint(active_backends(s)));
+	jadd(o, "active_backends", jint(ctl_active_backends(s)));
 	jadd(o, "table_size", jint(s->table_size));
 	jadd(o, "source",
 	     jstr(s->source[0] ? s->source :

@@ -12,6 +12,7 @@
 
 #include "ipc.h"
 #include "log.h"
+#include "msg.h"
 #include "prober.h"
 #include "sorted.h"
 
@@ -504,4 +505,25 @@ void health_json(const struct health *h, struct json_object *out)
 			       json_object_new_int64(h->running));
 	json_object_object_add(out, "max_lag_ms",
 			       json_object_new_double(h->max_lag_ms));
+}
+
+void health_metrics(const struct health *h, struct lbd_metrics_head *m)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	m->flags |= LBD_MET_F_HEALTH;
+	m->hc_checks = h->n;
+	for (i = 0; i < h->n; i++) {
+		m->hc_up += h->checks[i].state == HC_UP;
+		m->hc_down += h->checks[i].state == HC_DOWN;
+	}
+	m->hc_unknown = h->n - m->hc_up - m->hc_down;
+	m->hc_prober_restarts = h->respawns;
+	m->hc_runs = h->runs;
+	m->hc_failed = h->failed;
+	m->hc_late = h->late;
+	m->hc_running = h->running;
+	m->hc_max_lag_ms = h->max_lag_ms;
 }

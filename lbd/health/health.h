@@ -86,5 +86,7 @@ bool health_backend_up(const struct health *h, const struct lbd_config *cfg,
 /* For control and metrics: the prober's counters (nothing when h is
  * NULL). */
 void health_json(const struct health *h, struct json_object *out);
+struct lbd_metrics_head;
+void health_metrics(const struct health *h, struct lbd_metrics_head *m);
 
 #endif /* LBD_HEALTH_H */
