@@ -49,7 +49,12 @@ static const struct {
 int control_handle(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		   struct json_object *out, char *err, size_t errlen)
 {
-	if (req->cmd >= LBD_CTL_CMD_MAX || !handlers[req->cmd].fn) {
+	/* what the io process sent is checked before a field is used */
+	if (ctl_req_check(req)) {
+		snprintf(err, errlen, "malformed request");
+		return -EBADMSG;
+	}
+	if (!handlers[req->cmd].fn) {
 		snprintf(err, errlen, "unknown command %u", req->cmd);
 		return -EOPNOTSUPP;
 	}

@@ -86,8 +86,9 @@ struct ctl_ctx {
 /* Answers one request relayed by the io process, on *x->io. */
 void control_request(struct ctl_ctx *x, struct json_object *msg);
 
-/* Answers req: 0 with the reply's data in out, or a negative errno with
- * what went wrong in err (lbctl shows it). */
+/* Answers req (checked first, ctl_req_check): 0 with the reply's data in
+ * out, or a negative errno with what went wrong in err (lbctl shows
+ * it). */
 int control_handle(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		   struct json_object *out, char *err, size_t errlen);
 

@@ -80,6 +80,30 @@ static int prefixed(char *err, size_t len, const char *cmd)
 	return -EINVAL;
 }
 
+static bool addr_ok(const struct lbd_msg_addr *a)
+{
+	return a->family == 0 || a->family == LBD_AF_INET ||
+	       a->family == LBD_AF_INET6;
+}
+
+int ctl_req_check(const struct lbd_ctl_req *r)
+{
+	const __u16 known = LBD_CTL_F_ALL | LBD_CTL_F_DROPS | LBD_CTL_F_FLOWS |
+			    LBD_CTL_F_STATE | LBD_CTL_F_LIMIT;
+	const char *p;
+
+	if (!r->cmd || r->cmd >= LBD_CTL_MONITOR || (r->flags & ~known) ||
+	    r->limit > CTLREQ_LIMIT_MAX ||
+	    !msg_str_ok(r->service, sizeof(r->service)) || !addr_ok(&r->vip) ||
+	    !addr_ok(&r->client) || !addr_ok(&r->backend) ||
+	    (r->proto && r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP))
+		return -EBADMSG;
+	for (p = r->service; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return -EBADMSG;
+	return 0;
+}
+
 const char *ctl_cmd_name(unsigned int cmd)
 {
 	size_t i;

@@ -35,6 +35,12 @@
 int ctl_req_decode(struct json_object *msg, struct lbd_ctl_req *out, char *err,
 		   size_t errlen);
 
+/* Whether a request that came from another process may be handled: a
+ * command lbd answers, known flags, the service name terminated and
+ * printable, addresses of a known family, a protocol of tcp or udp.
+ * 0 or -EBADMSG. control_handle checks every request with it. */
+int ctl_req_check(const struct lbd_ctl_req *r);
+
 /* The command's name as lbctl spells it ("?" if none). */
 const char *ctl_cmd_name(unsigned int cmd);
 

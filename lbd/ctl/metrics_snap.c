@@ -51,21 +51,49 @@ void metrics_str(char *dst, size_t n, const char *src)
 	dst[l] = '\0';
 }
 
+/* A record's size on the wire after its header; 0: no such type. */
+static size_t rec_size(unsigned int type)
+{
+	switch (type) {
+	case LBD_MET_REASON:
+		return sizeof(struct lbd_met_reason);
+	case LBD_MET_SERVICE:
+		return sizeof(struct lbd_met_service);
+	case LBD_MET_BACKEND:
+		return sizeof(struct lbd_met_backend);
+	case LBD_MET_VIP:
+		return sizeof(struct lbd_met_vip);
+	case LBD_MET_CONN:
+		return sizeof(struct lbd_met_conn);
+	case LBD_MET_K8S_REFUSAL:
+		return sizeof(struct lbd_met_refusal);
+	}
+	return 0;
+}
+
 int metrics_snap_encode(const struct lbd_metrics_snap *s, void **buf,
 			size_t *len)
 {
-	size_t n = sizeof(s->h) + (size_t)s->h.n_recs * sizeof(*s->rec);
-	char *p;
+	size_t n = sizeof(s->h), i;
+	char *p, *q;
 
 	if (s->err)
 		return s->err;
+	for (i = 0; i < s->h.n_recs; i++)
+		n += sizeof(struct lbd_met_rec_hdr) + rec_size(s->rec[i].type);
 	p = malloc(n);
 	if (!p)
 		return -ENOMEM;
 	memcpy(p, &s->h, sizeof(s->h));
-	if (s->h.n_recs)
-		memcpy(p + sizeof(s->h), s->rec,
-		       (size_t)s->h.n_recs * sizeof(*s->rec));
+	q = p + sizeof(s->h);
+	for (i = 0; i < s->h.n_recs; i++) {
+		struct lbd_met_rec_hdr h = { .type = s->rec[i].type };
+		size_t rs = rec_size(h.type);
+
+		memcpy(q, &h, sizeof(h));
+		memcpy(q + sizeof(h), &s->rec[i].u, rs);
+		q += sizeof(h) + rs;
+	}
 	*buf = p;
 	*len = n;
 	return 0;
@@ -113,7 +141,8 @@ static bool rec_ok(const struct lbd_metrics_rec *r)
 int metrics_snap_decode(const void *buf, size_t len,
 			struct lbd_metrics_snap *out)
 {
-	const struct lbd_metrics_rec *rec;
+	const char *p = (const char *)buf + sizeof(struct lbd_metrics_head);
+	const char *end = (const char *)buf + len;
 	__u32 i, backends = 0;
 	struct lbd_metrics_head h;
 
@@ -121,36 +150,52 @@ int metrics_snap_decode(const void *buf, size_t len,
 	if (len < sizeof(h))
 		return -EBADMSG;
 	memcpy(&h, buf, sizeof(h));
+	/* every record takes a header and 40 bytes at least: n_recs that
+	 * the length cannot hold is refused before anything is allocated */
 	if (h.n_recs > LBD_MET_MAX_RECS ||
-	    len != sizeof(h) + (size_t)h.n_recs * sizeof(*rec) || !head_ok(&h))
+	    h.n_recs > (len - sizeof(h)) / (sizeof(struct lbd_met_rec_hdr) +
+					    sizeof(struct lbd_met_refusal)) ||
+	    !head_ok(&h))
 		return -EBADMSG;
-	rec = (const void *)((const char *)buf + sizeof(h));
-	for (i = 0; i < h.n_recs; i++) {
-		struct lbd_metrics_rec r;
-
-		memcpy(&r, &rec[i], sizeof(r));
-		if (!rec_ok(&r))
-			return -EBADMSG;
-		/* a service's backends follow it, as many as it says */
-		if (r.type == LBD_MET_BACKEND) {
-			if (!backends)
-				return -EBADMSG;
-			backends--;
-		} else if (backends) {
-			return -EBADMSG;
-		}
-		if (r.type == LBD_MET_SERVICE)
-			backends = r.u.service.n_backends;
-	}
-	if (backends)
-		return -EBADMSG;
-	out->rec = malloc(h.n_recs ? (size_t)h.n_recs * sizeof(*rec) : 1);
+	out->rec = calloc(h.n_recs ? h.n_recs : 1, sizeof(*out->rec));
 	if (!out->rec)
 		return -ENOMEM;
-	memcpy(out->rec, rec, (size_t)h.n_recs * sizeof(*rec));
+	for (i = 0; i < h.n_recs; i++) {
+		struct lbd_metrics_rec *r = &out->rec[i];
+		struct lbd_met_rec_hdr rh;
+		size_t rs;
+
+		if ((size_t)(end - p) < sizeof(rh))
+			goto bad;
+		memcpy(&rh, p, sizeof(rh));
+		rs = rec_size(rh.type);
+		if (!rs || (size_t)(end - p) - sizeof(rh) < rs)
+			goto bad;
+		r->type = rh.type;
+		memcpy(&r->u, p + sizeof(rh), rs);
+		p += sizeof(rh) + rs;
+		if (!rec_ok(r))
+			goto bad;
+		/* a service's backends follow it, as many as it says */
+		if (r->type == LBD_MET_BACKEND) {
+			if (!backends)
+				goto bad;
+			backends--;
+		} else if (backends) {
+			goto bad;
+		}
+		if (r->type == LBD_MET_SERVICE)
+			backends = r->u.service.n_backends;
+	}
+	if (backends || p != end)
+		goto bad;
 	out->h = h;
 	out->cap = h.n_recs;
 	return 0;
+bad:
+	free(out->rec);
+	out->rec = NULL;
+	return -EBADMSG;
 }
 
 char *metrics_snap_hex(const void *buf, size_t len)

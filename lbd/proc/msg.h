@@ -105,14 +105,31 @@ struct lbd_ctl_req {
 };
 _Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
 
+/* LBD_MSG_CTL_REPLY: this, then the reply's JSON text as lbd made it
+ * ({"ok":...,"data":...} or {"ok":false,"error":...}, no NUL).
+ * LBD_MSG_MON_EVENT: the event's JSON text alone, up to
+ * LBD_CTL_EVENT_MAX bytes. */
+struct lbd_ctl_reply {
+	__u32 id; /* the request's */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct lbd_ctl_reply) == 8, "lbd_ctl_reply");
+
+#define LBD_CTL_EVENT_MAX 4096
+
 /*
  * The metrics snapshot (LBD_MSG_METRICS), which the io process renders as
  * Prometheus text (metrics.c): struct lbd_metrics_head, then head.n_recs
- * records of struct lbd_metrics_rec in this order: the reasons' counters,
- * each service followed by its n_backends backends, the VIPs, the node's
- * connections (role backend), the Kubernetes refusals by reason. A
- * section the head's flags do not name is not rendered at all (never as
- * zeros). Strings are NUL-terminated within their arrays.
+ * records in this order: the reasons' counters, each service followed by
+ * its n_backends backends, the VIPs, the node's connections (role
+ * backend), the Kubernetes refusals by reason. On the wire a record is
+ * struct lbd_met_rec_hdr and then exactly the struct its type names (a
+ * backend is not the size of a service: 10,000 of them are 1.5 MB, not
+ * 4.7); in memory it is struct lbd_metrics_rec. A section the head's
+ * flags do not name is not rendered at all (never as zeros). Strings are
+ * NUL-terminated within their arrays. msg_spec: min is the head, records
+ * of 1 byte up to what LBD_MSG_MAX leaves; metrics_snap_decode checks
+ * the records.
  */
 #define LBD_MET_F_REASONS (1u << 0) /* the reasons' counters were read */
 #define LBD_MET_F_DATAPATH (1u << 1) /* role lb: datapath, apply, maps */
@@ -125,6 +142,12 @@ _Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
 #define LBD_MET_K8S_EVENTS 4 /* added, modified, deleted, bookmark */
 /* Records in one snapshot: a service and each backend are one. */
 #define LBD_MET_MAX_RECS (1u << 20)
+
+struct lbd_met_rec_hdr {
+	__u8 type; /* enum lbd_met_rec_type */
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct lbd_met_rec_hdr) == 8, "lbd_met_rec_hdr");
 
 struct lbd_met_k8s_resource {
 	char name[32];
@@ -243,6 +266,7 @@ struct lbd_met_refusal {
 };
 _Static_assert(sizeof(struct lbd_met_refusal) == 40, "lbd_met_refusal");
 
+/* A record in memory: any type in one size. */
 struct lbd_metrics_rec {
 	__u8 type; /* enum lbd_met_rec_type */
 	__u8 pad[7];

@@ -536,3 +536,21 @@ Test(ctl, a_planned_stop_without_bird_withdraws_at_once, .init = setup,
 	vips_stop(vp);
 	sd_event_unref(ev);
 }
+
+Test(ctl, a_malformed_request_from_the_io_process_is_not_handled, .init = setup,
+     .fini = teardown)
+{
+	struct lbd_ctl_req req = { .cmd = LBD_CTL_DRAIN };
+	struct json_object *out = json_object_new_object();
+	char err[256] = "";
+
+	apply(WEB, "");
+	req.backend.family = LBD_AF_INET;
+	cr_assert_eq(inet_pton(AF_INET, "198.18.1.1", &req.backend.addr), 1);
+	/* a service name without its NUL */
+	memset(req.service, 'w', sizeof(req.service));
+	cr_assert_eq(control_handle(&x, &req, out, err, sizeof(err)), -EBADMSG);
+	cr_assert_str_eq(err, "malformed request");
+	cr_assert(!backend("web", "198.18.1.1", 80)->drained);
+	json_object_put(out);
+}

@@ -227,3 +227,56 @@ Test(ctlreq, wrong_types_unknown_arguments_and_commands_are_refused)
 	refused("{}", "needs a \"cmd\" string");
 	refused("[]", "needs a \"cmd\" string");
 }
+
+Test(ctlreq, what_the_decoder_makes_passes_the_receivers_check)
+{
+	static const char *const requests[] = {
+		"{\"cmd\":\"status\"}",
+		"{\"cmd\":\"conntrack\",\"args\":{\"client\":\"192.0.2.7:1\","
+		"\"backend\":\"2001:db8::1\",\"proto\":\"tcp\",\"all\":true,"
+		"\"limit\":5,\"service\":\"web\"}}",
+		"{\"cmd\":\"explain\",\"args\":{\"client\":\"192.0.2.7:1\","
+		"\"service\":\"203.0.113.10:53/udp\"}}",
+		"{\"cmd\":\"monitor_set\",\"args\":{\"state\":true}}",
+	};
+	struct lbd_ctl_req r;
+	size_t i;
+
+	for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+		ok(requests[i], &r);
+		cr_assert_eq(ctl_req_check(&r), 0, "%s", requests[i]);
+	}
+}
+
+Test(ctlreq, a_malformed_struct_from_another_process_is_refused)
+{
+	struct lbd_ctl_req r, good;
+
+	ok("{\"cmd\":\"backends\",\"args\":{\"service\":\"web\"}}", &good);
+	r = good;
+	memset(r.service, 'a', sizeof(r.service)); /* no NUL */
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	r = good;
+	strcpy(r.service, "a b");
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	r = good;
+	r.cmd = 0;
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	r.cmd = LBD_CTL_MONITOR; /* io's own, never lbd's */
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	r.cmd = LBD_CTL_CMD_MAX;
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	r = good;
+	r.flags = 1u << 15;
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	r = good;
+	r.vip.family = 3;
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	r = good;
+	r.proto = 1; /* ICMP */
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	r = good;
+	r.limit = 1000001;
+	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
+	cr_assert_eq(ctl_req_check(&good), 0);
+}

@@ -373,11 +373,24 @@ static void intact(char *buf)
 	(void)buf;
 }
 
-static struct lbd_metrics_rec *rec_at(char *buf, size_t i)
+/* The wire's records of snap_lb: a reason, the service, its backend,
+ * each a header and its type's struct. */
+static void *payload_at(char *buf, size_t i)
 {
-	return (struct lbd_metrics_rec *)(buf +
-					  sizeof(struct lbd_metrics_head)) +
-	       i;
+	static const size_t sizes[] = { sizeof(struct lbd_met_reason),
+					sizeof(struct lbd_met_service),
+					sizeof(struct lbd_met_backend) };
+	char *p = buf + sizeof(struct lbd_metrics_head);
+	size_t k;
+
+	for (k = 0; k < i; k++)
+		p += sizeof(struct lbd_met_rec_hdr) + sizes[k];
+	return p + sizeof(struct lbd_met_rec_hdr);
+}
+
+static struct lbd_met_rec_hdr *hdr_at(char *buf, size_t i)
+{
+	return (struct lbd_met_rec_hdr *)payload_at(buf, i) - 1;
 }
 
 static void unterminated_version(char *buf)
@@ -388,29 +401,41 @@ static void unterminated_version(char *buf)
 
 static void unterminated_backend(char *buf)
 {
-	struct lbd_metrics_rec *r = rec_at(buf, 2);
+	struct lbd_met_backend *b = payload_at(buf, 2);
 
-	memset(r->u.backend.backend, 'x', sizeof(r->u.backend.backend));
+	memset(b->backend, 'x', sizeof(b->backend));
 }
 
 static void unknown_type(char *buf)
 {
-	rec_at(buf, 0)->type = 99;
+	hdr_at(buf, 0)->type = 99;
 }
 
 static void more_backends_than_follow(char *buf)
 {
-	rec_at(buf, 1)->u.service.n_backends = 2;
+	((struct lbd_met_service *)payload_at(buf, 1))->n_backends = 2;
 }
 
 static void fewer_backends_than_follow(char *buf)
 {
-	rec_at(buf, 1)->u.service.n_backends = 0;
+	((struct lbd_met_service *)payload_at(buf, 1))->n_backends = 0;
 }
 
 static void more_records_than_sent(char *buf)
 {
 	((struct lbd_metrics_head *)buf)->n_recs = 4;
+}
+
+static void records_past_any_length(char *buf)
+{
+	((struct lbd_metrics_head *)buf)->n_recs = 0xffffffff;
+}
+
+/* a service record where a backend's struct is: the wire has a backend
+ * header with a service's bytes missing */
+static void a_backend_where_the_service_is(char *buf)
+{
+	hdr_at(buf, 1)->type = LBD_MET_BACKEND;
 }
 
 static void too_many_k8s_resources(char *buf)
@@ -426,12 +451,29 @@ Test(metrics, a_snapshot_that_does_not_hold_together_is_refused)
 				     more_backends_than_follow,
 				     fewer_backends_than_follow,
 				     more_records_than_sent,
+				     records_past_any_length,
+				     a_backend_where_the_service_is,
 				     too_many_k8s_resources };
 	struct lbd_metrics_snap s;
 	size_t i;
 
 	snap_lb(&s);
 	cr_assert_eq(decode_of(&s, intact), 0);
+	{
+		/* cut short by a byte, or a byte too long */
+		struct lbd_metrics_snap back;
+		void *buf;
+		size_t n;
+
+		cr_assert_eq(metrics_snap_encode(&s, &buf, &n), 0);
+		cr_assert_eq(n, sizeof(struct lbd_metrics_head) + 3 * 8 + 64 +
+					464 + 144);
+		cr_assert_eq(metrics_snap_decode(buf, n - 1, &back), -EBADMSG);
+		buf = realloc(buf, n + 1);
+		cr_assert_not_null(buf);
+		cr_assert_eq(metrics_snap_decode(buf, n + 1, &back), -EBADMSG);
+		free(buf);
+	}
 	for (i = 0; i < sizeof(spoils) / sizeof(spoils[0]); i++)
 		cr_assert_eq(decode_of(&s, spoils[i]), -EBADMSG, "spoil %zu",
 			     i);
