@@ -135,7 +135,7 @@ static int daemon_reload(struct lbd_daemon *d)
 		log_info("config generation %lu applied in %.1f ms",
 			 d->generation, d->last_ms);
 	}
-	control_reloaded(d, !err);
+	control_reloaded(&d->ctl, !err);
 	if (!err)
 		io_reloaded(d);
 	config_diag_free(&diag);
@@ -239,8 +239,10 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
-static void stopped(struct lbd_daemon *d)
+static void stopped(void *arg)
 {
+	struct lbd_daemon *d = arg;
+
 	sd_event_exit(d->ev, 0);
 }
 
@@ -256,7 +258,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 	if (d->stopping) {
 		log_info("%s again: stopping now",
 			 strsignal((int)si->ssi_signo));
-		vips_withdraw_now(d);
+		vips_withdraw_now(d->vips);
 		sd_event_exit(d->ev, 0);
 		return 0;
 	}
@@ -264,7 +266,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 		 strsignal((int)si->ssi_signo));
 	sd_notify(0, "STOPPING=1");
 	d->stopping = true;
-	vips_shutdown(d, stopped);
+	vips_shutdown(d->vips, stopped, d);
 	return 0;
 }
 
@@ -273,9 +275,11 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 static void io_msg(struct proc *p, const struct lbd_msg_hdr *h,
 		   const void *payload, void *arg)
 {
+	struct lbd_daemon *d = arg;
+
 	(void)p;
 	if (h->type == LBD_MSG_CTL_REQ)
-		control_request(arg, payload);
+		control_request(&d->ctl, payload);
 }
 
 /* An io process (re)started: it has no monitor client yet. */
@@ -284,7 +288,7 @@ static void io_up(struct proc *p, pid_t pid, void *arg)
 	struct lbd_daemon *d = arg;
 
 	(void)p;
-	control_io_gone(d);
+	control_io_gone(&d->ctl);
 	log_debug("io process %d serves %s", (int)pid, d->cfg->control.socket);
 }
 
@@ -328,7 +332,7 @@ static void io_reloaded(struct lbd_daemon *d)
 		unlink(d->io_ctl.socket);
 	proc_stop(d->io);
 	d->io = NULL;
-	control_io_gone(d);
+	control_io_gone(&d->ctl);
 	io_start(d);
 }
 
@@ -348,6 +352,39 @@ static struct lbd_config *load_or_report(const char *path)
 		return NULL;
 	}
 	return c;
+}
+
+/* What control is told of the daemon (ctl_ctx.info). */
+static void ctl_info_of(void *arg, struct ctl_info *out)
+{
+	const struct lbd_daemon *d = arg;
+
+	out->generation = d->generation;
+	out->reloads = d->reloads;
+	out->reload_failures = d->reload_failures;
+	out->started = d->started;
+	out->last_ok = d->last_ok;
+	out->last_errors = d->last_errors;
+	out->n_last_errors = d->n_last_errors;
+	out->last_ms = d->last_ms;
+	out->prog_id = d->att.prog_id;
+	out->native = d->att.native;
+	out->dispatcher = d->att.dispatcher;
+	out->attached = d->attached;
+}
+
+static void ctl_bgp_of(void *arg, struct json_object *out)
+{
+	const struct lbd_daemon *d = arg;
+
+	vips_json(d->vips, out);
+}
+
+static void ctl_bgp_metrics_of(void *arg, struct lbd_metrics_snap *s)
+{
+	const struct lbd_daemon *d = arg;
+
+	vips_metrics(d->vips, s);
 }
 
 int daemon_run(const char *config_path)
@@ -393,11 +430,26 @@ int daemon_run(const char *config_path)
 	}
 	d.generation = 1;
 	d.last_ms = ms_since(&d.started);
-	control_started(&d);
+	d.ctl = (struct ctl_ctx){ .config_path = config_path,
+				  .cfg = &d.cfg,
+				  .st = &d.st,
+				  .dp = &d.dp,
+				  .ifindex = &d.ifindex,
+				  .health = &d.health,
+				  .be = &d.be,
+				  .io = &d.io,
+				  .info = ctl_info_of,
+				  .k8s_json = lb_k8s_json,
+				  .bgp_json = ctl_bgp_of,
+				  .k8s_metrics = lb_k8s_metrics,
+				  .bgp_metrics = ctl_bgp_metrics_of,
+				  .arg = &d };
+	control_started(&d.ctl);
 
 	err = sd_event_default(&d.ev);
 	if (err < 0)
 		fatalx("sd_event_default: %s", strerror(-err));
+	d.ctl.ev = d.ev;
 	/* a peer that went away (BIRD, the API server) is an error of the
 	 * write, never a signal that ends the daemon */
 	signal(SIGPIPE, SIG_IGN);
@@ -427,7 +479,7 @@ int daemon_run(const char *config_path)
 	d.debounce = sd_event_source_unref(d.debounce);
 	d.watch_dir = sd_event_source_unref(d.watch_dir);
 	d.watch_incl = sd_event_source_unref(d.watch_incl);
-	control_stop(&d);
+	control_stop(&d.ctl);
 	proc_stop(d.io);
 	d.io = NULL;
 	if (d.cfg->role == LBD_ROLE_BACKEND)

@@ -17,13 +17,13 @@
 
 #include "attach.h"
 #include "config.h"
+#include "control.h"
 #include "datapath.h"
 #include "k8s.h"
 #include "sources.h"
 #include "state.h"
 
 struct companion;
-struct dp_monitor;
 struct hcdp;
 struct health;
 struct proc;
@@ -47,14 +47,8 @@ struct lbd_daemon {
 	 * lbd/proc */
 	struct proc *io;
 	struct lbd_conf_control io_ctl; /* the settings it was started with */
-	/* lbctl monitor (control.c): the program's ring buffer, read on
-	 * the loop while a monitor client listens */
-	struct dp_monitor *mon_rb;
-	sd_event_source *mon_src;
-	__u32 mon_mask; /* LBD_MON_* asked of the program */
-	bool mon_state; /* backend state changes asked for */
-	unsigned int mon_budget; /* events left in this dispatch */
-	unsigned long mon_lost, mon_lost_told;
+	/* the control handlers' view of the daemon, and their own state */
+	struct ctl_ctx ctl;
 
 	/* role "lb" */
 	struct lbd_dp *dp;
@@ -152,6 +146,11 @@ void lb_k8s_stop(struct lbd_daemon *d);
  * "total": {reason: refusals since the start}}. */
 struct json_object;
 struct json_object *lb_k8s_refusals_json(const struct lbd_daemon *d);
+/* The client's state for lbctl status and the metrics (ctl_ctx.k8s_json;
+ * arg is the daemon). */
+void lb_k8s_json(void *arg, struct json_object *out);
+struct lbd_metrics_snap;
+void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s);
 
 /* Role "backend" (backend.c), the same shape. */
 int backend_start(struct lbd_daemon *d);

@@ -20,6 +20,7 @@
 #include "health.h"
 #include "hostaddrs.h"
 #include "log.h"
+#include "metrics_snap.h"
 #include "netlink.h"
 #include "preview.h"
 #include "sorted.h"
@@ -589,7 +590,7 @@ static void follow_host_addrs(struct lbd_daemon *d)
 		return;
 	}
 	log_apply(&r, &pl);
-	control_applied(d);
+	control_applied(&d->ctl);
 	lb_reloaded(d);
 }
 
@@ -618,7 +619,7 @@ static void follow_own_addrs(struct lbd_daemon *d)
 	}
 	if (r.svc_added + r.svc_removed + r.svc_changed) {
 		log_apply(&r, &pl);
-		control_applied(d);
+		control_applied(&d->ctl);
 		lb_reloaded(d);
 	}
 }
@@ -653,7 +654,7 @@ static void retry_mixed(struct lbd_daemon *d, uint64_t now)
 		log_warnx("applying the config again after a failed rollback: "
 			  "%s; next try in %u s",
 			  strerror(-err), d->mixed_pause_s);
-		vips_update(d);
+		vips_update(d->vips);
 		return;
 	}
 	log_info("applied the config again after a failed rollback: the "
@@ -661,7 +662,7 @@ static void retry_mixed(struct lbd_daemon *d, uint64_t now)
 	d->mixed_pause_s = 0;
 	log_apply(&r, &pl);
 	resolve_nexthops(d);
-	control_applied(d);
+	control_applied(&d->ctl);
 	lb_reloaded(d);
 }
 
@@ -681,7 +682,7 @@ static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 			log_warnx("XDP program %u is no longer attached to %s",
 				  d->att.prog_id, d->cfg->dp.interface);
 		d->attached = attached;
-		vips_update(d);
+		vips_update(d->vips);
 	}
 	follow_host_addrs(d);
 	follow_own_addrs(d);
@@ -691,14 +692,55 @@ static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 	return 0;
 }
 
+static void on_backend_changed(void *arg, const struct st_service *s,
+			       const struct st_backend *b, const char *cause)
+{
+	struct lbd_daemon *d = arg;
+
+	control_backend_event(&d->ctl, s, b, cause);
+}
+
+static void on_verdicts_applied(void *arg)
+{
+	struct lbd_daemon *d = arg;
+
+	vips_update(d->vips);
+}
+
+/* What health and the VIPs' announcement see of the role. */
+static void lb_health_ctx(struct lbd_daemon *d, struct health_ctx *x)
+{
+	*x = (struct health_ctx){ .ev = d->ev,
+				  .cfg = &d->cfg,
+				  .st = &d->st,
+				  .dp = &d->dp,
+				  .ifindex = &d->ifindex,
+				  .backend_changed = on_backend_changed,
+				  .verdicts_applied = on_verdicts_applied,
+				  .arg = d };
+}
+
+static void lb_vips_ctx(struct lbd_daemon *d, struct vips_ctx *x)
+{
+	*x = (struct vips_ctx){ .ev = d->ev,
+				.cfg = &d->cfg,
+				.st = &d->st,
+				.attached = &d->attached,
+				.health = &d->health };
+}
+
 int lb_loop_start(struct lbd_daemon *d)
 {
+	struct health_ctx hx;
+	struct vips_ctx vx;
 	uint64_t now;
 	int err;
 
-	err = health_start(d);
+	lb_health_ctx(d, &hx);
+	lb_vips_ctx(d, &vx);
+	err = health_start(&hx, &d->health);
 	if (!err)
-		err = vips_start(d);
+		err = vips_start(&vx, &d->vips);
 	if (err)
 		return err;
 	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
@@ -710,16 +752,21 @@ int lb_loop_start(struct lbd_daemon *d)
 
 void lb_reloaded(struct lbd_daemon *d)
 {
-	health_sync(d);
-	vips_reloaded(d);
+	struct vips_ctx vx;
+
+	lb_vips_ctx(d, &vx);
+	health_sync(d->health);
+	vips_reloaded(&d->vips, &vx);
 }
 
 void lb_stop(struct lbd_daemon *d)
 {
 	lb_k8s_stop(d);
 	d->watch = sd_event_source_disable_unref(d->watch);
-	vips_stop(d);
-	health_stop(d);
+	vips_stop(d->vips);
+	d->vips = NULL;
+	health_stop(d->health);
+	d->health = NULL;
 	/* the health check program stays attached, as the XDP program:
 	 * without lbd it sees no marked packets */
 	hcdp_close(d->hc);
@@ -932,6 +979,116 @@ struct json_object *lb_k8s_refusals_json(const struct lbd_daemon *d)
 	return o;
 }
 
+/* The client's state for lbctl status and the metrics (daemon.h). */
+void lb_k8s_json(void *arg, struct json_object *o)
+{
+	const struct lbd_daemon *d = arg;
+	const struct lbd_config *c = d->cfg;
+	struct json_object *res;
+	size_t i, n = 0;
+	int r, e;
+
+#define jadd(o, k, v) json_object_object_add(o, k, v)
+#define jint(i) json_object_new_int64((int64_t)(i))
+#define jstr(s) json_object_new_string(s)
+	jadd(o, "configured", json_object_new_boolean(c->k8s.enabled));
+	if (!c->k8s.enabled)
+		return;
+	jadd(o, "server", jstr(d->kc.server));
+	jadd(o, "context", jstr(d->kc.context));
+	jadd(o, "load_balancer_class", jstr(c->k8s.lb_class));
+	jadd(o, "synced",
+	     json_object_new_boolean(d->k8s && k8s_synced(d->k8s)));
+	jadd(o, "synced_at_s", json_object_new_double(d->k8s_synced_at));
+	for (i = 0; i < d->st.n_svc; i++)
+		n += !strncmp(d->st.svc[i].source, "kubernetes ", 11);
+	jadd(o, "services", jint(n));
+	jadd(o, "applies", jint(d->k8s_applies));
+	jadd(o, "apply_failures", jint(d->k8s_apply_failures));
+	jadd(o, "last_apply_s",
+	     json_object_new_double(d->k8s_last_apply_ms / 1000));
+	jadd(o, "refused_total", jint(d->src.refusals));
+	jadd(o, "refused", jint(d->src.n_refused));
+	jadd(o, "refusals", lb_k8s_refusals_json(d));
+	res = json_object_new_array();
+	for (r = 0; d->k8s && r < K8S_RESOURCES; r++) {
+		const struct k8s_stats *st = k8s_stats(d->k8s);
+		struct json_object *x = json_object_new_object();
+		struct json_object *ev = json_object_new_object();
+
+		jadd(x, "resource", jstr(k8s_resource_name(r)));
+		jadd(x, "listed", json_object_new_boolean(st->listed[r]));
+		jadd(x, "watching", json_object_new_boolean(st->watching[r]));
+		jadd(x, "objects", jint(st->objects[r]));
+		jadd(x, "lists", jint(st->lists[r]));
+		jadd(x, "gone", jint(st->gone[r]));
+		jadd(x, "watch_restarts", jint(st->watch_restarts[r]));
+		jadd(x, "failures", jint(st->failures[r]));
+		jadd(x, "too_large", jint(st->too_large[r]));
+		jadd(x, "failing", json_object_new_boolean(st->failing[r]));
+		jadd(x, "last_error", jstr(st->last_error[r]));
+		for (e = 0; e < K8S_EVENTS; e++)
+			jadd(ev, k8s_event_name(e), jint(st->events[r][e]));
+		jadd(x, "events", ev);
+		json_object_array_add(res, x);
+	}
+	jadd(o, "resources", res);
+#undef jadd
+#undef jint
+#undef jstr
+}
+
+void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
+{
+	const struct lbd_daemon *d = arg;
+	const struct k8s_stats *st = d->k8s ? k8s_stats(d->k8s) : NULL;
+	struct lbd_metrics_head *m = &s->h;
+	size_t i;
+	int r, e;
+
+	_Static_assert(K8S_RESOURCES <= LBD_MET_K8S_RESOURCES &&
+			       K8S_EVENTS <= LBD_MET_K8S_EVENTS,
+		       "the snapshot holds every resource and event");
+	if (!d->cfg->k8s.enabled)
+		return;
+	m->flags |= LBD_MET_F_K8S;
+	m->k8s_synced = d->k8s && k8s_synced(d->k8s);
+	for (i = 0; i < d->st.n_svc; i++)
+		m->k8s_services +=
+			!strncmp(d->st.svc[i].source, "kubernetes ", 11);
+	m->k8s_applies = d->k8s_applies;
+	m->k8s_apply_failures = d->k8s_apply_failures;
+	m->k8s_clashes_total = d->src.refusals;
+	m->k8s_clashes_now = d->src.n_refused;
+	m->k8s_refused_now =
+		d->n_k8s_refusals + sources_host_refused_k8s(&d->src);
+	for (r = 0; st && r < K8S_RESOURCES; r++) {
+		struct lbd_met_k8s_resource *x = &m->k8s_res[r];
+
+		METRICS_STR(x->name, k8s_resource_name(r));
+		x->watching = st->watching[r];
+		x->objects = st->objects[r];
+		x->lists = st->lists[r];
+		x->gone = st->gone[r];
+		x->watch_restarts = st->watch_restarts[r];
+		x->failures = st->failures[r];
+		for (e = 0; e < K8S_EVENTS; e++)
+			x->events[e] = st->events[r][e];
+		m->k8s_n_res = (__u8)(r + 1);
+	}
+	for (r = 1; r < K8S_REFUSALS_N; r++) {
+		struct lbd_metrics_rec *x =
+			metrics_snap_add(s, LBD_MET_K8S_REFUSAL);
+
+		if (!x)
+			return;
+		METRICS_STR(x->u.refusal.reason, k8s_refusal_name(r));
+		x->u.refusal.total = r == K8S_REFUSED_HOST_ADDRESS ?
+					     d->src.host_refusals_k8s :
+					     d->k8s_refused_total[r];
+	}
+}
+
 /* New services from the cluster per apply: ~15 ms of RCU grace period
  * each on a small machine, so an apply stays well within systemd's
  * watchdog (lbd.service: 30 s) and the loop runs in between. */
@@ -1048,7 +1205,7 @@ static void on_k8s_changed(void *arg)
 	    r.be_removed + r.be_changed) {
 		log_apply(&r, &pl);
 		resolve_nexthops(d);
-		control_applied(d);
+		control_applied(&d->ctl);
 		/* the cluster's backends are checked and its VIPs announced
 		 * as the file's */
 		lb_reloaded(d);

@@ -13,7 +13,7 @@
 #include "prober.h"
 
 /* lbd's children ("lbd --child NAME", proc.h), each its subsystem's. */
-const proc_main_fn proc_child_mains[PROC_KIND_MAX] = {
+static const proc_main_fn child_mains[PROC_KIND_MAX] = {
 	[PROC_IO] = io_child_main,
 	[PROC_PROBER] = prober_child_main,
 };
@@ -46,7 +46,7 @@ int main(int argc, char *argv[])
 
 	/* a child lbd started (proc.h): not an option a user gives */
 	if (argc > 1 && !strcmp(argv[1], "--child"))
-		proc_child_main(argc, argv);
+		proc_child_main(argc, argv, child_mains);
 
 	while ((c = getopt_long(argc, argv, "c:vVh", opts, NULL)) != -1) {
 		switch (c) {

@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "bird.h"
-#include "daemon.h"
+#include "config.h"
 #include "health.h"
+#include "state.h"
 #include "log.h"
+#include "metrics_snap.h"
 
 /* After the withdraw of a planned stop, BIRD gets this long to take it. */
 #define VIPS_STOP_GRACE_USEC (3 * 1000 * 1000)
@@ -26,7 +28,7 @@ struct vip_view {
 };
 
 struct vips {
-	struct lbd_daemon *d;
+	struct vips_ctx x;
 	struct bird_announcer *bird;
 	char socket[sizeof(((struct lbd_conf_bgp *)0)->socket)];
 	char file[sizeof(((struct lbd_conf_bgp *)0)->file)];
@@ -34,7 +36,8 @@ struct vips {
 	size_t n_view;
 	bool stopping;
 	sd_event_source *stop_timer;
-	void (*done)(struct lbd_daemon *d);
+	void (*done)(void *arg);
+	void *done_arg;
 };
 
 struct be_key {
@@ -56,25 +59,26 @@ static int be_key_cmp(const void *a, const void *b)
 	return x->port < y->port ? -1 : x->port > y->port;
 }
 
-/* Backends up among the services of the VIP of d->st.svc[first..end),
+/* Backends up among the services of the VIP of st->svc[first..end),
  * each address and port once. */
-static unsigned int count_up(const struct lbd_daemon *d, size_t first,
-			     size_t end)
+static unsigned int count_up(const struct vips *vp, size_t first, size_t end)
 {
+	const struct lbd_state *st = vp->x.st;
 	struct be_key *k;
 	size_t i, j, n = 0, total = 0;
 	unsigned int up = 0;
 
 	for (i = first; i < end; i++)
-		total += d->st.svc[i].n_be;
+		total += st->svc[i].n_be;
 	k = calloc(total ? total : 1, sizeof(*k));
 	if (!k)
 		return 0;
 	for (i = first; i < end; i++) {
-		const struct st_service *s = &d->st.svc[i];
+		const struct st_service *s = &st->svc[i];
 
 		for (j = 0; j < s->n_be; j++) {
-			if (!health_backend_up(d, s, &s->be[j]))
+			if (!health_backend_up(*vp->x.health, *vp->x.cfg, s,
+					       &s->be[j]))
 				continue;
 			k[n].family = s->be[j].addr.family;
 			k[n].addr = s->be[j].addr.addr;
@@ -92,21 +96,21 @@ static unsigned int count_up(const struct lbd_daemon *d, size_t first,
 /* Every VIP of the state (services are sorted by VIP first), with what
  * it deserves. The NodePort-style services on the LB host's own
  * addresses have no VIP to announce. */
-static int evaluate(const struct lbd_daemon *d, struct vip_view **out,
-		    size_t *n_out)
+static int evaluate(const struct vips *vp, struct vip_view **out, size_t *n_out)
 {
-	struct vip_view *v = calloc(d->st.n_svc ? d->st.n_svc : 1, sizeof(*v));
+	const struct lbd_state *st = vp->x.st;
+	struct vip_view *v = calloc(st->n_svc ? st->n_svc : 1, sizeof(*v));
 	size_t i = 0, n = 0;
 
 	if (!v)
 		return -ENOMEM;
-	while (i < d->st.n_svc) {
-		const struct st_service *s = &d->st.svc[i];
+	while (i < st->n_svc) {
+		const struct st_service *s = &st->svc[i];
 		size_t end = i + 1;
 
-		while (end < d->st.n_svc &&
-		       d->st.svc[end].key.family == s->key.family &&
-		       !memcmp(&d->st.svc[end].key.vip, &s->key.vip,
+		while (end < st->n_svc &&
+		       st->svc[end].key.family == s->key.family &&
+		       !memcmp(&st->svc[end].key.vip, &s->key.vip,
 			       sizeof(s->key.vip)))
 			end++;
 		if (!s->wildcard) {
@@ -114,10 +118,10 @@ static int evaluate(const struct lbd_daemon *d, struct vip_view **out,
 
 			x->family = s->key.family;
 			x->addr = s->key.vip;
-			x->attrs =
-				*config_bgp_attrs(d->cfg, x->family, &x->addr);
-			x->up = count_up(d, i, end);
-			x->announced = d->attached && x->attrs.announce &&
+			x->attrs = *config_bgp_attrs(*vp->x.cfg, x->family,
+						     &x->addr);
+			x->up = count_up(vp, i, end);
+			x->announced = *vp->x.attached && x->attrs.announce &&
 				       x->up >= x->attrs.min_healthy;
 		}
 		i = end;
@@ -164,7 +168,7 @@ static int push(struct vips *vp, const struct vip_view *view, size_t n,
 		r[k].attrs = view[i].attrs;
 		k++;
 	}
-	err = bird_announce(vp->bird, r, k, vp->d->cfg->bgp.asn, gshut, done,
+	err = bird_announce(vp->bird, r, k, (*vp->x.cfg)->bgp.asn, gshut, done,
 			    vp);
 	free(r);
 	if (err)
@@ -173,16 +177,15 @@ static int push(struct vips *vp, const struct vip_view *view, size_t n,
 	return err;
 }
 
-void vips_update(struct lbd_daemon *d)
+void vips_update(struct vips *vp)
 {
-	struct vips *vp = d->vips;
 	struct vip_view *view;
 	size_t i, n;
 	char a[INET6_ADDRSTRLEN];
 
 	if (!vp || vp->stopping)
 		return;
-	if (evaluate(d, &view, &n))
+	if (evaluate(vp, &view, &n))
 		return;
 	for (i = 0; i < n; i++) {
 		const struct vip_view *was =
@@ -196,7 +199,7 @@ void vips_update(struct lbd_daemon *d)
 				 "%u)",
 				 vip_str(&view[i], a, sizeof(a)), view[i].up,
 				 view[i].attrs.min_healthy);
-		else if (!d->attached)
+		else if (!*vp->x.attached)
 			log_info("VIP %s withdrawn: the datapath is not attached",
 				 vip_str(&view[i], a, sizeof(a)));
 		else if (!view[i].attrs.announce)
@@ -218,70 +221,74 @@ void vips_update(struct lbd_daemon *d)
 	push(vp, view, n, false, NULL);
 }
 
-static int vips_open(struct lbd_daemon *d)
+static int vips_open(const struct vips_ctx *x, struct vips **out)
 {
+	const struct lbd_config *cfg = *x->cfg;
 	struct vips *vp = calloc(1, sizeof(*vp));
 	int err;
 
 	if (!vp)
 		return -ENOMEM;
-	vp->d = d;
-	snprintf(vp->socket, sizeof(vp->socket), "%s", d->cfg->bgp.socket);
-	snprintf(vp->file, sizeof(vp->file), "%s", d->cfg->bgp.file);
-	err = bird_announcer_new(d->ev, vp->socket, vp->file, &vp->bird);
+	vp->x = *x;
+	snprintf(vp->socket, sizeof(vp->socket), "%s", cfg->bgp.socket);
+	snprintf(vp->file, sizeof(vp->file), "%s", cfg->bgp.file);
+	err = bird_announcer_new(x->ev, vp->socket, vp->file, &vp->bird);
 	if (err) {
 		log_warnx("BIRD at %s: %s", vp->socket, strerror(-err));
 		free(vp);
 		return err;
 	}
-	d->vips = vp;
+	*out = vp;
 	return 0;
 }
 
-int vips_start(struct lbd_daemon *d)
+int vips_start(const struct vips_ctx *x, struct vips **out)
 {
+	const struct lbd_config *cfg = *x->cfg;
 	int err;
 
-	if (!d->cfg->bgp.enabled)
+	*out = NULL;
+	if (!cfg->bgp.enabled)
 		return 0;
-	err = vips_open(d);
+	err = vips_open(x, out);
 	if (err)
 		return err;
 	log_info("announcing VIPs through BIRD at %s (file %s)",
-		 d->cfg->bgp.socket, d->cfg->bgp.file);
-	vips_update(d);
+		 cfg->bgp.socket, cfg->bgp.file);
+	vips_update(*out);
 	return 0;
 }
 
-void vips_reloaded(struct lbd_daemon *d)
+void vips_reloaded(struct vips **vpp, const struct vips_ctx *x)
 {
-	struct vips *vp = d->vips;
+	const struct lbd_config *cfg = *x->cfg;
+	struct vips *vp = *vpp;
 
 	if (vp && vp->stopping)
 		return;
-	if (vp &&
-	    (!d->cfg->bgp.enabled || strcmp(vp->socket, d->cfg->bgp.socket) ||
-	     strcmp(vp->file, d->cfg->bgp.file))) {
+	if (vp && (!cfg->bgp.enabled || strcmp(vp->socket, cfg->bgp.socket) ||
+		   strcmp(vp->file, cfg->bgp.file))) {
 		/* the old file and BIRD stop announcing before the new */
 		log_info("bgp settings changed: withdrawing through %s",
 			 vp->socket);
-		vips_withdraw_now(d);
-		vips_stop(d);
+		vips_withdraw_now(vp);
+		vips_stop(vp);
+		*vpp = NULL;
 	}
-	if (!d->vips && d->cfg->bgp.enabled)
-		vips_start(d);
+	if (!*vpp && cfg->bgp.enabled)
+		vips_start(x, vpp);
 	else
-		vips_update(d);
+		vips_update(*vpp);
 }
 
 static void stop_finished(struct vips *vp)
 {
-	void (*done)(struct lbd_daemon * d) = vp->done;
+	void (*done)(void *arg) = vp->done;
 
 	vp->stop_timer = sd_event_source_disable_unref(vp->stop_timer);
 	vp->done = NULL;
 	if (done)
-		done(vp->d);
+		done(vp->done_arg);
 }
 
 static void on_withdrawn(void *arg)
@@ -309,7 +316,7 @@ static int on_stop_timer(sd_event_source *s, uint64_t usec, void *arg)
 	}
 	for (i = 0; i < vp->n_view; i++)
 		vp->view[i].announced = false;
-	sd_event_now(vp->d->ev, CLOCK_MONOTONIC, &now);
+	sd_event_now(vp->x.ev, CLOCK_MONOTONIC, &now);
 	sd_event_source_set_time(s, now + VIPS_STOP_GRACE_USEC);
 	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	if (push(vp, vp->view, vp->n_view, false, on_withdrawn))
@@ -317,44 +324,45 @@ static int on_stop_timer(sd_event_source *s, uint64_t usec, void *arg)
 	return 0;
 }
 
-void vips_shutdown(struct lbd_daemon *d, void (*done)(struct lbd_daemon *d))
+void vips_shutdown(struct vips *vp, void (*done)(void *arg), void *arg)
 {
-	struct vips *vp = d->vips;
+	const struct lbd_config *cfg;
 	struct bird_status st;
 	bool any = false;
 	uint64_t now;
 	size_t i;
 
 	if (!vp || vp->stopping) {
-		done(d);
+		done(arg);
 		return;
 	}
+	cfg = *vp->x.cfg;
 	vp->stopping = true;
 	vp->done = done;
+	vp->done_arg = arg;
 	for (i = 0; i < vp->n_view; i++)
 		any |= vp->view[i].announced;
 	bird_announcer_status(vp->bird, &st);
 	if (!any || !st.connected) {
-		vips_withdraw_now(d);
+		vips_withdraw_now(vp);
 		stop_finished(vp);
 		return;
 	}
 	log_info("stopping: graceful shutdown community on the announced "
 		 "VIPs, withdrawing them in %.1f s",
-		 d->cfg->bgp.shutdown_delay_ms / 1000.0);
+		 cfg->bgp.shutdown_delay_ms / 1000.0);
 	if (push(vp, vp->view, vp->n_view, true, NULL)) {
 		stop_finished(vp);
 		return;
 	}
-	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
-	sd_event_add_time(d->ev, &vp->stop_timer, CLOCK_MONOTONIC,
-			  now + (uint64_t)d->cfg->bgp.shutdown_delay_ms * 1000,
+	sd_event_now(vp->x.ev, CLOCK_MONOTONIC, &now);
+	sd_event_add_time(vp->x.ev, &vp->stop_timer, CLOCK_MONOTONIC,
+			  now + (uint64_t)cfg->bgp.shutdown_delay_ms * 1000,
 			  1000, on_stop_timer, vp);
 }
 
-void vips_withdraw_now(struct lbd_daemon *d)
+void vips_withdraw_now(struct vips *vp)
 {
-	struct vips *vp = d->vips;
 	size_t i;
 
 	if (!vp)
@@ -364,22 +372,18 @@ void vips_withdraw_now(struct lbd_daemon *d)
 	push(vp, vp->view, vp->n_view, false, NULL);
 }
 
-void vips_stop(struct lbd_daemon *d)
+void vips_stop(struct vips *vp)
 {
-	struct vips *vp = d->vips;
-
 	if (!vp)
 		return;
 	sd_event_source_disable_unref(vp->stop_timer);
 	bird_announcer_free(vp->bird);
 	free(vp->view);
 	free(vp);
-	d->vips = NULL;
 }
 
-void vips_json(const struct lbd_daemon *d, struct json_object *out)
+void vips_json(const struct vips *vp, struct json_object *out)
 {
-	const struct vips *vp = d->vips;
 	struct json_object *l = json_object_new_array();
 	struct bird_status st;
 	size_t i;
@@ -431,6 +435,30 @@ void vips_json(const struct lbd_daemon *d, struct json_object *out)
 		json_object_array_add(l, o);
 	}
 	json_object_object_add(out, "vips", l);
+}
+
+void vips_metrics(const struct vips *vp, struct lbd_metrics_snap *s)
+{
+	struct bird_status st;
+	size_t i;
+
+	if (!vp)
+		return;
+	bird_announcer_status(vp->bird, &st);
+	s->h.flags |= LBD_MET_F_BIRD;
+	s->h.bird_connected = st.connected;
+	s->h.bird_configures = st.configures;
+	s->h.bird_errors = st.errors;
+	for (i = 0; i < vp->n_view; i++) {
+		struct lbd_metrics_rec *m = metrics_snap_add(s, LBD_MET_VIP);
+		char a[INET6_ADDRSTRLEN];
+
+		if (!m)
+			return;
+		METRICS_STR(m->u.vip.vip, vip_str(&vp->view[i], a, sizeof(a)));
+		m->u.vip.announced = vp->view[i].announced;
+		m->u.vip.backends_up = vp->view[i].up;
+	}
 }
 
 static void cleanup_done(void *arg)

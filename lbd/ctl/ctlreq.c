@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,8 +79,10 @@ int ctl_req_encode(const char *cmd, struct json_object *norm, __u32 id,
 
 	memset(req, 0, sizeof(*req));
 	req->id = id;
+	/* the commands lbd answers: monitor is io's own, without a name
+	 * here */
 	for (i = 1; i < LBD_CTL_CMD_MAX; i++)
-		if (!strcmp(cmd_names[i], cmd))
+		if (cmd_names[i] && !strcmp(cmd_names[i], cmd))
 			req->cmd = (__u16)i;
 	if (!req->cmd)
 		return -EINVAL;
@@ -115,74 +118,29 @@ int ctl_req_encode(const char *cmd, struct json_object *norm, __u32 id,
 	return 0;
 }
 
-static int addr_args_json(const struct lbd_msg_addr *a, const char *name,
-			  struct json_object *out, char *err, size_t errlen)
-{
-	char s[INET6_ADDRSTRLEN];
-	struct json_object *o;
+/* The largest "limit" of conntrack (io.c bounds it the same). */
+#define CTLREQ_LIMIT_MAX 1000000
 
-	if (!a->family)
-		return 0;
-	if (a->family != LBD_AF_INET && a->family != LBD_AF_INET6) {
-		snprintf(err, errlen, "%s: address family %u", name, a->family);
-		return -EBADMSG;
-	}
-	inet_ntop(a->family == LBD_AF_INET ? AF_INET : AF_INET6, &a->addr, s,
-		  sizeof(s));
-	o = json_object_new_object();
-	json_object_object_add(
-		o, "family",
-		json_object_new_int(a->family == LBD_AF_INET ? 4 : 6));
-	json_object_object_add(o, "address", json_object_new_string(s));
-	json_object_object_add(o, "port", json_object_new_int(a->port));
-	json_object_object_add(out, name, o);
-	return 0;
+static bool addr_ok(const struct lbd_msg_addr *a)
+{
+	return a->family == 0 || a->family == LBD_AF_INET ||
+	       a->family == LBD_AF_INET6;
 }
 
-int ctl_req_args(const struct lbd_ctl_req *req, struct json_object **out,
-		 char *err, size_t errlen)
+int ctl_req_check(const struct lbd_ctl_req *r)
 {
-	struct json_object *a;
-	size_t i;
-	int r = 0;
+	const __u16 known = LBD_CTL_F_ALL | LBD_CTL_F_DROPS | LBD_CTL_F_FLOWS |
+			    LBD_CTL_F_STATE | LBD_CTL_F_LIMIT;
+	const char *p;
 
-	*out = NULL;
-	if (!ctl_cmd_name(req->cmd)) {
-		snprintf(err, errlen, "unknown command %u", req->cmd);
+	if (!r->cmd || r->cmd >= LBD_CTL_MONITOR || (r->flags & ~known) ||
+	    r->limit > CTLREQ_LIMIT_MAX ||
+	    !msg_str_ok(r->service, sizeof(r->service)) || !addr_ok(&r->vip) ||
+	    !addr_ok(&r->client) || !addr_ok(&r->backend) ||
+	    (r->proto && r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP))
 		return -EBADMSG;
-	}
-	if (!msg_str_ok(req->service, sizeof(req->service)) ||
-	    (req->proto && req->proto != IPPROTO_TCP &&
-	     req->proto != IPPROTO_UDP)) {
-		snprintf(err, errlen, "%s: malformed request",
-			 ctl_cmd_name(req->cmd));
-		return -EBADMSG;
-	}
-	a = json_object_new_object();
-	for (i = 0; !r && i < sizeof(addr_args) / sizeof(addr_args[0]); i++)
-		r = addr_args_json(
-			(const struct lbd_msg_addr *)((const char *)req +
-						      addr_args[i].off),
-			addr_args[i].name, a, err, errlen);
-	if (r) {
-		json_object_put(a);
-		return r;
-	}
-	for (i = 0; i < sizeof(flag_args) / sizeof(flag_args[0]); i++)
-		if (req->flags & flag_args[i].flag)
-			json_object_object_add(a, flag_args[i].name,
-					       json_object_new_boolean(1));
-	if (req->service[0])
-		json_object_object_add(a, "service",
-				       json_object_new_string(req->service));
-	if (req->proto)
-		json_object_object_add(
-			a, "proto",
-			json_object_new_string(
-				req->proto == IPPROTO_TCP ? "tcp" : "udp"));
-	if (req->flags & LBD_CTL_F_LIMIT)
-		json_object_object_add(a, "limit",
-				       json_object_new_int64(req->limit));
-	*out = a;
+	for (p = r->service; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return -EBADMSG;
 	return 0;
 }

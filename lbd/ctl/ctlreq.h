@@ -3,8 +3,8 @@
  * lbctl's requests as they cross from the io process to lbd: struct
  * lbd_ctl_req (msg.h), a fixed layout lbd reads without a parser. The io
  * process checks and normalises a request's JSON arguments (io.c) and
- * encodes them here; lbd checks the struct's fields and hands the
- * handlers their arguments.
+ * encodes them here; lbd checks the struct's fields (ctl_req_check) before
+ * a handler reads one (control_handle).
  */
 #ifndef LBD_CTLREQ_H
 #define LBD_CTLREQ_H
@@ -24,11 +24,10 @@ const char *ctl_cmd_name(unsigned int cmd);
 int ctl_req_encode(const char *cmd, struct json_object *norm, __u32 id,
 		   struct lbd_ctl_req *req);
 
-/* In lbd: req's fields checked (-EBADMSG with err filled when one is out
- * of its range) and turned into the handlers' arguments, *out (the
- * caller puts it). No text from the child is parsed: the strings are
- * fixed arrays, the addresses binary. */
-int ctl_req_args(const struct lbd_ctl_req *req, struct json_object **out,
-		 char *err, size_t errlen);
+/* In lbd: whether a request that came from another process may be
+ * handled: a command lbd answers, known flags, the service name
+ * terminated and printable, addresses of a known family, a protocol of
+ * tcp or udp. 0 or -EBADMSG. */
+int ctl_req_check(const struct lbd_ctl_req *r);
 
 #endif /* LBD_CTLREQ_H */

@@ -497,6 +497,28 @@ bool io_cmd_is_admin(const char *cmd)
 	return !c || c->admin;
 }
 
+int io_req_encode(const char *cmd, struct json_object *args, __u32 id,
+		  struct lbd_ctl_req *req, char *err, size_t errlen)
+{
+	const struct io_cmd *ic = io_cmd_find(cmd);
+	struct json_object *norm, *empty = NULL;
+	int r;
+
+	if (!ic) {
+		snprintf(err, errlen, "unknown command \"%.40s\"", cmd);
+		return -EINVAL;
+	}
+	if (!args)
+		args = empty = json_object_new_object();
+	norm = json_object_new_object();
+	r = ic->args(args, norm, err, errlen);
+	if (!r)
+		r = ctl_req_encode(cmd, norm, id, req);
+	json_object_put(norm);
+	json_object_put(empty);
+	return r;
+}
+
 /* -- clients ----------------------------------------------------------- */
 
 static void reply_error(struct ipc *c, const char *fmt, ...)

@@ -27,8 +27,10 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <json-c/json.h>
 
 #include "config.h"
+#include "msg.h"
 
 /* The control protocol's version, in every request and answer. */
 #define LBD_CONTROL_VERSION 1
@@ -47,6 +49,12 @@ int io_sockets(const struct lbd_config *c, int *ctl, int *met);
 /* The io process's main ("lbd --child io MAX_CLIENTS metrics|-"), with the
  * listeners on IO_CTL_FD and IO_METRICS_FD. */
 int io_child_main(int argc, char **argv);
+
+/* A request as lbctl writes it (cmd, its "args" object) checked and
+ * normalised as the io process does, into the struct lbd gets: 0, or
+ * -EINVAL with the reason in err. */
+int io_req_encode(const char *cmd, struct json_object *args, __u32 id,
+		  struct lbd_ctl_req *req, char *err, size_t errlen);
 
 /* Which commands need a root client (the others are read-only). */
 bool io_cmd_is_admin(const char *cmd);

@@ -1,32 +1,19 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Prometheus text rendering of a metrics snapshot (see metrics.h). The
- * snapshot's shape is the privileged process's answer to "metrics"
- * (control.c, ctl_metrics); a field it lacks renders as nothing, never as
- * a made-up zero.
+ * Prometheus text rendering of a metrics snapshot (see metrics.h): the
+ * fixed-layout struct of msg.h the privileged process fills (ctl_metrics.c);
+ * a section its flags do not name renders as nothing, never as made-up
+ * zeros.
  */
 #include "metrics.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static struct json_object *get(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *str(struct json_object *o, const char *key)
-{
-	struct json_object *v = get(o, key);
-
-	return v ? json_object_get_string(v) : "";
-}
 
 /* Label values: backslash, double quote and newline escaped. */
 static void esc(FILE *f, const char *s)
@@ -70,531 +57,557 @@ static void sample(FILE *f, const char *name, const char *l1, const char *v1,
 		fprintf(f, " %.17g\n", value);
 }
 
-static double num(struct json_object *o, const char *key)
+#define SNAP_EACH(s, i, r, t)               \
+	for (i = 0; i < (s)->h.n_recs; i++) \
+		if ((r = &(s)->rec[i])->type == (t))
+
+/* One sample without labels. */
+static void plain(FILE *f, const char *name, const char *type, const char *help,
+		  double value)
 {
-	struct json_object *v = get(o, key);
-
-	return v ? json_object_get_double(v) : 0;
-}
-
-#define LIST_EACH(arr, i, el)                                      \
-	for (i = 0; arr && i < json_object_array_length(arr) &&    \
-		    ((el = json_object_array_get_idx(arr, i)), 1); \
-	     i++)
-
-/* A family with a sample per element of the list l: labelled by the
- * element's member label, valued by its member key. */
-static void per_element(FILE *f, struct json_object *l, const char *name,
-			const char *type, const char *help, const char *label,
-			const char *key)
-{
-	struct json_object *el;
-	size_t i;
-
 	family(f, name, type, help);
-	LIST_EACH(l, i, el)
-	sample(f, name, label, str(el, label), NULL, NULL, NULL, NULL,
-	       num(el, key));
+	sample(f, name, NULL, NULL, NULL, NULL, NULL, NULL, value);
 }
 
-static void render_daemon(FILE *f, struct json_object *s,
+static void render_daemon(FILE *f, const struct lbd_metrics_snap *s,
 			  const struct metrics_io *io)
 {
-	struct json_object *cfg = get(s, "config"), *dp = get(s, "datapath");
-	struct json_object *mon = get(s, "monitor");
+	const struct lbd_metrics_head *h = &s->h;
 
 	family(f, "lbd_build_info", "gauge",
 	       "lbd's version and role; always 1");
-	sample(f, "lbd_build_info", "version", str(s, "version"), "role",
-	       str(s, "role"), NULL, NULL, 1);
-	family(f, "lbd_start_time_seconds", "gauge",
-	       "When lbd started, in seconds since the epoch");
-	sample(f, "lbd_start_time_seconds", NULL, NULL, NULL, NULL, NULL, NULL,
-	       num(s, "start_time_s"));
-	if (cfg) {
-		family(f, "lbd_config_generation", "gauge",
-		       "Configurations applied since lbd started");
-		sample(f, "lbd_config_generation", NULL, NULL, NULL, NULL, NULL,
-		       NULL, num(cfg, "generation"));
-		family(f, "lbd_reloads_total", "counter",
-		       "Reloads attempted (SIGHUP or the file changed)");
-		sample(f, "lbd_reloads_total", NULL, NULL, NULL, NULL, NULL,
-		       NULL, num(cfg, "reloads"));
-		family(f, "lbd_reload_failures_total", "counter",
-		       "Reloads rejected; the previous config kept serving");
-		sample(f, "lbd_reload_failures_total", NULL, NULL, NULL, NULL,
-		       NULL, NULL, num(cfg, "reload_failures"));
-		family(f, "lbd_last_reload_success", "gauge",
-		       "1 when the last reload (or the start) succeeded");
-		sample(f, "lbd_last_reload_success", NULL, NULL, NULL, NULL,
-		       NULL, NULL, num(cfg, "last_reload_ok"));
-		family(f, "lbd_last_reload_duration_seconds", "gauge",
-		       "How long the last reload (or the start) took");
-		sample(f, "lbd_last_reload_duration_seconds", NULL, NULL, NULL,
-		       NULL, NULL, NULL, num(cfg, "last_reload_s"));
-	}
-	if (dp) {
+	sample(f, "lbd_build_info", "version", h->version, "role", h->role,
+	       NULL, NULL, 1);
+	plain(f, "lbd_start_time_seconds", "gauge",
+	      "When lbd started, in seconds since the epoch", h->start_time_s);
+	plain(f, "lbd_config_generation", "gauge",
+	      "Configurations applied since lbd started",
+	      (double)h->generation);
+	plain(f, "lbd_reloads_total", "counter",
+	      "Reloads attempted (SIGHUP or the file changed)",
+	      (double)h->reloads);
+	plain(f, "lbd_reload_failures_total", "counter",
+	      "Reloads rejected; the previous config kept serving",
+	      (double)h->reload_failures);
+	plain(f, "lbd_last_reload_success", "gauge",
+	      "1 when the last reload (or the start) succeeded",
+	      h->last_reload_ok);
+	plain(f, "lbd_last_reload_duration_seconds", "gauge",
+	      "How long the last reload (or the start) took", h->last_reload_s);
+	if (h->flags & LBD_MET_F_DATAPATH) {
 		family(f, "lbd_datapath_attached", "gauge",
 		       "1 when lbd's program is attached to the interface");
-		sample(f, "lbd_datapath_attached", "interface",
-		       str(dp, "interface"), "mode", str(dp, "mode"), NULL,
-		       NULL, num(dp, "attached"));
+		sample(f, "lbd_datapath_attached", "interface", h->interface,
+		       "mode", h->mode, NULL, NULL, h->attached);
 	}
-	family(f, "lbd_runtime_drains", "gauge",
-	       "Drains set with lbctl drain and not undone");
-	sample(f, "lbd_runtime_drains", NULL, NULL, NULL, NULL, NULL, NULL,
-	       num(s, "drains"));
-	family(f, "lbd_control_clients", "gauge",
-	       "Clients connected to the control socket");
-	sample(f, "lbd_control_clients", NULL, NULL, NULL, NULL, NULL, NULL,
-	       (double)io->control_clients);
-	family(f, "lbd_monitor_clients", "gauge",
-	       "Clients streaming datapath events (lbctl monitor)");
-	sample(f, "lbd_monitor_clients", NULL, NULL, NULL, NULL, NULL, NULL,
-	       (double)io->monitor_clients);
-	family(f, "lbd_monitor_events_lost_total", "counter",
-	       "Datapath events not delivered to monitor clients that "
-	       "could not keep up");
-	sample(f, "lbd_monitor_events_lost_total", NULL, NULL, NULL, NULL, NULL,
-	       NULL, num(mon, "lost") + (double)io->monitor_lost);
+	plain(f, "lbd_runtime_drains", "gauge",
+	      "Drains set with lbctl drain and not undone", (double)h->drains);
+	plain(f, "lbd_control_clients", "gauge",
+	      "Clients connected to the control socket",
+	      (double)io->control_clients);
+	plain(f, "lbd_monitor_clients", "gauge",
+	      "Clients streaming datapath events (lbctl monitor)",
+	      (double)io->monitor_clients);
+	plain(f, "lbd_monitor_events_lost_total", "counter",
+	      "Datapath events not delivered to monitor clients that "
+	      "could not keep up",
+	      (double)h->monitor_lost + (double)io->monitor_lost);
 }
 
 /* The last apply (role lb). */
-static void render_apply(FILE *f, struct json_object *s)
+static void render_apply(FILE *f, const struct lbd_metrics_snap *s)
 {
 	static const char *const serving[] = { "applied", "previous", "mixed" };
-	struct json_object *a = get(s, "apply");
+	const struct lbd_metrics_head *h = &s->h;
 	size_t i;
 
-	if (!a)
+	if (!(h->flags & LBD_MET_F_DATAPATH))
 		return;
-	family(f, "lbd_last_apply_success", "gauge",
-	       "1 when the last apply of services to the datapath (start, "
-	       "reload, the cluster's changes, drains, health) wrote all "
-	       "of it");
-	sample(f, "lbd_last_apply_success", NULL, NULL, NULL, NULL, NULL, NULL,
-	       num(a, "ok"));
-	family(f, "lbd_apply_failures_total", "counter",
-	       "Applies whose map writes failed; their writes were rolled "
-	       "back");
-	sample(f, "lbd_apply_failures_total", NULL, NULL, NULL, NULL, NULL,
-	       NULL, num(a, "failures"));
-	family(f, "lbd_apply_rollback_failures_total", "counter",
-	       "Failed applies whose writes could not all be rolled back");
-	sample(f, "lbd_apply_rollback_failures_total", NULL, NULL, NULL, NULL,
-	       NULL, NULL, num(a, "rollback_failures"));
+	plain(f, "lbd_last_apply_success", "gauge",
+	      "1 when the last apply of services to the datapath (start, "
+	      "reload, the cluster's changes, drains, health) wrote all "
+	      "of it",
+	      h->apply_ok);
+	plain(f, "lbd_apply_failures_total", "counter",
+	      "Applies whose map writes failed; their writes were rolled "
+	      "back",
+	      (double)h->apply_failures);
+	plain(f, "lbd_apply_rollback_failures_total", "counter",
+	      "Failed applies whose writes could not all be rolled back",
+	      (double)h->apply_rollback_failures);
 	family(f, "lbd_datapath_serving", "gauge",
 	       "What the datapath serves, one series per state: the last "
 	       "apply whole (applied), the state before a failed apply "
 	       "(previous), part of both after a failed rollback (mixed)");
 	for (i = 0; i < sizeof(serving) / sizeof(serving[0]); i++)
 		sample(f, "lbd_datapath_serving", "state", serving[i], NULL,
-		       NULL, NULL, NULL,
-		       !strcmp(str(a, "serving"), serving[i]));
+		       NULL, NULL, NULL, !strcmp(h->serving, serving[i]));
 }
 
-static void render_reasons(FILE *f, struct json_object *s)
+static void render_reasons(FILE *f, const struct lbd_metrics_snap *s)
 {
-	struct json_object *l = get(s, "reasons"), *r;
+	const struct lbd_metrics_rec *r;
 	size_t i;
 
-	if (!l)
+	if (!(s->h.flags & LBD_MET_F_REASONS))
 		return;
 	family(f, "lbd_datapath_packets_total", "counter",
 	       "Packets the datapath handled, by reason (kind: forward, "
 	       "pass, event, drop)");
-	LIST_EACH(l, i, r)
-	{
-		sample(f, "lbd_datapath_packets_total", "reason",
-		       str(r, "reason"), "kind", str(r, "kind"), NULL, NULL,
-		       num(r, "packets"));
-	}
+	SNAP_EACH(s, i, r, LBD_MET_REASON)
+	sample(f, "lbd_datapath_packets_total", "reason", r->u.reason.reason,
+	       "kind", r->u.reason.kind, NULL, NULL,
+	       (double)r->u.reason.packets);
 	family(f, "lbd_datapath_bytes_total", "counter",
 	       "Bytes of the packets the datapath handled, by reason");
-	LIST_EACH(l, i, r)
-	{
-		sample(f, "lbd_datapath_bytes_total", "reason",
-		       str(r, "reason"), "kind", str(r, "kind"), NULL, NULL,
-		       num(r, "bytes"));
-	}
+	SNAP_EACH(s, i, r, LBD_MET_REASON)
+	sample(f, "lbd_datapath_bytes_total", "reason", r->u.reason.reason,
+	       "kind", r->u.reason.kind, NULL, NULL, (double)r->u.reason.bytes);
 }
 
-static void render_conntrack(FILE *f, struct json_object *s)
-{
-	struct json_object *l = get(s, "conntrack");
+static const char *const families[] = { "ipv4", "ipv6" };
 
-	if (!l)
+/* A family with a sample per address family. */
+static void per_family(FILE *f, const char *name, const char *type,
+		       const char *help, const __u64 v[2])
+{
+	int i;
+
+	family(f, name, type, help);
+	for (i = 0; i < 2; i++)
+		sample(f, name, "family", families[i], NULL, NULL, NULL, NULL,
+		       (double)v[i]);
+}
+
+static void render_conntrack(FILE *f, const struct lbd_metrics_snap *s)
+{
+	const struct lbd_metrics_head *h = &s->h;
+
+	if (!(h->flags & LBD_MET_F_DATAPATH))
 		return;
-	per_element(f, l, "lbd_conntrack_entries", "gauge",
-		    "Entries in the conntrack map, expired ones not yet "
-		    "evicted included",
-		    "family", "entries");
-	per_element(f, l, "lbd_conntrack_active_entries", "gauge",
-		    "Conntrack entries within their idle timeout", "family",
-		    "live");
-	per_element(f, l, "lbd_conntrack_capacity", "gauge",
-		    "Size of the conntrack map (datapath.conntrack_entries)",
-		    "family", "capacity");
+	per_family(f, "lbd_conntrack_entries", "gauge",
+		   "Entries in the conntrack map, expired ones not yet "
+		   "evicted included",
+		   h->ct_entries);
+	per_family(f, "lbd_conntrack_active_entries", "gauge",
+		   "Conntrack entries within their idle timeout", h->ct_live);
+	per_family(f, "lbd_conntrack_capacity", "gauge",
+		   "Size of the conntrack map (datapath.conntrack_entries)",
+		   h->ct_capacity);
 }
 
-static void render_nat(FILE *f, struct json_object *s)
+static void render_nat(FILE *f, const struct lbd_metrics_snap *s)
 {
-	struct json_object *l = get(s, "nat"), *a = get(s, "affinity");
+	const struct lbd_metrics_head *h = &s->h;
 
-	if (l) {
-		per_element(f, l, "lbd_nat_entries", "gauge",
-			    "Entries in the SNAT reverse map, expired ones not "
-			    "yet taken over included",
-			    "family", "entries");
-		per_element(f, l, "lbd_nat_capacity", "gauge",
-			    "Size of the SNAT reverse map", "family",
-			    "capacity");
-	}
-	if (a) {
-		family(f, "lbd_affinity_entries", "gauge",
-		       "Entries in the session affinity map");
-		sample(f, "lbd_affinity_entries", NULL, NULL, NULL, NULL, NULL,
-		       NULL, num(a, "entries"));
-		family(f, "lbd_affinity_capacity", "gauge",
-		       "Size of the session affinity map");
-		sample(f, "lbd_affinity_capacity", NULL, NULL, NULL, NULL, NULL,
-		       NULL, num(a, "capacity"));
-	}
+	if (!(h->flags & LBD_MET_F_DATAPATH))
+		return;
+	per_family(f, "lbd_nat_entries", "gauge",
+		   "Entries in the SNAT reverse map, expired ones not "
+		   "yet taken over included",
+		   h->nat_entries);
+	per_family(f, "lbd_nat_capacity", "gauge",
+		   "Size of the SNAT reverse map", h->nat_capacity);
+	plain(f, "lbd_affinity_entries", "gauge",
+	      "Entries in the session affinity map", (double)h->aff_entries);
+	plain(f, "lbd_affinity_capacity", "gauge",
+	      "Size of the session affinity map", (double)h->aff_capacity);
 }
 
-static const char *const svc_counters[][3] = {
-	{ "lbd_service_packets_total", "packets",
-	  "Packets forwarded for the service" },
-	{ "lbd_service_bytes_total", "bytes",
-	  "Bytes forwarded for the service (as received)" },
-	{ "lbd_service_new_flows_total", "new_flows",
-	  "Flows the service's Maglev table placed" },
-};
+/* What a metric of a service or backend reads from its record. */
+typedef double (*svc_get)(const struct lbd_met_service *s);
+typedef double (*be_get)(const struct lbd_met_backend *b);
 
-static const char *const be_counters[][3] = {
-	{ "lbd_backend_packets_total", "packets",
-	  "Packets forwarded to the backend" },
-	{ "lbd_backend_bytes_total", "bytes",
-	  "Bytes forwarded to the backend (as received)" },
-	{ "lbd_backend_new_flows_total", "new_flows",
-	  "New flows placed on the backend" },
-};
-
-static const char *const be_gauges[][3] = {
-	{ "lbd_backend_active_flows", "active_flows",
-	  "Conntrack entries on the backend within their idle timeout" },
-	{ "lbd_backend_weight", "weight", "The backend's configured weight" },
-	{ "lbd_backend_maglev_share", "share",
-	  "Share of the service's Maglev table slots held by the backend" },
-	{ "lbd_backend_healthy", "healthy",
-	  "1 unless health checks took the backend out" },
-	{ "lbd_backend_drained", "drained", "1 while drained by lbctl drain" },
-};
-
-/* Health checks (the prober's counters) and the VIPs announced. */
-static void render_health(FILE *f, struct json_object *s)
+static double svc_packets(const struct lbd_met_service *s)
 {
-	static const char *const counters[][3] = {
-		{ "lbd_health_checks_total", "runs", "Health checks started" },
-		{ "lbd_health_check_failures_total", "failed",
-		  "Health checks that failed" },
-		{ "lbd_health_checks_late_total", "late",
-		  "Health checks started an interval or more late (the "
-		  "prober did not keep up)" },
-		{ "lbd_health_prober_restarts_total", "prober_restarts",
-		  "Times the prober process ended and was started again" },
-	};
-	struct json_object *h = get(s, "health"), *b = get(s, "bird"), *l, *v;
+	return (double)s->packets;
+}
+
+static double svc_bytes(const struct lbd_met_service *s)
+{
+	return (double)s->bytes;
+}
+
+static double svc_new_flows(const struct lbd_met_service *s)
+{
+	return (double)s->new_flows;
+}
+
+static double be_packets(const struct lbd_met_backend *b)
+{
+	return (double)b->packets;
+}
+
+static double be_bytes(const struct lbd_met_backend *b)
+{
+	return (double)b->bytes;
+}
+
+static double be_new_flows(const struct lbd_met_backend *b)
+{
+	return (double)b->new_flows;
+}
+
+static double be_active_flows(const struct lbd_met_backend *b)
+{
+	return (double)b->active_flows;
+}
+
+static double be_weight(const struct lbd_met_backend *b)
+{
+	return b->weight;
+}
+
+static double be_share(const struct lbd_met_backend *b)
+{
+	return b->share;
+}
+
+static double be_healthy(const struct lbd_met_backend *b)
+{
+	return b->healthy;
+}
+
+static double be_drained(const struct lbd_met_backend *b)
+{
+	return b->drained;
+}
+
+static double be_check_seconds(const struct lbd_met_backend *b)
+{
+	return b->check_seconds;
+}
+
+static double be_check_ok(const struct lbd_met_backend *b)
+{
+	return b->check_ok;
+}
+
+static double be_health_changes(const struct lbd_met_backend *b)
+{
+	return (double)b->health_changes;
+}
+
+static const struct {
+	const char *name, *help;
+	svc_get get;
+} svc_counters[] = {
+	{ "lbd_service_packets_total", "Packets forwarded for the service",
+	  svc_packets },
+	{ "lbd_service_bytes_total",
+	  "Bytes forwarded for the service (as received)", svc_bytes },
+	{ "lbd_service_new_flows_total",
+	  "Flows the service's Maglev table placed", svc_new_flows },
+};
+
+struct be_metric {
+	const char *name, *help;
+	be_get get;
+};
+
+static const struct be_metric be_counters[] = {
+	{ "lbd_backend_packets_total", "Packets forwarded to the backend",
+	  be_packets },
+	{ "lbd_backend_bytes_total",
+	  "Bytes forwarded to the backend (as received)", be_bytes },
+	{ "lbd_backend_new_flows_total", "New flows placed on the backend",
+	  be_new_flows },
+};
+
+static const struct be_metric be_gauges[] = {
+	{ "lbd_backend_active_flows",
+	  "Conntrack entries on the backend within their idle timeout",
+	  be_active_flows },
+	{ "lbd_backend_weight", "The backend's configured weight", be_weight },
+	{ "lbd_backend_maglev_share",
+	  "Share of the service's Maglev table slots held by the backend",
+	  be_share },
+	{ "lbd_backend_healthy", "1 unless health checks took the backend out",
+	  be_healthy },
+	{ "lbd_backend_drained", "1 while drained by lbctl drain", be_drained },
+};
+
+/* Per backend, for the backends with a check. */
+static const struct be_metric be_check_gauges[] = {
+	{ "lbd_backend_health_check_seconds",
+	  "How long the backend's last health check took", be_check_seconds },
+	{ "lbd_backend_health_check_success",
+	  "1 when the backend's last health check succeeded", be_check_ok },
+};
+
+/* A sample of m per backend (with a check only, when checked), each
+ * labelled by its service: the record before its backends. */
+static void per_backend(FILE *f, const struct lbd_metrics_snap *s,
+			const struct be_metric *m, const char *type,
+			bool checked)
+{
+	const char *svc = "";
 	size_t i;
 
-	if (h && get(h, "checks")) {
-		for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-			family(f, counters[i][0], "counter", counters[i][2]);
-			sample(f, counters[i][0], NULL, NULL, NULL, NULL, NULL,
-			       NULL, num(h, counters[i][1]));
-		}
+	family(f, m->name, type, m->help);
+	for (i = 0; i < s->h.n_recs; i++) {
+		const struct lbd_metrics_rec *r = &s->rec[i];
+
+		if (r->type == LBD_MET_SERVICE)
+			svc = r->u.service.name;
+		if (r->type != LBD_MET_BACKEND ||
+		    (checked && !r->u.backend.has_check))
+			continue;
+		sample(f, m->name, "service", svc, "backend",
+		       r->u.backend.backend, NULL, NULL, m->get(&r->u.backend));
+	}
+}
+
+/* Health checks (the prober's counters) and the VIPs announced. */
+static void render_health(FILE *f, const struct lbd_metrics_snap *s)
+{
+	const struct lbd_metrics_head *h = &s->h;
+	const struct lbd_metrics_rec *r;
+	size_t i;
+
+	if (h->flags & LBD_MET_F_HEALTH) {
+		plain(f, "lbd_health_checks_total", "counter",
+		      "Health checks started", (double)h->hc_runs);
+		plain(f, "lbd_health_check_failures_total", "counter",
+		      "Health checks that failed", (double)h->hc_failed);
+		plain(f, "lbd_health_checks_late_total", "counter",
+		      "Health checks started an interval or more late (the "
+		      "prober did not keep up)",
+		      (double)h->hc_late);
+		plain(f, "lbd_health_prober_restarts_total", "counter",
+		      "Times the prober process ended and was started again",
+		      (double)h->hc_prober_restarts);
 		family(f, "lbd_health_checks", "gauge",
 		       "Backends checked, by what their check says");
 		sample(f, "lbd_health_checks", "state", "up", NULL, NULL, NULL,
-		       NULL, num(h, "up"));
+		       NULL, (double)h->hc_up);
 		sample(f, "lbd_health_checks", "state", "down", NULL, NULL,
-		       NULL, NULL, num(h, "down"));
+		       NULL, NULL, (double)h->hc_down);
 		sample(f, "lbd_health_checks", "state", "unknown", NULL, NULL,
-		       NULL, NULL, num(h, "unknown"));
-		family(f, "lbd_health_checks_running", "gauge",
-		       "Health checks in flight");
-		sample(f, "lbd_health_checks_running", NULL, NULL, NULL, NULL,
-		       NULL, NULL, num(h, "running"));
-		family(f, "lbd_health_check_max_lag_seconds", "gauge",
-		       "The latest start of a health check after its time, "
-		       "over the last seconds");
-		sample(f, "lbd_health_check_max_lag_seconds", NULL, NULL, NULL,
-		       NULL, NULL, NULL, num(h, "max_lag_ms") / 1000);
+		       NULL, NULL, (double)h->hc_unknown);
+		plain(f, "lbd_health_checks_running", "gauge",
+		      "Health checks in flight", (double)h->hc_running);
+		plain(f, "lbd_health_check_max_lag_seconds", "gauge",
+		      "The latest start of a health check after its time, "
+		      "over the last seconds",
+		      h->hc_max_lag_ms / 1000);
 	}
-	if (!b || !get(b, "connected"))
+	if (!(h->flags & LBD_MET_F_BIRD))
 		return;
-	family(f, "lbd_bird_connected", "gauge",
-	       "1 while lbd is connected to BIRD's control socket");
-	sample(f, "lbd_bird_connected", NULL, NULL, NULL, NULL, NULL, NULL,
-	       json_object_get_boolean(get(b, "connected")));
-	family(f, "lbd_bird_configures_total", "counter",
-	       "Reconfigurations BIRD accepted from lbd");
-	sample(f, "lbd_bird_configures_total", NULL, NULL, NULL, NULL, NULL,
-	       NULL, num(b, "configures"));
-	family(f, "lbd_bird_errors_total", "counter",
-	       "Reconfigurations BIRD refused");
-	sample(f, "lbd_bird_errors_total", NULL, NULL, NULL, NULL, NULL, NULL,
-	       num(b, "errors"));
-	l = get(b, "vips");
+	plain(f, "lbd_bird_connected", "gauge",
+	      "1 while lbd is connected to BIRD's control socket",
+	      h->bird_connected);
+	plain(f, "lbd_bird_configures_total", "counter",
+	      "Reconfigurations BIRD accepted from lbd",
+	      (double)h->bird_configures);
+	plain(f, "lbd_bird_errors_total", "counter",
+	      "Reconfigurations BIRD refused", (double)h->bird_errors);
 	family(f, "lbd_vip_announced", "gauge",
 	       "1 while lbd has BIRD announce the VIP");
-	LIST_EACH(l, i, v)
-	sample(f, "lbd_vip_announced", "vip", str(v, "vip"), NULL, NULL, NULL,
-	       NULL, json_object_get_boolean(get(v, "announced")));
+	SNAP_EACH(s, i, r, LBD_MET_VIP)
+	sample(f, "lbd_vip_announced", "vip", r->u.vip.vip, NULL, NULL, NULL,
+	       NULL, r->u.vip.announced);
 	family(f, "lbd_vip_backends_up", "gauge",
 	       "Backends of the VIP's services that are up (each address "
 	       "and port once)");
-	LIST_EACH(l, i, v)
-	sample(f, "lbd_vip_backends_up", "vip", str(v, "vip"), NULL, NULL,
-	       NULL, NULL, num(v, "backends_up"));
+	SNAP_EACH(s, i, r, LBD_MET_VIP)
+	sample(f, "lbd_vip_backends_up", "vip", r->u.vip.vip, NULL, NULL, NULL,
+	       NULL, r->u.vip.backends_up);
 }
 
-/* Per backend, for the backends with a check. */
-static const char *const be_check_gauges[][3] = {
-	{ "lbd_backend_health_check_seconds", "check_seconds",
-	  "How long the backend's last health check took" },
-	{ "lbd_backend_health_check_success", "check_ok",
-	  "1 when the backend's last health check succeeded" },
-};
-
-static void render_be_checks(FILE *f, struct json_object *l)
+static void render_services(FILE *f, const struct lbd_metrics_snap *s)
 {
-	struct json_object *svc, *bl, *b;
-	size_t i, j, k;
-
-	for (k = 0; k < sizeof(be_check_gauges) / sizeof(be_check_gauges[0]);
-	     k++) {
-		family(f, be_check_gauges[k][0], "gauge", be_check_gauges[k][2]);
-		LIST_EACH(l, i, svc)
-		{
-			bl = get(svc, "backends");
-			LIST_EACH(bl, j, b)
-			if (get(b, be_check_gauges[k][1]))
-				sample(f, be_check_gauges[k][0], "service",
-				       str(svc, "name"), "backend",
-				       str(b, "backend"), NULL, NULL,
-				       num(b, be_check_gauges[k][1]));
-		}
-	}
-	family(f, "lbd_backend_health_changes_total", "counter",
-	       "Times the backend's health check changed its verdict");
-	LIST_EACH(l, i, svc)
-	{
-		bl = get(svc, "backends");
-		LIST_EACH(bl, j, b)
-		if (get(b, "health_changes"))
-			sample(f, "lbd_backend_health_changes_total", "service",
-			       str(svc, "name"), "backend", str(b, "backend"),
-			       NULL, NULL, num(b, "health_changes"));
-	}
-}
-
-static void render_services(FILE *f, struct json_object *s)
-{
-	struct json_object *l = get(s, "services"), *svc, *bl, *b;
 	static const char *const states[] = { "active", "draining", "down" };
-	size_t i, j, k;
+	static const struct be_metric changes = {
+		"lbd_backend_health_changes_total",
+		"Times the backend's health check changed its verdict",
+		be_health_changes
+	};
+	const struct lbd_metrics_rec *r;
+	const char *svc = "";
+	size_t i, k;
 
-	if (!l)
+	if (!(s->h.flags & LBD_MET_F_DATAPATH))
 		return;
 	family(f, "lbd_service_info", "gauge",
 	       "A service's address and forwarding; always 1");
-	LIST_EACH(l, i, svc)
+	SNAP_EACH(s, i, r, LBD_MET_SERVICE)
 	{
-		char port[8];
+		const struct lbd_met_service *v = &r->u.service;
 
-		snprintf(port, sizeof(port), "%d", (int)num(svc, "port"));
 		fputs("lbd_service_info{service=\"", f);
-		esc(f, str(svc, "name"));
+		esc(f, v->name);
 		fputs("\",vip=\"", f);
-		esc(f, str(svc, "vip"));
-		fprintf(f, "\",port=\"%s\",protocol=\"", port);
-		esc(f, str(svc, "protocol"));
+		esc(f, v->vip);
+		fprintf(f, "\",port=\"%u\",protocol=\"", v->port);
+		esc(f, v->protocol);
 		fputs("\",forwarding=\"", f);
-		esc(f, str(svc, "forwarding"));
+		esc(f, v->forwarding);
 		fputs("\",source=\"", f);
-		esc(f, str(svc, "source"));
+		esc(f, v->source);
 		fputs("\"} 1\n", f);
 	}
 	for (k = 0; k < sizeof(svc_counters) / sizeof(svc_counters[0]); k++) {
-		family(f, svc_counters[k][0], "counter", svc_counters[k][2]);
-		LIST_EACH(l, i, svc)
-		sample(f, svc_counters[k][0], "service", str(svc, "name"), NULL,
-		       NULL, NULL, NULL, num(svc, svc_counters[k][1]));
+		family(f, svc_counters[k].name, "counter",
+		       svc_counters[k].help);
+		SNAP_EACH(s, i, r, LBD_MET_SERVICE)
+		sample(f, svc_counters[k].name, "service", r->u.service.name,
+		       NULL, NULL, NULL, NULL,
+		       svc_counters[k].get(&r->u.service));
 	}
 	family(f, "lbd_service_usable_backends", "gauge",
 	       "Backends in the service's Maglev table");
-	LIST_EACH(l, i, svc)
-	{
-		sample(f, "lbd_service_usable_backends", "service",
-		       str(svc, "name"), NULL, NULL, NULL, NULL,
-		       num(svc, "active_backends"));
-	}
-
-	for (k = 0; k < sizeof(be_counters) / sizeof(be_counters[0]); k++) {
-		family(f, be_counters[k][0], "counter", be_counters[k][2]);
-		LIST_EACH(l, i, svc)
-		{
-			bl = get(svc, "backends");
-			LIST_EACH(bl, j, b)
-			sample(f, be_counters[k][0], "service",
-			       str(svc, "name"), "backend", str(b, "backend"),
-			       NULL, NULL, num(b, be_counters[k][1]));
-		}
-	}
-	for (k = 0; k < sizeof(be_gauges) / sizeof(be_gauges[0]); k++) {
-		family(f, be_gauges[k][0], "gauge", be_gauges[k][2]);
-		LIST_EACH(l, i, svc)
-		{
-			bl = get(svc, "backends");
-			LIST_EACH(bl, j, b)
-			sample(f, be_gauges[k][0], "service", str(svc, "name"),
-			       "backend", str(b, "backend"), NULL, NULL,
-			       num(b, be_gauges[k][1]));
-		}
-	}
+	SNAP_EACH(s, i, r, LBD_MET_SERVICE)
+	sample(f, "lbd_service_usable_backends", "service", r->u.service.name,
+	       NULL, NULL, NULL, NULL, r->u.service.active_backends);
+	for (k = 0; k < sizeof(be_counters) / sizeof(be_counters[0]); k++)
+		per_backend(f, s, &be_counters[k], "counter", false);
+	for (k = 0; k < sizeof(be_gauges) / sizeof(be_gauges[0]); k++)
+		per_backend(f, s, &be_gauges[k], "gauge", false);
 	family(f, "lbd_backend_state", "gauge",
 	       "The backend's datapath state: 1 for the state it is in");
-	LIST_EACH(l, i, svc)
-	{
-		bl = get(svc, "backends");
-		LIST_EACH(bl, j, b)
-		{
-			for (k = 0; k < 3; k++)
-				sample(f, "lbd_backend_state", "service",
-				       str(svc, "name"), "backend",
-				       str(b, "backend"), "state", states[k],
-				       !strcmp(str(b, "state"), states[k]));
-		}
+	for (i = 0; i < s->h.n_recs; i++) {
+		r = &s->rec[i];
+		if (r->type == LBD_MET_SERVICE)
+			svc = r->u.service.name;
+		if (r->type != LBD_MET_BACKEND)
+			continue;
+		for (k = 0; k < 3; k++)
+			sample(f, "lbd_backend_state", "service", svc,
+			       "backend", r->u.backend.backend, "state",
+			       states[k],
+			       !strcmp(r->u.backend.state, states[k]));
 	}
-	render_be_checks(f, l);
+	for (k = 0; k < sizeof(be_check_gauges) / sizeof(be_check_gauges[0]);
+	     k++)
+		per_backend(f, s, &be_check_gauges[k], "gauge", true);
+	per_backend(f, s, &changes, "counter", true);
 }
 
 /* The cluster's services (or ports, endpoints) lbd refuses to serve,
  * by reason (k8s_model.h). */
-static void render_k8s_refusals(FILE *f, struct json_object *r)
+static void render_k8s_refusals(FILE *f, const struct lbd_metrics_snap *s)
 {
-	struct json_object *t = get(r, "total");
+	const struct lbd_metrics_rec *r;
+	size_t i;
 
-	if (!r || !t)
-		return;
-	family(f, "lbd_kubernetes_refused", "gauge",
-	       "Refusals of the cluster's Services in force now (a Service, "
-	       "a port or an endpoint each; lbctl status says the last)");
-	sample(f, "lbd_kubernetes_refused", NULL, NULL, NULL, NULL, NULL, NULL,
-	       num(r, "refused"));
+	plain(f, "lbd_kubernetes_refused", "gauge",
+	      "Refusals of the cluster's Services in force now (a Service, "
+	      "a port or an endpoint each; lbctl status says the last)",
+	      (double)s->h.k8s_refused_now);
 	family(f, "lbd_kubernetes_refusals_total", "counter",
 	       "Refusals of the cluster's Services, each counted when it is "
 	       "first logged, by reason");
-	json_object_object_foreach(t, reason, v)
-		sample(f, "lbd_kubernetes_refusals_total", "reason", reason,
-		       NULL, NULL, NULL, NULL, json_object_get_int64(v));
+	SNAP_EACH(s, i, r, LBD_MET_K8S_REFUSAL)
+	sample(f, "lbd_kubernetes_refusals_total", "reason",
+	       r->u.refusal.reason, NULL, NULL, NULL, NULL,
+	       (double)r->u.refusal.total);
 }
 
-static void render_k8s(FILE *f, struct json_object *s)
+/* A family with a sample per Kubernetes resource. */
+static void per_resource(FILE *f, const struct lbd_metrics_head *h,
+			 const char *name, const char *type, const char *help,
+			 size_t offset)
 {
-	static const char *const events[] = { "added", "modified", "deleted",
-					      "bookmark" };
-	struct json_object *k = get(s, "kubernetes"), *l, *r;
+	size_t i;
+
+	family(f, name, type, help);
+	for (i = 0; i < h->k8s_n_res; i++)
+		sample(f, name, "resource", h->k8s_res[i].name, NULL, NULL,
+		       NULL, NULL,
+		       (double)*(const __u64 *)((const char *)&h->k8s_res[i] +
+						offset));
+}
+
+static void render_k8s(FILE *f, const struct lbd_metrics_snap *s)
+{
+	static const char *const events[LBD_MET_K8S_EVENTS] = {
+		"added", "modified", "deleted", "bookmark"
+	};
+	const struct lbd_metrics_head *h = &s->h;
 	size_t i, e;
 
-	if (!k || !json_object_get_boolean(get(k, "configured")))
+	if (!(h->flags & LBD_MET_F_K8S))
 		return;
-	l = get(k, "resources");
-	family(f, "lbd_kubernetes_synced", "gauge",
-	       "1 once Services and EndpointSlices have been listed (the "
-	       "cluster's services are served from then on)");
-	sample(f, "lbd_kubernetes_synced", NULL, NULL, NULL, NULL, NULL, NULL,
-	       json_object_get_boolean(get(k, "synced")));
+	plain(f, "lbd_kubernetes_synced", "gauge",
+	      "1 once Services and EndpointSlices have been listed (the "
+	      "cluster's services are served from then on)",
+	      h->k8s_synced);
 	family(f, "lbd_kubernetes_watching", "gauge",
 	       "1 while the resource's watch streams; 0 while it lists or "
 	       "reconnects (the last known state serves meanwhile)");
-	LIST_EACH(l, i, r)
-	sample(f, "lbd_kubernetes_watching", "resource", str(r, "resource"),
-	       NULL, NULL, NULL, NULL,
-	       json_object_get_boolean(get(r, "watching")));
-	per_element(f, l, "lbd_kubernetes_objects", "gauge",
-		    "Objects of the resource in lbd's cache", "resource",
-		    "objects");
+	for (i = 0; i < h->k8s_n_res; i++)
+		sample(f, "lbd_kubernetes_watching", "resource",
+		       h->k8s_res[i].name, NULL, NULL, NULL, NULL,
+		       h->k8s_res[i].watching);
+	per_resource(f, h, "lbd_kubernetes_objects", "gauge",
+		     "Objects of the resource in lbd's cache",
+		     offsetof(struct lbd_met_k8s_resource, objects));
 	family(f, "lbd_kubernetes_events_total", "counter",
 	       "Watch events received, by resource and type");
-	LIST_EACH(l, i, r)
-	{
-		for (e = 0; e < 4; e++)
+	for (i = 0; i < h->k8s_n_res; i++)
+		for (e = 0; e < LBD_MET_K8S_EVENTS; e++)
 			sample(f, "lbd_kubernetes_events_total", "resource",
-			       str(r, "resource"), "type", events[e], NULL,
-			       NULL, num(get(r, "events"), events[e]));
-	}
-	per_element(f, l, "lbd_kubernetes_lists_total", "counter",
-		    "Complete lists of the resource (the first and relists)",
-		    "resource", "lists");
-	per_element(f, l, "lbd_kubernetes_gone_total", "counter",
-		    "410 Gone answers (expired resourceVersion): each a relist",
-		    "resource", "gone");
-	per_element(f, l, "lbd_kubernetes_watch_restarts_total", "counter",
-		    "Watches started again after they ended or failed",
-		    "resource", "watch_restarts");
-	per_element(f, l, "lbd_kubernetes_request_failures_total", "counter",
-		    "Lists and watches that failed (each retried with backoff)",
-		    "resource", "failures");
-	family(f, "lbd_kubernetes_services", "gauge",
-	       "Services in the datapath that come from the cluster");
-	sample(f, "lbd_kubernetes_services", NULL, NULL, NULL, NULL, NULL, NULL,
-	       num(k, "services"));
-	family(f, "lbd_kubernetes_applies_total", "counter",
-	       "Changes of the cluster applied to the datapath");
-	sample(f, "lbd_kubernetes_applies_total", NULL, NULL, NULL, NULL, NULL,
-	       NULL, num(k, "applies"));
-	family(f, "lbd_kubernetes_apply_failures_total", "counter",
-	       "Changes of the cluster that could not be applied");
-	sample(f, "lbd_kubernetes_apply_failures_total", NULL, NULL, NULL, NULL,
-	       NULL, NULL, num(k, "apply_failures"));
-	family(f, "lbd_service_clashes_refused_total", "counter",
-	       "Services refused because another source serves their VIP, "
-	       "port and protocol");
-	sample(f, "lbd_service_clashes_refused_total", NULL, NULL, NULL, NULL,
-	       NULL, NULL, num(k, "refused_total"));
-	family(f, "lbd_services_refused", "gauge",
-	       "Services refused now for a clash (they wait for the key)");
-	sample(f, "lbd_services_refused", NULL, NULL, NULL, NULL, NULL, NULL,
-	       num(k, "refused"));
-	render_k8s_refusals(f, get(k, "refusals"));
+			       h->k8s_res[i].name, "type", events[e], NULL,
+			       NULL, (double)h->k8s_res[i].events[e]);
+	per_resource(f, h, "lbd_kubernetes_lists_total", "counter",
+		     "Complete lists of the resource (the first and relists)",
+		     offsetof(struct lbd_met_k8s_resource, lists));
+	per_resource(
+		f, h, "lbd_kubernetes_gone_total", "counter",
+		"410 Gone answers (expired resourceVersion): each a relist",
+		offsetof(struct lbd_met_k8s_resource, gone));
+	per_resource(f, h, "lbd_kubernetes_watch_restarts_total", "counter",
+		     "Watches started again after they ended or failed",
+		     offsetof(struct lbd_met_k8s_resource, watch_restarts));
+	per_resource(
+		f, h, "lbd_kubernetes_request_failures_total", "counter",
+		"Lists and watches that failed (each retried with backoff)",
+		offsetof(struct lbd_met_k8s_resource, failures));
+	plain(f, "lbd_kubernetes_services", "gauge",
+	      "Services in the datapath that come from the cluster",
+	      (double)h->k8s_services);
+	plain(f, "lbd_kubernetes_applies_total", "counter",
+	      "Changes of the cluster applied to the datapath",
+	      (double)h->k8s_applies);
+	plain(f, "lbd_kubernetes_apply_failures_total", "counter",
+	      "Changes of the cluster that could not be applied",
+	      (double)h->k8s_apply_failures);
+	plain(f, "lbd_service_clashes_refused_total", "counter",
+	      "Services refused because another source serves their VIP, "
+	      "port and protocol",
+	      (double)h->k8s_clashes_total);
+	plain(f, "lbd_services_refused", "gauge",
+	      "Services refused now for a clash (they wait for the key)",
+	      (double)h->k8s_clashes_now);
+	render_k8s_refusals(f, s);
 }
 
 /* The backend role: its connections by local address and port
  * (sockdiag.h); read by lbctl drain --wait in flow_state = "backends". */
-static void render_backend_connections(FILE *f, struct json_object *s)
+static void render_backend_connections(FILE *f,
+				       const struct lbd_metrics_snap *s)
 {
-	struct json_object *l = get(s, "backend_connections"), *c;
+	const struct lbd_metrics_rec *r;
 	char port[8];
 	size_t i;
 
-	if (!l)
+	if (!(s->h.flags & LBD_MET_F_CONNS))
 		return;
 	family(f, "lbd_backend_connections", "gauge",
 	       "TCP connections of this node in a live state, by local "
 	       "address (a VIP bound here, or the node's own address) and a "
 	       "port a listener has");
-	LIST_EACH(l, i, c)
+	SNAP_EACH(s, i, r, LBD_MET_CONN)
 	{
-		snprintf(port, sizeof(port), "%d", (int)num(c, "port"));
-		sample(f, "lbd_backend_connections", "vip", str(c, "address"),
-		       "port", port, NULL, NULL, num(c, "connections"));
+		snprintf(port, sizeof(port), "%u", r->u.conn.port);
+		sample(f, "lbd_backend_connections", "vip", r->u.conn.address,
+		       "port", port, NULL, NULL, (double)r->u.conn.connections);
 	}
 }
 
-int metrics_render(struct json_object *snap, const struct metrics_io *io,
-		   char **out, size_t *len)
+int metrics_render_snap(const struct lbd_metrics_snap *snap,
+			const struct metrics_io *io, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -618,4 +631,27 @@ int metrics_render(struct json_object *snap, const struct metrics_io *io,
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+int metrics_render(struct json_object *data, const struct metrics_io *io,
+		   char **out, size_t *len)
+{
+	struct lbd_metrics_snap snap;
+	struct json_object *hex;
+	void *buf = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!json_object_object_get_ex(data, "snapshot", &hex) ||
+	    !json_object_is_type(hex, json_type_string))
+		return -EBADMSG;
+	r = metrics_snap_unhex(json_object_get_string(hex), &buf, &n);
+	if (!r)
+		r = metrics_snap_decode(buf, n, &snap);
+	free(buf);
+	if (r)
+		return r;
+	r = metrics_render_snap(&snap, io, out, len);
+	metrics_snap_free(&snap);
+	return r;
 }

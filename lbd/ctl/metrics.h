@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Prometheus text exposition (format 0.0.4) of lbd's metrics, rendered in
- * the io process from a snapshot the privileged process gives as JSON
- * (the "metrics" request, see control.c). Names and labels follow
- * Prometheus conventions: an lbd_ prefix, base units (seconds, bytes),
+ * the io process from the snapshot the privileged process gives
+ * (struct lbd_metrics_head and its records, msg.h; ctl_metrics.c).
+ * Names and labels follow Prometheus conventions: an lbd_ prefix, base units (seconds, bytes),
  * _total on counters, label values escaped.
  *
  * Health checks are exported per backend (last check's duration and
@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
+#include "metrics_snap.h"
+
 /* What the io process adds of its own. */
 struct metrics_io {
 	unsigned long control_clients;
@@ -24,7 +26,12 @@ struct metrics_io {
 };
 
 /* Renders snap into a malloc'd text; 0 or a negative errno. */
-int metrics_render(struct json_object *snap, const struct metrics_io *io,
+int metrics_render_snap(const struct lbd_metrics_snap *snap,
+			const struct metrics_io *io, char **out, size_t *len);
+/* The same from the JSON channel's answer to "metrics",
+ * {"snapshot":HEX} (metrics_snap.h); -EBADMSG when it is not one. To go
+ * when the snapshot comes as LBD_MSG_METRICS. */
+int metrics_render(struct json_object *data, const struct metrics_io *io,
 		   char **out, size_t *len);
 
 #endif /* LBD_METRICS_H */

@@ -10,17 +10,15 @@
 #include <string.h>
 #include <linux/capability.h>
 
-#include "vips.h"
-#include "control.h"
-#include "daemon.h"
 #include "log.h"
+#include "msg.h"
 #include "prober.h"
 #include "proc.h"
 #include "sorted.h"
 
 
 struct health {
-	struct lbd_daemon *d;
+	struct health_ctx x;
 	struct proc *prober; /* started and respawned by lbd/proc */
 	struct hm_check *checks; /* sorted by service, address, port */
 	size_t n;
@@ -65,10 +63,10 @@ static struct hm_check *find_key(const struct health *h, __u64 key)
 	return r ? *r : NULL;
 }
 
-static const char *check_label(const struct lbd_daemon *d,
-			       const struct hm_check *c, char *buf, size_t len)
+static const char *check_label(const struct health *h, const struct hm_check *c,
+			       char *buf, size_t len)
 {
-	const struct st_service *s = state_find(&d->st, &c->svc);
+	const struct st_service *s = state_find(h->x.st, &c->svc);
 	char a[INET6_ADDRSTRLEN];
 
 	inet_ntop(c->addr.family == LBD_AF_INET ? AF_INET : AF_INET6,
@@ -91,7 +89,7 @@ void health_adopted(struct lbd_state *st)
 }
 
 /* What the prober runs for backend b of s with settings hs. */
-static void spec_of(const struct lbd_daemon *d, const struct st_service *s,
+static void spec_of(const struct health *h, const struct st_service *s,
 		    const struct st_backend *b,
 		    const struct lbd_conf_health *hs, struct hc_spec *out)
 {
@@ -112,7 +110,7 @@ static void spec_of(const struct lbd_daemon *d, const struct st_service *s,
 		out->addr = s->key.vip;
 		out->port = ntohs(s->key.port);
 		out->mark = LBD_HC_MARK(b->id);
-		out->ifindex = (__u32)d->ifindex;
+		out->ifindex = (__u32)*h->x.ifindex;
 	} else {
 		out->family = b->addr.family;
 		out->addr = b->addr.addr;
@@ -150,7 +148,7 @@ static void send_checks(struct health *h)
 
 /* Writes the flags changes ask for, tells monitors, re-evaluates the
  * announcements. */
-static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
+static void apply_changes(struct health *h, struct be_change *ch, size_t n,
 			  const char *cause)
 {
 	struct apply_result r;
@@ -159,8 +157,8 @@ static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
 
 	if (!n)
 		return;
-	err = state_set_flags(&d->st, d->dp, BE_FLAG_HEALTH_DOWN, ch, n, NULL,
-			      NULL, &r);
+	err = state_set_flags(h->x.st, *h->x.dp, BE_FLAG_HEALTH_DOWN, ch, n,
+			      NULL, NULL, &r);
 	if (err < 0) {
 		log_warnx("health: writing %zu verdicts: %s", n,
 			  strerror(-err));
@@ -171,15 +169,16 @@ static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
 			  "writes",
 			  err, r.tables, r.writes);
 	for (i = 0; i < n; i++) {
-		const struct st_service *s = state_find(&d->st, &ch[i].svc);
+		const struct st_service *s = state_find(h->x.st, &ch[i].svc);
 
 		for (j = 0; s && j < s->n_be; j++)
 			if (s->be[j].port == ch[i].port &&
 			    !memcmp(&s->be[j].addr, &ch[i].addr,
 				    sizeof(ch[i].addr)))
-				control_backend_event(d, s, &s->be[j], cause);
+				h->x.backend_changed(h->x.arg, s, &s->be[j],
+						     cause);
 	}
-	vips_update(d);
+	h->x.verdicts_applied(h->x.arg);
 }
 
 /* A batch of verdicts from the prober: records checked here field by
@@ -187,7 +186,6 @@ static void apply_changes(struct lbd_daemon *d, struct be_change *ch, size_t n,
 static void on_verdicts(struct health *h, const struct lbd_probe_verdict *v,
 			size_t n)
 {
-	struct lbd_daemon *d = h->d;
 	struct be_change *ch = calloc(n ? n : 1, sizeof(*ch));
 	size_t i, k = 0;
 
@@ -214,11 +212,11 @@ static void on_verdicts(struct health *h, const struct lbd_probe_verdict *v,
 		c->changes++;
 		if (c->state == HC_UP)
 			log_info("health: %s up (%u success%s in a row)",
-				 check_label(d, c, label, sizeof(label)),
+				 check_label(h, c, label, sizeof(label)),
 				 c->count, c->count == 1 ? "" : "es");
 		else
 			log_info("health: %s down: %s (%u failure%s in a row)",
-				 check_label(d, c, label, sizeof(label)),
+				 check_label(h, c, label, sizeof(label)),
 				 c->reason, c->count, c->count == 1 ? "" : "s");
 		ch[k].svc = c->svc;
 		ch[k].addr = c->addr;
@@ -226,7 +224,7 @@ static void on_verdicts(struct health *h, const struct lbd_probe_verdict *v,
 		ch[k].value = c->state == HC_DOWN;
 		k++;
 	}
-	apply_changes(d, ch, k, "health");
+	apply_changes(h, ch, k, "health");
 	free(ch);
 }
 
@@ -286,17 +284,18 @@ static void prober_up(struct proc *p, pid_t pid, void *arg)
 	send_checks(h);
 }
 
-void health_sync(struct lbd_daemon *d)
+void health_sync(struct health *h)
 {
-	struct health *h = d->health;
+	const struct lbd_state *st;
 	struct hm_check *next = NULL, **by_key = NULL;
 	struct be_change *ch = NULL;
 	size_t i, j, n = 0, total = 0, k = 0;
 
 	if (!h)
 		return;
-	for (i = 0; i < d->st.n_svc; i++)
-		total += d->st.svc[i].n_be;
+	st = h->x.st;
+	for (i = 0; i < st->n_svc; i++)
+		total += st->svc[i].n_be;
 	next = calloc(total ? total : 1, sizeof(*next));
 	by_key = calloc(total ? total : 1, sizeof(*by_key));
 	ch = calloc(total ? total : 1, sizeof(*ch));
@@ -304,13 +303,13 @@ void health_sync(struct lbd_daemon *d)
 		log_warnx("health: no memory for %zu checks", total);
 		goto out;
 	}
-	for (i = 0; i < d->st.n_svc; i++) {
-		const struct st_service *s = &d->st.svc[i];
+	for (i = 0; i < st->n_svc; i++) {
+		const struct st_service *s = &st->svc[i];
 
 		for (j = 0; j < s->n_be; j++) {
 			const struct st_backend *b = &s->be[j];
 			const struct lbd_conf_health *hs =
-				&d->cfg->healths[b->health];
+				&(*h->x.cfg)->healths[b->health];
 			struct hm_check *old, *c;
 			bool want;
 
@@ -336,7 +335,7 @@ void health_sync(struct lbd_daemon *d)
 				c->key = ++h->next_key;
 				c->state = HC_UNKNOWN;
 			}
-			spec_of(d, s, b, hs, &c->spec);
+			spec_of(h, s, b, hs, &c->spec);
 			/* the datapath follows what the check last said;
 			 * unknown leaves it as it is */
 			if (c->state == HC_UNKNOWN)
@@ -362,70 +361,66 @@ void health_sync(struct lbd_daemon *d)
 	next = NULL;
 	by_key = NULL;
 	send_checks(h);
-	apply_changes(d, ch, k, "health");
+	apply_changes(h, ch, k, "health");
 out:
 	free(next);
 	free(by_key);
 	free(ch);
 }
 
-int health_start(struct lbd_daemon *d)
+int health_start(const struct health_ctx *x, struct health **out)
 {
 	/* SO_MARK and SO_BINDTOIFINDEX on its check sockets: the mark
 	 * sends a check through the datapath (bpf/lb/hc.bpf.c) */
 	struct proc_spec spec = { .kind = PROC_PROBER,
-				  .user = d->cfg->processes.user,
+				  .user = (*x->cfg)->processes.user,
 				  .caps = 1ULL << CAP_NET_RAW };
 	struct health *h = calloc(1, sizeof(*h));
 	int err;
 
 	if (!h)
 		return -ENOMEM;
-	h->d = d;
-	d->health = h;
-	err = proc_start(d->ev, &spec, prober_msg, prober_up, h, &h->prober);
+	h->x = *x;
+	*out = h;
+	err = proc_start(x->ev, &spec, prober_msg, prober_up, h, &h->prober);
 	if (err)
 		log_warnx("starting the prober process: %s", strerror(-err));
-	health_sync(d);
+	health_sync(h);
 	return 0;
 }
 
-void health_stop(struct lbd_daemon *d)
+void health_stop(struct health *h)
 {
-	struct health *h = d->health;
-
 	if (!h)
 		return;
 	proc_stop(h->prober);
 	free(h->checks);
 	free(h->by_key);
 	free(h);
-	d->health = NULL;
 }
 
-const struct hm_check *health_of(const struct lbd_daemon *d,
+const struct hm_check *health_of(const struct health *h,
 				 const struct st_service *s,
 				 const struct st_backend *b)
 {
-	return d->health ? find_ident(d->health, s, b) : NULL;
+	return h ? find_ident(h, s, b) : NULL;
 }
 
-bool health_backend_up(const struct lbd_daemon *d, const struct st_service *s,
-		       const struct st_backend *b)
+bool health_backend_up(const struct health *h, const struct lbd_config *cfg,
+		       const struct st_service *s, const struct st_backend *b)
 {
 	const struct hm_check *c;
 
 	if (b->conf_state == LBD_CS_DOWN)
 		return false;
-	if (d->cfg->healths[b->health].type == LBD_HC_NONE)
+	if (cfg->healths[b->health].type == LBD_HC_NONE)
 		return true;
-	c = health_of(d, s, b);
+	c = health_of(h, s, b);
 	return c && c->state == HC_UP;
 }
 
-void health_json(const struct lbd_daemon *d, struct json_object *out)
+void health_json(const struct health *h, struct json_object *out)
 {
-	const struct health *h = d->health;
 	size_t i, up = 0, down = 0;
 
 	if (!h)
@@ -451,4 +446,25 @@ void health_json(const struct lbd_daemon *d, struct json_object *out)
 			       json_object_new_int64(h->running));
 	json_object_object_add(out, "max_lag_ms",
 			       json_object_new_double(h->max_lag_ms));
+}
+
+void health_metrics(const struct health *h, struct lbd_metrics_head *m)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	m->flags |= LBD_MET_F_HEALTH;
+	m->hc_checks = h->n;
+	for (i = 0; i < h->n; i++) {
+		m->hc_up += h->checks[i].state == HC_UP;
+		m->hc_down += h->checks[i].state == HC_DOWN;
+	}
+	m->hc_unknown = h->n - m->hc_up - m->hc_down;
+	m->hc_prober_restarts = h->prober ? proc_restarts(h->prober) : 0;
+	m->hc_runs = h->runs;
+	m->hc_failed = h->failed;
+	m->hc_late = h->late;
+	m->hc_running = h->running;
+	m->hc_max_lag_ms = h->max_lag_ms;
 }

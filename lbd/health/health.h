@@ -20,10 +20,29 @@
 #include <time.h>
 #include <json-c/json.h>
 
+#include <systemd/sd-event.h>
+
 #include "hc.h"
 #include "state.h"
 
-struct lbd_daemon;
+struct health;
+struct lbd_dp;
+
+/* What health sees of the daemon, and what it tells it. */
+struct health_ctx {
+	sd_event *ev;
+	struct lbd_config *const *cfg; /* the applied config */
+	struct lbd_state *st; /* the applied state */
+	struct lbd_dp *const *dp; /* a reload may load another program */
+	const int *ifindex; /* datapath.interface: checks via the datapath */
+	/* b of s changed its state for cause ("health"): monitors hear of
+	 * it */
+	void (*backend_changed)(void *arg, const struct st_service *s,
+				const struct st_backend *b, const char *cause);
+	/* a batch of verdicts was written: the VIPs may follow */
+	void (*verdicts_applied)(void *arg);
+	void *arg;
+};
 
 /* What lbd knows about one backend's check. */
 struct hm_check {
@@ -46,22 +65,28 @@ struct hm_check {
  * are taken as down by health until their check says otherwise. */
 void health_adopted(struct lbd_state *st);
 
-/* On the event loop, after the role started: the prober and the checks. */
-int health_start(struct lbd_daemon *d);
+/* On the event loop, after the role started: the prober and the checks,
+ * into *out. */
+int health_start(const struct health_ctx *x, struct health **out);
 /* After an apply (reload): checks follow the state and the config. */
-void health_sync(struct lbd_daemon *d);
-void health_stop(struct lbd_daemon *d);
+void health_sync(struct health *h);
+/* Stops the prober and frees h (NULL: nothing). */
+void health_stop(struct health *h);
 
-/* The check of backend b of service s; NULL when it is not checked. */
-const struct hm_check *health_of(const struct lbd_daemon *d,
+/* The check of backend b of service s; NULL when it is not checked (or
+ * h is NULL). */
+const struct hm_check *health_of(const struct health *h,
 				 const struct st_service *s,
 				 const struct st_backend *b);
-/* Whether b counts as up for announcing its VIP: not configured down,
- * and its check (if it has one) says up. */
-bool health_backend_up(const struct lbd_daemon *d, const struct st_service *s,
-		       const struct st_backend *b);
+/* Whether b counts as up for announcing its VIP under cfg: not
+ * configured down, and its check (if it has one) says up. */
+bool health_backend_up(const struct health *h, const struct lbd_config *cfg,
+		       const struct st_service *s, const struct st_backend *b);
 
-/* For control and metrics: the prober's counters. */
-void health_json(const struct lbd_daemon *d, struct json_object *out);
+/* For control and metrics: the prober's counters (nothing when h is
+ * NULL). */
+void health_json(const struct health *h, struct json_object *out);
+struct lbd_metrics_head;
+void health_metrics(const struct health *h, struct lbd_metrics_head *m);
 
 #endif /* LBD_HEALTH_H */

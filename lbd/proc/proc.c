@@ -500,7 +500,8 @@ static int proc_kind_of(const char *name)
 	return -1;
 }
 
-_Noreturn void proc_child_main(int argc, char **argv)
+_Noreturn void proc_child_main(int argc, char **argv,
+				const proc_main_fn mains[PROC_KIND_MAX])
 {
 	char ident[32], *end;
 	struct rlimit rl;
@@ -512,7 +513,7 @@ _Noreturn void proc_child_main(int argc, char **argv)
 	if (argc < PROC_FIXED_ARGS || strcmp(argv[1], "--child") ||
 	    (kind = proc_kind_of(argv[2])) < 0 || strcmp(argv[3], "--user") ||
 	    strcmp(argv[5], "--caps") || strcmp(argv[7], "--verbose") ||
-	    !proc_child_mains[kind]) {
+	    !mains[kind]) {
 		fprintf(stderr, "lbd --child: started by lbd only\n");
 		exit(2);
 	}
@@ -550,6 +551,5 @@ _Noreturn void proc_child_main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	exit(proc_child_mains[kind](argc - PROC_FIXED_ARGS,
-				    argv + PROC_FIXED_ARGS));
+	exit(mains[kind](argc - PROC_FIXED_ARGS, argv + PROC_FIXED_ARGS));
 }

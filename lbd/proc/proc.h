@@ -81,12 +81,10 @@ int proc_user_check(const char *user);
  */
 typedef int (*proc_main_fn)(int argc, char **argv);
 
-/* The mains of the children, by kind: lbd's executable (main.c) defines
- * it, so that lbd/proc depends on none of the subsystems it runs. */
-extern const proc_main_fn proc_child_mains[PROC_KIND_MAX];
-
-/* In the child: lbd's main calls this for "--child NAME"; it never
- * returns. */
-_Noreturn void proc_child_main(int argc, char **argv);
+/* In the child: lbd's main calls this for "--child NAME", with the
+ * children's mains by kind (main.c has them, so that lbd/proc depends on
+ * none of the subsystems it runs); it never returns. */
+_Noreturn void proc_child_main(int argc, char **argv,
+				const proc_main_fn mains[PROC_KIND_MAX]);
 
 #endif /* LBD_PROC_H */

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The metrics snapshot, rendered by the io process (metrics.c). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_int.h"
+#include "ctwalk.h"
+#include "health.h"
+#include "log.h"
+#include "metrics_snap.h"
+#include "sockdiag.h"
+
+/* The backend role's report of its connections (sockdiag.h), which
+ * lbctl drain --wait on an LB host reads in flow_state = "backends";
+ * left out when the count failed (not 0). */
+static void backend_connections(struct lbd_metrics_snap *s)
+{
+	struct sockdiag_count *c;
+	char a[INET6_ADDRSTRLEN];
+	size_t i, n;
+	int r = sockdiag_connections(&c, &n);
+
+	if (r) {
+		log_warnx("counting the node's connections: %s", strerror(-r));
+		return;
+	}
+	s->h.flags |= LBD_MET_F_CONNS;
+	for (i = 0; i < n; i++) {
+		struct lbd_metrics_rec *m = metrics_snap_add(s, LBD_MET_CONN);
+
+		if (!m)
+			break;
+		METRICS_STR(m->u.conn.address,
+			    ctl_addr_str(c[i].family, &c[i].addr, a,
+					 sizeof(a)));
+		m->u.conn.port = c[i].port;
+		m->u.conn.connections = c[i].connections;
+	}
+	free(c);
+}
+
+static void reasons(struct ctl_ctx *x, struct lbd_metrics_snap *s)
+{
+	struct lbd_counter c[LBD_REASON_MAX];
+	int r;
+
+	if (ctl_read_reasons(x, c))
+		return;
+	s->h.flags |= LBD_MET_F_REASONS;
+	for (r = 0; r < LBD_REASON_MAX; r++) {
+		struct lbd_metrics_rec *m;
+
+		/* the other role's reasons are always 0 here */
+		if (!strncmp(ctl_reason_enums[r], "LBD_BE_", 7) !=
+		    (ctl_cfg(x)->role == LBD_ROLE_BACKEND))
+			continue;
+		m = metrics_snap_add(s, LBD_MET_REASON);
+		if (!m)
+			return;
+		METRICS_STR(m->u.reason.reason, ctl_reason_labels[r]);
+		METRICS_STR(m->u.reason.kind, ctl_reason_kind(r));
+		m->u.reason.packets = c[r].packets;
+		m->u.reason.bytes = c[r].bytes;
+	}
+}
+
+static void backend_rec(struct ctl_ctx *x, const struct st_service *s,
+			const struct st_backend *b, const __u32 *flows,
+			double share, struct lbd_met_backend *m)
+{
+	const struct hm_check *c = health_of(*x->health, s, b);
+	char l[INET6_ADDRSTRLEN + 10];
+	struct lbd_traffic t = { 0 };
+
+	/* the counters of a backend id count from when it got the id */
+	dp_be_traffic(ctl_dp(x), b->id, &t);
+	METRICS_STR(m->backend, ctl_be_label(b, l, sizeof(l)));
+	METRICS_STR(m->state, ctl_be_state_str(b->dp_state));
+	m->packets = t.packets;
+	m->bytes = t.bytes;
+	m->new_flows = t.new_flows;
+	m->active_flows = flows ? flows[b->id] : 0;
+	m->weight = b->weight;
+	m->share = share;
+	m->healthy = !b->health_down;
+	m->drained = b->drained;
+	if (c) {
+		m->has_check = 1;
+		m->check_seconds = c->latency_us / 1e6;
+		m->check_ok = c->have_result && c->last_ok;
+		m->health_changes = c->changes;
+	}
+}
+
+static int services(struct ctl_ctx *x, struct lbd_metrics_snap *snap)
+{
+	struct flows_count fc;
+	size_t i, j;
+	int r = ctl_count_flows(x, &fc);
+
+	if (r) {
+		free(fc.per_be);
+		return r;
+	}
+	for (i = 0; i < 2; i++) {
+		long n = dp_map_count(ctl_dp(x), i ? DP_MAP_NAT6 : DP_MAP_NAT4);
+
+		snap->h.ct_entries[i] = fc.entries[i];
+		snap->h.ct_live[i] = fc.live[i];
+		snap->h.ct_capacity[i] = dp_opts(ctl_dp(x))->ct_entries;
+		snap->h.nat_entries[i] = n < 0 ? 0 : (__u64)n;
+		snap->h.nat_capacity[i] = dp_opts(ctl_dp(x))->nat_entries;
+	}
+	{
+		long n = dp_map_count(ctl_dp(x), DP_MAP_AFFINITY);
+
+		snap->h.aff_entries = n < 0 ? 0 : (__u64)n;
+		snap->h.aff_capacity = dp_opts(ctl_dp(x))->affinity_entries;
+	}
+	for (i = 0; i < x->st->n_svc; i++) {
+		const struct st_service *s = &x->st->svc[i];
+		struct lbd_metrics_rec *m =
+			metrics_snap_add(snap, LBD_MET_SERVICE);
+		struct lbd_met_service *ms;
+		struct lbd_traffic t = { 0 };
+		char a[INET6_ADDRSTRLEN];
+		double *share;
+
+		if (!m)
+			break;
+		ms = &m->u.service;
+		dp_svc_traffic(ctl_dp(x), s->id, &t);
+		METRICS_STR(ms->name, s->name);
+		METRICS_STR(ms->vip, ctl_addr_str(s->key.family, &s->key.vip, a,
+						  sizeof(a)));
+		ms->port = ntohs(s->key.port);
+		METRICS_STR(ms->protocol, config_proto_str(s->key.proto));
+		METRICS_STR(ms->forwarding, config_fwd_str(s->fwd));
+		METRICS_STR(ms->source, s->source[0] ? s->source :
+					s->adopted   ? "adopted" :
+						       "-");
+		ms->active_backends = (__u32)ctl_active_backends(s);
+		ms->n_backends = (__u32)s->n_be;
+		ms->packets = t.packets;
+		ms->bytes = t.bytes;
+		ms->new_flows = t.new_flows;
+		share = ctl_shares_of(x, s);
+		for (j = 0; j < s->n_be; j++) {
+			struct lbd_metrics_rec *b =
+				metrics_snap_add(snap, LBD_MET_BACKEND);
+
+			if (!b)
+				break;
+			backend_rec(x, s, &s->be[j], fc.per_be,
+				    share ? share[j] : 0, &b->u.backend);
+		}
+		free(share);
+	}
+	free(fc.per_be);
+	return 0;
+}
+
+int control_metrics(struct ctl_ctx *x, struct lbd_metrics_snap *s)
+{
+	const struct lbd_config *cfg = ctl_cfg(x);
+	struct ctl_info in;
+	int r;
+
+	ctl_info_get(x, &in);
+	metrics_snap_free(s);
+	memset(s, 0, sizeof(*s));
+	METRICS_STR(s->h.version, LBD_VERSION);
+	METRICS_STR(s->h.role,
+		    cfg->role == LBD_ROLE_BACKEND ? "backend" : "lb");
+	s->h.start_time_s = ctl_start_time_s(&in);
+	s->h.generation = in.generation;
+	s->h.reloads = in.reloads;
+	s->h.reload_failures = in.reload_failures;
+	s->h.last_reload_ok = in.last_ok;
+	s->h.last_reload_s = in.last_ms / 1000;
+	s->h.monitor_lost = x->mon.lost;
+	reasons(x, s);
+	if (cfg->role == LBD_ROLE_LB) {
+		s->h.flags |= LBD_MET_F_DATAPATH;
+		METRICS_STR(s->h.interface, cfg->dp.interface);
+		METRICS_STR(s->h.mode, in.native ? "native" : "generic");
+		s->h.attached = in.prog_id != 0 && in.attached;
+		s->h.apply_ok = !x->st->last_err;
+		METRICS_STR(s->h.serving, state_served_str(x->st->served));
+		s->h.apply_failures = x->st->failures;
+		s->h.apply_rollback_failures = x->st->rollback_failures;
+		s->h.drains = ctl_drains_count(x);
+		if (x->k8s_metrics)
+			x->k8s_metrics(x->arg, s);
+		health_metrics(*x->health, &s->h);
+		if (x->bgp_metrics)
+			x->bgp_metrics(x->arg, s);
+		r = services(x, s);
+		if (r)
+			return r;
+	}
+	if (cfg->role == LBD_ROLE_BACKEND)
+		backend_connections(s);
+	return s->err;
+}
+
+int ctl_metrics(struct ctl_ctx *x, const struct lbd_ctl_req *req,
+		struct json_object *out, char *err, size_t errlen)
+{
+	struct lbd_metrics_snap s = { 0 };
+	size_t len = 0;
+	void *buf = NULL;
+	char *hex = NULL;
+	int r;
+
+	(void)req;
+	r = control_metrics(x, &s);
+	if (!r)
+		r = metrics_snap_encode(&s, &buf, &len);
+	metrics_snap_free(&s);
+	if (!r) {
+		hex = metrics_snap_hex(buf, len);
+		r = hex ? 0 : -ENOMEM;
+	}
+	free(buf);
+	if (r) {
+		snprintf(err, errlen, "metrics: %s", strerror(-r));
+		return r;
+	}
+	jadd(out, "snapshot", jstr(hex));
+	free(hex);
+	return 0;
+}
