@@ -21,6 +21,7 @@
 #define LBD_LB_SELECT_H
 
 #include "lib/clock.h"
+#include "lib/maglev.h"
 #include "lib/parse.h"
 #include "maps.h"
 #include "stats.h"
@@ -89,22 +90,6 @@ static __always_inline void *ct_key(const struct lbd_pkt *p,
 	k6->dport = p->dport;
 	k6->proto = p->proto;
 	return k6;
-}
-
-/* Word w of a table (struct lbd_maglev_chunk), head being its chunk 0. */
-static __always_inline int
-maglev_word(void *table, const struct lbd_maglev_chunk *head, __u32 w, __u32 *v)
-{
-	const struct lbd_maglev_chunk *chunk = head;
-	__u32 k = w / LBD_MAGLEV_CHUNK;
-
-	if (k) {
-		chunk = bpf_map_lookup_elem(table, &k);
-		if (!chunk)
-			return -1;
-	}
-	*v = chunk->w[w % LBD_MAGLEV_CHUNK];
-	return 0;
 }
 
 /*

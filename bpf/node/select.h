@@ -14,25 +14,8 @@
 #ifndef LBD_NODE_SELECT_H
 #define LBD_NODE_SELECT_H
 
+#include "lib/maglev.h"
 #include "maps.h"
-
-/* Word w of a table (struct lbd_maglev_chunk), head being its chunk 0.
- * (The LB program's bpf/lb/select.h has the same reading of the layout.) */
-static __always_inline int node_maglev_word(void *table,
-					    const struct lbd_maglev_chunk *head,
-					    __u32 w, __u32 *v)
-{
-	const struct lbd_maglev_chunk *chunk = head;
-	__u32 k = w / LBD_MAGLEV_CHUNK;
-
-	if (k) {
-		chunk = bpf_map_lookup_elem(table, &k);
-		if (!chunk)
-			return -1;
-	}
-	*v = chunk->w[w % LBD_MAGLEV_CHUNK];
-	return 0;
-}
 
 /* The backend the table of the Service port names at hash; its id in
  * *id. NULL: no table, an empty one, or a backend no longer active. */
@@ -54,10 +37,10 @@ node_maglev_pick(__u32 svc_id, __u32 hash, __u32 *id)
 	n = head->w[1];
 	if (!m || n > LBD_MAGLEV_MAX_LIST)
 		return NULL;
-	if (node_maglev_word(table, head, LBD_MAGLEV_HDR + n + hash % m,
+	if (maglev_word(table, head, LBD_MAGLEV_HDR + n + hash % m,
 			     &slot) ||
 	    LBD_MAGLEV_CUR(slot) >= n ||
-	    node_maglev_word(table, head, LBD_MAGLEV_HDR + LBD_MAGLEV_CUR(slot),
+	    maglev_word(table, head, LBD_MAGLEV_HDR + LBD_MAGLEV_CUR(slot),
 			     id))
 		return NULL;
 	be = bpf_map_lookup_elem(&lbd_node_backends, id);
