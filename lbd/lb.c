@@ -371,22 +371,23 @@ static int hc_attach(struct lbd_daemon *d, const struct lbd_config *c,
 }
 
 /* A start or reload with thousands of services takes seconds: systemd's
- * status says how far the apply is, and so does the log, once a second.
- * Smaller applies are over before anyone would look. */
+ * status and the log say how far the apply is, once a second (a notify
+ * per batch would fill systemd's queue for nothing). Smaller applies are
+ * over before anyone would look. */
 static void apply_progress(void *arg, size_t done, size_t total)
 {
-	static struct timespec logged;
+	static struct timespec told;
 	struct timespec now;
 
 	(void)arg;
 	if (total < 2048)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done < total && now.tv_sec == told.tv_sec)
+		return;
+	told = now;
 	sd_notifyf(0, "STATUS=applying the config: %zu of %zu services",
 		   done, total);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (done < total && now.tv_sec == logged.tv_sec)
-		return;
-	logged = now;
 	log_info("applying the config: %zu of %zu services", done, total);
 }
 

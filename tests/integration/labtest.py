@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SOURCE = os.environ.get(
@@ -81,22 +82,31 @@ def _sigterm(signum, frame):
 
 
 class Notify:
-    """A NOTIFY_SOCKET, as systemd gives a Type=notify service."""
+    """A NOTIFY_SOCKET, as systemd gives a Type=notify service: read as
+    the messages come (systemd does; a sender blocks once ten datagrams
+    wait unread), kept for poll()."""
 
     def __init__(self, path):
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
         self.messages = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                m = self.sock.recv(4096).decode()
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append(m)
 
     def poll(self):
-        self.sock.setblocking(False)
-        try:
-            while True:
-                self.messages.append(self.sock.recv(4096).decode())
-        except BlockingIOError:
-            pass
-        return self.messages
+        with self.lock:
+            return list(self.messages)
 
     def wait(self, needle, timeout, after=0):
         """Waits for a message (after the first `after` ones) holding
@@ -109,6 +119,11 @@ class Notify:
         return wait_until(found, timeout, f"sd_notify {needle}") - 1
 
     def close(self):
+        # shutdown ends the reader's recv; close alone may not
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 
