@@ -12,6 +12,7 @@ libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libssl-dev libcap-dev
 libsmartcols-dev
 bird2 iproute2 iputils-ping ethtool tcpdump tshark curl python3 procps
 python3-prometheus-client openssl
+iptables nftables gnuplot-nox
 "
 
 # kubectl checks the tests' Kubernetes API server from the client side;

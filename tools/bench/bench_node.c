@@ -115,7 +115,7 @@ static struct {
 	char tmpdir[64];
 	struct lbd_node *node;
 	struct bench_shared *sh;
-	int connects, rounds, max_svcs;
+	int connects, rounds, stream_rounds, max_svcs;
 	double stream_secs;
 	bool full_at_max; /* -F: the --noflush full sync at 10,000 too */
 	/* the variant of Service 0's endpoints in each system: a change
@@ -920,8 +920,11 @@ static void bench_install(struct bench_row *row, int from, int nsvc)
 	/* kube-proxy would write the whole ruleset for the new Services */
 	row->load_ipt = bench_ipt_restore(nsvc, b.var_ipt, IPT_FLUSH);
 	t0 = bench_now();
-	for (i = from; i < nsvc; i++)
+	for (i = from; i < nsvc; i++) {
+		/* 10,000 take a minute and more: SIGINT is answered here */
+		bench_check_stop();
 		bench_lbd_svc(i, b.var_lbd);
+	}
 	if (from == 0)
 		bench_lbd_svc(BENCH_STREAM_ID, 0);
 	row->load_lbd = bench_now() - t0;
@@ -931,7 +934,7 @@ static void bench_install(struct bench_row *row, int from, int nsvc)
 static void bench_measure(struct bench_row *row)
 {
 	static const enum bench_sys order[] = { SYS_DIRECT, SYS_IPT, SYS_LBD };
-	double *lat[SYS_MAX], rates[SYS_MAX][16], gb[SYS_MAX][16];
+	double *lat[SYS_MAX], rates[SYS_MAX][16], gb[SYS_MAX][32];
 	double ch[BENCH_CHANGES], v[8];
 	long nlat[SYS_MAX] = { 0 };
 	int r, k, s, nv;
@@ -955,7 +958,10 @@ static void bench_measure(struct bench_row *row)
 			row->errors[s] += b.sh->errors;
 			rates[s][r] = b.sh->n / b.sh->secs;
 		}
-		for (k = 0; k < SYS_MAX && b.stream_secs > 0; k++) {
+	}
+	/* a stream is noisier than a thousand connects: more rounds */
+	for (r = 0; r < b.stream_rounds && b.stream_secs > 0; r++) {
+		for (k = 0; k < SYS_MAX; k++) {
 			s = order[(r + k) % SYS_MAX];
 			bench_client(s, row->nsvc, true);
 			row->errors[s] += b.sh->errors;
@@ -966,8 +972,9 @@ static void bench_measure(struct bench_row *row)
 		row->rate[s] = bench_median(rates[s], b.rounds);
 		row->p50[s] = bench_pct(lat[s], nlat[s], 50);
 		row->p99[s] = bench_pct(lat[s], nlat[s], 99);
-		row->gbps[s] =
-			b.stream_secs > 0 ? bench_median(gb[s], b.rounds) : NAN;
+		row->gbps[s] = b.stream_secs > 0 ?
+				       bench_median(gb[s], b.stream_rounds) :
+				       NAN;
 		free(lat[s]);
 	}
 	node_reasons_read(b.node, after);
@@ -1020,7 +1027,7 @@ static void bench_print_header(void)
 	       "(rate: median of the rounds; p50/p99 over all connects); stream: %.1f s\n"
 	       "x %d rounds, median; lo at MTU 1500, TSO/GSO off. Ratios within one run\n"
 	       "are what count: the machine is shared.\n\n",
-	       BENCH_EPS, b.connects, b.rounds, b.stream_secs, b.rounds);
+	       BENCH_EPS, b.connects, b.rounds, b.stream_secs, b.stream_rounds);
 }
 
 static void bench_print_row_load(const struct bench_row *r)
@@ -1120,6 +1127,16 @@ static void bench_print(const struct bench_row *rows, int n)
 	       100 * (hi->p50[SYS_LBD] / lo->p50[SYS_LBD] - 1),
 	       100 * (hi->p99[SYS_LBD] / lo->p99[SYS_LBD] - 1),
 	       ok ? "met" : "MISSED");
+	/* the machine's load moves the direct figures too: lbd against
+	 * direct in the same rounds, and lbd's own cost per connect */
+	printf("    against direct in the same rounds: lbd/direct cost %.2f -> %.2f (%+.1f%%); lbd's cost over direct %.1f -> %.1f us a connect\n",
+	       lo->rate[SYS_DIRECT] / lo->rate[SYS_LBD],
+	       hi->rate[SYS_DIRECT] / hi->rate[SYS_LBD],
+	       100 * (hi->rate[SYS_DIRECT] / hi->rate[SYS_LBD] /
+			      (lo->rate[SYS_DIRECT] / lo->rate[SYS_LBD]) -
+		      1),
+	       1e6 / lo->rate[SYS_LBD] - 1e6 / lo->rate[SYS_DIRECT],
+	       1e6 / hi->rate[SYS_LBD] - 1e6 / hi->rate[SYS_DIRECT]);
 	ok = hi->rate[SYS_LBD] >= TARGET_VS_IPT * hi->rate[SYS_IPT];
 	printf("  lbd connect rate >= %.0fx iptables' at %d Services: %.2fx: %s\n",
 	       TARGET_VS_IPT, hi->nsvc, hi->rate[SYS_LBD] / hi->rate[SYS_IPT],
@@ -1214,10 +1231,12 @@ static void bench_usage(void)
 {
 	fprintf(stderr,
 		"usage: lbd-bench-node [-c connects] [-r rounds] [-s stream-seconds]\n"
-		"                      [-m max-services] [-F] [-o plot.png]\n"
+		"                      [-R stream-rounds] [-m max-services] [-F]\n"
+		"                      [-o plot.png]\n"
 		"  -c  connects a client makes, per system and round (2000)\n"
 		"  -r  rounds (3)\n"
 		"  -s  seconds of each stream, 0: no stream (1)\n"
+		"  -R  stream rounds (5)\n"
 		"  -m  the largest Service count (10000)\n"
 		"  -F  kube-proxy's --noflush full sync at 10,000 Services too\n"
 		"      (minutes with iptables-nft 1.8.9)\n"
@@ -1237,8 +1256,9 @@ int main(int argc, char **argv)
 	b.connects = 2000;
 	b.rounds = 3;
 	b.stream_secs = 1;
+	b.stream_rounds = 5;
 	b.max_svcs = BENCH_MAX_SVCS;
-	while ((opt = getopt(argc, argv, "c:r:s:m:Fo:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:r:s:R:m:Fo:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			b.connects = atoi(optarg);
@@ -1248,6 +1268,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			b.stream_secs = atof(optarg);
+			break;
+		case 'R':
+			b.stream_rounds = atoi(optarg);
 			break;
 		case 'm':
 			b.max_svcs = atoi(optarg);
@@ -1263,7 +1286,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (b.connects < 1 || b.connects * b.rounds > 40000 || b.rounds < 1 ||
-	    b.rounds > 16 || b.max_svcs < 10 || b.max_svcs > BENCH_MAX_SVCS)
+	    b.rounds > 16 || b.stream_rounds < 1 || b.stream_rounds > 32 ||
+	    b.max_svcs < 10 || b.max_svcs > BENCH_MAX_SVCS)
 		bench_usage();
 
 	/* no SA_RESTART: a wait returns, and the loop sees the flag */
