@@ -13,6 +13,7 @@ libsmartcols-dev
 bird2 iproute2 iputils-ping ethtool tcpdump tshark curl python3 procps
 python3-prometheus-client openssl
 debhelper dpkg-dev fakeroot lintian mandoc man-db
+iptables nftables gnuplot-nox
 "
 
 # kubectl checks the tests' Kubernetes API server from the client side;
