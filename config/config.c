@@ -842,6 +842,50 @@ static void parse_k8s_bounds(struct cfg_ctx *x, const config_setting_t *g,
 			k->max_list_page_bytes, k->max_object_bytes);
 }
 
+/* node_role = { ... } (role = "node"). */
+static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
+{
+	static const char *const allowed[] = {
+		"cgroup",	   "node_name",	       "addresses",
+		"max_services",	   "max_addresses",    "max_endpoints",
+		"reverse_entries", "affinity_entries", NULL
+	};
+	struct lbd_conf_node_role *n = &x->c->node_role;
+	long long v;
+
+	n->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g)) {
+		cfg_err(x, g, "node_role", "expected a group { ... }");
+		return;
+	}
+	check_members(x, g, "node_role", allowed);
+	copy_str(x, g, "node_role", "cgroup", n->cgroup, sizeof(n->cgroup));
+	if (config_setting_get_member(g, "cgroup") && n->cgroup[0] != '/')
+		cfg_err(x, config_setting_get_member(g, "cgroup"),
+			"node_role.cgroup", "\"%s\" is not an absolute path",
+			n->cgroup);
+	copy_str(x, g, "node_role", "node_name", n->node_name,
+		 sizeof(n->node_name));
+	if (config_setting_get_member(g, "node_name") && !n->node_name[0])
+		cfg_err(x, config_setting_get_member(g, "node_name"),
+			"node_role.node_name", "empty");
+	/* NodePorts are served on them: each must be a unicast address */
+	n->n_addrs = get_addr_list(x, g, "node_role", "addresses", n->addrs,
+				   LBD_MAX_NODE_ADDRS, true);
+	if (get_int(x, g, "node_role", "max_services", 1, 1 << 20, &v) > 0)
+		n->max_services = (__u32)v;
+	if (get_int(x, g, "node_role", "max_addresses", 1, 1 << 22, &v) > 0)
+		n->max_addresses = (__u32)v;
+	if (get_int(x, g, "node_role", "max_endpoints", 1, 1 << 22, &v) > 0)
+		n->max_endpoints = (__u32)v;
+	if (get_int(x, g, "node_role", "reverse_entries", 1024, 1 << 26, &v) >
+	    0)
+		n->reverse_entries = (__u32)v;
+	if (get_int(x, g, "node_role", "affinity_entries", 1024, 1 << 26, &v) >
+	    0)
+		n->affinity_entries = (__u32)v;
+}
+
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
 {
 	static const char *const allowed[] = { "kubeconfig",
@@ -918,8 +962,26 @@ static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
 		cfg_err(x, config_setting_get_member(g, "kubeconfig"),
 			"kubernetes.kubeconfig", "empty");
 	/* following every LoadBalancer Service would take over those
-	 * that another load balancer implementation serves */
-	if (!config_setting_get_member(g, "load_balancer_class"))
+	 * that another load balancer implementation serves; a node
+	 * follows every Service, whatever its class */
+	if (x->c->role == LBD_ROLE_NODE) {
+		static const char *const lb_only[] = {
+			"load_balancer_class", "forwarding", "health",
+			"vip_ranges",	       "flow_state", NULL
+		};
+		int i;
+
+		char p[64];
+
+		for (i = 0; lb_only[i]; i++) {
+			snprintf(p, sizeof(p), "kubernetes.%s", lb_only[i]);
+			if (config_setting_get_member(g, lb_only[i]))
+				cfg_err(x,
+					config_setting_get_member(g,
+								  lb_only[i]),
+					p, "not with role = \"node\"");
+		}
+	} else if (!config_setting_get_member(g, "load_balancer_class"))
 		cfg_err(x, g, "kubernetes.load_balancer_class",
 			"required: the spec.loadBalancerClass of the Services "
 			"lbd serves (e.g. \"lbd.io/lb\")");
@@ -1501,11 +1563,11 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 		     bool main)
 {
 	static const char *const main_allowed[] = {
-		"role",		   "backend_node", "datapath", "control",
-		"processes",	   "include_dir",  "services", "kubernetes",
-		"bgp",		   "reload_on_change", NULL
+		"role",	     "backend_node",	 "datapath",  "control",
+		"processes", "include_dir",	 "services",  "kubernetes",
+		"bgp",	     "reload_on_change", "node_role", NULL
 	};
-	static const char *const roles[] = { "lb", "backend", NULL };
+	static const char *const roles[] = { "lb", "backend", "node", NULL };
 	config_setting_t *root, *s;
 	config_t cf;
 	int i, idx, ok;
@@ -1560,7 +1622,30 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 		else if (x->c->role == LBD_ROLE_BACKEND)
 			cfg_err(x, root, "backend_node",
 				"required with role = \"backend\"");
-		if (x->c->role == LBD_ROLE_BACKEND) {
+		s = config_setting_get_member(root, "node_role");
+		if (s && x->c->role != LBD_ROLE_NODE)
+			cfg_err(x, s, "node_role", "only with role = \"node\"");
+		else if (s)
+			parse_node_role(x, s);
+		if (x->c->role == LBD_ROLE_NODE) {
+			/* a node's Services are the cluster's */
+			static const char *const lb_only[] = { "services",
+							       "include_dir",
+							       "bgp", NULL };
+
+			for (i = 0; lb_only[i]; i++) {
+				s = config_setting_get_member(root, lb_only[i]);
+				if (s)
+					cfg_err(x, s, lb_only[i],
+						"not with role = \"node\"");
+			}
+			if (!config_setting_get_member(root, "kubernetes"))
+				cfg_err(x,
+					config_setting_get_member(root, "role"),
+					"kubernetes",
+					"required with role = \"node\": "
+					"the cluster's Services");
+		} else if (x->c->role == LBD_ROLE_BACKEND) {
 			s = config_setting_get_member(root, "services");
 			if (s)
 				cfg_err(x, s, "services",
@@ -1579,7 +1664,7 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 				cfg_err(x, s, "bgp",
 					"a backend announces no VIPs (role = "
 					"\"backend\")");
-		} else {
+		} else if (x->c->role == LBD_ROLE_LB) {
 			s = config_setting_get_member(root, "bgp");
 			if (s) {
 				x->bgp_line = config_setting_source_line(s);
@@ -1611,7 +1696,7 @@ static int parse_one(struct cfg_ctx *x, const char *path, const char *text,
 		if (s)
 			parse_processes(x, s);
 		s = config_setting_get_member(root, "kubernetes");
-		if (s && x->c->role == LBD_ROLE_LB)
+		if (s && x->c->role != LBD_ROLE_BACKEND)
 			parse_kubernetes(x, s);
 		copy_str(x, root, "", "include_dir", x->c->include_dir,
 			 sizeof(x->c->include_dir));
@@ -2147,6 +2232,11 @@ void config_defaults(struct lbd_config *c)
 	c->k8s.max_list_page_bytes = LBD_K8S_MAX_LIST_PAGE_BYTES;
 	c->node.flow_timeout = 3600;
 	c->node.flow_entries = 262144;
+	c->node_role.max_services = LBD_NODE_DEFAULT_MAX_SERVICES;
+	c->node_role.max_addresses = LBD_NODE_DEFAULT_MAX_ADDRS;
+	c->node_role.max_endpoints = LBD_NODE_DEFAULT_MAX_BACKENDS;
+	c->node_role.reverse_entries = LBD_NODE_DEFAULT_REVERSE;
+	c->node_role.affinity_entries = LBD_NODE_DEFAULT_AFFINITY;
 	strcpy(c->bgp.socket, LBD_DEFAULT_BIRD_SOCKET);
 	strcpy(c->bgp.file, LBD_DEFAULT_BIRD_FILE);
 	c->bgp.shutdown_delay_ms = 5000;

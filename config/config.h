@@ -225,6 +225,7 @@ struct lbd_conf_service {
 enum lbd_role {
 	LBD_ROLE_LB, /* the LB host: XDP on the edge NIC */
 	LBD_ROLE_BACKEND, /* a backend: the tc companion */
+	LBD_ROLE_NODE, /* a cluster node: socket load balancing (kube-proxy) */
 };
 
 #define LBD_MAX_LB_SOURCES 64
@@ -243,6 +244,35 @@ struct lbd_conf_backend_node {
 	size_t n_peers;
 	__u32 flow_timeout;
 	__u32 flow_entries;
+};
+
+#define LBD_MAX_NODE_ADDRS 64
+#define LBD_NODE_DEFAULT_MAX_SERVICES 16384
+#define LBD_NODE_DEFAULT_MAX_ADDRS 65536
+#define LBD_NODE_DEFAULT_MAX_BACKENDS 262144
+#define LBD_NODE_DEFAULT_REVERSE 262144
+#define LBD_NODE_DEFAULT_AFFINITY 65536
+
+/* role = "node": node_role = { ... }, the socket programs' place and
+ * the node's identity. */
+struct lbd_conf_node_role {
+	/* the cgroup v2 directory to attach to; "": the cgroup2 root
+	 * (mounted at /sys/fs/cgroup/unified or /sys/fs/cgroup when none
+	 * is) */
+	char cgroup[PATH_MAX];
+	/* for internal/externalTrafficPolicy Local (endpoints' nodeName);
+	 * "": the host name */
+	char node_name[254];
+	/* the addresses NodePorts are served on; none: the addresses of
+	 * the node's interfaces */
+	struct lbd_conf_addr addrs[LBD_MAX_NODE_ADDRS];
+	size_t n_addrs;
+	__u32 max_services; /* Service ports (per family and scope) */
+	__u32 max_addresses; /* Service addresses, per family */
+	__u32 max_endpoints;
+	__u32 reverse_entries; /* UDP and getpeername reverse entries */
+	__u32 affinity_entries;
+	__u32 line; /* of the group; 0 when absent */
 };
 
 #define LBD_MAX_VIP_RANGES 64
@@ -279,6 +309,7 @@ struct lbd_conf_kubernetes {
 struct lbd_config {
 	enum lbd_role role;
 	struct lbd_conf_backend_node node;
+	struct lbd_conf_node_role node_role;
 	struct lbd_conf_datapath dp;
 	struct lbd_conf_control control;
 	struct lbd_conf_processes processes;

@@ -71,6 +71,8 @@ static void notify_status(struct lbd_daemon *d)
 
 	if (d->cfg->role == LBD_ROLE_BACKEND)
 		backend_status(d, buf, sizeof(buf));
+	else if (d->cfg->role == LBD_ROLE_NODE)
+		node_role_status(d, buf, sizeof(buf));
 	else
 		lb_status(d, buf, sizeof(buf));
 	sd_notifyf(0, "STATUS=config generation %lu: %s%s", d->generation,
@@ -102,8 +104,10 @@ static int daemon_reload(struct lbd_daemon *d)
 		err = -EINVAL;
 	}
 	if (!err)
-		err = c->role == LBD_ROLE_BACKEND ? backend_reload(d, c, &diag)
-						  : lb_reload(d, c, &diag);
+		err = c->role == LBD_ROLE_BACKEND ?
+			      backend_reload(d, c, &diag) :
+		      c->role == LBD_ROLE_NODE ? node_role_reload(d, c, &diag) :
+						 lb_reload(d, c, &diag);
 	d->last_ms = ms_since(&t0);
 	if (err) {
 		if (!diag.n)
@@ -421,6 +425,7 @@ int daemon_run(const char *config_path)
 	err = kcheck_role(d.cfg->role);
 	if (!err)
 		err = d.cfg->role == LBD_ROLE_BACKEND ? backend_start(&d) :
+		      d.cfg->role == LBD_ROLE_NODE    ? node_role_start(&d) :
 							lb_start(&d);
 	if (err) {
 		log_warnx("not starting: %s", strerror(-err));
@@ -468,11 +473,19 @@ int daemon_run(const char *config_path)
 			log_warnx("health checks and announcements: %s",
 				  strerror(-err));
 	}
+	if (d.cfg->role == LBD_ROLE_NODE) {
+		err = node_role_loop_start(&d);
+		if (err)
+			log_warnx("kubernetes: starting the client: %s",
+				  strerror(-err));
+	}
 
 	sd_notify(0, "READY=1");
 	notify_status(&d);
 	log_info("lbd ready (%s role): config generation %lu",
-		 d.cfg->role == LBD_ROLE_BACKEND ? "backend" : "lb",
+		 d.cfg->role == LBD_ROLE_BACKEND ? "backend" :
+		 d.cfg->role == LBD_ROLE_NODE	 ? "node" :
+						   "lb",
 		 d.generation);
 	err = sd_event_loop(d.ev);
 
@@ -484,6 +497,8 @@ int daemon_run(const char *config_path)
 	d.io = NULL;
 	if (d.cfg->role == LBD_ROLE_BACKEND)
 		backend_stop(&d);
+	else if (d.cfg->role == LBD_ROLE_NODE)
+		node_role_stop(&d);
 	else
 		lb_stop(&d);
 	sd_event_unref(d.ev);
@@ -515,8 +530,9 @@ int daemon_check(const char *config_path)
 		config_free(c);
 		return 1;
 	}
-	r = c->role == LBD_ROLE_BACKEND ? backend_check(c, config_path)
-					: lb_check(c, config_path);
+	r = c->role == LBD_ROLE_BACKEND ? backend_check(c, config_path) :
+	    c->role == LBD_ROLE_NODE	? node_role_check(c, config_path) :
+					  lb_check(c, config_path);
 	config_free(c);
 	return r;
 }
@@ -528,7 +544,9 @@ int daemon_cleanup(const char *config_path)
 
 	if (!c)
 		return 1;
-	r = c->role == LBD_ROLE_BACKEND ? backend_cleanup(c) : lb_cleanup(c);
+	r = c->role == LBD_ROLE_BACKEND ? backend_cleanup(c) :
+	    c->role == LBD_ROLE_NODE	? node_role_cleanup(c) :
+					  lb_cleanup(c);
 	config_free(c);
 	return r;
 }

@@ -5,6 +5,7 @@
  * the roles own their datapath:
  *   lb.c       role "lb": the XDP program on the LB host's edge NIC
  *   backend.c  role "backend": the tc companion on a backend
+ *   node.c     role "node": socket load balancing on a cluster node
  */
 #ifndef LBD_DAEMON_H
 #define LBD_DAEMON_H
@@ -26,6 +27,7 @@
 struct companion;
 struct hcdp;
 struct health;
+struct node_role;
 struct proc;
 struct vips;
 
@@ -95,6 +97,9 @@ struct lbd_daemon {
 	/* role "backend" */
 	struct companion *be;
 	int be_ifindex;
+
+	/* role "node" (node.c) */
+	struct node_role *node;
 };
 
 /* Runs lbd with config_path until SIGTERM/SIGINT; returns the exit
@@ -160,5 +165,16 @@ void backend_stop(struct lbd_daemon *d);
 int backend_check(const struct lbd_config *c, const char *path);
 int backend_cleanup(const struct lbd_config *c);
 void backend_status(const struct lbd_daemon *d, char *buf, size_t len);
+
+/* Role "node" (node.c), the same shape; loop_start starts the
+ * Kubernetes client once the loop exists. */
+int node_role_start(struct lbd_daemon *d);
+int node_role_loop_start(struct lbd_daemon *d);
+int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
+		     struct config_diag *diag);
+void node_role_stop(struct lbd_daemon *d);
+int node_role_check(const struct lbd_config *c, const char *path);
+int node_role_cleanup(const struct lbd_config *c);
+void node_role_status(const struct lbd_daemon *d, char *buf, size_t len);
 
 #endif /* LBD_DAEMON_H */

@@ -74,6 +74,8 @@ int hostcheck(const struct lbd_config *c, FILE *out)
 	if (c->role == LBD_ROLE_BACKEND) {
 		bad += check_ifname(c, "backend_node.interface",
 				    c->node.interface, out);
+	} else if (c->role == LBD_ROLE_NODE) {
+		/* no interface: the socket programs go on a cgroup */
 	} else {
 		bad += check_ifname(c, "datapath.interface", c->dp.interface,
 				    out);

@@ -67,6 +67,16 @@ static const struct kfeature backend_features[] = {
 	HELPER(BPF_PROG_TYPE_SCHED_CLS, ktime_get_coarse_ns, "5.11"),
 };
 
+/* A cluster node: the socket programs (bpf/node/). */
+static const struct kfeature node_features[] = {
+	PROG(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "4.17"),
+	MAP(BPF_MAP_TYPE_LRU_HASH, "4.10"),
+	MAP(BPF_MAP_TYPE_ARRAY_OF_MAPS, "4.12"),
+	HELPER(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, get_socket_cookie, "5.7"),
+	HELPER(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, get_netns_cookie, "5.7"),
+	HELPER(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, set_retval, "5.18"),
+};
+
 static bool have(const struct kfeature *f)
 {
 	if (f->helper)
@@ -133,14 +143,18 @@ bool kcheck_decap_l3(void)
 
 int kcheck_role(enum lbd_role role)
 {
-	const struct kfeature *f = role == LBD_ROLE_BACKEND ? backend_features :
-							      lb_features;
-	size_t i, n = role == LBD_ROLE_BACKEND ?
-			      sizeof(backend_features) / sizeof(*f) :
-			      sizeof(lb_features) / sizeof(*f);
+	const struct kfeature *f = lb_features;
+	size_t i, n = sizeof(lb_features) / sizeof(*f);
 	struct utsname u;
 	int missing = 0;
 
+	if (role == LBD_ROLE_BACKEND) {
+		f = backend_features;
+		n = sizeof(backend_features) / sizeof(*f);
+	} else if (role == LBD_ROLE_NODE) {
+		f = node_features;
+		n = sizeof(node_features) / sizeof(*f);
+	}
 	if (uname(&u) < 0)
 		strcpy(u.release, "?");
 	for (i = 0; i < n; i++) {
@@ -152,8 +166,11 @@ int kcheck_role(enum lbd_role role)
 	}
 	if (missing) {
 		log_warnx("the %s role needs the %d kernel feature%s above; "
-			  "lbd needs Linux 5.11 or later",
-			  role == LBD_ROLE_BACKEND ? "backend" : "lb", missing,
+			  "lbd needs Linux 5.11 or later (the node role 5.18)",
+			  role == LBD_ROLE_BACKEND ? "backend" :
+			  role == LBD_ROLE_NODE	   ? "node" :
+						     "lb",
+			  missing,
 			  missing == 1 ? "" : "s");
 		return -EOPNOTSUPP;
 	}

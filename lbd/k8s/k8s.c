@@ -114,6 +114,8 @@ struct k8s_client {
 	bool dirty;
 	sd_event_source *apply;
 	uint64_t last_apply; /* usec */
+	/* role node: every Service matters, with its node fields */
+	bool node;
 };
 
 static const char *const res_names[] = { "services", "endpointslices" };
@@ -269,6 +271,8 @@ static bool matters(struct k8s_client *c, enum k8s_resource kind,
 {
 	const struct k8s_slice *a = old, *b = new;
 
+	if (c->node)
+		return true;
 	if (kind == K8S_SERVICES)
 		return (old && ((const struct k8s_service *)old)->followed) ||
 		       (new && ((const struct k8s_service *)new)->followed);
@@ -846,6 +850,9 @@ static void handle_event(struct reflector *r, struct json_object *ev)
 				      sizeof(err));
 	else
 		e = k8s_slice_parse(o, obj, err, sizeof(err));
+	if (!e && c->node && r->kind == K8S_SERVICES)
+		e = k8s_node_service_parse(o,
+					   &((struct k8s_service *)obj)->node);
 	if (e) {
 		if (e == -EINVAL)
 			log_warnx("kubernetes: %s: %s", res_names[r->kind],
@@ -879,6 +886,9 @@ static void list_item(struct reflector *r, struct json_object *it)
 		    k8s_service_parse(it, c->conf.lb_class, obj, err,
 				      sizeof(err)) :
 		    k8s_slice_parse(it, obj, err, sizeof(err));
+	if (!e && c->node && r->kind == K8S_SERVICES)
+		e = k8s_node_service_parse(it,
+					   &((struct k8s_service *)obj)->node);
 	if (e == -EINVAL) {
 		log_warnx("kubernetes: %s: %s", res_names[r->kind], err);
 		obj_free(r->kind, obj);
@@ -1166,9 +1176,27 @@ static void *memdup(const void *p, size_t len)
 	return q;
 }
 
+static int start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
+		 const struct kubeconfig *kc, k8s_changed_fn changed, void *arg,
+		 bool node, struct k8s_client **out);
+
 int k8s_start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
 	      const struct kubeconfig *kc, k8s_changed_fn changed, void *arg,
 	      struct k8s_client **out)
+{
+	return start(ev, conf, kc, changed, arg, false, out);
+}
+
+int k8s_start_node(sd_event *ev, const struct lbd_conf_kubernetes *conf,
+		   const struct kubeconfig *kc, k8s_changed_fn changed,
+		   void *arg, struct k8s_client **out)
+{
+	return start(ev, conf, kc, changed, arg, true, out);
+}
+
+static int start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
+		 const struct kubeconfig *kc, k8s_changed_fn changed, void *arg,
+		 bool node, struct k8s_client **out)
 {
 	static bool curl_ready;
 	struct k8s_client *c;
@@ -1198,6 +1226,7 @@ int k8s_start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
 	}
 	c->changed = changed;
 	c->arg = arg;
+	c->node = node;
 	c->multi = curl_multi_init();
 	if (!c->multi) {
 		k8s_stop(c);
@@ -1224,10 +1253,18 @@ int k8s_start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
 				 res_names[i]);
 		start_list(r);
 	}
-	log_info("kubernetes: following LoadBalancer Services of class %s "
-		 "at %s (context %s%s%s)",
-		 conf->lb_class, kc->server, kc->context,
-		 conf->namespace[0] ? ", namespace " : "", conf->namespace);
+	if (node)
+		log_info("kubernetes: following every Service at %s (context "
+			 "%s%s%s)",
+			 kc->server, kc->context,
+			 conf->namespace[0] ? ", namespace " : "",
+			 conf->namespace);
+	else
+		log_info("kubernetes: following LoadBalancer Services of class "
+			 "%s at %s (context %s%s%s)",
+			 conf->lb_class, kc->server, kc->context,
+			 conf->namespace[0] ? ", namespace " : "",
+			 conf->namespace);
 	*out = c;
 	return 0;
 }
@@ -1312,4 +1349,14 @@ int k8s_build(struct k8s_client *c, const struct k8s_opts *o,
 			    c->r[K8S_SERVICES].objs.n, by_svc, sl->n, o, out);
 	free(by_svc);
 	return err;
+}
+
+int k8s_node_build(struct k8s_client *c, const struct k8s_node_opts *o,
+		   struct k8s_node_set *out)
+{
+	return k8s_node_translate(
+		(struct k8s_service *const *)c->r[K8S_SERVICES].objs.v,
+		c->r[K8S_SERVICES].objs.n,
+		(struct k8s_slice *const *)c->r[K8S_SLICES].objs.v,
+		c->r[K8S_SLICES].objs.n, o, out);
 }

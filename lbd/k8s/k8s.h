@@ -33,6 +33,7 @@
 
 #include "config.h"
 #include "k8s_model.h"
+#include "k8s_node.h"
 #include "kubeconfig.h"
 
 #define K8S_PAGE 500
@@ -82,6 +83,11 @@ int k8s_start(sd_event *ev, const struct lbd_conf_kubernetes *conf,
 	      const struct kubeconfig *kc, k8s_changed_fn changed, void *arg,
 	      struct k8s_client **out);
 void k8s_stop(struct k8s_client *c);
+/* The same for the node role: every Service, whatever its type and
+ * class, read with its node fields (k8s_node.h); k8s_node_build then. */
+int k8s_start_node(sd_event *ev, const struct lbd_conf_kubernetes *conf,
+		   const struct kubeconfig *kc, k8s_changed_fn changed,
+		   void *arg, struct k8s_client **out);
 
 /* The token of kc (a tokenFile's new contents) from the next request
  * on, without a new list. 0 or -ENOMEM. */
@@ -98,6 +104,10 @@ bool k8s_synced(const struct k8s_client *c);
 /* The lbd services of the cached objects (k8s_translate). */
 int k8s_build(struct k8s_client *c, const struct k8s_opts *o,
 	      struct k8s_set *out);
+
+/* The node role's records of the cached objects (k8s_node_translate). */
+int k8s_node_build(struct k8s_client *c, const struct k8s_node_opts *o,
+		   struct k8s_node_set *out);
 
 const struct k8s_stats *k8s_stats(const struct k8s_client *c);
 const char *k8s_resource_name(enum k8s_resource r);

@@ -7,6 +7,7 @@
  * (addressType, ports, endpoints[].addresses, endpoints[].conditions).
  */
 #include "k8s_model.h"
+#include "k8s_node.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -401,6 +402,8 @@ int k8s_service_parse(struct json_object *o, const char *lb_class,
 
 void k8s_service_free(struct k8s_service *s)
 {
+	k8s_node_service_free(s->node);
+	s->node = NULL;
 	free(s->why);
 	s->why = NULL;
 	free(s->ports);
@@ -504,6 +507,9 @@ static int endpoints_of(struct json_object *eps, struct k8s_slice *out,
 			ke->state = LBD_CS_DRAINING;
 		else
 			continue;
+		bad = jmember_string(e, "nodeName");
+		if (bad && dns_subdomain(bad) && !(ke->node_name = strdup(bad)))
+			return -ENOMEM;
 		out->n_eps++;
 	}
 	return 0;
@@ -548,7 +554,8 @@ int k8s_slice_parse(struct json_object *o, struct k8s_slice *out, char *err,
 	if (r == -EINVAL) {
 		/* kept, with no endpoints: an older version of it must
 		 * not serve on */
-		out->n_eps = 0;
+		while (out->n_eps)
+			free(out->eps[--out->n_eps].node_name);
 		out->n_ports = 0;
 		out->invalid = strdup(why);
 		r = out->invalid ? 0 : -ENOMEM;
@@ -558,6 +565,10 @@ int k8s_slice_parse(struct json_object *o, struct k8s_slice *out, char *err,
 
 void k8s_slice_free(struct k8s_slice *s)
 {
+	size_t i;
+
+	for (i = 0; s->eps && i < s->n_eps; i++)
+		free(s->eps[i].node_name);
 	free(s->ports);
 	free(s->eps);
 	free(s->invalid);
@@ -963,4 +974,25 @@ void k8s_set_free(struct k8s_set *s)
 	free(s->svc);
 	free(s->be);
 	memset(s, 0, sizeof(*s));
+}
+
+struct json_object *k8s_jpath(struct json_object *o, const char *path)
+{
+	return jpath(o, path);
+}
+
+int k8s_ip_parse(const char *s, struct lbd_conf_addr *a)
+{
+	return ip_of(s, a);
+}
+
+int k8s_ports_parse(struct json_object *l, bool slice, struct k8s_port **out,
+		    size_t *n, char *why, size_t whylen)
+{
+	return ports_of(l, slice, out, n, why, whylen);
+}
+
+const char *k8s_shown(const char *s, char *buf, size_t len)
+{
+	return shown(s, buf, len);
 }

@@ -76,10 +76,15 @@ struct k8s_port {
 	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP; 0 for others (SCTP) */
 };
 
+struct k8s_node_service;
+
 struct k8s_service {
 	char ns[64];
 	char name[64];
 	bool followed; /* type LoadBalancer of our class */
+	/* role node: what k8s_node_service_parse read (k8s_node.h), freed
+	 * with the Service */
+	struct k8s_node_service *node;
 	__u8 refused; /* enum k8s_refusal: a followed Service not served */
 	char *why; /* with refused: what is wrong */
 	struct lbd_conf_addr vips[K8S_MAX_VIPS];
@@ -91,6 +96,9 @@ struct k8s_service {
 struct k8s_endpoint {
 	struct lbd_conf_addr addr;
 	enum lbd_conf_state state; /* LBD_CS_ACTIVE or LBD_CS_DRAINING */
+	/* its nodeName when that is a DNS subdomain, else NULL (the node
+	 * role's traffic policies Local) */
+	char *node_name;
 };
 
 struct k8s_slice {
@@ -180,5 +188,14 @@ void k8s_opts_of(const struct lbd_config *c, struct k8s_opts *o);
  * c's kubernetes.health (an index into c->healths: set again for every
  * config the set is applied with). */
 void k8s_set_health(struct k8s_set *set, const struct lbd_config *c);
+
+/* The checks above, for the node role's reading of Services
+ * (k8s_node.c): o's member at a dotted path; an IP address; a ports
+ * list (as ports_of); a string from the API made fit for the log. */
+struct json_object *k8s_jpath(struct json_object *o, const char *path);
+int k8s_ip_parse(const char *s, struct lbd_conf_addr *a);
+int k8s_ports_parse(struct json_object *l, bool slice, struct k8s_port **out,
+		    size_t *n, char *why, size_t whylen);
+const char *k8s_shown(const char *s, char *buf, size_t len);
 
 #endif /* LBD_K8S_MODEL_H */

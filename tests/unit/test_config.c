@@ -2217,3 +2217,98 @@ Test(config, backend_peers_that_are_not_prefixes_are_reported)
 		      ERRORS("t.conf:4: backend_node.peers: expected a list of "
 			     "prefixes ( \"...\", ... )"));
 }
+
+/* role = "node": the node_role group and what the role leaves out */
+
+#define NODE_K8S "kubernetes = { kubeconfig = \"/dev/null\"; };\n"
+
+Test(config, node_role_defaults)
+{
+	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S);
+
+	cr_assert_eq(c->role, LBD_ROLE_NODE);
+	cr_assert_str_empty(c->node_role.cgroup, "the cgroup2 root");
+	cr_assert_str_empty(c->node_role.node_name, "the host name");
+	cr_assert_eq(c->node_role.n_addrs, 0, "the interfaces' addresses");
+	cr_assert_eq(c->node_role.max_services, LBD_NODE_DEFAULT_MAX_SERVICES);
+	cr_assert_eq(c->node_role.max_addresses, LBD_NODE_DEFAULT_MAX_ADDRS);
+	cr_assert_eq(c->node_role.max_endpoints, LBD_NODE_DEFAULT_MAX_BACKENDS);
+	cr_assert_eq(c->node_role.reverse_entries, LBD_NODE_DEFAULT_REVERSE);
+	cr_assert_eq(c->node_role.affinity_entries, LBD_NODE_DEFAULT_AFFINITY);
+	cr_assert(c->k8s.enabled);
+	config_free(c);
+}
+
+Test(config, node_role_settings_read_as_given)
+{
+	struct lbd_config *c = expect_ok(
+		"role = \"node\";\n" NODE_K8S
+		"node_role = { cgroup = \"/sys/fs/cgroup/kubepods\";\n"
+		"\tnode_name = \"node-1.example\";\n"
+		"\taddresses = ( \"198.18.0.1\", \"2001:db8::1\" );\n"
+		"\tmax_services = 100; max_addresses = 200;\n"
+		"\tmax_endpoints = 300; reverse_entries = 4096;\n"
+		"\taffinity_entries = 2048; };\n");
+	const struct lbd_conf_node_role *n = &c->node_role;
+
+	cr_assert_str_eq(n->cgroup, "/sys/fs/cgroup/kubepods");
+	cr_assert_str_eq(n->node_name, "node-1.example");
+	cr_assert_eq(n->n_addrs, 2);
+	cr_assert_eq(n->addrs[0].family, LBD_AF_INET);
+	cr_assert_eq(n->addrs[0].addr.v4, htonl(0xc6120001));
+	cr_assert_eq(n->addrs[1].family, LBD_AF_INET6);
+	cr_assert_eq(n->max_services, 100);
+	cr_assert_eq(n->max_addresses, 200);
+	cr_assert_eq(n->max_endpoints, 300);
+	cr_assert_eq(n->reverse_entries, 4096);
+	cr_assert_eq(n->affinity_entries, 2048);
+	cr_assert_eq(n->line, 3);
+	config_free(c);
+}
+
+Test(config, node_role_bad_settings_are_each_reported)
+{
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = { cgroup = \"sys/fs/cgroup\";\n"
+		      "\tnode_name = \"\";\n"
+		      "\taddresses = ( \"127.0.0.1\", \"x\" );\n"
+		      "\tmax_services = 0; reverse_entries = 10;\n"
+		      "\tcgroups = \"/\"; };\n",
+		      ERRORS("t.conf:7: node_role.cgroups: unknown setting",
+			     "t.conf:3: node_role.cgroup: \"sys/fs/cgroup\" is "
+			     "not an absolute path",
+			     "t.conf:4: node_role.node_name: empty",
+			     "t.conf:5: node_role.addresses[0]: \"127.0.0.1\" "
+			     "is a loopback address: not a VIP",
+			     "t.conf:5: node_role.addresses[1]: expected an IP "
+			     "address",
+			     "t.conf:6: node_role.max_services: 0 out of "
+			     "range 1-1048576",
+			     "t.conf:6: node_role.reverse_entries: 10 out of "
+			     "range 1024-67108864"));
+}
+
+Test(config, node_role_needs_kubernetes_and_takes_no_lb_settings)
+{
+	expect_errors("role = \"node\";\n",
+		      ERRORS("t.conf:1: kubernetes: required with role = "
+			     "\"node\": the cluster's Services"));
+	expect_errors("role = \"node\";\n"
+		      "kubernetes = { kubeconfig = \"/dev/null\";\n"
+		      "\tload_balancer_class = \"lbd.io/lb\";\n"
+		      "\tforwarding = \"snat\"; };\n"
+		      "services = ( );\n"
+		      "bgp = { };\n",
+		      ERRORS("t.conf:5: services: not with role = \"node\"",
+			     "t.conf:6: bgp: not with role = \"node\"",
+			     "t.conf:3: kubernetes.load_balancer_class: not "
+			     "with role = \"node\"",
+			     "t.conf:4: kubernetes.forwarding: not with role = "
+			     "\"node\""));
+}
+
+Test(config, node_role_group_only_with_role_node)
+{
+	expect_errors(DP "node_role = { };\n",
+		      ERRORS("t.conf:2: node_role: only with role = \"node\""));
+}

@@ -17,10 +17,11 @@ static int kernel_at_least(int major, int minor)
 	return ma > major || (ma == major && mi >= minor);
 }
 
-Test(kcheck, both_roles_run_on_this_kernel)
+Test(kcheck, every_role_runs_on_this_kernel)
 {
 	cr_assert_eq(kcheck_role(LBD_ROLE_LB), 0);
 	cr_assert_eq(kcheck_role(LBD_ROLE_BACKEND), 0);
+	cr_assert_eq(kcheck_role(LBD_ROLE_NODE), 0);
 }
 
 Test(kcheck, a_flag_the_kernel_does_not_know_is_found_missing)

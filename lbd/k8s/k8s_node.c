@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Services and EndpointSlices to the node role's records (k8s_node.h).
+ * Fields as the Kubernetes API reference has them: core/v1 ServiceSpec
+ * (type, clusterIP, clusterIPs, externalIPs, ports[].nodePort,
+ * sessionAffinity, sessionAffinityConfig.clientIP.timeoutSeconds,
+ * internalTrafficPolicy, externalTrafficPolicy), ServiceStatus
+ * (loadBalancer.ingress[].ip). The field checks are k8s_model.c's.
+ */
+#include "k8s_node.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const type_names[] = {
+	[K8S_NODE_CLUSTER_IP] = "ClusterIP",
+	[K8S_NODE_NODE_PORT] = "NodePort",
+	[K8S_NODE_LOAD_BALANCER] = "LoadBalancer",
+	[K8S_NODE_EXTERNAL_NAME] = "ExternalName",
+};
+
+const char *k8s_node_type_name(__u8 type)
+{
+	return type <= K8S_NODE_EXTERNAL_NAME ? type_names[type] : "?";
+}
+
+static struct json_object *member(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+/* A string field: its value, dflt when absent or null, NULL when it is
+ * not a string. */
+static const char *str_or(struct json_object *v, const char *dflt)
+{
+	if (!v)
+		return dflt;
+	return json_object_is_type(v, json_type_string) ?
+		       json_object_get_string(v) :
+		       NULL;
+}
+
+static __u8 refuse(struct k8s_node_service *s, __u8 reason, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
+
+static __u8 refuse(struct k8s_node_service *s, __u8 reason, const char *fmt,
+		   ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	s->refused = reason;
+	s->why = strdup(why);
+	return reason;
+}
+
+/* An address of the Service into a (max of them): the first problem
+ * is the refusal. */
+static __u8 add_addr(struct k8s_node_service *s, struct json_object *ip,
+		     const char *where, struct lbd_conf_addr *a, size_t *n,
+		     size_t max)
+{
+	struct lbd_conf_addr x;
+	const char *bad;
+	char b[80];
+	size_t i;
+
+	if (!json_object_is_type(ip, json_type_string) ||
+	    k8s_ip_parse(json_object_get_string(ip), &x))
+		return refuse(s, K8S_REFUSED_INVALID,
+			      "%s \"%s\" is not an IP address", where,
+			      k8s_shown(json_object_get_string(ip), b,
+					sizeof(b)));
+	for (i = 0; i < *n; i++)
+		if (a[i].family == x.family &&
+		    !memcmp(&a[i].addr, &x.addr, sizeof(x.addr)))
+			return K8S_REFUSED_NONE;
+	bad = config_addr_unusable(&x);
+	if (bad)
+		return refuse(s, K8S_REFUSED_VIP_ADDRESS, "%s %s is %s", where,
+			      k8s_shown(json_object_get_string(ip), b,
+					sizeof(b)),
+			      bad);
+	if (*n == max)
+		return refuse(s, K8S_REFUSED_TOO_MANY_VIPS,
+			      "more than %zu addresses in %s", max, where);
+	a[(*n)++] = x;
+	return K8S_REFUSED_NONE;
+}
+
+/* A list of address strings (or of objects with ip, for ingress). */
+static __u8 add_list(struct k8s_node_service *s, struct json_object *l,
+		     const char *where, bool ingress, struct lbd_conf_addr *a,
+		     size_t *n, size_t max)
+{
+	size_t i;
+	__u8 r = K8S_REFUSED_NONE;
+
+	if (!l)
+		return r;
+	if (!json_object_is_type(l, json_type_array))
+		return refuse(s, K8S_REFUSED_INVALID, "%s is not a list",
+			      where);
+	for (i = 0; i < json_object_array_length(l) && !r; i++) {
+		struct json_object *e = json_object_array_get_idx(l, i);
+
+		if (ingress) {
+			if (!e || !json_object_is_type(e, json_type_object))
+				return refuse(s, K8S_REFUSED_INVALID,
+					      "%s[%zu] is not an object", where,
+					      i);
+			/* an entry may have only a hostname */
+			e = member(e, "ip");
+			if (!e)
+				continue;
+		}
+		r = add_addr(s, e, where, a, n, max);
+	}
+	return r;
+}
+
+static __u8 parse_type(struct json_object *o, struct k8s_node_service *s)
+{
+	const char *t = str_or(k8s_jpath(o, "spec.type"), "ClusterIP");
+	char b[80];
+	__u8 i;
+
+	for (i = 0; t && i <= K8S_NODE_EXTERNAL_NAME; i++)
+		if (!strcmp(t, type_names[i])) {
+			s->type = i;
+			return K8S_REFUSED_NONE;
+		}
+	return refuse(s, K8S_REFUSED_INVALID, "spec.type \"%s\" is not served",
+		      t ? k8s_shown(t, b, sizeof(b)) : "(not a string)");
+}
+
+/* internal/externalTrafficPolicy: Cluster (the default) or Local. */
+static __u8 parse_policy(struct json_object *o, struct k8s_node_service *s,
+			 const char *field, bool *local)
+{
+	char path[64];
+	const char *v;
+
+	snprintf(path, sizeof(path), "spec.%s", field);
+	v = str_or(k8s_jpath(o, path), "Cluster");
+	/* "Global" is what externalTrafficPolicy was called before 1.24 */
+	if (v && (!strcmp(v, "Cluster") || !strcmp(v, "Global"))) {
+		*local = false;
+		return K8S_REFUSED_NONE;
+	}
+	if (v && !strcmp(v, "Local")) {
+		*local = true;
+		return K8S_REFUSED_NONE;
+	}
+	return refuse(s, K8S_REFUSED_INVALID,
+		      "spec.%s is not \"Cluster\" or \"Local\"", field);
+}
+
+static __u8 parse_affinity(struct json_object *o, struct k8s_node_service *s)
+{
+	const char *v = str_or(k8s_jpath(o, "spec.sessionAffinity"), "None");
+	struct json_object *t = k8s_jpath(
+		o, "spec.sessionAffinityConfig.clientIP.timeoutSeconds");
+	int64_t secs;
+
+	if (!v || (strcmp(v, "None") && strcmp(v, "ClientIP")))
+		return refuse(s, K8S_REFUSED_INVALID,
+			      "spec.sessionAffinity is not \"None\" or "
+			      "\"ClientIP\"");
+	s->affinity = !strcmp(v, "ClientIP");
+	s->affinity_timeout = K8S_NODE_AFFINITY_DEFAULT;
+	if (!t)
+		return K8S_REFUSED_NONE;
+	secs = json_object_is_type(t, json_type_int) ?
+		       json_object_get_int64(t) :
+		       0;
+	if (secs < 1 || secs > K8S_NODE_AFFINITY_MAX)
+		return refuse(s, K8S_REFUSED_INVALID,
+			      "spec.sessionAffinityConfig.clientIP."
+			      "timeoutSeconds is not 1-%d",
+			      K8S_NODE_AFFINITY_MAX);
+	s->affinity_timeout = (__u32)secs;
+	return K8S_REFUSED_NONE;
+}
+
+static __u8 parse_cluster_ips(struct json_object *o, struct k8s_node_service *s)
+{
+	struct json_object *l = k8s_jpath(o, "spec.clusterIPs");
+	struct json_object *one = k8s_jpath(o, "spec.clusterIP");
+	size_t i;
+
+	/* clusterIPs, when set, starts with clusterIP; "None" is headless
+	 * (no address, clients resolve the endpoints themselves) */
+	if (!l && one) {
+		if (json_object_is_type(one, json_type_string) &&
+		    (!strcmp(json_object_get_string(one), "None") ||
+		     !*json_object_get_string(one)))
+			return K8S_REFUSED_NONE;
+		return add_addr(s, one, "spec.clusterIP", s->cluster,
+				&s->n_cluster, 2);
+	}
+	if (l && !json_object_is_type(l, json_type_array))
+		return refuse(s, K8S_REFUSED_INVALID,
+			      "spec.clusterIPs is not a list");
+	for (i = 0; l && i < json_object_array_length(l); i++) {
+		struct json_object *e = json_object_array_get_idx(l, i);
+		__u8 r;
+
+		if (e && json_object_is_type(e, json_type_string) &&
+		    !strcmp(json_object_get_string(e), "None"))
+			continue;
+		r = add_addr(s, e, "spec.clusterIPs", s->cluster, &s->n_cluster,
+			     2);
+		if (r)
+			return r;
+	}
+	if (s->n_cluster == 2 && s->cluster[0].family == s->cluster[1].family)
+		return refuse(s, K8S_REFUSED_INVALID,
+			      "spec.clusterIPs has two addresses of one "
+			      "family");
+	return K8S_REFUSED_NONE;
+}
+
+/* ports[].nodePort, beside what k8s_ports_parse read: the ports of a
+ * Service are all kept, so index i is ports[i]. */
+static __u8 parse_ports(struct json_object *o, struct k8s_node_service *s,
+			int *err)
+{
+	struct json_object *l = k8s_jpath(o, "spec.ports");
+	struct k8s_port *kp = NULL;
+	char why[256];
+	size_t i, n = 0;
+	int r;
+
+	r = k8s_ports_parse(l, false, &kp, &n, why, sizeof(why));
+	if (r == -ENOMEM) {
+		*err = r;
+		free(kp);
+		return K8S_REFUSED_NONE;
+	}
+	if (r) {
+		free(kp);
+		return refuse(s, K8S_REFUSED_INVALID, "%s", why);
+	}
+	s->ports = calloc(n ? n : 1, sizeof(*s->ports));
+	if (!s->ports) {
+		free(kp);
+		*err = -ENOMEM;
+		return K8S_REFUSED_NONE;
+	}
+	for (i = 0; i < n; i++) {
+		struct json_object *np =
+			member(json_object_array_get_idx(l, i), "nodePort");
+		struct k8s_node_port *p = &s->ports[i];
+
+		if (!kp[i].proto) {
+			free(kp);
+			return refuse(s, K8S_REFUSED_PROTOCOL,
+				      "ports[%zu].protocol SCTP is not served",
+				      i);
+		}
+		memcpy(p->name, kp[i].name, sizeof(p->name));
+		p->port = kp[i].port;
+		p->proto = kp[i].proto;
+		if (np && (!json_object_is_type(np, json_type_int) ||
+			   json_object_get_int64(np) < 1 ||
+			   json_object_get_int64(np) > 65535)) {
+			free(kp);
+			return refuse(s, K8S_REFUSED_INVALID,
+				      "ports[%zu].nodePort is not 1-65535", i);
+		}
+		/* a ClusterIP Service has no node port, whatever it says */
+		if (np && (s->type == K8S_NODE_NODE_PORT ||
+			   s->type == K8S_NODE_LOAD_BALANCER))
+			p->node_port = (__u16)json_object_get_int64(np);
+	}
+	s->n_ports = n;
+	free(kp);
+	return K8S_REFUSED_NONE;
+}
+
+int k8s_node_service_parse(struct json_object *o, struct k8s_node_service **out)
+{
+	struct k8s_node_service *s = calloc(1, sizeof(*s));
+	int err = 0;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	/* each step is skipped after a refusal: the first one is said */
+	if (!parse_type(o, s) && s->type != K8S_NODE_EXTERNAL_NAME &&
+	    !parse_cluster_ips(o, s) &&
+	    !add_list(s, k8s_jpath(o, "spec.externalIPs"), "spec.externalIPs",
+		      false, s->external, &s->n_external, K8S_MAX_VIPS) &&
+	    !(s->type == K8S_NODE_LOAD_BALANCER &&
+	      add_list(s, k8s_jpath(o, "status.loadBalancer.ingress"),
+		       "status.loadBalancer.ingress", true, s->external,
+		       &s->n_external, K8S_MAX_VIPS)) &&
+	    !parse_policy(o, s, "internalTrafficPolicy", &s->itp_local) &&
+	    !parse_policy(o, s, "externalTrafficPolicy", &s->etp_local) &&
+	    !parse_affinity(o, s))
+		parse_ports(o, s, &err);
+	if (err || (s->refused && !s->why)) {
+		k8s_node_service_free(s);
+		return -ENOMEM;
+	}
+	if (s->refused) {
+		/* nothing of it is served */
+		s->n_cluster = s->n_external = s->n_ports = 0;
+	}
+	*out = s;
+	return 0;
+}
+
+void k8s_node_service_free(struct k8s_node_service *s)
+{
+	if (!s)
+		return;
+	free(s->why);
+	free(s->ports);
+	free(s);
+}
+
+/* -- translation -------------------------------------------------------- */
+
+struct ntr {
+	struct k8s_node_set *out;
+	size_t cap_recs, cap_addrs, cap_eps, cap_ref;
+	int err;
+};
+
+static void *grow(struct ntr *t, void *arr, size_t n, size_t *cap, size_t size)
+{
+	void *p;
+	size_t nc;
+
+	if (n < *cap)
+		return arr;
+	nc = *cap ? *cap * 2 : 64;
+	p = realloc(arr, nc * size);
+	if (!p) {
+		t->err = -ENOMEM;
+		return NULL;
+	}
+	*cap = nc;
+	return p;
+}
+
+#define NTR_PUSH(t, field, count, cap)                                       \
+	({                                                                   \
+		void *_p = grow(t, (t)->out->field, (t)->out->count, &(cap), \
+				sizeof(*(t)->out->field));                   \
+		if (_p)                                                      \
+			(t)->out->field = _p;                                \
+		_p ? &(t)->out->field[(t)->out->count++] : NULL;             \
+	})
+
+static int slice_by_key(const void *a, const void *b)
+{
+	const struct k8s_slice *x = *(struct k8s_slice *const *)a;
+	const struct k8s_slice *y = *(struct k8s_slice *const *)b;
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : strcmp(x->service, y->service);
+}
+
+static bool is_local(const struct k8s_endpoint *e,
+		     const struct k8s_node_opts *o)
+{
+	return e->node_name && o->node_name &&
+	       !strcmp(e->node_name, o->node_name);
+}
+
+/* The endpoints of record r from the Service's slices sl[0..n). */
+static void add_eps(struct ntr *t, struct k8s_node_rec *r,
+		    const struct k8s_node_port *p, struct k8s_slice *const *sl,
+		    size_t n, const struct k8s_node_opts *o)
+{
+	size_t i, j, k;
+
+	r->first_ep = t->out->n_eps;
+	for (i = 0; i < n && !t->err; i++) {
+		const struct k8s_slice *s = sl[i];
+		__u16 port = 0;
+
+		if (s->family != r->family || s->invalid)
+			continue;
+		for (j = 0; j < s->n_ports; j++)
+			if (s->ports[j].proto == p->proto &&
+			    !strcmp(s->ports[j].name, p->name)) {
+				port = s->ports[j].port;
+				break;
+			}
+		if (!port)
+			continue;
+		for (k = 0; k < s->n_eps; k++) {
+			const struct k8s_endpoint *e = &s->eps[k];
+			bool local = is_local(e, o);
+			struct k8s_node_ep *ne;
+
+			if (r->local_only && !local)
+				continue;
+			ne = NTR_PUSH(t, eps, n_eps, t->cap_eps);
+			if (!ne)
+				return;
+			memset(ne, 0, sizeof(*ne));
+			ne->addr = e->addr;
+			ne->port = port;
+			ne->weight = (__u16)s->weight;
+			ne->ready = e->state == LBD_CS_ACTIVE;
+			ne->serving = true;
+			ne->terminating = e->state == LBD_CS_DRAINING;
+			ne->local = local;
+		}
+	}
+	r->n_eps = t->out->n_eps - r->first_ep;
+}
+
+static void add_rec_addr(struct ntr *t, const struct lbd_conf_addr *a,
+			 __u16 port)
+{
+	struct k8s_node_addr *na = NTR_PUSH(t, addrs, n_addrs, t->cap_addrs);
+
+	if (!na)
+		return;
+	na->addr = *a;
+	na->port = port;
+}
+
+/* The record of one port, family and scope, when it has an address. */
+static void add_rec(struct ntr *t, const struct k8s_service *ks,
+		    const struct k8s_node_port *p, __u8 family, bool external,
+		    struct k8s_slice *const *sl, size_t n_sl,
+		    const struct k8s_node_opts *o)
+{
+	const struct k8s_node_service *s = ks->node;
+	struct k8s_node_rec *r;
+	size_t i, first = t->out->n_addrs;
+
+	if (!external) {
+		for (i = 0; i < s->n_cluster; i++)
+			if (s->cluster[i].family == family)
+				add_rec_addr(t, &s->cluster[i], p->port);
+	} else {
+		for (i = 0; i < s->n_external; i++)
+			if (s->external[i].family == family)
+				add_rec_addr(t, &s->external[i], p->port);
+		for (i = 0; p->node_port && i < o->n_addrs; i++)
+			if (o->addrs[i].family == family)
+				add_rec_addr(t, &o->addrs[i], p->node_port);
+	}
+	if (t->err || t->out->n_addrs == first)
+		return;
+	r = NTR_PUSH(t, recs, n_recs, t->cap_recs);
+	if (!r)
+		return;
+	memset(r, 0, sizeof(*r));
+	memcpy(r->ns, ks->ns, sizeof(r->ns));
+	memcpy(r->name, ks->name, sizeof(r->name));
+	memcpy(r->port_name, p->name, sizeof(r->port_name));
+	r->port = p->port;
+	r->node_port = external ? p->node_port : 0;
+	r->type = s->type;
+	r->proto = p->proto;
+	r->family = family;
+	r->external = external;
+	r->local_only = external ? s->etp_local : s->itp_local;
+	r->affinity = s->affinity;
+	r->affinity_timeout = s->affinity_timeout;
+	r->first_addr = first;
+	r->n_addrs = t->out->n_addrs - first;
+	add_eps(t, r, p, sl, n_sl, o);
+}
+
+static int refusal_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct k8s_refusal_line *)a)->msg,
+		      ((const struct k8s_refusal_line *)b)->msg);
+}
+
+int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
+		       struct k8s_slice *const *slices, size_t n_slices,
+		       const struct k8s_node_opts *o, struct k8s_node_set *out)
+{
+	static const __u8 families[] = { LBD_AF_INET, LBD_AF_INET6 };
+	struct ntr t = { .out = out };
+	struct k8s_slice **sl;
+	size_t i, j, f, lo = 0;
+
+	memset(out, 0, sizeof(*out));
+	sl = malloc((n_slices ? n_slices : 1) * sizeof(*sl));
+	if (!sl)
+		return -ENOMEM;
+	if (n_slices)
+		memcpy(sl, slices, n_slices * sizeof(*sl));
+	qsort(sl, n_slices, sizeof(*sl), slice_by_key);
+	for (i = 0; i < n_svcs && !t.err; i++) {
+		const struct k8s_service *ks = svcs[i];
+		const struct k8s_node_service *s = ks->node;
+		size_t hi;
+
+		if (!s)
+			continue;
+		if (s->refused) {
+			struct k8s_refusal_line *l =
+				NTR_PUSH(&t, refusals, n_refusals, t.cap_ref);
+
+			if (!l)
+				break;
+			l->reason = s->refused;
+			if (asprintf(&l->msg, "Service %s/%s: %s", ks->ns,
+				     ks->name, s->why) < 0) {
+				l->msg = NULL;
+				out->n_refusals--;
+				t.err = -ENOMEM;
+			}
+			continue;
+		}
+		/* the slices of this Service: services come sorted, so lo
+		 * only moves on */
+		while (lo < n_slices &&
+		       (strcmp(sl[lo]->ns, ks->ns) < 0 ||
+			(!strcmp(sl[lo]->ns, ks->ns) &&
+			 strcmp(sl[lo]->service, ks->name) < 0)))
+			lo++;
+		for (hi = lo; hi < n_slices && !strcmp(sl[hi]->ns, ks->ns) &&
+			      !strcmp(sl[hi]->service, ks->name);
+		     hi++)
+			;
+		for (j = 0; j < s->n_ports; j++)
+			for (f = 0; f < 2; f++) {
+				add_rec(&t, ks, &s->ports[j], families[f],
+					false, sl + lo, hi - lo, o);
+				add_rec(&t, ks, &s->ports[j], families[f], true,
+					sl + lo, hi - lo, o);
+			}
+	}
+	free(sl);
+	if (!t.err && out->n_refusals)
+		qsort(out->refusals, out->n_refusals, sizeof(*out->refusals),
+		      refusal_cmp);
+	return t.err;
+}
+
+void k8s_node_set_free(struct k8s_node_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_refusals; i++)
+		free(s->refusals[i].msg);
+	free(s->refusals);
+	free(s->recs);
+	free(s->addrs);
+	free(s->eps);
+	memset(s, 0, sizeof(*s));
+}
+
+void k8s_node_rec_key(const struct k8s_node_rec *r, char *buf, size_t len)
+{
+	char port[8];
+
+	snprintf(port, sizeof(port), "%u", r->port);
+	snprintf(buf, len, "%s/%s:%s/%s/%s/%s", r->ns, r->name,
+		 r->port_name[0] ? r->port_name : port,
+		 r->proto == IPPROTO_UDP ? "udp" : "tcp",
+		 r->family == LBD_AF_INET6 ? "ipv6" : "ipv4",
+		 r->external ? "external" : "internal");
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The node role's view of the cluster: every Service (ClusterIP,
+ * NodePort, LoadBalancer; ExternalName and headless Services have no
+ * address to serve) and its EndpointSlices, translated into records that
+ * the socket programs' maps take (lbd/node.c writes them with
+ * node_service_set and node_backends_set). Pure functions, no I/O.
+ *
+ * A record is one Service port, of one address family, for one scope:
+ *   internal  the ClusterIPs of that family, with the Service port;
+ *             endpoints: all, or with internalTrafficPolicy Local only
+ *             those whose nodeName is this node
+ *   external  the externalIPs, status.loadBalancer.ingress[].ip and, for
+ *             a NodePort, this node's addresses with the node port;
+ *             endpoints: all, or only local ones with
+ *             externalTrafficPolicy Local
+ * so that the two policies can differ. Dual-stack Services have a record
+ * per family; an endpoint serves the records of its slice's family.
+ *
+ * Endpoints: the slices labelled kubernetes.io/service-name with the
+ * Service's name, in its namespace, on the slice port of the Service
+ * port's name and protocol (a named targetPort is resolved by the slice
+ * controller, per slice: endpoints of one Service may have different
+ * ports). Conditions are passed on as k8s_model reads them (ready; or
+ * serving and terminating); node_backends_set makes the choice.
+ *
+ * Whatever lbd cannot serve is refused for the whole Service (never half
+ * applied), with one line per Service and reason: fields of the wrong
+ * type or value (invalid), SCTP ports (protocol), addresses that cannot
+ * be a Service's (vip_address), more than K8S_MAX_VIPS external
+ * addresses (too_many_vips).
+ */
+#ifndef LBD_K8S_NODE_H
+#define LBD_K8S_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+#include <linux/types.h>
+
+#include "config.h"
+#include "k8s_model.h"
+
+/* kube-proxy's default for sessionAffinityConfig.clientIP.timeoutSeconds */
+#define K8S_NODE_AFFINITY_DEFAULT 10800
+#define K8S_NODE_AFFINITY_MAX 86400
+
+enum k8s_node_type {
+	K8S_NODE_CLUSTER_IP,
+	K8S_NODE_NODE_PORT,
+	K8S_NODE_LOAD_BALANCER,
+	K8S_NODE_EXTERNAL_NAME,
+};
+
+/* "ClusterIP", "NodePort", "LoadBalancer", "ExternalName". */
+const char *k8s_node_type_name(__u8 type);
+
+struct k8s_node_port {
+	char name[64];
+	__u16 port;
+	__u16 node_port; /* 0: none */
+	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP */
+};
+
+/* What the node role reads of a Service, beyond k8s_service's key. */
+struct k8s_node_service {
+	__u8 type; /* enum k8s_node_type */
+	__u8 refused; /* enum k8s_refusal */
+	char *why; /* with refused */
+	struct lbd_conf_addr cluster[2]; /* spec.clusterIPs (or clusterIP) */
+	size_t n_cluster;
+	/* spec.externalIPs, then status.loadBalancer.ingress[].ip */
+	struct lbd_conf_addr external[K8S_MAX_VIPS];
+	size_t n_external;
+	struct k8s_node_port *ports;
+	size_t n_ports;
+	bool affinity; /* sessionAffinity ClientIP */
+	__u32 affinity_timeout; /* seconds */
+	bool itp_local, etp_local; /* internal/externalTrafficPolicy Local */
+};
+
+/*
+ * Reads the node role's fields of a Service into a new *out (NULL when
+ * a failure leaves nothing). 0, or -ENOMEM; a Service lbd cannot serve
+ * is 0 with out->refused set.
+ */
+int k8s_node_service_parse(struct json_object *o,
+			   struct k8s_node_service **out);
+void k8s_node_service_free(struct k8s_node_service *s);
+
+struct k8s_node_opts {
+	const char *node_name; /* for the traffic policies Local */
+	/* this node's addresses, where NodePorts are served */
+	const struct lbd_conf_addr *addrs;
+	size_t n_addrs;
+};
+
+struct k8s_node_addr {
+	struct lbd_conf_addr addr;
+	__u16 port;
+};
+
+struct k8s_node_ep {
+	struct lbd_conf_addr addr;
+	__u16 port; /* the target port */
+	__u16 weight;
+	bool ready, serving, terminating;
+	bool local; /* its nodeName is this node */
+};
+
+/* One Service port, family and scope (above). */
+struct k8s_node_rec {
+	char ns[64];
+	char name[64];
+	char port_name[64];
+	__u16 port; /* the Service port */
+	__u16 node_port;
+	__u8 type; /* enum k8s_node_type */
+	__u8 proto;
+	__u8 family;
+	bool external;
+	bool local_only; /* its scope's traffic policy is Local */
+	bool affinity;
+	__u32 affinity_timeout;
+	size_t first_addr, n_addrs; /* into k8s_node_set.addrs */
+	size_t first_ep, n_eps; /* into k8s_node_set.eps */
+};
+
+struct k8s_node_set {
+	struct k8s_node_rec *recs; /* by Service, port, family, scope */
+	size_t n_recs;
+	struct k8s_node_addr *addrs;
+	size_t n_addrs;
+	struct k8s_node_ep *eps;
+	size_t n_eps;
+	/* one line per refused Service, sorted by line */
+	struct k8s_refusal_line *refusals;
+	size_t n_refusals;
+};
+
+/*
+ * Translates services (sorted, k8s_service_cmp; those without node
+ * fields are skipped) and their slices (any order) into out. 0 or
+ * -ENOMEM; out is released with k8s_node_set_free either way.
+ */
+int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
+		       struct k8s_slice *const *slices, size_t n_slices,
+		       const struct k8s_node_opts *o, struct k8s_node_set *out);
+void k8s_node_set_free(struct k8s_node_set *s);
+
+/* The identity of a record across syncs: "ns/name:port/proto/family/scope"
+ * (the port's name, or its number). */
+void k8s_node_rec_key(const struct k8s_node_rec *r, char *buf, size_t len);
+
+#endif /* LBD_K8S_NODE_H */

@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Role "node": lbd on a cluster node in place of kube-proxy. The cgroup
+ * sock_addr programs (lbd/dp/node.h) are attached to the configured
+ * cgroup v2 directory; every Service of the cluster is followed with the
+ * Kubernetes client (in this process for now, as lb.c runs it) and
+ * translated into records (lbd/k8s/k8s_node.h). Each sync writes only
+ * what changed: addresses that went are removed first (an address that
+ * moves between Services is then set by its new one), endpoints are
+ * set before the addresses that lead to them, and records that went
+ * lose their endpoints and free their Service port id last.
+ *
+ * Nothing is pinned: the programs and maps live as long as this
+ * process (bpf links), so a restart starts from empty maps and a full
+ * sync; lbd --cleanup has nothing to remove.
+ */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <mntent.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "node.h"
+
+/* One applied record: what the maps hold for it. */
+struct nr_applied {
+	char key[256]; /* k8s_node_rec_key */
+	__u32 svc_id;
+	__u32 flags, affinity_timeout;
+	struct node_svc_addr *addrs;
+	size_t n_addrs;
+	struct node_endpoint *eps;
+	size_t n_eps;
+	__be16 node_port;
+	__u8 proto;
+	bool seen; /* in the sync under way */
+};
+
+struct node_role {
+	struct lbd_node *n;
+	char cgroup[PATH_MAX];
+	char node_name[256];
+	struct lbd_conf_addr addrs[LBD_MAX_NODE_ADDRS];
+	size_t n_addrs;
+	struct k8s_client *k8s;
+	struct kubeconfig kc;
+	/* applied records, sorted by key */
+	struct nr_applied *recs;
+	size_t n_recs;
+	__u32 *free_ids; /* a stack of free Service port ids */
+	size_t n_free;
+	struct k8s_refusal_line *refusals; /* logged already */
+	size_t n_refusals;
+	unsigned long refused_total[K8S_REFUSALS_N];
+	unsigned long syncs, sync_failures, write_failures;
+	double last_sync_ms;
+};
+
+/* -- where and as whom ------------------------------------------------ */
+
+static bool is_cgroup2(const char *path)
+{
+	struct statfs fs;
+
+	return !statfs(path, &fs) && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* The cgroup2 root: a mounted one, else mounted here where bpffs would
+ * be (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside a v1 tree). */
+static int cgroup2_root(char *out, size_t len)
+{
+	struct mntent *m;
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	const char *at;
+
+	if (f) {
+		while ((m = getmntent(f)))
+			if (!strcmp(m->mnt_type, "cgroup2")) {
+				snprintf(out, len, "%s", m->mnt_dir);
+				endmntent(f);
+				return 0;
+			}
+		endmntent(f);
+	}
+	at = "/sys/fs/cgroup";
+	if (is_cgroup2(at)) {
+		snprintf(out, len, "%s", at);
+		return 0;
+	}
+	{
+		struct statfs fs;
+
+		/* a v1 hierarchy (tmpfs with controllers) is there */
+		if (!statfs(at, &fs) && fs.f_type == TMPFS_MAGIC) {
+			at = "/sys/fs/cgroup/unified";
+			mkdir(at, 0555);
+		}
+	}
+	if (mount("cgroup2", at, "cgroup2", 0, NULL) < 0) {
+		int err = -errno;
+
+		log_warn("mounting cgroup2 at %s", at);
+		return err;
+	}
+	log_info("mounted cgroup2 at %s", at);
+	snprintf(out, len, "%s", at);
+	return 0;
+}
+
+/* The node's interface addresses, where NodePorts are served by
+ * default: not loopback, link-local or anything else config_addr_unusable
+ * refuses. */
+static void iface_addrs(struct node_role *nr)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (getifaddrs(&ifa) < 0) {
+		log_warn("getifaddrs");
+		return;
+	}
+	for (i = ifa; i && nr->n_addrs < LBD_MAX_NODE_ADDRS; i = i->ifa_next) {
+		struct lbd_conf_addr a = { 0 };
+
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			a.family = LBD_AF_INET;
+			a.prefixlen = 32;
+			memcpy(&a.addr.v4,
+			       &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+			       4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			const struct in6_addr *v6 =
+				&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+
+			if (IN6_IS_ADDR_LINKLOCAL(v6))
+				continue;
+			a.family = LBD_AF_INET6;
+			a.prefixlen = 128;
+			memcpy(&a.addr.v6, v6, 16);
+		} else {
+			continue;
+		}
+		if (!config_addr_unusable(&a))
+			nr->addrs[nr->n_addrs++] = a;
+	}
+	freeifaddrs(ifa);
+}
+
+static void identity(struct node_role *nr, const struct lbd_config *c)
+{
+	if (c->node_role.node_name[0])
+		snprintf(nr->node_name, sizeof(nr->node_name), "%s",
+			 c->node_role.node_name);
+	else if (gethostname(nr->node_name, sizeof(nr->node_name) - 1) < 0)
+		nr->node_name[0] = '\0';
+	nr->n_addrs = 0;
+	if (c->node_role.n_addrs) {
+		memcpy(nr->addrs, c->node_role.addrs,
+		       c->node_role.n_addrs * sizeof(*nr->addrs));
+		nr->n_addrs = c->node_role.n_addrs;
+	} else {
+		iface_addrs(nr);
+	}
+}
+
+/* -- sync ---------------------------------------------------------------- */
+
+static int applied_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct nr_applied *)a)->key,
+		      ((const struct nr_applied *)b)->key);
+}
+
+static struct nr_applied *applied_find(struct node_role *nr, const char *key)
+{
+	struct nr_applied k;
+
+	snprintf(k.key, sizeof(k.key), "%s", key);
+	return bsearch(&k, nr->recs, nr->n_recs, sizeof(*nr->recs),
+		       applied_cmp);
+}
+
+static bool addr_in(const struct node_svc_addr *a,
+		    const struct node_svc_addr *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!memcmp(&l[i], a, sizeof(*a)))
+			return true;
+	return false;
+}
+
+static void applied_free(struct nr_applied *r)
+{
+	free(r->addrs);
+	free(r->eps);
+}
+
+/* The records of set as the maps take them. */
+static int build(struct node_role *nr, const struct k8s_node_set *set,
+		 struct nr_applied **out)
+{
+	struct nr_applied *v =
+		calloc(set->n_recs ? set->n_recs : 1, sizeof(*v));
+	size_t i, j;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < set->n_recs; i++) {
+		const struct k8s_node_rec *r = &set->recs[i];
+		struct nr_applied *a = &v[i];
+
+		k8s_node_rec_key(r, a->key, sizeof(a->key));
+		a->flags = r->affinity ? LBD_NODE_SVC_F_AFFINITY : 0;
+		a->affinity_timeout = r->affinity ? r->affinity_timeout : 0;
+		a->node_port = htons(r->node_port);
+		a->proto = r->proto;
+		a->addrs =
+			calloc(r->n_addrs ? r->n_addrs : 1, sizeof(*a->addrs));
+		a->eps = calloc(r->n_eps ? r->n_eps : 1, sizeof(*a->eps));
+		if (!a->addrs || !a->eps) {
+			while (i + 1 > 0)
+				applied_free(&v[i--]);
+			free(v);
+			return -ENOMEM;
+		}
+		for (j = 0; j < r->n_addrs; j++) {
+			const struct k8s_node_addr *ka =
+				&set->addrs[r->first_addr + j];
+			struct node_svc_addr *na = &a->addrs[j];
+
+			memset(na, 0, sizeof(*na));
+			na->family = ka->addr.family;
+			na->proto = r->proto;
+			na->port = htons(ka->port);
+			na->addr = ka->addr.addr;
+		}
+		a->n_addrs = r->n_addrs;
+		for (j = 0; j < r->n_eps; j++) {
+			const struct k8s_node_ep *ke =
+				&set->eps[r->first_ep + j];
+			struct node_endpoint *ne = &a->eps[j];
+
+			memset(ne, 0, sizeof(*ne));
+			ne->addr = ke->addr.addr;
+			ne->family = ke->addr.family;
+			ne->ready = ke->ready;
+			ne->serving = ke->serving;
+			ne->terminating = ke->terminating;
+			ne->port = htons(ke->port);
+			ne->weight = ke->weight;
+		}
+		a->n_eps = r->n_eps;
+	}
+	qsort(v, set->n_recs, sizeof(*v), applied_cmp);
+	*out = v;
+	return 0;
+}
+
+/* A write that failed leaves that Service port as it was; the next sync
+ * tries again (the record is not taken as applied). */
+static void write_failed(struct node_role *nr, const char *what,
+			 const char *key, int err)
+{
+	nr->write_failures++;
+	log_warnx("node: %s of %s: %s", what, key, strerror(-err));
+}
+
+static bool eps_same(const struct nr_applied *a, const struct nr_applied *b)
+{
+	return a->n_eps == b->n_eps &&
+	       !memcmp(a->eps, b->eps, a->n_eps * sizeof(*a->eps));
+}
+
+static void guard(struct node_role *nr, const struct nr_applied *v, size_t n,
+		  const struct nr_applied *r, bool on)
+{
+	size_t i;
+	int err;
+
+	if (!r->node_port)
+		return;
+	/* another record (the other family) may hold the same port */
+	for (i = 0; i < n; i++)
+		if (&v[i] != r && v[i].node_port == r->node_port &&
+		    v[i].proto == r->proto)
+			return;
+	err = node_nodeport_guard_set(nr->n, r->node_port, r->proto, on);
+	if (err && err != -ENOENT)
+		write_failed(nr,
+			     on ? "guarding the NodePort" :
+				  "freeing the "
+				  "NodePort",
+			     r->key, err);
+}
+
+static void sync_set(struct node_role *nr, struct nr_applied *nv, size_t nn)
+{
+	size_t i, j;
+	int err;
+
+	/* 1. addresses that go, and records that go */
+	for (i = 0; i < nr->n_recs; i++) {
+		struct nr_applied *o = &nr->recs[i];
+		struct nr_applied *n =
+			bsearch(o, nv, nn, sizeof(*nv), applied_cmp);
+
+		for (j = 0; j < o->n_addrs; j++)
+			if (!n ||
+			    !addr_in(&o->addrs[j], n->addrs, n->n_addrs)) {
+				err = node_service_del(nr->n, &o->addrs[j]);
+				if (err && err != -ENOENT)
+					write_failed(nr, "removing an address",
+						     o->key, err);
+			}
+		if (!n) {
+			guard(nr, nv, nn, o, false);
+			err = node_backends_set(nr->n, o->svc_id, NULL, 0);
+			if (err)
+				write_failed(nr, "removing the endpoints",
+					     o->key, err);
+			nr->free_ids[nr->n_free++] = o->svc_id;
+		}
+	}
+	/* 2. endpoints, then the addresses that lead to them */
+	for (i = 0; i < nn; i++) {
+		struct nr_applied *n = &nv[i];
+		struct nr_applied *o = applied_find(nr, n->key);
+		bool all;
+
+		if (o) {
+			n->svc_id = o->svc_id;
+		} else if (nr->n_free) {
+			n->svc_id = nr->free_ids[--nr->n_free];
+		} else {
+			write_failed(nr,
+				     "a Service port id (node_role."
+				     "max_services)",
+				     n->key, -ENOSPC);
+			n->svc_id = UINT32_MAX;
+			continue;
+		}
+		if (!o || !eps_same(o, n)) {
+			err = node_backends_set(nr->n, n->svc_id, n->eps,
+						n->n_eps);
+			if (err)
+				write_failed(nr, "setting the endpoints",
+					     n->key, err);
+		}
+		all = !o || o->flags != n->flags ||
+		      o->affinity_timeout != n->affinity_timeout;
+		for (j = 0; j < n->n_addrs; j++) {
+			if (!all && addr_in(&n->addrs[j], o->addrs, o->n_addrs))
+				continue;
+			err = node_service_set(nr->n, &n->addrs[j], n->svc_id,
+					       n->flags, n->affinity_timeout);
+			if (err)
+				write_failed(nr, "setting an address", n->key,
+					     err);
+		}
+		if (!o)
+			guard(nr, nr->recs, nr->n_recs, n, true);
+	}
+	/* records without an id are not applied */
+	for (i = j = 0; i < nn; i++) {
+		if (nv[i].svc_id == UINT32_MAX) {
+			applied_free(&nv[i]);
+			continue;
+		}
+		nv[j++] = nv[i];
+	}
+	for (i = 0; i < nr->n_recs; i++)
+		applied_free(&nr->recs[i]);
+	free(nr->recs);
+	nr->recs = nv;
+	nr->n_recs = j;
+}
+
+/* New refusals are logged once and counted; those that went are
+ * forgotten (a Service refused again is logged again). */
+static void log_refusals(struct node_role *nr, struct k8s_node_set *set)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < set->n_refusals; i++) {
+		const struct k8s_refusal_line *r = &set->refusals[i];
+
+		while (j < nr->n_refusals &&
+		       strcmp(nr->refusals[j].msg, r->msg) < 0)
+			j++;
+		if (j < nr->n_refusals && !strcmp(nr->refusals[j].msg, r->msg))
+			continue;
+		log_warnx("kubernetes: refused (%s): %s",
+			  k8s_refusal_name(r->reason), r->msg);
+		if (r->reason < K8S_REFUSALS_N)
+			nr->refused_total[r->reason]++;
+	}
+	for (i = 0; i < nr->n_refusals; i++)
+		free(nr->refusals[i].msg);
+	free(nr->refusals);
+	nr->refusals = set->refusals;
+	nr->n_refusals = set->n_refusals;
+	set->refusals = NULL;
+	set->n_refusals = 0;
+}
+
+static void on_changed(void *arg)
+{
+	struct lbd_daemon *d = arg;
+	struct node_role *nr = d->node;
+	struct k8s_node_opts o = { .node_name = nr->node_name,
+				   .addrs = nr->addrs,
+				   .n_addrs = nr->n_addrs };
+	struct k8s_node_set set;
+	struct nr_applied *nv;
+	struct timespec t0, t1;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = k8s_node_build(nr->k8s, &o, &set);
+	if (!err)
+		err = build(nr, &set, &nv);
+	if (err) {
+		nr->sync_failures++;
+		log_warnx("kubernetes: translating the cluster's Services: %s",
+			  strerror(-err));
+		k8s_node_set_free(&set);
+		return;
+	}
+	log_refusals(nr, &set);
+	sync_set(nr, nv, set.n_recs);
+	k8s_node_set_free(&set);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	nr->last_sync_ms =
+		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (!nr->syncs++)
+		log_info("kubernetes: synced: %zu Service ports in %.1f ms",
+			 nr->n_recs, nr->last_sync_ms);
+}
+
+/* -- the role ------------------------------------------------------------ */
+
+void node_role_status(const struct lbd_daemon *d, char *buf, size_t len)
+{
+	const struct node_role *nr = d->node;
+
+	snprintf(buf, len, "node %s on %s, %zu Service ports",
+		 nr ? nr->node_name : "?", nr ? nr->cgroup : "?",
+		 nr ? nr->n_recs : 0);
+}
+
+static void opts_of(const struct lbd_config *c, struct node_opts *o)
+{
+	node_opts_default(o);
+	o->max_services = c->node_role.max_services;
+	o->max_addrs = c->node_role.max_addresses;
+	o->max_backends = c->node_role.max_endpoints;
+	o->rev_entries = c->node_role.reverse_entries;
+	o->affinity_entries = c->node_role.affinity_entries;
+	o->hash_seed = c->dp.hash_seed;
+}
+
+int node_role_start(struct lbd_daemon *d)
+{
+	const struct lbd_config *c = d->cfg;
+	struct node_role *nr = calloc(1, sizeof(*nr));
+	struct node_opts o;
+	char msg[512];
+	__u32 i;
+	int err = -ENOMEM;
+
+	if (!nr)
+		return err;
+	d->node = nr;
+	nr->free_ids = calloc(c->node_role.max_services, sizeof(*nr->free_ids));
+	if (!nr->free_ids)
+		goto out;
+	/* ids handed out from 0 up */
+	for (i = c->node_role.max_services; i > 0; i--)
+		nr->free_ids[nr->n_free++] = i - 1;
+	identity(nr, c);
+	if (c->node_role.cgroup[0])
+		snprintf(nr->cgroup, sizeof(nr->cgroup), "%s",
+			 c->node_role.cgroup);
+	else if ((err = cgroup2_root(nr->cgroup, sizeof(nr->cgroup))))
+		goto out;
+	err = kubeconfig_load(c->k8s.kubeconfig, c->k8s.context, &nr->kc, msg,
+			      sizeof(msg));
+	if (err) {
+		log_warnx("%s: kubernetes.kubeconfig: %s", c->files[0], msg);
+		goto out;
+	}
+	opts_of(c, &o);
+	err = node_open(&o, &nr->n);
+	if (err) {
+		log_warnx("loading the socket programs: %s", strerror(-err));
+		goto out;
+	}
+	err = node_attach(nr->n, nr->cgroup);
+	if (err) {
+		log_warnx("attaching the socket programs to %s: %s", nr->cgroup,
+			  strerror(-err));
+		goto out;
+	}
+	log_info("node %s: socket programs attached to %s; NodePorts on %zu "
+		 "addresses",
+		 nr->node_name, nr->cgroup, nr->n_addrs);
+	return 0;
+out:
+	node_role_stop(d);
+	return err;
+}
+
+int node_role_loop_start(struct lbd_daemon *d)
+{
+	struct node_role *nr = d->node;
+
+	return k8s_start_node(d->ev, &d->cfg->k8s, &nr->kc, on_changed, d,
+			      &nr->k8s);
+}
+
+int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
+		     struct config_diag *diag)
+{
+	const struct lbd_conf_node_role *a = &d->cfg->node_role,
+					*b = &c->node_role;
+	struct node_role *nr = d->node;
+	const struct lbd_conf_kubernetes *ka = &d->cfg->k8s, *kb = &c->k8s;
+	struct kubeconfig kc;
+	char msg[512];
+	int err;
+
+	if (strcmp(a->cgroup, b->cgroup) ||
+	    a->max_services != b->max_services ||
+	    a->max_addresses != b->max_addresses ||
+	    a->max_endpoints != b->max_endpoints ||
+	    a->reverse_entries != b->reverse_entries ||
+	    a->affinity_entries != b->affinity_entries) {
+		diag_pushf(diag,
+			   "%s: node_role: the cgroup and the sizes cannot "
+			   "change while lbd runs",
+			   c->files[0]);
+		return -EINVAL;
+	}
+	err = kubeconfig_load(kb->kubeconfig, kb->context, &kc, msg,
+			      sizeof(msg));
+	if (err) {
+		diag_pushf(diag, "%s: kubernetes.kubeconfig: %s", c->files[0],
+			   msg);
+		return err;
+	}
+	identity(nr, c);
+	if (strcmp(ka->kubeconfig, kb->kubeconfig) ||
+	    strcmp(ka->context, kb->context) ||
+	    strcmp(ka->namespace, kb->namespace) ||
+	    ka->max_object_bytes != kb->max_object_bytes ||
+	    ka->max_watch_line_bytes != kb->max_watch_line_bytes ||
+	    ka->max_list_page_bytes != kb->max_list_page_bytes ||
+	    !kubeconfig_same(&kc, &nr->kc)) {
+		struct k8s_client *k = NULL;
+
+		err = k8s_start_node(d->ev, kb, &kc, on_changed, d, &k);
+		if (err) {
+			kubeconfig_free(&kc);
+			diag_pushf(diag,
+				   "%s: kubernetes: starting the client: "
+				   "%s",
+				   c->files[0], strerror(-err));
+			return err;
+		}
+		/* the maps keep the last sync until the new client's */
+		log_info("kubernetes: settings changed: restarting the "
+			 "client");
+		k8s_stop(nr->k8s);
+		nr->k8s = k;
+		kubeconfig_free(&nr->kc);
+		nr->kc = kc;
+		return 0;
+	}
+	kubeconfig_free(&kc);
+	/* the node's name or addresses may have changed */
+	k8s_request_apply(nr->k8s);
+	return 0;
+}
+
+void node_role_stop(struct lbd_daemon *d)
+{
+	struct node_role *nr = d->node;
+	size_t i;
+
+	if (!nr)
+		return;
+	k8s_stop(nr->k8s);
+	kubeconfig_free(&nr->kc);
+	node_close(nr->n);
+	for (i = 0; i < nr->n_recs; i++)
+		applied_free(&nr->recs[i]);
+	free(nr->recs);
+	for (i = 0; i < nr->n_refusals; i++)
+		free(nr->refusals[i].msg);
+	free(nr->refusals);
+	free(nr->free_ids);
+	free(nr);
+	d->node = NULL;
+}
+
+int node_role_check(const struct lbd_config *c, const char *path)
+{
+	struct stat st;
+
+	if (c->node_role.cgroup[0] &&
+	    (stat(c->node_role.cgroup, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	     !is_cgroup2(c->node_role.cgroup))) {
+		printf("%s: node_role.cgroup: %s is no cgroup v2 directory\n",
+		       path, c->node_role.cgroup);
+		return 1;
+	}
+	printf("%s: configuration OK (role node: the cluster's Services are "
+	       "applied when lbd runs)\n",
+	       path);
+	return 0;
+}
+
+int node_role_cleanup(const struct lbd_config *c)
+{
+	(void)c;
+	/* the programs are attached with bpf links and nothing is pinned:
+	 * they went with the process that made them */
+	log_info("role node: nothing pinned or attached to remove");
+	return 0;
+}

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* lbd/k8s/k8s_node.c: every Service and its EndpointSlices (JSON
+ * fixtures tests/unit/k8s/node_*.json, as the API server lists them) to
+ * the node role's records. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8s_node.h"
+
+struct fixture {
+	struct k8s_service *svc;
+	struct k8s_service **svcp;
+	size_t n_svc;
+	struct k8s_slice *sl;
+	struct k8s_slice **slp;
+	size_t n_sl;
+	struct k8s_node_set set;
+};
+
+static struct json_object *items(const char *file)
+{
+	char path[512];
+	struct json_object *o, *l;
+
+	snprintf(path, sizeof(path), "%s/%s", K8S_FIXTURES, file);
+	o = json_object_from_file(path);
+	cr_assert_not_null(o, "%s: %s", path, json_util_get_last_err());
+	cr_assert(json_object_object_get_ex(o, "items", &l));
+	json_object_get(l);
+	json_object_put(o);
+	return l;
+}
+
+static const struct lbd_conf_addr NODE_ADDRS[] = {
+	{ .family = LBD_AF_INET, .prefixlen = 32, .addr.b = { 198, 18, 0, 1 } },
+	{ .family = LBD_AF_INET6,
+	  .prefixlen = 128,
+	  .addr.b = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } },
+};
+
+static const struct k8s_node_opts NODE1 = { .node_name = "node-1",
+					    .addrs = NODE_ADDRS,
+					    .n_addrs = 2 };
+
+static void load(struct fixture *f)
+{
+	struct json_object *s = items("node_services.json");
+	struct json_object *e = items("node_endpointslices.json");
+	char err[256];
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	f->n_svc = json_object_array_length(s);
+	f->svc = calloc(f->n_svc, sizeof(*f->svc));
+	f->svcp = calloc(f->n_svc, sizeof(*f->svcp));
+	for (i = 0; i < f->n_svc; i++) {
+		struct json_object *o = json_object_array_get_idx(s, i);
+
+		cr_assert_eq(k8s_service_parse(o, "lbd.io/lb", &f->svc[i], err,
+					       sizeof(err)),
+			     0, "%s", err);
+		cr_assert_eq(k8s_node_service_parse(o, &f->svc[i].node), 0);
+		f->svcp[i] = &f->svc[i];
+	}
+	f->n_sl = json_object_array_length(e);
+	f->sl = calloc(f->n_sl, sizeof(*f->sl));
+	f->slp = calloc(f->n_sl, sizeof(*f->slp));
+	for (i = 0; i < f->n_sl; i++) {
+		cr_assert_eq(k8s_slice_parse(json_object_array_get_idx(e, i),
+					     &f->sl[i], err, sizeof(err)),
+			     0, "%s", err);
+		f->slp[i] = &f->sl[i];
+	}
+	qsort(f->svcp, f->n_svc, sizeof(*f->svcp), k8s_service_cmp);
+	json_object_put(s);
+	json_object_put(e);
+	cr_assert_eq(k8s_node_translate(f->svcp, f->n_svc, f->slp, f->n_sl,
+					&NODE1, &f->set),
+		     0);
+}
+
+static void unload(struct fixture *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_svc; i++)
+		k8s_service_free(&f->svc[i]);
+	for (i = 0; i < f->n_sl; i++)
+		k8s_slice_free(&f->sl[i]);
+	free(f->svc);
+	free(f->svcp);
+	free(f->sl);
+	free(f->slp);
+	k8s_node_set_free(&f->set);
+}
+
+static const struct k8s_node_rec *rec(const struct fixture *f, const char *key)
+{
+	char k[256];
+	size_t i;
+
+	for (i = 0; i < f->set.n_recs; i++) {
+		k8s_node_rec_key(&f->set.recs[i], k, sizeof(k));
+		if (!strcmp(k, key))
+			return &f->set.recs[i];
+	}
+	cr_assert_fail("no record %s", key);
+	return NULL;
+}
+
+static void addr_is(const struct fixture *f, const struct k8s_node_rec *r,
+		    size_t i, const char *ip, __u16 port)
+{
+	const struct k8s_node_addr *a = &f->set.addrs[r->first_addr + i];
+	char s[INET6_ADDRSTRLEN];
+
+	cr_assert_lt(i, r->n_addrs);
+	inet_ntop(a->addr.family == LBD_AF_INET ? AF_INET : AF_INET6,
+		  &a->addr.addr, s, sizeof(s));
+	cr_assert_str_eq(s, ip);
+	cr_assert_eq(a->port, port, "%s: port %u, want %u", ip, a->port, port);
+}
+
+static const struct k8s_node_ep *ep(const struct fixture *f,
+				    const struct k8s_node_rec *r, size_t i,
+				    const char *ip, __u16 port)
+{
+	const struct k8s_node_ep *e = &f->set.eps[r->first_ep + i];
+	char s[INET6_ADDRSTRLEN];
+
+	cr_assert_lt(i, r->n_eps);
+	inet_ntop(e->addr.family == LBD_AF_INET ? AF_INET : AF_INET6,
+		  &e->addr.addr, s, sizeof(s));
+	cr_assert_str_eq(s, ip);
+	cr_assert_eq(e->port, port, "%s: port %u, want %u", ip, e->port, port);
+	return e;
+}
+
+Test(k8s_node, every_served_service_becomes_records_and_no_others)
+{
+	static const char *const want[] = {
+		"default/api:http/tcp/ipv4/internal",
+		"default/api:http/tcp/ipv6/internal",
+		"default/api:dns/udp/ipv4/internal",
+		"default/api:dns/udp/ipv6/internal",
+		"default/front:https/tcp/ipv4/internal",
+		"default/front:https/tcp/ipv4/external",
+		"default/front:https/tcp/ipv6/external",
+		"default/local:8080/tcp/ipv4/internal",
+		"default/manual:9000/udp/ipv4/internal",
+		"default/manual:9000/udp/ipv4/external",
+		"default/manual:9000/udp/ipv6/external",
+		"other/api:http/tcp/ipv4/internal",
+	};
+	struct fixture f;
+	char k[256];
+	size_t i;
+
+	load(&f);
+	for (i = 0; i < f.set.n_recs && i < sizeof(want) / sizeof(*want); i++) {
+		k8s_node_rec_key(&f.set.recs[i], k, sizeof(k));
+		cr_expect_str_eq(k, want[i], "record %zu", i);
+	}
+	/* headless (db) and ExternalName (ext) have no address to serve */
+	cr_assert_eq(f.set.n_recs, sizeof(want) / sizeof(*want));
+	unload(&f);
+}
+
+Test(k8s_node, dual_stack_cluster_ips_give_a_record_per_family)
+{
+	struct fixture f;
+	const struct k8s_node_rec *r;
+
+	load(&f);
+	r = rec(&f, "default/api:http/tcp/ipv4/internal");
+	cr_assert_eq(r->n_addrs, 1);
+	addr_is(&f, r, 0, "10.96.0.10", 80);
+	cr_assert_eq(r->type, K8S_NODE_CLUSTER_IP);
+	r = rec(&f, "default/api:http/tcp/ipv6/internal");
+	cr_assert_eq(r->n_addrs, 1);
+	addr_is(&f, r, 0, "2001:db8:96::10", 80);
+	cr_assert_eq(r->n_eps, 1, "the IPv6 slice's endpoint only");
+	ep(&f, r, 0, "2001:db8::2:1", 8080);
+	unload(&f);
+}
+
+Test(k8s_node, named_target_port_is_resolved_per_slice)
+{
+	struct fixture f;
+	const struct k8s_node_rec *r;
+
+	load(&f);
+	/* targetPort "web": 8080 in one slice, 8081 in the other */
+	r = rec(&f, "default/api:http/tcp/ipv4/internal");
+	cr_assert_eq(r->n_eps, 3);
+	ep(&f, r, 0, "198.18.2.1", 8080);
+	ep(&f, r, 1, "198.18.2.2", 8080);
+	cr_assert_eq(ep(&f, r, 2, "198.18.3.1", 8081)->weight, 3,
+		     "the slice's lbd.io/weight");
+	/* the UDP port is on the first slice only */
+	r = rec(&f, "default/api:dns/udp/ipv4/internal");
+	cr_assert_eq(r->n_eps, 2);
+	ep(&f, r, 0, "198.18.2.1", 5353);
+	ep(&f, r, 1, "198.18.2.2", 5353);
+	unload(&f);
+}
+
+Test(k8s_node, endpoint_conditions_are_passed_on_and_gone_ones_left_out)
+{
+	struct fixture f;
+	const struct k8s_node_rec *r;
+	const struct k8s_node_ep *e;
+
+	load(&f);
+	r = rec(&f, "default/api:http/tcp/ipv4/internal");
+	e = ep(&f, r, 0, "198.18.2.1", 8080);
+	cr_assert(e->ready && e->serving && !e->terminating);
+	cr_assert(e->local, "nodeName node-1 is this node");
+	e = ep(&f, r, 1, "198.18.2.2", 8080);
+	cr_assert(!e->ready && e->serving && e->terminating);
+	cr_assert_not(e->local);
+	/* 198.18.2.3 (neither ready nor serving) is not there: n_eps 3 */
+	cr_assert_eq(r->n_eps, 3);
+	unload(&f);
+}
+
+Test(k8s_node, internal_traffic_policy_local_keeps_this_nodes_endpoints)
+{
+	struct fixture f;
+	const struct k8s_node_rec *r;
+
+	load(&f);
+	r = rec(&f, "default/local:8080/tcp/ipv4/internal");
+	cr_assert(r->local_only);
+	cr_assert_eq(r->n_eps, 1);
+	ep(&f, r, 0, "198.18.5.1", 8080);
+	/* a ClusterIP Service's nodePort is ignored: no external record */
+	cr_assert_eq(r->node_port, 0);
+	unload(&f);
+}
+
+Test(k8s_node, load_balancer_addresses_node_ports_and_external_policy)
+{
+	struct fixture f;
+	const struct k8s_node_rec *r;
+
+	load(&f);
+	r = rec(&f, "default/front:https/tcp/ipv4/internal");
+	cr_assert_not(r->local_only, "internalTrafficPolicy is Cluster");
+	cr_assert_eq(r->n_eps, 2);
+	cr_assert(r->affinity);
+	cr_assert_eq(r->affinity_timeout, 300);
+	r = rec(&f, "default/front:https/tcp/ipv4/external");
+	cr_assert_eq(r->type, K8S_NODE_LOAD_BALANCER);
+	cr_assert_eq(r->n_addrs, 3);
+	addr_is(&f, r, 0, "203.0.113.7", 443); /* externalIPs */
+	addr_is(&f, r, 1, "192.0.2.80", 443); /* ingress, not the hostname */
+	addr_is(&f, r, 2, "198.18.0.1", 30443); /* this node, node port */
+	cr_assert_eq(r->node_port, 30443);
+	cr_assert(r->local_only, "externalTrafficPolicy Local");
+	cr_assert_eq(r->n_eps, 1);
+	ep(&f, r, 0, "198.18.4.1", 8443);
+	r = rec(&f, "default/front:https/tcp/ipv6/external");
+	cr_assert_eq(r->n_addrs, 1);
+	addr_is(&f, r, 0, "2001:db8::1", 30443);
+	cr_assert_eq(r->n_eps, 0, "no IPv6 endpoint: refused on connect");
+	unload(&f);
+}
+
+Test(k8s_node, affinity_timeout_defaults_as_kube_proxys)
+{
+	struct fixture f;
+	const struct k8s_node_rec *r;
+
+	load(&f);
+	r = rec(&f, "other/api:http/tcp/ipv4/internal");
+	cr_assert(r->affinity);
+	cr_assert_eq(r->affinity_timeout, K8S_NODE_AFFINITY_DEFAULT);
+	r = rec(&f, "default/api:http/tcp/ipv4/internal");
+	cr_assert_not(r->affinity);
+	unload(&f);
+}
+
+Test(k8s_node, service_without_selector_uses_its_manual_slices)
+{
+	struct fixture f;
+	const struct k8s_node_rec *r;
+
+	load(&f);
+	r = rec(&f, "default/manual:9000/udp/ipv4/internal");
+	cr_assert_eq(r->type, K8S_NODE_NODE_PORT);
+	addr_is(&f, r, 0, "10.96.0.14", 9000);
+	cr_assert_eq(r->n_eps, 1);
+	cr_assert_not(ep(&f, r, 0, "192.0.2.9", 9001)->local,
+		      "no nodeName: not local");
+	r = rec(&f, "default/manual:9000/udp/ipv4/external");
+	addr_is(&f, r, 0, "198.18.0.1", 30900);
+	cr_assert_eq(r->n_eps, 1);
+	unload(&f);
+}
+
+Test(k8s_node, unsupported_services_are_refused_whole_with_a_reason)
+{
+	struct fixture f;
+	char k[256];
+	size_t i;
+
+	load(&f);
+	cr_assert_eq(f.set.n_refusals, 3);
+	cr_assert_str_eq(f.set.refusals[0].msg,
+			 "Service default/bad-type: spec.type \"Magic\" is "
+			 "not served");
+	cr_assert_eq(f.set.refusals[0].reason, K8S_REFUSED_INVALID);
+	cr_assert_str_eq(f.set.refusals[1].msg,
+			 "Service default/sctp: ports[1].protocol SCTP is not "
+			 "served");
+	cr_assert_eq(f.set.refusals[1].reason, K8S_REFUSED_PROTOCOL);
+	cr_assert_eq(f.set.refusals[2].reason, K8S_REFUSED_VIP_ADDRESS);
+	cr_assert(!strncmp(f.set.refusals[2].msg,
+			   "Service default/zero-ip: spec.externalIPs 0.0.0.0 "
+			   "is ",
+			   50),
+		  "%s", f.set.refusals[2].msg);
+	/* not half applied: the TCP port of sctp, the ClusterIP of
+	 * zero-ip are not served either */
+	for (i = 0; i < f.set.n_recs; i++) {
+		k8s_node_rec_key(&f.set.recs[i], k, sizeof(k));
+		cr_assert(strncmp(k, "default/sctp", 12) &&
+				  strncmp(k, "default/zero-ip", 15) &&
+				  strncmp(k, "default/bad-type", 16),
+			  "%s is served", k);
+	}
+	unload(&f);
+}
+
+/* A field of the wrong type refuses the Service; each with its reason. */
+Test(k8s_node, bad_fields_refuse_the_service)
+{
+	static const char *const bad[][2] = {
+		{ "{\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":"
+		  "1}],\"sessionAffinity\":\"Sticky\"}}",
+		  "spec.sessionAffinity is not \"None\" or \"ClientIP\"" },
+		{ "{\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":"
+		  "1}],\"sessionAffinity\":\"ClientIP\","
+		  "\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":"
+		  "86401}}}}",
+		  "spec.sessionAffinityConfig.clientIP.timeoutSeconds is not "
+		  "1-86400" },
+		{ "{\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":"
+		  "1}],\"internalTrafficPolicy\":\"Nearby\"}}",
+		  "spec.internalTrafficPolicy is not \"Cluster\" or "
+		  "\"Local\"" },
+		{ "{\"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"10.96.0.1\","
+		  "\"ports\":[{\"port\":1,\"nodePort\":\"x\"}]}}",
+		  "ports[0].nodePort is not 1-65535" },
+		{ "{\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":"
+		  "0}]}}",
+		  "ports[0].port 0 is not 1-65535" },
+		{ "{\"spec\":{\"clusterIPs\":[\"10.96.0.1\",\"10.96.0.2\"],"
+		  "\"ports\":[{\"port\":1}]}}",
+		  "spec.clusterIPs has two addresses of one family" },
+		{ "{\"spec\":{\"clusterIP\":\"ten\",\"ports\":[{\"port\":1}]}}",
+		  "spec.clusterIP \"ten\" is not an IP address" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct json_object *o = json_tokener_parse(bad[i][0]);
+		struct k8s_node_service *s;
+
+		cr_assert_not_null(o, "fixture %zu", i);
+		cr_assert_eq(k8s_node_service_parse(o, &s), 0);
+		cr_expect_eq(s->refused, K8S_REFUSED_INVALID, "fixture %zu", i);
+		cr_expect_str_eq(s->why, bad[i][1], "fixture %zu", i);
+		cr_expect_eq(s->n_ports + s->n_cluster + s->n_external, 0,
+			     "fixture %zu: nothing kept", i);
+		k8s_node_service_free(s);
+		json_object_put(o);
+	}
+}
