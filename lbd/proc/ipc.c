@@ -8,15 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct buf {
-	char *data;
-	size_t len, cap, off; /* off: start of unconsumed data */
-};
+#include "iobuf.h"
+
 
 struct ipc {
 	int fd;
 	sd_event_source *src;
-	struct buf in, out;
+	struct iobuf in, out;
 	ipc_msg_fn on_msg;
 	ipc_close_fn on_close;
 	void *arg;
@@ -26,35 +24,6 @@ struct ipc {
 	bool over;
 	sd_event_source *doom;
 };
-
-static int buf_append(struct buf *b, const char *d, size_t n)
-{
-	if (b->off && b->off == b->len)
-		b->off = b->len = 0;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		/* reclaim the consumed front before growing */
-		if (b->off) {
-			memmove(b->data, b->data + b->off, b->len - b->off);
-			b->len -= b->off;
-			b->off = 0;
-		}
-		while (b->len + n > cap)
-			cap *= 2;
-		if (cap != b->cap) {
-			p = realloc(b->data, cap);
-			if (!p)
-				return -ENOMEM;
-			b->data = p;
-			b->cap = cap;
-		}
-	}
-	memcpy(b->data + b->len, d, n);
-	b->len += n;
-	return 0;
-}
 
 static void ipc_close_now(struct ipc *c)
 {
@@ -69,23 +38,12 @@ static void ipc_close_now(struct ipc *c)
 
 static int ipc_flush(struct ipc *c)
 {
-	while (c->out.off < c->out.len) {
-		/* MSG_NOSIGNAL: a peer gone is an error here, not a
-		 * SIGPIPE that kills the process */
-		ssize_t n = send(c->fd, c->out.data + c->out.off,
-				 c->out.len - c->out.off, MSG_NOSIGNAL);
+	int err = iobuf_send(&c->out, c->fd);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -errno;
-		}
-		c->out.off += (size_t)n;
-	}
+	if (err)
+		return err;
 	return sd_event_source_set_io_events(
-		c->src, EPOLLIN | (c->out.off < c->out.len ? EPOLLOUT : 0));
+		c->src, EPOLLIN | (iobuf_pending(&c->out) ? EPOLLOUT : 0));
 }
 
 /* Hands every complete line of the input buffer to on_msg. */
@@ -142,7 +100,7 @@ static int ipc_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			goto close;
 		if (n > 0) {
-			err = buf_append(&c->in, chunk, (size_t)n);
+			err = iobuf_append(&c->in, chunk, (size_t)n);
 			if (!err)
 				err = ipc_lines(c);
 			if (err)
@@ -205,9 +163,7 @@ static int ipc_doom_fire(sd_event_source *s, void *arg)
 static int ipc_overflow(struct ipc *c)
 {
 	c->over = true;
-	free(c->out.data);
-	c->out.data = NULL;
-	c->out.len = c->out.off = c->out.cap = 0;
+	iobuf_free(&c->out);
 	if (!c->doom && sd_event_add_defer(sd_event_source_get_event(c->src),
 					   &c->doom, ipc_doom_fire, c) < 0)
 		/* no defer source: the next event of the fd closes it */
@@ -227,9 +183,9 @@ int ipc_send(struct ipc *c, struct json_object *msg)
 		return ipc_overflow(c);
 	s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN,
 					      &len);
-	err = buf_append(&c->out, s, len);
+	err = iobuf_append(&c->out, s, len);
 	if (!err)
-		err = buf_append(&c->out, "\n", 1);
+		err = iobuf_append(&c->out, "\n", 1);
 	if (!err)
 		err = ipc_flush(c);
 	return err;
@@ -243,8 +199,8 @@ void ipc_free(struct ipc *c)
 	sd_event_source_disable_unref(c->doom);
 	close(c->fd);
 	json_tokener_free(c->tok);
-	free(c->in.data);
-	free(c->out.data);
+	iobuf_free(&c->in);
+	iobuf_free(&c->out);
 	free(c);
 }
 
@@ -255,7 +211,7 @@ int ipc_fd(const struct ipc *c)
 
 size_t ipc_pending(const struct ipc *c)
 {
-	return c->out.len - c->out.off;
+	return iobuf_pending(&c->out);
 }
 
 bool ipc_member_is_int(struct json_object *o, const char *key, int64_t want)
@@ -292,7 +248,7 @@ int ipc_write_blocking(int fd, struct json_object *msg)
 
 struct ipc_reader {
 	int fd;
-	struct buf b;
+	struct iobuf b;
 };
 
 struct ipc_reader *ipc_reader_new(int fd)
@@ -307,7 +263,7 @@ struct ipc_reader *ipc_reader_new(int fd)
 void ipc_reader_free(struct ipc_reader *r)
 {
 	if (r)
-		free(r->b.data);
+		iobuf_free(&r->b);
 	free(r);
 }
 
@@ -340,7 +296,7 @@ int ipc_reader_next(struct ipc_reader *r, struct json_object **out)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -ECONNRESET;
-		if (buf_append(&r->b, chunk, (size_t)n))
+		if (iobuf_append(&r->b, chunk, (size_t)n))
 			return -ENOMEM;
 	}
 }

@@ -9,19 +9,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "iobuf.h"
+
 /* Read per event: a peer that keeps the socket full cannot starve the
  * rest of the loop. */
 #define MSGCH_READ_CHUNK (256u << 10)
 
-struct msgch_buf {
-	char *data;
-	size_t len, cap, off; /* off: start of unconsumed data */
-};
 
 struct msgch {
 	int fd;
 	sd_event_source *src;
-	struct msgch_buf in, out;
+	struct iobuf in, out;
 	msgch_msg_fn on_msg;
 	msgch_close_fn on_close;
 	void *arg;
@@ -35,42 +33,13 @@ struct msgch {
 	bool dispatching, dead;
 };
 
-/* Room for n more bytes at the end of b. */
-static int buf_reserve(struct msgch_buf *b, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (b->off == b->len)
-		b->off = b->len = 0;
-	if (b->len + n <= b->cap)
-		return 0;
-	/* reclaim the consumed front before growing */
-	if (b->off) {
-		memmove(b->data, b->data + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
-		if (b->len + n <= b->cap)
-			return 0;
-	}
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + n)
-		cap *= 2;
-	p = realloc(b->data, cap);
-	if (!p)
-		return -ENOMEM;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
 static void msgch_destroy(struct msgch *c)
 {
 	sd_event_source_disable_unref(c->src);
 	sd_event_source_disable_unref(c->doom);
 	close(c->fd);
-	free(c->in.data);
-	free(c->out.data);
+	iobuf_free(&c->in);
+	iobuf_free(&c->out);
 	free(c);
 }
 
@@ -100,9 +69,7 @@ static int msgch_doom(struct msgch *c, int err)
 	if (c->doomed)
 		return c->doomed;
 	c->doomed = err;
-	free(c->out.data);
-	c->out.data = NULL;
-	c->out.len = c->out.off = c->out.cap = 0;
+	iobuf_free(&c->out);
 	if (sd_event_add_defer(sd_event_source_get_event(c->src), &c->doom,
 			       msgch_doom_fire, c) < 0)
 		/* no defer source: the next event of the fd closes it */
@@ -112,23 +79,12 @@ static int msgch_doom(struct msgch *c, int err)
 
 static int msgch_flush(struct msgch *c)
 {
-	while (c->out.off < c->out.len) {
-		/* MSG_NOSIGNAL: a peer gone is an error here, not a
-		 * SIGPIPE that kills the process */
-		ssize_t n = send(c->fd, c->out.data + c->out.off,
-				 c->out.len - c->out.off, MSG_NOSIGNAL);
+	int err = iobuf_send(&c->out, c->fd);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -errno;
-		}
-		c->out.off += (size_t)n;
-	}
+	if (err)
+		return err;
 	return sd_event_source_set_io_events(
-		c->src, EPOLLIN | (c->out.off < c->out.len ? EPOLLOUT : 0));
+		c->src, EPOLLIN | (iobuf_pending(&c->out) ? EPOLLOUT : 0));
 }
 
 /*
@@ -183,7 +139,7 @@ static int msgch_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	}
 	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return 0;
-	err = buf_reserve(&c->in, MSGCH_READ_CHUNK);
+	err = iobuf_reserve(&c->in, MSGCH_READ_CHUNK);
 	if (err)
 		goto close;
 	n = read(c->fd, c->in.data + c->in.len, MSGCH_READ_CHUNK);
@@ -254,7 +210,7 @@ int msgch_send2(struct msgch *c, __u16 type, __u16 flags, const void *head,
 		return -EINVAL;
 	if (c->max_out && msgch_pending(c) > c->max_out)
 		return msgch_doom(c, -ENOBUFS);
-	err = buf_reserve(&c->out, sizeof(h) + hlen + rlen);
+	err = iobuf_reserve(&c->out, sizeof(h) + hlen + rlen);
 	if (err)
 		return err;
 	memcpy(c->out.data + c->out.len, &h, sizeof(h));
@@ -276,7 +232,7 @@ int msgch_send(struct msgch *c, __u16 type, __u16 flags, const void *payload,
 
 size_t msgch_pending(const struct msgch *c)
 {
-	return c->out.len - c->out.off;
+	return iobuf_pending(&c->out);
 }
 
 void msgch_free(struct msgch *c)
