@@ -1020,15 +1020,6 @@ static unsigned long io_client_bound(unsigned long want)
 
 /* -- the process --------------------------------------------------------- */
 
-static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
-			 void *arg)
-{
-	(void)s;
-	(void)si;
-	(void)arg;
-	return 0;
-}
-
 int io_child_main(int argc, char **argv)
 {
 	int ctl_fd = IO_CTL_FD, metrics_fd = -1;
@@ -1043,12 +1034,8 @@ int io_child_main(int argc, char **argv)
 	max_clients = strtoul(argv[0], NULL, 10);
 	if (!strcmp(argv[1], "metrics"))
 		metrics_fd = IO_METRICS_FD;
-	if (sd_event_new(&io.ev) < 0)
+	if (proc_child_event(&io.ev) < 0)
 		return 1;
-	sd_event_add_signal(io.ev, NULL, SIGTERM, NULL, NULL);
-	sd_event_add_signal(io.ev, NULL, SIGINT, NULL, NULL);
-	/* SIGHUP is the privileged process's (a reload): not for us */
-	sd_event_add_signal(io.ev, NULL, SIGHUP, ignore_signal, NULL);
 	if (msgch_open(io.ev, PROC_CHANNEL_FD, parent_msg, parent_gone, &io,
 		       &io.parent) < 0)
 		return 1;

@@ -229,15 +229,6 @@ static int on_stats(sd_event_source *s, uint64_t usec, void *arg)
 	return 0;
 }
 
-static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
-			 void *arg)
-{
-	(void)s;
-	(void)si;
-	(void)arg;
-	return 0;
-}
-
 int prober_child_main(int argc, char **argv)
 {
 	struct prober p = { 0 };
@@ -249,11 +240,8 @@ int prober_child_main(int argc, char **argv)
 		log_warnx("prober: arguments it does not take");
 		return 2;
 	}
-	if (hc_global_init() || sd_event_new(&p.ev) < 0)
+	if (hc_global_init() || proc_child_event(&p.ev) < 0)
 		return 1;
-	sd_event_add_signal(p.ev, NULL, SIGTERM, NULL, NULL);
-	sd_event_add_signal(p.ev, NULL, SIGINT, NULL, NULL);
-	sd_event_add_signal(p.ev, NULL, SIGHUP, ignore_signal, NULL);
 	if (sd_event_add_defer(p.ev, &p.flush, on_flush, &p) < 0)
 		return 1;
 	sd_event_source_set_enabled(p.flush, SD_EVENT_OFF);

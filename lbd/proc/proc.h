@@ -81,6 +81,11 @@ int proc_user_check(const char *user);
  */
 typedef int (*proc_main_fn)(int argc, char **argv);
 
+/* In a child's main: a loop on ev that SIGTERM and SIGINT end (exit
+ * status 0) and that SIGHUP, the privileged process's (a reload), leaves
+ * alone. 0 or a negative errno. */
+int proc_child_event(sd_event **ev);
+
 /* In the child: lbd's main calls this for "--child NAME", with the
  * children's mains by kind (main.c has them, so that lbd/proc depends on
  * none of the subsystems it runs); it never returns. */
