@@ -7,8 +7,9 @@
  * so this file includes it whole and drives it as the io process's event
  * loop does: the client's bytes arrive on a socket (ipc.c splits lines
  * and parses JSON, io.c checks and normalises requests), requests for
- * the privileged process arrive on another socket, where a stand-in
- * answers each with {"id":N,"ok":true,"data":{}}. The input's first byte
+ * the privileged process arrive on another socket as lbd messages
+ * (struct lbd_ctl_req, msg.h), where a stand-in answers each with
+ * {"id":N,"ok":true,"data":{}}. The input's first byte
  * chooses the client (bit 0: root, else an unprivileged member of the
  * control group); the rest is written one line at a time, with the loop
  * run dry between lines.
@@ -16,8 +17,8 @@
  * Beyond the sanitizers it checks what both peers rely on: every answer
  * to the client is one JSON object {"v":1,"ok":bool,...} with an "error"
  * string when not ok; every request to the privileged process names a
- * known command (an admin one only for root) with arguments in normal
- * form (canonical addresses, ports in range, families 4 or 6).
+ * known command (an admin one only for root) in a struct that lbd's own
+ * check (ctl_req_check) takes.
  */
 #include "../../lbd/ctl/io.c"
 
@@ -33,76 +34,60 @@ struct fz_peer {
 	size_t len;
 };
 
-static void fz_check_norm(struct json_object *o, const char *key)
+/* What the io process sent the privileged process: a request it had the
+ * right to make, that lbd's own check takes; answered as lbd would. */
+static void fz_parent_msg(struct fz_peer *p, const struct lbd_msg_hdr *h,
+			  const void *payload, bool root)
 {
-	if (json_object_is_type(o, json_type_object)) {
-		json_object_object_foreach(o, k, v) fz_check_norm(v, k);
-		return;
-	}
-	if (json_object_is_type(o, json_type_array)) {
-		size_t i;
-
-		for (i = 0; i < json_object_array_length(o); i++)
-			fz_check_norm(json_object_array_get_idx(o, i), key);
-		return;
-	}
-	if (!strcmp(key, "address")) {
-		const char *s = json_object_get_string(o);
-		char canon[INET6_ADDRSTRLEN];
-		unsigned char a[16];
-		int fam = strchr(s, ':') ? AF_INET6 : AF_INET;
-
-		if (!json_object_is_type(o, json_type_string) ||
-		    inet_pton(fam, s, a) != 1 ||
-		    !inet_ntop(fam, a, canon, sizeof(canon)) ||
-		    strcmp(canon, s))
-			abort();
-	} else if (!strcmp(key, "port")) {
-		int64_t p = json_object_get_int64(o);
-
-		if (!json_object_is_type(o, json_type_int) || p < 0 ||
-		    p > 65535)
-			abort();
-	} else if (!strcmp(key, "family")) {
-		int64_t f = json_object_get_int64(o);
-
-		if (!json_object_is_type(o, json_type_int) ||
-		    (f != 4 && f != 6))
-			abort();
-	}
-}
-
-/* A request to the privileged process: checked, and answered. */
-static void fz_parent_line(struct fz_peer *p, struct json_object *m, bool root)
-{
-	struct json_object *id, *cmd, *args, *r;
+	struct lbd_msg_hdr rh = { .type = LBD_MSG_CTL_REPLY };
 	const struct io_cmd *ic;
-	const char *name, *s;
-	size_t len;
+	struct lbd_ctl_req req;
+	const char *name;
+	char text[64];
+	int n;
 
-	if (!json_object_object_get_ex(m, "id", &id) ||
-	    !json_object_object_get_ex(m, "cmd", &cmd) ||
-	    !json_object_object_get_ex(m, "args", &args) ||
-	    !json_object_is_type(args, json_type_object))
+	if (h->type != LBD_MSG_CTL_REQ || h->len != sizeof(req))
 		abort();
-	name = json_object_get_string(cmd);
-	ic = io_cmd_find(name);
-	if (!ic && strcmp(name, "monitor_set") && strcmp(name, "metrics"))
+	memcpy(&req, payload, sizeof(req));
+	if (ctl_req_check(&req))
 		abort();
-	if (ic && (ic->admin && !root))
+	name = ctl_cmd_name(req.cmd);
+	ic = name ? io_cmd_find(name) : NULL;
+	if (ic && ic->admin && !root)
 		abort();
-	fz_check_norm(args, "");
-	r = json_object_new_object();
-	json_object_object_add(r, "id", json_object_get(id));
-	json_object_object_add(r, "ok", json_object_new_boolean(1));
-	json_object_object_add(r, "data", json_object_new_object());
-	s = json_object_to_json_string_length(r, JSON_C_TO_STRING_PLAIN, &len);
-	if (write(p->fd, s, len) != (ssize_t)len || write(p->fd, "\n", 1) != 1)
+	n = snprintf(text, sizeof(text), "{\"id\":%u,\"ok\":true,\"data\":{}}",
+		     req.id);
+	rh.len = (__u32)n;
+	if (write(p->fd, &rh, sizeof(rh)) != (ssize_t)sizeof(rh) ||
+	    write(p->fd, text, (size_t)n) != n)
 		abort();
-	json_object_put(r);
 }
 
-/* An answer to the client. */
+static int fz_drain_parent(struct fz_peer *p, bool root)
+{
+	struct lbd_msg_hdr h;
+	int msgs = 0;
+	ssize_t n;
+
+	while ((n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - p->len,
+			 MSG_DONTWAIT)) > 0) {
+		p->len += (size_t)n;
+		while (p->len >= sizeof(h)) {
+			memcpy(&h, p->buf, sizeof(h));
+			/* io's messages to lbd are requests: small */
+			if (h.len > sizeof(p->buf) - sizeof(h))
+				abort();
+			if (p->len < sizeof(h) + h.len)
+				break;
+			fz_parent_msg(p, &h, p->buf + sizeof(h), root);
+			p->len -= sizeof(h) + h.len;
+			memmove(p->buf, p->buf + sizeof(h) + h.len, p->len);
+			msgs++;
+		}
+	}
+	return msgs;
+}
+
 static void fz_client_line(struct json_object *m)
 {
 	struct json_object *v, *ok, *e;
@@ -122,7 +107,7 @@ static void fz_client_line(struct json_object *m)
 }
 
 /* Reads what is there; returns how many lines it handled. */
-static int fz_drain(struct fz_peer *p, bool parent, bool root)
+static int fz_drain(struct fz_peer *p)
 {
 	int lines = 0;
 	ssize_t n;
@@ -138,10 +123,7 @@ static int fz_drain(struct fz_peer *p, bool parent, bool root)
 			m = json_tokener_parse(p->buf);
 			if (!m || !json_object_is_type(m, json_type_object))
 				abort();
-			if (parent)
-				fz_parent_line(p, m, root);
-			else
-				fz_client_line(m);
+			fz_client_line(m);
 			json_object_put(m);
 			p->len -= (size_t)(nl + 1 - p->buf);
 			memmove(p->buf, nl + 1, p->len);
@@ -163,8 +145,8 @@ static void fz_pump(struct io *io, struct fz_peer *parent,
 		busy = 0;
 		while (sd_event_run(io->ev, 0) > 0)
 			busy = 1;
-		busy |= fz_drain(parent, true, root) > 0;
-		busy |= fz_drain(client, false, root) > 0;
+		busy |= fz_drain_parent(parent, root) > 0;
+		busy |= fz_drain(client) > 0;
 	}
 }
 
@@ -194,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pfd) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cfd))
 		abort();
-	if (ipc_open(io.ev, pfd[0], parent_msg, parent_gone, &io, &io.parent))
+	if (msgch_open(io.ev, pfd[0], parent_msg, parent_gone, &io, &io.parent))
 		abort();
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
@@ -229,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ipc_free(cl->c);
 		free(cl);
 	}
-	ipc_free(io.parent);
+	msgch_free(io.parent);
 	close(pfd[1]);
 	close(cfd[1]);
 	sd_event_unref(io.ev);
