@@ -226,6 +226,19 @@ static void watch_files(struct lbd_daemon *d)
 			  d->cfg->include_dir);
 }
 
+/* lbctl reload (ctl_ctx.reload): as SIGHUP, answered. */
+static int ctl_reload_of(void *arg)
+{
+	struct lbd_daemon *d = arg;
+	int err;
+
+	log_info("lbctl reload: reloading %s", d->config_path);
+	err = daemon_reload(d);
+	if (!err)
+		watch_files(d);
+	return err;
+}
+
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si,
 		     void *arg)
 {
@@ -321,12 +334,12 @@ static void io_start(struct lbd_daemon *d)
 		close(fds[1]);
 }
 
-/* After a reload: changed control settings restart the io process with
- * new listeners (its clients reconnect). */
-static void io_reloaded(struct lbd_daemon *d)
+static int on_io_restart(sd_event_source *s, void *arg)
 {
-	if (!memcmp(&d->io_ctl, &d->cfg->control, sizeof(d->io_ctl)) && d->io)
-		return;
+	struct lbd_daemon *d = arg;
+
+	(void)s;
+	d->io_restart = sd_event_source_unref(d->io_restart);
 	log_info("control settings changed: restarting the io process");
 	if (strcmp(d->io_ctl.socket, d->cfg->control.socket))
 		unlink(d->io_ctl.socket);
@@ -334,6 +347,22 @@ static void io_reloaded(struct lbd_daemon *d)
 	d->io = NULL;
 	control_io_gone(&d->ctl);
 	io_start(d);
+	return 0;
+}
+
+/* After a reload: changed control settings restart the io process with
+ * new listeners (its clients reconnect). Not at once: a reload asked
+ * through the control socket (lbctl reload) is answered by this io
+ * process first. */
+static void io_reloaded(struct lbd_daemon *d)
+{
+	if (!memcmp(&d->io_ctl, &d->cfg->control, sizeof(d->io_ctl)) && d->io)
+		return;
+	if (d->io_restart)
+		return;
+	if (!d->ev ||
+	    sd_event_add_defer(d->ev, &d->io_restart, on_io_restart, d) < 0)
+		on_io_restart(NULL, d);
 }
 
 /* Loads a config for the one-shot modes, printing every problem. */
@@ -443,6 +472,7 @@ int daemon_run(const char *config_path)
 				  .bgp_json = ctl_bgp_of,
 				  .k8s_metrics = lb_k8s_metrics,
 				  .bgp_metrics = ctl_bgp_metrics_of,
+				  .reload = ctl_reload_of,
 				  .arg = &d };
 	control_started(&d.ctl);
 
@@ -477,6 +507,7 @@ int daemon_run(const char *config_path)
 	err = sd_event_loop(d.ev);
 
 	d.debounce = sd_event_source_unref(d.debounce);
+	d.io_restart = sd_event_source_unref(d.io_restart);
 	d.watch_dir = sd_event_source_unref(d.watch_dir);
 	d.watch_incl = sd_event_source_unref(d.watch_incl);
 	control_stop(&d.ctl);

@@ -47,6 +47,7 @@ struct lbd_daemon {
 	 * lbd/proc */
 	struct proc *io;
 	struct lbd_conf_control io_ctl; /* the settings it was started with */
+	sd_event_source *io_restart; /* after a reload changed them */
 	/* the control handlers' view of the daemon, and their own state */
 	struct ctl_ctx ctl;
 

@@ -79,6 +79,9 @@ struct ctl_ctx {
 	/* the same for the metrics snapshot */
 	void (*k8s_metrics)(void *arg, struct lbd_metrics_snap *s);
 	void (*bgp_metrics)(void *arg, struct lbd_metrics_snap *s);
+	/* lbctl reload: the daemon's reload, 0 or a negative errno (its
+	 * problems are then info's last_errors); NULL: not offered */
+	int (*reload)(void *arg);
 	void *arg;
 	struct ctl_mon mon;
 };

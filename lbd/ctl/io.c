@@ -478,6 +478,7 @@ static const struct io_cmd io_cmds[] = {
 	{ "drain", true, args_drain },
 	{ "undrain", true, args_drain },
 	{ "conntrack_flush", true, args_flush },
+	{ "reload", true, args_none },
 };
 
 static const struct io_cmd *io_cmd_find(const char *name)

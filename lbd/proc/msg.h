@@ -79,6 +79,8 @@ enum lbd_ctl_cmd {
 	LBD_CTL_EXPLAIN,
 	LBD_CTL_MONITOR_SET,
 	LBD_CTL_METRICS,
+	LBD_CTL_RELOAD,
+	/* the last: what lbd answers is below it (ctl_req_check) */
 	LBD_CTL_MONITOR, /* lbctl monitor: the io process's, never sent */
 	LBD_CTL_CMD_MAX
 };
