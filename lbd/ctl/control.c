@@ -82,7 +82,8 @@ void control_request(struct ctl_ctx *x, const struct lbd_ctl_req *req)
 	char err[256] = "";
 	int r = control_handle(x, req, data, err, sizeof(err));
 
-	if (!*x->io) {
+	/* a metrics snapshot is its own answer (ctl_metrics) */
+	if (!*x->io || (r == 0 && req->cmd == LBD_CTL_METRICS)) {
 		json_object_put(data);
 		return;
 	}

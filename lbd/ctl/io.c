@@ -33,8 +33,9 @@
  * LBD_MSG_CTL_REQ, a struct lbd_ctl_req with the checked and normalised
  * arguments (ctlreq.h), answered LBD_MSG_CTL_REPLY, JSON text
  * {"id":N,"ok":...} that lbd made and this process parses; the io process
- * also asks for "metrics" snapshots and sets what the monitor wants with
- * "monitor_set". The privileged process sends, unasked,
+ * also asks for "metrics" snapshots, which come back as LBD_MSG_METRICS
+ * (the binary snapshot, metrics_snap.h; an error is a reply), and sets
+ * what the monitor wants with "monitor_set". The privileged process sends, unasked,
  * LBD_MSG_MON_EVENT, {"event":{...}} while a monitor is set and
  * {"lost":N}.
  */
@@ -763,22 +764,21 @@ static void fan_out(struct io *io, struct json_object *ev)
 	json_object_put(line);
 }
 
-static void metrics_answer(struct io *io, struct json_object *msg)
+/* The answer to the metrics request in flight: the snapshot (a
+ * LBD_MSG_METRICS payload), or NULL when lbd answered with an error (the
+ * waiting scrapes get 503). */
+static void metrics_answer(struct io *io, const void *snap, size_t n)
 {
 	struct metrics_io mio = { .control_clients = io->n_clients,
 				  .monitor_clients = io->n_monitors,
 				  .monitor_lost = io->mon_lost };
-	struct json_object *ok, *data;
 	char *text = NULL;
 	size_t len = 0;
 
 	io->metrics_pending = 0;
 	if (!io->httpd)
 		return;
-	if (json_object_object_get_ex(msg, "ok", &ok) &&
-	    json_object_get_boolean(ok) &&
-	    json_object_object_get_ex(msg, "data", &data) &&
-	    metrics_render(data, &mio, &text, &len))
+	if (!snap || metrics_render(snap, n, &mio, &text, &len))
 		text = NULL;
 	httpd_publish(io->httpd, text, len);
 }
@@ -805,7 +805,8 @@ static void parent_json(struct io *io, struct json_object *msg)
 		return;
 	want = (unsigned long)json_object_get_uint64(id);
 	if (want && want == io->metrics_pending) {
-		metrics_answer(io, msg);
+		metrics_answer(io, NULL,
+			       0); /* an error: a snapshot is binary */
 		return;
 	}
 	for (cl = io->clients; cl && cl->pending != want; cl = cl->next)
@@ -836,6 +837,12 @@ static void parent_msg(struct msgch *c, const struct lbd_msg_hdr *h,
 	struct json_object *msg;
 
 	(void)c;
+	if (h->type == LBD_MSG_METRICS) {
+		/* with no request in flight (one given up on): dropped */
+		if (io->metrics_pending)
+			metrics_answer(io, payload, h->len);
+		return;
+	}
 	if (h->type != LBD_MSG_CTL_REPLY && h->type != LBD_MSG_MON_EVENT)
 		return;
 	tok = json_tokener_new();
