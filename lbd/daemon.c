@@ -33,6 +33,14 @@ static double ms_since(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
 void diag_pushf(struct config_diag *diag, const char *fmt, ...)
 {
 	char **n, msg[512];
@@ -105,6 +113,7 @@ static int daemon_reload(struct lbd_daemon *d)
 		err = c->role == LBD_ROLE_BACKEND ? backend_reload(d, c, &diag)
 						  : lb_reload(d, c, &diag);
 	d->last_ms = ms_since(&t0);
+	d->last_at_s = now_s();
 	if (err) {
 		if (!diag.n)
 			diag_pushf(&diag, "%s: %s", d->config_path,
@@ -396,6 +405,7 @@ static void ctl_info_of(void *arg, struct ctl_info *out)
 	out->last_errors = d->last_errors;
 	out->n_last_errors = d->n_last_errors;
 	out->last_ms = d->last_ms;
+	out->last_at_s = d->last_at_s;
 	out->prog_id = d->att.prog_id;
 	out->native = d->att.native;
 	out->dispatcher = d->att.dispatcher;
@@ -459,6 +469,7 @@ int daemon_run(const char *config_path)
 	}
 	d.generation = 1;
 	d.last_ms = ms_since(&d.started);
+	d.last_at_s = now_s();
 	d.ctl = (struct ctl_ctx){ .config_path = config_path,
 				  .cfg = &d.cfg,
 				  .st = &d.st,

@@ -41,6 +41,7 @@ struct lbd_daemon {
 	char **last_errors;
 	size_t n_last_errors;
 	double last_ms;
+	double last_at_s; /* CLOCK_REALTIME, when it ended */
 	/* file watching */
 	sd_event_source *watch_dir, *watch_incl, *debounce;
 	/* the unprivileged io process (io.h), started and supervised by

@@ -41,6 +41,7 @@ struct ctl_info {
 	char *const *last_errors;
 	size_t n_last_errors;
 	double last_ms;
+	double last_at_s; /* when it ended, seconds since the epoch */
 	/* role lb: lbd's XDP program on datapath.interface */
 	__u32 prog_id;
 	bool native, dispatcher;

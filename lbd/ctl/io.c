@@ -42,6 +42,7 @@
 #include "io.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -771,13 +772,26 @@ static void metrics_answer(struct io *io, const void *snap, size_t n)
 {
 	struct metrics_io mio = { .control_clients = io->n_clients,
 				  .monitor_clients = io->n_monitors,
-				  .monitor_lost = io->mon_lost };
+				  .monitor_lost = io->mon_lost,
+				  .self_pid = (unsigned int)getpid(),
+				  .self_fds = -1 };
 	char *text = NULL;
 	size_t len = 0;
+	struct dirent *e;
+	DIR *dir;
 
 	io->metrics_pending = 0;
 	if (!io->httpd)
 		return;
+	dir = opendir("/proc/self/fd");
+	if (dir) {
+		/* not counting the one that lists them */
+		mio.self_fds = -1;
+		while ((e = readdir(dir)))
+			if (e->d_name[0] != '.')
+				mio.self_fds++;
+		closedir(dir);
+	}
 	if (!snap || metrics_render(snap, n, &mio, &text, &len))
 		text = NULL;
 	httpd_publish(io->httpd, text, len);

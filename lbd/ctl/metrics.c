@@ -125,6 +125,10 @@ static void render_daemon(FILE *f, const struct lbd_metrics_snap *s,
 	      h->last_reload_ok);
 	plain(f, "lbd_last_reload_duration_seconds", "gauge",
 	      "How long the last reload (or the start) took", h->last_reload_s);
+	plain(f, "lbd_last_reload_timestamp_seconds", "gauge",
+	      "When the last reload (or the start) ended, in seconds since "
+	      "the epoch",
+	      h->last_reload_at_s);
 	if (h->flags & LBD_MET_F_DATAPATH) {
 		family(f, "lbd_datapath_attached", "gauge",
 		       "1 when lbd's program is attached to the interface");
@@ -491,6 +495,9 @@ static void render_services(FILE *f, const struct lbd_metrics_snap *s)
 	SNAP_EACH(s, i, r, LBD_MET_SERVICE)
 	sample(f, "lbd_service_usable_backends", "service", r->u.service.name,
 	       NULL, NULL, NULL, NULL, r->u.service.active_backends);
+	/* control.metrics_backends = false: no per-backend family at all */
+	if (!(s->h.flags & LBD_MET_F_BACKENDS))
+		return;
 	for (k = 0; k < sizeof(be_counters) / sizeof(be_counters[0]); k++)
 		per_backend(f, s, &be_counters[k], "counter", false);
 	for (k = 0; k < sizeof(be_gauges) / sizeof(be_gauges[0]); k++)
@@ -637,6 +644,41 @@ static void render_backend_connections(FILE *f,
 	}
 }
 
+/* lbd and its children, one series each by its process name. */
+static void render_processes(FILE *f, const struct lbd_metrics_snap *s,
+			     const struct metrics_io *io)
+{
+	const struct lbd_metrics_rec *r;
+	size_t i;
+
+	family(f, "lbd_process_cpu_seconds_total", "counter",
+	       "CPU time (user and system) of lbd and of each of its "
+	       "children");
+	SNAP_EACH(s, i, r, LBD_MET_PROC)
+	sample(f, "lbd_process_cpu_seconds_total", "process", r->u.proc.name,
+	       NULL, NULL, NULL, NULL, r->u.proc.cpu_seconds);
+	family(f, "lbd_process_resident_memory_bytes", "gauge",
+	       "Resident memory of lbd and of each of its children");
+	SNAP_EACH(s, i, r, LBD_MET_PROC)
+	sample(f, "lbd_process_resident_memory_bytes", "process",
+	       r->u.proc.name, NULL, NULL, NULL, NULL,
+	       (double)r->u.proc.rss_bytes);
+	family(f, "lbd_process_open_fds", "gauge",
+	       "Open file descriptors of lbd and of each of its children "
+	       "(where they can be counted)");
+	SNAP_EACH(s, i, r, LBD_MET_PROC)
+	{
+		long n = r->u.proc.open_fds;
+
+		if (n < 0 && io->self_pid && r->u.proc.pid == io->self_pid)
+			n = io->self_fds;
+		if (n >= 0)
+			sample(f, "lbd_process_open_fds", "process",
+			       r->u.proc.name, NULL, NULL, NULL, NULL,
+			       (double)n);
+	}
+}
+
 int metrics_render_snap(const struct lbd_metrics_snap *snap,
 			const struct metrics_io *io, char **out, size_t *len)
 {
@@ -657,6 +699,7 @@ int metrics_render_snap(const struct lbd_metrics_snap *snap,
 	render_k8s(f, snap);
 	render_health(f, snap);
 	render_backend_connections(f, snap);
+	render_processes(f, snap, io);
 	if (fclose(f)) {
 		free(buf);
 		return -ENOMEM;

@@ -23,6 +23,10 @@ struct metrics_io {
 	unsigned long control_clients;
 	unsigned long monitor_clients;
 	unsigned long monitor_lost; /* events a slow monitor client missed */
+	/* the io process's descriptors, which lbd may not list (another
+	 * user's): for the process record of pid self_pid (0: none) */
+	unsigned int self_pid;
+	long self_fds;
 };
 
 /* Renders snap into a malloc'd text; 0 or a negative errno. */

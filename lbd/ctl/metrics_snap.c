@@ -67,6 +67,8 @@ static size_t rec_size(unsigned int type)
 		return sizeof(struct lbd_met_conn);
 	case LBD_MET_K8S_REFUSAL:
 		return sizeof(struct lbd_met_refusal);
+	case LBD_MET_PROC:
+		return sizeof(struct lbd_met_proc);
 	}
 	return 0;
 }
@@ -134,6 +136,8 @@ static bool rec_ok(const struct lbd_metrics_rec *r)
 		return STR_OK(r->u.conn.address);
 	case LBD_MET_K8S_REFUSAL:
 		return STR_OK(r->u.refusal.reason);
+	case LBD_MET_PROC:
+		return STR_OK(r->u.proc.name);
 	}
 	return false;
 }
