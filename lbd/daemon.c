@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
+#include <json-c/json.h>
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
@@ -292,6 +293,46 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
+/* Tells the io process whether lbd is still starting, and how far the
+ * apply is: {"starting":{"done":N,"total":M}} or {"started":true}. Sent
+ * at once (msgch writes what it can): the loop does not run yet. */
+static void io_tell_start(struct lbd_daemon *d, struct proc *io)
+{
+	struct json_object *o = json_object_new_object(), *p;
+	const char *s;
+	size_t len;
+
+	if (!io || !o) {
+		json_object_put(o);
+		return;
+	}
+	if (d->starting) {
+		p = json_object_new_object();
+		json_object_object_add(p, "done",
+				       json_object_new_uint64(d->start_done));
+		json_object_object_add(p, "total",
+				       json_object_new_uint64(d->start_total));
+		json_object_object_add(o, "starting", p);
+	} else {
+		json_object_object_add(o, "started",
+				       json_object_new_boolean(1));
+	}
+	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	if (proc_send(io, LBD_MSG_CTL_REPLY, 0, s, len))
+		log_debug("telling the io process the start's progress "
+			  "failed");
+	json_object_put(o);
+}
+
+void daemon_progress(struct lbd_daemon *d, size_t done, size_t total)
+{
+	if (!d->starting)
+		return;
+	d->start_done = done;
+	d->start_total = total;
+	io_tell_start(d, d->io);
+}
+
 /* A request from the io process: a struct lbd_ctl_req, whose size
  * msg_check has checked (proc.h). */
 static void io_msg(struct proc *p, const struct lbd_msg_hdr *h,
@@ -309,8 +350,10 @@ static void io_up(struct proc *p, pid_t pid, void *arg)
 {
 	struct lbd_daemon *d = arg;
 
-	(void)p;
 	control_io_gone(&d->ctl);
+	/* a new io process takes lbd for starting until told (p: d->io is
+	 * not set yet when proc_start calls this) */
+	io_tell_start(d, p);
 	log_debug("io process %d serves %s", (int)pid, d->cfg->control.socket);
 }
 
@@ -457,19 +500,9 @@ int daemon_run(const char *config_path)
 		config_free(d.cfg);
 		return 1;
 	}
-	err = kcheck_role(d.cfg->role);
-	if (!err)
-		err = d.cfg->role == LBD_ROLE_BACKEND ? backend_start(&d) :
-							lb_start(&d);
-	if (err) {
-		log_warnx("not starting: %s", strerror(-err));
-		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d",
-			   strerror(-err), -err);
-		return 1;
-	}
-	d.generation = 1;
-	d.last_ms = ms_since(&d.started);
-	d.last_at_s = now_s();
+	err = sd_event_default(&d.ev);
+	if (err < 0)
+		fatalx("sd_event_default: %s", strerror(-err));
 	d.ctl = (struct ctl_ctx){ .config_path = config_path,
 				  .cfg = &d.cfg,
 				  .st = &d.st,
@@ -485,12 +518,34 @@ int daemon_run(const char *config_path)
 				  .bgp_metrics = ctl_bgp_metrics_of,
 				  .reload = ctl_reload_of,
 				  .arg = &d };
+	d.ctl.ev = d.ev;
+	/* the control socket answers from the start: lbctl status says
+	 * "starting" and how far the first apply is, which with many
+	 * services takes a while (the io process answers it alone: the
+	 * loop runs once the apply is done) */
+	d.starting = true;
+	io_start(&d);
+	err = kcheck_role(d.cfg->role);
+	if (!err)
+		err = d.cfg->role == LBD_ROLE_BACKEND ? backend_start(&d) :
+							lb_start(&d);
+	if (err) {
+		log_warnx("not starting: %s", strerror(-err));
+		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d",
+			   strerror(-err), -err);
+		proc_stop(d.io);
+		unlink(d.cfg->control.socket);
+		sd_event_unref(d.ev);
+		config_free(d.cfg);
+		return 1;
+	}
+	d.generation = 1;
+	d.last_ms = ms_since(&d.started);
+	d.last_at_s = now_s();
+	d.starting = false;
+	io_tell_start(&d, d.io);
 	control_started(&d.ctl);
 
-	err = sd_event_default(&d.ev);
-	if (err < 0)
-		fatalx("sd_event_default: %s", strerror(-err));
-	d.ctl.ev = d.ev;
 	/* a peer that went away (BIRD, the API server) is an error of the
 	 * write, never a signal that ends the daemon */
 	signal(SIGPIPE, SIG_IGN);
@@ -501,7 +556,6 @@ int daemon_run(const char *config_path)
 	 * a stuck loop is a dead lbd */
 	sd_event_set_watchdog(d.ev, true);
 	watch_files(&d);
-	io_start(&d);
 	if (d.cfg->role == LBD_ROLE_LB) {
 		lb_k8s_begin(&d);
 		err = lb_loop_start(&d);

@@ -378,7 +378,7 @@ static void apply_progress(void *arg, size_t done, size_t total)
 	static struct timespec logged;
 	struct timespec now;
 
-	(void)arg;
+	daemon_progress(arg, done, total);
 	if (total < 2048)
 		return;
 	sd_notifyf(0, "STATUS=applying the config: %zu of %zu services",

@@ -409,6 +409,11 @@ static void print_status(struct json_object *d)
 	struct json_object *errs = get(d, "config.last_reload.errors");
 	size_t i;
 
+	if (!strcmp(s_of(d, "state"), "starting")) {
+		printf("state         starting: applying the config, %s\n",
+		       s_of(d, "progress"));
+		return;
+	}
 	printf("version       %s (%s role)\n", s_of(d, "version"),
 	       s_of(d, "role"));
 	printf("uptime        %.0f s\n", d_of(d, "uptime_s"));

@@ -37,7 +37,9 @@
  * (the binary snapshot, metrics_snap.h; an error is a reply), and sets
  * what the monitor wants with "monitor_set". The privileged process sends, unasked,
  * LBD_MSG_MON_EVENT, {"event":{...}} while a monitor is set and
- * {"lost":N}.
+ * {"lost":N}, and LBD_MSG_CTL_REPLY without an id: {"starting":{"done":
+ * N,"total":M}} while its first apply is under way (this process then
+ * answers status itself, "state":"starting") and {"started":true}.
  */
 #include "io.h"
 
@@ -119,6 +121,10 @@ struct io {
 	/* what the privileged process was last told the monitor wants */
 	bool mon_drops, mon_flows, mon_state;
 	unsigned long mon_lost; /* events monitor clients missed here */
+	/* lbd's first apply is under way: status is answered here, from
+	 * the progress lbd tells ({"starting":...}, then {"started":true}) */
+	bool starting;
+	unsigned long start_done, start_total;
 	/* metrics */
 	struct httpd *httpd;
 	unsigned long metrics_pending; /* id of the snapshot request */
@@ -633,6 +639,37 @@ static void monitor_start(struct io_client *cl, struct json_object *args)
 	monitor_update(cl->io);
 }
 
+/* While lbd starts, it answers nothing until its first apply is done
+ * (minutes, with many services): status says so, with the progress;
+ * every other command is refused, not left waiting. */
+static void starting_answer(struct io_client *cl, const char *name)
+{
+	struct io *io = cl->io;
+	struct json_object *r, *d;
+	char progress[64];
+
+	if (strcmp(name, "status")) {
+		reply_error(cl->c,
+			    "%s: lbd is starting (%lu of %lu services "
+			    "applied); try again when it has",
+			    name, io->start_done, io->start_total);
+		return;
+	}
+	r = json_object_new_object();
+	d = json_object_new_object();
+	snprintf(progress, sizeof(progress), "%lu of %lu services",
+		 io->start_done, io->start_total);
+	jadd(d, "state", json_object_new_string("starting"));
+	jadd(d, "progress", json_object_new_string(progress));
+	jadd(d, "done", json_object_new_uint64(io->start_done));
+	jadd(d, "total", json_object_new_uint64(io->start_total));
+	jadd(r, "v", json_object_new_int(LBD_CONTROL_VERSION));
+	jadd(r, "ok", json_object_new_boolean(1));
+	jadd(r, "data", d);
+	ipc_send(cl->c, r);
+	json_object_put(r);
+}
+
 /* A request from a control socket client. */
 static void client_msg(struct ipc *c, struct json_object *msg, void *arg)
 {
@@ -691,6 +728,11 @@ static void client_msg(struct ipc *c, struct json_object *msg, void *arg)
 	if (!strcmp(name, "monitor")) {
 		monitor_start(cl, norm);
 		json_object_put(norm);
+		return;
+	}
+	if (cl->io->starting) {
+		json_object_put(norm);
+		starting_answer(cl, name);
 		return;
 	}
 	/* ids are 32 bits on the channel, and 0 is no request */
@@ -805,6 +847,22 @@ static void parent_json(struct io *io, struct json_object *msg)
 
 	if (json_object_object_get_ex(msg, "event", &x)) {
 		fan_out(io, x);
+		return;
+	}
+	if (json_object_object_get_ex(msg, "starting", &x)) {
+		struct json_object *v;
+
+		io->starting = true;
+		if (json_object_object_get_ex(x, "done", &v))
+			io->start_done =
+				(unsigned long)json_object_get_uint64(v);
+		if (json_object_object_get_ex(x, "total", &v))
+			io->start_total =
+				(unsigned long)json_object_get_uint64(v);
+		return;
+	}
+	if (json_object_object_get_ex(msg, "started", &x)) {
+		io->starting = false;
 		return;
 	}
 	if (json_object_object_get_ex(msg, "lost", &x)) {
@@ -1063,6 +1121,10 @@ int io_child_main(int argc, char **argv)
 		return 2;
 	}
 	max_clients = strtoul(argv[0], NULL, 10);
+	/* until lbd says it has started (it tells every new io process at
+	 * once): a client faster than that message is not sent on to an
+	 * lbd busy with its first apply */
+	io.starting = true;
 	if (!strcmp(argv[1], "metrics"))
 		metrics_fd = IO_METRICS_FD;
 	if (sd_event_new(&io.ev) < 0)
