@@ -592,8 +592,10 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 
 static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 {
-	static const char *const allowed[] = { "socket", "metrics_listen",
-					       "group", "max_clients", NULL };
+	static const char *const allowed[] = {
+		"socket",      "metrics_listen",   "group",
+		"max_clients", "metrics_backends", NULL
+	};
 	struct lbd_conf_control *ctl = &x->c->control;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -624,6 +626,7 @@ static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 			"control.group", "no group named \"%s\"", ctl->group);
 	if (get_int(x, g, "control", "max_clients", 1, 16384, &v) > 0)
 		ctl->max_clients = (__u32)v;
+	get_bool(x, g, "control", "metrics_backends", &ctl->metrics_backends);
 }
 
 static void parse_processes(struct cfg_ctx *x, const config_setting_t *g)
@@ -2218,6 +2221,7 @@ void config_defaults(struct lbd_config *c)
 	strcpy(c->control.socket, LBD_DEFAULT_SOCKET);
 	strcpy(c->control.metrics_listen, LBD_DEFAULT_METRICS);
 	c->control.max_clients = LBD_DEFAULT_MAX_CLIENTS;
+	c->control.metrics_backends = true;
 	strcpy(c->processes.user, LBD_DEFAULT_USER);
 	c->dp.snat_port_min = 61000;
 	c->dp.snat_port_max = 65535;

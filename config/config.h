@@ -91,6 +91,9 @@ struct lbd_conf_control {
 	char metrics_listen[64]; /* "ADDR:PORT", "[ADDR6]:PORT"; "" or "off" */
 	char group[64]; /* may use read-only commands; "": root only */
 	__u32 max_clients; /* connected at once, root's few extra aside */
+	/* per-backend series in the metrics (default); false: per service
+	 * only, for configs whose backends would be too many series */
+	bool metrics_backends;
 };
 
 /* lbd's children (lbd/proc): the io process, the prober, the Kubernetes

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
+#include <json-c/json.h>
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
@@ -31,6 +32,14 @@ static double ms_since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
 void diag_pushf(struct config_diag *diag, const char *fmt, ...)
@@ -109,6 +118,7 @@ static int daemon_reload(struct lbd_daemon *d)
 		      c->role == LBD_ROLE_NODE ? node_role_reload(d, c, &diag) :
 						 lb_reload(d, c, &diag);
 	d->last_ms = ms_since(&t0);
+	d->last_at_s = now_s();
 	if (err) {
 		if (!diag.n)
 			diag_pushf(&diag, "%s: %s", d->config_path,
@@ -230,6 +240,19 @@ static void watch_files(struct lbd_daemon *d)
 			  d->cfg->include_dir);
 }
 
+/* lbctl reload (ctl_ctx.reload): as SIGHUP, answered. */
+static int ctl_reload_of(void *arg)
+{
+	struct lbd_daemon *d = arg;
+	int err;
+
+	log_info("lbctl reload: reloading %s", d->config_path);
+	err = daemon_reload(d);
+	if (!err)
+		watch_files(d);
+	return err;
+}
+
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si,
 		     void *arg)
 {
@@ -274,6 +297,46 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 	return 0;
 }
 
+/* Tells the io process whether lbd is still starting, and how far the
+ * apply is: {"starting":{"done":N,"total":M}} or {"started":true}. Sent
+ * at once (msgch writes what it can): the loop does not run yet. */
+static void io_tell_start(struct lbd_daemon *d, struct proc *io)
+{
+	struct json_object *o = json_object_new_object(), *p;
+	const char *s;
+	size_t len;
+
+	if (!io || !o) {
+		json_object_put(o);
+		return;
+	}
+	if (d->starting) {
+		p = json_object_new_object();
+		json_object_object_add(p, "done",
+				       json_object_new_uint64(d->start_done));
+		json_object_object_add(p, "total",
+				       json_object_new_uint64(d->start_total));
+		json_object_object_add(o, "starting", p);
+	} else {
+		json_object_object_add(o, "started",
+				       json_object_new_boolean(1));
+	}
+	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	if (proc_send(io, LBD_MSG_CTL_REPLY, 0, s, len))
+		log_debug("telling the io process the start's progress "
+			  "failed");
+	json_object_put(o);
+}
+
+void daemon_progress(struct lbd_daemon *d, size_t done, size_t total)
+{
+	if (!d->starting)
+		return;
+	d->start_done = done;
+	d->start_total = total;
+	io_tell_start(d, d->io);
+}
+
 /* A request from the io process: a struct lbd_ctl_req, whose size
  * msg_check has checked (proc.h). */
 static void io_msg(struct proc *p, const struct lbd_msg_hdr *h,
@@ -291,8 +354,10 @@ static void io_up(struct proc *p, pid_t pid, void *arg)
 {
 	struct lbd_daemon *d = arg;
 
-	(void)p;
 	control_io_gone(&d->ctl);
+	/* a new io process takes lbd for starting until told (p: d->io is
+	 * not set yet when proc_start calls this) */
+	io_tell_start(d, p);
 	log_debug("io process %d serves %s", (int)pid, d->cfg->control.socket);
 }
 
@@ -325,12 +390,12 @@ static void io_start(struct lbd_daemon *d)
 		close(fds[1]);
 }
 
-/* After a reload: changed control settings restart the io process with
- * new listeners (its clients reconnect). */
-static void io_reloaded(struct lbd_daemon *d)
+static int on_io_restart(sd_event_source *s, void *arg)
 {
-	if (!memcmp(&d->io_ctl, &d->cfg->control, sizeof(d->io_ctl)) && d->io)
-		return;
+	struct lbd_daemon *d = arg;
+
+	(void)s;
+	d->io_restart = sd_event_source_unref(d->io_restart);
 	log_info("control settings changed: restarting the io process");
 	if (strcmp(d->io_ctl.socket, d->cfg->control.socket))
 		unlink(d->io_ctl.socket);
@@ -338,6 +403,22 @@ static void io_reloaded(struct lbd_daemon *d)
 	d->io = NULL;
 	control_io_gone(&d->ctl);
 	io_start(d);
+	return 0;
+}
+
+/* After a reload: changed control settings restart the io process with
+ * new listeners (its clients reconnect). Not at once: a reload asked
+ * through the control socket (lbctl reload) is answered by this io
+ * process first. */
+static void io_reloaded(struct lbd_daemon *d)
+{
+	if (!memcmp(&d->io_ctl, &d->cfg->control, sizeof(d->io_ctl)) && d->io)
+		return;
+	if (d->io_restart)
+		return;
+	if (!d->ev ||
+	    sd_event_add_defer(d->ev, &d->io_restart, on_io_restart, d) < 0)
+		on_io_restart(NULL, d);
 }
 
 /* Loads a config for the one-shot modes, printing every problem. */
@@ -371,6 +452,7 @@ static void ctl_info_of(void *arg, struct ctl_info *out)
 	out->last_errors = d->last_errors;
 	out->n_last_errors = d->n_last_errors;
 	out->last_ms = d->last_ms;
+	out->last_at_s = d->last_at_s;
 	out->prog_id = d->att.prog_id;
 	out->native = d->att.native;
 	out->dispatcher = d->att.dispatcher;
@@ -422,19 +504,9 @@ int daemon_run(const char *config_path)
 		config_free(d.cfg);
 		return 1;
 	}
-	err = kcheck_role(d.cfg->role);
-	if (!err)
-		err = d.cfg->role == LBD_ROLE_BACKEND ? backend_start(&d) :
-		      d.cfg->role == LBD_ROLE_NODE    ? node_role_start(&d) :
-							lb_start(&d);
-	if (err) {
-		log_warnx("not starting: %s", strerror(-err));
-		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d",
-			   strerror(-err), -err);
-		return 1;
-	}
-	d.generation = 1;
-	d.last_ms = ms_since(&d.started);
+	err = sd_event_default(&d.ev);
+	if (err < 0)
+		fatalx("sd_event_default: %s", strerror(-err));
 	d.ctl = (struct ctl_ctx){ .config_path = config_path,
 				  .cfg = &d.cfg,
 				  .st = &d.st,
@@ -448,13 +520,37 @@ int daemon_run(const char *config_path)
 				  .bgp_json = ctl_bgp_of,
 				  .k8s_metrics = lb_k8s_metrics,
 				  .bgp_metrics = ctl_bgp_metrics_of,
+				  .reload = ctl_reload_of,
 				  .arg = &d };
+	d.ctl.ev = d.ev;
+	/* the control socket answers from the start: lbctl status says
+	 * "starting" and how far the first apply is, which with many
+	 * services takes a while (the io process answers it alone: the
+	 * loop runs once the apply is done) */
+	d.starting = true;
+	io_start(&d);
+	err = kcheck_role(d.cfg->role);
+	if (!err)
+		err = d.cfg->role == LBD_ROLE_BACKEND ? backend_start(&d) :
+		      d.cfg->role == LBD_ROLE_NODE    ? node_role_start(&d) :
+							lb_start(&d);
+	if (err) {
+		log_warnx("not starting: %s", strerror(-err));
+		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d",
+			   strerror(-err), -err);
+		proc_stop(d.io);
+		unlink(d.cfg->control.socket);
+		sd_event_unref(d.ev);
+		config_free(d.cfg);
+		return 1;
+	}
+	d.generation = 1;
+	d.last_ms = ms_since(&d.started);
+	d.last_at_s = now_s();
+	d.starting = false;
+	io_tell_start(&d, d.io);
 	control_started(&d.ctl);
 
-	err = sd_event_default(&d.ev);
-	if (err < 0)
-		fatalx("sd_event_default: %s", strerror(-err));
-	d.ctl.ev = d.ev;
 	/* a peer that went away (BIRD, the API server) is an error of the
 	 * write, never a signal that ends the daemon */
 	signal(SIGPIPE, SIG_IGN);
@@ -465,7 +561,6 @@ int daemon_run(const char *config_path)
 	 * a stuck loop is a dead lbd */
 	sd_event_set_watchdog(d.ev, true);
 	watch_files(&d);
-	io_start(&d);
 	if (d.cfg->role == LBD_ROLE_LB) {
 		lb_k8s_begin(&d);
 		err = lb_loop_start(&d);
@@ -490,6 +585,7 @@ int daemon_run(const char *config_path)
 	err = sd_event_loop(d.ev);
 
 	d.debounce = sd_event_source_unref(d.debounce);
+	d.io_restart = sd_event_source_unref(d.io_restart);
 	d.watch_dir = sd_event_source_unref(d.watch_dir);
 	d.watch_incl = sd_event_source_unref(d.watch_incl);
 	control_stop(&d.ctl);

@@ -43,12 +43,18 @@ struct lbd_daemon {
 	char **last_errors;
 	size_t n_last_errors;
 	double last_ms;
+	double last_at_s; /* CLOCK_REALTIME, when it ended */
 	/* file watching */
 	sd_event_source *watch_dir, *watch_incl, *debounce;
 	/* the unprivileged io process (io.h), started and supervised by
 	 * lbd/proc */
 	struct proc *io;
 	struct lbd_conf_control io_ctl; /* the settings it was started with */
+	sd_event_source *io_restart; /* after a reload changed them */
+	/* the first apply is under way (the loop does not run yet): the io
+	 * process answers status itself, from what it was last told */
+	bool starting;
+	size_t start_done, start_total; /* services applied, of */
 	/* the control handlers' view of the daemon, and their own state */
 	struct ctl_ctx ctl;
 
@@ -114,6 +120,10 @@ int daemon_check(const char *config_path);
 /* lbd --cleanup: detaches and unpins everything of the config's
  * instance. */
 int daemon_cleanup(const char *config_path);
+
+/* An apply's progress (lb.c's apply_progress): while lbd starts, told to
+ * the io process, which answers lbctl status with it. */
+void daemon_progress(struct lbd_daemon *d, size_t done, size_t total);
 
 /* Adds a message to a diagnostics list (reload problems). */
 void diag_pushf(struct config_diag *diag, const char *fmt, ...)

@@ -379,7 +379,7 @@ static void apply_progress(void *arg, size_t done, size_t total)
 	static struct timespec told;
 	struct timespec now;
 
-	(void)arg;
+	daemon_progress(arg, done, total);
 	if (total < 2048)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);

@@ -95,6 +95,10 @@ static void usage(FILE *f)
 		"  monitor [--drops] [--flows] [--health] [--service S] "
 		"[--count N]\n"
 		"                             datapath events as they happen\n"
+		"  reload                     lbd reads its config again; "
+		"exits 1 with\n"
+		"                             every problem when it is "
+		"refused\n"
 		"options (before or after the command):\n"
 		"  -s, --socket SOCKET  lbd's control socket\n"
 		"  -c, --config FILE    the socket named by this lbd config\n"
@@ -267,10 +271,21 @@ static struct json_object *request(const char *cmd, struct json_object *args)
 	}
 	if (!json_object_object_get_ex(ans, "ok", &ok) ||
 	    !json_object_get_boolean(ok)) {
+		struct json_object *lines;
+		size_t i;
+
 		fprintf(stderr, "lbctl: %s\n",
 			json_object_object_get_ex(ans, "error", &err) ?
 				json_object_get_string(err) :
 				"failed");
+		/* a refused reload's problems, as lbd's log has them */
+		if (json_object_object_get_ex(ans, "errors", &lines) &&
+		    json_object_is_type(lines, json_type_array))
+			for (i = 0; i < json_object_array_length(lines); i++)
+				fprintf(stderr, "%s\n",
+					json_object_get_string(
+						json_object_array_get_idx(lines,
+									  i)));
 		json_object_put(ans);
 		return NULL;
 	}
@@ -394,6 +409,11 @@ static void print_status(struct json_object *d)
 	struct json_object *errs = get(d, "config.last_reload.errors");
 	size_t i;
 
+	if (!strcmp(s_of(d, "state"), "starting")) {
+		printf("state         starting: applying the config, %s\n",
+		       s_of(d, "progress"));
+		return;
+	}
 	printf("version       %s (%s role)\n", s_of(d, "version"),
 	       s_of(d, "role"));
 	printf("uptime        %.0f s\n", d_of(d, "uptime_s"));
@@ -1728,6 +1748,19 @@ static int cmd_explain(int argc, char **argv)
 	return r;
 }
 
+static void print_reload(struct json_object *d)
+{
+	printf("config generation %lld applied in %.1f ms\n",
+	       i_of(d, "generation"), d_of(d, "ms"));
+}
+
+static int cmd_reload(int argc, char **argv)
+{
+	if (args_only(argc, argv, 0, 0, "") < 0)
+		return 2;
+	return simple("reload", NULL, print_reload);
+}
+
 static int cmd_drain_(int argc, char **argv)
 {
 	return cmd_drain(argc, argv, false);
@@ -1748,6 +1781,7 @@ static const struct command {
 	{ "stats", cmd_stats },	      { "drain", cmd_drain_ },
 	{ "undrain", cmd_undrain },   { "conntrack", cmd_conntrack },
 	{ "explain", cmd_explain },   { "monitor", cmd_monitor },
+	{ "reload", cmd_reload },
 };
 
 /*

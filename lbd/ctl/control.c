@@ -44,6 +44,7 @@ static const struct {
 	[LBD_CTL_EXPLAIN] = { ctl_explain, true },
 	[LBD_CTL_MONITOR_SET] = { ctl_monitor_set, false },
 	[LBD_CTL_METRICS] = { ctl_metrics, false },
+	[LBD_CTL_RELOAD] = { ctl_reload, false },
 };
 
 int control_handle(struct ctl_ctx *x, const struct lbd_ctl_req *req,
@@ -81,7 +82,8 @@ void control_request(struct ctl_ctx *x, const struct lbd_ctl_req *req)
 	char err[256] = "";
 	int r = control_handle(x, req, data, err, sizeof(err));
 
-	if (!*x->io) {
+	/* a metrics snapshot is its own answer (ctl_metrics) */
+	if (!*x->io || (r == 0 && req->cmd == LBD_CTL_METRICS)) {
 		json_object_put(data);
 		return;
 	}
@@ -91,6 +93,11 @@ void control_request(struct ctl_ctx *x, const struct lbd_ctl_req *req)
 	if (r == 0) {
 		jadd(reply, "data", data);
 	} else {
+		struct json_object *lines;
+
+		/* a refused reload: its problems, one line each */
+		if (json_object_object_get_ex(data, "errors", &lines))
+			jadd(reply, "errors", json_object_get(lines));
 		json_object_put(data);
 		jadd(reply, "error", jstr(err[0] ? err : strerror(-r)));
 	}

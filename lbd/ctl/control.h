@@ -41,6 +41,7 @@ struct ctl_info {
 	char *const *last_errors;
 	size_t n_last_errors;
 	double last_ms;
+	double last_at_s; /* when it ended, seconds since the epoch */
 	/* role lb: lbd's XDP program on datapath.interface */
 	__u32 prog_id;
 	bool native, dispatcher;
@@ -79,6 +80,9 @@ struct ctl_ctx {
 	/* the same for the metrics snapshot */
 	void (*k8s_metrics)(void *arg, struct lbd_metrics_snap *s);
 	void (*bgp_metrics)(void *arg, struct lbd_metrics_snap *s);
+	/* lbctl reload: the daemon's reload, 0 or a negative errno (its
+	 * problems are then info's last_errors); NULL: not offered */
+	int (*reload)(void *arg);
 	void *arg;
 	struct ctl_mon mon;
 };

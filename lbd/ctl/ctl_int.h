@@ -129,6 +129,8 @@ int ctl_explain(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		struct json_object *out, char *err, size_t errlen);
 int ctl_metrics(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		struct json_object *out, char *err, size_t errlen);
+int ctl_reload(struct ctl_ctx *x, const struct lbd_ctl_req *req,
+	       struct json_object *out, char *err, size_t errlen);
 
 /* o, as JSON text, in a message of type to the io process; false when
  * it could not go (no io process, or past the channel's bounds). */

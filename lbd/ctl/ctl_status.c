@@ -56,6 +56,7 @@ int ctl_status(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	(void)req;
 	(void)err;
 	(void)errlen;
+	jadd(out, "state", jstr("running"));
 	jadd(out, "version", jstr(LBD_VERSION));
 	jadd(out, "role",
 	     jstr(ctl_cfg(x)->role == LBD_ROLE_BACKEND ? "backend" : "lb"));

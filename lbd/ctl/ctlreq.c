@@ -26,6 +26,7 @@ static const char *const cmd_names[LBD_CTL_CMD_MAX] = {
 	[LBD_CTL_EXPLAIN] = "explain",
 	[LBD_CTL_MONITOR_SET] = "monitor_set",
 	[LBD_CTL_METRICS] = "metrics",
+	[LBD_CTL_RELOAD] = "reload",
 };
 
 /* The addresses a request may carry, with their names in the JSON. */

@@ -33,14 +33,18 @@
  * LBD_MSG_CTL_REQ, a struct lbd_ctl_req with the checked and normalised
  * arguments (ctlreq.h), answered LBD_MSG_CTL_REPLY, JSON text
  * {"id":N,"ok":...} that lbd made and this process parses; the io process
- * also asks for "metrics" snapshots and sets what the monitor wants with
- * "monitor_set". The privileged process sends, unasked,
+ * also asks for "metrics" snapshots, which come back as LBD_MSG_METRICS
+ * (the binary snapshot, metrics_snap.h; an error is a reply), and sets
+ * what the monitor wants with "monitor_set". The privileged process sends, unasked,
  * LBD_MSG_MON_EVENT, {"event":{...}} while a monitor is set and
- * {"lost":N}.
+ * {"lost":N}, and LBD_MSG_CTL_REPLY without an id: {"starting":{"done":
+ * N,"total":M}} while its first apply is under way (this process then
+ * answers status itself, "state":"starting") and {"started":true}.
  */
 #include "io.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -117,6 +121,10 @@ struct io {
 	/* what the privileged process was last told the monitor wants */
 	bool mon_drops, mon_flows, mon_state;
 	unsigned long mon_lost; /* events monitor clients missed here */
+	/* lbd's first apply is under way: status is answered here, from
+	 * the progress lbd tells ({"starting":...}, then {"started":true}) */
+	bool starting;
+	unsigned long start_done, start_total;
 	/* metrics */
 	struct httpd *httpd;
 	unsigned long metrics_pending; /* id of the snapshot request */
@@ -478,6 +486,7 @@ static const struct io_cmd io_cmds[] = {
 	{ "drain", true, args_drain },
 	{ "undrain", true, args_drain },
 	{ "conntrack_flush", true, args_flush },
+	{ "reload", true, args_none },
 };
 
 static const struct io_cmd *io_cmd_find(const char *name)
@@ -630,6 +639,37 @@ static void monitor_start(struct io_client *cl, struct json_object *args)
 	monitor_update(cl->io);
 }
 
+/* While lbd starts, it answers nothing until its first apply is done
+ * (minutes, with many services): status says so, with the progress;
+ * every other command is refused, not left waiting. */
+static void starting_answer(struct io_client *cl, const char *name)
+{
+	struct io *io = cl->io;
+	struct json_object *r, *d;
+	char progress[64];
+
+	if (strcmp(name, "status")) {
+		reply_error(cl->c,
+			    "%s: lbd is starting (%lu of %lu services "
+			    "applied); try again when it has",
+			    name, io->start_done, io->start_total);
+		return;
+	}
+	r = json_object_new_object();
+	d = json_object_new_object();
+	snprintf(progress, sizeof(progress), "%lu of %lu services",
+		 io->start_done, io->start_total);
+	jadd(d, "state", json_object_new_string("starting"));
+	jadd(d, "progress", json_object_new_string(progress));
+	jadd(d, "done", json_object_new_uint64(io->start_done));
+	jadd(d, "total", json_object_new_uint64(io->start_total));
+	jadd(r, "v", json_object_new_int(LBD_CONTROL_VERSION));
+	jadd(r, "ok", json_object_new_boolean(1));
+	jadd(r, "data", d);
+	ipc_send(cl->c, r);
+	json_object_put(r);
+}
+
 /* A request from a control socket client. */
 static void client_msg(struct ipc *c, struct json_object *msg, void *arg)
 {
@@ -688,6 +728,11 @@ static void client_msg(struct ipc *c, struct json_object *msg, void *arg)
 	if (!strcmp(name, "monitor")) {
 		monitor_start(cl, norm);
 		json_object_put(norm);
+		return;
+	}
+	if (cl->io->starting) {
+		json_object_put(norm);
+		starting_answer(cl, name);
 		return;
 	}
 	/* ids are 32 bits on the channel, and 0 is no request */
@@ -762,22 +807,34 @@ static void fan_out(struct io *io, struct json_object *ev)
 	json_object_put(line);
 }
 
-static void metrics_answer(struct io *io, struct json_object *msg)
+/* The answer to the metrics request in flight: the snapshot (a
+ * LBD_MSG_METRICS payload), or NULL when lbd answered with an error (the
+ * waiting scrapes get 503). */
+static void metrics_answer(struct io *io, const void *snap, size_t n)
 {
 	struct metrics_io mio = { .control_clients = io->n_clients,
 				  .monitor_clients = io->n_monitors,
-				  .monitor_lost = io->mon_lost };
-	struct json_object *ok, *data;
+				  .monitor_lost = io->mon_lost,
+				  .self_pid = (unsigned int)getpid(),
+				  .self_fds = -1 };
 	char *text = NULL;
 	size_t len = 0;
+	struct dirent *e;
+	DIR *dir;
 
 	io->metrics_pending = 0;
 	if (!io->httpd)
 		return;
-	if (json_object_object_get_ex(msg, "ok", &ok) &&
-	    json_object_get_boolean(ok) &&
-	    json_object_object_get_ex(msg, "data", &data) &&
-	    metrics_render(data, &mio, &text, &len))
+	dir = opendir("/proc/self/fd");
+	if (dir) {
+		/* not counting the one that lists them */
+		mio.self_fds = -1;
+		while ((e = readdir(dir)))
+			if (e->d_name[0] != '.')
+				mio.self_fds++;
+		closedir(dir);
+	}
+	if (!snap || metrics_render(snap, n, &mio, &text, &len))
 		text = NULL;
 	httpd_publish(io->httpd, text, len);
 }
@@ -792,6 +849,22 @@ static void parent_json(struct io *io, struct json_object *msg)
 		fan_out(io, x);
 		return;
 	}
+	if (json_object_object_get_ex(msg, "starting", &x)) {
+		struct json_object *v;
+
+		io->starting = true;
+		if (json_object_object_get_ex(x, "done", &v))
+			io->start_done =
+				(unsigned long)json_object_get_uint64(v);
+		if (json_object_object_get_ex(x, "total", &v))
+			io->start_total =
+				(unsigned long)json_object_get_uint64(v);
+		return;
+	}
+	if (json_object_object_get_ex(msg, "started", &x)) {
+		io->starting = false;
+		return;
+	}
 	if (json_object_object_get_ex(msg, "lost", &x)) {
 		for (cl = io->clients; cl; cl = cl->next)
 			if (cl->monitoring)
@@ -804,7 +877,8 @@ static void parent_json(struct io *io, struct json_object *msg)
 		return;
 	want = (unsigned long)json_object_get_uint64(id);
 	if (want && want == io->metrics_pending) {
-		metrics_answer(io, msg);
+		metrics_answer(io, NULL,
+			       0); /* an error: a snapshot is binary */
 		return;
 	}
 	for (cl = io->clients; cl && cl->pending != want; cl = cl->next)
@@ -835,6 +909,12 @@ static void parent_msg(struct msgch *c, const struct lbd_msg_hdr *h,
 	struct json_object *msg;
 
 	(void)c;
+	if (h->type == LBD_MSG_METRICS) {
+		/* with no request in flight (one given up on): dropped */
+		if (io->metrics_pending)
+			metrics_answer(io, payload, h->len);
+		return;
+	}
 	if (h->type != LBD_MSG_CTL_REPLY && h->type != LBD_MSG_MON_EVENT)
 		return;
 	tok = json_tokener_new();
@@ -1032,6 +1112,10 @@ int io_child_main(int argc, char **argv)
 		return 2;
 	}
 	max_clients = strtoul(argv[0], NULL, 10);
+	/* until lbd says it has started (it tells every new io process at
+	 * once): a client faster than that message is not sent on to an
+	 * lbd busy with its first apply */
+	io.starting = true;
 	if (!strcmp(argv[1], "metrics"))
 		metrics_fd = IO_METRICS_FD;
 	if (proc_child_event(&io.ev) < 0)

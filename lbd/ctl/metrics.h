@@ -23,15 +23,18 @@ struct metrics_io {
 	unsigned long control_clients;
 	unsigned long monitor_clients;
 	unsigned long monitor_lost; /* events a slow monitor client missed */
+	/* the io process's descriptors, which lbd may not list (another
+	 * user's): for the process record of pid self_pid (0: none) */
+	unsigned int self_pid;
+	long self_fds;
 };
 
 /* Renders snap into a malloc'd text; 0 or a negative errno. */
 int metrics_render_snap(const struct lbd_metrics_snap *snap,
 			const struct metrics_io *io, char **out, size_t *len);
-/* The same from the JSON channel's answer to "metrics",
- * {"snapshot":HEX} (metrics_snap.h); -EBADMSG when it is not one. To go
- * when the snapshot comes as LBD_MSG_METRICS. */
-int metrics_render(struct json_object *data, const struct metrics_io *io,
+/* The same from the payload of LBD_MSG_METRICS, checked first
+ * (metrics_snap_decode): -EBADMSG when it is not a snapshot. */
+int metrics_render(const void *payload, size_t n, const struct metrics_io *io,
 		   char **out, size_t *len);
 
 #endif /* LBD_METRICS_H */

@@ -67,6 +67,8 @@ static size_t rec_size(unsigned int type)
 		return sizeof(struct lbd_met_conn);
 	case LBD_MET_K8S_REFUSAL:
 		return sizeof(struct lbd_met_refusal);
+	case LBD_MET_PROC:
+		return sizeof(struct lbd_met_proc);
 	}
 	return 0;
 }
@@ -134,6 +136,8 @@ static bool rec_ok(const struct lbd_metrics_rec *r)
 		return STR_OK(r->u.conn.address);
 	case LBD_MET_K8S_REFUSAL:
 		return STR_OK(r->u.refusal.reason);
+	case LBD_MET_PROC:
+		return STR_OK(r->u.proc.name);
 	}
 	return false;
 }
@@ -196,54 +200,4 @@ bad:
 	free(out->rec);
 	out->rec = NULL;
 	return -EBADMSG;
-}
-
-char *metrics_snap_hex(const void *buf, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	const unsigned char *b = buf;
-	char *s = malloc(len * 2 + 1);
-	size_t i;
-
-	if (!s)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 15];
-	}
-	s[2 * len] = '\0';
-	return s;
-}
-
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-int metrics_snap_unhex(const char *hex, void **buf, size_t *len)
-{
-	size_t n = strlen(hex), i;
-	unsigned char *b;
-
-	if (n % 2)
-		return -EBADMSG;
-	b = malloc(n / 2 ? n / 2 : 1);
-	if (!b)
-		return -ENOMEM;
-	for (i = 0; i < n / 2; i++) {
-		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			free(b);
-			return -EBADMSG;
-		}
-		b[i] = (unsigned char)(hi << 4 | lo);
-	}
-	*buf = b;
-	*len = n / 2;
-	return 0;
 }

@@ -39,9 +39,4 @@ int metrics_snap_encode(const struct lbd_metrics_snap *s, void **buf,
 int metrics_snap_decode(const void *buf, size_t len,
 			struct lbd_metrics_snap *out);
 
-/* Until the processes speak msgch (msgch.h): the payload carried as hex
- * text in the JSON channel's reply, {"snapshot":"..."}. */
-char *metrics_snap_hex(const void *buf, size_t len);
-int metrics_snap_unhex(const char *hex, void **buf, size_t *len);
-
 #endif /* LBD_METRICS_SNAP_H */

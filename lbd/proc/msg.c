@@ -30,6 +30,9 @@ static const struct msg_row msg_rows[LBD_MSG_TYPE_MAX] = {
 	[LBD_MSG_CTL_REQ] = ONE(struct lbd_ctl_req),
 	[LBD_MSG_CTL_REPLY] = RECS(0, 1, LBD_MSG_MAX),
 	[LBD_MSG_MON_EVENT] = RECS(0, 1, LBD_MSG_MON_EVENT_MAX),
+	/* the head, then records metrics_snap_decode checks */
+	[LBD_MSG_METRICS] = RECS(sizeof(struct lbd_metrics_head), 1,
+				 LBD_MSG_MAX - sizeof(struct lbd_metrics_head)),
 	[LBD_MSG_PROBE_CHECKS] =
 		RECS(0, sizeof(struct lbd_probe_check),
 		     LBD_MSG_MAX / sizeof(struct lbd_probe_check)),

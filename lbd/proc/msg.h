@@ -79,6 +79,8 @@ enum lbd_ctl_cmd {
 	LBD_CTL_EXPLAIN,
 	LBD_CTL_MONITOR_SET,
 	LBD_CTL_METRICS,
+	LBD_CTL_RELOAD,
+	/* the last: what lbd answers is below it (ctl_req_check) */
 	LBD_CTL_MONITOR, /* lbctl monitor: the io process's, never sent */
 	LBD_CTL_CMD_MAX
 };
@@ -118,8 +120,9 @@ _Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
  * The metrics snapshot (LBD_MSG_METRICS), which the io process renders as
  * Prometheus text (metrics.c): struct lbd_metrics_head, then head.n_recs
  * records in this order: the reasons' counters, each service followed by
- * its n_backends backends, the VIPs, the node's connections (role
- * backend), the Kubernetes refusals by reason. On the wire a record is
+ * its n_backends backends (none without LBD_MET_F_BACKENDS), the VIPs,
+ * the node's connections (role backend), the Kubernetes refusals by
+ * reason, lbd's and its children's processes. On the wire a record is
  * struct lbd_met_rec_hdr and then exactly the struct its type names (a
  * backend is not the size of a service: 10,000 of them are 1.5 MB, not
  * 4.7); in memory it is struct lbd_metrics_rec. A section the head's
@@ -134,6 +137,7 @@ _Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
 #define LBD_MET_F_BIRD (1u << 3) /* VIPs announced through BIRD */
 #define LBD_MET_F_K8S (1u << 4) /* a Kubernetes client is configured */
 #define LBD_MET_F_CONNS (1u << 5) /* role backend: connections counted */
+#define LBD_MET_F_BACKENDS (1u << 6) /* per-backend records (the switch) */
 
 #define LBD_MET_K8S_RESOURCES 2 /* Services, EndpointSlices */
 #define LBD_MET_K8S_EVENTS 4 /* added, modified, deleted, bookmark */
@@ -162,7 +166,8 @@ struct lbd_metrics_head {
 	__u32 n_recs;
 	double start_time_s;
 	__u64 generation, reloads, reload_failures;
-	double last_reload_s;
+	double last_reload_s; /* how long it took */
+	double last_reload_at_s; /* when: seconds since the epoch */
 	__u64 monitor_lost; /* lbd's; the io process adds its own */
 	__u64 drains;
 	__u8 last_reload_ok;
@@ -194,7 +199,7 @@ struct lbd_metrics_head {
 	__u64 k8s_refused_now; /* refusals in force */
 	struct lbd_met_k8s_resource k8s_res[LBD_MET_K8S_RESOURCES];
 };
-_Static_assert(sizeof(struct lbd_metrics_head) == 664, "lbd_metrics_head");
+_Static_assert(sizeof(struct lbd_metrics_head) == 672, "lbd_metrics_head");
 
 enum lbd_met_rec_type {
 	LBD_MET_REASON = 1,
@@ -203,6 +208,7 @@ enum lbd_met_rec_type {
 	LBD_MET_VIP,
 	LBD_MET_CONN,
 	LBD_MET_K8S_REFUSAL,
+	LBD_MET_PROC,
 };
 
 struct lbd_met_reason {
@@ -263,6 +269,16 @@ struct lbd_met_refusal {
 };
 _Static_assert(sizeof(struct lbd_met_refusal) == 40, "lbd_met_refusal");
 
+/* lbd and each of its children, from /proc. */
+struct lbd_met_proc {
+	char name[16]; /* its comm: "lbd", "lbd-io", ... */
+	__u32 pid;
+	__s32 open_fds; /* -1: not readable by lbd (another user's) */
+	double cpu_seconds; /* user and system */
+	__u64 rss_bytes;
+};
+_Static_assert(sizeof(struct lbd_met_proc) == 40, "lbd_met_proc");
+
 /* A record in memory: any type in one size. */
 struct lbd_metrics_rec {
 	__u8 type; /* enum lbd_met_rec_type */
@@ -274,6 +290,7 @@ struct lbd_metrics_rec {
 		struct lbd_met_vip vip;
 		struct lbd_met_conn conn;
 		struct lbd_met_refusal refusal;
+		struct lbd_met_proc proc;
 	} u;
 };
 _Static_assert(sizeof(struct lbd_metrics_rec) == 472, "lbd_metrics_rec");

@@ -6,11 +6,12 @@ kill -9 and restart of lbd, an unrelated reload, and a rejected invalid
 edit; adding a backend moves only new flows; lbd --check prints the plan
 against the running datapath; lbd --cleanup removes everything.
 """
+import json
 import os
 import subprocess
 import time
 
-from labtest import (BE4, LBD, Holder, Lab, Lbd, check, run, svc,
+from labtest import (BE4, LBCTL, LBD, Holder, Lab, Lbd, check, run, svc,
                      wait_until)
 
 VIP, VIP_G = "203.0.113.10", "203.0.113.11"
@@ -98,6 +99,27 @@ def test():
         c = lab.exec("lb1", [LBD, "--check", "-c", lb.conf], check=False)
         check(c.returncode == 1 and want in c.stderr,
               f"lbd --check: {c.returncode} {c.stderr}")
+        # lbctl reload (systemctl reload's ExecReload): the refusal is
+        # answered, every problem on stderr and exit status 1
+        ctl = [LBCTL, "-s", os.path.join(lab.path, f"{lb.name}.sock")]
+        c = lab.exec("lb1", [*ctl, "reload"], check=False)
+        check(c.returncode == 1 and want in c.stderr.splitlines() and
+              "reload rejected (1 problem)" in c.stderr,
+              f"lbctl reload of a bad config: {c.returncode} "
+              f"{c.stdout}{c.stderr}")
+        same_backends(ipip, b_ipip, "rejected lbctl reload")
+        # and a good one is applied before lbctl returns: exit 0, and the
+        # new service is there when it does
+        late = svc("late", "203.0.113.21", 80, [(BE4[2], 80)])
+        lb.write_conf(lab.lb_conf(services(extra=late)))
+        c = lab.exec("lb1", [*ctl, "reload"], check=False)
+        check(c.returncode == 0 and "applied in" in c.stdout,
+              f"lbctl reload of a good config: {c.returncode} "
+              f"{c.stdout}{c.stderr}")
+        names = [x["name"] for x in json.loads(lab.exec(
+            "lb1", [*ctl, "--json", "services"]).stdout)["services"]]
+        check("late" in names, f"lbctl reload applied: {names}")
+        same_backends(ipip, b_ipip, "lbctl reload")
 
         # an edit saved to disk changes nothing until a reload: applying
         # on save is opt-in (reload_on_change). Nothing may happen, so the

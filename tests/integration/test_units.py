@@ -6,9 +6,11 @@ file now (CapabilityBoundingSet=, AmbientCapabilities=, NoNewPrivileges=),
 through setpriv, with the unit's ExecStart command and a lab config in
 place of /etc: lbd.service as lb1, lbd-backend.service as backend1. For
 each: lbd gets ready, the io process (which drops to processes.user, lbd) stays up and
-lbctl status answers, a metrics scrape answers, a reload that changes the
-control settings (the metrics port) restarts the io process, which then
-serves the new port, and lbctl status answers again. Before: under
+lbctl status answers, a metrics scrape answers, a reload through the
+unit's ExecReload (lbctl reload, as root without capabilities) that
+changes the control settings (the metrics port) is answered, restarts the
+io process, which then serves the new port, and lbctl status answers
+again. Before: under
 lbd-backend.service the io process could not drop privileges and
 respawned every second; under lbd.service the reload could not restart it
 (no CAP_KILL).
@@ -104,6 +106,21 @@ def unit_command(path, conf):
     return cmd + ["--"] + argv, bound
 
 
+def reload_command(path, sock):
+    """The unit's ExecReload, lbctl reload, run as root without
+    capabilities of its own, against the lab's socket (the unit uses
+    the default one), with the build's lbctl where it is not
+    installed."""
+    u = unit_service(path)
+    argv = shlex.split([v for v in u["ExecReload"] if v][-1].lstrip("-@:+!"))
+    check(os.path.basename(argv[0]) == "lbctl" and argv[-1] == "reload",
+          f"{path}: ExecReload is not lbctl reload: {argv}")
+    if not os.path.exists(argv[0]):
+        argv[0] = LBCTL
+    return ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--",
+            *argv[:-1], "-s", sock, "reload"]
+
+
 def cap_number(name):
     r = subprocess.run(["capsh", f"--explain=cap_{name}"],
                        capture_output=True, text=True)
@@ -145,7 +162,11 @@ def check_role(lab, unit, host, conf_of):
     check(status(lab, host, sock) and lb.io_pid() == io,
           f"{unit}: the io process did not stay:\n{lb.read_log()}")
     lb.write_conf(conf_of(control(sock, 9482)))
-    lb.reload()
+    # systemctl reload: the unit's ExecReload (lbctl reload, answered by
+    # the io process that the reload then replaces)
+    r = lab.exec(host, reload_command(path, sock), check=False, timeout=60)
+    check(r.returncode == 0 and "applied in" in r.stdout,
+          f"{unit}: ExecReload: {r.returncode} {r.stdout}{r.stderr}")
     wait_until(lambda: scrape(lab, host, 9482), 15,
                f"{unit}: metrics at the reloaded port 9482 (the io "
                f"process restarted)")
@@ -168,7 +189,9 @@ def verify_units():
              for u in ("lbd.service", "lbd-backend.service")]
     args = []
     with tempfile.TemporaryDirectory() as tmp:
-        exe = shlex.split(unit_service(units[0])["ExecStart"][-1])[0]
+        u0 = unit_service(units[0])
+        exe = shlex.split(u0["ExecStart"][-1])[0]
+        ctl = shlex.split(u0["ExecReload"][-1])[0]
         if not os.path.exists(exe):
             # a build tree: the binary where the unit says it is, and
             # the man pages, are not installed
@@ -176,6 +199,8 @@ def verify_units():
             for u in units:
                 with open(u) as f:
                     text = f.read().replace(exe, LBD)
+                    if not os.path.exists(ctl):
+                        text = text.replace(ctl, LBCTL)
                 copies.append(os.path.join(tmp, os.path.basename(u)))
                 with open(copies[-1], "w") as f:
                     f.write(text)

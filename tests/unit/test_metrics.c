@@ -35,8 +35,10 @@ static void snap_lb(struct lbd_metrics_snap *s)
 	struct lbd_metrics_rec *r;
 
 	head(s, "lb");
-	s->h.flags = LBD_MET_F_REASONS | LBD_MET_F_DATAPATH;
+	s->h.flags = LBD_MET_F_REASONS | LBD_MET_F_DATAPATH |
+		     LBD_MET_F_BACKENDS;
 	s->h.start_time_s = 1700000000;
+	s->h.last_reload_at_s = 1700000100.5;
 	s->h.generation = 3;
 	s->h.reloads = 2;
 	s->h.reload_failures = 1;
@@ -102,23 +104,17 @@ static char *render_lb(size_t *len)
 				 .monitor_clients = 1,
 				 .monitor_lost = 1 };
 	struct lbd_metrics_snap s, back;
-	struct json_object *data;
 	void *buf;
 	size_t n;
-	char *hex, *out = NULL;
+	char *out = NULL;
 
 	snap_lb(&s);
 	cr_assert_eq(metrics_snap_encode(&s, &buf, &n), 0);
 	metrics_snap_free(&s);
 	cr_assert_eq(metrics_snap_decode(buf, n, &back), 0);
 	metrics_snap_free(&back);
-	hex = metrics_snap_hex(buf, n);
+	cr_assert_eq(metrics_render(buf, n, &io, &out, len), 0);
 	free(buf);
-	data = json_object_new_object();
-	json_object_object_add(data, "snapshot", json_object_new_string(hex));
-	free(hex);
-	cr_assert_eq(metrics_render(data, &io, &out, len), 0);
-	json_object_put(data);
 	return out;
 }
 
@@ -247,7 +243,8 @@ static void snap_health(struct lbd_metrics_snap *s)
 	struct lbd_metrics_rec *r;
 
 	head(s, "lb");
-	s->h.flags = LBD_MET_F_DATAPATH | LBD_MET_F_HEALTH | LBD_MET_F_BIRD;
+	s->h.flags = LBD_MET_F_DATAPATH | LBD_MET_F_HEALTH | LBD_MET_F_BIRD |
+		     LBD_MET_F_BACKENDS;
 	s->h.start_time_s = 1;
 	s->h.hc_checks = 2;
 	s->h.hc_up = 1;
@@ -480,20 +477,107 @@ Test(metrics, a_snapshot_that_does_not_hold_together_is_refused)
 	metrics_snap_free(&s);
 }
 
-Test(metrics, the_json_channel_carries_only_a_snapshot)
+Test(metrics, a_metrics_message_renders_only_a_snapshot)
 {
 	struct metrics_io io = { 0 };
-	struct json_object *data = json_object_new_object();
+	const char json[] = "{\"snapshot\":\"00\"}";
+	struct lbd_metrics_head h = { 0 };
 	char *out = NULL;
 	size_t len;
 
-	/* what the io process matched by keys before is no snapshot now */
-	json_object_object_add(data, "version", json_object_new_string("1"));
-	cr_assert_eq(metrics_render(data, &io, &out, &len), -EBADMSG);
-	json_object_object_add(data, "snapshot", json_object_new_string("0g"));
-	cr_assert_eq(metrics_render(data, &io, &out, &len), -EBADMSG);
-	json_object_object_add(data, "snapshot", json_object_new_string("00"));
-	cr_assert_eq(metrics_render(data, &io, &out, &len), -EBADMSG);
-	json_object_put(data);
+	/* the JSON reply that carried it before, a short head, a head
+	 * that promises a record it lacks */
+	cr_assert_eq(metrics_render(json, sizeof(json), &io, &out, &len),
+		     -EBADMSG);
+	cr_assert_eq(metrics_render(&h, sizeof(h) - 1, &io, &out, &len),
+		     -EBADMSG);
+	h.n_recs = 1;
+	cr_assert_eq(metrics_render(&h, sizeof(h), &io, &out, &len), -EBADMSG);
 	cr_assert_null(out);
+}
+
+Test(metrics, the_last_reload_says_when_and_whether)
+{
+	size_t len;
+	char *t = render_lb(&len);
+
+	has_line(t, "lbd_last_reload_timestamp_seconds 1700000100.5");
+	has_line(t, "lbd_last_reload_success 1");
+	free(t);
+}
+
+/* control.metrics_backends = false: the snapshot has no backend records
+ * and no LBD_MET_F_BACKENDS; the services' series stay. */
+Test(metrics, without_per_backend_series_no_backend_family_at_all)
+{
+	struct lbd_metrics_snap s;
+	size_t len, i;
+	char *t;
+
+	snap_lb(&s);
+	s.h.flags &= ~LBD_MET_F_BACKENDS;
+	for (i = 0; i < s.h.n_recs; i++)
+		if (s.rec[i].type == LBD_MET_SERVICE)
+			s.rec[i].u.service.n_backends = 0;
+	cr_assert_eq(s.rec[s.h.n_recs - 1].type, LBD_MET_BACKEND);
+	s.h.n_recs--;
+	t = render_snap(&s, &len);
+	cr_assert_null(strstr(t, "lbd_backend_"), "%s", t);
+	has_line(t,
+		 "lbd_service_new_flows_total{service=\"we\\\"b\\\\1\\n\"} 3");
+	has_line(t,
+		 "lbd_service_usable_backends{service=\"we\\\"b\\\\1\\n\"} 1");
+	free(t);
+	/* and with them, they are there */
+	t = render_lb(&len);
+	cr_assert_eq(count(t, "# TYPE lbd_backend_"), 12, "%s", t);
+	free(t);
+}
+
+static void add_proc(struct lbd_metrics_snap *s, const char *name,
+		     unsigned int pid, int fds, double cpu, __u64 rss)
+{
+	struct lbd_metrics_rec *r = add(s, LBD_MET_PROC);
+
+	METRICS_STR(r->u.proc.name, name);
+	r->u.proc.pid = pid;
+	r->u.proc.open_fds = fds;
+	r->u.proc.cpu_seconds = cpu;
+	r->u.proc.rss_bytes = rss;
+}
+
+/* lbd and its children, through the encoding; descriptors lbd could not
+ * count are the io process's own count for itself, and left out for
+ * another child (never a made-up 0). */
+Test(metrics, processes_by_name_with_cpu_memory_and_descriptors)
+{
+	struct metrics_io io = { .self_pid = 42, .self_fds = 7 };
+	struct lbd_metrics_snap s;
+	char *out = NULL;
+	void *buf;
+	size_t n, len;
+
+	head(&s, "lb");
+	add_proc(&s, "lbd", 40, 12, 1.5, 8192);
+	add_proc(&s, "lbd-io", 42, -1, 0.25, 4096);
+	add_proc(&s, "lbd-prober", 43, -1, 2, 0);
+	cr_assert_eq(metrics_snap_encode(&s, &buf, &n), 0);
+	metrics_snap_free(&s);
+	cr_assert_eq(metrics_render(buf, n, &io, &out, &len), 0);
+	free(buf);
+	has_line(out, "lbd_process_cpu_seconds_total{process=\"lbd\"} 1.5");
+	has_line(out,
+		 "lbd_process_cpu_seconds_total{process=\"lbd-prober\"} 2");
+	has_line(out,
+		 "lbd_process_resident_memory_bytes{process=\"lbd\"} 8192");
+	has_line(out,
+		 "lbd_process_resident_memory_bytes{process=\"lbd-io\"} 4096");
+	has_line(out, "lbd_process_open_fds{process=\"lbd\"} 12");
+	has_line(out, "lbd_process_open_fds{process=\"lbd-io\"} 7");
+	cr_assert_null(
+		strstr(out, "lbd_process_open_fds{process=\"lbd-prober\""));
+	cr_assert_eq(count(out,
+			   "# TYPE lbd_process_cpu_seconds_total counter\n"),
+		     1);
+	free(out);
 }
