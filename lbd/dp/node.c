@@ -535,7 +535,7 @@ static int node_explain_pick(struct lbd_node *n, __u32 svc_id,
 			     struct node_choice *out, struct lbd_backend *be)
 {
 	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd, err;
-	__u32 inner_id, m, nl, slot;
+	__u32 inner_id, m = 0, nl = 0, slot = 0;
 
 	if (bpf_map_lookup_elem(outer, &svc_id, &inner_id))
 		return errno == ENOENT ? -EHOSTUNREACH : -errno;
