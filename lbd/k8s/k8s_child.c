@@ -151,6 +151,10 @@ static void send_set(struct kchild *k)
 	if (!k->dirty || !k8s_synced(k->client) || msgch_pending(k->ch))
 		return;
 	k->dirty = false;
+	/* the state the set comes from, ahead of it: once lbd has applied
+	 * a set, lbctl status says what the client was then (an error
+	 * that is over is gone), not what it was up to a second before */
+	send_status(k, NULL);
 	err = k8s_build(k->client, &k->opts, &set);
 	if (!err)
 		err = k8s_msg_set_encode(&set, ++k->seq, k->gen, 0, emit, k);
@@ -161,8 +165,6 @@ static void send_set(struct kchild *k)
 		log_debug("kubernetes: sent %zu services, %zu backends",
 			  set.n_svc, set.n_be);
 	k8s_set_free(&set);
-	/* the status says synced with the first set */
-	k->status_due = true;
 }
 
 static void on_changed(void *arg)
