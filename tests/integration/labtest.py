@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SOURCE = os.environ.get(
@@ -81,22 +82,36 @@ def _sigterm(signum, frame):
 
 
 class Notify:
-    """A NOTIFY_SOCKET, as systemd gives a Type=notify service."""
+    """A NOTIFY_SOCKET, as systemd gives a Type=notify service: read all
+    the time, as systemd does. Unread, it holds net.unix.max_dgram_qlen
+    (10) datagrams, and then lbd blocks in sd_notify (an apply of
+    thousands of services sends one STATUS= per 1024)."""
 
     def __init__(self, path):
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
+        self.sock.settimeout(0.1)
         self.messages = []
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while not self.closing.is_set():
+            try:
+                m = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append(m)
 
     def poll(self):
-        self.sock.setblocking(False)
-        try:
-            while True:
-                self.messages.append(self.sock.recv(4096).decode())
-        except BlockingIOError:
-            pass
-        return self.messages
+        with self.lock:
+            return list(self.messages)
 
     def wait(self, needle, timeout, after=0):
         """Waits for a message (after the first `after` ones) holding
@@ -109,6 +124,8 @@ class Notify:
         return wait_until(found, timeout, f"sd_notify {needle}") - 1
 
     def close(self):
+        self.closing.set()
+        self.reader.join()
         self.sock.close()
 
 
