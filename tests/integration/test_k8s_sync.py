@@ -15,7 +15,11 @@ The client runs in its own child (issue 15, item 3): "lbd --child k8s",
 lbd's child, as processes.user with no capability; the connections to the
 API server are the child's sockets, none is lbd's. Killed with SIGKILL, it
 is respawned; the cluster's services keep serving meanwhile, and once the
-new child has synced the services are as they were.
+new child has synced the services are as they were. A kubeconfig whose
+YAML does not parse is the child's problem, not the reload's: the reload
+is taken, the error shows in lbctl status and the log, the cluster's
+services keep serving, and once the file is fixed the client syncs again
+(lbd --check, one-shot, still parses it and rejects it).
 """
 import os
 import pwd
@@ -23,8 +27,8 @@ import signal
 
 from k8stest import (APISERVER, FakeAPI, backends, endpoints, k8s_conf,
                      lbctl, metric, service, services, wait_backends)
-from labtest import (BE4, Holder, Lab, Lbd, TestFailure, check, run, svc,
-                     wait_until)
+from labtest import (BE4, LBD, Holder, Lab, Lbd, TestFailure, check, run,
+                     svc, wait_until)
 from test_privsep import RESPAWN_BOUND, USER, children, cmdline, status
 
 VIP = "203.0.113.40"  # the cluster's web Service
@@ -52,6 +56,7 @@ def test():
         try:
             scenarios(lab, api, lb)
             k8s_child(lab, lb)
+            kubeconfig_error(lab, api, lb)
             health(lab, api, lb, file_svc)
         except TestFailure:
             print(f"the lbd log:\n{lb.read_log()}")
@@ -231,6 +236,38 @@ def k8s_child(lab, lb):
     check_k8s_child(lb, new)
     check(f"the k8s process (pid {pid}) was killed by signal 9"
           in lb.read_log(), "the child's death logged")
+
+
+def kubeconfig_error(lab, api, lb):
+    with open(api.kubeconfig) as f:
+        good = f.read()
+    before = served_state(lab)
+    served = spread(lab, VIP, 30)
+    try:
+        with open(api.kubeconfig, "w") as f:
+            f.write(good + "\nusers: [unclosed\n")
+        lb.reload()
+        st = lbctl(lab, "status")
+        check(st["config"]["last_reload"]["ok"],
+              f"the reload taken: {st['config']['last_reload']}")
+        err = wait_until(lambda: lbctl(lab, "status")["kubernetes"]["error"],
+                         10, "the kubeconfig's error in lbctl status")
+        check(api.kubeconfig in err, f"the error names the file: {err}")
+        check(err in lb.read_log(), f"the error logged: {err}")
+        check(spread(lab, VIP, 30) == served,
+              "the cluster's services serve while the kubeconfig is broken")
+        r = lab.exec("lb1", [LBD, "--check", "-c", lb.conf], check=False)
+        check(r.returncode != 0 and api.kubeconfig in r.stderr,
+              f"lbd --check rejects it: {r.returncode} {r.stderr!r}")
+    finally:
+        with open(api.kubeconfig, "w") as f:
+            f.write(good)
+    lb.reload()
+    wait_until(lambda: (lambda k: k["synced"] and not k["error"])(
+        lbctl(lab, "status")["kubernetes"]), 10, "synced again")
+    after = served_state(lab)
+    check(after == before,
+          f"the services once it is fixed: {after}, were {before}")
 
 
 def health(lab, api, lb, file_svc):
