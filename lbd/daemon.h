@@ -20,13 +20,14 @@
 #include "config.h"
 #include "control.h"
 #include "datapath.h"
-#include "k8s.h"
+#include "k8s_model.h"
 #include "sources.h"
 #include "state.h"
 
 struct companion;
 struct hcdp;
 struct health;
+struct k8s_proc;
 struct node_role;
 struct proc;
 struct vips;
@@ -77,13 +78,14 @@ struct lbd_daemon {
 	uint64_t mixed_retry_at;
 	unsigned int mixed_pause_s;
 
-	/* Kubernetes (lb.c): the client, the services it last gave
-	 * (kept while it reconnects or is replaced), the merge's record of
-	 * who holds which VIP, port and protocol */
-	struct k8s_client *k8s;
-	struct kubeconfig kc;
+	/* Kubernetes (lb.c): the client's process (k8s_proc.h), the
+	 * services it last gave (kept while it reconnects, is respawned or
+	 * replaced), an apply again for services an apply deferred, the
+	 * merge's record of who holds which VIP, port and protocol */
+	struct k8s_proc *k8s;
 	struct k8s_set k8s_set;
 	bool k8s_have_set;
+	sd_event_source *k8s_again;
 	struct sources src;
 	char **k8s_warnings; /* logged already */
 	size_t n_k8s_warnings;
@@ -145,16 +147,16 @@ int lb_cleanup(const struct lbd_config *c);
 /* STATUS= text for systemd */
 void lb_status(const struct lbd_daemon *d, char *buf, size_t len);
 
-/* Kubernetes for role "lb" (lb.c). prepare: reads c's kubeconfig
- * (problems to diag); apply: merges c's services with the cluster's and
- * applies them; commit: (re)starts or stops the client after c was
- * applied; begin: starts it once the loop exists. */
+/* Kubernetes for role "lb" (lb.c). prepare: checks that c's kubeconfig
+ * can be read (problems to diag; its YAML is the child's); apply: merges
+ * c's services with the cluster's and applies them; commit: hands c to
+ * the client's process, or starts or stops it, after c was applied;
+ * begin: starts it once the loop exists. */
 int lb_k8s_prepare(struct lbd_daemon *d, const struct lbd_config *c,
-		   struct kubeconfig *kc, struct config_diag *diag);
+		   struct config_diag *diag);
 int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 		 plan_fn plan, void *plan_arg, struct apply_result *r);
-void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c,
-		   struct kubeconfig *kc);
+void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c);
 void lb_k8s_begin(struct lbd_daemon *d);
 void lb_k8s_stop(struct lbd_daemon *d);
 /* For status and metrics: {"refused": now, "last": the last refusal,

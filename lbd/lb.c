@@ -19,6 +19,8 @@
 #include "hcdp.h"
 #include "health.h"
 #include "hostaddrs.h"
+#include "k8s.h"
+#include "k8s_proc.h"
 #include "log.h"
 #include "metrics_snap.h"
 #include "netlink.h"
@@ -434,7 +436,7 @@ int lb_start(struct lbd_daemon *d)
 		 * until their check says otherwise */
 		health_adopted(&d->st);
 	}
-	err = lb_k8s_prepare(d, c, &d->kc, &diag);
+	err = lb_k8s_prepare(d, c, &diag);
 	if (!err)
 		err = setup_tx_ports(d, c, &diag);
 	if (!err)
@@ -467,21 +469,18 @@ int lb_start(struct lbd_daemon *d)
  * interface loads a new program on the same maps and swaps it in; then
  * only the difference of the services is written.
  */
-static int k8s_rebuild(struct lbd_daemon *d, const struct lbd_config *c);
-
 int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	      struct config_diag *diag)
 {
 	struct plan_log pl = { 0 };
 	struct lbd_dp_opts want;
 	struct apply_result r;
-	struct kubeconfig kc;
 	struct lbd_dp *ndp;
 	int err;
 
 	err = check_immutable(d->cfg, c, diag);
 	if (!err)
-		err = lb_k8s_prepare(d, c, &kc, diag);
+		err = lb_k8s_prepare(d, c, diag);
 	if (err)
 		return err;
 	state_dp_opts(c, &want);
@@ -494,7 +493,6 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		if (err) {
 			diag_pushf(diag, "loading the new program: %s",
 				   strerror(-err));
-			kubeconfig_free(&kc);
 			return err;
 		}
 		if (strcmp(c->dp.interface, d->cfg->dp.interface))
@@ -505,19 +503,15 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		if (!err)
 			err = hc_attach(d, c, diag);
 		d->attached = !err;
-		if (err) {
-			kubeconfig_free(&kc);
+		if (err)
 			return err;
-		}
 	}
 	/* a check through the datapath that the last config did not have
 	 * needs the program it could do without */
 	if (!d->hc && needs_hc_program(c)) {
 		err = hc_attach(d, c, diag);
-		if (err) {
-			kubeconfig_free(&kc);
+		if (err)
 			return err;
-		}
 	}
 	err = setup_tx_ports(d, c, diag);
 	if (!err)
@@ -526,22 +520,19 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		err = own_addrs_check(&d->src, c, diag);
 	if (!err)
 		err = reserve_snat_ports(c, diag);
-	/* the cluster's services again under c's kubernetes settings
-	 * (vip_ranges, forwarding) */
-	if (!err && d->k8s && k8s_synced(d->k8s))
-		err = k8s_rebuild(d, c);
+	/* the cluster's services as the child last translated them; its
+	 * translation under c's kubernetes settings (vip_ranges,
+	 * forwarding) follows lb_k8s_commit as a new set */
 	if (!err) {
 		err = lb_k8s_apply(d, c, plan_to_log, &pl, &r);
 		if (err)
 			diag_pushf(diag, "applying: %s", strerror(-err));
 	}
-	if (err) {
-		kubeconfig_free(&kc);
+	if (err)
 		return err;
-	}
 	log_apply(&r, &pl);
 	resolve_nexthops(d);
-	lb_k8s_commit(d, c, &kc);
+	lb_k8s_commit(d, c);
 	return 0;
 }
 
@@ -882,21 +873,30 @@ int lb_cleanup(const struct lbd_config *c)
 
 /* -- Kubernetes ----------------------------------------------------------- */
 
+/*
+ * The kubeconfig must be readable (by root: it may be root's only); its
+ * YAML is the child's to parse, so an error there is the child's status
+ * and log (it keeps its client), not a reload's failure.
+ */
 int lb_k8s_prepare(struct lbd_daemon *d, const struct lbd_config *c,
-		   struct kubeconfig *kc, struct config_diag *diag)
+		   struct config_diag *diag)
 {
-	char msg[1024];
+	char msg[LBD_K8S_PATH_MAX + 64], *kc;
+	size_t len;
 	int err;
 
 	(void)d;
-	memset(kc, 0, sizeof(*kc));
 	if (!c->k8s.enabled)
 		return 0;
-	err = kubeconfig_load(c->k8s.kubeconfig, c->k8s.context, kc, msg,
-			      sizeof(msg));
-	if (err)
+	err = k8s_proc_read_file(c->k8s.kubeconfig, &kc, &len, msg,
+				 sizeof(msg));
+	if (err) {
 		diag_pushf(diag, "%s", msg);
-	return err;
+		return err;
+	}
+	explicit_bzero(kc, len);
+	free(kc);
+	return 0;
 }
 
 /* New warnings of the translation are logged; those that stay are not
@@ -985,6 +985,7 @@ void lb_k8s_json(void *arg, struct json_object *o)
 {
 	const struct lbd_daemon *d = arg;
 	const struct lbd_config *c = d->cfg;
+	struct lbd_k8s_status ks;
 	struct json_object *res;
 	size_t i, n = 0;
 	int r, e;
@@ -995,11 +996,13 @@ void lb_k8s_json(void *arg, struct json_object *o)
 	jadd(o, "configured", json_object_new_boolean(c->k8s.enabled));
 	if (!c->k8s.enabled)
 		return;
-	jadd(o, "server", jstr(d->kc.server));
-	jadd(o, "context", jstr(d->kc.context));
+	/* as the child last said it (checked by k8s_proc) */
+	k8s_proc_status(d->k8s, &ks);
+	jadd(o, "server", jstr(ks.server));
+	jadd(o, "context", jstr(ks.context));
+	jadd(o, "error", jstr(ks.error));
 	jadd(o, "load_balancer_class", jstr(c->k8s.lb_class));
-	jadd(o, "synced",
-	     json_object_new_boolean(d->k8s && k8s_synced(d->k8s)));
+	jadd(o, "synced", json_object_new_boolean(k8s_proc_synced(d->k8s)));
 	jadd(o, "synced_at_s", json_object_new_double(d->k8s_synced_at));
 	for (i = 0; i < d->st.n_svc; i++)
 		n += !strncmp(d->st.svc[i].source, "kubernetes ", 11);
@@ -1012,24 +1015,24 @@ void lb_k8s_json(void *arg, struct json_object *o)
 	jadd(o, "refused", jint(d->src.n_refused));
 	jadd(o, "refusals", lb_k8s_refusals_json(d));
 	res = json_object_new_array();
-	for (r = 0; d->k8s && r < K8S_RESOURCES; r++) {
-		const struct k8s_stats *st = k8s_stats(d->k8s);
+	for (r = 0; d->k8s && r < LBD_K8S_RES_N; r++) {
+		const struct lbd_k8s_res_status *st = &ks.res[r];
 		struct json_object *x = json_object_new_object();
 		struct json_object *ev = json_object_new_object();
 
 		jadd(x, "resource", jstr(k8s_resource_name(r)));
-		jadd(x, "listed", json_object_new_boolean(st->listed[r]));
-		jadd(x, "watching", json_object_new_boolean(st->watching[r]));
-		jadd(x, "objects", jint(st->objects[r]));
-		jadd(x, "lists", jint(st->lists[r]));
-		jadd(x, "gone", jint(st->gone[r]));
-		jadd(x, "watch_restarts", jint(st->watch_restarts[r]));
-		jadd(x, "failures", jint(st->failures[r]));
-		jadd(x, "too_large", jint(st->too_large[r]));
-		jadd(x, "failing", json_object_new_boolean(st->failing[r]));
-		jadd(x, "last_error", jstr(st->last_error[r]));
-		for (e = 0; e < K8S_EVENTS; e++)
-			jadd(ev, k8s_event_name(e), jint(st->events[r][e]));
+		jadd(x, "listed", json_object_new_boolean(st->listed));
+		jadd(x, "watching", json_object_new_boolean(st->watching));
+		jadd(x, "objects", jint(st->objects));
+		jadd(x, "lists", jint(st->lists));
+		jadd(x, "gone", jint(st->gone));
+		jadd(x, "watch_restarts", jint(st->watch_restarts));
+		jadd(x, "failures", jint(st->failures));
+		jadd(x, "too_large", jint(st->too_large));
+		jadd(x, "failing", json_object_new_boolean(st->failing));
+		jadd(x, "last_error", jstr(st->last_error));
+		for (e = 0; e < LBD_K8S_EV_N; e++)
+			jadd(ev, k8s_event_name(e), jint(st->events[e]));
 		jadd(x, "events", ev);
 		json_object_array_add(res, x);
 	}
@@ -1042,18 +1045,19 @@ void lb_k8s_json(void *arg, struct json_object *o)
 void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
 {
 	const struct lbd_daemon *d = arg;
-	const struct k8s_stats *st = d->k8s ? k8s_stats(d->k8s) : NULL;
 	struct lbd_metrics_head *m = &s->h;
+	struct lbd_k8s_status ks;
 	size_t i;
 	int r, e;
 
-	_Static_assert(K8S_RESOURCES <= LBD_MET_K8S_RESOURCES &&
-			       K8S_EVENTS <= LBD_MET_K8S_EVENTS,
+	_Static_assert(LBD_K8S_RES_N <= LBD_MET_K8S_RESOURCES &&
+			       LBD_K8S_EV_N <= LBD_MET_K8S_EVENTS,
 		       "the snapshot holds every resource and event");
 	if (!d->cfg->k8s.enabled)
 		return;
+	k8s_proc_status(d->k8s, &ks);
 	m->flags |= LBD_MET_F_K8S;
-	m->k8s_synced = d->k8s && k8s_synced(d->k8s);
+	m->k8s_synced = k8s_proc_synced(d->k8s);
 	for (i = 0; i < d->st.n_svc; i++)
 		m->k8s_services +=
 			!strncmp(d->st.svc[i].source, "kubernetes ", 11);
@@ -1063,18 +1067,19 @@ void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
 	m->k8s_clashes_now = d->src.n_refused;
 	m->k8s_refused_now =
 		d->n_k8s_refusals + sources_host_refused_k8s(&d->src);
-	for (r = 0; st && r < K8S_RESOURCES; r++) {
+	for (r = 0; d->k8s && r < LBD_K8S_RES_N; r++) {
+		const struct lbd_k8s_res_status *st = &ks.res[r];
 		struct lbd_met_k8s_resource *x = &m->k8s_res[r];
 
 		METRICS_STR(x->name, k8s_resource_name(r));
-		x->watching = st->watching[r];
-		x->objects = st->objects[r];
-		x->lists = st->lists[r];
-		x->gone = st->gone[r];
-		x->watch_restarts = st->watch_restarts[r];
-		x->failures = st->failures[r];
-		for (e = 0; e < K8S_EVENTS; e++)
-			x->events[e] = st->events[r][e];
+		x->watching = st->watching;
+		x->objects = st->objects;
+		x->lists = st->lists;
+		x->gone = st->gone;
+		x->watch_restarts = st->watch_restarts;
+		x->failures = st->failures;
+		for (e = 0; e < LBD_K8S_EV_N; e++)
+			x->events[e] = st->events[e];
 		m->k8s_n_res = (__u8)(r + 1);
 	}
 	for (r = 1; r < K8S_REFUSALS_N; r++) {
@@ -1089,6 +1094,9 @@ void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
 					     d->k8s_refused_total[r];
 	}
 }
+
+static void k8s_again_schedule(struct lbd_daemon *d);
+static bool k8s_again_pending(const struct lbd_daemon *d);
 
 /* New services from the cluster per apply: ~15 ms of RCU grace period
  * each on a small machine, so an apply stays well within systemd's
@@ -1125,52 +1133,20 @@ int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 		log_info("kubernetes: %zu more services from the cluster in "
 			 "the next apply",
 			 deferred);
-		k8s_request_apply(d->k8s);
+		k8s_again_schedule(d);
 	}
 	return err;
 }
 
-/* The cluster's services from the client's caches under c's settings,
- * in place of the last ones; new warnings and refusals logged. */
-static int k8s_rebuild(struct lbd_daemon *d, const struct lbd_config *c)
+/* The kept set (d->k8s_set, under d->cfg) applied: the first sync's
+ * bookkeeping, the counters and the timings of lbctl status. */
+static void k8s_apply_kept(struct lbd_daemon *d, const struct timespec *t0)
 {
-	struct k8s_opts o;
-	struct k8s_set set;
-	int err;
-
-	k8s_opts_of(c, &o);
-	err = k8s_build(d->k8s, &o, &set);
-	if (err) {
-		log_warnx("kubernetes: translating the cluster's services: %s",
-			  strerror(-err));
-		k8s_set_free(&set);
-		return err;
-	}
-	log_k8s_warnings(d, &set);
-	log_k8s_refusals(d, &set);
-	if (d->k8s_have_set)
-		k8s_set_free(&d->k8s_set);
-	d->k8s_set = set;
-	d->k8s_have_set = true;
-	return 0;
-}
-
-static void on_k8s_changed(void *arg)
-{
-	struct lbd_daemon *d = arg;
 	struct plan_log pl = { 0 };
 	struct apply_result r;
-	struct timespec t0, t1;
+	struct timespec t1;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!d->k8s_sync_t0.tv_sec)
-		d->k8s_sync_t0 = t0;
-	err = k8s_rebuild(d, d->cfg);
-	if (err) {
-		d->k8s_apply_failures++;
-		return;
-	}
 	if (d->st.hold_adopted) {
 		log_info("kubernetes: first sync: %zu services from the "
 			 "cluster; services adopted at the start that no "
@@ -1180,8 +1156,8 @@ static void on_k8s_changed(void *arg)
 	}
 	err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	d->k8s_last_apply_ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
-			       (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	d->k8s_last_apply_ms = (t1.tv_sec - t0->tv_sec) * 1e3 +
+			       (t1.tv_nsec - t0->tv_nsec) / 1e6;
 	if (err) {
 		/* rolled back: what serves is what was there (or, if
 		 * that failed too, a mix that retry_mixed ends) */
@@ -1191,7 +1167,7 @@ static void on_k8s_changed(void *arg)
 		return;
 	}
 	d->k8s_applies++;
-	if (!d->k8s_synced_at && !k8s_apply_pending(d->k8s)) {
+	if (!d->k8s_synced_at && !k8s_again_pending(d)) {
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
@@ -1213,63 +1189,126 @@ static void on_k8s_changed(void *arg)
 	}
 }
 
-static bool k8s_conf_same(const struct lbd_conf_kubernetes *a,
-			  const struct lbd_conf_kubernetes *b)
+static int on_k8s_again(sd_event_source *s, uint64_t usec, void *arg)
 {
-	return a->enabled == b->enabled &&
-	       !strcmp(a->kubeconfig, b->kubeconfig) &&
-	       !strcmp(a->context, b->context) &&
-	       !strcmp(a->lb_class, b->lb_class) &&
-	       !strcmp(a->namespace, b->namespace) &&
-	       a->max_object_bytes == b->max_object_bytes &&
-	       a->max_watch_line_bytes == b->max_watch_line_bytes &&
-	       a->max_list_page_bytes == b->max_list_page_bytes;
+	struct lbd_daemon *d = arg;
+	struct timespec t0;
+
+	(void)s;
+	(void)usec;
+	if (!d->k8s_have_set)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	k8s_apply_kept(d, &t0);
+	return 0;
 }
 
-static void k8s_client_start(struct lbd_daemon *d,
-			     const struct lbd_conf_kubernetes *k)
+/* The services an apply deferred, K8S_APPLY_INTERVAL_MS later: the loop
+ * runs in between (the watchdog, lbctl, the child's next set). */
+static void k8s_again_schedule(struct lbd_daemon *d)
 {
-	int err = k8s_start(d->ev, k, &d->kc, on_k8s_changed, d, &d->k8s);
+	uint64_t now;
+	int r;
+
+	if (!d->ev || k8s_again_pending(d))
+		return;
+	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
+	now += K8S_APPLY_INTERVAL_MS * 1000ull;
+	if (d->k8s_again) {
+		r = sd_event_source_set_time(d->k8s_again, now);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(d->k8s_again,
+							SD_EVENT_ONESHOT);
+	} else {
+		r = sd_event_add_time(d->ev, &d->k8s_again, CLOCK_MONOTONIC,
+				      now, 1000, on_k8s_again, d);
+		/* after the reads that are ready, as the child's sets */
+		if (r >= 0)
+			r = sd_event_source_set_priority(
+				d->k8s_again, SD_EVENT_PRIORITY_IDLE);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(d->k8s_again,
+							SD_EVENT_ONESHOT);
+	}
+	if (r < 0)
+		log_warnx("kubernetes: the next apply: %s", strerror(-r));
+}
+
+static bool k8s_again_pending(const struct lbd_daemon *d)
+{
+	int on = SD_EVENT_OFF;
+
+	if (d->k8s_again)
+		sd_event_source_get_enabled(d->k8s_again, &on);
+	return on != SD_EVENT_OFF;
+}
+
+/* A new set from the child (k8s_proc.h): it replaces the kept one, whose
+ * services served meanwhile. */
+static void on_k8s_set(struct k8s_set *set, void *arg)
+{
+	struct lbd_daemon *d = arg;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!d->k8s_sync_t0.tv_sec)
+		d->k8s_sync_t0 = t0;
+	log_k8s_warnings(d, set);
+	log_k8s_refusals(d, set);
+	if (d->k8s_have_set)
+		k8s_set_free(&d->k8s_set);
+	d->k8s_set = *set;
+	d->k8s_have_set = true;
+	k8s_apply_kept(d, &t0);
+}
+
+static void k8s_client_start(struct lbd_daemon *d, const struct lbd_config *c)
+{
+	/* d->cfg's user: the children stay who they were started as */
+	int err = k8s_proc_start(d->ev, c, d->cfg->processes.user, on_k8s_set,
+				 d, &d->k8s);
 
 	if (err)
 		log_warnx("kubernetes: starting the client: %s",
 			  strerror(-err));
 }
 
-void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c,
-		   struct kubeconfig *kc)
+void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c)
 {
-	if (c->k8s.enabled && d->k8s && k8s_conf_same(&c->k8s, &d->cfg->k8s) &&
-	    kubeconfig_same(kc, &d->kc)) {
-		kubeconfig_free(kc);
+	int err;
+
+	if (!c->k8s.enabled) {
+		if (d->k8s)
+			log_info("kubernetes: settings changed: stopping the "
+				 "client");
+		k8s_proc_stop(d->k8s);
+		d->k8s = NULL;
 		return;
 	}
-	if (d->k8s)
-		log_info("kubernetes: settings changed: %s the client",
-			 c->k8s.enabled ? "restarting" : "stopping");
-	k8s_stop(d->k8s);
-	d->k8s = NULL;
-	kubeconfig_free(&d->kc);
-	d->kc = *kc;
-	memset(kc, 0, sizeof(*kc));
-	/* the services it gave stay until the new client has synced */
-	if (c->k8s.enabled && d->ev)
-		k8s_client_start(d, &c->k8s);
+	/* the services it gave stay until the child has sent new ones */
+	if (d->k8s) {
+		err = k8s_proc_update(d->k8s, c);
+		if (err)
+			log_warnx("kubernetes: the new settings: %s",
+				  strerror(-err));
+	} else if (d->ev) {
+		k8s_client_start(d, c);
+	}
 }
 
 void lb_k8s_begin(struct lbd_daemon *d)
 {
 	if (d->cfg->k8s.enabled && !d->k8s)
-		k8s_client_start(d, &d->cfg->k8s);
+		k8s_client_start(d, d->cfg);
 }
 
 void lb_k8s_stop(struct lbd_daemon *d)
 {
 	size_t i;
 
-	k8s_stop(d->k8s);
+	k8s_proc_stop(d->k8s);
 	d->k8s = NULL;
-	kubeconfig_free(&d->kc);
+	d->k8s_again = sd_event_source_disable_unref(d->k8s_again);
 	if (d->k8s_have_set)
 		k8s_set_free(&d->k8s_set);
 	d->k8s_have_set = false;

@@ -8,14 +8,28 @@
 #include "config.h"
 #include "daemon.h"
 #include "io.h"
+#include "k8s_child.h"
 #include "log.h"
 #include "proc.h"
 #include "prober.h"
+
+/* The Kubernetes child takes no arguments: its settings and the
+ * kubeconfig come in its first message (k8s_child.h). */
+static int k8s_child_main(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0) {
+		log_warnx("k8s: arguments it does not take");
+		return 2;
+	}
+	return k8s_child_run(PROC_CHANNEL_FD);
+}
 
 /* lbd's children ("lbd --child NAME", proc.h), each its subsystem's. */
 static const proc_main_fn child_mains[PROC_KIND_MAX] = {
 	[PROC_IO] = io_child_main,
 	[PROC_PROBER] = prober_child_main,
+	[PROC_K8S] = k8s_child_main,
 };
 
 static void usage(FILE *f)

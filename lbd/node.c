@@ -29,6 +29,8 @@
 #include <linux/magic.h>
 
 #include "daemon.h"
+#include "k8s.h"
+#include "k8s_node.h"
 #include "log.h"
 #include "node.h"
 

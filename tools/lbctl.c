@@ -365,6 +365,9 @@ static void print_k8s_problems(struct json_object *d)
 	struct json_object *res = get(d, "kubernetes.resources");
 	size_t i;
 
+	/* the kubeconfig the client could not take (the child parses it) */
+	if (get(d, "kubernetes.error") && *s_of(d, "kubernetes.error"))
+		printf("              %s\n", s_of(d, "kubernetes.error"));
 	if (i_of(d, "kubernetes.refusals.refused") ||
 	    *s_of(d, "kubernetes.refusals.last"))
 		printf("              %lld refused now; last: %s\n",

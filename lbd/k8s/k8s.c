@@ -1314,11 +1314,6 @@ void k8s_request_apply(struct k8s_client *c)
 		mark_dirty(c);
 }
 
-bool k8s_apply_pending(const struct k8s_client *c)
-{
-	return c && c->dirty;
-}
-
 bool k8s_synced(const struct k8s_client *c)
 {
 	return c && c->stats.listed[K8S_SERVICES] &&

@@ -12,6 +12,7 @@
 #include "k8s_child.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,10 @@ static void send_set(struct kchild *k)
 	if (!k->dirty || !k8s_synced(k->client) || msgch_pending(k->ch))
 		return;
 	k->dirty = false;
+	/* the state the set comes from, ahead of it: once lbd has applied
+	 * a set, lbctl status says what the client was then (an error
+	 * that is over is gone), not what it was up to a second before */
+	send_status(k, NULL);
 	err = k8s_build(k->client, &k->opts, &set);
 	if (!err)
 		err = k8s_msg_set_encode(&set, ++k->seq, k->gen, 0, emit, k);
@@ -160,8 +165,6 @@ static void send_set(struct kchild *k)
 		log_debug("kubernetes: sent %zu services, %zu backends",
 			  set.n_svc, set.n_be);
 	k8s_set_free(&set);
-	/* the status says synced with the first set */
-	k->status_due = true;
 }
 
 static void on_changed(void *arg)
@@ -297,6 +300,15 @@ static void on_close(struct msgch *c, int err, void *arg)
 	sd_event_exit(k->ev, 0);
 }
 
+static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
+			 void *arg)
+{
+	(void)s;
+	(void)si;
+	(void)arg;
+	return 0;
+}
+
 int k8s_child_run(int fd)
 {
 	struct kchild k = { 0 };
@@ -306,6 +318,11 @@ int k8s_child_run(int fd)
 	r = sd_event_new(&k.ev);
 	if (r < 0)
 		return 1;
+	/* proc_child_main blocked these: SIGTERM is lbd stopping us (or
+	 * systemd's stop), SIGHUP a reload of lbd's, not ours */
+	sd_event_add_signal(k.ev, NULL, SIGTERM, NULL, NULL);
+	sd_event_add_signal(k.ev, NULL, SIGINT, NULL, NULL);
+	sd_event_add_signal(k.ev, NULL, SIGHUP, ignore_signal, NULL);
 	r = msgch_open(k.ev, fd, on_msg, on_close, &k, &k.ch);
 	if (r < 0) {
 		log_warnx("kubernetes: the channel to lbd: %s", strerror(-r));

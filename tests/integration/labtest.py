@@ -82,23 +82,27 @@ def _sigterm(signum, frame):
 
 
 class Notify:
-    """A NOTIFY_SOCKET, as systemd gives a Type=notify service: read as
-    the messages come (systemd does; a sender blocks once ten datagrams
-    wait unread), kept for poll()."""
+    """A NOTIFY_SOCKET, as systemd gives a Type=notify service: read all
+    the time, as systemd does. Unread, it holds net.unix.max_dgram_qlen
+    (10) datagrams, and then lbd blocks in sd_notify."""
 
     def __init__(self, path):
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
+        self.sock.settimeout(0.1)
         self.messages = []
         self.lock = threading.Lock()
+        self.closing = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self):
-        while True:
+        while not self.closing.is_set():
             try:
                 m = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
             except OSError:
                 return
             with self.lock:
@@ -119,11 +123,8 @@ class Notify:
         return wait_until(found, timeout, f"sd_notify {needle}") - 1
 
     def close(self):
-        # shutdown ends the reader's recv; close alone may not
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        self.closing.set()
+        self.reader.join()
         self.sock.close()
 
 

@@ -10,11 +10,26 @@ clashes with a configured one is refused with a log line and a metric
 while the configured one keeps serving; lbctl services names each
 service's source; kubernetes.health checks the cluster's backends
 through the datapath, and one whose port is closed gets no new flows.
+
+The client runs in its own child (issue 15, item 3): "lbd --child k8s",
+lbd's child, as processes.user with no capability; the connections to the
+API server are the child's sockets, none is lbd's. Killed with SIGKILL, it
+is respawned; the cluster's services keep serving meanwhile, and once the
+new child has synced the services are as they were. A kubeconfig whose
+YAML does not parse is the child's problem, not the reload's: the reload
+is taken, the error shows in lbctl status and the log, the cluster's
+services keep serving, and once the file is fixed the client syncs again
+(lbd --check, one-shot, still parses it and rejects it).
 """
-from k8stest import (FakeAPI, backends, endpoints, k8s_conf, lbctl, metric,
-                     service, services, wait_backends)
-from labtest import (BE4, Holder, Lab, Lbd, TestFailure, check, run, svc,
-                     wait_until)
+import os
+import pwd
+import signal
+
+from k8stest import (APISERVER, FakeAPI, backends, endpoints, k8s_conf,
+                     lbctl, metric, service, services, wait_backends)
+from labtest import (BE4, LBD, Holder, Lab, Lbd, TestFailure, check, run,
+                     svc, wait_until)
+from test_privsep import RESPAWN_BOUND, USER, children, cmdline, status
 
 VIP = "203.0.113.40"  # the cluster's web Service
 VIP_FILE = "203.0.113.10"  # a configured service
@@ -40,6 +55,8 @@ def test():
                  file_svc + k8s_conf(lab, api.kubeconfig)).start()
         try:
             scenarios(lab, api, lb)
+            k8s_child(lab, lb)
+            kubeconfig_error(lab, api, lb)
             health(lab, api, lb, file_svc)
         except TestFailure:
             print(f"the lbd log:\n{lb.read_log()}")
@@ -124,6 +141,133 @@ def scenarios(lab, api, lb):
         wait_backends(lab, WEB, {f"{B2}:8080": "active"})
         check(spread(lab, VIP, 30) == {"backend2": 30}, "served again")
         check(lbctl(lab, "status")["kubernetes"]["synced"], "status")
+
+
+def socket_inodes(pid):
+    """The inodes of pid's sockets."""
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("socket:["):
+            out.add(int(link[8:-1]))
+    return out
+
+
+def api_connections(pid):
+    """The inodes of the established TCP connections to the API server in
+    pid's network namespace (/proc/PID/net/tcp: addresses as hex in host
+    order, little-endian here)."""
+    host, port = APISERVER.split(":")
+    want = "".join(f"{int(b):02X}" for b in reversed(host.split("."))) + \
+        f":{int(port):04X}"
+    out = set()
+    with open(f"/proc/{pid}/net/tcp") as f:
+        next(f)
+        for line in f:
+            x = line.split()
+            if x[2] == want and x[3] == "01":  # rem_address, ESTABLISHED
+                out.add(int(x[9]))
+    return out
+
+
+def served_state(lab):
+    """The services and their backends, without traffic counters."""
+    out = {}
+    for name, s in services(lab).items():
+        s = dict(s)
+        s.pop("traffic", None)
+        s["backend_states"] = backends(lab, name)
+        out[name] = s
+    return out
+
+
+def k8s_child_of(lb):
+    """The pid of lbd's Kubernetes child, None while there is none."""
+    return children(lb.proc.pid).get("lbd-k8s")
+
+
+def check_k8s_child(lb, pid):
+    """pid is lbd's child "lbd --child k8s", as processes.user with no
+    capability, and it, not lbd, holds the connections to the API
+    server."""
+    argv = cmdline(pid)
+    check(argv[1:3] == ["--child", "k8s"], f"its command line: {argv}")
+    st = status(pid)
+    check(int(st["PPid"]) == lb.proc.pid, f"its parent: {st['PPid']}")
+    uid = str(pwd.getpwnam(USER).pw_uid)
+    check(st["Uid"].split() == [uid] * 4, f"its uids: {st['Uid']}")
+    for k in ("CapEff", "CapPrm", "CapAmb"):
+        check(st[k] == "0000000000000000", f"its {k}: {st[k]}")
+    conns = wait_until(lambda: api_connections(pid), 10,
+                       "a connection to the API server")
+    mine = conns & socket_inodes(pid)
+    check(mine, f"the connections to the API server {conns} are not the "
+          f"child's (pid {pid}: {socket_inodes(pid)})")
+    theirs = conns & socket_inodes(lb.proc.pid)
+    check(not theirs, f"lbd itself holds connections to the API server: "
+          f"{theirs}")
+
+
+def k8s_child(lab, lb):
+    pid = wait_until(lambda: k8s_child_of(lb), 10, "the Kubernetes child")
+    check_k8s_child(lb, pid)
+    before = served_state(lab)
+    served = spread(lab, VIP, 30)
+
+    # killed: the services it gave keep serving while it is down and
+    # while its successor lists the cluster again
+    os.kill(pid, signal.SIGKILL)
+    check(spread(lab, VIP, 30) == served,
+          "the cluster's services serve while the child is gone")
+    new = wait_until(lambda: (lambda p: p if p and p != pid else None)(
+        k8s_child_of(lb)), RESPAWN_BOUND, "a new Kubernetes child",
+        strict=True)
+    # synced is the new child's: it turns true with its first set
+    wait_until(lambda: lbctl(lab, "status")["kubernetes"]["synced"], 10,
+               "the new child's first sync")
+    check(spread(lab, VIP, 30) == served, "served after the resync")
+    after = served_state(lab)
+    check(after == before,
+          f"the services after the resync: {after}, were {before}")
+    check(k8s_child_of(lb) == new, "one respawn")
+    check_k8s_child(lb, new)
+    check(f"the k8s process (pid {pid}) was killed by signal 9"
+          in lb.read_log(), "the child's death logged")
+
+
+def kubeconfig_error(lab, api, lb):
+    with open(api.kubeconfig) as f:
+        good = f.read()
+    before = served_state(lab)
+    served = spread(lab, VIP, 30)
+    try:
+        with open(api.kubeconfig, "w") as f:
+            f.write(good + "\nusers: [unclosed\n")
+        lb.reload()
+        st = lbctl(lab, "status")
+        check(st["config"]["last_reload"]["ok"],
+              f"the reload taken: {st['config']['last_reload']}")
+        err = wait_until(lambda: lbctl(lab, "status")["kubernetes"]["error"],
+                         10, "the kubeconfig's error in lbctl status")
+        check(api.kubeconfig in err, f"the error names the file: {err}")
+        check(err in lb.read_log(), f"the error logged: {err}")
+        check(spread(lab, VIP, 30) == served,
+              "the cluster's services serve while the kubeconfig is broken")
+        r = lab.exec("lb1", [LBD, "--check", "-c", lb.conf], check=False)
+        check(r.returncode != 0 and api.kubeconfig in r.stderr,
+              f"lbd --check rejects it: {r.returncode} {r.stderr!r}")
+    finally:
+        with open(api.kubeconfig, "w") as f:
+            f.write(good)
+    lb.reload()
+    wait_until(lambda: (lambda k: k["synced"] and not k["error"])(
+        lbctl(lab, "status")["kubernetes"]), 10, "synced again")
+    after = served_state(lab)
+    check(after == before,
+          f"the services once it is fixed: {after}, were {before}")
 
 
 def health(lab, api, lb, file_svc):
