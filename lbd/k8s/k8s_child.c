@@ -22,6 +22,7 @@
 #include "k8s_msg.h"
 #include "log.h"
 #include "msgch.h"
+#include "proc.h"
 
 _Static_assert((int)LBD_K8S_RES_N == (int)K8S_RESOURCES &&
 		       (int)LBD_K8S_EV_N == (int)K8S_EVENTS,
@@ -190,18 +191,6 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *arg)
 	return 0;
 }
 
-static bool conf_same(const struct lbd_conf_kubernetes *a,
-		      const struct lbd_conf_kubernetes *b)
-{
-	return !strcmp(a->kubeconfig, b->kubeconfig) &&
-	       !strcmp(a->context, b->context) &&
-	       !strcmp(a->lb_class, b->lb_class) &&
-	       !strcmp(a->namespace, b->namespace) &&
-	       a->max_object_bytes == b->max_object_bytes &&
-	       a->max_watch_line_bytes == b->max_watch_line_bytes &&
-	       a->max_list_page_bytes == b->max_list_page_bytes;
-}
-
 static void on_start(struct kchild *k, const void *p, size_t len)
 {
 	struct k8s_start_view *v = malloc(sizeof(*v));
@@ -241,7 +230,7 @@ static void on_start(struct kchild *k, const void *p, size_t len)
 		goto out;
 	}
 	k->error[0] = '\0';
-	if (k->client && conf_same(&v->conf, &k->conf) &&
+	if (k->client && k8s_same_cluster(&v->conf, &k->conf) &&
 	    kubeconfig_same(&kc, &k->kc)) {
 		/* the same cluster: a rotated token, or other settings of
 		 * the translation (a reload) */
@@ -300,29 +289,15 @@ static void on_close(struct msgch *c, int err, void *arg)
 	sd_event_exit(k->ev, 0);
 }
 
-static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
-			 void *arg)
-{
-	(void)s;
-	(void)si;
-	(void)arg;
-	return 0;
-}
-
 int k8s_child_run(int fd)
 {
 	struct kchild k = { 0 };
 	uint64_t now;
 	int r;
 
-	r = sd_event_new(&k.ev);
+	r = proc_child_event(&k.ev);
 	if (r < 0)
 		return 1;
-	/* proc_child_main blocked these: SIGTERM is lbd stopping us (or
-	 * systemd's stop), SIGHUP a reload of lbd's, not ours */
-	sd_event_add_signal(k.ev, NULL, SIGTERM, NULL, NULL);
-	sd_event_add_signal(k.ev, NULL, SIGINT, NULL, NULL);
-	sd_event_add_signal(k.ev, NULL, SIGHUP, ignore_signal, NULL);
 	r = msgch_open(k.ev, fd, on_msg, on_close, &k, &k.ch);
 	if (r < 0) {
 		log_warnx("kubernetes: the channel to lbd: %s", strerror(-r));

@@ -642,3 +642,15 @@ out:
 		k8s_rx_reset(rx);
 	return r;
 }
+
+bool k8s_same_cluster(const struct lbd_conf_kubernetes *a,
+		      const struct lbd_conf_kubernetes *b)
+{
+	return !strcmp(a->kubeconfig, b->kubeconfig) &&
+	       !strcmp(a->context, b->context) &&
+	       !strcmp(a->lb_class, b->lb_class) &&
+	       !strcmp(a->namespace, b->namespace) &&
+	       a->max_object_bytes == b->max_object_bytes &&
+	       a->max_watch_line_bytes == b->max_watch_line_bytes &&
+	       a->max_list_page_bytes == b->max_list_page_bytes;
+}

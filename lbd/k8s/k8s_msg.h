@@ -100,4 +100,11 @@ int k8s_rx_msg(struct k8s_rx *rx, __u16 flags, const void *p, size_t len,
 /* Drops a set in progress (the child died). */
 void k8s_rx_reset(struct k8s_rx *rx);
 
+/* Whether two kubernetes groups name the same cluster as the child
+ * follows it (kubeconfig, context, class, namespace, bounds): what else
+ * differs is sent to a running child, a different cluster takes a new
+ * one. */
+bool k8s_same_cluster(const struct lbd_conf_kubernetes *a,
+		      const struct lbd_conf_kubernetes *b);
+
 #endif /* LBD_K8S_MSG_H */

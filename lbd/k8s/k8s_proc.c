@@ -380,18 +380,6 @@ int k8s_proc_start(sd_event *ev, const struct lbd_config *c, const char *user,
 	return 0;
 }
 
-static bool cluster_same(const struct lbd_conf_kubernetes *a,
-			 const struct lbd_conf_kubernetes *b)
-{
-	return !strcmp(a->kubeconfig, b->kubeconfig) &&
-	       !strcmp(a->context, b->context) &&
-	       !strcmp(a->lb_class, b->lb_class) &&
-	       !strcmp(a->namespace, b->namespace) &&
-	       a->max_object_bytes == b->max_object_bytes &&
-	       a->max_watch_line_bytes == b->max_watch_line_bytes &&
-	       a->max_list_page_bytes == b->max_list_page_bytes;
-}
-
 /* Another child, for another kubeconfig or cluster; the last set
  * stays with the owner until the new child's first. */
 static void child_restart(struct k8s_proc *kp)
@@ -415,7 +403,7 @@ static void child_restart(struct k8s_proc *kp)
 
 int k8s_proc_update(struct k8s_proc *kp, const struct lbd_config *c)
 {
-	bool restart = !cluster_same(&kp->cfg.k8s, &c->k8s);
+	bool restart = !k8s_same_cluster(&kp->cfg.k8s, &c->k8s);
 	char err[LBD_K8S_PATH_MAX + 64], *kc;
 	size_t len;
 	int r;

@@ -500,28 +500,6 @@ static int proc_kind_of(const char *name)
 	return -1;
 }
 
-static int ignore_signal(sd_event_source *s, const struct signalfd_siginfo *si,
-			 void *arg)
-{
-	(void)s;
-	(void)si;
-	(void)arg;
-	return 0;
-}
-
-int proc_child_event(sd_event **ev)
-{
-	int err = sd_event_new(ev);
-
-	if (err < 0)
-		return err;
-	/* proc_child_main blocked them: the loop takes them */
-	sd_event_add_signal(*ev, NULL, SIGTERM, NULL, NULL);
-	sd_event_add_signal(*ev, NULL, SIGINT, NULL, NULL);
-	sd_event_add_signal(*ev, NULL, SIGHUP, ignore_signal, NULL);
-	return 0;
-}
-
 _Noreturn void proc_child_main(int argc, char **argv,
 				const proc_main_fn mains[PROC_KIND_MAX])
 {
