@@ -520,6 +520,10 @@ int daemon_run(const char *config_path)
 				  .bgp_json = ctl_bgp_of,
 				  .k8s_metrics = lb_k8s_metrics,
 				  .bgp_metrics = ctl_bgp_metrics_of,
+				  .node_status_json = node_role_status_json,
+				  .node_services_json = node_role_services_json,
+				  .node_reasons = node_role_reasons,
+				  .node_metrics = node_role_metrics,
 				  .reload = ctl_reload_of,
 				  .arg = &d };
 	d.ctl.ev = d.ev;

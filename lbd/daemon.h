@@ -188,5 +188,11 @@ void node_role_stop(struct lbd_daemon *d);
 int node_role_check(const struct lbd_config *c, const char *path);
 int node_role_cleanup(const struct lbd_config *c);
 void node_role_status(const struct lbd_daemon *d, char *buf, size_t len);
+/* What control asks of the node role (ctl_ctx's node_* callbacks; arg
+ * is the daemon). */
+void node_role_status_json(void *arg, struct json_object *out);
+void node_role_services_json(void *arg, struct json_object *list);
+int node_role_reasons(void *arg, __u64 *out);
+void node_role_metrics(void *arg, struct lbd_metrics_snap *s);
 
 #endif /* LBD_DAEMON_H */

@@ -14,6 +14,7 @@
  * process (bpf links), so a restart starts from empty maps and a full
  * sync; lbd --cleanup has nothing to remove.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <mntent.h>
@@ -32,6 +33,7 @@
 #include "k8s.h"
 #include "k8s_node.h"
 #include "log.h"
+#include "metrics_snap.h"
 #include "node.h"
 
 /* One applied record: what the maps hold for it. */
@@ -66,6 +68,9 @@ struct node_role {
 	unsigned long refused_total[K8S_REFUSALS_N];
 	unsigned long syncs, sync_failures, write_failures;
 	double last_sync_ms;
+	/* the last sync's records, for lbctl services and the counts of
+	 * status and the metrics (recs says which are applied) */
+	struct k8s_node_set view;
 };
 
 /* -- where and as whom ------------------------------------------------ */
@@ -443,7 +448,8 @@ static void on_changed(void *arg)
 	}
 	log_refusals(nr, &set);
 	sync_set(nr, nv, set.n_recs);
-	k8s_node_set_free(&set);
+	k8s_node_set_free(&nr->view);
+	nr->view = set;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	nr->last_sync_ms =
 		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -461,6 +467,194 @@ void node_role_status(const struct lbd_daemon *d, char *buf, size_t len)
 	snprintf(buf, len, "node %s on %s, %zu Service ports",
 		 nr ? nr->node_name : "?", nr ? nr->cgroup : "?",
 		 nr ? nr->n_recs : 0);
+}
+
+/* -- what lbctl and the metrics see (ctl_ctx's node_* callbacks) -------- */
+
+/* What the maps hold, from the last sync's records that were applied. */
+struct nr_counts {
+	unsigned long services, ports, addresses, endpoints, local;
+};
+
+static bool view_applied(struct node_role *nr, const struct k8s_node_rec *r)
+{
+	char key[256];
+
+	k8s_node_rec_key(r, key, sizeof(key));
+	return applied_find(nr, key) != NULL;
+}
+
+static void view_counts(struct node_role *nr, struct nr_counts *c)
+{
+	const struct k8s_node_rec *prev = NULL;
+	size_t i, j;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < nr->view.n_recs; i++) {
+		const struct k8s_node_rec *r = &nr->view.recs[i];
+
+		if (!view_applied(nr, r))
+			continue;
+		/* the records come by Service: a new one starts a new name */
+		if (!prev || strcmp(prev->ns, r->ns) ||
+		    strcmp(prev->name, r->name))
+			c->services++;
+		prev = r;
+		c->ports++;
+		c->addresses += r->n_addrs;
+		c->endpoints += r->n_eps;
+		for (j = 0; j < r->n_eps; j++)
+			c->local += nr->view.eps[r->first_ep + j].local;
+	}
+}
+
+#define jadd(o, k, v) json_object_object_add(o, k, v)
+#define jstr(v) json_object_new_string(v)
+#define jint(v) json_object_new_int64((int64_t)(v))
+#define jbool(v) json_object_new_boolean(v)
+
+static struct json_object *k8s_status_json(struct node_role *nr)
+{
+	const struct k8s_stats *st = nr->k8s ? k8s_stats(nr->k8s) : NULL;
+	struct json_object *o = json_object_new_object();
+	struct json_object *res = json_object_new_array();
+	struct json_object *refusals = json_object_new_array();
+	unsigned long total = 0;
+	size_t i;
+	int r, e;
+
+	jadd(o, "configured", jbool(true));
+	jadd(o, "server", jstr(nr->kc.server));
+	jadd(o, "context", jstr(nr->kc.context));
+	jadd(o, "synced", jbool(nr->k8s && k8s_synced(nr->k8s)));
+	jadd(o, "syncs", jint(nr->syncs));
+	jadd(o, "sync_failures", jint(nr->sync_failures));
+	jadd(o, "write_failures", jint(nr->write_failures));
+	jadd(o, "last_sync_ms", json_object_new_double(nr->last_sync_ms));
+	for (i = 0; i < K8S_REFUSALS_N; i++)
+		total += nr->refused_total[i];
+	jadd(o, "refused_total", jint(total));
+	jadd(o, "refused", jint(nr->n_refusals));
+	for (i = 0; i < nr->n_refusals; i++)
+		json_object_array_add(refusals, jstr(nr->refusals[i].msg));
+	jadd(o, "refusals", refusals);
+	for (r = 0; st && r < K8S_RESOURCES; r++) {
+		struct json_object *x = json_object_new_object();
+		struct json_object *ev = json_object_new_object();
+
+		jadd(x, "resource", jstr(k8s_resource_name(r)));
+		jadd(x, "listed", jbool(st->listed[r]));
+		jadd(x, "watching", jbool(st->watching[r]));
+		jadd(x, "objects", jint(st->objects[r]));
+		jadd(x, "lists", jint(st->lists[r]));
+		jadd(x, "gone", jint(st->gone[r]));
+		jadd(x, "watch_restarts", jint(st->watch_restarts[r]));
+		jadd(x, "failures", jint(st->failures[r]));
+		jadd(x, "too_large", jint(st->too_large[r]));
+		jadd(x, "failing", jbool(st->failing[r]));
+		jadd(x, "last_error", jstr(st->last_error[r]));
+		for (e = 0; e < K8S_EVENTS; e++)
+			jadd(ev, k8s_event_name(e), jint(st->events[r][e]));
+		jadd(x, "events", ev);
+		json_object_array_add(res, x);
+	}
+	jadd(o, "resources", res);
+	return o;
+}
+
+void node_role_status_json(void *arg, struct json_object *out)
+{
+	struct lbd_daemon *d = arg;
+	struct node_role *nr = d->node;
+	struct json_object *node, *addrs;
+	struct nr_counts c;
+	char a[INET6_ADDRSTRLEN];
+	size_t i;
+
+	if (!nr)
+		return;
+	node = json_object_new_object();
+	addrs = json_object_new_array();
+	jadd(node, "name", jstr(nr->node_name));
+	jadd(node, "cgroup", jstr(nr->cgroup));
+	for (i = 0; i < nr->n_addrs; i++) {
+		inet_ntop(nr->addrs[i].family == LBD_AF_INET6 ? AF_INET6 :
+								AF_INET,
+			  &nr->addrs[i].addr, a, sizeof(a));
+		json_object_array_add(addrs, jstr(a));
+	}
+	jadd(node, "addresses", addrs);
+	jadd(out, "node", node);
+	view_counts(nr, &c);
+	jadd(out, "services", jint(c.services));
+	jadd(out, "service_ports", jint(c.ports));
+	jadd(out, "service_addresses", jint(c.addresses));
+	jadd(out, "endpoints", jint(c.endpoints));
+	jadd(out, "local_endpoints", jint(c.local));
+	jadd(out, "kubernetes", k8s_status_json(nr));
+}
+
+void node_role_services_json(void *arg, struct json_object *list)
+{
+	struct lbd_daemon *d = arg;
+	struct node_role *nr = d->node;
+	size_t i;
+
+	for (i = 0; nr && i < nr->view.n_recs; i++) {
+		const struct k8s_node_rec *r = &nr->view.recs[i];
+		struct json_object *o = json_object_new_object();
+
+		k8s_node_rec_json(&nr->view, r, view_applied(nr, r), o);
+		json_object_array_add(list, o);
+	}
+}
+
+#undef jadd
+#undef jstr
+#undef jint
+#undef jbool
+
+int node_role_reasons(void *arg, __u64 *out)
+{
+	struct lbd_daemon *d = arg;
+
+	if (!d->node || !d->node->n)
+		return -ENODEV;
+	return node_reasons_read(d->node->n, out);
+}
+
+void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
+{
+	struct lbd_daemon *d = arg;
+	struct node_role *nr = d->node;
+	__u64 c[LBD_NODE_REASON_MAX];
+	struct nr_counts n;
+	unsigned int r;
+
+	if (!nr)
+		return;
+	s->h.flags |= LBD_MET_F_NODE;
+	view_counts(nr, &n);
+	s->h.node_services = n.services;
+	s->h.node_ports = n.ports;
+	s->h.node_addresses = n.addresses;
+	s->h.node_endpoints = n.endpoints;
+	s->h.node_local_endpoints = n.local;
+	s->h.node_syncs = nr->syncs;
+	s->h.node_sync_failures = nr->sync_failures;
+	s->h.node_write_failures = nr->write_failures;
+	/* unread counters are left out, not given as 0 */
+	if (!nr->n || node_reasons_read(nr->n, c))
+		return;
+	for (r = 0; r < LBD_NODE_REASON_MAX; r++) {
+		struct lbd_metrics_rec *m =
+			metrics_snap_add(s, LBD_MET_NODE_SOCKET);
+
+		if (!m)
+			return;
+		METRICS_STR(m->u.node_socket.reason, node_reason_label(r));
+		m->u.node_socket.total = c[r];
+	}
 }
 
 static void opts_of(const struct lbd_config *c, struct node_opts *o)
@@ -614,6 +808,7 @@ void node_role_stop(struct lbd_daemon *d)
 		free(nr->refusals[i].msg);
 	free(nr->refusals);
 	free(nr->free_ids);
+	k8s_node_set_free(&nr->view);
 	free(nr);
 	d->node = NULL;
 }

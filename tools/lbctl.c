@@ -444,6 +444,23 @@ static void print_status(struct json_object *d)
 			       i_of(d, "kubernetes.refused"));
 		if (b_of(d, "kubernetes.configured"))
 			print_k8s_problems(d);
+	} else if (!strcmp(s_of(d, "role"), "node")) {
+		printf("node          %s, socket programs on %s\n",
+		       s_of(d, "node.name"), s_of(d, "node.cgroup"));
+		printf("services      %lld (%lld ports, %lld addresses)\n",
+		       i_of(d, "services"), i_of(d, "service_ports"),
+		       i_of(d, "service_addresses"));
+		printf("endpoints     %lld (%lld on this node)\n",
+		       i_of(d, "endpoints"), i_of(d, "local_endpoints"));
+		printf("kubernetes    %s: %s, %lld syncs (%lld failed, %lld map "
+		       "writes failed), %lld refused\n",
+		       s_of(d, "kubernetes.server"),
+		       b_of(d, "kubernetes.synced") ? "synced" : "NOT synced",
+		       i_of(d, "kubernetes.syncs"),
+		       i_of(d, "kubernetes.sync_failures"),
+		       i_of(d, "kubernetes.write_failures"),
+		       i_of(d, "kubernetes.refused"));
+		print_k8s_problems(d);
 	} else {
 		printf("datapath      tc on %s, %lld trusted LBs, %lld VIPs\n",
 		       s_of(d, "datapath.interface"),
@@ -506,11 +523,58 @@ static void print_status(struct json_object *d)
 	}
 }
 
+/* The node role's Service ports: addresses, then endpoints (local ones
+ * marked), one line each. */
+static void print_node_services(struct json_object *l)
+{
+	size_t i, j;
+
+	for (i = 0; i < json_object_array_length(l); i++) {
+		struct json_object *s = json_object_array_get_idx(l, i);
+		struct json_object *a = get(s, "addresses");
+		struct json_object *e = get(s, "endpoints");
+
+		printf("%s port %s %lld/%s %s %s, traffic policy %s, "
+		       "affinity %s",
+		       s_of(s, "service"),
+		       *s_of(s, "port_name") ? s_of(s, "port_name") : "-",
+		       i_of(s, "port"), s_of(s, "protocol"), s_of(s, "type"),
+		       s_of(s, "scope"), s_of(s, "traffic_policy"),
+		       s_of(s, "affinity"));
+		if (strcmp(s_of(s, "affinity"), "None"))
+			printf(" (%lld s)", i_of(s, "affinity_timeout_s"));
+		printf("%s\n", b_of(s, "applied") ? "" : " NOT APPLIED");
+		for (j = 0; a && j < json_object_array_length(a); j++) {
+			struct json_object *x = json_object_array_get_idx(a, j);
+
+			printf("  %-12s %s\n", s_of(x, "kind"),
+			       s_of(x, "address"));
+		}
+		for (j = 0; e && j < json_object_array_length(e); j++) {
+			struct json_object *x = json_object_array_get_idx(e, j);
+
+			printf("  endpoint     %-40s %s%s%s%s\n",
+			       s_of(x, "endpoint"),
+			       b_of(x, "ready") ? "ready" : "not-ready",
+			       b_of(x, "serving") ? ",serving" : "",
+			       b_of(x, "terminating") ? ",terminating" : "",
+			       b_of(x, "local") ? " (local)" : "");
+		}
+		if (!e || !json_object_array_length(e))
+			printf("  (no endpoint: connections are refused)\n");
+	}
+}
+
 static void print_services(struct json_object *d)
 {
 	struct json_object *l = get(d, "services");
 	size_t i;
 
+	if (l && json_object_array_length(l) &&
+	    get(json_object_array_get_idx(l, 0), "type")) {
+		print_node_services(l);
+		return;
+	}
 	printf("%-20s %-28s %-6s %-8s %-9s %-9s %12s %14s %10s  %s\n", "NAME",
 	       "VIP:PORT", "PROTO", "FWD", "STATE-IN", "BACKENDS", "PACKETS",
 	       "BYTES", "NEW FLOWS", "SOURCE");
@@ -573,6 +637,18 @@ static void print_stats(struct json_object *d)
 	struct json_object *l = get(d, "counters");
 	size_t i;
 
+	/* the node role's socket counters: a count, no packets or bytes */
+	if (l && json_object_array_length(l) &&
+	    get(json_object_array_get_idx(l, 0), "count")) {
+		printf("%-24s %14s  %s\n", "REASON", "COUNT", "WHAT");
+		for (i = 0; i < json_object_array_length(l); i++) {
+			struct json_object *c = json_object_array_get_idx(l, i);
+
+			printf("%-24s %14lld  %s\n", s_of(c, "reason"),
+			       i_of(c, "count"), s_of(c, "description"));
+		}
+		return;
+	}
 	printf("%-24s %-8s %14s %16s  %s\n", "REASON", "KIND", "PACKETS",
 	       "BYTES", "WHAT");
 	for (i = 0; l && i < json_object_array_length(l); i++) {

@@ -29,22 +29,28 @@
 typedef int (*ctl_fn)(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		      struct json_object *out, char *err, size_t errlen);
 
+/* The roles a command answers in (1 << enum lbd_role). */
+#define R_LB (1u << LBD_ROLE_LB)
+#define R_BACKEND (1u << LBD_ROLE_BACKEND)
+#define R_NODE (1u << LBD_ROLE_NODE)
+#define R_ALL (R_LB | R_BACKEND | R_NODE)
+
 static const struct {
 	ctl_fn fn;
-	bool lb_only;
+	unsigned int roles;
 } handlers[LBD_CTL_CMD_MAX] = {
-	[LBD_CTL_STATUS] = { ctl_status, false },
-	[LBD_CTL_SERVICES] = { ctl_services, true },
-	[LBD_CTL_BACKENDS] = { ctl_backends, true },
-	[LBD_CTL_STATS] = { ctl_stats, false },
-	[LBD_CTL_CONNTRACK] = { ctl_conntrack, true },
-	[LBD_CTL_CONNTRACK_FLUSH] = { ctl_conntrack_flush, true },
-	[LBD_CTL_DRAIN] = { ctl_drain, true },
-	[LBD_CTL_UNDRAIN] = { ctl_undrain, true },
-	[LBD_CTL_EXPLAIN] = { ctl_explain, true },
-	[LBD_CTL_MONITOR_SET] = { ctl_monitor_set, false },
-	[LBD_CTL_METRICS] = { ctl_metrics, false },
-	[LBD_CTL_RELOAD] = { ctl_reload, false },
+	[LBD_CTL_STATUS] = { ctl_status, R_ALL },
+	[LBD_CTL_SERVICES] = { ctl_services, R_LB | R_NODE },
+	[LBD_CTL_BACKENDS] = { ctl_backends, R_LB },
+	[LBD_CTL_STATS] = { ctl_stats, R_ALL },
+	[LBD_CTL_CONNTRACK] = { ctl_conntrack, R_LB },
+	[LBD_CTL_CONNTRACK_FLUSH] = { ctl_conntrack_flush, R_LB },
+	[LBD_CTL_DRAIN] = { ctl_drain, R_LB },
+	[LBD_CTL_UNDRAIN] = { ctl_undrain, R_LB },
+	[LBD_CTL_EXPLAIN] = { ctl_explain, R_LB },
+	[LBD_CTL_MONITOR_SET] = { ctl_monitor_set, R_ALL },
+	[LBD_CTL_METRICS] = { ctl_metrics, R_ALL },
+	[LBD_CTL_RELOAD] = { ctl_reload, R_ALL },
 };
 
 int control_handle(struct ctl_ctx *x, const struct lbd_ctl_req *req,
@@ -59,9 +65,9 @@ int control_handle(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		snprintf(err, errlen, "unknown command %u", req->cmd);
 		return -EOPNOTSUPP;
 	}
-	if (handlers[req->cmd].lb_only && ctl_cfg(x)->role != LBD_ROLE_LB) {
-		snprintf(err, errlen, "%s: not in the backend role",
-			 ctl_cmd_name(req->cmd));
+	if (!(handlers[req->cmd].roles & (1u << ctl_cfg(x)->role))) {
+		snprintf(err, errlen, "%s: not in the %s role",
+			 ctl_cmd_name(req->cmd), ctl_role_name(ctl_cfg(x)));
 		return -EOPNOTSUPP;
 	}
 	return handlers[req->cmd].fn(x, req, out, err, errlen);

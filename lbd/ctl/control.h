@@ -80,6 +80,15 @@ struct ctl_ctx {
 	/* the same for the metrics snapshot */
 	void (*k8s_metrics)(void *arg, struct lbd_metrics_snap *s);
 	void (*bgp_metrics)(void *arg, struct lbd_metrics_snap *s);
+	/* role node (lbd/node.c): lbctl status's node section and the
+	 * Kubernetes client's, lbctl services' list (each Service port:
+	 * k8s_node_rec_json), the socket programs' counters
+	 * (LBD_NODE_REASON_MAX of them, summed over CPUs: 0 or a negative
+	 * errno) and the node's part of the metrics snapshot */
+	void (*node_status_json)(void *arg, struct json_object *out);
+	void (*node_services_json)(void *arg, struct json_object *list);
+	int (*node_reasons)(void *arg, __u64 *out);
+	void (*node_metrics)(void *arg, struct lbd_metrics_snap *s);
 	/* lbctl reload: the daemon's reload, 0 or a negative errno (its
 	 * problems are then info's last_errors); NULL: not offered */
 	int (*reload)(void *arg);

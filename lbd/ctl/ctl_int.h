@@ -23,6 +23,14 @@ static inline struct lbd_dp *ctl_dp(const struct ctl_ctx *x)
 	return *x->dp;
 }
 
+/* "lb", "backend", "node": lbctl status's and the metrics' role. */
+static inline const char *ctl_role_name(const struct lbd_config *c)
+{
+	return c->role == LBD_ROLE_BACKEND ? "backend" :
+	       c->role == LBD_ROLE_NODE	   ? "node" :
+					     "lb";
+}
+
 #ifndef LBD_VERSION
 #define LBD_VERSION "?"
 #endif

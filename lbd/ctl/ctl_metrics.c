@@ -269,8 +269,7 @@ int control_metrics(struct ctl_ctx *x, struct lbd_metrics_snap *s)
 	metrics_snap_free(s);
 	memset(s, 0, sizeof(*s));
 	METRICS_STR(s->h.version, LBD_VERSION);
-	METRICS_STR(s->h.role,
-		    cfg->role == LBD_ROLE_BACKEND ? "backend" : "lb");
+	METRICS_STR(s->h.role, ctl_role_name(cfg));
 	s->h.start_time_s = ctl_start_time_s(&in);
 	s->h.generation = in.generation;
 	s->h.reloads = in.reloads;
@@ -301,6 +300,8 @@ int control_metrics(struct ctl_ctx *x, struct lbd_metrics_snap *s)
 	}
 	if (cfg->role == LBD_ROLE_BACKEND)
 		backend_connections(s);
+	if (cfg->role == LBD_ROLE_NODE && x->node_metrics)
+		x->node_metrics(x->arg, s);
 	processes(s);
 	return s->err;
 }

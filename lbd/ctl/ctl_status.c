@@ -10,6 +10,7 @@
 #include "companion.h"
 #include "drains.h"
 #include "health.h"
+#include "node.h"
 #include "prober.h"
 
 size_t ctl_drains_count(const struct ctl_ctx *x)
@@ -58,8 +59,7 @@ int ctl_status(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	(void)errlen;
 	jadd(out, "state", jstr("running"));
 	jadd(out, "version", jstr(LBD_VERSION));
-	jadd(out, "role",
-	     jstr(ctl_cfg(x)->role == LBD_ROLE_BACKEND ? "backend" : "lb"));
+	jadd(out, "role", jstr(ctl_role_name(ctl_cfg(x))));
 	jadd(out, "uptime_s", jdbl(ctl_uptime_s(&in)));
 	jadd(cfg, "file", jstr(x->config_path));
 	jadd(cfg, "generation", jint(in.generation));
@@ -87,7 +87,12 @@ int ctl_status(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	ctl_bgp_json(x, bird);
 	jadd(out, "bird", bird);
 
-	if (ctl_cfg(x)->role == LBD_ROLE_BACKEND) {
+	if (ctl_cfg(x)->role == LBD_ROLE_NODE) {
+		/* the node's section, its Service counts and its
+		 * Kubernetes client (lbd/node.c) */
+		if (x->node_status_json)
+			x->node_status_json(x->arg, out);
+	} else if (ctl_cfg(x)->role == LBD_ROLE_BACKEND) {
 		struct json_object *dp = json_object_new_object();
 
 		jadd(dp, "interface", jstr(ctl_cfg(x)->node.interface));
@@ -206,6 +211,12 @@ int ctl_services(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	(void)req;
 	(void)err;
 	(void)errlen;
+	if (ctl_cfg(x)->role == LBD_ROLE_NODE) {
+		if (x->node_services_json)
+			x->node_services_json(x->arg, list);
+		jadd(out, "services", list);
+		return 0;
+	}
 	for (i = 0; i < x->st->n_svc; i++) {
 		const struct st_service *s = &x->st->svc[i];
 		struct json_object *o = json_object_new_object();
@@ -362,9 +373,39 @@ int ctl_backends(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 
 int ctl_read_reasons(struct ctl_ctx *x, struct lbd_counter *c)
 {
+	/* the node role has no XDP program: its counters are node_stats' */
+	if (ctl_cfg(x)->role == LBD_ROLE_NODE)
+		return -EOPNOTSUPP;
 	if (ctl_cfg(x)->role == LBD_ROLE_BACKEND)
 		return companion_reasons_read(*x->be, c);
 	return dp_reasons_read(ctl_dp(x), c);
+}
+
+/* The node role's counters: its socket programs' (include/lbd/node.h),
+ * not the XDP program's reasons. */
+static int node_stats(struct ctl_ctx *x, struct json_object *out, char *err,
+		      size_t errlen)
+{
+	__u64 c[LBD_NODE_REASON_MAX] = { 0 };
+	struct json_object *list;
+	unsigned int r;
+
+	if (!x->node_reasons || x->node_reasons(x->arg, c)) {
+		snprintf(err, errlen, "reading the socket counters failed");
+		return -EIO;
+	}
+	list = json_object_new_array();
+	for (r = 0; r < LBD_NODE_REASON_MAX; r++) {
+		struct json_object *o = json_object_new_object();
+
+		jadd(o, "reason", jstr(node_reason_label(r)));
+		jadd(o, "kind", jstr("socket"));
+		jadd(o, "description", jstr(node_reason_desc(r)));
+		jadd(o, "count", jint(c[r]));
+		json_object_array_add(list, o);
+	}
+	jadd(out, "counters", list);
+	return 0;
 }
 
 int ctl_stats(struct ctl_ctx *x, const struct lbd_ctl_req *req,
@@ -375,6 +416,8 @@ int ctl_stats(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	int r;
 
 	(void)req;
+	if (ctl_cfg(x)->role == LBD_ROLE_NODE)
+		return node_stats(x, out, err, errlen);
 	if (ctl_read_reasons(x, c)) {
 		snprintf(err, errlen, "reading the counters failed");
 		return -EIO;

@@ -644,6 +644,54 @@ static void render_backend_connections(FILE *f,
 	}
 }
 
+/* The node role: its socket programs' counters and the Services their
+ * maps hold. */
+static void render_node(FILE *f, const struct lbd_metrics_snap *s)
+{
+	const struct lbd_metrics_head *h = &s->h;
+	const struct lbd_metrics_rec *r;
+	size_t i;
+
+	if (!(h->flags & LBD_MET_F_NODE))
+		return;
+	family(f, "lbd_node_socket_total", "counter",
+	       "Socket programs' decisions by reason (connect and sendmsg "
+	       "translated, recvmsg reverse hits and misses, no endpoint, "
+	       "bind refused, ...; lbctl stats describes each)");
+	SNAP_EACH(s, i, r, LBD_MET_NODE_SOCKET)
+	sample(f, "lbd_node_socket_total", "reason", r->u.node_socket.reason,
+	       NULL, NULL, NULL, NULL, (double)r->u.node_socket.total);
+	plain(f, "lbd_node_services", "gauge",
+	      "Services of the cluster with a port in the socket programs' "
+	      "maps",
+	      (double)h->node_services);
+	plain(f, "lbd_node_service_ports", "gauge",
+	      "Service ports in the maps (one per port, family and scope: "
+	      "internal or external)",
+	      (double)h->node_ports);
+	plain(f, "lbd_node_service_addresses", "gauge",
+	      "Service addresses in the maps (ClusterIPs, external and "
+	      "LoadBalancer IPs, node addresses with a NodePort)",
+	      (double)h->node_addresses);
+	plain(f, "lbd_node_endpoints", "gauge",
+	      "Endpoints of the Service ports in the maps",
+	      (double)h->node_endpoints);
+	plain(f, "lbd_node_local_endpoints", "gauge",
+	      "Endpoints of the Service ports in the maps that run on this "
+	      "node",
+	      (double)h->node_local_endpoints);
+	plain(f, "lbd_node_syncs_total", "counter",
+	      "The cluster's Services written to the maps (each change)",
+	      (double)h->node_syncs);
+	plain(f, "lbd_node_sync_failures_total", "counter",
+	      "Syncs that could not translate the cluster's Services",
+	      (double)h->node_sync_failures);
+	plain(f, "lbd_node_write_failures_total", "counter",
+	      "Map writes of a Service port that failed (retried at the "
+	      "next sync)",
+	      (double)h->node_write_failures);
+}
+
 /* lbd and its children, one series each by its process name. */
 static void render_processes(FILE *f, const struct lbd_metrics_snap *s,
 			     const struct metrics_io *io)
@@ -699,6 +747,7 @@ int metrics_render_snap(const struct lbd_metrics_snap *snap,
 	render_k8s(f, snap);
 	render_health(f, snap);
 	render_backend_connections(f, snap);
+	render_node(f, snap);
 	render_processes(f, snap, io);
 	if (fclose(f)) {
 		free(buf);

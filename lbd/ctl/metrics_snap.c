@@ -69,6 +69,8 @@ static size_t rec_size(unsigned int type)
 		return sizeof(struct lbd_met_refusal);
 	case LBD_MET_PROC:
 		return sizeof(struct lbd_met_proc);
+	case LBD_MET_NODE_SOCKET:
+		return sizeof(struct lbd_met_node_socket);
 	}
 	return 0;
 }
@@ -138,6 +140,8 @@ static bool rec_ok(const struct lbd_metrics_rec *r)
 		return STR_OK(r->u.refusal.reason);
 	case LBD_MET_PROC:
 		return STR_OK(r->u.proc.name);
+	case LBD_MET_NODE_SOCKET:
+		return STR_OK(r->u.node_socket.reason);
 	}
 	return false;
 }

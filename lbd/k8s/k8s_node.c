@@ -9,6 +9,7 @@
  */
 #include "k8s_node.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -26,6 +27,18 @@ static const char *const type_names[] = {
 const char *k8s_node_type_name(__u8 type)
 {
 	return type <= K8S_NODE_EXTERNAL_NAME ? type_names[type] : "?";
+}
+
+static const char *const addr_kind_names[] = {
+	[K8S_NODE_ADDR_CLUSTER_IP] = "ClusterIP",
+	[K8S_NODE_ADDR_EXTERNAL_IP] = "externalIP",
+	[K8S_NODE_ADDR_LB_INGRESS] = "LoadBalancer",
+	[K8S_NODE_ADDR_NODE_PORT] = "NodePort",
+};
+
+const char *k8s_node_addr_kind_name(__u8 kind)
+{
+	return kind <= K8S_NODE_ADDR_NODE_PORT ? addr_kind_names[kind] : "?";
 }
 
 static struct json_object *member(struct json_object *o, const char *key)
@@ -128,6 +141,18 @@ static __u8 add_list(struct k8s_node_service *s, struct json_object *l,
 		}
 		r = add_addr(s, e, where, a, n, max);
 	}
+	return r;
+}
+
+/* spec.externalIPs, first in external[]: the rest is ingress. */
+static __u8 parse_external_ips(struct json_object *o,
+			       struct k8s_node_service *s)
+{
+	__u8 r = add_list(s, k8s_jpath(o, "spec.externalIPs"),
+			  "spec.externalIPs", false, s->external,
+			  &s->n_external, K8S_MAX_VIPS);
+
+	s->n_external_ips = s->n_external;
 	return r;
 }
 
@@ -301,9 +326,7 @@ int k8s_node_service_parse(struct json_object *o, struct k8s_node_service **out)
 		return -ENOMEM;
 	/* each step is skipped after a refusal: the first one is said */
 	if (!parse_type(o, s) && s->type != K8S_NODE_EXTERNAL_NAME &&
-	    !parse_cluster_ips(o, s) &&
-	    !add_list(s, k8s_jpath(o, "spec.externalIPs"), "spec.externalIPs",
-		      false, s->external, &s->n_external, K8S_MAX_VIPS) &&
+	    !parse_cluster_ips(o, s) && !parse_external_ips(o, s) &&
 	    !(s->type == K8S_NODE_LOAD_BALANCER &&
 	      add_list(s, k8s_jpath(o, "status.loadBalancer.ingress"),
 		       "status.loadBalancer.ingress", true, s->external,
@@ -429,7 +452,7 @@ static void add_eps(struct ntr *t, struct k8s_node_rec *r,
 }
 
 static void add_rec_addr(struct ntr *t, const struct lbd_conf_addr *a,
-			 __u16 port)
+			 __u16 port, __u8 kind)
 {
 	struct k8s_node_addr *na = NTR_PUSH(t, addrs, n_addrs, t->cap_addrs);
 
@@ -437,6 +460,7 @@ static void add_rec_addr(struct ntr *t, const struct lbd_conf_addr *a,
 		return;
 	na->addr = *a;
 	na->port = port;
+	na->kind = kind;
 }
 
 /* The record of one port, family and scope, when it has an address. */
@@ -452,14 +476,19 @@ static void add_rec(struct ntr *t, const struct k8s_service *ks,
 	if (!external) {
 		for (i = 0; i < s->n_cluster; i++)
 			if (s->cluster[i].family == family)
-				add_rec_addr(t, &s->cluster[i], p->port);
+				add_rec_addr(t, &s->cluster[i], p->port,
+					     K8S_NODE_ADDR_CLUSTER_IP);
 	} else {
 		for (i = 0; i < s->n_external; i++)
 			if (s->external[i].family == family)
-				add_rec_addr(t, &s->external[i], p->port);
+				add_rec_addr(t, &s->external[i], p->port,
+					     i < s->n_external_ips ?
+						     K8S_NODE_ADDR_EXTERNAL_IP :
+						     K8S_NODE_ADDR_LB_INGRESS);
 		for (i = 0; p->node_port && i < o->n_addrs; i++)
 			if (o->addrs[i].family == family)
-				add_rec_addr(t, &o->addrs[i], p->node_port);
+				add_rec_addr(t, &o->addrs[i], p->node_port,
+					     K8S_NODE_ADDR_NODE_PORT);
 	}
 	if (t->err || t->out->n_addrs == first)
 		return;
@@ -577,4 +606,75 @@ void k8s_node_rec_key(const struct k8s_node_rec *r, char *buf, size_t len)
 		 r->proto == IPPROTO_UDP ? "udp" : "tcp",
 		 r->family == LBD_AF_INET6 ? "ipv6" : "ipv4",
 		 r->external ? "external" : "internal");
+}
+
+/* "addr:port", "[addr6]:port" */
+static void hostport(const struct lbd_conf_addr *a, __u16 port, char *buf,
+		     size_t len)
+{
+	char s[INET6_ADDRSTRLEN] = "?";
+	bool v6 = a->family == LBD_AF_INET6;
+
+	inet_ntop(v6 ? AF_INET6 : AF_INET, &a->addr, s, sizeof(s));
+	snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", s, port);
+}
+
+void k8s_node_rec_json(const struct k8s_node_set *s,
+		       const struct k8s_node_rec *r, bool applied,
+		       struct json_object *out)
+{
+	struct json_object *addrs = json_object_new_array();
+	struct json_object *eps = json_object_new_array();
+	char buf[sizeof(r->ns) + sizeof(r->name) + 1];
+	size_t i, ready = 0, local = 0;
+
+#define jadd(o, k, v) json_object_object_add(o, k, v)
+#define jstr(v) json_object_new_string(v)
+#define jint(v) json_object_new_int64((int64_t)(v))
+#define jbool(v) json_object_new_boolean(v)
+	snprintf(buf, sizeof(buf), "%s/%s", r->ns, r->name);
+	jadd(out, "service", jstr(buf));
+	jadd(out, "port_name", jstr(r->port_name));
+	jadd(out, "port", jint(r->port));
+	jadd(out, "protocol", jstr(r->proto == IPPROTO_UDP ? "udp" : "tcp"));
+	jadd(out, "family", jstr(r->family == LBD_AF_INET6 ? "ipv6" : "ipv4"));
+	jadd(out, "type", jstr(k8s_node_type_name(r->type)));
+	jadd(out, "scope", jstr(r->external ? "external" : "internal"));
+	jadd(out, "traffic_policy", jstr(r->local_only ? "Local" : "Cluster"));
+	jadd(out, "node_port", jint(r->node_port));
+	jadd(out, "affinity", jstr(r->affinity ? "ClientIP" : "None"));
+	jadd(out, "affinity_timeout_s", jint(r->affinity_timeout));
+	jadd(out, "applied", jbool(applied));
+	for (i = 0; i < r->n_addrs; i++) {
+		const struct k8s_node_addr *a = &s->addrs[r->first_addr + i];
+		struct json_object *o = json_object_new_object();
+
+		hostport(&a->addr, a->port, buf, sizeof(buf));
+		jadd(o, "address", jstr(buf));
+		jadd(o, "kind", jstr(k8s_node_addr_kind_name(a->kind)));
+		json_object_array_add(addrs, o);
+	}
+	jadd(out, "addresses", addrs);
+	for (i = 0; i < r->n_eps; i++) {
+		const struct k8s_node_ep *e = &s->eps[r->first_ep + i];
+		struct json_object *o = json_object_new_object();
+
+		hostport(&e->addr, e->port, buf, sizeof(buf));
+		jadd(o, "endpoint", jstr(buf));
+		jadd(o, "ready", jbool(e->ready));
+		jadd(o, "serving", jbool(e->serving));
+		jadd(o, "terminating", jbool(e->terminating));
+		jadd(o, "local", jbool(e->local));
+		jadd(o, "weight", jint(e->weight));
+		json_object_array_add(eps, o);
+		ready += e->ready;
+		local += e->local;
+	}
+	jadd(out, "endpoints", eps);
+	jadd(out, "ready_endpoints", jint(ready));
+	jadd(out, "local_endpoints", jint(local));
+#undef jadd
+#undef jstr
+#undef jint
+#undef jbool
 }

@@ -72,6 +72,7 @@ struct k8s_node_service {
 	/* spec.externalIPs, then status.loadBalancer.ingress[].ip */
 	struct lbd_conf_addr external[K8S_MAX_VIPS];
 	size_t n_external;
+	size_t n_external_ips; /* the first of external[] */
 	struct k8s_node_port *ports;
 	size_t n_ports;
 	bool affinity; /* sessionAffinity ClientIP */
@@ -95,9 +96,21 @@ struct k8s_node_opts {
 	size_t n_addrs;
 };
 
+/* Where a record's address comes from (lbctl services shows it). */
+enum k8s_node_addr_kind {
+	K8S_NODE_ADDR_CLUSTER_IP,
+	K8S_NODE_ADDR_EXTERNAL_IP, /* spec.externalIPs */
+	K8S_NODE_ADDR_LB_INGRESS, /* status.loadBalancer.ingress */
+	K8S_NODE_ADDR_NODE_PORT, /* this node's address, with the node port */
+};
+
+/* "ClusterIP", "externalIP", "LoadBalancer", "NodePort". */
+const char *k8s_node_addr_kind_name(__u8 kind);
+
 struct k8s_node_addr {
 	struct lbd_conf_addr addr;
 	__u16 port;
+	__u8 kind; /* enum k8s_node_addr_kind */
 };
 
 struct k8s_node_ep {
@@ -151,5 +164,16 @@ void k8s_node_set_free(struct k8s_node_set *s);
 /* The identity of a record across syncs: "ns/name:port/proto/family/scope"
  * (the port's name, or its number). */
 void k8s_node_rec_key(const struct k8s_node_rec *r, char *buf, size_t len);
+
+/*
+ * lbctl services' entry for record r of s in the node role, into out:
+ * the Service, its port, type, scope and traffic policy, affinity, the
+ * addresses with their kind, and the endpoints with their conditions
+ * (local: on this node). applied: whether the maps hold it (a record
+ * without a free Service port id is not applied).
+ */
+void k8s_node_rec_json(const struct k8s_node_set *s,
+		       const struct k8s_node_rec *r, bool applied,
+		       struct json_object *out);
 
 #endif /* LBD_K8S_NODE_H */

@@ -122,7 +122,8 @@ _Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
  * records in this order: the reasons' counters, each service followed by
  * its n_backends backends (none without LBD_MET_F_BACKENDS), the VIPs,
  * the node's connections (role backend), the Kubernetes refusals by
- * reason, lbd's and its children's processes. On the wire a record is
+ * reason, the socket programs' counters (role node), lbd's and its
+ * children's processes. On the wire a record is
  * struct lbd_met_rec_hdr and then exactly the struct its type names (a
  * backend is not the size of a service: 10,000 of them are 1.5 MB, not
  * 4.7); in memory it is struct lbd_metrics_rec. A section the head's
@@ -138,6 +139,7 @@ _Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
 #define LBD_MET_F_K8S (1u << 4) /* a Kubernetes client is configured */
 #define LBD_MET_F_CONNS (1u << 5) /* role backend: connections counted */
 #define LBD_MET_F_BACKENDS (1u << 6) /* per-backend records (the switch) */
+#define LBD_MET_F_NODE (1u << 7) /* role node: its Services and counters */
 
 #define LBD_MET_K8S_RESOURCES 2 /* Services, EndpointSlices */
 #define LBD_MET_K8S_EVENTS 4 /* added, modified, deleted, bookmark */
@@ -198,8 +200,13 @@ struct lbd_metrics_head {
 	__u64 k8s_clashes_total, k8s_clashes_now; /* refused for a clash */
 	__u64 k8s_refused_now; /* refusals in force */
 	struct lbd_met_k8s_resource k8s_res[LBD_MET_K8S_RESOURCES];
+	/* LBD_MET_F_NODE: what the socket programs' maps hold, from the
+	 * last sync (a Service port is one per family and scope) */
+	__u64 node_services, node_ports, node_addresses;
+	__u64 node_endpoints, node_local_endpoints;
+	__u64 node_syncs, node_sync_failures, node_write_failures;
 };
-_Static_assert(sizeof(struct lbd_metrics_head) == 672, "lbd_metrics_head");
+_Static_assert(sizeof(struct lbd_metrics_head) == 736, "lbd_metrics_head");
 
 enum lbd_met_rec_type {
 	LBD_MET_REASON = 1,
@@ -209,6 +216,7 @@ enum lbd_met_rec_type {
 	LBD_MET_CONN,
 	LBD_MET_K8S_REFUSAL,
 	LBD_MET_PROC,
+	LBD_MET_NODE_SOCKET,
 };
 
 struct lbd_met_reason {
@@ -269,6 +277,13 @@ struct lbd_met_refusal {
 };
 _Static_assert(sizeof(struct lbd_met_refusal) == 40, "lbd_met_refusal");
 
+/* Role node: a socket programs' counter (enum lbd_node_reason). */
+struct lbd_met_node_socket {
+	char reason[32]; /* its metric label */
+	__u64 total;
+};
+_Static_assert(sizeof(struct lbd_met_node_socket) == 40, "node_socket");
+
 /* lbd and each of its children, from /proc. */
 struct lbd_met_proc {
 	char name[16]; /* its comm: "lbd", "lbd-io", ... */
@@ -291,6 +306,7 @@ struct lbd_metrics_rec {
 		struct lbd_met_conn conn;
 		struct lbd_met_refusal refusal;
 		struct lbd_met_proc proc;
+		struct lbd_met_node_socket node_socket;
 	} u;
 };
 _Static_assert(sizeof(struct lbd_metrics_rec) == 472, "lbd_metrics_rec");
