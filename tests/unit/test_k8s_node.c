@@ -383,3 +383,75 @@ Test(k8s_node, bad_fields_refuse_the_service)
 		json_object_put(o);
 	}
 }
+
+/* lbctl services in the node role: each address says where it comes
+ * from, each endpoint its conditions and whether it runs on this node. */
+Test(k8s_node, services_entry_names_address_kinds_and_local_endpoints)
+{
+	struct fixture f;
+	const struct k8s_node_rec *r;
+	struct json_object *o = json_object_new_object(), *a, *e, *v;
+
+	load(&f);
+	r = rec(&f, "default/front:https/tcp/ipv4/external");
+	k8s_node_rec_json(&f.set, r, true, o);
+	cr_assert_str_eq(json_object_to_json_string_ext(
+				 json_object_object_get(o, "service"),
+				 JSON_C_TO_STRING_PLAIN),
+			 "\"default\\/front\"");
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(o, "type")),
+		"LoadBalancer");
+	cr_assert_str_eq(json_object_get_string(
+				 json_object_object_get(o, "traffic_policy")),
+			 "Local");
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(o, "affinity")),
+		"ClientIP");
+	a = json_object_object_get(o, "addresses");
+	cr_assert_eq(json_object_array_length(a), 3);
+	{
+		static const char *const want[3][2] = {
+			{ "203.0.113.7:443", "externalIP" },
+			{ "192.0.2.80:443", "LoadBalancer" },
+			{ "198.18.0.1:30443", "NodePort" },
+		};
+		size_t i;
+
+		for (i = 0; i < 3; i++) {
+			v = json_object_array_get_idx(a, i);
+			cr_assert_str_eq(
+				json_object_get_string(
+					json_object_object_get(v, "address")),
+				want[i][0]);
+			cr_assert_str_eq(
+				json_object_get_string(
+					json_object_object_get(v, "kind")),
+				want[i][1]);
+		}
+	}
+	e = json_object_object_get(o, "endpoints");
+	cr_assert_eq(json_object_array_length(e), 1);
+	v = json_object_array_get_idx(e, 0);
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(v, "endpoint")),
+		"198.18.4.1:8443");
+	cr_assert(json_object_get_boolean(json_object_object_get(v, "local")));
+	cr_assert(json_object_get_boolean(json_object_object_get(v, "ready")));
+	cr_assert_eq(json_object_get_int(
+			     json_object_object_get(o, "local_endpoints")),
+		     1);
+	json_object_put(o);
+	o = json_object_new_object();
+	r = rec(&f, "default/front:https/tcp/ipv4/internal");
+	k8s_node_rec_json(&f.set, r, false, o);
+	v = json_object_array_get_idx(json_object_object_get(o, "addresses"),
+				      0);
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(v, "kind")),
+		"ClusterIP");
+	cr_assert_not(
+		json_object_get_boolean(json_object_object_get(o, "applied")));
+	json_object_put(o);
+	unload(&f);
+}

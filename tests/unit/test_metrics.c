@@ -581,3 +581,50 @@ Test(metrics, processes_by_name_with_cpu_memory_and_descriptors)
 		     1);
 	free(out);
 }
+
+/* The node role: its socket counters by reason and the counts of what
+ * its maps hold; none of it in another role's snapshot. */
+Test(metrics, the_node_role_gives_its_socket_counters_and_counts)
+{
+	struct lbd_metrics_snap s = { 0 };
+	struct lbd_metrics_rec *r;
+	size_t len;
+	char *t;
+
+	head(&s, "node");
+	s.h.flags |= LBD_MET_F_NODE;
+	s.h.node_services = 2;
+	s.h.node_ports = 3;
+	s.h.node_endpoints = 5;
+	s.h.node_local_endpoints = 1;
+	r = add(&s, LBD_MET_NODE_SOCKET);
+	METRICS_STR(r->u.node_socket.reason, "connect_xlated");
+	r->u.node_socket.total = 12345678901ull;
+	r = add(&s, LBD_MET_NODE_SOCKET);
+	METRICS_STR(r->u.node_socket.reason, "bind_refused");
+	r->u.node_socket.total = 1;
+	{
+		/* through the encoding that carries it to the io process */
+		struct lbd_metrics_snap d;
+		void *buf;
+		size_t n;
+
+		cr_assert_eq(metrics_snap_encode(&s, &buf, &n), 0);
+		metrics_snap_free(&s);
+		cr_assert_eq(metrics_snap_decode(buf, n, &d), 0);
+		free(buf);
+		s = d;
+	}
+	t = render_snap(&s, &len);
+	has_line(t, "lbd_node_socket_total{reason=\"connect_xlated\"} "
+		    "12345678901");
+	has_line(t, "lbd_node_socket_total{reason=\"bind_refused\"} 1");
+	has_line(t, "lbd_node_services 2");
+	has_line(t, "lbd_node_service_ports 3");
+	has_line(t, "lbd_node_endpoints 5");
+	has_line(t, "lbd_node_local_endpoints 1");
+	free(t);
+	t = render_lb(&len);
+	cr_assert_null(strstr(t, "lbd_node_"), "no node series in role lb");
+	free(t);
+}
