@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 from k8stest import FakeAPI
-from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from labtest import LBCTL, Lab, Lbd, TestFailure, check, run, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POD = os.path.join(HERE, "nodepod.py")
@@ -151,6 +151,45 @@ def body(lab, cg):
         r = t.pod(host, "udp", CLUSTER_IP, "53")
         check(r["name"] in BE and r["from"] == [CLUSTER_IP, 53],
               f"UDP from {host}: the reply from the Service: {r}")
+
+    # lbctl in the node role: the Service ports with their addresses
+    # and endpoints, the socket programs' counters, the LB-only
+    # commands refused by name
+    ctl = os.path.join(lab.path, "lb1.sock")
+
+    def lbctl(*args, ok=True):
+        r = lab.exec("lb1", [LBCTL, "-s", ctl, "--json", *args],
+                     check=False)
+        check((r.returncode == 0) == ok, f"lbctl {args}: {r.returncode} "
+              f"{r.stdout} {r.stderr}")
+        return json.loads(r.stdout) if ok else r.stderr
+
+    svcs = {(e["port_name"], e["scope"]): e
+            for e in lbctl("services")["services"]}
+    http = svcs[("http", "internal")]
+    check(http["service"].startswith("default/web") and
+          http["protocol"] == "tcp" and http["type"] == "NodePort" and
+          http["applied"] and
+          [a["address"] for a in http["addresses"]] ==
+          [f"{CLUSTER_IP}:80"] and
+          http["addresses"][0]["kind"] == "ClusterIP" and
+          sorted(e["endpoint"].split(":")[0] for e in http["endpoints"]) ==
+          sorted(BE.values()) and http["ready_endpoints"] == 2,
+          f"lbctl services, the ClusterIP port: {http}")
+    nodeport = svcs[("http", "external")]
+    check(any(a["kind"] == "NodePort" and
+              a["address"] == f"198.18.0.10:{NODE_PORT}"
+              for a in nodeport["addresses"]),
+          f"lbctl services, the NodePort: {nodeport}")
+    counters = {c["reason"]: c["count"] for c in lbctl("stats")["counters"]}
+    check(counters.get("connect_xlated", 0) >= 4 and
+          counters.get("sendmsg_xlated", 0) >= 2 and
+          counters.get("recvmsg_rev_hit", 0) >= 2,
+          f"lbctl stats: the socket programs counted: {counters}")
+    st = lbctl("status")
+    check(st["role"] == "node", f"lbctl status: {st}")
+    err = lbctl("backends", ok=False)
+    check("not in the node role" in err, f"lbctl backends: {err}")
 
     # scaling down and up reaches the maps
     api.put(web_slice(["backend2"]))
