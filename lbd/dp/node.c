@@ -145,8 +145,8 @@ static int node_pin_compat(struct bpf_map *m, const char *path, int fd)
 	if (!what)
 		return 0;
 	log_warnx("pinned map %s has %s %u, this lbd and its config want %u: "
-		  "run lbd --cleanup first (new connections are not "
-		  "translated until lbd runs again)",
+		  "run lbd --cleanup first (detaches the programs, drops the "
+		  "maps)",
 		  path, what, have, want);
 	return -EINVAL;
 }
@@ -398,9 +398,11 @@ static int node_link_find(struct lbd_node *n, int i, __u64 cg_id,
 	err = node_pin_file(path, sizeof(path), n->pin_path, node_link_pins[i]);
 	if (err)
 		return err;
+	if (access(path, F_OK))
+		return errno == ENOENT ? 0 : -errno;
 	l = bpf_link__open(path);
 	if (!l)
-		return errno == ENOENT ? 0 : -errno;
+		return -errno;
 	if (bpf_obj_get_info_by_fd(bpf_link__fd(l), &info, &len)) {
 		err = -errno;
 		bpf_link__destroy(l);
