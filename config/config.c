@@ -849,9 +849,11 @@ static void parse_k8s_bounds(struct cfg_ctx *x, const config_setting_t *g,
 static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 {
 	static const char *const allowed[] = {
-		"cgroup",	   "node_name",	       "addresses",
-		"max_services",	   "max_addresses",    "max_endpoints",
-		"reverse_entries", "affinity_entries", NULL
+		"cgroup",	   "node_name",
+		"addresses",	   "max_services",
+		"max_addresses",   "max_endpoints",
+		"reverse_entries", "affinity_entries",
+		"pin_path",	   NULL
 	};
 	struct lbd_conf_node_role *n = &x->c->node_role;
 	long long v;
@@ -867,6 +869,12 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 		cfg_err(x, config_setting_get_member(g, "cgroup"),
 			"node_role.cgroup", "\"%s\" is not an absolute path",
 			n->cgroup);
+	copy_str(x, g, "node_role", "pin_path", n->pin_path,
+		 sizeof(n->pin_path));
+	if (config_setting_get_member(g, "pin_path") && n->pin_path[0] != '/')
+		cfg_err(x, config_setting_get_member(g, "pin_path"),
+			"node_role.pin_path", "\"%s\" is not an absolute path",
+			n->pin_path);
 	copy_str(x, g, "node_role", "node_name", n->node_name,
 		 sizeof(n->node_name));
 	if (config_setting_get_member(g, "node_name") && !n->node_name[0])
@@ -2236,6 +2244,7 @@ void config_defaults(struct lbd_config *c)
 	c->k8s.max_list_page_bytes = LBD_K8S_MAX_LIST_PAGE_BYTES;
 	c->node.flow_timeout = 3600;
 	c->node.flow_entries = 262144;
+	strcpy(c->node_role.pin_path, LBD_NODE_DEFAULT_PIN_PATH);
 	c->node_role.max_services = LBD_NODE_DEFAULT_MAX_SERVICES;
 	c->node_role.max_addresses = LBD_NODE_DEFAULT_MAX_ADDRS;
 	c->node_role.max_endpoints = LBD_NODE_DEFAULT_MAX_BACKENDS;

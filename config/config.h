@@ -21,6 +21,7 @@
 
 #define LBD_DEFAULT_CONFIG "/etc/lbd/lbd.conf"
 #define LBD_DEFAULT_PIN_PATH "/sys/fs/bpf/lbd"
+#define LBD_NODE_DEFAULT_PIN_PATH "/sys/fs/bpf/lbd-node"
 #define LBD_DEFAULT_SOCKET "/run/lbd/lbd.sock"
 #define LBD_DEFAULT_METRICS "127.0.0.1:9470"
 #define LBD_DEFAULT_FLOW_REPORT_PORT 9470
@@ -275,6 +276,9 @@ struct lbd_conf_node_role {
 	__u32 max_endpoints;
 	__u32 reverse_entries; /* UDP and getpeername reverse entries */
 	__u32 affinity_entries;
+	/* where the maps and the links of the attachments are pinned, so
+	 * that they outlive lbd (a directory on a BPF filesystem) */
+	char pin_path[PATH_MAX];
 	__u32 line; /* of the group; 0 when absent */
 };
 

@@ -10,9 +10,10 @@
  * set before the addresses that lead to them, and records that went
  * lose their endpoints and free their Service port id last.
  *
- * Nothing is pinned: the programs and maps live as long as this
- * process (bpf links), so a restart starts from empty maps and a full
- * sync; lbd --cleanup has nothing to remove.
+ * The maps and the links of the attachments are pinned under
+ * node_role.pin_path and outlive this process: a new lbd adopts them
+ * (lbd/dp/node.h), serves what they hold until its first sync, and
+ * then applies the difference; lbd --cleanup unpins them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "bpffs.h"
 #include "daemon.h"
 #include "k8s.h"
 #include "k8s_node.h"
@@ -61,6 +63,9 @@ struct node_role {
 	/* applied records, sorted by key */
 	struct nr_applied *recs;
 	size_t n_recs;
+	/* the recs are what adopted maps hold (keys ADOPTED_KEY) until
+	 * the first sync names them */
+	bool adopting;
 	__u32 *free_ids; /* a stack of free Service port ids */
 	size_t n_free;
 	struct k8s_refusal_line *refusals; /* logged already */
@@ -395,6 +400,149 @@ static void sync_set(struct node_role *nr, struct nr_applied *nv, size_t nn)
 	nr->n_recs = j;
 }
 
+/* The key of an adopted Service port until a record claims it: sorts
+ * first and is no k8s_node_rec_key. */
+#define ADOPTED_KEY "\001adopted/"
+
+static bool adopted_key(const char *key)
+{
+	return !strncmp(key, ADOPTED_KEY, strlen(ADOPTED_KEY));
+}
+
+/*
+ * The records of adopted maps, one a Service port id, with the
+ * addresses and endpoints the maps hold; their Service port ids are
+ * taken off the free stack. The first sync gives each the key of the
+ * record that has one of its addresses (rekey_adopted), so that the
+ * ordinary diff keeps its id and writes only what changed.
+ */
+static int adopt(struct node_role *nr, __u32 max_services)
+{
+	struct node_svc_entry *e = NULL;
+	struct nr_applied *v = NULL, *r;
+	size_t n = 0, i, j;
+	__u32 id;
+	int err;
+
+	err = node_addrs_read(nr->n, &e, &n);
+	if (err)
+		return err;
+	err = -ENOMEM;
+	v = calloc(max_services, sizeof(*v));
+	if (!v)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct node_svc_addr *a;
+
+		if (e[i].svc_id >= max_services)
+			continue;
+		r = &v[e[i].svc_id];
+		a = realloc(r->addrs, (r->n_addrs + 1) * sizeof(*a));
+		if (!a)
+			goto out;
+		r->addrs = a;
+		r->addrs[r->n_addrs++] = e[i].a;
+		r->flags = e[i].flags;
+		r->affinity_timeout = e[i].affinity_timeout;
+		r->proto = e[i].a.proto;
+	}
+	for (id = 0, j = 0; id < max_services; id++) {
+		r = &v[id];
+		if (!r->n_addrs) {
+			free(r->addrs);
+			continue;
+		}
+		snprintf(r->key, sizeof(r->key), ADOPTED_KEY "%010u", id);
+		r->svc_id = id;
+		/* without them the first sync writes them all */
+		if (node_backends_get(nr->n, id, &r->eps, &r->n_eps))
+			r->n_eps = 0;
+		v[j++] = *r;
+	}
+	nr->recs = v;
+	nr->n_recs = j;
+	v = NULL;
+	/* the free stack without the adopted ids, lowest on top */
+	nr->n_free = 0;
+	for (id = max_services; id > 0; id--) {
+		for (i = 0; i < nr->n_recs; i++)
+			if (nr->recs[i].svc_id == id - 1)
+				break;
+		if (i == nr->n_recs)
+			nr->free_ids[nr->n_free++] = id - 1;
+	}
+	nr->adopting = true;
+	err = 0;
+out:
+	if (v) {
+		for (id = 0; id < max_services; id++)
+			applied_free(&v[id]);
+		free(v);
+	}
+	free(e);
+	return err;
+}
+
+/* Names each adopted record after the new record that has one of its
+ * addresses. */
+static void rekey_adopted(struct node_role *nr, const struct nr_applied *nv,
+			  size_t nn)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < nn; i++)
+		for (j = 0; j < nr->n_recs; j++) {
+			struct nr_applied *o = &nr->recs[j];
+
+			if (!adopted_key(o->key))
+				continue;
+			for (k = 0; k < nv[i].n_addrs; k++)
+				if (addr_in(&nv[i].addrs[k], o->addrs,
+					    o->n_addrs))
+					break;
+			if (k < nv[i].n_addrs) {
+				snprintf(o->key, sizeof(o->key), "%s",
+					 nv[i].key);
+				break;
+			}
+		}
+	qsort(nr->recs, nr->n_recs, sizeof(*nr->recs), applied_cmp);
+}
+
+/* After the first sync of adopted maps: the guards are those of the
+ * records (adopted records had none to compare with). */
+static void guards_reconcile(struct node_role *nr)
+{
+	struct lbd_node_port_key *g = NULL;
+	size_t n = 0, i, j;
+	int err;
+
+	for (i = 0; i < nr->n_recs; i++)
+		if (nr->recs[i].node_port) {
+			err = node_nodeport_guard_set(nr->n,
+						      nr->recs[i].node_port,
+						      nr->recs[i].proto, true);
+			if (err)
+				write_failed(nr, "guarding the NodePort",
+					     nr->recs[i].key, err);
+		}
+	err = node_guards_read(nr->n, &g, &n);
+	if (err) {
+		write_failed(nr, "reading the NodePort guards", "-", err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nr->n_recs; j++)
+			if (nr->recs[j].node_port == g[i].port &&
+			    nr->recs[j].proto == g[i].proto)
+				break;
+		if (j == nr->n_recs)
+			node_nodeport_guard_set(nr->n, g[i].port, g[i].proto,
+						false);
+	}
+	free(g);
+}
+
 /* New refusals are logged once and counted; those that went are
  * forgotten (a Service refused again is logged again). */
 static void log_refusals(struct node_role *nr, struct k8s_node_set *set)
@@ -447,7 +595,13 @@ static void on_changed(void *arg)
 		return;
 	}
 	log_refusals(nr, &set);
+	if (nr->adopting)
+		rekey_adopted(nr, nv, set.n_recs);
 	sync_set(nr, nv, set.n_recs);
+	if (nr->adopting) {
+		guards_reconcile(nr);
+		nr->adopting = false;
+	}
 	k8s_node_set_free(&nr->view);
 	nr->view = set;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -699,10 +853,28 @@ int node_role_start(struct lbd_daemon *d)
 		goto out;
 	}
 	opts_of(c, &o);
+	o.pin_path = c->node_role.pin_path;
+	err = bpffs_ensure(o.pin_path);
+	if (err) {
+		log_warnx("node_role.pin_path %s: %s", o.pin_path,
+			  strerror(-err));
+		goto out;
+	}
 	err = node_open(&o, &nr->n);
 	if (err) {
 		log_warnx("loading the socket programs: %s", strerror(-err));
 		goto out;
+	}
+	if (node_adopted(nr->n)) {
+		err = adopt(nr, c->node_role.max_services);
+		if (err) {
+			log_warnx("adopting the maps pinned under %s: %s",
+				  o.pin_path, strerror(-err));
+			goto out;
+		}
+		log_info("node: adopted %zu Service ports pinned under %s; "
+			 "served as they are until the first sync",
+			 nr->n_recs, o.pin_path);
 	}
 	err = node_attach(nr->n, nr->cgroup);
 	if (err) {
@@ -738,15 +910,15 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	char msg[512];
 	int err;
 
-	if (strcmp(a->cgroup, b->cgroup) ||
+	if (strcmp(a->cgroup, b->cgroup) || strcmp(a->pin_path, b->pin_path) ||
 	    a->max_services != b->max_services ||
 	    a->max_addresses != b->max_addresses ||
 	    a->max_endpoints != b->max_endpoints ||
 	    a->reverse_entries != b->reverse_entries ||
 	    a->affinity_entries != b->affinity_entries) {
 		diag_pushf(diag,
-			   "%s: node_role: the cgroup and the sizes cannot "
-			   "change while lbd runs",
+			   "%s: node_role: the cgroup, the pin path and the "
+			   "sizes cannot change while lbd runs",
 			   c->files[0]);
 		return -EINVAL;
 	}
@@ -832,9 +1004,19 @@ int node_role_check(const struct lbd_config *c, const char *path)
 
 int node_role_cleanup(const struct lbd_config *c)
 {
-	(void)c;
-	/* the programs are attached with bpf links and nothing is pinned:
-	 * they went with the process that made them */
-	log_info("role node: nothing pinned or attached to remove");
+	const char *pin = c->node_role.pin_path;
+	int err;
+
+	/* the links' pins hold the attachments: unpinned, the programs
+	 * are detached (once no lbd holds them open: run it stopped) */
+	err = node_unpin_all(pin);
+	if (err) {
+		log_warnx("removing the node role's pins under %s: %s", pin,
+			  strerror(-err));
+		return err;
+	}
+	log_info("role node: socket programs detached, maps under %s "
+		 "removed",
+		 pin);
 	return 0;
 }

@@ -92,4 +92,13 @@ struct {
 
 LBD_CLOCK_MAP(lbd_node_clock);
 
+/* What wrote the pinned maps (struct lbd_meta: LBD_MAP_ABI): read by
+ * lbd only, before it adopts them (lbd/dp/node.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lbd_meta);
+} lbd_node_meta SEC(".maps");
+
 #endif /* LBD_NODE_MAPS_H */

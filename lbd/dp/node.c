@@ -3,15 +3,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "lbd/hash.h"
+#include "log.h"
 #include "maglev.h"
 #include "node_sock.skel.h"
 
@@ -29,9 +33,29 @@ struct node_svc_state {
 
 #define NODE_NPROGS 10
 
+/* The pins of the links, in node_prog's order. */
+static const char *const node_link_pins[NODE_NPROGS] = {
+	"link_connect4",     "link_connect6",	  "link_sendmsg4",
+	"link_sendmsg6",     "link_recvmsg4",	  "link_recvmsg6",
+	"link_getpeername4", "link_getpeername6", "link_bind4",
+	"link_bind6",
+};
+
+/* The maps pinned, by their names in bpf/node/maps.h (the clock is per
+ * program, the tables are held by lbd_node_maglev). */
+static const char *const node_map_pins[] = {
+	"lbd_node_meta",     "lbd_node_svc4",	  "lbd_node_svc6",
+	"lbd_node_maglev",   "lbd_node_backends", "lbd_node_rev",
+	"lbd_node_affinity", "lbd_node_guard",	  "lbd_node_stats",
+};
+
+#define NODE_NPINS (sizeof(node_map_pins) / sizeof(node_map_pins[0]))
+
 struct lbd_node {
 	struct node_sock *skel;
 	struct node_opts opts;
+	char pin_path[PATH_MAX]; /* "": nothing pinned */
+	bool adopted; /* the maps were pinned before node_open */
 	struct bpf_link *links[NODE_NPROGS];
 	bool attached;
 	int ncpus;
@@ -77,6 +101,177 @@ void node_opts_default(struct node_opts *o)
 	o->maglev_min = 1021;
 }
 
+/* dir/name into buf; -ENAMETOOLONG rather than a truncated path. */
+static int node_pin_file(char *buf, size_t len, const char *dir,
+			 const char *name)
+{
+	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* libbpf reuses a pinned map only when type, sizes and flags match, and
+ * then says little: name the map and what differs instead. */
+static int node_pin_compat(struct bpf_map *m, const char *path, int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	const char *what = NULL;
+	__u32 have = 0, want = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.type != bpf_map__type(m)) {
+		what = "type";
+		have = info.type;
+		want = bpf_map__type(m);
+	} else if (info.key_size != bpf_map__key_size(m)) {
+		what = "key size";
+		have = info.key_size;
+		want = bpf_map__key_size(m);
+	} else if (info.value_size != bpf_map__value_size(m)) {
+		what = "value size";
+		have = info.value_size;
+		want = bpf_map__value_size(m);
+	} else if (info.max_entries != bpf_map__max_entries(m)) {
+		what = "entries";
+		have = info.max_entries;
+		want = bpf_map__max_entries(m);
+	} else if (info.map_flags != bpf_map__map_flags(m)) {
+		what = "flags";
+		have = info.map_flags;
+		want = bpf_map__map_flags(m);
+	}
+	if (!what)
+		return 0;
+	log_warnx("pinned map %s has %s %u, this lbd and its config want %u: "
+		  "run lbd --cleanup first (detaches the programs, drops the "
+		  "maps)",
+		  path, what, have, want);
+	return -EINVAL;
+}
+
+/* Points every pinned map at its pin (libbpf reuses it when it exists,
+ * pins the new one otherwise) after checking the pinned ones: the map
+ * ABI in lbd_node_meta, then each map's layout against this object's. */
+static int node_pin_prepare(struct lbd_node *n)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int err, fd;
+
+	for (i = 0; i < NODE_NPINS; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(
+			n->skel->obj, node_map_pins[i]);
+
+		if (!m)
+			return -ENOENT;
+		err = node_pin_file(path, sizeof(path), n->pin_path,
+				    node_map_pins[i]);
+		if (err)
+			return err;
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			n->adopted = true;
+			err = node_pin_compat(m, path, fd);
+			if (!err && i == 0) {
+				struct lbd_meta meta = { 0 };
+				__u32 zero = 0;
+
+				if (bpf_map_lookup_elem(fd, &zero, &meta))
+					err = -errno;
+				else if (meta.map_abi &&
+					 meta.map_abi != LBD_MAP_ABI) {
+					log_warnx("pinned maps under %s have "
+						  "map ABI %u, this lbd uses "
+						  "%u: run lbd --cleanup first",
+						  n->pin_path, meta.map_abi,
+						  LBD_MAP_ABI);
+					err = -EINVAL;
+				}
+			}
+			close(fd);
+			if (err)
+				return err;
+		} else if (errno != ENOENT) {
+			return -errno;
+		}
+		err = bpf_map__set_pin_path(m, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Records this lbd's map ABI in new maps (adopted ones were checked). */
+static int node_record_abi(struct lbd_node *n)
+{
+	struct lbd_meta meta = { .map_abi = LBD_MAP_ABI };
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(n->skel->maps.lbd_node_meta), &zero,
+				&meta, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The in-memory state of adopted maps: a backend id is given (its gen
+ * counts the times) once its gen is not 0, and in use while active; the
+ * active ones are the endpoints of their Service port's table
+ * (node_backends_set writes them so before the table names them, and
+ * marks the ones that left unused after).
+ */
+static int node_adopt(struct lbd_node *n)
+{
+	int fd = bpf_map__fd(n->skel->maps.lbd_node_backends);
+	struct lbd_backend be;
+	__u32 id, last = 0;
+
+	for (id = 0; id < n->opts.max_backends; id++) {
+		struct node_svc_state *st;
+		struct node_be *b;
+
+		if (bpf_map_lookup_elem(fd, &id, &be))
+			return -errno;
+		n->gens[id] = be.gen;
+		if (be.gen)
+			last = id + 1;
+		if (be.state != LBD_BE_ACTIVE ||
+		    be.svc_id >= n->opts.max_services)
+			continue;
+		st = &n->svcs[be.svc_id];
+		b = realloc(st->bes, (st->n + 1) * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		st->bes = b;
+		b = &st->bes[st->n++];
+		memset(b, 0, sizeof(*b));
+		b->id = id;
+		b->ep.addr = be.addr;
+		b->ep.family = be.family;
+		b->ep.port = be.port;
+		b->ep.weight = be.weight;
+		b->ep.ready = true;
+		b->ep.serving = true;
+	}
+	n->next_id = last;
+	/* the lowest free id is given first, as from a fresh start */
+	for (id = last; id > 0; id--) {
+		if (bpf_map_lookup_elem(fd, &(__u32){ id - 1 }, &be))
+			return -errno;
+		if (be.state != LBD_BE_ACTIVE ||
+		    be.svc_id >= n->opts.max_services)
+			n->free_ids[n->nfree++] = id - 1;
+	}
+	return 0;
+}
+
+bool node_adopted(const struct lbd_node *n)
+{
+	return n->adopted;
+}
+
 int node_open(const struct node_opts *o, struct lbd_node **out)
 {
 	struct lbd_node *n;
@@ -90,6 +285,13 @@ int node_open(const struct node_opts *o, struct lbd_node **out)
 	if (!n)
 		return -ENOMEM;
 	n->opts = *o;
+	if (o->pin_path) {
+		err = -ENAMETOOLONG;
+		if (snprintf(n->pin_path, sizeof(n->pin_path), "%s",
+			     o->pin_path) >= (int)sizeof(n->pin_path))
+			goto out;
+		n->opts.pin_path = n->pin_path;
+	}
 	n->svcs = calloc(o->max_services, sizeof(*n->svcs));
 	n->gens = calloc(o->max_backends, sizeof(*n->gens));
 	n->free_ids = calloc(o->max_backends, sizeof(*n->free_ids));
@@ -112,6 +314,11 @@ int node_open(const struct node_opts *o, struct lbd_node **out)
 				 o->affinity_entries);
 	n->skel->rodata->node_knobs.map_abi = LBD_MAP_ABI;
 	n->skel->rodata->node_knobs.hash_seed = o->hash_seed;
+	if (n->pin_path[0]) {
+		err = node_pin_prepare(n);
+		if (err)
+			goto out;
+	}
 	err = node_sock__load(n->skel);
 	if (err)
 		goto out;
@@ -120,6 +327,11 @@ int node_open(const struct node_opts *o, struct lbd_node **out)
 		err = n->ncpus;
 		goto out;
 	}
+	err = node_record_abi(n);
+	if (!err && n->adopted)
+		err = node_adopt(n);
+	if (err)
+		goto out;
 	*out = n;
 	return 0;
 out:
@@ -133,7 +345,13 @@ void node_close(struct lbd_node *n)
 
 	if (!n)
 		return;
-	node_detach(n);
+	if (n->pin_path[0]) {
+		/* the pins keep the links and maps: only the fds go */
+		for (i = 0; i < NODE_NPROGS; i++)
+			bpf_link__destroy(n->links[i]);
+	} else {
+		node_detach(n);
+	}
 	node_sock__destroy(n->skel);
 	if (n->svcs)
 		for (i = 0; i < n->opts.max_services; i++)
@@ -162,8 +380,79 @@ static struct bpf_program *node_prog(struct lbd_node *n, int i)
 	return progs[i];
 }
 
+/*
+ * The pinned link of program i, when there is one: *reuse when it is
+ * attached to cgroup cg_id with the program's attach type, else *old
+ * (to be replaced once the new link is attached).
+ */
+static int node_link_find(struct lbd_node *n, int i, __u64 cg_id,
+			  struct bpf_link **reuse, struct bpf_link **old)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	struct bpf_link *l;
+	int err;
+
+	*reuse = *old = NULL;
+	err = node_pin_file(path, sizeof(path), n->pin_path, node_link_pins[i]);
+	if (err)
+		return err;
+	if (access(path, F_OK))
+		return errno == ENOENT ? 0 : -errno;
+	l = bpf_link__open(path);
+	if (!l)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(l), &info, &len)) {
+		err = -errno;
+		bpf_link__destroy(l);
+		return err;
+	}
+	if (info.type == BPF_LINK_TYPE_CGROUP &&
+	    info.cgroup.cgroup_id == cg_id &&
+	    info.cgroup.attach_type ==
+		    bpf_program__expected_attach_type(node_prog(n, i)))
+		*reuse = l;
+	else
+		*old = l;
+	return 0;
+}
+
+/* A new link of program i on cgroup fd cg, pinned in place of old's
+ * pin, old detached after: the new program runs first. */
+static int node_link_new(struct lbd_node *n, int i, int cg,
+			 struct bpf_link *old)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	n->links[i] = bpf_program__attach_cgroup(node_prog(n, i), cg);
+	if (!n->links[i])
+		return -errno;
+	if (!n->pin_path[0])
+		return 0;
+	err = node_pin_file(path, sizeof(path), n->pin_path, node_link_pins[i]);
+	if (!err && unlink(path) && errno != ENOENT)
+		err = -errno;
+	if (!err && bpf_link__pin(n->links[i], path))
+		err = -errno;
+	if (err) {
+		bpf_link__destroy(n->links[i]);
+		n->links[i] = NULL;
+		return err;
+	}
+	if (old) {
+		bpf_link__detach(old);
+		bpf_link__destroy(old);
+	}
+	return 0;
+}
+
 int node_attach(struct lbd_node *n, const char *cgroup_path)
 {
+	bool made[NODE_NPROGS] = { false };
+	struct bpf_link *reuse, *old;
+	struct stat st;
 	int fd, i, err = 0;
 
 	if (n->attached)
@@ -171,19 +460,44 @@ int node_attach(struct lbd_node *n, const char *cgroup_path)
 	fd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* a cgroup v2 directory's inode number is the cgroup id */
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
+	}
 	for (i = 0; i < NODE_NPROGS; i++) {
-		n->links[i] = bpf_program__attach_cgroup(node_prog(n, i), fd);
-		if (!n->links[i]) {
-			err = -errno;
+		reuse = old = NULL;
+		if (n->pin_path[0]) {
+			err = node_link_find(n, i, st.st_ino, &reuse, &old);
+			if (err)
+				goto out;
+		}
+		if (reuse) {
+			/* the old program runs until this one does */
+			n->links[i] = reuse;
+			err = bpf_link__update_program(reuse, node_prog(n, i));
+			if (err)
+				goto out;
+			continue;
+		}
+		err = node_link_new(n, i, fd, old);
+		if (err) {
+			bpf_link__destroy(old);
 			goto out;
 		}
+		made[i] = true;
 	}
 	n->attached = true;
 out:
 	close(fd);
 	if (err) {
-		n->attached = true;
-		node_detach(n);
+		/* links made here go; adopted ones keep their programs */
+		for (i = 0; i < NODE_NPROGS; i++) {
+			if (made[i])
+				bpf_link__unpin(n->links[i]);
+			bpf_link__destroy(n->links[i]);
+			n->links[i] = NULL;
+		}
 	}
 	return err;
 }
@@ -195,11 +509,36 @@ int node_detach(struct lbd_node *n)
 	if (!n->attached)
 		return 0;
 	for (i = 0; i < NODE_NPROGS; i++) {
+		/* a pinned link goes with its pin and its last fd */
+		if (n->links[i] && n->pin_path[0] &&
+		    bpf_link__unpin(n->links[i]) && !err)
+			err = -errno;
 		if (n->links[i] && bpf_link__destroy(n->links[i]) && !err)
 			err = -errno;
 		n->links[i] = NULL;
 	}
 	n->attached = false;
+	return err;
+}
+
+int node_unpin_all(const char *pin_path)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < NODE_NPROGS + NODE_NPINS; i++) {
+		if (node_pin_file(path, sizeof(path), pin_path,
+				  i < NODE_NPROGS ?
+					  node_link_pins[i] :
+					  node_map_pins[i - NODE_NPROGS]))
+			return -ENAMETOOLONG;
+		if (unlink(path) && errno != ENOENT && !err)
+			err = -errno;
+	}
+	if (rmdir(pin_path) && errno != ENOENT && errno != ENOTEMPTY &&
+	    errno != EBUSY && !err)
+		err = -errno;
 	return err;
 }
 
@@ -646,6 +985,143 @@ int node_reasons_read(struct lbd_node *n, __u64 out[LBD_NODE_REASON_MAX])
 	}
 	free(v);
 	return err;
+}
+
+int node_backends_get(struct lbd_node *n, __u32 svc_id,
+		      struct node_endpoint **out, size_t *count)
+{
+	const struct node_svc_state *st;
+	size_t i;
+
+	*out = NULL;
+	*count = 0;
+	if (svc_id >= n->opts.max_services)
+		return -EINVAL;
+	st = &n->svcs[svc_id];
+	if (!st->n)
+		return 0;
+	*out = calloc(st->n, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < st->n; i++)
+		(*out)[i] = st->bes[i].ep;
+	*count = st->n;
+	return 0;
+}
+
+/* Every key of hash map fd (key_size bytes) and, with vsize, its value:
+ * out holds the key then the value, stride bytes apart. */
+static int node_map_dump(int fd, size_t ksize, size_t vsize, size_t stride,
+			 void **out, size_t *count)
+{
+	char key[64], next[64];
+	void *v = NULL, *k = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(fd, k, next)) {
+		if (n == cap) {
+			void *nv =
+				realloc(v, (cap = cap ? 2 * cap : 64) * stride);
+
+			if (!nv) {
+				err = -ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		memcpy((char *)v + n * stride, next, ksize);
+		if (vsize &&
+		    bpf_map_lookup_elem(fd, next,
+					(char *)v + n * stride + ksize)) {
+			if (errno == ENOENT)
+				goto skip; /* went meanwhile */
+			err = -errno;
+			goto out;
+		}
+		n++;
+skip:
+		memcpy(key, next, ksize);
+		k = key;
+	}
+	if (errno != ENOENT)
+		err = -errno;
+out:
+	if (err) {
+		free(v);
+		v = NULL;
+		n = 0;
+	}
+	*out = v;
+	*count = n;
+	return err;
+}
+
+int node_addrs_read(struct lbd_node *n, struct node_svc_entry **out,
+		    size_t *count)
+{
+	const size_t vs = sizeof(struct lbd_node_svc);
+	char *raw[2] = { NULL, NULL };
+	size_t nr[2] = { 0, 0 }, ks[2], j, c = 0;
+	int f, err;
+
+	*out = NULL;
+	*count = 0;
+	ks[0] = sizeof(struct lbd_svc_key4);
+	ks[1] = sizeof(struct lbd_svc_key6);
+	for (f = 0; f < 2; f++) {
+		int fd = bpf_map__fd(f ? n->skel->maps.lbd_node_svc6 :
+					 n->skel->maps.lbd_node_svc4);
+
+		err = node_map_dump(fd, ks[f], vs, ks[f] + vs, (void **)&raw[f],
+				    &nr[f]);
+		if (err)
+			goto out;
+	}
+	err = -ENOMEM;
+	*out = calloc(nr[0] + nr[1] ? nr[0] + nr[1] : 1, sizeof(**out));
+	if (!*out)
+		goto out;
+	for (f = 0; f < 2; f++)
+		for (j = 0; j < nr[f]; j++) {
+			const char *at = raw[f] + j * (ks[f] + vs);
+			struct node_svc_entry *e = &(*out)[c++];
+			struct lbd_svc_key4 k4;
+			struct lbd_svc_key6 k6;
+			struct lbd_node_svc v;
+
+			memcpy(&v, at + ks[f], vs);
+			if (f) {
+				memcpy(&k6, at, sizeof(k6));
+				e->a.family = LBD_AF_INET6;
+				e->a.addr = k6.vip;
+				e->a.port = k6.port;
+				e->a.proto = k6.proto;
+			} else {
+				memcpy(&k4, at, sizeof(k4));
+				e->a.family = LBD_AF_INET;
+				e->a.addr.v4 = k4.vip;
+				e->a.port = k4.port;
+				e->a.proto = k4.proto;
+			}
+			e->svc_id = v.id;
+			e->flags = v.flags;
+			e->affinity_timeout = v.affinity_timeout;
+		}
+	*count = c;
+	err = 0;
+out:
+	free(raw[0]);
+	free(raw[1]);
+	return err;
+}
+
+int node_guards_read(struct lbd_node *n, struct lbd_node_port_key **out,
+		     size_t *count)
+{
+	return node_map_dump(bpf_map__fd(n->skel->maps.lbd_node_guard),
+			     sizeof(**out), 0, sizeof(**out), (void **)out,
+			     count);
 }
 
 int node_rev_fd(const struct lbd_node *n)

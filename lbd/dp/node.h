@@ -8,8 +8,11 @@
  * programs' own hash.
  *
  * Library code: functions return 0 or a negative errno and never exit.
- * Nothing is pinned yet: the maps and attachments live as long as the
- * struct lbd_node (adoption across restarts is the daemon's part).
+ * With a pin path the maps and the bpf links of the attachments are
+ * pinned there and outlive the process: a new struct lbd_node on the
+ * same pin path adopts them (maps reused, programs replaced in the links
+ * with no moment untranslated, in-memory state rebuilt from the maps).
+ * Without one they live as long as the struct lbd_node.
  */
 #ifndef LBD_DP_NODE_H
 #define LBD_DP_NODE_H
@@ -31,25 +34,47 @@ struct node_opts {
 	 * endpoint (Maglev paper, section 3.4: imbalance under 1%) */
 	__u32 maglev_min;
 	__u32 hash_seed;
+	/* a directory on a BPF filesystem (made by the caller) where the
+	 * maps and links are pinned and found again; NULL: nothing pinned */
+	const char *pin_path;
 };
 
 void node_opts_default(struct node_opts *o);
 
 struct lbd_node;
 
-/* Loads the programs with their maps (empty); not attached yet. */
+/*
+ * Loads the programs with their maps: empty ones, or with o->pin_path
+ * the pinned ones when there are (then node_adopted() is true and the
+ * in-memory state is rebuilt from them). -EINVAL (logged, naming the
+ * map) when pinned maps have another map ABI or another size or
+ * layout than o asks for: lbd --cleanup first.
+ */
 int node_open(const struct node_opts *o, struct lbd_node **out);
-/* Detaches and frees everything. */
+/* Frees n. Without a pin path the programs are detached and the maps
+ * go; with one, what is pinned stays (as when the process exits). */
 void node_close(struct lbd_node *n);
+/* Whether node_open found pinned maps to reuse. */
+bool node_adopted(const struct lbd_node *n);
 
 /*
- * Attaches every program to the cgroup v2 directory path (with bpf
- * links: they go when n is closed or the process exits). -EBUSY when
- * attached already; on failure nothing stays attached.
+ * Attaches every program to the cgroup v2 directory path with bpf links
+ * (pinned with a pin path: they outlive n). A pinned link already on
+ * that cgroup gets this n's program in place (bpf_link_update: there is
+ * no moment without translation); one on another cgroup is replaced
+ * after the new one is attached. -EBUSY when attached already; on
+ * failure nothing new stays attached (adopted links keep their old
+ * programs).
  */
 int node_attach(struct lbd_node *n, const char *cgroup_path);
-/* Detaches the programs; 0 when they were not attached. */
+/* Detaches the programs (unpinning their links); 0 when they were not
+ * attached. */
 int node_detach(struct lbd_node *n);
+
+/* Removes every pin of the node role under pin_path (links first: the
+ * programs are detached when the last reference goes), and the
+ * directory when that leaves it empty. 0 when there was nothing. */
+int node_unpin_all(const char *pin_path);
 
 /* An address of a Service port: ClusterIP, external IP, LoadBalancer
  * IP, or a node address with the NodePort. */
@@ -89,6 +114,28 @@ struct node_endpoint {
  */
 int node_backends_set(struct lbd_node *n, __u32 svc_id,
 		      const struct node_endpoint *eps, size_t count);
+
+/* The endpoints Service port svc_id's table holds now (*out malloc'd,
+ * NULL with none): those written by node_backends_set, or after an
+ * adoption those found in the maps (ready, with their weight). */
+int node_backends_get(struct lbd_node *n, __u32 svc_id,
+		      struct node_endpoint **out, size_t *count);
+
+/* A Service address as the maps hold it (node_addrs_read). */
+struct node_svc_entry {
+	struct node_svc_addr a;
+	__u32 svc_id;
+	__u32 flags;
+	__u32 affinity_timeout;
+};
+
+/* Every Service address of the maps, both families (*out malloc'd). */
+int node_addrs_read(struct lbd_node *n, struct node_svc_entry **out,
+		    size_t *count);
+
+/* Every guarded NodePort of the maps (*out malloc'd). */
+int node_guards_read(struct lbd_node *n, struct lbd_node_port_key **out,
+		     size_t *count);
 
 /* Guards (on) or frees a NodePort: a bind() to it, on any address, by a
  * process of the cgroup fails with EPERM. */

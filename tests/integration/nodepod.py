@@ -9,6 +9,10 @@ does anything, and answering on stdout in JSON.
   nodepod.py CGROUP bind PORT          bind() a TCP socket: the errno
   nodepod.py CGROUP hold ADDR PORT     one connection held open; a line
                                        on stdin asks it again
+  nodepod.py CGROUP loop ADDR PORT     connects (each asked who answers)
+                                       until a line on stdin: how many,
+                                       the failures, the longest time
+                                       between two that worked
 """
 import json
 import os
@@ -27,13 +31,40 @@ def ask_tcp(s):
     return data.decode().strip()
 
 
+def loop(fam, addr, port):
+    import select
+    import time
+    print(json.dumps({"started": True}), flush=True)
+    n, errors, last, gap = 0, [], time.monotonic(), 0.0
+    while not select.select([sys.stdin], [], [], 0)[0]:
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            try:
+                s.connect((addr, port))
+                name = ask_tcp(s)
+            except OSError as e:
+                errors.append(e.errno)
+                continue
+        now = time.monotonic()
+        if name:
+            gap = max(gap, now - last)
+            last = now
+            n += 1
+        else:
+            errors.append("no answer")
+    print(json.dumps({"n": n, "errors": errors[:10],
+                      "n_errors": len(errors), "max_ms": gap * 1e3}))
+
+
 def main():
     cg, op = sys.argv[1], sys.argv[2]
     with open(os.path.join(cg, "cgroup.procs"), "w") as f:
         f.write(str(os.getpid()))
     fam = socket.AF_INET6 if ":" in (sys.argv[3] if len(sys.argv) > 3
                                      else "") else socket.AF_INET
-    if op == "tcp":
+    if op == "loop":
+        loop(fam, sys.argv[3], int(sys.argv[4]))
+    elif op == "tcp":
         addr, port, n = sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
         out = []
         for _ in range(n):

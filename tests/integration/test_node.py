@@ -22,7 +22,9 @@ import subprocess
 import sys
 
 from k8stest import FakeAPI
-from labtest import LBCTL, Lab, Lbd, TestFailure, check, run, wait_until
+from labtest import LBCTL
+from labtest import LBD as LBD_BIN
+from labtest import Lab, Lbd, TestFailure, check, run, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POD = os.path.join(HERE, "nodepod.py")
@@ -73,7 +75,8 @@ def node_conf(lab, api, cg):
 role = "node";
 node_role = {{ cgroup = "{cg}"; node_name = "lb1";
   addresses = ( "198.18.0.10" ); max_services = 64; max_addresses = 256;
-  max_endpoints = 256; reverse_entries = 4096; affinity_entries = 4096; }};
+  max_endpoints = 256; reverse_entries = 4096; affinity_entries = 4096;
+  pin_path = "{lab.pin_path('lb1')}/node"; }};
 kubernetes = {{ kubeconfig = "{api.kubeconfig}"; }};
 control = {{ socket = "{lab.path}/lb1.sock"; metrics_listen = "off"; }};
 """
@@ -191,6 +194,8 @@ def body(lab, cg):
     err = lbctl("backends", ok=False)
     check("not in the node role" in err, f"lbctl backends: {err}")
 
+    lbd = restart(lab, cg, lbd)
+
     # scaling down and up reaches the maps
     api.put(web_slice(["backend2"]))
     t.only({"backend2"})
@@ -242,6 +247,43 @@ def body(lab, cg):
     check(r["errno"] == 0, f"the NodePort freed with its Service: {r}")
     lbd.stop()
     check("refused" not in lbd.read_log(), lbd.read_log())
+
+    # --cleanup: the links' pins go, and with them the attachments
+    lab.exec("lb1", [LBD_BIN, "--cleanup", "-c", lbd.conf])
+    pins = os.path.join(lab.pin_path("lb1"), "node")
+    check(not os.path.exists(pins) or not os.listdir(pins),
+          f"pins left: {os.listdir(pins) if os.path.exists(pins) else ''}")
+    r = lab.exec("lb1", ["bpftool", "cgroup", "show", cg])
+    check(not any(w in r.stdout for w in ("connect", "sendmsg", "recvmsg",
+                                          "getpeername", "bind")),
+          f"programs still attached to {cg}: {r.stdout}")
+
+
+def restart(lab, cg, lbd):
+    """kill -9 of lbd while a pod connects in a loop to the ClusterIP:
+    the pinned links and maps keep translating, the new lbd adopts them
+    and syncs; no connect fails."""
+    p = subprocess.Popen(
+        ["ip", "netns", "exec", lab.ns("client"), sys.executable, POD, cg,
+         "loop", CLUSTER_IP, "80"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lab.procs.append(p)
+    check(json.loads(p.stdout.readline()).get("started"), "the loop")
+    lbd.kill9()
+    lbd = Lbd(lab, "lb1", open(lbd.conf).read(), name="lb1-again").start()
+    wait_until(lambda: "kubernetes: synced" in lbd.read_log(), 30,
+               "the restarted lbd's first sync")
+    # what the first lbd synced: 3 Service ports (TCP, UDP, NodePort)
+    check("adopted 3 Service ports" in lbd.read_log(), lbd.read_log())
+    p.stdin.write("stop\n")
+    p.stdin.flush()
+    r = json.loads(p.stdout.readline())
+    p.wait(timeout=10)
+    check(r["n_errors"] == 0 and r["n"] > 0,
+          f"connects across the restart: {r}")
+    print(f"restart: {r['n']} connects, longest gap {r['max_ms']:.1f} ms",
+          file=sys.stderr)
+    return lbd
 
 
 run(test)
