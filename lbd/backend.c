@@ -42,13 +42,13 @@ static int be_attach(struct lbd_daemon *d, const struct lbd_config *c)
 {
 	int err;
 
-	d->be_ifindex = (int)if_nametoindex(c->node.interface);
-	if (!d->be_ifindex) {
+	d->backend.be_ifindex = (int)if_nametoindex(c->node.interface);
+	if (!d->backend.be_ifindex) {
 		log_warnx("%s: backend_node.interface: no interface \"%s\"",
 			  c->files[0], c->node.interface);
 		return -ENODEV;
 	}
-	err = companion_attach(d->be, d->be_ifindex);
+	err = companion_attach(d->backend.be, d->backend.be_ifindex);
 	if (err)
 		log_warnx("attaching tc programs to %s: %s", c->node.interface,
 			  strerror(-err));
@@ -119,24 +119,24 @@ static int be_sync(struct lbd_daemon *d, const struct lbd_config *c,
 	struct lbd_conf_addr local[MAX_NODE_ADDRS];
 	int n, err;
 
-	err = companion_set_sources(d->be, c->node.lb_sources,
+	err = companion_set_sources(d->backend.be, c->node.lb_sources,
 				    c->node.n_lb_sources);
 	if (err) {
 		diag_pushf(diag, "trusted LB sources: %s", strerror(-err));
 		return err;
 	}
-	n = nl_addr_list(d->be_ifindex, local, MAX_NODE_ADDRS);
+	n = nl_addr_list(d->backend.be_ifindex, local, MAX_NODE_ADDRS);
 	if (n < 0) {
 		diag_pushf(diag, "addresses of %s: %s", c->node.interface,
 			   strerror(-n));
 		return n;
 	}
-	err = companion_set_local(d->be, local, (size_t)n);
+	err = companion_set_local(d->backend.be, local, (size_t)n);
 	if (err) {
 		diag_pushf(diag, "node addresses: %s", strerror(-err));
 		return err;
 	}
-	err = companion_set_peers(d->be, c->node.peers, c->node.n_peers);
+	err = companion_set_peers(d->backend.be, c->node.peers, c->node.n_peers);
 	if (err) {
 		diag_pushf(diag, "peers: %s", strerror(-err));
 		return err;
@@ -187,7 +187,7 @@ int backend_start(struct lbd_daemon *d)
 
 	err = bpffs_ensure(d->cfg->dp.pin_path);
 	if (!err)
-		err = be_load(d->cfg, &d->be);
+		err = be_load(d->cfg, &d->backend.be);
 	if (!err)
 		err = be_attach(d, d->cfg);
 	if (!err)
@@ -227,9 +227,9 @@ int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
 			return err;
 		}
 		if (strcmp(c->node.interface, d->cfg->node.interface))
-			companion_detach(d->be_ifindex);
-		companion_destroy(d->be);
-		d->be = nbe;
+			companion_detach(d->backend.be_ifindex);
+		companion_destroy(d->backend.be);
+		d->backend.be = nbe;
 		err = be_attach(d, c);
 		if (err) {
 			diag_pushf(diag, "attaching to %s: %s",
@@ -245,8 +245,8 @@ int backend_reload(struct lbd_daemon *d, const struct lbd_config *c,
 
 void backend_stop(struct lbd_daemon *d)
 {
-	companion_destroy(d->be);
-	d->be = NULL;
+	companion_destroy(d->backend.be);
+	d->backend.be = NULL;
 }
 
 int backend_check(const struct lbd_config *c, const char *path)

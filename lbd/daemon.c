@@ -282,18 +282,18 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si,
 	struct lbd_daemon *d = arg;
 
 	(void)s;
-	if (d->stopping) {
+	if (d->lb.stopping) {
 		log_info("%s again: stopping now",
 			 strsignal((int)si->ssi_signo));
-		vips_withdraw_now(d->vips);
+		vips_withdraw_now(d->lb.vips);
 		sd_event_exit(d->ev, 0);
 		return 0;
 	}
 	log_info("%s: stopping; the datapath stays in place and serving",
 		 strsignal((int)si->ssi_signo));
 	sd_notify(0, "STOPPING=1");
-	d->stopping = true;
-	vips_shutdown(d->vips, stopped, d);
+	d->lb.stopping = true;
+	vips_shutdown(d->lb.vips, stopped, d);
 	return 0;
 }
 
@@ -453,24 +453,24 @@ static void ctl_info_of(void *arg, struct ctl_info *out)
 	out->n_last_errors = d->n_last_errors;
 	out->last_ms = d->last_ms;
 	out->last_at_s = d->last_at_s;
-	out->prog_id = d->att.prog_id;
-	out->native = d->att.native;
-	out->dispatcher = d->att.dispatcher;
-	out->attached = d->attached;
+	out->prog_id = d->lb.att.prog_id;
+	out->native = d->lb.att.native;
+	out->dispatcher = d->lb.att.dispatcher;
+	out->attached = d->lb.attached;
 }
 
 static void ctl_bgp_of(void *arg, struct json_object *out)
 {
 	const struct lbd_daemon *d = arg;
 
-	vips_json(d->vips, out);
+	vips_json(d->lb.vips, out);
 }
 
 static void ctl_bgp_metrics_of(void *arg, struct lbd_metrics_snap *s)
 {
 	const struct lbd_daemon *d = arg;
 
-	vips_metrics(d->vips, s);
+	vips_metrics(d->lb.vips, s);
 }
 
 int daemon_run(const char *config_path)
@@ -509,11 +509,11 @@ int daemon_run(const char *config_path)
 		fatalx("sd_event_default: %s", strerror(-err));
 	d.ctl = (struct ctl_ctx){ .config_path = config_path,
 				  .cfg = &d.cfg,
-				  .st = &d.st,
-				  .dp = &d.dp,
-				  .ifindex = &d.ifindex,
-				  .health = &d.health,
-				  .be = &d.be,
+				  .st = &d.lb.st,
+				  .dp = &d.lb.dp,
+				  .ifindex = &d.lb.ifindex,
+				  .health = &d.lb.health,
+				  .be = &d.backend.be,
 				  .io = &d.io,
 				  .info = ctl_info_of,
 				  .k8s_json = lb_k8s_json,

@@ -32,34 +32,9 @@ struct node_role;
 struct proc;
 struct vips;
 
-struct lbd_daemon {
-	sd_event *ev;
-	const char *config_path;
-	struct lbd_config *cfg; /* the applied config */
-	unsigned long generation; /* successful applies */
-	unsigned long reloads, reload_failures;
-	struct timespec started;
-	/* the last reload attempt */
-	bool last_ok;
-	char **last_errors;
-	size_t n_last_errors;
-	double last_ms;
-	double last_at_s; /* CLOCK_REALTIME, when it ended */
-	/* file watching */
-	sd_event_source *watch_dir, *watch_incl, *debounce;
-	/* the unprivileged io process (io.h), started and supervised by
-	 * lbd/proc */
-	struct proc *io;
-	struct lbd_conf_control io_ctl; /* the settings it was started with */
-	sd_event_source *io_restart; /* after a reload changed them */
-	/* the first apply is under way (the loop does not run yet): the io
-	 * process answers status itself, from what it was last told */
-	bool starting;
-	size_t start_done, start_total; /* services applied, of */
-	/* the control handlers' view of the daemon, and their own state */
-	struct ctl_ctx ctl;
-
-	/* role "lb" */
+/* Role "lb" (lb.c): the XDP datapath, its state, health checks, the
+ * VIPs' announcement and the cluster's services. */
+struct lb_role {
 	struct lbd_dp *dp;
 	struct lbd_state st;
 	int ifindex;
@@ -102,10 +77,45 @@ struct lbd_daemon {
 	double k8s_synced_at; /* realtime s of the first sync; 0: not yet */
 	struct timespec k8s_sync_t0; /* the first sync's first apply */
 
-	/* role "backend" */
+};
+
+/* Role "backend" (backend.c): the tc companion. */
+struct backend_role {
 	struct companion *be;
 	int be_ifindex;
 
+};
+
+struct lbd_daemon {
+	sd_event *ev;
+	const char *config_path;
+	struct lbd_config *cfg; /* the applied config */
+	unsigned long generation; /* successful applies */
+	unsigned long reloads, reload_failures;
+	struct timespec started;
+	/* the last reload attempt */
+	bool last_ok;
+	char **last_errors;
+	size_t n_last_errors;
+	double last_ms;
+	double last_at_s; /* CLOCK_REALTIME, when it ended */
+	/* file watching */
+	sd_event_source *watch_dir, *watch_incl, *debounce;
+	/* the unprivileged io process (io.h), started and supervised by
+	 * lbd/proc */
+	struct proc *io;
+	struct lbd_conf_control io_ctl; /* the settings it was started with */
+	sd_event_source *io_restart; /* after a reload changed them */
+	/* the first apply is under way (the loop does not run yet): the io
+	 * process answers status itself, from what it was last told */
+	bool starting;
+	size_t start_done, start_total; /* services applied, of */
+	/* the control handlers' view of the daemon, and their own state */
+	struct ctl_ctx ctl;
+
+	/* the roles: the one of cfg->role is in use */
+	struct lb_role lb; /* lb.c */
+	struct backend_role backend; /* backend.c */
 	/* role "node" (node.c) */
 	struct node_role *node;
 };

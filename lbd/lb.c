@@ -65,7 +65,7 @@ static size_t count_backends(const struct lbd_state *st)
 void lb_status(const struct lbd_daemon *d, char *buf, size_t len)
 {
 	snprintf(buf, len, "%zu services, %zu backends on %s",
-		 d->st.n_svc, count_backends(&d->st), d->cfg->dp.interface);
+		 d->lb.st.n_svc, count_backends(&d->lb.st), d->cfg->dp.interface);
 }
 
 static void log_apply(const struct apply_result *r, const struct plan_log *pl)
@@ -130,7 +130,7 @@ static int setup_tx_ports(struct lbd_daemon *d, const struct lbd_config *c,
 		}
 		err = xdp_enable_forwarding(c->dp.egress[i]);
 		if (!err)
-			err = dp_tx_port_put(d->dp, ifx);
+			err = dp_tx_port_put(d->lb.dp, ifx);
 		if (err) {
 			diag_pushf(diag, "egress interface %s: %s",
 				   c->dp.egress[i], strerror(-err));
@@ -145,8 +145,8 @@ static int attach(struct lbd_daemon *d, const struct lbd_config *c,
 {
 	int err;
 
-	d->ifindex = (int)if_nametoindex(c->dp.interface);
-	if (!d->ifindex) {
+	d->lb.ifindex = (int)if_nametoindex(c->dp.interface);
+	if (!d->lb.ifindex) {
 		diag_pushf(diag, "%s: datapath.interface: no interface \"%s\"",
 			   c->files[0], c->dp.interface);
 		return -ENODEV;
@@ -157,16 +157,16 @@ static int attach(struct lbd_daemon *d, const struct lbd_config *c,
 			   c->dp.interface, strerror(-err));
 		return err;
 	}
-	err = xdp_lbd_attach(d->ifindex, dp_prog_fd(d->dp), c->dp.xdp_mode,
-			     &d->att);
+	err = xdp_lbd_attach(d->lb.ifindex, dp_prog_fd(d->lb.dp), c->dp.xdp_mode,
+			     &d->lb.att);
 	if (err) {
 		diag_pushf(diag, "attaching XDP to %s: %s", c->dp.interface,
 			   strerror(-err));
 		return err;
 	}
-	log_info("XDP program %u attached to %s (%s%s)", d->att.prog_id,
-		 c->dp.interface, d->att.native ? "native" : "generic",
-		 d->att.dispatcher ? ", libxdp dispatcher" : "");
+	log_info("XDP program %u attached to %s (%s%s)", d->lb.att.prog_id,
+		 c->dp.interface, d->lb.att.native ? "native" : "generic",
+		 d->lb.att.dispatcher ? ", libxdp dispatcher" : "");
 	return 0;
 }
 
@@ -188,15 +188,15 @@ static void resolve_nexthops(struct lbd_daemon *d)
 	unsigned int added = 0;
 	size_t i, j, n = 0;
 
-	for (i = 0; i < d->st.n_svc; i++)
-		n += d->st.svc[i].n_be;
+	for (i = 0; i < d->lb.st.n_svc; i++)
+		n += d->lb.st.svc[i].n_be;
 	all = malloc((n ? n : 1) * sizeof(*all));
 	if (!all)
 		return;
 	n = 0;
-	for (i = 0; i < d->st.n_svc; i++)
-		for (j = 0; j < d->st.svc[i].n_be; j++)
-			all[n++] = d->st.svc[i].be[j].addr;
+	for (i = 0; i < d->lb.st.n_svc; i++)
+		for (j = 0; j < d->lb.st.svc[i].n_be; j++)
+			all[n++] = d->lb.st.svc[i].be[j].addr;
 	qsort(all, n, sizeof(*all), addr_cmp);
 	for (i = 0, j = 0; i < n; i++)
 		if (!j || addr_cmp(&all[j - 1], &all[i]))
@@ -206,16 +206,16 @@ static void resolve_nexthops(struct lbd_daemon *d)
 		union lbd_addr nh;
 		int ifx;
 
-		if (sorted_find(&all[i], d->nh_done, d->n_nh_done,
+		if (sorted_find(&all[i], d->lb.nh_done, d->lb.n_nh_done,
 				sizeof(*all), addr_cmp))
 			continue;
 		if (nl_nexthop(all[i].family, &all[i].addr, &nh, &ifx) == 0 &&
 		    nl_neigh_managed(ifx, all[i].family, &nh) == 0)
 			added++;
 	}
-	free(d->nh_done);
-	d->nh_done = all;
-	d->n_nh_done = n;
+	free(d->lb.nh_done);
+	d->lb.nh_done = all;
+	d->lb.n_nh_done = n;
 	if (added)
 		log_debug("%u backends' next hops made managed neighbours",
 			  added);
@@ -345,9 +345,9 @@ static int hc_attach(struct lbd_daemon *d, const struct lbd_config *c,
 	struct hcdp *h;
 	int err;
 
-	err = hcdp_open(d->dp, &h);
+	err = hcdp_open(d->lb.dp, &h);
 	if (!err) {
-		err = hcdp_attach(h, d->ifindex);
+		err = hcdp_attach(h, d->lb.ifindex);
 		if (err)
 			hcdp_close(h);
 	}
@@ -364,11 +364,11 @@ static int hc_attach(struct lbd_daemon *d, const struct lbd_config *c,
 			  c->dp.interface, strerror(-err));
 		return 0;
 	}
-	if (d->hc_ifindex && d->hc_ifindex != d->ifindex)
-		hcdp_detach(d->hc_ifindex);
-	hcdp_close(d->hc);
-	d->hc = h;
-	d->hc_ifindex = d->ifindex;
+	if (d->lb.hc_ifindex && d->lb.hc_ifindex != d->lb.ifindex)
+		hcdp_detach(d->lb.hc_ifindex);
+	hcdp_close(d->lb.hc);
+	d->lb.hc = h;
+	d->lb.hc_ifindex = d->lb.ifindex;
 	return 0;
 }
 
@@ -407,16 +407,16 @@ int lb_start(struct lbd_daemon *d)
 	if (err)
 		return err;
 	state_dp_opts(c, &o);
-	err = dp_open(&o, &d->dp);
+	err = dp_open(&o, &d->lb.dp);
 	if (err)
 		return err;
-	err = state_init(&d->st, o.max_services, o.max_backends);
+	err = state_init(&d->lb.st, o.max_services, o.max_backends);
 	if (err)
 		return err;
-	d->st.progress = apply_progress;
-	d->st.progress_arg = d;
-	if (dp_adopted(d->dp)) {
-		err = state_adopt(&d->st, d->dp, c->dp.maglev_table_size,
+	d->lb.st.progress = apply_progress;
+	d->lb.st.progress_arg = d;
+	if (dp_adopted(d->lb.dp)) {
+		err = state_adopt(&d->lb.st, d->lb.dp, c->dp.maglev_table_size,
 				  c->dp.hash_seed);
 		if (err) {
 			log_warnx("reading the pinned state under %s: %s",
@@ -425,24 +425,24 @@ int lb_start(struct lbd_daemon *d)
 		}
 		log_info("adopted the datapath pinned under %s: %zu services, "
 			 "%zu backends",
-			 c->dp.pin_path, d->st.n_svc, count_backends(&d->st));
+			 c->dp.pin_path, d->lb.st.n_svc, count_backends(&d->lb.st));
 		/* before the apply, which keeps the flag of backends that
 		 * stay: a drained backend never turns active in between */
-		drains_restore(c->control.socket, &d->st, d->dp);
+		drains_restore(c->control.socket, &d->lb.st, d->lb.dp);
 		/* the cluster's services are among the adopted ones: they
 		 * stay until the first sync says what is current */
-		d->st.hold_adopted = c->k8s.enabled;
+		d->lb.st.hold_adopted = c->k8s.enabled;
 		/* the same for backends down by health: they stay down
 		 * until their check says otherwise */
-		health_adopted(&d->st);
+		health_adopted(&d->lb.st);
 	}
 	err = lb_k8s_prepare(d, c, &diag);
 	if (!err)
 		err = setup_tx_ports(d, c, &diag);
 	if (!err)
-		err = host_addrs(&d->st, c, &diag);
+		err = host_addrs(&d->lb.st, c, &diag);
 	if (!err)
-		err = own_addrs_check(&d->src, c, &diag);
+		err = own_addrs_check(&d->lb.src, c, &diag);
 	if (!err)
 		err = reserve_snat_ports(c, &diag);
 	if (!err) {
@@ -457,7 +457,7 @@ int lb_start(struct lbd_daemon *d)
 		err = attach(d, c, &diag);
 	if (!err)
 		err = hc_attach(d, c, &diag);
-	d->attached = !err;
+	d->lb.attached = !err;
 	for (i = 0; i < diag.n; i++)
 		log_warnx("%s", diag.msgs[i]);
 	config_diag_free(&diag);
@@ -484,7 +484,7 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	if (err)
 		return err;
 	state_dp_opts(c, &want);
-	if (memcmp(&want.knobs, &dp_opts(d->dp)->knobs, sizeof(want.knobs)) ||
+	if (memcmp(&want.knobs, &dp_opts(d->lb.dp)->knobs, sizeof(want.knobs)) ||
 	    strcmp(c->dp.interface, d->cfg->dp.interface) ||
 	    c->dp.xdp_mode != d->cfg->dp.xdp_mode) {
 		log_info("datapath settings changed: loading a new program on "
@@ -496,28 +496,28 @@ int lb_reload(struct lbd_daemon *d, const struct lbd_config *c,
 			return err;
 		}
 		if (strcmp(c->dp.interface, d->cfg->dp.interface))
-			xdp_lbd_detach(d->ifindex);
-		dp_close(d->dp);
-		d->dp = ndp;
+			xdp_lbd_detach(d->lb.ifindex);
+		dp_close(d->lb.dp);
+		d->lb.dp = ndp;
 		err = attach(d, c, diag);
 		if (!err)
 			err = hc_attach(d, c, diag);
-		d->attached = !err;
+		d->lb.attached = !err;
 		if (err)
 			return err;
 	}
 	/* a check through the datapath that the last config did not have
 	 * needs the program it could do without */
-	if (!d->hc && needs_hc_program(c)) {
+	if (!d->lb.hc && needs_hc_program(c)) {
 		err = hc_attach(d, c, diag);
 		if (err)
 			return err;
 	}
 	err = setup_tx_ports(d, c, diag);
 	if (!err)
-		err = host_addrs(&d->st, c, diag);
+		err = host_addrs(&d->lb.st, c, diag);
 	if (!err)
-		err = own_addrs_check(&d->src, c, diag);
+		err = own_addrs_check(&d->lb.src, c, diag);
 	if (!err)
 		err = reserve_snat_ports(c, diag);
 	/* the cluster's services as the child last translated them; its
@@ -554,23 +554,23 @@ static bool has_wildcard(const struct lbd_config *c)
 static void follow_host_addrs(struct lbd_daemon *d)
 {
 	struct lbd_conf_addr a[HOST_ADDRS_MAX], was[HOST_ADDRS_MAX];
-	size_t n_was = d->st.n_host;
+	size_t n_was = d->lb.st.n_host;
 	struct plan_log pl = { 0 };
 	struct apply_result r;
 	int n, err;
 
 	if (!has_wildcard(d->cfg) || n_was > HOST_ADDRS_MAX)
 		return;
-	n = edge_addrs(d->ifindex, a);
-	if (n < 0 || ((size_t)n == d->st.n_host &&
-		      !memcmp(a, d->st.host, (size_t)n * sizeof(*a))))
+	n = edge_addrs(d->lb.ifindex, a);
+	if (n < 0 || ((size_t)n == d->lb.st.n_host &&
+		      !memcmp(a, d->lb.st.host, (size_t)n * sizeof(*a))))
 		return;
 	log_info("the addresses of %s changed (%zu -> %d): services on "
 		 "vip \"*\" follow",
-		 d->cfg->dp.interface, d->st.n_host, n);
+		 d->cfg->dp.interface, d->lb.st.n_host, n);
 	if (n_was)
-		memcpy(was, d->st.host, n_was * sizeof(*was));
-	err = state_set_host_addrs(&d->st, a, (size_t)n);
+		memcpy(was, d->lb.st.host, n_was * sizeof(*was));
+	err = state_set_host_addrs(&d->lb.st, a, (size_t)n);
 	if (!err)
 		err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
 	if (err) {
@@ -578,7 +578,7 @@ static void follow_host_addrs(struct lbd_daemon *d)
 		 * that the next second tries again */
 		log_warnx("following the addresses of %s: %s",
 			  d->cfg->dp.interface, strerror(-err));
-		state_set_host_addrs(&d->st, was, n_was);
+		state_set_host_addrs(&d->lb.st, was, n_was);
 		return;
 	}
 	log_apply(&r, &pl);
@@ -595,7 +595,7 @@ static void follow_own_addrs(struct lbd_daemon *d)
 {
 	struct plan_log pl = { 0 };
 	struct apply_result r;
-	int err = own_addrs(&d->src);
+	int err = own_addrs(&d->lb.src);
 
 	if (err <= 0) {
 		if (err)
@@ -631,27 +631,27 @@ static void retry_mixed(struct lbd_daemon *d, uint64_t now)
 	struct apply_result r;
 	int err;
 
-	if (d->st.served != ST_SERVED_MIXED) {
-		d->mixed_pause_s = 0;
+	if (d->lb.st.served != ST_SERVED_MIXED) {
+		d->lb.mixed_pause_s = 0;
 		return;
 	}
-	if (d->mixed_pause_s && now < d->mixed_retry_at)
+	if (d->lb.mixed_pause_s && now < d->lb.mixed_retry_at)
 		return;
 	err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
 	if (err) {
-		d->mixed_pause_s = d->mixed_pause_s ? d->mixed_pause_s * 2 : 1;
-		if (d->mixed_pause_s > MIXED_PAUSE_MAX_S)
-			d->mixed_pause_s = MIXED_PAUSE_MAX_S;
-		d->mixed_retry_at = now + d->mixed_pause_s * 1000000ull;
+		d->lb.mixed_pause_s = d->lb.mixed_pause_s ? d->lb.mixed_pause_s * 2 : 1;
+		if (d->lb.mixed_pause_s > MIXED_PAUSE_MAX_S)
+			d->lb.mixed_pause_s = MIXED_PAUSE_MAX_S;
+		d->lb.mixed_retry_at = now + d->lb.mixed_pause_s * 1000000ull;
 		log_warnx("applying the config again after a failed rollback: "
 			  "%s; next try in %u s",
-			  strerror(-err), d->mixed_pause_s);
-		vips_update(d->vips);
+			  strerror(-err), d->lb.mixed_pause_s);
+		vips_update(d->lb.vips);
 		return;
 	}
 	log_info("applied the config again after a failed rollback: the "
 		 "datapath serves it whole");
-	d->mixed_pause_s = 0;
+	d->lb.mixed_pause_s = 0;
 	log_apply(&r, &pl);
 	resolve_nexthops(d);
 	control_applied(&d->ctl);
@@ -664,17 +664,17 @@ static int on_watch(sd_event_source *s, uint64_t usec, void *arg)
 	struct xdp_attachment now;
 	bool attached;
 
-	attached = xdp_lbd_query(d->ifindex, &now) == 0 && now.prog_id &&
-		   now.prog_id == d->att.prog_id;
-	if (attached != d->attached) {
+	attached = xdp_lbd_query(d->lb.ifindex, &now) == 0 && now.prog_id &&
+		   now.prog_id == d->lb.att.prog_id;
+	if (attached != d->lb.attached) {
 		if (attached)
 			log_info("XDP program %u is attached to %s again",
-				 d->att.prog_id, d->cfg->dp.interface);
+				 d->lb.att.prog_id, d->cfg->dp.interface);
 		else
 			log_warnx("XDP program %u is no longer attached to %s",
-				  d->att.prog_id, d->cfg->dp.interface);
-		d->attached = attached;
-		vips_update(d->vips);
+				  d->lb.att.prog_id, d->cfg->dp.interface);
+		d->lb.attached = attached;
+		vips_update(d->lb.vips);
 	}
 	follow_host_addrs(d);
 	follow_own_addrs(d);
@@ -696,7 +696,7 @@ static void on_verdicts_applied(void *arg)
 {
 	struct lbd_daemon *d = arg;
 
-	vips_update(d->vips);
+	vips_update(d->lb.vips);
 }
 
 /* What health and the VIPs' announcement see of the role. */
@@ -704,9 +704,9 @@ static void lb_health_ctx(struct lbd_daemon *d, struct health_ctx *x)
 {
 	*x = (struct health_ctx){ .ev = d->ev,
 				  .cfg = &d->cfg,
-				  .st = &d->st,
-				  .dp = &d->dp,
-				  .ifindex = &d->ifindex,
+				  .st = &d->lb.st,
+				  .dp = &d->lb.dp,
+				  .ifindex = &d->lb.ifindex,
 				  .backend_changed = on_backend_changed,
 				  .verdicts_applied = on_verdicts_applied,
 				  .arg = d };
@@ -716,9 +716,9 @@ static void lb_vips_ctx(struct lbd_daemon *d, struct vips_ctx *x)
 {
 	*x = (struct vips_ctx){ .ev = d->ev,
 				.cfg = &d->cfg,
-				.st = &d->st,
-				.attached = &d->attached,
-				.health = &d->health };
+				.st = &d->lb.st,
+				.attached = &d->lb.attached,
+				.health = &d->lb.health };
 }
 
 int lb_loop_start(struct lbd_daemon *d)
@@ -730,13 +730,13 @@ int lb_loop_start(struct lbd_daemon *d)
 
 	lb_health_ctx(d, &hx);
 	lb_vips_ctx(d, &vx);
-	err = health_start(&hx, &d->health);
+	err = health_start(&hx, &d->lb.health);
 	if (!err)
-		err = vips_start(&vx, &d->vips);
+		err = vips_start(&vx, &d->lb.vips);
 	if (err)
 		return err;
 	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
-	return sd_event_add_time(d->ev, &d->watch, CLOCK_MONOTONIC,
+	return sd_event_add_time(d->ev, &d->lb.watch, CLOCK_MONOTONIC,
 				 now + WATCH_USEC, 100 * 1000, on_watch, d) < 0
 		       ? -ENOMEM
 		       : 0;
@@ -747,27 +747,27 @@ void lb_reloaded(struct lbd_daemon *d)
 	struct vips_ctx vx;
 
 	lb_vips_ctx(d, &vx);
-	health_sync(d->health);
-	vips_reloaded(&d->vips, &vx);
+	health_sync(d->lb.health);
+	vips_reloaded(&d->lb.vips, &vx);
 }
 
 void lb_stop(struct lbd_daemon *d)
 {
 	lb_k8s_stop(d);
-	d->watch = sd_event_source_disable_unref(d->watch);
-	vips_stop(d->vips);
-	d->vips = NULL;
-	health_stop(d->health);
-	d->health = NULL;
+	d->lb.watch = sd_event_source_disable_unref(d->lb.watch);
+	vips_stop(d->lb.vips);
+	d->lb.vips = NULL;
+	health_stop(d->lb.health);
+	d->lb.health = NULL;
 	/* the health check program stays attached, as the XDP program:
 	 * without lbd it sees no marked packets */
-	hcdp_close(d->hc);
-	d->hc = NULL;
-	free(d->nh_done);
-	d->nh_done = NULL;
-	state_free(&d->st);
-	dp_close(d->dp);
-	d->dp = NULL;
+	hcdp_close(d->lb.hc);
+	d->lb.hc = NULL;
+	free(d->lb.nh_done);
+	d->lb.nh_done = NULL;
+	state_free(&d->lb.st);
+	dp_close(d->lb.dp);
+	d->lb.dp = NULL;
 }
 
 int lb_check(const struct lbd_config *c, const char *path)
@@ -906,20 +906,20 @@ static void log_k8s_warnings(struct lbd_daemon *d, struct k8s_set *set)
 	size_t i, j = 0;
 
 	for (i = 0; i < set->n_warnings; i++) {
-		while (j < d->n_k8s_warnings &&
-		       strcmp(d->k8s_warnings[j], set->warnings[i]) < 0)
+		while (j < d->lb.n_k8s_warnings &&
+		       strcmp(d->lb.k8s_warnings[j], set->warnings[i]) < 0)
 			j++;
-		if (j < d->n_k8s_warnings &&
-		    !strcmp(d->k8s_warnings[j], set->warnings[i]))
+		if (j < d->lb.n_k8s_warnings &&
+		    !strcmp(d->lb.k8s_warnings[j], set->warnings[i]))
 			continue;
 		log_warnx("kubernetes: %s", set->warnings[i]);
 	}
-	for (i = 0; i < d->n_k8s_warnings; i++)
-		free(d->k8s_warnings[i]);
-	free(d->k8s_warnings);
+	for (i = 0; i < d->lb.n_k8s_warnings; i++)
+		free(d->lb.k8s_warnings[i]);
+	free(d->lb.k8s_warnings);
 	/* the set's warnings move here */
-	d->k8s_warnings = set->warnings;
-	d->n_k8s_warnings = set->n_warnings;
+	d->lb.k8s_warnings = set->warnings;
+	d->lb.n_k8s_warnings = set->n_warnings;
 	set->warnings = NULL;
 	set->n_warnings = 0;
 }
@@ -933,25 +933,25 @@ static void log_k8s_refusals(struct lbd_daemon *d, struct k8s_set *set)
 	for (i = 0; i < set->n_refusals; i++) {
 		const struct k8s_refusal_line *r = &set->refusals[i];
 
-		while (j < d->n_k8s_refusals &&
-		       strcmp(d->k8s_refusals[j].msg, r->msg) < 0)
+		while (j < d->lb.n_k8s_refusals &&
+		       strcmp(d->lb.k8s_refusals[j].msg, r->msg) < 0)
 			j++;
-		if (j < d->n_k8s_refusals &&
-		    !strcmp(d->k8s_refusals[j].msg, r->msg))
+		if (j < d->lb.n_k8s_refusals &&
+		    !strcmp(d->lb.k8s_refusals[j].msg, r->msg))
 			continue;
 		log_warnx("kubernetes: refused (%s): %s",
 			  k8s_refusal_name(r->reason), r->msg);
 		if (r->reason < K8S_REFUSALS_N)
-			d->k8s_refused_total[r->reason]++;
-		snprintf(d->k8s_last_refusal, sizeof(d->k8s_last_refusal), "%s",
+			d->lb.k8s_refused_total[r->reason]++;
+		snprintf(d->lb.k8s_last_refusal, sizeof(d->lb.k8s_last_refusal), "%s",
 			 r->msg);
 	}
-	for (i = 0; i < d->n_k8s_refusals; i++)
-		free(d->k8s_refusals[i].msg);
-	free(d->k8s_refusals);
+	for (i = 0; i < d->lb.n_k8s_refusals; i++)
+		free(d->lb.k8s_refusals[i].msg);
+	free(d->lb.k8s_refusals);
 	/* the set's refusals move here */
-	d->k8s_refusals = set->refusals;
-	d->n_k8s_refusals = set->n_refusals;
+	d->lb.k8s_refusals = set->refusals;
+	d->lb.n_k8s_refusals = set->n_refusals;
 	set->refusals = NULL;
 	set->n_refusals = 0;
 }
@@ -965,17 +965,17 @@ struct json_object *lb_k8s_refusals_json(const struct lbd_daemon *d)
 	json_object_object_add(
 		o, "refused",
 		json_object_new_int64(
-			(int64_t)(d->n_k8s_refusals +
-				  sources_host_refused_k8s(&d->src))));
+			(int64_t)(d->lb.n_k8s_refusals +
+				  sources_host_refused_k8s(&d->lb.src))));
 	json_object_object_add(o, "last",
-			       json_object_new_string(d->k8s_last_refusal));
+			       json_object_new_string(d->lb.k8s_last_refusal));
 	for (r = 1; r < K8S_REFUSALS_N; r++)
 		json_object_object_add(
 			t, k8s_refusal_name(r),
 			json_object_new_int64(
 				(int64_t)(r == K8S_REFUSED_HOST_ADDRESS ?
-						  d->src.host_refusals_k8s :
-						  d->k8s_refused_total[r])));
+						  d->lb.src.host_refusals_k8s :
+						  d->lb.k8s_refused_total[r])));
 	json_object_object_add(o, "total", t);
 	return o;
 }
@@ -997,25 +997,25 @@ void lb_k8s_json(void *arg, struct json_object *o)
 	if (!c->k8s.enabled)
 		return;
 	/* as the child last said it (checked by k8s_proc) */
-	k8s_proc_status(d->k8s, &ks);
+	k8s_proc_status(d->lb.k8s, &ks);
 	jadd(o, "server", jstr(ks.server));
 	jadd(o, "context", jstr(ks.context));
 	jadd(o, "error", jstr(ks.error));
 	jadd(o, "load_balancer_class", jstr(c->k8s.lb_class));
-	jadd(o, "synced", json_object_new_boolean(k8s_proc_synced(d->k8s)));
-	jadd(o, "synced_at_s", json_object_new_double(d->k8s_synced_at));
-	for (i = 0; i < d->st.n_svc; i++)
-		n += !strncmp(d->st.svc[i].source, "kubernetes ", 11);
+	jadd(o, "synced", json_object_new_boolean(k8s_proc_synced(d->lb.k8s)));
+	jadd(o, "synced_at_s", json_object_new_double(d->lb.k8s_synced_at));
+	for (i = 0; i < d->lb.st.n_svc; i++)
+		n += !strncmp(d->lb.st.svc[i].source, "kubernetes ", 11);
 	jadd(o, "services", jint(n));
-	jadd(o, "applies", jint(d->k8s_applies));
-	jadd(o, "apply_failures", jint(d->k8s_apply_failures));
+	jadd(o, "applies", jint(d->lb.k8s_applies));
+	jadd(o, "apply_failures", jint(d->lb.k8s_apply_failures));
 	jadd(o, "last_apply_s",
-	     json_object_new_double(d->k8s_last_apply_ms / 1000));
-	jadd(o, "refused_total", jint(d->src.refusals));
-	jadd(o, "refused", jint(d->src.n_refused));
+	     json_object_new_double(d->lb.k8s_last_apply_ms / 1000));
+	jadd(o, "refused_total", jint(d->lb.src.refusals));
+	jadd(o, "refused", jint(d->lb.src.n_refused));
 	jadd(o, "refusals", lb_k8s_refusals_json(d));
 	res = json_object_new_array();
-	for (r = 0; d->k8s && r < LBD_K8S_RES_N; r++) {
+	for (r = 0; d->lb.k8s && r < LBD_K8S_RES_N; r++) {
 		const struct lbd_k8s_res_status *st = &ks.res[r];
 		struct json_object *x = json_object_new_object();
 		struct json_object *ev = json_object_new_object();
@@ -1055,19 +1055,19 @@ void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
 		       "the snapshot holds every resource and event");
 	if (!d->cfg->k8s.enabled)
 		return;
-	k8s_proc_status(d->k8s, &ks);
+	k8s_proc_status(d->lb.k8s, &ks);
 	m->flags |= LBD_MET_F_K8S;
-	m->k8s_synced = k8s_proc_synced(d->k8s);
-	for (i = 0; i < d->st.n_svc; i++)
+	m->k8s_synced = k8s_proc_synced(d->lb.k8s);
+	for (i = 0; i < d->lb.st.n_svc; i++)
 		m->k8s_services +=
-			!strncmp(d->st.svc[i].source, "kubernetes ", 11);
-	m->k8s_applies = d->k8s_applies;
-	m->k8s_apply_failures = d->k8s_apply_failures;
-	m->k8s_clashes_total = d->src.refusals;
-	m->k8s_clashes_now = d->src.n_refused;
+			!strncmp(d->lb.st.svc[i].source, "kubernetes ", 11);
+	m->k8s_applies = d->lb.k8s_applies;
+	m->k8s_apply_failures = d->lb.k8s_apply_failures;
+	m->k8s_clashes_total = d->lb.src.refusals;
+	m->k8s_clashes_now = d->lb.src.n_refused;
 	m->k8s_refused_now =
-		d->n_k8s_refusals + sources_host_refused_k8s(&d->src);
-	for (r = 0; d->k8s && r < LBD_K8S_RES_N; r++) {
+		d->lb.n_k8s_refusals + sources_host_refused_k8s(&d->lb.src);
+	for (r = 0; d->lb.k8s && r < LBD_K8S_RES_N; r++) {
 		const struct lbd_k8s_res_status *st = &ks.res[r];
 		struct lbd_met_k8s_resource *x = &m->k8s_res[r];
 
@@ -1090,8 +1090,8 @@ void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
 			return;
 		METRICS_STR(x->u.refusal.reason, k8s_refusal_name(r));
 		x->u.refusal.total = r == K8S_REFUSED_HOST_ADDRESS ?
-					     d->src.host_refusals_k8s :
-					     d->k8s_refused_total[r];
+					     d->lb.src.host_refusals_k8s :
+					     d->lb.k8s_refused_total[r];
 	}
 }
 
@@ -1111,23 +1111,23 @@ int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 	int err;
 
 	/* without kubernetes, the cluster's services go */
-	if (!c->k8s.enabled && d->k8s_have_set) {
-		k8s_set_free(&d->k8s_set);
-		d->k8s_have_set = false;
+	if (!c->k8s.enabled && d->lb.k8s_have_set) {
+		k8s_set_free(&d->lb.k8s_set);
+		d->lb.k8s_have_set = false;
 	}
-	if (d->k8s_have_set)
-		k8s_set_health(&d->k8s_set, c);
-	err = sources_apply(&d->src, &d->st, d->dp, c,
-			    d->k8s_have_set ? &d->k8s_set : NULL,
+	if (d->lb.k8s_have_set)
+		k8s_set_health(&d->lb.k8s_set, c);
+	err = sources_apply(&d->lb.src, &d->lb.st, d->lb.dp, c,
+			    d->lb.k8s_have_set ? &d->lb.k8s_set : NULL,
 			    K8S_NEW_PER_APPLY, plan, plan_arg, r, &news,
 			    &deferred);
 	for (i = 0; i < news.n; i++)
 		log_warnx("%s", news.msgs[i]);
 	config_diag_free(&news);
-	if (d->src.host_refusals_k8s != d->k8s_host_refusals_seen) {
-		d->k8s_host_refusals_seen = d->src.host_refusals_k8s;
-		snprintf(d->k8s_last_refusal, sizeof(d->k8s_last_refusal), "%s",
-			 d->src.last_host_refusal);
+	if (d->lb.src.host_refusals_k8s != d->lb.k8s_host_refusals_seen) {
+		d->lb.k8s_host_refusals_seen = d->lb.src.host_refusals_k8s;
+		snprintf(d->lb.k8s_last_refusal, sizeof(d->lb.k8s_last_refusal), "%s",
+			 d->lb.src.last_host_refusal);
 	}
 	if (!err && deferred) {
 		log_info("kubernetes: %zu more services from the cluster in "
@@ -1138,7 +1138,7 @@ int lb_k8s_apply(struct lbd_daemon *d, const struct lbd_config *c,
 	return err;
 }
 
-/* The kept set (d->k8s_set, under d->cfg) applied: the first sync's
+/* The kept set (d->lb.k8s_set, under d->cfg) applied: the first sync's
  * bookkeeping, the counters and the timings of lbctl status. */
 static void k8s_apply_kept(struct lbd_daemon *d, const struct timespec *t0)
 {
@@ -1147,36 +1147,36 @@ static void k8s_apply_kept(struct lbd_daemon *d, const struct timespec *t0)
 	struct timespec t1;
 	int err;
 
-	if (d->st.hold_adopted) {
+	if (d->lb.st.hold_adopted) {
 		log_info("kubernetes: first sync: %zu services from the "
 			 "cluster; services adopted at the start that no "
 			 "source wants go now",
-			 d->k8s_set.n_svc);
-		d->st.hold_adopted = false;
+			 d->lb.k8s_set.n_svc);
+		d->lb.st.hold_adopted = false;
 	}
 	err = lb_k8s_apply(d, d->cfg, plan_to_log, &pl, &r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	d->k8s_last_apply_ms = (t1.tv_sec - t0->tv_sec) * 1e3 +
+	d->lb.k8s_last_apply_ms = (t1.tv_sec - t0->tv_sec) * 1e3 +
 			       (t1.tv_nsec - t0->tv_nsec) / 1e6;
 	if (err) {
 		/* rolled back: what serves is what was there (or, if
 		 * that failed too, a mix that retry_mixed ends) */
-		d->k8s_apply_failures++;
+		d->lb.k8s_apply_failures++;
 		log_warnx("kubernetes: applying the cluster's services: %s",
 			  strerror(-err));
 		return;
 	}
-	d->k8s_applies++;
-	if (!d->k8s_synced_at && !k8s_again_pending(d)) {
+	d->lb.k8s_applies++;
+	if (!d->lb.k8s_synced_at && !k8s_again_pending(d)) {
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
-		d->k8s_synced_at = now.tv_sec + now.tv_nsec / 1e9;
+		d->lb.k8s_synced_at = now.tv_sec + now.tv_nsec / 1e9;
 		log_info("kubernetes: synced in %.1f ms: %zu services, %zu "
 			 "backends from the cluster",
-			 (t1.tv_sec - d->k8s_sync_t0.tv_sec) * 1e3 +
-				 (t1.tv_nsec - d->k8s_sync_t0.tv_nsec) / 1e6,
-			 d->k8s_set.n_svc, d->k8s_set.n_be);
+			 (t1.tv_sec - d->lb.k8s_sync_t0.tv_sec) * 1e3 +
+				 (t1.tv_nsec - d->lb.k8s_sync_t0.tv_nsec) / 1e6,
+			 d->lb.k8s_set.n_svc, d->lb.k8s_set.n_be);
 	}
 	if (r.svc_added + r.svc_removed + r.svc_changed + r.be_added +
 	    r.be_removed + r.be_changed) {
@@ -1196,7 +1196,7 @@ static int on_k8s_again(sd_event_source *s, uint64_t usec, void *arg)
 
 	(void)s;
 	(void)usec;
-	if (!d->k8s_have_set)
+	if (!d->lb.k8s_have_set)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	k8s_apply_kept(d, &t0);
@@ -1214,20 +1214,20 @@ static void k8s_again_schedule(struct lbd_daemon *d)
 		return;
 	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
 	now += K8S_APPLY_INTERVAL_MS * 1000ull;
-	if (d->k8s_again) {
-		r = sd_event_source_set_time(d->k8s_again, now);
+	if (d->lb.k8s_again) {
+		r = sd_event_source_set_time(d->lb.k8s_again, now);
 		if (r >= 0)
-			r = sd_event_source_set_enabled(d->k8s_again,
+			r = sd_event_source_set_enabled(d->lb.k8s_again,
 							SD_EVENT_ONESHOT);
 	} else {
-		r = sd_event_add_time(d->ev, &d->k8s_again, CLOCK_MONOTONIC,
+		r = sd_event_add_time(d->ev, &d->lb.k8s_again, CLOCK_MONOTONIC,
 				      now, 1000, on_k8s_again, d);
 		/* after the reads that are ready, as the child's sets */
 		if (r >= 0)
 			r = sd_event_source_set_priority(
-				d->k8s_again, SD_EVENT_PRIORITY_IDLE);
+				d->lb.k8s_again, SD_EVENT_PRIORITY_IDLE);
 		if (r >= 0)
-			r = sd_event_source_set_enabled(d->k8s_again,
+			r = sd_event_source_set_enabled(d->lb.k8s_again,
 							SD_EVENT_ONESHOT);
 	}
 	if (r < 0)
@@ -1238,8 +1238,8 @@ static bool k8s_again_pending(const struct lbd_daemon *d)
 {
 	int on = SD_EVENT_OFF;
 
-	if (d->k8s_again)
-		sd_event_source_get_enabled(d->k8s_again, &on);
+	if (d->lb.k8s_again)
+		sd_event_source_get_enabled(d->lb.k8s_again, &on);
 	return on != SD_EVENT_OFF;
 }
 
@@ -1251,14 +1251,14 @@ static void on_k8s_set(struct k8s_set *set, void *arg)
 	struct timespec t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!d->k8s_sync_t0.tv_sec)
-		d->k8s_sync_t0 = t0;
+	if (!d->lb.k8s_sync_t0.tv_sec)
+		d->lb.k8s_sync_t0 = t0;
 	log_k8s_warnings(d, set);
 	log_k8s_refusals(d, set);
-	if (d->k8s_have_set)
-		k8s_set_free(&d->k8s_set);
-	d->k8s_set = *set;
-	d->k8s_have_set = true;
+	if (d->lb.k8s_have_set)
+		k8s_set_free(&d->lb.k8s_set);
+	d->lb.k8s_set = *set;
+	d->lb.k8s_have_set = true;
 	k8s_apply_kept(d, &t0);
 }
 
@@ -1266,7 +1266,7 @@ static void k8s_client_start(struct lbd_daemon *d, const struct lbd_config *c)
 {
 	/* d->cfg's user: the children stay who they were started as */
 	int err = k8s_proc_start(d->ev, c, d->cfg->processes.user, on_k8s_set,
-				 d, &d->k8s);
+				 d, &d->lb.k8s);
 
 	if (err)
 		log_warnx("kubernetes: starting the client: %s",
@@ -1278,16 +1278,16 @@ void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c)
 	int err;
 
 	if (!c->k8s.enabled) {
-		if (d->k8s)
+		if (d->lb.k8s)
 			log_info("kubernetes: settings changed: stopping the "
 				 "client");
-		k8s_proc_stop(d->k8s);
-		d->k8s = NULL;
+		k8s_proc_stop(d->lb.k8s);
+		d->lb.k8s = NULL;
 		return;
 	}
 	/* the services it gave stay until the child has sent new ones */
-	if (d->k8s) {
-		err = k8s_proc_update(d->k8s, c);
+	if (d->lb.k8s) {
+		err = k8s_proc_update(d->lb.k8s, c);
 		if (err)
 			log_warnx("kubernetes: the new settings: %s",
 				  strerror(-err));
@@ -1298,7 +1298,7 @@ void lb_k8s_commit(struct lbd_daemon *d, const struct lbd_config *c)
 
 void lb_k8s_begin(struct lbd_daemon *d)
 {
-	if (d->cfg->k8s.enabled && !d->k8s)
+	if (d->cfg->k8s.enabled && !d->lb.k8s)
 		k8s_client_start(d, d->cfg);
 }
 
@@ -1306,21 +1306,21 @@ void lb_k8s_stop(struct lbd_daemon *d)
 {
 	size_t i;
 
-	k8s_proc_stop(d->k8s);
-	d->k8s = NULL;
-	d->k8s_again = sd_event_source_disable_unref(d->k8s_again);
-	if (d->k8s_have_set)
-		k8s_set_free(&d->k8s_set);
-	d->k8s_have_set = false;
-	sources_free(&d->src);
-	for (i = 0; i < d->n_k8s_warnings; i++)
-		free(d->k8s_warnings[i]);
-	free(d->k8s_warnings);
-	d->k8s_warnings = NULL;
-	d->n_k8s_warnings = 0;
-	for (i = 0; i < d->n_k8s_refusals; i++)
-		free(d->k8s_refusals[i].msg);
-	free(d->k8s_refusals);
-	d->k8s_refusals = NULL;
-	d->n_k8s_refusals = 0;
+	k8s_proc_stop(d->lb.k8s);
+	d->lb.k8s = NULL;
+	d->lb.k8s_again = sd_event_source_disable_unref(d->lb.k8s_again);
+	if (d->lb.k8s_have_set)
+		k8s_set_free(&d->lb.k8s_set);
+	d->lb.k8s_have_set = false;
+	sources_free(&d->lb.src);
+	for (i = 0; i < d->lb.n_k8s_warnings; i++)
+		free(d->lb.k8s_warnings[i]);
+	free(d->lb.k8s_warnings);
+	d->lb.k8s_warnings = NULL;
+	d->lb.n_k8s_warnings = 0;
+	for (i = 0; i < d->lb.n_k8s_refusals; i++)
+		free(d->lb.k8s_refusals[i].msg);
+	free(d->lb.k8s_refusals);
+	d->lb.k8s_refusals = NULL;
+	d->lb.n_k8s_refusals = 0;
 }
