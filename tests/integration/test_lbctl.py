@@ -827,13 +827,14 @@ def check_metrics(ctl, lab, lb, drops):
     # the Grafana dashboard asks for nothing lbd does not export: a
     # sample, or a family this lab has none of (no backend is checked
     # here; the parser names a counter's family without _total). Its
-    # BGP and Kubernetes panels are for sections this lab has none of
-    # (rendered only when configured): tests/lint/dashboard.py checks
-    # those against what lbd renders.
+    # BGP, Kubernetes and node-role panels are for sections this lab has
+    # none of (rendered only when configured): tests/lint/dashboard.py
+    # checks those against what lbd renders.
     with open(os.path.join(SOURCE, "packaging", "grafana-lbd.json")) as f:
         used = {n for n in re.findall(r"\blbd_[a-z_]+", f.read())
                 if n != "lbd_overview" and not
-                n.startswith(("lbd_bird_", "lbd_vip_", "lbd_kubernetes_"))}
+                n.startswith(("lbd_bird_", "lbd_vip_", "lbd_kubernetes_",
+                              "lbd_node_"))}
     fams = {fam.name for fam in text_string_to_metric_families(text)}
     names = {name for name, _ in m} | fams | {f + "_total" for f in fams}
     check(used <= names, f"dashboard metrics not exported: {used - names}")
