@@ -100,7 +100,7 @@ void dp_opts_default(struct lbd_dp_opts *o)
 }
 
 /* dir/name into buf; -ENAMETOOLONG rather than a truncated path. */
-static int pin_file(char *buf, size_t len, const char *dir, const char *name)
+int dp_pin_file(char *buf, size_t len, const char *dir, const char *name)
 {
 	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
 		return -ENAMETOOLONG;
@@ -111,7 +111,7 @@ static bool pinned(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 
-	return pin_file(path, sizeof(path), dir, name) == 0 &&
+	return dp_pin_file(path, sizeof(path), dir, name) == 0 &&
 	       access(path, F_OK) == 0;
 }
 
@@ -125,7 +125,7 @@ static int dp_check_pinned_size(const char *dir, const char *name,
 	char path[PATH_MAX];
 	int fd, err = 0;
 
-	if (pin_file(path, sizeof(path), dir, name))
+	if (dp_pin_file(path, sizeof(path), dir, name))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
@@ -142,9 +142,7 @@ static int dp_check_pinned_size(const char *dir, const char *name,
 	return err;
 }
 
-/* Refuses maps (lbd_meta's fd, the maps under dir) of another map ABI;
- * maps with none yet are new. */
-static int dp_abi_check(int fd, const char *dir)
+int dp_meta_abi_check(int fd, const char *dir)
 {
 	struct lbd_meta meta = { 0 };
 	__u32 zero = 0;
@@ -167,23 +165,22 @@ static int dp_check_pinned_abi(const char *pin_path)
 	char path[PATH_MAX];
 	int fd, err;
 
-	if (pin_file(path, sizeof(path), pin_path, "lbd_meta"))
+	if (dp_pin_file(path, sizeof(path), pin_path, "lbd_meta"))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0; /* not pinned: it will be created */
-	err = dp_abi_check(fd, pin_path);
+	err = dp_meta_abi_check(fd, pin_path);
 	close(fd);
 	return err;
 }
 
 /* Records this lbd's map ABI in maps that have none yet (new ones); the
  * ABI of pinned ones was checked before the load (dp_check_pinned_abi). */
-static int dp_record_abi(struct lbd_dp *dp)
+int dp_meta_abi_record(int fd)
 {
 	struct lbd_meta meta = { 0 };
 	__u32 zero = 0;
-	int fd = dp->fds[DP_MAP_META];
 
 	if (bpf_map_lookup_elem(fd, &zero, &meta) < 0)
 		return -errno;
@@ -330,12 +327,12 @@ int dp_open(const struct lbd_dp_opts *o, struct lbd_dp **out)
 		err = dp->ncpus;
 		goto out;
 	}
-	err = dp_record_abi(dp);
+	err = dp_meta_abi_record(dp->fds[DP_MAP_META]);
 	if (err)
 		goto out;
 
 	if (o->pin_path) {
-		err = pin_file(prog_pin, sizeof(prog_pin), dp->pin_path,
+		err = dp_pin_file(prog_pin, sizeof(prog_pin), dp->pin_path,
 			       DP_PROG_PIN);
 		if (err)
 			goto out;
@@ -405,7 +402,7 @@ int dp_open_pinned(const char *pin_path, struct lbd_dp **out)
 	for (i = 0; i < DP_MAP_COUNT; i++) {
 		if (i == DP_MAP_TX_PORTS)
 			continue; /* not pinned, see bpf/lb/maps.h */
-		err = pin_file(path, sizeof(path), pin_path, dp_map_names[i]);
+		err = dp_pin_file(path, sizeof(path), pin_path, dp_map_names[i]);
 		if (err)
 			goto out;
 		dp->fds[i] = bpf_obj_get(path);
@@ -425,7 +422,7 @@ int dp_open_pinned(const char *pin_path, struct lbd_dp **out)
 	dp->ncpus = libbpf_num_possible_cpus();
 	dp->adopted = true;
 	err = dp->ncpus < 1 ? dp->ncpus :
-			      dp_abi_check(dp->fds[DP_MAP_META], dp->pin_path);
+			      dp_meta_abi_check(dp->fds[DP_MAP_META], dp->pin_path);
 	if (!err) {
 		*out = dp;
 		return 0;
@@ -1397,7 +1394,7 @@ int dp_unpin_all(const char *pin_path)
 	int i, err = 0;
 
 	for (i = 0; i <= DP_MAP_COUNT; i++) {
-		if (pin_file(path, sizeof(path), pin_path,
+		if (dp_pin_file(path, sizeof(path), pin_path,
 			     i < DP_MAP_COUNT ? dp_map_names[i] : DP_PROG_PIN))
 			return -ENAMETOOLONG;
 		if (unlink(path) < 0 && errno != ENOENT) {

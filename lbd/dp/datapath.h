@@ -227,6 +227,16 @@ int dp_map_lookup(struct lbd_dp *dp, enum dp_map m, const void *key,
 /* The map's name as pinned. */
 const char *dp_map_name(enum dp_map m);
 
+/* Pinned maps of the LB role (lbd_meta) and of the node role
+ * (lbd_node_meta) carry the map ABI of the lbd that made them. dir/name
+ * into buf (-ENAMETOOLONG rather than a truncated path); the ABI in the
+ * meta map fd refused, with lbd's message naming dir, when another lbd's
+ * (0 when none is recorded yet: new maps); this lbd's recorded where none
+ * is. 0 or a negative errno. */
+int dp_pin_file(char *buf, size_t len, const char *dir, const char *name);
+int dp_meta_abi_check(int meta_fd, const char *dir);
+int dp_meta_abi_record(int meta_fd);
+
 /* Name of the pinned program under the pin path. */
 #define DP_PROG_PIN "lbd_prog"
 

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "datapath.h"
 #include "lbd/hash.h"
 #include "log.h"
 #include "maglev.h"
@@ -101,15 +102,6 @@ void node_opts_default(struct node_opts *o)
 	o->maglev_min = 1021;
 }
 
-/* dir/name into buf; -ENAMETOOLONG rather than a truncated path. */
-static int node_pin_file(char *buf, size_t len, const char *dir,
-			 const char *name)
-{
-	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 /* libbpf reuses a pinned map only when type, sizes and flags match, and
  * then says little: name the map and what differs instead. */
 static int node_pin_compat(struct bpf_map *m, const char *path, int fd)
@@ -166,7 +158,7 @@ static int node_pin_prepare(struct lbd_node *n)
 
 		if (!m)
 			return -ENOENT;
-		err = node_pin_file(path, sizeof(path), n->pin_path,
+		err = dp_pin_file(path, sizeof(path), n->pin_path,
 				    node_map_pins[i]);
 		if (err)
 			return err;
@@ -174,22 +166,9 @@ static int node_pin_prepare(struct lbd_node *n)
 		if (fd >= 0) {
 			n->adopted = true;
 			err = node_pin_compat(m, path, fd);
-			if (!err && i == 0) {
-				struct lbd_meta meta = { 0 };
-				__u32 zero = 0;
-
-				if (bpf_map_lookup_elem(fd, &zero, &meta))
-					err = -errno;
-				else if (meta.map_abi &&
-					 meta.map_abi != LBD_MAP_ABI) {
-					log_warnx("pinned maps under %s have "
-						  "map ABI %u, this lbd uses "
-						  "%u: run lbd --cleanup first",
-						  n->pin_path, meta.map_abi,
-						  LBD_MAP_ABI);
-					err = -EINVAL;
-				}
-			}
+			/* node_map_pins[0] is lbd_node_meta */
+			if (!err && i == 0)
+				err = dp_meta_abi_check(fd, n->pin_path);
 			close(fd);
 			if (err)
 				return err;
@@ -200,18 +179,6 @@ static int node_pin_prepare(struct lbd_node *n)
 		if (err)
 			return err;
 	}
-	return 0;
-}
-
-/* Records this lbd's map ABI in new maps (adopted ones were checked). */
-static int node_record_abi(struct lbd_node *n)
-{
-	struct lbd_meta meta = { .map_abi = LBD_MAP_ABI };
-	__u32 zero = 0;
-
-	if (bpf_map_update_elem(bpf_map__fd(n->skel->maps.lbd_node_meta), &zero,
-				&meta, BPF_ANY))
-		return -errno;
 	return 0;
 }
 
@@ -327,7 +294,7 @@ int node_open(const struct node_opts *o, struct lbd_node **out)
 		err = n->ncpus;
 		goto out;
 	}
-	err = node_record_abi(n);
+	err = dp_meta_abi_record(bpf_map__fd(n->skel->maps.lbd_node_meta));
 	if (!err && n->adopted)
 		err = node_adopt(n);
 	if (err)
@@ -395,7 +362,7 @@ static int node_link_find(struct lbd_node *n, int i, __u64 cg_id,
 	int err;
 
 	*reuse = *old = NULL;
-	err = node_pin_file(path, sizeof(path), n->pin_path, node_link_pins[i]);
+	err = dp_pin_file(path, sizeof(path), n->pin_path, node_link_pins[i]);
 	if (err)
 		return err;
 	if (access(path, F_OK))
@@ -431,7 +398,7 @@ static int node_link_new(struct lbd_node *n, int i, int cg,
 		return -errno;
 	if (!n->pin_path[0])
 		return 0;
-	err = node_pin_file(path, sizeof(path), n->pin_path, node_link_pins[i]);
+	err = dp_pin_file(path, sizeof(path), n->pin_path, node_link_pins[i]);
 	if (!err && unlink(path) && errno != ENOENT)
 		err = -errno;
 	if (!err && bpf_link__pin(n->links[i], path))
@@ -528,7 +495,7 @@ int node_unpin_all(const char *pin_path)
 	int err = 0;
 
 	for (i = 0; i < NODE_NPROGS + NODE_NPINS; i++) {
-		if (node_pin_file(path, sizeof(path), pin_path,
+		if (dp_pin_file(path, sizeof(path), pin_path,
 				  i < NODE_NPROGS ?
 					  node_link_pins[i] :
 					  node_map_pins[i - NODE_NPROGS]))
