@@ -220,6 +220,26 @@ static __u8 parse_affinity(struct json_object *o, struct k8s_node_service *s)
 	return K8S_REFUSED_NONE;
 }
 
+/* spec.healthCheckNodePort, which the API server allocates for a
+ * LoadBalancer Service with externalTrafficPolicy Local (and only then:
+ * elsewhere it is ignored, as kube-proxy ignores it). */
+static __u8 parse_hc_node_port(struct json_object *o,
+			       struct k8s_node_service *s)
+{
+	struct json_object *v = k8s_jpath(o, "spec.healthCheckNodePort");
+	int64_t port;
+
+	if (!v || s->type != K8S_NODE_LOAD_BALANCER || !s->etp_local)
+		return K8S_REFUSED_NONE;
+	port = json_object_is_type(v, json_type_int) ? json_object_get_int64(v)
+						      : 0;
+	if (port < 1 || port > 65535)
+		return refuse(s, K8S_REFUSED_INVALID,
+			      "spec.healthCheckNodePort is not 1-65535");
+	s->hc_node_port = (__u16)port;
+	return K8S_REFUSED_NONE;
+}
+
 static __u8 parse_cluster_ips(struct json_object *o, struct k8s_node_service *s)
 {
 	struct json_object *l = k8s_jpath(o, "spec.clusterIPs");
@@ -333,7 +353,7 @@ int k8s_node_service_parse(struct json_object *o, struct k8s_node_service **out)
 		       &s->n_external, K8S_MAX_VIPS)) &&
 	    !parse_policy(o, s, "internalTrafficPolicy", &s->itp_local) &&
 	    !parse_policy(o, s, "externalTrafficPolicy", &s->etp_local) &&
-	    !parse_affinity(o, s))
+	    !parse_hc_node_port(o, s) && !parse_affinity(o, s))
 		parse_ports(o, s, &err);
 	if (err || (s->refused && !s->why)) {
 		k8s_node_service_free(s);
@@ -501,6 +521,7 @@ static void add_rec(struct ntr *t, const struct k8s_service *ks,
 	memcpy(r->port_name, p->name, sizeof(r->port_name));
 	r->port = p->port;
 	r->node_port = external ? p->node_port : 0;
+	r->hc_node_port = external ? s->hc_node_port : 0;
 	r->type = s->type;
 	r->proto = p->proto;
 	r->family = family;
@@ -642,6 +663,7 @@ void k8s_node_rec_json(const struct k8s_node_set *s,
 	jadd(out, "scope", jstr(r->external ? "external" : "internal"));
 	jadd(out, "traffic_policy", jstr(r->local_only ? "Local" : "Cluster"));
 	jadd(out, "node_port", jint(r->node_port));
+	jadd(out, "health_check_node_port", jint(r->hc_node_port));
 	jadd(out, "affinity", jstr(r->affinity ? "ClientIP" : "None"));
 	jadd(out, "affinity_timeout_s", jint(r->affinity_timeout));
 	jadd(out, "applied", jbool(applied));

@@ -78,6 +78,9 @@ struct k8s_node_service {
 	bool affinity; /* sessionAffinity ClientIP */
 	__u32 affinity_timeout; /* seconds */
 	bool itp_local, etp_local; /* internal/externalTrafficPolicy Local */
+	/* spec.healthCheckNodePort: a LoadBalancer Service with
+	 * externalTrafficPolicy Local has one (0: none) */
+	__u16 hc_node_port;
 };
 
 /*
@@ -128,6 +131,7 @@ struct k8s_node_rec {
 	char port_name[64];
 	__u16 port; /* the Service port */
 	__u16 node_port;
+	__u16 hc_node_port; /* external records: spec.healthCheckNodePort */
 	__u8 type; /* enum k8s_node_type */
 	__u8 proto;
 	__u8 family;

@@ -255,7 +255,9 @@ Test(k8s_node, load_balancer_addresses_node_ports_and_external_policy)
 	cr_assert_eq(r->n_eps, 2);
 	cr_assert(r->affinity);
 	cr_assert_eq(r->affinity_timeout, 300);
+	cr_assert_eq(r->hc_node_port, 0, "the health check is external's");
 	r = rec(&f, "default/front:https/tcp/ipv4/external");
+	cr_assert_eq(r->hc_node_port, 32100);
 	cr_assert_eq(r->type, K8S_NODE_LOAD_BALANCER);
 	cr_assert_eq(r->n_addrs, 3);
 	addr_is(&f, r, 0, "203.0.113.7", 443); /* externalIPs */
@@ -364,6 +366,10 @@ Test(k8s_node, bad_fields_refuse_the_service)
 		{ "{\"spec\":{\"clusterIPs\":[\"10.96.0.1\",\"10.96.0.2\"],"
 		  "\"ports\":[{\"port\":1}]}}",
 		  "spec.clusterIPs has two addresses of one family" },
+		{ "{\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":"
+		  "\"10.96.0.1\",\"externalTrafficPolicy\":\"Local\","
+		  "\"healthCheckNodePort\":70000,\"ports\":[{\"port\":1}]}}",
+		  "spec.healthCheckNodePort is not 1-65535" },
 		{ "{\"spec\":{\"clusterIP\":\"ten\",\"ports\":[{\"port\":1}]}}",
 		  "spec.clusterIP \"ten\" is not an IP address" },
 	};
