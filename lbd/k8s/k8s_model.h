@@ -57,7 +57,8 @@
 	X(K8S_REFUSED_VIP_RANGE, "vip_range")             \
 	X(K8S_REFUSED_HOST_ADDRESS, "host_address")       \
 	X(K8S_REFUSED_BACKEND_ADDRESS, "backend_address") \
-	X(K8S_REFUSED_PROTOCOL, "protocol")
+	X(K8S_REFUSED_PROTOCOL, "protocol")               \
+	X(K8S_REFUSED_ADDRESS_CONFLICT, "address_conflict")
 
 #define K8S_REFUSAL_ENUM(e, name) e,
 enum k8s_refusal {

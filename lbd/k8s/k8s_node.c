@@ -339,6 +339,7 @@ static __u8 parse_ports(struct json_object *o, struct k8s_node_service *s,
 int k8s_node_service_parse(struct json_object *o, struct k8s_node_service **out)
 {
 	struct k8s_node_service *s = calloc(1, sizeof(*s));
+	const char *created;
 	int err = 0;
 
 	*out = NULL;
@@ -355,6 +356,9 @@ int k8s_node_service_parse(struct json_object *o, struct k8s_node_service **out)
 	    !parse_policy(o, s, "externalTrafficPolicy", &s->etp_local) &&
 	    !parse_hc_node_port(o, s) && !parse_affinity(o, s))
 		parse_ports(o, s, &err);
+	created = str_or(k8s_jpath(o, "metadata.creationTimestamp"), "");
+	if (created && strlen(created) < sizeof(s->created))
+		strcpy(s->created, created);
 	if (err || (s->refused && !s->why)) {
 		k8s_node_service_free(s);
 		return -ENOMEM;
@@ -540,6 +544,182 @@ static int refusal_cmp(const void *a, const void *b)
 		      ((const struct k8s_refusal_line *)b)->msg);
 }
 
+/* -- address conflicts (k8s_node.h) ------------------------------------ */
+
+/* What claims an address, port and protocol, strongest first. */
+enum claim_class {
+	CLAIM_CLUSTER_IP,
+	CLAIM_EXTERNAL, /* externalIPs, LoadBalancer ingress */
+	CLAIM_NODE_PORT,
+};
+
+struct claim {
+	struct lbd_conf_addr addr;
+	__u16 port;
+	__u8 proto, cls;
+	size_t svc; /* index into the services */
+};
+
+/* Why a Service is not served although it parsed: a conflict it lost,
+ * or an externalIP of this node. */
+struct lost {
+	__u8 reason; /* enum k8s_refusal; 0: served */
+	char why[320];
+};
+
+struct claims {
+	struct claim *v;
+	size_t n, cap;
+	int err;
+};
+
+static void claim_add(struct claims *c, const struct lbd_conf_addr *a,
+		      __u16 port, __u8 proto, __u8 cls, size_t svc)
+{
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 256;
+		struct claim *p = realloc(c->v, nc * sizeof(*p));
+
+		if (!p) {
+			c->err = -ENOMEM;
+			return;
+		}
+		c->v = p;
+		c->cap = nc;
+	}
+	c->v[c->n++] = (struct claim){ .addr = *a, .port = port,
+				       .proto = proto, .cls = cls,
+				       .svc = svc };
+}
+
+static int created_cmp(const char *x, const char *y)
+{
+	/* unknown ages sort as the newest */
+	if (!*x || !*y)
+		return (!*x) - (!*y);
+	return strcmp(x, y);
+}
+
+static int claim_key_cmp(const struct claim *x, const struct claim *y)
+{
+	int c = (int)x->addr.family - (int)y->addr.family;
+
+	if (!c)
+		c = memcmp(&x->addr.addr, &y->addr.addr, sizeof(x->addr.addr));
+	if (!c)
+		c = (int)x->port - (int)y->port;
+	if (!c)
+		c = (int)x->proto - (int)y->proto;
+	return c;
+}
+
+static int claim_cmp(const void *a, const void *b, void *arg)
+{
+	struct k8s_service *const *svcs = arg;
+	const struct claim *x = a, *y = b;
+	int c = claim_key_cmp(x, y);
+
+	if (!c)
+		c = (int)x->cls - (int)y->cls;
+	if (!c)
+		c = created_cmp(svcs[x->svc]->node->created,
+				svcs[y->svc]->node->created);
+	if (!c) /* services come sorted by namespace and name */
+		c = (x->svc > y->svc) - (x->svc < y->svc);
+	return c;
+}
+
+static bool addr_is_node(const struct lbd_conf_addr *a,
+			 const struct k8s_node_opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n_addrs; i++)
+		if (o->addrs[i].family == a->family &&
+		    !memcmp(&o->addrs[i].addr, &a->addr, sizeof(a->addr)))
+			return true;
+	return false;
+}
+
+static void claim_service(struct claims *c, const struct k8s_node_service *s,
+			  size_t svc, const struct k8s_node_opts *o)
+{
+	size_t j, k;
+
+	for (j = 0; j < s->n_ports; j++) {
+		const struct k8s_node_port *p = &s->ports[j];
+
+		for (k = 0; k < s->n_cluster; k++)
+			claim_add(c, &s->cluster[k], p->port, p->proto,
+				  CLAIM_CLUSTER_IP, svc);
+		for (k = 0; k < s->n_external; k++)
+			claim_add(c, &s->external[k], p->port, p->proto,
+				  CLAIM_EXTERNAL, svc);
+		for (k = 0; p->node_port && k < o->n_addrs; k++)
+			claim_add(c, &o->addrs[k], p->node_port, p->proto,
+				  CLAIM_NODE_PORT, svc);
+	}
+}
+
+/*
+ * Marks in lost[] the Services that are not served for the rules of
+ * k8s_node.h: an externalIP that is this node's, or a claim that another
+ * Service holds. 0 or -ENOMEM.
+ */
+static int find_lost(struct k8s_service *const *svcs, size_t n_svcs,
+		     const struct k8s_node_opts *o, struct lost *lost)
+{
+	struct claims c = { 0 };
+	size_t i, k, run;
+
+	for (i = 0; i < n_svcs && !c.err; i++) {
+		const struct k8s_node_service *s = svcs[i]->node;
+
+		if (!s || s->refused)
+			continue;
+		for (k = 0; k < s->n_external_ips; k++)
+			if (addr_is_node(&s->external[k], o)) {
+				char a[LBD_CONF_ADDR_STRLEN];
+
+				config_addr_str(&s->external[k], a, sizeof(a));
+				lost[i].reason = K8S_REFUSED_HOST_ADDRESS;
+				snprintf(lost[i].why, sizeof(lost[i].why),
+					 "spec.externalIPs %s is an address "
+					 "of this node",
+					 a);
+				break;
+			}
+		if (!lost[i].reason)
+			claim_service(&c, s, i, o);
+	}
+	if (c.err)
+		goto out;
+	qsort_r(c.v, c.n, sizeof(*c.v), claim_cmp, (void *)svcs);
+	for (i = 0; i < c.n; i = run) {
+		const struct claim *w = &c.v[i];
+
+		for (run = i + 1; run < c.n && !claim_key_cmp(w, &c.v[run]);
+		     run++) {
+			const struct claim *l = &c.v[run];
+			char a[LBD_CONF_ADDR_STRLEN];
+
+			if (l->svc == w->svc || lost[l->svc].reason)
+				continue;
+			config_addr_str(&l->addr, a, sizeof(a));
+			lost[l->svc].reason = K8S_REFUSED_ADDRESS_CONFLICT;
+			snprintf(lost[l->svc].why, sizeof(lost[l->svc].why),
+				 "%s%s%s:%u/%s is Service %s/%s's",
+				 l->addr.family == LBD_AF_INET6 ? "[" : "", a,
+				 l->addr.family == LBD_AF_INET6 ? "]" : "",
+				 l->port, l->proto == IPPROTO_UDP ? "UDP" : "TCP",
+				 svcs[w->svc]->ns, svcs[w->svc]->name);
+		}
+	}
+out:
+	free(c.v);
+	return c.err;
+}
+
 int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
 		       struct k8s_slice *const *slices, size_t n_slices,
 		       const struct k8s_node_opts *o, struct k8s_node_set *out)
@@ -547,12 +727,17 @@ int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
 	static const __u8 families[] = { LBD_AF_INET, LBD_AF_INET6 };
 	struct ntr t = { .out = out };
 	struct k8s_slice **sl;
+	struct lost *lost;
 	size_t i, j, f, lo = 0;
 
 	memset(out, 0, sizeof(*out));
 	sl = malloc((n_slices ? n_slices : 1) * sizeof(*sl));
-	if (!sl)
+	lost = calloc(n_svcs ? n_svcs : 1, sizeof(*lost));
+	if (!sl || !lost || find_lost(svcs, n_svcs, o, lost)) {
+		free(sl);
+		free(lost);
 		return -ENOMEM;
+	}
 	if (n_slices)
 		memcpy(sl, slices, n_slices * sizeof(*sl));
 	qsort(sl, n_slices, sizeof(*sl), slice_by_key);
@@ -563,15 +748,16 @@ int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
 
 		if (!s)
 			continue;
-		if (s->refused) {
+		if (s->refused || lost[i].reason) {
 			struct k8s_refusal_line *l =
 				NTR_PUSH(&t, refusals, n_refusals, t.cap_ref);
 
 			if (!l)
 				break;
-			l->reason = s->refused;
+			l->reason = s->refused ? s->refused : lost[i].reason;
 			if (asprintf(&l->msg, "Service %s/%s: %s", ks->ns,
-				     ks->name, s->why) < 0) {
+				     ks->name,
+				     s->refused ? s->why : lost[i].why) < 0) {
 				l->msg = NULL;
 				out->n_refusals--;
 				t.err = -ENOMEM;
@@ -598,6 +784,7 @@ int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
 			}
 	}
 	free(sl);
+	free(lost);
 	if (!t.err && out->n_refusals)
 		qsort(out->refusals, out->n_refusals, sizeof(*out->refusals),
 		      refusal_cmp);

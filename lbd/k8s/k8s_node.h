@@ -28,7 +28,16 @@
  * applied), with one line per Service and reason: fields of the wrong
  * type or value (invalid), SCTP ports (protocol), addresses that cannot
  * be a Service's (vip_address), more than K8S_MAX_VIPS external
- * addresses (too_many_vips).
+ * addresses (too_many_vips), an externalIP that is this node's address
+ * (host_address: a tenant would take the port from the node's own
+ * daemons), an address, port and protocol another Service holds
+ * (address_conflict). Conflicts are decided without state, the same
+ * way on every node and at every sync: a ClusterIP beats an external
+ * address (externalIPs and LoadBalancer ingress), which beats a node
+ * address with a NodePort; between two of a kind the older Service
+ * (creationTimestamp, then namespace/name) keeps it. An externalIP is
+ * written by whoever may edit the Service; without this, one tenant's
+ * Service could take another's ClusterIP (CVE-2020-8554).
  */
 #ifndef LBD_K8S_NODE_H
 #define LBD_K8S_NODE_H
@@ -81,6 +90,10 @@ struct k8s_node_service {
 	/* spec.healthCheckNodePort: a LoadBalancer Service with
 	 * externalTrafficPolicy Local has one (0: none) */
 	__u16 hc_node_port;
+	/* metadata.creationTimestamp (RFC 3339, UTC: compares as a
+	 * string); "" when missing. The older of two Services claiming
+	 * one address keeps it. */
+	char created[32];
 };
 
 /*

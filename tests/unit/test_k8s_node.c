@@ -461,3 +461,150 @@ Test(k8s_node, services_entry_names_address_kinds_and_local_endpoints)
 	json_object_put(o);
 	unload(&f);
 }
+
+/* The Services of a JSON list (no slices) translated for NODE1. */
+static void load_list(struct fixture *f, const char *json)
+{
+	struct json_object *s = json_tokener_parse(json);
+	char err[256];
+	size_t i;
+
+	cr_assert_not_null(s, "fixture");
+	memset(f, 0, sizeof(*f));
+	f->n_svc = json_object_array_length(s);
+	f->svc = calloc(f->n_svc, sizeof(*f->svc));
+	f->svcp = calloc(f->n_svc, sizeof(*f->svcp));
+	for (i = 0; i < f->n_svc; i++) {
+		struct json_object *o = json_object_array_get_idx(s, i);
+
+		cr_assert_eq(k8s_service_parse(o, "lbd.io/lb", &f->svc[i], err,
+					       sizeof(err)),
+			     0, "%s", err);
+		cr_assert_eq(k8s_node_service_parse(o, &f->svc[i].node), 0);
+		f->svcp[i] = &f->svc[i];
+	}
+	qsort(f->svcp, f->n_svc, sizeof(*f->svcp), k8s_service_cmp);
+	json_object_put(s);
+	cr_assert_eq(k8s_node_translate(f->svcp, f->n_svc, NULL, 0, &NODE1,
+					&f->set),
+		     0);
+}
+
+static bool has_rec(const struct fixture *f, const char *key)
+{
+	char k[256];
+	size_t i;
+
+	for (i = 0; i < f->set.n_recs; i++) {
+		k8s_node_rec_key(&f->set.recs[i], k, sizeof(k));
+		if (!strcmp(k, key))
+			return true;
+	}
+	return false;
+}
+
+static void refused_is(const struct fixture *f, __u8 reason, const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < f->set.n_refusals; i++)
+		if (!strcmp(f->set.refusals[i].msg, msg)) {
+			cr_assert_eq(f->set.refusals[i].reason, reason, "%s",
+				     msg);
+			return;
+		}
+	cr_assert_fail("no refusal \"%s\" (%zu refusals, first \"%s\")", msg,
+		       f->set.n_refusals,
+		       f->set.n_refusals ? f->set.refusals[0].msg : "");
+}
+
+#define SVC(ns, name, created, spec)                                          \
+	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\","      \
+	"\"creationTimestamp\":\"" created "\"},\"spec\":" spec "}"
+
+/* CVE-2020-8554: whoever may edit a Service may set its externalIPs. An
+ * older Service of another tenant naming a ClusterIP it does not own
+ * gets nothing of it: the ClusterIP's owner keeps it whatever the ages. */
+Test(k8s_node, external_ip_cannot_take_another_services_cluster_ip)
+{
+	struct fixture f;
+
+	load_list(&f,
+		  "[" SVC("team-a", "web", "2026-12-01T10:00:00Z",
+			  "{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":"
+			  "80}]}") ","
+		  SVC("team-b", "evil", "2020-01-01T00:00:00Z",
+		      "{\"clusterIP\":\"10.96.0.66\",\"externalIPs\":["
+		      "\"10.96.0.10\"],\"ports\":[{\"port\":80}]}") "]");
+	cr_assert(has_rec(&f, "team-a/web:80/tcp/ipv4/internal"));
+	cr_assert_not(has_rec(&f, "team-b/evil:80/tcp/ipv4/internal"),
+		      "refused whole, its own ClusterIP too");
+	cr_assert_not(has_rec(&f, "team-b/evil:80/tcp/ipv4/external"));
+	refused_is(&f, K8S_REFUSED_ADDRESS_CONFLICT,
+		   "Service team-b/evil: 10.96.0.10:80/TCP is Service "
+		   "team-a/web's");
+	cr_assert_eq(f.set.n_refusals, 1);
+	unload(&f);
+}
+
+/* Two Services naming one external address and port: the older keeps it
+ * (not the first by name), on every node alike; another port or
+ * protocol of the same address is no conflict. */
+Test(k8s_node, older_service_keeps_a_contested_external_ip)
+{
+	static const char *const created[2][2] = {
+		{ "2026-01-01T00:00:00Z", "2025-06-01T00:00:00Z" },
+		{ "2025-06-01T00:00:00Z", "2026-01-01T00:00:00Z" },
+	};
+	char json[2048];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct fixture f;
+
+		snprintf(json, sizeof(json),
+			 "[" SVC("a", "first", "%s",
+				 "{\"clusterIP\":\"10.96.0.1\",\"externalIPs\":"
+				 "[\"203.0.113.9\"],\"ports\":[{\"port\":443}]}")
+			 "," SVC("b", "second", "%s",
+				 "{\"clusterIP\":\"10.96.0.2\",\"externalIPs\":"
+				 "[\"203.0.113.9\"],\"ports\":[{\"port\":443},"
+				 "{\"name\":\"u\",\"port\":8443,"
+				 "\"protocol\":\"UDP\"}]}")
+			 "," SVC("c", "other", "2027-01-01T00:00:00Z",
+				 "{\"clusterIP\":\"10.96.0.3\",\"externalIPs\":"
+				 "[\"203.0.113.9\"],\"ports\":[{\"port\":443,"
+				 "\"protocol\":\"UDP\"}]}") "]",
+			 created[i][0], created[i][1]);
+		load_list(&f, json);
+		cr_assert_eq(has_rec(&f, "a/first:443/tcp/ipv4/external"),
+			     i == 0 ? false : true, "case %zu", i);
+		cr_assert_eq(has_rec(&f, "b/second:443/tcp/ipv4/external"),
+			     i == 0 ? true : false, "case %zu", i);
+		cr_assert(has_rec(&f, "c/other:443/udp/ipv4/external"),
+			  "UDP on the same port is another claim");
+		refused_is(&f, K8S_REFUSED_ADDRESS_CONFLICT,
+			   i == 0 ? "Service a/first: 203.0.113.9:443/TCP is "
+				    "Service b/second's"
+				  : "Service b/second: 203.0.113.9:443/TCP is "
+				    "Service a/first's");
+		cr_assert_eq(f.set.n_refusals, 1);
+		unload(&f);
+	}
+}
+
+/* An externalIP that is the node's own address would take the port from
+ * the node's daemons (sshd, the kubelet): refused. */
+Test(k8s_node, external_ip_of_this_node_is_refused)
+{
+	struct fixture f;
+
+	load_list(&f, "[" SVC("t", "ssh", "2026-01-01T00:00:00Z",
+			      "{\"clusterIP\":\"10.96.0.22\",\"externalIPs\":"
+			      "[\"198.18.0.1\"],\"ports\":[{\"port\":22}]}") "]");
+	cr_assert_eq(f.set.n_recs, 0);
+	refused_is(&f, K8S_REFUSED_HOST_ADDRESS,
+		   "Service t/ssh: spec.externalIPs 198.18.0.1 is an address "
+		   "of this node");
+	unload(&f);
+}
