@@ -104,7 +104,15 @@ class Store:
         with self.lock:
             self.rv += 1
             md["resourceVersion"] = str(self.rv)
-            etype = "MODIFIED" if key in self.objs[resource] else "ADDED"
+            old = self.objs[resource].get(key)
+            etype = "MODIFIED" if old is not None else "ADDED"
+            # set by the server when an object is created, kept on
+            # update (ObjectMeta); RFC 3339 in UTC, to the second
+            if old is not None and "creationTimestamp" in old["metadata"]:
+                md["creationTimestamp"] = old["metadata"]["creationTimestamp"]
+            else:
+                md["creationTimestamp"] = time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self.objs[resource][key] = obj
             self._event(resource, etype, obj)
             return self.rv
