@@ -358,6 +358,7 @@ static void io_up(struct proc *p, pid_t pid, void *arg)
 	/* a new io process takes lbd for starting until told (p: d->io is
 	 * not set yet when proc_start calls this) */
 	io_tell_start(d, p);
+	node_role_io_up(d, p);
 	log_debug("io process %d serves %s", (int)pid, d->cfg->control.socket);
 }
 

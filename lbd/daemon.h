@@ -204,5 +204,7 @@ void node_role_status_json(void *arg, struct json_object *out);
 void node_role_services_json(void *arg, struct json_object *list);
 int node_role_reasons(void *arg, __u64 *out);
 void node_role_metrics(void *arg, struct lbd_metrics_snap *s);
+/* A new io process: the health check ports it is to serve. */
+void node_role_io_up(struct lbd_daemon *d, struct proc *io);
 
 #endif /* LBD_DAEMON_H */

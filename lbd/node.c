@@ -34,9 +34,11 @@
 #include "daemon.h"
 #include "k8s.h"
 #include "k8s_node.h"
+#include "k8s_node_hc.h"
 #include "log.h"
 #include "metrics_snap.h"
 #include "node.h"
+#include "proc.h"
 
 /* One applied record: what the maps hold for it. */
 struct nr_applied {
@@ -76,6 +78,11 @@ struct node_role {
 	/* the last sync's records, for lbctl services and the counts of
 	 * status and the metrics (recs says which are applied) */
 	struct k8s_node_set view;
+	/* the health check table the io process serves (node_hc_synced),
+	 * once a sync has made one */
+	struct lbd_node_hc_rec *hc;
+	size_t n_hc, hc_dropped;
+	bool hc_known, hc_healthy;
 };
 
 /* -- where and as whom ------------------------------------------------ */
@@ -571,6 +578,65 @@ static void log_refusals(struct node_role *nr, struct k8s_node_set *set)
 	set->n_refusals = 0;
 }
 
+/* -- the healthCheckNodePorts (served by the io process) --------------- */
+
+static void node_hc_send(struct node_role *nr, struct proc *io)
+{
+	struct lbd_node_hc_head head = { .n = (__u32)nr->n_hc,
+					 .healthy = nr->hc_healthy };
+	int err;
+
+	if (!io || !nr->hc_known)
+		return;
+	err = proc_send2(io, LBD_MSG_NODE_HC, 0, &head, sizeof(head), nr->hc,
+			 nr->n_hc * sizeof(*nr->hc));
+	if (err)
+		log_warnx("node: sending the health check ports to the io "
+			  "process: %s",
+			  strerror(-err));
+}
+
+/*
+ * After each sync: the table of the last applied view (ok), or the same
+ * table with serviceProxyHealthy false when the sync failed (the maps
+ * are then behind the cluster, as kube-proxy's are when it reports
+ * itself unhealthy), to the io process.
+ */
+static void node_hc_synced(struct lbd_daemon *d, bool ok)
+{
+	struct node_role *nr = d->node;
+	struct lbd_node_hc_rec *t;
+	size_t n, dropped;
+
+	nr->hc_healthy = ok;
+	if (ok) {
+		if (k8s_node_hc_table(&nr->view, &t, &n, &dropped)) {
+			log_warnx("node: the health check ports: %s",
+				  strerror(ENOMEM));
+			nr->hc_healthy = false;
+		} else {
+			free(nr->hc);
+			nr->hc = t;
+			nr->n_hc = n;
+			nr->hc_known = true;
+			if (dropped && dropped != nr->hc_dropped)
+				log_warnx("node: %zu Services' health check "
+					  "ports not served (a port taken "
+					  "by another Service, or more "
+					  "than %u)",
+					  dropped, LBD_NODE_HC_MAX);
+			nr->hc_dropped = dropped;
+		}
+	}
+	node_hc_send(nr, d->io);
+}
+
+void node_role_io_up(struct lbd_daemon *d, struct proc *io)
+{
+	if (d->node)
+		node_hc_send(d->node, io);
+}
+
 static void on_changed(void *arg)
 {
 	struct lbd_daemon *d = arg;
@@ -592,6 +658,7 @@ static void on_changed(void *arg)
 		log_warnx("kubernetes: translating the cluster's Services: %s",
 			  strerror(-err));
 		k8s_node_set_free(&set);
+		node_hc_synced(d, false);
 		return;
 	}
 	log_refusals(nr, &set);
@@ -604,6 +671,7 @@ static void on_changed(void *arg)
 	}
 	k8s_node_set_free(&nr->view);
 	nr->view = set;
+	node_hc_synced(d, true);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	nr->last_sync_ms =
 		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -981,6 +1049,7 @@ void node_role_stop(struct lbd_daemon *d)
 	free(nr->refusals);
 	free(nr->free_ids);
 	k8s_node_set_free(&nr->view);
+	free(nr->hc);
 	free(nr);
 	d->node = NULL;
 }

@@ -66,6 +66,7 @@
 #include <systemd/sd-event.h>
 
 #include "ctlreq.h"
+#include "hcserve.h"
 #include "httpd.h"
 #include "ipc.h"
 #include "listen.h"
@@ -129,6 +130,8 @@ struct io {
 	struct httpd *httpd;
 	unsigned long metrics_pending; /* id of the snapshot request */
 	time_t metrics_asked;
+	/* role node: the healthCheckNodePorts, from lbd's first table */
+	struct hcserve *hc;
 };
 
 struct mon_filter {
@@ -817,6 +820,7 @@ static void metrics_answer(struct io *io, const void *snap, size_t n)
 				  .monitor_lost = io->mon_lost,
 				  .self_pid = (unsigned int)getpid(),
 				  .self_fds = -1 };
+	struct hcserve_stats hs;
 	char *text = NULL;
 	size_t len = 0;
 	struct dirent *e;
@@ -834,6 +838,9 @@ static void metrics_answer(struct io *io, const void *snap, size_t n)
 				mio.self_fds++;
 		closedir(dir);
 	}
+	hcserve_stats(io->hc, &hs);
+	mio.hc_ports = hs.ports;
+	mio.hc_open_failures = hs.open_failures;
 	if (!snap || metrics_render(snap, n, &mio, &text, &len))
 		text = NULL;
 	httpd_publish(io->httpd, text, len);
@@ -913,6 +920,16 @@ static void parent_msg(struct msgch *c, const struct lbd_msg_hdr *h,
 		/* with no request in flight (one given up on): dropped */
 		if (io->metrics_pending)
 			metrics_answer(io, payload, h->len);
+		return;
+	}
+	if (h->type == LBD_MSG_NODE_HC) {
+		int err = io->hc ? 0 : hcserve_new(io->ev, &io->hc);
+
+		if (err)
+			log_warnx("health check ports: %s; not served",
+				  strerror(-err));
+		else
+			hcserve_table(io->hc, payload, h->len);
 		return;
 	}
 	if (h->type != LBD_MSG_CTL_REPLY && h->type != LBD_MSG_MON_EVENT)
@@ -1140,6 +1157,7 @@ int io_child_main(int argc, char **argv)
 			return 1;
 	}
 	err = sd_event_loop(io.ev);
+	hcserve_free(io.hc);
 	httpd_stop(io.httpd);
 	return err < 0 ? 1 : 0;
 }

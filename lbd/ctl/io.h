@@ -14,7 +14,10 @@
  *   the metrics endpoint (httpd.c). It checks requests, turns their
  *   arguments into a struct lbd_ctl_req (ctlreq.h) for the privileged
  *   process and relays the answers; it fans datapath events out to
- *   monitor clients and renders metrics.
+ *   monitor clients and renders metrics. In the node role it also
+ *   serves the healthCheckNodePorts (hcserve.h), whose sockets it makes
+ *   itself from the table lbd sends (ports of the NodePort range, which
+ *   need no capability).
  *
  * The privileged process creates the listening sockets (it may bind where
  * the unprivileged one may not: a metrics port under 1024, a socket

@@ -692,6 +692,22 @@ static void render_node(FILE *f, const struct lbd_metrics_snap *s)
 	      (double)h->node_write_failures);
 }
 
+/* Role node: the health check ports the io process serves. */
+static void render_node_hc(FILE *f, const struct lbd_metrics_snap *s,
+			   const struct metrics_io *io)
+{
+	if (!(s->h.flags & LBD_MET_F_NODE))
+		return;
+	plain(f, "lbd_node_health_check_ports", "gauge",
+	      "healthCheckNodePorts open (a LoadBalancer Service's with "
+	      "externalTrafficPolicy Local)",
+	      (double)io->hc_ports);
+	plain(f, "lbd_node_health_check_open_failures_total", "counter",
+	      "healthCheckNodePorts that could not be opened (each counted "
+	      "once until it opens or goes)",
+	      (double)io->hc_open_failures);
+}
+
 /* lbd and its children, one series each by its process name. */
 static void render_processes(FILE *f, const struct lbd_metrics_snap *s,
 			     const struct metrics_io *io)
@@ -748,6 +764,7 @@ int metrics_render_snap(const struct lbd_metrics_snap *snap,
 	render_health(f, snap);
 	render_backend_connections(f, snap);
 	render_node(f, snap);
+	render_node_hc(f, snap, io);
 	render_processes(f, snap, io);
 	if (fclose(f)) {
 		free(buf);

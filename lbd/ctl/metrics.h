@@ -27,6 +27,8 @@ struct metrics_io {
 	 * user's): for the process record of pid self_pid (0: none) */
 	unsigned int self_pid;
 	long self_fds;
+	/* role node: the healthCheckNodePort server's (hcserve.h) */
+	unsigned long hc_ports, hc_open_failures;
 };
 
 /* Renders snap into a malloc'd text; 0 or a negative errno. */

@@ -54,6 +54,10 @@ static const struct msg_row msg_rows[LBD_MSG_TYPE_MAX] = {
 		     (LBD_MSG_MAX - sizeof(struct lbd_k8s_set_hdr)) / 4),
 	[LBD_MSG_K8S_STATUS] = RECS(sizeof(struct lbd_k8s_status),
 				    LBD_K8S_PATH_MAX, LBD_K8S_MAX_FILES),
+	/* the head, then its records (hcserve_table_check: the count) */
+	[LBD_MSG_NODE_HC] = RECS(sizeof(struct lbd_node_hc_head),
+				 sizeof(struct lbd_node_hc_rec),
+				 LBD_NODE_HC_MAX),
 };
 
 int msg_check(const struct lbd_msg_hdr *h)

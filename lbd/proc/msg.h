@@ -52,6 +52,8 @@ enum lbd_msg_type {
 	LBD_MSG_K8S_START = 20, /* lbd -> k8s: settings and kubeconfig */
 	LBD_MSG_K8S_SERVICES = 21, /* k8s -> lbd: the translated services */
 	LBD_MSG_K8S_STATUS = 22, /* k8s -> lbd: sync state, refusals */
+	/* the node role's health check ports (lbd/ctl/hcserve.h) */
+	LBD_MSG_NODE_HC = 30, /* lbd -> io: the whole table */
 	LBD_MSG_TYPE_MAX
 };
 
@@ -509,6 +511,37 @@ struct lbd_k8s_line_rec {
 	char msg[512];
 };
 _Static_assert(sizeof(struct lbd_k8s_line_rec) == 516, "lbd_k8s_line_rec");
+
+/* -- the node role's health check ports (lbd/ctl/hcserve.h) -------------- */
+
+/*
+ * lbd -> io, LBD_MSG_NODE_HC: every healthCheckNodePort the io process is
+ * to serve (the whole set each time: a port not in it is closed), sent
+ * after each sync of the node role and to every new io process. A
+ * struct lbd_node_hc_head, then head.n records sorted by port, each port
+ * once. The io process checks it (hcserve_table_check) before it reads a
+ * record.
+ */
+/* More than the default NodePort range (30000-32767) holds, from which
+ * the API server allocates these ports. */
+#define LBD_NODE_HC_MAX 4096
+
+struct lbd_node_hc_head {
+	__u32 n; /* records that follow */
+	__u8 healthy; /* kube-proxy's serviceProxyHealthy: the last sync
+			 was applied (0 or 1) */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lbd_node_hc_head) == 8, "lbd_node_hc_head");
+
+struct lbd_node_hc_rec {
+	char ns[64]; /* the Service's namespace and name */
+	char name[64];
+	__u16 port; /* spec.healthCheckNodePort, 1-65535 */
+	__u16 pad;
+	__u32 local_endpoints; /* k8s_node_hc_table's count */
+};
+_Static_assert(sizeof(struct lbd_node_hc_rec) == 136, "lbd_node_hc_rec");
 
 /* Whether s, a fixed array of n bytes from a message, ends within it. */
 static inline bool msg_str_ok(const char *s, size_t n)

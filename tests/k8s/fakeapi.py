@@ -23,6 +23,16 @@ api-concepts/):
   timeoutSeconds ends the watch cleanly.
 - authentication: a bearer token, or a client certificate signed by the
   cluster CA; otherwise 401 with a Status. HTTPS only.
+- spec.healthCheckNodePort, as the Service API documents it: a
+  LoadBalancer Service with externalTrafficPolicy Local that has none is
+  given one, allocated from the NodePort range (30000-32767) among the
+  ports no Service holds (as nodePort or healthCheckNodePort); one that
+  is given must be in the range and free; it cannot change while the
+  Service needs it, is kept when an update leaves it out, and is wiped
+  when an update makes the Service no longer need it; set on a Service
+  that does not need it, the Service is refused. A refused put answers
+  {"ok": false, "error": "spec.healthCheckNodePort: ..."}; a put
+  answers the object as stored.
 
 It is driven on stdin, one JSON command a line, each answered with one
 JSON line on stdout: put (create or replace an object), delete, generate
@@ -51,6 +61,7 @@ import copy
 import http.server
 import json
 import os
+import random
 import socket
 import ssl
 import subprocess
@@ -66,6 +77,7 @@ KINDS = {
 }
 RESOURCE_OF_KIND = {v[0]: k for k, v in KINDS.items()}
 TOKEN = "lbd-test-token-5f1c"
+NODE_PORTS = range(30000, 32768)  # the API server's default range
 
 
 def status(code, reason, message):
@@ -96,12 +108,66 @@ class Store:
         for w in list(self.watchers):
             w.push(resource, etype, obj)
 
+    def _ports_held(self, key):
+        """The node ports of every Service but key's."""
+        held = set()
+        for k, o in self.objs["services"].items():
+            if k == key:
+                continue
+            spec = o.get("spec") or {}
+            held.update(p.get("nodePort") for p in spec.get("ports") or ())
+            held.add(spec.get("healthCheckNodePort"))
+        return held
+
+    def _health_check_port(self, obj, key):
+        """spec.healthCheckNodePort of a Service put (see the
+        docstring); raises ValueError for one the API server refuses."""
+        def needs(o):
+            spec = (o or {}).get("spec") or {}
+            return (spec.get("type") == "LoadBalancer" and
+                    spec.get("externalTrafficPolicy") == "Local")
+        spec = obj.setdefault("spec", {})
+        old = self.objs["services"].get(key)
+        old_port = ((old or {}).get("spec") or {}).get("healthCheckNodePort")
+        given = spec.get("healthCheckNodePort")
+        field = "spec.healthCheckNodePort"
+        if not needs(obj):
+            if given and not (old and given == old_port):
+                raise ValueError(
+                    f"{field}: Forbidden: may only be set when `type` is "
+                    "'LoadBalancer' and `externalTrafficPolicy` is 'Local'")
+            spec.pop("healthCheckNodePort", None)  # wiped
+            return
+        if needs(old) and old_port:
+            if given and given != old_port:
+                raise ValueError(f"{field}: Invalid value: {given}: field "
+                                 "is immutable")
+            spec["healthCheckNodePort"] = old_port
+            return
+        held = self._ports_held(key)
+        if given:
+            if given not in NODE_PORTS:
+                raise ValueError(
+                    f"{field}: Invalid value: {given}: provided port is "
+                    "not in the valid range. The range of valid ports is "
+                    f"{NODE_PORTS.start}-{NODE_PORTS.stop - 1}")
+            if given in held:
+                raise ValueError(f"{field}: Invalid value: {given}: "
+                                 "provided port is already allocated")
+            return
+        free = [p for p in NODE_PORTS if p not in held]
+        if not free:
+            raise ValueError(f"{field}: range of valid ports is full")
+        spec["healthCheckNodePort"] = random.choice(free)
+
     def put(self, obj):
         resource = RESOURCE_OF_KIND[obj["kind"]]
         md = obj.setdefault("metadata", {})
         md.setdefault("namespace", "default")
         key = (md["namespace"], md["name"])
         with self.lock:
+            if resource == "services":
+                self._health_check_port(obj, key)
             self.rv += 1
             md["resourceVersion"] = str(self.rv)
             old = self.objs[resource].get(key)
@@ -543,7 +609,13 @@ class Control:
         s = self.store
         op = cmd["op"]
         if op == "put":
-            rv = s.put(cmd["object"])
+            try:
+                rv = s.put(cmd["object"])
+            except ValueError as e:  # refused, as the API server would
+                return {"ok": False, "error": str(e)}
+            with s.lock:
+                s.lock.notify_all()
+            return {"ok": True, "rv": rv, "object": cmd["object"]}
         elif op == "delete":
             rv = s.delete(cmd["kind"], cmd["namespace"], cmd["name"])
         elif op == "generate":

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The node role's health check table (k8s_node_hc.h). */
+#include "k8s_node_hc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int addr_cmp(const void *a, const void *b)
+{
+	const struct lbd_conf_addr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(&x->addr, &y->addr, sizeof(x->addr));
+}
+
+/* The distinct addresses of a[0..n) of family fam (a sorted). */
+static __u32 distinct(const struct lbd_conf_addr *a, size_t n, __u8 fam)
+{
+	__u32 c = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i].family == fam && (!i || addr_cmp(&a[i - 1], &a[i])))
+			c++;
+	return c;
+}
+
+/* The local ready endpoints of the records r[0..nr) of one Service. */
+static int hc_count(const struct k8s_node_set *s, const struct k8s_node_rec *r,
+		    size_t nr, __u32 *out)
+{
+	struct lbd_conf_addr *a;
+	size_t i, j, n = 0, cap = 0;
+	__u32 v4, v6;
+
+	for (i = 0; i < nr; i++)
+		cap += r[i].n_eps;
+	a = calloc(cap ? cap : 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++)
+		for (j = 0; j < r[i].n_eps; j++) {
+			const struct k8s_node_ep *e =
+				&s->eps[r[i].first_ep + j];
+
+			if (e->local && e->ready) {
+				memset(&a[n], 0, sizeof(a[n]));
+				a[n].family = e->addr.family;
+				a[n++].addr = e->addr.addr;
+			}
+		}
+	qsort(a, n, sizeof(*a), addr_cmp);
+	v4 = distinct(a, n, LBD_AF_INET);
+	v6 = distinct(a, n, LBD_AF_INET6);
+	free(a);
+	*out = v4 > v6 ? v4 : v6;
+	return 0;
+}
+
+static int rec_port_cmp(const void *a, const void *b)
+{
+	const struct lbd_node_hc_rec *x = a, *y = b;
+
+	return (int)x->port - (int)y->port;
+}
+
+static bool same_service(const struct k8s_node_rec *a,
+			 const struct k8s_node_rec *b)
+{
+	return !strcmp(a->ns, b->ns) && !strcmp(a->name, b->name);
+}
+
+int k8s_node_hc_table(const struct k8s_node_set *s,
+		      struct lbd_node_hc_rec **out, size_t *n, size_t *dropped)
+{
+	struct lbd_node_hc_rec *t = NULL;
+	size_t i, j, k, m = 0;
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	*dropped = 0;
+	/* a Service's records are together (by Service, port, ...) */
+	for (i = 0; i < s->n_recs; i = j) {
+		const struct k8s_node_rec *r = &s->recs[i];
+		struct lbd_node_hc_rec *h, *nt;
+		__u16 port = 0;
+
+		for (j = i; j < s->n_recs && same_service(r, &s->recs[j]); j++)
+			if (!port)
+				port = s->recs[j].hc_node_port;
+		if (!port)
+			continue;
+		for (k = 0; k < m && t[k].port != port; k++)
+			;
+		if (k < m || m == LBD_NODE_HC_MAX) {
+			(*dropped)++;
+			continue;
+		}
+		nt = realloc(t, (m + 1) * sizeof(*t));
+		if (!nt) {
+			err = -ENOMEM;
+			goto out;
+		}
+		t = nt;
+		h = &t[m];
+		memset(h, 0, sizeof(*h));
+		snprintf(h->ns, sizeof(h->ns), "%s", r->ns);
+		snprintf(h->name, sizeof(h->name), "%s", r->name);
+		h->port = port;
+		err = hc_count(s, r, j - i, &h->local_endpoints);
+		if (err)
+			goto out;
+		m++;
+	}
+	qsort(t, m, sizeof(*t), rec_port_cmp);
+	*out = t;
+	*n = m;
+	t = NULL;
+out:
+	free(t);
+	return err;
+}
