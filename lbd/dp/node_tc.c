@@ -186,6 +186,25 @@ static bool node_tc_ours_at(int ifindex, enum bpf_tc_attach_point where)
 	return ours;
 }
 
+int node_tc_detach_if(int ifindex)
+{
+	static const enum bpf_tc_attach_point where[] = { BPF_TC_INGRESS,
+							  BPF_TC_EGRESS };
+	int err = 0, e;
+	size_t k;
+
+	/* only filters whose program is the node role's: the handle is
+	 * lbd's for every role */
+	for (k = 0; k < 2; k++) {
+		if (!node_tc_ours_at(ifindex, where[k]))
+			continue;
+		e = tc_detach(ifindex, where[k]);
+		if (e && !err)
+			err = e;
+	}
+	return err;
+}
+
 bool node_tc_attached(int ifindex)
 {
 	return node_tc_ours_at(ifindex, BPF_TC_INGRESS) ||
@@ -194,28 +213,18 @@ bool node_tc_attached(int ifindex)
 
 int node_tc_detach_all(void)
 {
-	static const enum bpf_tc_attach_point where[] = { BPF_TC_INGRESS,
-							  BPF_TC_EGRESS };
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	int count = 0, err = 0, e;
-	size_t k;
 
 	if (!ifs)
 		return -errno;
 	for (i = ifs; i->if_index; i++) {
-		bool any = false;
-
-		/* only filters whose program is the node role's: the
-		 * handle is lbd's for every role */
-		for (k = 0; k < 2; k++) {
-			if (!node_tc_ours_at((int)i->if_index, where[k]))
-				continue;
-			e = tc_detach((int)i->if_index, where[k]);
-			if (e && !err)
-				err = e;
-			any = true;
-		}
-		count += any;
+		if (!node_tc_attached((int)i->if_index))
+			continue;
+		e = node_tc_detach_if((int)i->if_index);
+		if (e && !err)
+			err = e;
+		count++;
 	}
 	if_freenameindex(ifs);
 	return err ? err : count;
@@ -302,7 +311,7 @@ int node_tc_watch_fd(const struct node_tc_watch *w)
 }
 
 struct node_tc_cb {
-	void (*fn)(void *arg, int ifindex, const char *name);
+	void (*fn)(void *arg, int ifindex, const char *name, bool gone);
 	void *arg;
 };
 
@@ -312,21 +321,23 @@ static int node_tc_link_cb(const struct nlmsghdr *nlh, void *data)
 	struct node_tc_cb *cb = data;
 	const struct nlattr *a;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK)
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifi))
 	{
 		if (mnl_attr_get_type(a) != IFLA_IFNAME ||
 		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
 			continue;
-		cb->fn(cb->arg, ifi->ifi_index, mnl_attr_get_str(a));
+		cb->fn(cb->arg, ifi->ifi_index, mnl_attr_get_str(a),
+		       nlh->nlmsg_type == RTM_DELLINK);
 		break;
 	}
 	return MNL_CB_OK;
 }
 
 int node_tc_watch_read(struct node_tc_watch *w,
-		       void (*fn)(void *arg, int ifindex, const char *name),
+		       void (*fn)(void *arg, int ifindex, const char *name,
+				  bool gone),
 		       void *arg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -336,8 +347,6 @@ int node_tc_watch_read(struct node_tc_watch *w,
 	for (;;) {
 		n = mnl_socket_recvfrom(w->nl, buf, sizeof(buf));
 		if (n < 0)
-			/* ENOBUFS: messages were lost, the caller
-			 * looks at every link again */
 			return errno == EAGAIN ? 0 : -errno;
 		if (mnl_cb_run(buf, (size_t)n, 0, 0, node_tc_link_cb, &cb) < 0)
 			return -errno;

@@ -47,6 +47,8 @@ int node_tc_nat_fd(const struct node_tc *t);
 /* Attaches both programs to ifindex (a clsact qdisc made if missing), or
  * replaces the programs of lbd's filters there in one step. */
 int node_tc_attach(struct node_tc *t, int ifindex);
+/* Removes lbd's filters from ifindex when they hold node tc programs. */
+int node_tc_detach_if(int ifindex);
 /* Whether lbd's filter on ifindex holds a node tc program (of any
  * lbd, this one's or an earlier one's). */
 bool node_tc_attached(int ifindex);
@@ -70,9 +72,11 @@ void node_tc_watch_close(struct node_tc_watch *w);
 /* The socket to poll for reading. */
 int node_tc_watch_fd(const struct node_tc_watch *w);
 /* Reads what is there without blocking and calls fn for each link that
- * appeared or changed (its index and name). */
+ * appeared or changed (its index and name), or went (gone). -ENOBUFS:
+ * messages were lost, the caller looks at every link again. */
 int node_tc_watch_read(struct node_tc_watch *w,
-		       void (*fn)(void *arg, int ifindex, const char *name),
+		       void (*fn)(void *arg, int ifindex, const char *name,
+				  bool gone),
 		       void *arg);
 
 #endif /* LBD_DP_NODE_TC_H */
