@@ -9,8 +9,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -469,4 +472,103 @@ Test(node_host_only, sockets_of_another_netns_are_left_alone)
 	nt_counters(c);
 	cr_expect_eq(c[LBD_NODE_CONNECT_XLATED], 1);
 	close(srv);
+}
+
+/* -- the tc path's pins ------------------------------------------------ */
+
+static char tp_dir[64], tp_pin[256];
+
+static void tp_open(__u32 nat_entries, int *tc_err)
+{
+	struct node_tc_opts to = { .nat_entries = nat_entries,
+				   .hash_seed = 7,
+				   .pin_path = tp_pin };
+	struct node_opts o;
+	int err;
+
+	node_opts_default(&o);
+	o.max_services = 64;
+	o.max_addrs = 64;
+	o.max_backends = 256;
+	o.rev_entries = 1024;
+	o.affinity_entries = 1024;
+	o.hash_seed = 7;
+	o.pin_path = tp_pin;
+	err = node_open(&o, &tn);
+	cr_assert_eq(err, 0, "node_open: %s", strerror(-err));
+	*tc_err = node_tc_open(tn, &to, &tt);
+}
+
+static void tp_setup(void)
+{
+	int err;
+
+	cr_assert(unshare(CLONE_NEWNS) == 0, "unshare: %s", strerror(errno));
+	cr_assert(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0,
+		  "mount --make-rprivate /: %s", strerror(errno));
+	snprintf(tp_dir, sizeof(tp_dir), "/tmp/lbd-node-tc.XXXXXX");
+	cr_assert(mkdtemp(tp_dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(mount("bpf", tp_dir, "bpf", 0, "mode=0700") == 0,
+		  "mounting bpffs at %s: %s", tp_dir, strerror(errno));
+	snprintf(tp_pin, sizeof(tp_pin), "%s/node", tp_dir);
+	cr_assert(mkdir(tp_pin, 0700) == 0, "mkdir: %s", strerror(errno));
+	tp_open(4096, &err);
+	cr_assert_eq(err, 0, "node_tc_open: %s", strerror(-err));
+}
+
+static void tp_teardown(void)
+{
+	tc_teardown();
+	cr_expect_eq(node_tc_unpin(tp_pin), 0);
+	cr_expect_eq(node_unpin_all(tp_pin), 0);
+	cr_expect(access(tp_pin, F_OK) < 0, "%s left behind", tp_pin);
+	umount2(tp_dir, MNT_DETACH);
+	rmdir(tp_dir);
+}
+
+TestSuite(node_tc_pin, .init = tp_setup, .fini = tp_teardown);
+
+Test(node_tc_pin, a_flow_keeps_its_endpoint_across_a_restart)
+{
+	struct node_endpoint e[4] = {
+		nt_ep(TC_EP4_A, 8080, 1, true, true, false),
+		nt_ep(TC_EP4_B, 8080, 1, true, true, false),
+		nt_ep(TC_EP4_C, 8080, 1, true, true, false),
+		nt_ep(TC_EP4_D, 8080, 1, true, true, false),
+	};
+	uint8_t first[16];
+	struct pkt in;
+	int i, err;
+
+	svc_set(TC_SVC4, 80, IPPROTO_TCP, 1, 0);
+	eps_set(1, e, 2);
+	for (i = 0; i < 16; i++) {
+		build(&in, TC_POD4, 40000 + i, TC_SVC4, 80, IPPROTO_TCP,
+		      PKT_TCP_SYN);
+		first[i] = sent_to(&in);
+	}
+	/* lbd goes and comes: the maps stay pinned, the new programs find
+	 * the flows; then the Service grows, so that a choice made again
+	 * would move about half of them */
+	tc_teardown();
+	tp_open(4096, &err);
+	cr_assert_eq(err, 0, "node_tc_open again: %s", strerror(-err));
+	cr_assert(node_adopted(tn));
+	eps_set(1, e, 4);
+	for (i = 0; i < 16; i++) {
+		build(&in, TC_POD4, 40000 + i, TC_SVC4, 80, IPPROTO_TCP,
+		      PKT_TCP_ACK);
+		cr_expect_eq(sent_to(&in), first[i], "flow %d moved", i);
+	}
+	cr_expect_eq(counter(LBD_NODE_TC_NEW_FLOW), 16, "counted before too");
+}
+
+Test(node_tc_pin, a_pinned_nat_map_of_another_size_is_refused)
+{
+	int err;
+
+	tc_teardown();
+	tp_open(8192, &err);
+	cr_assert_eq(err, -EINVAL, "node_tc_open: %s", strerror(-err));
+	cr_assert_null(tt);
 }
