@@ -845,18 +845,62 @@ static void parse_k8s_bounds(struct cfg_ctx *x, const config_setting_t *g,
 			k->max_list_page_bytes, k->max_object_bytes);
 }
 
+/* node_role.pod_interfaces: glob patterns of interface names; the list
+ * given replaces the default one (an empty list: no tc path). */
+static void parse_pod_ifaces(struct cfg_ctx *x, config_setting_t *s,
+			     struct lbd_conf_node_role *n)
+{
+	int i, len = config_setting_length(s);
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err(x, s, "node_role.pod_interfaces",
+			"expected a list of interface name patterns");
+		return;
+	}
+	n->n_pod_ifaces = 0;
+	for (i = 0; i < len; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *pat = config_setting_get_string(e);
+		char p[64];
+
+		snprintf(p, sizeof(p), "node_role.pod_interfaces[%d]", i);
+		if (!pat || !*pat || strlen(pat) >= LBD_POD_IFACE_PATTERN_LEN) {
+			cfg_err(x, e, p,
+				"expected an interface name pattern (at most "
+				"%d characters)",
+				LBD_POD_IFACE_PATTERN_LEN - 1);
+			continue;
+		}
+		if (n->n_pod_ifaces == LBD_MAX_POD_IFACE_PATTERNS) {
+			cfg_err(x, e, p, "at most %d patterns",
+				LBD_MAX_POD_IFACE_PATTERNS);
+			break;
+		}
+		strcpy(n->pod_ifaces[n->n_pod_ifaces++], pat);
+	}
+}
+
 /* node_role = { ... } (role = "node"). */
 static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 {
-	static const char *const allowed[] = {
-		"cgroup",	   "node_name",
-		"addresses",	   "max_services",
-		"max_addresses",   "max_endpoints",
-		"reverse_entries", "affinity_entries",
-		"pin_path",	   NULL
-	};
+	static const char *const allowed[] = { "cgroup",
+					       "node_name",
+					       "addresses",
+					       "max_services",
+					       "max_addresses",
+					       "max_endpoints",
+					       "reverse_entries",
+					       "affinity_entries",
+					       "pin_path",
+					       "socket_lb",
+					       "pod_interfaces",
+					       "nat_entries",
+					       NULL };
+	static const char *const socket_lbs[] = { "all", "host-only", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
+	config_setting_t *s;
 	long long v;
+	int choice;
 
 	n->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g)) {
@@ -895,6 +939,13 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 	if (get_int(x, g, "node_role", "affinity_entries", 1024, 1 << 26, &v) >
 	    0)
 		n->affinity_entries = (__u32)v;
+	if (get_choice(x, g, "node_role", "socket_lb", socket_lbs, &choice) > 0)
+		n->socket_lb = (enum lbd_socket_lb)choice;
+	if (get_int(x, g, "node_role", "nat_entries", 1024, 1 << 26, &v) > 0)
+		n->nat_entries = (__u32)v;
+	s = config_setting_get_member(g, "pod_interfaces");
+	if (s)
+		parse_pod_ifaces(x, s, n);
 }
 
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
@@ -2250,6 +2301,13 @@ void config_defaults(struct lbd_config *c)
 	c->node_role.max_endpoints = LBD_NODE_DEFAULT_MAX_BACKENDS;
 	c->node_role.reverse_entries = LBD_NODE_DEFAULT_REVERSE;
 	c->node_role.affinity_entries = LBD_NODE_DEFAULT_AFFINITY;
+	c->node_role.nat_entries = LBD_NODE_DEFAULT_NAT;
+	/* the host sides of veth pairs as plain CNIs, Cilium and Calico
+	 * name them */
+	strcpy(c->node_role.pod_ifaces[0], "veth*");
+	strcpy(c->node_role.pod_ifaces[1], "lxc*");
+	strcpy(c->node_role.pod_ifaces[2], "cali*");
+	c->node_role.n_pod_ifaces = 3;
 	strcpy(c->bgp.socket, LBD_DEFAULT_BIRD_SOCKET);
 	strcpy(c->bgp.file, LBD_DEFAULT_BIRD_FILE);
 	c->bgp.shutdown_delay_ms = 5000;

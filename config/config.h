@@ -257,6 +257,16 @@ struct lbd_conf_backend_node {
 #define LBD_NODE_DEFAULT_REVERSE 262144
 #define LBD_NODE_DEFAULT_AFFINITY 65536
 
+/* node_role.socket_lb: which sockets the socket programs translate. */
+enum lbd_socket_lb {
+	LBD_SOCKET_LB_ALL = 0, /* every socket of the cgroup */
+	LBD_SOCKET_LB_HOST_ONLY = 1, /* the host's network namespace's only */
+};
+
+#define LBD_MAX_POD_IFACE_PATTERNS 16
+#define LBD_POD_IFACE_PATTERN_LEN 64
+#define LBD_NODE_DEFAULT_NAT 262144
+
 /* role = "node": node_role = { ... }, the socket programs' place and
  * the node's identity. */
 struct lbd_conf_node_role {
@@ -280,6 +290,12 @@ struct lbd_conf_node_role {
 	 * that they outlive lbd (a directory on a BPF filesystem) */
 	char pin_path[PATH_MAX];
 	__u32 line; /* of the group; 0 when absent */
+	enum lbd_socket_lb socket_lb;
+	/* glob patterns (fnmatch) of the host-side pod interfaces the tc
+	 * path is attached to; none: no tc path */
+	char pod_ifaces[LBD_MAX_POD_IFACE_PATTERNS][LBD_POD_IFACE_PATTERN_LEN];
+	size_t n_pod_ifaces;
+	__u32 nat_entries; /* the tc path's flows (two entries each) */
 };
 
 #define LBD_MAX_VIP_RANGES 64

@@ -524,6 +524,7 @@ int daemon_run(const char *config_path)
 				  .node_status_json = node_role_status_json,
 				  .node_services_json = node_role_services_json,
 				  .node_reasons = node_role_reasons,
+				  .node_tc_reasons = node_role_tc_reasons,
 				  .node_metrics = node_role_metrics,
 				  .reload = ctl_reload_of,
 				  .arg = &d };

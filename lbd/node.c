@@ -39,6 +39,8 @@
 #include "metrics_snap.h"
 #include "node.h"
 #include "proc.h"
+#include "node_pods.h"
+#include "node_tc.h"
 
 /* One applied record: what the maps hold for it. */
 struct nr_applied {
@@ -83,6 +85,8 @@ struct node_role {
 	struct lbd_node_hc_rec *hc;
 	size_t n_hc, hc_dropped;
 	bool hc_known, hc_healthy;
+	/* the tc path on the pod interfaces (node_pods.c); NULL: none */
+	struct node_pods *pods;
 };
 
 /* -- where and as whom ------------------------------------------------ */
@@ -806,6 +810,11 @@ void node_role_status_json(void *arg, struct json_object *out)
 		json_object_array_add(addrs, jstr(a));
 	}
 	jadd(node, "addresses", addrs);
+	jadd(node, "socket_lb",
+	     jstr(d->cfg->node_role.socket_lb == LBD_SOCKET_LB_HOST_ONLY ?
+			  "host-only" :
+			  "all"));
+	jadd(node, "pod_interfaces", jint(node_pods_count(nr->pods)));
 	jadd(out, "node", node);
 	view_counts(nr, &c);
 	jadd(out, "services", jint(c.services));
@@ -849,7 +858,7 @@ void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 {
 	struct lbd_daemon *d = arg;
 	struct node_role *nr = d->node;
-	__u64 c[LBD_NODE_REASON_MAX];
+	__u64 c[LBD_NODE_REASON_MAX], t[LBD_NODE_TC_REASON_MAX];
 	struct nr_counts n;
 	unsigned int r;
 
@@ -877,6 +886,26 @@ void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 		METRICS_STR(m->u.node_socket.reason, node_reason_label(r));
 		m->u.node_socket.total = c[r];
 	}
+	if (node_pods_reasons(nr->pods, t))
+		return;
+	for (r = 0; r < LBD_NODE_TC_REASON_MAX; r++) {
+		struct lbd_metrics_rec *m =
+			metrics_snap_add(s, LBD_MET_NODE_TC);
+
+		if (!m)
+			return;
+		METRICS_STR(m->u.node_socket.reason, node_tc_reason_label(r));
+		m->u.node_socket.total = t[r];
+	}
+}
+
+int node_role_tc_reasons(void *arg, __u64 *out)
+{
+	struct lbd_daemon *d = arg;
+
+	if (!d->node)
+		return -ENODEV;
+	return node_pods_reasons(d->node->pods, out);
 }
 
 static void opts_of(const struct lbd_config *c, struct node_opts *o)
@@ -922,6 +951,12 @@ int node_role_start(struct lbd_daemon *d)
 	}
 	opts_of(c, &o);
 	o.pin_path = c->node_role.pin_path;
+	if (c->node_role.socket_lb == LBD_SOCKET_LB_HOST_ONLY &&
+	    (err = node_pods_host_netns(&o.host_netns))) {
+		log_warnx("socket_lb host-only: the host's netns cookie: %s",
+			  strerror(-err));
+		goto out;
+	}
 	err = bpffs_ensure(o.pin_path);
 	if (err) {
 		log_warnx("node_role.pin_path %s: %s", o.pin_path,
@@ -953,6 +988,9 @@ int node_role_start(struct lbd_daemon *d)
 	log_info("node %s: socket programs attached to %s; NodePorts on %zu "
 		 "addresses",
 		 nr->node_name, nr->cgroup, nr->n_addrs);
+	if (c->node_role.n_pod_ifaces &&
+	    (err = node_pods_start(d->ev, c, nr->n, &nr->pods)))
+		goto out;
 	return 0;
 out:
 	node_role_stop(d);
@@ -983,10 +1021,13 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	    a->max_addresses != b->max_addresses ||
 	    a->max_endpoints != b->max_endpoints ||
 	    a->reverse_entries != b->reverse_entries ||
-	    a->affinity_entries != b->affinity_entries) {
+	    a->affinity_entries != b->affinity_entries ||
+	    a->socket_lb != b->socket_lb || a->nat_entries != b->nat_entries ||
+	    !a->n_pod_ifaces != !b->n_pod_ifaces) {
 		diag_pushf(diag,
-			   "%s: node_role: the cgroup, the pin path and the "
-			   "sizes cannot change while lbd runs",
+			   "%s: node_role: the cgroup, the pin path, the "
+			   "sizes, socket_lb and whether there are "
+			   "pod_interfaces cannot change while lbd runs",
 			   c->files[0]);
 		return -EINVAL;
 	}
@@ -998,6 +1039,7 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		return err;
 	}
 	identity(nr, c);
+	node_pods_reload(nr->pods, c);
 	if (strcmp(ka->kubeconfig, kb->kubeconfig) ||
 	    strcmp(ka->context, kb->context) ||
 	    strcmp(ka->namespace, kb->namespace) ||
@@ -1040,6 +1082,7 @@ void node_role_stop(struct lbd_daemon *d)
 		return;
 	k8s_stop(nr->k8s);
 	kubeconfig_free(&nr->kc);
+	node_pods_stop(nr->pods);
 	node_close(nr->n);
 	for (i = 0; i < nr->n_recs; i++)
 		applied_free(&nr->recs[i]);
@@ -1076,6 +1119,10 @@ int node_role_cleanup(const struct lbd_config *c)
 	const char *pin = c->node_role.pin_path;
 	int err;
 
+	/* the tc filters and pins first: the directory goes with the last */
+	err = node_pods_cleanup(pin);
+	if (err)
+		return err;
 	/* the links' pins hold the attachments: unpinned, the programs
 	 * are detached (once no lbd holds them open: run it stopped) */
 	err = node_unpin_all(pin);

@@ -650,6 +650,17 @@ static void print_stats(struct json_object *d)
 			printf("%-24s %14lld  %s\n", s_of(c, "reason"),
 			       i_of(c, "count"), s_of(c, "description"));
 		}
+		/* and the tc path's on the pod interfaces, when it runs */
+		l = get(d, "tc_counters");
+		if (!l)
+			return;
+		printf("\n%-24s %14s  %s\n", "TC PATH", "COUNT", "WHAT");
+		for (i = 0; i < json_object_array_length(l); i++) {
+			struct json_object *c = json_object_array_get_idx(l, i);
+
+			printf("%-24s %14lld  %s\n", s_of(c, "reason"),
+			       i_of(c, "count"), s_of(c, "description"));
+		}
 		return;
 	}
 	printf("%-24s %-8s %14s %16s  %s\n", "REASON", "KIND", "PACKETS",

@@ -7,8 +7,9 @@
  * conntrack entry. The reverse map gives UDP replies and getpeername()
  * the Service address back.
  *
- * socket_lb = "host-only" (later) goes first in each hook: a knob or a
- * per-cgroup exclusion that returns NODE_PROCEED untouched.
+ * socket_lb = "host-only" goes first in each hook (NODE_HOOK): a socket
+ * of another network namespace than the host's (a pod's) proceeds
+ * untouched, its traffic left to the tc path (tc.bpf.c).
  */
 #include "lib/common.h"
 
@@ -16,10 +17,27 @@
 #include "select.h"
 #include "xlate.h"
 
-/* Entry points are global; the prototype keeps -Wmissing-prototypes. */
-#define NODE_HOOK(sec, name)                 \
-	int name(struct bpf_sock_addr *ctx); \
-	SEC(sec) int name(struct bpf_sock_addr *ctx)
+/* Whether socket_lb = "host-only" leaves this socket alone: it is not
+ * of the host's network namespace. The knob is a load-time constant: with
+ * "all" (0) the verifier prunes the check. */
+static __always_inline bool node_not_ours(struct bpf_sock_addr *ctx)
+{
+	return node_knobs.host_netns &&
+	       bpf_get_netns_cookie(ctx) != node_knobs.host_netns;
+}
+
+/* Entry points are global; the prototype keeps -Wmissing-prototypes.
+ * The body follows as name##_body, after the host-only check. */
+#define NODE_HOOK(sec, name)                                               \
+	static __always_inline int name##_body(struct bpf_sock_addr *ctx); \
+	int name(struct bpf_sock_addr *ctx);                               \
+	SEC(sec) int name(struct bpf_sock_addr *ctx)                       \
+	{                                                                  \
+		if (node_not_ours(ctx))                                    \
+			return NODE_PROCEED;                               \
+		return name##_body(ctx);                                   \
+	}                                                                  \
+	static __always_inline int name##_body(struct bpf_sock_addr *ctx)
 
 NODE_HOOK("cgroup/connect4", lbd_node_connect4)
 {

@@ -89,8 +89,12 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_port_key) == 4, "lbd_node_port_key");
 struct lbd_node_knobs {
 	__u32 map_abi; /* LBD_MAP_ABI */
 	__u32 hash_seed;
+	/* socket_lb = "host-only": the socket programs translate only the
+	 * sockets of this network namespace (its cookie, SO_NETNS_COOKIE
+	 * of the host's); pods' are left to the tc path. 0: every socket */
+	__u64 host_netns;
 };
-LBD_STATIC_ASSERT(sizeof(struct lbd_node_knobs) == 8, "lbd_node_knobs");
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_knobs) == 16, "lbd_node_knobs");
 
 /*
  * The slot hash of a socket's choice, computed alike by the programs and
@@ -151,5 +155,80 @@ enum lbd_node_reason {
 /* Defaults of the sizes userspace sets before load. */
 #define LBD_NODE_DEFAULT_REV_ENTRIES 262144
 #define LBD_NODE_DEFAULT_AFF_ENTRIES 65536
+
+/*
+ * The per-packet path (bpf/node/tc.bpf.c, on the host side of the pod
+ * interfaces): traffic the socket programs do not see, a pod's with
+ * socket_lb = "host-only". Its per-flow NAT, lbd_node_nat (LRU, pinned
+ * beside the socket programs' maps): the forward entry, keyed by a
+ * packet as the client sent it (to the Service address), names the
+ * endpoint; the reverse entry, keyed by the reply as the endpoint sends
+ * it, names the Service address that becomes the reply's source. An IPv4
+ * address sits in the first 4 bytes of its union, the rest zero.
+ */
+#define LBD_NODE_NAT_FWD 1
+#define LBD_NODE_NAT_REV 2
+
+struct lbd_node_nat_key {
+	union lbd_addr saddr;
+	union lbd_addr daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 dir; /* LBD_NODE_NAT_FWD or LBD_NODE_NAT_REV */
+	__u8 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_nat_key) == 40, "lbd_node_nat_key");
+
+struct lbd_node_nat {
+	union lbd_addr addr; /* forward: the endpoint; reverse: the Service */
+	__be16 port;
+	__u16 pad;
+	__u32 backend_id; /* forward: checked against lbd_node_backends */
+	__u32 backend_gen;
+	__u32 last_seen; /* seconds of the coarse monotonic clock */
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_nat) == 32, "lbd_node_nat");
+
+#define LBD_NODE_DEFAULT_NAT_ENTRIES 262144
+
+/*
+ * Counters of the tc path, per CPU in lbd_node_tc_stats, indexed by
+ * reason (lbd_node_tc_total{reason}, lbctl stats).
+ *   X(enum name, metric label, description)
+ * Append only: the index is the map key.
+ */
+#define LBD_NODE_TC_REASONS(X)                                                 \
+	X(LBD_NODE_TC_NEW_FLOW, "new_flow",                                    \
+	  "packet to a Service address from a pod began a flow: endpoint "    \
+	  "chosen, NAT entries written")                                       \
+	X(LBD_NODE_TC_FORWARD, "forward_xlated",                               \
+	  "packet to a Service address sent to its flow's endpoint")           \
+	X(LBD_NODE_TC_REPLY, "reply_xlated",                                   \
+	  "reply of an endpoint given the Service address as source")          \
+	X(LBD_NODE_TC_NO_ENDPOINT, "no_endpoint",                              \
+	  "packet to a Service address without an endpoint: dropped")          \
+	X(LBD_NODE_TC_FAMILY, "endpoint_family",                               \
+	  "endpoint of another family than the Service address: dropped")      \
+	X(LBD_NODE_TC_MALFORMED, "malformed",                                  \
+	  "packet to a Service address whose TCP or UDP header cannot be: "    \
+	  "dropped")                                                           \
+	X(LBD_NODE_TC_FRAGMENT, "fragment",                                    \
+	  "IPv4 fragment to a Service address: dropped (later fragments "      \
+	  "carry no ports to translate by)")                                   \
+	X(LBD_NODE_TC_NAT_FAILED, "nat_update_failed",                         \
+	  "NAT entry not written: packet dropped")                             \
+	X(LBD_NODE_TC_REWRITE_FAILED, "rewrite_failed",                        \
+	  "packet not rewritten (skb helper failed): dropped")                 \
+	X(LBD_NODE_TC_ENDPOINT_GONE, "endpoint_gone",                          \
+	  "flow whose endpoint left the Service: endpoint chosen again")
+
+enum lbd_node_tc_reason {
+#define LBD_NODE_TC_REASON_ENUM(e, label, desc) e,
+	LBD_NODE_TC_REASONS(LBD_NODE_TC_REASON_ENUM)
+#undef LBD_NODE_TC_REASON_ENUM
+	LBD_NODE_TC_REASON_MAX
+};
 
 #endif /* LBD_NODE_H */

@@ -88,6 +88,9 @@ struct ctl_ctx {
 	void (*node_status_json)(void *arg, struct json_object *out);
 	void (*node_services_json)(void *arg, struct json_object *list);
 	int (*node_reasons)(void *arg, __u64 *out);
+	/* the tc path's counters (LBD_NODE_TC_REASON_MAX; -ENODEV: no tc
+	 * path) */
+	int (*node_tc_reasons)(void *arg, __u64 *out);
 	void (*node_metrics)(void *arg, struct lbd_metrics_snap *s);
 	/* lbctl reload: the daemon's reload, 0 or a negative errno (its
 	 * problems are then info's last_errors); NULL: not offered */

@@ -11,6 +11,7 @@
 #include "drains.h"
 #include "health.h"
 #include "node.h"
+#include "node_tc.h"
 #include "prober.h"
 
 size_t ctl_drains_count(const struct ctl_ctx *x)
@@ -386,7 +387,7 @@ int ctl_read_reasons(struct ctl_ctx *x, struct lbd_counter *c)
 static int node_stats(struct ctl_ctx *x, struct json_object *out, char *err,
 		      size_t errlen)
 {
-	__u64 c[LBD_NODE_REASON_MAX] = { 0 };
+	__u64 c[LBD_NODE_REASON_MAX] = { 0 }, t[LBD_NODE_TC_REASON_MAX];
 	struct json_object *list;
 	unsigned int r;
 
@@ -405,6 +406,20 @@ static int node_stats(struct ctl_ctx *x, struct json_object *out, char *err,
 		json_object_array_add(list, o);
 	}
 	jadd(out, "counters", list);
+	/* the tc path's apart: some reasons have the same label */
+	if (!x->node_tc_reasons || x->node_tc_reasons(x->arg, t))
+		return 0;
+	list = json_object_new_array();
+	for (r = 0; r < LBD_NODE_TC_REASON_MAX; r++) {
+		struct json_object *o = json_object_new_object();
+
+		jadd(o, "reason", jstr(node_tc_reason_label(r)));
+		jadd(o, "kind", jstr("tc"));
+		jadd(o, "description", jstr(node_tc_reason_desc(r)));
+		jadd(o, "count", jint(t[r]));
+		json_object_array_add(list, o);
+	}
+	jadd(out, "tc_counters", list);
 	return 0;
 }
 

@@ -70,6 +70,7 @@ static size_t rec_size(unsigned int type)
 	case LBD_MET_PROC:
 		return sizeof(struct lbd_met_proc);
 	case LBD_MET_NODE_SOCKET:
+	case LBD_MET_NODE_TC:
 		return sizeof(struct lbd_met_node_socket);
 	}
 	return 0;
@@ -141,6 +142,7 @@ static bool rec_ok(const struct lbd_metrics_rec *r)
 	case LBD_MET_PROC:
 		return STR_OK(r->u.proc.name);
 	case LBD_MET_NODE_SOCKET:
+	case LBD_MET_NODE_TC:
 		return STR_OK(r->u.node_socket.reason);
 	}
 	return false;

@@ -281,6 +281,7 @@ int node_open(const struct node_opts *o, struct lbd_node **out)
 				 o->affinity_entries);
 	n->skel->rodata->node_knobs.map_abi = LBD_MAP_ABI;
 	n->skel->rodata->node_knobs.hash_seed = o->hash_seed;
+	n->skel->rodata->node_knobs.host_netns = o->host_netns;
 	if (n->pin_path[0]) {
 		err = node_pin_prepare(n);
 		if (err)
@@ -1099,4 +1100,11 @@ int node_rev_fd(const struct lbd_node *n)
 int node_affinity_fd(const struct lbd_node *n)
 {
 	return bpf_map__fd(n->skel->maps.lbd_node_affinity);
+}
+
+int node_map_fd(const struct lbd_node *n, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(n->skel->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
 }

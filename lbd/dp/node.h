@@ -37,6 +37,9 @@ struct node_opts {
 	/* a directory on a BPF filesystem (made by the caller) where the
 	 * maps and links are pinned and found again; NULL: nothing pinned */
 	const char *pin_path;
+	/* socket_lb = "host-only": the cookie (SO_NETNS_COOKIE) of the
+	 * only network namespace whose sockets are translated; 0: all */
+	__u64 host_netns;
 };
 
 void node_opts_default(struct node_opts *o);
@@ -176,5 +179,9 @@ const char *node_reason_desc(unsigned int r);
  * lbd_node_affinity. */
 int node_rev_fd(const struct lbd_node *n);
 int node_affinity_fd(const struct lbd_node *n);
+
+/* The fd of the map called name in the socket programs' object, for a
+ * program that shares them (lbd/dp/node_tc.c); -ENOENT when none is. */
+int node_map_fd(const struct lbd_node *n, const char *name);
 
 #endif /* LBD_DP_NODE_H */

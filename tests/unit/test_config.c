@@ -2288,6 +2288,45 @@ Test(config, node_role_bad_settings_are_each_reported)
 			     "range 1024-67108864"));
 }
 
+Test(config, node_role_tc_path_settings)
+{
+	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S);
+
+	cr_assert_eq(c->node_role.socket_lb, LBD_SOCKET_LB_ALL);
+	cr_assert_eq(c->node_role.n_pod_ifaces, 3);
+	cr_assert_str_eq(c->node_role.pod_ifaces[0], "veth*");
+	cr_assert_str_eq(c->node_role.pod_ifaces[1], "lxc*");
+	cr_assert_str_eq(c->node_role.pod_ifaces[2], "cali*");
+	cr_assert_eq(c->node_role.nat_entries, LBD_NODE_DEFAULT_NAT);
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S
+		      "node_role = { socket_lb = \"host-only\";\n"
+		      "\tpod_interfaces = ( \"pod-*\" ); nat_entries = 4096; };\n");
+	cr_assert_eq(c->node_role.socket_lb, LBD_SOCKET_LB_HOST_ONLY);
+	cr_assert_eq(c->node_role.n_pod_ifaces, 1);
+	cr_assert_str_eq(c->node_role.pod_ifaces[0], "pod-*");
+	cr_assert_eq(c->node_role.nat_entries, 4096);
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S
+		      "node_role = { pod_interfaces = ( ); };\n");
+	cr_assert_eq(c->node_role.n_pod_ifaces, 0, "no tc path");
+	config_free(c);
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = { socket_lb = \"pods\";\n"
+		      "\tpod_interfaces = ( \"veth*\", \"\" );\n"
+		      "\tnat_entries = 1; };\n",
+		      ERRORS("t.conf:3: node_role.socket_lb: \"pods\" is not "
+			     "one of all | host-only",
+			     "t.conf:5: node_role.nat_entries: 1 out of range "
+			     "1024-67108864",
+			     "t.conf:4: node_role.pod_interfaces[1]: expected an "
+			     "interface name pattern (at most 63 characters)"));
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = { pod_interfaces = \"veth*\"; };\n",
+		      ERRORS("t.conf:3: node_role.pod_interfaces: expected a "
+			     "list of interface name patterns"));
+}
+
 Test(config, node_role_needs_kubernetes_and_takes_no_lb_settings)
 {
 	expect_errors("role = \"node\";\n",
