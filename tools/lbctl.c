@@ -543,6 +543,8 @@ static void print_node_services(struct json_object *l)
 		       s_of(s, "affinity"));
 		if (strcmp(s_of(s, "affinity"), "None"))
 			printf(" (%lld s)", i_of(s, "affinity_timeout_s"));
+		if (b_of(s, "zone_hints"))
+			printf(", zone hints");
 		printf("%s\n", b_of(s, "applied") ? "" : " NOT APPLIED");
 		for (j = 0; a && j < json_object_array_length(a); j++) {
 			struct json_object *x = json_object_array_get_idx(a, j);
