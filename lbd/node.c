@@ -5,11 +5,11 @@
  * cgroup v2 directory; every Service of the cluster is followed by the
  * Kubernetes child (lbd/k8s/k8s_proc.h: the client, its parsing and the
  * translation into records, lbd/k8s/k8s_node.h, run unprivileged there;
- * this process takes the records checked field by field). Each sync writes only
- * what changed: addresses that went are removed first (an address that
- * moves between Services is then set by its new one), endpoints are
- * set before the addresses that lead to them, and records that went
- * lose their endpoints and free their Service port id last.
+ * this process takes the records checked field by field). Each sync
+ * writes only what changed: addresses that went are removed first (an
+ * address that moves between Services is then set by its new one),
+ * endpoints are set before the addresses that lead to them, and records
+ * that went lose their endpoints and free their Service port id last.
  *
  * The maps and the links of the attachments are pinned under
  * node_role.pin_path and outlive this process: a new lbd adopts them
