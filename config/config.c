@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
@@ -880,6 +881,21 @@ static void parse_pod_ifaces(struct cfg_ctx *x, config_setting_t *s,
 	}
 }
 
+/* A Kubernetes label value, not empty: what a node's zone label can
+ * be. */
+static bool label_value_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || n > 63 || !isalnum((unsigned char)s[0]) ||
+	    !isalnum((unsigned char)s[n - 1]))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
 /* node_role = { ... } (role = "node"). */
 static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 {
@@ -895,10 +911,12 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 					       "socket_lb",
 					       "pod_interfaces",
 					       "nat_entries",
+					       "zone",
 					       NULL };
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
 	config_setting_t *s;
+	const char *zone;
 	long long v;
 	int choice;
 
@@ -924,6 +942,15 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 	if (config_setting_get_member(g, "node_name") && !n->node_name[0])
 		cfg_err(x, config_setting_get_member(g, "node_name"),
 			"node_role.node_name", "empty");
+	copy_str(x, g, "node_role", "zone", n->zone, sizeof(n->zone));
+	/* (a value of another type or too long is copy_str's error) */
+	if (config_setting_lookup_string(g, "zone", &zone) &&
+	    strlen(zone) < sizeof(n->zone) && !label_value_ok(n->zone))
+		cfg_err(x, config_setting_get_member(g, "zone"),
+			"node_role.zone",
+			"\"%s\" is not a label value (1-63 letters, digits, "
+			"'-', '_', '.'; a letter or digit first and last)",
+			n->zone);
 	/* NodePorts are served on them: each must be a unicast address */
 	n->n_addrs = get_addr_list(x, g, "node_role", "addresses", n->addrs,
 				   LBD_MAX_NODE_ADDRS, true);

@@ -289,6 +289,9 @@ struct lbd_conf_node_role {
 	/* where the maps and the links of the attachments are pinned, so
 	 * that they outlive lbd (a directory on a BPF filesystem) */
 	char pin_path[PATH_MAX];
+	/* this node's zone (its topology.kubernetes.io/zone label), for
+	 * the topology hints of EndpointSlices; "": hints are ignored */
+	char zone[64];
 	__u32 line; /* of the group; 0 when absent */
 	enum lbd_socket_lb socket_lb;
 	/* glob patterns (fnmatch) of the host-side pod interfaces the tc

@@ -2,13 +2,14 @@
 /*
  * Role "node": lbd on a cluster node in place of kube-proxy. The cgroup
  * sock_addr programs (lbd/dp/node.h) are attached to the configured
- * cgroup v2 directory; every Service of the cluster is followed with the
- * Kubernetes client (in this process for now, as lb.c runs it) and
- * translated into records (lbd/k8s/k8s_node.h). Each sync writes only
- * what changed: addresses that went are removed first (an address that
- * moves between Services is then set by its new one), endpoints are
- * set before the addresses that lead to them, and records that went
- * lose their endpoints and free their Service port id last.
+ * cgroup v2 directory; every Service of the cluster is followed by the
+ * Kubernetes child (lbd/k8s/k8s_proc.h: the client, its parsing and the
+ * translation into records, lbd/k8s/k8s_node.h, run unprivileged there;
+ * this process takes the records checked field by field). Each sync
+ * writes only what changed: addresses that went are removed first (an
+ * address that moves between Services is then set by its new one),
+ * endpoints are set before the addresses that lead to them, and records
+ * that went lose their endpoints and free their Service port id last.
  *
  * The maps and the links of the attachments are pinned under
  * node_role.pin_path and outlive this process: a new lbd adopts them
@@ -35,6 +36,7 @@
 #include "k8s.h"
 #include "k8s_node.h"
 #include "k8s_node_hc.h"
+#include "k8s_proc.h"
 #include "log.h"
 #include "metrics_snap.h"
 #include "node.h"
@@ -62,8 +64,7 @@ struct node_role {
 	char node_name[256];
 	struct lbd_conf_addr addrs[LBD_MAX_NODE_ADDRS];
 	size_t n_addrs;
-	struct k8s_client *k8s;
-	struct kubeconfig kc;
+	struct k8s_proc *k8s; /* the Kubernetes child */
 	/* applied records, sorted by key */
 	struct nr_applied *recs;
 	size_t n_recs;
@@ -195,6 +196,17 @@ static void identity(struct node_role *nr, const struct lbd_config *c)
 	} else {
 		iface_addrs(nr);
 	}
+}
+
+/* The node as the Kubernetes child translates for it. */
+static void node_ident(const struct node_role *nr, const struct lbd_config *c,
+		       struct k8s_node_ident *id)
+{
+	memset(id, 0, sizeof(*id));
+	snprintf(id->node_name, sizeof(id->node_name), "%s", nr->node_name);
+	snprintf(id->zone, sizeof(id->zone), "%s", c->node_role.zone);
+	memcpy(id->addrs, nr->addrs, nr->n_addrs * sizeof(*id->addrs));
+	id->n_addrs = nr->n_addrs;
 }
 
 /* -- sync ---------------------------------------------------------------- */
@@ -641,40 +653,36 @@ void node_role_io_up(struct lbd_daemon *d, struct proc *io)
 		node_hc_send(d->node, io);
 }
 
-static void on_changed(void *arg)
+/* A new set from the Kubernetes child (checked by k8s_proc): applied;
+ * the last one stays applied while the child is down or resyncs. */
+static void on_node_set(struct k8s_node_set *set, void *arg)
 {
 	struct lbd_daemon *d = arg;
 	struct node_role *nr = d->node;
-	struct k8s_node_opts o = { .node_name = nr->node_name,
-				   .addrs = nr->addrs,
-				   .n_addrs = nr->n_addrs };
-	struct k8s_node_set set;
 	struct nr_applied *nv;
 	struct timespec t0, t1;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = k8s_node_build(nr->k8s, &o, &set);
-	if (!err)
-		err = build(nr, &set, &nv);
+	err = build(nr, set, &nv);
 	if (err) {
 		nr->sync_failures++;
-		log_warnx("kubernetes: translating the cluster's Services: %s",
+		log_warnx("kubernetes: the cluster's Services: %s",
 			  strerror(-err));
-		k8s_node_set_free(&set);
+		k8s_node_set_free(set);
 		node_hc_synced(d, false);
 		return;
 	}
-	log_refusals(nr, &set);
+	log_refusals(nr, set);
 	if (nr->adopting)
-		rekey_adopted(nr, nv, set.n_recs);
-	sync_set(nr, nv, set.n_recs);
+		rekey_adopted(nr, nv, set->n_recs);
+	sync_set(nr, nv, set->n_recs);
 	if (nr->adopting) {
 		guards_reconcile(nr);
 		nr->adopting = false;
 	}
 	k8s_node_set_free(&nr->view);
-	nr->view = set;
+	nr->view = *set;
 	node_hc_synced(d, true);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	nr->last_sync_ms =
@@ -685,6 +693,23 @@ static void on_changed(void *arg)
 }
 
 /* -- the role ------------------------------------------------------------ */
+
+/* The kubeconfig can be read (as root: it may be root's only); its YAML
+ * is the Kubernetes child's. 0 or a negative errno with why in msg. */
+static int kubeconfig_readable(const struct lbd_config *c, char *msg,
+			       size_t len)
+{
+	size_t n;
+	char *kc;
+	int err;
+
+	err = k8s_proc_read_file(c->k8s.kubeconfig, &kc, &n, msg, len);
+	if (err)
+		return err;
+	explicit_bzero(kc, n);
+	free(kc);
+	return 0;
+}
 
 void node_role_status(const struct lbd_daemon *d, char *buf, size_t len)
 {
@@ -741,18 +766,21 @@ static void view_counts(struct node_role *nr, struct nr_counts *c)
 
 static struct json_object *k8s_status_json(struct node_role *nr)
 {
-	const struct k8s_stats *st = nr->k8s ? k8s_stats(nr->k8s) : NULL;
 	struct json_object *o = json_object_new_object();
 	struct json_object *res = json_object_new_array();
 	struct json_object *refusals = json_object_new_array();
+	struct lbd_k8s_status ks;
 	unsigned long total = 0;
 	size_t i;
 	int r, e;
 
+	/* as the child last said it (checked by k8s_proc) */
+	k8s_proc_status(nr->k8s, &ks);
 	jadd(o, "configured", jbool(true));
-	jadd(o, "server", jstr(nr->kc.server));
-	jadd(o, "context", jstr(nr->kc.context));
-	jadd(o, "synced", jbool(nr->k8s && k8s_synced(nr->k8s)));
+	jadd(o, "server", jstr(ks.server));
+	jadd(o, "context", jstr(ks.context));
+	jadd(o, "error", jstr(ks.error));
+	jadd(o, "synced", jbool(k8s_proc_synced(nr->k8s)));
 	jadd(o, "syncs", jint(nr->syncs));
 	jadd(o, "sync_failures", jint(nr->sync_failures));
 	jadd(o, "write_failures", jint(nr->write_failures));
@@ -764,23 +792,24 @@ static struct json_object *k8s_status_json(struct node_role *nr)
 	for (i = 0; i < nr->n_refusals; i++)
 		json_object_array_add(refusals, jstr(nr->refusals[i].msg));
 	jadd(o, "refusals", refusals);
-	for (r = 0; st && r < K8S_RESOURCES; r++) {
+	for (r = 0; nr->k8s && r < LBD_K8S_RES_N; r++) {
+		const struct lbd_k8s_res_status *st = &ks.res[r];
 		struct json_object *x = json_object_new_object();
 		struct json_object *ev = json_object_new_object();
 
 		jadd(x, "resource", jstr(k8s_resource_name(r)));
-		jadd(x, "listed", jbool(st->listed[r]));
-		jadd(x, "watching", jbool(st->watching[r]));
-		jadd(x, "objects", jint(st->objects[r]));
-		jadd(x, "lists", jint(st->lists[r]));
-		jadd(x, "gone", jint(st->gone[r]));
-		jadd(x, "watch_restarts", jint(st->watch_restarts[r]));
-		jadd(x, "failures", jint(st->failures[r]));
-		jadd(x, "too_large", jint(st->too_large[r]));
-		jadd(x, "failing", jbool(st->failing[r]));
-		jadd(x, "last_error", jstr(st->last_error[r]));
-		for (e = 0; e < K8S_EVENTS; e++)
-			jadd(ev, k8s_event_name(e), jint(st->events[r][e]));
+		jadd(x, "listed", jbool(st->listed));
+		jadd(x, "watching", jbool(st->watching));
+		jadd(x, "objects", jint(st->objects));
+		jadd(x, "lists", jint(st->lists));
+		jadd(x, "gone", jint(st->gone));
+		jadd(x, "watch_restarts", jint(st->watch_restarts));
+		jadd(x, "failures", jint(st->failures));
+		jadd(x, "too_large", jint(st->too_large));
+		jadd(x, "failing", jbool(st->failing));
+		jadd(x, "last_error", jstr(st->last_error));
+		for (e = 0; e < LBD_K8S_EV_N; e++)
+			jadd(ev, k8s_event_name(e), jint(st->events[e]));
 		jadd(x, "events", ev);
 		json_object_array_add(res, x);
 	}
@@ -943,8 +972,7 @@ int node_role_start(struct lbd_daemon *d)
 			 c->node_role.cgroup);
 	else if ((err = cgroup2_root(nr->cgroup, sizeof(nr->cgroup))))
 		goto out;
-	err = kubeconfig_load(c->k8s.kubeconfig, c->k8s.context, &nr->kc, msg,
-			      sizeof(msg));
+	err = kubeconfig_readable(c, msg, sizeof(msg));
 	if (err) {
 		log_warnx("%s: kubernetes.kubeconfig: %s", c->files[0], msg);
 		goto out;
@@ -1000,9 +1028,12 @@ out:
 int node_role_loop_start(struct lbd_daemon *d)
 {
 	struct node_role *nr = d->node;
+	struct k8s_node_ident id;
 
-	return k8s_start_node(d->ev, &d->cfg->k8s, &nr->kc, on_changed, d,
-			      &nr->k8s);
+	node_ident(nr, d->cfg, &id);
+	/* d->cfg's user: the children stay who they were started as */
+	return k8s_proc_start_node(d->ev, d->cfg, d->cfg->processes.user, &id,
+				   on_node_set, d, &nr->k8s);
 }
 
 int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
@@ -1011,9 +1042,8 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	const struct lbd_conf_node_role *a = &d->cfg->node_role,
 					*b = &c->node_role;
 	struct node_role *nr = d->node;
-	const struct lbd_conf_kubernetes *ka = &d->cfg->k8s, *kb = &c->k8s;
-	struct kubeconfig kc;
-	char msg[512];
+	struct k8s_node_ident id;
+	char msg[LBD_K8S_PATH_MAX + 64];
 	int err;
 
 	if (strcmp(a->cgroup, b->cgroup) || strcmp(a->pin_path, b->pin_path) ||
@@ -1031,45 +1061,22 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 			   c->files[0]);
 		return -EINVAL;
 	}
-	err = kubeconfig_load(kb->kubeconfig, kb->context, &kc, msg,
-			      sizeof(msg));
+	/* the kubeconfig's YAML is the child's to parse: an error there is
+	 * its status and log (it keeps its client), not the reload's */
+	err = kubeconfig_readable(c, msg, sizeof(msg));
 	if (err) {
 		diag_pushf(diag, "%s: kubernetes.kubeconfig: %s", c->files[0],
 			   msg);
 		return err;
 	}
+	/* the node's name, zone or addresses may have changed: the child
+	 * translates again (a new cluster is a new child); the maps keep
+	 * the last set until then */
 	identity(nr, c);
 	node_pods_reload(nr->pods, c);
-	if (strcmp(ka->kubeconfig, kb->kubeconfig) ||
-	    strcmp(ka->context, kb->context) ||
-	    strcmp(ka->namespace, kb->namespace) ||
-	    ka->max_object_bytes != kb->max_object_bytes ||
-	    ka->max_watch_line_bytes != kb->max_watch_line_bytes ||
-	    ka->max_list_page_bytes != kb->max_list_page_bytes ||
-	    !kubeconfig_same(&kc, &nr->kc)) {
-		struct k8s_client *k = NULL;
-
-		err = k8s_start_node(d->ev, kb, &kc, on_changed, d, &k);
-		if (err) {
-			kubeconfig_free(&kc);
-			diag_pushf(diag,
-				   "%s: kubernetes: starting the client: "
-				   "%s",
-				   c->files[0], strerror(-err));
-			return err;
-		}
-		/* the maps keep the last sync until the new client's */
-		log_info("kubernetes: settings changed: restarting the "
-			 "client");
-		k8s_stop(nr->k8s);
-		nr->k8s = k;
-		kubeconfig_free(&nr->kc);
-		nr->kc = kc;
-		return 0;
-	}
-	kubeconfig_free(&kc);
-	/* the node's name or addresses may have changed */
-	k8s_request_apply(nr->k8s);
+	node_ident(nr, c, &id);
+	if (nr->k8s)
+		return k8s_proc_update_node(nr->k8s, c, &id);
 	return 0;
 }
 
@@ -1080,8 +1087,7 @@ void node_role_stop(struct lbd_daemon *d)
 
 	if (!nr)
 		return;
-	k8s_stop(nr->k8s);
-	kubeconfig_free(&nr->kc);
+	k8s_proc_stop(nr->k8s);
 	node_pods_stop(nr->pods);
 	node_close(nr->n);
 	for (i = 0; i < nr->n_recs; i++)

@@ -546,6 +546,8 @@ static void print_node_services(struct json_object *l)
 		if (i_of(s, "health_check_node_port"))
 			printf(", health check port %lld",
 			       i_of(s, "health_check_node_port"));
+		if (b_of(s, "zone_hints"))
+			printf(", zone hints");
 		printf("%s\n", b_of(s, "applied") ? "" : " NOT APPLIED");
 		for (j = 0; a && j < json_object_array_length(a); j++) {
 			struct json_object *x = json_object_array_get_idx(a, j);

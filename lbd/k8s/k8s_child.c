@@ -6,7 +6,8 @@
  * from the bytes the privileged process sends (LBD_MSG_K8S_START) and
  * names the files it references, which it cannot open, in its first
  * status; then it follows the cluster and sends each new set of
- * translated services (LBD_MSG_K8S_SERVICES) and its state
+ * translated services (LBD_MSG_K8S_SERVICES; in the node role, every
+ * Service's records for this node, LBD_MSG_K8S_NODE_SET) and its state
  * (LBD_MSG_K8S_STATUS).
  */
 #include "k8s_child.h"
@@ -41,6 +42,8 @@ struct kchild {
 	struct lbd_conf_kubernetes conf;
 	struct kubeconfig kc;
 	struct k8s_opts opts; /* vip_ranges into conf */
+	__u8 role; /* enum lbd_k8s_role */
+	struct k8s_node_ident node; /* role node */
 	__u32 gen;
 	__u32 seq; /* of the last set sent */
 	bool dirty; /* a set is due */
@@ -142,6 +145,38 @@ static int emit(__u16 flags, const void *head, size_t hlen, const void *recs,
 			   rlen);
 }
 
+static int emit_node(__u16 flags, const void *head, size_t hlen,
+		     const void *recs, size_t rlen, void *arg)
+{
+	struct kchild *k = arg;
+
+	return msgch_send2(k->ch, LBD_MSG_K8S_NODE_SET, flags, head, hlen, recs,
+			   rlen);
+}
+
+/* Role node: every Service's records for this node (k8s_node.h). */
+static void send_node_set(struct kchild *k)
+{
+	struct k8s_node_opts o = { .node_name = k->node.node_name,
+				   .addrs = k->node.addrs,
+				   .n_addrs = k->node.n_addrs,
+				   .zone = k->node.zone };
+	struct k8s_node_set set;
+	int err;
+
+	err = k8s_node_build(k->client, &o, &set);
+	if (!err)
+		err = k8s_msg_node_set_encode(&set, ++k->seq, k->gen, 0,
+					      emit_node, k);
+	if (err)
+		log_warnx("kubernetes: sending the node's records: %s",
+			  strerror(-err));
+	else
+		log_debug("kubernetes: sent %zu Service ports, %zu endpoints",
+			  set.n_recs, set.n_eps);
+	k8s_node_set_free(&set);
+}
+
 /* The cluster's services now, to lbd: one set at a time on the channel,
  * so a slow apply makes the sets coalesce here, not pile up. */
 static void send_set(struct kchild *k)
@@ -156,6 +191,10 @@ static void send_set(struct kchild *k)
 	 * a set, lbctl status says what the client was then (an error
 	 * that is over is gone), not what it was up to a second before */
 	send_status(k, NULL);
+	if (k->role == LBD_K8S_ROLE_NODE) {
+		send_node_set(k);
+		return;
+	}
 	err = k8s_build(k->client, &k->opts, &set);
 	if (!err)
 		err = k8s_msg_set_encode(&set, ++k->seq, k->gen, 0, emit, k);
@@ -231,7 +270,7 @@ static void on_start(struct kchild *k, const void *p, size_t len)
 	}
 	k->error[0] = '\0';
 	if (k->client && k8s_same_cluster(&v->conf, &k->conf) &&
-	    kubeconfig_same(&kc, &k->kc)) {
+	    v->role == k->role && kubeconfig_same(&kc, &k->kc)) {
 		/* the same cluster: a rotated token, or other settings of
 		 * the translation (a reload) */
 		r = k8s_set_token(k->client, &kc);
@@ -244,7 +283,8 @@ static void on_start(struct kchild *k, const void *p, size_t len)
 				 "the client");
 		k8s_stop(k->client);
 		k->client = NULL;
-		r = k8s_start(k->ev, &v->conf, &kc, on_changed, k, &k->client);
+		r = (v->role == LBD_K8S_ROLE_NODE ? k8s_start_node : k8s_start)(
+			k->ev, &v->conf, &kc, on_changed, k, &k->client);
 		if (r)
 			log_warnx("kubernetes: starting the client: %s",
 				  strerror(-r));
@@ -252,6 +292,8 @@ static void on_start(struct kchild *k, const void *p, size_t len)
 	kubeconfig_free(&k->kc);
 	k->kc = kc;
 	k->conf = v->conf;
+	k->role = v->role;
+	k->node = v->node;
 	k->opts = v->opts;
 	k->opts.vip_ranges = k->conf.vip_ranges;
 	/* a set under the new settings, even when the caches are as

@@ -424,6 +424,38 @@ static int condition(struct json_object *c, const char *key, bool dflt)
 	return json_object_get_boolean(v);
 }
 
+/* hints.forZones[].name of an endpoint into e (k8s_model.h); a hint
+ * that is not such a list is as none (the Service then ignores hints,
+ * as kube-proxy does for an endpoint without them). 0 or -ENOMEM. */
+static int zone_hints_of(struct json_object *l, struct k8s_endpoint *e)
+{
+	size_t i, n;
+
+	e->zones = NULL;
+	e->n_zones = 0;
+	if (!l || !json_object_is_type(l, json_type_array))
+		return 0;
+	n = json_object_array_length(l);
+	if (!n || n > K8S_MAX_ZONE_HINTS)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const char *z =
+			jmember_string(json_object_array_get_idx(l, i), "name");
+
+		if (!z || !z[0] || strlen(z) >= sizeof(*e->zones))
+			return 0;
+	}
+	e->zones = calloc(n, sizeof(*e->zones));
+	if (!e->zones)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		snprintf(e->zones[i], sizeof(e->zones[i]), "%s",
+			 jmember_string(json_object_array_get_idx(l, i),
+					"name"));
+	e->n_zones = n;
+	return 0;
+}
+
 /* The endpoints of a slice: -EINVAL with why for a field of the wrong
  * type, -ENOMEM. */
 static int endpoints_of(struct json_object *eps, struct k8s_slice *out,
@@ -510,6 +542,11 @@ static int endpoints_of(struct json_object *eps, struct k8s_slice *out,
 		bad = jmember_string(e, "nodeName");
 		if (bad && dns_subdomain(bad) && !(ke->node_name = strdup(bad)))
 			return -ENOMEM;
+		if (zone_hints_of(jpath(e, "hints.forZones"), ke)) {
+			free(ke->node_name);
+			ke->node_name = NULL;
+			return -ENOMEM;
+		}
 		out->n_eps++;
 	}
 	return 0;
@@ -554,8 +591,10 @@ int k8s_slice_parse(struct json_object *o, struct k8s_slice *out, char *err,
 	if (r == -EINVAL) {
 		/* kept, with no endpoints: an older version of it must
 		 * not serve on */
-		while (out->n_eps)
+		while (out->n_eps) {
 			free(out->eps[--out->n_eps].node_name);
+			free(out->eps[out->n_eps].zones);
+		}
 		out->n_ports = 0;
 		out->invalid = strdup(why);
 		r = out->invalid ? 0 : -ENOMEM;
@@ -567,8 +606,10 @@ void k8s_slice_free(struct k8s_slice *s)
 {
 	size_t i;
 
-	for (i = 0; s->eps && i < s->n_eps; i++)
+	for (i = 0; s->eps && i < s->n_eps; i++) {
 		free(s->eps[i].node_name);
+		free(s->eps[i].zones);
+	}
 	free(s->ports);
 	free(s->eps);
 	free(s->invalid);

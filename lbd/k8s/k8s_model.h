@@ -47,6 +47,8 @@
 /* Addresses of one Service lbd serves (dual-stack has two); a Service
  * with more is refused, not cut short. */
 #define K8S_MAX_VIPS 8
+/* An endpoint's hints.forZones: the EndpointSlice API allows 8. */
+#define K8S_MAX_ZONE_HINTS 8
 
 /* Why the cluster's services (or parts of them) are refused: the reason
  * label of lbd_kubernetes_refusals_total. */
@@ -100,6 +102,11 @@ struct k8s_endpoint {
 	/* its nodeName when that is a DNS subdomain, else NULL (the node
 	 * role's traffic policies Local) */
 	char *node_name;
+	/* hints.forZones[].name (the node role's topology hints); none
+	 * when absent or not a list of 1 to K8S_MAX_ZONE_HINTS names of
+	 * 1-63 characters */
+	char (*zones)[64];
+	size_t n_zones;
 };
 
 struct k8s_slice {

@@ -31,6 +31,22 @@ _Static_assert(
 	"the settings' strings");
 _Static_assert(sizeof(((struct lbd_k8s_line_rec *)0)->msg) == 512,
 	       "k8s_model's lines are at most 511 characters");
+_Static_assert(LBD_K8S_MAX_NODE_ADDRS == LBD_MAX_NODE_ADDRS,
+	       "node addresses of a START and of the config");
+_Static_assert(sizeof(((struct lbd_k8s_node_rec *)0)->ns) ==
+			       sizeof(((struct k8s_node_rec *)0)->ns) &&
+		       sizeof(((struct lbd_k8s_node_rec *)0)->name) ==
+			       sizeof(((struct k8s_node_rec *)0)->name) &&
+		       sizeof(((struct lbd_k8s_node_rec *)0)->port_name) ==
+			       sizeof(((struct k8s_node_rec *)0)->port_name),
+	       "a node record's names");
+_Static_assert(sizeof(((struct lbd_k8s_start *)0)->node_name) ==
+			       sizeof(((struct k8s_node_ident *)0)->node_name) &&
+		       sizeof(((struct lbd_k8s_start *)0)->zone) ==
+			       sizeof(((struct k8s_node_ident *)0)->zone) &&
+		       sizeof(((struct k8s_node_ident *)0)->zone) ==
+			       sizeof(((struct lbd_conf_node_role *)0)->zone),
+	       "a node's name and zone");
 
 __attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen,
 						     const char *fmt, ...)
@@ -56,6 +72,24 @@ static bool bool_ok(__u8 b)
 }
 
 /* -- START ----------------------------------------------------------------- */
+
+static void addr_to_msg(const struct lbd_conf_addr *a, __u16 port,
+			struct lbd_msg_addr *m);
+static void addr_of_msg(const struct lbd_msg_addr *m, struct lbd_conf_addr *a);
+
+void k8s_start_set_node(void *start, const struct k8s_node_ident *id)
+{
+	struct lbd_k8s_start *s = start;
+	size_t i;
+
+	s->role = LBD_K8S_ROLE_NODE;
+	snprintf(s->node_name, sizeof(s->node_name), "%s", id->node_name);
+	snprintf(s->zone, sizeof(s->zone), "%s", id->zone);
+	s->n_node_addrs = 0;
+	for (i = 0; i < id->n_addrs && i < LBD_K8S_MAX_NODE_ADDRS; i++)
+		addr_to_msg(&id->addrs[i], 0,
+			    &s->node_addrs[s->n_node_addrs++]);
+}
 
 int k8s_start_build(const struct lbd_config *c, __u32 gen, const void *kc,
 		    size_t kc_len, const struct k8s_files *files, void **out,
@@ -155,6 +189,18 @@ int k8s_start_parse(const void *p, size_t len, struct k8s_start_view *v,
 			   "start: %zu bytes after the settings, "
 			   "not %zu",
 			   len - sizeof(*s), want);
+	if (s->role >= LBD_K8S_ROLE_N || !STR_OK(s->node_name) ||
+	    !STR_OK(s->zone) || s->n_node_addrs > LBD_K8S_MAX_NODE_ADDRS)
+		return bad(err, errlen, "start: the node's settings");
+	for (i = 0; i < s->n_node_addrs; i++) {
+		if (!family_ok(s->node_addrs[i].family))
+			return bad(err, errlen, "start: node address %u", i);
+		addr_of_msg(&s->node_addrs[i], &v->node.addrs[i]);
+	}
+	v->role = s->role;
+	memcpy(v->node.node_name, s->node_name, sizeof(v->node.node_name));
+	memcpy(v->node.zone, s->zone, sizeof(v->node.zone));
+	v->node.n_addrs = s->n_node_addrs;
 	v->gen = s->gen;
 	k->enabled = true;
 	memcpy(k->kubeconfig, s->kubeconfig, sizeof(k->kubeconfig));
@@ -640,6 +686,408 @@ int k8s_rx_msg(struct k8s_rx *rx, __u16 flags, const void *p, size_t len,
 out:
 	if (r)
 		k8s_rx_reset(rx);
+	return r;
+}
+
+/* -- NODE_SET (role node) ------------------------------------------------- */
+
+struct nenc {
+	char *buf; /* the records of this message, in their order */
+	size_t chunk, used;
+	struct lbd_k8s_node_set_hdr h;
+	bool first;
+	k8s_msg_emit_fn emit;
+	void *arg;
+};
+
+static int nenc_flush(struct nenc *e, bool last)
+{
+	__u16 flags = (e->first ? LBD_K8S_F_BEGIN : 0) |
+		      (last ? LBD_K8S_F_END : 0);
+	int err = e->emit(flags, &e->h, sizeof(e->h), e->buf, e->used, e->arg);
+
+	e->first = false;
+	e->h.n_rec = e->h.n_addr = e->h.n_ep = e->h.n_ref = 0;
+	e->used = 0;
+	return err;
+}
+
+/* Room for a record of size bytes, counted in *count (a field of e->h):
+ * the kinds come one after the other, so a message holds them in the
+ * order its header counts them. NULL with *err when a send failed. */
+static void *nenc_rec(struct nenc *e, size_t size, __u32 *count, int *err)
+{
+	void *p;
+
+	if (e->used + size > e->chunk) {
+		*err = nenc_flush(e, false);
+		if (*err)
+			return NULL;
+	}
+	p = e->buf + e->used;
+	memset(p, 0, size);
+	e->used += size;
+	(*count)++;
+	return p;
+}
+
+int k8s_msg_node_set_encode(const struct k8s_node_set *set, __u32 seq,
+			    __u32 gen, size_t chunk, k8s_msg_emit_fn emit,
+			    void *arg)
+{
+	struct nenc e = { .first = true, .emit = emit, .arg = arg };
+	size_t i;
+	int err = 0;
+
+	if (set->n_recs > LBD_K8S_NODE_MAX_RECS ||
+	    set->n_addrs > LBD_K8S_NODE_MAX_ADDRS ||
+	    set->n_eps > LBD_K8S_NODE_MAX_EPS ||
+	    set->n_refusals > LBD_K8S_MAX_LINES)
+		return -E2BIG;
+	e.chunk = chunk ? chunk : K8S_MSG_CHUNK;
+	if (e.chunk < sizeof(struct lbd_k8s_line_rec))
+		e.chunk = sizeof(struct lbd_k8s_line_rec);
+	if (e.chunk > LBD_MSG_MAX - sizeof(e.h))
+		e.chunk = LBD_MSG_MAX - sizeof(e.h);
+	e.h.seq = seq;
+	e.h.gen = gen;
+	e.buf = malloc(e.chunk);
+	if (!e.buf)
+		return -ENOMEM;
+	for (i = 0; i < set->n_recs && !err; i++) {
+		const struct k8s_node_rec *r = &set->recs[i];
+		struct lbd_k8s_node_rec *m =
+			nenc_rec(&e, sizeof(*m), &e.h.n_rec, &err);
+
+		if (!m)
+			break;
+		memcpy(m->ns, r->ns, sizeof(m->ns));
+		memcpy(m->name, r->name, sizeof(m->name));
+		memcpy(m->port_name, r->port_name, sizeof(m->port_name));
+		m->port = r->port;
+		m->node_port = r->node_port;
+		m->hc_node_port = r->hc_node_port;
+		m->type = r->type;
+		m->proto = r->proto;
+		m->family = r->family;
+		m->external = r->external;
+		m->local_only = r->local_only;
+		m->affinity = r->affinity;
+		m->zone_hints = r->zone_hints;
+		m->affinity_timeout = r->affinity_timeout;
+		m->first_addr = (__u32)r->first_addr;
+		m->n_addrs = (__u32)r->n_addrs;
+		m->first_ep = (__u32)r->first_ep;
+		m->n_eps = (__u32)r->n_eps;
+	}
+	for (i = 0; i < set->n_addrs && !err; i++) {
+		const struct k8s_node_addr *a = &set->addrs[i];
+		struct lbd_k8s_node_addr *m =
+			nenc_rec(&e, sizeof(*m), &e.h.n_addr, &err);
+
+		if (!m)
+			break;
+		addr_to_msg(&a->addr, a->port, &m->addr);
+		m->kind = a->kind;
+	}
+	for (i = 0; i < set->n_eps && !err; i++) {
+		const struct k8s_node_ep *p = &set->eps[i];
+		struct lbd_k8s_node_ep *m =
+			nenc_rec(&e, sizeof(*m), &e.h.n_ep, &err);
+
+		if (!m)
+			break;
+		addr_to_msg(&p->addr, p->port, &m->addr);
+		m->weight = p->weight;
+		m->ready = p->ready;
+		m->serving = p->serving;
+		m->terminating = p->terminating;
+		m->local = p->local;
+	}
+	for (i = 0; i < set->n_refusals && !err; i++) {
+		const struct k8s_refusal_line *l = &set->refusals[i];
+		struct lbd_k8s_line_rec *m =
+			nenc_rec(&e, sizeof(*m), &e.h.n_ref, &err);
+
+		if (!m)
+			break;
+		m->reason = l->reason;
+		snprintf(m->msg, sizeof(m->msg), "%s", l->msg);
+	}
+	if (!err)
+		err = nenc_flush(&e, true);
+	free(e.buf);
+	return err;
+}
+
+void k8s_node_rx_reset(struct k8s_node_rx *rx)
+{
+	k8s_node_set_free(&rx->set);
+	memset(rx, 0, sizeof(*rx));
+}
+
+/* An address of a node record or endpoint: of a family, with a port, and
+ * one the translation can give (config_addr_unusable). */
+static const char *node_addr_bad(const struct lbd_msg_addr *m)
+{
+	struct lbd_conf_addr a;
+
+	if (!family_ok(m->family))
+		return "its family";
+	if (!m->port)
+		return "port 0";
+	addr_of_msg(m, &a);
+	return config_addr_unusable(&a);
+}
+
+static int nrx_rec(struct k8s_node_rx *rx, const struct lbd_k8s_node_rec *m,
+		   char *err, size_t errlen)
+{
+	struct k8s_node_set *set = &rx->set;
+	size_t i = set->n_recs;
+	struct k8s_node_rec *r;
+
+	if (!STR_OK(m->ns) || !m->ns[0] || !STR_OK(m->name) || !m->name[0] ||
+	    !STR_OK(m->port_name))
+		return bad(err, errlen,
+			   "node record %zu: a name without its end", i);
+	if (!m->port || m->type > K8S_NODE_EXTERNAL_NAME ||
+	    (m->proto != IPPROTO_TCP && m->proto != IPPROTO_UDP) ||
+	    !family_ok(m->family))
+		return bad(err, errlen,
+			   "node record %zu: port, type, protocol or family",
+			   i);
+	if (!bool_ok(m->external) || !bool_ok(m->local_only) ||
+	    !bool_ok(m->affinity) || !bool_ok(m->zone_hints) ||
+	    m->affinity_timeout > K8S_NODE_AFFINITY_MAX ||
+	    (!m->external && (m->node_port || m->hc_node_port)))
+		return bad(err, errlen, "node record %zu: a flag out of range",
+			   i);
+	if (!m->n_addrs)
+		return bad(err, errlen, "node record %zu: no address", i);
+	if (i >= LBD_K8S_NODE_MAX_RECS)
+		return bad(err, errlen, "more than %u node records",
+			   LBD_K8S_NODE_MAX_RECS);
+	r = rx_grow(set->recs, i + 1, &rx->cap_rec, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	set->recs = r;
+	r = &r[i];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->ns, m->ns, sizeof(r->ns));
+	memcpy(r->name, m->name, sizeof(r->name));
+	memcpy(r->port_name, m->port_name, sizeof(r->port_name));
+	r->port = m->port;
+	r->node_port = m->node_port;
+	r->hc_node_port = m->hc_node_port;
+	r->type = m->type;
+	r->proto = m->proto;
+	r->family = m->family;
+	r->external = m->external;
+	r->local_only = m->local_only;
+	r->affinity = m->affinity;
+	r->zone_hints = m->zone_hints;
+	r->affinity_timeout = m->affinity_timeout;
+	/* checked against the whole set at its end */
+	r->first_addr = m->first_addr;
+	r->n_addrs = m->n_addrs;
+	r->first_ep = m->first_ep;
+	r->n_eps = m->n_eps;
+	set->n_recs++;
+	return 0;
+}
+
+static int nrx_addr(struct k8s_node_rx *rx, const struct lbd_k8s_node_addr *m,
+		    char *err, size_t errlen)
+{
+	struct k8s_node_set *set = &rx->set;
+	size_t i = set->n_addrs;
+	struct k8s_node_addr *a;
+	const char *why = node_addr_bad(&m->addr);
+
+	if (why)
+		return bad(err, errlen, "node address %zu: %s", i, why);
+	if (m->kind > K8S_NODE_ADDR_NODE_PORT)
+		return bad(err, errlen, "node address %zu: kind %u", i,
+			   m->kind);
+	if (i >= LBD_K8S_NODE_MAX_ADDRS)
+		return bad(err, errlen, "more than %u node addresses",
+			   LBD_K8S_NODE_MAX_ADDRS);
+	a = rx_grow(set->addrs, i + 1, &rx->cap_addr, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	set->addrs = a;
+	a = &a[i];
+	memset(a, 0, sizeof(*a));
+	addr_of_msg(&m->addr, &a->addr);
+	a->port = m->addr.port;
+	a->kind = m->kind;
+	set->n_addrs++;
+	return 0;
+}
+
+static int nrx_ep(struct k8s_node_rx *rx, const struct lbd_k8s_node_ep *m,
+		  char *err, size_t errlen)
+{
+	struct k8s_node_set *set = &rx->set;
+	size_t i = set->n_eps;
+	struct k8s_node_ep *e;
+	const char *why = node_addr_bad(&m->addr);
+
+	if (why)
+		return bad(err, errlen, "node endpoint %zu: %s", i, why);
+	if (!bool_ok(m->ready) || !bool_ok(m->serving) ||
+	    !bool_ok(m->terminating) || !bool_ok(m->local))
+		return bad(err, errlen, "node endpoint %zu: a flag not 0 or 1",
+			   i);
+	if (i >= LBD_K8S_NODE_MAX_EPS)
+		return bad(err, errlen, "more than %u node endpoints",
+			   LBD_K8S_NODE_MAX_EPS);
+	e = rx_grow(set->eps, i + 1, &rx->cap_ep, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	set->eps = e;
+	e = &e[i];
+	memset(e, 0, sizeof(*e));
+	addr_of_msg(&m->addr, &e->addr);
+	e->port = m->addr.port;
+	e->weight = m->weight;
+	e->ready = m->ready;
+	e->serving = m->serving;
+	e->terminating = m->terminating;
+	e->local = m->local;
+	set->n_eps++;
+	return 0;
+}
+
+static int nrx_ref(struct k8s_node_rx *rx, const struct lbd_k8s_line_rec *m,
+		   char *err, size_t errlen)
+{
+	struct k8s_node_set *set = &rx->set;
+	struct k8s_refusal_line *l;
+	char *msg;
+
+	if (!STR_OK(m->msg))
+		return bad(err, errlen, "a line without its end");
+	if (!m->reason || m->reason >= K8S_REFUSALS_N)
+		return bad(err, errlen, "a line of reason %u", m->reason);
+	if (set->n_refusals >= LBD_K8S_MAX_LINES)
+		return bad(err, errlen, "more than %u lines",
+			   LBD_K8S_MAX_LINES);
+	l = rx_grow(set->refusals, set->n_refusals + 1, &rx->cap_ref,
+		    sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	set->refusals = l;
+	msg = strdup(m->msg);
+	if (!msg)
+		return -ENOMEM;
+	l[set->n_refusals].reason = m->reason;
+	l[set->n_refusals++].msg = msg;
+	return 0;
+}
+
+/* The complete set: each record's addresses and endpoints are within
+ * the set and of its family (lbd indexes the arrays with them). */
+static int nrx_end(const struct k8s_node_set *set, char *err, size_t errlen)
+{
+	size_t i, j;
+
+	for (i = 0; i < set->n_recs; i++) {
+		const struct k8s_node_rec *r = &set->recs[i];
+
+		/* each at most 2^32, their sums cannot wrap a size_t */
+		if (r->first_addr + r->n_addrs > set->n_addrs ||
+		    r->first_ep + r->n_eps > set->n_eps)
+			return bad(err, errlen,
+				   "node record %zu: addresses %zu+%zu of %zu, "
+				   "endpoints %zu+%zu of %zu",
+				   i, r->first_addr, r->n_addrs, set->n_addrs,
+				   r->first_ep, r->n_eps, set->n_eps);
+		for (j = 0; j < r->n_addrs; j++)
+			if (set->addrs[r->first_addr + j].addr.family !=
+			    r->family)
+				return bad(err, errlen,
+					   "node record %zu: an address of "
+					   "another family",
+					   i);
+		for (j = 0; j < r->n_eps; j++)
+			if (set->eps[r->first_ep + j].addr.family != r->family)
+				return bad(err, errlen,
+					   "node record %zu: an endpoint of "
+					   "another family",
+					   i);
+	}
+	return 0;
+}
+
+int k8s_node_rx_msg(struct k8s_node_rx *rx, __u16 flags, const void *p,
+		    size_t len, struct k8s_node_set *out, __u32 *gen, char *err,
+		    size_t errlen)
+{
+	const struct lbd_k8s_node_set_hdr *h = p;
+	const char *rec = (const char *)(h + 1);
+	unsigned long long want;
+	size_t i;
+	int r = 0;
+
+	if (len < sizeof(*h)) {
+		r = bad(err, errlen, "node set: %zu bytes", len);
+		goto out;
+	}
+	want = sizeof(*h) +
+	       (unsigned long long)h->n_rec * sizeof(struct lbd_k8s_node_rec) +
+	       (unsigned long long)h->n_addr *
+		       sizeof(struct lbd_k8s_node_addr) +
+	       (unsigned long long)h->n_ep * sizeof(struct lbd_k8s_node_ep) +
+	       (unsigned long long)h->n_ref * sizeof(struct lbd_k8s_line_rec);
+	if (want != len) {
+		r = bad(err, errlen, "node set: %zu bytes for %llu", len, want);
+		goto out;
+	}
+	if (flags & ~(LBD_K8S_F_BEGIN | LBD_K8S_F_END)) {
+		r = bad(err, errlen, "node set: flags %#x", flags);
+		goto out;
+	}
+	if (flags & LBD_K8S_F_BEGIN) {
+		k8s_node_rx_reset(rx);
+		rx->open = true;
+		rx->seq = h->seq;
+		rx->gen = h->gen;
+	} else if (!rx->open || h->seq != rx->seq || h->gen != rx->gen) {
+		r = bad(err, errlen,
+			"node set %u goes on without its beginning", h->seq);
+		goto out;
+	}
+	for (i = 0; !r && i < h->n_rec;
+	     i++, rec += sizeof(struct lbd_k8s_node_rec))
+		r = nrx_rec(rx, (const void *)rec, err, errlen);
+	for (i = 0; !r && i < h->n_addr;
+	     i++, rec += sizeof(struct lbd_k8s_node_addr))
+		r = nrx_addr(rx, (const void *)rec, err, errlen);
+	for (i = 0; !r && i < h->n_ep;
+	     i++, rec += sizeof(struct lbd_k8s_node_ep))
+		r = nrx_ep(rx, (const void *)rec, err, errlen);
+	for (i = 0; !r && i < h->n_ref;
+	     i++, rec += sizeof(struct lbd_k8s_line_rec))
+		r = nrx_ref(rx, (const void *)rec, err, errlen);
+	if (r || !(flags & LBD_K8S_F_END))
+		goto out;
+	r = nrx_end(&rx->set, err, errlen);
+	if (r)
+		goto out;
+	/* the order the log's "only new lines" merge wants (node.c) */
+	if (rx->set.n_refusals)
+		qsort(rx->set.refusals, rx->set.n_refusals,
+		      sizeof(*rx->set.refusals), refusal_cmp);
+	*out = rx->set;
+	*gen = rx->gen;
+	memset(&rx->set, 0, sizeof(rx->set));
+	k8s_node_rx_reset(rx);
+	return 1;
+out:
+	if (r)
+		k8s_node_rx_reset(rx);
 	return r;
 }
 

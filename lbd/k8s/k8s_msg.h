@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "k8s_model.h"
+#include "k8s_node.h"
 #include "msg.h"
 
 /* What a set's message holds at most (the child cuts sets here). */
@@ -42,9 +43,23 @@ int k8s_start_build(const struct lbd_config *c, __u32 gen, const void *kc,
 		    size_t kc_len, const struct k8s_files *files, void **out,
 		    size_t *len);
 
+/* Role node: who this node is, as a START carries it. */
+struct k8s_node_ident {
+	char node_name[256];
+	char zone[64]; /* "": not known */
+	struct lbd_conf_addr addrs[LBD_K8S_MAX_NODE_ADDRS];
+	size_t n_addrs;
+};
+
+/* Makes a START that k8s_start_build made one of the node role, for the
+ * node id. */
+void k8s_start_set_node(void *start, const struct k8s_node_ident *id);
+
 /* A START as the child uses it; pointers into the message. */
 struct k8s_start_view {
 	__u32 gen;
+	__u8 role; /* enum lbd_k8s_role */
+	struct k8s_node_ident node; /* role node */
 	struct lbd_conf_kubernetes conf; /* kubeconfig, context, class, ... */
 	struct k8s_opts opts; /* vip_ranges point into conf */
 	const char *kc;
@@ -99,6 +114,35 @@ int k8s_rx_msg(struct k8s_rx *rx, __u16 flags, const void *p, size_t len,
 	       struct k8s_set *out, __u32 *gen, char *err, size_t errlen);
 /* Drops a set in progress (the child died). */
 void k8s_rx_reset(struct k8s_rx *rx);
+
+/* -- NODE_SET (role node) ------------------------------------------------- */
+
+/* The node role's set as messages of at most chunk bytes each (0:
+ * K8S_MSG_CHUNK), through emit: the same conventions as
+ * k8s_msg_set_encode, bounded by LBD_K8S_NODE_MAX_*. */
+int k8s_msg_node_set_encode(const struct k8s_node_set *set, __u32 seq,
+			    __u32 gen, size_t chunk, k8s_msg_emit_fn emit,
+			    void *arg);
+
+/* A node set being received. */
+struct k8s_node_rx {
+	bool open; /* between a BEGIN and its END */
+	__u32 seq, gen;
+	struct k8s_node_set set;
+	size_t cap_rec, cap_addr, cap_ep, cap_ref;
+};
+
+/*
+ * One NODE_SET message (already through msg_check), as k8s_rx_msg takes
+ * a SERVICES one: 0, the set goes on; 1, *out is the complete set (its
+ * refusals sorted; the caller owns it); -EBADMSG (the reason in err) or
+ * -ENOMEM: the set is dropped. Every field is checked (msg.h).
+ */
+int k8s_node_rx_msg(struct k8s_node_rx *rx, __u16 flags, const void *p,
+		    size_t len, struct k8s_node_set *out, __u32 *gen, char *err,
+		    size_t errlen);
+/* Drops a node set in progress (the child died). */
+void k8s_node_rx_reset(struct k8s_node_rx *rx);
 
 /* Whether two kubernetes groups name the same cluster as the child
  * follows it (kubeconfig, context, class, namespace, bounds): what else

@@ -430,26 +430,73 @@ static bool is_local(const struct k8s_endpoint *e,
 	       !strcmp(e->node_name, o->node_name);
 }
 
+/* The port of slice s that serves Service port p for record r; 0: none
+ * (another family, an invalid slice, no such port). */
+static __u16 slice_port(const struct k8s_slice *s, const struct k8s_node_rec *r,
+			const struct k8s_node_port *p)
+{
+	size_t j;
+
+	if (s->family != r->family || s->invalid)
+		return 0;
+	for (j = 0; j < s->n_ports; j++)
+		if (s->ports[j].proto == p->proto &&
+		    !strcmp(s->ports[j].name, p->name))
+			return s->ports[j].port;
+	return 0;
+}
+
+static bool in_zone(const struct k8s_endpoint *e, const char *zone)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_zones; i++)
+		if (!strcmp(e->zones[i], zone))
+			return true;
+	return false;
+}
+
+/* kube-proxy's canUseTopology (pkg/proxy/topology.go): every ready
+ * endpoint has hints, and one of them names this zone. */
+static bool use_hints(const struct k8s_node_rec *r,
+		      const struct k8s_node_port *p,
+		      struct k8s_slice *const *sl, size_t n,
+		      const struct k8s_node_opts *o)
+{
+	bool named = false;
+	size_t i, k;
+
+	if (r->local_only || !o->zone || !o->zone[0])
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!slice_port(sl[i], r, p))
+			continue;
+		for (k = 0; k < sl[i]->n_eps; k++) {
+			const struct k8s_endpoint *e = &sl[i]->eps[k];
+
+			if (e->state != LBD_CS_ACTIVE)
+				continue;
+			if (!e->n_zones)
+				return false;
+			named = named || in_zone(e, o->zone);
+		}
+	}
+	return named;
+}
+
 /* The endpoints of record r from the Service's slices sl[0..n). */
 static void add_eps(struct ntr *t, struct k8s_node_rec *r,
 		    const struct k8s_node_port *p, struct k8s_slice *const *sl,
 		    size_t n, const struct k8s_node_opts *o)
 {
-	size_t i, j, k;
+	size_t i, k;
 
 	r->first_ep = t->out->n_eps;
+	r->zone_hints = use_hints(r, p, sl, n, o);
 	for (i = 0; i < n && !t->err; i++) {
 		const struct k8s_slice *s = sl[i];
-		__u16 port = 0;
+		__u16 port = slice_port(s, r, p);
 
-		if (s->family != r->family || s->invalid)
-			continue;
-		for (j = 0; j < s->n_ports; j++)
-			if (s->ports[j].proto == p->proto &&
-			    !strcmp(s->ports[j].name, p->name)) {
-				port = s->ports[j].port;
-				break;
-			}
 		if (!port)
 			continue;
 		for (k = 0; k < s->n_eps; k++) {
@@ -458,6 +505,11 @@ static void add_eps(struct ntr *t, struct k8s_node_rec *r,
 			struct k8s_node_ep *ne;
 
 			if (r->local_only && !local)
+				continue;
+			/* a terminating endpoint of another zone is left
+			 * out too: with hints in use a ready one of this
+			 * zone exists, so it would take no new connection */
+			if (r->zone_hints && !in_zone(e, o->zone))
 				continue;
 			ne = NTR_PUSH(t, eps, n_eps, t->cap_eps);
 			if (!ne)
@@ -853,6 +905,7 @@ void k8s_node_rec_json(const struct k8s_node_set *s,
 	jadd(out, "health_check_node_port", jint(r->hc_node_port));
 	jadd(out, "affinity", jstr(r->affinity ? "ClientIP" : "None"));
 	jadd(out, "affinity_timeout_s", jint(r->affinity_timeout));
+	jadd(out, "zone_hints", jbool(r->zone_hints));
 	jadd(out, "applied", jbool(applied));
 	for (i = 0; i < r->n_addrs; i++) {
 		const struct k8s_node_addr *a = &s->addrs[r->first_addr + i];

@@ -24,6 +24,12 @@
  * ports). Conditions are passed on as k8s_model reads them (ready; or
  * serving and terminating); node_backends_set makes the choice.
  *
+ * Topology hints (hints.forZones), as kube-proxy's topology.go uses them,
+ * on records whose traffic policy is Cluster when the node's zone is
+ * known: only when every ready endpoint of the record has hints and one
+ * of them names this zone, and then only the endpoints that name it;
+ * otherwise the hints are ignored.
+ *
  * Whatever lbd cannot serve is refused for the whole Service (never half
  * applied), with one line per Service and reason: fields of the wrong
  * type or value (invalid), SCTP ports (protocol), addresses that cannot
@@ -110,6 +116,9 @@ struct k8s_node_opts {
 	/* this node's addresses, where NodePorts are served */
 	const struct lbd_conf_addr *addrs;
 	size_t n_addrs;
+	/* this node's zone (node_role.zone), for topology hints; NULL or
+	 * "": hints are ignored */
+	const char *zone;
 };
 
 /* Where a record's address comes from (lbctl services shows it). */
@@ -151,6 +160,9 @@ struct k8s_node_rec {
 	bool external;
 	bool local_only; /* its scope's traffic policy is Local */
 	bool affinity;
+	/* the endpoints are those the topology hints give this node's
+	 * zone (k8s_node_translate) */
+	bool zone_hints;
 	__u32 affinity_timeout;
 	size_t first_addr, n_addrs; /* into k8s_node_set.addrs */
 	size_t first_ep, n_eps; /* into k8s_node_set.eps */

@@ -25,6 +25,11 @@ struct k8s_proc {
 	char user[64];
 	k8s_proc_set_fn on_set;
 	void *arg;
+	/* role node: its sets instead, for this node */
+	bool node;
+	k8s_proc_node_set_fn on_node_set;
+	struct k8s_node_ident ident;
+	struct k8s_node_rx nrx;
 	/* what a START needs of the config: its kubernetes group and
 	 * the datapath's sources (no pointer of the config is kept) */
 	struct lbd_config cfg;
@@ -198,6 +203,8 @@ static int send_start(struct k8s_proc *kp)
 	}
 	r = k8s_start_build(&kp->cfg, kp->gen, kp->kc, kp->kc_len,
 			    kp->files_known ? &kp->files : NULL, &m, &len);
+	if (!r && kp->node)
+		k8s_start_set_node(m, &kp->ident);
 	if (!r)
 		r = proc_send(kp->p, LBD_MSG_K8S_START, 0, m, len);
 	if (r)
@@ -218,6 +225,7 @@ static void on_up(struct proc *p, pid_t pid, void *arg)
 	/* a set the last child left unfinished is no set; the last
 	 * complete one stays with the owner until this child's */
 	k8s_rx_reset(&kp->rx);
+	k8s_node_rx_reset(&kp->nrx);
 	/* a new child names the files again, before the network */
 	files_clear(kp);
 	kp->pid = pid;
@@ -235,6 +243,7 @@ static void child_bad(struct k8s_proc *kp, const char *what)
 	log_warnx("kubernetes: the client (pid %d) sent %s: restarting it",
 		  (int)pid, what);
 	k8s_rx_reset(&kp->rx);
+	k8s_node_rx_reset(&kp->nrx);
 	if (pid > 0)
 		kill(pid, SIGKILL);
 }
@@ -302,6 +311,35 @@ static void on_services(struct k8s_proc *kp, __u16 flags, const void *p,
 	kp->on_set(&set, kp->arg);
 }
 
+static void on_node_msg(struct k8s_proc *kp, __u16 flags, const void *p,
+			size_t len)
+{
+	struct k8s_node_set set;
+	char err[256];
+	__u32 gen;
+	int r;
+
+	r = k8s_node_rx_msg(&kp->nrx, flags, p, len, &set, &gen, err,
+			    sizeof(err));
+	if (r == -EBADMSG) {
+		child_bad(kp, err);
+		return;
+	}
+	if (r < 0) {
+		log_warnx("kubernetes: the node's records: %s", strerror(-r));
+		return;
+	}
+	if (!r)
+		return;
+	/* made for another node or settings: one of these follows */
+	if (gen != kp->gen) {
+		k8s_node_set_free(&set);
+		return;
+	}
+	kp->synced = true;
+	kp->on_node_set(&set, kp->arg);
+}
+
 static void on_msg(struct proc *p, const struct lbd_msg_hdr *h,
 		   const void *payload, void *arg)
 {
@@ -310,8 +348,10 @@ static void on_msg(struct proc *p, const struct lbd_msg_hdr *h,
 	(void)p;
 	if (h->type == LBD_MSG_K8S_STATUS)
 		on_status(kp, payload, h->len);
-	else if (h->type == LBD_MSG_K8S_SERVICES)
+	else if (h->type == LBD_MSG_K8S_SERVICES && !kp->node)
 		on_services(kp, h->flags, payload, h->len);
+	else if (h->type == LBD_MSG_K8S_NODE_SET && kp->node)
+		on_node_msg(kp, h->flags, payload, h->len);
 	else
 		child_bad(kp, "a message not of its kind");
 }
@@ -347,8 +387,10 @@ static int child_start(struct k8s_proc *kp)
 	return proc_start(kp->ev, &spec, on_msg, on_up, kp, &kp->p);
 }
 
-int k8s_proc_start(sd_event *ev, const struct lbd_config *c, const char *user,
-		   k8s_proc_set_fn on_set, void *arg, struct k8s_proc **out)
+static int start(sd_event *ev, const struct lbd_config *c, const char *user,
+		 k8s_proc_set_fn on_set, const struct k8s_node_ident *id,
+		 k8s_proc_node_set_fn on_node_set, void *arg,
+		 struct k8s_proc **out)
 {
 	struct k8s_proc *kp = calloc(1, sizeof(*kp));
 	uint64_t now;
@@ -359,6 +401,10 @@ int k8s_proc_start(sd_event *ev, const struct lbd_config *c, const char *user,
 	kp->ev = sd_event_ref(ev);
 	snprintf(kp->user, sizeof(kp->user), "%s", user);
 	kp->on_set = on_set;
+	kp->on_node_set = on_node_set;
+	kp->node = id != NULL;
+	if (id)
+		kp->ident = *id;
 	kp->arg = arg;
 	kp->gen = 1;
 	cfg_keep(kp, c);
@@ -380,6 +426,20 @@ int k8s_proc_start(sd_event *ev, const struct lbd_config *c, const char *user,
 	return 0;
 }
 
+int k8s_proc_start(sd_event *ev, const struct lbd_config *c, const char *user,
+		   k8s_proc_set_fn on_set, void *arg, struct k8s_proc **out)
+{
+	return start(ev, c, user, on_set, NULL, NULL, arg, out);
+}
+
+int k8s_proc_start_node(sd_event *ev, const struct lbd_config *c,
+			const char *user, const struct k8s_node_ident *id,
+			k8s_proc_node_set_fn on_set, void *arg,
+			struct k8s_proc **out)
+{
+	return start(ev, c, user, NULL, id, on_set, arg, out);
+}
+
 /* Another child, for another kubeconfig or cluster; the last set
  * stays with the owner until the new child's first. */
 static void child_restart(struct k8s_proc *kp)
@@ -388,6 +448,7 @@ static void child_restart(struct k8s_proc *kp)
 
 	files_clear(kp);
 	k8s_rx_reset(&kp->rx);
+	k8s_node_rx_reset(&kp->nrx);
 	if (kp->kc)
 		explicit_bzero(kp->kc, kp->kc_len);
 	free(kp->kc);
@@ -431,6 +492,19 @@ int k8s_proc_update(struct k8s_proc *kp, const struct lbd_config *c)
 	return send_start(kp);
 }
 
+int k8s_proc_update_node(struct k8s_proc *kp, const struct lbd_config *c,
+			 const struct k8s_node_ident *id)
+{
+	struct k8s_node_ident was = kp->ident;
+	int r;
+
+	kp->ident = *id;
+	r = k8s_proc_update(kp, c);
+	if (r)
+		kp->ident = was; /* the reload keeps what runs */
+	return r;
+}
+
 void k8s_proc_stop(struct k8s_proc *kp)
 {
 	if (!kp)
@@ -439,6 +513,7 @@ void k8s_proc_stop(struct k8s_proc *kp)
 	kp->files_timer = sd_event_source_disable_unref(kp->files_timer);
 	files_clear(kp);
 	k8s_rx_reset(&kp->rx);
+	k8s_node_rx_reset(&kp->nrx);
 	if (kp->kc)
 		explicit_bzero(kp->kc, kp->kc_len);
 	free(kp->kc);

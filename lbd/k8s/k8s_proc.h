@@ -4,8 +4,9 @@
  * (proc.h), hands it the settings and the kubeconfig's bytes, reads as
  * root the files the kubeconfig references when the child names them
  * (once per child, before it has spoken to the network), and takes the
- * sets of services it sends, checked record by record (k8s_msg.h). No
- * YAML, JSON or HTTP here: bytes of files out, fixed records in.
+ * sets of services it sends (in the node role, of the node's records),
+ * checked record by record (k8s_msg.h). No YAML, JSON or HTTP here:
+ * bytes of files out, fixed records in.
  *
  * The last complete set stays with the owner while the child is down or
  * resyncs: what the cluster gave keeps serving until a new child has
@@ -21,6 +22,8 @@
 
 #include "config.h"
 #include "k8s_model.h"
+#include "k8s_msg.h"
+#include "k8s_node.h"
 #include "msg.h"
 
 struct k8s_proc;
@@ -33,6 +36,22 @@ typedef void (*k8s_proc_set_fn)(struct k8s_set *set, void *arg);
  * negative errno. */
 int k8s_proc_start(sd_event *ev, const struct lbd_config *c, const char *user,
 		   k8s_proc_set_fn on_set, void *arg, struct k8s_proc **out);
+
+/* Role node: a new complete set of the node's records (checked field
+ * by field, k8s_node_rx_msg); the callee takes it (and frees it with
+ * k8s_node_set_free). */
+typedef void (*k8s_proc_node_set_fn)(struct k8s_node_set *set, void *arg);
+
+/* Starts the child for the node role: every Service, translated for the
+ * node id (its name, zone and NodePort addresses). As k8s_proc_start. */
+int k8s_proc_start_node(sd_event *ev, const struct lbd_config *c,
+			const char *user, const struct k8s_node_ident *id,
+			k8s_proc_node_set_fn on_set, void *arg,
+			struct k8s_proc **out);
+
+/* Role node: k8s_proc_update, with the node as id says it now. */
+int k8s_proc_update_node(struct k8s_proc *kp, const struct lbd_config *c,
+			 const struct k8s_node_ident *id);
 
 /*
  * c is the config from now on: a new cluster (kubeconfig, context, class,

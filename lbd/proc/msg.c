@@ -58,6 +58,11 @@ static const struct msg_row msg_rows[LBD_MSG_TYPE_MAX] = {
 	[LBD_MSG_NODE_HC] = RECS(sizeof(struct lbd_node_hc_head),
 				 sizeof(struct lbd_node_hc_rec),
 				 LBD_NODE_HC_MAX),
+	/* role node: a set's header, then records of 4-byte multiples
+	 * whose counts the header gives (k8s_node_rx_msg checks them) */
+	[LBD_MSG_K8S_NODE_SET] =
+		RECS(sizeof(struct lbd_k8s_node_set_hdr), 4,
+		     (LBD_MSG_MAX - sizeof(struct lbd_k8s_node_set_hdr)) / 4),
 };
 
 int msg_check(const struct lbd_msg_hdr *h)

@@ -52,6 +52,7 @@ enum lbd_msg_type {
 	LBD_MSG_K8S_START = 20, /* lbd -> k8s: settings and kubeconfig */
 	LBD_MSG_K8S_SERVICES = 21, /* k8s -> lbd: the translated services */
 	LBD_MSG_K8S_STATUS = 22, /* k8s -> lbd: sync state, refusals */
+	LBD_MSG_K8S_NODE_SET = 23, /* k8s -> lbd: the node role's records */
 	/* the node role's health check ports (lbd/ctl/hcserve.h) */
 	LBD_MSG_NODE_HC = 30, /* lbd -> io: the whole table */
 	LBD_MSG_TYPE_MAX
@@ -386,6 +387,14 @@ _Static_assert(sizeof(struct lbd_probe_time) == 16, "lbd_probe_time");
 #define LBD_K8S_MAX_FILES 4 /* CA, client certificate and key, token */
 #define LBD_K8S_FILE_MAX (1u << 20) /* each file, the kubeconfig too */
 #define LBD_K8S_MAX_VIP_RANGES 64 /* LBD_MAX_VIP_RANGES (config.h) */
+#define LBD_K8S_MAX_NODE_ADDRS 64 /* LBD_MAX_NODE_ADDRS (config.h) */
+
+/* lbd_k8s_start.role: what the child follows and sends */
+enum lbd_k8s_role {
+	LBD_K8S_ROLE_LB, /* LoadBalancer Services of a class: SERVICES */
+	LBD_K8S_ROLE_NODE, /* every Service: NODE_SET (k8s_node.h) */
+	LBD_K8S_ROLE_N,
+};
 
 /* A prefix (kubernetes.vip_ranges), host bits cleared. */
 struct lbd_k8s_prefix {
@@ -407,14 +416,21 @@ struct lbd_k8s_start {
 	__u8 fwd; /* enum lbd_fwd */
 	__u8 flow_backends, encap4, encap6, snat4, snat6; /* 0 or 1 */
 	__u8 n_files; /* files attached, in the order the child named them */
-	__u8 pad;
+	__u8 role; /* enum lbd_k8s_role */
 	__u32 n_vip_ranges;
 	struct lbd_k8s_prefix vip_ranges[LBD_K8S_MAX_VIP_RANGES];
+	/* role node: the node's name (endpoints' nodeName), its zone
+	 * (topology hints; "": none) and the addresses NodePorts are
+	 * served on (port 0) */
+	char node_name[256];
+	char zone[64];
+	__u32 n_node_addrs;
+	struct lbd_msg_addr node_addrs[LBD_K8S_MAX_NODE_ADDRS];
 	__u32 kubeconfig_len;
 	__u32 file_len[LBD_K8S_MAX_FILES];
 	char file_path[LBD_K8S_MAX_FILES][LBD_K8S_PATH_MAX];
 };
-_Static_assert(sizeof(struct lbd_k8s_start) == 22384, "lbd_k8s_start");
+_Static_assert(sizeof(struct lbd_k8s_start) == 23988, "lbd_k8s_start");
 #define LBD_K8S_START_MAX_BYTES ((LBD_K8S_MAX_FILES + 1) * LBD_K8S_FILE_MAX)
 
 /*
@@ -543,6 +559,62 @@ struct lbd_node_hc_rec {
 	__u32 local_endpoints; /* k8s_node_hc_table's count */
 };
 _Static_assert(sizeof(struct lbd_node_hc_rec) == 136, "lbd_node_hc_rec");
+/*
+ * k8s -> lbd, LBD_MSG_K8S_NODE_SET (role node): one complete
+ * k8s_node_set (k8s_node.h), in one message or several, flagged as
+ * SERVICES' sets are (LBD_K8S_F_BEGIN, LBD_K8S_F_END). Each message is a
+ * lbd_k8s_node_set_hdr, then n_rec record records, n_addr address
+ * records, n_ep endpoint records and n_ref refusal lines
+ * (lbd_k8s_line_rec); each kind is appended to the set's in the order
+ * it comes. A record's first_addr/n_addrs and first_ep/n_eps index the
+ * whole set's addresses and endpoints, and are checked once the set is
+ * complete: every index within the set, every address and endpoint of
+ * the record's family.
+ */
+#define LBD_K8S_NODE_MAX_RECS (1u << 20) /* node_role.max_services' bound */
+#define LBD_K8S_NODE_MAX_ADDRS (1u << 22)
+#define LBD_K8S_NODE_MAX_EPS (1u << 22)
+
+struct lbd_k8s_node_set_hdr {
+	__u32 seq; /* the set's number, the same in all its messages */
+	__u32 gen; /* of the START it was made under */
+	__u32 n_rec, n_addr, n_ep, n_ref; /* records in this message */
+};
+_Static_assert(sizeof(struct lbd_k8s_node_set_hdr) == 24, "node_set_hdr");
+
+/* One Service port, family and scope (struct k8s_node_rec). */
+struct lbd_k8s_node_rec {
+	char ns[64];
+	char name[64];
+	char port_name[64]; /* "": an unnamed port */
+	__u16 port; /* the Service port, not 0 */
+	__u16 node_port; /* 0: none */
+	__u16 hc_node_port; /* 0: none */
+	__u8 type; /* enum k8s_node_type */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* LBD_AF_* */
+	__u8 external, local_only, affinity, zone_hints; /* 0 or 1 */
+	__u8 pad[3];
+	__u32 affinity_timeout;
+	__u32 first_addr, n_addrs; /* into the set's addresses */
+	__u32 first_ep, n_eps; /* into the set's endpoints */
+};
+_Static_assert(sizeof(struct lbd_k8s_node_rec) == 228, "lbd_k8s_node_rec");
+
+struct lbd_k8s_node_addr {
+	struct lbd_msg_addr addr; /* and the port, not 0 */
+	__u8 kind; /* enum k8s_node_addr_kind */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lbd_k8s_node_addr) == 24, "lbd_k8s_node_addr");
+
+struct lbd_k8s_node_ep {
+	struct lbd_msg_addr addr; /* and the target port, not 0 */
+	__u16 weight;
+	__u8 ready, serving, terminating, local; /* 0 or 1 */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lbd_k8s_node_ep) == 28, "lbd_k8s_node_ep");
 
 /* Whether s, a fixed array of n bytes from a message, ends within it. */
 static inline bool msg_str_ok(const char *s, size_t n)

@@ -2327,6 +2327,29 @@ Test(config, node_role_tc_path_settings)
 			     "list of interface name patterns"));
 }
 
+Test(config, node_role_zone_is_a_label_value)
+{
+	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S
+					 "node_role = { zone = \"eu-west-1a\"; "
+					 "};\n");
+
+	cr_assert_str_eq(c->node_role.zone, "eu-west-1a");
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S);
+	cr_assert_str_empty(c->node_role.zone, "no zone: hints ignored");
+	config_free(c);
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = { zone = \"-a\"; };\n",
+		      ERRORS("t.conf:3: node_role.zone: \"-a\" is not a label "
+			     "value (1-63 letters, digits, '-', '_', '.'; a "
+			     "letter or digit first and last)"));
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = {\n\tzone = \"a b\"; };\n",
+		      ERRORS("t.conf:4: node_role.zone: \"a b\" is not a label "
+			     "value (1-63 letters, digits, '-', '_', '.'; a "
+			     "letter or digit first and last)"));
+}
+
 Test(config, node_role_needs_kubernetes_and_takes_no_lb_settings)
 {
 	expect_errors("role = \"node\";\n",

@@ -47,10 +47,11 @@ static const struct k8s_node_opts NODE1 = { .node_name = "node-1",
 					    .addrs = NODE_ADDRS,
 					    .n_addrs = 2 };
 
-static void load(struct fixture *f)
+static void load_from(struct fixture *f, const char *svcs, const char *slices,
+		      const struct k8s_node_opts *opts)
 {
-	struct json_object *s = items("node_services.json");
-	struct json_object *e = items("node_endpointslices.json");
+	struct json_object *s = items(svcs);
+	struct json_object *e = items(slices);
 	char err[256];
 	size_t i;
 
@@ -80,8 +81,13 @@ static void load(struct fixture *f)
 	json_object_put(s);
 	json_object_put(e);
 	cr_assert_eq(k8s_node_translate(f->svcp, f->n_svc, f->slp, f->n_sl,
-					&NODE1, &f->set),
+					opts, &f->set),
 		     0);
+}
+
+static void load(struct fixture *f)
+{
+	load_from(f, "node_services.json", "node_endpointslices.json", &NODE1);
 }
 
 static void unload(struct fixture *f)
@@ -606,5 +612,110 @@ Test(k8s_node, external_ip_of_this_node_is_refused)
 	refused_is(&f, K8S_REFUSED_HOST_ADDRESS,
 		   "Service t/ssh: spec.externalIPs 198.18.0.1 is an address "
 		   "of this node");
+	unload(&f);
+}
+
+/* Topology hints (node_hints_*.json): kube-proxy's rule, for node-1 in
+ * zone-a. */
+
+static const struct k8s_node_opts NODE1_ZONE_A = { .node_name = "node-1",
+						   .addrs = NODE_ADDRS,
+						   .n_addrs = 2,
+						   .zone = "zone-a" };
+
+/* r's endpoints are exactly ips[0..n), in this order. */
+static void eps_are(const struct fixture *f, const char *key,
+		    const char *const *ips, size_t n, bool hints)
+{
+	const struct k8s_node_rec *r = rec(f, key);
+	size_t i;
+
+	cr_assert_eq(r->zone_hints, hints, "%s: zone_hints %d", key,
+		     r->zone_hints);
+	cr_assert_eq(r->n_eps, n, "%s: %zu endpoints, want %zu", key, r->n_eps,
+		     n);
+	for (i = 0; i < n; i++)
+		ep(f, r, i, ips[i], 8080);
+}
+
+#define IPS(...)                                \
+	((const char *const[]){ __VA_ARGS__ }), \
+		sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(char *)
+
+Test(k8s_node, zone_hints_keep_this_zones_endpoints_when_all_ready_have_hints)
+{
+	struct fixture f;
+
+	load_from(&f, "node_hints_services.json",
+		  "node_hints_endpointslices.json", &NODE1_ZONE_A);
+	/* ready .1 (zone-a), .2 (zone-b), .4 (zone-c and zone-a) all have
+	 * hints: those naming zone-a stay, terminating .3 (zone-a) with
+	 * them; .2 and terminating .5 (zone-b) go */
+	eps_are(&f, "zones/all-hinted:http/tcp/ipv4/internal",
+		IPS("198.18.4.1", "198.18.4.3", "198.18.4.4"), true);
+	/* a NodePort's external record (policy Cluster) too */
+	eps_are(&f, "zones/nodeport:http/tcp/ipv4/internal", IPS("198.18.4.61"),
+		true);
+	eps_are(&f, "zones/nodeport:http/tcp/ipv4/external", IPS("198.18.4.61"),
+		true);
+	/* only ready endpoints must have hints: the terminating one
+	 * without is left out with the other zones' */
+	eps_are(&f, "zones/unhinted-not-ready:http/tcp/ipv4/internal",
+		IPS("198.18.4.21"), true);
+	unload(&f);
+}
+
+Test(k8s_node, zone_hints_are_ignored_unless_usable)
+{
+	struct fixture f;
+
+	load_from(&f, "node_hints_services.json",
+		  "node_hints_endpointslices.json", &NODE1_ZONE_A);
+	/* a ready endpoint without hints */
+	eps_are(&f, "zones/one-unhinted:http/tcp/ipv4/internal",
+		IPS("198.18.4.11", "198.18.4.12"), false);
+	/* hints that are not a list of zones are as none */
+	eps_are(&f, "zones/bad-hints:http/tcp/ipv4/internal",
+		IPS("198.18.4.51", "198.18.4.52"), false);
+	/* no endpoint for this zone */
+	eps_are(&f, "zones/other-zone:http/tcp/ipv4/internal",
+		IPS("198.18.4.31", "198.18.4.32"), false);
+	/* traffic policy Local: this node's endpoints, whatever their
+	 * zone */
+	eps_are(&f, "zones/local-policy:http/tcp/ipv4/internal",
+		IPS("198.18.4.41"), false);
+	unload(&f);
+	/* the node's zone unknown: every endpoint */
+	load_from(&f, "node_hints_services.json",
+		  "node_hints_endpointslices.json", &NODE1);
+	eps_are(&f, "zones/all-hinted:http/tcp/ipv4/internal",
+		IPS("198.18.4.1", "198.18.4.2", "198.18.4.3", "198.18.4.4",
+		    "198.18.4.5"),
+		false);
+	eps_are(&f, "zones/unhinted-not-ready:http/tcp/ipv4/internal",
+		IPS("198.18.4.21", "198.18.4.22"), false);
+	unload(&f);
+}
+
+Test(k8s_node, services_entry_says_zone_hints)
+{
+	struct json_object *o = json_object_new_object(), *v;
+	struct fixture f;
+
+	load_from(&f, "node_hints_services.json",
+		  "node_hints_endpointslices.json", &NODE1_ZONE_A);
+	k8s_node_rec_json(&f.set,
+			  rec(&f, "zones/all-hinted:http/tcp/ipv4/internal"),
+			  true, o);
+	cr_assert(json_object_object_get_ex(o, "zone_hints", &v));
+	cr_assert(json_object_get_boolean(v));
+	json_object_put(o);
+	o = json_object_new_object();
+	k8s_node_rec_json(&f.set,
+			  rec(&f, "zones/other-zone:http/tcp/ipv4/internal"),
+			  true, o);
+	cr_assert(json_object_object_get_ex(o, "zone_hints", &v));
+	cr_assert_not(json_object_get_boolean(v));
+	json_object_put(o);
 	unload(&f);
 }
