@@ -878,9 +878,15 @@ out:
 	return err;
 }
 
+static bool node_addr_v4mapped(const union lbd_addr *a)
+{
+	return !a->v6[0] && !a->v6[1] && a->v6[2] == htonl(0xffff);
+}
+
 int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 		 __u64 sock_cookie, __u64 netns_cookie, struct node_choice *out)
 {
+	struct node_svc_addr v4;
 	struct lbd_node_svc svc;
 	struct lbd_svc_key4 k4;
 	struct lbd_svc_key6 k6;
@@ -889,6 +895,16 @@ int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
+	/* a dual-stack socket's ::ffff:a.b.c.d is the IPv4 Service's
+	 * (bpf/node/xlate.h node_sa_read) */
+	if (a->family == LBD_AF_INET6 && node_addr_v4mapped(&a->addr)) {
+		memset(&v4, 0, sizeof(v4));
+		v4.family = LBD_AF_INET;
+		v4.proto = a->proto;
+		v4.port = a->port;
+		v4.addr.v4 = a->addr.v6[3];
+		a = &v4;
+	}
 	fd = node_svc_map(n, a, &k4, &k6, &key);
 	if (fd < 0)
 		return fd;

@@ -159,7 +159,9 @@ struct node_choice {
  * cookie sock_cookie (SO_COOKIE) in the network namespace of
  * netns_cookie (SO_NETNS_COOKIE), gets now: the programs' steps on the
  * maps' contents. -ENOENT: a is no Service address (the connect is not
- * translated); -EHOSTUNREACH: no endpoint (it is refused).
+ * translated); -EHOSTUNREACH: no endpoint (it is refused). An IPv4-mapped
+ * IPv6 a (::ffff:a.b.c.d, a dual-stack socket's) is the IPv4 Service's,
+ * as the programs take it: the choice is then of family LBD_AF_INET.
  */
 int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 		 __u64 sock_cookie, __u64 netns_cookie,
