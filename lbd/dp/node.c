@@ -856,6 +856,7 @@ static int node_explain_pick(struct lbd_node *n, __u32 svc_id,
 	err = -EHOSTUNREACH;
 	if (!m || nl > LBD_MAGLEV_MAX_LIST)
 		goto out;
+	out->table_size = m;
 	out->slot = out->hash % m;
 	err = node_table_word(fd, LBD_MAGLEV_HDR + nl + out->slot, &slot);
 	if (err)
@@ -890,7 +891,7 @@ int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 	struct lbd_node_svc svc;
 	struct lbd_svc_key4 k4;
 	struct lbd_svc_key6 k6;
-	struct lbd_backend be;
+	struct lbd_backend be, tbe;
 	void *key;
 	int fd, err;
 
@@ -911,16 +912,37 @@ int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 	if (bpf_map_lookup_elem(fd, key, &svc))
 		return -errno;
 	out->svc_id = svc.id;
+	out->svc_flags = svc.flags;
+	out->affinity_timeout = svc.affinity_timeout;
+	out->aff_backend_id = LBD_NO_ID;
+	out->table_backend_id = LBD_NO_ID;
+	/* the table's choice first: what a client without a (fresh) entry
+	 * gets, which lbctl explain shows beside the entry */
+	out->hash = lbd_node_hash(n->opts.hash_seed, svc.id,
+				  svc.flags & LBD_NODE_SVC_F_AFFINITY ?
+					  netns_cookie :
+					  sock_cookie);
+	err = node_explain_pick(n, svc.id, out, &tbe);
+	if (!err)
+		out->table_backend_id = out->backend_id;
+	else if (err != -EHOSTUNREACH)
+		return err;
 	if (svc.flags & LBD_NODE_SVC_F_AFFINITY) {
 		struct lbd_node_aff_key ak = { .netns_cookie = netns_cookie,
 					       .svc_id = svc.id };
 		struct lbd_aff aff;
+		__u32 now = node_now();
 
 		/* lookup only: an LRU lookup from userspace does not mark
 		 * the entry used, nor does this refresh last_seen */
-		if (!bpf_map_lookup_elem(node_affinity_fd(n), &ak, &aff) &&
-		    !lbd_idle_over(node_now(), aff.last_seen,
-				   svc.affinity_timeout) &&
+		if (!bpf_map_lookup_elem(node_affinity_fd(n), &ak, &aff)) {
+			out->aff_entry = true;
+			out->aff_backend_id = aff.backend_id;
+			out->aff_idle_s = now - aff.last_seen;
+			out->aff_fresh = !lbd_idle_over(now, aff.last_seen,
+							svc.affinity_timeout);
+		}
+		if (out->aff_fresh &&
 		    !bpf_map_lookup_elem(
 			    bpf_map__fd(n->skel->maps.lbd_node_backends),
 			    &aff.backend_id, &be) &&
@@ -930,15 +952,11 @@ int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 			out->backend_id = aff.backend_id;
 			goto found;
 		}
-		out->hash =
-			lbd_node_hash(n->opts.hash_seed, svc.id, netns_cookie);
-	} else {
-		out->hash =
-			lbd_node_hash(n->opts.hash_seed, svc.id, sock_cookie);
 	}
-	err = node_explain_pick(n, svc.id, out, &be);
 	if (err)
 		return err;
+	be = tbe;
+	out->backend_id = out->table_backend_id;
 found:
 	if (be.family != a->family)
 		return -EHOSTUNREACH;
