@@ -204,5 +204,7 @@ void node_role_status_json(void *arg, struct json_object *out);
 void node_role_services_json(void *arg, struct json_object *list);
 int node_role_reasons(void *arg, __u64 *out);
 void node_role_metrics(void *arg, struct lbd_metrics_snap *s);
+int node_role_explain(void *arg, const struct lbd_ctl_req *req,
+		      struct json_object *out, char *err, size_t errlen);
 
 #endif /* LBD_DAEMON_H */

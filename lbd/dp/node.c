@@ -923,9 +923,12 @@ int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 					  netns_cookie :
 					  sock_cookie);
 	err = node_explain_pick(n, svc.id, out, &tbe);
-	if (!err)
+	if (!err) {
 		out->table_backend_id = out->backend_id;
-	else if (err != -EHOSTUNREACH)
+		out->table_family = tbe.family;
+		out->table_port = tbe.port;
+		out->table_addr = tbe.addr;
+	} else if (err != -EHOSTUNREACH)
 		return err;
 	if (svc.flags & LBD_NODE_SVC_F_AFFINITY) {
 		struct lbd_node_aff_key ak = { .netns_cookie = netns_cookie,

@@ -164,6 +164,9 @@ struct node_choice {
 	/* the table's choice at slot (LBD_NO_ID: none, an empty table) */
 	__u32 table_size;
 	__u32 table_backend_id;
+	__u8 table_family;
+	__be16 table_port;
+	union lbd_addr table_addr;
 };
 
 /*
