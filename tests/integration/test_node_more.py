@@ -65,11 +65,14 @@ def service(name, ips, ports, **spec):
 
 
 def slice_(svc, hosts, v6=False, ports=(("http", "TCP"),),
-           node_of=lambda h: h):
+           node_of=lambda h: h, n=1, weight=None):
     addrs = BE6 if v6 else BE4
+    meta = {"name": f"{svc}-{n}", "namespace": "default",
+            "labels": {"kubernetes.io/service-name": svc}}
+    if weight:
+        meta["annotations"] = {"lbd.io/weight": str(weight)}
     return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
-            "metadata": {"name": f"{svc}-1", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": svc}},
+            "metadata": meta,
             "addressType": "IPv6" if v6 else "IPv4",
             "ports": [{"name": n, "port": PORT, "protocol": p}
                       for n, p in ports],
@@ -253,7 +256,10 @@ def affinity(t, api):
     # the pod's entry: backend1, the only endpoint
     check(set(t.names("client", STICKY_IP, 3)) == {"backend1"},
           "the first connects of the pod")
-    api.put(slice_("sticky", ["backend1", "backend2"]))
+    # backend2 comes, weighted 50 to 1 (a slice of its own): the table
+    # gives the pod backend2 but for 1 chance in 51, which the entry
+    # overrides while it is fresh
+    api.put(slice_("sticky", ["backend2"], n=2, weight=50))
     wait_until(lambda: len(t.endpoints(svc)) == 2, 30,
                "sticky's second endpoint")
     netns = t.pod("client", "netns")["netns"]
@@ -292,8 +298,8 @@ def affinity(t, api):
     names = t.names("client", STICKY_IP, 6)
     check(set(names) == {table_choice},
           f"after the timeout the table's choice {table_choice}: {names}")
-    print(f"affinity: pod's entry backend1, after the timeout "
-          f"{table_choice}; host {want}", file=sys.stderr)
+    print(f"affinity: pod's entry backend1, after the timeout the "
+          f"table's {table_choice}; host {want}", file=sys.stderr)
 
 
 def local_policy(t, api):
@@ -307,6 +313,13 @@ def local_policy(t, api):
         names = t.names(host, LOCAL_IP, 12)
         check(set(names) == {"backend1"},
               f"Local from {host}: only this node's endpoint: {names}")
+    lines = {s["address"]: s for s in
+             json.loads(t.lbctl("--json", "list").stdout)["services"]}
+    eps = lines[f"{LOCAL_IP}:80"]["endpoints"]
+    check([(e["endpoint"], e["local"]) for e in eps] ==
+          [(f"{BE4['backend1']}:{PORT}", True)],
+          f"lbctl list marks the local endpoint: {eps}")
+    check(" local" in t.lbctl("list").stdout, "lbctl list: no local mark")
     # the local endpoint goes: refused, though another node has one
     on = {"backend2": "node-2"}
     api.put(slice_("local", ["backend2"], node_of=lambda h: on[h]))
