@@ -208,5 +208,7 @@ int node_role_tc_reasons(void *arg, __u64 *out);
 void node_role_metrics(void *arg, struct lbd_metrics_snap *s);
 /* A new io process: the health check ports it is to serve. */
 void node_role_io_up(struct lbd_daemon *d, struct proc *io);
+int node_role_explain(void *arg, const struct lbd_ctl_req *req,
+		      struct json_object *out, char *err, size_t errlen);
 
 #endif /* LBD_DAEMON_H */

@@ -1142,3 +1142,263 @@ int node_role_cleanup(const struct lbd_config *c)
 		 pin);
 	return 0;
 }
+
+/* -- lbctl explain ------------------------------------------------------ */
+
+#define jadd(o, k, v) json_object_object_add(o, k, v)
+#define jstr(v) json_object_new_string(v)
+#define jint(v) json_object_new_int64((int64_t)(v))
+#define jbool(v) json_object_new_boolean(v)
+
+static void ex_hostport(__u8 family, const union lbd_addr *a, __u16 port,
+			char *buf, size_t len)
+{
+	char s[INET6_ADDRSTRLEN] = "?";
+	bool v6 = family == LBD_AF_INET6;
+
+	inet_ntop(v6 ? AF_INET6 : AF_INET, a, s, sizeof(s));
+	snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", s, port);
+}
+
+/* Whether the client's address is one of this host's: its sockets are
+ * in lbd's own network namespace. */
+static bool ex_client_on_host(const struct lbd_msg_addr *c)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET &&
+		    c->family == LBD_AF_INET)
+			found = !memcmp(
+				&((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+				&c->addr.v4, 4);
+		else if (i->ifa_addr->sa_family == AF_INET6 &&
+			 c->family == LBD_AF_INET6)
+			found = !memcmp(
+				&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+				&c->addr, 16);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+/* lbd's own network namespace's cookie (SO_NETNS_COOKIE, 5.14); 0 when
+ * it cannot be read. */
+static __u64 ex_own_netns(void)
+{
+	socklen_t len = sizeof(__u64);
+	__u64 c = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &c, &len))
+		c = 0;
+	close(fd);
+	return c;
+}
+
+/* The last sync's record of Service port id (NULL: none, as after an
+ * adoption before the first sync). */
+static const struct k8s_node_rec *ex_view_rec(struct node_role *nr, __u32 id)
+{
+	char key[256];
+	size_t i, j;
+
+	for (i = 0; i < nr->n_recs; i++)
+		if (nr->recs[i].svc_id == id)
+			break;
+	if (i == nr->n_recs)
+		return NULL;
+	for (j = 0; j < nr->view.n_recs; j++) {
+		k8s_node_rec_key(&nr->view.recs[j], key, sizeof(key));
+		if (!strcmp(key, nr->recs[i].key))
+			return &nr->view.recs[j];
+	}
+	return NULL;
+}
+
+static bool ex_ep_local(struct node_role *nr, const struct k8s_node_rec *r,
+			const struct node_endpoint *e)
+{
+	size_t i;
+
+	for (i = 0; r && i < r->n_eps; i++) {
+		const struct k8s_node_ep *ke = &nr->view.eps[r->first_ep + i];
+
+		if (ke->addr.family == e->family &&
+		    !memcmp(&ke->addr.addr, &e->addr, sizeof(e->addr)) &&
+		    htons(ke->port) == e->port)
+			return ke->local;
+	}
+	return false;
+}
+
+/*
+ * lbctl explain in the node role: the Service port of an address, the
+ * endpoints its table may give (as node_backends_set chose them: the
+ * ready ones, or the serving and terminating ones when none is ready,
+ * only this node's for a Local traffic policy), and the choice as the
+ * socket programs make it (node_explain, bpf/node/select.h): the table's
+ * slot at the hash of the socket's cookie, or with ClientIP affinity the
+ * client's network namespace's entry while it is fresh, else the slot at
+ * the hash of the namespace's cookie. Exact when that cookie is known:
+ * given, or for a client address of this host lbd's own namespace.
+ */
+int node_role_explain(void *arg, const struct lbd_ctl_req *req,
+		      struct json_object *out, char *err, size_t errlen)
+{
+	struct lbd_daemon *d = arg;
+	struct node_role *nr = d->node;
+	const struct k8s_node_rec *r;
+	struct node_endpoint *eps = NULL;
+	struct json_object *list, *ch, *aff;
+	struct node_svc_addr a = { 0 };
+	struct node_choice c;
+	char buf[INET6_ADDRSTRLEN + 8], num[24];
+	__u64 netns = req->netns_cookie;
+	const char *netns_from = netns ? "given" : NULL;
+	size_t n_eps = 0, i, ready = 0;
+	bool affinity, exact;
+	int e;
+
+	if (!nr || !nr->n)
+		return -ENODEV;
+	if (!req->vip.family || !req->vip.port ||
+	    (req->proto != IPPROTO_TCP && req->proto != IPPROTO_UDP)) {
+		snprintf(err, errlen, "service: VIP:PORT/PROTO is needed");
+		return -EINVAL;
+	}
+	a.family = req->vip.family;
+	a.proto = req->proto;
+	a.port = htons(req->vip.port);
+	a.addr = req->vip.addr;
+	if (!netns && req->client.family && ex_client_on_host(&req->client)) {
+		netns = ex_own_netns();
+		netns_from = netns ? "host" : NULL;
+	}
+	e = node_explain(nr->n, &a, req->sock_cookie, netns, &c);
+	if (req->client.family) {
+		inet_ntop(req->client.family == LBD_AF_INET6 ? AF_INET6 :
+							       AF_INET,
+			  &req->client.addr, buf, sizeof(buf));
+		jadd(out, "client", jstr(buf));
+	}
+	ex_hostport(a.family, &a.addr, req->vip.port, buf, sizeof(buf));
+	jadd(out, "service_address", jstr(buf));
+	jadd(out, "proto", jstr(req->proto == IPPROTO_UDP ? "udp" : "tcp"));
+	if (e == -ENOENT) {
+		/* the programs pass it on as it is */
+		jadd(out, "translated", jbool(false));
+		jadd(out, "why",
+		     jstr("not a Service address: connect() and "
+			  "sendmsg() go to it untranslated"));
+		return 0;
+	}
+	if (e && e != -EHOSTUNREACH) {
+		snprintf(err, errlen, "reading the maps: %s", strerror(-e));
+		return e;
+	}
+	jadd(out, "translated", jbool(true));
+	jadd(out, "service_port_id", jint(c.svc_id));
+	r = ex_view_rec(nr, c.svc_id);
+	if (r) {
+		struct json_object *rj = json_object_new_object();
+
+		k8s_node_rec_json(&nr->view, r, true, rj);
+		jadd(out, "service", rj);
+	} else {
+		jadd(out, "service", NULL);
+	}
+	/* the table's endpoints, which node_backends_set chose */
+	if (node_backends_get(nr->n, c.svc_id, &eps, &n_eps))
+		n_eps = 0;
+	list = json_object_new_array();
+	for (i = 0; i < n_eps; i++) {
+		struct json_object *o = json_object_new_object();
+
+		ex_hostport(eps[i].family, &eps[i].addr, ntohs(eps[i].port),
+			    buf, sizeof(buf));
+		jadd(o, "endpoint", jstr(buf));
+		jadd(o, "weight", jint(eps[i].weight));
+		jadd(o, "ready", jbool(eps[i].ready));
+		jadd(o, "serving", jbool(eps[i].serving));
+		jadd(o, "terminating", jbool(eps[i].terminating));
+		jadd(o, "local", jbool(ex_ep_local(nr, r, &eps[i])));
+		json_object_array_add(list, o);
+		ready += eps[i].ready;
+	}
+	jadd(out, "endpoints", list);
+	jadd(out, "endpoints_from",
+	     jstr(!n_eps ? "none" :
+		  ready	 ? "ready" :
+			   "serving and terminating (none is ready)"));
+	free(eps);
+
+	affinity = c.svc_flags & LBD_NODE_SVC_F_AFFINITY;
+	exact = affinity ? netns != 0 : req->sock_cookie != 0;
+	ch = json_object_new_object();
+	jadd(ch, "by", jstr(affinity ? "netns" : "socket_cookie"));
+	if (req->sock_cookie) {
+		snprintf(num, sizeof(num), "%llu",
+			 (unsigned long long)req->sock_cookie);
+		jadd(ch, "cookie", jstr(num));
+	}
+	if (netns) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)netns);
+		jadd(ch, "netns", jstr(num));
+		jadd(ch, "netns_from", jstr(netns_from));
+	}
+	jadd(ch, "exact", jbool(exact));
+	jadd(ch, "table_size", jint(c.table_size));
+	if (exact) {
+		jadd(ch, "hash", jint(c.hash));
+		jadd(ch, "slot", jint(c.slot));
+		if (c.table_backend_id != LBD_NO_ID) {
+			ex_hostport(c.table_family, &c.table_addr,
+				    ntohs(c.table_port), buf, sizeof(buf));
+			jadd(ch, "slot_endpoint", jstr(buf));
+		} else {
+			jadd(ch, "slot_endpoint", NULL);
+		}
+	}
+	if (affinity) {
+		aff = json_object_new_object();
+		jadd(aff, "timeout_s", jint(c.affinity_timeout));
+		if (netns) {
+			jadd(aff, "entry", jbool(c.aff_entry));
+			if (c.aff_entry) {
+				jadd(aff, "idle_s", jint(c.aff_idle_s));
+				jadd(aff, "fresh", jbool(c.aff_fresh));
+			}
+			jadd(aff, "followed", jbool(c.affinity));
+		}
+		jadd(ch, "affinity", aff);
+	}
+	if (exact && !e) {
+		ex_hostport(c.family, &c.addr, ntohs(c.port), buf, sizeof(buf));
+		jadd(ch, "endpoint", jstr(buf));
+		jadd(ch, "why", jstr(c.affinity ? "affinity" : "maglev"));
+	} else {
+		jadd(ch, "endpoint", NULL);
+		jadd(ch, "why",
+		     jstr(e	   ? "no endpoint: connect() and sendmsg() are "
+				     "refused with ECONNREFUSED" :
+			  affinity ? "the client's network namespace decides: "
+				     "give its netns cookie" :
+				     "each socket's cookie decides: give the "
+				     "socket's cookie"));
+	}
+	jadd(out, "choice", ch);
+	return 0;
+}
+
+#undef jadd
+#undef jstr
+#undef jint
+#undef jbool

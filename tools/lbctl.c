@@ -89,7 +89,8 @@ static void usage(FILE *f)
 		"A[:P]\n"
 		"                             --backend A[:P] --service S "
 		"--proto P\n"
-		"  explain CLIENT:PORT VIP:PORT/PROTO\n"
+		"  explain CLIENT[:PORT] VIP:PORT/PROTO [--cookie C] "
+		"[--netns C]\n"
 		"                             the backend the datapath picks, "
 		"and why\n"
 		"  monitor [--drops] [--flows] [--health] [--service S] "
@@ -707,11 +708,89 @@ static void print_conntrack(struct json_object *d)
 	       b_of(d, "truncated") ? " (not all listed: --limit)" : "");
 }
 
+/* explain in the node role (lbd/node.c node_role_explain): the Service
+ * port, the endpoints its table may give, and the socket's choice. */
+static void print_node_explain(struct json_object *d)
+{
+	struct json_object *l = get(d, "endpoints");
+	size_t i;
+
+	printf("address   %s/%s%s%s\n", s_of(d, "service_address"),
+	       s_of(d, "proto"), get(d, "client") ? " from " : "",
+	       get(d, "client") ? s_of(d, "client") : "");
+	if (!b_of(d, "translated")) {
+		printf("why       %s\n", s_of(d, "why"));
+		return;
+	}
+	if (get(d, "service.service"))
+		printf("service   %s port %s (%s, %s scope, traffic policy "
+		       "%s, affinity %s)\n",
+		       s_of(d, "service.service"),
+		       *s_of(d, "service.port_name") ?
+			       s_of(d, "service.port_name") :
+			       "-",
+		       s_of(d, "service.type"), s_of(d, "service.scope"),
+		       s_of(d, "service.traffic_policy"),
+		       s_of(d, "service.affinity"));
+	else
+		printf("service   port id %lld (not synced yet: as the "
+		       "maps hold it)\n",
+		       i_of(d, "service_port_id"));
+	printf("endpoints %s:\n", s_of(d, "endpoints_from"));
+	for (i = 0; l && i < json_object_array_length(l); i++) {
+		struct json_object *e = json_object_array_get_idx(l, i);
+
+		printf("          %s weight %lld%s%s\n", s_of(e, "endpoint"),
+		       i_of(e, "weight"),
+		       b_of(e, "terminating") ? " terminating" : "",
+		       b_of(e, "local") ? " (local)" : "");
+	}
+	if (get(d, "choice.affinity")) {
+		printf("affinity  ClientIP, timeout %lld s: ",
+		       i_of(d, "choice.affinity.timeout_s"));
+		if (!get(d, "choice.netns"))
+			printf("the client's netns unknown (--netns)\n");
+		else if (!b_of(d, "choice.affinity.entry"))
+			printf("no entry for netns %s\n",
+			       s_of(d, "choice.netns"));
+		else
+			printf("netns %s's entry idle %lld s, %s\n",
+			       s_of(d, "choice.netns"),
+			       i_of(d, "choice.affinity.idle_s"),
+			       b_of(d, "choice.affinity.followed") ?
+				       "followed" :
+			       b_of(d, "choice.affinity.fresh") ?
+				       "its endpoint is gone: not followed" :
+				       "past the timeout: not followed");
+	}
+	if (b_of(d, "choice.exact"))
+		printf("slot      hash %lld %% %lld = slot %lld: %s (by %s "
+		       "%s)\n",
+		       i_of(d, "choice.hash"), i_of(d, "choice.table_size"),
+		       i_of(d, "choice.slot"), s_of(d, "choice.slot_endpoint"),
+		       !strcmp(s_of(d, "choice.by"), "netns") ? "netns" :
+								"socket cookie",
+		       !strcmp(s_of(d, "choice.by"), "netns") ?
+			       s_of(d, "choice.netns") :
+			       s_of(d, "choice.cookie"));
+	if (get(d, "choice.endpoint") &&
+	    !json_object_is_type(get(d, "choice.endpoint"), json_type_null))
+		printf("endpoint  %s (%s)\n", s_of(d, "choice.endpoint"),
+		       s_of(d, "choice.why"));
+	else
+		printf("endpoint  none: %s\n", s_of(d, "choice.why"));
+}
+
 static void print_explain(struct json_object *d)
 {
 	struct json_object *c = get(d, "counted");
 	char cl[64], v[64];
 	size_t i;
+
+	if (get(d, "service_address")) {
+		print_node_explain(d);
+		return;
+	}
 
 	printf("flow      %s -> %s/%s (service %s)\n",
 	       hostport(s_of(d, "flow.client"), i_of(d, "flow.client_port"), cl,
@@ -1399,6 +1478,10 @@ static int sample_take(struct list_sample *s)
 	memset(s, 0, sizeof(*s));
 	s->svcs = request("services", NULL);
 	s->svc_ms = now_ms();
+	/* the node role has no backends answer: its endpoints are in the
+	 * services one (node_list_build) */
+	if (s->svcs && !strcmp(s_of(s->svcs, "role"), "node"))
+		return 0;
 	s->bes = s->svcs ? request("backends", NULL) : NULL;
 	s->be_ms = now_ms();
 	if (!s->svcs || !s->bes) {
@@ -1639,6 +1722,146 @@ static void print_list(struct json_object *d, bool rate)
 	scols_unref_table(tb);
 }
 
+/* An endpoint's conditions in a word, as lbctl services has them. */
+static const char *node_ep_state(struct json_object *e)
+{
+	if (b_of(e, "ready"))
+		return "ready";
+	if (b_of(e, "serving") && b_of(e, "terminating"))
+		return "terminating";
+	return b_of(e, "terminating") ? "terminating,not-serving" : "not-ready";
+}
+
+/*
+ * list in the node role: a line per Service address (ClusterIP, external
+ * and LoadBalancer IPs, the node's addresses with the NodePort), its
+ * Service port, kind and traffic policy, and under it its endpoints with
+ * weight and conditions, "local" for those on this node. From the
+ * services answer; the socket programs count no traffic per Service.
+ */
+static struct json_object *node_list_build(struct list_sample *cur)
+{
+	struct json_object *out = json_object_new_object();
+	struct json_object *list = json_object_new_array();
+	struct json_object *l = get(cur->svcs, "services");
+	size_t i, j;
+
+	for (i = 0; l && i < json_object_array_length(l); i++) {
+		struct json_object *s = json_object_array_get_idx(l, i);
+		struct json_object *al = get(s, "addresses");
+
+		for (j = 0; al && j < json_object_array_length(al); j++) {
+			struct json_object *a =
+				json_object_array_get_idx(al, j);
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(
+				o, "address",
+				json_object_new_string(s_of(a, "address")));
+			json_object_object_add(
+				o, "protocol",
+				json_object_new_string(s_of(s, "protocol")));
+			json_object_object_add(
+				o, "kind",
+				json_object_new_string(s_of(a, "kind")));
+			json_object_object_add(
+				o, "service",
+				json_object_new_string(s_of(s, "service")));
+			json_object_object_add(
+				o, "port_name",
+				json_object_new_string(s_of(s, "port_name")));
+			json_object_object_add(o, "traffic_policy",
+					       json_object_new_string(s_of(
+						       s, "traffic_policy")));
+			json_object_object_add(
+				o, "affinity",
+				json_object_new_string(s_of(s, "affinity")));
+			json_object_object_add(
+				o, "applied",
+				json_object_new_boolean(b_of(s, "applied")));
+			json_object_object_add(
+				o, "endpoints",
+				get(s, "endpoints") ?
+					json_object_get(get(s, "endpoints")) :
+					json_object_new_array());
+			json_object_array_add(list, o);
+		}
+	}
+	json_object_object_add(out, "services", list);
+	json_object_object_add(out, "role", json_object_new_string("node"));
+	return out;
+}
+
+enum {
+	NCOL_ADDRESS,
+	NCOL_SERVICE,
+	NCOL_KIND,
+	NCOL_POLICY,
+	NCOL_WEIGHT,
+	NCOL_STATE,
+	NCOL_LOCAL,
+};
+
+static void print_node_list(struct json_object *d)
+{
+	static const struct {
+		const char *name;
+		int flags;
+	} cols[] = {
+		[NCOL_ADDRESS] = { "ADDRESS", SCOLS_FL_TREE },
+		[NCOL_SERVICE] = { "SERVICE", 0 },
+		[NCOL_KIND] = { "KIND", 0 },
+		[NCOL_POLICY] = { "POLICY", 0 },
+		[NCOL_WEIGHT] = { "WEIGHT", SCOLS_FL_RIGHT },
+		[NCOL_STATE] = { "STATE", 0 },
+		[NCOL_LOCAL] = { "LOCAL", 0 },
+	};
+	struct libscols_table *tb = scols_new_table();
+	struct json_object *l = get(d, "services"), *el;
+	size_t i, j;
+
+	if (!tb) {
+		fprintf(stderr, "lbctl: out of memory\n");
+		return;
+	}
+	for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		scols_table_new_column(tb, cols[i].name, 0, cols[i].flags);
+	for (i = 0; l && i < json_object_array_length(l); i++) {
+		struct json_object *s = json_object_array_get_idx(l, i);
+		struct libscols_line *sl = scols_table_new_line(tb, NULL);
+
+		if (!sl)
+			break;
+		cell(sl, NCOL_ADDRESS, "%s/%s", s_of(s, "address"),
+		     s_of(s, "protocol"));
+		cell(sl, NCOL_SERVICE, "%s:%s%s", s_of(s, "service"),
+		     s_of(s, "port_name"),
+		     b_of(s, "applied") ? "" : "(unapplied)");
+		cell(sl, NCOL_KIND, "%s", s_of(s, "kind"));
+		/* ClientIP affinity shows with the policy: both say which
+		 * endpoint a client may get */
+		cell(sl, NCOL_POLICY, "%s%s", s_of(s, "traffic_policy"),
+		     !strcmp(s_of(s, "affinity"), "ClientIP") ? ",ClientIP" :
+								"");
+		el = get(s, "endpoints");
+		for (j = 0; el && j < json_object_array_length(el); j++) {
+			struct json_object *e =
+				json_object_array_get_idx(el, j);
+			struct libscols_line *ln = scols_table_new_line(tb, sl);
+
+			if (!ln)
+				break;
+			cell(ln, NCOL_ADDRESS, "%s", s_of(e, "endpoint"));
+			cell(ln, NCOL_WEIGHT, "%lld", i_of(e, "weight"));
+			cell(ln, NCOL_STATE, "%s", node_ep_state(e));
+			cell(ln, NCOL_LOCAL, "%s",
+			     b_of(e, "local") ? "local" : "");
+		}
+	}
+	scols_print_table(tb);
+	scols_unref_table(tb);
+}
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -1682,6 +1905,7 @@ static int cmd_list(int argc, char **argv)
 	struct list_sample prev = { 0 }, cur;
 	double interval = 1, watch = 0;
 	bool rate = false, have_prev = false, tty = isatty(STDOUT_FILENO);
+	bool node;
 	struct sigaction sa = { .sa_handler = on_stop };
 	int c, r = 0;
 
@@ -1724,6 +1948,15 @@ static int cmd_list(int argc, char **argv)
 		if (sample_take(&prev))
 			return 1;
 		have_prev = true;
+		if (!prev.bes) {
+			fprintf(stderr,
+				"lbctl: list: --rate: the node role counts no "
+				"traffic per Service (its programs change "
+				"connect(), they see no packet); lbctl stats "
+				"has their counters\n");
+			sample_free(&prev);
+			return 2;
+		}
 		pause_s(interval);
 	}
 	while (!stopping) {
@@ -1735,7 +1968,9 @@ static int cmd_list(int argc, char **argv)
 			r = 1;
 			break;
 		}
-		d = list_build(&cur, rate && have_prev ? &prev : NULL);
+		node = !cur.bes;
+		d = node ? node_list_build(&cur) :
+			   list_build(&cur, rate && have_prev ? &prev : NULL);
 		if (watch && json_out) {
 			printf("%s\n",
 			       json_object_to_json_string_ext(
@@ -1754,7 +1989,10 @@ static int cmd_list(int argc, char **argv)
 				       rate ? " --rate" : "", t);
 			}
 			fflush(stdout);
-			print_list(d, rate);
+			if (node)
+				print_node_list(d);
+			else
+				print_list(d, rate);
 			if (watch && !tty)
 				printf("\n");
 		}
@@ -1830,14 +2068,41 @@ static int cmd_stats(int argc, char **argv)
 
 static int cmd_explain(int argc, char **argv)
 {
-	struct json_object *args;
-	int at = args_only(argc, argv, 2, 2, " CLIENT:PORT VIP:PORT/PROTO"), r;
+	enum { O_COOKIE = 0x300, O_NETNS };
+	static const struct option opts[] = {
+		{ "cookie", required_argument, NULL, O_COOKIE },
+		{ "netns", required_argument, NULL, O_NETNS },
+		GLOBAL_LONG
+	};
+	struct json_object *args = json_object_new_object();
+	int c, r;
 
-	if (at < 0)
+	optind = 0;
+	while ((c = getopt_long(argc, argv, GLOBAL_SHORT, opts, NULL)) != -1) {
+		switch (c) {
+		case O_COOKIE:
+			add_str(args, "cookie", optarg);
+			break;
+		case O_NETNS:
+			add_str(args, "netns", optarg);
+			break;
+		default:
+			if (global_opt(c, optarg))
+				break;
+			json_object_put(args);
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr,
+			"usage: %s CLIENT[:PORT] VIP:PORT/PROTO "
+			"[--cookie COOKIE] [--netns COOKIE]\n",
+			argv[0]);
+		json_object_put(args);
 		return 2;
-	args = json_object_new_object();
-	add_str(args, "client", argv[at]);
-	add_str(args, "service", argv[at + 1]);
+	}
+	add_str(args, "client", argv[optind]);
+	add_str(args, "service", argv[optind + 1]);
 	r = simple("explain", args, print_explain);
 	json_object_put(args);
 	return r;

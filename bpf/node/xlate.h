@@ -6,6 +6,16 @@
  *
  * family is a constant of each program: the verifier sees only the
  * context fields of that family, which are the only ones it allows.
+ *
+ * A dual-stack AF_INET6 socket reaches IPv4 as ::ffff:a.b.c.d (RFC 4291
+ * section 2.5.5.2); the kernel carries it as IPv4 after the IPv6 hooks.
+ * Such an address is the IPv4 Service's: node_sa_read gives it the
+ * address family LBD_AF_INET (lbd_node_svc4, IPv4 endpoints only, reverse
+ * entries as an AF_INET socket's), while the context stays IPv6, and
+ * node_sa_write gives the socket its endpoint or Service back mapped.
+ * An unconnected UDP sendmsg() to a mapped address meets sendmsg4, not
+ * sendmsg6 (udpv6_sendmsg hands it to udp_sendmsg), its replies
+ * recvmsg6: both find the same IPv4 reverse entry.
  */
 #ifndef LBD_NODE_XLATE_H
 #define LBD_NODE_XLATE_H
@@ -25,17 +35,26 @@
 #define ENOMEM 12
 #endif
 
-/* An address and port as a socket hook sees them (user_ip*, user_port). */
+/* An address and port as a socket hook sees them (user_ip*, user_port),
+ * with the family of the address: LBD_AF_INET for an IPv4-mapped one in
+ * an IPv6 hook. */
 struct node_sa {
 	union lbd_addr addr;
 	__be16 port;
 	__u8 proto;
+	__u8 family;
 };
+
+static __always_inline bool node_v4mapped(__u32 w0, __u32 w1, __u32 w2)
+{
+	return !w0 && !w1 && w2 == bpf_htonl(0xffff);
+}
 
 static __always_inline void node_sa_read(struct bpf_sock_addr *ctx, __u8 family,
 					 struct node_sa *a)
 {
 	__builtin_memset(a, 0, sizeof(*a));
+	a->family = family;
 	if (family == LBD_AF_INET) {
 		a->addr.v4 = ctx->user_ip4;
 	} else {
@@ -43,19 +62,34 @@ static __always_inline void node_sa_read(struct bpf_sock_addr *ctx, __u8 family,
 		a->addr.v6[1] = ctx->user_ip6[1];
 		a->addr.v6[2] = ctx->user_ip6[2];
 		a->addr.v6[3] = ctx->user_ip6[3];
+		if (node_v4mapped(a->addr.v6[0], a->addr.v6[1],
+				  a->addr.v6[2])) {
+			a->family = LBD_AF_INET;
+			a->addr.v4 = a->addr.v6[3];
+			a->addr.v6[1] = 0;
+			a->addr.v6[2] = 0;
+			a->addr.v6[3] = 0;
+		}
 	}
 	/* the port sits in the low 16 bits, in network order */
 	a->port = (__be16)ctx->user_port;
 	a->proto = (__u8)ctx->protocol;
 }
 
+/* Writes addr (of address family addr_family) and port into the context
+ * of family; an IPv4 address into an IPv6 context as ::ffff:a.b.c.d. */
 static __always_inline void node_sa_write(struct bpf_sock_addr *ctx,
-					  __u8 family,
+					  __u8 family, __u8 addr_family,
 					  const union lbd_addr *addr,
 					  __be16 port)
 {
 	if (family == LBD_AF_INET) {
 		ctx->user_ip4 = addr->v4;
+	} else if (addr_family == LBD_AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = addr->v4;
 	} else {
 		ctx->user_ip6[0] = addr->v6[0];
 		ctx->user_ip6[1] = addr->v6[1];
@@ -65,10 +99,11 @@ static __always_inline void node_sa_write(struct bpf_sock_addr *ctx,
 	ctx->user_port = (__u32)port;
 }
 
+/* The Service port of a, by a's address family (not the hook's). */
 static __always_inline const struct lbd_node_svc *
-node_svc_lookup(__u8 family, const struct node_sa *a)
+node_svc_lookup(const struct node_sa *a)
 {
-	if (family == LBD_AF_INET) {
+	if (a->family == LBD_AF_INET) {
 		struct lbd_svc_key4 k4 = {
 			.vip = a->addr.v4,
 			.port = a->port,
@@ -96,8 +131,7 @@ static __always_inline bool node_addr_eq(const union lbd_addr *x,
 
 /* Remembers, for this socket and the endpoint, the Service address svc;
  * an entry that says so already is only refreshed, once a second. */
-static __always_inline int node_rev_put(void *ctx, __u8 family,
-					const struct node_sa *svc,
+static __always_inline int node_rev_put(void *ctx, const struct node_sa *svc,
 					const struct lbd_backend *be, __u32 now)
 {
 	struct lbd_node_rev_key k;
@@ -107,7 +141,7 @@ static __always_inline int node_rev_put(void *ctx, __u8 family,
 	k.cookie = bpf_get_socket_cookie(ctx);
 	k.addr = be->addr;
 	k.port = be->port;
-	k.family = family;
+	k.family = svc->family;
 	r = bpf_map_lookup_elem(&lbd_node_rev, &k);
 	if (r && r->port == svc->port && node_addr_eq(&r->addr, &svc->addr)) {
 		if (r->last_seen != now)
@@ -146,20 +180,20 @@ static __always_inline int node_xlate(struct bpf_sock_addr *ctx, __u8 family,
 	node_sa_read(ctx, family, &sa);
 	if (sa.proto != IPPROTO_TCP && sa.proto != IPPROTO_UDP)
 		return NODE_PROCEED;
-	svc = node_svc_lookup(family, &sa);
+	svc = node_svc_lookup(&sa);
 	if (!svc)
 		return NODE_PROCEED;
 	now = clock_now(&lbd_node_clock);
 	be = node_select(ctx, svc, now);
 	if (!be)
 		return node_refuse(LBD_NODE_NO_ENDPOINT, -ECONNREFUSED);
-	if (be->family != family)
+	if (be->family != sa.family)
 		return node_refuse(LBD_NODE_FAMILY, -ECONNREFUSED);
 	/* without the entry a UDP reply would come from the endpoint,
 	 * which a resolver drops as not its server's: fail as Cilium does */
-	if (node_rev_put(ctx, family, &sa, be, now))
+	if (node_rev_put(ctx, &sa, be, now))
 		return node_refuse(LBD_NODE_REV_FAILED, -ENOMEM);
-	node_sa_write(ctx, family, &be->addr, be->port);
+	node_sa_write(ctx, family, sa.family, &be->addr, be->port);
 	node_count(done);
 	return NODE_PROCEED;
 }
@@ -179,7 +213,7 @@ static __always_inline int node_rev(struct bpf_sock_addr *ctx, __u8 family,
 	k.cookie = bpf_get_socket_cookie(ctx);
 	k.addr = sa.addr;
 	k.port = sa.port;
-	k.family = family;
+	k.family = sa.family;
 	r = bpf_map_lookup_elem(&lbd_node_rev, &k);
 	if (!r) {
 		if (miss)
@@ -189,7 +223,7 @@ static __always_inline int node_rev(struct bpf_sock_addr *ctx, __u8 family,
 	now = clock_now(&lbd_node_clock);
 	if (r->last_seen != now)
 		r->last_seen = now;
-	node_sa_write(ctx, family, &r->addr, r->port);
+	node_sa_write(ctx, family, sa.family, &r->addr, r->port);
 	node_count(hit);
 	return NODE_PROCEED;
 }

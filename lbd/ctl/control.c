@@ -47,7 +47,7 @@ static const struct {
 	[LBD_CTL_CONNTRACK_FLUSH] = { ctl_conntrack_flush, R_LB },
 	[LBD_CTL_DRAIN] = { ctl_drain, R_LB },
 	[LBD_CTL_UNDRAIN] = { ctl_undrain, R_LB },
-	[LBD_CTL_EXPLAIN] = { ctl_explain, R_LB },
+	[LBD_CTL_EXPLAIN] = { ctl_explain, R_LB | R_NODE },
 	[LBD_CTL_MONITOR_SET] = { ctl_monitor_set, R_ALL },
 	[LBD_CTL_METRICS] = { ctl_metrics, R_ALL },
 	[LBD_CTL_RELOAD] = { ctl_reload, R_ALL },

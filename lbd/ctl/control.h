@@ -92,6 +92,10 @@ struct ctl_ctx {
 	 * path) */
 	int (*node_tc_reasons)(void *arg, __u64 *out);
 	void (*node_metrics)(void *arg, struct lbd_metrics_snap *s);
+	/* role node: lbctl explain's answer into out, 0 or a negative
+	 * errno with what went wrong in err */
+	int (*node_explain)(void *arg, const struct lbd_ctl_req *req,
+			    struct json_object *out, char *err, size_t errlen);
 	/* lbctl reload: the daemon's reload, 0 or a negative errno (its
 	 * problems are then info's last_errors); NULL: not offered */
 	int (*reload)(void *arg);

@@ -137,6 +137,24 @@ int ctl_explain(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 	bool ct_usable = false, aff_usable = false, stateless = false;
 	int r;
 
+	if (ctl_cfg(x)->role == LBD_ROLE_NODE) {
+		r = -ENODEV;
+		if (!x->node_explain)
+			goto fail;
+		r = x->node_explain(x->arg, req, out, err, errlen);
+		goto fail; /* the lb role's objects go unused */
+	}
+	if (req->sock_cookie || req->netns_cookie) {
+		snprintf(err, errlen,
+			 "explain: a cookie or netns is the node role's");
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!client->port) {
+		snprintf(err, errlen, "client: CLIENT:PORT needs a port");
+		r = -EINVAL;
+		goto fail;
+	}
 	if (!client->family || client->family != vip->family ||
 	    (req->proto != IPPROTO_TCP && req->proto != IPPROTO_UDP)) {
 		r = -EINVAL;

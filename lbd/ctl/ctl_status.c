@@ -216,6 +216,8 @@ int ctl_services(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		if (x->node_services_json)
 			x->node_services_json(x->arg, list);
 		jadd(out, "services", list);
+		/* lbctl list tells the roles' answers apart by it */
+		jadd(out, "role", jstr("node"));
 		return 0;
 	}
 	for (i = 0; i < x->st->n_svc; i++) {

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -116,6 +117,13 @@ int ctl_req_encode(const char *cmd, struct json_object *norm, __u32 id,
 		req->limit = (__u32)json_object_get_int64(v);
 		req->flags |= LBD_CTL_F_LIMIT;
 	}
+	/* cookies: decimal strings (io.c), a u64 JSON's int64 may not hold */
+	if (json_object_object_get_ex(norm, "cookie", &v))
+		req->sock_cookie =
+			strtoull(json_object_get_string(v), NULL, 10);
+	if (json_object_object_get_ex(norm, "netns", &v))
+		req->netns_cookie =
+			strtoull(json_object_get_string(v), NULL, 10);
 	return 0;
 }
 

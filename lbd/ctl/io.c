@@ -402,11 +402,47 @@ static int args_flush(struct json_object *in, struct json_object *out,
 	return 0;
 }
 
-/* explain: "client": "ADDR:PORT", "service": "VIP:PORT/PROTO". */
+/* A socket's or a network namespace's cookie: a decimal string (or a
+ * JSON integer) from 1 to 2^64 - 1, normalised to the decimal string. */
+static int arg_cookie(struct json_object *in, const char *key,
+		      struct json_object *out, char *err, size_t len)
+{
+	struct json_object *v;
+	unsigned long long c;
+	char buf[24], *end;
+	const char *s;
+
+	if (!json_object_object_get_ex(in, key, &v))
+		return 0;
+	if (json_object_is_type(v, json_type_int)) {
+		snprintf(buf, sizeof(buf), "%lld",
+			 (long long)json_object_get_int64(v));
+		s = buf;
+	} else if (json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+	} else {
+		return bad(err, len, "\"%s\" must be a number", key);
+	}
+	errno = 0;
+	c = strtoull(s, &end, 10);
+	if (!*s || *s == '-' || *end || errno || !c)
+		return bad(err, len,
+			   "\"%s\": \"%.30s\" is not a cookie "
+			   "(1 to 18446744073709551615)",
+			   key, s);
+	snprintf(buf, sizeof(buf), "%llu", c);
+	jadd(out, key, json_object_new_string(buf));
+	return 1;
+}
+
+/* explain: "client": "ADDR[:PORT]", "service": "VIP:PORT/PROTO"; in the
+ * node role "cookie" and "netns" (lbd's control checks which role
+ * needs what). */
 static int args_explain(struct json_object *in, struct json_object *out,
 			char *err, size_t len)
 {
-	static const char *const allowed[] = { "client", "service", NULL };
+	static const char *const allowed[] = { "client", "service", "cookie",
+					       "netns", NULL };
 	struct json_object *client = NULL, *vip = NULL, *f1, *f2;
 	char spec[128], *slash;
 	const char *s;
@@ -414,10 +450,14 @@ static int args_explain(struct json_object *in, struct json_object *out,
 
 	if (only(in, allowed, err, len))
 		return -EINVAL;
+	if (arg_cookie(in, "cookie", out, err, len) < 0 ||
+	    arg_cookie(in, "netns", out, err, len) < 0)
+		return -EINVAL;
 	r = arg_string(in, "client", &s, err, len);
 	if (r == 0)
 		return bad(err, len, "\"client\": CLIENT:PORT is needed");
-	if (r < 0 || parse_hostport(s, true, "client", &client, err, len))
+	/* the port: the lb role's hash needs it, the node role's not */
+	if (r < 0 || parse_hostport(s, false, "client", &client, err, len))
 		return -EINVAL;
 	r = arg_string(in, "service", &s, err, len);
 	if (r <= 0 || strlen(s) >= sizeof(spec)) {

@@ -857,6 +857,7 @@ static int node_explain_pick(struct lbd_node *n, __u32 svc_id,
 	err = -EHOSTUNREACH;
 	if (!m || nl > LBD_MAGLEV_MAX_LIST)
 		goto out;
+	out->table_size = m;
 	out->slot = out->hash % m;
 	err = node_table_word(fd, LBD_MAGLEV_HDR + nl + out->slot, &slot);
 	if (err)
@@ -879,33 +880,73 @@ out:
 	return err;
 }
 
+static bool node_addr_v4mapped(const union lbd_addr *a)
+{
+	return !a->v6[0] && !a->v6[1] && a->v6[2] == htonl(0xffff);
+}
+
 int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 		 __u64 sock_cookie, __u64 netns_cookie, struct node_choice *out)
 {
+	struct node_svc_addr v4;
 	struct lbd_node_svc svc;
 	struct lbd_svc_key4 k4;
 	struct lbd_svc_key6 k6;
-	struct lbd_backend be;
+	struct lbd_backend be, tbe;
 	void *key;
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
+	/* a dual-stack socket's ::ffff:a.b.c.d is the IPv4 Service's
+	 * (bpf/node/xlate.h node_sa_read) */
+	if (a->family == LBD_AF_INET6 && node_addr_v4mapped(&a->addr)) {
+		memset(&v4, 0, sizeof(v4));
+		v4.family = LBD_AF_INET;
+		v4.proto = a->proto;
+		v4.port = a->port;
+		v4.addr.v4 = a->addr.v6[3];
+		a = &v4;
+	}
 	fd = node_svc_map(n, a, &k4, &k6, &key);
 	if (fd < 0)
 		return fd;
 	if (bpf_map_lookup_elem(fd, key, &svc))
 		return -errno;
 	out->svc_id = svc.id;
+	out->svc_flags = svc.flags;
+	out->affinity_timeout = svc.affinity_timeout;
+	out->aff_backend_id = LBD_NO_ID;
+	out->table_backend_id = LBD_NO_ID;
+	/* the table's choice first: what a client without a (fresh) entry
+	 * gets, which lbctl explain shows beside the entry */
+	out->hash = lbd_node_hash(n->opts.hash_seed, svc.id,
+				  svc.flags & LBD_NODE_SVC_F_AFFINITY ?
+					  netns_cookie :
+					  sock_cookie);
+	err = node_explain_pick(n, svc.id, out, &tbe);
+	if (!err) {
+		out->table_backend_id = out->backend_id;
+		out->table_family = tbe.family;
+		out->table_port = tbe.port;
+		out->table_addr = tbe.addr;
+	} else if (err != -EHOSTUNREACH)
+		return err;
 	if (svc.flags & LBD_NODE_SVC_F_AFFINITY) {
 		struct lbd_node_aff_key ak = { .netns_cookie = netns_cookie,
 					       .svc_id = svc.id };
 		struct lbd_aff aff;
+		__u32 now = node_now();
 
 		/* lookup only: an LRU lookup from userspace does not mark
 		 * the entry used, nor does this refresh last_seen */
-		if (!bpf_map_lookup_elem(node_affinity_fd(n), &ak, &aff) &&
-		    !lbd_idle_over(node_now(), aff.last_seen,
-				   svc.affinity_timeout) &&
+		if (!bpf_map_lookup_elem(node_affinity_fd(n), &ak, &aff)) {
+			out->aff_entry = true;
+			out->aff_backend_id = aff.backend_id;
+			out->aff_idle_s = now - aff.last_seen;
+			out->aff_fresh = !lbd_idle_over(now, aff.last_seen,
+							svc.affinity_timeout);
+		}
+		if (out->aff_fresh &&
 		    !bpf_map_lookup_elem(
 			    bpf_map__fd(n->skel->maps.lbd_node_backends),
 			    &aff.backend_id, &be) &&
@@ -915,15 +956,11 @@ int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 			out->backend_id = aff.backend_id;
 			goto found;
 		}
-		out->hash =
-			lbd_node_hash(n->opts.hash_seed, svc.id, netns_cookie);
-	} else {
-		out->hash =
-			lbd_node_hash(n->opts.hash_seed, svc.id, sock_cookie);
 	}
-	err = node_explain_pick(n, svc.id, out, &be);
 	if (err)
 		return err;
+	be = tbe;
+	out->backend_id = out->table_backend_id;
 found:
 	if (be.family != a->family)
 		return -EHOSTUNREACH;

@@ -150,11 +150,26 @@ struct node_choice {
 	__u32 svc_id;
 	__u32 backend_id;
 	__u32 hash; /* lbd_node_hash of the key below */
-	__u32 slot; /* the Maglev slot; 0 with an affinity hit */
+	__u32 slot; /* the Maglev slot (the table's choice, also when the
+		     * affinity entry is followed instead) */
 	bool affinity; /* from the client's affinity entry */
 	__u8 family;
 	__be16 port;
 	union lbd_addr addr;
+	/* the Service port (lbd_node_svc4/6) */
+	__u32 svc_flags; /* LBD_NODE_SVC_F_* */
+	__u32 affinity_timeout; /* seconds */
+	/* with LBD_NODE_SVC_F_AFFINITY: the client's entry, as found */
+	bool aff_entry; /* there is one */
+	bool aff_fresh; /* seen within the timeout */
+	__u32 aff_idle_s;
+	__u32 aff_backend_id;
+	/* the table's choice at slot (LBD_NO_ID: none, an empty table) */
+	__u32 table_size;
+	__u32 table_backend_id;
+	__u8 table_family;
+	__be16 table_port;
+	union lbd_addr table_addr;
 };
 
 /*
@@ -162,7 +177,9 @@ struct node_choice {
  * cookie sock_cookie (SO_COOKIE) in the network namespace of
  * netns_cookie (SO_NETNS_COOKIE), gets now: the programs' steps on the
  * maps' contents. -ENOENT: a is no Service address (the connect is not
- * translated); -EHOSTUNREACH: no endpoint (it is refused).
+ * translated); -EHOSTUNREACH: no endpoint (it is refused). An IPv4-mapped
+ * IPv6 a (::ffff:a.b.c.d, a dual-stack socket's) is the IPv4 Service's,
+ * as the programs take it: the choice is then of family LBD_AF_INET.
  */
 int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 		 __u64 sock_cookie, __u64 netns_cookie,

@@ -111,8 +111,13 @@ struct lbd_ctl_req {
 	__u8 pad[3];
 	char service[LBD_CTL_NAME_MAX]; /* "" : any */
 	struct lbd_msg_addr vip, client, backend;
+	__u32 pad2;
+	/* explain in the node role: the socket's SO_COOKIE and its network
+	 * namespace's SO_NETNS_COOKIE (0: not given; the kernel's start
+	 * at 1) */
+	__u64 sock_cookie, netns_cookie;
 };
-_Static_assert(sizeof(struct lbd_ctl_req) == 268, "lbd_ctl_req");
+_Static_assert(sizeof(struct lbd_ctl_req) == 288, "lbd_ctl_req");
 
 /* LBD_MSG_CTL_REPLY: {"id":N,"ok":true,"data":{...}} or {"id":N,"ok":
  * false,"error":"..."}, and LBD_MSG_MON_EVENT: {"event":{...}} or

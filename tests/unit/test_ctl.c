@@ -560,3 +560,18 @@ Test(ctl, a_malformed_request_from_the_io_process_is_not_handled, .init = setup,
 	cr_assert(!backend("web", "198.18.1.1", 80)->drained);
 	json_object_put(out);
 }
+
+/* The client's port may be left out of explain (the node role's choice
+ * does not use it) but the lb role's hash needs it; a cookie is the node
+ * role's. Both said, not answered with a wrong flow. */
+Test(ctl, lb_explain_needs_the_client_port_and_takes_no_cookie, .init = setup,
+     .fini = teardown)
+{
+	apply(WEB, "");
+	fails("{\"cmd\":\"explain\",\"args\":{\"client\":\"192.0.2.2\","
+	      "\"service\":\"192.0.2.1:80/tcp\"}}",
+	      -EINVAL, "needs a port");
+	fails("{\"cmd\":\"explain\",\"args\":{\"client\":\"192.0.2.2:4000\","
+	      "\"service\":\"192.0.2.1:80/tcp\",\"cookie\":\"5\"}}",
+	      -EINVAL, "node role");
+}

@@ -120,3 +120,25 @@ Test(ctlreq, a_malformed_struct_from_another_process_is_refused)
 	cr_assert_eq(ctl_req_check(&r), -EBADMSG);
 	cr_assert_eq(ctl_req_check(&good), 0);
 }
+
+/* explain in the node role: a socket's and a namespace's cookie, the
+ * whole u64 range (io normalises them to decimal strings: a JSON int64
+ * holds half of it). */
+Test(ctlreq, explain_cookies_survive_the_crossing)
+{
+	struct lbd_ctl_req req = encoded(
+		"explain",
+		"{\"client\":{\"family\":4,\"address\":\"192.0.2.2\","
+		"\"port\":0},\"vip\":{\"family\":4,\"address\":\"10.96.0.10\","
+		"\"port\":80},\"proto\":\"tcp\","
+		"\"cookie\":\"18446744073709551615\",\"netns\":\"4097\"}");
+
+	cr_assert_eq(req.cmd, LBD_CTL_EXPLAIN);
+	cr_assert_eq(req.sock_cookie, 18446744073709551615ull);
+	cr_assert_eq(req.netns_cookie, 4097);
+	cr_assert_eq(req.client.port, 0);
+	cr_assert_eq(ctl_req_check(&req), 0);
+	req = encoded("explain", "{\"proto\":\"tcp\"}");
+	cr_assert_eq(req.sock_cookie, 0);
+	cr_assert_eq(req.netns_cookie, 0);
+}
