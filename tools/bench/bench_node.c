@@ -947,13 +947,17 @@ static void bench_install(struct bench_row *row, int from, int nsvc)
 	/* kube-proxy would write the whole ruleset for the new Services */
 	row->load_ipt = bench_ipt_restore(nsvc, b.var_ipt, IPT_FLUSH);
 	t0 = bench_now();
+	/* as lbd's sync does: the new tables go in by batches */
+	node_batch_begin(b.node);
 	for (i = from; i < nsvc; i++) {
-		/* 10,000 take a minute and more: SIGINT is answered here */
 		bench_check_stop();
 		bench_lbd_svc(i, b.var_lbd);
 	}
 	if (from == 0)
 		bench_lbd_svc(BENCH_STREAM_ID, 0);
+	i = node_batch_commit(b.node);
+	if (i)
+		bench_die("lbd: node_batch_commit: %s", strerror(-i));
 	row->load_lbd = bench_now() - t0;
 	bench_check_stop();
 }
