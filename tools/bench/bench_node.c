@@ -110,6 +110,18 @@ struct bench_row {
 	double cpu_pkt[SYS_MAX], direct_spread;
 	double upd_lbd, upd_full, upd_flush, upd_partial; /* ms; < 0: not run */
 	double load_ipt, load_lbd; /* s to install the Services */
+	/* lbd's rate / iptables' in each round: median, lowest, highest */
+	double vs_ipt, vs_ipt_lo, vs_ipt_hi;
+};
+
+/* (d): with every Service installed, lbd and direct connects to the
+ * first nsvc, the counts interleaved round by round. */
+struct bench_flat {
+	int nsvc;
+	double rate[SYS_MAX][16], p50[SYS_MAX][16];
+	/* medians over the rounds; spread: (max - min) / median */
+	double rate_med[SYS_MAX], rate_spread[SYS_MAX], p50_med[SYS_MAX];
+	double over_us; /* median of lbd's cost over direct's a connect */
 };
 
 static struct {
@@ -122,7 +134,7 @@ static struct {
 	char tmpdir[64];
 	struct lbd_node *node;
 	struct bench_shared *sh;
-	int connects, rounds, stream_rounds, max_svcs;
+	int connects, rounds, stream_rounds, max_svcs, flat_rounds;
 	double stream_secs;
 	bool full_at_max; /* -F: the --noflush full sync at 10,000 too */
 	/* the variant of Service 0's endpoints in each system: a change
@@ -1016,6 +1028,18 @@ static void bench_measure(struct bench_row *row)
 		row->direct_spread = (hi - lo) / bench_median(gb[SYS_DIRECT],
 							      b.stream_rounds);
 	}
+	{
+		double q[16];
+
+		row->vs_ipt_lo = INFINITY;
+		row->vs_ipt_hi = 0;
+		for (r = 0; r < b.rounds; r++) {
+			q[r] = rates[SYS_LBD][r] / rates[SYS_IPT][r];
+			row->vs_ipt_lo = fmin(row->vs_ipt_lo, q[r]);
+			row->vs_ipt_hi = fmax(row->vs_ipt_hi, q[r]);
+		}
+		row->vs_ipt = bench_median(q, b.rounds);
+	}
 	for (s = 0; s < SYS_MAX; s++) {
 		row->rate[s] = bench_median(rates[s], b.rounds);
 		row->p50[s] = bench_pct(lat[s], nlat[s], 50);
@@ -1068,6 +1092,54 @@ static void bench_measure(struct bench_row *row)
 		row->upd_full = bench_median(v, nv);
 	}
 	bench_check_stop();
+}
+
+/*
+ * (d): whether lbd's cost depends on the Services, apart from the order
+ * of the rows (the machine's load drifts over a run of minutes): all
+ * installed, rounds that each visit every count, in an order rotated
+ * round by round, lbd and direct back to back in alternating order.
+ */
+static void bench_flat(struct bench_flat *f, int n)
+{
+	static const enum bench_sys sys[] = { SYS_DIRECT, SYS_LBD };
+	double over[16];
+	int r, k, j, s, i;
+
+	for (r = 0; r < b.flat_rounds; r++) {
+		for (k = 0; k < n; k++) {
+			struct bench_flat *c = &f[(r + k) % n];
+
+			for (j = 0; j < 2; j++) {
+				s = sys[(r + j) % 2];
+				bench_client(s, c->nsvc, false);
+				c->rate[s][r] = b.sh->n / b.sh->secs;
+				c->p50[s][r] =
+					bench_pct(b.sh->lat_us, b.sh->n, 50);
+			}
+			bench_check_stop();
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct bench_flat *c = &f[i];
+
+		for (j = 0; j < 2; j++) {
+			double lo = INFINITY, hi = 0;
+
+			s = sys[j];
+			for (r = 0; r < b.flat_rounds; r++) {
+				lo = fmin(lo, c->rate[s][r]);
+				hi = fmax(hi, c->rate[s][r]);
+			}
+			c->rate_med[s] = bench_median(c->rate[s], b.flat_rounds);
+			c->rate_spread[s] = (hi - lo) / c->rate_med[s];
+			c->p50_med[s] = bench_median(c->p50[s], b.flat_rounds);
+		}
+		for (r = 0; r < b.flat_rounds; r++)
+			over[r] = 1e6 / c->rate[SYS_LBD][r] -
+				  1e6 / c->rate[SYS_DIRECT][r];
+		c->over_us = bench_median(over, b.flat_rounds);
+	}
 }
 
 /* ---- report ---- */
@@ -1145,7 +1217,8 @@ static void bench_print(const struct bench_row *rows, int n)
 		       bench_ms(r->upd_full, d), bench_ms(r->upd_flush, e),
 		       r->upd_partial / r->upd_lbd);
 	}
-	printf("    lbd: one node_backends_set (a new Maglev table for the Service).\n"
+	printf("    lbd: one node_backends_set (its Maglev table written over the\n"
+	       "      spare one and swapped in).\n"
 	       "    ipt partial: kube-proxy's partial sync (1.27+): iptables-restore\n"
 	       "      --noflush of KUBE-SERVICES whole, the changed Service's chains, the\n"
 	       "      deleted endpoint's chain.\n"
@@ -1201,10 +1274,10 @@ static void bench_print(const struct bench_row *rows, int n)
 		      1),
 	       1e6 / lo->rate[SYS_LBD] - 1e6 / lo->rate[SYS_DIRECT],
 	       1e6 / hi->rate[SYS_LBD] - 1e6 / hi->rate[SYS_DIRECT]);
-	ok = hi->rate[SYS_LBD] >= TARGET_VS_IPT * hi->rate[SYS_IPT];
-	printf("  lbd connect rate >= %.0fx iptables' at %d Services: %.2fx: %s\n",
-	       TARGET_VS_IPT, hi->nsvc, hi->rate[SYS_LBD] / hi->rate[SYS_IPT],
-	       ok ? "met" : "MISSED");
+	ok = hi->vs_ipt >= TARGET_VS_IPT;
+	printf("  lbd connect rate >= %.0fx iptables' at %d Services: %.2fx (median of the rounds' ratios; %.2fx - %.2fx): %s\n",
+	       TARGET_VS_IPT, hi->nsvc, hi->vs_ipt, hi->vs_ipt_lo,
+	       hi->vs_ipt_hi, ok ? "met" : "MISSED");
 	ok = hi->upd_lbd < TARGET_CHANGE_MS;
 	printf("  one endpoint change < %.0f ms at %d Services: %s ms: %s\n",
 	       TARGET_CHANGE_MS, hi->nsvc, bench_ms(hi->upd_lbd, a),
@@ -1226,6 +1299,42 @@ static void bench_print(const struct bench_row *rows, int n)
 		printf("    CPU a packet, worst %.1f%% of direct's: %s\n",
 		       100 * worst_cpu, ok ? "met" : "MISSED");
 	}
+}
+
+static void bench_print_flat(const struct bench_flat *f, int n)
+{
+	const struct bench_flat *lo = &f[0], *hi = &f[n - 1];
+	bool ok;
+	int i;
+
+	printf("\n(d) lbd with all %d Services installed, connects to the first N,\n"
+	       "    the counts interleaved: %d rounds of %d connects a count and\n"
+	       "    system; medians over the rounds, spread (max - min) / median\n",
+	       hi->nsvc, b.flat_rounds, b.connects);
+	printf("%8s | %8s %6s %8s %6s | %7s %7s | %s\n", "N", "direct",
+	       "spread", "lbd", "spread", "p50 dir", "p50 lbd",
+	       "lbd over direct, us a connect");
+	for (i = 0; i < n; i++) {
+		const struct bench_flat *c = &f[i];
+
+		printf("%8d | %8.0f %5.0f%% %8.0f %5.0f%% | %7.1f %7.1f | %6.2f\n",
+		       c->nsvc, c->rate_med[SYS_DIRECT],
+		       100 * c->rate_spread[SYS_DIRECT], c->rate_med[SYS_LBD],
+		       100 * c->rate_spread[SYS_LBD], c->p50_med[SYS_DIRECT],
+		       c->p50_med[SYS_LBD], c->over_us);
+	}
+	ok = bench_within(hi->rate_med[SYS_LBD], lo->rate_med[SYS_LBD],
+			  TARGET_FLAT) &&
+	     bench_within(hi->p50_med[SYS_LBD], lo->p50_med[SYS_LBD],
+			  TARGET_FLAT);
+	printf("  lbd connect rate and p50 flat within 10%%, %d -> %d Services used (interleaved): rate %+.1f%%, p50 %+.1f%%: %s\n",
+	       lo->nsvc, hi->nsvc,
+	       100 * (hi->rate_med[SYS_LBD] / lo->rate_med[SYS_LBD] - 1),
+	       100 * (hi->p50_med[SYS_LBD] / lo->p50_med[SYS_LBD] - 1),
+	       ok ? "met" : "MISSED");
+	printf("    direct in the same rounds: rate %+.1f%%, p50 %+.1f%%\n",
+	       100 * (hi->rate_med[SYS_DIRECT] / lo->rate_med[SYS_DIRECT] - 1),
+	       100 * (hi->p50_med[SYS_DIRECT] / lo->p50_med[SYS_DIRECT] - 1));
 }
 
 /* The plot: cost of a connection (1 / rate) and the update time,
@@ -1302,13 +1411,16 @@ static void bench_usage(void)
 {
 	fprintf(stderr,
 		"usage: lbd-bench-node [-c connects] [-r rounds] [-s stream-seconds]\n"
-		"                      [-R stream-rounds] [-m max-services] [-F]\n"
+		"                      [-R stream-rounds] [-m max-services]\n"
+		"                      [-f flat-rounds] [-F]\n"
 		"                      [-o plot.png]\n"
 		"  -c  connects a client makes, per system and round (2000)\n"
 		"  -r  rounds (3)\n"
 		"  -s  seconds of each stream, 0: no stream (1)\n"
 		"  -R  stream rounds (5)\n"
 		"  -m  the largest Service count (10000)\n"
+		"  -f  rounds of (d), lbd's connects by Services used, interleaved;\n"
+		"      0: not run (7)\n"
 		"  -F  kube-proxy's --noflush full sync at 10,000 Services too\n"
 		"      (minutes with iptables-nft 1.8.9)\n"
 		"  -o  where the plot goes (lbd-bench-node.png)\n");
@@ -1329,7 +1441,8 @@ int main(int argc, char **argv)
 	b.stream_secs = 1;
 	b.stream_rounds = 5;
 	b.max_svcs = BENCH_MAX_SVCS;
-	while ((opt = getopt(argc, argv, "c:r:s:R:m:Fo:h")) != -1) {
+	b.flat_rounds = 7;
+	while ((opt = getopt(argc, argv, "c:r:s:R:m:f:Fo:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			b.connects = atoi(optarg);
@@ -1346,6 +1459,9 @@ int main(int argc, char **argv)
 		case 'm':
 			b.max_svcs = atoi(optarg);
 			break;
+		case 'f':
+			b.flat_rounds = atoi(optarg);
+			break;
 		case 'F':
 			b.full_at_max = true;
 			break;
@@ -1358,7 +1474,9 @@ int main(int argc, char **argv)
 	}
 	if (b.connects < 1 || b.connects * b.rounds > 40000 || b.rounds < 1 ||
 	    b.rounds > 16 || b.stream_rounds < 1 || b.stream_rounds > 32 ||
-	    b.max_svcs < 10 || b.max_svcs > BENCH_MAX_SVCS)
+	    b.max_svcs < 10 || b.max_svcs > BENCH_MAX_SVCS ||
+	    b.flat_rounds < 0 || b.flat_rounds > 16 ||
+	    b.connects * b.flat_rounds > 40000)
 		bench_usage();
 
 	/* no SA_RESTART: a wait returns, and the loop sees the flag */
@@ -1409,7 +1527,18 @@ int main(int argc, char **argv)
 		prev = bench_counts[i];
 		n++;
 	}
-	bench_print(rows, n);
+	if (b.flat_rounds > 0) {
+		struct bench_flat flat[BENCH_NCOUNTS];
+
+		memset(flat, 0, sizeof(flat));
+		for (i = 0; i < n; i++)
+			flat[i].nsvc = rows[i].nsvc;
+		bench_flat(flat, n);
+		bench_print(rows, n);
+		bench_print_flat(flat, n);
+	} else {
+		bench_print(rows, n);
+	}
 	bench_plot(rows, n, png);
 	printf("whole run: %.0f s\n", bench_now() - t_start);
 	bench_cleanup();
