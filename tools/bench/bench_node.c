@@ -112,16 +112,22 @@ struct bench_row {
 	double load_ipt, load_lbd; /* s to install the Services */
 	/* lbd's rate / iptables' in each round: median, lowest, highest */
 	double vs_ipt, vs_ipt_lo, vs_ipt_hi;
+	/* CPU us a connect (client and server), median of the rounds: the
+	 * load of other work moves it far less than the rate */
+	double cpu_conn[SYS_MAX];
 };
 
 /* (d): with every Service installed, lbd and direct connects to the
  * first nsvc, the counts interleaved round by round. */
 struct bench_flat {
 	int nsvc;
-	double rate[SYS_MAX][16], p50[SYS_MAX][16];
+	/* cpu: CPU us a connect, the client's and the server's: what the
+	 * load of other work moves least */
+	double rate[SYS_MAX][16], p50[SYS_MAX][16], cpu[SYS_MAX][16];
 	/* medians over the rounds; spread: (max - min) / median */
 	double rate_med[SYS_MAX], rate_spread[SYS_MAX], p50_med[SYS_MAX];
-	double over_us; /* median of lbd's cost over direct's a connect */
+	double cpu_med[SYS_MAX], cpu_spread[SYS_MAX];
+	double over_us; /* median of lbd's CPU over direct's a connect */
 };
 
 static struct {
@@ -889,6 +895,13 @@ static void bench_connects(enum bench_sys s, int nsvc, int n)
 		close(fd);
 	}
 	sh->secs = bench_now() - t0;
+	{
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		sh->cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+			  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	}
 }
 
 /* In the child: bulk sends to the stream Service (or its endpoint) for
@@ -978,6 +991,7 @@ static void bench_measure(struct bench_row *row)
 {
 	static const enum bench_sys order[] = { SYS_DIRECT, SYS_IPT, SYS_LBD };
 	double *lat[SYS_MAX], rates[SYS_MAX][16], gb[SYS_MAX][32];
+	double ccpu[SYS_MAX][16];
 	double cpu[SYS_MAX][32];
 	double ch[BENCH_CHANGES], v[8];
 	long nlat[SYS_MAX] = { 0 };
@@ -994,8 +1008,13 @@ static void bench_measure(struct bench_row *row)
 	/* (a) and (c): rounds, each starting with another system */
 	for (r = 0; r < b.rounds; r++) {
 		for (k = 0; k < SYS_MAX; k++) {
+			double srv;
+
 			s = order[(r + k) % SYS_MAX];
+			srv = bench_server_cpu(s);
 			bench_client(s, row->nsvc, false);
+			srv = bench_server_cpu(s) - srv;
+			ccpu[s][r] = (b.sh->cpu + srv) * 1e6 / b.sh->n;
 			memcpy(lat[s] + nlat[s], b.sh->lat_us,
 			       b.sh->n * sizeof(double));
 			nlat[s] += b.sh->n;
@@ -1041,6 +1060,7 @@ static void bench_measure(struct bench_row *row)
 		row->vs_ipt = bench_median(q, b.rounds);
 	}
 	for (s = 0; s < SYS_MAX; s++) {
+		row->cpu_conn[s] = bench_median(ccpu[s], b.rounds);
 		row->rate[s] = bench_median(rates[s], b.rounds);
 		row->p50[s] = bench_pct(lat[s], nlat[s], 50);
 		row->p99[s] = bench_pct(lat[s], nlat[s], 99);
@@ -1111,8 +1131,13 @@ static void bench_flat(struct bench_flat *f, int n)
 			struct bench_flat *c = &f[(r + k) % n];
 
 			for (j = 0; j < 2; j++) {
+				double srv;
+
 				s = sys[(r + j) % 2];
+				srv = bench_server_cpu(s);
 				bench_client(s, c->nsvc, false);
+				srv = bench_server_cpu(s) - srv;
+				c->cpu[s][r] = (b.sh->cpu + srv) * 1e6 / b.sh->n;
 				c->rate[s][r] = b.sh->n / b.sh->secs;
 				c->p50[s][r] =
 					bench_pct(b.sh->lat_us, b.sh->n, 50);
@@ -1124,20 +1149,24 @@ static void bench_flat(struct bench_flat *f, int n)
 		struct bench_flat *c = &f[i];
 
 		for (j = 0; j < 2; j++) {
-			double lo = INFINITY, hi = 0;
+			double lo = INFINITY, hi = 0, clo = INFINITY, chi = 0;
 
 			s = sys[j];
 			for (r = 0; r < b.flat_rounds; r++) {
 				lo = fmin(lo, c->rate[s][r]);
 				hi = fmax(hi, c->rate[s][r]);
+				clo = fmin(clo, c->cpu[s][r]);
+				chi = fmax(chi, c->cpu[s][r]);
 			}
-			c->rate_med[s] = bench_median(c->rate[s], b.flat_rounds);
+			c->cpu_med[s] = bench_median(c->cpu[s], b.flat_rounds);
+			c->cpu_spread[s] = (chi - clo) / c->cpu_med[s];
+			c->rate_med[s] =
+				bench_median(c->rate[s], b.flat_rounds);
 			c->rate_spread[s] = (hi - lo) / c->rate_med[s];
 			c->p50_med[s] = bench_median(c->p50[s], b.flat_rounds);
 		}
 		for (r = 0; r < b.flat_rounds; r++)
-			over[r] = 1e6 / c->rate[SYS_LBD][r] -
-				  1e6 / c->rate[SYS_DIRECT][r];
+			over[r] = c->cpu[SYS_LBD][r] - c->cpu[SYS_DIRECT][r];
 		c->over_us = bench_median(over, b.flat_rounds);
 	}
 }
@@ -1278,6 +1307,11 @@ static void bench_print(const struct bench_row *rows, int n)
 	printf("  lbd connect rate >= %.0fx iptables' at %d Services: %.2fx (median of the rounds' ratios; %.2fx - %.2fx): %s\n",
 	       TARGET_VS_IPT, hi->nsvc, hi->vs_ipt, hi->vs_ipt_lo,
 	       hi->vs_ipt_hi, ok ? "met" : "MISSED");
+	printf("    CPU a connect (client and server, median of the rounds): direct %.1f, iptables %.1f, lbd %.1f us at %d; iptables/lbd %.2fx (%.2fx at %d)\n",
+	       hi->cpu_conn[SYS_DIRECT], hi->cpu_conn[SYS_IPT],
+	       hi->cpu_conn[SYS_LBD], hi->nsvc,
+	       hi->cpu_conn[SYS_IPT] / hi->cpu_conn[SYS_LBD],
+	       lo->cpu_conn[SYS_IPT] / lo->cpu_conn[SYS_LBD], lo->nsvc);
 	ok = hi->upd_lbd < TARGET_CHANGE_MS;
 	printf("  one endpoint change < %.0f ms at %d Services: %s ms: %s\n",
 	       TARGET_CHANGE_MS, hi->nsvc, bench_ms(hi->upd_lbd, a),
@@ -1309,32 +1343,37 @@ static void bench_print_flat(const struct bench_flat *f, int n)
 
 	printf("\n(d) lbd with all %d Services installed, connects to the first N,\n"
 	       "    the counts interleaved: %d rounds of %d connects a count and\n"
-	       "    system; medians over the rounds, spread (max - min) / median\n",
+	       "    system; medians over the rounds, spread (max - min) / median;\n"
+	       "    CPU: the client's and the server's, us a connect\n",
 	       hi->nsvc, b.flat_rounds, b.connects);
-	printf("%8s | %8s %6s %8s %6s | %7s %7s | %s\n", "N", "direct",
-	       "spread", "lbd", "spread", "p50 dir", "p50 lbd",
-	       "lbd over direct, us a connect");
+	printf("%8s | %15s %15s | %15s %15s | %7s %7s | %s\n", "N",
+	       "direct conn/s", "lbd conn/s", "direct CPU us", "lbd CPU us",
+	       "p50 dir", "p50 lbd", "lbd-dir CPU us");
 	for (i = 0; i < n; i++) {
 		const struct bench_flat *c = &f[i];
 
-		printf("%8d | %8.0f %5.0f%% %8.0f %5.0f%% | %7.1f %7.1f | %6.2f\n",
+		printf("%8d | %8.0f (%3.0f%%) %8.0f (%3.0f%%) | %8.2f (%3.0f%%) %8.2f (%3.0f%%) | %7.1f %7.1f | %6.2f\n",
 		       c->nsvc, c->rate_med[SYS_DIRECT],
 		       100 * c->rate_spread[SYS_DIRECT], c->rate_med[SYS_LBD],
-		       100 * c->rate_spread[SYS_LBD], c->p50_med[SYS_DIRECT],
+		       100 * c->rate_spread[SYS_LBD], c->cpu_med[SYS_DIRECT],
+		       100 * c->cpu_spread[SYS_DIRECT], c->cpu_med[SYS_LBD],
+		       100 * c->cpu_spread[SYS_LBD], c->p50_med[SYS_DIRECT],
 		       c->p50_med[SYS_LBD], c->over_us);
 	}
-	ok = bench_within(hi->rate_med[SYS_LBD], lo->rate_med[SYS_LBD],
+	ok = bench_within(hi->cpu_med[SYS_LBD], lo->cpu_med[SYS_LBD],
 			  TARGET_FLAT) &&
 	     bench_within(hi->p50_med[SYS_LBD], lo->p50_med[SYS_LBD],
 			  TARGET_FLAT);
-	printf("  lbd connect rate and p50 flat within 10%%, %d -> %d Services used (interleaved): rate %+.1f%%, p50 %+.1f%%: %s\n",
+	printf("  lbd CPU a connect and p50 flat within 10%%, %d -> %d Services used (interleaved): CPU %+.1f%%, p50 %+.1f%% (rate %+.1f%%): %s\n",
 	       lo->nsvc, hi->nsvc,
-	       100 * (hi->rate_med[SYS_LBD] / lo->rate_med[SYS_LBD] - 1),
+	       100 * (hi->cpu_med[SYS_LBD] / lo->cpu_med[SYS_LBD] - 1),
 	       100 * (hi->p50_med[SYS_LBD] / lo->p50_med[SYS_LBD] - 1),
+	       100 * (hi->rate_med[SYS_LBD] / lo->rate_med[SYS_LBD] - 1),
 	       ok ? "met" : "MISSED");
-	printf("    direct in the same rounds: rate %+.1f%%, p50 %+.1f%%\n",
-	       100 * (hi->rate_med[SYS_DIRECT] / lo->rate_med[SYS_DIRECT] - 1),
-	       100 * (hi->p50_med[SYS_DIRECT] / lo->p50_med[SYS_DIRECT] - 1));
+	printf("    direct in the same rounds: CPU %+.1f%%, p50 %+.1f%% (rate %+.1f%%)\n",
+	       100 * (hi->cpu_med[SYS_DIRECT] / lo->cpu_med[SYS_DIRECT] - 1),
+	       100 * (hi->p50_med[SYS_DIRECT] / lo->p50_med[SYS_DIRECT] - 1),
+	       100 * (hi->rate_med[SYS_DIRECT] / lo->rate_med[SYS_DIRECT] - 1));
 }
 
 /* The plot: cost of a connection (1 / rate) and the update time,
