@@ -38,9 +38,9 @@ static __always_inline void node_count(enum lbd_node_reason r)
  * a backend no longer active). *dep gathers every word read, for
  * node_maglev_pick's check.
  */
-static __always_inline int node_maglev_read(__u32 svc_id, __u32 seq,
-					    __u32 hash, __u32 *id,
-					    struct lbd_backend *be, __u32 *dep)
+static __always_inline int node_maglev_read(__u32 svc_id, __u32 seq, __u32 hash,
+					    __u32 *id, struct lbd_backend *be,
+					    __u32 *dep)
 {
 	const struct lbd_maglev_chunk *head;
 	const struct lbd_backend *b;
@@ -72,8 +72,8 @@ static __always_inline int node_maglev_read(__u32 svc_id, __u32 seq,
 	 * and give it to another endpoint */
 	*be = *b;
 	*dep ^= be->addr.v6[0] ^ be->addr.v6[1] ^ be->addr.v6[2] ^
-		be->addr.v6[3] ^ be->gen ^ be->svc_id ^ be->port ^
-		be->family ^ be->state;
+		be->addr.v6[3] ^ be->gen ^ be->svc_id ^ be->port ^ be->family ^
+		be->state;
 	return be->state == LBD_BE_ACTIVE ? 0 : 1;
 }
 
@@ -127,7 +127,6 @@ static __always_inline bool node_aff_usable(const struct lbd_backend *be,
 	return be && be->gen == a->backend_gen && be->state == LBD_BE_ACTIVE &&
 	       be->svc_id == svc_id;
 }
-
 
 /* The endpoint of a client with session affinity, copied to *out;
  * false: none. */

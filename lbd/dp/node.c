@@ -222,8 +222,9 @@ static int node_adopt(struct lbd_node *n)
 
 	/* which table of each Service port is in use */
 	for (id = 0; id < n->opts.max_services; id++)
-		if (bpf_map_lookup_elem(bpf_map__fd(n->skel->maps.lbd_node_tblseq),
-					&id, &n->seqs[id]))
+		if (bpf_map_lookup_elem(
+			    bpf_map__fd(n->skel->maps.lbd_node_tblseq), &id,
+			    &n->seqs[id]))
 			return -errno;
 
 	for (id = 0; id < n->opts.max_backends; id++) {
@@ -699,8 +700,7 @@ static int node_words_write(int fd, const __u32 *words, __u32 chunks)
 
 	for (i = 0; i < chunks; i++)
 		keys[i] = i;
-	return bpf_map_update_batch(fd, keys, words, &count, &bo) ? -errno :
-								     0;
+	return bpf_map_update_batch(fd, keys, words, &count, &bo) ? -errno : 0;
 }
 
 /* Makes the table at 2 * id + (seqs[id] + 1) % 2 the one in use
@@ -785,8 +785,7 @@ out:
  * one: an RCU grace period), queued in a batch (*queued).
  */
 static int node_table_put(struct lbd_node *n, __u32 svc_id,
-			  const struct node_be *bes, size_t count,
-			  bool *queued)
+			  const struct node_be *bes, size_t count, bool *queued)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
 	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd = -1, err;
