@@ -123,8 +123,9 @@ void node_opts_default(struct node_opts *o)
 	o->rev_entries = LBD_NODE_DEFAULT_REV_ENTRIES;
 	o->affinity_entries = LBD_NODE_DEFAULT_AFF_ENTRIES;
 	/* a node has a table per Service port, most with a few endpoints:
-	 * 4 KiB each instead of the LB role's 64 KiB */
-	o->maglev_min = 1021;
+	 * one chunk, 4 KiB, each (1009 slots up to 10 endpoints) instead of
+	 * the LB role's 64 KiB */
+	o->maglev_min = 1000;
 }
 
 /* libbpf reuses a pinned map only when type, sizes and flags match, and
@@ -611,20 +612,30 @@ int node_service_del(struct lbd_node *n, const struct node_svc_addr *a)
 	return bpf_map_delete_elem(fd, key) ? -errno : 0;
 }
 
-/* Table sizes: primes, each about twice the one before. */
-static const __u32 node_primes[] = {
-	251,   509,   1021,   2039,   4093,   8191,    16381,
-	32749, 65521, 131071, 262139, 524287, 1048573,
-};
-
-/* The smallest listed prime of at least min and 100 slots an endpoint. */
+/*
+ * The table size for count endpoints: a prime of at least min and 100
+ * slots an endpoint, the largest that fills whole chunks with the header
+ * and the list (1, 2, 4, ... chunks). A connect reads a Service's table
+ * at random: at 10,000 Services the tables' memory, not their words,
+ * is the cost (TLB and cache misses), so no chunk is left half used.
+ */
 static __u32 node_table_size(__u32 min, size_t count)
 {
-	size_t want = count * 100 > min ? count * 100 : min, i;
+	size_t want = count * 100 > min ? count * 100 : min;
+	__u32 chunks, p;
 
-	for (i = 0; i < sizeof(node_primes) / sizeof(node_primes[0]); i++)
-		if (node_primes[i] >= want)
-			return node_primes[i];
+	for (chunks = 1; chunks <= LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MAX, 0);
+	     chunks *= 2) {
+		if ((size_t)chunks * LBD_MAGLEV_CHUNK < LBD_MAGLEV_HDR + count)
+			continue;
+		p = chunks * LBD_MAGLEV_CHUNK - LBD_MAGLEV_HDR - (__u32)count;
+		if (p > LBD_MAGLEV_MAX)
+			p = LBD_MAGLEV_MAX;
+		while (p > 2 && !lbd_is_prime(p))
+			p--;
+		if (p >= want)
+			return p;
+	}
 	return LBD_MAGLEV_MAX;
 }
 

@@ -60,6 +60,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <bpf/bpf.h>
+
 #include "node.h"
 
 #define BENCH_EPS 10 /* endpoints per Service */
@@ -127,6 +129,8 @@ struct bench_flat {
 	/* medians over the rounds; spread: (max - min) / median */
 	double rate_med[SYS_MAX], rate_spread[SYS_MAX], p50_med[SYS_MAX];
 	double cpu_med[SYS_MAX], cpu_spread[SYS_MAX];
+	/* ns a run of lbd's connect4 program (kernel BPF stats) */
+	double prog_ns[16], prog_med, prog_spread;
 	double over_us; /* median of lbd's CPU over direct's a connect */
 };
 
@@ -1114,6 +1118,33 @@ static void bench_measure(struct bench_row *row)
 	bench_check_stop();
 }
 
+/* The run count and time of the connect4 program attached to our
+ * cgroup (counted while BPF stats are on); false if none is found. */
+static bool bench_prog_stats(__u64 *cnt, __u64 *ns)
+{
+	struct bpf_prog_info info;
+	__u32 ids[8], n = 8, len = sizeof(info);
+	int cg = open(b.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+	bool ok = false;
+
+	if (cg < 0)
+		return false;
+	if (!bpf_prog_query(cg, BPF_CGROUP_INET4_CONNECT, 0, NULL, ids, &n) &&
+	    n >= 1) {
+		fd = bpf_prog_get_fd_by_id(ids[0]);
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			*cnt = info.run_cnt;
+			*ns = info.run_time_ns;
+			ok = true;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	close(cg);
+	return ok;
+}
+
 /*
  * (d): whether lbd's cost depends on the Services, apart from the order
  * of the rows (the machine's load drifts over a run of minutes): all
@@ -1123,6 +1154,8 @@ static void bench_measure(struct bench_row *row)
 static void bench_flat(struct bench_flat *f, int n)
 {
 	static const enum bench_sys sys[] = { SYS_DIRECT, SYS_LBD };
+	/* BPF_STATS_RUN_TIME: on while the fd is open, for this part only */
+	int stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	double over[16];
 	int r, k, j, s, i;
 
@@ -1133,9 +1166,20 @@ static void bench_flat(struct bench_flat *f, int n)
 			for (j = 0; j < 2; j++) {
 				double srv;
 
+				__u64 c0 = 0, t0 = 0, c1 = 0, t1 = 0;
+
 				s = sys[(r + j) % 2];
 				srv = bench_server_cpu(s);
+				if (s == SYS_LBD)
+					bench_prog_stats(&c0, &t0);
 				bench_client(s, c->nsvc, false);
+				if (s == SYS_LBD) {
+					bench_prog_stats(&c1, &t1);
+					c->prog_ns[r] =
+						c1 > c0 ? (double)(t1 - t0) /
+								  (c1 - c0) :
+							  NAN;
+				}
 				srv = bench_server_cpu(s) - srv;
 				c->cpu[s][r] = (b.sh->cpu + srv) * 1e6 / b.sh->n;
 				c->rate[s][r] = b.sh->n / b.sh->secs;
@@ -1167,8 +1211,20 @@ static void bench_flat(struct bench_flat *f, int n)
 		}
 		for (r = 0; r < b.flat_rounds; r++)
 			over[r] = c->cpu[SYS_LBD][r] - c->cpu[SYS_DIRECT][r];
+		{
+			double lo = INFINITY, hi = 0;
+
+			for (r = 0; r < b.flat_rounds; r++) {
+				lo = fmin(lo, c->prog_ns[r]);
+				hi = fmax(hi, c->prog_ns[r]);
+			}
+			c->prog_med = bench_median(c->prog_ns, b.flat_rounds);
+			c->prog_spread = (hi - lo) / c->prog_med;
+		}
 		c->over_us = bench_median(over, b.flat_rounds);
 	}
+	if (stats >= 0)
+		close(stats);
 }
 
 /* ---- report ---- */
@@ -1346,19 +1402,20 @@ static void bench_print_flat(const struct bench_flat *f, int n)
 	       "    system; medians over the rounds, spread (max - min) / median;\n"
 	       "    CPU: the client's and the server's, us a connect\n",
 	       hi->nsvc, b.flat_rounds, b.connects);
-	printf("%8s | %15s %15s | %15s %15s | %7s %7s | %s\n", "N",
+	printf("%8s | %15s %15s | %15s %15s | %7s %7s | %8s | %s\n", "N",
 	       "direct conn/s", "lbd conn/s", "direct CPU us", "lbd CPU us",
-	       "p50 dir", "p50 lbd", "lbd-dir CPU us");
+	       "p50 dir", "p50 lbd", "lbd-dir", "connect4 ns a run");
 	for (i = 0; i < n; i++) {
 		const struct bench_flat *c = &f[i];
 
-		printf("%8d | %8.0f (%3.0f%%) %8.0f (%3.0f%%) | %8.2f (%3.0f%%) %8.2f (%3.0f%%) | %7.1f %7.1f | %6.2f\n",
+		printf("%8d | %8.0f (%3.0f%%) %8.0f (%3.0f%%) | %8.2f (%3.0f%%) %8.2f (%3.0f%%) | %7.1f %7.1f | %8.2f | %6.0f (%3.0f%%)\n",
 		       c->nsvc, c->rate_med[SYS_DIRECT],
 		       100 * c->rate_spread[SYS_DIRECT], c->rate_med[SYS_LBD],
 		       100 * c->rate_spread[SYS_LBD], c->cpu_med[SYS_DIRECT],
 		       100 * c->cpu_spread[SYS_DIRECT], c->cpu_med[SYS_LBD],
 		       100 * c->cpu_spread[SYS_LBD], c->p50_med[SYS_DIRECT],
-		       c->p50_med[SYS_LBD], c->over_us);
+		       c->p50_med[SYS_LBD], c->over_us, c->prog_med,
+		       100 * c->prog_spread);
 	}
 	ok = bench_within(hi->cpu_med[SYS_LBD], lo->cpu_med[SYS_LBD],
 			  TARGET_FLAT) &&
