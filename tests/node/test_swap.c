@@ -183,3 +183,35 @@ Test(node_swap, connects_during_swaps_get_the_old_or_the_new_choice)
 	free(want_a);
 	munmap(seen, sizeof(*seen));
 }
+
+/* A table that needs a new inner map waits for node_batch_commit: until
+ * then the old one answers, and the endpoint that left stays active. */
+Test(node_swap, a_batch_applies_its_new_tables_at_the_commit)
+{
+	struct node_svc_addr a = nt_svc(SW_SVC_IP, SW_SVC_PORT, IPPROTO_UDP);
+	struct node_endpoint one = nt_ep(NT_EP4_1, SW_PORT0, 1, true, true,
+					 false),
+			     many[20];
+	struct node_choice ch;
+	__u64 cookie;
+	int i;
+
+	cr_assert(node_service_set(nt.node, &a, SW_SVC_ID, 0, 0) == 0);
+	cr_assert(node_backends_set(nt.node, SW_SVC_ID, &one, 1) == 0);
+	/* 20 endpoints want a table of two chunks: a new inner map */
+	for (i = 0; i < 20; i++)
+		many[i] = nt_ep(NT_EP4_2, 9000 + i, 1, true, true, false);
+	node_batch_begin(nt.node);
+	cr_assert(node_backends_set(nt.node, SW_SVC_ID, many, 20) == 0);
+	for (cookie = 1; cookie <= 64; cookie++) {
+		cr_assert(node_explain(nt.node, &a, cookie, 0, &ch) == 0);
+		cr_assert(ntohs(ch.port) == SW_PORT0,
+			  "before the commit: port %d", ntohs(ch.port));
+	}
+	cr_assert(node_batch_commit(nt.node) == 0);
+	for (cookie = 1; cookie <= 64; cookie++) {
+		cr_assert(node_explain(nt.node, &a, cookie, 0, &ch) == 0);
+		cr_assert(ntohs(ch.port) >= 9000 && ntohs(ch.port) < 9020,
+			  "after the commit: port %d", ntohs(ch.port));
+	}
+}
