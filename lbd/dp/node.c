@@ -349,6 +349,9 @@ void node_close(struct lbd_node *n)
 
 	if (!n)
 		return;
+	/* a batch left open: its backends are active in the maps */
+	if (n->npend)
+		node_batch_commit(n);
 	if (n->pin_path[0]) {
 		/* the pins keep the links and maps: only the fds go */
 		for (i = 0; i < NODE_NPROGS; i++)
@@ -922,6 +925,7 @@ int node_batch_commit(struct lbd_node *n)
 {
 	int seqfd = bpf_map__fd(n->skel->maps.lbd_node_tblseq), err = 0;
 	__u32 ids[NODE_BATCH_MAX], seqs[NODE_BATCH_MAX], nf = 0, done, i;
+	__u32 owner[NODE_BATCH_MAX];
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 
 	n->batching = false;
@@ -935,15 +939,20 @@ int node_batch_commit(struct lbd_node *n)
 		if (p->err)
 			continue;
 		n->svcs[p->svc_id].cap[p->k] = p->chunks;
+		owner[nf] = i;
 		ids[nf] = p->svc_id;
 		seqs[nf++] = n->seqs[p->svc_id] + 1;
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	done = nf;
 	if (nf && bpf_map_update_batch(seqfd, ids, seqs, &done, &bo)) {
-		for (i = 0; i < n->npend; i++)
-			if (!n->pend[i].err)
-				n->pend[i].err = -errno;
+		/* the first done were swapped; the rest one at a time */
+		if (done > nf)
+			done = 0;
+		for (i = done; i < nf; i++)
+			if (bpf_map_update_elem(seqfd, &ids[i], &seqs[i],
+						BPF_ANY))
+				n->pend[owner[i]].err = -errno;
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (i = 0; i < n->npend; i++) {
