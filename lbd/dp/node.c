@@ -25,6 +25,8 @@ struct node_be {
 	struct node_endpoint ep;
 	__u32 id;
 	bool fresh; /* the id was given in this change */
+	/* serves the flows it has, not in the table (LBD_BE_DRAINING) */
+	bool drain;
 };
 
 struct node_svc_state {
@@ -237,7 +239,8 @@ static int node_adopt(struct lbd_node *n)
 		n->gens[id] = be.gen;
 		if (be.gen)
 			last = id + 1;
-		if (be.state != LBD_BE_ACTIVE ||
+		if ((be.state != LBD_BE_ACTIVE &&
+		     be.state != LBD_BE_DRAINING) ||
 		    be.svc_id >= n->opts.max_services)
 			continue;
 		st = &n->svcs[be.svc_id];
@@ -252,8 +255,10 @@ static int node_adopt(struct lbd_node *n)
 		b->ep.family = be.family;
 		b->ep.port = be.port;
 		b->ep.weight = be.weight;
-		b->ep.ready = true;
+		b->ep.ready = be.state == LBD_BE_ACTIVE;
 		b->ep.serving = true;
+		b->ep.terminating = be.state == LBD_BE_DRAINING;
+		b->drain = be.state == LBD_BE_DRAINING;
 	}
 	n->next_id = last;
 	/* the lowest free id is given first, as from a fresh start */
@@ -877,6 +882,11 @@ static void node_bes_leave(struct lbd_node *n, __u32 svc_id,
 		node_backend_write(n, svc_id, &old[j], LBD_BE_UNUSED);
 		n->free_ids[n->nfree++] = old[j].id;
 	}
+	/* the new table is in use: those it left out keep their flows */
+	for (i = 0; i < nb; i++)
+		if (bes[i].drain)
+			node_backend_write(n, svc_id, &bes[i],
+					   LBD_BE_DRAINING);
 }
 
 /* Gives back the ids of endpoints that were new in bes. */
@@ -988,8 +998,8 @@ int node_backends_set(struct lbd_node *n, __u32 svc_id,
 	struct node_svc_state *st;
 	struct node_be *bes = NULL;
 	bool fallback = true, queued;
-	size_t i, j, nb = 0;
-	int err = 0;
+	size_t i, j, nb = 0, nchosen = 0;
+	int err = 0, pass;
 
 	if (svc_id >= n->opts.max_services || count > LBD_MAGLEV_MAX_LIST ||
 	    (count && !eps))
@@ -1016,35 +1026,53 @@ int node_backends_set(struct lbd_node *n, __u32 svc_id,
 		if (!bes)
 			return -ENOMEM;
 	}
-	/* the chosen endpoints, each with the id it had or a new one */
-	for (i = 0; i < count; i++) {
-		if (!node_ep_chosen(&eps[i], fallback))
-			continue;
-		for (j = 0; j < nb; j++)
-			if (node_ep_same(&bes[j].ep, &eps[i]))
-				break;
-		if (j < nb)
-			continue; /* listed twice: once is enough */
-		bes[nb].ep = eps[i];
-		for (j = 0; j < st->n; j++)
-			if (node_ep_same(&st->bes[j].ep, &eps[i]))
-				break;
-		if (j < st->n) {
-			bes[nb].id = st->bes[j].id;
-		} else {
-			err = node_id_get(n, &bes[nb].id);
+	/* the chosen endpoints first, each with the id it had or a new
+	 * one; then those that still serve without being chosen (a
+	 * terminating endpoint while ready ones are left, weight 0): they
+	 * keep their id, draining, so that flows the tc path sent them
+	 * (lbd_node_nat names the id and its gen) keep them; only the
+	 * table's take new ones */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			nchosen = nb;
+		for (i = 0; i < count; i++) {
+			bool chosen = node_ep_chosen(&eps[i], fallback);
+
+			if (pass ? chosen || !eps[i].serving : !chosen)
+				continue;
+			for (j = 0; j < nb; j++)
+				if (node_ep_same(&bes[j].ep, &eps[i]))
+					break;
+			if (j < nb)
+				continue; /* listed twice: once is enough */
+			bes[nb].ep = eps[i];
+			for (j = 0; j < st->n; j++)
+				if (node_ep_same(&st->bes[j].ep, &eps[i]))
+					break;
+			bes[nb].drain = pass;
+			if (j < st->n) {
+				bes[nb].id = st->bes[j].id;
+			} else {
+				err = node_id_get(n, &bes[nb].id);
+				if (err)
+					goto fail;
+				bes[nb].fresh = true;
+			}
+			/* one the table in use names stays active until
+			 * the new table is (node_bes_leave): a connect
+			 * reading the old one must find it so */
+			if (!pass || j == st->n || st->bes[j].drain)
+				err = node_backend_write(n, svc_id, &bes[nb],
+							 pass ? LBD_BE_DRAINING
+							      : LBD_BE_ACTIVE);
+			nb++;
 			if (err)
 				goto fail;
-			bes[nb].fresh = true;
 		}
-		err = node_backend_write(n, svc_id, &bes[nb], LBD_BE_ACTIVE);
-		nb++;
-		if (err)
-			goto fail;
 	}
 	/* the table first: a connect racing the change finds either table's
 	 * backends active */
-	err = node_table_put(n, svc_id, bes, nb, &queued);
+	err = node_table_put(n, svc_id, bes, nchosen, &queued);
 	if (err)
 		goto fail;
 	if (queued) {
