@@ -407,7 +407,10 @@ datapath = {{ pin_path = "{self.pin_path(f'backend{i}')}"; }};
         """Starts server.py (args) on backend i; its process."""
         log = os.path.join(self.path, f"server{i}.log")
         p = self.spawn(f"backend{i}", args, log=log)
-        wait_until(lambda: open(log).read().startswith("ready"), 30,
+        # a line of its own: the server serves before it says ready,
+        # and a health check it answers first may log a traceback
+        # (a prober's reset) ahead of it
+        wait_until(lambda: "ready" in open(log).read().splitlines(), 30,
                    f"server on backend{i}")
         return p
 
