@@ -746,7 +746,8 @@ static int find_lost(struct k8s_service *const *svcs, size_t n_svcs,
 	}
 	if (c.err)
 		goto out;
-	qsort_r(c.v, c.n, sizeof(*c.v), claim_cmp, (void *)svcs);
+	if (c.n) /* (qsort's base may not be NULL) */
+		qsort_r(c.v, c.n, sizeof(*c.v), claim_cmp, (void *)svcs);
 	for (i = 0; i < c.n; i = run) {
 		const struct claim *w = &c.v[i];
 
