@@ -204,27 +204,15 @@ static void ext_apply(struct node_ext *e, const struct lbd_config *c,
 		      const struct lbd_conf_addr *addrs, size_t n_addrs)
 {
 	char want[LBD_MAX_NODE_NICS][IF_NAMESIZE];
-	struct node_ext_if old[LBD_MAX_NODE_NICS];
+	int keep[LBD_MAX_NODE_NICS];
 	struct if_nameindex *all, *i;
-	size_t n = ext_wanted(c, addrs, n_addrs, want), n_old = e->n_ifs, k, j;
+	size_t n = ext_wanted(c, addrs, n_addrs, want), k;
 
-	memcpy(old, e->ifs, sizeof(old));
 	e->n_ifs = 0;
 	for (k = 0; k < n; k++)
 		ext_attach_one(e, want[k], addrs, n_addrs);
-	for (k = 0; k < n_old; k++) {
-		for (j = 0; j < e->n_ifs; j++)
-			if (e->ifs[j].ifindex == old[k].ifindex)
-				break;
-		if (j == e->n_ifs)
-			node_nic_unset(e->nic, old[k].ifindex);
-	}
 	all = if_nameindex();
-	if (!all) {
-		log_warn("node: if_nameindex");
-		return;
-	}
-	for (i = all; i->if_index; i++) {
+	for (i = all; i && i->if_index; i++) {
 		if (ext_named(want, n, i->if_name) ||
 		    !node_nic_attached((int)i->if_index))
 			continue;
@@ -234,7 +222,16 @@ static void ext_apply(struct node_ext *e, const struct lbd_config *c,
 		else
 			log_info("node: NIC path detached from %s", i->if_name);
 	}
-	if_freenameindex(all);
+	if (all)
+		if_freenameindex(all);
+	else
+		log_warn("node: if_nameindex");
+	/* then the NICs that went leave the table (this lbd's, or pinned
+	 * an earlier one's): a route by one of them is no other node's */
+	for (k = 0; k < e->n_ifs; k++)
+		keep[k] = e->ifs[k].ifindex;
+	if (node_nic_prune(e->nic, keep, e->n_ifs))
+		log_warnx("node: removing NICs from the NIC table");
 }
 
 int node_ext_start(const struct lbd_config *c, struct lbd_node *n,

@@ -220,6 +220,30 @@ int node_nic_unset(struct node_nic *x, int ifindex)
 	return 0;
 }
 
+int node_nic_prune(struct node_nic *x, const int *keep, size_t n)
+{
+	int fd = bpf_map__fd(x->skel->maps.lbd_node_nics), err = 0;
+	__u32 k, next, gone[64];
+	size_t i, n_gone = 0;
+	void *prev = NULL;
+
+	/* collected first: deleting while walking restarts the walk */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		for (i = 0; i < n; i++)
+			if ((__u32)keep[i] == next)
+				break;
+		if (i == n && n_gone < sizeof(gone) / sizeof(gone[0]))
+			gone[n_gone++] = next;
+		k = next;
+		prev = &k;
+	}
+	for (i = 0; i < n_gone; i++)
+		if (bpf_map_delete_elem(fd, &gone[i]) && errno != ENOENT &&
+		    !err)
+			err = -errno;
+	return err;
+}
+
 int node_nic_attach(struct node_nic *x, int ifindex, enum lbd_xdp_mode mode)
 {
 	struct xdp_attachment a;

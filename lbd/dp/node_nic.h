@@ -54,6 +54,9 @@ int node_nic_nat_fd(const struct node_nic *x);
 int node_nic_set(struct node_nic *x, int ifindex, const union lbd_addr *a4,
 		 const union lbd_addr *a6);
 int node_nic_unset(struct node_nic *x, int ifindex);
+/* Removes the NICs of the table (pinned: an earlier lbd's too) that are
+ * not among keep[n]. */
+int node_nic_prune(struct node_nic *x, const int *keep, size_t n);
 
 /* Attaches the program to ifindex, or replaces lbd's program there in
  * place. */

@@ -16,7 +16,8 @@ sees the client's address, and the client's replies come from the
 address it asked for; with Cluster and endpoints on other nodes, TCP and
 UDP reach both, each seeing the node's address; lbctl stats counts the
 flows; a restart (kill -9) keeps serving and the new lbd's program
-replaces the old in place; lbd --cleanup takes it off the NIC.
+replaces the old in place; a reload that names no NIC takes it off, one
+that names eth0 puts it back; lbd --cleanup takes it off the NIC.
 """
 import json
 import os
@@ -280,6 +281,23 @@ def body(lab, cg, pod_ns):
     out = client("tcp", NODE4, NP_L_TCP, 2) + client("udp", LB_CLUSTER, 53,
                                                       2)
     check(all("error" not in r for r in out), f"after the restart: {out}")
+
+    # a reload naming no NIC takes the program off eth0; naming it again
+    # puts it back
+    conf = open(lbd.conf).read()
+    lbd.write_conf(conf.replace("nat_entries = 4096;",
+                                "nat_entries = 4096; interfaces = ( );"))
+    lbd.reload()
+    check(not xdp_prog() and lbctl("status")["node"]["nic_interfaces"] == 0,
+          f"interfaces = ( ): the program left eth0: {xdp_prog()}")
+    lbd.write_conf(conf.replace(
+        "nat_entries = 4096;", 'nat_entries = 4096; interfaces = ( "eth0" );'))
+    lbd.reload()
+    check(xdp_prog().get("name") == "lbd_xdp",
+          f"interfaces = ( \"eth0\" ): the program on eth0: {xdp_prog()}")
+    out = client("tcp", NODE4, NP_C_TCP, 2)
+    check(all(r.get("name", "").endswith(NODE4) for r in out),
+          f"after the reload: {out}")
     lbd.stop()
 
     # --cleanup: the program goes from eth0
