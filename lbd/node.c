@@ -350,6 +350,9 @@ static void sync_set(struct node_role *nr, struct nr_applied *nv, size_t nn)
 	size_t i, j;
 	int err;
 
+	/* the tables of many Service ports go in together (a grace period
+	 * a batch, not a table: lbd/dp/node.c) */
+	node_batch_begin(nr->n);
 	/* 1. addresses that go, and records that go */
 	for (i = 0; i < nr->n_recs; i++) {
 		struct nr_applied *o = &nr->recs[i];
@@ -377,7 +380,6 @@ static void sync_set(struct node_role *nr, struct nr_applied *nv, size_t nn)
 	for (i = 0; i < nn; i++) {
 		struct nr_applied *n = &nv[i];
 		struct nr_applied *o = applied_find(nr, n->key);
-		bool all;
 
 		if (o) {
 			n->svc_id = o->svc_id;
@@ -398,6 +400,17 @@ static void sync_set(struct node_role *nr, struct nr_applied *nv, size_t nn)
 				write_failed(nr, "setting the endpoints",
 					     n->key, err);
 		}
+	}
+	err = node_batch_commit(nr->n);
+	if (err)
+		write_failed(nr, "setting the endpoints", "a batch", err);
+	for (i = 0; i < nn; i++) {
+		struct nr_applied *n = &nv[i];
+		struct nr_applied *o = applied_find(nr, n->key);
+		bool all;
+
+		if (n->svc_id == UINT32_MAX)
+			continue;
 		all = !o || o->flags != n->flags ||
 		      o->affinity_timeout != n->affinity_timeout;
 		for (j = 0; j < n->n_addrs; j++) {

@@ -31,8 +31,10 @@ struct {
 	__type(value, struct lbd_node_svc);
 } lbd_node_svc6 SEC(".maps");
 
-/* Maglev tables by Service port id, the LB role's layout (struct
- * lbd_maglev_chunk), each replaced whole. */
+/* Maglev tables, the LB role's layout (struct lbd_maglev_chunk), two a
+ * Service port id: 2 * id + (lbd_node_tblseq[id] & 1) is the one in use,
+ * the other is rewritten in place and then made the one in use
+ * (select.h says why readers never see a torn table). */
 struct lbd_node_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MIN, 0));
@@ -45,10 +47,20 @@ struct lbd_node_maglev_inner {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	/* 2 * max_services, set by userspace */
+	__uint(max_entries, 2 * LBD_DEFAULT_MAX_SERVICES);
 	__type(key, __u32);
 	__array(values, struct lbd_node_maglev_inner);
 } lbd_node_maglev SEC(".maps");
+
+/* By Service port id: the table in use (its low bit), and a count of
+ * the swaps, which a reader checks again after it read a table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, __u32);
+	__type(value, __u32);
+} lbd_node_tblseq SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

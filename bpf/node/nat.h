@@ -156,7 +156,7 @@ static __always_inline int nat_forward(const struct lbd_pkt *p,
 				       const struct lbd_node_svc *svc,
 				       struct lbd_node_nat *out)
 {
-	const struct lbd_backend *be;
+	struct lbd_backend chosen;
 	struct lbd_node_nat_key k;
 	struct lbd_node_nat *e;
 	__u32 now = clock_now(&lbd_node_clock), id;
@@ -177,16 +177,15 @@ static __always_inline int nat_forward(const struct lbd_pkt *p,
 		}
 		nat_count(LBD_NODE_TC_ENDPOINT_GONE);
 	}
-	be = node_maglev_pick(svc->id, nat_flow_hash(p, svc), &id);
-	if (!be)
+	if (!node_maglev_pick(svc->id, nat_flow_hash(p, svc), &id, &chosen))
 		return LBD_NODE_TC_NO_ENDPOINT;
-	if (be->family != p->family)
+	if (chosen.family != p->family)
 		return LBD_NODE_TC_FAMILY;
 	__builtin_memset(out, 0, sizeof(*out));
-	out->addr = be->addr;
-	out->port = be->port;
+	out->addr = chosen.addr;
+	out->port = chosen.port;
 	out->backend_id = id;
-	out->backend_gen = be->gen;
+	out->backend_gen = chosen.gen;
 	out->last_seen = now;
 	/* the reverse entry first: a forward entry without it would send
 	 * the flow on with replies nobody translates back */

@@ -75,10 +75,13 @@ static __always_inline int nic_drop(enum lbd_node_nic_reason r)
 	return XDP_DROP;
 }
 
-/* Applies the entry e to the packet and passes it to the kernel. */
-static __always_inline int nic_send(struct xdp_md *ctx, struct lbd_pkt *p,
-				    const struct lbd_node_nic_nat *e,
-				    enum lbd_node_nic_reason r)
+/* Applies the entry e to the packet and passes it to the kernel. This
+ * and nic_reply are subprograms, nic.h's nic_new_flow and nic_refresh
+ * too: inlined, their stack with the rest passes the 512 bytes a
+ * program's frames may take together (clang 14 shares few slots). */
+static __noinline int nic_send(struct xdp_md *ctx, struct lbd_pkt *p,
+			       const struct lbd_node_nic_nat *e,
+			       enum lbd_node_nic_reason r)
 {
 	struct lbd_rw rw;
 
@@ -120,7 +123,7 @@ static __always_inline int nic_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 		}
 		nic_count(LBD_NODE_NIC_ENDPOINT_GONE);
 	}
-	r = nic_new_flow(ctx, p, svc, &v, now, ifindex);
+	r = nic_new_flow(ctx, p, svc, &v);
 	if (r)
 		return nic_drop(r);
 	/* after the reverse entry: a forward entry without it would send
@@ -131,7 +134,7 @@ static __always_inline int nic_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 }
 
 /* A reply of another node's endpoint to a SNAT port: to the client. */
-static __always_inline int nic_reply(struct xdp_md *ctx, struct lbd_pkt *p)
+static __noinline int nic_reply(struct xdp_md *ctx, struct lbd_pkt *p)
 {
 	struct lbd_node_nat_key k;
 	struct lbd_node_nic_nat *n, v;

@@ -55,6 +55,22 @@ struct {
 	__type(value, __u64);
 } lbd_node_nic_stats SEC(".maps");
 
+/* A CPU's room for the large structs of a new flow: with the packet
+ * path's own (nic.bpf.c) on the stack they pass the 512 bytes that a
+ * program's frames may take together. XDP does not nest on a CPU. */
+struct nic_scratch {
+	struct bpf_fib_lookup fib;
+	struct lbd_node_nat_key k;
+	struct lbd_node_nic_nat v;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nic_scratch);
+} lbd_node_nic_scratch SEC(".maps");
+
 static __always_inline void nic_count(enum lbd_node_nic_reason r)
 {
 	__u32 key = r;
@@ -126,13 +142,13 @@ static __always_inline void nic_rev_val(struct lbd_node_nic_nat *v,
  * port whose flow has been idle long enough is taken over. 0 with
  * fwd->sport set, or -1 when none is free.
  */
-static __always_inline int
-nic_snat_take(const struct lbd_pkt *p, struct lbd_node_nic_nat *fwd, __u32 now)
+static __always_inline int nic_snat_take(const struct lbd_pkt *p,
+					 struct lbd_node_nic_nat *fwd,
+					 __u32 now, struct nic_scratch *s)
 {
 	__u32 min = nic_knobs.snat_port_min, max = nic_knobs.snat_port_max;
 	__u32 range = max - min + 1, hash, ports;
-	struct lbd_node_nat_key k;
-	struct lbd_node_nic_nat v, *n;
+	struct lbd_node_nic_nat *n;
 	int i;
 
 	if (max < min)
@@ -143,17 +159,18 @@ nic_snat_take(const struct lbd_pkt *p, struct lbd_node_nic_nat *fwd, __u32 now)
 				      p->proto) :
 		       lbd_flow_hash6(node_knobs.hash_seed, p->saddr.v6, ports,
 				      p->proto);
-	nic_rev_val(&v, p, now);
+	nic_rev_val(&s->v, p, now);
 	for (i = 0; i < NIC_SNAT_TRIES; i++) {
 		/* steps by a prime: tries spread over the range */
 		fwd->sport = bpf_htons(min + (hash + (__u32)i * 7919) % range);
-		nic_rev_key(&k, p, fwd);
-		if (!bpf_map_update_elem(&lbd_node_nic_nat, &k, &v,
+		nic_rev_key(&s->k, p, fwd);
+		if (!bpf_map_update_elem(&lbd_node_nic_nat, &s->k, &s->v,
 					 BPF_NOEXIST))
 			return 0;
-		n = bpf_map_lookup_elem(&lbd_node_nic_nat, &k);
+		n = bpf_map_lookup_elem(&lbd_node_nic_nat, &s->k);
 		if (n && nic_idle(n, p->proto, now) &&
-		    !bpf_map_update_elem(&lbd_node_nic_nat, &k, &v, BPF_EXIST))
+		    !bpf_map_update_elem(&lbd_node_nic_nat, &s->k, &s->v,
+					 BPF_EXIST))
 			return 0;
 	}
 	return -1;
@@ -163,11 +180,12 @@ nic_snat_take(const struct lbd_pkt *p, struct lbd_node_nic_nat *fwd, __u32 now)
  * Keeps the reverse entry of a flow in its map (once a second, and on a
  * FIN or RST): the tc path's for a local endpoint, the SNAT one here.
  * 0; 1 when the SNAT port went to another flow meanwhile (the flow is
- * chosen again); or the reason to drop.
+ * chosen again); or the reason to drop. A subprogram, as nic_new_flow
+ * and for its reason: not on most packets' path.
  */
-static __always_inline int nic_refresh(const struct lbd_pkt *p,
-				       const struct lbd_node_nic_nat *e,
-				       __u32 now, __u32 ifindex)
+static __noinline int nic_refresh(const struct lbd_pkt *p,
+				  const struct lbd_node_nic_nat *e, __u32 now,
+				  __u32 ifindex)
 {
 	struct lbd_node_nat_key k;
 	struct lbd_node_nic_nat v, *n;
@@ -209,41 +227,45 @@ static __always_inline bool nic_snat_source(const struct lbd_node_nic *nic,
 }
 
 /*
- * A new flow p to Service port svc, arrived by ifindex: its endpoint,
- * where it lives, and its reverse entry, into the forward entry *out. 0,
- * or the reason to drop it.
+ * A new flow p to Service port svc: its endpoint, where it lives, and its
+ * reverse entry, into the forward entry *out. 0, or the reason to drop
+ * it. A subprogram (the first packet of a flow only): inlined, its
+ * locals with the caller's pass the 512 bytes of stack a program's
+ * frames may take together; its largest are in lbd_node_nic_scratch.
  */
-static __always_inline int nic_new_flow(struct xdp_md *ctx,
-					const struct lbd_pkt *p,
-					const struct lbd_node_svc *svc,
-					struct lbd_node_nic_nat *out, __u32 now,
-					__u32 ifindex)
+static __noinline int nic_new_flow(struct xdp_md *ctx, const struct lbd_pkt *p,
+				   const struct lbd_node_svc *svc,
+				   struct lbd_node_nic_nat *out)
 {
-	const struct lbd_backend *be;
+	__u32 now = clock_now(&lbd_node_clock), ifindex = ctx_ifindex(ctx);
 	const struct lbd_node_nic *nic;
-	struct bpf_fib_lookup fib;
+	struct lbd_backend chosen;
 	struct lbd_node_nat loc;
-	__u32 id, oif;
+	struct nic_scratch *s;
+	__u32 id, oif, zero = 0;
 	int rc;
 
-	be = node_maglev_pick(svc->id, nat_flow_hash(p, svc), &id);
-	if (!be)
+	s = bpf_map_lookup_elem(&lbd_node_nic_scratch, &zero);
+	if (!s)
+		return LBD_NODE_NIC_NAT_FAILED;
+
+	if (!node_maglev_pick(svc->id, nat_flow_hash(p, svc), &id, &chosen))
 		return LBD_NODE_NIC_NO_ENDPOINT;
-	if (be->family != p->family)
+	if (chosen.family != p->family)
 		return LBD_NODE_NIC_FAMILY;
 	__builtin_memset(out, 0, sizeof(*out));
-	out->daddr = be->addr;
-	out->dport = be->port;
+	out->daddr = chosen.addr;
+	out->dport = chosen.port;
 	out->backend_id = id;
-	out->backend_gen = be->gen;
+	out->backend_gen = chosen.gen;
 	out->last_seen = now;
 	/* no length: the kernel's forwarding checks the MTU, and with one
 	 * the lookup would leave out the interface it found */
 	rc = fib_nexthop(ctx, ifindex, p->family, &p->saddr, &out->daddr, 0,
-			 &fib);
+			 &s->fib);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return LBD_NODE_NIC_NO_ROUTE;
-	oif = fib.ifindex;
+	oif = s->fib.ifindex;
 	nic = bpf_map_lookup_elem(&lbd_node_nics, &oif);
 	if (!nic) {
 		/* on this node: the client stays; the pod's replies are
@@ -261,7 +283,7 @@ static __always_inline int nic_new_flow(struct xdp_md *ctx,
 	if (!nic_snat_source(nic, p->family, &out->saddr))
 		return LBD_NODE_NIC_NO_SNAT_ADDR;
 	out->flags = LBD_NODE_NIC_F_SNAT;
-	if (nic_snat_take(p, out, now))
+	if (nic_snat_take(p, out, now, s))
 		return LBD_NODE_NIC_SNAT_EXHAUSTED;
 	nic_count(LBD_NODE_NIC_NEW_SNAT);
 	return 0;

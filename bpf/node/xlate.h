@@ -173,7 +173,7 @@ static __always_inline int node_xlate(struct bpf_sock_addr *ctx, __u8 family,
 				      enum lbd_node_reason done)
 {
 	const struct lbd_node_svc *svc;
-	const struct lbd_backend *be;
+	struct lbd_backend be;
 	struct node_sa sa;
 	__u32 now;
 
@@ -184,16 +184,15 @@ static __always_inline int node_xlate(struct bpf_sock_addr *ctx, __u8 family,
 	if (!svc)
 		return NODE_PROCEED;
 	now = clock_now(&lbd_node_clock);
-	be = node_select(ctx, svc, now);
-	if (!be)
+	if (!node_select(ctx, svc, now, &be))
 		return node_refuse(LBD_NODE_NO_ENDPOINT, -ECONNREFUSED);
-	if (be->family != sa.family)
+	if (be.family != sa.family)
 		return node_refuse(LBD_NODE_FAMILY, -ECONNREFUSED);
 	/* without the entry a UDP reply would come from the endpoint,
 	 * which a resolver drops as not its server's: fail as Cilium does */
-	if (node_rev_put(ctx, &sa, be, now))
+	if (node_rev_put(ctx, &sa, &be, now))
 		return node_refuse(LBD_NODE_REV_FAILED, -ENOMEM);
-	node_sa_write(ctx, family, sa.family, &be->addr, be->port);
+	node_sa_write(ctx, family, sa.family, &be.addr, be.port);
 	node_count(done);
 	return NODE_PROCEED;
 }

@@ -11,8 +11,10 @@
  *                       address of a Service port (ClusterIP, external IP,
  *                       LoadBalancer IP, node address + NodePort), each an
  *                       entry naming the same id
- *   lbd_node_maglev     id -> Maglev table, the LB role's layout
- *                       (struct lbd_maglev_chunk)
+ *   lbd_node_maglev     2 * id + (lbd_node_tblseq[id] & 1) -> Maglev
+ *                       table, the LB role's layout (struct
+ *                       lbd_maglev_chunk)
+ *   lbd_node_tblseq     id -> __u32, swaps of its table (bpf/node/select.h)
  *   lbd_node_backends   backend id -> struct lbd_backend
  *   lbd_node_rev        LRU, struct lbd_node_rev_key -> struct lbd_node_rev
  *   lbd_node_affinity   LRU, struct lbd_node_aff_key -> struct lbd_aff
@@ -143,7 +145,9 @@ static inline __u32 lbd_node_hash(__u32 seed, __u32 svc_id, __u64 key)
 	  "ENOMEM")                                                            \
 	X(LBD_NODE_FAMILY, "endpoint_family",                                  \
 	  "endpoint of another family than the Service address: refused "      \
-	  "as without endpoint")
+	  "as without endpoint")                                               \
+	X(LBD_NODE_TABLE_REREAD, "table_reread",                               \
+	  "Maglev table swapped while a connect read it: read again")
 
 enum lbd_node_reason {
 #define LBD_NODE_REASON_ENUM(e, label, desc) e,

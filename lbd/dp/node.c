@@ -25,12 +25,34 @@ struct node_be {
 	struct node_endpoint ep;
 	__u32 id;
 	bool fresh; /* the id was given in this change */
+	/* serves the flows it has, not in the table (LBD_BE_DRAINING) */
+	bool drain;
 };
 
 struct node_svc_state {
 	struct node_be *bes;
 	size_t n;
+	/* chunks of the inner map at 2 * id + k; 0: none or not known
+	 * (adopted maps), so that the next change makes a new one */
+	__u32 cap[2];
+	bool pending; /* in the batch (n->pend) */
 };
+
+/* A change of a Service port's table waiting for node_batch_commit: a
+ * new inner map to put at 2 * svc_id + k. The backends it had (old) are
+ * freed once the new table is in use. */
+struct node_pend {
+	__u32 svc_id;
+	__u32 k;
+	__u32 chunks;
+	int fd;
+	int err;
+	struct node_be *old;
+	size_t nold;
+};
+
+/* Changes a batch holds at most: each holds an inner map's fd. */
+#define NODE_BATCH_MAX 256
 
 #define NODE_NPROGS 10
 
@@ -48,6 +70,7 @@ static const char *const node_map_pins[] = {
 	"lbd_node_meta",     "lbd_node_svc4",	  "lbd_node_svc6",
 	"lbd_node_maglev",   "lbd_node_backends", "lbd_node_rev",
 	"lbd_node_affinity", "lbd_node_guard",	  "lbd_node_stats",
+	"lbd_node_tblseq",
 };
 
 #define NODE_NPINS (sizeof(node_map_pins) / sizeof(node_map_pins[0]))
@@ -65,6 +88,10 @@ struct lbd_node {
 	__u32 *free_ids; /* ids given back, reused first */
 	size_t nfree;
 	__u32 next_id; /* ids from here on were never given */
+	__u32 *seqs; /* lbd_node_tblseq as written */
+	bool batching;
+	struct node_pend *pend;
+	size_t npend;
 };
 
 static const char *const node_labels[] = {
@@ -98,8 +125,9 @@ void node_opts_default(struct node_opts *o)
 	o->rev_entries = LBD_NODE_DEFAULT_REV_ENTRIES;
 	o->affinity_entries = LBD_NODE_DEFAULT_AFF_ENTRIES;
 	/* a node has a table per Service port, most with a few endpoints:
-	 * 4 KiB each instead of the LB role's 64 KiB */
-	o->maglev_min = 1021;
+	 * one chunk, 4 KiB, each (1009 slots up to 10 endpoints) instead of
+	 * the LB role's 64 KiB */
+	o->maglev_min = 1000;
 }
 
 /* libbpf reuses a pinned map only when type, sizes and flags match, and
@@ -195,6 +223,13 @@ static int node_adopt(struct lbd_node *n)
 	struct lbd_backend be;
 	__u32 id, last = 0;
 
+	/* which table of each Service port is in use */
+	for (id = 0; id < n->opts.max_services; id++)
+		if (bpf_map_lookup_elem(
+			    bpf_map__fd(n->skel->maps.lbd_node_tblseq), &id,
+			    &n->seqs[id]))
+			return -errno;
+
 	for (id = 0; id < n->opts.max_backends; id++) {
 		struct node_svc_state *st;
 		struct node_be *b;
@@ -204,7 +239,8 @@ static int node_adopt(struct lbd_node *n)
 		n->gens[id] = be.gen;
 		if (be.gen)
 			last = id + 1;
-		if (be.state != LBD_BE_ACTIVE ||
+		if ((be.state != LBD_BE_ACTIVE &&
+		     be.state != LBD_BE_DRAINING) ||
 		    be.svc_id >= n->opts.max_services)
 			continue;
 		st = &n->svcs[be.svc_id];
@@ -219,8 +255,10 @@ static int node_adopt(struct lbd_node *n)
 		b->ep.family = be.family;
 		b->ep.port = be.port;
 		b->ep.weight = be.weight;
-		b->ep.ready = true;
+		b->ep.ready = be.state == LBD_BE_ACTIVE;
 		b->ep.serving = true;
+		b->ep.terminating = be.state == LBD_BE_DRAINING;
+		b->drain = be.state == LBD_BE_DRAINING;
 	}
 	n->next_id = last;
 	/* the lowest free id is given first, as from a fresh start */
@@ -262,8 +300,10 @@ int node_open(const struct node_opts *o, struct lbd_node **out)
 	n->svcs = calloc(o->max_services, sizeof(*n->svcs));
 	n->gens = calloc(o->max_backends, sizeof(*n->gens));
 	n->free_ids = calloc(o->max_backends, sizeof(*n->free_ids));
+	n->seqs = calloc(o->max_services, sizeof(*n->seqs));
+	n->pend = calloc(NODE_BATCH_MAX, sizeof(*n->pend));
 	err = -ENOMEM;
-	if (!n->svcs || !n->gens || !n->free_ids)
+	if (!n->svcs || !n->gens || !n->free_ids || !n->seqs || !n->pend)
 		goto out;
 	n->skel = node_sock__open();
 	if (!n->skel) {
@@ -273,6 +313,8 @@ int node_open(const struct node_opts *o, struct lbd_node **out)
 	bpf_map__set_max_entries(n->skel->maps.lbd_node_svc4, o->max_addrs);
 	bpf_map__set_max_entries(n->skel->maps.lbd_node_svc6, o->max_addrs);
 	bpf_map__set_max_entries(n->skel->maps.lbd_node_maglev,
+				 2 * o->max_services);
+	bpf_map__set_max_entries(n->skel->maps.lbd_node_tblseq,
 				 o->max_services);
 	bpf_map__set_max_entries(n->skel->maps.lbd_node_backends,
 				 o->max_backends);
@@ -313,6 +355,9 @@ void node_close(struct lbd_node *n)
 
 	if (!n)
 		return;
+	/* a batch left open: its backends are active in the maps */
+	if (n->npend)
+		node_batch_commit(n);
 	if (n->pin_path[0]) {
 		/* the pins keep the links and maps: only the fds go */
 		for (i = 0; i < NODE_NPROGS; i++)
@@ -320,6 +365,13 @@ void node_close(struct lbd_node *n)
 	} else {
 		node_detach(n);
 	}
+	for (i = 0; i < n->npend; i++) {
+		if (n->pend[i].fd >= 0)
+			close(n->pend[i].fd);
+		free(n->pend[i].old);
+	}
+	free(n->pend);
+	free(n->seqs);
 	node_sock__destroy(n->skel);
 	if (n->svcs)
 		for (i = 0; i < n->opts.max_services; i++)
@@ -569,20 +621,30 @@ int node_service_del(struct lbd_node *n, const struct node_svc_addr *a)
 	return bpf_map_delete_elem(fd, key) ? -errno : 0;
 }
 
-/* Table sizes: primes, each about twice the one before. */
-static const __u32 node_primes[] = {
-	251,   509,   1021,   2039,   4093,   8191,    16381,
-	32749, 65521, 131071, 262139, 524287, 1048573,
-};
-
-/* The smallest listed prime of at least min and 100 slots an endpoint. */
+/*
+ * The table size for count endpoints: a prime of at least min and 100
+ * slots an endpoint, the largest that fills whole chunks with the header
+ * and the list (1, 2, 4, ... chunks). A connect reads a Service's table
+ * at random: at 10,000 Services the tables' memory, not their words,
+ * is the cost (TLB and cache misses), so no chunk is left half used.
+ */
 static __u32 node_table_size(__u32 min, size_t count)
 {
-	size_t want = count * 100 > min ? count * 100 : min, i;
+	size_t want = count * 100 > min ? count * 100 : min;
+	__u32 chunks, p;
 
-	for (i = 0; i < sizeof(node_primes) / sizeof(node_primes[0]); i++)
-		if (node_primes[i] >= want)
-			return node_primes[i];
+	for (chunks = 1; chunks <= LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MAX, 0);
+	     chunks *= 2) {
+		if ((size_t)chunks * LBD_MAGLEV_CHUNK < LBD_MAGLEV_HDR + count)
+			continue;
+		p = chunks * LBD_MAGLEV_CHUNK - LBD_MAGLEV_HDR - (__u32)count;
+		if (p > LBD_MAGLEV_MAX)
+			p = LBD_MAGLEV_MAX;
+		while (p > 2 && !lbd_is_prime(p))
+			p--;
+		if (p >= want)
+			return p;
+	}
 	return LBD_MAGLEV_MAX;
 }
 
@@ -638,35 +700,69 @@ static int node_id_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * The table of the chosen backends in lbd_maglev_chunk words (size,
- * backend list, slots naming the list; no previous owners: a socket's
- * endpoint is fixed at connect(), nothing asks a slot's history), written
- * to a new inner map that replaces the Service port's whole.
- */
-static int node_table_put(struct lbd_node *n, __u32 svc_id,
-			  const struct node_be *bes, size_t count)
+/* An fd of the inner map at index idx of lbd_node_maglev. */
+static int node_inner_fd(struct lbd_node *n, __u32 idx)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd = -1, err;
-	struct maglev_backend *mb = NULL;
-	__u32 *table = NULL, *words = NULL, *keys = NULL, *list;
-	__u32 m, chunks, i, s;
+	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd;
+	__u32 inner_id;
 
-	if (!count)
-		return bpf_map_delete_elem(outer, &svc_id) && errno != ENOENT ?
-			       -errno :
-			       0;
-	m = node_table_size(n->opts.maglev_min, count);
-	chunks = LBD_MAGLEV_CHUNKS(m, count);
-	err = -ENOMEM;
-	mb = calloc(count, sizeof(*mb));
-	table = calloc(m, sizeof(*table));
+	if (bpf_map_lookup_elem(outer, &idx, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	return fd < 0 ? -errno : fd;
+}
+
+static int node_words_write(int fd, const __u32 *words, __u32 chunks)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 keys[LBD_MAGLEV_CHUNKS(LBD_MAGLEV_MAX, LBD_MAGLEV_MAX_LIST)];
+	__u32 i, count = chunks;
+
+	for (i = 0; i < chunks; i++)
+		keys[i] = i;
+	return bpf_map_update_batch(fd, keys, words, &count, &bo) ? -errno : 0;
+}
+
+/* Makes the table at 2 * id + (seqs[id] + 1) % 2 the one in use
+ * (bpf/node/select.h): the words written before are seen before the
+ * count, the backends freed after are seen after it. The barriers order
+ * what the kernel wrote for us on this CPU, or on the one we left
+ * (migration has barriers of its own). */
+static int node_flip(struct lbd_node *n, __u32 svc_id)
+{
+	int fd = bpf_map__fd(n->skel->maps.lbd_node_tblseq);
+	__u32 seq = n->seqs[svc_id] + 1;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(fd, &svc_id, &seq, BPF_ANY))
+		return -errno;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	n->seqs[svc_id] = seq;
+	return 0;
+}
+
+/* The table of the chosen backends in lbd_maglev_chunk words (size,
+ * backend list, slots naming the list; no previous owners: a socket's
+ * endpoint is fixed at connect(), nothing asks a slot's history). */
+static int node_table_build(struct lbd_node *n, const struct node_be *bes,
+			    size_t count, __u32 **out, __u32 *out_chunks)
+{
+	struct maglev_backend *mb = NULL;
+	__u32 *table = NULL, *words = NULL, *list;
+	__u32 m, chunks, i, s;
+	int err = -ENOMEM;
+
+	/* no endpoint: M = 0, which refuses connects */
+	m = count ? node_table_size(n->opts.maglev_min, count) : 0;
+	chunks = count ? LBD_MAGLEV_CHUNKS(m, count) : 1;
+	mb = calloc(count + 1, sizeof(*mb));
+	table = calloc(m + 1, sizeof(*table));
 	words = calloc((size_t)chunks * LBD_MAGLEV_CHUNK, sizeof(*words));
-	keys = calloc(chunks, sizeof(*keys));
-	if (!mb || !table || !words || !keys)
+	if (!mb || !table || !words)
 		goto out;
+	err = 0;
+	if (!count)
+		goto done;
 	for (i = 0; i < count; i++) {
 		mb[i].addr = bes[i].ep.addr;
 		mb[i].family = bes[i].ep.family;
@@ -690,24 +786,209 @@ static int node_table_put(struct lbd_node *n, __u32 svc_id,
 		words[LBD_MAGLEV_HDR + count + s] =
 			LBD_MAGLEV_SLOT(at - list, LBD_MAGLEV_NONE);
 	}
+done:
+	*out = words;
+	*out_chunks = chunks;
+	words = NULL;
+out:
+	free(words);
+	free(table);
+	free(mb);
+	return err;
+}
+
+/*
+ * Makes the table of bes the Service port's: written into its spare
+ * table in place when that one is large enough (and not more than twice
+ * so), and swapped in; else into a new inner map that replaces the spare
+ * one in lbd_node_maglev (the kernel then waits for readers of the old
+ * one: an RCU grace period), queued in a batch (*queued).
+ */
+static int node_table_put(struct lbd_node *n, __u32 svc_id,
+			  const struct node_be *bes, size_t count, bool *queued)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
+	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd = -1, err;
+	struct node_svc_state *st = &n->svcs[svc_id];
+	__u32 *words = NULL, chunks, k, idx;
+
+	*queued = false;
+	err = node_table_build(n, bes, count, &words, &chunks);
+	if (err)
+		return err;
+	k = (n->seqs[svc_id] + 1) % 2;
+	idx = 2 * svc_id + k;
+	if (st->cap[k] >= chunks && st->cap[k] <= 2 * chunks) {
+		fd = node_inner_fd(n, idx);
+		if (fd >= 0) {
+			err = node_words_write(fd, words, chunks);
+			if (!err)
+				err = node_flip(n, svc_id);
+			goto out;
+		}
+		/* not there after all: a new one */
+		st->cap[k] = 0;
+	}
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbd_node_tbl", sizeof(__u32),
 			    sizeof(struct lbd_maglev_chunk), chunks, &co);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
 	}
-	for (i = 0; i < chunks; i++)
-		keys[i] = i;
-	if (bpf_map_update_batch(fd, keys, words, &chunks, &bo) ||
-	    bpf_map_update_elem(outer, &svc_id, &fd, BPF_ANY))
+	err = node_words_write(fd, words, chunks);
+	if (err)
+		goto out;
+	if (n->batching) {
+		struct node_pend *p = &n->pend[n->npend++];
+
+		memset(p, 0, sizeof(*p));
+		p->svc_id = svc_id;
+		p->k = k;
+		p->chunks = chunks;
+		p->fd = fd;
+		fd = -1;
+		*queued = true;
+		goto out;
+	}
+	if (bpf_map_update_elem(outer, &idx, &fd, BPF_ANY)) {
 		err = -errno;
+		goto out;
+	}
+	st->cap[k] = chunks;
+	err = node_flip(n, svc_id);
 out:
 	if (fd >= 0)
 		close(fd);
-	free(keys);
 	free(words);
-	free(table);
-	free(mb);
+	return err;
+}
+
+/* Frees the backends of old that bes does not hold: the table that named
+ * them is no longer in use. */
+static void node_bes_leave(struct lbd_node *n, __u32 svc_id,
+			   const struct node_be *old, size_t nold,
+			   const struct node_be *bes, size_t nb)
+{
+	size_t i, j;
+
+	for (j = 0; j < nold; j++) {
+		for (i = 0; i < nb; i++)
+			if (bes[i].id == old[j].id)
+				break;
+		if (i < nb)
+			continue;
+		/* its gen stays: an affinity entry naming it is stale once
+		 * the id is given again */
+		node_backend_write(n, svc_id, &old[j], LBD_BE_UNUSED);
+		n->free_ids[n->nfree++] = old[j].id;
+	}
+	/* the new table is in use: those it left out keep their flows */
+	for (i = 0; i < nb; i++)
+		if (bes[i].drain)
+			node_backend_write(n, svc_id, &bes[i],
+					   LBD_BE_DRAINING);
+}
+
+/* Gives back the ids of endpoints that were new in bes. */
+static void node_bes_unfresh(struct lbd_node *n, __u32 svc_id,
+			     const struct node_be *bes, size_t nb)
+{
+	size_t i;
+
+	for (i = 0; i < nb; i++) {
+		if (!bes[i].fresh)
+			continue;
+		node_backend_write(n, svc_id, &bes[i], LBD_BE_UNUSED);
+		n->free_ids[n->nfree++] = bes[i].id;
+	}
+}
+
+void node_batch_begin(struct lbd_node *n)
+{
+	n->batching = true;
+}
+
+/* Puts the tables of the batch in lbd_node_maglev: one step (one grace
+ * period) for all that the kernel takes, one at a time for the rest
+ * after a failure, so that each fails alone. */
+static void node_pend_apply(struct lbd_node *n)
+{
+	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev);
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 keys[NODE_BATCH_MAX], done, i;
+	int fds[NODE_BATCH_MAX];
+
+	for (i = 0; i < n->npend; i++) {
+		fds[i] = n->pend[i].fd;
+		keys[i] = 2 * n->pend[i].svc_id + n->pend[i].k;
+	}
+	done = n->npend;
+	if (!bpf_map_update_batch(outer, keys, fds, &done, &bo))
+		done = n->npend;
+	else if (done > n->npend)
+		done = 0;
+	for (i = done; i < n->npend; i++)
+		if (bpf_map_update_elem(outer, &keys[i], &fds[i], BPF_ANY))
+			n->pend[i].err = -errno;
+}
+
+int node_batch_commit(struct lbd_node *n)
+{
+	int seqfd = bpf_map__fd(n->skel->maps.lbd_node_tblseq), err = 0;
+	__u32 ids[NODE_BATCH_MAX], seqs[NODE_BATCH_MAX], nf = 0, done, i;
+	__u32 owner[NODE_BATCH_MAX];
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+	n->batching = false;
+	if (!n->npend)
+		return 0;
+	node_pend_apply(n);
+	/* the new tables in use, all in one write */
+	for (i = 0; i < n->npend; i++) {
+		struct node_pend *p = &n->pend[i];
+
+		if (p->err)
+			continue;
+		n->svcs[p->svc_id].cap[p->k] = p->chunks;
+		owner[nf] = i;
+		ids[nf] = p->svc_id;
+		seqs[nf++] = n->seqs[p->svc_id] + 1;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	done = nf;
+	if (nf && bpf_map_update_batch(seqfd, ids, seqs, &done, &bo)) {
+		/* the first done were swapped; the rest one at a time */
+		if (done > nf)
+			done = 0;
+		for (i = done; i < nf; i++)
+			if (bpf_map_update_elem(seqfd, &ids[i], &seqs[i],
+						BPF_ANY))
+				n->pend[owner[i]].err = -errno;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (i = 0; i < n->npend; i++) {
+		struct node_pend *p = &n->pend[i];
+		struct node_svc_state *st = &n->svcs[p->svc_id];
+
+		if (!p->err)
+			n->seqs[p->svc_id]++;
+		if (p->err) {
+			/* as before the change */
+			node_bes_unfresh(n, p->svc_id, st->bes, st->n);
+			free(st->bes);
+			st->bes = p->old;
+			st->n = p->nold;
+			if (!err)
+				err = p->err;
+		} else {
+			node_bes_leave(n, p->svc_id, p->old, p->nold, st->bes,
+				       st->n);
+			free(p->old);
+		}
+		close(p->fd);
+		st->pending = false;
+	}
+	n->npend = 0;
 	return err;
 }
 
@@ -716,9 +997,9 @@ int node_backends_set(struct lbd_node *n, __u32 svc_id,
 {
 	struct node_svc_state *st;
 	struct node_be *bes = NULL;
-	bool fallback = true;
-	size_t i, j, nb = 0;
-	int err = 0;
+	bool fallback = true, queued;
+	size_t i, j, nb = 0, nchosen = 0;
+	int err = 0, pass;
 
 	if (svc_id >= n->opts.max_services || count > LBD_MAGLEV_MAX_LIST ||
 	    (count && !eps))
@@ -731,66 +1012,85 @@ int node_backends_set(struct lbd_node *n, __u32 svc_id,
 		if (node_ep_chosen(&eps[i], false))
 			fallback = false;
 	}
+	/* a second change of a Service port in one batch: the first one
+	 * goes in first (and a full batch) */
+	if (st->pending || n->npend == NODE_BATCH_MAX) {
+		err = node_batch_commit(n);
+		n->batching = true;
+		if (err)
+			log_warnx("node: a batch of Maglev tables: %s",
+				  strerror(-err));
+	}
 	if (count) {
 		bes = calloc(count, sizeof(*bes));
 		if (!bes)
 			return -ENOMEM;
 	}
-	/* the chosen endpoints, each with the id it had or a new one */
-	for (i = 0; i < count; i++) {
-		if (!node_ep_chosen(&eps[i], fallback))
-			continue;
-		for (j = 0; j < nb; j++)
-			if (node_ep_same(&bes[j].ep, &eps[i]))
-				break;
-		if (j < nb)
-			continue; /* listed twice: once is enough */
-		bes[nb].ep = eps[i];
-		for (j = 0; j < st->n; j++)
-			if (node_ep_same(&st->bes[j].ep, &eps[i]))
-				break;
-		if (j < st->n) {
-			bes[nb].id = st->bes[j].id;
-		} else {
-			err = node_id_get(n, &bes[nb].id);
+	/* the chosen endpoints first, each with the id it had or a new
+	 * one; then those that still serve without being chosen (a
+	 * terminating endpoint while ready ones are left, weight 0): they
+	 * keep their id, draining, so that flows the tc path sent them
+	 * (lbd_node_nat names the id and its gen) keep them; only the
+	 * table's take new ones */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			nchosen = nb;
+		for (i = 0; i < count; i++) {
+			bool chosen = node_ep_chosen(&eps[i], fallback);
+
+			if (pass ? chosen || !eps[i].serving : !chosen)
+				continue;
+			for (j = 0; j < nb; j++)
+				if (node_ep_same(&bes[j].ep, &eps[i]))
+					break;
+			if (j < nb)
+				continue; /* listed twice: once is enough */
+			bes[nb].ep = eps[i];
+			for (j = 0; j < st->n; j++)
+				if (node_ep_same(&st->bes[j].ep, &eps[i]))
+					break;
+			bes[nb].drain = pass;
+			if (j < st->n) {
+				bes[nb].id = st->bes[j].id;
+			} else {
+				err = node_id_get(n, &bes[nb].id);
+				if (err)
+					goto fail;
+				bes[nb].fresh = true;
+			}
+			/* one the table in use names stays active until
+			 * the new table is (node_bes_leave): a connect
+			 * reading the old one must find it so */
+			if (!pass || j == st->n || st->bes[j].drain)
+				err = node_backend_write(n, svc_id, &bes[nb],
+							 pass ? LBD_BE_DRAINING
+							      : LBD_BE_ACTIVE);
+			nb++;
 			if (err)
 				goto fail;
-			bes[nb].fresh = true;
 		}
-		err = node_backend_write(n, svc_id, &bes[nb], LBD_BE_ACTIVE);
-		nb++;
-		if (err)
-			goto fail;
 	}
 	/* the table first: a connect racing the change finds either table's
 	 * backends active */
-	err = node_table_put(n, svc_id, bes, nb);
+	err = node_table_put(n, svc_id, bes, nchosen, &queued);
 	if (err)
 		goto fail;
-	for (j = 0; j < st->n; j++) {
-		for (i = 0; i < nb; i++)
-			if (bes[i].id == st->bes[j].id)
-				break;
-		if (i < nb)
-			continue;
-		/* its gen stays: an affinity entry naming it is stale once
-		 * the id is given again */
-		node_backend_write(n, svc_id, &st->bes[j], LBD_BE_UNUSED);
-		n->free_ids[n->nfree++] = st->bes[j].id;
+	if (queued) {
+		/* the backends that leave go at the commit */
+		n->pend[n->npend - 1].old = st->bes;
+		n->pend[n->npend - 1].nold = st->n;
+		st->pending = true;
+	} else {
+		node_bes_leave(n, svc_id, st->bes, st->n, bes, nb);
+		free(st->bes);
 	}
-	free(st->bes);
 	st->bes = bes;
 	st->n = nb;
 	return 0;
 fail:
 	/* ids given to endpoints that were new go back (no table names
 	 * them); the table and the backends that stayed are as before */
-	for (i = 0; i < nb; i++) {
-		if (!bes[i].fresh)
-			continue;
-		node_backend_write(n, svc_id, &bes[i], LBD_BE_UNUSED);
-		n->free_ids[n->nfree++] = bes[i].id;
-	}
+	node_bes_unfresh(n, svc_id, bes, nb);
 	free(bes);
 	return err;
 }
@@ -842,9 +1142,14 @@ static int node_explain_pick(struct lbd_node *n, __u32 svc_id,
 			     struct node_choice *out, struct lbd_backend *be)
 {
 	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd, err;
-	__u32 inner_id, m = 0, nl = 0, slot = 0;
+	__u32 inner_id, m = 0, nl = 0, slot = 0, seq, idx;
 
-	if (bpf_map_lookup_elem(outer, &svc_id, &inner_id))
+	/* the table in use (select.h) */
+	if (bpf_map_lookup_elem(bpf_map__fd(n->skel->maps.lbd_node_tblseq),
+				&svc_id, &seq))
+		return -errno;
+	idx = 2 * svc_id + (seq & 1);
+	if (bpf_map_lookup_elem(outer, &idx, &inner_id))
 		return errno == ENOENT ? -EHOSTUNREACH : -errno;
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)

@@ -118,6 +118,20 @@ struct node_endpoint {
 int node_backends_set(struct lbd_node *n, __u32 svc_id,
 		      const struct node_endpoint *eps, size_t count);
 
+/*
+ * Many node_backends_set at once. A change that fits the Service port's
+ * spare table is written in place and applied at once, whether in a
+ * batch or not; one that needs a new table (a new Service port, another
+ * size, removing the last endpoint) waits in a batch until
+ * node_batch_commit (or a batch of NODE_BATCH_MAX), which puts all the
+ * new tables into the map in one step: the kernel waits for an RCU grace
+ * period (several ms) on each such step, not on each table. Until the
+ * commit connects see the tables as they were. The error of a commit is
+ * the first of its Service ports' (each of which stays as before it).
+ */
+void node_batch_begin(struct lbd_node *n);
+int node_batch_commit(struct lbd_node *n);
+
 /* The endpoints Service port svc_id's table holds now (*out malloc'd,
  * NULL with none): those written by node_backends_set, or after an
  * adoption those found in the maps (ready, with their weight). */

@@ -87,9 +87,9 @@ static int node_nic_pin_compat(struct bpf_map *m, const char *path)
 	return err;
 }
 
-/* The object's own maps pinned; lbd_node_nat (and the tc path's
- * counters, which it does not write) the tc path's; every other map the
- * socket programs'. */
+/* The object's own maps pinned (not its scratch space); lbd_node_nat the
+ * tc path's (not its counters, which this program does not write); every
+ * other map the socket programs'. */
 static int node_nic_share(struct node_nic *x, struct lbd_node *n,
 			  struct node_tc *t, const char *pin_path)
 {
@@ -113,7 +113,8 @@ static int node_nic_share(struct node_nic *x, struct lbd_node *n,
 			continue;
 		}
 		if (bpf_map__is_internal(m) ||
-		    !strcmp(name, "lbd_node_tc_stats"))
+		    !strcmp(name, "lbd_node_tc_stats") ||
+		    !strcmp(name, "lbd_node_nic_scratch"))
 			continue;
 		if (!strcmp(name, "lbd_node_nat")) {
 			if (!t)

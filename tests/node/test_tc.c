@@ -298,6 +298,42 @@ Test(node_tc, a_flow_whose_endpoint_left_is_sent_to_another)
 	cr_expect_eq(counter(LBD_NODE_TC_NEW_FLOW), 2);
 }
 
+/* A rolling update: a terminating endpoint (serving, not ready) leaves
+ * the table while ready ones are left, but the flows the tc path sent it
+ * keep it; new flows go to the ready one; once it stops serving its
+ * flows are sent to another. */
+Test(node_tc, a_terminating_endpoint_keeps_its_flows_new_ones_go_to_ready)
+{
+	struct node_endpoint a = nt_ep(TC_EP4_A, 8080, 1, true, true, false);
+	struct node_endpoint ab[2] = {
+		nt_ep(TC_EP4_A, 8080, 1, false, true, true),
+		nt_ep(TC_EP4_B, 8080, 1, true, true, false),
+	};
+	struct pkt in, want;
+	__u64 gone;
+
+	svc_set(TC_SVC4, 80, IPPROTO_TCP, 1, 0);
+	eps_set(1, &a, 1);
+	build(&in, TC_POD4, 40000, TC_SVC4, 80, IPPROTO_TCP, PKT_TCP_SYN);
+	build(&want, TC_POD4, 40000, TC_EP4_A, 8080, IPPROTO_TCP, PKT_TCP_SYN);
+	expect(true, &in, TC_ACT_OK, &want);
+	gone = counter(LBD_NODE_TC_ENDPOINT_GONE);
+	eps_set(1, ab, 2);
+	build(&in, TC_POD4, 40000, TC_SVC4, 80, IPPROTO_TCP, PKT_TCP_ACK);
+	build(&want, TC_POD4, 40000, TC_EP4_A, 8080, IPPROTO_TCP, PKT_TCP_ACK);
+	expect(true, &in, TC_ACT_OK, &want);
+	cr_assert_eq(counter(LBD_NODE_TC_ENDPOINT_GONE), gone);
+	build(&in, TC_POD4, 40001, TC_SVC4, 80, IPPROTO_TCP, PKT_TCP_SYN);
+	build(&want, TC_POD4, 40001, TC_EP4_B, 8080, IPPROTO_TCP, PKT_TCP_SYN);
+	expect(true, &in, TC_ACT_OK, &want);
+	/* it stops serving: gone */
+	eps_set(1, &ab[1], 1);
+	build(&in, TC_POD4, 40000, TC_SVC4, 80, IPPROTO_TCP, PKT_TCP_ACK);
+	build(&want, TC_POD4, 40000, TC_EP4_B, 8080, IPPROTO_TCP, PKT_TCP_ACK);
+	expect(true, &in, TC_ACT_OK, &want);
+	cr_assert_eq(counter(LBD_NODE_TC_ENDPOINT_GONE), gone + 1);
+}
+
 Test(node_tc, what_is_not_a_services_passes_untouched)
 {
 	struct pkt in;

@@ -60,6 +60,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <bpf/bpf.h>
+
 #include "node.h"
 
 #define BENCH_EPS 10 /* endpoints per Service */
@@ -110,6 +112,26 @@ struct bench_row {
 	double cpu_pkt[SYS_MAX], direct_spread;
 	double upd_lbd, upd_full, upd_flush, upd_partial; /* ms; < 0: not run */
 	double load_ipt, load_lbd; /* s to install the Services */
+	/* lbd's rate / iptables' in each round: median, lowest, highest */
+	double vs_ipt, vs_ipt_lo, vs_ipt_hi;
+	/* CPU us a connect (client and server), median of the rounds: the
+	 * load of other work moves it far less than the rate */
+	double cpu_conn[SYS_MAX];
+};
+
+/* (d): with every Service installed, lbd and direct connects to the
+ * first nsvc, the counts interleaved round by round. */
+struct bench_flat {
+	int nsvc;
+	/* cpu: CPU us a connect, the client's and the server's: what the
+	 * load of other work moves least */
+	double rate[SYS_MAX][16], p50[SYS_MAX][16], cpu[SYS_MAX][16];
+	/* medians over the rounds; spread: (max - min) / median */
+	double rate_med[SYS_MAX], rate_spread[SYS_MAX], p50_med[SYS_MAX];
+	double cpu_med[SYS_MAX], cpu_spread[SYS_MAX];
+	/* ns a run of lbd's connect4 program (kernel BPF stats) */
+	double prog_ns[16], prog_med, prog_spread;
+	double over_us; /* median of lbd's CPU over direct's a connect */
 };
 
 static struct {
@@ -122,7 +144,7 @@ static struct {
 	char tmpdir[64];
 	struct lbd_node *node;
 	struct bench_shared *sh;
-	int connects, rounds, stream_rounds, max_svcs;
+	int connects, rounds, stream_rounds, max_svcs, flat_rounds;
 	double stream_secs;
 	bool full_at_max; /* -F: the --noflush full sync at 10,000 too */
 	/* the variant of Service 0's endpoints in each system: a change
@@ -877,6 +899,13 @@ static void bench_connects(enum bench_sys s, int nsvc, int n)
 		close(fd);
 	}
 	sh->secs = bench_now() - t0;
+	{
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		sh->cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+			  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	}
 }
 
 /* In the child: bulk sends to the stream Service (or its endpoint) for
@@ -947,13 +976,17 @@ static void bench_install(struct bench_row *row, int from, int nsvc)
 	/* kube-proxy would write the whole ruleset for the new Services */
 	row->load_ipt = bench_ipt_restore(nsvc, b.var_ipt, IPT_FLUSH);
 	t0 = bench_now();
+	/* as lbd's sync does: the new tables go in by batches */
+	node_batch_begin(b.node);
 	for (i = from; i < nsvc; i++) {
-		/* 10,000 take a minute and more: SIGINT is answered here */
 		bench_check_stop();
 		bench_lbd_svc(i, b.var_lbd);
 	}
 	if (from == 0)
 		bench_lbd_svc(BENCH_STREAM_ID, 0);
+	i = node_batch_commit(b.node);
+	if (i)
+		bench_die("lbd: node_batch_commit: %s", strerror(-i));
 	row->load_lbd = bench_now() - t0;
 	bench_check_stop();
 }
@@ -962,6 +995,7 @@ static void bench_measure(struct bench_row *row)
 {
 	static const enum bench_sys order[] = { SYS_DIRECT, SYS_IPT, SYS_LBD };
 	double *lat[SYS_MAX], rates[SYS_MAX][16], gb[SYS_MAX][32];
+	double ccpu[SYS_MAX][16];
 	double cpu[SYS_MAX][32];
 	double ch[BENCH_CHANGES], v[8];
 	long nlat[SYS_MAX] = { 0 };
@@ -978,8 +1012,13 @@ static void bench_measure(struct bench_row *row)
 	/* (a) and (c): rounds, each starting with another system */
 	for (r = 0; r < b.rounds; r++) {
 		for (k = 0; k < SYS_MAX; k++) {
+			double srv;
+
 			s = order[(r + k) % SYS_MAX];
+			srv = bench_server_cpu(s);
 			bench_client(s, row->nsvc, false);
+			srv = bench_server_cpu(s) - srv;
+			ccpu[s][r] = (b.sh->cpu + srv) * 1e6 / b.sh->n;
 			memcpy(lat[s] + nlat[s], b.sh->lat_us,
 			       b.sh->n * sizeof(double));
 			nlat[s] += b.sh->n;
@@ -1012,7 +1051,20 @@ static void bench_measure(struct bench_row *row)
 		row->direct_spread = (hi - lo) / bench_median(gb[SYS_DIRECT],
 							      b.stream_rounds);
 	}
+	{
+		double q[16];
+
+		row->vs_ipt_lo = INFINITY;
+		row->vs_ipt_hi = 0;
+		for (r = 0; r < b.rounds; r++) {
+			q[r] = rates[SYS_LBD][r] / rates[SYS_IPT][r];
+			row->vs_ipt_lo = fmin(row->vs_ipt_lo, q[r]);
+			row->vs_ipt_hi = fmax(row->vs_ipt_hi, q[r]);
+		}
+		row->vs_ipt = bench_median(q, b.rounds);
+	}
 	for (s = 0; s < SYS_MAX; s++) {
+		row->cpu_conn[s] = bench_median(ccpu[s], b.rounds);
 		row->rate[s] = bench_median(rates[s], b.rounds);
 		row->p50[s] = bench_pct(lat[s], nlat[s], 50);
 		row->p99[s] = bench_pct(lat[s], nlat[s], 99);
@@ -1064,6 +1116,115 @@ static void bench_measure(struct bench_row *row)
 		row->upd_full = bench_median(v, nv);
 	}
 	bench_check_stop();
+}
+
+/* The run count and time of the connect4 program attached to our
+ * cgroup (counted while BPF stats are on); false if none is found. */
+static bool bench_prog_stats(__u64 *cnt, __u64 *ns)
+{
+	struct bpf_prog_info info;
+	__u32 ids[8], n = 8, len = sizeof(info);
+	int cg = open(b.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+	bool ok = false;
+
+	if (cg < 0)
+		return false;
+	if (!bpf_prog_query(cg, BPF_CGROUP_INET4_CONNECT, 0, NULL, ids, &n) &&
+	    n >= 1) {
+		fd = bpf_prog_get_fd_by_id(ids[0]);
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			*cnt = info.run_cnt;
+			*ns = info.run_time_ns;
+			ok = true;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	close(cg);
+	return ok;
+}
+
+/*
+ * (d): whether lbd's cost depends on the Services, apart from the order
+ * of the rows (the machine's load drifts over a run of minutes): all
+ * installed, rounds that each visit every count, in an order rotated
+ * round by round, lbd and direct back to back in alternating order.
+ */
+static void bench_flat(struct bench_flat *f, int n)
+{
+	static const enum bench_sys sys[] = { SYS_DIRECT, SYS_LBD };
+	/* BPF_STATS_RUN_TIME: on while the fd is open, for this part only */
+	int stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	double over[16];
+	int r, k, j, s, i;
+
+	for (r = 0; r < b.flat_rounds; r++) {
+		for (k = 0; k < n; k++) {
+			struct bench_flat *c = &f[(r + k) % n];
+
+			for (j = 0; j < 2; j++) {
+				double srv;
+
+				__u64 c0 = 0, t0 = 0, c1 = 0, t1 = 0;
+
+				s = sys[(r + j) % 2];
+				srv = bench_server_cpu(s);
+				if (s == SYS_LBD)
+					bench_prog_stats(&c0, &t0);
+				bench_client(s, c->nsvc, false);
+				if (s == SYS_LBD) {
+					bench_prog_stats(&c1, &t1);
+					c->prog_ns[r] =
+						c1 > c0 ? (double)(t1 - t0) /
+								  (c1 - c0) :
+							  NAN;
+				}
+				srv = bench_server_cpu(s) - srv;
+				c->cpu[s][r] = (b.sh->cpu + srv) * 1e6 / b.sh->n;
+				c->rate[s][r] = b.sh->n / b.sh->secs;
+				c->p50[s][r] =
+					bench_pct(b.sh->lat_us, b.sh->n, 50);
+			}
+			bench_check_stop();
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct bench_flat *c = &f[i];
+
+		for (j = 0; j < 2; j++) {
+			double lo = INFINITY, hi = 0, clo = INFINITY, chi = 0;
+
+			s = sys[j];
+			for (r = 0; r < b.flat_rounds; r++) {
+				lo = fmin(lo, c->rate[s][r]);
+				hi = fmax(hi, c->rate[s][r]);
+				clo = fmin(clo, c->cpu[s][r]);
+				chi = fmax(chi, c->cpu[s][r]);
+			}
+			c->cpu_med[s] = bench_median(c->cpu[s], b.flat_rounds);
+			c->cpu_spread[s] = (chi - clo) / c->cpu_med[s];
+			c->rate_med[s] =
+				bench_median(c->rate[s], b.flat_rounds);
+			c->rate_spread[s] = (hi - lo) / c->rate_med[s];
+			c->p50_med[s] = bench_median(c->p50[s], b.flat_rounds);
+		}
+		for (r = 0; r < b.flat_rounds; r++)
+			over[r] = c->cpu[SYS_LBD][r] - c->cpu[SYS_DIRECT][r];
+		{
+			double lo = INFINITY, hi = 0;
+
+			for (r = 0; r < b.flat_rounds; r++) {
+				lo = fmin(lo, c->prog_ns[r]);
+				hi = fmax(hi, c->prog_ns[r]);
+			}
+			c->prog_med = bench_median(c->prog_ns, b.flat_rounds);
+			c->prog_spread = (hi - lo) / c->prog_med;
+		}
+		c->over_us = bench_median(over, b.flat_rounds);
+	}
+	if (stats >= 0)
+		close(stats);
 }
 
 /* ---- report ---- */
@@ -1141,7 +1302,8 @@ static void bench_print(const struct bench_row *rows, int n)
 		       bench_ms(r->upd_full, d), bench_ms(r->upd_flush, e),
 		       r->upd_partial / r->upd_lbd);
 	}
-	printf("    lbd: one node_backends_set (a new Maglev table for the Service).\n"
+	printf("    lbd: one node_backends_set (its Maglev table written over the\n"
+	       "      spare one and swapped in).\n"
 	       "    ipt partial: kube-proxy's partial sync (1.27+): iptables-restore\n"
 	       "      --noflush of KUBE-SERVICES whole, the changed Service's chains, the\n"
 	       "      deleted endpoint's chain.\n"
@@ -1197,10 +1359,15 @@ static void bench_print(const struct bench_row *rows, int n)
 		      1),
 	       1e6 / lo->rate[SYS_LBD] - 1e6 / lo->rate[SYS_DIRECT],
 	       1e6 / hi->rate[SYS_LBD] - 1e6 / hi->rate[SYS_DIRECT]);
-	ok = hi->rate[SYS_LBD] >= TARGET_VS_IPT * hi->rate[SYS_IPT];
-	printf("  lbd connect rate >= %.0fx iptables' at %d Services: %.2fx: %s\n",
-	       TARGET_VS_IPT, hi->nsvc, hi->rate[SYS_LBD] / hi->rate[SYS_IPT],
-	       ok ? "met" : "MISSED");
+	ok = hi->vs_ipt >= TARGET_VS_IPT;
+	printf("  lbd connect rate >= %.0fx iptables' at %d Services: %.2fx (median of the rounds' ratios; %.2fx - %.2fx): %s\n",
+	       TARGET_VS_IPT, hi->nsvc, hi->vs_ipt, hi->vs_ipt_lo,
+	       hi->vs_ipt_hi, ok ? "met" : "MISSED");
+	printf("    CPU a connect (client and server, median of the rounds): direct %.1f, iptables %.1f, lbd %.1f us at %d; iptables/lbd %.2fx (%.2fx at %d)\n",
+	       hi->cpu_conn[SYS_DIRECT], hi->cpu_conn[SYS_IPT],
+	       hi->cpu_conn[SYS_LBD], hi->nsvc,
+	       hi->cpu_conn[SYS_IPT] / hi->cpu_conn[SYS_LBD],
+	       lo->cpu_conn[SYS_IPT] / lo->cpu_conn[SYS_LBD], lo->nsvc);
 	ok = hi->upd_lbd < TARGET_CHANGE_MS;
 	printf("  one endpoint change < %.0f ms at %d Services: %s ms: %s\n",
 	       TARGET_CHANGE_MS, hi->nsvc, bench_ms(hi->upd_lbd, a),
@@ -1222,6 +1389,48 @@ static void bench_print(const struct bench_row *rows, int n)
 		printf("    CPU a packet, worst %.1f%% of direct's: %s\n",
 		       100 * worst_cpu, ok ? "met" : "MISSED");
 	}
+}
+
+static void bench_print_flat(const struct bench_flat *f, int n)
+{
+	const struct bench_flat *lo = &f[0], *hi = &f[n - 1];
+	bool ok;
+	int i;
+
+	printf("\n(d) lbd with all %d Services installed, connects to the first N,\n"
+	       "    the counts interleaved: %d rounds of %d connects a count and\n"
+	       "    system; medians over the rounds, spread (max - min) / median;\n"
+	       "    CPU: the client's and the server's, us a connect\n",
+	       hi->nsvc, b.flat_rounds, b.connects);
+	printf("%8s | %15s %15s | %15s %15s | %7s %7s | %8s | %s\n", "N",
+	       "direct conn/s", "lbd conn/s", "direct CPU us", "lbd CPU us",
+	       "p50 dir", "p50 lbd", "lbd-dir", "connect4 ns a run");
+	for (i = 0; i < n; i++) {
+		const struct bench_flat *c = &f[i];
+
+		printf("%8d | %8.0f (%3.0f%%) %8.0f (%3.0f%%) | %8.2f (%3.0f%%) %8.2f (%3.0f%%) | %7.1f %7.1f | %8.2f | %6.0f (%3.0f%%)\n",
+		       c->nsvc, c->rate_med[SYS_DIRECT],
+		       100 * c->rate_spread[SYS_DIRECT], c->rate_med[SYS_LBD],
+		       100 * c->rate_spread[SYS_LBD], c->cpu_med[SYS_DIRECT],
+		       100 * c->cpu_spread[SYS_DIRECT], c->cpu_med[SYS_LBD],
+		       100 * c->cpu_spread[SYS_LBD], c->p50_med[SYS_DIRECT],
+		       c->p50_med[SYS_LBD], c->over_us, c->prog_med,
+		       100 * c->prog_spread);
+	}
+	ok = bench_within(hi->cpu_med[SYS_LBD], lo->cpu_med[SYS_LBD],
+			  TARGET_FLAT) &&
+	     bench_within(hi->p50_med[SYS_LBD], lo->p50_med[SYS_LBD],
+			  TARGET_FLAT);
+	printf("  lbd CPU a connect and p50 flat within 10%%, %d -> %d Services used (interleaved): CPU %+.1f%%, p50 %+.1f%% (rate %+.1f%%): %s\n",
+	       lo->nsvc, hi->nsvc,
+	       100 * (hi->cpu_med[SYS_LBD] / lo->cpu_med[SYS_LBD] - 1),
+	       100 * (hi->p50_med[SYS_LBD] / lo->p50_med[SYS_LBD] - 1),
+	       100 * (hi->rate_med[SYS_LBD] / lo->rate_med[SYS_LBD] - 1),
+	       ok ? "met" : "MISSED");
+	printf("    direct in the same rounds: CPU %+.1f%%, p50 %+.1f%% (rate %+.1f%%)\n",
+	       100 * (hi->cpu_med[SYS_DIRECT] / lo->cpu_med[SYS_DIRECT] - 1),
+	       100 * (hi->p50_med[SYS_DIRECT] / lo->p50_med[SYS_DIRECT] - 1),
+	       100 * (hi->rate_med[SYS_DIRECT] / lo->rate_med[SYS_DIRECT] - 1));
 }
 
 /* The plot: cost of a connection (1 / rate) and the update time,
@@ -1298,13 +1507,16 @@ static void bench_usage(void)
 {
 	fprintf(stderr,
 		"usage: lbd-bench-node [-c connects] [-r rounds] [-s stream-seconds]\n"
-		"                      [-R stream-rounds] [-m max-services] [-F]\n"
+		"                      [-R stream-rounds] [-m max-services]\n"
+		"                      [-f flat-rounds] [-F]\n"
 		"                      [-o plot.png]\n"
 		"  -c  connects a client makes, per system and round (2000)\n"
 		"  -r  rounds (3)\n"
 		"  -s  seconds of each stream, 0: no stream (1)\n"
 		"  -R  stream rounds (5)\n"
 		"  -m  the largest Service count (10000)\n"
+		"  -f  rounds of (d), lbd's connects by Services used, interleaved;\n"
+		"      0: not run (7)\n"
 		"  -F  kube-proxy's --noflush full sync at 10,000 Services too\n"
 		"      (minutes with iptables-nft 1.8.9)\n"
 		"  -o  where the plot goes (lbd-bench-node.png)\n");
@@ -1325,7 +1537,8 @@ int main(int argc, char **argv)
 	b.stream_secs = 1;
 	b.stream_rounds = 5;
 	b.max_svcs = BENCH_MAX_SVCS;
-	while ((opt = getopt(argc, argv, "c:r:s:R:m:Fo:h")) != -1) {
+	b.flat_rounds = 7;
+	while ((opt = getopt(argc, argv, "c:r:s:R:m:f:Fo:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			b.connects = atoi(optarg);
@@ -1342,6 +1555,9 @@ int main(int argc, char **argv)
 		case 'm':
 			b.max_svcs = atoi(optarg);
 			break;
+		case 'f':
+			b.flat_rounds = atoi(optarg);
+			break;
 		case 'F':
 			b.full_at_max = true;
 			break;
@@ -1354,7 +1570,9 @@ int main(int argc, char **argv)
 	}
 	if (b.connects < 1 || b.connects * b.rounds > 40000 || b.rounds < 1 ||
 	    b.rounds > 16 || b.stream_rounds < 1 || b.stream_rounds > 32 ||
-	    b.max_svcs < 10 || b.max_svcs > BENCH_MAX_SVCS)
+	    b.max_svcs < 10 || b.max_svcs > BENCH_MAX_SVCS ||
+	    b.flat_rounds < 0 || b.flat_rounds > 16 ||
+	    b.connects * b.flat_rounds > 40000)
 		bench_usage();
 
 	/* no SA_RESTART: a wait returns, and the loop sees the flag */
@@ -1405,7 +1623,18 @@ int main(int argc, char **argv)
 		prev = bench_counts[i];
 		n++;
 	}
-	bench_print(rows, n);
+	if (b.flat_rounds > 0) {
+		struct bench_flat flat[BENCH_NCOUNTS];
+
+		memset(flat, 0, sizeof(flat));
+		for (i = 0; i < n; i++)
+			flat[i].nsvc = rows[i].nsvc;
+		bench_flat(flat, n);
+		bench_print(rows, n);
+		bench_print_flat(flat, n);
+	} else {
+		bench_print(rows, n);
+	}
 	bench_plot(rows, n, png);
 	printf("whole run: %.0f s\n", bench_now() - t_start);
 	bench_cleanup();
