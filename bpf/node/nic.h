@@ -263,6 +263,10 @@ static __noinline int nic_new_flow(struct xdp_md *ctx, const struct lbd_pkt *p,
 	 * the lookup would leave out the interface it found */
 	rc = fib_nexthop(ctx, ifindex, p->family, &p->saddr, &out->daddr, 0,
 			 &s->fib);
+	/* the node itself: its socket's replies leave by the NIC's egress,
+	 * where nothing gives them the Service address back */
+	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED)
+		return LBD_NODE_NIC_HOST_ENDPOINT;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return LBD_NODE_NIC_NO_ROUTE;
 	oif = s->fib.ifindex;

@@ -346,7 +346,10 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 8, "lbd_node_nic_knobs");
 	  "packet not rewritten: dropped")                                    \
 	X(LBD_NODE_NIC_ENDPOINT_GONE, "endpoint_gone",                        \
 	  "flow whose endpoint left the Service, or whose SNAT port was "     \
-	  "taken over: chosen again")
+	  "taken over: chosen again")                                         \
+	X(LBD_NODE_NIC_HOST_ENDPOINT, "host_endpoint",                        \
+	  "endpoint is one of this node's own addresses (a hostNetwork "      \
+	  "pod), whose replies lbd does not see: dropped")
 
 enum lbd_node_nic_reason {
 #define LBD_NODE_NIC_REASON_ENUM(e, label, desc) e,

@@ -549,6 +549,19 @@ Test(node_nic, malformed_fragment_and_no_endpoint_are_dropped_and_counted)
 	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 0);
 }
 
+Test(node_nic, an_endpoint_that_is_the_node_itself_is_dropped)
+{
+	struct pkt in;
+
+	/* a hostNetwork pod: the node's own address */
+	one_endpoint(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_NODE4, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_HOST_ENDPOINT), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NO_ROUTE), 0);
+}
+
 Test(node_nic, a_remote_endpoint_without_a_node_address_is_dropped)
 {
 	struct pkt in;
