@@ -422,16 +422,17 @@ static void copy_str(struct cfg_ctx *x, const config_setting_t *g,
 
 /* "MIN-MAX" port ranges (snat_ports, nodeport_ports). */
 static void get_port_range(struct cfg_ctx *x, const config_setting_t *g,
-			   const char *name, __u16 *min, __u16 *max)
+			   const char *group, const char *name, __u16 *min,
+			   __u16 *max)
 {
 	config_setting_t *s = config_setting_get_member(g, name);
 	unsigned int a, b;
 	const char *v;
 	char p[64], tail;
 
-	if (get_string(x, g, "datapath", name, &v) <= 0)
+	if (get_string(x, g, group, name, &v) <= 0)
 		return;
-	snprintf(p, sizeof(p), "datapath.%s", name);
+	snprintf(p, sizeof(p), "%s.%s", group, name);
 	if (sscanf(v, "%u-%u%c", &a, &b, &tail) != 2 || a < 1 || a > b ||
 	    b > 65535) {
 		cfg_err(x, s, p, "\"%s\" is not a port range like 61000-65535",
@@ -551,9 +552,9 @@ static void parse_datapath(struct cfg_ctx *x, const config_setting_t *g)
 			"datapath.snat_source_v6", "not an IPv6 address");
 		dp->snat_v6.family = 0;
 	}
-	get_port_range(x, g, "snat_ports", &dp->snat_port_min,
+	get_port_range(x, g, "datapath", "snat_ports", &dp->snat_port_min,
 		       &dp->snat_port_max);
-	get_port_range(x, g, "nodeport_ports", &dp->nodeport_min,
+	get_port_range(x, g, "datapath", "nodeport_ports", &dp->nodeport_min,
 		       &dp->nodeport_max);
 	if (get_int(x, g, "datapath", "nat_entries", 1024, 1 << 26, &v) > 0)
 		dp->nat_entries = (__u32)v;
@@ -881,6 +882,51 @@ static void parse_pod_ifaces(struct cfg_ctx *x, config_setting_t *s,
 	}
 }
 
+/* node_role.interfaces: the NICs the NIC path is attached to (names);
+ * given, they replace the default (the interfaces that hold the node's
+ * addresses). */
+static void parse_node_nics(struct cfg_ctx *x, config_setting_t *s,
+			    struct lbd_conf_node_role *n)
+{
+	int i, j, len = config_setting_length(s);
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cfg_err(x, s, "node_role.interfaces",
+			"expected a list of interface names");
+		return;
+	}
+	n->n_nics = 0;
+	n->nics_set = true;
+	for (i = 0; i < len; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *name = config_setting_get_string(e);
+		char p[64];
+
+		snprintf(p, sizeof(p), "node_role.interfaces[%d]", i);
+		if (!name || !*name || strlen(name) >= LBD_NODE_NIC_NAME_LEN ||
+		    strchr(name, '/')) {
+			cfg_err(x, e, p,
+				"expected an interface name (at most %d "
+				"characters)",
+				LBD_NODE_NIC_NAME_LEN - 1);
+			continue;
+		}
+		for (j = 0; j < (int)n->n_nics; j++)
+			if (!strcmp(n->nics[j], name))
+				break;
+		if (j < (int)n->n_nics) {
+			cfg_err(x, e, p, "%s is named twice", name);
+			continue;
+		}
+		if (n->n_nics == LBD_MAX_NODE_NICS) {
+			cfg_err(x, e, p, "at most %d interfaces",
+				LBD_MAX_NODE_NICS);
+			break;
+		}
+		strcpy(n->nics[n->n_nics++], name);
+	}
+}
+
 /* A Kubernetes label value, not empty: what a node's zone label can
  * be. */
 static bool label_value_ok(const char *s)
@@ -912,6 +958,8 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 					       "pod_interfaces",
 					       "nat_entries",
 					       "zone",
+					       "interfaces",
+					       "snat_ports",
 					       NULL };
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
@@ -973,6 +1021,11 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 	s = config_setting_get_member(g, "pod_interfaces");
 	if (s)
 		parse_pod_ifaces(x, s, n);
+	s = config_setting_get_member(g, "interfaces");
+	if (s)
+		parse_node_nics(x, s, n);
+	get_port_range(x, g, "node_role", "snat_ports", &n->snat_port_min,
+		       &n->snat_port_max);
 }
 
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
@@ -2329,6 +2382,9 @@ void config_defaults(struct lbd_config *c)
 	c->node_role.reverse_entries = LBD_NODE_DEFAULT_REVERSE;
 	c->node_role.affinity_entries = LBD_NODE_DEFAULT_AFFINITY;
 	c->node_role.nat_entries = LBD_NODE_DEFAULT_NAT;
+	/* above the kernel's ip_local_port_range (32768-60999) */
+	c->node_role.snat_port_min = 61000;
+	c->node_role.snat_port_max = 65535;
 	/* the host sides of veth pairs as plain CNIs, Cilium and Calico
 	 * name them */
 	strcpy(c->node_role.pod_ifaces[0], "veth*");

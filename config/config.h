@@ -265,6 +265,8 @@ enum lbd_socket_lb {
 
 #define LBD_MAX_POD_IFACE_PATTERNS 16
 #define LBD_POD_IFACE_PATTERN_LEN 64
+#define LBD_MAX_NODE_NICS 8
+#define LBD_NODE_NIC_NAME_LEN 16 /* IFNAMSIZ */
 #define LBD_NODE_DEFAULT_NAT 262144
 
 /* role = "node": node_role = { ... }, the socket programs' place and
@@ -299,6 +301,14 @@ struct lbd_conf_node_role {
 	char pod_ifaces[LBD_MAX_POD_IFACE_PATTERNS][LBD_POD_IFACE_PATTERN_LEN];
 	size_t n_pod_ifaces;
 	__u32 nat_entries; /* the tc path's flows (two entries each) */
+	/* the NICs of the NIC path (XDP): nics_set says whether the list
+	 * was given (it may be empty: none); else the interfaces that hold
+	 * the node's addresses */
+	char nics[LBD_MAX_NODE_NICS][LBD_NODE_NIC_NAME_LEN];
+	size_t n_nics;
+	bool nics_set;
+	/* the ports SNATed flows to other nodes' endpoints get */
+	__u16 snat_port_min, snat_port_max;
 };
 
 #define LBD_MAX_VIP_RANGES 64

@@ -205,6 +205,8 @@ void node_role_services_json(void *arg, struct json_object *list);
 int node_role_reasons(void *arg, __u64 *out);
 /* the tc path's counters (LBD_NODE_TC_REASON_MAX of them) */
 int node_role_tc_reasons(void *arg, __u64 *out);
+/* The NIC path's counters (LBD_NODE_NIC_REASON_MAX); -ENODEV: none. */
+int node_role_nic_reasons(void *arg, __u64 *out);
 void node_role_metrics(void *arg, struct lbd_metrics_snap *s);
 /* A new io process: the health check ports it is to serve. */
 void node_role_io_up(struct lbd_daemon *d, struct proc *io);

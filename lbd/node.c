@@ -41,6 +41,8 @@
 #include "metrics_snap.h"
 #include "node.h"
 #include "proc.h"
+#include "node_ext.h"
+#include "node_nic.h"
 #include "node_pods.h"
 #include "node_tc.h"
 
@@ -88,6 +90,8 @@ struct node_role {
 	bool hc_known, hc_healthy;
 	/* the tc path on the pod interfaces (node_pods.c); NULL: none */
 	struct node_pods *pods;
+	/* the NIC path (node_ext.c); NULL: no interface */
+	struct node_ext *ext;
 };
 
 /* -- where and as whom ------------------------------------------------ */
@@ -857,6 +861,7 @@ void node_role_status_json(void *arg, struct json_object *out)
 			  "host-only" :
 			  "all"));
 	jadd(node, "pod_interfaces", jint(node_pods_count(nr->pods)));
+	jadd(node, "nic_interfaces", jint(node_ext_count(nr->ext)));
 	jadd(out, "node", node);
 	view_counts(nr, &c);
 	jadd(out, "services", jint(c.services));
@@ -896,6 +901,26 @@ int node_role_reasons(void *arg, __u64 *out)
 	return node_reasons_read(d->node->n, out);
 }
 
+/* The NIC path's counters, when it runs. */
+static void node_role_nic_metrics(struct node_role *nr,
+				  struct lbd_metrics_snap *s)
+{
+	__u64 x[LBD_NODE_NIC_REASON_MAX];
+	unsigned int r;
+
+	if (node_ext_reasons(nr->ext, x))
+		return;
+	for (r = 0; r < LBD_NODE_NIC_REASON_MAX; r++) {
+		struct lbd_metrics_rec *m =
+			metrics_snap_add(s, LBD_MET_NODE_NIC);
+
+		if (!m)
+			return;
+		METRICS_STR(m->u.node_socket.reason, node_nic_reason_label(r));
+		m->u.node_socket.total = x[r];
+	}
+}
+
 void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 {
 	struct lbd_daemon *d = arg;
@@ -928,9 +953,9 @@ void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 		METRICS_STR(m->u.node_socket.reason, node_reason_label(r));
 		m->u.node_socket.total = c[r];
 	}
-	if (node_pods_reasons(nr->pods, t))
-		return;
-	for (r = 0; r < LBD_NODE_TC_REASON_MAX; r++) {
+	for (r = 0;
+	     !node_pods_reasons(nr->pods, t) && r < LBD_NODE_TC_REASON_MAX;
+	     r++) {
 		struct lbd_metrics_rec *m =
 			metrics_snap_add(s, LBD_MET_NODE_TC);
 
@@ -939,6 +964,16 @@ void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 		METRICS_STR(m->u.node_socket.reason, node_tc_reason_label(r));
 		m->u.node_socket.total = t[r];
 	}
+	node_role_nic_metrics(nr, s);
+}
+
+int node_role_nic_reasons(void *arg, __u64 *out)
+{
+	struct lbd_daemon *d = arg;
+
+	if (!d->node)
+		return -ENODEV;
+	return node_ext_reasons(d->node->ext, out);
 }
 
 int node_role_tc_reasons(void *arg, __u64 *out)
@@ -1032,6 +1067,10 @@ int node_role_start(struct lbd_daemon *d)
 	if (c->node_role.n_pod_ifaces &&
 	    (err = node_pods_start(d->ev, c, nr->n, &nr->pods)))
 		goto out;
+	err = node_ext_start(c, nr->n, node_pods_tc(nr->pods), nr->addrs,
+			     nr->n_addrs, &nr->ext);
+	if (err)
+		goto out;
 	return 0;
 out:
 	node_role_stop(d);
@@ -1066,11 +1105,14 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	    a->reverse_entries != b->reverse_entries ||
 	    a->affinity_entries != b->affinity_entries ||
 	    a->socket_lb != b->socket_lb || a->nat_entries != b->nat_entries ||
-	    !a->n_pod_ifaces != !b->n_pod_ifaces) {
+	    !a->n_pod_ifaces != !b->n_pod_ifaces ||
+	    a->snat_port_min != b->snat_port_min ||
+	    a->snat_port_max != b->snat_port_max) {
 		diag_pushf(diag,
 			   "%s: node_role: the cgroup, the pin path, the "
-			   "sizes, socket_lb and whether there are "
-			   "pod_interfaces cannot change while lbd runs",
+			   "sizes, socket_lb, whether there are "
+			   "pod_interfaces and snat_ports cannot change while "
+			   "lbd runs",
 			   c->files[0]);
 		return -EINVAL;
 	}
@@ -1087,6 +1129,7 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	 * the last set until then */
 	identity(nr, c);
 	node_pods_reload(nr->pods, c);
+	node_ext_reload(nr->ext, c, nr->addrs, nr->n_addrs);
 	node_ident(nr, c, &id);
 	if (nr->k8s)
 		return k8s_proc_update_node(nr->k8s, c, &id);
@@ -1101,6 +1144,7 @@ void node_role_stop(struct lbd_daemon *d)
 	if (!nr)
 		return;
 	k8s_proc_stop(nr->k8s);
+	node_ext_stop(nr->ext);
 	node_pods_stop(nr->pods);
 	node_close(nr->n);
 	for (i = 0; i < nr->n_recs; i++)
@@ -1138,7 +1182,11 @@ int node_role_cleanup(const struct lbd_config *c)
 	const char *pin = c->node_role.pin_path;
 	int err;
 
-	/* the tc filters and pins first: the directory goes with the last */
+	/* the XDP program, the tc filters and their pins first: the
+	 * directory goes with the last */
+	err = node_ext_cleanup(pin);
+	if (err)
+		return err;
 	err = node_pods_cleanup(pin);
 	if (err)
 		return err;

@@ -227,6 +227,11 @@ void node_pods_reload(struct node_pods *p, const struct lbd_config *c)
 	pods_scan(p);
 }
 
+struct node_tc *node_pods_tc(const struct node_pods *p)
+{
+	return p ? p->tc : NULL;
+}
+
 size_t node_pods_count(const struct node_pods *p)
 {
 	return p ? p->n_ifs : 0;

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "lbd/shared.h"
 #include "node.h"
+#include "node_tc.h"
 
 struct node_pods;
 
@@ -31,6 +32,9 @@ void node_pods_stop(struct node_pods *p);
 /* New patterns: interfaces that match now get the programs, those lbd
  * attached to that no longer match lose them. */
 void node_pods_reload(struct node_pods *p, const struct lbd_config *c);
+/* The tc path's programs and maps (the NIC path shares its NAT map);
+ * NULL without one. */
+struct node_tc *node_pods_tc(const struct node_pods *p);
 /* How many interfaces have the programs. */
 size_t node_pods_count(const struct node_pods *p);
 int node_pods_reasons(struct node_pods *p, __u64 out[LBD_NODE_TC_REASON_MAX]);

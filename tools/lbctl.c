@@ -653,6 +653,17 @@ static void print_stats(struct json_object *d)
 			printf("%-24s %14lld  %s\n", s_of(c, "reason"),
 			       i_of(c, "count"), s_of(c, "description"));
 		}
+		/* the NIC path's, when it runs */
+		l = get(d, "nic_counters");
+		if (l)
+			printf("\n%-24s %14s  %s\n", "NIC PATH", "COUNT",
+			       "WHAT");
+		for (i = 0; l && i < json_object_array_length(l); i++) {
+			struct json_object *c = json_object_array_get_idx(l, i);
+
+			printf("%-24s %14lld  %s\n", s_of(c, "reason"),
+			       i_of(c, "count"), s_of(c, "description"));
+		}
 		/* and the tc path's on the pod interfaces, when it runs */
 		l = get(d, "tc_counters");
 		if (!l)

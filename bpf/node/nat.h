@@ -96,20 +96,28 @@ static __always_inline __u32 nat_flow_hash(const struct lbd_pkt *p,
 
 /* Whether the endpoint of a forward entry still takes the flow: the id
  * was not given to another endpoint since (gen), and it is not freed. */
-static __always_inline bool nat_entry_usable(const struct lbd_node_nat *e,
-					     const struct lbd_node_svc *svc)
+static __always_inline bool nat_backend_usable(__u32 id, __u32 gen,
+					       const struct lbd_node_svc *svc)
 {
 	const struct lbd_backend *be;
 
-	be = bpf_map_lookup_elem(&lbd_node_backends, &e->backend_id);
-	return be && be->gen == e->backend_gen && be->state != LBD_BE_UNUSED &&
+	be = bpf_map_lookup_elem(&lbd_node_backends, &id);
+	return be && be->gen == gen && be->state != LBD_BE_UNUSED &&
 	       be->svc_id == svc->id;
 }
 
+static __always_inline bool nat_entry_usable(const struct lbd_node_nat *e,
+					     const struct lbd_node_svc *svc)
+{
+	return nat_backend_usable(e->backend_id, e->backend_gen, svc);
+}
+
 /* Writes the reverse entry of the flow p (as the client sent it) to the
- * endpoint e: the reply from e to the client gets p's destination. */
-static __always_inline int nat_rev_put(const struct lbd_pkt *p,
-				       const struct lbd_node_nat *e, __u32 now)
+ * endpoint e: the reply from e to the client gets p's destination. With
+ * ifindex (a flow from the NIC path), the reply is sent out by it. */
+static __always_inline int nat_rev_put_via(const struct lbd_pkt *p,
+					   const struct lbd_node_nat *e,
+					   __u32 now, __u32 ifindex)
 {
 	struct lbd_node_nat_key k;
 	struct lbd_node_nat v;
@@ -126,7 +134,17 @@ static __always_inline int nat_rev_put(const struct lbd_pkt *p,
 	v.addr = p->daddr;
 	v.port = p->dport;
 	v.last_seen = now;
+	if (ifindex) {
+		v.flags = LBD_NODE_NAT_F_NIC;
+		v.ifindex = ifindex;
+	}
 	return bpf_map_update_elem(&lbd_node_nat, &k, &v, BPF_ANY);
+}
+
+static __always_inline int nat_rev_put(const struct lbd_pkt *p,
+				       const struct lbd_node_nat *e, __u32 now)
+{
+	return nat_rev_put_via(p, e, now, 0);
 }
 
 /*

@@ -10,6 +10,10 @@
  *   egress (to the pod): a reply of an endpoint gets the Service address
  *     back as source.
  *
+ * A reply to a client outside the node (a flow of the NIC path,
+ * nic.bpf.c, to an endpoint pod here) leaves by the NIC the flow came in
+ * by, redirected.
+ *
  * The kernel routes the translated packet as any other (tc ingress runs
  * before the routing decision). What is not TCP or UDP to a Service
  * address, or a reply of a translated flow, passes untouched; a packet to
@@ -89,6 +93,10 @@ static __always_inline int tc_reply(struct __sk_buff *skb, struct lbd_pkt *p)
 	if (skb_rewrite_l4(skb, p, false, &v.addr, v.port))
 		return tc_drop(LBD_NODE_TC_REWRITE_FAILED);
 	nat_count(LBD_NODE_TC_REPLY);
+	/* a flow from outside (nic.bpf.c): out by its NIC; up the stack a
+	 * NodePort's source, the node's own address, is a martian */
+	if (v.flags & LBD_NODE_NAT_F_NIC)
+		return bpf_redirect_neigh(v.ifindex, NULL, 0, 0);
 	return CTX_ACT_OK;
 }
 

@@ -185,11 +185,22 @@ struct lbd_node_nat_key {
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_node_nat_key) == 40, "lbd_node_nat_key");
 
+/* A reverse entry of a flow that came in by a NIC (bpf/node/nic.bpf.c)
+ * to an endpoint on this node: the reply leaves by that NIC (ifindex,
+ * bpf_redirect_neigh), not up the stack, where a source that is one of
+ * the node's addresses (a NodePort's) would be dropped as martian. */
+#define LBD_NODE_NAT_F_NIC (1u << 0)
+
 struct lbd_node_nat {
 	union lbd_addr addr; /* forward: the endpoint; reverse: the Service */
 	__be16 port;
-	__u16 pad;
-	__u32 backend_id; /* forward: checked against lbd_node_backends */
+	__u16 flags; /* LBD_NODE_NAT_F_* */
+	union {
+		/* forward: checked against lbd_node_backends */
+		__u32 backend_id;
+		/* reverse with LBD_NODE_NAT_F_NIC: the NIC */
+		__u32 ifindex;
+	};
 	__u32 backend_gen;
 	__u32 last_seen; /* seconds of the coarse monotonic clock */
 };
@@ -233,6 +244,118 @@ enum lbd_node_tc_reason {
 	LBD_NODE_TC_REASONS(LBD_NODE_TC_REASON_ENUM)
 #undef LBD_NODE_TC_REASON_ENUM
 	LBD_NODE_TC_REASON_MAX
+};
+
+/*
+ * The NIC path (bpf/node/nic.bpf.c, XDP on node_role.interfaces): a
+ * Service's external addresses (node address + NodePort, LoadBalancer
+ * ingress, externalIPs) reached from outside the node. A flow's endpoint
+ * is chosen as the tc path chooses it; an endpoint on this node (its
+ * route leaves by an interface that is not in lbd_node_nics) gets the
+ * packets with the client address kept, its replies reversed by the tc
+ * path at the pod interface (lbd_node_nat, LBD_NODE_NAT_F_NIC); an
+ * endpoint on another node gets them from this node's address on the NIC
+ * the route leaves by, with a port of the SNAT range, and its replies are
+ * reversed by the NIC path.
+ *
+ * Maps (bpf/node/nic.h):
+ *   lbd_node_nics      ifindex -> struct lbd_node_nic (written by lbd)
+ *   lbd_node_nic_nat   LRU, struct lbd_node_nat_key -> struct
+ *                      lbd_node_nic_nat: the forward entry (the packet
+ *                      as the client sent it) and, for SNAT, the reverse
+ *                      one (the reply as the endpoint sends it)
+ *   lbd_node_nic_stats per-CPU __u64 counters by enum lbd_node_nic_reason
+ */
+#define LBD_NODE_NIC_F_V4 (1u << 0)
+#define LBD_NODE_NIC_F_V6 (1u << 1)
+
+struct lbd_node_nic {
+	union lbd_addr addr4; /* first 4 bytes, with LBD_NODE_NIC_F_V4 */
+	union lbd_addr addr6; /* with LBD_NODE_NIC_F_V6 */
+	__u32 flags;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic) == 36, "lbd_node_nic");
+
+/* The flow is SNATed (its endpoint is on another node). */
+#define LBD_NODE_NIC_F_SNAT (1u << 0)
+/* TCP: a FIN or RST was seen; a SNAT port then ages out sooner. */
+#define LBD_NODE_NIC_F_CLOSING (1u << 1)
+
+struct lbd_node_nic_nat {
+	union lbd_addr saddr; /* the packet's source becomes this */
+	union lbd_addr daddr; /* and its destination this */
+	__be16 sport;
+	__be16 dport;
+	__u32 flags; /* LBD_NODE_NIC_F_SNAT, LBD_NODE_NIC_F_CLOSING */
+	__u32 backend_id; /* forward: checked against lbd_node_backends */
+	__u32 backend_gen;
+	__u32 last_seen; /* seconds of the coarse monotonic clock */
+	__u32 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_nat) == 56, "lbd_node_nic_nat");
+
+/* Load-time knobs of the NIC program (const volatile). */
+struct lbd_node_nic_knobs {
+	__u16 snat_port_min; /* node_role.snat_ports, host order */
+	__u16 snat_port_max;
+	__u32 pad;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 8, "lbd_node_nic_knobs");
+
+#define LBD_NODE_DEFAULT_SNAT_MIN 61000
+#define LBD_NODE_DEFAULT_SNAT_MAX 65535
+
+/*
+ * Counters of the NIC path, per CPU in lbd_node_nic_stats, indexed by
+ * reason (lbd_node_nic_total{reason}, lbctl stats).
+ *   X(enum name, metric label, description)
+ * Append only: the index is the map key.
+ */
+#define LBD_NODE_NIC_REASONS(X)                                               \
+	X(LBD_NODE_NIC_NEW_LOCAL, "new_flow_local",                           \
+	  "flow from outside to a Service address began, endpoint on this "   \
+	  "node: client address kept")                                        \
+	X(LBD_NODE_NIC_NEW_SNAT, "new_flow_snat",                             \
+	  "flow from outside to a Service address began, endpoint on "        \
+	  "another node: SNATed to this node's address")                      \
+	X(LBD_NODE_NIC_FORWARD, "forward_xlated",                             \
+	  "packet to a Service address sent to its flow's endpoint")          \
+	X(LBD_NODE_NIC_REPLY, "reply_xlated",                                 \
+	  "reply of another node's endpoint to a SNAT port sent back to the " \
+	  "client")                                                           \
+	X(LBD_NODE_NIC_NO_ENDPOINT, "no_endpoint",                            \
+	  "packet to a Service address without an endpoint: dropped")         \
+	X(LBD_NODE_NIC_FAMILY, "endpoint_family",                             \
+	  "endpoint of another family than the Service address: dropped")     \
+	X(LBD_NODE_NIC_MALFORMED, "malformed",                                \
+	  "packet to a Service address whose TCP or UDP header cannot be: "   \
+	  "dropped")                                                          \
+	X(LBD_NODE_NIC_FRAGMENT, "fragment",                                  \
+	  "IPv4 fragment to a Service address: dropped (later fragments "     \
+	  "carry no ports to translate by)")                                  \
+	X(LBD_NODE_NIC_NO_ROUTE, "no_route",                                  \
+	  "no route to the chosen endpoint: dropped")                         \
+	X(LBD_NODE_NIC_NO_SNAT_ADDR, "no_snat_address",                       \
+	  "endpoint on another node, but no address of the family on the "    \
+	  "NIC towards it: dropped")                                          \
+	X(LBD_NODE_NIC_SNAT_EXHAUSTED, "snat_exhausted",                      \
+	  "no free SNAT port towards the endpoint: dropped")                  \
+	X(LBD_NODE_NIC_NAT_FAILED, "nat_update_failed",                       \
+	  "NAT entry not written: dropped")                                   \
+	X(LBD_NODE_NIC_REWRITE_FAILED, "rewrite_failed",                      \
+	  "packet not rewritten: dropped")                                    \
+	X(LBD_NODE_NIC_ENDPOINT_GONE, "endpoint_gone",                        \
+	  "flow whose endpoint left the Service, or whose SNAT port was "     \
+	  "taken over: chosen again")                                         \
+	X(LBD_NODE_NIC_HOST_ENDPOINT, "host_endpoint",                        \
+	  "endpoint is one of this node's own addresses (a hostNetwork "      \
+	  "pod), whose replies lbd does not see: dropped")
+
+enum lbd_node_nic_reason {
+#define LBD_NODE_NIC_REASON_ENUM(e, label, desc) e,
+	LBD_NODE_NIC_REASONS(LBD_NODE_NIC_REASON_ENUM)
+#undef LBD_NODE_NIC_REASON_ENUM
+		LBD_NODE_NIC_REASON_MAX
 };
 
 #endif /* LBD_NODE_H */

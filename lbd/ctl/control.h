@@ -91,6 +91,9 @@ struct ctl_ctx {
 	/* the tc path's counters (LBD_NODE_TC_REASON_MAX; -ENODEV: no tc
 	 * path) */
 	int (*node_tc_reasons)(void *arg, __u64 *out);
+	/* the NIC path's counters (LBD_NODE_NIC_REASON_MAX; -ENODEV: no
+	 * NIC path) */
+	int (*node_nic_reasons)(void *arg, __u64 *out);
 	void (*node_metrics)(void *arg, struct lbd_metrics_snap *s);
 	/* role node: lbctl explain's answer into out, 0 or a negative
 	 * errno with what went wrong in err */

@@ -11,6 +11,7 @@
 #include "drains.h"
 #include "health.h"
 #include "node.h"
+#include "node_nic.h"
 #include "node_tc.h"
 #include "prober.h"
 
@@ -384,8 +385,30 @@ int ctl_read_reasons(struct ctl_ctx *x, struct lbd_counter *c)
 	return dp_reasons_read(ctl_dp(x), c);
 }
 
+/* The NIC path's counters (nic_counters), when it runs. */
+static void node_nic_stats(struct ctl_ctx *x, struct json_object *out)
+{
+	__u64 c[LBD_NODE_NIC_REASON_MAX];
+	struct json_object *list;
+	unsigned int r;
+
+	if (!x->node_nic_reasons || x->node_nic_reasons(x->arg, c))
+		return;
+	list = json_object_new_array();
+	for (r = 0; r < LBD_NODE_NIC_REASON_MAX; r++) {
+		struct json_object *o = json_object_new_object();
+
+		jadd(o, "reason", jstr(node_nic_reason_label(r)));
+		jadd(o, "kind", jstr("nic"));
+		jadd(o, "description", jstr(node_nic_reason_desc(r)));
+		jadd(o, "count", jint(c[r]));
+		json_object_array_add(list, o);
+	}
+	jadd(out, "nic_counters", list);
+}
+
 /* The node role's counters: its socket programs' (include/lbd/node.h),
- * not the XDP program's reasons. */
+ * not the LB's XDP program's reasons; the tc and NIC paths' apart. */
 static int node_stats(struct ctl_ctx *x, struct json_object *out, char *err,
 		      size_t errlen)
 {
@@ -408,6 +431,7 @@ static int node_stats(struct ctl_ctx *x, struct json_object *out, char *err,
 		json_object_array_add(list, o);
 	}
 	jadd(out, "counters", list);
+	node_nic_stats(x, out);
 	/* the tc path's apart: some reasons have the same label */
 	if (!x->node_tc_reasons || x->node_tc_reasons(x->arg, t))
 		return 0;

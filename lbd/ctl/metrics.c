@@ -668,6 +668,13 @@ static void render_node(FILE *f, const struct lbd_metrics_snap *s)
 	SNAP_EACH(s, i, r, LBD_MET_NODE_TC)
 	sample(f, "lbd_node_tc_total", "reason", r->u.node_socket.reason, NULL,
 	       NULL, NULL, NULL, (double)r->u.node_socket.total);
+	family(f, "lbd_node_nic_total", "counter",
+	       "The NIC path's decisions for traffic from outside the node by "
+	       "reason (flows begun local or SNATed, packets and replies "
+	       "translated, drops; lbctl stats describes each)");
+	SNAP_EACH(s, i, r, LBD_MET_NODE_NIC)
+	sample(f, "lbd_node_nic_total", "reason", r->u.node_socket.reason, NULL,
+	       NULL, NULL, NULL, (double)r->u.node_socket.total);
 	plain(f, "lbd_node_services", "gauge",
 	      "Services of the cluster with a port in the socket programs' "
 	      "maps",

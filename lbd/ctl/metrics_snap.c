@@ -71,6 +71,7 @@ static size_t rec_size(unsigned int type)
 		return sizeof(struct lbd_met_proc);
 	case LBD_MET_NODE_SOCKET:
 	case LBD_MET_NODE_TC:
+	case LBD_MET_NODE_NIC:
 		return sizeof(struct lbd_met_node_socket);
 	}
 	return 0;
@@ -143,6 +144,7 @@ static bool rec_ok(const struct lbd_metrics_rec *r)
 		return STR_OK(r->u.proc.name);
 	case LBD_MET_NODE_SOCKET:
 	case LBD_MET_NODE_TC:
+	case LBD_MET_NODE_NIC:
 		return STR_OK(r->u.node_socket.reason);
 	}
 	return false;

@@ -226,6 +226,7 @@ enum lbd_met_rec_type {
 	LBD_MET_PROC,
 	LBD_MET_NODE_SOCKET,
 	LBD_MET_NODE_TC, /* struct lbd_met_node_socket, of the tc path */
+	LBD_MET_NODE_NIC, /* struct lbd_met_node_socket, of the NIC path */
 };
 
 struct lbd_met_reason {

@@ -2327,6 +2327,42 @@ Test(config, node_role_tc_path_settings)
 			     "list of interface name patterns"));
 }
 
+Test(config, node_role_nic_path_settings)
+{
+	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S);
+
+	cr_assert(!c->node_role.nics_set, "default: the node's interfaces");
+	cr_assert_eq(c->node_role.snat_port_min, 61000);
+	cr_assert_eq(c->node_role.snat_port_max, 65535);
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S
+		      "node_role = { interfaces = ( \"eth0\", \"eth1\" );\n"
+		      "\tsnat_ports = \"40000-40999\"; };\n");
+	cr_assert(c->node_role.nics_set);
+	cr_assert_eq(c->node_role.n_nics, 2);
+	cr_assert_str_eq(c->node_role.nics[0], "eth0");
+	cr_assert_str_eq(c->node_role.nics[1], "eth1");
+	cr_assert_eq(c->node_role.snat_port_min, 40000);
+	cr_assert_eq(c->node_role.snat_port_max, 40999);
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S
+		      "node_role = { interfaces = ( ); };\n");
+	cr_assert(c->node_role.nics_set);
+	cr_assert_eq(c->node_role.n_nics, 0, "no NIC path");
+	config_free(c);
+	expect_errors(
+		"role = \"node\";\n" NODE_K8S
+		"node_role = { interfaces = ( \"eth0\", \"eth0\",\n"
+		"\t\"a-name-far-too-long\" );\n"
+		"\tsnat_ports = \"65535-61000\"; };\n",
+		ERRORS("t.conf:3: node_role.interfaces[1]: eth0 is named "
+		       "twice",
+		       "t.conf:4: node_role.interfaces[2]: expected an "
+		       "interface name (at most 15 characters)",
+		       "t.conf:5: node_role.snat_ports: \"65535-61000\" is "
+		       "not a port range like 61000-65535"));
+}
+
 Test(config, node_role_zone_is_a_label_value)
 {
 	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S

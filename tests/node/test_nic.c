@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The node role's NIC path (bpf/node/nic.bpf.c), byte for byte with
+ * BPF_PROG_TEST_RUN, and the tc path's reversal of its local flows
+ * (bpf/node/tc.bpf.c). Services and endpoints are written with the code
+ * lbd uses (lbd/dp/node.h), the programs loaded as lbd loads them
+ * (lbd/dp/node_tc.h, node_nic.h), every expected packet built
+ * independently with the packet builder (tests/lib/pkt.h).
+ *
+ * Where an endpoint lives is the kernel's FIB's answer: the namespace
+ * gets a "NIC" (a veth, in lbd_node_nics, with the node's addresses; the
+ * other nodes' endpoints are on its subnet) and a "pod interface" (a
+ * veth with the routes to this node's pods). The programs run as on lo
+ * (BPF_PROG_TEST_RUN's ingress device), so forwarding is on.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "harness.h"
+#include "node_nic.h"
+#include "node_tc.h"
+#include "pkt.h"
+
+/* A client outside the node; the node's addresses on its NIC (where
+ * NodePorts are served, and the SNAT source); a LoadBalancer IP (on no
+ * interface); pods on this node; endpoints on another node. */
+#define NIC_CLIENT4 "192.0.2.2"
+#define NIC_CLIENT6 "2001:db8:c::2"
+#define NIC_NODE4 "203.0.113.1"
+#define NIC_NODE6 "2001:db8:77::1"
+#define NIC_LB4 "198.19.0.10"
+#define NIC_POD4_A "198.18.2.1"
+#define NIC_POD4_B "198.18.2.2"
+#define NIC_POD4_C "198.18.2.3"
+#define NIC_POD4_D "198.18.2.4"
+#define NIC_POD6 "2001:db8:2::1"
+#define NIC_REMOTE4 "203.0.113.20"
+#define NIC_REMOTE6 "2001:db8:77::20"
+
+#define NIC_NODEPORT 30080
+#define NIC_SNAT_MIN 61000
+#define NIC_SNAT_MAX 65535
+
+static const char *const nic_env[] = {
+	"ip link add ntnic0 type veth peer name ntnic0p",
+	"ip link add ntpod0 type veth peer name ntpod0p",
+	"ip link set ntnic0 up",
+	"ip link set ntnic0p up",
+	"ip link set ntpod0 up",
+	"ip link set ntpod0p up",
+	"ip addr add " NIC_NODE4 "/24 dev ntnic0",
+	"ip -6 addr add " NIC_NODE6 "/64 dev ntnic0 nodad",
+	"ip route add 198.18.2.0/24 dev ntpod0",
+	"ip -6 route add 2001:db8:2::/64 dev ntpod0",
+	"sysctl -qw net.ipv4.conf.all.forwarding=1",
+	"sysctl -qw net.ipv6.conf.all.forwarding=1",
+	NULL,
+};
+
+static struct lbd_node *xn;
+static struct node_tc *xt;
+static struct node_nic *xx;
+
+static const uint8_t mac_node[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t mac_router[6] = { 0x02, 0, 0, 0, 0, 0xfe };
+static const uint8_t mac_pod[6] = { 0x02, 0, 0, 0, 0, 0x05 };
+
+/* The namespace is the test binary's, shared by every test: the links
+ * are made once (a test process that finds them leaves them). */
+static void nic_env_up(void)
+{
+	char cmd[256];
+	int i;
+
+	if (if_nametoindex("ntnic0"))
+		return;
+	for (i = 0; nic_env[i]; i++) {
+		snprintf(cmd, sizeof(cmd), "%s >/dev/null 2>&1", nic_env[i]);
+		cr_assert_eq(system(cmd), 0, "failed: %s", nic_env[i]);
+	}
+}
+
+static void nic_setup(void)
+{
+	struct node_tc_opts to = { .nat_entries = 4096, .hash_seed = 7 };
+	struct node_nic_opts xo = { .nat_entries = 4096,
+				    .hash_seed = 7,
+				    .snat_port_min = NIC_SNAT_MIN,
+				    .snat_port_max = NIC_SNAT_MAX };
+	struct pkt_addr a4 = pkt_ip(NIC_NODE4), a6 = pkt_ip(NIC_NODE6);
+	union lbd_addr n4 = { 0 }, n6 = { 0 };
+	struct node_opts o;
+	int err;
+
+	nic_env_up();
+	node_opts_default(&o);
+	o.max_services = 64;
+	o.max_addrs = 64;
+	o.max_backends = 256;
+	o.rev_entries = 1024;
+	o.affinity_entries = 1024;
+	o.hash_seed = 7;
+	err = node_open(&o, &xn);
+	cr_assert_eq(err, 0, "node_open: %s", strerror(-err));
+	err = node_tc_open(xn, &to, &xt);
+	cr_assert_eq(err, 0, "node_tc_open: %s", strerror(-err));
+	err = node_nic_open(xn, xt, &xo, &xx);
+	cr_assert_eq(err, 0, "node_nic_open: %s", strerror(-err));
+	memcpy(&n4.v4, &a4.v4, 4);
+	memcpy(&n6, &a6.v6, 16);
+	err = node_nic_set(xx, (int)if_nametoindex("ntnic0"), &n4, &n6);
+	cr_assert_eq(err, 0, "node_nic_set: %s", strerror(-err));
+}
+
+static void nic_teardown(void)
+{
+	node_nic_close(xx);
+	node_tc_close(xt);
+	node_close(xn);
+	xx = NULL;
+	xt = NULL;
+	xn = NULL;
+}
+
+TestSuite(node_nic, .init = nic_setup, .fini = nic_teardown);
+
+static void svc_set(const char *ip, int port, int proto, __u32 id, __u32 flags)
+{
+	struct node_svc_addr a = nt_svc(ip, port, proto);
+	int err = node_service_set(xn, &a, id, flags, 10800);
+
+	cr_assert_eq(err, 0, "node_service_set: %s", strerror(-err));
+}
+
+static void eps_set(__u32 id, const struct node_endpoint *eps, size_t n)
+{
+	int err = node_backends_set(xn, id, eps, n);
+
+	cr_assert_eq(err, 0, "node_backends_set: %s", strerror(-err));
+}
+
+static void one_endpoint(const char *svc, int port, int proto, __u32 id,
+			 const char *ep, int ep_port)
+{
+	struct node_endpoint e = nt_ep(ep, ep_port, 1, true, true, false);
+
+	svc_set(svc, port, proto, id, 0);
+	eps_set(id, &e, 1);
+}
+
+/* Ethernet (from src_mac), IP, then TCP (flags) or UDP with 8 bytes of
+ * payload. */
+static void build(struct pkt *p, const uint8_t *dst_mac, const uint8_t *src_mac,
+		  const char *src, int sport, const char *dst, int dport,
+		  int proto, uint8_t flags)
+{
+	static const char payload[8] = "lbd-node";
+
+	pkt_init(p);
+	pkt_eth(p, dst_mac, src_mac);
+	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
+	if (proto == IPPROTO_TCP)
+		pkt_tcp(p, sport, dport, flags, 1000,
+			flags & PKT_TCP_ACK ? 1 : 0);
+	else
+		pkt_udp(p, sport, dport, false);
+	pkt_bytes(p, payload, sizeof(payload));
+	pkt_finish(p);
+}
+
+/* From outside, at the NIC: the router's frame to the node. */
+static void from_out(struct pkt *p, const char *src, int sport, const char *dst,
+		     int dport, int proto, uint8_t flags)
+{
+	build(p, mac_node, mac_router, src, sport, dst, dport, proto, flags);
+}
+
+/* From a pod, at its interface's ingress. */
+static void from_pod(struct pkt *p, const char *src, int sport, const char *dst,
+		     int dport, int proto, uint8_t flags)
+{
+	build(p, mac_node, mac_pod, src, sport, dst, dport, proto, flags);
+}
+
+static int run(int prog_fd, const struct pkt *p, uint8_t *out, size_t *out_len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->buf,
+		    .data_size_in = (__u32)p->len, .data_out = out,
+		    .data_size_out = (__u32)*out_len, .repeat = 1);
+	int err = bpf_prog_test_run_opts(prog_fd, &o);
+
+	cr_assert_eq(err, 0, "BPF_PROG_TEST_RUN: %s", strerror(errno));
+	*out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
+/* Runs p through prog_fd; expects the verdict and, with want, the packet
+ * byte for byte. */
+static void expect_fd(int prog_fd, const struct pkt *p, int verdict,
+		      const struct pkt *want)
+{
+	uint8_t out[PKT_MAX];
+	size_t len = sizeof(out);
+	int r = run(prog_fd, p, out, &len);
+
+	cr_assert_eq(r, verdict, "verdict %d, expected %d", r, verdict);
+	if (!want)
+		return;
+	if (len != want->len || memcmp(out, want->buf, len)) {
+		pkt_diff(stderr, out, len, want->buf, want->len);
+		cr_assert_fail("the packet is not the one expected");
+	}
+}
+
+static void expect_xdp(const struct pkt *p, int verdict, const struct pkt *want)
+{
+	expect_fd(node_nic_prog_fd(xx), p, verdict, want);
+}
+
+/* At a pod interface's ingress (the tc path). */
+static void expect_pod(const struct pkt *p, int verdict, const struct pkt *want)
+{
+	expect_fd(node_tc_prog_fd(xt, true), p, verdict, want);
+}
+
+static __u64 counter(enum lbd_node_nic_reason r)
+{
+	__u64 c[LBD_NODE_NIC_REASON_MAX];
+
+	cr_assert_eq(node_nic_reasons_read(xx, c), 0);
+	return c[r];
+}
+
+static __u64 tc_counter(enum lbd_node_tc_reason r)
+{
+	__u64 c[LBD_NODE_TC_REASON_MAX];
+
+	cr_assert_eq(node_tc_reasons_read(xt, c), 0);
+	return c[r];
+}
+
+/* The forward entry of a flow (as the client sent it), which must be
+ * there. */
+static struct lbd_node_nic_nat fwd_entry(const char *src, int sport,
+					 const char *dst, int dport, int proto)
+{
+	struct pkt_addr s = pkt_ip(src), d = pkt_ip(dst);
+	struct lbd_node_nat_key k = { 0 };
+	struct lbd_node_nic_nat v;
+	bool v6 = strchr(src, ':') != NULL;
+
+	memcpy(&k.saddr, &s.v6, v6 ? 16 : 4);
+	memcpy(&k.daddr, &d.v6, v6 ? 16 : 4);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	k.proto = proto;
+	k.family = v6 ? LBD_AF_INET6 : LBD_AF_INET;
+	k.dir = LBD_NODE_NAT_FWD;
+	cr_assert_eq(bpf_map_lookup_elem(node_nic_nat_fd(xx), &k, &v), 0,
+		     "no forward entry for %s:%d", src, sport);
+	return v;
+}
+
+/* The SNAT port a flow was given, checked to be in the range. */
+static int snat_port_of(const char *src, int sport, const char *dst, int dport,
+			int proto)
+{
+	struct lbd_node_nic_nat v = fwd_entry(src, sport, dst, dport, proto);
+	int port = ntohs(v.sport);
+
+	cr_assert(v.flags & LBD_NODE_NIC_F_SNAT, "the flow is not SNATed");
+	cr_assert(port >= NIC_SNAT_MIN && port <= NIC_SNAT_MAX,
+		  "SNAT port %d out of the range", port);
+	return port;
+}
+
+Test(node_nic, nodeport_syn_to_a_local_endpoint_keeps_the_client)
+{
+	struct pkt in, want, reply;
+
+	one_endpoint(NIC_NODE4, NIC_NODEPORT, IPPROTO_TCP, 1, NIC_POD4_A, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_NODE4, NIC_NODEPORT, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	from_out(&want, NIC_CLIENT4, 40000, NIC_POD4_A, 8080, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_PASS, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_LOCAL), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_SNAT), 0);
+	/* the pod's reply at its interface: node:NodePort as source, and
+	 * out by the NIC the flow came in by (redirected) */
+	from_pod(&reply, NIC_POD4_A, 8080, NIC_CLIENT4, 40000, IPPROTO_TCP,
+		 PKT_TCP_SYN | PKT_TCP_ACK);
+	from_pod(&want, NIC_NODE4, NIC_NODEPORT, NIC_CLIENT4, 40000,
+		 IPPROTO_TCP, PKT_TCP_SYN | PKT_TCP_ACK);
+	expect_pod(&reply, TC_ACT_REDIRECT, &want);
+	cr_expect_eq(tc_counter(LBD_NODE_TC_REPLY), 1);
+	/* the NIC path leaves it alone: no SNAT port of it */
+	expect_xdp(&reply, XDP_PASS, &reply);
+	cr_expect_eq(counter(LBD_NODE_NIC_REPLY), 0);
+}
+
+Test(node_nic, lb_ip_syn_to_a_remote_endpoint_is_snated_and_reversed)
+{
+	struct pkt in, want, reply;
+	int port, port2;
+
+	one_endpoint(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_REMOTE4, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_PASS, NULL);
+	port = snat_port_of(NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP);
+	from_out(&want, NIC_NODE4, port, NIC_REMOTE4, 8080, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	/* again, now as a packet of the flow: the same port */
+	expect_xdp(&in, XDP_PASS, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_SNAT), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 2);
+	/* the endpoint's reply, at the NIC: to the client, from the LB IP */
+	from_out(&reply, NIC_REMOTE4, 8080, NIC_NODE4, port, IPPROTO_TCP,
+		 PKT_TCP_SYN | PKT_TCP_ACK);
+	from_out(&want, NIC_LB4, 80, NIC_CLIENT4, 40000, IPPROTO_TCP,
+		 PKT_TCP_SYN | PKT_TCP_ACK);
+	expect_xdp(&reply, XDP_PASS, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_REPLY), 1);
+	/* another client with the same port: another SNAT port */
+	from_out(&in, "192.0.2.3", 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_PASS, NULL);
+	port2 = snat_port_of("192.0.2.3", 40000, NIC_LB4, 80, IPPROTO_TCP);
+	cr_expect_neq(port, port2, "two flows share SNAT port %d", port);
+	/* a reply to a SNAT port no flow has passes untouched */
+	from_out(&reply, NIC_REMOTE4, 8080, NIC_NODE4,
+		 port == NIC_SNAT_MAX ? port - 1 : port + 1, IPPROTO_TCP,
+		 PKT_TCP_ACK);
+	if (port + 1 != port2 && port - 1 != port2)
+		expect_xdp(&reply, XDP_PASS, &reply);
+}
+
+Test(node_nic, udp_local_and_remote_both_ways)
+{
+	struct pkt in, want, reply;
+	int port;
+
+	one_endpoint(NIC_NODE4, NIC_NODEPORT, IPPROTO_UDP, 1, NIC_POD4_B, 5353);
+	from_out(&in, NIC_CLIENT4, 33333, NIC_NODE4, NIC_NODEPORT, IPPROTO_UDP,
+		 0);
+	from_out(&want, NIC_CLIENT4, 33333, NIC_POD4_B, 5353, IPPROTO_UDP, 0);
+	expect_xdp(&in, XDP_PASS, &want);
+	from_pod(&reply, NIC_POD4_B, 5353, NIC_CLIENT4, 33333, IPPROTO_UDP, 0);
+	from_pod(&want, NIC_NODE4, NIC_NODEPORT, NIC_CLIENT4, 33333,
+		 IPPROTO_UDP, 0);
+	expect_pod(&reply, TC_ACT_REDIRECT, &want);
+
+	one_endpoint(NIC_LB4, 53, IPPROTO_UDP, 2, NIC_REMOTE4, 5353);
+	from_out(&in, NIC_CLIENT4, 33333, NIC_LB4, 53, IPPROTO_UDP, 0);
+	expect_xdp(&in, XDP_PASS, NULL);
+	port = snat_port_of(NIC_CLIENT4, 33333, NIC_LB4, 53, IPPROTO_UDP);
+	from_out(&want, NIC_NODE4, port, NIC_REMOTE4, 5353, IPPROTO_UDP, 0);
+	expect_xdp(&in, XDP_PASS, &want);
+	from_out(&reply, NIC_REMOTE4, 5353, NIC_NODE4, port, IPPROTO_UDP, 0);
+	from_out(&want, NIC_LB4, 53, NIC_CLIENT4, 33333, IPPROTO_UDP, 0);
+	expect_xdp(&reply, XDP_PASS, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_LOCAL), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_SNAT), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_REPLY), 1);
+}
+
+Test(node_nic, ipv6_local_and_remote_both_ways)
+{
+	struct pkt in, want, reply;
+	int proto, i, port;
+
+	for (i = 0; i < 2; i++) {
+		proto = i ? IPPROTO_UDP : IPPROTO_TCP;
+		/* a NodePort to a pod here */
+		one_endpoint(NIC_NODE6, NIC_NODEPORT, proto, 1 + 2 * i,
+			     NIC_POD6, 8080);
+		from_out(&in, NIC_CLIENT6, 40000, NIC_NODE6, NIC_NODEPORT,
+			 proto, PKT_TCP_SYN);
+		from_out(&want, NIC_CLIENT6, 40000, NIC_POD6, 8080, proto,
+			 PKT_TCP_SYN);
+		expect_xdp(&in, XDP_PASS, &want);
+		from_pod(&reply, NIC_POD6, 8080, NIC_CLIENT6, 40000, proto,
+			 PKT_TCP_SYN | PKT_TCP_ACK);
+		from_pod(&want, NIC_NODE6, NIC_NODEPORT, NIC_CLIENT6, 40000,
+			 proto, PKT_TCP_SYN | PKT_TCP_ACK);
+		expect_pod(&reply, TC_ACT_REDIRECT, &want);
+		/* another NodePort to another node's endpoint */
+		one_endpoint(NIC_NODE6, NIC_NODEPORT + 1, proto, 2 + 2 * i,
+			     NIC_REMOTE6, 8080);
+		from_out(&in, NIC_CLIENT6, 40000, NIC_NODE6, NIC_NODEPORT + 1,
+			 proto, PKT_TCP_SYN);
+		expect_xdp(&in, XDP_PASS, NULL);
+		port = snat_port_of(NIC_CLIENT6, 40000, NIC_NODE6,
+				    NIC_NODEPORT + 1, proto);
+		from_out(&want, NIC_NODE6, port, NIC_REMOTE6, 8080, proto,
+			 PKT_TCP_SYN);
+		expect_xdp(&in, XDP_PASS, &want);
+		from_out(&reply, NIC_REMOTE6, 8080, NIC_NODE6, port, proto,
+			 PKT_TCP_SYN | PKT_TCP_ACK);
+		from_out(&want, NIC_NODE6, NIC_NODEPORT + 1, NIC_CLIENT6, 40000,
+			 proto, PKT_TCP_SYN | PKT_TCP_ACK);
+		expect_xdp(&reply, XDP_PASS, &want);
+	}
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_LOCAL), 2);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_SNAT), 2);
+	cr_expect_eq(counter(LBD_NODE_NIC_REPLY), 2);
+}
+
+/* The endpoint a packet went to: the last byte of its IPv4 destination
+ * (the endpoints here differ there). */
+static uint8_t sent_to(const struct pkt *in)
+{
+	uint8_t out[PKT_MAX];
+	size_t len = sizeof(out);
+	long ip = pkt_off(in, PKT_IPV4, 0);
+
+	cr_assert_eq(run(node_nic_prog_fd(xx), in, out, &len), XDP_PASS);
+	return out[ip + 19];
+}
+
+Test(node_nic, later_packets_of_a_flow_keep_their_endpoint)
+{
+	struct node_endpoint e[4] = {
+		nt_ep(NIC_POD4_A, 8080, 1, true, true, false),
+		nt_ep(NIC_POD4_B, 8080, 1, true, true, false),
+		nt_ep(NIC_POD4_C, 8080, 1, true, true, false),
+		nt_ep(NIC_POD4_D, 8080, 1, true, true, false),
+	};
+	uint8_t first[32];
+	struct pkt in;
+	int i, moved = 0;
+
+	svc_set(NIC_LB4, 80, IPPROTO_TCP, 1, 0);
+	eps_set(1, e, 2);
+	for (i = 0; i < 32; i++) {
+		from_out(&in, NIC_CLIENT4, 40000 + i, NIC_LB4, 80, IPPROTO_TCP,
+			 PKT_TCP_SYN);
+		first[i] = sent_to(&in);
+	}
+	/* twice the endpoints: Maglev gives about half the slots to the
+	 * new ones, so without the flows' entries many flows would move */
+	eps_set(1, e, 4);
+	for (i = 0; i < 32; i++) {
+		from_out(&in, NIC_CLIENT4, 40000 + i, NIC_LB4, 80, IPPROTO_TCP,
+			 PKT_TCP_ACK);
+		cr_expect_eq(sent_to(&in), first[i], "flow %d moved", i);
+	}
+	/* without them, flows would have moved: the test can tell */
+	for (i = 0; i < 32; i++) {
+		struct lbd_node_nat_key k = {
+			.sport = htons(40000 + i),
+			.dport = htons(80),
+			.proto = IPPROTO_TCP,
+			.family = LBD_AF_INET,
+			.dir = LBD_NODE_NAT_FWD,
+		};
+
+		inet_pton(AF_INET, NIC_CLIENT4, &k.saddr.v4);
+		inet_pton(AF_INET, NIC_LB4, &k.daddr.v4);
+		cr_assert_eq(bpf_map_delete_elem(node_nic_nat_fd(xx), &k), 0);
+		from_out(&in, NIC_CLIENT4, 40000 + i, NIC_LB4, 80, IPPROTO_TCP,
+			 PKT_TCP_ACK);
+		moved += sent_to(&in) != first[i];
+	}
+	cr_expect_gt(moved, 0, "no flow would have moved: a weak test");
+}
+
+Test(node_nic, what_is_not_a_services_passes_untouched)
+{
+	struct pkt in;
+
+	one_endpoint(NIC_NODE4, NIC_NODEPORT, IPPROTO_TCP, 1, NIC_POD4_A, 8080);
+	/* the node's own traffic: another port, protocol, address */
+	from_out(&in, NIC_CLIENT4, 40000, NIC_NODE4, 22, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_PASS, &in);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_NODE4, NIC_NODEPORT, IPPROTO_UDP,
+		 0);
+	expect_xdp(&in, XDP_PASS, &in);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_POD4_A, 8080, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_PASS, &in);
+	/* to a port of the SNAT range without a flow */
+	from_out(&in, NIC_REMOTE4, 8080, NIC_NODE4, 61234, IPPROTO_TCP,
+		 PKT_TCP_ACK);
+	expect_xdp(&in, XDP_PASS, &in);
+	pkt_init(&in);
+	pkt_eth(&in, mac_node, mac_router);
+	pkt_ip_hdr(&in, pkt_ip(NIC_CLIENT4), pkt_ip(NIC_NODE4));
+	pkt_icmp4(&in, 8, 0, 0x12340001);
+	pkt_finish(&in);
+	expect_xdp(&in, XDP_PASS, &in);
+	/* not IP (ARP's ethertype, a request's bytes) */
+	pkt_init(&in);
+	pkt_eth(&in, mac_node, mac_router);
+	pkt_next(&in, 0x0806);
+	pkt_bytes(&in, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);
+	pkt_finish(&in);
+	expect_xdp(&in, XDP_PASS, &in);
+	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 0);
+	cr_expect_eq(counter(LBD_NODE_NIC_REPLY), 0);
+}
+
+Test(node_nic, malformed_fragment_and_no_endpoint_are_dropped_and_counted)
+{
+	struct pkt_ipv4_opts fo = { .frag = 0x2000 }; /* MF, offset 0 */
+	struct pkt in;
+	long l4;
+
+	one_endpoint(NIC_NODE4, NIC_NODEPORT, IPPROTO_TCP, 1, NIC_POD4_A, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_NODE4, NIC_NODEPORT, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	l4 = pkt_off(&in, PKT_TCP, 0);
+	in.buf[l4 + 12] = 4 << 4; /* data offset 4 words: less than a header */
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_MALFORMED), 1);
+	/* the same to an address that is no Service's is the kernel's */
+	from_out(&in, NIC_CLIENT4, 40000, NIC_NODE4, 22, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	in.buf[l4 + 12] = 4 << 4;
+	expect_xdp(&in, XDP_PASS, &in);
+	cr_expect_eq(counter(LBD_NODE_NIC_MALFORMED), 1);
+
+	one_endpoint(NIC_NODE4, NIC_NODEPORT, IPPROTO_UDP, 2, NIC_POD4_A, 53);
+	pkt_init(&in);
+	pkt_eth(&in, mac_node, mac_router);
+	pkt_ipv4(&in, pkt_ip(NIC_CLIENT4), pkt_ip(NIC_NODE4), &fo);
+	pkt_udp(&in, 33333, NIC_NODEPORT, false);
+	pkt_bytes(&in, "12345678", 8);
+	pkt_finish(&in);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_FRAGMENT), 1);
+
+	svc_set(NIC_LB4, 80, IPPROTO_TCP, 3, 0);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_NO_ENDPOINT), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 0);
+}
+
+Test(node_nic, an_endpoint_that_is_the_node_itself_is_dropped)
+{
+	struct pkt in;
+
+	/* a hostNetwork pod: the node's own address */
+	one_endpoint(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_NODE4, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_HOST_ENDPOINT), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NO_ROUTE), 0);
+}
+
+Test(node_nic, a_remote_endpoint_without_a_node_address_is_dropped)
+{
+	struct pkt in;
+
+	cr_assert_eq(
+		node_nic_set(xx, (int)if_nametoindex("ntnic0"), NULL, NULL), 0);
+	one_endpoint(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_REMOTE4, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_NO_SNAT_ADDR), 1);
+}
