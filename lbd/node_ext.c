@@ -158,6 +158,10 @@ static int ext_sysctls(const char *name)
 
 	if (err)
 		return err;
+	/* the kernel takes conf/all's or the interface's (IN_DEV_ORCONF):
+	 * all's, when the host or an init container set it, is enough */
+	if (sysctl_is("/proc/sys/net/ipv4/conf/all/accept_local", "1"))
+		return 0;
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local",
 		 name);
 	return sysctl_write(path, "1");

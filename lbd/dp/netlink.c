@@ -323,11 +323,32 @@ int nl_neigh_release(int ifindex, __u8 family, const union lbd_addr *addr)
 	return err == -ENOENT ? 0 : err;
 }
 
+bool sysctl_is(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "r");
+	char cur[64];
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(cur, 1, sizeof(cur) - 1, f);
+	fclose(f);
+	cur[n] = 0;
+	cur[strcspn(cur, "\n")] = 0;
+	return !strcmp(cur, val);
+}
+
 int sysctl_write(const char *path, const char *val)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f;
 	int err = 0;
 
+	/* a value that is set already is not written: in a container
+	 * /proc/sys is read-only, and an init container (or the host) may
+	 * have set it (config/examples/node-daemonset.yaml) */
+	if (sysctl_is(path, val))
+		return 0;
+	f = fopen(path, "w");
 	if (!f)
 		return -errno;
 	if (fputs(val, f) < 0)

@@ -8,12 +8,16 @@
 #ifndef LBD_NETLINK_H
 #define LBD_NETLINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
 
-/* Writes val to the sysctl file path (/proc/sys/...). */
+/* Writes val to the sysctl file path, unless it holds val already (a
+ * read-only /proc/sys then is no error). 0 or a negative errno. */
 int sysctl_write(const char *path, const char *val);
+/* Whether the sysctl file path holds val. */
+bool sysctl_is(const char *path, const char *val);
 
 /* IFA_PROTO of the addresses lbd adds (a value no other tool uses). */
 #define LBD_IFA_PROTO 0xdb
