@@ -171,6 +171,17 @@ static int node_pin_compat(struct bpf_map *m, const char *path, int fd)
 	return -EINVAL;
 }
 
+int node_pin_check(struct bpf_map *m, const char *path)
+{
+	int fd = bpf_obj_get(path), err;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = node_pin_compat(m, path, fd);
+	close(fd);
+	return err;
+}
+
 /* Points every pinned map at its pin (libbpf reuses it when it exists,
  * pins the new one otherwise) after checking the pinned ones: the map
  * ABI in lbd_node_meta, then each map's layout against this object's. */

@@ -215,4 +215,10 @@ int node_affinity_fd(const struct lbd_node *n);
  * program that shares them (lbd/dp/node_tc.c); -ENOENT when none is. */
 int node_map_fd(const struct lbd_node *n, const char *name);
 
+/* Whether the map pinned at path (if any) is of m's type, sizes and
+ * flags: libbpf refuses another with a bare EINVAL, this names the map
+ * and what differs. 0, -EINVAL (said in the log) or a negative errno. */
+struct bpf_map;
+int node_pin_check(struct bpf_map *m, const char *path);
+
 #endif /* LBD_DP_NODE_H */

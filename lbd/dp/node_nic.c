@@ -59,34 +59,6 @@ static bool node_nic_own(const char *name)
 	return false;
 }
 
-/* libbpf refuses a pinned map of another size with a bare EINVAL: name
- * the map and the sizes instead. */
-static int node_nic_pin_compat(struct bpf_map *m, const char *path)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(path), err = 0;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		err = -errno;
-	} else if (info.type != bpf_map__type(m) ||
-		   info.key_size != bpf_map__key_size(m) ||
-		   info.value_size != bpf_map__value_size(m) ||
-		   info.max_entries != bpf_map__max_entries(m)) {
-		log_warnx("pinned map %s has %u entries of %u+%u bytes, this "
-			  "lbd and its config want %u of %u+%u: run lbd "
-			  "--cleanup first",
-			  path, info.max_entries, info.key_size,
-			  info.value_size, bpf_map__max_entries(m),
-			  bpf_map__key_size(m), bpf_map__value_size(m));
-		err = -EINVAL;
-	}
-	close(fd);
-	return err;
-}
-
 /* The object's own maps pinned (not its scratch space); lbd_node_nat the
  * tc path's (not its counters, which this program does not write); every
  * other map the socket programs'. */
@@ -105,7 +77,7 @@ static int node_nic_share(struct node_nic *x, struct lbd_node *n,
 				continue;
 			err = dp_pin_file(path, sizeof(path), pin_path, name);
 			if (!err)
-				err = node_nic_pin_compat(m, path);
+				err = node_pin_check(m, path);
 			if (!err)
 				err = bpf_map__set_pin_path(m, path);
 			if (err)
