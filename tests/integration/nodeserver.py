@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
-"""An endpoint for test_node.py: answers each line on TCP PORT and each
-datagram on UDP PORT with NAME."""
+"""An endpoint for the node role's tests: answers each line on TCP PORT
+and each datagram on UDP PORT with NAME, and with --peer also the address
+it came from ("NAME 192.0.2.2"), which tells whether a path kept the
+client's address.
+
+usage: nodeserver.py NAME PORT [--peer]"""
 import socket
 import socketserver
 import sys
 import threading
 
 name, port = sys.argv[1], int(sys.argv[2])
+peer = "--peer" in sys.argv[3:]
+
+
+def answer(addr):
+    return (f"{name} {addr}" if peer else name).encode() + b"\n"
 
 
 class TCP(socketserver.StreamRequestHandler):
     def handle(self):
         for _ in self.rfile:
-            self.wfile.write(name.encode() + b"\n")
+            self.wfile.write(answer(self.client_address[0]))
             self.wfile.flush()
 
 
@@ -26,7 +35,7 @@ def udp():
     s.bind(("0.0.0.0", port))
     while True:
         _, src = s.recvfrom(100)
-        s.sendto(name.encode() + b"\n", src)
+        s.sendto(answer(src[0]), src)
 
 
 threading.Thread(target=udp, daemon=True).start()

@@ -21,11 +21,8 @@ that names eth0 puts it back; lbd --cleanup takes it off the NIC.
 """
 import json
 import os
-import socket
-import socketserver
 import subprocess
 import sys
-import threading
 
 from k8stest import FakeAPI
 from labtest import LBCTL
@@ -37,6 +34,8 @@ CLIENT4 = "192.0.2.2"
 LB_LOCAL, LB_CLUSTER = "203.0.113.30", "203.0.113.31"
 POD_IP, POD_GW, POD_NET = "198.18.5.2", "198.18.5.1", "198.18.5.0/24"
 POD_IF = "podveth0"
+SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "nodeserver.py")
 BE = {"backend1": "198.18.1.11", "backend2": "198.18.1.12"}
 EP_PORT = 8080
 # NodePorts: Local's TCP and UDP, Cluster's TCP and UDP
@@ -67,33 +66,6 @@ for i in range(n):
         out.append({"error": str(e)})
 print(json.dumps(out))
 """
-
-
-def serve(name, port):
-    """The endpoint: each TCP line and each datagram is answered with
-    NAME and the address it came from."""
-    class TCP(socketserver.StreamRequestHandler):
-        def handle(self):
-            for _ in self.rfile:
-                self.wfile.write(
-                    f"{name} {self.client_address[0]}\n".encode())
-                self.wfile.flush()
-
-    class Server(socketserver.ThreadingTCPServer):
-        allow_reuse_address = True
-        daemon_threads = True
-
-    def udp():
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("0.0.0.0", port))
-        while True:
-            _, src = s.recvfrom(100)
-            s.sendto(f"{name} {src[0]}\n".encode(), src)
-
-    threading.Thread(target=udp, daemon=True).start()
-    srv = Server(("0.0.0.0", port), TCP)
-    print("ready", flush=True)
-    srv.serve_forever()
 
 
 def service(name, policy, lb_ip, np_tcp, np_udp):
@@ -197,8 +169,8 @@ def body(lab, cg, pod_ns):
     servers.append(("pod", ["ip", "netns", "exec", pod_ns]))
     for h, prefix in servers:
         log = os.path.join(lab.path, f"{h}-server.log")
-        p = subprocess.Popen(prefix + [sys.executable, "-u", __file__,
-                                       "serve", h, str(EP_PORT)],
+        p = subprocess.Popen(prefix + [sys.executable, "-u", SERVER, h,
+                                       str(EP_PORT), "--peer"],
                              stdout=open(log, "w"),
                              stderr=subprocess.STDOUT)
         lab.procs.append(p)
@@ -305,7 +277,5 @@ def body(lab, cg, pod_ns):
     check(not xdp_prog(), f"XDP left on eth0: {xdp_prog()}")
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
-    serve(sys.argv[2], int(sys.argv[3]))
-else:
+if __name__ == "__main__":
     run(test)

@@ -20,11 +20,8 @@ place; lbd --cleanup removes filters and pins.
 """
 import json
 import os
-import socket
-import socketserver
 import subprocess
 import sys
-import threading
 
 from k8stest import FakeAPI
 from labtest import LBCTL
@@ -32,39 +29,13 @@ from labtest import LBD as LBD_BIN
 from labtest import Lab, Lbd, TestFailure, check, run, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "nodeserver.py")
 POD = os.path.join(HERE, "nodepod.py")
 CLUSTER_IP = "198.19.96.10"
 BE = {"backend1": "198.18.1.11", "backend2": "198.18.1.12"}
 POD_IP, POD_GW, POD_NET = "198.18.5.2", "198.18.5.1", "198.18.5.0/24"
 POD_IF = "podveth0"
 EP_PORT = 8053
-
-
-def serve(name, port):
-    """The endpoint (run in a backend): each TCP line and each datagram
-    is answered with NAME and the address it came from."""
-    class TCP(socketserver.StreamRequestHandler):
-        def handle(self):
-            for _ in self.rfile:
-                self.wfile.write(
-                    f"{name} {self.client_address[0]}\n".encode())
-                self.wfile.flush()
-
-    class Server(socketserver.ThreadingTCPServer):
-        allow_reuse_address = True
-        daemon_threads = True
-
-    def udp():
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("0.0.0.0", port))
-        while True:
-            _, src = s.recvfrom(100)
-            s.sendto(f"{name} {src[0]}\n".encode(), src)
-
-    threading.Thread(target=udp, daemon=True).start()
-    srv = Server(("0.0.0.0", port), TCP)
-    print("ready", flush=True)
-    srv.serve_forever()
 
 
 def web_service():
@@ -197,8 +168,8 @@ def cleanup(cg, mnt, pod_ns):
 def body(lab, cg, pod_ns):
     for h in BE:
         log = os.path.join(lab.path, f"{h}-server.log")
-        lab.spawn(h, [sys.executable, "-u", __file__, "serve", h,
-                      str(EP_PORT)], log=log)
+        lab.spawn(h, [sys.executable, "-u", SERVER, h, str(EP_PORT),
+                      "--peer"], log=log)
         wait_until(lambda: open(log).read().startswith("ready"), 30,
                    f"server on {h}")
     api = FakeAPI(lab)
@@ -272,7 +243,5 @@ def body(lab, cg, pod_ns):
           f"pins left: {os.listdir(pins) if os.path.exists(pins) else ''}")
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
-    serve(sys.argv[2], int(sys.argv[3]))
-else:
+if __name__ == "__main__":
     run(test)
