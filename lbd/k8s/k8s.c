@@ -1308,12 +1308,6 @@ int k8s_set_token(struct k8s_client *c, const struct kubeconfig *kc)
 	return 0;
 }
 
-void k8s_request_apply(struct k8s_client *c)
-{
-	if (c)
-		mark_dirty(c);
-}
-
 bool k8s_synced(const struct k8s_client *c)
 {
 	return c && c->stats.listed[K8S_SERVICES] &&

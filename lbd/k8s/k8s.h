@@ -93,10 +93,6 @@ int k8s_start_node(sd_event *ev, const struct lbd_conf_kubernetes *conf,
  * on, without a new list. 0 or -ENOMEM. */
 int k8s_set_token(struct k8s_client *c, const struct kubeconfig *kc);
 
-/* Another apply soon, though nothing changed (NULL: nothing): the node
- * role's, when the node's name or addresses changed. */
-void k8s_request_apply(struct k8s_client *c);
-
 /* Both resources have been listed: the caches are the cluster's. */
 bool k8s_synced(const struct k8s_client *c);
 
