@@ -171,7 +171,10 @@ static int node_pin_compat(struct bpf_map *m, const char *path, int fd)
 	return -EINVAL;
 }
 
-int node_pin_check(struct bpf_map *m, const char *path)
+/* Whether the map pinned at path (if any) is of m's type, sizes and
+ * flags: libbpf refuses another with a bare EINVAL, this names the map
+ * and what differs. 0, -EINVAL (said in the log) or a negative errno. */
+static int node_pin_check(struct bpf_map *m, const char *path)
 {
 	int fd = bpf_obj_get(path), err;
 
@@ -1460,4 +1463,44 @@ int node_map_fd(const struct lbd_node *n, const char *name)
 	struct bpf_map *m = bpf_object__find_map_by_name(n->skel->obj, name);
 
 	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+int node_obj_share(struct bpf_object *obj, const char *const *own,
+		   size_t n_own, const char *pin_path, node_share_fd_fn fd_of,
+		   void *arg)
+{
+	char path[PATH_MAX];
+	struct bpf_map *m;
+	int err, fd;
+	size_t i;
+
+	bpf_object__for_each_map(m, obj) {
+		const char *name = bpf_map__name(m);
+
+		for (i = 0; i < n_own && strcmp(name, own[i]); i++)
+			;
+		if (i < n_own) {
+			if (!pin_path)
+				continue;
+			err = dp_pin_file(path, sizeof(path), pin_path, name);
+			if (!err)
+				err = node_pin_check(m, path);
+			if (!err)
+				err = bpf_map__set_pin_path(m, path);
+			if (err)
+				return err;
+			continue;
+		}
+		if (bpf_map__is_internal(m))
+			continue;
+		fd = fd_of(name, arg);
+		if (fd == NODE_SHARE_NONE)
+			continue;
+		if (fd < 0)
+			return fd;
+		err = bpf_map__reuse_fd(m, fd);
+		if (err)
+			return err;
+	}
+	return 0;
 }

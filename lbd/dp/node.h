@@ -215,10 +215,24 @@ int node_affinity_fd(const struct lbd_node *n);
  * program that shares them (lbd/dp/node_tc.c); -ENOENT when none is. */
 int node_map_fd(const struct lbd_node *n, const char *name);
 
-/* Whether the map pinned at path (if any) is of m's type, sizes and
- * flags: libbpf refuses another with a bare EINVAL, this names the map
- * and what differs. 0, -EINVAL (said in the log) or a negative errno. */
-struct bpf_map;
-int node_pin_check(struct bpf_map *m, const char *path);
+/* What a node_share_fd_fn returns for a map the object keeps as its own,
+ * neither pinned nor shared (scratch space, counters it does not write). */
+#define NODE_SHARE_NONE (-0x10000)
+
+/* The fd of the map called name that another object shares, a negative
+ * errno, or NODE_SHARE_NONE. */
+typedef int (*node_share_fd_fn)(const char *name, void *arg);
+
+/*
+ * Before obj (a tc or XDP object of the node role) is loaded: its own
+ * maps own[0..n_own) pinned under pin_path (a pinned one of another
+ * type or size refused, naming it; none without a pin path), every other map but libbpf's internal ones
+ * the one fd_of names, so that all the node role's programs see one set.
+ * 0 or a negative errno.
+ */
+struct bpf_object;
+int node_obj_share(struct bpf_object *obj, const char *const *own,
+		   size_t n_own, const char *pin_path, node_share_fd_fn fd_of,
+		   void *arg);
 
 #endif /* LBD_DP_NODE_H */

@@ -49,59 +49,24 @@ const char *node_nic_reason_desc(unsigned int r)
 	return r < LBD_NODE_NIC_REASON_MAX ? node_nic_descs[r] : NULL;
 }
 
-static bool node_nic_own(const char *name)
+struct node_nic_share {
+	struct lbd_node *n;
+	struct node_tc *t;
+};
+
+/* lbd_node_nat the tc path's (not its counters, which this program does
+ * not write; without a tc path its own, unpinned); every other map the
+ * socket programs'. */
+static int node_nic_fd_of(const char *name, void *arg)
 {
-	size_t i;
+	struct node_nic_share *sh = arg;
 
-	for (i = 0; i < NODE_NIC_NPINS; i++)
-		if (!strcmp(name, node_nic_pins[i]))
-			return true;
-	return false;
-}
-
-/* The object's own maps pinned (not its scratch space); lbd_node_nat the
- * tc path's (not its counters, which this program does not write); every
- * other map the socket programs'. */
-static int node_nic_share(struct node_nic *x, struct lbd_node *n,
-			  struct node_tc *t, const char *pin_path)
-{
-	char path[PATH_MAX];
-	struct bpf_map *m;
-	int err, fd;
-
-	bpf_object__for_each_map(m, x->skel->obj) {
-		const char *name = bpf_map__name(m);
-
-		if (node_nic_own(name)) {
-			if (!pin_path)
-				continue;
-			err = dp_pin_file(path, sizeof(path), pin_path, name);
-			if (!err)
-				err = node_pin_check(m, path);
-			if (!err)
-				err = bpf_map__set_pin_path(m, path);
-			if (err)
-				return err;
-			continue;
-		}
-		if (bpf_map__is_internal(m) ||
-		    !strcmp(name, "lbd_node_tc_stats") ||
-		    !strcmp(name, "lbd_node_nic_scratch"))
-			continue;
-		if (!strcmp(name, "lbd_node_nat")) {
-			if (!t)
-				continue;
-			fd = node_tc_nat_fd(t);
-		} else {
-			fd = node_map_fd(n, name);
-		}
-		if (fd < 0)
-			return fd;
-		err = bpf_map__reuse_fd(m, fd);
-		if (err)
-			return err;
-	}
-	return 0;
+	if (!strcmp(name, "lbd_node_tc_stats") ||
+	    !strcmp(name, "lbd_node_nic_scratch"))
+		return NODE_SHARE_NONE;
+	if (!strcmp(name, "lbd_node_nat"))
+		return sh->t ? node_tc_nat_fd(sh->t) : NODE_SHARE_NONE;
+	return node_map_fd(sh->n, name);
 }
 
 int node_nic_open(struct lbd_node *n, struct node_tc *t,
@@ -127,7 +92,9 @@ int node_nic_open(struct lbd_node *n, struct node_tc *t,
 	x->skel->rodata->node_knobs.hash_seed = o->hash_seed;
 	x->skel->rodata->nic_knobs.snat_port_min = o->snat_port_min;
 	x->skel->rodata->nic_knobs.snat_port_max = o->snat_port_max;
-	err = node_nic_share(x, n, t, o->pin_path);
+	err = node_obj_share(x->skel->obj, node_nic_pins, NODE_NIC_NPINS,
+			     o->pin_path, node_nic_fd_of,
+			     &(struct node_nic_share){ .n = n, .t = t });
 	if (err)
 		goto out;
 	err = node_xdp__load(x->skel);

@@ -56,50 +56,9 @@ const char *node_tc_reason_desc(unsigned int r)
 	return r < LBD_NODE_TC_REASON_MAX ? node_tc_descs[r] : NULL;
 }
 
-static bool node_tc_own(const char *name)
+static int node_tc_fd_of(const char *name, void *arg)
 {
-	size_t i;
-
-	for (i = 0; i < NODE_TC_NPINS; i++)
-		if (!strcmp(name, node_tc_pins[i]))
-			return true;
-	return false;
-}
-
-/* Every map but the tc object's own is the socket programs' (the same
- * definitions, bpf/node/maps.h): reused, so both see one set. */
-static int node_tc_share(struct node_tc *t, struct lbd_node *n,
-			 const char *pin_path)
-{
-	char path[PATH_MAX];
-	struct bpf_map *m;
-	int err, fd;
-
-	bpf_object__for_each_map(m, t->skel->obj) {
-		const char *name = bpf_map__name(m);
-
-		if (node_tc_own(name)) {
-			if (!pin_path)
-				continue;
-			err = dp_pin_file(path, sizeof(path), pin_path, name);
-			if (!err)
-				err = node_pin_check(m, path);
-			if (!err)
-				err = bpf_map__set_pin_path(m, path);
-			if (err)
-				return err;
-			continue;
-		}
-		if (bpf_map__is_internal(m))
-			continue;
-		fd = node_map_fd(n, name);
-		if (fd < 0)
-			return fd;
-		err = bpf_map__reuse_fd(m, fd);
-		if (err)
-			return err;
-	}
-	return 0;
+	return node_map_fd(arg, name);
 }
 
 int node_tc_open(struct lbd_node *n, const struct node_tc_opts *o,
@@ -121,7 +80,10 @@ int node_tc_open(struct lbd_node *n, const struct node_tc_opts *o,
 	bpf_map__set_max_entries(t->skel->maps.lbd_node_nat, o->nat_entries);
 	t->skel->rodata->node_knobs.map_abi = LBD_MAP_ABI;
 	t->skel->rodata->node_knobs.hash_seed = o->hash_seed;
-	err = node_tc_share(t, n, o->pin_path);
+	/* every map but its own is the socket programs' (the same
+	 * definitions, bpf/node/maps.h) */
+	err = node_obj_share(t->skel->obj, node_tc_pins, NODE_TC_NPINS,
+			     o->pin_path, node_tc_fd_of, n);
 	if (err)
 		goto out;
 	err = node_pkt__load(t->skel);
