@@ -47,15 +47,12 @@ static const struct k8s_node_opts NODE1 = { .node_name = "node-1",
 					    .addrs = NODE_ADDRS,
 					    .n_addrs = 2 };
 
-static void load_from(struct fixture *f, const char *svcs, const char *slices,
-		      const struct k8s_node_opts *opts)
+/* The Services of the list s into f, both parses, in their order. */
+static void services_of(struct fixture *f, struct json_object *s)
 {
-	struct json_object *s = items(svcs);
-	struct json_object *e = items(slices);
 	char err[256];
 	size_t i;
 
-	memset(f, 0, sizeof(*f));
 	f->n_svc = json_object_array_length(s);
 	f->svc = calloc(f->n_svc, sizeof(*f->svc));
 	f->svcp = calloc(f->n_svc, sizeof(*f->svcp));
@@ -68,6 +65,18 @@ static void load_from(struct fixture *f, const char *svcs, const char *slices,
 		cr_assert_eq(k8s_node_service_parse(o, &f->svc[i].node), 0);
 		f->svcp[i] = &f->svc[i];
 	}
+}
+
+static void load_from(struct fixture *f, const char *svcs, const char *slices,
+		      const struct k8s_node_opts *opts)
+{
+	struct json_object *s = items(svcs);
+	struct json_object *e = items(slices);
+	char err[256];
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	services_of(f, s);
 	f->n_sl = json_object_array_length(e);
 	f->sl = calloc(f->n_sl, sizeof(*f->sl));
 	f->slp = calloc(f->n_sl, sizeof(*f->slp));
@@ -472,23 +481,10 @@ Test(k8s_node, services_entry_names_address_kinds_and_local_endpoints)
 static void load_list(struct fixture *f, const char *json)
 {
 	struct json_object *s = json_tokener_parse(json);
-	char err[256];
-	size_t i;
 
 	cr_assert_not_null(s, "fixture");
 	memset(f, 0, sizeof(*f));
-	f->n_svc = json_object_array_length(s);
-	f->svc = calloc(f->n_svc, sizeof(*f->svc));
-	f->svcp = calloc(f->n_svc, sizeof(*f->svcp));
-	for (i = 0; i < f->n_svc; i++) {
-		struct json_object *o = json_object_array_get_idx(s, i);
-
-		cr_assert_eq(k8s_service_parse(o, "lbd.io/lb", &f->svc[i], err,
-					       sizeof(err)),
-			     0, "%s", err);
-		cr_assert_eq(k8s_node_service_parse(o, &f->svc[i].node), 0);
-		f->svcp[i] = &f->svc[i];
-	}
+	services_of(f, s);
 	qsort(f->svcp, f->n_svc, sizeof(*f->svcp), k8s_service_cmp);
 	json_object_put(s);
 	cr_assert_eq(k8s_node_translate(f->svcp, f->n_svc, NULL, 0, &NODE1,
