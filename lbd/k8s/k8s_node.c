@@ -79,6 +79,19 @@ static __u8 refuse(struct k8s_node_service *s, __u8 reason, const char *fmt,
 	return reason;
 }
 
+/* Whether a is one of l[0..n). */
+static bool addr_in(const struct lbd_conf_addr *l, size_t n,
+		    const struct lbd_conf_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (l[i].family == a->family &&
+		    !memcmp(&l[i].addr, &a->addr, sizeof(a->addr)))
+			return true;
+	return false;
+}
+
 /* An address of the Service into a (max of them): the first problem
  * is the refusal. */
 static __u8 add_addr(struct k8s_node_service *s, struct json_object *ip,
@@ -88,7 +101,6 @@ static __u8 add_addr(struct k8s_node_service *s, struct json_object *ip,
 	struct lbd_conf_addr x;
 	const char *bad;
 	char b[80];
-	size_t i;
 
 	if (!json_object_is_type(ip, json_type_string) ||
 	    k8s_ip_parse(json_object_get_string(ip), &x))
@@ -96,10 +108,8 @@ static __u8 add_addr(struct k8s_node_service *s, struct json_object *ip,
 			      "%s \"%s\" is not an IP address", where,
 			      k8s_shown(json_object_get_string(ip), b,
 					sizeof(b)));
-	for (i = 0; i < *n; i++)
-		if (a[i].family == x.family &&
-		    !memcmp(&a[i].addr, &x.addr, sizeof(x.addr)))
-			return K8S_REFUSED_NONE;
+	if (addr_in(a, *n, &x))
+		return K8S_REFUSED_NONE;
 	bad = config_addr_unusable(&x);
 	if (bad)
 		return refuse(s, K8S_REFUSED_VIP_ADDRESS, "%s %s is %s", where,
@@ -681,18 +691,6 @@ static int claim_cmp(const void *a, const void *b, void *arg)
 	return c;
 }
 
-static bool addr_is_node(const struct lbd_conf_addr *a,
-			 const struct k8s_node_opts *o)
-{
-	size_t i;
-
-	for (i = 0; i < o->n_addrs; i++)
-		if (o->addrs[i].family == a->family &&
-		    !memcmp(&o->addrs[i].addr, &a->addr, sizeof(a->addr)))
-			return true;
-	return false;
-}
-
 static void claim_service(struct claims *c, const struct k8s_node_service *s,
 			  size_t svc, const struct k8s_node_opts *o)
 {
@@ -730,7 +728,7 @@ static int find_lost(struct k8s_service *const *svcs, size_t n_svcs,
 		if (!s || s->refused)
 			continue;
 		for (k = 0; k < s->n_external_ips; k++)
-			if (addr_is_node(&s->external[k], o)) {
+			if (addr_in(o->addrs, o->n_addrs, &s->external[k])) {
 				char a[LBD_CONF_ADDR_STRLEN];
 
 				config_addr_str(&s->external[k], a, sizeof(a));
