@@ -511,6 +511,22 @@ Test(node_nic, what_is_not_a_services_passes_untouched)
 	cr_expect_eq(counter(LBD_NODE_NIC_REPLY), 0);
 }
 
+/* A TCP segment to dst:dport whose IP packet ends 10 bytes into the TCP
+ * header (its total length says so: no other fault). */
+static void truncated(struct pkt *p, const uint8_t dmac[6],
+		      const uint8_t smac[6], const char *src, const char *dst,
+		      uint16_t dport)
+{
+	uint8_t l4[10] = { 0x9c, 0x40, (uint8_t)(dport >> 8), (uint8_t)dport };
+
+	pkt_init(p);
+	pkt_eth(p, dmac, smac);
+	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
+	pkt_next(p, IPPROTO_TCP);
+	pkt_bytes(p, l4, sizeof(l4));
+	pkt_finish(p);
+}
+
 Test(node_nic, malformed_fragment_and_no_endpoint_are_dropped_and_counted)
 {
 	struct pkt_ipv4_opts fo = { .frag = 0x2000 }; /* MF, offset 0 */
@@ -530,6 +546,11 @@ Test(node_nic, malformed_fragment_and_no_endpoint_are_dropped_and_counted)
 	in.buf[l4 + 12] = 4 << 4;
 	expect_xdp(&in, XDP_PASS, &in);
 	cr_expect_eq(counter(LBD_NODE_NIC_MALFORMED), 1);
+	/* cut short: its ports, then 6 bytes of the 20 of a TCP header */
+	truncated(&in, mac_node, mac_router, NIC_CLIENT4, NIC_NODE4,
+		  NIC_NODEPORT);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_MALFORMED), 2);
 
 	one_endpoint(NIC_NODE4, NIC_NODEPORT, IPPROTO_UDP, 2, NIC_POD4_A, 53);
 	pkt_init(&in);

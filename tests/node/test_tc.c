@@ -366,6 +366,7 @@ Test(node_tc, what_is_not_a_services_passes_untouched)
 
 Test(node_tc, a_malformed_packet_to_a_service_is_dropped_and_counted)
 {
+	static const uint8_t cut[10] = { 0x9c, 0x40, 0, 80 }; /* 40000, 80 */
 	struct pkt in;
 	long l4;
 
@@ -381,6 +382,17 @@ Test(node_tc, a_malformed_packet_to_a_service_is_dropped_and_counted)
 	in.buf[l4 + 12] = 4 << 4;
 	expect(true, &in, TC_ACT_OK, &in);
 	cr_expect_eq(counter(LBD_NODE_TC_MALFORMED), 1);
+	/* cut short: the IP packet ends 10 bytes into the TCP header (its
+	 * ports, then 6 of 20 bytes) */
+	pkt_init(&in);
+	pkt_eth(&in, mac_host, mac_pod);
+	pkt_ip_hdr(&in, pkt_ip(TC_POD4), pkt_ip(TC_SVC4));
+	pkt_next(&in, IPPROTO_TCP);
+	pkt_bytes(&in, cut, sizeof(cut));
+	pkt_finish(&in);
+	expect(true, &in, TC_ACT_SHOT, NULL);
+	cr_expect_eq(counter(LBD_NODE_TC_MALFORMED), 2);
+	cr_expect_eq(counter(LBD_NODE_TC_NEW_FLOW), 0);
 }
 
 Test(node_tc, a_fragment_to_a_service_is_dropped_and_counted)
