@@ -707,7 +707,7 @@ static int nenc_flush(struct nenc *e, bool last)
 	int err = e->emit(flags, &e->h, sizeof(e->h), e->buf, e->used, e->arg);
 
 	e->first = false;
-	e->h.n_rec = e->h.n_addr = e->h.n_ep = e->h.n_ref = 0;
+	e->h.n_rec = e->h.n_addr = e->h.n_ep = e->h.n_ref = e->h.n_hc = 0;
 	e->used = 0;
 	return err;
 }
@@ -742,7 +742,8 @@ int k8s_msg_node_set_encode(const struct k8s_node_set *set, __u32 seq,
 	if (set->n_recs > LBD_K8S_NODE_MAX_RECS ||
 	    set->n_addrs > LBD_K8S_NODE_MAX_ADDRS ||
 	    set->n_eps > LBD_K8S_NODE_MAX_EPS ||
-	    set->n_refusals > LBD_K8S_MAX_LINES)
+	    set->n_refusals > LBD_K8S_MAX_LINES ||
+	    set->n_hc_only > LBD_NODE_HC_MAX)
 		return -E2BIG;
 	e.chunk = chunk ? chunk : K8S_MSG_CHUNK;
 	if (e.chunk < sizeof(struct lbd_k8s_line_rec))
@@ -813,6 +814,17 @@ int k8s_msg_node_set_encode(const struct k8s_node_set *set, __u32 seq,
 			break;
 		m->reason = l->reason;
 		snprintf(m->msg, sizeof(m->msg), "%s", l->msg);
+	}
+	for (i = 0; i < set->n_hc_only && !err; i++) {
+		const struct k8s_node_hc_only *h = &set->hc_only[i];
+		struct lbd_k8s_node_hc *m =
+			nenc_rec(&e, sizeof(*m), &e.h.n_hc, &err);
+
+		if (!m)
+			break;
+		memcpy(m->ns, h->ns, sizeof(m->ns));
+		memcpy(m->name, h->name, sizeof(m->name));
+		m->port = h->port;
 	}
 	if (!err)
 		err = nenc_flush(&e, true);
@@ -987,6 +999,39 @@ static int nrx_ref(struct k8s_node_rx *rx, const struct lbd_k8s_line_rec *m,
 	return 0;
 }
 
+static int nrx_hc(struct k8s_node_rx *rx, const struct lbd_k8s_node_hc *m,
+		  char *err, size_t errlen)
+{
+	struct k8s_node_set *set = &rx->set;
+	size_t i = set->n_hc_only;
+	struct k8s_node_hc_only *h;
+
+	if (!STR_OK(m->ns) || !m->ns[0] || !STR_OK(m->name) || !m->name[0])
+		return bad(err, errlen,
+			   "node health check port %zu: a name without its "
+			   "end",
+			   i);
+	/* sorted, each once: the io process takes the table so */
+	if (!m->port || (i && set->hc_only[i - 1].port >= m->port))
+		return bad(err, errlen,
+			   "node health check port %zu: port %u out of order",
+			   i, m->port);
+	if (i >= LBD_NODE_HC_MAX)
+		return bad(err, errlen, "more than %u health check ports",
+			   LBD_NODE_HC_MAX);
+	h = rx_grow(set->hc_only, i + 1, &rx->cap_hc, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	set->hc_only = h;
+	h = &h[i];
+	memset(h, 0, sizeof(*h));
+	memcpy(h->ns, m->ns, sizeof(h->ns));
+	memcpy(h->name, m->name, sizeof(h->name));
+	h->port = m->port;
+	set->n_hc_only++;
+	return 0;
+}
+
 /* The complete set: each record's addresses and endpoints are within
  * the set and of its family (lbd indexes the arrays with them). */
 static int nrx_end(const struct k8s_node_set *set, char *err, size_t errlen)
@@ -1040,7 +1085,8 @@ int k8s_node_rx_msg(struct k8s_node_rx *rx, __u16 flags, const void *p,
 	       (unsigned long long)h->n_addr *
 		       sizeof(struct lbd_k8s_node_addr) +
 	       (unsigned long long)h->n_ep * sizeof(struct lbd_k8s_node_ep) +
-	       (unsigned long long)h->n_ref * sizeof(struct lbd_k8s_line_rec);
+	       (unsigned long long)h->n_ref * sizeof(struct lbd_k8s_line_rec) +
+	       (unsigned long long)h->n_hc * sizeof(struct lbd_k8s_node_hc);
 	if (want != len) {
 		r = bad(err, errlen, "node set: %zu bytes for %llu", len, want);
 		goto out;
@@ -1071,6 +1117,9 @@ int k8s_node_rx_msg(struct k8s_node_rx *rx, __u16 flags, const void *p,
 	for (i = 0; !r && i < h->n_ref;
 	     i++, rec += sizeof(struct lbd_k8s_line_rec))
 		r = nrx_ref(rx, (const void *)rec, err, errlen);
+	for (i = 0; !r && i < h->n_hc;
+	     i++, rec += sizeof(struct lbd_k8s_node_hc))
+		r = nrx_hc(rx, (const void *)rec, err, errlen);
 	if (r || !(flags & LBD_K8S_F_END))
 		goto out;
 	r = nrx_end(&rx->set, err, errlen);

@@ -129,7 +129,7 @@ struct k8s_node_rx {
 	bool open; /* between a BEGIN and its END */
 	__u32 seq, gen;
 	struct k8s_node_set set;
-	size_t cap_rec, cap_addr, cap_ep, cap_ref;
+	size_t cap_rec, cap_addr, cap_ep, cap_ref, cap_hc;
 };
 
 /*

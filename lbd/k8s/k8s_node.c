@@ -250,6 +250,25 @@ static __u8 parse_hc_node_port(struct json_object *o,
 	return K8S_REFUSED_NONE;
 }
 
+/* spec.healthCheckNodePort of a refused Service, read on its own (the
+ * refusal may have stopped the parse before it): 0 unless the Service is
+ * a LoadBalancer with externalTrafficPolicy Local and the port 1-65535,
+ * as kube-proxy's NeedsHealthCheck has it. */
+static __u16 hc_port_of_refused(struct json_object *o)
+{
+	const char *t = str_or(k8s_jpath(o, "spec.type"), "ClusterIP");
+	const char *p =
+		str_or(k8s_jpath(o, "spec.externalTrafficPolicy"), "Cluster");
+	struct json_object *v = k8s_jpath(o, "spec.healthCheckNodePort");
+	int64_t port;
+
+	if (!t || strcmp(t, "LoadBalancer") || !p || strcmp(p, "Local") || !v ||
+	    !json_object_is_type(v, json_type_int))
+		return 0;
+	port = json_object_get_int64(v);
+	return port >= 1 && port <= 65535 ? (__u16)port : 0;
+}
+
 static __u8 parse_cluster_ips(struct json_object *o, struct k8s_node_service *s)
 {
 	struct json_object *l = k8s_jpath(o, "spec.clusterIPs");
@@ -374,8 +393,9 @@ int k8s_node_service_parse(struct json_object *o, struct k8s_node_service **out)
 		return -ENOMEM;
 	}
 	if (s->refused) {
-		/* nothing of it is served */
+		/* nothing of it is served but its health check port */
 		s->n_cluster = s->n_external = s->n_ports = 0;
+		s->hc_node_port = hc_port_of_refused(o);
 	}
 	*out = s;
 	return 0;
@@ -771,6 +791,78 @@ out:
 	return c.err;
 }
 
+/* -- health check ports (k8s_node.h) ------------------------------------ */
+
+/* A Service's claim on its healthCheckNodePort. */
+struct hc_claim {
+	__u16 port;
+	bool served;
+	size_t svc; /* index into the services */
+	size_t first_rec, n_recs; /* its records in the set */
+	bool has_ext; /* one of them is external (carries the port) */
+};
+
+static int hc_claim_cmp(const void *a, const void *b, void *arg)
+{
+	struct k8s_service *const *svcs = arg;
+	const struct hc_claim *x = a, *y = b;
+	int c = (int)x->port - (int)y->port;
+
+	if (!c)
+		c = (int)y->served - (int)x->served;
+	if (!c)
+		c = created_cmp(svcs[x->svc]->node->created,
+				svcs[y->svc]->node->created);
+	if (!c)
+		c = (x->svc > y->svc) - (x->svc < y->svc);
+	return c;
+}
+
+static int u16_cmp(const void *a, const void *b)
+{
+	return (int)*(const __u16 *)a - (int)*(const __u16 *)b;
+}
+
+/*
+ * Gives each healthCheckNodePort of cl[0..n) to one Service (k8s_node.h):
+ * the winner's external records keep it, or it goes to out->hc_only when
+ * the Service has none; a loser's records say 0. tcp_np[0..n_np) are the
+ * served Services' TCP node ports. 0 or -ENOMEM.
+ */
+static int hc_resolve(struct k8s_service *const *svcs, struct hc_claim *cl,
+		      size_t n, __u16 *tcp_np, size_t n_np,
+		      struct k8s_node_set *out)
+{
+	size_t i, k, m = 0;
+
+	if (!n)
+		return 0;
+	qsort_r(cl, n, sizeof(*cl), hc_claim_cmp, (void *)svcs);
+	if (n_np)
+		qsort(tcp_np, n_np, sizeof(*tcp_np), u16_cmp);
+	out->hc_only = calloc(n, sizeof(*out->hc_only));
+	if (!out->hc_only)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct k8s_service *ks = svcs[cl[i].svc];
+		bool wins = (!i || cl[i - 1].port != cl[i].port) &&
+			    !(n_np && bsearch(&cl[i].port, tcp_np, n_np,
+					      sizeof(*tcp_np), u16_cmp));
+
+		if (wins && !cl[i].has_ext) {
+			struct k8s_node_hc_only *h = &out->hc_only[m++];
+
+			memcpy(h->ns, ks->ns, sizeof(h->ns));
+			memcpy(h->name, ks->name, sizeof(h->name));
+			h->port = cl[i].port;
+		}
+		for (k = 0; !wins && k < cl[i].n_recs; k++)
+			out->recs[cl[i].first_rec + k].hc_node_port = 0;
+	}
+	out->n_hc_only = m;
+	return 0;
+}
+
 int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
 		       struct k8s_slice *const *slices, size_t n_slices,
 		       const struct k8s_node_opts *o, struct k8s_node_set *out)
@@ -779,14 +871,18 @@ int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
 	struct ntr t = { .out = out };
 	struct k8s_slice **sl;
 	struct lost *lost;
-	size_t i, j, f, lo = 0;
+	struct hc_claim *hc;
+	__u16 *tcp_np = NULL;
+	size_t i, j, f, lo = 0, n_hc = 0, n_np = 0, cap_np = 0;
 
 	memset(out, 0, sizeof(*out));
 	sl = malloc((n_slices ? n_slices : 1) * sizeof(*sl));
 	lost = calloc(n_svcs ? n_svcs : 1, sizeof(*lost));
-	if (!sl || !lost || find_lost(svcs, n_svcs, o, lost)) {
+	hc = calloc(n_svcs ? n_svcs : 1, sizeof(*hc));
+	if (!sl || !lost || !hc || find_lost(svcs, n_svcs, o, lost)) {
 		free(sl);
 		free(lost);
+		free(hc);
 		return -ENOMEM;
 	}
 	if (n_slices)
@@ -799,6 +895,13 @@ int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
 
 		if (!s)
 			continue;
+		if (s->hc_node_port)
+			hc[n_hc++] = (struct hc_claim){
+				.port = s->hc_node_port,
+				.served = !s->refused && !lost[i].reason,
+				.svc = i,
+				.first_rec = out->n_recs,
+			};
 		if (s->refused || lost[i].reason) {
 			struct k8s_refusal_line *l =
 				NTR_PUSH(&t, refusals, n_refusals, t.cap_ref);
@@ -833,9 +936,33 @@ int k8s_node_translate(struct k8s_service *const *svcs, size_t n_svcs,
 				add_rec(&t, ks, &s->ports[j], families[f], true,
 					sl + lo, hi - lo, o);
 			}
+		for (j = 0; j < s->n_ports && !t.err; j++) {
+			__u16 *np;
+
+			if (!s->ports[j].node_port ||
+			    s->ports[j].proto != IPPROTO_TCP)
+				continue;
+			np = grow(&t, tcp_np, n_np, &cap_np, sizeof(*np));
+			if (np) {
+				tcp_np = np;
+				tcp_np[n_np++] = s->ports[j].node_port;
+			}
+		}
+		if (s->hc_node_port) {
+			struct hc_claim *c = &hc[n_hc - 1];
+
+			c->n_recs = out->n_recs - c->first_rec;
+			for (j = 0; j < c->n_recs; j++)
+				c->has_ext |=
+					out->recs[c->first_rec + j].external;
+		}
 	}
+	if (!t.err)
+		t.err = hc_resolve(svcs, hc, n_hc, tcp_np, n_np, out);
 	free(sl);
 	free(lost);
+	free(hc);
+	free(tcp_np);
 	if (!t.err && out->n_refusals)
 		qsort(out->refusals, out->n_refusals, sizeof(*out->refusals),
 		      refusal_cmp);
@@ -849,6 +976,7 @@ void k8s_node_set_free(struct k8s_node_set *s)
 	for (i = 0; i < s->n_refusals; i++)
 		free(s->refusals[i].msg);
 	free(s->refusals);
+	free(s->hc_only);
 	free(s->recs);
 	free(s->addrs);
 	free(s->eps);

@@ -44,6 +44,15 @@
  * (creationTimestamp, then namespace/name) keeps it. An externalIP is
  * written by whoever may edit the Service; without this, one tenant's
  * Service could take another's ClusterIP (CVE-2020-8554).
+ *
+ * A healthCheckNodePort is one Service's too, decided the same way: a
+ * port that a served Service's TCP node port is, is that Service's (its
+ * traffic goes to the Service, not to the health check); between two
+ * Services naming one port, a served one beats a refused one, then the
+ * older keeps it. The port of a loser is not served (its records say
+ * 0); the API server allocates each port once, so only a Service
+ * written around that allocator (or a tenant naming another's port)
+ * loses.
  */
 #ifndef LBD_K8S_NODE_H
 #define LBD_K8S_NODE_H
@@ -94,7 +103,8 @@ struct k8s_node_service {
 	__u32 affinity_timeout; /* seconds */
 	bool itp_local, etp_local; /* internal/externalTrafficPolicy Local */
 	/* spec.healthCheckNodePort: a LoadBalancer Service with
-	 * externalTrafficPolicy Local has one (0: none) */
+	 * externalTrafficPolicy Local has one (0: none); read for a
+	 * refused Service too, whose port kube-proxy answers with 503 */
 	__u16 hc_node_port;
 	/* metadata.creationTimestamp (RFC 3339, UTC: compares as a
 	 * string); "" when missing. The older of two Services claiming
@@ -168,6 +178,20 @@ struct k8s_node_rec {
 	size_t first_ep, n_eps; /* into k8s_node_set.eps */
 };
 
+/*
+ * The healthCheckNodePort of a Service that has no external record: one
+ * lbd refuses, or a LoadBalancer Service without an external address
+ * yet (no ingress, no node port). kube-proxy serves its port as soon as
+ * the Service has one: a refused Service's answers 503 with 0 local
+ * endpoints, so that load balancers skip the node rather than find the
+ * port closed; one without an address counts its local endpoints.
+ */
+struct k8s_node_hc_only {
+	char ns[64];
+	char name[64];
+	__u16 port;
+};
+
 struct k8s_node_set {
 	struct k8s_node_rec *recs; /* by Service, port, family, scope */
 	size_t n_recs;
@@ -178,6 +202,9 @@ struct k8s_node_set {
 	/* one line per refused Service, sorted by line */
 	struct k8s_refusal_line *refusals;
 	size_t n_refusals;
+	/* sorted by port, each port once and none of a record's */
+	struct k8s_node_hc_only *hc_only;
+	size_t n_hc_only;
 };
 
 /*

@@ -73,6 +73,35 @@ static bool same_service(const struct k8s_node_rec *a,
 	return !strcmp(a->ns, b->ns) && !strcmp(a->name, b->name);
 }
 
+/* The first of the records of Service ns/name in s (k8s_node_translate
+ * gives them sorted by namespace and name, a Service's together); *nr
+ * of them, 0 when it has none. */
+static const struct k8s_node_rec *service_recs(const struct k8s_node_set *s,
+					       const char *ns, const char *name,
+					       size_t *nr)
+{
+	size_t lo = 0, hi = s->n_recs, j;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct k8s_node_rec *r = &s->recs[mid];
+		int c = strcmp(r->ns, ns);
+
+		if (!c)
+			c = strcmp(r->name, name);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (j = lo; j < s->n_recs && !strcmp(s->recs[j].ns, ns) &&
+		     !strcmp(s->recs[j].name, name);
+	     j++)
+		;
+	*nr = j - lo;
+	return &s->recs[lo];
+}
+
 int k8s_node_hc_table(const struct k8s_node_set *s,
 		      struct lbd_node_hc_rec **out, size_t *n, size_t *dropped)
 {
@@ -112,6 +141,38 @@ int k8s_node_hc_table(const struct k8s_node_set *s,
 		snprintf(h->name, sizeof(h->name), "%s", r->name);
 		h->port = port;
 		err = hc_count(s, r, j - i, &h->local_endpoints);
+		if (err)
+			goto out;
+		m++;
+	}
+	/* after the records: a served Service keeps a port first */
+	for (i = 0; i < s->n_hc_only; i++) {
+		const struct k8s_node_hc_only *o = &s->hc_only[i];
+		const struct k8s_node_rec *r;
+		struct lbd_node_hc_rec *nt;
+		size_t nr;
+
+		for (k = 0; k < m && t[k].port != o->port; k++)
+			;
+		if (k < m || m == LBD_NODE_HC_MAX) {
+			(*dropped)++;
+			continue;
+		}
+		nt = realloc(t, (m + 1) * sizeof(*t));
+		if (!nt) {
+			err = -ENOMEM;
+			goto out;
+		}
+		t = nt;
+		memset(&t[m], 0, sizeof(t[m]));
+		memcpy(t[m].ns, o->ns, sizeof(t[m].ns));
+		memcpy(t[m].name, o->name, sizeof(t[m].name));
+		t[m].port = o->port;
+		/* a served Service without an external address yet counts
+		 * on its internal records' endpoints, as kube-proxy counts
+		 * a Service's; a refused one has none: 0, 503 */
+		r = service_recs(s, o->ns, o->name, &nr);
+		err = hc_count(s, r, nr, &t[m].local_endpoints);
 		if (err)
 			goto out;
 		m++;

@@ -25,7 +25,10 @@
  * the node then fails its check and load balancers drain it. kube-proxy
  * counts per address family (a proxier each); a dual-stack Service's
  * count is the larger of its families', so that a dual-stack pod is one
- * endpoint, as it is to kube-proxy. A port that two Services name (the
+ * endpoint, as it is to kube-proxy. The ports of Services without an
+ * external record (s->hc_only) follow: a refused Service's with 0 local
+ * endpoints, one without an external address yet with the count of its
+ * internal records. A port that two Services name (the
  * API server allocates each once) is the first one's, and past
  * LBD_NODE_HC_MAX ports the rest are left out: *dropped says how many
  * Services were. 0 or -ENOMEM.

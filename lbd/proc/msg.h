@@ -570,9 +570,10 @@ _Static_assert(sizeof(struct lbd_node_hc_rec) == 136, "lbd_node_hc_rec");
  * k8s_node_set (k8s_node.h), in one message or several, flagged as
  * SERVICES' sets are (LBD_K8S_F_BEGIN, LBD_K8S_F_END). Each message is a
  * lbd_k8s_node_set_hdr, then n_rec record records, n_addr address
- * records, n_ep endpoint records and n_ref refusal lines
- * (lbd_k8s_line_rec); each kind is appended to the set's in the order
- * it comes. A record's first_addr/n_addrs and first_ep/n_eps index the
+ * records, n_ep endpoint records, n_ref refusal lines
+ * (lbd_k8s_line_rec) and n_hc health check ports of Services without an
+ * external record (lbd_k8s_node_hc); each kind is appended to the set's
+ * in the order it comes. A record's first_addr/n_addrs and first_ep/n_eps index the
  * whole set's addresses and endpoints, and are checked once the set is
  * complete: every index within the set, every address and endpoint of
  * the record's family.
@@ -585,8 +586,9 @@ struct lbd_k8s_node_set_hdr {
 	__u32 seq; /* the set's number, the same in all its messages */
 	__u32 gen; /* of the START it was made under */
 	__u32 n_rec, n_addr, n_ep, n_ref; /* records in this message */
+	__u32 n_hc;
 };
-_Static_assert(sizeof(struct lbd_k8s_node_set_hdr) == 24, "node_set_hdr");
+_Static_assert(sizeof(struct lbd_k8s_node_set_hdr) == 28, "node_set_hdr");
 
 /* One Service port, family and scope (struct k8s_node_rec). */
 struct lbd_k8s_node_rec {
@@ -621,6 +623,17 @@ struct lbd_k8s_node_ep {
 	__u8 pad[2];
 };
 _Static_assert(sizeof(struct lbd_k8s_node_ep) == 28, "lbd_k8s_node_ep");
+
+/* A healthCheckNodePort without an external record (struct
+ * k8s_node_hc_only): sorted by port, each once, at most
+ * LBD_NODE_HC_MAX in a set. */
+struct lbd_k8s_node_hc {
+	char ns[64];
+	char name[64];
+	__u16 port; /* not 0 */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lbd_k8s_node_hc) == 132, "lbd_k8s_node_hc");
 
 /* Whether s, a fixed array of n bytes from a message, ends within it. */
 static inline bool msg_str_ok(const char *s, size_t n)

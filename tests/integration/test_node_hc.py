@@ -13,7 +13,9 @@ endpoints on this node that are ready) while local endpoints are ready,
 503 with 0 when they are terminating, 200 again when they come back; a
 new io process (the old one killed) serves the port again; a port taken
 by another process is logged once and the others are served; a Service
-changed to externalTrafficPolicy Cluster closes its port.
+lbd refuses answers 503 with 0 and one without an external address yet
+its local endpoints (kube-proxy serves both); a Service changed to
+externalTrafficPolicy Cluster closes its port.
 """
 import json
 import os
@@ -212,6 +214,29 @@ def body(lab, cg):
     wait_until(lambda: lbd.io_pid() not in (None, old), 30,
                "a new io process")
     answers(port, 200, "web", 2)
+
+    # Services without an external record have their port too, as with
+    # kube-proxy: one lbd refuses (its externalIP is the node's own
+    # address) answers 503 with 0 whatever its endpoints; a LoadBalancer
+    # Service its load balancer has not given an address yet, without
+    # node ports, answers with its local endpoints
+    refused = service("refused", node_port=NODE_PORT + 2)
+    refused["spec"]["clusterIP"] = "10.96.0.22"
+    refused["spec"]["clusterIPs"] = ["10.96.0.22"]
+    refused["spec"]["externalIPs"] = [NODE4]
+    refused_port = api.put(refused)["object"]["spec"]["healthCheckNodePort"]
+    api.put(endpoints("refused", ready=True))
+    pending = service("pending")
+    pending["spec"]["clusterIP"] = "10.96.0.23"
+    pending["spec"]["clusterIPs"] = ["10.96.0.23"]
+    del pending["spec"]["ports"][0]["nodePort"]
+    pending["status"] = {"loadBalancer": {}}
+    pending_port = api.put(pending)["object"]["spec"]["healthCheckNodePort"]
+    api.put(endpoints("pending", ready=True))
+    answers(refused_port, 503, "refused", 0)
+    answers(pending_port, 200, "pending", 2)
+    check("Service shop/refused: spec.externalIPs 198.18.0.10 is an "
+          "address of this node" in lbd.read_log(), lbd.read_log())
 
     # Cluster: no health check port; its listener closes
     api.put(service("web", policy="Cluster"))

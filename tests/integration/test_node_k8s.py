@@ -230,8 +230,8 @@ def body(lab, cg):
     # a malformed node set: a header and 4 bytes its counts do not
     # name; lbd kills the child and starts another
     bad = (LBD_MSG_K8S_NODE_SET.to_bytes(2, "little")
-           + (3).to_bytes(2, "little") + (28).to_bytes(4, "little")
-           + bytes(28))
+           + (3).to_bytes(2, "little") + (32).to_bytes(4, "little")
+           + bytes(32))
     inject(k8s, bad)
 
     def new_child():
@@ -239,7 +239,7 @@ def body(lab, cg):
         return pid if pid and pid != k8s else None
     wait_until(new_child, BOUND, "a new k8s child", strict=True)
     log = lbd.read_log()
-    check(f"the client (pid {k8s}) sent node set: 28 bytes for 24: "
+    check(f"the client (pid {k8s}) sent node set: 32 bytes for 28: "
           "restarting it" in log, f"the cause logged:\n{log[-2000:]}")
     check(lbd.proc.poll() is None, "lbd still runs")
     # the last set stays applied while the new child syncs

@@ -715,3 +715,138 @@ Test(k8s_node, services_entry_says_zone_hints)
 	json_object_put(o);
 	unload(&f);
 }
+
+/* -- health check ports of Services without an external record --------- */
+
+/* The set's ports of Services without an external record are exactly
+ * "ns/name:port" of want[0..n), in this order. */
+static void hc_only_are(const struct fixture *f, const char *const *want,
+			size_t n)
+{
+	char got[160];
+	size_t i;
+
+	cr_assert_eq(f->set.n_hc_only, n, "%zu health check ports, want %zu",
+		     f->set.n_hc_only, n);
+	for (i = 0; i < n; i++) {
+		const struct k8s_node_hc_only *h = &f->set.hc_only[i];
+
+		snprintf(got, sizeof(got), "%s/%s:%u", h->ns, h->name, h->port);
+		cr_assert_str_eq(got, want[i]);
+	}
+}
+
+#define LB_LOCAL(extra, hc)                                               \
+	"{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Local\"," \
+	"\"healthCheckNodePort\":" hc "," extra "}"
+
+/* kube-proxy answers the healthCheckNodePort of a Service it cannot
+ * serve (503, 0 local endpoints) so that load balancers skip the node;
+ * lbd refuses more than kube-proxy does, and answers those ports too: a
+ * Service refused while parsing (SCTP: before healthCheckNodePort is
+ * read), one refused for its addresses. A refused Service of policy
+ * Cluster has no health check port. */
+Test(k8s_node, refused_local_load_balancer_keeps_its_health_check_port)
+{
+	static const char ssh[] =
+		SVC("t", "ssh", "2026-01-01T00:00:00Z",
+		    LB_LOCAL("\"clusterIP\":\"10.96.0.22\",\"externalIPs\":["
+			     "\"198.18.0.1\"],\"ports\":[{\"port\":22}]",
+			     "32001"));
+	static const char sctp[] = SVC(
+		"t", "sctp", "2026-01-01T00:00:00Z",
+		LB_LOCAL("\"clusterIP\":\"10.96.0.23\",\"ports\":[{\"port\":9,"
+			 "\"protocol\":\"SCTP\"}]",
+			 "32002"));
+	static const char cluster[] =
+		SVC("t", "cluster", "2026-01-01T00:00:00Z",
+		    "{\"type\":\"LoadBalancer\",\"healthCheckNodePort\":32003,"
+		    "\"clusterIP\":\"10.96.0.24\",\"ports\":[{\"port\":9,"
+		    "\"protocol\":\"SCTP\"}]}");
+	char json[2048];
+	struct fixture f;
+
+	snprintf(json, sizeof(json), "[%s,%s,%s]", ssh, sctp, cluster);
+	load_list(&f, json);
+	cr_assert_eq(f.set.n_recs, 0);
+	cr_assert_eq(f.set.n_refusals, 3);
+	hc_only_are(&f, IPS("t/ssh:32001", "t/sctp:32002"));
+	unload(&f);
+}
+
+/* A LoadBalancer Service before its load balancer gave it an address,
+ * without node ports (allocateLoadBalancerNodePorts false), has no
+ * external record; kube-proxy serves its port from the start. One with a
+ * node port carries its port on its external record. */
+Test(k8s_node, load_balancer_without_an_address_yet_has_its_health_check_port)
+{
+	static const char pending[] =
+		SVC("shop", "new", "2026-01-01T00:00:00Z",
+		    LB_LOCAL("\"clusterIP\":\"10.96.0.30\",\"ports\":[{"
+			     "\"port\":80}]",
+			     "32010"));
+	static const char np[] =
+		SVC("shop", "np", "2026-01-01T00:00:00Z",
+		    LB_LOCAL("\"clusterIP\":\"10.96.0.31\",\"ports\":[{"
+			     "\"port\":80,\"nodePort\":30080}]",
+			     "32011"));
+	char json[2048];
+	struct fixture f;
+
+	snprintf(json, sizeof(json), "[%s,%s]", pending, np);
+	load_list(&f, json);
+	cr_assert(has_rec(&f, "shop/new:80/tcp/ipv4/internal"));
+	cr_assert_not(has_rec(&f, "shop/new:80/tcp/ipv4/external"));
+	cr_assert_eq(rec(&f, "shop/np:80/tcp/ipv4/external")->hc_node_port,
+		     32011);
+	hc_only_are(&f, IPS("shop/new:32010"));
+	unload(&f);
+}
+
+/* A healthCheckNodePort is one Service's (k8s_node.h): a served Service
+ * keeps it against a refused one, whatever the ages (a tenant cannot
+ * take another's port with a Service lbd refuses); between two of a kind
+ * the older; a served Service's TCP node port is nobody's health check
+ * port. The loser's records say 0. */
+Test(k8s_node, a_health_check_port_is_one_services)
+{
+	static const char victim[] =
+		SVC("a", "victim", "2026-06-01T00:00:00Z",
+		    LB_LOCAL("\"clusterIP\":\"10.96.0.40\",\"ports\":[{"
+			     "\"port\":80,\"nodePort\":30040}]",
+			     "32020"));
+	static const char thief[] =
+		SVC("0", "thief", "2020-01-01T00:00:00Z",
+		    LB_LOCAL("\"clusterIP\":\"10.96.0.41\",\"ports\":[{"
+			     "\"port\":9,\"protocol\":\"SCTP\"}]",
+			     "32020"));
+	static const char young[] =
+		SVC("b", "young", "2026-07-01T00:00:00Z",
+		    LB_LOCAL("\"clusterIP\":\"10.96.0.42\",\"ports\":[{"
+			     "\"port\":80,\"nodePort\":30042}]",
+			     "32021"));
+	static const char old[] =
+		SVC("c", "old", "2026-05-01T00:00:00Z",
+		    LB_LOCAL("\"clusterIP\":\"10.96.0.43\",\"ports\":[{"
+			     "\"port\":80,\"nodePort\":30043}]",
+			     "32021"));
+	static const char np[] =
+		SVC("d", "np", "2026-05-01T00:00:00Z",
+		    LB_LOCAL("\"clusterIP\":\"10.96.0.44\",\"ports\":[{"
+			     "\"port\":80}]",
+			     "30040"));
+	char json[4096];
+	struct fixture f;
+
+	snprintf(json, sizeof(json), "[%s,%s,%s,%s,%s]", victim, thief, young,
+		 old, np);
+	load_list(&f, json);
+	cr_assert_eq(rec(&f, "a/victim:80/tcp/ipv4/external")->hc_node_port,
+		     32020);
+	cr_assert_eq(rec(&f, "c/old:80/tcp/ipv4/external")->hc_node_port,
+		     32021);
+	cr_assert_eq(rec(&f, "b/young:80/tcp/ipv4/external")->hc_node_port, 0);
+	/* neither the refused thief nor d/np (a/victim's node port) */
+	cr_assert_eq(f.set.n_hc_only, 0);
+	unload(&f);
+}

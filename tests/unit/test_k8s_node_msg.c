@@ -130,6 +130,15 @@ static void make_set(struct k8s_node_set *set, size_t n, size_t nep)
 	set->refusals[0].reason = K8S_REFUSED_PROTOCOL;
 	set->refusals[0].msg = strdup("Service a/b: SCTP port 9 not served");
 	set->n_refusals = 1;
+	/* the ports of Services without an external record */
+	set->hc_only = calloc(2, sizeof(*set->hc_only));
+	for (i = 0; i < 2; i++) {
+		snprintf(set->hc_only[i].ns, sizeof(set->hc_only[i].ns), "t");
+		snprintf(set->hc_only[i].name, sizeof(set->hc_only[i].name),
+			 "refused%zu", i);
+		set->hc_only[i].port = (__u16)(32500 + i);
+	}
+	set->n_hc_only = 2;
 }
 
 /* Receives every sent message; the result of the last. */
@@ -209,6 +218,12 @@ static void assert_same(const struct k8s_node_set *a,
 	cr_assert_eq(b->n_refusals, a->n_refusals);
 	cr_assert_str_eq(b->refusals[0].msg, a->refusals[0].msg);
 	cr_assert_eq(b->refusals[0].reason, a->refusals[0].reason);
+	cr_assert_eq(b->n_hc_only, a->n_hc_only);
+	for (i = 0; i < a->n_hc_only; i++) {
+		cr_assert_str_eq(b->hc_only[i].ns, a->hc_only[i].ns);
+		cr_assert_str_eq(b->hc_only[i].name, a->hc_only[i].name);
+		cr_assert_eq(b->hc_only[i].port, a->hc_only[i].port);
+	}
 }
 
 static void round_trip(size_t n, size_t nep, size_t chunk, size_t min_msgs)
@@ -292,6 +307,7 @@ struct one {
 	struct lbd_k8s_node_addr addr[3];
 	struct lbd_k8s_node_ep ep[6];
 	struct lbd_k8s_line_rec ref;
+	struct lbd_k8s_node_hc hc[2];
 };
 
 static void one_valid(struct one *m)
@@ -368,6 +384,16 @@ Test(k8s_node_msg, strings_without_their_end_are_refused)
 	REFUSED("empty ns", m->rec[0].ns[0] = '\0');
 	REFUSED("empty name", m->rec[0].name[0] = '\0');
 	REFUSED("refusal", memset(m->ref.msg, 'x', sizeof(m->ref.msg)));
+	REFUSED("health check ns",
+		memset(m->hc[0].ns, 'a', sizeof(m->hc[0].ns)));
+	REFUSED("health check name", m->hc[1].name[0] = '\0');
+}
+
+Test(k8s_node_msg, health_check_ports_out_of_order_or_zero_are_refused)
+{
+	REFUSED("port 0", m->hc[0].port = 0);
+	REFUSED("the same port twice", m->hc[1].port = m->hc[0].port);
+	REFUSED("a smaller port after", m->hc[1].port = 1000);
 }
 
 Test(k8s_node_msg, enums_and_flags_out_of_range_are_refused)

@@ -171,6 +171,66 @@ Test(node_hc, sorted_by_port_without_services_that_have_none)
 	free(t);
 }
 
+/* Services without an external record (refused, or without an address
+ * yet) answer 0 local endpoints, after the records: a port a record has
+ * stays the record's Service's. */
+Test(node_hc, services_without_an_external_record_answer_zero)
+{
+	struct set_builder b = { 0 };
+	struct k8s_node_hc_only only[2] = {
+		{ .ns = "t", .name = "refused", .port = 30200 },
+		{ .ns = "t", .name = "thief", .port = 32100 },
+	};
+	struct lbd_node_hc_rec *t;
+	size_t n, dropped;
+
+	add_rec(&b, "a", "served", LBD_AF_INET, 32100);
+	add_ep(&b, LBD_AF_INET, 1, true, true, false);
+	b.set.hc_only = only;
+	b.set.n_hc_only = 2;
+	cr_assert_eq(k8s_node_hc_table(&b.set, &t, &n, &dropped), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(dropped, 1, "t/thief's port is a/served's");
+	cr_assert_eq(t[0].port, 30200);
+	cr_assert_str_eq(t[0].ns, "t");
+	cr_assert_str_eq(t[0].name, "refused");
+	cr_assert_eq(t[0].local_endpoints, 0);
+	cr_assert_eq(t[1].port, 32100);
+	cr_assert_str_eq(t[1].name, "served");
+	cr_assert_eq(t[1].local_endpoints, 1);
+	free(t);
+}
+
+/* A served Service without an external address yet (its records are
+ * internal) counts its local ready endpoints, as kube-proxy counts
+ * them whatever the addresses. */
+Test(node_hc, a_service_without_an_address_yet_counts_its_endpoints)
+{
+	struct set_builder b = { 0 };
+	struct k8s_node_hc_only only = { .ns = "shop",
+					 .name = "new",
+					 .port = 32010 };
+	struct lbd_node_hc_rec *t;
+	size_t n, dropped;
+
+	add_rec(&b, "a", "other", LBD_AF_INET, 0);
+	add_ep(&b, LBD_AF_INET, 9, true, true, false);
+	add_rec(&b, "shop", "new", LBD_AF_INET, 0);
+	b.recs[1].external = false;
+	add_ep(&b, LBD_AF_INET, 1, true, true, false);
+	add_ep(&b, LBD_AF_INET, 2, true, true, false);
+	add_ep(&b, LBD_AF_INET, 3, false, true, false);
+	add_rec(&b, "z", "last", LBD_AF_INET, 0);
+	add_ep(&b, LBD_AF_INET, 8, true, true, false);
+	b.set.hc_only = &only;
+	b.set.n_hc_only = 1;
+	cr_assert_eq(k8s_node_hc_table(&b.set, &t, &n, &dropped), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(t[0].name, "new");
+	cr_assert_eq(t[0].local_endpoints, 2, "its own local ready ones");
+	free(t);
+}
+
 /* -- the table as the io process takes it ------------------------------ */
 
 struct table {
