@@ -960,6 +960,7 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 					       "zone",
 					       "interfaces",
 					       "snat_ports",
+					       "health_timeout",
 					       NULL };
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
@@ -1026,6 +1027,8 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 		parse_node_nics(x, s, n);
 	get_port_range(x, g, "node_role", "snat_ports", &n->snat_port_min,
 		       &n->snat_port_max);
+	if (get_int(x, g, "node_role", "health_timeout", 1, 3600, &v) > 0)
+		n->health_timeout_s = (__u32)v;
 }
 
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
@@ -2382,6 +2385,8 @@ void config_defaults(struct lbd_config *c)
 	c->node_role.reverse_entries = LBD_NODE_DEFAULT_REVERSE;
 	c->node_role.affinity_entries = LBD_NODE_DEFAULT_AFFINITY;
 	c->node_role.nat_entries = LBD_NODE_DEFAULT_NAT;
+	/* kube-proxy's healthTimeout: 2 x its default syncPeriod, 30 s */
+	c->node_role.health_timeout_s = 60;
 	/* above the kernel's ip_local_port_range (32768-60999) */
 	c->node_role.snat_port_min = 61000;
 	c->node_role.snat_port_max = 65535;

@@ -309,6 +309,9 @@ struct lbd_conf_node_role {
 	bool nics_set;
 	/* the ports SNATed flows to other nodes' endpoints get */
 	__u16 snat_port_min, snat_port_max;
+	/* the health check ports answer serviceProxyHealthy false (503)
+	 * once the Kubernetes client has been behind this long */
+	__u32 health_timeout_s;
 };
 
 #define LBD_MAX_VIP_RANGES 64

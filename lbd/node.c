@@ -88,6 +88,12 @@ struct node_role {
 	struct lbd_node_hc_rec *hc;
 	size_t n_hc, hc_dropped;
 	bool hc_known, hc_healthy;
+	/* serviceProxyHealthy's parts (k8s_node_hc_healthy): whether the
+	 * last sync was applied, since when (monotonic s) the client has
+	 * been behind, and the timer that looks each second */
+	bool hc_sync_ok;
+	double hc_behind_since;
+	sd_event_source *hc_timer;
 	/* the tc path on the pod interfaces (node_pods.c); NULL: none */
 	struct node_pods *pods;
 	/* the NIC path (node_ext.c); NULL: no interface */
@@ -629,6 +635,54 @@ static void node_hc_send(struct node_role *nr, struct proc *io)
 			  strerror(-err));
 }
 
+static double mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* serviceProxyHealthy now (k8s_node_hc_healthy); true when it changed. */
+static bool node_hc_health(struct lbd_daemon *d)
+{
+	struct node_role *nr = d->node;
+	struct lbd_k8s_status st;
+	bool was = nr->hc_healthy;
+
+	memset(&st, 0, sizeof(st));
+	k8s_proc_status(nr->k8s, &st);
+	nr->hc_healthy = k8s_node_hc_healthy(&st, k8s_proc_synced(nr->k8s),
+					     nr->hc_sync_ok, mono_s(),
+					     d->cfg->node_role.health_timeout_s,
+					     &nr->hc_behind_since);
+	return nr->hc_healthy != was;
+}
+
+/* Each second: the client may have fallen behind (or caught up) with
+ * no set to say so; the io process hears of a change at once. */
+static int on_hc_timer(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct lbd_daemon *d = arg;
+	struct node_role *nr = d->node;
+
+	if (node_hc_health(d) && nr->hc_known) {
+		if (nr->hc_healthy)
+			log_info("node: the Kubernetes client caught up: "
+				 "health checks answer serviceProxyHealthy "
+				 "true");
+		else
+			log_warnx("node: the Kubernetes client has been "
+				  "behind the cluster for %u s or more: "
+				  "health checks answer 503 "
+				  "(serviceProxyHealthy false)",
+				  d->cfg->node_role.health_timeout_s);
+		node_hc_send(nr, d->io);
+	}
+	sd_event_source_set_time(s, usec + 1000000);
+	return 0;
+}
+
 /*
  * After each sync: the table of the last applied view (ok), or the same
  * table with serviceProxyHealthy false when the sync failed (the maps
@@ -641,12 +695,13 @@ static void node_hc_synced(struct lbd_daemon *d, bool ok)
 	struct lbd_node_hc_rec *t;
 	size_t n, dropped;
 
-	nr->hc_healthy = ok;
+	nr->hc_sync_ok = ok;
+	node_hc_health(d);
 	if (ok) {
 		if (k8s_node_hc_table(&nr->view, &t, &n, &dropped)) {
 			log_warnx("node: the health check ports: %s",
 				  strerror(ENOMEM));
-			nr->hc_healthy = false;
+			nr->hc_sync_ok = nr->hc_healthy = false;
 		} else {
 			free(nr->hc);
 			nr->hc = t;
@@ -862,6 +917,12 @@ void node_role_status_json(void *arg, struct json_object *out)
 			  "all"));
 	jadd(node, "pod_interfaces", jint(node_pods_count(nr->pods)));
 	jadd(node, "nic_interfaces", jint(node_ext_count(nr->ext)));
+	/* what the health check ports answer as serviceProxyHealthy, and
+	 * how long the Kubernetes client has been behind (0: it is not) */
+	jadd(node, "service_proxy_healthy", jbool(nr->hc_healthy));
+	jadd(node, "kubernetes_behind_s",
+	     json_object_new_double(
+		     nr->hc_behind_since ? mono_s() - nr->hc_behind_since : 0));
 	jadd(out, "node", node);
 	view_counts(nr, &c);
 	jadd(out, "services", jint(c.services));
@@ -1082,7 +1143,20 @@ int node_role_loop_start(struct lbd_daemon *d)
 	struct node_role *nr = d->node;
 	struct k8s_node_ident id;
 
+	uint64_t now;
+	int r;
+
 	node_ident(nr, d->cfg, &id);
+	r = sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
+	if (r >= 0)
+		r = sd_event_add_time(d->ev, &nr->hc_timer, CLOCK_MONOTONIC,
+				      now + 1000000, 100000, on_hc_timer, d);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(nr->hc_timer, SD_EVENT_ON);
+	if (r < 0) {
+		log_warnx("node: the health check timer: %s", strerror(-r));
+		return r;
+	}
 	/* d->cfg's user: the children stay who they were started as */
 	return k8s_proc_start_node(d->ev, d->cfg, d->cfg->processes.user, &id,
 				   on_node_set, d, &nr->k8s);
@@ -1144,6 +1218,7 @@ void node_role_stop(struct lbd_daemon *d)
 	if (!nr)
 		return;
 	k8s_proc_stop(nr->k8s);
+	sd_event_source_disable_unref(nr->hc_timer);
 	node_ext_stop(nr->ext);
 	node_pods_stop(nr->pods);
 	node_close(nr->n);

@@ -461,6 +461,12 @@ static void print_status(struct json_object *d)
 		       i_of(d, "kubernetes.sync_failures"),
 		       i_of(d, "kubernetes.write_failures"),
 		       i_of(d, "kubernetes.refused"));
+		if (i_of(d, "kubernetes.syncs") &&
+		    !b_of(d, "node.service_proxy_healthy"))
+			printf("health checks answer 503 (serviceProxyHealthy "
+			       "false): the last sync failed, or the client "
+			       "has been behind the cluster for %.0f s\n",
+			       d_of(d, "node.kubernetes_behind_s"));
 		print_k8s_problems(d);
 	} else {
 		printf("datapath      tc on %s, %lld trusted LBs, %lld VIPs\n",

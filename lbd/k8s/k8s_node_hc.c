@@ -185,3 +185,19 @@ out:
 	free(t);
 	return err;
 }
+
+bool k8s_node_hc_healthy(const struct lbd_k8s_status *st, bool synced,
+			 bool sync_ok, double now, double timeout,
+			 double *behind_since)
+{
+	bool behind = !synced || !st->running;
+	int r;
+
+	for (r = 0; r < LBD_K8S_RES_N; r++)
+		behind = behind || !st->res[r].watching;
+	if (!behind)
+		*behind_since = 0;
+	else if (!*behind_since)
+		*behind_since = now;
+	return sync_ok && !(behind && now - *behind_since >= timeout);
+}

@@ -11,6 +11,7 @@
 #ifndef LBD_K8S_NODE_HC_H
 #define LBD_K8S_NODE_HC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "k8s_node.h"
@@ -35,5 +36,22 @@
  */
 int k8s_node_hc_table(const struct k8s_node_set *s,
 		      struct lbd_node_hc_rec **out, size_t *n, size_t *dropped);
+
+/*
+ * kube-proxy's serviceProxyHealthy (pkg/proxy/healthcheck: false once an
+ * update has waited longer than its healthTimeout, 2 x syncPeriod, 60 s
+ * by default), for lbd: false after a sync that failed (sync_ok false:
+ * the maps are behind), and once the Kubernetes client has been behind
+ * the cluster for timeout seconds or more: not synced (a new child, or
+ * listing again), not running, or a resource's watch down (lost, and
+ * not yet streaming again), so that changes may wait unseen. st is the
+ * child's last status, synced whether a set of it came, now a monotonic
+ * time in seconds. *behind_since (0: not behind) is the caller's state,
+ * kept from call to call: set when the client falls behind, cleared
+ * when it is not.
+ */
+bool k8s_node_hc_healthy(const struct lbd_k8s_status *st, bool synced,
+			 bool sync_ok, double now, double timeout,
+			 double *behind_since);
 
 #endif /* LBD_K8S_NODE_HC_H */

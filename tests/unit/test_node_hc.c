@@ -342,3 +342,57 @@ Test(node_hc, body_is_kube_proxys)
 			      "\": false\n}"),
 		  "%s", buf);
 }
+
+/* -- serviceProxyHealthy (k8s_node_hc_healthy) ------------------------- */
+
+static void status_watching(struct lbd_k8s_status *st)
+{
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->running = st->synced = 1;
+	for (r = 0; r < LBD_K8S_RES_N; r++)
+		st->res[r].listed = st->res[r].watching = 1;
+}
+
+/* As kube-proxy's healthTimeout: a client behind the cluster (a watch
+ * lost) stays healthy until the bound, then answers false until it
+ * streams again; the bound starts when it fell behind. */
+Test(node_hc, a_client_behind_for_the_timeout_is_unhealthy)
+{
+	struct lbd_k8s_status st;
+	double since = 0;
+
+	status_watching(&st);
+	cr_assert(k8s_node_hc_healthy(&st, true, true, 100, 60, &since));
+	cr_assert_eq(since, 0);
+	st.res[LBD_K8S_RES_SLICES].watching = 0; /* the watch is lost */
+	cr_assert(k8s_node_hc_healthy(&st, true, true, 110, 60, &since));
+	cr_assert_eq(since, 110);
+	cr_assert(k8s_node_hc_healthy(&st, true, true, 169.9, 60, &since));
+	cr_assert_not(k8s_node_hc_healthy(&st, true, true, 170, 60, &since));
+	cr_assert_eq(since, 110, "the bound runs from the fall");
+	st.res[LBD_K8S_RES_SLICES].watching = 1; /* streams again */
+	cr_assert(k8s_node_hc_healthy(&st, true, true, 171, 60, &since));
+	cr_assert_eq(since, 0);
+}
+
+/* Not synced (a new child, a relist) and not running are behind too; a
+ * failed sync is unhealthy at once, however fresh the client. */
+Test(node_hc, unsynced_stopped_or_failed_sync_is_unhealthy)
+{
+	struct lbd_k8s_status st;
+	double since = 0;
+
+	status_watching(&st);
+	cr_assert(k8s_node_hc_healthy(&st, false, true, 10, 5, &since));
+	cr_assert_not(k8s_node_hc_healthy(&st, false, true, 15, 5, &since));
+	since = 0;
+	st.running = 0;
+	cr_assert(k8s_node_hc_healthy(&st, true, true, 20, 5, &since));
+	cr_assert_not(k8s_node_hc_healthy(&st, true, true, 25, 5, &since));
+	since = 0;
+	status_watching(&st);
+	cr_assert_not(k8s_node_hc_healthy(&st, true, false, 30, 5, &since));
+	cr_assert_eq(since, 0);
+}

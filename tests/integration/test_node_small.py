@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""lbd in role node (issue 17): operational leftovers.
+
+lbd runs in lb1 (the node), its socket programs on a cgroup made for
+this test; the fake API server runs in the router namespace; the client,
+outside the node, GETs the health check port.
+
+Checked:
+- serviceProxyHealthy follows the Kubernetes client as kube-proxy's
+  healthTimeout does (node_role.health_timeout, 2 s here): with the API
+  server gone, the health check port keeps answering 200 until the
+  client has been behind for the timeout (never sooner), then 503 with
+  serviceProxyHealthy false and the local endpoints still counted, and
+  lbctl status says so; with the API server back and the client
+  streaming again, 200 and true.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from k8stest import FakeAPI
+from labtest import LBCTL, Lab, Lbd, TestFailure, check, run, wait_until
+
+NODE4 = "198.18.0.10"
+NODE_PORT = 30081
+HEALTH_TIMEOUT = 2
+
+# One GET from the client: {"status", "body"} or {"errno"}.
+GET = r"""
+import http.client, json, sys
+c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=5)
+try:
+    c.request("GET", "/")
+    r = c.getresponse()
+    print(json.dumps({"status": r.status, "body": r.read().decode()}))
+except OSError as e:
+    print(json.dumps({"errno": e.errno, "error": str(e)}))
+"""
+
+
+def service(name):
+    return {"kind": "Service", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.20",
+                     "clusterIPs": ["10.96.0.20"],
+                     "externalTrafficPolicy": "Local",
+                     "ports": [{"name": "http", "port": 80,
+                                "protocol": "TCP", "targetPort": 8080,
+                                "nodePort": NODE_PORT}]},
+            "status": {"loadBalancer": {"ingress": [{"ip":
+                                                     "203.0.113.20"}]}}}
+
+
+def endpoints(service):
+    """Two ready endpoints on this node (lb1)."""
+    eps = [{"addresses": [a], "nodeName": "lb1",
+            "conditions": {"ready": True, "serving": True,
+                           "terminating": False}}
+           for a in ("198.18.1.11", "198.18.1.12")]
+    return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+            "metadata": {"name": f"{service}-1", "namespace": "shop",
+                         "labels": {"kubernetes.io/service-name": service}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": eps}
+
+
+def body_of(n, healthy):
+    """kube-proxy's answer, written out from its template."""
+    return ('{\n\t"service": {\n\t\t"namespace": "shop",\n'
+            f'\t\t"name": "web"\n\t}},\n\t"localEndpoints": {n},\n'
+            f'\t"serviceProxyHealthy": {"true" if healthy else "false"}\n}}')
+
+
+def node_conf(lab, api, cg):
+    return f"""
+role = "node";
+node_role = {{ cgroup = "{cg}"; node_name = "lb1";
+  addresses = ( "{NODE4}" ); max_services = 64;
+  max_addresses = 256; max_endpoints = 256; reverse_entries = 4096;
+  affinity_entries = 4096; pin_path = "{lab.pin_path('lb1')}/node";
+  health_timeout = {HEALTH_TIMEOUT}; }};
+kubernetes = {{ kubeconfig = "{api.kubeconfig}"; }};
+control = {{ socket = "{lab.path}/lb1.sock";
+  metrics_listen = "127.0.0.1:9470"; }};
+"""
+
+
+def test():
+    with Lab("nodesm", backends=1) as lab:
+        mnt = os.path.join(lab.path, "cgroup2")
+        os.makedirs(mnt, exist_ok=True)
+        subprocess.run(["mount", "-t", "cgroup2", "none", mnt], check=True)
+        cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
+        try:
+            os.makedirs(cg, exist_ok=True)
+            body(lab, cg)
+        finally:
+            if os.path.isdir(cg):
+                try:
+                    os.rmdir(cg)
+                except OSError as e:
+                    print(f"removing {cg}: {e}", file=sys.stderr)
+            subprocess.run(["umount", mnt])
+
+
+def body(lab, cg):
+    ctl = os.path.join(lab.path, "lb1.sock")
+
+    def get(port):
+        r = lab.exec("client", [sys.executable, "-c", GET, NODE4,
+                                str(port)], timeout=30)
+        return json.loads(r.stdout)
+
+    def answers(port, status, n, healthy, bound=30):
+        want = body_of(n, healthy)
+        last = {}
+
+        def ok():
+            last["r"] = get(port)
+            return (last["r"].get("status") == status and
+                    last["r"].get("body") == want)
+        try:
+            wait_until(ok, bound, f"port {port}: {status}", interval=0.2)
+        except TestFailure:
+            raise TestFailure(f"port {port}: {last.get('r')}, want "
+                              f"{status} {want!r}")
+
+    def status():
+        return json.loads(lab.exec("lb1", [LBCTL, "-s", ctl, "--json",
+                                           "status"]).stdout)
+
+    api = FakeAPI(lab)
+    port = api.put(service("web"))["object"]["spec"]["healthCheckNodePort"]
+    api.put(endpoints("web"))
+    lbd = Lbd(lab, "lb1", node_conf(lab, api, cg)).start()
+    answers(port, 200, 2, True)
+    check(status()["node"]["service_proxy_healthy"] is True, status())
+
+    # the API server goes away: the client loses its watches and cannot
+    # list again; 503 once it has been behind for the timeout, not before
+    gone = time.monotonic()
+    api.cmd(op="stop")
+    answers(port, 503, 2, False)
+    took = time.monotonic() - gone
+    check(took >= HEALTH_TIMEOUT, f"unhealthy after {took:.2f} s, before "
+          f"the timeout ({HEALTH_TIMEOUT} s)")
+    st = status()["node"]
+    check(st["service_proxy_healthy"] is False and
+          st["kubernetes_behind_s"] >= HEALTH_TIMEOUT, st)
+    check("behind the cluster for 2 s or more" in lbd.read_log(),
+          lbd.read_log()[-2000:])
+    text = lab.exec("lb1", [LBCTL, "-s", ctl, "status"]).stdout
+    check("health checks answer 503 (serviceProxyHealthy false)" in text,
+          text)
+
+    # back: the client lists and watches again
+    api.cmd(op="start")
+    answers(port, 200, 2, True)
+    check(status()["node"]["kubernetes_behind_s"] == 0, status())
+    lbd.stop()
+
+
+run(test)
