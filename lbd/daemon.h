@@ -178,6 +178,11 @@ struct json_object *lb_k8s_refusals_json(const struct lbd_daemon *d);
 void lb_k8s_json(void *arg, struct json_object *out);
 struct lbd_metrics_snap;
 void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s);
+/* The client's own series (LBD_MET_F_K8S: synced, each resource's
+ * watch, objects, events, lists, restarts, failures) from the child kp,
+ * for both roles; the role fills in what it applied. */
+struct k8s_proc;
+void k8s_client_metrics(const struct k8s_proc *kp, struct lbd_metrics_head *m);
 
 /* Role "backend" (backend.c), the same shape. */
 int backend_start(struct lbd_daemon *d);

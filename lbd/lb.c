@@ -1042,32 +1042,18 @@ void lb_k8s_json(void *arg, struct json_object *o)
 #undef jstr
 }
 
-void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
+void k8s_client_metrics(const struct k8s_proc *kp, struct lbd_metrics_head *m)
 {
-	const struct lbd_daemon *d = arg;
-	struct lbd_metrics_head *m = &s->h;
 	struct lbd_k8s_status ks;
-	size_t i;
 	int r, e;
 
 	_Static_assert(LBD_K8S_RES_N <= LBD_MET_K8S_RESOURCES &&
 			       LBD_K8S_EV_N <= LBD_MET_K8S_EVENTS,
 		       "the snapshot holds every resource and event");
-	if (!d->cfg->k8s.enabled)
-		return;
-	k8s_proc_status(d->lb.k8s, &ks);
+	k8s_proc_status(kp, &ks);
 	m->flags |= LBD_MET_F_K8S;
-	m->k8s_synced = k8s_proc_synced(d->lb.k8s);
-	for (i = 0; i < d->lb.st.n_svc; i++)
-		m->k8s_services +=
-			!strncmp(d->lb.st.svc[i].source, "kubernetes ", 11);
-	m->k8s_applies = d->lb.k8s_applies;
-	m->k8s_apply_failures = d->lb.k8s_apply_failures;
-	m->k8s_clashes_total = d->lb.src.refusals;
-	m->k8s_clashes_now = d->lb.src.n_refused;
-	m->k8s_refused_now =
-		d->lb.n_k8s_refusals + sources_host_refused_k8s(&d->lb.src);
-	for (r = 0; d->lb.k8s && r < LBD_K8S_RES_N; r++) {
+	m->k8s_synced = k8s_proc_synced(kp);
+	for (r = 0; kp && r < LBD_K8S_RES_N; r++) {
 		const struct lbd_k8s_res_status *st = &ks.res[r];
 		struct lbd_met_k8s_resource *x = &m->k8s_res[r];
 
@@ -1082,6 +1068,27 @@ void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
 			x->events[e] = st->events[e];
 		m->k8s_n_res = (__u8)(r + 1);
 	}
+}
+
+void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
+{
+	const struct lbd_daemon *d = arg;
+	struct lbd_metrics_head *m = &s->h;
+	size_t i;
+	int r;
+
+	if (!d->cfg->k8s.enabled)
+		return;
+	k8s_client_metrics(d->lb.k8s, m);
+	for (i = 0; i < d->lb.st.n_svc; i++)
+		m->k8s_services +=
+			!strncmp(d->lb.st.svc[i].source, "kubernetes ", 11);
+	m->k8s_applies = d->lb.k8s_applies;
+	m->k8s_apply_failures = d->lb.k8s_apply_failures;
+	m->k8s_clashes_total = d->lb.src.refusals;
+	m->k8s_clashes_now = d->lb.src.n_refused;
+	m->k8s_refused_now =
+		d->lb.n_k8s_refusals + sources_host_refused_k8s(&d->lb.src);
 	for (r = 1; r < K8S_REFUSALS_N; r++) {
 		struct lbd_metrics_rec *x =
 			metrics_snap_add(s, LBD_MET_K8S_REFUSAL);

@@ -80,6 +80,7 @@ struct node_role {
 	unsigned long refused_total[K8S_REFUSALS_N];
 	unsigned long syncs, sync_failures, write_failures;
 	double last_sync_ms;
+	double last_sync_at; /* realtime s of the last applied sync */
 	/* the last sync's records, for lbctl services and the counts of
 	 * status and the metrics (recs says which are applied) */
 	struct k8s_node_set view;
@@ -759,6 +760,8 @@ static void on_node_set(struct k8s_node_set *set, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	nr->last_sync_ms =
 		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	clock_gettime(CLOCK_REALTIME, &t1);
+	nr->last_sync_at = t1.tv_sec + t1.tv_nsec / 1e9;
 	if (!nr->syncs++)
 		log_info("kubernetes: synced: %zu Service ports in %.1f ms",
 			 nr->n_recs, nr->last_sync_ms);
@@ -982,6 +985,38 @@ static void node_role_nic_metrics(struct node_role *nr,
 	}
 }
 
+/* The Kubernetes client's series, as the LB role has them: the client's
+ * own (k8s_client_metrics), the Services applied, the syncs as applies,
+ * address conflicts as clashes, and the refusals by reason. */
+static void node_role_k8s_metrics(struct node_role *nr,
+				  struct lbd_metrics_snap *s)
+{
+	struct lbd_metrics_head *m = &s->h;
+	struct nr_counts n;
+	size_t i;
+	int r;
+
+	k8s_client_metrics(nr->k8s, m);
+	view_counts(nr, &n);
+	m->k8s_services = n.services;
+	m->k8s_applies = nr->syncs;
+	m->k8s_apply_failures = nr->sync_failures;
+	m->k8s_clashes_total = nr->refused_total[K8S_REFUSED_ADDRESS_CONFLICT];
+	for (i = 0; i < nr->n_refusals; i++)
+		m->k8s_clashes_now += nr->refusals[i].reason ==
+				      K8S_REFUSED_ADDRESS_CONFLICT;
+	m->k8s_refused_now = nr->n_refusals;
+	for (r = 1; r < K8S_REFUSALS_N; r++) {
+		struct lbd_metrics_rec *x =
+			metrics_snap_add(s, LBD_MET_K8S_REFUSAL);
+
+		if (!x)
+			return;
+		METRICS_STR(x->u.refusal.reason, k8s_refusal_name(r));
+		x->u.refusal.total = nr->refused_total[r];
+	}
+}
+
 void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 {
 	struct lbd_daemon *d = arg;
@@ -1002,6 +1037,9 @@ void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 	s->h.node_syncs = nr->syncs;
 	s->h.node_sync_failures = nr->sync_failures;
 	s->h.node_write_failures = nr->write_failures;
+	s->h.node_last_sync_at_s = nr->last_sync_at;
+	s->h.node_proxy_healthy = nr->hc_healthy;
+	node_role_k8s_metrics(nr, s);
 	/* unread counters are left out, not given as 0 */
 	if (!nr->n || node_reasons_read(nr->n, c))
 		return;

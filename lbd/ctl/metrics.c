@@ -704,6 +704,15 @@ static void render_node(FILE *f, const struct lbd_metrics_snap *s)
 	      "Map writes of a Service port that failed (retried at the "
 	      "next sync)",
 	      (double)h->node_write_failures);
+	plain(f, "lbd_node_last_sync_timestamp_seconds", "gauge",
+	      "When the last sync of the cluster's Services was applied "
+	      "(seconds since the epoch; 0: none yet)",
+	      h->node_last_sync_at_s);
+	plain(f, "lbd_node_service_proxy_healthy", "gauge",
+	      "1 while the health check ports answer serviceProxyHealthy "
+	      "true; 0 after a failed sync or once the Kubernetes client "
+	      "has been behind for node_role.health_timeout",
+	      h->node_proxy_healthy);
 }
 
 /* Role node: the health check ports the io process serves. */

@@ -189,7 +189,9 @@ struct lbd_metrics_head {
 	/* LBD_MET_F_K8S */
 	__u8 k8s_synced;
 	__u8 k8s_n_res; /* k8s_res[] given (0 before the client runs) */
-	__u8 pad[2];
+	/* LBD_MET_F_NODE: the health check ports' serviceProxyHealthy */
+	__u8 node_proxy_healthy;
+	__u8 pad;
 	char interface[32];
 	char mode[16]; /* "native", "generic" */
 	char serving[16]; /* state_served_str */
@@ -213,8 +215,9 @@ struct lbd_metrics_head {
 	__u64 node_services, node_ports, node_addresses;
 	__u64 node_endpoints, node_local_endpoints;
 	__u64 node_syncs, node_sync_failures, node_write_failures;
+	double node_last_sync_at_s; /* seconds since the epoch; 0: none */
 };
-_Static_assert(sizeof(struct lbd_metrics_head) == 736, "lbd_metrics_head");
+_Static_assert(sizeof(struct lbd_metrics_head) == 744, "lbd_metrics_head");
 
 enum lbd_met_rec_type {
 	LBD_MET_REASON = 1,

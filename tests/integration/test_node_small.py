@@ -13,6 +13,12 @@ Checked:
   serviceProxyHealthy false and the local endpoints still counted, and
   lbctl status says so; with the API server back and the client
   streaming again, 200 and true.
+- the node role's metrics carry the Kubernetes client's series, as the
+  LB role's: synced, each resource's watch (0 while the API server is
+  gone), objects, lists, the Services applied, syncs as applies,
+  refusals now and by reason (an address conflict also as a clash), and
+  the node's own lbd_node_service_proxy_healthy and
+  lbd_node_last_sync_timestamp_seconds.
 """
 import json
 import os
@@ -74,6 +80,18 @@ def body_of(n, healthy):
             f'\t"serviceProxyHealthy": {"true" if healthy else "false"}\n}}')
 
 
+def evil():
+    """A Service naming web's ClusterIP as its externalIP: refused
+    (address_conflict)."""
+    return {"kind": "Service", "apiVersion": "v1",
+            "metadata": {"name": "evil", "namespace": "other"},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.66",
+                     "clusterIPs": ["10.96.0.66"],
+                     "externalIPs": ["10.96.0.20"],
+                     "ports": [{"port": 80, "protocol": "TCP",
+                                "targetPort": 8080}]}}
+
+
 def node_conf(lab, api, cg):
     return f"""
 role = "node";
@@ -132,12 +150,54 @@ def body(lab, cg):
         return json.loads(lab.exec("lb1", [LBCTL, "-s", ctl, "--json",
                                            "status"]).stdout)
 
+    def metrics():
+        """{'name{labels}': value} of lbd's Prometheus endpoint."""
+        r = lab.exec("lb1", ["curl", "-sf", "http://127.0.0.1:9470/metrics"])
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in r.stdout.splitlines()
+                if line and not line.startswith("#")}
+
+    def metrics_are(want, what):
+        last = {}
+
+        def ok():
+            last["m"] = metrics()
+            return all(last["m"].get(k) == v for k, v in want.items())
+        try:
+            wait_until(ok, 30, what, interval=0.2)
+        except TestFailure:
+            raise TestFailure(f"{what}: " + str(
+                {k: last["m"].get(k) for k in want}) + f", want {want}")
+        return last["m"]
+
     api = FakeAPI(lab)
     port = api.put(service("web"))["object"]["spec"]["healthCheckNodePort"]
     api.put(endpoints("web"))
+    api.put(evil())
+    before = time.time()
     lbd = Lbd(lab, "lb1", node_conf(lab, api, cg)).start()
     answers(port, 200, 2, True)
     check(status()["node"]["service_proxy_healthy"] is True, status())
+
+    m = metrics_are({
+        "lbd_kubernetes_synced": 1,
+        'lbd_kubernetes_watching{resource="services"}': 1,
+        'lbd_kubernetes_watching{resource="endpointslices"}': 1,
+        'lbd_kubernetes_objects{resource="services"}': 2,
+        'lbd_kubernetes_objects{resource="endpointslices"}': 1,
+        'lbd_kubernetes_lists_total{resource="services"}': 1,
+        "lbd_kubernetes_services": 1,
+        "lbd_kubernetes_refused": 1,
+        'lbd_kubernetes_refusals_total{reason="address_conflict"}': 1,
+        'lbd_kubernetes_refusals_total{reason="protocol"}': 0,
+        "lbd_service_clashes_refused_total": 1,
+        "lbd_services_refused": 1,
+        "lbd_kubernetes_apply_failures_total": 0,
+        "lbd_node_service_proxy_healthy": 1,
+    }, "the node role's Kubernetes series")
+    check(m.get("lbd_kubernetes_applies_total", 0) >= 1, m)
+    check(before <= m.get("lbd_node_last_sync_timestamp_seconds", 0)
+          <= time.time(), m)
 
     # the API server goes away: the client loses its watches and cannot
     # list again; 503 once it has been behind for the timeout, not before
@@ -155,11 +215,17 @@ def body(lab, cg):
     text = lab.exec("lb1", [LBCTL, "-s", ctl, "status"]).stdout
     check("health checks answer 503 (serviceProxyHealthy false)" in text,
           text)
+    metrics_are({"lbd_node_service_proxy_healthy": 0,
+                 'lbd_kubernetes_watching{resource="services"}': 0},
+                "the lost watch in the metrics")
 
     # back: the client lists and watches again
     api.cmd(op="start")
     answers(port, 200, 2, True)
     check(status()["node"]["kubernetes_behind_s"] == 0, status())
+    metrics_are({"lbd_node_service_proxy_healthy": 1,
+                 'lbd_kubernetes_watching{resource="services"}': 1},
+                "the watch back in the metrics")
     lbd.stop()
 
 
