@@ -1564,7 +1564,11 @@ int node_role_explain(void *arg, const struct lbd_ctl_req *req,
 		     jstr(e	   ? "no endpoint: connect() and sendmsg() are "
 				     "refused with ECONNREFUSED" :
 			  affinity ? "the client's network namespace decides: "
-				     "give its netns cookie" :
+				     "give it with --netns, its path "
+				     "(/proc/PID/ns/net of a process of the "
+				     "pod, /run/netns/NAME) or its cookie; "
+				     "lbd does not find a pod's namespace "
+				     "from its address" :
 				     "each socket's cookie decides: give the "
 				     "socket's cookie"));
 	}

@@ -9,9 +9,11 @@
  * messages, whoever the client is).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <locale.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -90,7 +92,7 @@ static void usage(FILE *f)
 		"                             --backend A[:P] --service S "
 		"--proto P\n"
 		"  explain CLIENT[:PORT] VIP:PORT/PROTO [--cookie C] "
-		"[--netns C]\n"
+		"[--netns C|PATH]\n"
 		"                             the backend the datapath picks, "
 		"and why\n"
 		"  monitor [--drops] [--flows] [--health] [--service S] "
@@ -766,7 +768,9 @@ static void print_node_explain(struct json_object *d)
 		printf("affinity  ClientIP, timeout %lld s: ",
 		       i_of(d, "choice.affinity.timeout_s"));
 		if (!get(d, "choice.netns"))
-			printf("the client's netns unknown (--netns)\n");
+			printf("the client's netns unknown: give --netns "
+			       "/proc/PID/ns/net (a process of the pod), "
+			       "/run/netns/NAME or its cookie\n");
 		else if (!b_of(d, "choice.affinity.entry"))
 			printf("no entry for netns %s\n",
 			       s_of(d, "choice.netns"));
@@ -2083,6 +2087,73 @@ static int cmd_stats(int argc, char **argv)
 	return simple("stats", NULL, print_stats);
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/*
+ * --netns ARG into out: a cookie (a number) as it is, or the cookie of
+ * the network namespace at the path ARG (a pod's: /proc/PID/ns/net of a
+ * process in it, /run/netns/NAME), read from a socket made in it: lbctl
+ * (root on the node) enters it for that socket and comes back. lbd does
+ * not: its privileged process would have to leave its own namespace,
+ * and an address names no namespace safely (pods' addresses may repeat
+ * across namespaces, a bridge hides the veth). 0, or -1 said on stderr.
+ */
+static int netns_cookie_arg(const char *arg, char *out, size_t len)
+{
+	unsigned long long c = 0;
+	socklen_t sl = sizeof(c);
+	int self = -1, ns = -1, fd = -1, r = -1;
+	char *end;
+
+	errno = 0;
+	c = strtoull(arg, &end, 10);
+	if (*arg >= '0' && *arg <= '9' && !*end && !errno) {
+		snprintf(out, len, "%llu", c);
+		return 0;
+	}
+	if (arg[0] != '/') {
+		fprintf(stderr,
+			"--netns %s: a namespace's cookie (a number) or its "
+			"path (/proc/PID/ns/net, /run/netns/NAME)\n",
+			arg);
+		return -1;
+	}
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		fprintf(stderr, "--netns: lbctl's own namespace: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	ns = open(arg, O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || setns(ns, CLONE_NEWNET)) {
+		fprintf(stderr, "--netns %s: %s\n", arg, strerror(errno));
+		goto out;
+	}
+	/* any socket: its namespace is the one it was made in */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &sl))
+		fprintf(stderr, "--netns %s: its cookie: %s\n", arg,
+			strerror(errno));
+	else
+		r = 0;
+	if (setns(self, CLONE_NEWNET)) {
+		fprintf(stderr, "--netns: back to lbctl's namespace: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	snprintf(out, len, "%llu", c);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ns >= 0)
+		close(ns);
+	if (self >= 0)
+		close(self);
+	return r;
+}
+
 static int cmd_explain(int argc, char **argv)
 {
 	enum { O_COOKIE = 0x300, O_NETNS };
@@ -2092,6 +2163,7 @@ static int cmd_explain(int argc, char **argv)
 		GLOBAL_LONG
 	};
 	struct json_object *args = json_object_new_object();
+	char cookie[24];
 	int c, r;
 
 	optind = 0;
@@ -2101,7 +2173,11 @@ static int cmd_explain(int argc, char **argv)
 			add_str(args, "cookie", optarg);
 			break;
 		case O_NETNS:
-			add_str(args, "netns", optarg);
+			if (netns_cookie_arg(optarg, cookie, sizeof(cookie))) {
+				json_object_put(args);
+				return 2;
+			}
+			add_str(args, "netns", cookie);
 			break;
 		default:
 			if (global_opt(c, optarg))
@@ -2113,7 +2189,7 @@ static int cmd_explain(int argc, char **argv)
 	if (argc - optind != 2) {
 		fprintf(stderr,
 			"usage: %s CLIENT[:PORT] VIP:PORT/PROTO "
-			"[--cookie COOKIE] [--netns COOKIE]\n",
+			"[--cookie COOKIE] [--netns COOKIE|PATH]\n",
 			argv[0]);
 		json_object_put(args);
 		return 2;

@@ -19,6 +19,10 @@ Checked:
   refusals now and by reason (an address conflict also as a clash), and
   the node's own lbd_node_service_proxy_healthy and
   lbd_node_last_sync_timestamp_seconds.
+- lbctl explain --netns takes a namespace's path: the cookie it sends is
+  the one a socket made in the pod's namespace reads, and the choice of
+  a ClientIP Service is then exact; a bad path is refused (exit 2);
+  without --netns for a pod's address the answer says what to pass.
 """
 import json
 import os
@@ -90,6 +94,27 @@ def evil():
                      "externalIPs": ["10.96.0.20"],
                      "ports": [{"port": 80, "protocol": "TCP",
                                 "targetPort": 8080}]}}
+
+
+def sticky():
+    """A ClusterIP Service with ClientIP affinity (the netns decides),
+    its endpoints, and the EndpointSlice."""
+    svc = {"kind": "Service", "apiVersion": "v1",
+           "metadata": {"name": "sticky", "namespace": "shop"},
+           "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.50",
+                    "clusterIPs": ["10.96.0.50"],
+                    "sessionAffinity": "ClientIP",
+                    "ports": [{"name": "http", "port": 80,
+                               "protocol": "TCP", "targetPort": 8080}]}}
+    sl = endpoints("sticky")
+    return svc, sl
+
+
+NETNS_COOKIE = r"""
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 71, 8), "little"))
+"""
 
 
 def node_conf(lab, api, cg):
@@ -174,6 +199,8 @@ def body(lab, cg):
     port = api.put(service("web"))["object"]["spec"]["healthCheckNodePort"]
     api.put(endpoints("web"))
     api.put(evil())
+    for o in sticky():
+        api.put(o)
     before = time.time()
     lbd = Lbd(lab, "lb1", node_conf(lab, api, cg)).start()
     answers(port, 200, 2, True)
@@ -183,10 +210,10 @@ def body(lab, cg):
         "lbd_kubernetes_synced": 1,
         'lbd_kubernetes_watching{resource="services"}': 1,
         'lbd_kubernetes_watching{resource="endpointslices"}': 1,
-        'lbd_kubernetes_objects{resource="services"}': 2,
-        'lbd_kubernetes_objects{resource="endpointslices"}': 1,
+        'lbd_kubernetes_objects{resource="services"}': 3,
+        'lbd_kubernetes_objects{resource="endpointslices"}': 2,
         'lbd_kubernetes_lists_total{resource="services"}': 1,
-        "lbd_kubernetes_services": 1,
+        "lbd_kubernetes_services": 2,
         "lbd_kubernetes_refused": 1,
         'lbd_kubernetes_refusals_total{reason="address_conflict"}': 1,
         'lbd_kubernetes_refusals_total{reason="protocol"}': 0,
@@ -198,6 +225,30 @@ def body(lab, cg):
     check(m.get("lbd_kubernetes_applies_total", 0) >= 1, m)
     check(before <= m.get("lbd_node_last_sync_timestamp_seconds", 0)
           <= time.time(), m)
+
+    # lbctl explain for a pod's address: the namespace by its path
+    pod_ns = f"/run/netns/{lab.ns('client')}"
+    want = lab.exec("client", [sys.executable, "-c", NETNS_COOKIE]).stdout
+    explain = [LBCTL, "-s", ctl, "--json", "explain", "192.0.2.2",
+               "10.96.0.50:80/tcp"]
+    ex = json.loads(lab.exec("lb1", explain + ["--netns", pod_ns]).stdout)
+    ch = ex["choice"]
+    check(ch["netns"] == want.strip() and ch["netns_from"] == "given" and
+          ch["exact"] and ch["endpoint"] in ("198.18.1.11:8080",
+                                             "198.18.1.12:8080"),
+          f"explain --netns {pod_ns}: {ex}")
+    by_cookie = json.loads(lab.exec("lb1", explain + [
+        "--netns", want.strip()]).stdout)["choice"]
+    check(by_cookie["endpoint"] == ch["endpoint"], f"{by_cookie} {ch}")
+    ex = json.loads(lab.exec("lb1", explain).stdout)["choice"]
+    check(ex["endpoint"] is None and "--netns" in ex["why"] and
+          "/proc/PID/ns/net" in ex["why"], ex)
+    r = lab.exec("lb1", explain + ["--netns", "/nonexistent"], check=False)
+    check(r.returncode == 2 and "--netns /nonexistent" in r.stderr,
+          f"{r.returncode} {r.stderr}")
+    r = lab.exec("lb1", explain + ["--netns", "pod-a"], check=False)
+    check(r.returncode == 2 and "its path" in r.stderr,
+          f"{r.returncode} {r.stderr}")
 
     # the API server goes away: the client loses its watches and cannot
     # list again; 503 once it has been behind for the timeout, not before
