@@ -1180,11 +1180,11 @@ int node_role_loop_start(struct lbd_daemon *d)
 {
 	struct node_role *nr = d->node;
 	struct k8s_node_ident id;
-
 	uint64_t now;
 	int r;
 
 	node_ident(nr, d->cfg, &id);
+	/* serviceProxyHealthy is looked at each second (on_hc_timer) */
 	r = sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
 	if (r >= 0)
 		r = sd_event_add_time(d->ev, &nr->hc_timer, CLOCK_MONOTONIC,
