@@ -4,7 +4,11 @@
  * incrementally (RFC 1624): the LB role's SNAT (bpf/lb/nat.h) and the
  * node role's NIC path (bpf/node/nic.h). A frame's checksums are always
  * complete ones (no CHECKSUM_PARTIAL before the stack), so updating the
- * fields is right here; an skb wants the helpers of lib/rewrite.h.
+ * fields is right here; an skb wants the helpers of lib/rewrite.h, but
+ * for an ICMP error (bpf/node/icmp.h), which the kernel always sends
+ * with its checksum complete, this is right in an skb too. Written
+ * against struct lbd_ctx: the entry file includes lib/ctx_xdp.h or
+ * lib/ctx_skb.h first.
  */
 #ifndef LBD_BPF_NAT_RW_H
 #define LBD_BPF_NAT_RW_H
@@ -87,7 +91,7 @@ static __always_inline void rw_port(__be16 *port, __be16 to, __sum16 *l4sum,
  * packet ends (the error's, for a quote): an L4 header that reaches past
  * it is cut short, whatever padding follows in the frame.
  */
-static __always_inline int rewrite(struct xdp_md *ctx, __u8 family, __u8 proto,
+static __always_inline int rewrite(struct lbd_ctx *ctx, __u8 family, __u8 proto,
 				   __u16 l3, __u16 l4, __u32 end,
 				   const struct lbd_rw *rw, __sum16 *outer)
 {

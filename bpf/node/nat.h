@@ -15,6 +15,7 @@
 #define LBD_NODE_NAT_H
 
 #include "lbd/hash.h"
+#include "lib/nat_rw.h"
 #include "lib/parse.h"
 #include "maps.h"
 #include "select.h"
@@ -112,9 +113,23 @@ static __always_inline bool nat_entry_usable(const struct lbd_node_nat *e,
 	return nat_backend_usable(e->backend_id, e->backend_gen, svc);
 }
 
+/* The source of a hairpin flow's packets to the pod (lbd/node.h's
+ * LBD_NODE_HAIRPIN4; for IPv6 svc, the Service address). */
+static __always_inline void
+nat_hairpin_src(__u8 family, const union lbd_addr *svc, union lbd_addr *a)
+{
+	if (family == LBD_AF_INET) {
+		__builtin_memset(a, 0, sizeof(*a));
+		a->v4 = bpf_htonl(LBD_NODE_HAIRPIN4);
+	} else {
+		*a = *svc;
+	}
+}
+
 /* Writes the reverse entry of the flow p (as the client sent it) to the
  * endpoint e: the reply from e to the client gets p's destination. With
- * ifindex (a flow from the NIC path), the reply is sent out by it. */
+ * ifindex (a flow from the NIC path), the reply is sent out by it. A
+ * hairpin flow's reply goes to the hairpin source, not to the client. */
 static __always_inline int nat_rev_put_via(const struct lbd_pkt *p,
 					   const struct lbd_node_nat *e,
 					   __u32 now, __u32 ifindex)
@@ -124,7 +139,10 @@ static __always_inline int nat_rev_put_via(const struct lbd_pkt *p,
 
 	__builtin_memset(&k, 0, sizeof(k));
 	k.saddr = e->addr;
-	k.daddr = p->saddr;
+	if (e->flags & LBD_NODE_NAT_F_HAIRPIN)
+		nat_hairpin_src(p->family, &p->daddr, &k.daddr);
+	else
+		k.daddr = p->saddr;
 	k.sport = e->port;
 	k.dport = p->sport;
 	k.proto = p->proto;
@@ -134,8 +152,9 @@ static __always_inline int nat_rev_put_via(const struct lbd_pkt *p,
 	v.addr = p->daddr;
 	v.port = p->dport;
 	v.last_seen = now;
+	v.flags = e->flags & LBD_NODE_NAT_F_HAIRPIN;
 	if (ifindex) {
-		v.flags = LBD_NODE_NAT_F_NIC;
+		v.flags |= LBD_NODE_NAT_F_NIC;
 		v.ifindex = ifindex;
 	}
 	return bpf_map_update_elem(&lbd_node_nat, &k, &v, BPF_ANY);
@@ -187,6 +206,8 @@ static __always_inline int nat_forward(const struct lbd_pkt *p,
 	out->backend_id = id;
 	out->backend_gen = chosen.gen;
 	out->last_seen = now;
+	if (addr_eq(&chosen.addr, &p->saddr))
+		out->flags = LBD_NODE_NAT_F_HAIRPIN;
 	/* the reverse entry first: a forward entry without it would send
 	 * the flow on with replies nobody translates back */
 	if (nat_rev_put(p, out, now) ||

@@ -8,7 +8,8 @@
  *   a packet to a Service address: its flow's endpoint (nic.h) as
  *     destination; to an endpoint on another node also this node's
  *     address and a SNAT port as source;
- *   a reply to a SNAT port: back to the client, from the Service address.
+ *   a reply to a SNAT port: back to the client, from the Service address;
+ *   an ICMP error about a flow: translated as the flow (nic_icmp.h).
  *
  * Translated packets are passed to the kernel, which forwards them (to a
  * pod interface, or out again): it resolves neighbours and checks MTUs
@@ -29,11 +30,13 @@
 #include "maps.h"
 #include "nat.h"
 #include "nic.h"
+#include "nic_icmp.h"
 
 /* What nic_ports found (as tc.bpf.c's tc_ports). */
 #define NIC_L4 0 /* TCP or UDP with ports read */
 #define NIC_FRAG 1 /* a first IPv4 fragment, ports read */
 #define NIC_OTHER 2 /* no ports to translate by: not ours */
+#define NIC_ICMP 3 /* ICMP or ICMPv6: an error may be (nic_icmp.h) */
 
 int lbd_xdp(struct xdp_md *ctx);
 
@@ -59,6 +62,8 @@ static __always_inline int nic_ports(struct xdp_md *ctx, struct lbd_pkt *p)
 		r = NIC_FRAG;
 	else if (r != LBD_OK)
 		return NIC_OTHER;
+	if (r == LBD_OK && p->proto == node_icmp_proto(p->family))
+		return NIC_ICMP;
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 		return NIC_OTHER;
 	ports = pkt_at(data, p->l4_off);
@@ -165,6 +170,8 @@ int lbd_xdp(struct xdp_md *ctx)
 	int r;
 
 	r = nic_ports(ctx, &p);
+	if (r == NIC_ICMP)
+		return nic_icmp(ctx, &p);
 	if (r == NIC_OTHER)
 		return XDP_PASS;
 	svc = nat_svc_lookup(&p);

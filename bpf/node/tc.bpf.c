@@ -12,7 +12,9 @@
  *
  * A reply to a client outside the node (a flow of the NIC path,
  * nic.bpf.c, to an endpoint pod here) leaves by the NIC the flow came in
- * by, redirected.
+ * by, redirected. A hairpin flow's packets (a pod to itself through a
+ * Service, hairpin.h) go back into the pod, redirected. ICMP errors about
+ * the flows are translated as the flows are (nat_icmp.h).
  *
  * The kernel routes the translated packet as any other (tc ingress runs
  * before the routing decision). What is not TCP or UDP to a Service
@@ -26,8 +28,10 @@
 #include "lib/pull.h"
 #include "lib/rewrite.h"
 
+#include "hairpin.h"
 #include "maps.h"
 #include "nat.h"
+#include "nat_icmp.h"
 
 /* Headers looked at: IPv6 with an extension header and TCP with
  * options fit. */
@@ -37,6 +41,7 @@
 #define NODE_TC_L4 0 /* TCP or UDP with ports read */
 #define NODE_TC_FRAG 1 /* a first IPv4 fragment, ports read */
 #define NODE_TC_OTHER 2 /* no ports to translate by: not ours */
+#define NODE_TC_ICMP 3 /* ICMP or ICMPv6: an error may be (nat_icmp.h) */
 
 int lbd_node_tc_from_pod(struct __sk_buff *skb);
 int lbd_node_tc_to_pod(struct __sk_buff *skb);
@@ -59,6 +64,8 @@ static __always_inline int tc_ports(struct __sk_buff *skb, struct lbd_pkt *p)
 		r = NODE_TC_FRAG;
 	else if (r != LBD_OK)
 		return NODE_TC_OTHER;
+	if (r == LBD_OK && p->proto == node_icmp_proto(p->family))
+		return NODE_TC_ICMP;
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 		return NODE_TC_OTHER;
 	ports = pkt_at(ctx_data(skb), p->l4_off);
@@ -90,6 +97,12 @@ static __always_inline int tc_reply(struct __sk_buff *skb, struct lbd_pkt *p)
 	/* a copy: the helpers below may not be given map memory to read
 	 * while they write the packet */
 	v = *e;
+	if (v.flags & LBD_NODE_NAT_F_HAIRPIN) {
+		if (hairpin_reply(skb, p, &v))
+			return tc_drop(LBD_NODE_TC_REWRITE_FAILED);
+		nat_count(LBD_NODE_TC_REPLY);
+		return hairpin_redirect(skb);
+	}
 	if (skb_rewrite_l4(skb, p, false, &v.addr, v.port))
 		return tc_drop(LBD_NODE_TC_REWRITE_FAILED);
 	nat_count(LBD_NODE_TC_REPLY);
@@ -109,6 +122,8 @@ int lbd_node_tc_from_pod(struct __sk_buff *skb)
 	int r;
 
 	r = tc_ports(skb, &p);
+	if (r == NODE_TC_ICMP)
+		return nat_icmp(skb, &p, true);
 	if (r == NODE_TC_OTHER)
 		return CTX_ACT_OK;
 	svc = nat_svc_lookup(&p);
@@ -121,6 +136,13 @@ int lbd_node_tc_from_pod(struct __sk_buff *skb)
 	r = nat_forward(&p, svc, &e);
 	if (r)
 		return tc_drop(r);
+	if (e.flags & LBD_NODE_NAT_F_HAIRPIN) {
+		if (hairpin_forward(skb, &p, &e))
+			return tc_drop(LBD_NODE_TC_REWRITE_FAILED);
+		nat_count(LBD_NODE_TC_FORWARD);
+		nat_count(LBD_NODE_TC_HAIRPIN);
+		return hairpin_redirect(skb);
+	}
 	if (skb_rewrite_l4(skb, &p, true, &e.addr, e.port))
 		return tc_drop(LBD_NODE_TC_REWRITE_FAILED);
 	nat_count(LBD_NODE_TC_FORWARD);
@@ -131,8 +153,11 @@ SEC("tc")
 int lbd_node_tc_to_pod(struct __sk_buff *skb)
 {
 	struct lbd_pkt p = {};
+	int r = tc_ports(skb, &p);
 
-	if (tc_ports(skb, &p) != NODE_TC_L4)
+	if (r == NODE_TC_ICMP)
+		return nat_icmp(skb, &p, false);
+	if (r != NODE_TC_L4)
 		return CTX_ACT_OK;
 	return tc_reply(skb, &p);
 }

@@ -190,6 +190,19 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nat_key) == 40, "lbd_node_nat_key");
  * bpf_redirect_neigh), not up the stack, where a source that is one of
  * the node's addresses (a NodePort's) would be dropped as martian. */
 #define LBD_NODE_NAT_F_NIC (1u << 0)
+/* Hairpin: the endpoint is the client pod itself. Its packets get the
+ * hairpin address as source (the reverse entry is keyed by it) and are
+ * sent back into the pod; the reply gets the Service address as source
+ * and the pod as destination again (bpf/node/hairpin.h). */
+#define LBD_NODE_NAT_F_HAIRPIN (1u << 1)
+
+/* The hairpin source of IPv4, host order: 169.254.42.1, Cilium's
+ * service loopback address. Link-local, so no pod or node has it, and
+ * a pod routes it by its default route, out to the tc path; a Service
+ * address instead could meet a Service port in the reply's destination
+ * port. IPv6 uses the Service address (no block like it is reserved
+ * that a pod routes by its gateway without neighbour discovery). */
+#define LBD_NODE_HAIRPIN4 0xa9fe2a01u
 
 struct lbd_node_nat {
 	union lbd_addr addr; /* forward: the endpoint; reverse: the Service */
@@ -237,7 +250,16 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nat) == 32, "lbd_node_nat");
 	X(LBD_NODE_TC_REWRITE_FAILED, "rewrite_failed",                        \
 	  "packet not rewritten (skb helper failed): dropped")                 \
 	X(LBD_NODE_TC_ENDPOINT_GONE, "endpoint_gone",                          \
-	  "flow whose endpoint left the Service: endpoint chosen again")
+	  "flow whose endpoint left the Service: endpoint chosen again")       \
+	X(LBD_NODE_TC_ICMP_XLATED, "icmp_error_xlated",                        \
+	  "ICMP error about a translated flow translated as the flow is "      \
+	  "(RFC 5508)")                                                        \
+	X(LBD_NODE_TC_ICMP_MALFORMED, "icmp_malformed",                        \
+	  "ICMP error about a translated flow whose quote is cut short in "    \
+	  "its TCP or UDP header: dropped")                                    \
+	X(LBD_NODE_TC_HAIRPIN, "hairpin",                                      \
+	  "packet of a pod to a Service whose endpoint is that pod: sent "     \
+	  "back into it from the hairpin address (also forward_xlated)")
 
 enum lbd_node_tc_reason {
 #define LBD_NODE_TC_REASON_ENUM(e, label, desc) e,
@@ -349,7 +371,13 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 8, "lbd_node_nic_knobs");
 	  "taken over: chosen again")                                         \
 	X(LBD_NODE_NIC_HOST_ENDPOINT, "host_endpoint",                        \
 	  "endpoint is one of this node's own addresses (a hostNetwork "      \
-	  "pod), whose replies lbd does not see: dropped")
+	  "pod), whose replies lbd does not see: dropped")                    \
+	X(LBD_NODE_NIC_ICMP_XLATED, "icmp_error_xlated",                      \
+	  "ICMP error about a flow from outside translated as the flow is "   \
+	  "(RFC 5508)")                                                       \
+	X(LBD_NODE_NIC_ICMP_MALFORMED, "icmp_malformed",                      \
+	  "ICMP error about a flow from outside whose quote is cut short "    \
+	  "in its TCP or UDP header: dropped")
 
 enum lbd_node_nic_reason {
 #define LBD_NODE_NIC_REASON_ENUM(e, label, desc) e,

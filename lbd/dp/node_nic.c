@@ -62,7 +62,8 @@ static int node_nic_fd_of(const char *name, void *arg)
 	struct node_nic_share *sh = arg;
 
 	if (!strcmp(name, "lbd_node_tc_stats") ||
-	    !strcmp(name, "lbd_node_nic_scratch"))
+	    !strcmp(name, "lbd_node_nic_scratch") ||
+	    !strcmp(name, "lbd_node_icmp_scratch"))
 		return NODE_SHARE_NONE;
 	if (!strcmp(name, "lbd_node_nat"))
 		return sh->t ? node_tc_nat_fd(sh->t) : NODE_SHARE_NONE;

@@ -58,6 +58,9 @@ const char *node_tc_reason_desc(unsigned int r)
 
 static int node_tc_fd_of(const char *name, void *arg)
 {
+	/* a CPU's scratch (bpf/node/icmp.h): its own, unpinned */
+	if (!strcmp(name, "lbd_node_icmp_scratch"))
+		return NODE_SHARE_NONE;
 	return node_map_fd(arg, name);
 }
 

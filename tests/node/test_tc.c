@@ -620,3 +620,215 @@ Test(node_tc_pin, a_pinned_nat_map_of_another_size_is_refused)
 	cr_assert_eq(err, -EINVAL, "node_tc_open: %s", strerror(-err));
 	cr_assert_null(tt);
 }
+
+/* -- ICMP errors about the tc path's flows, hairpin ------------------- */
+
+/* An ICMP error (ICMPv6 for IPv6) from src to dst, Ethernet as build's,
+ * quoting q from its IP header on: qlen bytes of it, 0 for all. */
+static void icmp_err(struct pkt *p, const char *src, const char *dst,
+		     uint8_t type, uint8_t code, uint32_t rest,
+		     const struct pkt *q, size_t qlen)
+{
+	bool v6 = strchr(src, ':') != NULL;
+	long ip = pkt_off(q, v6 ? PKT_IPV6 : PKT_IPV4, 0);
+
+	cr_assert_geq(ip, 0);
+	pkt_init(p);
+	pkt_eth(p, mac_host, mac_pod);
+	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
+	if (v6)
+		pkt_icmp6(p, type, code, rest);
+	else
+		pkt_icmp4(p, type, code, rest);
+	pkt_append(p, q, (size_t)ip, qlen ? qlen : q->len - (size_t)ip);
+	pkt_finish(p);
+}
+
+/* The packet as sent back into the pod: the MAC addresses swapped. */
+static void swap_macs(struct pkt *p)
+{
+	uint8_t t[6];
+
+	memcpy(t, p->buf, 6);
+	memcpy(p->buf, p->buf + 6, 6);
+	memcpy(p->buf + 6, t, 6);
+}
+
+Test(node_tc, a_port_unreachable_for_a_udp_flow_names_the_service)
+{
+	struct pkt in, sent, err, want;
+
+	one_endpoint4(IPPROTO_UDP, TC_EP4_B, 5353);
+	build(&in, TC_POD4, 33333, TC_SVC4, 53, IPPROTO_UDP, 0);
+	build(&sent, TC_POD4, 33333, TC_EP4_B, 5353, IPPROTO_UDP, 0);
+	expect(true, &in, TC_ACT_OK, &sent);
+	/* the endpoint's port unreachable, about the packet it got: from
+	 * and about the Service address, as the pod's socket knows it */
+	icmp_err(&err, TC_EP4_B, TC_POD4, 3, 3, 0, &sent, 0);
+	icmp_err(&want, TC_SVC4, TC_POD4, 3, 3, 0, &in, 0);
+	/* to the client pod (egress), from an endpoint pod (ingress) */
+	expect(false, &err, TC_ACT_OK, &want);
+	expect(true, &err, TC_ACT_OK, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_XLATED), 2);
+	/* translated, it is about no flow: untouched */
+	expect(false, &want, TC_ACT_OK, &want);
+	/* a router's time exceeded keeps the router as its source */
+	icmp_err(&err, "198.18.9.9", TC_POD4, 11, 0, 0, &sent, 0);
+	icmp_err(&want, "198.18.9.9", TC_POD4, 11, 0, 0, &in, 0);
+	expect(false, &err, TC_ACT_OK, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_XLATED), 3);
+}
+
+Test(node_tc, ipv6_port_unreachable_for_a_udp_flow_names_the_service)
+{
+	struct node_endpoint e = nt_ep(TC_EP6_A, 5353, 1, true, true, false);
+	struct pkt in, sent, err, want;
+
+	svc_set(TC_SVC6, 53, IPPROTO_UDP, 2, 0);
+	eps_set(2, &e, 1);
+	build(&in, TC_POD6, 33333, TC_SVC6, 53, IPPROTO_UDP, 0);
+	build(&sent, TC_POD6, 33333, TC_EP6_A, 5353, IPPROTO_UDP, 0);
+	expect(true, &in, TC_ACT_OK, &sent);
+	icmp_err(&err, TC_EP6_A, TC_POD6, 1, 4, 0, &sent, 0);
+	icmp_err(&want, TC_SVC6, TC_POD6, 1, 4, 0, &in, 0);
+	expect(false, &err, TC_ACT_OK, &want);
+	/* a packet too big from a router: its MTU and source kept */
+	icmp_err(&err, "2001:db8:9::9", TC_POD6, 2, 0, 1280, &sent, 0);
+	icmp_err(&want, "2001:db8:9::9", TC_POD6, 2, 0, 1280, &in, 0);
+	expect(false, &err, TC_ACT_OK, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_XLATED), 2);
+}
+
+Test(node_tc, an_error_a_pod_sends_about_a_reply_goes_to_the_endpoint)
+{
+	struct pkt in, sent, reply, got, err, want;
+
+	one_endpoint4(IPPROTO_TCP, TC_EP4_A, 8080);
+	build(&in, TC_POD4, 40000, TC_SVC4, 80, IPPROTO_TCP, PKT_TCP_SYN);
+	build(&sent, TC_POD4, 40000, TC_EP4_A, 8080, IPPROTO_TCP, PKT_TCP_SYN);
+	expect(true, &in, TC_ACT_OK, &sent);
+	build(&reply, TC_EP4_A, 8080, TC_POD4, 40000, IPPROTO_TCP,
+	      PKT_TCP_SYN | PKT_TCP_ACK);
+	build(&got, TC_SVC4, 80, TC_POD4, 40000, IPPROTO_TCP,
+	      PKT_TCP_SYN | PKT_TCP_ACK);
+	expect(false, &reply, TC_ACT_OK, &got);
+	/* the pod's error about the reply it got (as the Service's), to
+	 * the endpoint about the one it sent */
+	icmp_err(&err, TC_POD4, TC_SVC4, 3, 3, 0, &got, 0);
+	icmp_err(&want, TC_POD4, TC_EP4_A, 3, 3, 0, &reply, 0);
+	expect(true, &err, TC_ACT_OK, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_XLATED), 1);
+	/* at the egress only errors about a client's packets are looked
+	 * for */
+	expect(false, &err, TC_ACT_OK, &err);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_XLATED), 1);
+}
+
+Test(node_tc, an_error_about_no_flow_passes_untouched)
+{
+	struct pkt in, sent, other, err;
+
+	one_endpoint4(IPPROTO_UDP, TC_EP4_B, 5353);
+	build(&in, TC_POD4, 33333, TC_SVC4, 53, IPPROTO_UDP, 0);
+	build(&sent, TC_POD4, 33333, TC_EP4_B, 5353, IPPROTO_UDP, 0);
+	expect(true, &in, TC_ACT_OK, &sent);
+	/* another client port, another endpoint, another protocol */
+	build(&other, TC_POD4, 33334, TC_EP4_B, 5353, IPPROTO_UDP, 0);
+	icmp_err(&err, TC_EP4_B, TC_POD4, 3, 3, 0, &other, 0);
+	expect(false, &err, TC_ACT_OK, &err);
+	expect(true, &err, TC_ACT_OK, &err);
+	build(&other, TC_POD4, 33333, TC_EP4_C, 5353, IPPROTO_UDP, 0);
+	icmp_err(&err, TC_EP4_C, TC_POD4, 3, 3, 0, &other, 0);
+	expect(false, &err, TC_ACT_OK, &err);
+	build(&other, TC_POD4, 33333, TC_EP4_B, 5353, IPPROTO_TCP, PKT_TCP_SYN);
+	icmp_err(&err, TC_EP4_B, TC_POD4, 3, 3, 0, &other, 0);
+	expect(false, &err, TC_ACT_OK, &err);
+	/* an echo reply quoting nothing, a redirect (5) about the flow:
+	 * no error translated */
+	icmp_err(&err, TC_EP4_B, TC_POD4, 5, 1, 0, &sent, 0);
+	expect(false, &err, TC_ACT_OK, &err);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_XLATED), 0);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_MALFORMED), 0);
+}
+
+Test(node_tc, an_error_about_a_flow_cut_short_in_its_quote_is_dropped)
+{
+	struct pkt in, sent, other, err;
+
+	one_endpoint4(IPPROTO_UDP, TC_EP4_B, 5353);
+	build(&in, TC_POD4, 33333, TC_SVC4, 53, IPPROTO_UDP, 0);
+	build(&sent, TC_POD4, 33333, TC_EP4_B, 5353, IPPROTO_UDP, 0);
+	expect(true, &in, TC_ACT_OK, &sent);
+	/* the IP header and 4 of the UDP header's 8 bytes: its ports */
+	icmp_err(&err, TC_EP4_B, TC_POD4, 3, 3, 0, &sent, 20 + 4);
+	expect(false, &err, TC_ACT_SHOT, NULL);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_MALFORMED), 1);
+	/* the same about no flow is the kernel's */
+	build(&other, TC_POD4, 33334, TC_EP4_B, 5353, IPPROTO_UDP, 0);
+	icmp_err(&err, TC_EP4_B, TC_POD4, 3, 3, 0, &other, 20 + 4);
+	expect(false, &err, TC_ACT_OK, &err);
+	/* cut in the quoted IP header: no flow to find, the kernel's */
+	icmp_err(&err, TC_EP4_B, TC_POD4, 3, 3, 0, &sent, 16);
+	expect(false, &err, TC_ACT_OK, &err);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_MALFORMED), 1);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_XLATED), 0);
+}
+
+Test(node_tc, hairpin_a_pod_reaching_itself_gets_the_hairpin_source)
+{
+	struct pkt in, want, reply, err;
+
+	one_endpoint4(IPPROTO_TCP, TC_POD4, 8080);
+	build(&in, TC_POD4, 40000, TC_SVC4, 80, IPPROTO_TCP, PKT_TCP_SYN);
+	/* back into the pod, from 169.254.42.1 */
+	build(&want, "169.254.42.1", 40000, TC_POD4, 8080, IPPROTO_TCP,
+	      PKT_TCP_SYN);
+	swap_macs(&want);
+	expect(true, &in, TC_ACT_REDIRECT, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_HAIRPIN), 1);
+	cr_expect_eq(counter(LBD_NODE_TC_FORWARD), 1);
+	/* the pod's reply leaves it: from the Service, to the pod again */
+	build(&reply, TC_POD4, 8080, "169.254.42.1", 40000, IPPROTO_TCP,
+	      PKT_TCP_SYN | PKT_TCP_ACK);
+	build(&want, TC_SVC4, 80, TC_POD4, 40000, IPPROTO_TCP,
+	      PKT_TCP_SYN | PKT_TCP_ACK);
+	swap_macs(&want);
+	expect(true, &reply, TC_ACT_REDIRECT, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_REPLY), 1);
+	/* a later packet of the flow: the same way */
+	build(&in, TC_POD4, 40000, TC_SVC4, 80, IPPROTO_TCP, PKT_TCP_ACK);
+	build(&want, "169.254.42.1", 40000, TC_POD4, 8080, IPPROTO_TCP,
+	      PKT_TCP_ACK);
+	swap_macs(&want);
+	expect(true, &in, TC_ACT_REDIRECT, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_HAIRPIN), 2);
+	/* the pod's port unreachable about a hairpin packet: about the
+	 * packet it sent, from the Service, back into it */
+	build(&reply, "169.254.42.1", 40000, TC_POD4, 8080, IPPROTO_TCP,
+	      PKT_TCP_ACK);
+	icmp_err(&err, TC_POD4, "169.254.42.1", 3, 3, 0, &reply, 0);
+	icmp_err(&want, TC_SVC4, TC_POD4, 3, 3, 0, &in, 0);
+	swap_macs(&want);
+	expect(true, &err, TC_ACT_REDIRECT, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_ICMP_XLATED), 1);
+}
+
+Test(node_tc, ipv6_hairpin_uses_the_service_address)
+{
+	struct node_endpoint e = nt_ep(TC_POD6, 8080, 1, true, true, false);
+	struct pkt in, want, reply;
+
+	svc_set(TC_SVC6, 80, IPPROTO_TCP, 2, 0);
+	eps_set(2, &e, 1);
+	build(&in, TC_POD6, 40000, TC_SVC6, 80, IPPROTO_TCP, PKT_TCP_SYN);
+	build(&want, TC_SVC6, 40000, TC_POD6, 8080, IPPROTO_TCP, PKT_TCP_SYN);
+	swap_macs(&want);
+	expect(true, &in, TC_ACT_REDIRECT, &want);
+	build(&reply, TC_POD6, 8080, TC_SVC6, 40000, IPPROTO_TCP,
+	      PKT_TCP_SYN | PKT_TCP_ACK);
+	build(&want, TC_SVC6, 80, TC_POD6, 40000, IPPROTO_TCP,
+	      PKT_TCP_SYN | PKT_TCP_ACK);
+	swap_macs(&want);
+	expect(true, &reply, TC_ACT_REDIRECT, &want);
+	cr_expect_eq(counter(LBD_NODE_TC_HAIRPIN), 1);
+}
