@@ -406,12 +406,21 @@ datapath = {{ pin_path = "{self.pin_path(f'backend{i}')}"; }};
     def start_server(self, i, args):
         """Starts server.py (args) on backend i; its process."""
         log = os.path.join(self.path, f"server{i}.log")
-        p = self.spawn(f"backend{i}", args, log=log)
-        # a line of its own: the server serves before it says ready,
-        # and a health check it answers first may log a traceback
-        # (a prober's reset) ahead of it
-        wait_until(lambda: "ready" in open(log).read().splitlines(), 30,
-                   f"server on backend{i}")
+        ready = log + ".ready"
+        if os.path.exists(ready):
+            os.unlink(ready)
+        # a file of its own, not a line of the log: the server serves
+        # before it says ready, and health checks it answers first log
+        # tracebacks (a prober's reset) into the same file
+        p = self.spawn(f"backend{i}", [*args, "--ready-file", ready],
+                       log=log)
+
+        def up():
+            if p.poll() is not None:
+                raise TestFailure(f"server on backend{i} exited "
+                                  f"({p.returncode}):\n" + open(log).read())
+            return os.path.exists(ready)
+        wait_until(up, 30, f"server on backend{i}")
         return p
 
     def client(self, *args, timeout=300):

@@ -10,6 +10,7 @@ port comes back as "NAME line" on the same long-lived connection.
 """
 import argparse
 import http.server
+import os
 import socket
 import socketserver
 import sys
@@ -87,6 +88,9 @@ def main():
     ap.add_argument("--http", type=int, action="append", default=[])
     ap.add_argument("--udp", type=int, action="append", default=[])
     ap.add_argument("--echo", type=int, action="append", default=[])
+    # readiness apart from the log: a handler's traceback (a prober's
+    # reset) shares the log with the line that says so
+    ap.add_argument("--ready-file")
     a = ap.parse_args()
     threads = []
     for port in a.http:
@@ -102,6 +106,10 @@ def main():
     for t in threads:
         t.start()
     print("ready", flush=True)
+    if a.ready_file:
+        with open(a.ready_file + ".tmp", "w") as f:
+            f.write("ready\n")
+        os.rename(a.ready_file + ".tmp", a.ready_file)
     for t in threads:
         t.join()
 
