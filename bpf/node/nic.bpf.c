@@ -93,6 +93,30 @@ static __noinline int nic_send(struct xdp_md *ctx, struct lbd_pkt *p,
 	return XDP_PASS;
 }
 
+/* Sends a packet of DSR flow e (nic.h's nic_dsr_send). A subprogram of
+ * its own, called by the forward path only: under nic_send, which
+ * nic_reply calls too, its frame would count on the reply's path, past
+ * the 512 bytes of stack a program's frames may take together. */
+static __noinline int nic_send_dsr(struct xdp_md *ctx, struct lbd_pkt *p,
+				   const struct lbd_node_nic_nat *e)
+{
+	int rc = nic_dsr_send(ctx, p, e);
+
+	if (rc)
+		return nic_drop(rc);
+	nic_count(LBD_NODE_NIC_FORWARD);
+	return XDP_PASS;
+}
+
+/* A packet of the flow whose entry is e: DSR or translated. */
+static __always_inline int nic_out(struct xdp_md *ctx, struct lbd_pkt *p,
+				   const struct lbd_node_nic_nat *e)
+{
+	if (e->flags & LBD_NODE_NIC_F_DSR)
+		return nic_send_dsr(ctx, p, e);
+	return nic_send(ctx, p, e, LBD_NODE_NIC_FORWARD);
+}
+
 /* A packet to Service port svc: to its flow's endpoint. */
 static __always_inline int nic_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 				       const struct lbd_node_svc *svc)
@@ -110,13 +134,11 @@ static __always_inline int nic_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 		v = *e;
 		if (nat_backend_usable(v.backend_id, v.backend_gen, svc)) {
 			if (v.last_seen == now && !nic_closing(p))
-				return nic_send(ctx, p, &v,
-						LBD_NODE_NIC_FORWARD);
+				return nic_out(ctx, p, &v);
 			r = nic_refresh(p, &v, now, ifindex);
 			if (!r) {
 				e->last_seen = now;
-				return nic_send(ctx, p, &v,
-						LBD_NODE_NIC_FORWARD);
+				return nic_out(ctx, p, &v);
 			}
 			if (r != 1)
 				return nic_drop(r);
@@ -130,7 +152,7 @@ static __always_inline int nic_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 	 * the flow on with replies nobody translates back */
 	if (bpf_map_update_elem(&lbd_node_nic_nat, &k, &v, BPF_ANY))
 		return nic_drop(LBD_NODE_NIC_NAT_FAILED);
-	return nic_send(ctx, p, &v, LBD_NODE_NIC_FORWARD);
+	return nic_out(ctx, p, &v);
 }
 
 /* A reply of another node's endpoint to a SNAT port: to the client. */
