@@ -960,8 +960,10 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 					       "zone",
 					       "interfaces",
 					       "snat_ports",
+					       "forwarding",
 					       NULL };
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
+	static const char *const fwds[] = { "snat", "geneve", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
 	config_setting_t *s;
 	const char *zone;
@@ -1026,6 +1028,8 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 		parse_node_nics(x, s, n);
 	get_port_range(x, g, "node_role", "snat_ports", &n->snat_port_min,
 		       &n->snat_port_max);
+	if (get_choice(x, g, "node_role", "forwarding", fwds, &choice) > 0)
+		n->forwarding = (enum lbd_node_fwd)choice;
 }
 
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
