@@ -878,6 +878,8 @@ void node_role_status_json(void *arg, struct json_object *out)
 			  "all"));
 	jadd(node, "pod_interfaces", jint(node_pods_count(nr->pods)));
 	jadd(node, "nic_interfaces", jint(node_ext_count(nr->ext)));
+	jadd(node, "forwarding",
+	     jstr(nr->forwarding == LBD_NODE_FWD_GENEVE ? "geneve" : "snat"));
 	jadd(out, "node", node);
 	view_counts(nr, &c);
 	jadd(out, "services", jint(c.services));

@@ -153,8 +153,9 @@ def body(lab, cg):
                   f"{proto} {addr}:{port}: both endpoints, seeing "
                   f"{seen_as}, the replies from {addr}:{port}: {out}")
 
-    check(lbctl("status")["node"]["nic_interfaces"] == 2,
-          f"the NIC path on eth0 and eth1: {lbctl('status')['node']}")
+    st = lbctl("status")["node"]
+    check(st["nic_interfaces"] == 2 and st["forwarding"] == "geneve",
+          f"the NIC path on eth0 and eth1, by Geneve: {st}")
     check(forwarding_of("cluster") == {"geneve"},
           f"lbctl services: {forwarding_of('cluster')}")
     c0 = nic_counters()
@@ -174,7 +175,8 @@ def body(lab, cg):
     # address on eth1; the annotated Service keeps Geneve
     lbd.write_conf(node_conf(lab, api, cg, "snat"))
     lbd.reload()
-    check(forwarding_of("cluster") == {"snat"} and
+    check(lbctl("status")["node"]["forwarding"] == "snat" and
+          forwarding_of("cluster") == {"snat"} and
           forwarding_of("annotated") == {"geneve"},
           f"after the reload: {forwarding_of('cluster')}, "
           f"{forwarding_of('annotated')}")
