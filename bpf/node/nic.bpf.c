@@ -122,37 +122,46 @@ static __always_inline int nic_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 				       const struct lbd_node_svc *svc)
 {
 	__u32 now = clock_now(&lbd_node_clock), ifindex = ctx_ifindex(ctx);
+	struct lbd_node_nic_nat *e, *v;
 	struct lbd_node_nat_key k;
-	struct lbd_node_nic_nat *e, v;
+	struct nic_scratch *s;
+	__u32 zero = 0;
 	int r;
 
+	/* the entry's copy in this CPU's scratch, not on the stack: with
+	 * nic_reply's and nic_send's frames, lbd_xdp's would pass the 512
+	 * bytes they may take together */
+	s = bpf_map_lookup_elem(&lbd_node_nic_scratch, &zero);
+	if (!s)
+		return nic_drop(LBD_NODE_NIC_NAT_FAILED);
+	v = &s->fwd;
 	nat_key_of(&k, p, LBD_NODE_NAT_FWD);
 	e = bpf_map_lookup_elem(&lbd_node_nic_nat, &k);
 	if (e) {
 		/* a copy: the helpers may not be given map memory to read
 		 * while they write the packet */
-		v = *e;
-		if (nat_backend_usable(v.backend_id, v.backend_gen, svc)) {
-			if (v.last_seen == now && !nic_closing(p))
-				return nic_out(ctx, p, &v);
-			r = nic_refresh(p, &v, now, ifindex);
+		*v = *e;
+		if (nat_backend_usable(v->backend_id, v->backend_gen, svc)) {
+			if (v->last_seen == now && !nic_closing(p))
+				return nic_out(ctx, p, v);
+			r = nic_refresh(p, v, now, ifindex);
 			if (!r) {
 				e->last_seen = now;
-				return nic_out(ctx, p, &v);
+				return nic_out(ctx, p, v);
 			}
 			if (r != 1)
 				return nic_drop(r);
 		}
 		nic_count(LBD_NODE_NIC_ENDPOINT_GONE);
 	}
-	r = nic_new_flow(ctx, p, svc, &v);
+	r = nic_new_flow(ctx, p, svc, v);
 	if (r)
 		return nic_drop(r);
 	/* after the reverse entry: a forward entry without it would send
 	 * the flow on with replies nobody translates back */
-	if (bpf_map_update_elem(&lbd_node_nic_nat, &k, &v, BPF_ANY))
+	if (bpf_map_update_elem(&lbd_node_nic_nat, &k, v, BPF_ANY))
 		return nic_drop(LBD_NODE_NIC_NAT_FAILED);
-	return nic_out(ctx, p, &v);
+	return nic_out(ctx, p, v);
 }
 
 /* A reply of another node's endpoint to a SNAT port: to the client. */

@@ -63,8 +63,10 @@ struct nic_scratch {
 	struct bpf_fib_lookup fib;
 	struct lbd_node_nat_key k;
 	struct lbd_node_nic_nat v;
+	struct lbd_node_nic_nat fwd; /* a flow's entry (nic_forward) */
 	struct lbd_rw rw; /* a DSR packet's (nic_dsr_send) */
 	struct lbd_nh nh;
+	union lbd_addr src;
 };
 
 struct {
@@ -236,10 +238,11 @@ static __always_inline bool nic_snat_source(const struct lbd_node_nic *nic,
  * A new DSR flow p to another node's endpoint (out->daddr, dport set)
  * whose route s->fib found leaving by nic: the outer destination is the
  * route's gateway (the node the endpoint's pod CIDR is routed to) or, on
- * a directly connected route, the endpoint itself; the outer source (in
- * out->saddr) this node's address on that NIC, as SNAT takes it. The
- * route's MTU is kept for the size check of each packet. 0, or the
- * reason to drop.
+ * a directly connected route, the endpoint itself; the outer source this
+ * node's address on that NIC (out->oif), as SNAT takes it, looked up per
+ * packet. The client stays the source of the inner packet. The route's
+ * MTU is kept for the size check of each packet. 0, or the reason to
+ * drop.
  */
 static __always_inline int nic_dsr_flow(struct xdp_md *ctx,
 					const struct lbd_pkt *p,
@@ -248,11 +251,13 @@ static __always_inline int nic_dsr_flow(struct xdp_md *ctx,
 					struct lbd_node_nic_nat *out)
 {
 	__u32 ifindex = ctx_ifindex(ctx);
+	union lbd_addr src;
 	__u16 mtu = 0xffff;
 	int rc;
 
-	if (!nic_snat_source(nic, p->family, &out->saddr))
+	if (!nic_snat_source(nic, p->family, &src))
 		return LBD_NODE_NIC_NO_SNAT_ADDR;
+	out->oif = s->fib.ifindex;
 	if (s->fib.family !=
 	    (p->family == LBD_AF_INET ? LBD_FIB_AF_INET : LBD_FIB_AF_INET6))
 		return LBD_NODE_NIC_DSR_GW_FAMILY;
@@ -269,6 +274,8 @@ static __always_inline int nic_dsr_flow(struct xdp_md *ctx,
 		 rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return LBD_NODE_NIC_NO_ROUTE;
 	out->mtu = mtu;
+	out->saddr = p->saddr;
+	out->sport = p->sport;
 	out->flags = LBD_NODE_NIC_F_DSR;
 	nic_count(LBD_NODE_NIC_NEW_DSR);
 	return 0;
@@ -375,6 +382,7 @@ static __always_inline int nic_dsr_send(struct xdp_md *ctx,
 						    LBD_GENEVE6_OVERHEAD;
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	struct ethhdr *eth = data;
+	const struct lbd_node_nic *nic;
 	struct nic_scratch *s;
 	__u32 zero = 0, hash;
 
@@ -383,6 +391,10 @@ static __always_inline int nic_dsr_send(struct xdp_md *ctx,
 	s = bpf_map_lookup_elem(&lbd_node_nic_scratch, &zero);
 	if (!s || (void *)(eth + 1) > data_end)
 		return LBD_NODE_NIC_ENCAP_FAILED;
+	/* the NIC's address now: it may have changed, or the NIC left */
+	nic = bpf_map_lookup_elem(&lbd_node_nics, &e->oif);
+	if (!nic || !nic_snat_source(nic, p->family, &s->src))
+		return LBD_NODE_NIC_NO_SNAT_ADDR;
 	__builtin_memcpy(s->nh.dmac, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(s->nh.smac, eth->h_source, ETH_ALEN);
 	nic_rw_of(&s->rw, e);
@@ -397,8 +409,8 @@ static __always_inline int nic_dsr_send(struct xdp_md *ctx,
 				      LBD_PORTS(p->sport, p->dport), p->proto) :
 		       lbd_flow_hash6(node_knobs.hash_seed, p->saddr.v6,
 				      LBD_PORTS(p->sport, p->dport), p->proto);
-	if (encap_geneve(ctx, p, &p->daddr, p->dport, &e->saddr,
-			 &e->outer_daddr, &s->nh, hash, NULL))
+	if (encap_geneve(ctx, p, &p->daddr, p->dport, &s->src, &e->outer_daddr,
+			 &s->nh, hash, NULL))
 		return LBD_NODE_NIC_ENCAP_FAILED;
 	return 0;
 }

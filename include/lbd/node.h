@@ -286,15 +286,14 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic) == 36, "lbd_node_nic");
 /* TCP: a FIN or RST was seen; a SNAT port then ages out sooner. */
 #define LBD_NODE_NIC_F_CLOSING (1u << 1)
 /* The flow goes by DSR: translated to the endpoint, client kept, then in
- * Geneve from saddr (this node's address on the NIC) to outer_daddr; a
- * forward entry only (the endpoint's node answers the client itself). */
+ * Geneve from this node's address on NIC oif to outer_daddr; a forward
+ * entry only (the endpoint's node answers the client itself). */
 #define LBD_NODE_NIC_F_DSR (1u << 2)
 
 struct lbd_node_nic_nat {
-	union lbd_addr saddr; /* the packet's source becomes this; DSR: the
-			       * outer source */
+	union lbd_addr saddr; /* the packet's source becomes this */
 	union lbd_addr daddr; /* and its destination this */
-	__be16 sport; /* DSR: 0, the client's port stays */
+	__be16 sport;
 	__be16 dport;
 	__u32 flags; /* LBD_NODE_NIC_F_* */
 	__u32 backend_id; /* forward: checked against lbd_node_backends */
@@ -303,8 +302,9 @@ struct lbd_node_nic_nat {
 	__u16 mtu; /* DSR: the route's towards outer_daddr */
 	__u16 pad;
 	union lbd_addr outer_daddr; /* DSR: the route's gateway, or daddr */
+	__u32 oif; /* DSR: the NIC the route leaves by (lbd_node_nics) */
 };
-LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_nat) == 72, "lbd_node_nic_nat");
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_nat) == 76, "lbd_node_nic_nat");
 
 /* Load-time knobs of the NIC program (const volatile). */
 struct lbd_node_nic_knobs {
