@@ -822,3 +822,41 @@ Test(node_nic, snat_service_beside_a_dsr_one_is_still_snated)
 	cr_expect_eq(counter(LBD_NODE_NIC_NEW_SNAT), 1);
 	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 0);
 }
+
+/* The outer source is the NIC's address when the packet is sent: a new
+ * address of the NIC is taken by the flows under way, a NIC without one
+ * of the family drops them (no_snat_address). */
+Test(node_nic, dsr_outer_source_is_the_nics_address_now)
+{
+	struct pkt_addr a4 = pkt_ip("203.0.113.2");
+	union lbd_addr n4 = { 0 };
+	struct pkt in, want;
+	long ip;
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_REMOTE4, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	want_dsr(&want, NIC_CLIENT4, 40000, NIC_LB4, 80, NIC_REMOTE4, 8080,
+		 NIC_REMOTE4, IPPROTO_TCP, PKT_TCP_SYN, 8);
+	expect_xdp(&in, XDP_PASS, &want);
+	memcpy(&n4.v4, &a4.v4, 4);
+	cr_assert_eq(node_nic_set(xx, (int)if_nametoindex("ntnic0"), &n4, NULL),
+		     0);
+	/* the same packet, the outer source (and so the header checksum)
+	 * the new address */
+	ip = pkt_off(&want, PKT_IPV4, 0);
+	memcpy(want.buf + ip + 12, &a4.v4, 4);
+	want.buf[ip + 10] = want.buf[ip + 11] = 0;
+	{
+		uint16_t c = pkt_csum(want.buf + ip, 20, 0);
+
+		want.buf[ip + 10] = (uint8_t)(c >> 8);
+		want.buf[ip + 11] = (uint8_t)c;
+	}
+	expect_xdp(&in, XDP_PASS, &want);
+	cr_assert_eq(
+		node_nic_set(xx, (int)if_nametoindex("ntnic0"), NULL, NULL), 0);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_NO_SNAT_ADDR), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 1);
+}
