@@ -402,8 +402,8 @@ static __always_inline int nic_dsr_send(struct xdp_md *ctx,
 	if (rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off,
 		    pkt_ip_end(p), &s->rw, NULL))
 		return LBD_NODE_NIC_REWRITE_FAILED;
-	/* the flow's entropy for the outer UDP port and IPv6 flow label, as
-	 * the SNAT port's (a word in the entry would cost every copy) */
+	/* the flow's entropy for the outer UDP port and IPv6 flow label:
+	 * the hash the SNAT port is chosen by */
 	hash = p->family == LBD_AF_INET ?
 		       lbd_flow_hash4(node_knobs.hash_seed, p->saddr.v4,
 				      LBD_PORTS(p->sport, p->dport), p->proto) :
