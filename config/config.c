@@ -961,8 +961,10 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 					       "interfaces",
 					       "snat_ports",
 					       "health_timeout",
+					       "forwarding",
 					       NULL };
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
+	static const char *const fwds[] = { "snat", "geneve", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
 	config_setting_t *s;
 	const char *zone;
@@ -1029,6 +1031,8 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 		       &n->snat_port_max);
 	if (get_int(x, g, "node_role", "health_timeout", 1, 3600, &v) > 0)
 		n->health_timeout_s = (__u32)v;
+	if (get_choice(x, g, "node_role", "forwarding", fwds, &choice) > 0)
+		n->forwarding = (enum lbd_node_fwd)choice;
 }
 
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)

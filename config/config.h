@@ -257,6 +257,13 @@ struct lbd_conf_backend_node {
 #define LBD_NODE_DEFAULT_REVERSE 262144
 #define LBD_NODE_DEFAULT_AFFINITY 65536
 
+/* node_role.forwarding: how the NIC path sends a flow to an endpoint on
+ * another node, for Services without the lbd.io/forwarding annotation. */
+enum lbd_node_fwd {
+	LBD_NODE_FWD_SNAT = 0, /* this node's address and a SNAT port */
+	LBD_NODE_FWD_GENEVE = 1, /* DSR: Geneve, the client kept */
+};
+
 /* node_role.socket_lb: which sockets the socket programs translate. */
 enum lbd_socket_lb {
 	LBD_SOCKET_LB_ALL = 0, /* every socket of the cgroup */
@@ -312,6 +319,7 @@ struct lbd_conf_node_role {
 	/* the health check ports answer serviceProxyHealthy false (503)
 	 * once the Kubernetes client has been behind this long */
 	__u32 health_timeout_s;
+	enum lbd_node_fwd forwarding; /* changes on reload */
 };
 
 #define LBD_MAX_VIP_RANGES 64

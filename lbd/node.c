@@ -99,6 +99,8 @@ struct node_role {
 	struct node_pods *pods;
 	/* the NIC path (node_ext.c); NULL: no interface */
 	struct node_ext *ext;
+	/* node_role.forwarding: for Services without lbd.io/forwarding */
+	enum lbd_node_fwd forwarding;
 };
 
 /* -- where and as whom ------------------------------------------------ */
@@ -254,6 +256,18 @@ static void applied_free(struct nr_applied *r)
 	free(r->eps);
 }
 
+/* Whether the NIC path sends record r's flows to other nodes' endpoints
+ * by Geneve: its Service's annotation says, else node_role.forwarding.
+ * Only external records' addresses are reached from outside. */
+static bool rec_geneve(const struct node_role *nr, const struct k8s_node_rec *r)
+{
+	if (!r->external)
+		return false;
+	if (r->forwarding != K8S_NODE_FWD_DEFAULT)
+		return r->forwarding == K8S_NODE_FWD_GENEVE;
+	return nr->forwarding == LBD_NODE_FWD_GENEVE;
+}
+
 /* The records of set as the maps take them. */
 static int build(struct node_role *nr, const struct k8s_node_set *set,
 		 struct nr_applied **out)
@@ -270,6 +284,8 @@ static int build(struct node_role *nr, const struct k8s_node_set *set,
 
 		k8s_node_rec_key(r, a->key, sizeof(a->key));
 		a->flags = r->affinity ? LBD_NODE_SVC_F_AFFINITY : 0;
+		if (rec_geneve(nr, r))
+			a->flags |= LBD_NODE_SVC_F_GENEVE;
 		a->affinity_timeout = r->affinity ? r->affinity_timeout : 0;
 		a->node_port = htons(r->node_port);
 		a->proto = r->proto;
@@ -926,6 +942,8 @@ void node_role_status_json(void *arg, struct json_object *out)
 	jadd(node, "kubernetes_behind_s",
 	     json_object_new_double(
 		     nr->hc_behind_since ? mono_s() - nr->hc_behind_since : 0));
+	jadd(node, "forwarding",
+	     jstr(nr->forwarding == LBD_NODE_FWD_GENEVE ? "geneve" : "snat"));
 	jadd(out, "node", node);
 	view_counts(nr, &c);
 	jadd(out, "services", jint(c.services));
@@ -947,6 +965,9 @@ void node_role_services_json(void *arg, struct json_object *list)
 		struct json_object *o = json_object_new_object();
 
 		k8s_node_rec_json(&nr->view, r, view_applied(nr, r), o);
+		if (r->external)
+			jadd(o, "forwarding",
+			     jstr(rec_geneve(nr, r) ? "geneve" : "snat"));
 		json_object_array_add(list, o);
 	}
 }
@@ -1114,6 +1135,7 @@ int node_role_start(struct lbd_daemon *d)
 	for (i = c->node_role.max_services; i > 0; i--)
 		nr->free_ids[nr->n_free++] = i - 1;
 	identity(nr, c);
+	nr->forwarding = c->node_role.forwarding;
 	if (c->node_role.cgroup[0])
 		snprintf(nr->cgroup, sizeof(nr->cgroup), "%s",
 			 c->node_role.cgroup);
@@ -1200,6 +1222,24 @@ int node_role_loop_start(struct lbd_daemon *d)
 				   on_node_set, d, &nr->k8s);
 }
 
+/* The last sync's records applied again (node_role.forwarding changed):
+ * new flows of the Services that follow it are sent the new way, flows
+ * under way keep theirs. Adopted maps wait for the first sync. */
+static void reapply(struct node_role *nr)
+{
+	struct nr_applied *nv;
+	int err;
+
+	if (nr->adopting || !nr->syncs)
+		return;
+	err = build(nr, &nr->view, &nv);
+	if (err) {
+		log_warnx("node_role.forwarding: %s", strerror(-err));
+		return;
+	}
+	sync_set(nr, nv, nr->view.n_recs);
+}
+
 int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 		     struct config_diag *diag)
 {
@@ -1240,6 +1280,10 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	 * translates again (a new cluster is a new child); the maps keep
 	 * the last set until then */
 	identity(nr, c);
+	if (nr->forwarding != b->forwarding) {
+		nr->forwarding = b->forwarding;
+		reapply(nr);
+	}
 	node_pods_reload(nr->pods, c);
 	node_ext_reload(nr->ext, c, nr->addrs, nr->n_addrs);
 	node_ident(nr, c, &id);
@@ -1485,6 +1529,9 @@ int node_role_explain(void *arg, const struct lbd_ctl_req *req,
 		struct json_object *rj = json_object_new_object();
 
 		k8s_node_rec_json(&nr->view, r, true, rj);
+		if (r->external)
+			jadd(rj, "forwarding",
+			     jstr(rec_geneve(nr, r) ? "geneve" : "snat"));
 		jadd(out, "service", rj);
 	} else {
 		jadd(out, "service", NULL);

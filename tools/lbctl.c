@@ -557,6 +557,8 @@ static void print_node_services(struct json_object *l)
 			       i_of(s, "health_check_node_port"));
 		if (b_of(s, "zone_hints"))
 			printf(", zone hints");
+		if (get(s, "forwarding"))
+			printf(", forwarding %s", s_of(s, "forwarding"));
 		printf("%s\n", b_of(s, "applied") ? "" : " NOT APPLIED");
 		for (j = 0; a && j < json_object_array_length(a); j++) {
 			struct json_object *x = json_object_array_get_idx(a, j);
@@ -1797,6 +1799,12 @@ static struct json_object *node_list_build(struct list_sample *cur)
 			json_object_object_add(
 				o, "affinity",
 				json_object_new_string(s_of(s, "affinity")));
+			/* external addresses only: the NIC path's */
+			if (get(s, "forwarding"))
+				json_object_object_add(
+					o, "forwarding",
+					json_object_new_string(
+						s_of(s, "forwarding")));
 			json_object_object_add(
 				o, "applied",
 				json_object_new_boolean(b_of(s, "applied")));
@@ -1861,9 +1869,12 @@ static void print_node_list(struct json_object *d)
 		cell(sl, NCOL_KIND, "%s", s_of(s, "kind"));
 		/* ClientIP affinity shows with the policy: both say which
 		 * endpoint a client may get */
-		cell(sl, NCOL_POLICY, "%s%s", s_of(s, "traffic_policy"),
+		/* and Geneve (DSR) from the NIC path: the other nodes'
+		 * endpoints see the client */
+		cell(sl, NCOL_POLICY, "%s%s%s", s_of(s, "traffic_policy"),
 		     !strcmp(s_of(s, "affinity"), "ClientIP") ? ",ClientIP" :
-								"");
+								"",
+		     !strcmp(s_of(s, "forwarding"), "geneve") ? ",geneve" : "");
 		el = get(s, "endpoints");
 		for (j = 0; el && j < json_object_array_length(el); j++) {
 			struct json_object *e =

@@ -4,6 +4,7 @@
 #define LBD_LB_DSR_H
 
 #include "lib/parse.h"
+#include "encap_src.h"
 #include "translate.h"
 #include "nexthop.h"
 #include "icmp.h"
@@ -74,12 +75,12 @@ static __always_inline int dsr_forward(struct xdp_md *ctx,
 			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
 		if (p != q && icmp_translate_quote(ctx, p, q, be))
 			return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));
-		rc = encap_geneve(ctx, p, &q->daddr, q->dport, be, nh, hash,
-				  sc);
+		rc = encap_geneve(ctx, p, &q->daddr, q->dport, &src, &be->addr,
+				  nh, hash, sc);
 	} else if (sc) {
-		rc = encap_ipsc(ctx, p, be, nh, hash, sc);
+		rc = encap_ipsc(ctx, p, &src, be, nh, hash, sc);
 	} else {
-		rc = encap_ipip(ctx, p, be, nh, hash);
+		rc = encap_ipip(ctx, p, &src, be, nh, hash);
 	}
 	if (rc)
 		return verdict(XDP_DROP, LBD_DROP_ENCAP, ctx_len(ctx));

@@ -26,6 +26,7 @@
 #include "select.h"
 #include "svc.h"
 #include "lib/encap.h"
+#include "encap_src.h"
 #include "lib/fib.h"
 #include "lib/rewrite.h"
 #include "lib/pull.h"
@@ -101,10 +102,10 @@ int lbd_hc_egress(struct __sk_buff *skb)
 	if (fwd == LBD_FWD_GENEVE) {
 		if (skb_rewrite_l4(skb, &p, true, &bcopy.addr, bcopy.port))
 			return hc_drop(skb, LBD_HC_DROP_ENCAP);
-		rc = encap_geneve(skb, &p, &vip, svc_port, &bcopy, &nh, hash,
-				  NULL);
+		rc = encap_geneve(skb, &p, &vip, svc_port, &src, &bcopy.addr,
+				  &nh, hash, NULL);
 	} else {
-		rc = encap_ipip(skb, &p, &bcopy, &nh, hash);
+		rc = encap_ipip(skb, &p, &src, &bcopy, &nh, hash);
 	}
 	if (rc)
 		return hc_drop(skb, LBD_HC_DROP_ENCAP);

@@ -25,10 +25,11 @@
  * the inner packet's, untranslated and without inner Ethernet
  * (encap_ipsc).
  *
- * Written once for the LB's XDP program and its tc health-check program
- * (lb/hc.bpf.c), against struct lbd_ctx: the entry file includes
- * lib/ctx_xdp.h or ctx_skb.h first, and defines the load-time knobs
- * (struct lbd_knobs knobs) the outer source comes from.
+ * Written once for the LB's XDP program, its tc health-check program
+ * (lb/hc.bpf.c) and the node role's NIC path (node/nic.h), against struct
+ * lbd_ctx: the entry file includes lib/ctx_xdp.h or ctx_skb.h first. The
+ * outer source is the caller's (the LB's knobs, lb/encap_src.h; the
+ * node's address on the NIC the route leaves by).
  */
 #ifndef LBD_BPF_ENCAP_H
 #define LBD_BPF_ENCAP_H
@@ -37,33 +38,6 @@
 #include "lib/parse.h"
 
 #define LBD_ENCAP_TTL 64
-
-/* The outer source: the configured address, or for a prefix its host bits
- * from the flow hash, which spreads flows over RSS queues of backends. */
-static __always_inline void encap_source(__u8 family, __u32 hash,
-					 union lbd_addr *src)
-{
-	__u32 mask;
-
-	if (family == LBD_AF_INET) {
-		src->v4 = knobs.encap_src4;
-		if (knobs.encap4_hostbits) {
-			mask = (1u << (knobs.encap4_hostbits & 31)) - 1;
-			src->v4 = bpf_htonl(bpf_ntohl(src->v4) | (hash & mask));
-		}
-		return;
-	}
-	src->v6[0] = knobs.encap_src6.v6[0];
-	src->v6[1] = knobs.encap_src6.v6[1];
-	src->v6[2] = knobs.encap_src6.v6[2];
-	src->v6[3] = knobs.encap_src6.v6[3];
-	if (knobs.encap6_hostbits) {
-		mask = knobs.encap6_hostbits >= 32
-			       ? 0xffffffff
-			       : (1u << knobs.encap6_hostbits) - 1;
-		src->v6[3] = bpf_htonl(bpf_ntohl(src->v6[3]) | (hash & mask));
-	}
-}
 
 static __always_inline __u16 sc_opt_len(__u8 family)
 {
@@ -170,15 +144,14 @@ static __always_inline void write_ip6(struct ipv6hdr *ip6,
 /* IPIP, IP6IP6 or 4-in-6, by the families of the packet and backend. */
 static __always_inline int encap_ipip(struct lbd_ctx *ctx,
 				      const struct lbd_pkt *p,
+				      const union lbd_addr *src,
 				      const struct lbd_backend *be,
 				      const struct lbd_nh *nh,
 				      __u32 hash)
 {
-	union lbd_addr src = {};
 	void *data, *data_end;
 	struct ethhdr *eth;
 
-	encap_source(be->family, hash, &src);
 	if (be->family == LBD_AF_INET) {
 		struct iphdr *ip;
 
@@ -192,7 +165,7 @@ static __always_inline int encap_ipip(struct lbd_ctx *ctx,
 		if ((void *)(ip + 1) > data_end)
 			return -1;
 		write_eth(eth, nh, ETH_P_IP);
-		write_ip4(ip, src.v4, be->addr.v4, IPPROTO_IPIP,
+		write_ip4(ip, src->v4, be->addr.v4, IPPROTO_IPIP,
 			  p->ip_len + sizeof(*ip), p);
 		return 0;
 	} else {
@@ -208,7 +181,7 @@ static __always_inline int encap_ipip(struct lbd_ctx *ctx,
 		if ((void *)(ip6 + 1) > data_end)
 			return -1;
 		write_eth(eth, nh, ETH_P_IPV6);
-		write_ip6(ip6, &src, &be->addr,
+		write_ip6(ip6, src, &be->addr,
 			  p->family == LBD_AF_INET ? IPPROTO_IPIP
 						   : IPPROTO_IPV6,
 			  p->ip_len, hash, p);
@@ -220,16 +193,17 @@ static __always_inline int encap_ipip(struct lbd_ctx *ctx,
 #define GENEVE6_OPT_LEN sizeof(struct lbd_geneve_dsr6)
 
 /*
- * Geneve to the backend, the option naming the VIP and service port. The
- * inner packet must already be translated to the backend's address and
- * port. The backend's family is the packet's: Geneve does not change
- * families.
+ * Geneve from src to dst (the backend, or the node that routes to it),
+ * the option naming the VIP and service port. The inner packet must
+ * already be translated to the backend's address and port. The outer
+ * family is the packet's: Geneve does not change families.
  */
 static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 					const struct lbd_pkt *p,
 					const union lbd_addr *vip,
 					__be16 svc_port,
-					const struct lbd_backend *be,
+					const union lbd_addr *src,
+					const union lbd_addr *dst,
 					const struct lbd_nh *nh,
 					__u32 hash, const struct lbd_sc *sc)
 {
@@ -243,11 +217,9 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 	void *data, *data_end;
 	struct lbd_genevehdr *gh;
 	struct ethhdr *eth, *ieth;
-	union lbd_addr src = {};
 	struct udphdr *uh;
 	void *opt;
 
-	encap_source(p->family, hash, &src);
 	if (ctx_encap_room(ctx, p, ETH_HLEN + ip_hlen + udp_len - p->ip_len,
 			   encap_flags(p->family, true)))
 		return -1;
@@ -265,7 +237,7 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 		if ((void *)(ieth + 1) > data_end)
 			return -1;
 		write_eth(eth, nh, ETH_P_IP);
-		write_ip4(ip, src.v4, be->addr.v4, IPPROTO_UDP,
+		write_ip4(ip, src->v4, dst->v4, IPPROTO_UDP,
 			  sizeof(*ip) + udp_len, p);
 		{
 			struct lbd_geneve_dsr4 *o = opt;
@@ -294,7 +266,7 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
 		if ((void *)(ieth + 1) > data_end)
 			return -1;
 		write_eth(eth, nh, ETH_P_IPV6);
-		write_ip6(ip6, &src, &be->addr, IPPROTO_UDP, udp_len, hash, p);
+		write_ip6(ip6, src, dst, IPPROTO_UDP, udp_len, hash, p);
 		{
 			struct lbd_geneve_dsr6 *o = opt;
 
@@ -330,6 +302,7 @@ static __always_inline int encap_geneve(struct lbd_ctx *ctx,
  */
 static __always_inline int encap_ipsc(struct lbd_ctx *ctx,
 				      const struct lbd_pkt *p,
+				      const union lbd_addr *src,
 				      const struct lbd_backend *be,
 				      const struct lbd_nh *nh, __u32 hash,
 				      const struct lbd_sc *sc)
@@ -342,11 +315,9 @@ static __always_inline int encap_ipsc(struct lbd_ctx *ctx,
 	__u16 proto = p->family == LBD_AF_INET ? ETH_P_IP : ETH_P_IPV6;
 	void *data, *data_end, *opt;
 	struct lbd_genevehdr *gh;
-	union lbd_addr src = {};
 	struct udphdr *uh;
 	struct ethhdr *eth;
 
-	encap_source(be->family, hash, &src);
 	if (ctx_encap_room(ctx, p, ETH_HLEN + ip_hlen + udp_len - p->ip_len,
 			   encap_flags(be->family, true) &
 				   ~(BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN) |
@@ -364,7 +335,7 @@ static __always_inline int encap_ipsc(struct lbd_ctx *ctx,
 		if (opt + LBD_SC4_OPT_LEN > data_end)
 			return -1;
 		write_eth(eth, nh, ETH_P_IP);
-		write_ip4(ip, src.v4, be->addr.v4, IPPROTO_UDP,
+		write_ip4(ip, src->v4, be->addr.v4, IPPROTO_UDP,
 			  sizeof(*ip) + udp_len, p);
 		write_sc_opt4(opt, sc);
 	} else {
@@ -376,7 +347,7 @@ static __always_inline int encap_ipsc(struct lbd_ctx *ctx,
 		if (opt + LBD_SC6_OPT_LEN > data_end)
 			return -1;
 		write_eth(eth, nh, ETH_P_IPV6);
-		write_ip6(ip6, &src, &be->addr, IPPROTO_UDP, udp_len, hash, p);
+		write_ip6(ip6, src, &be->addr, IPPROTO_UDP, udp_len, hash, p);
 		write_sc_opt6(opt, sc);
 	}
 	write_geneve(uh, gh, udp_len, opt_len, 0, proto, hash);

@@ -98,44 +98,75 @@ static __noinline int nic_send(struct xdp_md *ctx, struct lbd_pkt *p,
 	return XDP_PASS;
 }
 
+/* Sends a packet of DSR flow e (nic.h's nic_dsr_send). A subprogram of
+ * its own, called by the forward path only: under nic_send, which
+ * nic_reply calls too, its frame would count on the reply's path, past
+ * the 512 bytes of stack a program's frames may take together. */
+static __noinline int nic_send_dsr(struct xdp_md *ctx, struct lbd_pkt *p,
+				   const struct lbd_node_nic_nat *e)
+{
+	int rc = nic_dsr_send(ctx, p, e);
+
+	if (rc)
+		return nic_drop(rc);
+	nic_count(LBD_NODE_NIC_FORWARD);
+	return XDP_PASS;
+}
+
+/* A packet of the flow whose entry is e: DSR or translated. */
+static __always_inline int nic_out(struct xdp_md *ctx, struct lbd_pkt *p,
+				   const struct lbd_node_nic_nat *e)
+{
+	if (e->flags & LBD_NODE_NIC_F_DSR)
+		return nic_send_dsr(ctx, p, e);
+	return nic_send(ctx, p, e, LBD_NODE_NIC_FORWARD);
+}
+
 /* A packet to Service port svc: to its flow's endpoint. */
 static __always_inline int nic_forward(struct xdp_md *ctx, struct lbd_pkt *p,
 				       const struct lbd_node_svc *svc)
 {
 	__u32 now = clock_now(&lbd_node_clock), ifindex = ctx_ifindex(ctx);
+	struct lbd_node_nic_nat *e, *v;
 	struct lbd_node_nat_key k;
-	struct lbd_node_nic_nat *e, v;
+	struct nic_scratch *s;
+	__u32 zero = 0;
 	int r;
 
+	/* the entry's copy in this CPU's scratch, not on the stack: with
+	 * nic_reply's and nic_send's frames, lbd_xdp's would pass the 512
+	 * bytes they may take together */
+	s = bpf_map_lookup_elem(&lbd_node_nic_scratch, &zero);
+	if (!s)
+		return nic_drop(LBD_NODE_NIC_NAT_FAILED);
+	v = &s->fwd;
 	nat_key_of(&k, p, LBD_NODE_NAT_FWD);
 	e = bpf_map_lookup_elem(&lbd_node_nic_nat, &k);
 	if (e) {
 		/* a copy: the helpers may not be given map memory to read
 		 * while they write the packet */
-		v = *e;
-		if (nat_backend_usable(v.backend_id, v.backend_gen, svc)) {
-			if (v.last_seen == now && !nic_closing(p))
-				return nic_send(ctx, p, &v,
-						LBD_NODE_NIC_FORWARD);
-			r = nic_refresh(p, &v, now, ifindex);
+		*v = *e;
+		if (nat_backend_usable(v->backend_id, v->backend_gen, svc)) {
+			if (v->last_seen == now && !nic_closing(p))
+				return nic_out(ctx, p, v);
+			r = nic_refresh(p, v, now, ifindex);
 			if (!r) {
 				e->last_seen = now;
-				return nic_send(ctx, p, &v,
-						LBD_NODE_NIC_FORWARD);
+				return nic_out(ctx, p, v);
 			}
 			if (r != 1)
 				return nic_drop(r);
 		}
 		nic_count(LBD_NODE_NIC_ENDPOINT_GONE);
 	}
-	r = nic_new_flow(ctx, p, svc, &v);
+	r = nic_new_flow(ctx, p, svc, v);
 	if (r)
 		return nic_drop(r);
 	/* after the reverse entry: a forward entry without it would send
 	 * the flow on with replies nobody translates back */
-	if (bpf_map_update_elem(&lbd_node_nic_nat, &k, &v, BPF_ANY))
+	if (bpf_map_update_elem(&lbd_node_nic_nat, &k, v, BPF_ANY))
 		return nic_drop(LBD_NODE_NIC_NAT_FAILED);
-	return nic_send(ctx, p, &v, LBD_NODE_NIC_FORWARD);
+	return nic_out(ctx, p, v);
 }
 
 /* A reply of another node's endpoint to a SNAT port: to the client. */

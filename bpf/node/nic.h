@@ -14,6 +14,7 @@
 #ifndef LBD_NODE_NIC_H
 #define LBD_NODE_NIC_H
 
+#include "lib/encap.h"
 #include "lib/fib.h"
 #include "lib/nat_rw.h"
 #include "nat.h"
@@ -62,6 +63,10 @@ struct nic_scratch {
 	struct bpf_fib_lookup fib;
 	struct lbd_node_nat_key k;
 	struct lbd_node_nic_nat v;
+	struct lbd_node_nic_nat fwd; /* a flow's entry (nic_forward) */
+	struct lbd_rw rw; /* a DSR packet's (nic_dsr_send) */
+	struct lbd_nh nh;
+	union lbd_addr src;
 };
 
 struct {
@@ -191,6 +196,9 @@ static __noinline int nic_refresh(const struct lbd_pkt *p,
 	struct lbd_node_nic_nat v, *n;
 	struct lbd_node_nat loc;
 
+	/* DSR: no reverse entry, the endpoint's node answers the client */
+	if (e->flags & LBD_NODE_NIC_F_DSR)
+		return 0;
 	if (!(e->flags & LBD_NODE_NIC_F_SNAT)) {
 		__builtin_memset(&loc, 0, sizeof(loc));
 		loc.addr = e->daddr;
@@ -224,6 +232,53 @@ static __always_inline bool nic_snat_source(const struct lbd_node_nic *nic,
 	}
 	*out = nic->addr6;
 	return nic->flags & LBD_NODE_NIC_F_V6;
+}
+
+/*
+ * A new DSR flow p to another node's endpoint (out->daddr, dport set)
+ * whose route s->fib found leaving by nic: the outer destination is the
+ * route's gateway (the node the endpoint's pod CIDR is routed to) or, on
+ * a directly connected route, the endpoint itself; the outer source this
+ * node's address on that NIC (out->oif), as SNAT takes it, looked up per
+ * packet. The client stays the source of the inner packet. The route's
+ * MTU is kept for the size check of each packet. 0, or the reason to
+ * drop.
+ */
+static __always_inline int nic_dsr_flow(struct xdp_md *ctx,
+					const struct lbd_pkt *p,
+					const struct lbd_node_nic *nic,
+					struct nic_scratch *s,
+					struct lbd_node_nic_nat *out)
+{
+	__u32 ifindex = ctx_ifindex(ctx);
+	union lbd_addr src;
+	__u16 mtu = 0xffff;
+	int rc;
+
+	if (!nic_snat_source(nic, p->family, &src))
+		return LBD_NODE_NIC_NO_SNAT_ADDR;
+	out->oif = s->fib.ifindex;
+	if (s->fib.family !=
+	    (p->family == LBD_AF_INET ? LBD_FIB_AF_INET : LBD_FIB_AF_INET6))
+		return LBD_NODE_NIC_DSR_GW_FAMILY;
+	if (p->family == LBD_AF_INET)
+		out->outer_daddr.v4 = s->fib.ipv4_dst;
+	else
+		__builtin_memcpy(&out->outer_daddr, s->fib.ipv6_dst, 16);
+	/* the kernel tells a route's MTU only to a length that exceeds it */
+	rc = fib_nexthop(ctx, ifindex, p->family, &p->saddr, &out->daddr,
+			 0xffff, &s->fib);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		mtu = (__u16)s->fib.mtu_result;
+	else if (rc != BPF_FIB_LKUP_RET_SUCCESS &&
+		 rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return LBD_NODE_NIC_NO_ROUTE;
+	out->mtu = mtu;
+	out->saddr = p->saddr;
+	out->sport = p->sport;
+	out->flags = LBD_NODE_NIC_F_DSR;
+	nic_count(LBD_NODE_NIC_NEW_DSR);
+	return 0;
 }
 
 /*
@@ -284,6 +339,8 @@ static __noinline int nic_new_flow(struct xdp_md *ctx, const struct lbd_pkt *p,
 		nic_count(LBD_NODE_NIC_NEW_LOCAL);
 		return 0;
 	}
+	if (svc->flags & LBD_NODE_SVC_F_GENEVE)
+		return nic_dsr_flow(ctx, p, nic, s, out);
 	if (!nic_snat_source(nic, p->family, &out->saddr))
 		return LBD_NODE_NIC_NO_SNAT_ADDR;
 	out->flags = LBD_NODE_NIC_F_SNAT;
@@ -304,6 +361,58 @@ static __always_inline void nic_rw_of(struct lbd_rw *rw,
 	rw->sport = e->sport;
 	rw->dport = e->dport;
 	rw->set_saddr = rw->set_daddr = rw->set_sport = rw->set_dport = true;
+}
+
+/*
+ * Sends the packet p of DSR flow e: the inner packet translated to the
+ * endpoint (the client stays its source), then in Geneve as the LB role
+ * sends it (lib/encap.h), the option naming the Service address and port
+ * the client asked for. The outer frame keeps the received Ethernet
+ * addresses, to this node's NIC: the kernel takes it in and forwards it
+ * (neighbour resolution, any NIC). A packet the route's MTU would not
+ * take with the encapsulation is dropped: the kernel would send its error
+ * to this node, the outer source, not to the client. 0, or the reason to
+ * drop.
+ */
+static __always_inline int nic_dsr_send(struct xdp_md *ctx,
+					const struct lbd_pkt *p,
+					const struct lbd_node_nic_nat *e)
+{
+	__u32 overhead = p->family == LBD_AF_INET ? LBD_GENEVE4_OVERHEAD :
+						    LBD_GENEVE6_OVERHEAD;
+	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
+	struct ethhdr *eth = data;
+	const struct lbd_node_nic *nic;
+	struct nic_scratch *s;
+	__u32 zero = 0, hash;
+
+	if ((__u32)p->ip_len + overhead > e->mtu)
+		return LBD_NODE_NIC_DSR_TOO_BIG;
+	s = bpf_map_lookup_elem(&lbd_node_nic_scratch, &zero);
+	if (!s || (void *)(eth + 1) > data_end)
+		return LBD_NODE_NIC_ENCAP_FAILED;
+	/* the NIC's address now: it may have changed, or the NIC left */
+	nic = bpf_map_lookup_elem(&lbd_node_nics, &e->oif);
+	if (!nic || !nic_snat_source(nic, p->family, &s->src))
+		return LBD_NODE_NIC_NO_SNAT_ADDR;
+	__builtin_memcpy(s->nh.dmac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(s->nh.smac, eth->h_source, ETH_ALEN);
+	nic_rw_of(&s->rw, e);
+	s->rw.set_saddr = s->rw.set_sport = false;
+	if (rewrite(ctx, p->family, p->proto, p->l3_off, p->l4_off,
+		    pkt_ip_end(p), &s->rw, NULL))
+		return LBD_NODE_NIC_REWRITE_FAILED;
+	/* the flow's entropy for the outer UDP port and IPv6 flow label:
+	 * the hash the SNAT port is chosen by */
+	hash = p->family == LBD_AF_INET ?
+		       lbd_flow_hash4(node_knobs.hash_seed, p->saddr.v4,
+				      LBD_PORTS(p->sport, p->dport), p->proto) :
+		       lbd_flow_hash6(node_knobs.hash_seed, p->saddr.v6,
+				      LBD_PORTS(p->sport, p->dport), p->proto);
+	if (encap_geneve(ctx, p, &p->daddr, p->dport, &s->src, &e->outer_daddr,
+			 &s->nh, hash, NULL))
+		return LBD_NODE_NIC_ENCAP_FAILED;
+	return 0;
 }
 
 #endif /* LBD_NODE_NIC_H */

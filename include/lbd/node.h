@@ -30,6 +30,9 @@
 /* Session affinity (Kubernetes ClientIP): a client's endpoint is kept in
  * lbd_node_affinity for affinity_timeout seconds of idleness. */
 #define LBD_NODE_SVC_F_AFFINITY (1u << 0)
+/* Forwarding of the NIC path (bpf/node/nic.bpf.c) to an endpoint on
+ * another node: Geneve in Cilium's DSR format (docs/node.md), not SNAT. */
+#define LBD_NODE_SVC_F_GENEVE (1u << 1)
 
 /* A Service port as the socket hooks find it. One id per Service port:
  * its Maglev table in lbd_node_maglev and its affinity entries. */
@@ -278,7 +281,9 @@ enum lbd_node_tc_reason {
  * path at the pod interface (lbd_node_nat, LBD_NODE_NAT_F_NIC); an
  * endpoint on another node gets them from this node's address on the NIC
  * the route leaves by, with a port of the SNAT range, and its replies are
- * reversed by the NIC path.
+ * reversed by the NIC path; or, for a Service with LBD_NODE_SVC_F_GENEVE,
+ * by DSR: translated to the endpoint with the client kept, in Geneve to
+ * the node the route names, which answers the client itself.
  *
  * Maps (bpf/node/nic.h):
  *   lbd_node_nics      ifindex -> struct lbd_node_nic (written by lbd)
@@ -302,19 +307,26 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic) == 36, "lbd_node_nic");
 #define LBD_NODE_NIC_F_SNAT (1u << 0)
 /* TCP: a FIN or RST was seen; a SNAT port then ages out sooner. */
 #define LBD_NODE_NIC_F_CLOSING (1u << 1)
+/* The flow goes by DSR: translated to the endpoint, client kept, then in
+ * Geneve from this node's address on NIC oif to outer_daddr; a forward
+ * entry only (the endpoint's node answers the client itself). */
+#define LBD_NODE_NIC_F_DSR (1u << 2)
 
 struct lbd_node_nic_nat {
 	union lbd_addr saddr; /* the packet's source becomes this */
 	union lbd_addr daddr; /* and its destination this */
 	__be16 sport;
 	__be16 dport;
-	__u32 flags; /* LBD_NODE_NIC_F_SNAT, LBD_NODE_NIC_F_CLOSING */
+	__u32 flags; /* LBD_NODE_NIC_F_* */
 	__u32 backend_id; /* forward: checked against lbd_node_backends */
 	__u32 backend_gen;
 	__u32 last_seen; /* seconds of the coarse monotonic clock */
-	__u32 pad;
+	__u16 mtu; /* DSR: the route's towards outer_daddr */
+	__u16 pad;
+	union lbd_addr outer_daddr; /* DSR: the route's gateway, or daddr */
+	__u32 oif; /* DSR: the NIC the route leaves by (lbd_node_nics) */
 };
-LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_nat) == 56, "lbd_node_nic_nat");
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_nat) == 76, "lbd_node_nic_nat");
 
 /* Load-time knobs of the NIC program (const volatile). */
 struct lbd_node_nic_knobs {
@@ -377,7 +389,18 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 8, "lbd_node_nic_knobs");
 	  "(RFC 5508)")                                                       \
 	X(LBD_NODE_NIC_ICMP_MALFORMED, "icmp_malformed",                      \
 	  "ICMP error about a flow from outside whose quote is cut short "    \
-	  "in its TCP or UDP header: dropped")
+	  "in its TCP or UDP header: dropped")                                \
+	X(LBD_NODE_NIC_NEW_DSR, "new_flow_dsr",                               \
+	  "flow from outside to a Service address began, endpoint on "        \
+	  "another node: sent there in Geneve, client address kept")          \
+	X(LBD_NODE_NIC_DSR_TOO_BIG, "dsr_too_big",                            \
+	  "packet of a DSR flow that would exceed the route's MTU in "        \
+	  "Geneve: dropped")                                                  \
+	X(LBD_NODE_NIC_DSR_GW_FAMILY, "dsr_gateway_family",                   \
+	  "DSR endpoint routed by a gateway of another family (Geneve does "  \
+	  "not change families): dropped")                                    \
+	X(LBD_NODE_NIC_ENCAP_FAILED, "encap_failed",                          \
+	  "packet not encapsulated: dropped")
 
 enum lbd_node_nic_reason {
 #define LBD_NODE_NIC_REASON_ENUM(e, label, desc) e,

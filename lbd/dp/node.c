@@ -615,7 +615,7 @@ int node_service_set(struct lbd_node *n, const struct node_svc_addr *a,
 	int fd;
 
 	if (svc_id >= n->opts.max_services ||
-	    (flags & ~LBD_NODE_SVC_F_AFFINITY))
+	    (flags & ~(LBD_NODE_SVC_F_AFFINITY | LBD_NODE_SVC_F_GENEVE)))
 		return -EINVAL;
 	fd = node_svc_map(n, a, &k4, &k6, &key);
 	if (fd < 0)

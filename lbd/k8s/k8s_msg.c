@@ -775,6 +775,7 @@ int k8s_msg_node_set_encode(const struct k8s_node_set *set, __u32 seq,
 		m->local_only = r->local_only;
 		m->affinity = r->affinity;
 		m->zone_hints = r->zone_hints;
+		m->forwarding = r->forwarding;
 		m->affinity_timeout = r->affinity_timeout;
 		m->first_addr = (__u32)r->first_addr;
 		m->n_addrs = (__u32)r->n_addrs;
@@ -871,6 +872,7 @@ static int nrx_rec(struct k8s_node_rx *rx, const struct lbd_k8s_node_rec *m,
 			   i);
 	if (!bool_ok(m->external) || !bool_ok(m->local_only) ||
 	    !bool_ok(m->affinity) || !bool_ok(m->zone_hints) ||
+	    m->forwarding > K8S_NODE_FWD_GENEVE ||
 	    m->affinity_timeout > K8S_NODE_AFFINITY_MAX ||
 	    (!m->external && (m->node_port || m->hc_node_port)))
 		return bad(err, errlen, "node record %zu: a flag out of range",
@@ -899,6 +901,7 @@ static int nrx_rec(struct k8s_node_rx *rx, const struct lbd_k8s_node_rec *m,
 	r->local_only = m->local_only;
 	r->affinity = m->affinity;
 	r->zone_hints = m->zone_hints;
+	r->forwarding = m->forwarding;
 	r->affinity_timeout = m->affinity_timeout;
 	/* checked against the whole set at its end */
 	r->first_addr = m->first_addr;

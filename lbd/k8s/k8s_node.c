@@ -203,6 +203,28 @@ static __u8 parse_policy(struct json_object *o, struct k8s_node_service *s,
 		      "spec.%s is not \"Cluster\" or \"Local\"", field);
 }
 
+/* The annotation lbd.io/forwarding: "snat", "geneve", or none. */
+static __u8 parse_forwarding(struct json_object *o, struct k8s_node_service *s)
+{
+	struct json_object *ann = k8s_jpath(o, "metadata.annotations"), *v;
+	const char *f;
+
+	if (!ann || !json_object_is_type(ann, json_type_object) ||
+	    !json_object_object_get_ex(ann, K8S_NODE_FORWARDING_ANNOTATION, &v))
+		return K8S_REFUSED_NONE;
+	f = str_or(v, NULL);
+	if (f && !strcmp(f, "snat"))
+		s->forwarding = K8S_NODE_FWD_SNAT;
+	else if (f && !strcmp(f, "geneve"))
+		s->forwarding = K8S_NODE_FWD_GENEVE;
+	else
+		return refuse(s, K8S_REFUSED_INVALID,
+			      "metadata.annotations[\"%s\"] is not \"snat\" "
+			      "or \"geneve\"",
+			      K8S_NODE_FORWARDING_ANNOTATION);
+	return K8S_REFUSED_NONE;
+}
+
 static __u8 parse_affinity(struct json_object *o, struct k8s_node_service *s)
 {
 	const char *v = str_or(k8s_jpath(o, "spec.sessionAffinity"), "None");
@@ -383,7 +405,8 @@ int k8s_node_service_parse(struct json_object *o, struct k8s_node_service **out)
 		       &s->n_external, K8S_MAX_VIPS)) &&
 	    !parse_policy(o, s, "internalTrafficPolicy", &s->itp_local) &&
 	    !parse_policy(o, s, "externalTrafficPolicy", &s->etp_local) &&
-	    !parse_hc_node_port(o, s) && !parse_affinity(o, s))
+	    !parse_hc_node_port(o, s) && !parse_affinity(o, s) &&
+	    !parse_forwarding(o, s))
 		parse_ports(o, s, &err);
 	created = str_or(k8s_jpath(o, "metadata.creationTimestamp"), "");
 	if (created && strlen(created) < sizeof(s->created))
@@ -615,6 +638,7 @@ static void add_rec(struct ntr *t, const struct k8s_service *ks,
 	r->local_only = external ? s->etp_local : s->itp_local;
 	r->affinity = s->affinity;
 	r->affinity_timeout = s->affinity_timeout;
+	r->forwarding = s->forwarding;
 	r->first_addr = first;
 	r->n_addrs = t->out->n_addrs - first;
 	add_eps(t, r, p, sl, n_sl, o);

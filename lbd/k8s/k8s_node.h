@@ -65,6 +65,16 @@
 #include "config.h"
 #include "k8s_model.h"
 
+/* How the NIC path sends the Service's flows to other nodes' endpoints
+ * ("snat" or "geneve"); without it node_role.forwarding decides. */
+#define K8S_NODE_FORWARDING_ANNOTATION "lbd.io/forwarding"
+
+enum k8s_node_fwd {
+	K8S_NODE_FWD_DEFAULT, /* no annotation: node_role.forwarding */
+	K8S_NODE_FWD_SNAT,
+	K8S_NODE_FWD_GENEVE,
+};
+
 /* kube-proxy's default for sessionAffinityConfig.clientIP.timeoutSeconds */
 #define K8S_NODE_AFFINITY_DEFAULT 10800
 #define K8S_NODE_AFFINITY_MAX 86400
@@ -110,6 +120,7 @@ struct k8s_node_service {
 	 * string); "" when missing. The older of two Services claiming
 	 * one address keeps it. */
 	char created[32];
+	__u8 forwarding; /* enum k8s_node_fwd, lbd.io/forwarding */
 };
 
 /*
@@ -176,6 +187,7 @@ struct k8s_node_rec {
 	__u32 affinity_timeout;
 	size_t first_addr, n_addrs; /* into k8s_node_set.addrs */
 	size_t first_ep, n_eps; /* into k8s_node_set.eps */
+	__u8 forwarding; /* enum k8s_node_fwd: the Service's annotation */
 };
 
 /*

@@ -605,7 +605,8 @@ struct lbd_k8s_node_rec {
 	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 family; /* LBD_AF_* */
 	__u8 external, local_only, affinity, zone_hints; /* 0 or 1 */
-	__u8 pad[3];
+	__u8 forwarding; /* enum k8s_node_fwd */
+	__u8 pad[2];
 	__u32 affinity_timeout;
 	__u32 first_addr, n_addrs; /* into the set's addresses */
 	__u32 first_ep, n_eps; /* into the set's endpoints */

@@ -45,6 +45,18 @@
 #define NIC_REMOTE4 "203.0.113.20"
 #define NIC_REMOTE6 "2001:db8:77::20"
 
+/* Other nodes by their pod CIDRs (DSR's outer destination) */
+#define NIC_GW4 "203.0.113.30"
+#define NIC_GW6 "2001:db8:77::30"
+#define NIC_GW_PODS4 "198.18.3.0/24"
+#define NIC_GW_POD4 "198.18.3.7"
+#define NIC_GW_PODS6 "2001:db8:3::/64"
+#define NIC_GW_POD6 "2001:db8:3::7"
+#define NIC_MTU_PODS4 "198.18.4.0/24"
+#define NIC_MTU_POD4 "198.18.4.7"
+#define NIC_V6GW_PODS4 "198.18.5.0/24"
+#define NIC_V6GW_POD4 "198.18.5.7"
+
 #define NIC_NODEPORT 30080
 #define NIC_SNAT_MIN 61000
 #define NIC_SNAT_MAX 65535
@@ -62,6 +74,14 @@ static const char *const nic_env[] = {
 	"ip -6 route add 2001:db8:2::/64 dev ntpod0",
 	"sysctl -qw net.ipv4.conf.all.forwarding=1",
 	"sysctl -qw net.ipv6.conf.all.forwarding=1",
+	/* pod CIDRs of other nodes (native routing): by a gateway, one with
+	 * a small MTU (locked: forwarding takes an unlocked route MTU for a
+	 * hint, the FIB lookup and the kernel's forwarding the device's),
+	 * one by a gateway of the other family (RFC 5549) */
+	"ip route add " NIC_GW_PODS4 " via " NIC_GW4,
+	"ip -6 route add " NIC_GW_PODS6 " via " NIC_GW6,
+	"ip route add " NIC_MTU_PODS4 " via " NIC_GW4 " mtu lock 1000",
+	"ip route add " NIC_V6GW_PODS4 " via inet6 " NIC_GW6,
 	NULL,
 };
 
@@ -759,4 +779,249 @@ Test(node_nic, errors_about_no_flow_pass_and_cut_short_ones_are_dropped)
 	expect_xdp(&err, XDP_DROP, NULL);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_MALFORMED), 1);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_XLATED), 0);
+}
+
+/* DSR (Services with LBD_NODE_SVC_F_GENEVE) */
+
+static void geneve_svc(const char *svc, int port, int proto, __u32 id,
+		       const char *ep, int ep_port)
+{
+	struct node_endpoint e = nt_ep(ep, ep_port, 1, true, true, false);
+
+	svc_set(svc, port, proto, id, LBD_NODE_SVC_F_GENEVE);
+	eps_set(id, &e, 1);
+}
+
+/* The flow hash of a client's packet (seed 7, as nic_setup's), from
+ * lbd's hash function: the outer UDP source port and IPv6 flow label. */
+static uint32_t flow_hash(const char *client, int cport, int sport, int proto)
+{
+	struct pkt_addr c = pkt_ip(client);
+	__u32 ports = LBD_PORTS(htons(cport), htons(sport));
+
+	if (c.family == AF_INET)
+		return lbd_flow_hash4(7, c.v4.s_addr, ports, proto);
+	return lbd_flow_hash6(7, (const __be32 *)&c.v6, ports, proto);
+}
+
+/*
+ * What the NIC path sends for a client's packet of a DSR flow: the
+ * router's frame as received, outer IP from the node to outer_dst (TTL
+ * 64, ID 0, no DF: the inner packet has none), UDP to 6081 with checksum
+ * 0, Geneve (VNI 2, the C flag, Cilium's option with the Service address
+ * and port), inner Ethernet as the outer, the client's packet translated
+ * to the endpoint. Built from scratch, the inner checksums the builder's.
+ */
+static void want_dsr(struct pkt *w, const char *client, int cport,
+		     const char *svc, int sport, const char *ep, int eport,
+		     const char *outer_dst, int proto, uint8_t flags,
+		     size_t payload)
+{
+	static const char bytes[PKT_MAX] = "lbd-node";
+	struct pkt_addr c = pkt_ip(client);
+	const char *node = c.family == AF_INET ? NIC_NODE4 : NIC_NODE6;
+	uint32_t h = flow_hash(client, cport, sport, proto);
+
+	pkt_init(w);
+	pkt_eth(w, mac_node, mac_router);
+	if (c.family == AF_INET) {
+		pkt_ipv4(w, pkt_ip(node), pkt_ip(outer_dst), NULL);
+	} else {
+		struct pkt_ipv6_opts o = { .flowlabel = h & 0xfffff };
+
+		pkt_ipv6(w, pkt_ip(node), pkt_ip(outer_dst), &o);
+	}
+	pkt_udp(w, (uint16_t)(0xc000 | (h & 0x3fff)), 6081, true);
+	pkt_geneve_dsr(w, 2, pkt_ip(svc), (uint16_t)sport);
+	pkt_eth(w, mac_node, mac_router);
+	pkt_ip_hdr(w, c, pkt_ip(ep));
+	if (proto == IPPROTO_TCP)
+		pkt_tcp(w, cport, eport, flags, 1000,
+			flags & PKT_TCP_ACK ? 1 : 0);
+	else
+		pkt_udp(w, cport, eport, false);
+	pkt_bytes(w, bytes, payload);
+	pkt_finish(w);
+}
+
+/* The entries of the NIC path's flow map. */
+static int nat_entries(void)
+{
+	struct lbd_node_nat_key k, next;
+	int fd = node_nic_nat_fd(xx), n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* The first packet and a later one of a flow, TCP and UDP, from client
+ * to svc:sport, sent to endpoint ep:8080 by way of outer_dst. */
+static void dsr_both_protocols(const char *client, const char *svc,
+			       const char *ep, const char *outer_dst)
+{
+	struct pkt in, want;
+	struct lbd_node_nic_nat v;
+	int i, proto;
+
+	for (i = 0; i < 2; i++) {
+		proto = i ? IPPROTO_UDP : IPPROTO_TCP;
+		geneve_svc(svc, 80, proto, 1 + i, ep, 8080);
+		from_out(&in, client, 40000, svc, 80, proto, PKT_TCP_SYN);
+		want_dsr(&want, client, 40000, svc, 80, ep, 8080, outer_dst,
+			 proto, PKT_TCP_SYN, 8);
+		expect_xdp(&in, XDP_PASS, &want);
+		from_out(&in, client, 40000, svc, 80, proto, PKT_TCP_ACK);
+		want_dsr(&want, client, 40000, svc, 80, ep, 8080, outer_dst,
+			 proto, PKT_TCP_ACK, 8);
+		expect_xdp(&in, XDP_PASS, &want);
+		v = fwd_entry(client, 40000, svc, 80, proto);
+		cr_expect_eq(v.flags &
+				     (LBD_NODE_NIC_F_DSR | LBD_NODE_NIC_F_SNAT),
+			     LBD_NODE_NIC_F_DSR);
+	}
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 2);
+	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 4);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_SNAT), 0);
+	/* forward entries only: the endpoint's node answers the client */
+	cr_expect_eq(nat_entries(), 2);
+}
+
+Test(node_nic, dsr4_to_a_directly_connected_endpoint)
+{
+	dsr_both_protocols(NIC_CLIENT4, NIC_LB4, NIC_REMOTE4, NIC_REMOTE4);
+}
+
+Test(node_nic, dsr4_to_a_pod_cidr_goes_to_its_gateway)
+{
+	dsr_both_protocols(NIC_CLIENT4, NIC_NODE4, NIC_GW_POD4, NIC_GW4);
+}
+
+Test(node_nic, dsr6_to_a_directly_connected_endpoint)
+{
+	dsr_both_protocols(NIC_CLIENT6, NIC_NODE6, NIC_REMOTE6, NIC_REMOTE6);
+}
+
+Test(node_nic, dsr6_to_a_pod_cidr_goes_to_its_gateway)
+{
+	dsr_both_protocols(NIC_CLIENT6, NIC_NODE6, NIC_GW_POD6, NIC_GW6);
+}
+
+/* A UDP packet from the client to svc:80 whose IP packet is ip_len
+ * bytes long. */
+static void udp_sized(struct pkt *p, const char *svc, size_t ip_len)
+{
+	static const char bytes[PKT_MAX] = "lbd-node";
+
+	pkt_init(p);
+	pkt_eth(p, mac_node, mac_router);
+	pkt_ip_hdr(p, pkt_ip(NIC_CLIENT4), pkt_ip(svc));
+	pkt_udp(p, 33333, 80, false);
+	pkt_bytes(p, bytes, ip_len - 28);
+	pkt_finish(p);
+}
+
+Test(node_nic, dsr_packet_over_the_routes_mtu_is_dropped)
+{
+	struct pkt in, want;
+
+	/* route MTU 1000: 1000 - 62 bytes of Geneve take 938 */
+	geneve_svc(NIC_LB4, 80, IPPROTO_UDP, 1, NIC_MTU_POD4, 53);
+	udp_sized(&in, NIC_LB4, 939);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 1);
+	udp_sized(&in, NIC_LB4, 938);
+	want_dsr(&want, NIC_CLIENT4, 33333, NIC_LB4, 80, NIC_MTU_POD4, 53,
+		 NIC_GW4, IPPROTO_UDP, 0, 938 - 28);
+	cr_assert_eq(want.len, 14 + 1000);
+	expect_xdp(&in, XDP_PASS, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 1);
+}
+
+Test(node_nic, dsr_by_a_gateway_of_the_other_family_is_dropped)
+{
+	struct pkt in;
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_V6GW_POD4, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_GW_FAMILY), 1);
+	cr_expect_eq(nat_entries(), 0);
+}
+
+Test(node_nic, dsr_service_with_a_local_endpoint_keeps_the_local_path)
+{
+	struct pkt in, want;
+
+	geneve_svc(NIC_NODE4, NIC_NODEPORT, IPPROTO_TCP, 1, NIC_POD4_A, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_NODE4, NIC_NODEPORT, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	from_out(&want, NIC_CLIENT4, 40000, NIC_POD4_A, 8080, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_PASS, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_LOCAL), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 0);
+}
+
+Test(node_nic, snat_service_beside_a_dsr_one_is_still_snated)
+{
+	struct pkt in, want;
+	int port;
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_REMOTE4, 8080);
+	one_endpoint(NIC_LB4, 81, IPPROTO_TCP, 2, NIC_REMOTE4, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 81, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_PASS, NULL);
+	port = snat_port_of(NIC_CLIENT4, 40000, NIC_LB4, 81, IPPROTO_TCP);
+	from_out(&want, NIC_NODE4, port, NIC_REMOTE4, 8080, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	expect_xdp(&in, XDP_PASS, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_SNAT), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 0);
+}
+
+/* The outer source is the NIC's address when the packet is sent: a new
+ * address of the NIC is taken by the flows under way, a NIC without one
+ * of the family drops them (no_snat_address). */
+Test(node_nic, dsr_outer_source_is_the_nics_address_now)
+{
+	struct pkt_addr a4 = pkt_ip("203.0.113.2");
+	union lbd_addr n4 = { 0 };
+	struct pkt in, want;
+	long ip;
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_REMOTE4, 8080);
+	from_out(&in, NIC_CLIENT4, 40000, NIC_LB4, 80, IPPROTO_TCP,
+		 PKT_TCP_SYN);
+	want_dsr(&want, NIC_CLIENT4, 40000, NIC_LB4, 80, NIC_REMOTE4, 8080,
+		 NIC_REMOTE4, IPPROTO_TCP, PKT_TCP_SYN, 8);
+	expect_xdp(&in, XDP_PASS, &want);
+	memcpy(&n4.v4, &a4.v4, 4);
+	cr_assert_eq(node_nic_set(xx, (int)if_nametoindex("ntnic0"), &n4, NULL),
+		     0);
+	/* the same packet, the outer source (and so the header checksum)
+	 * the new address */
+	ip = pkt_off(&want, PKT_IPV4, 0);
+	memcpy(want.buf + ip + 12, &a4.v4, 4);
+	want.buf[ip + 10] = want.buf[ip + 11] = 0;
+	{
+		uint16_t c = pkt_csum(want.buf + ip, 20, 0);
+
+		want.buf[ip + 10] = (uint8_t)(c >> 8);
+		want.buf[ip + 11] = (uint8_t)c;
+	}
+	expect_xdp(&in, XDP_PASS, &want);
+	cr_assert_eq(
+		node_nic_set(xx, (int)if_nametoindex("ntnic0"), NULL, NULL), 0);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_NO_SNAT_ADDR), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 1);
 }

@@ -2363,6 +2363,26 @@ Test(config, node_role_nic_path_settings)
 		       "not a port range like 61000-65535"));
 }
 
+Test(config, node_role_forwarding_is_snat_or_geneve)
+{
+	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S);
+
+	cr_assert_eq(c->node_role.forwarding, LBD_NODE_FWD_SNAT, "default");
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S
+		      "node_role = { forwarding = \"geneve\"; };\n");
+	cr_assert_eq(c->node_role.forwarding, LBD_NODE_FWD_GENEVE);
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S
+		      "node_role = { forwarding = \"snat\"; };\n");
+	cr_assert_eq(c->node_role.forwarding, LBD_NODE_FWD_SNAT);
+	config_free(c);
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = { forwarding = \"ipip\"; };\n",
+		      ERRORS("t.conf:3: node_role.forwarding: \"ipip\" is not "
+			     "one of snat | geneve"));
+}
+
 Test(config, node_role_zone_is_a_label_value)
 {
 	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S

@@ -387,6 +387,16 @@ Test(k8s_node, bad_fields_refuse_the_service)
 		  "spec.healthCheckNodePort is not 1-65535" },
 		{ "{\"spec\":{\"clusterIP\":\"ten\",\"ports\":[{\"port\":1}]}}",
 		  "spec.clusterIP \"ten\" is not an IP address" },
+		{ "{\"metadata\":{\"annotations\":{\"lbd.io/forwarding\":"
+		  "\"ipip\"}},\"spec\":{\"clusterIP\":\"10.96.0.1\","
+		  "\"ports\":[{\"port\":1}]}}",
+		  "metadata.annotations[\"lbd.io/forwarding\"] is not \"snat\" "
+		  "or \"geneve\"" },
+		{ "{\"metadata\":{\"annotations\":{\"lbd.io/forwarding\":"
+		  "1}},\"spec\":{\"clusterIP\":\"10.96.0.1\","
+		  "\"ports\":[{\"port\":1}]}}",
+		  "metadata.annotations[\"lbd.io/forwarding\"] is not \"snat\" "
+		  "or \"geneve\"" },
 	};
 	size_t i;
 
@@ -848,5 +858,55 @@ Test(k8s_node, a_health_check_port_is_one_services)
 	cr_assert_eq(rec(&f, "b/young:80/tcp/ipv4/external")->hc_node_port, 0);
 	/* neither the refused thief nor d/np (a/victim's node port) */
 	cr_assert_eq(f.set.n_hc_only, 0);
+	unload(&f);
+}
+
+#define SVC_ANN(ns, name, ann, spec)                                     \
+	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\"," \
+	"\"annotations\":{" ann "}},\"spec\":" spec "}"
+
+/* lbd.io/forwarding reaches every record of its Service (lbd uses it on
+ * the external ones); without it the record leaves it to node_role. */
+Test(k8s_node, forwarding_annotation_reaches_the_records)
+{
+	static const char *const keys[] = {
+		"ns/dsr:80/tcp/ipv4/external",
+		"ns/dsr:80/tcp/ipv4/internal",
+		"ns/nat:80/tcp/ipv4/external",
+		"ns/plain:80/tcp/ipv4/external",
+	};
+	static const __u8 want[] = { K8S_NODE_FWD_GENEVE, K8S_NODE_FWD_GENEVE,
+				     K8S_NODE_FWD_SNAT, K8S_NODE_FWD_DEFAULT };
+	struct fixture f;
+	char k[256];
+	size_t i, j, found = 0;
+
+	load_list(
+		&f,
+		"[" SVC_ANN(
+			"ns", "dsr", "\"lbd.io/forwarding\":\"geneve\"",
+			"{\"type\":\"NodePort\",\"clusterIP\":"
+			"\"10.96.0.10\",\"ports\":[{\"port\":80,"
+			"\"nodePort\":30080}]}") "," SVC_ANN("ns", "nat",
+							     "\"lbd.io/forwarding\":\"snat\"",
+							     "{\"type\":\"NodePort\",\"clusterIP\":"
+							     "\"10.96.0.11\",\"ports\":[{\"port\":80,"
+							     "\"nodePort\":30081}]}") "," SVC_ANN("ns",
+												  "plain",
+												  "\"other\":\"x\"",
+												  "{\"type\":\"NodePort\",\"clusterIP\":"
+												  "\"10.96.0.12\",\"ports\":[{\"port\":80,"
+												  "\"nodePort\":30082}]}") "]");
+	cr_assert_eq(f.set.n_refusals, 0);
+	for (i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+		for (j = 0; j < f.set.n_recs; j++) {
+			k8s_node_rec_key(&f.set.recs[j], k, sizeof(k));
+			if (strcmp(k, keys[i]))
+				continue;
+			cr_expect_eq(f.set.recs[j].forwarding, want[i],
+				     "%s: %d", k, f.set.recs[j].forwarding);
+			found++;
+		}
+	cr_assert_eq(found, sizeof(keys) / sizeof(*keys));
 	unload(&f);
 }

@@ -92,6 +92,7 @@ static void make_set(struct k8s_node_set *set, size_t n, size_t nep)
 		r->local_only = i % 7 == 0;
 		r->affinity = i % 6 == 0;
 		r->zone_hints = i % 8 == 1;
+		r->forwarding = (__u8)(i % 3);
 		r->affinity_timeout = r->affinity ? 10800 : 0;
 		r->first_addr = set->n_addrs;
 		for (j = 0; j < (ext ? 2u : 1u); j++) {
@@ -188,6 +189,7 @@ static void assert_same(const struct k8s_node_set *a,
 		cr_assert_eq(x->local_only, y->local_only);
 		cr_assert_eq(x->affinity, y->affinity);
 		cr_assert_eq(x->zone_hints, y->zone_hints);
+		cr_assert_eq(x->forwarding, y->forwarding);
 		cr_assert_eq(x->affinity_timeout, y->affinity_timeout);
 		cr_assert_eq(x->first_addr, y->first_addr);
 		cr_assert_eq(x->n_addrs, y->n_addrs);
@@ -404,6 +406,8 @@ Test(k8s_node_msg, enums_and_flags_out_of_range_are_refused)
 	REFUSED("local_only", m->rec[1].local_only = 2);
 	REFUSED("affinity", m->rec[0].affinity = 2);
 	REFUSED("zone_hints", m->rec[0].zone_hints = 2);
+	REFUSED("forwarding", m->rec[0].forwarding = K8S_NODE_FWD_GENEVE + 1);
+	REFUSED("forwarding 255", m->rec[1].forwarding = 255);
 	REFUSED("affinity timeout",
 		m->rec[0].affinity_timeout = K8S_NODE_AFFINITY_MAX + 1);
 	REFUSED("port 0", m->rec[0].port = 0);
