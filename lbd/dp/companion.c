@@ -126,7 +126,8 @@ static int sync_set(int fd, const struct lbd_conf_addr *a, size_t n)
 int companion_set_sources(struct companion *c, const struct lbd_conf_addr *a,
 			  size_t n)
 {
-	return sync_set(bpf_map__fd(c->skel->maps.lbd_be_sources), a, n);
+	return bemaps_sync_sources(bpf_map__fd(c->skel->maps.lbd_be_sources), a,
+				   n);
 }
 
 int companion_set_local(struct companion *c, const struct lbd_conf_addr *a,

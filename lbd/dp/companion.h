@@ -28,8 +28,9 @@ int companion_detach(int ifindex);
 /* Removes the companion's pinned maps under pin_path. */
 void companion_unpin(const char *pin_path);
 
-/* Make a set hold exactly the addresses given: the LBs trusted to
- * encapsulate to this node, and this node's own addresses. */
+/* Make a set hold exactly the addresses given: the LBs (or nodes) trusted
+ * to encapsulate to this node, as prefixes (an address is a /32 or /128),
+ * and this node's own addresses. */
 int companion_set_sources(struct companion *c, const struct lbd_conf_addr *a,
 			  size_t n);
 int companion_set_local(struct companion *c, const struct lbd_conf_addr *a,
