@@ -960,6 +960,7 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 					       "zone",
 					       "interfaces",
 					       "snat_ports",
+					       "dsr_sources",
 					       NULL };
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
@@ -1026,6 +1027,11 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 		parse_node_nics(x, s, n);
 	get_port_range(x, g, "node_role", "snat_ports", &n->snat_port_min,
 		       &n->snat_port_max);
+	n->n_dsr_sources = get_prefix_list(x, g, "node_role", "dsr_sources",
+					   n->dsr_sources,
+					   LBD_MAX_NODE_DSR_SOURCES,
+					   "an IP address or prefix like "
+					   "198.18.0.0/24");
 }
 
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)
