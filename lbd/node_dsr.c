@@ -199,6 +199,13 @@ int node_dsr_apply(struct node_dsr **d, const struct lbd_config *c,
 	log_info("node: DSR companion on %zu interfaces, trusting %zu "
 		 "prefixes",
 		 (*d)->n_ifs, nr->n_dsr_sources);
+	/* a pod's reply comes in by its pod interface and is forwarded to
+	 * the NIC, where egress restores its source: the kernel must
+	 * forward from every interface (as on any Kubernetes node), which
+	 * is the node's setting, not lbd's to make */
+	if (!sysctl_is("/proc/sys/net/ipv4/conf/all/forwarding", "1"))
+		log_warnx("node: net.ipv4.conf.all.forwarding is not 1: the "
+			  "pods' replies to DSR traffic are not forwarded");
 	return 0;
 }
 
