@@ -15,9 +15,10 @@ destination the pod (a namespace behind lb1) and port 8080, where
 nodeserver.py answers with its name and the address it sees. The Service
 is backend1's address with NodePort 30080.
 
-Checked: the client receives the pod's UDP reply and TCP SYN-ACK from
+Checked: lbd --check names the trusted prefixes; the client receives the pod's UDP reply and TCP SYN-ACK from
 198.18.1.11:30080, not from the pod; the pod sees the client's address;
-lbctl stats counts them (dsr_counters: decap_geneve, reply_restored);
+lbctl stats counts them (dsr_counters: decap_geneve, reply_restored),
+and so do the metrics (lbd_datapath_packets_total);
 Geneve from backend2 is dropped and counted (untrusted_encap) and the pod
 receives nothing; a reload that leaves backend1 out of dsr_sources makes
 it untrusted; kill -9 keeps the companion working, a new lbd replaces its
@@ -130,7 +131,7 @@ node_role = {{ cgroup = "{cg}"; node_name = "lb1";
   dsr_sources = ( {sources} );
   pin_path = "{lab.pin_path('lb1')}/node"; }};
 kubernetes = {{ kubeconfig = "{api.kubeconfig}"; }};
-control = {{ socket = "{lab.path}/lb1.sock"; metrics_listen = "off"; }};
+control = {{ socket = "{lab.path}/lb1.sock"; }};
 """
 
 
@@ -232,6 +233,17 @@ class Test:
                 if ln.startswith("Udp:")]
         return int(rows[1][rows[0].index("InDatagrams")])
 
+    def metric(self, reason):
+        """lbd_datapath_packets_total of a companion's reason, from the
+        metrics endpoint (the default, 127.0.0.1:9470)."""
+        r = self.lab.exec("lb1", ["curl", "-sf",
+                                  "http://127.0.0.1:9470/metrics"])
+        want = f'lbd_datapath_packets_total{{reason="{reason}",'
+        for line in r.stdout.splitlines():
+            if line.startswith(want):
+                return float(line.split()[-1])
+        return None
+
     def filters(self):
         """The names of the programs in eth0's tc filters on lb1."""
         out = []
@@ -256,7 +268,13 @@ def body(lab, cg, pod_ns):
     wait_until(lambda: open(log).read().startswith("ready"), 30,
                "the pod's server")
     api = FakeAPI(lab)
-    lbd = Lbd(lab, "lb1", node_conf(lab, api, cg)).start()
+    lbd = Lbd(lab, "lb1", node_conf(lab, api, cg))
+    # lbd --check shows the plan
+    out = lab.exec("lb1", [LBD_BIN, "--check", "-c", lbd.conf]).stdout
+    check("decapsulate Geneve from 198.18.1.8/30" in out and
+          "decapsulate Geneve from 2001:db8:1::/64" in out,
+          f"lbd --check: {out}")
+    lbd.start()
     wait_until(lambda: "kubernetes: synced" in lbd.read_log(), 30,
                "the first sync")
     t = Test(lab, pod_ns)
@@ -276,6 +294,10 @@ def body(lab, cg, pod_ns):
     c = t.dsr()
     check(c["decap_geneve"] == 2 and c["reply_restored"] >= 2 and
           not c["untrusted_encap"], f"lbctl stats: {c}")
+    check(t.metric("decap_geneve") == 2 and
+          t.metric("reply_restored") == c["reply_restored"],
+          f"the metrics: decap_geneve {t.metric('decap_geneve')}, "
+          f"reply_restored {t.metric('reply_restored')}")
 
     # untrusted: dropped, counted, the pod receives nothing
     pod0 = t.pod_udp_in()
