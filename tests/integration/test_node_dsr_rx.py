@@ -21,7 +21,8 @@ lbctl stats counts them (dsr_counters: decap_geneve, reply_restored),
 and so do the metrics (lbd_datapath_packets_total);
 Geneve from backend2 is dropped and counted (untrusted_encap) and the pod
 receives nothing; a reload that leaves backend1 out of dsr_sources makes
-it untrusted; kill -9 keeps the companion working, a new lbd replaces its
+it untrusted, one with no sources takes the companion off (its pins go)
+and one with them again puts it back; kill -9 keeps the companion working, a new lbd replaces its
 programs in place and adopts its pinned maps (its counters go on); lbd
 --cleanup removes the filters and the pins.
 """
@@ -315,8 +316,20 @@ def body(lab, cg, pod_ns):
     wait_until(lambda: t.dsr()["untrusted_encap"] == 2, 10,
                "backend1's datagram counted untrusted after the reload")
     check(t.pod_udp_in() == pod0, "the pod received it")
+    # no sources: the companion leaves eth0 (and its pins go); given
+    # again, it is back
+    lbd.write_conf(conf.replace(
+        'dsr_sources = ( "198.18.1.8/30", "2001:db8:1::/64" );',
+        "dsr_sources = ( );"))
+    lbd.reload()
+    pins = os.path.join(lab.pin_path("lb1"), "node", "companion")
+    check(not any("lbd_tc_" in f for f in t.filters()) and
+          not os.path.exists(pins) and
+          t.lbctl("status")["node"]["dsr_interfaces"] == 0,
+          f"dsr_sources = ( ): the companion left eth0: {t.filters()}")
     lbd.write_conf(conf)
     lbd.reload()
+    check(t.companion_on_eth0(), f"back on eth0: {t.filters()}")
     r = t.exchange("udp", 40003)
     check(r.get("from") == [NODE_A, SVC_PORT], f"trusted again: {r}")
 
@@ -332,8 +345,10 @@ def body(lab, cg, pod_ns):
     check(t.companion_on_eth0(), f"after the restart: {t.filters()}")
     r = t.exchange("udp", 40000)
     check(r.get("from") == [NODE_A, SVC_PORT], f"after the restart: {r}")
+    # counted since the companion came back: two datagrams before the
+    # restart (in the pinned map), one after
     c = t.dsr()
-    check(c["decap_geneve"] == 5 and c["untrusted_encap"] == 2,
+    check(c["decap_geneve"] == 3 and c["untrusted_encap"] == 0,
           f"the pinned counters adopted: {c}")
     lbd.stop()
 
