@@ -168,10 +168,19 @@ int node_dsr_apply(struct node_dsr **d, const struct lbd_config *c,
 	int err;
 
 	if (!nr->n_dsr_sources) {
+		char dir[NODE_DSR_DIR_LEN];
+		bool had = *d != NULL;
+
 		node_dsr_stop(*d);
 		*d = NULL;
 		/* an earlier lbd's or config's companion goes with its
-		 * pins: nothing trusts the other nodes any more */
+		 * pins: nothing trusts the other nodes any more. Its pin
+		 * directory says there was one (asking every interface
+		 * would have libbpf log those without a qdisc, at every
+		 * start of every node without DSR) */
+		dsr_pin_dir(nr->pin_path, dir, sizeof(dir));
+		if (!had && access(dir, F_OK) < 0)
+			return 0;
 		err = dsr_detach_others(NULL, 0);
 		dsr_unpin(nr->pin_path);
 		return err < 0 ? err : 0;
