@@ -1122,7 +1122,7 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	struct node_role *nr = d->node;
 	struct k8s_node_ident id;
 	char msg[LBD_K8S_PATH_MAX + 64];
-	int err;
+	int err, dsr_err;
 
 	if (strcmp(a->cgroup, b->cgroup) || strcmp(a->pin_path, b->pin_path) ||
 	    a->max_services != b->max_services ||
@@ -1156,17 +1156,17 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	identity(nr, c);
 	node_pods_reload(nr->pods, c);
 	node_ext_reload(nr->ext, c, nr->addrs, nr->n_addrs);
-	err = dsr_sync(nr, c);
-	if (err) {
+	/* a companion that cannot be loaded fails the reload, after the
+	 * rest of it is done: the node's identity is applied already */
+	dsr_err = dsr_sync(nr, c);
+	if (dsr_err)
 		diag_pushf(diag,
 			   "%s: node_role.dsr_sources: the DSR companion: %s",
-			   c->files[0], strerror(-err));
-		return err;
-	}
+			   c->files[0], strerror(-dsr_err));
 	node_ident(nr, c, &id);
-	if (nr->k8s)
-		return k8s_proc_update_node(nr->k8s, c, &id);
-	return 0;
+	if (nr->k8s && (err = k8s_proc_update_node(nr->k8s, c, &id)))
+		return err;
+	return dsr_err;
 }
 
 void node_role_stop(struct lbd_daemon *d)

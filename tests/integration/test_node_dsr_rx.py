@@ -22,7 +22,8 @@ and so do the metrics (lbd_datapath_packets_total);
 Geneve from backend2 is dropped and counted (untrusted_encap) and the pod
 receives nothing; a reload that leaves backend1 out of dsr_sources makes
 it untrusted, one with no sources takes the companion off (its pins go)
-and one with them again puts it back; kill -9 keeps the companion working, a new lbd replaces its
+and one with them again puts it back, as it follows the NIC path's
+interfaces (none, then eth0 again); kill -9 keeps the companion working, a new lbd replaces its
 programs in place and adopts its pinned maps (its counters go on); lbd
 --cleanup removes the filters and the pins.
 """
@@ -327,6 +328,13 @@ def body(lab, cg, pod_ns):
           not os.path.exists(pins) and
           t.lbctl("status")["node"]["dsr_interfaces"] == 0,
           f"dsr_sources = ( ): the companion left eth0: {t.filters()}")
+    # it follows the NIC path's interfaces: none, then eth0 again
+    lbd.write_conf(conf.replace("nat_entries = 4096;",
+                                "nat_entries = 4096; interfaces = ( );"))
+    lbd.reload()
+    check(not any("lbd_tc_" in f for f in t.filters()) and
+          t.lbctl("status")["node"]["dsr_interfaces"] == 0,
+          f"interfaces = ( ): the companion left eth0: {t.filters()}")
     lbd.write_conf(conf)
     lbd.reload()
     check(t.companion_on_eth0(), f"back on eth0: {t.filters()}")
