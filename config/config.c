@@ -962,6 +962,7 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 					       "snat_ports",
 					       "health_timeout",
 					       "forwarding",
+					       "dsr_sources",
 					       NULL };
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
 	static const char *const fwds[] = { "snat", "geneve", NULL };
@@ -1033,6 +1034,11 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 		n->health_timeout_s = (__u32)v;
 	if (get_choice(x, g, "node_role", "forwarding", fwds, &choice) > 0)
 		n->forwarding = (enum lbd_node_fwd)choice;
+	n->n_dsr_sources = get_prefix_list(x, g, "node_role", "dsr_sources",
+					   n->dsr_sources,
+					   LBD_MAX_NODE_DSR_SOURCES,
+					   "an IP address or prefix like "
+					   "198.18.0.0/24");
 }
 
 static void parse_kubernetes(struct cfg_ctx *x, const config_setting_t *g)

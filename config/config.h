@@ -275,6 +275,7 @@ enum lbd_socket_lb {
 #define LBD_MAX_NODE_NICS 8
 #define LBD_NODE_NIC_NAME_LEN 16 /* IFNAMSIZ */
 #define LBD_NODE_DEFAULT_NAT 262144
+#define LBD_MAX_NODE_DSR_SOURCES 64
 
 /* role = "node": node_role = { ... }, the socket programs' place and
  * the node's identity. */
@@ -320,6 +321,11 @@ struct lbd_conf_node_role {
 	 * once the Kubernetes client has been behind this long */
 	__u32 health_timeout_s;
 	enum lbd_node_fwd forwarding; /* changes on reload */
+	/* the other nodes trusted to send this one DSR traffic (Geneve), as
+	 * prefixes, host bits cleared; none: no backend companion on the
+	 * NICs (lbd/node_dsr.c) */
+	struct lbd_conf_addr dsr_sources[LBD_MAX_NODE_DSR_SOURCES];
+	size_t n_dsr_sources;
 };
 
 #define LBD_MAX_VIP_RANGES 64

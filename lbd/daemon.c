@@ -526,6 +526,7 @@ int daemon_run(const char *config_path)
 				  .node_reasons = node_role_reasons,
 				  .node_tc_reasons = node_role_tc_reasons,
 				  .node_nic_reasons = node_role_nic_reasons,
+				  .node_dsr_reasons = node_role_dsr_reasons,
 				  .node_metrics = node_role_metrics,
 				  .node_explain = node_role_explain,
 				  .reload = ctl_reload_of,

@@ -212,6 +212,8 @@ int node_role_reasons(void *arg, __u64 *out);
 int node_role_tc_reasons(void *arg, __u64 *out);
 /* The NIC path's counters (LBD_NODE_NIC_REASON_MAX); -ENODEV: none. */
 int node_role_nic_reasons(void *arg, __u64 *out);
+/* The DSR receiver's counters (the companion's, c[LBD_REASON_MAX]). */
+int node_role_dsr_reasons(void *arg, struct lbd_counter *out);
 void node_role_metrics(void *arg, struct lbd_metrics_snap *s);
 /* A new io process: the health check ports it is to serve. */
 void node_role_io_up(struct lbd_daemon *d, struct proc *io);

@@ -41,6 +41,7 @@
 #include "metrics_snap.h"
 #include "node.h"
 #include "proc.h"
+#include "node_dsr.h"
 #include "node_ext.h"
 #include "node_nic.h"
 #include "node_pods.h"
@@ -101,6 +102,9 @@ struct node_role {
 	struct node_ext *ext;
 	/* node_role.forwarding: for Services without lbd.io/forwarding */
 	enum lbd_node_fwd forwarding;
+	/* the DSR receiver on the NIC path's interfaces (node_dsr.c); NULL:
+	 * no dsr_sources */
+	struct node_dsr *dsr;
 };
 
 /* -- where and as whom ------------------------------------------------ */
@@ -944,6 +948,7 @@ void node_role_status_json(void *arg, struct json_object *out)
 		     nr->hc_behind_since ? mono_s() - nr->hc_behind_since : 0));
 	jadd(node, "forwarding",
 	     jstr(nr->forwarding == LBD_NODE_FWD_GENEVE ? "geneve" : "snat"));
+	jadd(node, "dsr_interfaces", jint(node_dsr_count(nr->dsr)));
 	jadd(out, "node", node);
 	view_counts(nr, &c);
 	jadd(out, "services", jint(c.services));
@@ -1105,6 +1110,24 @@ int node_role_tc_reasons(void *arg, __u64 *out)
 	return node_pods_reasons(d->node->pods, out);
 }
 
+int node_role_dsr_reasons(void *arg, struct lbd_counter *out)
+{
+	struct lbd_daemon *d = arg;
+
+	if (!d->node)
+		return -ENODEV;
+	return node_dsr_reasons(d->node->dsr, out);
+}
+
+/* The DSR receiver on the interfaces the NIC path is on now. */
+static int dsr_sync(struct node_role *nr, const struct lbd_config *c)
+{
+	int ifs[LBD_MAX_NODE_NICS];
+	size_t n = node_ext_ifindexes(nr->ext, ifs, LBD_MAX_NODE_NICS);
+
+	return node_dsr_apply(&nr->dsr, c, ifs, n, nr->addrs, nr->n_addrs);
+}
+
 static void opts_of(const struct lbd_config *c, struct node_opts *o)
 {
 	node_opts_default(o);
@@ -1192,6 +1215,9 @@ int node_role_start(struct lbd_daemon *d)
 			     nr->n_addrs, &nr->ext);
 	if (err)
 		goto out;
+	err = dsr_sync(nr, c);
+	if (err)
+		goto out;
 	return 0;
 out:
 	node_role_stop(d);
@@ -1248,7 +1274,7 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	struct node_role *nr = d->node;
 	struct k8s_node_ident id;
 	char msg[LBD_K8S_PATH_MAX + 64];
-	int err;
+	int err, dsr_err;
 
 	if (strcmp(a->cgroup, b->cgroup) || strcmp(a->pin_path, b->pin_path) ||
 	    a->max_services != b->max_services ||
@@ -1286,10 +1312,17 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	}
 	node_pods_reload(nr->pods, c);
 	node_ext_reload(nr->ext, c, nr->addrs, nr->n_addrs);
+	/* a companion that cannot be loaded fails the reload, after the
+	 * rest of it is done: the node's identity is applied already */
+	dsr_err = dsr_sync(nr, c);
+	if (dsr_err)
+		diag_pushf(diag,
+			   "%s: node_role.dsr_sources: the DSR companion: %s",
+			   c->files[0], strerror(-dsr_err));
 	node_ident(nr, c, &id);
-	if (nr->k8s)
-		return k8s_proc_update_node(nr->k8s, c, &id);
-	return 0;
+	if (nr->k8s && (err = k8s_proc_update_node(nr->k8s, c, &id)))
+		return err;
+	return dsr_err;
 }
 
 void node_role_stop(struct lbd_daemon *d)
@@ -1301,6 +1334,7 @@ void node_role_stop(struct lbd_daemon *d)
 		return;
 	k8s_proc_stop(nr->k8s);
 	sd_event_source_disable_unref(nr->hc_timer);
+	node_dsr_stop(nr->dsr);
 	node_ext_stop(nr->ext);
 	node_pods_stop(nr->pods);
 	node_close(nr->n);
@@ -1328,6 +1362,7 @@ int node_role_check(const struct lbd_config *c, const char *path)
 		       path, c->node_role.cgroup);
 		return 1;
 	}
+	node_dsr_check(c);
 	printf("%s: configuration OK (role node: the cluster's Services are "
 	       "applied when lbd runs)\n",
 	       path);
@@ -1341,6 +1376,9 @@ int node_role_cleanup(const struct lbd_config *c)
 
 	/* the XDP program, the tc filters and their pins first: the
 	 * directory goes with the last */
+	err = node_dsr_cleanup(pin);
+	if (err)
+		return err;
 	err = node_ext_cleanup(pin);
 	if (err)
 		return err;

@@ -294,6 +294,15 @@ size_t node_ext_count(const struct node_ext *e)
 	return e ? e->n_ifs : 0;
 }
 
+size_t node_ext_ifindexes(const struct node_ext *e, int *out, size_t max)
+{
+	size_t k;
+
+	for (k = 0; e && k < e->n_ifs && k < max; k++)
+		out[k] = e->ifs[k].ifindex;
+	return k;
+}
+
 int node_ext_reasons(struct node_ext *e, __u64 out[LBD_NODE_NIC_REASON_MAX])
 {
 	if (!e)

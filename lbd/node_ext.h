@@ -38,6 +38,9 @@ void node_ext_reload(struct node_ext *e, const struct lbd_config *c,
 /* How many interfaces have the program. */
 size_t node_ext_count(const struct node_ext *e);
 int node_ext_reasons(struct node_ext *e, __u64 out[LBD_NODE_NIC_REASON_MAX]);
+/* The ifindexes of the interfaces that have the program (at most max):
+ * how many. */
+size_t node_ext_ifindexes(const struct node_ext *e, int *out, size_t max);
 /* lbd --cleanup: the program off every interface, the pins removed. */
 int node_ext_cleanup(const char *pin_path);
 

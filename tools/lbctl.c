@@ -674,6 +674,18 @@ static void print_stats(struct json_object *d)
 			printf("%-24s %14lld  %s\n", s_of(c, "reason"),
 			       i_of(c, "count"), s_of(c, "description"));
 		}
+		/* the DSR receiver's (packets), when it runs */
+		l = get(d, "dsr_counters");
+		if (l)
+			printf("\n%-24s %14s %16s  %s\n", "DSR RECEIVER",
+			       "PACKETS", "BYTES", "WHAT");
+		for (i = 0; l && i < json_object_array_length(l); i++) {
+			struct json_object *c = json_object_array_get_idx(l, i);
+
+			printf("%-24s %14lld %16lld  %s\n", s_of(c, "reason"),
+			       i_of(c, "packets"), i_of(c, "bytes"),
+			       s_of(c, "description"));
+		}
 		/* and the tc path's on the pod interfaces, when it runs */
 		l = get(d, "tc_counters");
 		if (!l)

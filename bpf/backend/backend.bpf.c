@@ -43,6 +43,19 @@ static __always_inline bool addr_in(void *map, const union lbd_addr *a,
 	return bpf_map_lookup_elem(map, &k) != NULL;
 }
 
+/* The outer source a is in a trusted prefix (lbd_be_sources). */
+static __always_inline bool src_trusted(const union lbd_addr *a, __u8 family)
+{
+	struct lbd_src_key k = {
+		.prefixlen = LBD_SRC_PREFIX_BASE +
+			     (family == LBD_AF_INET ? 32 : 128),
+		.family = family,
+		.addr = *a,
+	};
+
+	return bpf_map_lookup_elem(&lbd_be_sources, &k) != NULL;
+}
+
 /* An IPv6 fragment header (RFC 8200 section 4.5). */
 struct lbd_frag6hdr {
 	__u8 nexthdr;
@@ -144,7 +157,7 @@ int lbd_tc_ingress(struct __sk_buff *skb)
 	r = skb_pull_ip(skb, &p, LBD_TC_PULL);
 	if (r == LBD_PARSE_FRAGMENT && frag_is_encap(skb, &p) &&
 	    addr_in(&lbd_be_local, &p.daddr, p.family))
-		return addr_in(&lbd_be_sources, &p.saddr, p.family) ?
+		return src_trusted(&p.saddr, p.family) ?
 			       be_verdict(TC_ACT_SHOT, LBD_BE_DROP_FRAGMENT,
 					  skb->len) :
 			       be_verdict(TC_ACT_SHOT, LBD_BE_DROP_UNTRUSTED,
@@ -167,7 +180,7 @@ int lbd_tc_ingress(struct __sk_buff *skb)
 	    !ip4_csum_ok(pkt_at(ctx_data(skb), p.l3_off), p.l4_off - p.l3_off,
 			 ctx_data_end(skb)))
 		return be_verdict(TC_ACT_SHOT, LBD_BE_DROP_MALFORMED, skb->len);
-	lb = addr_in(&lbd_be_sources, &p.saddr, p.family);
+	lb = src_trusted(&p.saddr, p.family);
 	if (p.proto != IPPROTO_UDP) {
 		if (lb)
 			return decap_ipip(skb, &p);

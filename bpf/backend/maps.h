@@ -15,11 +15,13 @@ const volatile struct lbd_be_knobs be_knobs = {
 	.flow_timeout = 3600,
 };
 
-/* LB addresses whose encapsulated packets are accepted. */
+/* Prefixes whose encapsulated packets are accepted: the backend role's
+ * LBs (addresses), the node role's other nodes (struct lbd_src_key). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, struct lbd_addr_key);
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LBD_BE_MAX_SOURCES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lbd_src_key);
 	__type(value, __u8);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lbd_be_sources SEC(".maps");

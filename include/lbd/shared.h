@@ -16,7 +16,8 @@
 
 #define LBD_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-/* 5: the NIC path's flow entries carry a DSR flow's outer headers;
+/* 5: the NIC path's flow entries carry a DSR flow's outer headers, the
+ * backend companion's trusted sources an LPM trie (prefixes);
  * 4: the node role's two tables a Service port and lbd_node_tblseq;
  * 3: Maglev tables with a backend list and previous owners, chunks of
  * 1024 words; 2: chunks of 4096 slots; 1: pairs */
@@ -605,14 +606,31 @@ static inline __u32 lbd_ct_timeout(const volatile struct lbd_knobs *k,
 }
 
 /*
- * The backend companion (bpf/backend). Trusted LB sources and this node's
- * own addresses are sets of addresses: */
+ * The backend companion (bpf/backend). This node's own addresses are a set
+ * of addresses: */
 struct lbd_addr_key {
 	union lbd_addr addr;
 	__u8 family;
 	__u8 pad[3];
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_addr_key) == 20, "lbd_addr_key");
+
+/* The sources trusted to encapsulate to this node (the backend role's LBs,
+ * the node role's other nodes) are prefixes of either family in one LPM
+ * trie, lbd_be_sources: the family and the padding lead the key, so a
+ * prefix of n bits has prefixlen LBD_SRC_PREFIX_BASE + n and one family's
+ * prefixes never match the other's addresses; an address is a /32 or
+ * /128. */
+struct lbd_src_key {
+	__u32 prefixlen;
+	__u8 family;
+	__u8 pad[3];
+	union lbd_addr addr;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_src_key) == 24, "lbd_src_key");
+#define LBD_SRC_PREFIX_BASE 32
+/* Entries of lbd_be_sources: both roles' lists together hold fewer. */
+#define LBD_BE_MAX_SOURCES 256
 
 /* Peers: the other backends, which may pass this node a segment on
  * (LBD_SC_F_PASSED), by prefix; LPM tries lbd_be_peers4/6. */

@@ -94,6 +94,9 @@ struct ctl_ctx {
 	/* the NIC path's counters (LBD_NODE_NIC_REASON_MAX; -ENODEV: no
 	 * NIC path) */
 	int (*node_nic_reasons)(void *arg, __u64 *out);
+	/* the DSR receiver's (the backend companion's LBD_REASON_MAX
+	 * counters; -ENODEV: no dsr_sources) */
+	int (*node_dsr_reasons)(void *arg, struct lbd_counter *out);
 	void (*node_metrics)(void *arg, struct lbd_metrics_snap *s);
 	/* role node: lbctl explain's answer into out, 0 or a negative
 	 * errno with what went wrong in err */

@@ -144,9 +144,10 @@ static void reasons(struct ctl_ctx *x, struct lbd_metrics_snap *s)
 	for (r = 0; r < LBD_REASON_MAX; r++) {
 		struct lbd_metrics_rec *m;
 
-		/* the other role's reasons are always 0 here */
+		/* the other role's reasons are always 0 here (the node
+		 * role's are its DSR receiver's, the companion's) */
 		if (!strncmp(ctl_reason_enums[r], "LBD_BE_", 7) !=
-		    (ctl_cfg(x)->role == LBD_ROLE_BACKEND))
+		    (ctl_cfg(x)->role != LBD_ROLE_LB))
 			continue;
 		m = metrics_snap_add(s, LBD_MET_REASON);
 		if (!m)

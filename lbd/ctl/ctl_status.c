@@ -377,9 +377,11 @@ int ctl_backends(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 
 int ctl_read_reasons(struct ctl_ctx *x, struct lbd_counter *c)
 {
-	/* the node role has no XDP program: its counters are node_stats' */
+	/* the node role's own counters are node_stats'; these, of the
+	 * backend companion, are its DSR receiver's when it has one */
 	if (ctl_cfg(x)->role == LBD_ROLE_NODE)
-		return -EOPNOTSUPP;
+		return x->node_dsr_reasons ? x->node_dsr_reasons(x->arg, c) :
+					     -EOPNOTSUPP;
 	if (ctl_cfg(x)->role == LBD_ROLE_BACKEND)
 		return companion_reasons_read(*x->be, c);
 	return dp_reasons_read(ctl_dp(x), c);
@@ -407,6 +409,33 @@ static void node_nic_stats(struct ctl_ctx *x, struct json_object *out)
 	jadd(out, "nic_counters", list);
 }
 
+/* The DSR receiver's counters (dsr_counters), when it runs: the backend
+ * companion's reasons, as the backend role's lbctl stats gives them. */
+static void node_dsr_stats(struct ctl_ctx *x, struct json_object *out)
+{
+	struct lbd_counter c[LBD_REASON_MAX];
+	struct json_object *list;
+	int r;
+
+	if (ctl_read_reasons(x, c))
+		return;
+	list = json_object_new_array();
+	for (r = 0; r < LBD_REASON_MAX; r++) {
+		struct json_object *o;
+
+		if (strncmp(ctl_reason_enums[r], "LBD_BE_", 7))
+			continue;
+		o = json_object_new_object();
+		jadd(o, "reason", jstr(ctl_reason_labels[r]));
+		jadd(o, "kind", jstr(ctl_reason_kind(r)));
+		jadd(o, "description", jstr(ctl_reason_descs[r]));
+		jadd(o, "packets", jint(c[r].packets));
+		jadd(o, "bytes", jint(c[r].bytes));
+		json_object_array_add(list, o);
+	}
+	jadd(out, "dsr_counters", list);
+}
+
 /* The node role's counters: its socket programs' (include/lbd/node.h),
  * not the LB's XDP program's reasons; the tc and NIC paths' apart. */
 static int node_stats(struct ctl_ctx *x, struct json_object *out, char *err,
@@ -432,6 +461,7 @@ static int node_stats(struct ctl_ctx *x, struct json_object *out, char *err,
 	}
 	jadd(out, "counters", list);
 	node_nic_stats(x, out);
+	node_dsr_stats(x, out);
 	/* the tc path's apart: some reasons have the same label */
 	if (!x->node_tc_reasons || x->node_tc_reasons(x->arg, t))
 		return 0;

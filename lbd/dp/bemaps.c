@@ -87,3 +87,61 @@ int bemaps_sync_peers(int fd4, int fd6, const struct lbd_conf_addr *a, size_t n)
 		err = sync_trie(fd6, LBD_AF_INET6, a, n);
 	return err;
 }
+
+void bemaps_src_key(const struct lbd_conf_addr *a, struct lbd_src_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = LBD_SRC_PREFIX_BASE + a->prefixlen;
+	k->family = a->family;
+	k->addr = a->addr;
+}
+
+/* The index of the source key stands for in a, or -1. */
+static long src_find(const struct lbd_src_key *key,
+		     const struct lbd_conf_addr *a, size_t n)
+{
+	struct lbd_src_key k;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		bemaps_src_key(&a[i], &k);
+		if (!memcmp(&k, key, sizeof(k)))
+			return (long)i;
+	}
+	return -1;
+}
+
+int bemaps_sync_sources(int fd, const struct lbd_conf_addr *a, size_t n)
+{
+	bool have[LBD_BE_MAX_SOURCES] = { false };
+	struct lbd_src_key k, next;
+	__u8 one = 1;
+	void *prev = NULL;
+	size_t i;
+	long at;
+
+	if (n > LBD_BE_MAX_SOURCES)
+		return -E2BIG;
+	/* a lookup is a longest-prefix match: what is there is learnt from
+	 * the walk; removing while walking restarts it from the start */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		at = src_find(&k, a, n);
+		if (at < 0) {
+			if (bpf_map_delete_elem(fd, &k) < 0)
+				return -errno;
+			prev = NULL;
+		} else {
+			have[at] = true;
+			prev = &k;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (have[i])
+			continue;
+		bemaps_src_key(&a[i], &k);
+		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) < 0)
+			return -errno;
+	}
+	return 0;
+}

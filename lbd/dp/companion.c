@@ -73,6 +73,32 @@ int companion_detach(int ifindex)
 	return err;
 }
 
+/* Whether the program in lbd's filter at where is the companion's. */
+static bool companion_at(int ifindex, enum bpf_tc_attach_point where)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info), id = tc_prog_id(ifindex, where);
+	bool ours;
+	int fd;
+
+	if (!id)
+		return false;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       (!strcmp(info.name, "lbd_tc_ingress") ||
+		!strcmp(info.name, "lbd_tc_egress"));
+	close(fd);
+	return ours;
+}
+
+bool companion_attached(int ifindex)
+{
+	return companion_at(ifindex, BPF_TC_INGRESS) ||
+	       companion_at(ifindex, BPF_TC_EGRESS);
+}
+
 void companion_unpin(const char *pin_path)
 {
 	static const char *const pins[] = { "lbd_be_sources", "lbd_be_local",
@@ -126,7 +152,8 @@ static int sync_set(int fd, const struct lbd_conf_addr *a, size_t n)
 int companion_set_sources(struct companion *c, const struct lbd_conf_addr *a,
 			  size_t n)
 {
-	return sync_set(bpf_map__fd(c->skel->maps.lbd_be_sources), a, n);
+	return bemaps_sync_sources(bpf_map__fd(c->skel->maps.lbd_be_sources), a,
+				   n);
 }
 
 int companion_set_local(struct companion *c, const struct lbd_conf_addr *a,

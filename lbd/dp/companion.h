@@ -9,6 +9,7 @@
 #define LBD_COMPANION_H
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -25,11 +26,16 @@ void companion_destroy(struct companion *c);
  * one step; companion_detach removes them (0 also when there are none). */
 int companion_attach(struct companion *c, int ifindex);
 int companion_detach(int ifindex);
+/* Whether lbd's filter on ifindex (either direction) holds a companion
+ * program, by its name: the handle is lbd's for every role's tc
+ * programs. */
+bool companion_attached(int ifindex);
 /* Removes the companion's pinned maps under pin_path. */
 void companion_unpin(const char *pin_path);
 
-/* Make a set hold exactly the addresses given: the LBs trusted to
- * encapsulate to this node, and this node's own addresses. */
+/* Make a set hold exactly the addresses given: the LBs (or nodes) trusted
+ * to encapsulate to this node, as prefixes (an address is a /32 or /128),
+ * and this node's own addresses. */
 int companion_set_sources(struct companion *c, const struct lbd_conf_addr *a,
 			  size_t n);
 int companion_set_local(struct companion *c, const struct lbd_conf_addr *a,

@@ -6,9 +6,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <linux/pkt_cls.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bemaps.h"
 #include "harness.h"
 #include "tc_backend.skel.h"
 
@@ -36,6 +38,39 @@ static void set_fill(struct bpf_map *m, const char *const *list)
 	}
 }
 
+/* Writes a NULL-terminated list of addresses and prefixes ("a/len") to
+ * lbd_be_sources with lbd's own code (bemaps_sync_sources). */
+static void sources_fill(struct bpf_map *m, const char *const *list)
+{
+	struct lbd_conf_addr a[16];
+	size_t n = 0;
+	int err;
+
+	for (; list && *list; list++) {
+		char ip[64];
+		const char *slash = strchr(*list, '/');
+		struct pkt_addr p;
+
+		cr_assert_lt(n, 16);
+		snprintf(ip, sizeof(ip), "%.*s",
+			 (int)(slash ? slash - *list : (long)strlen(*list)),
+			 *list);
+		p = pkt_ip(ip);
+		memset(&a[n], 0, sizeof(a[n]));
+		a[n].family = p.family == AF_INET ? LBD_AF_INET : LBD_AF_INET6;
+		a[n].prefixlen = p.family == AF_INET ? 32 : 128;
+		if (slash)
+			a[n].prefixlen = (__u8)atoi(slash + 1);
+		if (p.family == AF_INET)
+			a[n].addr.v4 = p.v4.s_addr;
+		else
+			memcpy(a[n].addr.b, &p.v6, 16);
+		n++;
+	}
+	err = bemaps_sync_sources(bpf_map__fd(m), a, n);
+	cr_assert_eq(err, 0, "bemaps_sync_sources: %s", strerror(-err));
+}
+
 void bet_setup(struct bet *t, const char *const *sources,
 	       const char *const *locals)
 {
@@ -54,7 +89,7 @@ void bet_setup(struct bet *t, const char *const *sources,
 	t->skel->rodata->be_knobs.flow_timeout = 3600;
 	err = tc_backend__load(t->skel);
 	cr_assert_eq(err, 0, "loading bpf/backend/backend.bpf.c: %s", strerror(-err));
-	set_fill(t->skel->maps.lbd_be_sources, sources);
+	sources_fill(t->skel->maps.lbd_be_sources, sources);
 	set_fill(t->skel->maps.lbd_be_local, locals);
 }
 

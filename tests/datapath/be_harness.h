@@ -24,8 +24,8 @@ struct bet {
 };
 
 /* Loads the programs; sources and locals are NULL-terminated lists of
- * addresses (the trusted LBs, the node's addresses). Aborts the test on
- * any error. */
+ * addresses (the trusted LBs or prefixes "a/len" of trusted nodes, the
+ * node's addresses). Aborts the test on any error. */
 void bet_setup(struct bet *t, const char *const *sources,
 	       const char *const *locals);
 void bet_teardown(struct bet *t);

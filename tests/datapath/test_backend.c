@@ -456,3 +456,159 @@ Test(backend, lost_flow_entry_heals_on_the_next_packet)
 	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 4);
 	cr_assert_eq(bet_reason(&t, LBD_BE_REPLY_RESTORED), 4);
 }
+
+/*
+ * The node role (docs/node.md, "Receiving DSR"): the other nodes are
+ * trusted by prefix, and what they encapsulate is for a pod behind this
+ * node, not for one of its addresses: the kernel forwards the inner
+ * packet, and the pod's reply is restored at the NIC's egress.
+ */
+#define NODES4 "198.18.2.0/24" /* the other nodes, trusted */
+#define NODES6 "2001:db8:2::/64"
+#define NODEA4 "198.18.2.77" /* a node in it */
+#define NODEA6 "2001:db8:2::77"
+#define OUT4 "198.18.3.77" /* just outside it */
+#define OUT6 "2001:db8:3::77"
+/* an IPv6 address whose first bytes are 198.18.2.77: the IPv4 prefix must
+ * not take it */
+#define ALIAS6 "c612:24d::1"
+#define POD4 "198.18.5.2" /* not an address of this node */
+#define POD6 "2001:db8:5::2"
+#define NP_PORT 30080 /* the NodePort of node A's address */
+
+static void nodes_setup(void)
+{
+	static const char *const sources[] = { LB4, NODES4, NODES6, NULL };
+	static const char *const locals[] = { NODE4, NODE6, NULL };
+
+	bet_setup(&t, sources, locals);
+}
+
+TestSuite(backend_nodes, .init = nodes_setup, .fini = teardown);
+
+/* A UDP datagram from src:sport to dst:dport, from its IP header on. */
+static void dgram_of(struct pkt *q, const char *src, uint16_t sport,
+		     const char *dst, uint16_t dport, const char *data)
+{
+	pkt_init(q);
+	pkt_ip_hdr(q, pkt_ip(src), pkt_ip(dst));
+	pkt_udp(q, sport, dport, false);
+	pkt_bytes(q, data, strlen(data));
+	pkt_finish(q);
+}
+
+/* Cilium's Geneve form from node to this node, inner q, the DSR option
+ * naming svc:port (the inner family's). */
+static void gnv_svc_in(struct pkt *p, const char *from, const char *node,
+		       const struct pkt *q, const char *svc, uint16_t port)
+{
+	outer(p, from, node, 0);
+	pkt_udp(p, 49152, 6081, true);
+	pkt_geneve_dsr(p, 2, pkt_ip(svc), port);
+	pkt_eth(p, MAC_ROUTER, MAC_LB);
+	pkt_next(p, pkt_ip(svc).family == AF_INET6 ? 0x86dd : 0x0800);
+	pkt_append(p, q, 0, q->len);
+	pkt_finish(p);
+}
+
+/* The same inner packet's IP header on, as it leaves tc egress: L2
+ * header included. */
+static void l2_of(struct pkt *p, const struct pkt *q)
+{
+	pkt_init(p);
+	pkt_eth(p, MAC_ROUTER, MAC_LB);
+	pkt_next(p, (q->buf[0] >> 4) == 6 ? 0x86dd : 0x0800);
+	pkt_append(p, q, 0, q->len);
+	pkt_finish(p);
+}
+
+static void src_judged(const char *from, const char *node, const char *client,
+		       bool trusted)
+{
+	struct pkt q, in, want;
+
+	seg_of(&q, client, 40000, node, BE_PORT, PKT_TCP_SYN, "hello");
+	gnv_in(&in, from, node, &q, 0, 0, NULL, 0);
+	decapped(&want, &q, pkt_ip(node).family == AF_INET6);
+	bet_check(&t, true, &in, trusted ? TC_ACT_OK : TC_ACT_SHOT,
+		  trusted ? &want : NULL);
+}
+
+Test(backend_nodes, a_source_inside_a_trusted_prefix_is_decapsulated)
+{
+	src_judged(NODEA4, NODE4, CLIENT4, true);
+	src_judged(NODEA6, NODE6, CLIENT6, true);
+	/* an address (the LB's) is its /32, beside the prefixes */
+	src_judged(LB4, NODE4, CLIENT4, true);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 3);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), 0);
+}
+
+Test(backend_nodes, a_source_outside_the_trusted_prefixes_is_dropped)
+{
+	src_judged(OUT4, NODE4, CLIENT4, false);
+	src_judged(OUT6, NODE6, CLIENT6, false);
+	/* the LB's neighbour: an address trusts only itself */
+	src_judged("198.18.0.11", NODE4, CLIENT4, false);
+	/* an IPv6 source whose first 32 bits are an IPv4 node's */
+	src_judged(ALIAS6, NODE6, CLIENT6, false);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DROP_UNTRUSTED), 4);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 0);
+	cr_assert_eq(bet_flows_clear(&t), 0, "an untrusted packet's flow");
+}
+
+/*
+ * Node A sends a client's segment (or datagram) to a Service of its own
+ * address and NodePort on to a pod behind this node: the inner
+ * destination is the pod, none of this node's addresses. Decapsulated
+ * whole, its flow recorded; the pod's reply, forwarded out of the NIC,
+ * leaves from node A's address and NodePort, checksums right; another
+ * client's reply is left alone.
+ */
+static void to_pod(const char *from, const char *node, const char *client,
+		   const char *pod, bool udp)
+{
+	struct pkt q, in, want, reply, restored;
+	const char *svc = from;
+
+	if (udp)
+		dgram_of(&q, client, 40000, pod, BE_PORT, "hello");
+	else
+		seg_of(&q, client, 40000, pod, BE_PORT, PKT_TCP_SYN, "hello");
+	gnv_svc_in(&in, from, node, &q, svc, NP_PORT);
+	decapped(&want, &q, pkt_ip(node).family == AF_INET6);
+	bet_check(&t, true, &in, TC_ACT_OK, &want);
+
+	if (udp) {
+		dgram_of(&q, pod, BE_PORT, client, 40000, "world");
+		l2_of(&reply, &q);
+		dgram_of(&q, svc, NP_PORT, client, 40000, "world");
+	} else {
+		seg_of(&q, pod, BE_PORT, client, 40000,
+		       PKT_TCP_SYN | PKT_TCP_ACK, "world");
+		l2_of(&reply, &q);
+		seg_of(&q, svc, NP_PORT, client, 40000,
+		       PKT_TCP_SYN | PKT_TCP_ACK, "world");
+	}
+	l2_of(&restored, &q);
+	bet_check(&t, false, &reply, TC_ACT_OK, &restored);
+
+	/* the pod's reply to another port of the client: no flow */
+	if (udp)
+		dgram_of(&q, pod, BE_PORT, client, 40001, "world");
+	else
+		seg_of(&q, pod, BE_PORT, client, 40001, PKT_TCP_ACK, "world");
+	l2_of(&reply, &q);
+	bet_check(&t, false, &reply, TC_ACT_OK, &reply);
+}
+
+Test(backend_nodes, geneve_to_a_pod_is_decapsulated_and_its_reply_restored)
+{
+	to_pod(NODEA4, NODE4, CLIENT4, POD4, false);
+	to_pod(NODEA4, NODE4, CLIENT4, POD4, true);
+	to_pod(NODEA6, NODE6, CLIENT6, POD6, false);
+	to_pod(NODEA6, NODE6, CLIENT6, POD6, true);
+	cr_assert_eq(bet_reason(&t, LBD_BE_DECAP_GENEVE), 4);
+	cr_assert_eq(bet_reason(&t, LBD_BE_REPLY_RESTORED), 4);
+	cr_assert_eq(bet_flows_clear(&t), 4);
+}

@@ -256,18 +256,27 @@ static void sc_setup(void)
 	err = tc_backend__load(skel);
 	cr_assert_eq(err, 0, "loading bpf/backend/backend.bpf.c: %s", strerror(-err));
 
-	/* this node's addresses and the LB's, as lbd's sync_set writes them */
+	/* this node's addresses, as lbd's sync_set writes them, and the
+	 * LB's, as bemaps_sync_sources does */
 	for (i = 0; i < 4; i++) {
 		struct pkt_addr a = pkt_ip(addrs[i]);
 		struct lbd_addr_key k = { 0 };
+		struct lbd_conf_addr ca = { 0 };
+		struct lbd_src_key sk;
 
 		k.family = a.family == AF_INET ? LBD_AF_INET : LBD_AF_INET6;
 		memcpy(&k.addr, &a.v6, a.family == AF_INET ? 4 : 16);
+		ca.family = k.family;
+		ca.prefixlen = a.family == AF_INET ? 32 : 128;
+		ca.addr = k.addr;
+		bemaps_src_key(&ca, &sk);
 		cr_assert_eq(
-			bpf_map_update_elem(
-				bpf_map__fd(i < 2 ? skel->maps.lbd_be_local :
-						    skel->maps.lbd_be_sources),
-				&k, &one, BPF_ANY),
+			i < 2 ? bpf_map_update_elem(
+					bpf_map__fd(skel->maps.lbd_be_local),
+					&k, &one, BPF_ANY) :
+				bpf_map_update_elem(
+					bpf_map__fd(skel->maps.lbd_be_sources),
+					&sk, &one, BPF_ANY),
 			0);
 	}
 	/* the peers through the config and lbd's own code */

@@ -209,6 +209,19 @@ static int set_put(int fd, int fam, const uint8_t *a)
 	return bpf_map_update_elem(fd, &k, &one, BPF_ANY) ? -errno : 0;
 }
 
+/* A trusted source's address in lbd_be_sources, keyed as lbd keys it. */
+static int src_put(int fd, int fam, const uint8_t *a)
+{
+	struct lbd_src_key k;
+	__u8 one = 1;
+
+	memset(&k, 0, sizeof(k));
+	k.family = fam == 4 ? LBD_AF_INET : LBD_AF_INET6;
+	k.prefixlen = LBD_SRC_PREFIX_BASE + (fam == 4 ? 32 : 128);
+	memcpy(&k.addr, a, fam == 4 ? 4 : 16);
+	return bpf_map_update_elem(fd, &k, &one, BPF_ANY) ? -errno : 0;
+}
+
 static int be_setup(struct tc_backend **out)
 {
 	struct tc_backend *s = tc_backend__open();
@@ -233,9 +246,9 @@ static int be_setup(struct tc_backend **out)
 	if (!err)
 		err = set_put(bpf_map__fd(s->maps.lbd_be_local), 6, be6);
 	if (!err)
-		err = set_put(bpf_map__fd(s->maps.lbd_be_sources), 4, lb4);
+		err = src_put(bpf_map__fd(s->maps.lbd_be_sources), 4, lb4);
 	if (!err)
-		err = set_put(bpf_map__fd(s->maps.lbd_be_sources), 6, lb6);
+		err = src_put(bpf_map__fd(s->maps.lbd_be_sources), 6, lb6);
 	if (err) {
 		tc_backend__destroy(s);
 		return err;

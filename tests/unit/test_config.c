@@ -2383,6 +2383,34 @@ Test(config, node_role_forwarding_is_snat_or_geneve)
 			     "one of snat | geneve"));
 }
 
+Test(config, node_role_dsr_sources_are_prefixes_host_bits_cleared)
+{
+	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S);
+	char a[64];
+
+	cr_assert_eq(c->node_role.n_dsr_sources, 0, "default: no companion");
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S
+		      "node_role = { dsr_sources = ( \"198.18.0.7/24\",\n"
+		      "\t\"2001:db8:1::/64\", \"198.18.9.9\" ); };\n");
+	cr_assert_eq(c->node_role.n_dsr_sources, 3);
+	cr_assert_str_eq(config_addr_str(&c->node_role.dsr_sources[0], a,
+					 sizeof(a)),
+			 "198.18.0.0/24");
+	cr_assert_str_eq(config_addr_str(&c->node_role.dsr_sources[1], a,
+					 sizeof(a)),
+			 "2001:db8:1::/64");
+	cr_assert_str_eq(config_addr_str(&c->node_role.dsr_sources[2], a,
+					 sizeof(a)),
+			 "198.18.9.9");
+	config_free(c);
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = { dsr_sources = ( \"198.18.0.0/33\" ); "
+		      "};\n",
+		      ERRORS("t.conf:3: node_role.dsr_sources[0]: expected an "
+			     "IP address or prefix like 198.18.0.0/24"));
+}
+
 Test(config, node_role_zone_is_a_label_value)
 {
 	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S

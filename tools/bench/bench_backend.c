@@ -298,13 +298,21 @@ static int setup(void)
 		for (j = 0; j < 2; j++) {
 			struct pkt_addr pa = pkt_ip(a[j]);
 			struct lbd_addr_key k = { 0 };
+			struct lbd_conf_addr ca = { 0 };
+			struct lbd_src_key sk;
 
 			k.family = i ? LBD_AF_INET6 : LBD_AF_INET;
 			memcpy(&k.addr, &pa.v6, i ? 16 : 4);
-			if (bpf_map_update_elem(
-				    bpf_map__fd(j ? skel->maps.lbd_be_sources :
-						    skel->maps.lbd_be_local),
-				    &k, &one, BPF_ANY))
+			ca.family = k.family;
+			ca.prefixlen = i ? 128 : 32;
+			ca.addr = k.addr;
+			bemaps_src_key(&ca, &sk);
+			if (j ? bpf_map_update_elem(
+					bpf_map__fd(skel->maps.lbd_be_sources),
+					&sk, &one, BPF_ANY) :
+				bpf_map_update_elem(
+					bpf_map__fd(skel->maps.lbd_be_local),
+					&k, &one, BPF_ANY))
 				return -1;
 		}
 	}
