@@ -16,10 +16,11 @@
 
 #define LBD_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-/* 4: the node role's two tables a Service port and lbd_node_tblseq;
+/* 5: the node role's lbd_node_small (Service ports with few endpoints
+ * inline); 4: the node role's two tables a Service port and lbd_node_tblseq;
  * 3: Maglev tables with a backend list and previous owners, chunks of
  * 1024 words; 2: chunks of 4096 slots; 1: pairs */
-#define LBD_MAP_ABI 4
+#define LBD_MAP_ABI 5
 
 /* The one entry of lbd_meta: what wrote the pinned maps. */
 struct lbd_meta {
