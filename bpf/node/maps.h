@@ -62,6 +62,15 @@ struct {
 	__type(value, __u32);
 } lbd_node_tblseq SEC(".maps");
 
+/* By Service port id: its table and endpoints inline when it has at most
+ * LBD_NODE_INLINE_EPS (lbd/node.h says why), under a latch of its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
+	__type(key, __u32);
+	__type(value, struct lbd_node_small);
+} lbd_node_small SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LBD_DEFAULT_MAX_BACKENDS); /* set by userspace */

@@ -2,8 +2,9 @@
 /*
  * The endpoint of a socket's connect() or datagram: the Service port's
  * Maglev table at lbd_node_hash of the socket cookie, or with session
- * affinity the client's entry while it is fresh and its endpoint still in
- * use, else the table at the hash of the client (its netns cookie).
+ * affinity the client's entry while it is fresh and the table in use
+ * still names its endpoint, else the table at the hash of the client (its
+ * netns cookie).
  *
  * Which endpoints are in the table (ready ones, or serving and
  * terminating ones when none is ready) is userspace's decision; the
@@ -36,7 +37,7 @@ static __always_inline void node_count(enum lbd_node_reason r)
  * One read of the table in use: the backend it names at hash, copied to
  * *be with its id in *id; 1 when there is none (no table, an empty one,
  * a backend no longer active). *dep gathers every word read, for
- * node_maglev_pick's check.
+ * node_pick's check.
  */
 static __always_inline int node_maglev_read(__u32 svc_id, __u32 seq, __u32 hash,
 					    __u32 *id, struct lbd_backend *be,
@@ -78,77 +79,264 @@ static __always_inline int node_maglev_read(__u32 svc_id, __u32 seq, __u32 hash,
 }
 
 /*
- * The backend the table of the Service port names at hash, in *be, its
- * id in *id; false: none (no table, an empty one, a backend no longer
- * active).
+ * With session affinity: whether the large table in use names backend
+ * want of gen want_gen (want_id_gen: want << 32 | want_gen; 5 arguments
+ * at most), copied to *be; 0: it does, 1: it does not. The
+ * list of a table is sorted (lbd/dp/node.c node_table_build): a binary
+ * search, 16 steps for the longest list. Only a backend the table in use
+ * names is never rewritten while the latch holds: one named by a stale
+ * entry may be given to another endpoint during the copy.
  *
- * A seqcount latch (the kernel's raw_write_seqcount_latch): of the two
- * tables of a Service port userspace rewrites only the one not in use,
- * then counts lbd_node_tblseq[id] up to make it the one in use, then
- * frees the backends that left; it never swaps inner maps for a change
- * of the endpoints, which would wait for an RCU grace period. A read
- * that saw the count unchanged after it read the table and the backend
- * read neither while they were written: the choice is wholly the old
- * table's or wholly the new one's, never a mix. Otherwise it reads again.
+ * A global function, verified once on its own: inlined into node_pick's
+ * retries its search made the verifier walk over a million instructions
+ * (kernel 6.18).
  */
-static __always_inline bool node_maglev_pick(__u32 svc_id, __u32 hash,
-					     __u32 *id, struct lbd_backend *be)
+__noinline int node_maglev_has(__u32 svc_id, __u32 seq, __u64 want_id_gen,
+			       struct lbd_backend *be, __u32 *dep);
+__noinline int node_maglev_has(__u32 svc_id, __u32 seq, __u64 want_id_gen,
+			       struct lbd_backend *be, __u32 *dep)
 {
-	volatile __u32 *seqp;
-	__u32 seq, dep, i;
+	const struct lbd_maglev_chunk *head;
+	const struct lbd_backend *b;
+	__u32 want = want_id_gen >> 32, want_gen = (__u32)want_id_gen;
+	__u32 zero = 0, n, lo = 0, hi, mid, v = 0, i;
+	__u32 idx = 2 * svc_id + (seq & 1);
+	void *table;
+
+	if (!be || !dep)
+		return 1;
+	table = bpf_map_lookup_elem(&lbd_node_maglev, &idx);
+	if (!table)
+		return 1;
+	head = bpf_map_lookup_elem(table, &zero);
+	if (!head)
+		return 1;
+	n = head->w[1];
+	*dep ^= n;
+	if (n > LBD_MAGLEV_MAX_LIST)
+		return 1;
+	hi = n;
+	for (i = 0; i < 16 && lo < hi; i++) {
+		mid = (lo + hi) / 2;
+		if (maglev_word(table, head, LBD_MAGLEV_HDR + mid, &v))
+			return 1;
+		*dep ^= v;
+		if (v == want)
+			break;
+		if (v < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (v != want || lo >= hi)
+		return 1;
+	b = bpf_map_lookup_elem(&lbd_node_backends, &want);
+	if (!b)
+		return 1;
+	*be = *b;
+	*dep ^= be->addr.v6[0] ^ be->addr.v6[1] ^ be->addr.v6[2] ^
+		be->addr.v6[3] ^ be->gen ^ be->svc_id ^ be->port ^ be->family ^
+		be->state;
+	if (be->state != LBD_BE_ACTIVE || be->gen != want_gen ||
+	    be->svc_id != svc_id)
+		return 1;
+	return 0;
+}
+
+/*
+ * One read of the small table t[k] of n endpoints: the endpoint at hash,
+ * or with aff the one of id want and gen want_gen, copied to *be with
+ * its id in *id; 1 when there is none.
+ */
+static __always_inline int node_small_read(const struct lbd_node_small *sm,
+					   __u32 k, __u32 n, __u32 svc_id,
+					   __u32 hash, bool aff, __u32 want,
+					   __u32 want_gen, __u32 *id,
+					   struct lbd_backend *be, __u32 *dep)
+{
+	const struct lbd_node_small_tbl *t = &sm->t[k & 1];
+	const struct lbd_node_small_ep *e;
+	__u32 i;
+
+	if (aff) {
+		for (i = 0; i < LBD_NODE_INLINE_EPS; i++)
+			if (i >= n ||
+			    (t->ep[i].id == want && t->ep[i].gen == want_gen))
+				break;
+	} else {
+		hash %= LBD_NODE_SMALL_M;
+		/* clang's multiply for the modulo loses the verifier the
+		 * bound: hide it, then check (kernel 6.18) */
+		asm volatile("" : "+r"(hash));
+		if (hash >= LBD_NODE_SMALL_M)
+			return 1;
+		i = t->slot[hash];
+	}
+	*dep ^= i;
+	if (i >= n)
+		return 1;
+	/* LBD_NODE_INLINE_EPS is a power of 2: a mask the verifier sees
+	 * on the register clang indexes with (a compare it may check on a
+	 * copy; kernel 6.18) */
+	asm volatile("%0 &= %1" : "+r"(i) : "i"(LBD_NODE_INLINE_EPS - 1));
+	e = &t->ep[i];
+	*id = e->id;
+	be->addr = e->addr;
+	be->port = e->port;
+	be->family = e->family;
+	be->state = LBD_BE_ACTIVE;
+	be->gen = e->gen;
+	be->svc_id = svc_id;
+	be->weight = 0;
+	be->pad = 0;
+	*dep ^= e->id ^ e->addr.v6[0] ^ e->addr.v6[1] ^ e->addr.v6[2] ^
+		e->addr.v6[3] ^ e->gen ^ e->port ^ e->family;
+	return 0;
+}
+
+/*
+ * The backend the Service port's table names at hash (or with aff, the
+ * backend want of gen want_gen if the table names it), in *be, its id
+ * in *id; false: none (no table, an empty one, a backend no longer
+ * active, not named).
+ *
+ * A seqcount latch (the kernel's raw_write_seqcount_latch), two of them:
+ * lbd_node_small[id] (lbd/node.h) holds two copies of the Service port's
+ * small table, or says that its table is large, in lbd_node_maglev under
+ * lbd_node_tblseq[id]. Of the two copies (tables) userspace rewrites only
+ * the one not in use, then counts the seq up to make it the one in use,
+ * then frees the backends that left; it never swaps inner maps for a
+ * change of the endpoints, which would wait for an RCU grace period. A
+ * read that saw both counts unchanged after it read the table and the
+ * endpoint read neither while they were written: the choice is wholly
+ * the old table's or wholly the new one's, never a mix. Otherwise it
+ * reads again. A switch between the forms writes the new one first
+ * (under its own latch), then flips the small entry's.
+ *
+ * Two global functions (node_pick_hash, node_pick_aff), each verified
+ * once for all its callers: inlined, the retries of both forms made the
+ * verifier walk over a million instructions (kernel 6.18); one function
+ * for both would put node_maglev_has's frame on the tc path's stack,
+ * over 512 bytes. The request and the answer sit in *r: a global
+ * function takes 5 arguments at most.
+ */
+struct node_pick_req {
+	__u32 svc_id;
+	__u32 hash; /* node_pick_hash */
+	__u32 want; /* node_pick_aff: want of gen want_gen, if named */
+	__u32 want_gen;
+	__u32 dep; /* scratch: every word read (node_pick) */
+	__u32 id; /* the answer: the backend's id, and the backend */
+	struct lbd_backend be;
+};
+
+static __always_inline int node_pick(struct node_pick_req *r, bool aff)
+{
+	const struct lbd_node_small *sm;
+	volatile __u32 *seqp, *tseqp;
+	__u32 seq, tseq = 0, n, i, z;
 	int none;
 
-	seqp = bpf_map_lookup_elem(&lbd_node_tblseq, &svc_id);
-	if (!seqp)
-		return false;
+	/* r's fields, not locals: the tc and NIC paths call this two
+	 * frames deep, with little of the 512 bytes of stack left */
+	if (!r)
+		return 0;
+	sm = bpf_map_lookup_elem(&lbd_node_small, &r->svc_id);
+	tseqp = bpf_map_lookup_elem(&lbd_node_tblseq, &r->svc_id);
+	if (!sm || !tseqp)
+		return 0;
+	seqp = (volatile __u32 *)&sm->seq;
 	for (i = 0; i < NODE_TABLE_TRIES; i++) {
-		dep = 0;
+		r->dep = 0;
 		seq = *seqp;
-		none = node_maglev_read(svc_id, seq, hash, id, be, &dep);
-		/* the second read of the count must come after the reads of
+		/* an address that depends on seq: read after it */
+		n = ((volatile const __u8 *)sm->n)[seq & 1];
+		r->dep ^= n;
+		if (n == LBD_NODE_SMALL_LARGE) {
+			tseq = *tseqp;
+			if (aff) {
+				r->id = r->want;
+				none = node_maglev_has(r->svc_id, tseq,
+						       (__u64)r->want << 32 |
+							       r->want_gen,
+						       &r->be, &r->dep);
+			} else {
+				none = node_maglev_read(r->svc_id, tseq,
+							r->hash, &r->id, &r->be,
+							&r->dep);
+			}
+		} else {
+			none = node_small_read(sm, seq, n, r->svc_id, r->hash,
+					       aff, r->want, r->want_gen,
+					       &r->id, &r->be, &r->dep);
+		}
+		/* the second read of the counts must come after the reads of
 		 * the table: an address that depends on every word read
 		 * orders it on every CPU (x86 keeps loads in order anyway,
 		 * arm64 honours address dependencies), where BPF before v3
 		 * has no barrier; the asm hides from clang that it is 0 */
-		asm volatile("%0 &= 0" : "+r"(dep));
-		if (seqp[dep] == seq)
+		z = r->dep;
+		asm volatile("%0 &= 0" : "+r"(z));
+		if (seqp[z] == seq &&
+		    (n != LBD_NODE_SMALL_LARGE || tseqp[z] == tseq))
 			return !none;
 		node_count(LBD_NODE_TABLE_REREAD);
 	}
-	return false;
+	return 0;
 }
 
-/* Whether an affinity entry's backend still serves new connections of
- * the Service port. */
-static __always_inline bool node_aff_usable(const struct lbd_backend *be,
-					    const struct lbd_aff *a,
-					    __u32 svc_id)
+__noinline int node_pick_hash(struct node_pick_req *r);
+__noinline int node_pick_hash(struct node_pick_req *r)
 {
-	return be && be->gen == a->backend_gen && be->state == LBD_BE_ACTIVE &&
-	       be->svc_id == svc_id;
+	return node_pick(r, false);
 }
 
-/* The endpoint of a client with session affinity, copied to *out;
- * false: none. */
+__noinline int node_pick_aff(struct node_pick_req *r);
+__noinline int node_pick_aff(struct node_pick_req *r)
+{
+	return node_pick(r, true);
+}
+
+/* The backend the Service port's table names at hash; node_pick. */
+static __always_inline bool node_maglev_pick(__u32 svc_id, __u32 hash,
+					     __u32 *id, struct lbd_backend *be)
+{
+	struct node_pick_req r = { .svc_id = svc_id, .hash = hash };
+
+	if (!node_pick_hash(&r))
+		return false;
+	*id = r.id;
+	*be = r.be;
+	return true;
+}
+
+/*
+ * The endpoint of a client with session affinity, copied to *out;
+ * false: none. The entry's backend counts while the table in use names
+ * it with the entry's gen, and is read from that table under its latch:
+ * an id freed and given to another endpoint while a connect copied it
+ * from lbd_node_backends would give a torn endpoint.
+ */
 static __always_inline bool node_affinity_pick(void *ctx,
 					       const struct lbd_node_svc *svc,
 					       __u32 now,
 					       struct lbd_backend *out)
 {
 	struct lbd_node_aff_key k = { .svc_id = svc->id };
-	const struct lbd_backend *be;
+	struct node_pick_req r = { .svc_id = svc->id };
 	struct lbd_aff *a, fresh;
 	__u32 id;
 
 	k.netns_cookie = bpf_get_netns_cookie(ctx);
 	a = bpf_map_lookup_elem(&lbd_node_affinity, &k);
 	if (a && !lbd_idle_over(now, a->last_seen, svc->affinity_timeout)) {
-		be = bpf_map_lookup_elem(&lbd_node_backends, &a->backend_id);
-		if (node_aff_usable(be, a, svc->id)) {
+		r.want = a->backend_id;
+		r.want_gen = a->backend_gen;
+		if (node_pick_aff(&r)) {
 			if (a->last_seen != now)
 				a->last_seen = now;
 			node_count(LBD_NODE_AFFINITY_HIT);
-			*out = *be;
+			*out = r.be;
 			return true;
 		}
 	}

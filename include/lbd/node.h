@@ -15,6 +15,10 @@
  *                       table, the LB role's layout (struct
  *                       lbd_maglev_chunk)
  *   lbd_node_tblseq     id -> __u32, swaps of its table (bpf/node/select.h)
+ *   lbd_node_small      id -> struct lbd_node_small: the Service port's
+ *                       table and endpoints inline (up to
+ *                       LBD_NODE_INLINE_EPS), or a mark that
+ *                       lbd_node_maglev holds its table
  *   lbd_node_backends   backend id -> struct lbd_backend
  *   lbd_node_rev        LRU, struct lbd_node_rev_key -> struct lbd_node_rev
  *   lbd_node_affinity   LRU, struct lbd_node_aff_key -> struct lbd_aff
@@ -43,6 +47,57 @@ struct lbd_node_svc {
 	__u32 pad;
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_node_svc) == 16, "lbd_node_svc");
+
+/*
+ * A Service port with few endpoints (all of Kubernetes' usual ones) keeps
+ * what a connect needs in one entry of lbd_node_small, indexed by its id:
+ * a Maglev table of LBD_NODE_SMALL_M one-byte slots naming the endpoints
+ * that follow it. A connect then reads 3 cache lines of one or two pages
+ * (the count, a slot, an endpoint) where the map-of-maps tables cost 8-10
+ * lines on ~6 pages: at 10,000 Services spread over tens of MB, those
+ * misses were the cost that grew with the number of Services.
+ *
+ * The same seqcount latch as lbd_node_tblseq's (bpf/node/select.h): of
+ * the two copies t[0], t[1], t[seq & 1] is in use; lbd writes the other
+ * and then counts seq up. n[k] is the count of endpoints in t[k], or
+ * LBD_NODE_SMALL_LARGE: the Service port's table is in lbd_node_maglev
+ * under lbd_node_tblseq's latch (more than LBD_NODE_INLINE_EPS endpoints).
+ * An all-zero entry (a Service port never given endpoints) has none.
+ */
+#define LBD_NODE_INLINE_EPS 16 /* a power of 2 (bpf/node/select.h) */
+/* 251: about 16 slots an endpoint at 16, with Maglev's balance within
+ * one slot (1/16); a socket's endpoint is fixed at connect(), so the
+ * small table's larger disruption on a change costs nothing */
+#define LBD_NODE_SMALL_M LBD_MAGLEV_MIN
+#define LBD_NODE_SMALL_LARGE 0xffu
+
+struct lbd_node_small_ep {
+	union lbd_addr addr;
+	__be16 port;
+	__u8 family;
+	__u8 pad;
+	__u32 id; /* its lbd_node_backends entry (the tc and NIC paths') */
+	__u32 gen;
+	__u32 pad2;
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_small_ep) == 32, "lbd_node_small_ep");
+
+struct lbd_node_small_tbl {
+	/* slot s: the index in ep of its endpoint; hash % LBD_NODE_SMALL_M */
+	__u8 slot[LBD_NODE_SMALL_M];
+	__u8 pad[256 - LBD_NODE_SMALL_M];
+	struct lbd_node_small_ep ep[LBD_NODE_INLINE_EPS];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_small_tbl) == 768,
+		  "lbd_node_small_tbl");
+
+struct lbd_node_small {
+	__u32 seq; /* t[seq & 1] is in use */
+	__u8 n[2]; /* endpoints of t[k], or LBD_NODE_SMALL_LARGE */
+	__u8 pad[58]; /* the copies start a cache line of their own */
+	struct lbd_node_small_tbl t[2];
+};
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_small) == 1600, "lbd_node_small");
 
 /*
  * The reverse map: for a socket (its cookie) and the endpoint the hooks

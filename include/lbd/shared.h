@@ -17,7 +17,8 @@
 #define LBD_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
 /* 5: the NIC path's flow entries carry a DSR flow's outer headers, the
- * backend companion's trusted sources an LPM trie (prefixes);
+ * backend companion's trusted sources an LPM trie (prefixes), the node
+ * role's lbd_node_small (Service ports with few endpoints inline);
  * 4: the node role's two tables a Service port and lbd_node_tblseq;
  * 3: Maglev tables with a backend list and previous owners, chunks of
  * 1024 words; 2: chunks of 4096 slots; 1: pairs */

@@ -36,6 +36,9 @@ struct node_svc_state {
 	 * (adopted maps), so that the next change makes a new one */
 	__u32 cap[2];
 	bool pending; /* in the batch (n->pend) */
+	/* lbd_node_small's copy in use says LBD_NODE_SMALL_LARGE: the
+	 * table is the one in lbd_node_maglev */
+	bool large;
 };
 
 /* A change of a Service port's table waiting for node_batch_commit: a
@@ -70,7 +73,7 @@ static const char *const node_map_pins[] = {
 	"lbd_node_meta",     "lbd_node_svc4",	  "lbd_node_svc6",
 	"lbd_node_maglev",   "lbd_node_backends", "lbd_node_rev",
 	"lbd_node_affinity", "lbd_node_guard",	  "lbd_node_stats",
-	"lbd_node_tblseq",
+	"lbd_node_tblseq",   "lbd_node_small",
 };
 
 #define NODE_NPINS (sizeof(node_map_pins) / sizeof(node_map_pins[0]))
@@ -224,6 +227,24 @@ static int node_pin_prepare(struct lbd_node *n)
 	return 0;
 }
 
+/* Whether the copy in use of the Service port's lbd_node_small entry
+ * says that its table is the large one. */
+static int node_small_is_large(struct lbd_node *n, __u32 svc_id, bool *large)
+{
+	struct lbd_node_small *v = malloc(sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(n->skel->maps.lbd_node_small),
+				&svc_id, v))
+		err = -errno;
+	else
+		*large = v->n[v->seq & 1] == LBD_NODE_SMALL_LARGE;
+	free(v);
+	return err;
+}
+
 /*
  * The in-memory state of adopted maps: a backend id is given (its gen
  * counts the times) once its gen is not 0, and in use while active; the
@@ -238,11 +259,19 @@ static int node_adopt(struct lbd_node *n)
 	__u32 id, last = 0;
 
 	/* which table of each Service port is in use */
-	for (id = 0; id < n->opts.max_services; id++)
+	for (id = 0; id < n->opts.max_services; id++) {
+		bool large = false;
+		int err;
+
 		if (bpf_map_lookup_elem(
 			    bpf_map__fd(n->skel->maps.lbd_node_tblseq), &id,
 			    &n->seqs[id]))
 			return -errno;
+		err = node_small_is_large(n, id, &large);
+		if (err)
+			return err;
+		n->svcs[id].large = large;
+	}
 
 	for (id = 0; id < n->opts.max_backends; id++) {
 		struct node_svc_state *st;
@@ -330,6 +359,7 @@ int node_open(const struct node_opts *o, struct lbd_node **out)
 				 2 * o->max_services);
 	bpf_map__set_max_entries(n->skel->maps.lbd_node_tblseq,
 				 o->max_services);
+	bpf_map__set_max_entries(n->skel->maps.lbd_node_small, o->max_services);
 	bpf_map__set_max_entries(n->skel->maps.lbd_node_backends,
 				 o->max_backends);
 	bpf_map__set_max_entries(n->skel->maps.lbd_node_rev, o->rev_entries);
@@ -877,6 +907,91 @@ out:
 	return err;
 }
 
+/* The small table of count (at most LBD_NODE_INLINE_EPS) chosen
+ * backends: their Maglev table of LBD_NODE_SMALL_M slots, each naming
+ * its endpoint's index in t->ep. */
+static int node_small_build(struct lbd_node *n, const struct node_be *bes,
+			    size_t count, struct lbd_node_small_tbl *t)
+{
+	struct maglev_backend mb[LBD_NODE_INLINE_EPS];
+	__u32 table[LBD_NODE_SMALL_M], i, s;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	if (count > LBD_NODE_INLINE_EPS)
+		return -EINVAL;
+	for (i = 0; i < count; i++) {
+		memset(&mb[i], 0, sizeof(mb[i]));
+		mb[i].addr = bes[i].ep.addr;
+		mb[i].family = bes[i].ep.family;
+		mb[i].port = bes[i].ep.port;
+		mb[i].weight = bes[i].ep.weight;
+		mb[i].id = i;
+		t->ep[i].addr = bes[i].ep.addr;
+		t->ep[i].port = bes[i].ep.port;
+		t->ep[i].family = bes[i].ep.family;
+		t->ep[i].id = bes[i].id;
+		t->ep[i].gen = n->gens[bes[i].id];
+	}
+	if (!count)
+		return 0;
+	err = maglev_build(mb, count, LBD_NODE_SMALL_M, n->opts.hash_seed,
+			   table);
+	if (err)
+		return err;
+	for (s = 0; s < LBD_NODE_SMALL_M; s++)
+		t->slot[s] = (__u8)table[s];
+	return 0;
+}
+
+/*
+ * Makes the copy not in use of the Service port's lbd_node_small entry
+ * the one in use (bpf/node/select.h): the small table of bes, or with
+ * large the mark that lbd_node_maglev holds the table (written and in
+ * use before). An update of an array element copies the whole value:
+ * the first writes the spare copy with seq unchanged, the second the
+ * same bytes with seq + 1; the copy in use is rewritten with the bytes
+ * it holds, which no reader can tell from no write. (A BPF_F_MMAPABLE
+ * map written in place would save the copies, microseconds, but needs
+ * an mmap of adopted maps and barriers between every store we make.)
+ */
+static int node_small_flip(struct lbd_node *n, __u32 svc_id,
+			   const struct node_be *bes, size_t count, bool large)
+{
+	int fd = bpf_map__fd(n->skel->maps.lbd_node_small), err;
+	struct lbd_node_small *v = malloc(sizeof(*v));
+	__u32 k;
+
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &svc_id, v)) {
+		err = -errno;
+		goto out;
+	}
+	k = (v->seq + 1) & 1;
+	err = node_small_build(n, bes, large ? 0 : count, &v->t[k]);
+	if (err)
+		goto out;
+	v->n[k] = large ? LBD_NODE_SMALL_LARGE : (__u8)count;
+	if (bpf_map_update_elem(fd, &svc_id, v, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	/* the copy's words are seen before the count, the backends freed
+	 * after are seen after it (as node_flip) */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	v->seq++;
+	if (bpf_map_update_elem(fd, &svc_id, v, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	n->svcs[svc_id].large = large;
+out:
+	free(v);
+	return err;
+}
+
 /* Frees the backends of old that bes does not hold: the table that named
  * them is no longer in use. */
 static void node_bes_leave(struct lbd_node *n, __u32 svc_id,
@@ -984,8 +1099,13 @@ int node_batch_commit(struct lbd_node *n)
 		struct node_pend *p = &n->pend[i];
 		struct node_svc_state *st = &n->svcs[p->svc_id];
 
-		if (!p->err)
+		if (!p->err) {
 			n->seqs[p->svc_id]++;
+			/* the large table in use: now the one connects read */
+			if (!st->large)
+				p->err = node_small_flip(n, p->svc_id, NULL, 0,
+							 true);
+		}
 		if (p->err) {
 			/* as before the change */
 			node_bes_unfresh(n, p->svc_id, st->bes, st->n);
@@ -1085,8 +1205,16 @@ int node_backends_set(struct lbd_node *n, __u32 svc_id,
 		}
 	}
 	/* the table first: a connect racing the change finds either table's
-	 * backends active */
-	err = node_table_put(n, svc_id, bes, nchosen, &queued);
+	 * backends active. A few endpoints go inline (lbd/node.h); more in
+	 * a large table, which is in use before the small entry says so */
+	if (nchosen <= LBD_NODE_INLINE_EPS) {
+		queued = false;
+		err = node_small_flip(n, svc_id, bes, nchosen, false);
+	} else {
+		err = node_table_put(n, svc_id, bes, nchosen, &queued);
+		if (!err && !queued && !st->large)
+			err = node_small_flip(n, svc_id, NULL, 0, true);
+	}
 	if (err)
 		goto fail;
 	if (queued) {
@@ -1151,9 +1279,37 @@ static int node_table_word(int fd, __u32 w, __u32 *v)
 	return err;
 }
 
-/* As node_maglev_pick (bpf/node/select.h). */
-static int node_explain_pick(struct lbd_node *n, __u32 svc_id,
-			     struct node_choice *out, struct lbd_backend *be)
+/*
+ * Whether the large table in inner map fd, of nl backends, names id (as
+ * node_maglev_has in bpf/node/select.h, which searches its sorted list).
+ */
+static int node_table_has(int fd, __u32 nl, __u32 id, bool *has)
+{
+	struct lbd_maglev_chunk *c = malloc(sizeof(*c));
+	__u32 w, k = UINT32_MAX;
+	int err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	*has = false;
+	for (w = LBD_MAGLEV_HDR; w < LBD_MAGLEV_HDR + nl && !*has; w++) {
+		if (w / LBD_MAGLEV_CHUNK != k) {
+			k = w / LBD_MAGLEV_CHUNK;
+			if (bpf_map_lookup_elem(fd, &k, c)) {
+				err = -errno;
+				break;
+			}
+		}
+		*has = c->w[w % LBD_MAGLEV_CHUNK] == id;
+	}
+	free(c);
+	return err;
+}
+
+/* node_explain_pick of a large table (lbd_node_maglev). */
+static int node_explain_large(struct lbd_node *n, __u32 svc_id, bool aff,
+			      __u32 aff_id, __u32 aff_gen,
+			      struct node_choice *out, struct lbd_backend *be)
 {
 	int outer = bpf_map__fd(n->skel->maps.lbd_node_maglev), fd, err;
 	__u32 inner_id, m = 0, nl = 0, slot = 0, seq, idx;
@@ -1176,6 +1332,26 @@ static int node_explain_pick(struct lbd_node *n, __u32 svc_id,
 	err = -EHOSTUNREACH;
 	if (!m || nl > LBD_MAGLEV_MAX_LIST)
 		goto out;
+	if (aff) {
+		bool has;
+
+		err = node_table_has(fd, nl, aff_id, &has);
+		if (err)
+			goto out;
+		err = -EHOSTUNREACH;
+		if (!has)
+			goto out;
+		if (bpf_map_lookup_elem(
+			    bpf_map__fd(n->skel->maps.lbd_node_backends),
+			    &aff_id, be)) {
+			err = -errno;
+			goto out;
+		}
+		if (be->state == LBD_BE_ACTIVE && be->gen == aff_gen &&
+		    be->svc_id == svc_id)
+			err = 0;
+		goto out;
+	}
 	out->table_size = m;
 	out->slot = out->hash % m;
 	err = node_table_word(fd, LBD_MAGLEV_HDR + nl + out->slot, &slot);
@@ -1196,6 +1372,65 @@ static int node_explain_pick(struct lbd_node *n, __u32 svc_id,
 	err = be->state == LBD_BE_ACTIVE ? 0 : -EHOSTUNREACH;
 out:
 	close(fd);
+	return err;
+}
+
+/*
+ * As node_pick (bpf/node/select.h): the Service port's table at
+ * out->hash, or with aff the backend aff_id of gen aff_gen when the
+ * table in use names it (out then untouched). The endpoint in *be (its
+ * id in out->backend_id); -EHOSTUNREACH: none.
+ */
+static int node_explain_pick(struct lbd_node *n, __u32 svc_id, bool aff,
+			     __u32 aff_id, __u32 aff_gen,
+			     struct node_choice *out, struct lbd_backend *be)
+{
+	struct lbd_node_small *v = malloc(sizeof(*v));
+	const struct lbd_node_small_tbl *t;
+	const struct lbd_node_small_ep *e;
+	__u32 k, nl, i;
+	int err;
+
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(n->skel->maps.lbd_node_small),
+				&svc_id, v)) {
+		err = -errno;
+		goto out;
+	}
+	k = v->seq & 1;
+	nl = v->n[k];
+	if (nl == LBD_NODE_SMALL_LARGE) {
+		err = node_explain_large(n, svc_id, aff, aff_id, aff_gen, out,
+					 be);
+		goto out;
+	}
+	t = &v->t[k];
+	if (aff) {
+		for (i = 0; i < nl; i++)
+			if (t->ep[i].id == aff_id && t->ep[i].gen == aff_gen)
+				break;
+	} else {
+		out->table_size = LBD_NODE_SMALL_M;
+		out->slot = out->hash % LBD_NODE_SMALL_M;
+		i = t->slot[out->slot];
+	}
+	err = -EHOSTUNREACH;
+	if (i >= nl || i >= LBD_NODE_INLINE_EPS)
+		goto out;
+	e = &t->ep[i];
+	memset(be, 0, sizeof(*be));
+	be->addr = e->addr;
+	be->port = e->port;
+	be->family = e->family;
+	be->state = LBD_BE_ACTIVE;
+	be->gen = e->gen;
+	be->svc_id = svc_id;
+	if (!aff)
+		out->backend_id = e->id;
+	err = 0;
+out:
+	free(v);
 	return err;
 }
 
@@ -1242,7 +1477,7 @@ int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 				  svc.flags & LBD_NODE_SVC_F_AFFINITY ?
 					  netns_cookie :
 					  sock_cookie);
-	err = node_explain_pick(n, svc.id, out, &tbe);
+	err = node_explain_pick(n, svc.id, false, 0, 0, out, &tbe);
 	if (!err) {
 		out->table_backend_id = out->backend_id;
 		out->table_family = tbe.family;
@@ -1265,12 +1500,17 @@ int node_explain(struct lbd_node *n, const struct node_svc_addr *a,
 			out->aff_fresh = !lbd_idle_over(now, aff.last_seen,
 							svc.affinity_timeout);
 		}
-		if (out->aff_fresh &&
-		    !bpf_map_lookup_elem(
-			    bpf_map__fd(n->skel->maps.lbd_node_backends),
-			    &aff.backend_id, &be) &&
-		    be.gen == aff.backend_gen && be.state == LBD_BE_ACTIVE &&
-		    be.svc_id == svc.id) {
+		/* the entry's backend while the table in use names it */
+		if (out->aff_fresh) {
+			int aerr = node_explain_pick(n, svc.id, true,
+						     aff.backend_id,
+						     aff.backend_gen, out, &be);
+
+			if (aerr && aerr != -EHOSTUNREACH)
+				return aerr;
+			out->affinity = !aerr;
+		}
+		if (out->affinity) {
 			out->affinity = true;
 			out->backend_id = aff.backend_id;
 			goto found;

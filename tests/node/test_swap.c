@@ -25,8 +25,9 @@ TestSuite(node_swap, .init = nt_setup, .fini = nt_teardown);
 #define SW_SVC_IP "10.96.0.90"
 #define SW_SVC_PORT 53
 #define SW_SVC_ID 9
-#define SW_PORT0 8001 /* endpoints: NT_EP4_1, ports 8001 .. 8005 */
-#define SW_NPORTS 5
+#define SW_PORT0 8001 /* endpoints: NT_EP4_1, ports 8001 .. 8024 */
+#define SW_LARGE 20 /* B's endpoints with sw_mixed: a large table */
+#define SW_NPORTS (4 + SW_LARGE)
 #define SW_CONNECTS 50000
 #define SW_SECONDS 60 /* the bound of the race, far above its length */
 
@@ -38,18 +39,24 @@ struct sw_seen {
 	int port[SW_CONNECTS]; /* the endpoint's, 0: none found */
 };
 
-/* A: endpoints 8001-8004; B: 8001-8003 and 8005 (one replaced, as in a
- * rolling update): the same size, so B is written over the spare table
- * in place once both tables exist. */
+/* B has SW_LARGE endpoints: each swap changes the table's form (small
+ * to large and back). */
+static bool sw_mixed;
+
+/* A: endpoints 8001-8004; B: 8005-8008, none of A's, so that a read
+ * that mixed A's slots with B's endpoints (or the reverse) gives most
+ * sockets an endpoint neither table gives them: the same size, so B is
+ * written over the spare table in place once both tables exist; with
+ * sw_mixed, B goes on to 8024. */
 static int sw_set(bool b)
 {
-	struct node_endpoint eps[4];
-	int i;
+	struct node_endpoint eps[SW_LARGE];
+	int i, n = b && sw_mixed ? SW_LARGE : 4;
 
-	for (i = 0; i < 4; i++)
-		eps[i] = nt_ep(NT_EP4_1, SW_PORT0 + (b && i == 3 ? 4 : i), 1,
-			       true, true, false);
-	return node_backends_set(nt.node, SW_SVC_ID, eps, 4);
+	for (i = 0; i < n; i++)
+		eps[i] = nt_ep(NT_EP4_1, SW_PORT0 + (b ? 4 + i : i), 1, true,
+			       true, false);
+	return node_backends_set(nt.node, SW_SVC_ID, eps, n);
 }
 
 /* The endpoint port the connect of socket cookie went to: the one with
@@ -112,7 +119,9 @@ static int sw_explain(__u64 cookie)
 	return ntohs(ch.port);
 }
 
-Test(node_swap, connects_during_swaps_get_the_old_or_the_new_choice)
+/* Swaps A and B while a client connects SW_CONNECTS times; each connect
+ * must get A's choice or B's. */
+static void sw_race(void)
 {
 	struct node_svc_addr a = nt_svc(SW_SVC_IP, SW_SVC_PORT, IPPROTO_UDP);
 	struct sw_seen *seen;
@@ -182,6 +191,21 @@ Test(node_swap, connects_during_swaps_get_the_old_or_the_new_choice)
 	cr_assert(differ > SW_CONNECTS / 20, "only %ld choices differ", differ);
 	free(want_a);
 	munmap(seen, sizeof(*seen));
+}
+
+/* Both tables small (lbd_node_small's two copies). */
+Test(node_swap, connects_during_swaps_get_the_old_or_the_new_choice)
+{
+	sw_mixed = false;
+	sw_race();
+}
+
+/* A small, B large: every swap also switches lbd_node_small between its
+ * inline table and the mark that the large one is in use. */
+Test(node_swap, connects_during_swaps_of_the_tables_form_get_either_choice)
+{
+	sw_mixed = true;
+	sw_race();
 }
 
 /* A table that needs a new inner map waits for node_batch_commit: until
