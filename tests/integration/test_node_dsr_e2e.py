@@ -8,17 +8,23 @@ client talks to node A and hears back from node B, as from node A.
 Node A is lb1 (198.18.0.10 on eth0, towards the router and the client;
 198.18.1.10 on eth1, a link the test adds into the server segment) with
 node_role.forwarding = "geneve"; it routes the pod CIDR 198.18.7.0/24
-via node B. Node B is backend1 (198.18.1.11), with two pods behind it
-(namespaces on veths podveth1 and podveth2: 198.18.7.2 and 198.18.7.6);
-its route to the client is the router's. Both lbds follow the same fake
-API server (node_name lb1 and node-2), each with its own cgroup, pin
-path and control socket. The pods answer each line and datagram with
-their name and the address they see.
+(2001:db8:7::/48) via node B. Node B is backend1 (198.18.1.11,
+2001:db8:1::11), with two pods behind it (namespaces on veths podveth1
+and podveth2: 198.18.7.2 and .6, 2001:db8:7:1::2 and 2001:db8:7:2::2)
+whose MTU is the nodes' less what Geneve adds (62 bytes over IPv4; the
+IPv6 routes' 94); its route to the client is the router's. Both lbds
+follow the same fake API server (node_name lb1 and node-2), each with
+its own cgroup, pin path and control socket. The pods answer each line
+and datagram with their name, the address they see and its length.
+lb1 keeps the lab's net.ipv6.conf.all.forwarding = 0: lbd sets its NICs'
+force_forwarding.
 
-Checked: TCP and UDP to a LoadBalancer IP (externalTrafficPolicy
-Cluster, the router sends it to node A) and to node A's address with
-the NodePort reach both pods, each seeing the client's address, and the
-client's replies come from the address and port it asked for; node A
+Checked: TCP and UDP, IPv4 and IPv6, to a dual-stack LoadBalancer
+Service's IPs (externalTrafficPolicy Cluster, the router sends them to
+node A) and to node A's addresses with the NodePort reach both pods,
+each seeing the client's address, and the client's replies come from
+the address and port it asked for; a 64 KiB line in full-sized
+segments arrives whole (the pods' MSS leaves room for Geneve); node A
 counts the flows new_flow_dsr and translates no reply; node B counts
 the Geneve decap_geneve and the replies reply_restored, none untrusted.
 Alongside, a Service with externalTrafficPolicy Local reached by node B's
@@ -131,7 +137,8 @@ def node_a_conf(lab, api, cg):
     return f"""
 role = "node";
 node_role = {{ cgroup = "{cg}"; node_name = "lb1";
-  addresses = ( "{NODE_A}", "{NODE_A6}" ); max_services = 64; max_addresses = 256;
+  addresses = ( "{NODE_A}", "{NODE_A6}" ); max_services = 64;
+  max_addresses = 256;
   max_endpoints = 256; reverse_entries = 4096; affinity_entries = 4096;
   nat_entries = 4096; pod_interfaces = ( );
   interfaces = ( "eth0", "eth1" ); forwarding = "geneve";
@@ -145,10 +152,12 @@ def node_b_conf(lab, api, cg):
     return f"""
 role = "node";
 node_role = {{ cgroup = "{cg}"; node_name = "node-2";
-  addresses = ( "{NODE_B}", "{NODE_B6}" ); max_services = 64; max_addresses = 256;
+  addresses = ( "{NODE_B}", "{NODE_B6}" ); max_services = 64;
+  max_addresses = 256;
   max_endpoints = 256; reverse_entries = 4096; affinity_entries = 4096;
   nat_entries = 4096; pod_interfaces = ( "podveth*" );
-  interfaces = ( "eth0" ); dsr_sources = ( "{NODE_A_SRV}", "{NODE_A_SRV6}" );
+  interfaces = ( "eth0" );
+  dsr_sources = ( "{NODE_A_SRV}", "{NODE_A_SRV6}" );
   pin_path = "{lab.pin_path('backend1')}/node"; }};
 kubernetes = {{ kubeconfig = "{api.kubeconfig}"; }};
 control = {{ socket = "{lab.path}/backend1.sock"; metrics_listen = "off"; }};
