@@ -28,7 +28,7 @@ segments arrives whole (the pods' MSS leaves room for Geneve); node A
 counts the flows new_flow_dsr and translates no reply; node B counts
 the Geneve decap_geneve and the replies reply_restored, none untrusted.
 Alongside, a Service with externalTrafficPolicy Local reached by node B's
-own address and its NodePort (node B's NIC path, XDP on the NIC that
+own addresses and its NodePort (node B's NIC path, XDP on the NIC that
 carries the companion's tc programs) reaches its pod with the client's
 address, and node B counts it new_flow_local.
 """
@@ -285,10 +285,13 @@ def body(lab, cgs, pod_ns, lbds):
     api.put(endpoints("cluster", [p[0] for p in PODS.values()]))
     api.put(endpoints("cluster", [p[2] for p in PODS.values()]))
     local = service("local", "Local", "203.0.113.34", NP_L_TCP, NP_L_UDP)
-    local["spec"]["clusterIP"] = "10.96.0.34"
-    local["spec"]["clusterIPs"] = ["10.96.0.34"]
+    local["spec"].update(clusterIPs=["10.96.0.34", "2001:db8:96::34"],
+                         clusterIP="10.96.0.34",
+                         ipFamilies=["IPv4", "IPv6"],
+                         ipFamilyPolicy="RequireDualStack")
     api.put(local)
     api.put(endpoints("local", [PODS["pod1"][0]]))
+    api.put(endpoints("local", [PODS["pod1"][2]]))
     for host, conf in (("lb1", node_a_conf(lab, api, cgs[0])),
                        ("backend1", node_b_conf(lab, api, cgs[1]))):
         lbd = Lbd(lab, host, conf)
@@ -368,10 +371,11 @@ def body(lab, cgs, pod_ns, lbds):
           f"node B: the Geneve decapsulated, the replies restored: {b1}")
 
     # node B's own NIC path, beside the companion on the same NIC
-    served((("tcp", NODE_B, NP_L_TCP), ("udp", NODE_B, NP_L_UDP)),
+    served((("tcp", NODE_B, NP_L_TCP), ("udp", NODE_B, NP_L_UDP),
+            ("tcp", NODE_B6, NP_L_TCP), ("udp", NODE_B6, NP_L_UDP)),
            ("pod1",))
     bn1, b2 = nic("backend1"), dsr("backend1")
-    check(grew(bn1, bn0, "new_flow_local") == 2 * N and
+    check(grew(bn1, bn0, "new_flow_local") == 4 * N and
           not grew(bn1, bn0, "new_flow_dsr") and
           not grew(bn1, bn0, "new_flow_snat"),
           f"node B: local flows on its NIC path: {bn1}")
