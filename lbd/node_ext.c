@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "attach.h"
 #include "log.h"
@@ -147,6 +148,40 @@ static void ext_if_addrs(const char *name, const struct lbd_conf_addr *addrs,
 	freeifaddrs(ifa);
 }
 
+/* IPv6 forwards what comes in by an interface only when conf/all says
+ * so (ip6_forward; an interface's own "forwarding" makes it a router for
+ * neighbour discovery and nothing more), unless the interface has
+ * force_forwarding (Linux 6.17). all is not ours to turn on: it makes
+ * every interface a router, which stops the host taking router
+ * advertisements. So the NIC gets force_forwarding where the kernel has
+ * it; else a warning if all is off: IPv6 flows to endpoints on other
+ * nodes (SNAT, DSR) and replies to clients would be dropped
+ * (Ip6InAddrErrors), seen first by test_node_dsr_e2e.py. */
+static int ext_forwarding6(const char *name)
+{
+	char path[128];
+	int err;
+
+	if (sysctl_is("/proc/sys/net/ipv6/conf/all/forwarding", "1"))
+		return 0;
+	snprintf(path, sizeof(path),
+		 "/proc/sys/net/ipv6/conf/%s/force_forwarding", name);
+	err = sysctl_write(path, "1");
+	if (err == -ENOENT) {
+		/* no IPv6 on the interface (disabled): nothing to forward */
+		snprintf(path, sizeof(path),
+			 "/proc/sys/net/ipv6/conf/%s/forwarding", name);
+		if (access(path, F_OK))
+			return 0;
+		log_warnx("node: %s: net.ipv6.conf.all.forwarding is not 1 "
+			  "and the kernel has no force_forwarding: IPv6 "
+			  "packets this node translates are not forwarded",
+			  name);
+		return 0;
+	}
+	return err;
+}
+
 /* Forwarding (the kernel forwards what the program translated, and its
  * FIB lookup wants it), and accept_local: a SNATed packet, and a reply
  * from a NodePort, has one of the node's addresses as source, which the
@@ -156,6 +191,8 @@ static int ext_sysctls(const char *name)
 	char path[128];
 	int err = xdp_enable_forwarding(name);
 
+	if (!err)
+		err = ext_forwarding6(name);
 	if (err)
 		return err;
 	/* the kernel takes conf/all's or the interface's (IN_DEV_ORCONF):
