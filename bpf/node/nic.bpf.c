@@ -31,6 +31,7 @@
 #include "nat.h"
 #include "nic.h"
 #include "nic_icmp.h"
+#include "nic_ptb.h"
 
 /* What nic_ports found (as tc.bpf.c's tc_ports). */
 #define NIC_L4 0 /* TCP or UDP with ports read */
@@ -107,6 +108,8 @@ static __noinline int nic_send_dsr(struct xdp_md *ctx, struct lbd_pkt *p,
 {
 	int rc = nic_dsr_send(ctx, p, e);
 
+	if (rc == LBD_NODE_NIC_DSR_TOO_BIG)
+		return nic_dsr_too_big(ctx, p, e);
 	if (rc)
 		return nic_drop(rc);
 	nic_count(LBD_NODE_NIC_FORWARD);
