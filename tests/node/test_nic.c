@@ -1059,6 +1059,30 @@ Test(node_nic, dsr6_packet_too_big_below_the_minimum_mtu_is_dropped)
 	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 0);
 }
 
+/* Sources that are no one host get no error (RFC 1122 3.2.2), as from
+ * the LB role (lib/icmp_err.h). (From IPv6 multicast sources no flow
+ * begins: the kernel's FIB does not forward from them.) */
+Test(node_nic, dsr_too_big_from_a_source_that_is_no_host_is_dropped)
+{
+	static const char *const src[] = { "0.1.2.3", "127.0.0.2", "224.0.0.5",
+					   "240.0.0.1", "255.255.255.255" };
+	struct pkt in;
+	size_t i, n = sizeof(src) / sizeof(src[0]);
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_MTU_POD4, 8080);
+	for (i = 0; i < n; i++) {
+		tcp_sized_df(&in, src[i], NIC_LB4, 1200);
+		expect_xdp(&in, XDP_DROP, NULL);
+	}
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), n);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), n);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 0);
+	/* a host next to them is answered */
+	tcp_sized_df(&in, "1.0.0.1", NIC_LB4, 1200);
+	expect_xdp(&in, XDP_TX, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 1);
+}
+
 Test(node_nic, dsr_too_big_errors_are_rate_limited_per_cpu)
 {
 	struct pkt in, want;
