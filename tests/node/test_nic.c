@@ -62,6 +62,9 @@
 #define NIC_MTU_POD6 "2001:db8:4::7"
 #define NIC_TINY_PODS6 "2001:db8:5::/64"
 #define NIC_TINY_POD6 "2001:db8:5::7"
+/* and IPv4: 120 - 62 leave 58, below IPv4's minimum of 68 */
+#define NIC_TINY_PODS4 "198.18.6.0/24"
+#define NIC_TINY_POD4 "198.18.6.7"
 #define NIC_V6GW_POD4 "198.18.5.7"
 
 #define NIC_NODEPORT 30080
@@ -91,6 +94,7 @@ static const char *const nic_env[] = {
 	"ip route add " NIC_V6GW_PODS4 " via inet6 " NIC_GW6,
 	"ip -6 route add " NIC_MTU_PODS6 " via " NIC_GW6 " mtu lock 1400",
 	"ip -6 route add " NIC_TINY_PODS6 " via " NIC_GW6 " mtu lock 1360",
+	"ip route add " NIC_TINY_PODS4 " via " NIC_GW4 " mtu lock 120",
 	NULL,
 };
 
@@ -1048,7 +1052,7 @@ Test(node_nic, dsr6_packet_over_the_mtu_gets_packet_too_big)
 	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 1);
 }
 
-Test(node_nic, dsr6_packet_too_big_below_the_minimum_mtu_is_dropped)
+Test(node_nic, dsr_packet_too_big_below_the_minimum_mtu_is_dropped)
 {
 	struct pkt in;
 
@@ -1056,7 +1060,12 @@ Test(node_nic, dsr6_packet_too_big_below_the_minimum_mtu_is_dropped)
 	geneve_svc(NIC_NODE6, 80, IPPROTO_TCP, 1, NIC_TINY_POD6, 8080);
 	tcp_sized_df(&in, NIC_CLIENT6, NIC_NODE6, 1300);
 	expect_xdp(&in, XDP_DROP, NULL);
-	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 1);
+	/* 120 - 62 = 58: nor less than 68 */
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 2, NIC_TINY_POD4, 8080);
+	tcp_sized_df(&in, NIC_CLIENT4, NIC_LB4, 100);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 2);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 2);
 	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 0);
 }
 
