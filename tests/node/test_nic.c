@@ -1035,6 +1035,31 @@ Test(node_nic, dsr4_packet_with_df_over_the_mtu_gets_frag_needed)
 	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 1);
 }
 
+Test(node_nic, dsr_too_big_error_keeps_the_frames_vlan_tag)
+{
+	static uint8_t bytes[PKT_MAX];
+	struct pkt_ipv4_opts df = { .frag = 0x4000 }, o = { .tos = 0xc0 };
+	struct pkt in, want;
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_UDP, 1, NIC_MTU_POD4, 53);
+	pkt_init(&in);
+	pkt_eth(&in, mac_node, mac_router);
+	pkt_vlan(&in, 0x8100, 7);
+	pkt_ipv4(&in, pkt_ip(NIC_CLIENT4), pkt_ip(NIC_LB4), &df);
+	pkt_udp(&in, 33333, 80, false);
+	pkt_bytes(&in, bytes, 1000 - 28);
+	pkt_finish(&in);
+	pkt_init(&want);
+	pkt_eth(&want, mac_router, mac_node);
+	pkt_vlan(&want, 0x8100, 7);
+	pkt_ipv4(&want, pkt_ip(NIC_LB4), pkt_ip(NIC_CLIENT4), &o);
+	pkt_icmp4(&want, 3, 4, 1000 - 62);
+	pkt_append(&want, &in, 18, 576 - 28);
+	pkt_finish(&want);
+	expect_xdp(&in, XDP_TX, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 1);
+}
+
 Test(node_nic, dsr6_packet_over_the_mtu_gets_packet_too_big)
 {
 	struct pkt in, want;
