@@ -9,8 +9,8 @@
  *
  * Errors quote the invoking packet as RFC 792 asks for IPv4 (its IP
  * header and 8 bytes: the LB role) or as much as fits 576 bytes (RFC 1812
- * 4.3.2.3: the node role), and for IPv6 as much as fits the minimum MTU
- * (RFC 4443 section 2.4), rounded down to 4 bytes.
+ * 4.3.2.3: the node role, LBD_ICMP4_QUOTE_576), and for IPv6 as much as
+ * fits the minimum MTU (RFC 4443 section 2.4), rounded down to 4 bytes.
  */
 #ifndef LBD_LIB_ICMP_ERR_H
 #define LBD_LIB_ICMP_ERR_H
@@ -26,8 +26,17 @@
 #define LBD_ICMP6_QUOTE_MAX (LBD_IPV6_MIN_MTU - 48)
 /* IPv4 header 20 + ICMP 8 + quote within 576 bytes (RFC 1812 4.3.2.3) */
 #define LBD_ICMP4_QUOTE_MAX (576 - 28)
-/* lbd_icmp_error's mtu flag: that long an IPv4 quote */
-#define LBD_ICMP_QUOTE576 (1u << 31)
+
+/*
+ * 1 when IPv4 errors quote as much as fits 576 bytes, defined by an entry
+ * file before it includes this header. A constant of the object, not an
+ * argument of lbd_icmp_error: a BPF function takes five, and a flag took
+ * the LB role's program past the verifier's limits (1M instructions; 512
+ * bytes of stack with its callers).
+ */
+#ifndef LBD_ICMP4_QUOTE_576
+#define LBD_ICMP4_QUOTE_576 0
+#endif
 
 /*
  * Takes a token from the per-CPU bucket rl (NULL: none to take) that
@@ -111,24 +120,19 @@ static __always_inline __u64 icmp_sum_quote(struct xdp_md *ctx, __u32 off,
 /*
  * Replaces the packet by an ICMP error about it, from its destination back
  * to its source: IPv4 type/code with "mtu" in the next-hop MTU field when
- * non-zero, or ICMPv6 type/code with "mtu" in the 32-bit field. An IPv4
- * quote is the packet's header and 8 bytes (RFC 792), or with
- * LBD_ICMP_QUOTE576 ORed into mtu as much as fits 576 bytes (RFC 1812
- * 4.3.2.3), rounded down to 4: a flag in an argument, as a BPF function
- * takes five. A cold path, verified once as a global function.
+ * non-zero, or ICMPv6 type/code with "mtu" in the 32-bit field. A cold
+ * path, verified once as a global function.
  */
 int lbd_icmp_error(struct xdp_md *ctx, struct lbd_pkt *p, __u8 type,
 		   __u8 code, __u32 mtu);
 __noinline int lbd_icmp_error(struct xdp_md *ctx, struct lbd_pkt *p,
 			      __u8 type, __u8 code, __u32 mtu)
 {
-	bool long4 = mtu & LBD_ICMP_QUOTE576;
 	void *data, *data_end;
 	__u16 l2, quote, hlen;
 	__u32 len;
 	__u64 sum;
 
-	mtu &= ~LBD_ICMP_QUOTE576;
 	if (!p)
 		return XDP_ABORTED;
 	l2 = p->l3_off;
@@ -136,15 +140,12 @@ __noinline int lbd_icmp_error(struct xdp_md *ctx, struct lbd_pkt *p,
 		return XDP_DROP;
 	hlen = p->family == LBD_AF_INET ? sizeof(struct iphdr) + 8
 					: sizeof(struct ipv6hdr) + 8;
-	if (p->family == LBD_AF_INET && long4) {
-		quote = p->ip_len < LBD_ICMP4_QUOTE_MAX ? p->ip_len :
-							  LBD_ICMP4_QUOTE_MAX;
-		quote &= 0x3fc;
-	} else if (p->family == LBD_AF_INET) {
-		quote = (p->l4_off - p->l3_off) + 8;
+	if (p->family == LBD_AF_INET) {
+		quote = LBD_ICMP4_QUOTE_576 ? LBD_ICMP4_QUOTE_MAX :
+					      (p->l4_off - p->l3_off) + 8;
 		if (quote > p->ip_len)
 			quote = p->ip_len;
-		quote &= 0x7c;
+		quote &= LBD_ICMP4_QUOTE_576 ? 0x3fc : 0x7c;
 	} else {
 		quote = p->ip_len < LBD_ICMP6_QUOTE_MAX ? p->ip_len
 							: LBD_ICMP6_QUOTE_MAX;
@@ -204,7 +205,8 @@ __noinline int lbd_icmp_error(struct xdp_md *ctx, struct lbd_pkt *p,
 		/* the longest quote: a 60-byte header and 8 bytes, or
 		 * what fits 576 bytes */
 		sum = icmp_sum_quote(ctx, l2 + hlen, quote,
-				     long4 ? LBD_ICMP4_QUOTE_MAX : 60 + 8);
+				     LBD_ICMP4_QUOTE_576 ? LBD_ICMP4_QUOTE_MAX :
+							   60 + 8);
 		sum += *(__u32 *)ih + *((__u32 *)ih + 1);
 		ih->checksum = csum_fold(sum);
 	} else {

@@ -23,6 +23,11 @@
  * The program is named lbd_xdp, as the LB role's: lbd/dp/attach.c knows
  * lbd's XDP program by that name (a host has one role).
  */
+/* errors to clients quote as much of their packets as fits 576 bytes
+ * (RFC 1812 4.3.2.3): more than their headers, for them to tell which
+ * one it was (nic_ptb.h) */
+#define LBD_ICMP4_QUOTE_576 1
+
 #include "lib/common.h"
 #include "lib/ctx_xdp.h"
 #include "lib/parse.h"

@@ -69,10 +69,7 @@ static __noinline int nic_dsr_too_big(struct xdp_md *ctx, struct lbd_pkt *p,
 		nic_count(LBD_NODE_NIC_ICMP_RATE_LIMITED);
 		return XDP_DROP;
 	}
-	/* an IPv4 quote as long as RFC 1812 allows: more of the client's
-	 * packet than its headers, for it to tell which one it was */
-	if (lbd_icmp_error(ctx, p, type, code, mtu | LBD_ICMP_QUOTE576) !=
-	    XDP_TX)
+	if (lbd_icmp_error(ctx, p, type, code, mtu) != XDP_TX)
 		goto drop;
 	nic_count(LBD_NODE_NIC_DSR_TOO_BIG_ICMP);
 	return XDP_TX;
