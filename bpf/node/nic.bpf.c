@@ -23,6 +23,11 @@
  * The program is named lbd_xdp, as the LB role's: lbd/dp/attach.c knows
  * lbd's XDP program by that name (a host has one role).
  */
+/* errors to clients quote as much of their packets as fits 576 bytes
+ * (RFC 1812 4.3.2.3): more than their headers, for them to tell which
+ * one it was (nic_ptb.h) */
+#define LBD_ICMP4_QUOTE_576 1
+
 #include "lib/common.h"
 #include "lib/ctx_xdp.h"
 #include "lib/parse.h"
@@ -31,6 +36,7 @@
 #include "nat.h"
 #include "nic.h"
 #include "nic_icmp.h"
+#include "nic_ptb.h"
 
 /* What nic_ports found (as tc.bpf.c's tc_ports). */
 #define NIC_L4 0 /* TCP or UDP with ports read */
@@ -107,6 +113,8 @@ static __noinline int nic_send_dsr(struct xdp_md *ctx, struct lbd_pkt *p,
 {
 	int rc = nic_dsr_send(ctx, p, e);
 
+	if (rc == LBD_NODE_NIC_DSR_TOO_BIG)
+		return nic_dsr_too_big(ctx, p, e);
 	if (rc)
 		return nic_drop(rc);
 	nic_count(LBD_NODE_NIC_FORWARD);

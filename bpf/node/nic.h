@@ -22,6 +22,8 @@
 const volatile struct lbd_node_nic_knobs nic_knobs = {
 	.snat_port_min = LBD_NODE_DEFAULT_SNAT_MIN,
 	.snat_port_max = LBD_NODE_DEFAULT_SNAT_MAX,
+	.icmp_rate = LBD_NODE_DEFAULT_ICMP_RATE,
+	.icmp_burst = LBD_NODE_DEFAULT_ICMP_BURST,
 };
 
 /* Ports taken before a new SNAT flow is dropped as snat_exhausted. */
@@ -370,9 +372,9 @@ static __always_inline void nic_rw_of(struct lbd_rw *rw,
  * the client asked for. The outer frame keeps the received Ethernet
  * addresses, to this node's NIC: the kernel takes it in and forwards it
  * (neighbour resolution, any NIC). A packet the route's MTU would not
- * take with the encapsulation is dropped: the kernel would send its error
- * to this node, the outer source, not to the client. 0, or the reason to
- * drop.
+ * take with the encapsulation is LBD_NODE_NIC_DSR_TOO_BIG, answered by
+ * nic_ptb.h: the kernel would send its error to this node, the outer
+ * source, not to the client. 0, or the reason to drop.
  */
 static __always_inline int nic_dsr_send(struct xdp_md *ctx,
 					const struct lbd_pkt *p,

@@ -388,11 +388,18 @@ struct lbd_node_nic_knobs {
 	__u16 snat_port_min; /* node_role.snat_ports, host order */
 	__u16 snat_port_max;
 	__u32 pad;
+	/* ICMP errors per second and CPU (0: none), and their burst */
+	__u32 icmp_rate;
+	__u32 icmp_burst;
 };
-LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 8, "lbd_node_nic_knobs");
+LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 16,
+		  "lbd_node_nic_knobs");
 
 #define LBD_NODE_DEFAULT_SNAT_MIN 61000
 #define LBD_NODE_DEFAULT_SNAT_MAX 65535
+/* as the LB role's datapath.icmp_rate default; no setting yet */
+#define LBD_NODE_DEFAULT_ICMP_RATE 100
+#define LBD_NODE_DEFAULT_ICMP_BURST 20
 
 /*
  * Counters of the NIC path, per CPU in lbd_node_nic_stats, indexed by
@@ -455,7 +462,13 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 8, "lbd_node_nic_knobs");
 	  "DSR endpoint routed by a gateway of another family (Geneve does "  \
 	  "not change families): dropped")                                    \
 	X(LBD_NODE_NIC_ENCAP_FAILED, "encap_failed",                          \
-	  "packet not encapsulated: dropped")
+	  "packet not encapsulated: dropped")                                 \
+	X(LBD_NODE_NIC_DSR_TOO_BIG_ICMP, "dsr_too_big_icmp_sent",             \
+	  "packet of a DSR flow that would exceed the route's MTU in "        \
+	  "Geneve: answered with fragmentation needed or packet too big")     \
+	X(LBD_NODE_NIC_ICMP_RATE_LIMITED, "icmp_rate_limited",                \
+	  "packet of a DSR flow too big for the route: dropped without the "  \
+	  "ICMP error, over the rate limit")
 
 enum lbd_node_nic_reason {
 #define LBD_NODE_NIC_REASON_ENUM(e, label, desc) e,

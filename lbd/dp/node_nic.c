@@ -63,7 +63,8 @@ static int node_nic_fd_of(const char *name, void *arg)
 
 	if (!strcmp(name, "lbd_node_tc_stats") ||
 	    !strcmp(name, "lbd_node_nic_scratch") ||
-	    !strcmp(name, "lbd_node_icmp_scratch"))
+	    !strcmp(name, "lbd_node_icmp_scratch") ||
+	    !strcmp(name, "lbd_node_nic_icmp_rl"))
 		return NODE_SHARE_NONE;
 	if (!strcmp(name, "lbd_node_nat"))
 		return sh->t ? node_tc_nat_fd(sh->t) : NODE_SHARE_NONE;

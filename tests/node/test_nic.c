@@ -14,6 +14,7 @@
  * (BPF_PROG_TEST_RUN's ingress device), so forwarding is on.
  */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,15 @@
 #define NIC_MTU_PODS4 "198.18.4.0/24"
 #define NIC_MTU_POD4 "198.18.4.7"
 #define NIC_V6GW_PODS4 "198.18.5.0/24"
+/* IPv6 pod CIDRs by routes with small MTUs: 1400 - 94 bytes of Geneve
+ * leave 1306; 1360 - 94 leave 1266, below IPv6's minimum of 1280 */
+#define NIC_MTU_PODS6 "2001:db8:4::/64"
+#define NIC_MTU_POD6 "2001:db8:4::7"
+#define NIC_TINY_PODS6 "2001:db8:5::/64"
+#define NIC_TINY_POD6 "2001:db8:5::7"
+/* and IPv4: 120 - 62 leave 58, below IPv4's minimum of 68 */
+#define NIC_TINY_PODS4 "198.18.6.0/24"
+#define NIC_TINY_POD4 "198.18.6.7"
 #define NIC_V6GW_POD4 "198.18.5.7"
 
 #define NIC_NODEPORT 30080
@@ -82,6 +92,9 @@ static const char *const nic_env[] = {
 	"ip -6 route add " NIC_GW_PODS6 " via " NIC_GW6,
 	"ip route add " NIC_MTU_PODS4 " via " NIC_GW4 " mtu lock 1000",
 	"ip route add " NIC_V6GW_PODS4 " via inet6 " NIC_GW6,
+	"ip -6 route add " NIC_MTU_PODS6 " via " NIC_GW6 " mtu lock 1400",
+	"ip -6 route add " NIC_TINY_PODS6 " via " NIC_GW6 " mtu lock 1360",
+	"ip route add " NIC_TINY_PODS4 " via " NIC_GW4 " mtu lock 120",
 	NULL,
 };
 
@@ -929,7 +942,8 @@ Test(node_nic, dsr_packet_over_the_routes_mtu_is_dropped)
 {
 	struct pkt in, want;
 
-	/* route MTU 1000: 1000 - 62 bytes of Geneve take 938 */
+	/* route MTU 1000: 1000 - 62 bytes of Geneve take 938; the packet
+	 * has no DF, so no error is sent (nic_ptb.h) */
 	geneve_svc(NIC_LB4, 80, IPPROTO_UDP, 1, NIC_MTU_POD4, 53);
 	udp_sized(&in, NIC_LB4, 939);
 	expect_xdp(&in, XDP_DROP, NULL);
@@ -942,6 +956,203 @@ Test(node_nic, dsr_packet_over_the_routes_mtu_is_dropped)
 	expect_xdp(&in, XDP_PASS, &want);
 	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 1);
 	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 0);
+}
+
+/* A TCP ACK from client:40000 to svc:80 whose IP packet is ip_len bytes
+ * long, IPv4 with DF set, its payload counting bytes. */
+static void tcp_sized_df(struct pkt *p, const char *client, const char *svc,
+			 size_t ip_len)
+{
+	static uint8_t bytes[PKT_MAX];
+	struct pkt_addr c = pkt_ip(client);
+	size_t i;
+
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)i;
+	pkt_init(p);
+	pkt_eth(p, mac_node, mac_router);
+	if (c.family == AF_INET) {
+		struct pkt_ipv4_opts o = { .frag = 0x4000 };
+
+		pkt_ipv4(p, c, pkt_ip(svc), &o);
+	} else {
+		pkt_ipv6(p, c, pkt_ip(svc), NULL);
+	}
+	pkt_tcp(p, 40000, 80, PKT_TCP_ACK, 1000, 1);
+	pkt_bytes(p, bytes, ip_len - (c.family == AF_INET ? 40 : 60));
+	pkt_finish(p);
+}
+
+/*
+ * The error the client gets about its packet in: to the router's MAC
+ * from the node's, from the Service address svc to the client (IPv4: TOS
+ * 0xc0, TTL 64, ID 0, no DF; IPv6: hop limit 64), fragmentation needed
+ * (3/4) or packet too big (2/0) with mtu, quoting as much of the packet
+ * as fits 576 bytes (IPv4, RFC 1812 4.3.2.3) or 1280 (IPv6, RFC 4443 2.4
+ * (c)), rounded down to 4.
+ */
+static void want_too_big(struct pkt *w, const struct pkt *in,
+			 const char *client, const char *svc, uint32_t mtu)
+{
+	struct pkt_addr c = pkt_ip(client);
+	size_t ip_len = in->len - 14, quote;
+
+	pkt_init(w);
+	pkt_eth(w, mac_router, mac_node);
+	if (c.family == AF_INET) {
+		struct pkt_ipv4_opts o = { .tos = 0xc0 };
+
+		pkt_ipv4(w, pkt_ip(svc), c, &o);
+		pkt_icmp4(w, 3, 4, mtu);
+		quote = (ip_len < 576 - 28 ? ip_len : 576 - 28) & ~(size_t)3;
+	} else {
+		pkt_ipv6(w, pkt_ip(svc), c, NULL);
+		pkt_icmp6(w, 2, 0, mtu);
+		quote = (ip_len < 1280 - 48 ? ip_len : 1280 - 48) & ~(size_t)3;
+	}
+	pkt_append(w, in, 14, quote);
+	pkt_finish(w);
+}
+
+Test(node_nic, dsr4_packet_with_df_over_the_mtu_gets_frag_needed)
+{
+	struct pkt in, want;
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_MTU_POD4, 8080);
+	tcp_sized_df(&in, NIC_CLIENT4, NIC_LB4, 939);
+	want_too_big(&want, &in, NIC_CLIENT4, NIC_LB4, 1000 - 62);
+	/* the quote cut at 548 bytes: the error is 576 long */
+	cr_assert_eq(want.len, 14 + 576);
+	expect_xdp(&in, XDP_TX, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 0);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 1);
+	/* the MTU it tells is taken */
+	tcp_sized_df(&in, NIC_CLIENT4, NIC_LB4, 938);
+	expect_xdp(&in, XDP_PASS, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 1);
+}
+
+Test(node_nic, dsr_too_big_error_keeps_the_frames_vlan_tag)
+{
+	static uint8_t bytes[PKT_MAX];
+	struct pkt_ipv4_opts df = { .frag = 0x4000 }, o = { .tos = 0xc0 };
+	struct pkt in, want;
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_UDP, 1, NIC_MTU_POD4, 53);
+	pkt_init(&in);
+	pkt_eth(&in, mac_node, mac_router);
+	pkt_vlan(&in, 0x8100, 7);
+	pkt_ipv4(&in, pkt_ip(NIC_CLIENT4), pkt_ip(NIC_LB4), &df);
+	pkt_udp(&in, 33333, 80, false);
+	pkt_bytes(&in, bytes, 1000 - 28);
+	pkt_finish(&in);
+	pkt_init(&want);
+	pkt_eth(&want, mac_router, mac_node);
+	pkt_vlan(&want, 0x8100, 7);
+	pkt_ipv4(&want, pkt_ip(NIC_LB4), pkt_ip(NIC_CLIENT4), &o);
+	pkt_icmp4(&want, 3, 4, 1000 - 62);
+	pkt_append(&want, &in, 18, 576 - 28);
+	pkt_finish(&want);
+	expect_xdp(&in, XDP_TX, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 1);
+}
+
+Test(node_nic, dsr6_packet_over_the_mtu_gets_packet_too_big)
+{
+	struct pkt in, want;
+
+	geneve_svc(NIC_NODE6, 80, IPPROTO_TCP, 1, NIC_MTU_POD6, 8080);
+	tcp_sized_df(&in, NIC_CLIENT6, NIC_NODE6, 1400 - 94 + 1);
+	want_too_big(&want, &in, NIC_CLIENT6, NIC_NODE6, 1400 - 94);
+	/* the quote cut at 1232 bytes: the error is 1280 long */
+	cr_assert_eq(want.len, 14 + 1280);
+	expect_xdp(&in, XDP_TX, &want);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 0);
+	tcp_sized_df(&in, NIC_CLIENT6, NIC_NODE6, 1400 - 94);
+	expect_xdp(&in, XDP_PASS, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_FORWARD), 1);
+}
+
+Test(node_nic, dsr_packet_too_big_below_the_minimum_mtu_is_dropped)
+{
+	struct pkt in;
+
+	/* 1360 - 94 = 1266: no client can be told less than 1280 */
+	geneve_svc(NIC_NODE6, 80, IPPROTO_TCP, 1, NIC_TINY_POD6, 8080);
+	tcp_sized_df(&in, NIC_CLIENT6, NIC_NODE6, 1300);
+	expect_xdp(&in, XDP_DROP, NULL);
+	/* 120 - 62 = 58: nor less than 68 */
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 2, NIC_TINY_POD4, 8080);
+	tcp_sized_df(&in, NIC_CLIENT4, NIC_LB4, 100);
+	expect_xdp(&in, XDP_DROP, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), 2);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 2);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 0);
+}
+
+/* Sources that are no one host get no error (RFC 1122 3.2.2), as from
+ * the LB role (lib/icmp_err.h). (From IPv6 multicast sources no flow
+ * begins: the kernel's FIB does not forward from them.) */
+Test(node_nic, dsr_too_big_from_a_source_that_is_no_host_is_dropped)
+{
+	static const char *const src[] = { "0.1.2.3", "127.0.0.2", "224.0.0.5",
+					   "240.0.0.1", "255.255.255.255" };
+	struct pkt in;
+	size_t i, n = sizeof(src) / sizeof(src[0]);
+
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_MTU_POD4, 8080);
+	for (i = 0; i < n; i++) {
+		tcp_sized_df(&in, src[i], NIC_LB4, 1200);
+		expect_xdp(&in, XDP_DROP, NULL);
+	}
+	cr_expect_eq(counter(LBD_NODE_NIC_NEW_DSR), n);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), n);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 0);
+	/* a host next to them is answered */
+	tcp_sized_df(&in, "1.0.0.1", NIC_LB4, 1200);
+	expect_xdp(&in, XDP_TX, NULL);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 1);
+}
+
+Test(node_nic, dsr_too_big_errors_are_rate_limited_per_cpu)
+{
+	struct pkt in, want;
+	uint8_t out[PKT_MAX];
+	cpu_set_t cpus, old;
+	int i, r = XDP_TX, sent, dropped = 0;
+	size_t len;
+
+	/* one CPU's bucket: on another, the test would start a full one */
+	cr_assert_eq(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu(), &cpus);
+	cr_assert_eq(sched_setaffinity(0, sizeof(cpus), &cpus), 0);
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_MTU_POD4, 8080);
+	tcp_sized_df(&in, NIC_CLIENT4, NIC_LB4, 1200);
+	want_too_big(&want, &in, NIC_CLIENT4, NIC_LB4, 1000 - 62);
+	/* a full bucket: the burst of 20 (LBD_NODE_DEFAULT_ICMP_BURST) */
+	for (i = 0; i < LBD_NODE_DEFAULT_ICMP_BURST; i++)
+		expect_xdp(&in, XDP_TX, &want);
+	/* then 100 a second: runs of a few microseconds soon find it
+	 * empty (bounded: 2000 runs would have to take 20 s) */
+	for (sent = i; i < 2000 && r == XDP_TX; i++) {
+		len = sizeof(out);
+		r = run(node_nic_prog_fd(xx), &in, out, &len);
+		sent += r == XDP_TX;
+	}
+	sched_setaffinity(0, sizeof(old), &old);
+	cr_assert_eq(r, XDP_DROP, "no error was held back in %d", i);
+	/* silently: the packet as it came, no error made of it */
+	cr_assert(len == in.len && !memcmp(out, in.buf, len));
+	dropped = i - sent;
+	cr_expect_eq(dropped, 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_RATE_LIMITED), (__u64)dropped);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), (__u64)sent);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 0);
 }
 
 Test(node_nic, dsr_by_a_gateway_of_the_other_family_is_dropped)
