@@ -457,7 +457,8 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 16,
 	  "another node: sent there in Geneve, client address kept")          \
 	X(LBD_NODE_NIC_DSR_TOO_BIG, "dsr_too_big",                            \
 	  "packet of a DSR flow that would exceed the route's MTU in "        \
-	  "Geneve: dropped")                                                  \
+	  "Geneve: dropped (and answered by dsr_too_big_icmp_sent when it "   \
+	  "may be)")                                                          \
 	X(LBD_NODE_NIC_DSR_GW_FAMILY, "dsr_gateway_family",                   \
 	  "DSR endpoint routed by a gateway of another family (Geneve does "  \
 	  "not change families): dropped")                                    \
