@@ -27,7 +27,8 @@ import sys
 from k8stest import FakeAPI
 from labtest import LBCTL
 from labtest import LBD as LBD_BIN
-from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from labtest import Lab, Lbd, check, run, wait_until
+from nodelab import cgroup_mount, cgroup_remove
 
 NODE4 = "198.18.0.10"
 CLIENT4 = "192.0.2.2"
@@ -137,25 +138,14 @@ def pod_up(lab, pod_ns):
 def cleanup(cg, mnt, pod_ns):
     """Kills what is left in the cgroup, removes it, the mount and the
     pod's namespace (its veth pair goes with it)."""
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
+    cgroup_remove(cg)
     subprocess.run(["umount", mnt])
     subprocess.run(["ip", "netns", "del", pod_ns], stderr=subprocess.DEVNULL)
 
 
 def test():
     with Lab("nodens", backends=2) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        sh("mount", "-t", "cgroup2", "none", mnt)
+        mnt = cgroup_mount(lab)
         cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
         pod_ns = f"{lab.prefix}-pod"
         try:

@@ -27,6 +27,7 @@ from k8stest import FakeAPI
 from labtest import LBCTL
 from labtest import LBD as LBD_BIN
 from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from nodelab import cgroup_mount, cgroup_remove
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "nodeserver.py")
@@ -136,9 +137,7 @@ def pod_up(lab, pod_ns):
 
 def test():
     with Lab("nodetc", backends=2) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        sh("mount", "-t", "cgroup2", "none", mnt)
+        mnt = cgroup_mount(lab)
         cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
         pod_ns = f"{lab.prefix}-pod"
         try:
@@ -151,16 +150,7 @@ def test():
 def cleanup(cg, mnt, pod_ns):
     """Kills what is left in the cgroup, removes it, the mount and the
     pod's namespace (its veth pair goes with it)."""
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
+    cgroup_remove(cg)
     subprocess.run(["umount", mnt])
     subprocess.run(["ip", "netns", "del", pod_ns], stderr=subprocess.DEVNULL)
 
