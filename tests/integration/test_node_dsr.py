@@ -32,8 +32,8 @@ import sys
 
 from k8stest import FakeAPI
 from labtest import LBCTL, Lab, Lbd, check, run, wait_until
-from test_node_ns import CLIENT, SERVER, cleanup, endpoints, service, sh
-from nodelab import cgroup_mount
+from nodelab import cgroup_mount, cleanup, sh
+from test_node_ns import CLIENT, SERVER, endpoints, service
 
 NODE4 = "198.18.0.10"
 NODE4_SRV = "198.18.1.10"  # lb1's eth1, in the server segment

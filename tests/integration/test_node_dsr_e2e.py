@@ -39,8 +39,8 @@ import sys
 
 from k8stest import FakeAPI
 from labtest import LBCTL, Lab, Lbd, check, run, wait_until
-from nodelab import cgroup_mount, cgroup_remove
-from test_node_ns import service, sh
+from nodelab import cgroup_mount, cgroup_remove, sh
+from test_node_ns import service
 
 NODE_A, NODE_A_SRV, NODE_B = "198.18.0.10", "198.18.1.10", "198.18.1.11"
 NODE_A6, NODE_A_SRV6, NODE_B6 = ("2001:db8::10", "2001:db8:1::10",
