@@ -183,6 +183,10 @@ void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s);
  * for both roles; the role fills in what it applied. */
 struct k8s_proc;
 void k8s_client_metrics(const struct k8s_proc *kp, struct lbd_metrics_head *m);
+/* The refusal series (LBD_MET_K8S_REFUSAL), one per reason but "none",
+ * with the totals the role counted, for both roles. */
+void k8s_refusal_metrics(struct lbd_metrics_snap *s,
+			 const unsigned long total[K8S_REFUSALS_N]);
 
 /* Role "backend" (backend.c), the same shape. */
 int backend_start(struct lbd_daemon *d);

@@ -1070,12 +1070,28 @@ void k8s_client_metrics(const struct k8s_proc *kp, struct lbd_metrics_head *m)
 	}
 }
 
+void k8s_refusal_metrics(struct lbd_metrics_snap *s,
+			 const unsigned long total[K8S_REFUSALS_N])
+{
+	int r;
+
+	for (r = 1; r < K8S_REFUSALS_N; r++) {
+		struct lbd_metrics_rec *x =
+			metrics_snap_add(s, LBD_MET_K8S_REFUSAL);
+
+		if (!x)
+			return;
+		METRICS_STR(x->u.refusal.reason, k8s_refusal_name(r));
+		x->u.refusal.total = total[r];
+	}
+}
+
 void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
 {
 	const struct lbd_daemon *d = arg;
 	struct lbd_metrics_head *m = &s->h;
+	unsigned long total[K8S_REFUSALS_N];
 	size_t i;
-	int r;
 
 	if (!d->cfg->k8s.enabled)
 		return;
@@ -1089,17 +1105,9 @@ void lb_k8s_metrics(void *arg, struct lbd_metrics_snap *s)
 	m->k8s_clashes_now = d->lb.src.n_refused;
 	m->k8s_refused_now =
 		d->lb.n_k8s_refusals + sources_host_refused_k8s(&d->lb.src);
-	for (r = 1; r < K8S_REFUSALS_N; r++) {
-		struct lbd_metrics_rec *x =
-			metrics_snap_add(s, LBD_MET_K8S_REFUSAL);
-
-		if (!x)
-			return;
-		METRICS_STR(x->u.refusal.reason, k8s_refusal_name(r));
-		x->u.refusal.total = r == K8S_REFUSED_HOST_ADDRESS ?
-					     d->lb.src.host_refusals_k8s :
-					     d->lb.k8s_refused_total[r];
-	}
+	memcpy(total, d->lb.k8s_refused_total, sizeof(total));
+	total[K8S_REFUSED_HOST_ADDRESS] = d->lb.src.host_refusals_k8s;
+	k8s_refusal_metrics(s, total);
 }
 
 static void k8s_again_schedule(struct lbd_daemon *d);

@@ -1020,7 +1020,6 @@ static void node_role_k8s_metrics(struct node_role *nr,
 	struct lbd_metrics_head *m = &s->h;
 	struct nr_counts n;
 	size_t i;
-	int r;
 
 	k8s_client_metrics(nr->k8s, m);
 	view_counts(nr, &n);
@@ -1032,15 +1031,7 @@ static void node_role_k8s_metrics(struct node_role *nr,
 		m->k8s_clashes_now += nr->refusals[i].reason ==
 				      K8S_REFUSED_ADDRESS_CONFLICT;
 	m->k8s_refused_now = nr->n_refusals;
-	for (r = 1; r < K8S_REFUSALS_N; r++) {
-		struct lbd_metrics_rec *x =
-			metrics_snap_add(s, LBD_MET_K8S_REFUSAL);
-
-		if (!x)
-			return;
-		METRICS_STR(x->u.refusal.reason, k8s_refusal_name(r));
-		x->u.refusal.total = nr->refused_total[r];
-	}
+	k8s_refusal_metrics(s, nr->refused_total);
 }
 
 void node_role_metrics(void *arg, struct lbd_metrics_snap *s)

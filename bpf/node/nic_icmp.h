@@ -24,6 +24,19 @@
 #include "icmp.h"
 #include "nic.h"
 
+/* The quoted packet q as the entry n's flow sent it (its addresses and
+ * ports the other way round), and the error to n's sender. */
+static __always_inline void nic_icmp_from(struct node_icmp_scratch *s,
+					  const struct lbd_node_nic_nat *n)
+{
+	s->in.saddr = n->daddr;
+	s->in.sport = n->dport;
+	s->in.daddr = n->saddr;
+	s->in.dport = n->sport;
+	s->out.daddr = n->daddr;
+	s->out.set_daddr = true;
+}
+
 /* An ICMP error p at a NIC: the verdict. An error about no flow passes
  * untouched. A subprogram: the cold path, its stack apart. */
 static __noinline int nic_icmp(struct xdp_md *ctx, struct lbd_pkt *p)
@@ -44,12 +57,7 @@ static __noinline int nic_icmp(struct xdp_md *ctx, struct lbd_pkt *p)
 	}
 	if (n && (n->flags & LBD_NODE_NIC_F_SNAT)) {
 		/* q: node:port -> endpoint, as the client sent it */
-		s->in.saddr = n->daddr;
-		s->in.sport = n->dport;
-		s->in.daddr = n->saddr;
-		s->in.dport = n->sport;
-		s->out.daddr = n->daddr;
-		s->out.set_daddr = true;
+		nic_icmp_from(s, n);
 		if (addr_eq(&p->saddr, &s->q.daddr)) {
 			s->out.saddr = n->saddr;
 			s->out.set_saddr = true;
@@ -60,12 +68,7 @@ static __noinline int nic_icmp(struct xdp_md *ctx, struct lbd_pkt *p)
 		if (!n)
 			return XDP_PASS;
 		/* q: Service -> client, as the endpoint sent it */
-		s->in.saddr = n->daddr;
-		s->in.sport = n->dport;
-		s->in.daddr = n->saddr;
-		s->in.dport = n->sport;
-		s->out.daddr = n->daddr;
-		s->out.set_daddr = true;
+		nic_icmp_from(s, n);
 		if (n->flags & LBD_NODE_NIC_F_SNAT) {
 			s->out.saddr = n->saddr;
 			s->out.set_saddr = true;

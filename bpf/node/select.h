@@ -33,6 +33,37 @@ static __always_inline void node_count(enum lbd_node_reason r)
  * after a swap: userspace swaps a table once per change (ms apart). */
 #define NODE_TABLE_TRIES 4
 
+/* The head chunk of the Service port's table seq selects, its table in
+ * *table; NULL when there is none. */
+static __always_inline const struct lbd_maglev_chunk *
+node_table_head(__u32 svc_id, __u32 seq, void **table)
+{
+	__u32 zero = 0, idx = 2 * svc_id + (seq & 1);
+
+	*table = bpf_map_lookup_elem(&lbd_node_maglev, &idx);
+	if (!*table)
+		return NULL;
+	return bpf_map_lookup_elem(*table, &zero);
+}
+
+/* Backend id copied to *be, its words gathered in *dep; 1 when there is
+ * none. A copy: once node_pick's check passed, userspace may free the id
+ * and give it to another endpoint. */
+static __always_inline int node_be_copy(__u32 *id, struct lbd_backend *be,
+					__u32 *dep)
+{
+	const struct lbd_backend *b =
+		bpf_map_lookup_elem(&lbd_node_backends, id);
+
+	if (!b)
+		return 1;
+	*be = *b;
+	*dep ^= be->addr.v6[0] ^ be->addr.v6[1] ^ be->addr.v6[2] ^
+		be->addr.v6[3] ^ be->gen ^ be->svc_id ^ be->port ^ be->family ^
+		be->state;
+	return 0;
+}
+
 /*
  * One read of the table in use: the backend it names at hash, copied to
  * *be with its id in *id; 1 when there is none (no table, an empty one,
@@ -44,14 +75,10 @@ static __always_inline int node_maglev_read(__u32 svc_id, __u32 seq, __u32 hash,
 					    __u32 *dep)
 {
 	const struct lbd_maglev_chunk *head;
-	const struct lbd_backend *b;
-	__u32 zero = 0, m, n, slot = 0, idx = 2 * svc_id + (seq & 1);
+	__u32 m, n, slot = 0;
 	void *table;
 
-	table = bpf_map_lookup_elem(&lbd_node_maglev, &idx);
-	if (!table)
-		return 1;
-	head = bpf_map_lookup_elem(table, &zero);
+	head = node_table_head(svc_id, seq, &table);
 	if (!head)
 		return 1;
 	m = head->w[0];
@@ -66,15 +93,8 @@ static __always_inline int node_maglev_read(__u32 svc_id, __u32 seq, __u32 hash,
 	    maglev_word(table, head, LBD_MAGLEV_HDR + LBD_MAGLEV_CUR(slot), id))
 		return 1;
 	*dep ^= *id;
-	b = bpf_map_lookup_elem(&lbd_node_backends, id);
-	if (!b)
+	if (node_be_copy(id, be, dep))
 		return 1;
-	/* a copy: once the check below passed, userspace may free the id
-	 * and give it to another endpoint */
-	*be = *b;
-	*dep ^= be->addr.v6[0] ^ be->addr.v6[1] ^ be->addr.v6[2] ^
-		be->addr.v6[3] ^ be->gen ^ be->svc_id ^ be->port ^ be->family ^
-		be->state;
 	return be->state == LBD_BE_ACTIVE ? 0 : 1;
 }
 
@@ -97,18 +117,13 @@ __noinline int node_maglev_has(__u32 svc_id, __u32 seq, __u64 want_id_gen,
 			       struct lbd_backend *be, __u32 *dep)
 {
 	const struct lbd_maglev_chunk *head;
-	const struct lbd_backend *b;
 	__u32 want = want_id_gen >> 32, want_gen = (__u32)want_id_gen;
-	__u32 zero = 0, n, lo = 0, hi, mid, v = 0, i;
-	__u32 idx = 2 * svc_id + (seq & 1);
+	__u32 n, lo = 0, hi, mid, v = 0, i;
 	void *table;
 
 	if (!be || !dep)
 		return 1;
-	table = bpf_map_lookup_elem(&lbd_node_maglev, &idx);
-	if (!table)
-		return 1;
-	head = bpf_map_lookup_elem(table, &zero);
+	head = node_table_head(svc_id, seq, &table);
 	if (!head)
 		return 1;
 	n = head->w[1];
@@ -130,13 +145,8 @@ __noinline int node_maglev_has(__u32 svc_id, __u32 seq, __u64 want_id_gen,
 	}
 	if (v != want || lo >= hi)
 		return 1;
-	b = bpf_map_lookup_elem(&lbd_node_backends, &want);
-	if (!b)
+	if (node_be_copy(&want, be, dep))
 		return 1;
-	*be = *b;
-	*dep ^= be->addr.v6[0] ^ be->addr.v6[1] ^ be->addr.v6[2] ^
-		be->addr.v6[3] ^ be->gen ^ be->svc_id ^ be->port ^ be->family ^
-		be->state;
 	if (be->state != LBD_BE_ACTIVE || be->gen != want_gen ||
 	    be->svc_id != svc_id)
 		return 1;

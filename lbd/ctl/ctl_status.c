@@ -387,6 +387,20 @@ int ctl_read_reasons(struct ctl_ctx *x, struct lbd_counter *c)
 	return dp_reasons_read(ctl_dp(x), c);
 }
 
+/* Reason r's entry in a counters list: label, kind, description and
+ * the counts c holds for it. */
+static struct json_object *reason_json(const struct lbd_counter *c, int r)
+{
+	struct json_object *o = json_object_new_object();
+
+	jadd(o, "reason", jstr(ctl_reason_labels[r]));
+	jadd(o, "kind", jstr(ctl_reason_kind(r)));
+	jadd(o, "description", jstr(ctl_reason_descs[r]));
+	jadd(o, "packets", jint(c[r].packets));
+	jadd(o, "bytes", jint(c[r].bytes));
+	return o;
+}
+
 /* The NIC path's counters (nic_counters), when it runs. */
 static void node_nic_stats(struct ctl_ctx *x, struct json_object *out)
 {
@@ -421,17 +435,9 @@ static void node_dsr_stats(struct ctl_ctx *x, struct json_object *out)
 		return;
 	list = json_object_new_array();
 	for (r = 0; r < LBD_REASON_MAX; r++) {
-		struct json_object *o;
-
 		if (strncmp(ctl_reason_enums[r], "LBD_BE_", 7))
 			continue;
-		o = json_object_new_object();
-		jadd(o, "reason", jstr(ctl_reason_labels[r]));
-		jadd(o, "kind", jstr(ctl_reason_kind(r)));
-		jadd(o, "description", jstr(ctl_reason_descs[r]));
-		jadd(o, "packets", jint(c[r].packets));
-		jadd(o, "bytes", jint(c[r].bytes));
-		json_object_array_add(list, o);
+		json_object_array_add(list, reason_json(c, r));
 	}
 	jadd(out, "dsr_counters", list);
 }
@@ -494,16 +500,8 @@ int ctl_stats(struct ctl_ctx *x, const struct lbd_ctl_req *req,
 		return -EIO;
 	}
 	list = json_object_new_array();
-	for (r = 0; r < LBD_REASON_MAX; r++) {
-		struct json_object *o = json_object_new_object();
-
-		jadd(o, "reason", jstr(ctl_reason_labels[r]));
-		jadd(o, "kind", jstr(ctl_reason_kind(r)));
-		jadd(o, "description", jstr(ctl_reason_descs[r]));
-		jadd(o, "packets", jint(c[r].packets));
-		jadd(o, "bytes", jint(c[r].bytes));
-		json_object_array_add(list, o);
-	}
+	for (r = 0; r < LBD_REASON_MAX; r++)
+		json_object_array_add(list, reason_json(c, r));
 	jadd(out, "counters", list);
 	return 0;
 }

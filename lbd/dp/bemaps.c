@@ -28,15 +28,46 @@ static size_t peer_key(const struct lbd_conf_addr *a, __u8 family, void *k)
 	}
 }
 
-/* The index of the prefix key stands for in a, or -1. */
-static long peer_find(const void *key, __u8 family,
+/* The key of a's prefix in lbd_be_sources, of either family. */
+void bemaps_src_key(const struct lbd_conf_addr *a, struct lbd_src_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = LBD_SRC_PREFIX_BASE + a->prefixlen;
+	k->family = a->family;
+	k->addr = a->addr;
+}
+
+static size_t src_key(const struct lbd_conf_addr *a, __u8 family, void *k)
+{
+	(void)family;
+	bemaps_src_key(a, k);
+	return sizeof(struct lbd_src_key);
+}
+
+/* Writes a's key in a trie of the given family (ignored by a trie that
+ * holds both) into k; its length, or 0 when a has no key there. */
+typedef size_t (*trie_key_fn)(const struct lbd_conf_addr *a, __u8 family,
+			      void *k);
+
+/* Room for a key of any of the tries synced here. */
+union trie_key {
+	struct lbd_peer_key6 peer;
+	struct lbd_src_key src;
+};
+
+#define TRIE_MAX                                                    \
+	(LBD_BE_MAX_PEERS > LBD_BE_MAX_SOURCES ? LBD_BE_MAX_PEERS : \
+						 LBD_BE_MAX_SOURCES)
+
+/* The index of the entry key stands for in a, or -1. */
+static long trie_find(const void *key, __u8 family, trie_key_fn key_of,
 		      const struct lbd_conf_addr *a, size_t n)
 {
-	struct lbd_peer_key6 k;
+	union trie_key k;
 	size_t i, len;
 
 	for (i = 0; i < n; i++) {
-		len = peer_key(&a[i], family, &k);
+		len = key_of(&a[i], family, &k);
 		if (len && !memcmp(&k, key, len))
 			return (long)i;
 	}
@@ -45,22 +76,22 @@ static long peer_find(const void *key, __u8 family,
 
 /* A lookup in a trie is a longest-prefix match, not a test of whether a
  * key is there: what is there is learnt from the walk. */
-static int sync_trie(int fd, __u8 family, const struct lbd_conf_addr *a,
-		     size_t n)
+static int sync_trie(int fd, __u8 family, trie_key_fn key_of,
+		     const struct lbd_conf_addr *a, size_t n, size_t max)
 {
-	bool have[LBD_BE_MAX_PEERS] = { false };
-	struct lbd_peer_key6 k, next;
+	bool have[TRIE_MAX] = { false };
+	union trie_key k, next;
 	__u8 one = 1;
 	void *prev = NULL;
 	size_t i;
 	long at;
 
-	if (n > LBD_BE_MAX_PEERS)
+	if (n > max)
 		return -E2BIG;
 	/* removing while walking restarts the walk from the start */
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		k = next;
-		at = peer_find(&k, family, a, n);
+		at = trie_find(&k, family, key_of, a, n);
 		if (at < 0) {
 			if (bpf_map_delete_elem(fd, &k) < 0)
 				return -errno;
@@ -71,7 +102,7 @@ static int sync_trie(int fd, __u8 family, const struct lbd_conf_addr *a,
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if (have[i] || !peer_key(&a[i], family, &k))
+		if (have[i] || !key_of(&a[i], family, &k))
 			continue;
 		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) < 0)
 			return -errno;
@@ -81,67 +112,15 @@ static int sync_trie(int fd, __u8 family, const struct lbd_conf_addr *a,
 
 int bemaps_sync_peers(int fd4, int fd6, const struct lbd_conf_addr *a, size_t n)
 {
-	int err = sync_trie(fd4, LBD_AF_INET, a, n);
+	int err = sync_trie(fd4, LBD_AF_INET, peer_key, a, n, LBD_BE_MAX_PEERS);
 
 	if (!err)
-		err = sync_trie(fd6, LBD_AF_INET6, a, n);
+		err = sync_trie(fd6, LBD_AF_INET6, peer_key, a, n,
+				LBD_BE_MAX_PEERS);
 	return err;
-}
-
-void bemaps_src_key(const struct lbd_conf_addr *a, struct lbd_src_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->prefixlen = LBD_SRC_PREFIX_BASE + a->prefixlen;
-	k->family = a->family;
-	k->addr = a->addr;
-}
-
-/* The index of the source key stands for in a, or -1. */
-static long src_find(const struct lbd_src_key *key,
-		     const struct lbd_conf_addr *a, size_t n)
-{
-	struct lbd_src_key k;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		bemaps_src_key(&a[i], &k);
-		if (!memcmp(&k, key, sizeof(k)))
-			return (long)i;
-	}
-	return -1;
 }
 
 int bemaps_sync_sources(int fd, const struct lbd_conf_addr *a, size_t n)
 {
-	bool have[LBD_BE_MAX_SOURCES] = { false };
-	struct lbd_src_key k, next;
-	__u8 one = 1;
-	void *prev = NULL;
-	size_t i;
-	long at;
-
-	if (n > LBD_BE_MAX_SOURCES)
-		return -E2BIG;
-	/* a lookup is a longest-prefix match: what is there is learnt from
-	 * the walk; removing while walking restarts it from the start */
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		k = next;
-		at = src_find(&k, a, n);
-		if (at < 0) {
-			if (bpf_map_delete_elem(fd, &k) < 0)
-				return -errno;
-			prev = NULL;
-		} else {
-			have[at] = true;
-			prev = &k;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (have[i])
-			continue;
-		bemaps_src_key(&a[i], &k);
-		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) < 0)
-			return -errno;
-	}
-	return 0;
+	return sync_trie(fd, 0, src_key, a, n, LBD_BE_MAX_SOURCES);
 }

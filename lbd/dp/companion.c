@@ -76,21 +76,11 @@ int companion_detach(int ifindex)
 /* Whether the program in lbd's filter at where is the companion's. */
 static bool companion_at(int ifindex, enum bpf_tc_attach_point where)
 {
-	struct bpf_prog_info info = { 0 };
-	__u32 len = sizeof(info), id = tc_prog_id(ifindex, where);
-	bool ours;
-	int fd;
+	char name[BPF_OBJ_NAME_LEN];
 
-	if (!id)
-		return false;
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return false;
-	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	       (!strcmp(info.name, "lbd_tc_ingress") ||
-		!strcmp(info.name, "lbd_tc_egress"));
-	close(fd);
-	return ours;
+	return !tc_prog_name(ifindex, where, name) &&
+	       (!strcmp(name, "lbd_tc_ingress") ||
+		!strcmp(name, "lbd_tc_egress"));
 }
 
 bool companion_attached(int ifindex)

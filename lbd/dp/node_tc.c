@@ -137,21 +137,10 @@ int node_tc_attach(struct node_tc *t, int ifindex)
 /* Whether the program in lbd's filter at where is a node tc program. */
 static bool node_tc_ours_at(int ifindex, enum bpf_tc_attach_point where)
 {
-	struct bpf_prog_info info = { 0 };
-	__u32 len = sizeof(info), id = tc_prog_id(ifindex, where);
-	bool ours;
-	int fd;
+	char name[BPF_OBJ_NAME_LEN];
 
-	if (!id)
-		return false;
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return false;
-	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	       !strncmp(info.name, NODE_TC_PROG_PREFIX,
-			strlen(NODE_TC_PROG_PREFIX));
-	close(fd);
-	return ours;
+	return !tc_prog_name(ifindex, where, name) &&
+	       !strncmp(name, NODE_TC_PROG_PREFIX, strlen(NODE_TC_PROG_PREFIX));
 }
 
 int node_tc_detach_if(int ifindex)

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "tc.h"
 
+#include <bpf/bpf.h>
 #include <errno.h>
+#include <string.h>
+#include <unistd.h>
 
 int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
 {
@@ -41,4 +44,26 @@ __u32 tc_prog_id(int ifindex, enum bpf_tc_attach_point where)
 	if (bpf_tc_query(&hook, &o))
 		return 0;
 	return o.prog_id;
+}
+
+int tc_prog_name(int ifindex, enum bpf_tc_attach_point where,
+		 char name[BPF_OBJ_NAME_LEN])
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info), id = tc_prog_id(ifindex, where);
+	int fd, err = 0;
+
+	if (!id)
+		return -ENOENT;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+out:
+	close(fd);
+	return err;
 }

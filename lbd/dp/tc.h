@@ -21,5 +21,9 @@ int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd);
 int tc_detach(int ifindex, enum bpf_tc_attach_point where);
 /* The id of the program in lbd's filter: 0 when none. */
 __u32 tc_prog_id(int ifindex, enum bpf_tc_attach_point where);
+/* The name of the program in lbd's filter (BPF_OBJ_NAME_LEN bytes with
+ * its NUL); -ENOENT when there is none. */
+int tc_prog_name(int ifindex, enum bpf_tc_attach_point where,
+		 char name[BPF_OBJ_NAME_LEN]);
 
 #endif /* LBD_TC_H */

@@ -102,11 +102,38 @@ static const struct k8s_node_rec *service_recs(const struct k8s_node_set *s,
 	return &s->recs[lo];
 }
 
+/* A zeroed entry for port at (*t)[m] (the caller counts it in m once it is
+ * filled), or NULL: the port is in the table already or the table is full
+ * (counted in *dropped; *err 0), or no memory (*err -ENOMEM). */
+static struct lbd_node_hc_rec *hc_slot(struct lbd_node_hc_rec **t, size_t m,
+				       __u16 port, size_t *dropped, int *err)
+{
+	struct lbd_node_hc_rec *nt;
+	size_t k;
+
+	*err = 0;
+	for (k = 0; k < m && (*t)[k].port != port; k++)
+		;
+	if (k < m || m == LBD_NODE_HC_MAX) {
+		(*dropped)++;
+		return NULL;
+	}
+	nt = realloc(*t, (m + 1) * sizeof(*nt));
+	if (!nt) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*t = nt;
+	memset(&nt[m], 0, sizeof(nt[m]));
+	nt[m].port = port;
+	return &nt[m];
+}
+
 int k8s_node_hc_table(const struct k8s_node_set *s,
 		      struct lbd_node_hc_rec **out, size_t *n, size_t *dropped)
 {
 	struct lbd_node_hc_rec *t = NULL;
-	size_t i, j, k, m = 0;
+	size_t i, j, m = 0;
 	int err = 0;
 
 	*out = NULL;
@@ -115,7 +142,7 @@ int k8s_node_hc_table(const struct k8s_node_set *s,
 	/* a Service's records are together (by Service, port, ...) */
 	for (i = 0; i < s->n_recs; i = j) {
 		const struct k8s_node_rec *r = &s->recs[i];
-		struct lbd_node_hc_rec *h, *nt;
+		struct lbd_node_hc_rec *h;
 		__u16 port = 0;
 
 		for (j = i; j < s->n_recs && same_service(r, &s->recs[j]); j++)
@@ -123,23 +150,13 @@ int k8s_node_hc_table(const struct k8s_node_set *s,
 				port = s->recs[j].hc_node_port;
 		if (!port)
 			continue;
-		for (k = 0; k < m && t[k].port != port; k++)
-			;
-		if (k < m || m == LBD_NODE_HC_MAX) {
-			(*dropped)++;
-			continue;
-		}
-		nt = realloc(t, (m + 1) * sizeof(*t));
-		if (!nt) {
-			err = -ENOMEM;
+		h = hc_slot(&t, m, port, dropped, &err);
+		if (err)
 			goto out;
-		}
-		t = nt;
-		h = &t[m];
-		memset(h, 0, sizeof(*h));
+		if (!h)
+			continue;
 		snprintf(h->ns, sizeof(h->ns), "%s", r->ns);
 		snprintf(h->name, sizeof(h->name), "%s", r->name);
-		h->port = port;
 		err = hc_count(s, r, j - i, &h->local_endpoints);
 		if (err)
 			goto out;
@@ -149,30 +166,21 @@ int k8s_node_hc_table(const struct k8s_node_set *s,
 	for (i = 0; i < s->n_hc_only; i++) {
 		const struct k8s_node_hc_only *o = &s->hc_only[i];
 		const struct k8s_node_rec *r;
-		struct lbd_node_hc_rec *nt;
+		struct lbd_node_hc_rec *h;
 		size_t nr;
 
-		for (k = 0; k < m && t[k].port != o->port; k++)
-			;
-		if (k < m || m == LBD_NODE_HC_MAX) {
-			(*dropped)++;
-			continue;
-		}
-		nt = realloc(t, (m + 1) * sizeof(*t));
-		if (!nt) {
-			err = -ENOMEM;
+		h = hc_slot(&t, m, o->port, dropped, &err);
+		if (err)
 			goto out;
-		}
-		t = nt;
-		memset(&t[m], 0, sizeof(t[m]));
-		memcpy(t[m].ns, o->ns, sizeof(t[m].ns));
-		memcpy(t[m].name, o->name, sizeof(t[m].name));
-		t[m].port = o->port;
+		if (!h)
+			continue;
+		memcpy(h->ns, o->ns, sizeof(h->ns));
+		memcpy(h->name, o->name, sizeof(h->name));
 		/* a served Service without an external address yet counts
 		 * on its internal records' endpoints, as kube-proxy counts
 		 * a Service's; a refused one has none: 0, 503 */
 		r = service_recs(s, o->ns, o->name, &nr);
-		err = hc_count(s, r, nr, &t[m].local_endpoints);
+		err = hc_count(s, r, nr, &h->local_endpoints);
 		if (err)
 			goto out;
 		m++;

@@ -24,7 +24,8 @@ import sys
 from k8stest import FakeAPI
 from labtest import LBCTL
 from labtest import LBD as LBD_BIN
-from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from labtest import Lab, Lbd, check, run, wait_until
+from nodelab import cgroup_mount, cgroup_remove
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POD = os.path.join(HERE, "nodepod.py")
@@ -32,16 +33,6 @@ SERVER = os.path.join(HERE, "nodeserver.py")
 CLUSTER_IP = "10.96.0.10"
 NODE_PORT = 30080
 BE = {"backend1": "198.18.1.11", "backend2": "198.18.1.12"}
-
-
-def cgroup_mount(lab):
-    """The cgroup2 hierarchy mounted in the lab's directory: `ip netns
-    exec` mounts a fresh /sys, without the host's cgroup mounts, but
-    the lab's directory is seen from every namespace."""
-    at = os.path.join(lab.path, "cgroup2")
-    os.makedirs(at, exist_ok=True)
-    subprocess.run(["mount", "-t", "cgroup2", "none", at], check=True)
-    return at
 
 
 def web_service():
@@ -117,16 +108,7 @@ def test():
 
 def cleanup(cg, mnt):
     """Kills what is left in the cgroup, removes it and the mount."""
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
+    cgroup_remove(cg)
     subprocess.run(["umount", mnt])
 
 

@@ -32,7 +32,8 @@ import sys
 
 from k8stest import FakeAPI
 from labtest import LBCTL, Lab, Lbd, check, run, wait_until
-from test_node_ns import CLIENT, SERVER, cleanup, endpoints, service, sh
+from nodelab import cgroup_mount, cleanup, sh
+from test_node_ns import CLIENT, SERVER, endpoints, service
 
 NODE4 = "198.18.0.10"
 NODE4_SRV = "198.18.1.10"  # lb1's eth1, in the server segment
@@ -88,9 +89,7 @@ def srv_link(lab):
 
 def test():
     with Lab("nodedsr", backends=2) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        sh("mount", "-t", "cgroup2", "none", mnt)
+        mnt = cgroup_mount(lab)
         cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
         try:
             os.makedirs(cg, exist_ok=True)

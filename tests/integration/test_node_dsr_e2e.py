@@ -38,8 +38,9 @@ import subprocess
 import sys
 
 from k8stest import FakeAPI
-from labtest import LBCTL, Lab, Lbd, TestFailure, check, run, wait_until
-from test_node_ns import service, sh
+from labtest import LBCTL, Lab, Lbd, check, run, wait_until
+from nodelab import cgroup_mount, cgroup_remove, sh
+from test_node_ns import service
 
 NODE_A, NODE_A_SRV, NODE_B = "198.18.0.10", "198.18.1.10", "198.18.1.11"
 NODE_A6, NODE_A_SRV6, NODE_B6 = ("2001:db8::10", "2001:db8:1::10",
@@ -221,26 +222,9 @@ def endpoints(name, addrs):
                            "conditions": {"ready": True}} for a in addrs]}
 
 
-def remove_cgroup(cg):
-    """Kills what is left in the cgroup and removes it."""
-    if not os.path.isdir(cg):
-        return
-    try:
-        with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-            f.write("1")
-        wait_until(lambda: not open(os.path.join(
-            cg, "cgroup.procs")).read().strip(), 10,
-            "the test cgroup to empty")
-        os.rmdir(cg)
-    except (OSError, TestFailure) as e:
-        print(f"removing {cg}: {e}", file=sys.stderr)
-
-
 def test():
     with Lab("nodee2e", backends=1) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        sh("mount", "-t", "cgroup2", "none", mnt)
+        mnt = cgroup_mount(lab)
         cgs = [os.path.join(mnt, f"lbd-test-{lab.prefix}-{n}")
                for n in ("a", "b")]
         pod_ns = {name: f"{lab.prefix}-{name}" for name in PODS}
@@ -258,7 +242,7 @@ def test():
                     lbd.proc.kill()
                     lbd.proc.wait(timeout=10)
             for cg in cgs:
-                remove_cgroup(cg)
+                cgroup_remove(cg)
             subprocess.run(["umount", mnt])
             for ns in pod_ns.values():
                 subprocess.run(["ip", "netns", "del", ns],

@@ -35,7 +35,8 @@ import sys
 from k8stest import FakeAPI
 from labtest import LBCTL
 from labtest import LBD as LBD_BIN
-from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from labtest import Lab, Lbd, check, run, wait_until
+from nodelab import POD_IP, cgroup_mount, cleanup, pod_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "nodeserver.py")
@@ -43,8 +44,6 @@ NODE4 = "198.18.0.10"
 CLIENT4 = "192.0.2.2"
 NODE_A, UNTRUSTED = "198.18.1.11", "198.18.1.12"
 SVC_PORT = 30080
-POD_IP, POD_GW = "198.18.5.2", "198.18.5.1"
-POD_IF = "podveth0"
 EP_PORT = 8080
 
 # On the sending node: one Geneve datagram to NODE:6081 as a node's NIC
@@ -137,50 +136,9 @@ control = {{ socket = "{lab.path}/lb1.sock"; }};
 """
 
 
-def sh(*cmd):
-    subprocess.run(cmd, check=True)
-
-
-def pod_up(lab, pod_ns):
-    """The pod behind lb1: its namespace and the veth pair; only lb1 has
-    a route to it."""
-    lb1 = lab.ns("lb1")
-    sh("ip", "netns", "add", pod_ns)
-    sh("ip", "-n", lb1, "link", "add", POD_IF, "type", "veth", "peer",
-       "name", "eth0", "netns", pod_ns)
-    sh("ip", "-n", lb1, "addr", "add", f"{POD_GW}/24", "dev", POD_IF)
-    sh("ip", "-n", lb1, "link", "set", POD_IF, "up")
-    sh("ip", "-n", pod_ns, "addr", "add", f"{POD_IP}/24", "dev", "eth0")
-    sh("ip", "-n", pod_ns, "link", "set", "lo", "up")
-    sh("ip", "-n", pod_ns, "link", "set", "eth0", "up")
-    sh("ip", "-n", pod_ns, "route", "add", "default", "via", POD_GW)
-    # the pod's replies are forwarded from its interface to the NIC: a
-    # Kubernetes node forwards (lbd turns it on only on the NICs)
-    sh("ip", "netns", "exec", lb1, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-
-
-def cleanup(cg, mnt, pod_ns):
-    """Removes the test's cgroup (killing what is left in it), its mount
-    and the pod's namespace (its veth pair goes with it)."""
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
-    subprocess.run(["umount", mnt])
-    subprocess.run(["ip", "netns", "del", pod_ns], stderr=subprocess.DEVNULL)
-
-
 def test():
     with Lab("nodedsr", backends=2) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        sh("mount", "-t", "cgroup2", "none", mnt)
+        mnt = cgroup_mount(lab)
         cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
         pod_ns = f"{lab.prefix}-pod"
         try:
@@ -261,7 +219,7 @@ class Test:
 
 
 def body(lab, cg, pod_ns):
-    pod_up(lab, pod_ns)
+    pod_up(lab, pod_ns, routed=False)
     log = os.path.join(lab.path, "pod-server.log")
     p = subprocess.Popen(["ip", "netns", "exec", pod_ns, sys.executable,
                           "-u", SERVER, "pod", str(EP_PORT), "--peer"],

@@ -23,7 +23,8 @@ import subprocess
 import sys
 
 from k8stest import FakeAPI
-from labtest import LBCTL, Lab, Lbd, TestFailure, check, run, wait_until
+from labtest import LBCTL, Lab, Lbd, check, run, wait_until
+from nodelab import cgroup_mount, cgroup_remove
 
 NODE4, NODE6 = "198.18.0.10", "2001:db8::10"
 NODE_PORT = 30081
@@ -106,28 +107,10 @@ control = {{ socket = "{lab.path}/lb1.sock"; metrics_listen = "off"; }};
 """
 
 
-def cgroup_mount(lab):
-    """cgroup2 in the lab's directory (as test_node.py: `ip netns exec`
-    mounts a /sys of its own, without the host's cgroup mounts)."""
-    at = os.path.join(lab.path, "cgroup2")
-    os.makedirs(at, exist_ok=True)
-    subprocess.run(["mount", "-t", "cgroup2", "none", at], check=True)
-    return at
-
-
 def cleanup(cg, mnt):
     """Kills what is left in the cgroup (lbd too), removes it and the
     mount."""
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
+    cgroup_remove(cg)
     subprocess.run(["umount", mnt])
 
 

@@ -28,6 +28,7 @@ import sys
 from k8stest import FakeAPI
 from labtest import LBCTL
 from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from nodelab import POD_IF, POD_IP, cgroup_mount, cleanup, pod_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "nodeserver.py")
@@ -35,8 +36,6 @@ POD = os.path.join(HERE, "nodepod.py")
 CLUSTER_IP = "198.19.96.20"
 SELF_IP = "198.19.96.21"
 BE1 = "198.18.1.11"
-POD_IP, POD_GW, POD_NET = "198.18.5.2", "198.18.5.1", "198.18.5.0/24"
-POD_IF = "podveth0"
 NO_LISTENER = 9999
 POD_PORT = 8053
 HAIRPIN = "169.254.42.1"
@@ -95,27 +94,6 @@ control = {{ socket = "{lab.path}/lb1.sock"; metrics_listen = "off"; }};
 """
 
 
-def sh(*cmd):
-    subprocess.run(cmd, check=True)
-
-
-def pod_up(lab, pod_ns):
-    """The pod: its namespace, the veth pair, addresses, routes."""
-    lb1 = lab.ns("lb1")
-    sh("ip", "netns", "add", pod_ns)
-    sh("ip", "-n", lb1, "link", "add", POD_IF, "type", "veth", "peer",
-       "name", "eth0", "netns", pod_ns)
-    sh("ip", "-n", lb1, "addr", "add", f"{POD_GW}/24", "dev", POD_IF)
-    sh("ip", "-n", lb1, "link", "set", POD_IF, "up")
-    sh("ip", "-n", pod_ns, "addr", "add", f"{POD_IP}/24", "dev", "eth0")
-    sh("ip", "-n", pod_ns, "link", "set", "lo", "up")
-    sh("ip", "-n", pod_ns, "link", "set", "eth0", "up")
-    sh("ip", "-n", pod_ns, "route", "add", "default", "via", POD_GW)
-    sh("ip", "netns", "exec", lb1, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-    sh("ip", "-n", lab.ns("router"), "route", "add", POD_NET, "via",
-       "198.18.0.10")
-
-
 def in_pod(pod_ns, *cmd):
     try:
         r = subprocess.run(["ip", "netns", "exec", pod_ns, *cmd],
@@ -136,9 +114,7 @@ def tc_counters(lab):
 
 def test():
     with Lab("nodeicmp", backends=1) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        sh("mount", "-t", "cgroup2", "none", mnt)
+        mnt = cgroup_mount(lab)
         cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
         pod_ns = lab.ns("pod")
         try:
@@ -148,30 +124,13 @@ def test():
             cleanup(cg, mnt, pod_ns)
 
 
-def cleanup(cg, mnt, pod_ns):
-    """Kills what is left in the cgroup, removes it, the mount and the
-    pod's namespace (its veth pair goes with it)."""
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
-    subprocess.run(["umount", mnt])
-    subprocess.run(["ip", "netns", "del", pod_ns], stderr=subprocess.DEVNULL)
-
-
 def body(lab, cg, pod_ns):
     api = FakeAPI(lab)
     api.put(service("refused", CLUSTER_IP, NO_LISTENER, "UDP"))
     api.put(endpoints("refused", BE1, NO_LISTENER, "UDP"))
     api.put(service("self", SELF_IP, POD_PORT, "TCP"))
     api.put(endpoints("self", POD_IP, POD_PORT, "TCP"))
-    pod_up(lab, pod_ns)
+    pod_up(lab, pod_ns, routed=True)
     lbd = Lbd(lab, "lb1", node_conf(lab, api, cg)).start()
     wait_until(lambda: "kubernetes: synced" in lbd.read_log(), 30,
                "the first sync")

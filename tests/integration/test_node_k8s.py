@@ -30,6 +30,7 @@ import sys
 
 from k8stest import APISERVER, FakeAPI
 from labtest import LBCTL, Lab, Lbd, TestFailure, check, run, wait_until
+from nodelab import cgroup_mount
 
 USER = "lbd"
 CLUSTER_IP = "10.96.0.20"
@@ -140,15 +141,6 @@ def inject(pid, data):
             os.close(fd)
     finally:
         os.close(pidfd)
-
-
-def cgroup_mount(lab):
-    """The cgroup2 hierarchy mounted in the lab's directory (as
-    test_node.py does: `ip netns exec` mounts a fresh /sys)."""
-    at = os.path.join(lab.path, "cgroup2")
-    os.makedirs(at, exist_ok=True)
-    subprocess.run(["mount", "-t", "cgroup2", "none", at], check=True)
-    return at
 
 
 def test():

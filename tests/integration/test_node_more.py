@@ -37,6 +37,7 @@ import sys
 from k8stest import FakeAPI
 from labtest import LBCTL
 from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from nodelab import cgroup_mount, cgroup_remove
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, "nodemore.py")
@@ -135,9 +136,7 @@ def ep_host(ep):
 
 def test():
     with Lab("nodemore", backends=2) as lab:
-        at = os.path.join(lab.path, "cgroup2")
-        os.makedirs(at, exist_ok=True)
-        subprocess.run(["mount", "-t", "cgroup2", "none", at], check=True)
+        at = cgroup_mount(lab)
         cg = os.path.join(at, f"lbd-test-{lab.prefix}")
         try:
             os.makedirs(cg, exist_ok=True)
@@ -147,16 +146,7 @@ def test():
 
 
 def cleanup(cg, mnt):
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
+    cgroup_remove(cg)
     subprocess.run(["umount", mnt])
 
 

@@ -27,13 +27,12 @@ import sys
 from k8stest import FakeAPI
 from labtest import LBCTL
 from labtest import LBD as LBD_BIN
-from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from labtest import Lab, Lbd, check, run, wait_until
+from nodelab import POD_IP, cgroup_mount, cleanup, pod_up
 
 NODE4 = "198.18.0.10"
 CLIENT4 = "192.0.2.2"
 LB_LOCAL, LB_CLUSTER = "203.0.113.30", "203.0.113.31"
-POD_IP, POD_GW, POD_NET = "198.18.5.2", "198.18.5.1", "198.18.5.0/24"
-POD_IF = "podveth0"
 SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "nodeserver.py")
 BE = {"backend1": "198.18.1.11", "backend2": "198.18.1.12"}
@@ -113,49 +112,9 @@ control = {{ socket = "{lab.path}/lb1.sock"; metrics_listen = "off"; }};
 """
 
 
-def sh(*cmd):
-    subprocess.run(cmd, check=True)
-
-
-def pod_up(lab, pod_ns):
-    """The pod: its namespace, the veth pair (lb1's side matching
-    pod_interfaces), addresses and routes. The router has no route to
-    it: only lb1 reaches it."""
-    lb1 = lab.ns("lb1")
-    sh("ip", "netns", "add", pod_ns)
-    sh("ip", "-n", lb1, "link", "add", POD_IF, "type", "veth", "peer",
-       "name", "eth0", "netns", pod_ns)
-    sh("ip", "-n", lb1, "addr", "add", f"{POD_GW}/24", "dev", POD_IF)
-    sh("ip", "-n", lb1, "link", "set", POD_IF, "up")
-    sh("ip", "-n", pod_ns, "addr", "add", f"{POD_IP}/24", "dev", "eth0")
-    sh("ip", "-n", pod_ns, "link", "set", "lo", "up")
-    sh("ip", "-n", pod_ns, "link", "set", "eth0", "up")
-    sh("ip", "-n", pod_ns, "route", "add", "default", "via", POD_GW)
-    sh("ip", "netns", "exec", lb1, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-
-
-def cleanup(cg, mnt, pod_ns):
-    """Kills what is left in the cgroup, removes it, the mount and the
-    pod's namespace (its veth pair goes with it)."""
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
-    subprocess.run(["umount", mnt])
-    subprocess.run(["ip", "netns", "del", pod_ns], stderr=subprocess.DEVNULL)
-
-
 def test():
     with Lab("nodens", backends=2) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        sh("mount", "-t", "cgroup2", "none", mnt)
+        mnt = cgroup_mount(lab)
         cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
         pod_ns = f"{lab.prefix}-pod"
         try:
@@ -166,7 +125,7 @@ def test():
 
 
 def body(lab, cg, pod_ns):
-    pod_up(lab, pod_ns)
+    pod_up(lab, pod_ns, routed=False)
     servers = [(h, ["ip", "netns", "exec", lab.ns(h)]) for h in BE]
     servers.append(("pod", ["ip", "netns", "exec", pod_ns]))
     for h, prefix in servers:

@@ -32,6 +32,7 @@ import time
 
 from k8stest import FakeAPI
 from labtest import LBCTL, Lab, Lbd, TestFailure, check, run, wait_until
+from nodelab import cgroup_mount
 
 NODE4 = "198.18.0.10"
 NODE_PORT = 30081
@@ -133,9 +134,7 @@ control = {{ socket = "{lab.path}/lb1.sock";
 
 def test():
     with Lab("nodesm", backends=1) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        subprocess.run(["mount", "-t", "cgroup2", "none", mnt], check=True)
+        mnt = cgroup_mount(lab)
         cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
         try:
             os.makedirs(cg, exist_ok=True)

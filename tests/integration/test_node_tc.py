@@ -27,14 +27,13 @@ from k8stest import FakeAPI
 from labtest import LBCTL
 from labtest import LBD as LBD_BIN
 from labtest import Lab, Lbd, TestFailure, check, run, wait_until
+from nodelab import POD_IF, POD_IP, cgroup_mount, cleanup, pod_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "nodeserver.py")
 POD = os.path.join(HERE, "nodepod.py")
 CLUSTER_IP = "198.19.96.10"
 BE = {"backend1": "198.18.1.11", "backend2": "198.18.1.12"}
-POD_IP, POD_GW, POD_NET = "198.18.5.2", "198.18.5.1", "198.18.5.0/24"
-POD_IF = "podveth0"
 EP_PORT = 8053
 
 
@@ -76,10 +75,6 @@ control = {{ socket = "{lab.path}/lb1.sock"; metrics_listen = "off"; }};
 """
 
 
-def sh(*cmd):
-    subprocess.run(cmd, check=True)
-
-
 class Test:
     def __init__(self, lab, cg, pod_ns):
         self.lab, self.cg, self.pod_ns = lab, cg, pod_ns
@@ -116,29 +111,9 @@ class Test:
         return out
 
 
-def pod_up(lab, pod_ns):
-    """The pod: its namespace, the veth pair (lb1's side matching
-    pod_interfaces), addresses and routes both ways."""
-    lb1 = lab.ns("lb1")
-    sh("ip", "netns", "add", pod_ns)
-    sh("ip", "-n", lb1, "link", "add", POD_IF, "type", "veth", "peer",
-       "name", "eth0", "netns", pod_ns)
-    sh("ip", "-n", lb1, "addr", "add", f"{POD_GW}/24", "dev", POD_IF)
-    sh("ip", "-n", lb1, "link", "set", POD_IF, "up")
-    sh("ip", "-n", pod_ns, "addr", "add", f"{POD_IP}/24", "dev", "eth0")
-    sh("ip", "-n", pod_ns, "link", "set", "lo", "up")
-    sh("ip", "-n", pod_ns, "link", "set", "eth0", "up")
-    sh("ip", "-n", pod_ns, "route", "add", "default", "via", POD_GW)
-    sh("ip", "netns", "exec", lb1, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-    sh("ip", "-n", lab.ns("router"), "route", "add", POD_NET, "via",
-       "198.18.0.10")
-
-
 def test():
     with Lab("nodetc", backends=2) as lab:
-        mnt = os.path.join(lab.path, "cgroup2")
-        os.makedirs(mnt, exist_ok=True)
-        sh("mount", "-t", "cgroup2", "none", mnt)
+        mnt = cgroup_mount(lab)
         cg = os.path.join(mnt, f"lbd-test-{lab.prefix}")
         pod_ns = f"{lab.prefix}-pod"
         try:
@@ -146,23 +121,6 @@ def test():
             body(lab, cg, pod_ns)
         finally:
             cleanup(cg, mnt, pod_ns)
-
-
-def cleanup(cg, mnt, pod_ns):
-    """Kills what is left in the cgroup, removes it, the mount and the
-    pod's namespace (its veth pair goes with it)."""
-    if os.path.isdir(cg):
-        try:
-            with open(os.path.join(cg, "cgroup.kill"), "w") as f:
-                f.write("1")
-            wait_until(lambda: not open(os.path.join(
-                cg, "cgroup.procs")).read().strip(), 10,
-                "the test cgroup to empty")
-            os.rmdir(cg)
-        except (OSError, TestFailure) as e:
-            print(f"removing {cg}: {e}", file=sys.stderr)
-    subprocess.run(["umount", mnt])
-    subprocess.run(["ip", "netns", "del", pod_ns], stderr=subprocess.DEVNULL)
 
 
 def body(lab, cg, pod_ns):
@@ -181,7 +139,7 @@ def body(lab, cg, pod_ns):
     t = Test(lab, cg, pod_ns)
 
     # the pod appears after lbd: its interface gets the programs
-    pod_up(lab, pod_ns)
+    pod_up(lab, pod_ns, routed=True)
     wait_until(lambda: all("lbd_node_tc" in f for f in t.filters()), 10,
                f"the tc path on {POD_IF}")
 

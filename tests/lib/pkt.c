@@ -521,3 +521,24 @@ void pkt_diff(FILE *f, const uint8_t *got, size_t got_len,
 		fprintf(f, "%s\n", first >= i && first < i + 16 ? "  <--" : "");
 	}
 }
+
+void pkt_icmp_err(struct pkt *p, const uint8_t dst_mac[6],
+		  const uint8_t src_mac[6], const char *src, const char *dst,
+		  uint8_t type, uint8_t code, uint32_t rest,
+		  const struct pkt *q, size_t qlen)
+{
+	bool v6 = strchr(src, ':') != NULL;
+	long ip = pkt_off(q, v6 ? PKT_IPV6 : PKT_IPV4, 0);
+
+	if (ip < 0)
+		pkt_fail("the quoted packet has no IP header");
+	pkt_init(p);
+	pkt_eth(p, dst_mac, src_mac);
+	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
+	if (v6)
+		pkt_icmp6(p, type, code, rest);
+	else
+		pkt_icmp4(p, type, code, rest);
+	pkt_append(p, q, (size_t)ip, qlen ? qlen : q->len - (size_t)ip);
+	pkt_finish(p);
+}

@@ -132,6 +132,14 @@ void pkt_bytes(struct pkt *p, const void *data, size_t len);
 void pkt_append(struct pkt *p, const struct pkt *inner, size_t from,
 		size_t len);
 
+/* A finished ICMP error (ICMPv6 for IPv6) from src to dst in a frame
+ * from src_mac to dst_mac, quoting q from its IP header on: qlen bytes
+ * of it, 0 for all. */
+void pkt_icmp_err(struct pkt *p, const uint8_t dst_mac[6],
+		  const uint8_t src_mac[6], const char *src, const char *dst,
+		  uint8_t type, uint8_t code, uint32_t rest,
+		  const struct pkt *q, size_t qlen);
+
 /* Overrides the next-protocol field of the layer just added. */
 void pkt_next(struct pkt *p, int next);
 

@@ -631,29 +631,6 @@ Test(node_nic, a_remote_endpoint_without_a_node_address_is_dropped)
 
 /* -- ICMP errors about the NIC path's flows --------------------------- */
 
-/* An ICMP error (ICMPv6 for IPv6) from src to dst in a frame from
- * src_mac to dst_mac, quoting q from its IP header on: qlen bytes of it,
- * 0 for all. */
-static void icmp_err(struct pkt *p, const uint8_t *dst_mac,
-		     const uint8_t *src_mac, const char *src, const char *dst,
-		     uint8_t type, uint8_t code, uint32_t rest,
-		     const struct pkt *q, size_t qlen)
-{
-	bool v6 = strchr(src, ':') != NULL;
-	long ip = pkt_off(q, v6 ? PKT_IPV6 : PKT_IPV4, 0);
-
-	cr_assert_geq(ip, 0);
-	pkt_init(p);
-	pkt_eth(p, dst_mac, src_mac);
-	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
-	if (v6)
-		pkt_icmp6(p, type, code, rest);
-	else
-		pkt_icmp4(p, type, code, rest);
-	pkt_append(p, q, (size_t)ip, qlen ? qlen : q->len - (size_t)ip);
-	pkt_finish(p);
-}
-
 Test(node_nic, fragmentation_needed_for_a_snated_flow_reaches_the_client)
 {
 	struct pkt in, sent, err, want;
@@ -668,17 +645,17 @@ Test(node_nic, fragmentation_needed_for_a_snated_flow_reaches_the_client)
 		 PKT_TCP_ACK);
 	/* a router's, towards the node's address and SNAT port: to the
 	 * client, about the packet it sent, the router kept as source */
-	icmp_err(&err, mac_node, mac_router, "203.0.113.254", NIC_NODE4, 3, 4,
-		 1400, &sent, 0);
-	icmp_err(&want, mac_node, mac_router, "203.0.113.254", NIC_CLIENT4, 3,
-		 4, 1400, &in, 0);
+	pkt_icmp_err(&err, mac_node, mac_router, "203.0.113.254", NIC_NODE4, 3,
+		     4, 1400, &sent, 0);
+	pkt_icmp_err(&want, mac_node, mac_router, "203.0.113.254", NIC_CLIENT4,
+		     3, 4, 1400, &in, 0);
 	expect_xdp(&err, XDP_PASS, &want);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_XLATED), 1);
 	/* the endpoint's own: from the Service address */
-	icmp_err(&err, mac_node, mac_router, NIC_REMOTE4, NIC_NODE4, 3, 3, 0,
-		 &sent, 0);
-	icmp_err(&want, mac_node, mac_router, NIC_LB4, NIC_CLIENT4, 3, 3, 0,
-		 &in, 0);
+	pkt_icmp_err(&err, mac_node, mac_router, NIC_REMOTE4, NIC_NODE4, 3, 3,
+		     0, &sent, 0);
+	pkt_icmp_err(&want, mac_node, mac_router, NIC_LB4, NIC_CLIENT4, 3, 3, 0,
+		     &in, 0);
 	expect_xdp(&err, XDP_PASS, &want);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_XLATED), 2);
 }
@@ -696,10 +673,10 @@ Test(node_nic, ipv6_packet_too_big_for_a_snated_flow_reaches_the_client)
 	port = snat_port_of(NIC_CLIENT6, 33333, NIC_NODE6, NIC_NODEPORT,
 			    IPPROTO_UDP);
 	from_out(&sent, NIC_NODE6, port, NIC_REMOTE6, 5353, IPPROTO_UDP, 0);
-	icmp_err(&err, mac_node, mac_router, "2001:db8:77::fe", NIC_NODE6, 2, 0,
-		 1280, &sent, 0);
-	icmp_err(&want, mac_node, mac_router, "2001:db8:77::fe", NIC_CLIENT6, 2,
-		 0, 1280, &in, 0);
+	pkt_icmp_err(&err, mac_node, mac_router, "2001:db8:77::fe", NIC_NODE6,
+		     2, 0, 1280, &sent, 0);
+	pkt_icmp_err(&want, mac_node, mac_router, "2001:db8:77::fe",
+		     NIC_CLIENT6, 2, 0, 1280, &in, 0);
 	expect_xdp(&err, XDP_PASS, &want);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_XLATED), 1);
 }
@@ -717,10 +694,10 @@ Test(node_nic, an_error_a_client_sends_about_a_reply_goes_to_the_endpoint)
 	from_out(&got, NIC_LB4, 80, NIC_CLIENT4, 33333, IPPROTO_UDP, 0);
 	expect_xdp(&reply, XDP_PASS, &got);
 	/* the client's port unreachable: to the endpoint, from the node */
-	icmp_err(&err, mac_node, mac_router, NIC_CLIENT4, NIC_LB4, 3, 3, 0,
-		 &got, 0);
-	icmp_err(&want, mac_node, mac_router, NIC_NODE4, NIC_REMOTE4, 3, 3, 0,
-		 &reply, 0);
+	pkt_icmp_err(&err, mac_node, mac_router, NIC_CLIENT4, NIC_LB4, 3, 3, 0,
+		     &got, 0);
+	pkt_icmp_err(&want, mac_node, mac_router, NIC_NODE4, NIC_REMOTE4, 3, 3,
+		     0, &reply, 0);
 	expect_xdp(&err, XDP_PASS, &want);
 	/* a local endpoint's flow: to the pod, the client kept */
 	one_endpoint(NIC_NODE4, NIC_NODEPORT, IPPROTO_UDP, 2, NIC_POD4_A, 53);
@@ -730,10 +707,10 @@ Test(node_nic, an_error_a_client_sends_about_a_reply_goes_to_the_endpoint)
 	from_out(&got, NIC_NODE4, NIC_NODEPORT, NIC_CLIENT4, 33333, IPPROTO_UDP,
 		 0);
 	from_out(&reply, NIC_POD4_A, 53, NIC_CLIENT4, 33333, IPPROTO_UDP, 0);
-	icmp_err(&err, mac_node, mac_router, NIC_CLIENT4, NIC_NODE4, 3, 3, 0,
-		 &got, 0);
-	icmp_err(&want, mac_node, mac_router, NIC_CLIENT4, NIC_POD4_A, 3, 3, 0,
-		 &reply, 0);
+	pkt_icmp_err(&err, mac_node, mac_router, NIC_CLIENT4, NIC_NODE4, 3, 3,
+		     0, &got, 0);
+	pkt_icmp_err(&want, mac_node, mac_router, NIC_CLIENT4, NIC_POD4_A, 3, 3,
+		     0, &reply, 0);
 	expect_xdp(&err, XDP_PASS, &want);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_XLATED), 2);
 }
@@ -749,10 +726,10 @@ Test(node_nic, a_local_endpoints_error_leaves_by_the_nic_as_the_service)
 	expect_xdp(&in, XDP_PASS, &sent);
 	/* the pod's port unreachable, at its interface: from node:NodePort
 	 * about the packet the client sent, out by the NIC */
-	icmp_err(&err, mac_node, mac_pod, NIC_POD4_A, NIC_CLIENT4, 3, 3, 0,
-		 &sent, 0);
-	icmp_err(&want, mac_node, mac_pod, NIC_NODE4, NIC_CLIENT4, 3, 3, 0, &in,
-		 0);
+	pkt_icmp_err(&err, mac_node, mac_pod, NIC_POD4_A, NIC_CLIENT4, 3, 3, 0,
+		     &sent, 0);
+	pkt_icmp_err(&want, mac_node, mac_pod, NIC_NODE4, NIC_CLIENT4, 3, 3, 0,
+		     &in, 0);
 	expect_pod(&err, TC_ACT_REDIRECT, &want);
 	cr_expect_eq(tc_counter(LBD_NODE_TC_ICMP_XLATED), 1);
 }
@@ -772,23 +749,23 @@ Test(node_nic, errors_about_no_flow_pass_and_cut_short_ones_are_dropped)
 	/* another SNAT port, a port of the node's own, another endpoint */
 	from_out(&other, NIC_NODE4, port == NIC_SNAT_MAX ? port - 1 : port + 1,
 		 NIC_REMOTE4, 8080, IPPROTO_TCP, PKT_TCP_ACK);
-	icmp_err(&err, mac_node, mac_router, NIC_REMOTE4, NIC_NODE4, 3, 3, 0,
-		 &other, 0);
+	pkt_icmp_err(&err, mac_node, mac_router, NIC_REMOTE4, NIC_NODE4, 3, 3,
+		     0, &other, 0);
 	expect_xdp(&err, XDP_PASS, &err);
 	from_out(&other, NIC_NODE4, 40000, NIC_REMOTE4, 8080, IPPROTO_TCP,
 		 PKT_TCP_ACK);
-	icmp_err(&err, mac_node, mac_router, NIC_REMOTE4, NIC_NODE4, 3, 3, 0,
-		 &other, 0);
+	pkt_icmp_err(&err, mac_node, mac_router, NIC_REMOTE4, NIC_NODE4, 3, 3,
+		     0, &other, 0);
 	expect_xdp(&err, XDP_PASS, &err);
 	from_out(&other, NIC_NODE4, port, "203.0.113.21", 8080, IPPROTO_TCP,
 		 PKT_TCP_ACK);
-	icmp_err(&err, mac_node, mac_router, "203.0.113.21", NIC_NODE4, 3, 3, 0,
-		 &other, 0);
+	pkt_icmp_err(&err, mac_node, mac_router, "203.0.113.21", NIC_NODE4, 3,
+		     3, 0, &other, 0);
 	expect_xdp(&err, XDP_PASS, &err);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_XLATED), 0);
 	/* about the flow, its quote cut after the ports */
-	icmp_err(&err, mac_node, mac_router, "203.0.113.254", NIC_NODE4, 3, 4,
-		 1400, &sent, 20 + 4);
+	pkt_icmp_err(&err, mac_node, mac_router, "203.0.113.254", NIC_NODE4, 3,
+		     4, 1400, &sent, 20 + 4);
 	expect_xdp(&err, XDP_DROP, NULL);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_MALFORMED), 1);
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_XLATED), 0);

@@ -629,19 +629,7 @@ static void icmp_err(struct pkt *p, const char *src, const char *dst,
 		     uint8_t type, uint8_t code, uint32_t rest,
 		     const struct pkt *q, size_t qlen)
 {
-	bool v6 = strchr(src, ':') != NULL;
-	long ip = pkt_off(q, v6 ? PKT_IPV6 : PKT_IPV4, 0);
-
-	cr_assert_geq(ip, 0);
-	pkt_init(p);
-	pkt_eth(p, mac_host, mac_pod);
-	pkt_ip_hdr(p, pkt_ip(src), pkt_ip(dst));
-	if (v6)
-		pkt_icmp6(p, type, code, rest);
-	else
-		pkt_icmp4(p, type, code, rest);
-	pkt_append(p, q, (size_t)ip, qlen ? qlen : q->len - (size_t)ip);
-	pkt_finish(p);
+	pkt_icmp_err(p, mac_host, mac_pod, src, dst, type, code, rest, q, qlen);
 }
 
 /* The packet as sent back into the pod: the MAC addresses swapped. */
