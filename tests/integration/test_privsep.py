@@ -46,7 +46,9 @@ def children(lbd_pid):
             try:
                 with open(f"/proc/{c}/comm") as g:
                     out[g.read().strip()] = int(c)
-            except FileNotFoundError:
+            # a child that exits between the list and its comm: gone
+            # (ENOENT) or a zombie being reaped (ESRCH)
+            except (FileNotFoundError, ProcessLookupError):
                 pass
     return out
 
