@@ -154,6 +154,29 @@ __noinline int node_maglev_has(__u32 svc_id, __u32 seq, __u64 want_id_gen,
 }
 
 /*
+ * The index in t of the endpoint of id want and gen want_gen, or
+ * LBD_NODE_INLINE_EPS when none of its first n is. A global function,
+ * verified once on its own: inlined in node_pick's retries, each of its
+ * 17 exits was a path of its own through the rest of them (the index is
+ * precise), and the socket programs took 737,000 instructions of the
+ * verifier's million each, 1.3 s to load (kernel 6.18).
+ */
+__noinline int node_small_find(const struct lbd_node_small_tbl *t, __u32 n,
+			       __u32 want, __u32 want_gen);
+__noinline int node_small_find(const struct lbd_node_small_tbl *t, __u32 n,
+			       __u32 want, __u32 want_gen)
+{
+	__u32 i;
+
+	if (!t)
+		return LBD_NODE_INLINE_EPS;
+	for (i = 0; i < LBD_NODE_INLINE_EPS; i++)
+		if (i >= n || (t->ep[i].id == want && t->ep[i].gen == want_gen))
+			break;
+	return i < n ? i : LBD_NODE_INLINE_EPS;
+}
+
+/*
  * One read of the small table t[k] of n endpoints: the endpoint at hash,
  * or with aff the one of id want and gen want_gen, copied to *be with
  * its id in *id; 1 when there is none.
@@ -169,10 +192,7 @@ static __always_inline int node_small_read(const struct lbd_node_small *sm,
 	__u32 i;
 
 	if (aff) {
-		for (i = 0; i < LBD_NODE_INLINE_EPS; i++)
-			if (i >= n ||
-			    (t->ep[i].id == want && t->ep[i].gen == want_gen))
-				break;
+		i = node_small_find(t, n, want, want_gen);
 	} else {
 		hash %= LBD_NODE_SMALL_M;
 		/* clang's multiply for the modulo loses the verifier the

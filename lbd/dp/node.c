@@ -1107,7 +1107,9 @@ int node_batch_commit(struct lbd_node *n)
 							 true);
 		}
 		if (p->err) {
-			/* as before the change */
+			/* as before the change, for what connects read (a
+			 * large table the small entry does not name is read
+			 * by none: see node_backends_set's fail) */
 			node_bes_unfresh(n, p->svc_id, st->bes, st->n);
 			free(st->bes);
 			st->bes = p->old;
@@ -1230,8 +1232,11 @@ int node_backends_set(struct lbd_node *n, __u32 svc_id,
 	st->n = nb;
 	return 0;
 fail:
-	/* ids given to endpoints that were new go back (no table names
-	 * them); the table and the backends that stayed are as before */
+	/* ids given to endpoints that were new go back; the backends that
+	 * stayed are as before, and so is what connects read: a large table
+	 * made the one in use before the small entry failed to say so is
+	 * read by none, and the next change writes a table again before
+	 * the small entry names it */
 	node_bes_unfresh(n, svc_id, bes, nb);
 	free(bes);
 	return err;
