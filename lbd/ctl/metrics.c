@@ -644,37 +644,40 @@ static void render_backend_connections(FILE *f,
 	}
 }
 
-/* The node role: its socket programs' counters and the Services their
- * maps hold. */
-static void render_node(FILE *f, const struct lbd_metrics_snap *s)
+/* A counter family of the node role's programs, one sample a reason: the
+ * records of type t (struct lbd_metrics_rec's node_socket). */
+static void node_reasons(FILE *f, const struct lbd_metrics_snap *s,
+			 __u8 t, const char *name, const char *help)
 {
-	const struct lbd_metrics_head *h = &s->h;
 	const struct lbd_metrics_rec *r;
 	size_t i;
 
+	family(f, name, "counter", help);
+	SNAP_EACH(s, i, r, t)
+	sample(f, name, "reason", r->u.node_socket.reason, NULL, NULL, NULL,
+	       NULL, (double)r->u.node_socket.total);
+}
+
+/* The node role: its programs' counters and the Services their maps
+ * hold. */
+static void render_node(FILE *f, const struct lbd_metrics_snap *s)
+{
+	const struct lbd_metrics_head *h = &s->h;
+
 	if (!(h->flags & LBD_MET_F_NODE))
 		return;
-	family(f, "lbd_node_socket_total", "counter",
-	       "Socket programs' decisions by reason (connect and sendmsg "
-	       "translated, recvmsg reverse hits and misses, no endpoint, "
-	       "bind refused, ...; lbctl stats describes each)");
-	SNAP_EACH(s, i, r, LBD_MET_NODE_SOCKET)
-	sample(f, "lbd_node_socket_total", "reason", r->u.node_socket.reason,
-	       NULL, NULL, NULL, NULL, (double)r->u.node_socket.total);
-	family(f, "lbd_node_tc_total", "counter",
-	       "The tc path's decisions on pod interfaces by reason (flows "
-	       "begun, packets and replies translated, drops; lbctl stats "
-	       "describes each)");
-	SNAP_EACH(s, i, r, LBD_MET_NODE_TC)
-	sample(f, "lbd_node_tc_total", "reason", r->u.node_socket.reason, NULL,
-	       NULL, NULL, NULL, (double)r->u.node_socket.total);
-	family(f, "lbd_node_nic_total", "counter",
-	       "The NIC path's decisions for traffic from outside the node by "
-	       "reason (flows begun local or SNATed, packets and replies "
-	       "translated, drops; lbctl stats describes each)");
-	SNAP_EACH(s, i, r, LBD_MET_NODE_NIC)
-	sample(f, "lbd_node_nic_total", "reason", r->u.node_socket.reason, NULL,
-	       NULL, NULL, NULL, (double)r->u.node_socket.total);
+	node_reasons(f, s, LBD_MET_NODE_SOCKET, "lbd_node_socket_total",
+		     "Socket programs' decisions by reason (connect and sendmsg "
+		     "translated, recvmsg reverse hits and misses, no endpoint, "
+		     "bind refused, ...; lbctl stats describes each)");
+	node_reasons(f, s, LBD_MET_NODE_TC, "lbd_node_tc_total",
+		     "The tc path's decisions on pod interfaces by reason "
+		     "(flows begun, packets and replies translated, drops; "
+		     "lbctl stats describes each)");
+	node_reasons(f, s, LBD_MET_NODE_NIC, "lbd_node_nic_total",
+		     "The NIC path's decisions for traffic from outside the "
+		     "node by reason (flows begun local or SNATed, packets and "
+		     "replies translated, drops; lbctl stats describes each)");
 	plain(f, "lbd_node_services", "gauge",
 	      "Services of the cluster with a port in the socket programs' "
 	      "maps",
