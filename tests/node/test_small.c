@@ -199,3 +199,92 @@ Test(node_small, affinity_follows_only_an_endpoint_the_large_table_names)
 {
 	sm_affinity_torn(LBD_NODE_INLINE_EPS + 1);
 }
+
+/* Points the test netns's affinity entry at backend id of gen gen. */
+static void sm_aff_put(const struct lbd_node_aff_key *ak, __u32 id, __u32 gen)
+{
+	struct timespec ts;
+	struct lbd_aff aff;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	memset(&aff, 0, sizeof(aff));
+	aff.backend_id = id;
+	aff.backend_gen = gen;
+	aff.last_seen = (__u32)ts.tv_sec;
+	cr_assert(bpf_map_update_elem(node_affinity_fd(nt.node), ak, &aff,
+				      BPF_ANY) == 0);
+}
+
+/*
+ * The large table's affinity check is a binary search of its sorted list
+ * (bpf/node/select.h node_maglev_has, a bpf_loop): an entry that names
+ * any of 40 endpoints, first, last or between, is followed to it; one
+ * that names an id the list lacks (another Service's, between two of
+ * the list's; one above all of it) is not.
+ */
+Test(node_small, affinity_finds_every_endpoint_of_a_large_table)
+{
+	struct node_svc_addr a = nt_svc(SM_SVC_IP, SM_SVC_PORT, IPPROTO_UDP);
+	struct node_svc_addr o = nt_svc("10.96.0.92", 53, IPPROTO_UDP);
+	struct node_endpoint eps[40];
+	struct lbd_node_aff_key ak = { .svc_id = SM_SVC_ID };
+	int bfd = node_map_fd(nt.node, "lbd_node_backends"), fd, i;
+	int followed = 0;
+	__u32 id, next, max_id = 0, other = 0, other_gen = 0;
+	struct lbd_backend be;
+	struct node_choice ch;
+	bool first = true;
+
+	cr_assert(bfd >= 0);
+	cr_assert(node_service_set(nt.node, &a, SM_SVC_ID,
+				   LBD_NODE_SVC_F_AFFINITY, 600) == 0);
+	cr_assert(node_service_set(nt.node, &o, SM_SVC_ID + 1, 0, 0) == 0);
+	for (i = 0; i < 40; i++)
+		eps[i] = nt_ep(NT_EP4_1, 9000 + i, 1, true, true, false);
+	/* 20 of ours, the other Service's 5, then our other 20: its ids
+	 * lie between ours */
+	cr_assert(node_backends_set(nt.node, SM_SVC_ID, eps, 20) == 0);
+	cr_assert(node_backends_set(nt.node, SM_SVC_ID + 1, eps + 20, 5) == 0);
+	cr_assert(node_backends_set(nt.node, SM_SVC_ID, eps, 40) == 0);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert(fd >= 0);
+	ak.netns_cookie = nt_netns_cookie(fd);
+	close(fd);
+	sm_ep_ip = NT_EP4_1;
+	sm_not_ip = NULL;
+	for (; bpf_map_get_next_key(bfd, first ? NULL : &id, &next) == 0;
+	     first = false) {
+		id = next;
+		cr_assert(bpf_map_lookup_elem(bfd, &id, &be) == 0);
+		if (be.state != LBD_BE_ACTIVE)
+			continue;
+		if (be.svc_id != SM_SVC_ID) {
+			other = id;
+			other_gen = be.gen;
+			continue;
+		}
+		max_id = id > max_id ? id : max_id;
+		sm_aff_put(&ak, id, be.gen);
+		sm_port_lo = sm_port_hi = ntohs(be.port);
+		nt_run(sm_client);
+		cr_assert(node_explain(nt.node, &a, 0, ak.netns_cookie, &ch) ==
+			  0);
+		cr_assert(ch.affinity && ch.backend_id == id,
+			  "id %u: explain says %u (affinity %d)", id,
+			  ch.backend_id, ch.affinity);
+		followed++;
+	}
+	cr_assert_eq(followed, 40);
+	cr_assert(other < max_id, "the other Service's ids are not between");
+	/* not named by our table: the table's own choice, a fresh entry */
+	sm_port_lo = 9000;
+	sm_port_hi = 9039;
+	sm_aff_put(&ak, other, other_gen);
+	nt_run(sm_client);
+	cr_assert(node_explain(nt.node, &a, 0, ak.netns_cookie, &ch) == 0);
+	cr_assert(ch.affinity && ch.backend_id != other);
+	sm_aff_put(&ak, max_id + 1, 0);
+	nt_run(sm_client);
+	cr_assert(node_explain(nt.node, &a, 0, ak.netns_cookie, &ch) == 0);
+	cr_assert(ch.affinity && ch.backend_id != max_id + 1);
+}
