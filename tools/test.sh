@@ -14,9 +14,13 @@
 #                                 build-san/ only (default: -L
 #                                 'unit|datapath|fuzz')
 #
-# The two builds run one after the other, as do their tests: on a 2-core
-# machine a parallel build gains nothing, and the integration tests'
-# timing should not compete with the sanitizer run.
+# The two builds run one after the other, as do their test runs: on a
+# 2-core machine a parallel build gains nothing, and the integration
+# tests' timing should not compete with the sanitizer run. Within a run
+# ctest starts two tests at a time, except the integration and package
+# tests, which run alone (RUN_SERIAL, their timing bounds assume the
+# whole machine): the fuzz targets run for fixed times, and the unit
+# tests often wait, while the other core does the rest.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test.sh: run as root" >&2; exit 1; }
@@ -43,8 +47,8 @@ done
 
 rc=0
 if [ $normal = 1 ]; then
-	(cd build && ctest --output-on-failure --no-tests=error --timeout 900 \
-		"$@") || rc=1
+	(cd build && ctest -j2 --output-on-failure --no-tests=error \
+		--timeout 900 "$@") || rc=1
 fi
 if [ $san = 1 ]; then
 	[ $# -gt 0 ] || set -- -L 'unit|datapath|fuzz'
@@ -52,7 +56,7 @@ if [ $san = 1 ]; then
 	# -fno-sanitize-recover), with its stack
 	(cd build-san &&
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-			ctest --output-on-failure --no-tests=error --timeout 900 \
-			"$@") || rc=1
+			ctest -j2 --output-on-failure --no-tests=error \
+			--timeout 900 "$@") || rc=1
 fi
 exit $rc
