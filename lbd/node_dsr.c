@@ -215,6 +215,14 @@ int node_dsr_apply(struct node_dsr **d, const struct lbd_config *c,
 	if (!sysctl_is("/proc/sys/net/ipv4/conf/all/forwarding", "1"))
 		log_warnx("node: net.ipv4.conf.all.forwarding is not 1: the "
 			  "pods' replies to DSR traffic are not forwarded");
+	/* IPv6 forwards from an interface only with all on or the
+	 * interface's force_forwarding (node_ext.c), and the pod
+	 * interfaces are the network plugin's, not lbd's to set */
+	if (!access("/proc/sys/net/ipv6/conf/all/forwarding", F_OK) &&
+	    !sysctl_is("/proc/sys/net/ipv6/conf/all/forwarding", "1"))
+		log_warnx("node: net.ipv6.conf.all.forwarding is not 1: the "
+			  "pods' IPv6 replies to DSR traffic are forwarded "
+			  "only from pod interfaces with force_forwarding");
 	return 0;
 }
 

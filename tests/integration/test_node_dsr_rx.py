@@ -239,6 +239,10 @@ def body(lab, cg, pod_ns):
                "the first sync")
     t = Test(lab, pod_ns)
     check(t.companion_on_eth0(), f"the companion on eth0: {t.filters()}")
+    # lb1's IPv6 all.forwarding is 0 (a new namespace's): the pods'
+    # IPv6 replies would not be forwarded, which lbd says
+    check("net.ipv6.conf.all.forwarding is not 1: the pods' IPv6 replies"
+          in lbd.read_log(), "no warning about IPv6 forwarding")
     check(t.lbctl("status")["node"]["dsr_interfaces"] == 1,
           f"lbctl status: {t.lbctl('status')['node']}")
 
