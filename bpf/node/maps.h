@@ -16,12 +16,13 @@ const volatile struct lbd_node_knobs node_knobs = {
 
 /* Every address of a Service port, by family: several entries (its
  * ClusterIP, external IPs, LoadBalancer IPs, NodePort on each node
- * address) name the same id. */
+ * address) name the same id. Not preallocated, as lbd_node_small. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
 	__type(key, struct lbd_svc_key4);
 	__type(value, struct lbd_node_svc);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lbd_node_svc4 SEC(".maps");
 
 struct {
@@ -29,6 +30,7 @@ struct {
 	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
 	__type(key, struct lbd_svc_key6);
 	__type(value, struct lbd_node_svc);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lbd_node_svc6 SEC(".maps");
 
 /* Maglev tables, the LB role's layout (struct lbd_maglev_chunk), two a
@@ -63,12 +65,20 @@ struct {
 } lbd_node_tblseq SEC(".maps");
 
 /* By Service port id: its table and endpoints inline when it has at most
- * LBD_NODE_INLINE_EPS (lbd/node.h says why), under a latch of its own. */
+ * LBD_NODE_INLINE_EPS (lbd/node.h says why), under a latch of its own.
+ * A hash without preallocation, not an array: its elements come from
+ * the slab, in the kernel's direct map, which huge pages map; an array
+ * (or a preallocated hash) is vmalloc'd, 4 KiB pages, 16 MB of them for
+ * 10,000 entries, and a connect to a Service no other connect kept warm
+ * paid TLB misses for it. lbd-bench-node (d), 10 -> 10,000 Services:
+ * lbd's CPU a connect +16-17% -> +12-13%, p50 at 10,000 14-16 -> 10 us
+ * (docs/benchmarks.md). */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LBD_DEFAULT_MAX_SERVICES); /* set by userspace */
 	__type(key, __u32);
 	__type(value, struct lbd_node_small);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lbd_node_small SEC(".maps");
 
 struct {

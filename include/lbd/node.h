@@ -28,6 +28,8 @@
 #ifndef LBD_NODE_H
 #define LBD_NODE_H
 
+#include <linux/bpf.h> /* struct bpf_spin_lock */
+
 #include "lbd/hash.h"
 #include "lbd/shared.h"
 
@@ -94,7 +96,11 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_small_tbl) == 768,
 struct lbd_node_small {
 	__u32 seq; /* t[seq & 1] is in use */
 	__u8 n[2]; /* endpoints of t[k], or LBD_NODE_SMALL_LARGE */
-	__u8 pad[58]; /* the copies start a cache line of their own */
+	__u8 pad[2];
+	/* the kernel's, for userspace's writes in place (BPF_F_LOCK);
+	 * readers do not take it: the latch is theirs */
+	struct bpf_spin_lock lock;
+	__u8 pad2[52]; /* the copies start a cache line of their own */
 	struct lbd_node_small_tbl t[2];
 };
 LBD_STATIC_ASSERT(sizeof(struct lbd_node_small) == 1600, "lbd_node_small");

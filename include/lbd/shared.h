@@ -16,13 +16,15 @@
 
 #define LBD_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-/* 5: the NIC path's flow entries carry a DSR flow's outer headers, the
+/* 6: the node role's lbd_node_small and lbd_node_svc4/6 hashes without
+ * preallocation, lbd_node_small's entries a lock for in-place writes;
+ * 5: the NIC path's flow entries carry a DSR flow's outer headers, the
  * backend companion's trusted sources an LPM trie (prefixes), the node
  * role's lbd_node_small (Service ports with few endpoints inline);
  * 4: the node role's two tables a Service port and lbd_node_tblseq;
  * 3: Maglev tables with a backend list and previous owners, chunks of
  * 1024 words; 2: chunks of 4096 slots; 1: pairs */
-#define LBD_MAP_ABI 5
+#define LBD_MAP_ABI 6
 
 /* The one entry of lbd_meta: what wrote the pinned maps. */
 struct lbd_meta {

@@ -227,6 +227,21 @@ static int node_pin_prepare(struct lbd_node *n)
 	return 0;
 }
 
+/* The Service port's lbd_node_small entry, copied under its lock (the
+ * copy in one piece); all zero (no endpoint) before its first write. */
+static int node_small_get(struct lbd_node *n, __u32 svc_id,
+			  struct lbd_node_small *v)
+{
+	if (!bpf_map_lookup_elem_flags(
+		    bpf_map__fd(n->skel->maps.lbd_node_small), &svc_id, v,
+		    BPF_F_LOCK))
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	memset(v, 0, sizeof(*v));
+	return 0;
+}
+
 /* Whether the copy in use of the Service port's lbd_node_small entry
  * says that its table is the large one. */
 static int node_small_is_large(struct lbd_node *n, __u32 svc_id, bool *large)
@@ -236,10 +251,8 @@ static int node_small_is_large(struct lbd_node *n, __u32 svc_id, bool *large)
 
 	if (!v)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(n->skel->maps.lbd_node_small),
-				&svc_id, v))
-		err = -errno;
-	else
+	err = node_small_get(n, svc_id, v);
+	if (!err)
 		*large = v->n[v->seq & 1] == LBD_NODE_SMALL_LARGE;
 	free(v);
 	return err;
@@ -948,12 +961,14 @@ static int node_small_build(struct lbd_node *n, const struct node_be *bes,
  * Makes the copy not in use of the Service port's lbd_node_small entry
  * the one in use (bpf/node/select.h): the small table of bes, or with
  * large the mark that lbd_node_maglev holds the table (written and in
- * use before). An update of an array element copies the whole value:
+ * use before). An update with BPF_F_LOCK copies the whole value into
+ * the element in place (under the entry's lock, which readers do not
+ * take; without the flag a hash map's update links a new element in,
+ * and the old one may be reused at once while a reader still reads it):
  * the first writes the spare copy with seq unchanged, the second the
  * same bytes with seq + 1; the copy in use is rewritten with the bytes
- * it holds, which no reader can tell from no write. (A BPF_F_MMAPABLE
- * map written in place would save the copies, microseconds, but needs
- * an mmap of adopted maps and barriers between every store we make.)
+ * it holds, which no reader can tell from no write. An entry is never
+ * deleted, for the same reason (ids are few and reused).
  */
 static int node_small_flip(struct lbd_node *n, __u32 svc_id,
 			   const struct node_be *bes, size_t count, bool large)
@@ -964,16 +979,15 @@ static int node_small_flip(struct lbd_node *n, __u32 svc_id,
 
 	if (!v)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &svc_id, v)) {
-		err = -errno;
+	err = node_small_get(n, svc_id, v);
+	if (err)
 		goto out;
-	}
 	k = (v->seq + 1) & 1;
 	err = node_small_build(n, bes, large ? 0 : count, &v->t[k]);
 	if (err)
 		goto out;
 	v->n[k] = large ? LBD_NODE_SMALL_LARGE : (__u8)count;
-	if (bpf_map_update_elem(fd, &svc_id, v, BPF_ANY)) {
+	if (bpf_map_update_elem(fd, &svc_id, v, BPF_F_LOCK)) {
 		err = -errno;
 		goto out;
 	}
@@ -981,7 +995,7 @@ static int node_small_flip(struct lbd_node *n, __u32 svc_id,
 	 * after are seen after it (as node_flip) */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	v->seq++;
-	if (bpf_map_update_elem(fd, &svc_id, v, BPF_ANY)) {
+	if (bpf_map_update_elem(fd, &svc_id, v, BPF_F_LOCK)) {
 		err = -errno;
 		goto out;
 	}
@@ -1398,11 +1412,9 @@ static int node_explain_pick(struct lbd_node *n, __u32 svc_id, bool aff,
 
 	if (!v)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(n->skel->maps.lbd_node_small),
-				&svc_id, v)) {
-		err = -errno;
+	err = node_small_get(n, svc_id, v);
+	if (err)
 		goto out;
-	}
 	k = v->seq & 1;
 	nl = v->n[k];
 	if (nl == LBD_NODE_SMALL_LARGE) {
