@@ -1285,6 +1285,14 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 			   c->files[0]);
 		return -EINVAL;
 	}
+	if (d->cfg->dp.icmp_rate != c->dp.icmp_rate) {
+		diag_pushf(diag,
+			   "%s: datapath.icmp_rate: a constant of the node "
+			   "role's NIC program: it changes at a restart of "
+			   "lbd, not a reload",
+			   c->files[0]);
+		return -EINVAL;
+	}
 	/* the kubeconfig's YAML is the child's to parse: an error there is
 	 * its status and log (it keeps its client), not the reload's */
 	err = kubeconfig_readable(c, msg, sizeof(msg));

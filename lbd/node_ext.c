@@ -284,6 +284,7 @@ int node_ext_start(const struct lbd_config *c, struct lbd_node *n,
 		.hash_seed = c->dp.hash_seed,
 		.snat_port_min = c->node_role.snat_port_min,
 		.snat_port_max = c->node_role.snat_port_max,
+		.icmp_rate = c->dp.icmp_rate,
 		.pin_path = c->node_role.pin_path,
 	};
 	struct node_ext *e;

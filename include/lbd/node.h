@@ -403,7 +403,9 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_nic_knobs) == 16,
 
 #define LBD_NODE_DEFAULT_SNAT_MIN 61000
 #define LBD_NODE_DEFAULT_SNAT_MAX 65535
-/* as the LB role's datapath.icmp_rate default; no setting yet */
+/* the NIC program's own defaults; lbd sets the rate from
+ * datapath.icmp_rate (default 100, as for the LB role), the burst as the
+ * LB role's */
 #define LBD_NODE_DEFAULT_ICMP_RATE 100
 #define LBD_NODE_DEFAULT_ICMP_BURST 20
 

@@ -94,6 +94,8 @@ int node_nic_open(struct lbd_node *n, struct node_tc *t,
 	x->skel->rodata->node_knobs.hash_seed = o->hash_seed;
 	x->skel->rodata->nic_knobs.snat_port_min = o->snat_port_min;
 	x->skel->rodata->nic_knobs.snat_port_max = o->snat_port_max;
+	x->skel->rodata->nic_knobs.icmp_rate = o->icmp_rate;
+	x->skel->rodata->nic_knobs.icmp_burst = LBD_NODE_DEFAULT_ICMP_BURST;
 	err = node_obj_share(x->skel->obj, node_nic_pins, NODE_NIC_NPINS,
 			     o->pin_path, node_nic_fd_of,
 			     &(struct node_nic_share){ .n = n, .t = t });

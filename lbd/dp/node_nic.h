@@ -29,6 +29,9 @@ struct node_nic_opts {
 	__u32 nat_entries; /* lbd_node_nic_nat */
 	__u32 hash_seed; /* as the socket programs' (node_opts) */
 	__u16 snat_port_min, snat_port_max; /* node_role.snat_ports */
+	/* datapath.icmp_rate: too-big errors a second and CPU (0: none),
+	 * in bursts of LBD_NODE_DEFAULT_ICMP_BURST, as the LB role's */
+	__u32 icmp_rate;
 	/* where the struct lbd_node's maps are pinned; the NIC path's are
 	 * pinned there too. NULL: nothing pinned */
 	const char *pin_path;

@@ -320,6 +320,16 @@ def body(lab, cg, pod_ns):
     c = t.dsr()
     check(c["decap_geneve"] == 3 and c["untrusted_encap"] == 0,
           f"the pinned counters adopted: {c}")
+    # datapath.icmp_rate is a load-time constant of the NIC program: a
+    # reload that changes it is refused, saying so, and nothing changes
+    lbd.write_conf(conf + "datapath = { icmp_rate = 5; };\n")
+    c = lab.exec("lb1", [LBCTL, "-s", t.ctl, "reload"], check=False)
+    check(c.returncode == 1 and "datapath.icmp_rate: a constant of the "
+          "node role's NIC program" in c.stderr,
+          f"lbctl reload changing icmp_rate: {c.returncode} {c.stderr}")
+    r = t.exchange("udp", 40004)
+    check(r.get("from") == [NODE_A, SVC_PORT], f"after the refusal: {r}")
+    lbd.write_conf(conf)
     lbd.stop()
 
     # --cleanup: the filters and the pins go

@@ -121,15 +121,30 @@ static void nic_env_up(void)
 	}
 }
 
-static void nic_setup(void)
+/* The NIC program on xn and xt, its ICMP errors at icmp_rate a second
+ * (a load-time knob), attached to ntnic0's addresses. */
+static void nic_open_rate(__u32 icmp_rate)
 {
-	struct node_tc_opts to = { .nat_entries = 4096, .hash_seed = 7 };
 	struct node_nic_opts xo = { .nat_entries = 4096,
 				    .hash_seed = 7,
 				    .snat_port_min = NIC_SNAT_MIN,
-				    .snat_port_max = NIC_SNAT_MAX };
+				    .snat_port_max = NIC_SNAT_MAX,
+				    .icmp_rate = icmp_rate };
 	struct pkt_addr a4 = pkt_ip(NIC_NODE4), a6 = pkt_ip(NIC_NODE6);
 	union lbd_addr n4 = { 0 }, n6 = { 0 };
+	int err;
+
+	err = node_nic_open(xn, xt, &xo, &xx);
+	cr_assert_eq(err, 0, "node_nic_open: %s", strerror(-err));
+	memcpy(&n4.v4, &a4.v4, 4);
+	memcpy(&n6, &a6.v6, 16);
+	err = node_nic_set(xx, (int)if_nametoindex("ntnic0"), &n4, &n6);
+	cr_assert_eq(err, 0, "node_nic_set: %s", strerror(-err));
+}
+
+static void nic_setup(void)
+{
+	struct node_tc_opts to = { .nat_entries = 4096, .hash_seed = 7 };
 	struct node_opts o;
 	int err;
 
@@ -145,12 +160,7 @@ static void nic_setup(void)
 	cr_assert_eq(err, 0, "node_open: %s", strerror(-err));
 	err = node_tc_open(xn, &to, &xt);
 	cr_assert_eq(err, 0, "node_tc_open: %s", strerror(-err));
-	err = node_nic_open(xn, xt, &xo, &xx);
-	cr_assert_eq(err, 0, "node_nic_open: %s", strerror(-err));
-	memcpy(&n4.v4, &a4.v4, 4);
-	memcpy(&n6, &a6.v6, 16);
-	err = node_nic_set(xx, (int)if_nametoindex("ntnic0"), &n4, &n6);
-	cr_assert_eq(err, 0, "node_nic_set: %s", strerror(-err));
+	nic_open_rate(LBD_NODE_DEFAULT_ICMP_RATE);
 }
 
 static void nic_teardown(void)
@@ -1130,6 +1140,21 @@ Test(node_nic, dsr_too_big_errors_are_rate_limited_per_cpu)
 	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_RATE_LIMITED), (__u64)dropped);
 	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), (__u64)sent);
 	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG), 0);
+}
+
+/* datapath.icmp_rate = 0: no error at all, the packet dropped as it
+ * came and counted as held back. */
+Test(node_nic, dsr_too_big_with_icmp_rate_0_sends_no_error)
+{
+	struct pkt in;
+
+	node_nic_close(xx);
+	nic_open_rate(0);
+	geneve_svc(NIC_LB4, 80, IPPROTO_TCP, 1, NIC_MTU_POD4, 8080);
+	tcp_sized_df(&in, NIC_CLIENT4, NIC_LB4, 1200);
+	expect_xdp(&in, XDP_DROP, &in);
+	cr_expect_eq(counter(LBD_NODE_NIC_ICMP_RATE_LIMITED), 1);
+	cr_expect_eq(counter(LBD_NODE_NIC_DSR_TOO_BIG_ICMP), 0);
 }
 
 Test(node_nic, dsr_by_a_gateway_of_the_other_family_is_dropped)
