@@ -963,10 +963,13 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 					       "health_timeout",
 					       "forwarding",
 					       "dsr_sources",
+					       "healthz_address",
 					       NULL };
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
 	static const char *const fwds[] = { "snat", "geneve", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 	config_setting_t *s;
 	const char *zone;
 	long long v;
@@ -1034,6 +1037,13 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 		n->health_timeout_s = (__u32)v;
 	if (get_choice(x, g, "node_role", "forwarding", fwds, &choice) > 0)
 		n->forwarding = (enum lbd_node_fwd)choice;
+	copy_str(x, g, "node_role", "healthz_address", n->healthz_address,
+		 sizeof(n->healthz_address));
+	if (listen_parse(n->healthz_address, &ss, &sslen) < 0)
+		cfg_err(x, config_setting_get_member(g, "healthz_address"),
+			"node_role.healthz_address",
+			"\"%s\" is not ADDR:PORT, [ADDR]:PORT, \"\" or \"off\"",
+			n->healthz_address);
 	n->n_dsr_sources = get_prefix_list(x, g, "node_role", "dsr_sources",
 					   n->dsr_sources,
 					   LBD_MAX_NODE_DSR_SOURCES,
@@ -2397,6 +2407,7 @@ void config_defaults(struct lbd_config *c)
 	c->node_role.nat_entries = LBD_NODE_DEFAULT_NAT;
 	/* kube-proxy's healthTimeout: 2 x its default syncPeriod, 30 s */
 	c->node_role.health_timeout_s = 60;
+	strcpy(c->node_role.healthz_address, LBD_NODE_DEFAULT_HEALTHZ);
 	/* above the kernel's ip_local_port_range (32768-60999) */
 	c->node_role.snat_port_min = 61000;
 	c->node_role.snat_port_max = 65535;

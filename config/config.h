@@ -276,6 +276,8 @@ enum lbd_socket_lb {
 #define LBD_NODE_NIC_NAME_LEN 16 /* IFNAMSIZ */
 #define LBD_NODE_DEFAULT_NAT 262144
 #define LBD_MAX_NODE_DSR_SOURCES 64
+/* kube-proxy's healthzBindAddress default */
+#define LBD_NODE_DEFAULT_HEALTHZ "0.0.0.0:10256"
 
 /* role = "node": node_role = { ... }, the socket programs' place and
  * the node's identity. */
@@ -320,6 +322,10 @@ struct lbd_conf_node_role {
 	/* the health check ports answer serviceProxyHealthy false (503)
 	 * once the Kubernetes client has been behind this long */
 	__u32 health_timeout_s;
+	/* kube-proxy's /healthz and /livez server (healthzBindAddress):
+	 * "ADDR:PORT" or "[ADDR6]:PORT"; "" or "off": not served.
+	 * Changes on reload. */
+	char healthz_address[64];
 	enum lbd_node_fwd forwarding; /* changes on reload */
 	/* the other nodes trusted to send this one DSR traffic (Geneve), as
 	 * prefixes, host bits cleared; none: no backend companion on the

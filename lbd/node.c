@@ -37,6 +37,7 @@
 #include "k8s_node.h"
 #include "k8s_node_hc.h"
 #include "k8s_proc.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics_snap.h"
 #include "node.h"
@@ -96,6 +97,9 @@ struct node_role {
 	bool hc_sync_ok;
 	double hc_behind_since;
 	sd_event_source *hc_timer;
+	/* node_role.healthz_address as the io process is told it (family
+	 * 0: off) */
+	struct lbd_msg_addr healthz;
 	/* the tc path on the pod interfaces (node_pods.c); NULL: none */
 	struct node_pods *pods;
 	/* the NIC path (node_ext.c); NULL: no interface */
@@ -640,16 +644,47 @@ static void log_refusals(struct node_role *nr, struct k8s_node_set *set)
 
 /* -- the healthCheckNodePorts (served by the io process) --------------- */
 
+/* Where the io process is to serve /healthz (the setting was checked
+ * by config_load): out all 0 when it is off. */
+static void node_healthz_addr(const struct lbd_conf_node_role *c,
+			      struct lbd_msg_addr *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	memset(out, 0, sizeof(*out));
+	if (listen_parse(c->healthz_address, &ss, &sl))
+		return;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		out->family = LBD_AF_INET6;
+		memcpy(out->addr.b, &s6->sin6_addr, 16);
+		out->port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		out->family = LBD_AF_INET;
+		out->addr.v4 = s4->sin_addr.s_addr;
+		out->port = ntohs(s4->sin_port);
+	}
+}
+
+/* The table (before the first sync: none, for /healthz's sake). */
 static void node_hc_send(struct node_role *nr, struct proc *io)
 {
-	struct lbd_node_hc_head head = { .n = (__u32)nr->n_hc,
-					 .healthy = nr->hc_healthy };
+	struct lbd_node_hc_head head = {
+		.n = nr->hc_known ? (__u32)nr->n_hc : 0,
+		.healthy = nr->hc_healthy,
+		.healthz = nr->healthz,
+		.last_sync_ms = (__u64)(nr->last_sync_at * 1e3),
+	};
 	int err;
 
-	if (!io || !nr->hc_known)
+	if (!io)
 		return;
 	err = proc_send2(io, LBD_MSG_NODE_HC, 0, &head, sizeof(head), nr->hc,
-			 nr->n_hc * sizeof(*nr->hc));
+			 head.n * sizeof(*nr->hc));
 	if (err)
 		log_warnx("node: sending the health check ports to the io "
 			  "process: %s",
@@ -687,7 +722,7 @@ static int on_hc_timer(sd_event_source *s, uint64_t usec, void *arg)
 	struct lbd_daemon *d = arg;
 	struct node_role *nr = d->node;
 
-	if (node_hc_health(d) && nr->hc_known) {
+	if (node_hc_health(d)) {
 		if (nr->hc_healthy)
 			log_info("node: the Kubernetes client caught up: "
 				 "health checks answer serviceProxyHealthy "
@@ -776,12 +811,13 @@ static void on_node_set(struct k8s_node_set *set, void *arg)
 	}
 	k8s_node_set_free(&nr->view);
 	nr->view = *set;
+	/* before the table goes: /healthz's lastUpdated */
+	clock_gettime(CLOCK_REALTIME, &t1);
+	nr->last_sync_at = t1.tv_sec + t1.tv_nsec / 1e9;
 	node_hc_synced(d, true);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	nr->last_sync_ms =
 		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
-	clock_gettime(CLOCK_REALTIME, &t1);
-	nr->last_sync_at = t1.tv_sec + t1.tv_nsec / 1e9;
 	if (!nr->syncs++)
 		log_info("kubernetes: synced: %zu Service ports in %.1f ms",
 			 nr->n_recs, nr->last_sync_ms);
@@ -946,6 +982,15 @@ void node_role_status_json(void *arg, struct json_object *out)
 	jadd(node, "kubernetes_behind_s",
 	     json_object_new_double(
 		     nr->hc_behind_since ? mono_s() - nr->hc_behind_since : 0));
+	/* kube-proxy's /healthz: where (the io process opens it) and what
+	 * it answers */
+	jadd(node, "healthz_address",
+	     jstr(nr->healthz.family ? d->cfg->node_role.healthz_address :
+				       "off"));
+	jadd(node, "healthz_status",
+	     jint(!nr->healthz.family ? 0 :
+		  nr->hc_healthy      ? 200 :
+					503));
 	jadd(node, "forwarding",
 	     jstr(nr->forwarding == LBD_NODE_FWD_GENEVE ? "geneve" : "snat"));
 	jadd(node, "dsr_interfaces", jint(node_dsr_count(nr->dsr)));
@@ -1150,6 +1195,7 @@ int node_role_start(struct lbd_daemon *d)
 		nr->free_ids[nr->n_free++] = i - 1;
 	identity(nr, c);
 	nr->forwarding = c->node_role.forwarding;
+	node_healthz_addr(&c->node_role, &nr->healthz);
 	if (c->node_role.cgroup[0])
 		snprintf(nr->cgroup, sizeof(nr->cgroup), "%s",
 			 c->node_role.cgroup);
@@ -1223,6 +1269,9 @@ int node_role_loop_start(struct lbd_daemon *d)
 	int r;
 
 	node_ident(nr, d->cfg, &id);
+	/* /healthz answers (503) before the first sync; the io process
+	 * was started before the role */
+	node_hc_send(nr, d->io);
 	/* serviceProxyHealthy is looked at each second (on_hc_timer) */
 	r = sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
 	if (r >= 0)
@@ -1308,6 +1357,11 @@ int node_role_reload(struct lbd_daemon *d, const struct lbd_config *c,
 	if (nr->forwarding != b->forwarding) {
 		nr->forwarding = b->forwarding;
 		reapply(nr);
+	}
+	if (strcmp(a->healthz_address, b->healthz_address)) {
+		/* the io process closes the old listener, opens the new */
+		node_healthz_addr(b, &nr->healthz);
+		node_hc_send(nr, d->io);
 	}
 	node_pods_reload(nr->pods, c);
 	node_ext_reload(nr->ext, c, nr->addrs, nr->n_addrs);

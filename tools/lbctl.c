@@ -469,6 +469,12 @@ static void print_status(struct json_object *d)
 			       "false): the last sync failed, or the client "
 			       "has been behind the cluster for %.0f s\n",
 			       d_of(d, "node.kubernetes_behind_s"));
+		if (i_of(d, "node.healthz_status"))
+			printf("healthz       %s answers %lld\n",
+			       s_of(d, "node.healthz_address"),
+			       i_of(d, "node.healthz_status"));
+		else
+			printf("healthz       off\n");
 		print_k8s_problems(d);
 	} else {
 		printf("datapath      tc on %s, %lld trusted LBs, %lld VIPs\n",

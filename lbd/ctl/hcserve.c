@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
 
@@ -22,6 +23,9 @@
 /* Out of descriptors: accepting again at once would spin on the pending
  * connection. */
 #define HC_ACCEPT_BACKOFF_US 200000
+/* /healthz's port taken (kube-proxy not stopped yet): tried again this
+ * often, and with every table */
+#define HC_HEALTHZ_RETRY_US 10000000
 
 struct hc_port {
 	__u16 port;
@@ -31,6 +35,13 @@ struct hc_port {
 	sd_event_source *src;
 	struct hcserve *h;
 	bool kept; /* by the table being applied */
+};
+
+/* The /healthz server: what the table says, and its listener. */
+struct hc_healthz {
+	struct lbd_msg_addr addr; /* family 0: off */
+	struct hc_port *l; /* NULL: off; l->fd -1: failed, retried */
+	sd_event_source *retry;
 };
 
 struct hcserve {
@@ -43,6 +54,9 @@ struct hcserve {
 	struct hc_port **ports; /* sorted by port */
 	size_t n;
 	bool healthy;
+	__u16 healthz_port; /* 0: /healthz not open */
+	__u64 last_sync_ms;
+	struct hc_healthz hz; /* the io loop's */
 };
 
 /* -- the table ---------------------------------------------------------- */
@@ -65,6 +79,30 @@ int hcserve_table_check(const void *payload, size_t n, char *err, size_t errlen)
 	}
 	if (hd->healthy > 1) {
 		snprintf(err, errlen, "healthy is %u", hd->healthy);
+		return -EBADMSG;
+	}
+	if (hd->pad[0] || hd->pad[1] || hd->pad[2] || hd->pad2 ||
+	    hd->healthz.pad) {
+		snprintf(err, errlen, "padding not 0");
+		return -EBADMSG;
+	}
+	if (hd->healthz.family == 0) {
+		static const struct lbd_msg_addr off;
+
+		if (memcmp(&hd->healthz, &off, sizeof(off))) {
+			snprintf(err, errlen, "healthz off with an address");
+			return -EBADMSG;
+		}
+	} else if ((hd->healthz.family != LBD_AF_INET &&
+		    hd->healthz.family != LBD_AF_INET6) ||
+		   !hd->healthz.port) {
+		snprintf(err, errlen, "healthz: family %u, port %u",
+			 hd->healthz.family, hd->healthz.port);
+		return -EBADMSG;
+	}
+	if (hd->last_sync_ms > LBD_NODE_HC_SYNC_MS_MAX) {
+		snprintf(err, errlen, "last sync at %llu ms",
+			 (unsigned long long)hd->last_sync_ms);
 		return -EBADMSG;
 	}
 	r = (const struct lbd_node_hc_rec *)(hd + 1);
@@ -132,6 +170,92 @@ int hcserve_body(char *buf, size_t len, const char *ns, const char *name,
 			n1, n2, count, healthy ? "true" : "false");
 }
 
+/* ms since the epoch as RFC 3339, UTC; 0 as Go's zero time (what
+ * kube-proxy says before its first update). */
+static void rfc3339(char *out, size_t len, __u64 ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	if (!ms || !gmtime_r(&t, &tm) ||
+	    !(n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm))) {
+		snprintf(out, len, "0001-01-01T00:00:00Z");
+		return;
+	}
+	snprintf(out + n, len - n, ".%03uZ", (unsigned int)(ms % 1000));
+}
+
+int hcserve_healthz_body(char *buf, size_t len, bool livez, bool healthy,
+			 __u64 last_sync_ms, __u64 now_ms)
+{
+	char last[64], now[64];
+
+	/* kube-proxy says "now" while healthy (its lastUpdated once meant
+	 * the last run of its sync loop, which ran every few seconds), and
+	 * the last update once it is not */
+	rfc3339(last, sizeof(last), healthy ? now_ms : last_sync_ms);
+	rfc3339(now, sizeof(now), now_ms);
+	if (livez)
+		return snprintf(buf, len,
+				"{\"lastUpdated\": \"%s\", "
+				"\"currentTime\": \"%s\"}",
+				last, now);
+	/* nodeEligible: lbd does not watch its Node (deletion, the
+	 * autoscaler's ToBeDeletedByClusterAutoscaler taint) */
+	return snprintf(buf, len,
+			"{\"lastUpdated\": \"%s\", \"currentTime\": \"%s\", "
+			"\"nodeEligible\": true}",
+			last, now);
+}
+
+static __u64 now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (__u64)t.tv_sec * 1000 + (__u64)t.tv_nsec / 1000000;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *conn, unsigned int code,
+			      const char *type, const char *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, (void *)body,
+					    MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(conn, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* In the MHD thread: /healthz or /livez (as kube-proxy, any method),
+ * 404 for anything else. */
+static enum MHD_Result on_healthz(struct MHD_Connection *conn, const char *url,
+				  bool healthy, __u64 last_sync_ms)
+{
+	static const char nf[] = "404 page not found\n";
+	bool livez = !strcmp(url, "/livez");
+	char body[256];
+	int len;
+
+	if (!livez && strcmp(url, "/healthz"))
+		return answer(conn, MHD_HTTP_NOT_FOUND,
+			      "text/plain; charset=utf-8", nf, sizeof(nf) - 1);
+	len = hcserve_healthz_body(body, sizeof(body), livez, healthy,
+				   last_sync_ms, now_ms());
+	if (len < 0 || (size_t)len >= sizeof(body))
+		return MHD_NO;
+	return answer(conn,
+		      healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+		      "application/json", body, (size_t)len);
+}
+
 static int port_cmp(const void *k, const void *e)
 {
 	const __u16 *port = k;
@@ -150,20 +274,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	const union MHD_ConnectionInfo *ci;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	struct MHD_Response *r;
 	struct hc_port **p;
 	char ns[64], name[64], body[1024];
 	unsigned long count;
-	bool healthy;
+	bool healthy, healthz;
+	__u64 last_sync_ms;
 	enum MHD_Result ret;
 	__u16 port;
 	int len;
 
-	(void)url;
 	(void)method;
 	(void)version;
 	(void)upload;
-	/* kube-proxy answers any method and path, and ignores a body */
+	/* kube-proxy answers any method and path (/healthz: any method),
+	 * and ignores a body */
 	if (!*con_cls) {
 		*con_cls = h;
 		return MHD_YES;
@@ -179,7 +303,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			     ((struct sockaddr_in6 *)&ss)->sin6_port :
 			     ((struct sockaddr_in *)&ss)->sin_port);
 	pthread_mutex_lock(&h->mu);
-	p = bsearch(&port, h->ports, h->n, sizeof(*h->ports), port_cmp);
+	/* a port has one listener (each binds it, the others fail) */
+	healthz = h->healthz_port && port == h->healthz_port;
+	p = healthz ?
+		    NULL :
+		    bsearch(&port, h->ports, h->n, sizeof(*h->ports), port_cmp);
 	if (p && (*p)->fd >= 0) {
 		memcpy(ns, (*p)->ns, sizeof(ns));
 		memcpy(name, (*p)->name, sizeof(name));
@@ -188,25 +316,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		p = NULL;
 	}
 	healthy = h->healthy;
+	last_sync_ms = h->last_sync_ms;
 	pthread_mutex_unlock(&h->mu);
+	if (healthz)
+		return on_healthz(conn, url, healthy, last_sync_ms);
 	/* the port closed since the connection came */
 	if (!p)
 		return MHD_NO;
 	len = hcserve_body(body, sizeof(body), ns, name, count, healthy);
 	if (len < 0 || (size_t)len >= sizeof(body))
 		return MHD_NO;
-	r = MHD_create_response_from_buffer((size_t)len, body,
-					    MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/json");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	ret = MHD_queue_response(
-		conn,
-		count && healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-		r);
-	MHD_destroy_response(r);
+	ret = answer(conn,
+		     count && healthy ? MHD_HTTP_OK :
+					MHD_HTTP_SERVICE_UNAVAILABLE,
+		     "application/json", body, (size_t)len);
 	return ret;
 }
 
@@ -223,6 +346,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *arg)
 		if (h->ports[i]->src)
 			sd_event_source_set_enabled(h->ports[i]->src,
 						    SD_EVENT_ON);
+	if (h->hz.l && h->hz.l->src)
+		sd_event_source_set_enabled(h->hz.l->src, SD_EVENT_ON);
 	return 0;
 }
 
@@ -347,6 +472,139 @@ static void port_open(struct hcserve *h, struct hc_port *p, bool failed_before)
 			 p->name);
 }
 
+/* -- /healthz ------------------------------------------------------------ */
+
+/* A listener on a (one address: an IPv6 one of "::" takes IPv4 too, as
+ * kube-proxy's does). The fd, or a negative errno. */
+static int healthz_listen(const struct lbd_msg_addr *a)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(a->port) };
+	struct sockaddr_in s4 = { .sin_family = AF_INET,
+				  .sin_port = htons(a->port),
+				  .sin_addr.s_addr = a->addr.v4 };
+	bool v6 = a->family == LBD_AF_INET6;
+	int fd, err, zero = 0, one = 1;
+
+	memcpy(&s6.sin6_addr, a->addr.b, sizeof(s6.sin6_addr));
+	fd = socket(v6 ? AF_INET6 : AF_INET,
+		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (v6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, v6 ? (struct sockaddr *)&s6 : (struct sockaddr *)&s4,
+		 v6 ? sizeof(s6) : sizeof(s4)) ||
+	    listen(fd, 64)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void healthz_name(const struct lbd_msg_addr *a, char *out, size_t len)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	inet_ntop(a->family == LBD_AF_INET6 ? AF_INET6 : AF_INET, &a->addr, s,
+		  sizeof(s));
+	snprintf(out, len, a->family == LBD_AF_INET6 ? "[%s]:%u" : "%s:%u", s,
+		 a->port);
+}
+
+/* Opens h->hz.l's listener (a failure logged and counted the first time
+ * only), or arms the retry. */
+static void healthz_open(struct hcserve *h, bool failed_before)
+{
+	struct hc_port *l = h->hz.l;
+	char name[INET6_ADDRSTRLEN + 8];
+	uint64_t t;
+	int fd = healthz_listen(&h->hz.addr);
+
+	if (fd >= 0 &&
+	    sd_event_add_io(h->ev, &l->src, fd, EPOLLIN, on_accept, l) < 0) {
+		close(fd);
+		fd = -ENOMEM;
+	}
+	healthz_name(&h->hz.addr, name, sizeof(name));
+	if (fd < 0) {
+		l->fd = -1;
+		if (!failed_before) {
+			h->open_failures++;
+			log_warnx("/healthz on %s: %s (kube-proxy still "
+				  "running?); tried again every %u s",
+				  name, strerror(-fd),
+				  HC_HEALTHZ_RETRY_US / 1000000);
+		}
+		sd_event_now(h->ev, CLOCK_MONOTONIC, &t);
+		sd_event_source_set_time(h->hz.retry, t + HC_HEALTHZ_RETRY_US);
+		sd_event_source_set_enabled(h->hz.retry, SD_EVENT_ONESHOT);
+		return;
+	}
+	l->fd = fd;
+	pthread_mutex_lock(&h->mu);
+	h->healthz_port = l->port;
+	pthread_mutex_unlock(&h->mu);
+	log_info("/healthz on %s: open", name);
+}
+
+static void healthz_close(struct hcserve *h)
+{
+	char name[INET6_ADDRSTRLEN + 8];
+
+	if (!h->hz.l)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->healthz_port = 0;
+	pthread_mutex_unlock(&h->mu);
+	if (h->hz.l->fd >= 0) {
+		healthz_name(&h->hz.addr, name, sizeof(name));
+		log_info("/healthz on %s: closed", name);
+	}
+	sd_event_source_set_enabled(h->hz.retry, SD_EVENT_OFF);
+	port_close(h->hz.l);
+	h->hz.l = NULL;
+}
+
+static int on_healthz_retry(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct hcserve *h = arg;
+
+	(void)s;
+	(void)usec;
+	if (h->hz.l && h->hz.l->fd < 0)
+		healthz_open(h, true);
+	return 0;
+}
+
+/* The table's /healthz address: the listener kept, moved, closed or
+ * opened; one that failed is tried again. */
+static void healthz_apply(struct hcserve *h, const struct lbd_msg_addr *a)
+{
+	if (h->hz.l && !memcmp(a, &h->hz.addr, sizeof(*a))) {
+		if (h->hz.l->fd < 0)
+			healthz_open(h, true);
+		return;
+	}
+	healthz_close(h);
+	h->hz.addr = *a;
+	if (!a->family)
+		return;
+	h->hz.l = calloc(1, sizeof(*h->hz.l));
+	if (!h->hz.l) {
+		/* tried again with the next table */
+		memset(&h->hz.addr, 0, sizeof(h->hz.addr));
+		log_warnx("/healthz: %s", strerror(ENOMEM));
+		return;
+	}
+	h->hz.l->h = h;
+	h->hz.l->fd = -1;
+	h->hz.l->port = a->port;
+	healthz_open(h, false);
+}
+
 void hcserve_table(struct hcserve *h, const void *payload, size_t n)
 {
 	const struct lbd_node_hc_head *hd = payload;
@@ -405,6 +663,7 @@ void hcserve_table(struct hcserve *h, const void *payload, size_t n)
 	h->ports = np;
 	h->n = i;
 	h->healthy = hd->healthy;
+	h->last_sync_ms = hd->last_sync_ms;
 	pthread_mutex_unlock(&h->mu);
 	/* what is left of the old table went (or failed and is replaced) */
 	for (j = 0; j < n_old; j++) {
@@ -418,6 +677,7 @@ void hcserve_table(struct hcserve *h, const void *payload, size_t n)
 		port_close(old[j]);
 	}
 	free(old);
+	healthz_apply(h, &hd->healthz);
 }
 
 void hcserve_stats(const struct hcserve *h, struct hcserve_stats *out)
@@ -428,6 +688,7 @@ void hcserve_stats(const struct hcserve *h, struct hcserve_stats *out)
 	out->open_failures = h ? h->open_failures : 0;
 	for (i = 0; h && i < h->n; i++)
 		out->ports += h->ports[i]->fd >= 0;
+	out->healthz = h && h->hz.l && h->hz.l->fd >= 0;
 }
 
 int hcserve_new(sd_event *ev, struct hcserve **out)
@@ -443,6 +704,11 @@ int hcserve_new(sd_event *ev, struct hcserve **out)
 				on_retry, h);
 	if (err < 0 ||
 	    (err = sd_event_source_set_enabled(h->retry, SD_EVENT_OFF)) < 0)
+		goto out;
+	err = sd_event_add_time(ev, &h->hz.retry, CLOCK_MONOTONIC, UINT64_MAX,
+				0, on_healthz_retry, h);
+	if (err < 0 ||
+	    (err = sd_event_source_set_enabled(h->hz.retry, SD_EVENT_OFF)) < 0)
 		goto out;
 	/* no listening socket of its own: the io loop accepts on every
 	 * port and hands the connections over (MHD_add_connection, which
@@ -477,6 +743,8 @@ void hcserve_free(struct hcserve *h)
 	for (i = 0; i < h->n; i++)
 		port_close(h->ports[i]);
 	free(h->ports);
+	port_close(h->hz.l);
+	sd_event_source_disable_unref(h->hz.retry);
 	sd_event_source_disable_unref(h->retry);
 	pthread_mutex_destroy(&h->mu);
 	free(h);

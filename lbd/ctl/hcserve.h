@@ -25,6 +25,14 @@
  * logged once and counted, tried again with each table, and never stops
  * the others.
  *
+ * The same server answers kube-proxy's node health server
+ * (pkg/proxy/healthcheck/proxy_health.go) on the table's healthz address
+ * (node_role.healthz_address): GET (any method) /healthz and /livez, 200
+ * while serviceProxyHealthy, else 503, with the body of
+ * hcserve_healthz_body; any other path 404. A port that cannot be bound
+ * (kube-proxy still on it) is logged once, counted with the others, and
+ * tried again every 10 s and with every table.
+ *
  * The listeners are sources of the io loop, which accepts; the
  * connections are handed to one libmicrohttpd daemon (its own thread, no
  * listening socket of its own), which finds a connection's port with
@@ -33,6 +41,7 @@
 #ifndef LBD_HCSERVE_H
 #define LBD_HCSERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
@@ -44,6 +53,7 @@ struct hcserve;
  * so far (each port counted once until it opens or goes). */
 struct hcserve_stats {
 	unsigned long ports, open_failures;
+	bool healthz; /* /healthz listens */
 };
 
 /*
@@ -68,5 +78,11 @@ void hcserve_free(struct hcserve *h);
  * buf; its length (snprintf's: at least len means cut). */
 int hcserve_body(char *buf, size_t len, const char *ns, const char *name,
 		 unsigned long count, int healthy);
+
+/* The body of /healthz (livez false) or /livez: lastUpdated (now_ms
+ * while healthy, as kube-proxy says, else last_sync_ms; 0: none yet) and
+ * currentTime, RFC 3339 in UTC. Its length, as snprintf's. */
+int hcserve_healthz_body(char *buf, size_t len, bool livez, bool healthy,
+			 __u64 last_sync_ms, __u64 now_ms);
 
 #endif /* LBD_HCSERVE_H */

@@ -881,6 +881,7 @@ static void metrics_answer(struct io *io, const void *snap, size_t n)
 	hcserve_stats(io->hc, &hs);
 	mio.hc_ports = hs.ports;
 	mio.hc_open_failures = hs.open_failures;
+	mio.hc_healthz = hs.healthz;
 	if (!snap || metrics_render(snap, n, &mio, &text, &len))
 		text = NULL;
 	httpd_publish(io->httpd, text, len);

@@ -729,9 +729,13 @@ static void render_node_hc(FILE *f, const struct lbd_metrics_snap *s,
 	      "externalTrafficPolicy Local)",
 	      (double)io->hc_ports);
 	plain(f, "lbd_node_health_check_open_failures_total", "counter",
-	      "healthCheckNodePorts that could not be opened (each counted "
-	      "once until it opens or goes)",
+	      "healthCheckNodePorts and /healthz listeners that could not "
+	      "be opened (each counted once until it opens or goes)",
 	      (double)io->hc_open_failures);
+	plain(f, "lbd_node_healthz_listening", "gauge",
+	      "1 while kube-proxy's /healthz and /livez server "
+	      "(node_role.healthz_address) listens",
+	      (double)io->hc_healthz);
 }
 
 /* lbd and its children, one series each by its process name. */

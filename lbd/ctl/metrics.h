@@ -29,6 +29,7 @@ struct metrics_io {
 	long self_fds;
 	/* role node: the healthCheckNodePort server's (hcserve.h) */
 	unsigned long hc_ports, hc_open_failures;
+	unsigned long hc_healthz; /* 1: /healthz listens */
 };
 
 /* Renders snap into a malloc'd text; 0 or a negative errno. */

@@ -546,19 +546,33 @@ _Static_assert(sizeof(struct lbd_k8s_line_rec) == 516, "lbd_k8s_line_rec");
  * after each sync of the node role and to every new io process. A
  * struct lbd_node_hc_head, then head.n records sorted by port, each port
  * once. The io process checks it (hcserve_table_check) before it reads a
- * record.
+ * record. The head also says where the node's /healthz server listens
+ * and when the last sync was applied: it is sent before the first sync
+ * too (no records), so that /healthz answers 503 from the start.
  */
 /* More than the default NodePort range (30000-32767) holds, from which
  * the API server allocates these ports. */
 #define LBD_NODE_HC_MAX 4096
+
+/* The latest last_sync_ms a head may carry: the end of year 9999, the
+ * last an RFC 3339 time can write. */
+#define LBD_NODE_HC_SYNC_MS_MAX 253402300799999ull
 
 struct lbd_node_hc_head {
 	__u32 n; /* records that follow */
 	__u8 healthy; /* kube-proxy's serviceProxyHealthy: the last sync
 			 was applied (0 or 1) */
 	__u8 pad[3];
+	/* node_role.healthz_address, kube-proxy's /healthz and /livez
+	 * server: family 0 (and the rest 0) when off, else LBD_AF_INET
+	 * or LBD_AF_INET6 with a port */
+	struct lbd_msg_addr healthz;
+	__u32 pad2;
+	/* the wall-clock time of the last applied sync, ms since the
+	 * epoch; 0: none yet */
+	__u64 last_sync_ms;
 };
-_Static_assert(sizeof(struct lbd_node_hc_head) == 8, "lbd_node_hc_head");
+_Static_assert(sizeof(struct lbd_node_hc_head) == 40, "lbd_node_hc_head");
 
 struct lbd_node_hc_rec {
 	char ns[64]; /* the Service's namespace and name */

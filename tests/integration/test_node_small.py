@@ -19,11 +19,20 @@ Checked:
   refusals now and by reason (an address conflict also as a clash), and
   the node's own lbd_node_service_proxy_healthy and
   lbd_node_last_sync_timestamp_seconds.
+- kube-proxy's /healthz server (node_role.healthz_address, its default
+  0.0.0.0:10256): /healthz 200 with lastUpdated = currentTime (RFC 3339)
+  and nodeEligible true, /livez 200 without nodeEligible, another path
+  404; with the API server gone past the timeout both 503, lastUpdated
+  the last sync's time; lbctl status and the metrics say where it
+  listens; a reload moves it to another port (the old one refuses), and
+  healthz_address = "" turns it off.
 - lbctl explain --netns takes a namespace's path: the cookie it sends is
   the one a socket made in the pod's namespace reads, and the choice of
   a ClientIP Service is then exact; a bad path is refused (exit 2);
   without --netns for a pod's address the answer says what to pass.
 """
+import datetime
+import errno
 import json
 import os
 import subprocess
@@ -38,14 +47,16 @@ NODE4 = "198.18.0.10"
 NODE_PORT = 30081
 HEALTH_TIMEOUT = 2
 
-# One GET from the client: {"status", "body"} or {"errno"}.
+# One GET from the client (of argv[3], else /): {"status", "body",
+# "type"} or {"errno"}.
 GET = r"""
 import http.client, json, sys
 c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=5)
 try:
-    c.request("GET", "/")
+    c.request("GET", sys.argv[3] if len(sys.argv) > 3 else "/")
     r = c.getresponse()
-    print(json.dumps({"status": r.status, "body": r.read().decode()}))
+    print(json.dumps({"status": r.status, "body": r.read().decode(),
+                      "type": r.getheader("Content-Type")}))
 except OSError as e:
     print(json.dumps({"errno": e.errno, "error": str(e)}))
 """
@@ -118,14 +129,15 @@ print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 71, 8), "little"))
 """
 
 
-def node_conf(lab, api, cg):
+def node_conf(lab, api, cg, healthz=None):
+    hz = "" if healthz is None else f'healthz_address = "{healthz}";'
     return f"""
 role = "node";
 node_role = {{ cgroup = "{cg}"; node_name = "lb1";
   addresses = ( "{NODE4}" ); max_services = 64;
   max_addresses = 256; max_endpoints = 256; reverse_entries = 4096;
   affinity_entries = 4096; pin_path = "{lab.pin_path('lb1')}/node";
-  health_timeout = {HEALTH_TIMEOUT}; }};
+  health_timeout = {HEALTH_TIMEOUT}; {hz} }};
 kubernetes = {{ kubeconfig = "{api.kubeconfig}"; }};
 control = {{ socket = "{lab.path}/lb1.sock";
   metrics_listen = "127.0.0.1:9470"; }};
@@ -151,10 +163,45 @@ def test():
 def body(lab, cg):
     ctl = os.path.join(lab.path, "lb1.sock")
 
-    def get(port):
+    def get(port, path="/"):
         r = lab.exec("client", [sys.executable, "-c", GET, NODE4,
-                                str(port)], timeout=30)
+                                str(port), path], timeout=30)
         return json.loads(r.stdout)
+
+    def rfc3339(t):
+        return datetime.datetime.fromisoformat(t).timestamp()
+
+    def healthz(port, status, last_sync=None):
+        """/healthz and /livez answer status (the first within a bound:
+        lbd tells the io process at once), another path 404; with
+        last_sync (503), lastUpdated is that time, else currentTime."""
+        last = {}
+
+        def ok():
+            last["r"] = get(port, "/healthz")
+            return last["r"].get("status") == status
+        try:
+            wait_until(ok, 30, f"/healthz {status}", interval=0.2)
+        except TestFailure:
+            raise TestFailure(f"/healthz on {port}: {last.get('r')}, "
+                              f"want {status}")
+        for path in ("/healthz", "/livez"):
+            r = get(port, path) if path != "/healthz" else last["r"]
+            check(r["status"] == status and
+                  r["type"] == "application/json", f"{path}: {r}")
+            b = json.loads(r["body"])
+            keys = {"lastUpdated", "currentTime"}
+            if path == "/healthz":
+                keys.add("nodeEligible")
+                check(b["nodeEligible"] is True, b)
+            check(set(b) == keys, f"{path}: {b}")
+            now = rfc3339(b["currentTime"])
+            check(abs(now - time.time()) < 5, b)
+            want = now if last_sync is None else last_sync
+            check(abs(rfc3339(b["lastUpdated"]) - want) < 0.002,
+                  f"{path}: {b}, want lastUpdated {want}")
+        r = get(port, "/metrics")
+        check(r["status"] == 404, r)
 
     def answers(port, status, n, healthy, bound=30):
         want = body_of(n, healthy)
@@ -204,6 +251,10 @@ def body(lab, cg):
     lbd = Lbd(lab, "lb1", node_conf(lab, api, cg)).start()
     answers(port, 200, 2, True)
     check(status()["node"]["service_proxy_healthy"] is True, status())
+    healthz(10256, 200)
+    st = status()["node"]
+    check(st["healthz_address"] == "0.0.0.0:10256" and
+          st["healthz_status"] == 200, st)
 
     m = metrics_are({
         "lbd_kubernetes_synced": 1,
@@ -220,6 +271,7 @@ def body(lab, cg):
         "lbd_services_refused": 1,
         "lbd_kubernetes_apply_failures_total": 0,
         "lbd_node_service_proxy_healthy": 1,
+        "lbd_node_healthz_listening": 1,
     }, "the node role's Kubernetes series")
     check(m.get("lbd_kubernetes_applies_total", 0) >= 1, m)
     check(before <= m.get("lbd_node_last_sync_timestamp_seconds", 0)
@@ -265,9 +317,11 @@ def body(lab, cg):
     text = lab.exec("lb1", [LBCTL, "-s", ctl, "status"]).stdout
     check("health checks answer 503 (serviceProxyHealthy false)" in text,
           text)
-    metrics_are({"lbd_node_service_proxy_healthy": 0,
-                 'lbd_kubernetes_watching{resource="services"}': 0},
-                "the lost watch in the metrics")
+    m = metrics_are({"lbd_node_service_proxy_healthy": 0,
+                     'lbd_kubernetes_watching{resource="services"}': 0},
+                    "the lost watch in the metrics")
+    healthz(10256, 503, m["lbd_node_last_sync_timestamp_seconds"])
+    check(status()["node"]["healthz_status"] == 503, status())
 
     # back: the client lists and watches again
     api.cmd(op="start")
@@ -276,6 +330,25 @@ def body(lab, cg):
     metrics_are({"lbd_node_service_proxy_healthy": 1,
                  'lbd_kubernetes_watching{resource="services"}': 1},
                 "the watch back in the metrics")
+    healthz(10256, 200)
+
+    # a reload moves /healthz to another port, then turns it off
+    lbd.write_conf(node_conf(lab, api, cg, f"{NODE4}:10257"))
+    lbd.reload()
+    healthz(10257, 200)
+    r = get(10256, "/healthz")
+    check(r.get("errno") == errno.ECONNREFUSED, f"the old port: {r}")
+    check(status()["node"]["healthz_address"] == f"{NODE4}:10257",
+          status())
+    lbd.write_conf(node_conf(lab, api, cg, ""))
+    lbd.reload()
+    wait_until(lambda: get(10257, "/healthz").get("errno") ==
+               errno.ECONNREFUSED, 30, "/healthz off", interval=0.2)
+    st = status()["node"]
+    check(st["healthz_address"] == "off" and st["healthz_status"] == 0, st)
+    text = lab.exec("lb1", [LBCTL, "-s", ctl, "status"]).stdout
+    check("healthz       off" in text, text)
+    metrics_are({"lbd_node_healthz_listening": 0}, "/healthz off")
     lbd.stop()
 
 

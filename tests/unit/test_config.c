@@ -2363,6 +2363,34 @@ Test(config, node_role_nic_path_settings)
 		       "not a port range like 61000-65535"));
 }
 
+Test(config, node_role_healthz_address_defaults_to_kube_proxys)
+{
+	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S);
+
+	cr_assert_str_eq(c->node_role.healthz_address, "0.0.0.0:10256");
+	config_free(c);
+	c = expect_ok(
+		"role = \"node\";\n" NODE_K8S
+		"node_role = { healthz_address = \"[2001:db8::1]:10257\"; "
+		"};\n");
+	cr_assert_str_eq(c->node_role.healthz_address, "[2001:db8::1]:10257");
+	config_free(c);
+	c = expect_ok("role = \"node\";\n" NODE_K8S
+		      "node_role = { healthz_address = \"\"; };\n");
+	cr_assert_str_eq(c->node_role.healthz_address, "", "off");
+	config_free(c);
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = {\n\thealthz_address = \"10256\"; };\n",
+		      ERRORS("t.conf:4: node_role.healthz_address: \"10256\" "
+			     "is not ADDR:PORT, [ADDR]:PORT, \"\" or "
+			     "\"off\""));
+	expect_errors("role = \"node\";\n" NODE_K8S
+		      "node_role = { healthz_address = \"0.0.0.0:0\"; };\n",
+		      ERRORS("t.conf:3: node_role.healthz_address: "
+			     "\"0.0.0.0:0\" is not ADDR:PORT, [ADDR]:PORT, "
+			     "\"\" or \"off\""));
+}
+
 Test(config, node_role_forwarding_is_snat_or_geneve)
 {
 	struct lbd_config *c = expect_ok("role = \"node\";\n" NODE_K8S);

@@ -2,6 +2,7 @@
 /* The node role's health check ports: the count each Service's port
  * answers with (lbd/k8s/k8s_node_hc.c), the table as the io process
  * checks it on receipt and the body it answers (lbd/ctl/hcserve.c). */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -301,6 +302,53 @@ Test(node_hc, table_check_refuses_what_does_not_fit)
 	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "out of order");
 }
 
+Test(node_hc, table_check_takes_a_healthz_address_and_a_sync_time)
+{
+	struct table t;
+
+	good_table(&t);
+	t.h.healthz.family = LBD_AF_INET6;
+	t.h.healthz.port = 10256;
+	t.h.last_sync_ms = LBD_NODE_HC_SYNC_MS_MAX;
+	cr_assert_eq(check(&t, sizeof(t)), 0);
+	t.h.healthz.family = LBD_AF_INET;
+	t.h.healthz.addr.v4 = htonl(0xc0000201);
+	cr_assert_eq(check(&t, sizeof(t)), 0);
+}
+
+Test(node_hc, table_check_refuses_a_bad_head)
+{
+	struct table t;
+
+	good_table(&t);
+	t.h.healthz.port = 10256;
+	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "off with a port");
+	good_table(&t);
+	t.h.healthz.addr.b[15] = 1;
+	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "off with an address");
+	good_table(&t);
+	t.h.healthz.family = LBD_AF_INET;
+	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "on without a port");
+	good_table(&t);
+	t.h.healthz.family = 7;
+	t.h.healthz.port = 10256;
+	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "no such family");
+	good_table(&t);
+	t.h.last_sync_ms = LBD_NODE_HC_SYNC_MS_MAX + 1;
+	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "past year 9999");
+	good_table(&t);
+	t.h.pad[1] = 1;
+	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "pad");
+	good_table(&t);
+	t.h.pad2 = 1;
+	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "pad2");
+	good_table(&t);
+	t.h.healthz.family = LBD_AF_INET;
+	t.h.healthz.port = 10256;
+	t.h.healthz.pad = 1;
+	cr_assert_eq(check(&t, sizeof(t)), -EBADMSG, "the address's pad");
+}
+
 Test(node_hc, msg_check_bounds_the_table)
 {
 	struct lbd_msg_hdr h = { .type = LBD_MSG_NODE_HC };
@@ -341,6 +389,33 @@ Test(node_hc, body_is_kube_proxys)
 	cr_assert(strstr(buf, "\"localEndpoints\": 0,\n\t\"serviceProxyHealthy"
 			      "\": false\n}"),
 		  "%s", buf);
+}
+
+/* kube-proxy's proxy_health.go: /healthz says lastUpdated, currentTime
+ * and nodeEligible, /livez the first two; while healthy lastUpdated is
+ * now, else the last update (Go's zero time before the first). */
+Test(node_hc, healthz_body_is_kube_proxys_fields)
+{
+	/* 2024-02-29T23:59:58.007Z and 2.5 s later */
+	const __u64 sync = 1709251198007ull, now = sync + 2500;
+	char buf[256];
+	int n;
+
+	n = hcserve_healthz_body(buf, sizeof(buf), false, true, sync, now);
+	cr_assert_str_eq(buf, "{\"lastUpdated\": \"2024-03-01T00:00:00.507Z\", "
+			      "\"currentTime\": \"2024-03-01T00:00:00.507Z\", "
+			      "\"nodeEligible\": true}");
+	cr_assert_eq(n, (int)strlen(buf));
+	hcserve_healthz_body(buf, sizeof(buf), false, false, sync, now);
+	cr_assert_str_eq(buf, "{\"lastUpdated\": \"2024-02-29T23:59:58.007Z\", "
+			      "\"currentTime\": \"2024-03-01T00:00:00.507Z\", "
+			      "\"nodeEligible\": true}");
+	hcserve_healthz_body(buf, sizeof(buf), true, false, 0, now);
+	cr_assert_str_eq(buf, "{\"lastUpdated\": \"0001-01-01T00:00:00Z\", "
+			      "\"currentTime\": \"2024-03-01T00:00:00.507Z\"}");
+	n = hcserve_healthz_body(buf, 10, true, true, sync, now);
+	cr_assert_gt(n, 10, "cut: the whole length, as snprintf");
+	cr_assert_eq(strlen(buf), 9);
 }
 
 /* -- serviceProxyHealthy (k8s_node_hc_healthy) ------------------------- */
