@@ -52,12 +52,13 @@ LBD_STATIC_ASSERT(sizeof(struct lbd_node_svc) == 16, "lbd_node_svc");
 
 /*
  * A Service port with few endpoints (all of Kubernetes' usual ones) keeps
- * what a connect needs in one entry of lbd_node_small, indexed by its id:
+ * what a connect needs in one entry of lbd_node_small, keyed by its id:
  * a Maglev table of LBD_NODE_SMALL_M one-byte slots naming the endpoints
- * that follow it. A connect then reads 3 cache lines of one or two pages
- * (the count, a slot, an endpoint) where the map-of-maps tables cost 8-10
+ * that follow it. A connect then reads 3 cache lines of one element (the
+ * count, a slot, an endpoint) where the map-of-maps tables cost 8-10
  * lines on ~6 pages: at 10,000 Services spread over tens of MB, those
- * misses were the cost that grew with the number of Services.
+ * misses were the cost that grew with the number of Services (and the
+ * element sits on the direct map's huge pages: bpf/node/maps.h).
  *
  * The same seqcount latch as lbd_node_tblseq's (bpf/node/select.h): of
  * the two copies t[0], t[1], t[seq & 1] is in use; lbd writes the other
