@@ -98,11 +98,13 @@ static __always_inline int node_maglev_read(__u32 svc_id, __u32 seq, __u32 hash,
 	return be->state == LBD_BE_ACTIVE ? 0 : 1;
 }
 
-/* node_maglev_has's binary search: its state, and one step. */
+/* node_maglev_has's binary search: its state (plain numbers), and one
+ * step, which finds the table again by id and seq (two array lookups;
+ * only an affinity check of a large table takes this path). */
 struct node_bsearch {
 	__u32 svc_id, seq, want;
-	__u32 lo, hi, v, dep;
-	__u32 found; /* 1: v is want; 2: a chunk was missing */
+	__u32 lo, hi, dep;
+	__u32 found; /* 1: want is in the list; 2: a chunk was missing */
 };
 
 static long node_bsearch_step(__u64 i, void *ctx)
@@ -122,7 +124,6 @@ static long node_bsearch_step(__u64 i, void *ctx)
 		return 1;
 	}
 	s->dep ^= v;
-	s->v = v;
 	if (v == s->want) {
 		s->found = 1;
 		return 1;
