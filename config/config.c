@@ -420,6 +420,25 @@ static void copy_str(struct cfg_ctx *x, const config_setting_t *g,
 	strcpy(dst, v);
 }
 
+/* A listen address (control.metrics_listen, node_role.healthz_address)
+ * copied to dst: what listen_parse takes, forms naming those in the
+ * error. */
+static void get_listen(struct cfg_ctx *x, const config_setting_t *g,
+		       const char *group, const char *name, char *dst,
+		       size_t size, const char *forms)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char p[256];
+
+	copy_str(x, g, group, name, dst, size);
+	if (listen_parse(dst, &ss, &sslen) < 0) {
+		setting_path(p, sizeof(p), group, name);
+		cfg_err(x, config_setting_get_member(g, name), p,
+			"\"%s\" is not %s", dst, forms);
+	}
+}
+
 /* "MIN-MAX" port ranges (snat_ports, nodeport_ports). */
 static void get_port_range(struct cfg_ctx *x, const config_setting_t *g,
 			   const char *group, const char *name, __u16 *min,
@@ -599,8 +618,6 @@ static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 		"max_clients", "metrics_backends", NULL
 	};
 	struct lbd_conf_control *ctl = &x->c->control;
-	struct sockaddr_storage ss;
-	socklen_t sslen;
 	long long v;
 
 	if (!config_setting_is_group(g)) {
@@ -613,13 +630,9 @@ static void parse_control(struct cfg_ctx *x, const config_setting_t *g)
 		cfg_err(x, config_setting_get_member(g, "socket"),
 			"control.socket", "\"%s\" is not an absolute path",
 			ctl->socket);
-	copy_str(x, g, "control", "metrics_listen", ctl->metrics_listen,
-		 sizeof(ctl->metrics_listen));
-	if (listen_parse(ctl->metrics_listen, &ss, &sslen) < 0)
-		cfg_err(x, config_setting_get_member(g, "metrics_listen"),
-			"control.metrics_listen",
-			"\"%s\" is not ADDR:PORT, [ADDR]:PORT or \"off\"",
-			ctl->metrics_listen);
+	get_listen(x, g, "control", "metrics_listen", ctl->metrics_listen,
+		   sizeof(ctl->metrics_listen),
+		   "ADDR:PORT, [ADDR]:PORT or \"off\"");
 	copy_str(x, g, "control", "group", ctl->group, sizeof(ctl->group));
 	/* the group is looked up when the socket is made; a name that is
 	 * not there now is a typo to report, not a surprise at start */
@@ -968,8 +981,6 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 	static const char *const socket_lbs[] = { "all", "host-only", NULL };
 	static const char *const fwds[] = { "snat", "geneve", NULL };
 	struct lbd_conf_node_role *n = &x->c->node_role;
-	struct sockaddr_storage ss;
-	socklen_t sslen;
 	config_setting_t *s;
 	const char *zone;
 	long long v;
@@ -1037,13 +1048,9 @@ static void parse_node_role(struct cfg_ctx *x, const config_setting_t *g)
 		n->health_timeout_s = (__u32)v;
 	if (get_choice(x, g, "node_role", "forwarding", fwds, &choice) > 0)
 		n->forwarding = (enum lbd_node_fwd)choice;
-	copy_str(x, g, "node_role", "healthz_address", n->healthz_address,
-		 sizeof(n->healthz_address));
-	if (listen_parse(n->healthz_address, &ss, &sslen) < 0)
-		cfg_err(x, config_setting_get_member(g, "healthz_address"),
-			"node_role.healthz_address",
-			"\"%s\" is not ADDR:PORT, [ADDR]:PORT, \"\" or \"off\"",
-			n->healthz_address);
+	get_listen(x, g, "node_role", "healthz_address", n->healthz_address,
+		   sizeof(n->healthz_address),
+		   "ADDR:PORT, [ADDR]:PORT, \"\" or \"off\"");
 	n->n_dsr_sources = get_prefix_list(x, g, "node_role", "dsr_sources",
 					   n->dsr_sources,
 					   LBD_MAX_NODE_DSR_SOURCES,
