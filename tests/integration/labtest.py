@@ -222,7 +222,13 @@ class Lab:
     def __enter__(self):
         signal.signal(signal.SIGTERM, _sigterm)
         subprocess.run([LAB, "down"], env=self.env, check=True)
-        subprocess.run([LAB, "up"], env=self.env, check=True)
+        try:
+            subprocess.run([LAB, "up"], env=self.env, check=True)
+        except BaseException:
+            # __exit__ does not run when __enter__ raises: what "up"
+            # made before it failed goes here
+            subprocess.run([LAB, "down"], env=self.env)
+            raise
         self.path = subprocess.run([LAB, "path"], env=self.env, check=True,
                                    capture_output=True, text=True).stdout.strip()
         return self

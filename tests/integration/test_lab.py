@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The lab itself: traffic crosses it, through the LB's XDP program, and
-lab.sh down leaves nothing behind, also after an interrupted run."""
+lab.sh down leaves nothing behind, also after an interrupted run and
+after a lab.sh up that failed half-way."""
 import os
 import subprocess
+import tempfile
 
 from labtest import (BE4, LAB, Lab, Lbd, check, run, svc, wait_until)
 
@@ -40,6 +42,22 @@ def test():
     check(not os.path.exists(path), f"{path} left")
     # down again is harmless
     subprocess.run([LAB, "down"], env=env, check=True)
+
+    # "up" failing half-way (no XDP object where the build should be,
+    # after the namespaces are made): the with block never starts, and
+    # what up made is gone
+    failed = Lab("labfail")
+    with tempfile.TemporaryDirectory() as empty:
+        failed.env["LBD_BUILD"] = empty
+        try:
+            with failed:
+                check(False, "lab.sh up worked without a build")
+        except subprocess.CalledProcessError:
+            pass
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                          text=True).stdout
+    check(failed.prefix + "-" not in left,
+          f"namespaces left by a failed up: {left}")
 
 
 if __name__ == "__main__":
