@@ -1036,23 +1036,22 @@ int node_role_reasons(void *arg, __u64 *out)
 	return node_reasons_read(d->node->n, out);
 }
 
-/* The NIC path's counters, when it runs. */
-static void node_role_nic_metrics(struct node_role *nr,
-				  struct lbd_metrics_snap *s)
+/* One of the node paths' counter families (socket, tc, NIC): a record
+ * of type a reason, named by label. */
+static void node_role_reason_metrics(struct lbd_metrics_snap *s,
+				     unsigned int type, const __u64 *v,
+				     unsigned int n,
+				     const char *(*label)(unsigned int))
 {
-	__u64 x[LBD_NODE_NIC_REASON_MAX];
 	unsigned int r;
 
-	if (node_ext_reasons(nr->ext, x))
-		return;
-	for (r = 0; r < LBD_NODE_NIC_REASON_MAX; r++) {
-		struct lbd_metrics_rec *m =
-			metrics_snap_add(s, LBD_MET_NODE_NIC);
+	for (r = 0; r < n; r++) {
+		struct lbd_metrics_rec *m = metrics_snap_add(s, type);
 
 		if (!m)
 			return;
-		METRICS_STR(m->u.node_socket.reason, node_nic_reason_label(r));
-		m->u.node_socket.total = x[r];
+		METRICS_STR(m->u.node_socket.reason, label(r));
+		m->u.node_socket.total = v[r];
 	}
 }
 
@@ -1084,8 +1083,8 @@ void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 	struct lbd_daemon *d = arg;
 	struct node_role *nr = d->node;
 	__u64 c[LBD_NODE_REASON_MAX], t[LBD_NODE_TC_REASON_MAX];
+	__u64 x[LBD_NODE_NIC_REASON_MAX];
 	struct nr_counts n;
-	unsigned int r;
 
 	if (!nr)
 		return;
@@ -1105,27 +1104,17 @@ void node_role_metrics(void *arg, struct lbd_metrics_snap *s)
 	/* unread counters are left out, not given as 0 */
 	if (!nr->n || node_reasons_read(nr->n, c))
 		return;
-	for (r = 0; r < LBD_NODE_REASON_MAX; r++) {
-		struct lbd_metrics_rec *m =
-			metrics_snap_add(s, LBD_MET_NODE_SOCKET);
-
-		if (!m)
-			return;
-		METRICS_STR(m->u.node_socket.reason, node_reason_label(r));
-		m->u.node_socket.total = c[r];
-	}
-	for (r = 0;
-	     !node_pods_reasons(nr->pods, t) && r < LBD_NODE_TC_REASON_MAX;
-	     r++) {
-		struct lbd_metrics_rec *m =
-			metrics_snap_add(s, LBD_MET_NODE_TC);
-
-		if (!m)
-			return;
-		METRICS_STR(m->u.node_socket.reason, node_tc_reason_label(r));
-		m->u.node_socket.total = t[r];
-	}
-	node_role_nic_metrics(nr, s);
+	node_role_reason_metrics(s, LBD_MET_NODE_SOCKET, c,
+				 LBD_NODE_REASON_MAX, node_reason_label);
+	/* the tc and NIC paths' when they run */
+	if (!node_pods_reasons(nr->pods, t))
+		node_role_reason_metrics(s, LBD_MET_NODE_TC, t,
+					 LBD_NODE_TC_REASON_MAX,
+					 node_tc_reason_label);
+	if (!node_ext_reasons(nr->ext, x))
+		node_role_reason_metrics(s, LBD_MET_NODE_NIC, x,
+					 LBD_NODE_NIC_REASON_MAX,
+					 node_nic_reason_label);
 }
 
 int node_role_nic_reasons(void *arg, __u64 *out)

@@ -262,6 +262,14 @@ def body(lab, cg, pod_ns):
           t.metric("reply_restored") == c["reply_restored"],
           f"the metrics: decap_geneve {t.metric('decap_geneve')}, "
           f"reply_restored {t.metric('reply_restored')}")
+    # the node paths' own families, one sample a reason each
+    text = lab.exec("lb1", ["curl", "-sf",
+                            "http://127.0.0.1:9470/metrics"]).stdout
+    for fam in ("lbd_node_socket_total", "lbd_node_tc_total",
+                "lbd_node_nic_total"):
+        check(sum(1 for ln in text.splitlines()
+                  if ln.startswith(fam + "{")) > 5,
+              f"{fam} missing from the metrics")
 
     # untrusted: dropped, counted, the pod receives nothing
     pod0 = t.pod_udp_in()
