@@ -398,6 +398,27 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *arg)
 	return 0;
 }
 
+/* A listening socket on sa (an IPv6 one dual-stack: "::" takes IPv4
+ * too); the fd, or a negative errno. */
+static int hc_bind(const struct sockaddr *sa, socklen_t len)
+{
+	int fd, err, zero = 0, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
+	if (fd < 0)
+		return -errno;
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, sa, len) || listen(fd, 64)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 /* A listener on every address of port: IPv6 with IPv4 mapped, or IPv4
  * where the host has no IPv6. The fd, or a negative errno. */
 static int hc_listen(__u16 port)
@@ -408,32 +429,11 @@ static int hc_listen(__u16 port)
 	struct sockaddr_in s4 = { .sin_family = AF_INET,
 				  .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_ANY) };
-	int fd, err, zero = 0, one = 1;
+	int fd = hc_bind((struct sockaddr *)&s6, sizeof(s6));
 
-	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd >= 0) {
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (!bind(fd, (struct sockaddr *)&s6, sizeof(s6)) &&
-		    !listen(fd, 64))
-			return fd;
-		err = -errno;
-		close(fd);
-		if (err != -EADDRNOTAVAIL)
-			return err;
-	} else if (errno != EAFNOSUPPORT) {
-		return -errno;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&s4, sizeof(s4)) || listen(fd, 64)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
+	if (fd != -EADDRNOTAVAIL && fd != -EAFNOSUPPORT)
+		return fd;
+	return hc_bind((struct sockaddr *)&s4, sizeof(s4));
 }
 
 static void port_close(struct hc_port *p)
@@ -483,25 +483,11 @@ static int healthz_listen(const struct lbd_msg_addr *a)
 	struct sockaddr_in s4 = { .sin_family = AF_INET,
 				  .sin_port = htons(a->port),
 				  .sin_addr.s_addr = a->addr.v4 };
-	bool v6 = a->family == LBD_AF_INET6;
-	int fd, err, zero = 0, one = 1;
 
+	if (a->family != LBD_AF_INET6)
+		return hc_bind((struct sockaddr *)&s4, sizeof(s4));
 	memcpy(&s6.sin6_addr, a->addr.b, sizeof(s6.sin6_addr));
-	fd = socket(v6 ? AF_INET6 : AF_INET,
-		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (v6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, v6 ? (struct sockaddr *)&s6 : (struct sockaddr *)&s4,
-		 v6 ? sizeof(s6) : sizeof(s4)) ||
-	    listen(fd, 64)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
+	return hc_bind((struct sockaddr *)&s6, sizeof(s6));
 }
 
 static void healthz_name(const struct lbd_msg_addr *a, char *out, size_t len)
